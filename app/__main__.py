@@ -1,0 +1,22 @@
+"""`concurrency-lab` / `python -m app`: serve the lab with uvicorn."""
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from app.server import create_app
+from app.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(prog="concurrency-lab", description=__doc__)
+    parser.add_argument("--host", default=settings.host, help=f"address to listen on (default {settings.host})")
+    parser.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
+    args = parser.parse_args(argv)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The JSON API: experiments, runs, their events, cancel, health."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from app.lab import Lab
+from app.runs import Run
+from experiments.params import ParamError, validate
+
+router = APIRouter()
+
+
+class RunRequest(BaseModel):
+    experiment: str = Field(max_length=100)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def lab_of(request: Request) -> Lab:
+    return request.app.state.lab
+
+
+def run_or_404(lab: Lab, run_id: str) -> Run:
+    run = lab.store.get(run_id)
+    if run is None:
+        raise HTTPException(404, f"no run with id {run_id!r}")
+    return run
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/api/experiments")
+async def list_experiments(request: Request) -> list[dict[str, Any]]:
+    return [e.describe() for e in lab_of(request).experiments.values()]
+
+
+@router.post("/api/runs", status_code=201)
+async def create_run(body: RunRequest, request: Request) -> Any:
+    lab = lab_of(request)
+    experiment = lab.experiments.get(body.experiment)
+    if experiment is None:
+        raise HTTPException(404, f"no experiment {body.experiment!r} (known: {', '.join(lab.experiments)})")
+    try:
+        params = validate(experiment.params, body.params)
+    except ParamError as exc:
+        return JSONResponse({"detail": str(exc), "errors": exc.errors}, status_code=422)
+    run = lab.start(experiment, params)
+    return {"id": run.id, "status": run.status, "url": f"/runs/{run.id}"}
+
+
+@router.get("/api/runs/{run_id}")
+async def get_run(run_id: str, request: Request) -> dict[str, Any]:
+    return run_or_404(lab_of(request), run_id).to_json()
+
+
+@router.get("/api/runs/{run_id}/events")
+async def get_events(run_id: str, request: Request) -> list[dict[str, Any]]:
+    return [event.to_json() for event in run_or_404(lab_of(request), run_id).events]
+
+
+@router.post("/api/runs/{run_id}/cancel")
+async def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
+    lab = lab_of(request)
+    run = run_or_404(lab, run_id)
+    if not run.finished:
+        lab.cancel(run)
+    return {"id": run.id, "status": run.status}

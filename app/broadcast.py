@@ -1,0 +1,59 @@
+"""Fan a run out to its viewers: frames rendered once per tick, shared by every socket.
+
+One producer task per run renders what changed at most `frame_rate` times a second, however
+fast events arrive, and keeps the last few frames. Each viewer reads frames at its own pace;
+one that falls behind the kept frames gets a fresh full render instead of the backlog, so a
+slow viewer costs the others nothing and memory stays bounded.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from app.render import Renderer, View
+from app.runs import Run
+
+KEEP_FRAMES = 32
+
+
+class Broadcast:
+    def __init__(self, run: Run, renderer: Renderer, frame_rate: float):
+        self.run = run
+        self.renderer = renderer
+        self.interval = 1 / frame_rate
+        self.view = View()
+        self.frames: deque[str] = deque(maxlen=KEEP_FRAMES)
+        self.seq = 0  # number of frames produced so far
+        self.done = False  # the last frame (with the result) has been produced
+        self._new_frame = asyncio.Condition()
+
+    async def produce(self) -> None:
+        run = self.run
+        while True:
+            await run.changed.wait()
+            run.changed.clear()
+            finished = run.finished
+            await self._publish(self.renderer.delta(run, self.view), last=finished)
+            if finished:
+                return
+            await asyncio.sleep(self.interval)
+
+    async def _publish(self, frame: str, last: bool) -> None:
+        async with self._new_frame:
+            self.frames.append(frame)
+            self.seq += 1
+            self.done = last
+            self._new_frame.notify_all()
+
+    def snapshot(self) -> tuple[str, int]:
+        """Everything drawn so far, and the frame number it corresponds to."""
+        return self.renderer.full(self.run, self.view), self.seq
+
+    async def after(self, seq: int) -> tuple[str, int]:
+        """The frames after `seq` joined into one message (or a full render if they are gone)."""
+        async with self._new_frame:
+            await self._new_frame.wait_for(lambda: self.seq > seq)
+            missed = self.seq - seq
+            if missed > len(self.frames):
+                return self.snapshot()
+            return "".join(list(self.frames)[-missed:]), self.seq

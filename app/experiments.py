@@ -1,0 +1,38 @@
+"""The server's view of the experiment catalogue: metadata and source, never the code's execution."""
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from experiments import MODULES
+from experiments.params import Param
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    module: str  # what the runner imports
+    title: str
+    summary: str
+    kind: str
+    notice: str
+    params: tuple[Param, ...]
+    source: str
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "summary": self.summary, "kind": self.kind,
+            "params": {p.name: p.describe() for p in self.params},
+        }
+
+
+def load(module_name: str) -> Experiment:
+    m = importlib.import_module(module_name)
+    return Experiment(m.ID, module_name, m.TITLE, m.SUMMARY, m.KIND, m.NOTICE, tuple(m.PARAMS), inspect.getsource(m))
+
+
+def catalogue(modules: tuple[str, ...] = MODULES) -> dict[str, Experiment]:
+    experiments = [load(name) for name in modules]
+    return {e.id: e for e in experiments}

@@ -1,0 +1,51 @@
+"""The HTML pages: the experiment list, one experiment's form and code, a run's live page."""
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from app.api import lab_of, run_or_404
+from experiments.params import ParamError, defaults, from_form, validate
+
+router = APIRouter()
+
+
+def render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request) -> HTMLResponse:
+    return render(request, "index.html", experiments=list(lab_of(request).experiments.values()))
+
+
+@router.get("/experiments/{experiment_id}", response_class=HTMLResponse)
+async def experiment_page(experiment_id: str, request: Request) -> HTMLResponse:
+    exp = lab_of(request).experiments.get(experiment_id)
+    if exp is None:
+        raise HTTPException(404, f"no experiment {experiment_id!r}")
+    return render(request, "experiment.html", exp=exp, values=defaults(exp.params), errors=[])
+
+
+@router.post("/experiments/{experiment_id}/runs", response_class=HTMLResponse)
+async def start_from_form(experiment_id: str, request: Request):
+    lab = lab_of(request)
+    exp = lab.experiments.get(experiment_id)
+    if exp is None:
+        raise HTTPException(404, f"no experiment {experiment_id!r}")
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    raw = from_form(exp.params, form)
+    try:
+        params = validate(exp.params, raw)
+    except ParamError as exc:
+        return render(request, "experiment.html", 422, exp=exp, values={**defaults(exp.params), **raw}, errors=exc.errors)
+    run = lab.start(exp, params)
+    return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+async def run_page(run_id: str, request: Request) -> HTMLResponse:
+    lab = lab_of(request)
+    run = run_or_404(lab, run_id)
+    broadcast = lab.broadcasts[run.id]
+    return render(request, "run.html", **lab.renderer.page_parts(run, broadcast.view))

@@ -1,0 +1,46 @@
+"""Build the FastAPI app: settings, experiment catalogue, templates, the lab, and the routes."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from app import api, live, pages
+from app.experiments import catalogue
+from app.lab import Lab
+from app.render import Renderer, environment
+from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
+from experiments import MODULES
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+HTMX = {
+    "cdn_htmx": f"https://cdn.jsdelivr.net/npm/htmx.org@{HTMX_VERSION}/dist/htmx.min.js",
+    "sri_htmx": "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg",
+    "cdn_ws": f"https://cdn.jsdelivr.net/npm/htmx-ext-ws@{HTMX_WS_VERSION}/dist/ws.min.js",
+    "sri_ws": "sha384-1RwI/nvUSrMRuNj7hX1+27J8XDdCoSLf0EjEyF69nacuWyiJYoQ/j39RT1mSnd2G",
+}
+
+
+def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODULES) -> FastAPI:
+    settings = settings or get_settings()
+    env = environment()
+    env.globals["htmx"] = {**HTMX, "source": settings.htmx_source}
+    renderer = Renderer(env)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.lab = Lab(settings, catalogue(modules), renderer)
+        yield
+        await app.state.lab.shutdown()
+
+    app = FastAPI(title="Concurrency Lab", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.templates = Jinja2Templates(env=env)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.include_router(live.router)
+    return app

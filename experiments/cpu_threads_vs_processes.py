@@ -1,0 +1,59 @@
+"""The tutorial's fibonacci, first on a ThreadPoolExecutor, then on a ProcessPoolExecutor."""
+from __future__ import annotations
+
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+from experiments.params import Choice, Int
+from experiments.recorder import traced
+
+ID = "cpu-threads-vs-processes"
+TITLE = "CPU-bound work: threads vs processes"
+SUMMARY = "fibonacci on a thread pool, then on a process pool: only processes run in parallel."
+KIND = "processes"
+NOTICE = (
+    "In the thread pool the worker lanes take turns: the GIL lets one thread run Python at "
+    "a time, so two threads are no faster than one. In the process pool each worker is its "
+    "own interpreter with its own GIL, and the tasks overlap (up to the number of cores, "
+    "2 here). Process workers start later: creating them costs time, more with spawn."
+)
+PARAMS = (
+    Int("workers", 2, 1, 8, "max_workers of each pool"),
+    Int("first", 30, 15, 34, "the first task is fibonacci(first)"),
+    Int("tasks", 5, 1, 10, "tasks: fibonacci(first), fibonacci(first + 1), ..."),
+    Choice("start_method", "spawn", ("spawn", "fork", "forkserver"), "how the process pool starts its workers"),
+)
+
+
+def fibonacci(n):
+    if n <= 1:
+        return n
+    return fibonacci(n - 1) + fibonacci(n - 2)
+
+
+def run(params, rec):
+    numbers = [params["first"] + i for i in range(params["tasks"])]
+    task = traced(fibonacci, rec, "fib({})", "cpu")
+
+    # Thread pool execution
+    with rec.activity("thread pool"):
+        start_time = time.time()
+        with ThreadPoolExecutor(max_workers=params["workers"]) as executor:
+            results = list(executor.map(task, numbers))
+        thread_time = time.time() - start_time
+
+    # Process pool execution
+    context = multiprocessing.get_context(params["start_method"])
+    with rec.activity("process pool"):
+        start_time = time.time()
+        with ProcessPoolExecutor(max_workers=params["workers"], mp_context=context) as executor:
+            results = list(executor.map(task, numbers))
+        process_time = time.time() - start_time
+
+    return {
+        "results": results,
+        "thread_ms": round(thread_time * 1000, 1),
+        "process_ms": round(process_time * 1000, 1),
+        "speedup": round(thread_time / process_time, 2),
+    }

@@ -1,0 +1,98 @@
+"""Parameter specs for experiments and their validation: plain data, plain functions.
+
+Shared by the runner (which re-checks what it is given) and the server (which turns a
+bad request into a 422 that names the parameter, its bounds and the value received).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # "int" or "choice"
+    default: Any
+    help: str = ""
+    min: int | None = None
+    max: int | None = None
+    choices: tuple[str, ...] = ()
+
+    def bounds(self) -> str:
+        """The rule a value must follow, in words, for error messages."""
+        if self.type == "int":
+            return f"an integer from {self.min} to {self.max}"
+        return "one of " + ", ".join(repr(c) for c in self.choices)
+
+    def describe(self) -> dict[str, Any]:
+        """The JSON shape of `GET /api/experiments`."""
+        out: dict[str, Any] = {"type": self.type, "default": self.default, "min": self.min, "max": self.max}
+        if self.choices:
+            out["choices"] = list(self.choices)
+        if self.help:
+            out["help"] = self.help
+        return out
+
+
+def Int(name: str, default: int, min: int, max: int, help: str = "") -> Param:
+    assert min <= default <= max, f"{name}: default {default} outside {min}..{max}"
+    return Param(name, "int", default, help, min=min, max=max)
+
+
+def Choice(name: str, default: str, choices: Sequence[str], help: str = "") -> Param:
+    assert default in choices, f"{name}: default {default!r} not in {choices}"
+    return Param(name, "choice", default, help, choices=tuple(choices))
+
+
+class ParamError(ValueError):
+    """Raised with one message per bad parameter."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def _check(spec: Param, value: Any) -> str | None:
+    if spec.type == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and spec.min is not None and spec.max is not None and spec.min <= value <= spec.max:
+            return None
+    elif isinstance(value, str) and value in spec.choices:
+        return None
+    return f"{spec.name}: must be {spec.bounds()}, got {value!r}"
+
+
+def validate(specs: Sequence[Param], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Every param present, of its type and within its bounds, and no unknown ones."""
+    known = {p.name for p in specs}
+    errors = [
+        f"{name}: unknown parameter (known: {', '.join(sorted(known))})" for name in raw if name not in known
+    ]
+    for spec in specs:
+        if spec.name not in raw:
+            errors.append(f"{spec.name}: missing, must be {spec.bounds()}")
+            continue
+        problem = _check(spec, raw[spec.name])
+        if problem:
+            errors.append(problem)
+    if errors:
+        raise ParamError(errors)
+    return {spec.name: raw[spec.name] for spec in specs}
+
+
+def from_form(specs: Sequence[Param], form: Mapping[str, str]) -> dict[str, Any]:
+    """HTML forms send strings: turn integer fields into ints where they parse, leave the rest for validate()."""
+    out: dict[str, Any] = dict(form)
+    for spec in specs:
+        value = out.get(spec.name)
+        if spec.type == "int" and isinstance(value, str):
+            try:
+                out[spec.name] = int(value.strip())
+            except ValueError:
+                pass
+    return out
+
+
+def defaults(specs: Sequence[Param]) -> dict[str, Any]:
+    return {spec.name: spec.default for spec in specs}

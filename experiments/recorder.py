@@ -1,0 +1,347 @@
+"""The recorder: cheap calls an experiment makes to say what each worker is doing.
+
+Every event is stamped with `time.monotonic_ns()`, which on Linux is one clock for the whole
+machine, so timestamps from threads and from child processes line up on one timeline.
+
+Events go into a lock-free deque (append is atomic under the GIL) and are written in batches
+to a file descriptor (the runner's event pipe, fd 1) by a small flusher thread, by the thread
+that fills a batch, and at the end of each traced task. The wire format is versioned JSON
+lines: each line is a JSON array of events, each event an array whose first item is its kind
+(see FORMAT below). Each write is at most PIPE_BUF bytes, which the kernel writes atomically,
+so lines from several processes sharing the pipe never interleave.
+
+Fork safety: the flusher thread is stopped before any fork and restarted after it in the
+parent, so a child is never forked while our thread holds a lock; the child drops the parent's
+unwritten events (the parent still writes them) and starts its own flusher. Spawned children
+get the recorder by pickling: it travels as (fd, root pid) and re-attaches to the inherited fd.
+
+Stdlib only, Python 3.9+: this module runs inside every interpreter under test.
+"""
+from __future__ import annotations
+
+import collections
+import io
+import json
+import multiprocessing.util
+import os
+import sys
+import threading
+import time
+import weakref
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+FORMAT = 1
+# Event kinds on the wire (arrays, to keep encoding and parsing cheap):
+#   ["H", ts, lane, info]                  header: python, pid, experiment, params
+#   ["L", ts, lane, info]                  a lane (worker) appears: pid, tid, thread name
+#   ["B", ts, lane, name, category]        a span begins on the lane
+#   ["E", ts, lane]                        the lane's innermost open span ends
+#   ["I", ts, lane, name, category]        an instant (a print, a notify, a result received)
+#   ["C", ts, lane, name, value]           a counter sample (queue depth, permits in use)
+#   ["R", ts, lane, values]                the experiment's result
+#   ["F", ts, lane, info]                  the experiment failed: error type, message, traceback
+
+PIPE_BUF = 4096  # pipe writes up to this size are atomic on Linux
+EVENTS_PER_LINE = 32  # a line of 32 typical events stays well under PIPE_BUF
+MIN_WAIT_NS = 50_000  # shorter lock waits are not drawn: too many to see, too short to matter
+MAX_TEXT = 300  # longest name we record (a print of a huge string should not flood the pipe)
+
+now = time.monotonic_ns
+_live: "weakref.WeakSet[Recorder]" = weakref.WeakSet()
+_process_recorder: "Recorder | None" = None
+
+
+class Recorder:
+    def __init__(self, fd: int = 1, root_pid: int | None = None, flush_interval_s: float = 0.02, batch: int = 512):
+        self.fd = fd
+        self.root_pid = root_pid or os.getpid()
+        self._interval = flush_interval_s
+        self._batch = batch
+        self._broken = False
+        self._fresh_process_state()
+        _live.add(self)
+        multiprocessing.util.register_after_fork(self, Recorder._flush_at_process_exit)
+        self._start_flusher()
+
+    def _fresh_process_state(self) -> None:
+        self._queue: collections.deque = collections.deque()
+        self._flush_lock = threading.Lock()
+        self._local = threading.local()
+        self._labels: set[str] = set()
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+
+    def __reduce__(self):
+        # A spawned child gets the recorder as (fd, root pid) and attaches to the inherited fd.
+        return (attach, (self.fd, self.root_pid))
+
+    # -- lanes --------------------------------------------------------------------------------
+
+    def lane(self) -> str:
+        """The lane of the calling thread, declared on first use."""
+        try:
+            return self._local.lane
+        except AttributeError:
+            return self.name_lane(None)
+
+    def name_lane(self, label: str | None) -> str:
+        """Give the calling thread its own lane, labelled `label` (or after its thread/process)."""
+        thread = threading.current_thread()
+        base = label or self._default_label(thread)
+        label, n = base, 2
+        while label in self._labels:
+            label, n = f"{base} #{n}", n + 1
+        self._labels.add(label)
+        self._local.lane = label
+        info = {"pid": os.getpid(), "tid": threading.get_native_id(), "thread": thread.name}
+        self._emit(["L", now(), label, info])
+        return label
+
+    def _default_label(self, thread: threading.Thread) -> str:
+        is_main = thread is threading.main_thread()
+        thread_part = "main" if is_main else thread.name
+        if os.getpid() == self.root_pid:
+            return thread_part
+        process = multiprocessing.current_process().name
+        if process == "MainProcess":  # a child made by os.fork() keeps its parent's name
+            process = f"pid {os.getpid()}"
+        return process if is_main else f"{process} · {thread_part}"
+
+    # -- events -------------------------------------------------------------------------------
+
+    def begin(self, name: str, category: str = "run") -> None:
+        self._emit(["B", now(), self.lane(), name[:MAX_TEXT], category])
+
+    def end(self) -> None:
+        self._emit(["E", now(), self.lane()])
+
+    @contextmanager
+    def activity(self, name: str, category: str = "run") -> Iterator[None]:
+        """A span around a block: `with rec.activity("join", "wait"): t.join()`."""
+        self.begin(name, category)
+        try:
+            yield
+        finally:
+            self.end()
+
+    def instant(self, name: str, category: str = "mark") -> None:
+        self._emit(["I", now(), self.lane(), name[:MAX_TEXT], category])
+
+    def counter(self, name: str, value: float) -> None:
+        self._emit(["C", now(), self.lane(), name, value])
+
+    def result(self, values: dict[str, Any]) -> None:
+        self._emit(["R", now(), self.lane(), values])
+
+    def failure(self, info: dict[str, Any]) -> None:
+        self._emit(["F", now(), self.lane(), info])
+
+    def header(self, info: dict[str, Any]) -> None:
+        self._emit(["H", now(), self.lane(), info])
+
+    def chunks(self, total: int, size: int = 1000, name: str = "running", category: str = "run") -> Iterator[range]:
+        """Yield `range`s covering `total` iterations and draw when this thread really ran.
+
+        A timestamp per chunk (not per iteration) keeps the cost negligible. A chunk that took
+        much longer than the fastest one means the thread was switched out meanwhile (waiting
+        for the GIL, or for a lock): the running span ends there and a new one starts when the
+        thread is back. The exact moment within the chunk is unknown; we place the pause at its
+        start, which is off by at most one chunk (tens of microseconds).
+        """
+        lane = self.lane()
+        emit = self._emit
+        started = last = now()
+        emit(["B", started, lane, name, category])
+        fastest = 0
+        done = 0
+        while done < total:
+            step = size if total - done > size else total - done
+            yield range(step)
+            done += step
+            t = now()
+            took = t - last
+            if not fastest or took < fastest:
+                fastest = took
+            elif took > 4 * fastest + 100_000:
+                emit(["E", last, lane])
+                emit(["B", t - fastest, lane, name, category])
+            last = t
+        emit(["E", last, lane])
+
+    def Lock(self, name: str = "lock") -> Any:
+        """A threading.Lock whose contended acquisitions are drawn as "waiting for <name>" spans.
+
+        Uncontended, it costs one extra Python call. `__exit__` is the real lock's C method, so
+        releasing adds no Python frame. Waits under MIN_WAIT_NS are not drawn (the tutorial's
+        lock counter has hundreds of thousands of them); a wait longer than a millisecond is
+        drawn as an open span while it lasts, so a deadlock shows as a wait that never ends.
+        """
+        real = threading.Lock()
+        acquire = real.acquire
+        recorder = self
+        label = f"waiting for {name}"
+
+        def __enter__(self: Any) -> bool:
+            if acquire(False):
+                return True
+            start = now()
+            if acquire(True, 0.001):
+                if now() - start >= MIN_WAIT_NS:
+                    recorder._emit(["B", start, recorder.lane(), label, "wait"])
+                    recorder.end()
+                return True
+            recorder._emit(["B", start, recorder.lane(), label, "wait"])
+            acquire()
+            recorder.end()
+            return True
+
+        cls = type("RecordedLock", (), {
+            "__enter__": __enter__,
+            "__exit__": real.__exit__,
+            "acquire": real.acquire,
+            "release": real.release,
+            "locked": real.locked,
+            "__repr__": lambda self: f"<recorded lock {name}>",
+        })
+        return cls()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _emit(self, event: list) -> None:
+        self._queue.append(event)
+        if len(self._queue) >= self._batch:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every queued event now."""
+        with self._flush_lock:
+            queue = self._queue
+            events = [queue.popleft() for _ in range(len(queue))]
+            if events and not self._broken:
+                self._write(events)
+
+    def _write(self, events: list) -> None:
+        for i in range(0, len(events), EVENTS_PER_LINE):
+            self._write_line(events[i:i + EVENTS_PER_LINE])
+
+    def _write_line(self, events: list) -> None:
+        data = (json.dumps(events, separators=(",", ":"), default=repr) + "\n").encode()
+        if len(data) > PIPE_BUF and len(events) > 1:
+            half = len(events) // 2
+            self._write_line(events[:half])
+            self._write_line(events[half:])
+            return
+        try:
+            while data:
+                data = data[os.write(self.fd, data):]
+        except OSError:  # the server is gone: nobody is listening any more
+            self._broken = True
+
+    def _start_flusher(self) -> None:
+        self._stop.clear()
+        self._flusher = threading.Thread(target=self._flush_periodically, name="recorder-flusher", daemon=True)
+        self._flusher.start()
+
+    def _flush_periodically(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.flush()
+
+    def _pause_flusher(self) -> None:
+        self._stop.set()
+        if self._flusher is not None and self._flusher is not threading.current_thread():
+            self._flusher.join()
+        self._flusher = None
+
+    def _reset_in_child(self) -> None:
+        # The parent still holds (and will write) the events queued before the fork.
+        self._fresh_process_state()
+        self._start_flusher()
+
+    def _flush_at_process_exit(self) -> None:
+        # multiprocessing children leave through os._exit(): atexit does not run, its finalizers do.
+        multiprocessing.util.Finalize(self, self.flush, exitpriority=100)
+
+    def close(self) -> None:
+        self._pause_flusher()
+        self.flush()
+
+
+def _before_fork() -> None:
+    for rec in list(_live):
+        rec._pause_flusher()
+
+
+def _after_fork_in_parent() -> None:
+    for rec in list(_live):
+        rec._start_flusher()
+
+
+def _after_fork_in_child() -> None:
+    for rec in list(_live):
+        rec._reset_in_child()
+    if isinstance(sys.stdout, PrintCapture):
+        sys.stdout.reset()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
+
+
+class PrintCapture(io.TextIOBase):
+    """sys.stdout for experiments: each printed line becomes an instant on the printing lane.
+
+    fd 1 is the event pipe, so nothing may write raw text to it; the prints are part of the
+    story anyway ("Speaker: Hello"), so they are drawn where and when they happened.
+    """
+
+    def __init__(self, recorder: Recorder):
+        self._recorder = recorder
+        self._partial: dict[int, str] = {}
+
+    def reset(self) -> None:
+        self._partial = {}
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        key = threading.get_ident()
+        *lines, rest = (self._partial.pop(key, "") + text).split("\n")
+        for line in lines:
+            self._recorder.instant(line, "print")
+        if rest:
+            self._partial[key] = rest
+        return len(text)
+
+
+def attach(fd: int = 1, root_pid: int | None = None) -> Recorder:
+    """The recorder of this process, writing to `fd`; made (and print capture installed) on first call."""
+    global _process_recorder
+    if _process_recorder is None or _process_recorder.fd != fd:
+        _process_recorder = Recorder(fd, root_pid)
+        sys.stdout = PrintCapture(_process_recorder)
+    return _process_recorder
+
+
+class traced:
+    """Wrap a task so each call is drawn as a span on the lane of whichever worker runs it.
+
+    Picklable (the recorder travels as its fd), so it works as a ProcessPoolExecutor or Pool
+    task under fork and spawn. The label is formatted with the call's arguments: "fib({})".
+    The events are flushed after each call, as a pool may end its worker processes abruptly.
+    """
+
+    def __init__(self, fn: Callable[..., Any], recorder: Recorder, label: str = "", category: str = "run"):
+        self.fn = fn
+        self.recorder = recorder
+        self.label = label or fn.__name__
+        self.category = category
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        rec = self.recorder
+        rec.begin(self.label.format(*args, **kwargs), self.category)
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            rec.end()
+            rec.flush()

@@ -1,0 +1,79 @@
+"""Run one experiment and stream its events to fd 1: `python -m experiments.runner MODULE PARAMS_JSON`.
+
+MODULE is an experiment module name (e.g. experiments.race_counter); PARAMS_JSON its params.
+The server starts this as a child process in its own process group and reads fd 1. Exit
+status: 0 done, 1 the experiment raised (an "F" event says what), 2 bad invocation, 143
+terminated (after flushing what was recorded).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import multiprocessing
+import os
+import platform
+import signal
+import sys
+import time
+import traceback
+
+from experiments import params as params_module
+from experiments.recorder import attach
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # Cancel and timeout send SIGTERM to the whole group first: keep what was recorded.
+    rec = attach()
+    rec.instant("terminated", "end")
+    rec.close()
+    os._exit(128 + signum)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m experiments.runner MODULE PARAMS_JSON", file=sys.stderr)
+        return 2
+    module = importlib.import_module(argv[0])
+    try:
+        params = params_module.validate(module.PARAMS, json.loads(argv[1]))
+    except (ValueError, params_module.ParamError) as exc:
+        print(f"bad params: {exc}", file=sys.stderr)
+        return 2
+
+    rec = attach(fd=1)
+    if os.getpid() == rec.root_pid:  # only the runner itself, not children that import this module
+        signal.signal(signal.SIGTERM, _terminate)
+    rec.header({
+        "format": 1,
+        "experiment": module.ID,
+        "params": params,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "pid": os.getpid(),
+        "start_method": multiprocessing.get_start_method(),
+        "cpus": os.cpu_count(),
+        "loadavg": os.getloadavg()[0],
+    })
+    started = time.monotonic_ns()
+    try:
+        result = module.run(params, rec)
+    except BaseException as exc:
+        rec.failure({
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "traceback": traceback.format_exc(),
+        })
+        rec.close()
+        return 1
+    result = dict(result or {})
+    if "expected" in result and "actual" in result:
+        result["correct"] = result["expected"] == result["actual"]
+    result["wall_ms"] = round((time.monotonic_ns() - started) / 1e6, 3)
+    rec.result(result)
+    rec.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
