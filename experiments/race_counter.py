@@ -75,7 +75,7 @@ def run(params, rec):
     with rec.activity("start threads"):
         for thread in threads:
             thread.start()
-    with rec.activity("join", "wait"):
+    with rec.activity("Thread.join", "wait"):
         for thread in threads:
             thread.join()
     incrementers = (params["workers"] + 1) // 2

@@ -170,7 +170,7 @@ class Recorder:
         emit(["E", last, lane])
 
     def Lock(self, name: str = "lock") -> Any:
-        """A threading.Lock whose contended acquisitions are drawn as "waiting for <name>" spans.
+        """A threading.Lock whose contended acquisitions are drawn as "Lock.acquire <name>" wait spans.
 
         Uncontended, it costs one extra Python call. `__exit__` is the real lock's C method, so
         releasing adds no Python frame. Waits under MIN_WAIT_NS are not drawn (the tutorial's
@@ -180,7 +180,7 @@ class Recorder:
         real = threading.Lock()
         acquire = real.acquire
         recorder = self
-        label = f"waiting for {name}"
+        label = f"Lock.acquire {name}"
 
         def __enter__(self: Any) -> bool:
             if acquire(False):

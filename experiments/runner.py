@@ -14,6 +14,7 @@ import os
 import platform
 import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -71,8 +72,21 @@ def main(argv: list[str]) -> int:
         result["correct"] = result["expected"] == result["actual"]
     result["wall_ms"] = round((time.monotonic_ns() - started) / 1e6, 3)
     rec.result(result)
+    _wait_like_interpreter_exit(rec)
     rec.close()
     return 0
+
+
+def _wait_like_interpreter_exit(rec) -> None:
+    """Join non-daemon threads, as the interpreter does at exit, with the wait drawn on main.
+
+    Daemon threads are not waited for: whatever they still have open is cut off at exit.
+    """
+    others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    if others:
+        with rec.activity("Thread.join (interpreter exit)", "wait"):
+            for thread in others:
+                thread.join()
 
 
 if __name__ == "__main__":

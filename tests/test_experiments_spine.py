@@ -40,7 +40,7 @@ def test_lock_counter_never_loses_an_update(window):
 
 def test_lock_counter_draws_contended_waits():
     out = run_experiment("experiments.lock_counter", {"workers": 2, "iterations": 100_000, "window": "call"})
-    waits = [e for e in out.of("begin") if e.category == "wait" and e.name == "waiting for lock"]
+    waits = [e for e in out.of("begin") if e.category == "wait" and e.name == "Lock.acquire lock"]
     assert waits, "a switch inside the locked window makes the other thread wait for the lock"
 
 
