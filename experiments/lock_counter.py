@@ -12,7 +12,7 @@ KIND = "threads"
 NOTICE = (
     "The result is always the expected one. With window=call a thread can be switched out "
     "while it holds the lock; the other thread then has to wait for it: those waits are the "
-    "orange "Lock.acquire" wait spans. With window=none CPython 3.10+ never switches inside "
+    "orange Lock.acquire wait spans. With window=none CPython 3.10+ never switches inside "
     "the `with` block, so the lock is almost never contended: correct either way, but the "
     "lock is what makes it correct on every interpreter."
 )
