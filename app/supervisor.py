@@ -63,7 +63,7 @@ async def execute(run: Run, settings: Settings) -> None:
     )
     run.start()
     pumps = [asyncio.create_task(_pump_events(proc.stdout, run)), asyncio.create_task(_pump_stderr(proc.stderr, run))]
-    exited = asyncio.create_task(proc.wait())
+    exited = asyncio.create_task(_runner_exit(proc))
     cancelled = asyncio.create_task(run.cancel_requested.wait())
     stopped_by: str | None = None
     try:
@@ -83,7 +83,7 @@ async def execute(run: Run, settings: Settings) -> None:
         await exited
         # The pipes close once every process holding them is gone.
         try:
-            await asyncio.wait_for(asyncio.gather(*pumps), timeout=5)
+            await asyncio.wait_for(asyncio.gather(proc.wait(), *pumps), timeout=5)
         except asyncio.TimeoutError:
             for pump in pumps:
                 pump.cancel()
@@ -95,6 +95,17 @@ async def execute(run: Run, settings: Settings) -> None:
         else:
             status, error = _outcome(run, proc.returncode)
             run.finish(status, error, cut_at_ns=time.monotonic_ns() if status == "failed" else None)
+
+
+async def _runner_exit(proc: asyncio.subprocess.Process) -> int:
+    """The runner's exit status, as soon as it exits.
+
+    Not `proc.wait()`: that also waits for the stdout/stderr pipes to close, and a grandchild
+    that outlives a killed runner holds them open; we must notice the exit to kill the group.
+    """
+    while proc.returncode is None:
+        await asyncio.sleep(0.05)
+    return proc.returncode
 
 
 async def _stop_group(proc: asyncio.subprocess.Process, exited: asyncio.Task, grace_s: float) -> None:

@@ -1,0 +1,54 @@
+"""Shared fixtures: an app with the test-only experiments, and browser tests ordered last."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.server import create_app
+from app.settings import Settings
+from experiments import MODULES
+
+TEST_MODULES = MODULES + ("tests.experiment_raises", "tests.experiment_sleeps")
+
+
+def make_settings(**overrides) -> Settings:
+    return Settings(htmx_source="local", **overrides)
+
+
+@pytest.fixture
+def client():
+    with TestClient(create_app(make_settings(max_concurrent_runs=2), modules=TEST_MODULES)) as c:
+        yield c
+
+
+def wait_for_status(client: TestClient, run_id: str, statuses=("done", "failed", "cancelled", "timed_out", "hung"), timeout=30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = client.get(f"/api/runs/{run_id}").json()
+        if run["status"] in statuses:
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} still {run['status']} after {timeout} s")
+
+
+def alive(pid: int) -> bool:
+    """True if `pid` is a live process (a zombie awaiting its parent counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def pytest_collection_modifyitems(items):
+    # Playwright's sync API leaves an event loop behind that breaks later asyncio-based
+    # tests in the same process (see shared/STACK.md): run browser tests last.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives headless Chromium (runs last)")

@@ -1,0 +1,135 @@
+"""The HTTP API and the websocket, through Starlette's TestClient, against real runner processes."""
+from __future__ import annotations
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from tests.conftest import wait_for_status
+
+RACE = {"workers": 2, "iterations": 20_000, "window": "call"}
+
+
+def test_healthz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_experiments_list_their_params_with_bounds(client):
+    listed = {e["id"]: e for e in client.get("/api/experiments").json()}
+    assert {"race-counter", "lock-counter", "cpu-threads-vs-processes"} <= set(listed)
+    race = listed["race-counter"]
+    assert race["kind"] == "threads" and race["title"] and race["summary"]
+    assert race["params"]["workers"] == {"type": "int", "default": 2, "min": 2, "max": 16, "help": race["params"]["workers"]["help"]}
+    assert race["params"]["window"]["choices"] == ["none", "call"]
+
+
+def test_a_run_reports_expected_and_actual_and_its_events(client):
+    created = client.post("/api/runs", json={"experiment": "race-counter", "params": RACE})
+    assert created.status_code == 201
+    body = created.json()
+    assert body["url"] == f"/runs/{body['id']}" and body["status"] in ("queued", "running")
+    run = wait_for_status(client, body["id"])
+    assert run["status"] == "done"
+    assert run["experiment"] == "race-counter" and run["params"] == RACE
+    assert run["result"]["expected"] == 0 and isinstance(run["result"]["actual"], int)
+    assert run["result"]["correct"] == (run["result"]["actual"] == 0)
+    assert run["result"]["wall_ms"] > 0
+    assert run["python"].count(".") == 2
+    assert run["started_at"] <= run["ended_at"]
+    events = client.get(f"/api/runs/{body['id']}/events").json()
+    assert {e["worker"] for e in events} >= {"main", "increment-1", "decrement-1"}
+    spans = [e for e in events if e["kind"] == "begin"]
+    assert all({"ts_ns", "worker", "kind", "name", "category", "start_ns"} <= set(e) for e in spans)
+    assert any(e["kind"] == "end" and "end_ns" in e for e in events)
+
+
+@pytest.mark.parametrize("params, field, bound", [
+    ({"workers": 40, "iterations": 1000, "window": "call"}, "workers", "from 2 to 16"),
+    ({"workers": "2", "iterations": 1000, "window": "call"}, "workers", "from 2 to 16"),
+    ({"workers": True, "iterations": 1000, "window": "call"}, "workers", "from 2 to 16"),
+    ({"workers": 2, "iterations": 1000, "window": "sometimes"}, "window", "'none', 'call'"),
+    ({"workers": 2, "iterations": 1000}, "window", "missing"),
+    ({"workers": 2, "iterations": 1000, "window": "call", "turbo": 1}, "turbo", "unknown parameter"),
+])
+def test_bad_params_get_a_422_naming_the_field_and_bound(client, params, field, bound):
+    response = client.post("/api/runs", json={"experiment": "race-counter", "params": params})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail.startswith(field + ":") or f"{field}:" in detail
+    assert bound in detail
+
+
+def test_unknown_experiment_is_404(client):
+    response = client.post("/api/runs", json={"experiment": "nope", "params": {}})
+    assert response.status_code == 404
+    assert "nope" in response.json()["detail"]
+
+
+def test_unknown_run_is_404(client):
+    assert client.get("/api/runs/nope").status_code == 404
+    assert client.get("/runs/nope").status_code == 404
+
+
+def test_malformed_body_is_422_not_500(client):
+    response = client.post("/api/runs", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+
+
+def test_websocket_streams_lanes_then_the_result_then_closes(client):
+    run_id = client.post("/api/runs", json={"experiment": "race-counter", "params": RACE}).json()["id"]
+    with client.websocket_connect(f"/ws/runs/{run_id}") as ws:
+        messages, code = receive_until_closed(ws)
+    assert code == 1000
+    html = "".join(messages)
+    assert 'id="timeline"' in messages[0]  # a full render first: joining mid-run shows everything so far
+    for lane in ("main", "increment-1", "decrement-1"):
+        assert f">{lane} <small>" in html
+    assert 'class="c-run"' in html
+    assert 'id="result"' in messages[-1] and "expected <b>0</b>" in messages[-1]
+
+
+def receive_until_closed(ws) -> tuple[list[str], int]:
+    messages = []
+    with pytest.raises(WebSocketDisconnect) as closed:
+        while True:
+            messages.append(ws.receive_text())
+    return messages, closed.value.code
+
+
+def test_websocket_of_a_finished_run_replays_it(client):
+    run_id = client.post("/api/runs", json={"experiment": "race-counter", "params": RACE}).json()["id"]
+    run = wait_for_status(client, run_id)
+    with client.websocket_connect(f"/ws/runs/{run_id}") as ws:
+        messages, code = receive_until_closed(ws)
+    assert code == 1000
+    assert messages[0].count('class="lane"') == 3  # main + two workers, drawn in the first message
+    assert f"got <b class=\"actual\">{run['result']['actual']}</b>" in "".join(messages)
+
+
+def test_websocket_for_unknown_run_closes_4404(client):
+    with client.websocket_connect("/ws/runs/nope") as ws:
+        messages, code = receive_until_closed(ws)
+    assert code == 4404 and messages == []
+
+
+def test_pages_list_experiments_and_show_params_and_code(client):
+    home = client.get("/").text
+    assert 'href="/experiments/race-counter"' in home and "threads" in home
+    page = client.get("/experiments/race-counter").text
+    assert 'name="workers"' in page and 'min="2"' in page and 'max="16"' in page
+    assert "def increment_with_window(rec, iterations):" in page  # the code that runs, as text
+
+
+def test_form_post_starts_a_run_and_redirects_to_its_page(client):
+    response = client.post("/experiments/race-counter/runs", data={"workers": "2", "iterations": "5000", "window": "none"},
+                           follow_redirects=False)
+    assert response.status_code == 303
+    run_id = response.headers["location"].rsplit("/", 1)[1]
+    wait_for_status(client, run_id)
+    page = client.get(f"/runs/{run_id}").text
+    assert "expected <b>0</b>" in page and 'ws-connect' not in page
+
+
+def test_form_with_bad_value_shows_the_error_on_the_form(client):
+    response = client.post("/experiments/race-counter/runs", data={"workers": "99", "iterations": "5000", "window": "none"})
+    assert response.status_code == 422
+    assert "workers: must be an integer from 2 to 16, got 99" in response.text

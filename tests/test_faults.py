@@ -1,0 +1,99 @@
+"""Crashes, kills, cancels and timeouts end the run with the right status and leave no process behind."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from fastapi.testclient import TestClient
+
+from app.server import create_app
+from tests.conftest import TEST_MODULES, alive, make_settings, wait_for_status
+
+SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
+
+
+def start_sleeper(client) -> tuple[str, int, int]:
+    """Start the sleeping experiment; return its run id, the runner's pid and its child's pid."""
+    run_id = client.post("/api/runs", json=SLEEPS).json()["id"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        events = client.get(f"/api/runs/{run_id}/events").json()
+        header = next((e for e in events if e["kind"] == "header"), None)
+        printed = next((e for e in events if e["kind"] == "instant" and e["name"].startswith("child pid")), None)
+        if header and printed:
+            return run_id, header["value"]["pid"], int(printed["name"].split()[-1])
+        time.sleep(0.05)
+    raise AssertionError("the sleeper never reported its child")
+
+
+def test_an_experiment_that_raises_fails_with_its_error_shown(client):
+    run_id = client.post("/api/runs", json={"experiment": "test-raises", "params": {"workers": 1}}).json()["id"]
+    run = wait_for_status(client, run_id)
+    assert run["status"] == "failed"
+    assert run["result"]["error"]["type"] == "ZeroDivisionError"
+    assert "1 / 0" in run["result"]["error"]["traceback"]
+    page = client.get(f"/runs/{run_id}").text
+    assert "ZeroDivisionError: division by zero" in page
+    events = client.get(f"/api/runs/{run_id}/events").json()
+    assert any(e.get("name") == "before the error" for e in events)  # what was recorded is kept
+
+
+def test_a_runner_killed_with_sigkill_fails_the_run_and_leaves_no_orphans(client):
+    run_id, runner_pid, child_pid = start_sleeper(client)
+    assert alive(child_pid)
+    os.kill(runner_pid, signal.SIGKILL)
+    run = wait_for_status(client, run_id, timeout=10)
+    assert run["status"] == "failed"
+    assert "SIGKILL" in run["error"]
+    assert not alive(child_pid) and not alive(runner_pid)
+    assert client.get("/healthz").json() == {"status": "ok"}
+    events = client.get(f"/api/runs/{run_id}/events").json()
+    assert any(e.get("name", "").startswith("child pid") for e in events)
+
+
+def test_cancel_ends_the_run_within_two_seconds_and_kills_its_processes(client):
+    run_id, runner_pid, child_pid = start_sleeper(client)
+    started = time.monotonic()
+    assert client.post(f"/api/runs/{run_id}/cancel").status_code == 200
+    run = wait_for_status(client, run_id, timeout=5)
+    assert time.monotonic() - started < 2.0
+    assert run["status"] == "cancelled"
+    assert not alive(child_pid) and not alive(runner_pid)
+    events = client.get(f"/api/runs/{run_id}/events").json()
+    # The sleep span was still open: it is kept, and the runner flushed a "terminated" mark.
+    assert any(e["kind"] == "begin" and e["name"] == "sleep(60)" for e in events)
+    assert any(e["kind"] == "instant" and e["name"] == "terminated" for e in events)
+
+
+def test_a_queued_run_can_be_cancelled_before_it_starts():
+    app = create_app(make_settings(max_concurrent_runs=1), modules=TEST_MODULES)
+    with TestClient(app) as client:
+        first, runner_pid, child_pid = start_sleeper(client)
+        second = client.post("/api/runs", json=SLEEPS).json()["id"]
+        assert client.get(f"/api/runs/{second}").json()["status"] == "queued"
+        client.post(f"/api/runs/{second}/cancel")
+        assert wait_for_status(client, second, timeout=2)["status"] == "cancelled"
+        client.post(f"/api/runs/{first}/cancel")
+        wait_for_status(client, first, timeout=5)
+    assert not alive(child_pid)
+
+
+def test_a_run_past_the_time_limit_times_out_and_keeps_its_events():
+    app = create_app(make_settings(run_timeout_s=1.5), modules=TEST_MODULES)
+    with TestClient(app) as client:
+        run_id, runner_pid, child_pid = start_sleeper(client)
+        run = wait_for_status(client, run_id, timeout=10)
+        assert run["status"] == "timed_out"
+        assert "1.5 s" in run["error"]
+        assert not alive(child_pid) and not alive(runner_pid)
+        page = client.get(f"/runs/{run_id}").text
+        assert "timed out" in page and "never ended" in page
+
+
+def test_server_shutdown_kills_running_experiments():
+    app = create_app(make_settings(), modules=TEST_MODULES)
+    with TestClient(app) as client:
+        run_id, runner_pid, child_pid = start_sleeper(client)
+    # Leaving the block runs the app's shutdown.
+    assert not alive(child_pid) and not alive(runner_pid)
