@@ -61,6 +61,9 @@ class Recorder:
         self._broken = False
         self._fresh_process_state()
         _live.add(self)
+        # Flush when a multiprocessing process exits: now for this process (and spawned ones),
+        # and again in each forked child, whose finalizers multiprocessing clears at start.
+        self._flush_at_process_exit()
         multiprocessing.util.register_after_fork(self, Recorder._flush_at_process_exit)
         self._start_flusher()
 

@@ -1,0 +1,54 @@
+"""Parsing the runner's byte stream: lines split anywhere, junk tolerated, nothing invented."""
+from __future__ import annotations
+
+import json
+
+from app.events import Event, StreamParser
+
+BATCH = [
+    ["H", 10, "main", {"python": "3.11.7"}],
+    ["L", 11, "main", {"pid": 5, "tid": 5, "thread": "MainThread"}],
+    ["B", 12, "main", "running", "run"],
+    ["I", 13, "main", "hello", "print"],
+    ["C", 14, "main", "queue depth", 3],
+    ["E", 15, "main"],
+    ["R", 16, "main", {"actual": 1}],
+]
+
+
+def encoded(batch) -> bytes:
+    return (json.dumps(batch) + "\n").encode()
+
+
+def test_a_batch_line_becomes_events_of_each_kind():
+    events = StreamParser().feed(encoded(BATCH))
+    assert [e.kind for e in events] == ["header", "lane", "begin", "instant", "counter", "end", "result"]
+    assert events[2] == Event("begin", 12, "main", "running", "run")
+    assert events[4].value == 3 and events[4].name == "queue depth"
+    assert events[6].value == {"actual": 1}
+
+
+def test_lines_split_across_reads_are_reassembled():
+    data = encoded(BATCH[:3]) + encoded(BATCH[3:])
+    parser = StreamParser()
+    events = [e for i in range(0, len(data), 7) for e in parser.feed(data[i:i + 7])]
+    assert [e.ts_ns for e in events] == [10, 11, 12, 13, 14, 15, 16]
+
+
+def test_junk_lines_become_output_events_instead_of_breaking_the_run():
+    parser = StreamParser()
+    events = parser.feed(encoded(BATCH[:1]) + b"Segmentation fault\n" + b'[["Z", 1, "main"]]\n')
+    assert [e.kind for e in events] == ["header", "output", "output"]
+    assert events[1].name == "Segmentation fault" and events[1].ts_ns == 10
+
+
+def test_a_truncated_last_line_from_a_killed_runner_is_kept_as_output():
+    parser = StreamParser()
+    assert parser.feed(encoded(BATCH[:2]) + b'[["B", 20, "ma') != []
+    assert [e.kind for e in parser.close()] == ["output"]
+
+
+def test_api_shape_of_span_events():
+    begin, end = Event("begin", 5, "w", "fib(3)", "cpu"), Event("end", 9, "w")
+    assert begin.to_json() == {"ts_ns": 5, "worker": "w", "kind": "begin", "start_ns": 5, "name": "fib(3)", "category": "cpu"}
+    assert end.to_json() == {"ts_ns": 9, "worker": "w", "kind": "end", "end_ns": 9}

@@ -1,0 +1,151 @@
+"""The recorder, in real threads and real child processes (fork and spawn), read back from a pipe."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from app.events import StreamParser
+from experiments.recorder import PIPE_BUF, Recorder, traced
+from tests.runner_helpers import ROOT
+
+
+def read_all(fd: int) -> list:
+    chunks = []
+    while data := os.read(fd, 65536):
+        chunks.append(data)
+    parser = StreamParser()
+    return parser.feed(b"".join(chunks)) + parser.close()
+
+
+def square(x):
+    return x * x
+
+
+def child_work(rec, n):
+    for i in range(n):
+        rec.instant(f"tick {i}", "mark")
+
+
+def run_script(code: str) -> list:
+    """Run `code` in a fresh interpreter with a Recorder on fd 1; return the parsed events."""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr.decode()
+    parser = StreamParser()
+    events = parser.feed(proc.stdout) + parser.close()
+    assert not [e for e in events if e.kind == "output"], "every line written was a valid event batch"
+    return events
+
+
+def test_spans_from_threads_land_on_their_own_lanes_in_order():
+    events = run_script("""
+import threading
+from experiments.recorder import attach
+rec = attach(1)
+def work():
+    with rec.activity("step", "run"):
+        pass
+threads = [threading.Thread(target=work, name=f"w{i}") for i in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+rec.close()
+""")
+    lanes = [e.worker for e in events if e.kind == "lane"]
+    assert sorted(lanes) == sorted(["w%d" % i for i in range(8)])
+    for lane in lanes:
+        mine = [e for e in events if e.worker == lane and e.kind in ("begin", "end")]
+        assert [e.kind for e in mine] == ["begin", "end"]
+        assert mine[0].ts_ns <= mine[1].ts_ns
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_child_processes_record_on_their_own_lanes_without_duplicates(method):
+    events = run_script(f"""
+import multiprocessing
+from experiments.recorder import attach
+from tests.test_recorder import child_work
+rec = attach(1)
+rec.instant("parent before", "mark")
+ctx = multiprocessing.get_context("{method}")
+procs = [ctx.Process(target=child_work, args=(rec, 300), name=f"child-{{i}}") for i in range(3)]
+for p in procs: p.start()
+for p in procs: p.join()
+rec.instant("parent after", "mark")
+rec.close()
+""")
+    names = [(e.worker, e.name) for e in events if e.kind == "instant"]
+    assert len(names) == len(set(names)), "no event is written twice (fork copies the parent's queue)"
+    for i in range(3):
+        ticks = [n for w, n in names if w == f"child-{i}"]
+        assert ticks == [f"tick {k}" for k in range(300)]  # all of them, in order, flushed at exit
+    assert ("main", "parent before") in names and ("main", "parent after") in names
+    pids = {e.worker: e.value["pid"] for e in events if e.kind == "lane"}
+    assert len(set(pids.values())) == 4
+
+
+def test_traced_tasks_in_a_spawned_process_pool_draw_spans_on_worker_lanes():
+    events = run_script("""
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from experiments.recorder import attach, traced
+from tests.test_recorder import square
+rec = attach(1)
+with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+    assert list(pool.map(traced(square, rec, "square({})", "cpu"), range(6))) == [0, 1, 4, 9, 16, 25]
+rec.close()
+""")
+    spans = sorted(e.name for e in events if e.kind == "begin")
+    assert spans == [f"square({i})" for i in range(6)]
+    assert all(e.worker != "main" for e in events if e.kind == "begin")
+
+
+def test_prints_become_instants_on_the_printing_lane():
+    events = run_script("""
+import threading
+from experiments.recorder import attach
+rec = attach(1)
+t = threading.Thread(target=lambda: print("hello", "world"), name="talker")
+t.start(); t.join()
+print("done"); rec.close()
+""")
+    assert [(e.worker, e.name, e.category) for e in events if e.kind == "instant"] == [
+        ("talker", "hello world", "print"), ("main", "done", "print")]
+
+
+def test_no_write_exceeds_pipe_buf_so_processes_never_interleave(tmp_path):
+    # A file, not a pipe, so the writes never block on a full pipe while nobody reads.
+    fd = os.open(tmp_path / "events", os.O_WRONLY | os.O_CREAT)
+    rec = Recorder(fd=fd, flush_interval_s=60)
+    for i in range(2000):
+        rec.instant("x" * (i % 250), "mark")
+    rec.close()
+    os.close(fd)
+    lines = (tmp_path / "events").read_bytes().split(b"\n")[:-1]
+    assert max(len(line) + 1 for line in lines) <= PIPE_BUF
+    assert sum(len(json.loads(line)) for line in lines) == 2000 + 1  # + the lane declaration
+
+
+def test_chunks_cover_every_iteration_and_split_where_the_thread_was_paused():
+    r, w = os.pipe()  # a few events: they fit in the pipe's buffer
+    rec = Recorder(fd=w, flush_interval_s=60)
+    seen = 0
+    paused = threading.Event()
+    for i, chunk in enumerate(rec.chunks(10_000, size=1000)):
+        seen += len(chunk)
+        if i == 4:
+            paused.wait(0.02)  # off the CPU for 20 ms: a gap the lane must show
+    rec.close()
+    os.close(w)
+    events = read_all(r)
+    os.close(r)
+    assert seen == 10_000
+    begins = [e for e in events if e.kind == "begin"]
+    ends = [e for e in events if e.kind == "end"]
+    assert len(begins) == len(ends) == 2
+    assert begins[1].ts_ns - ends[0].ts_ns >= 15_000_000
