@@ -10,4 +10,11 @@ MODULES = (
     "experiments.race_counter",
     "experiments.lock_counter",
     "experiments.cpu_threads_vs_processes",
+    "experiments.thread_start_join",
+    "experiments.thread_subclass",
+    "experiments.shared_list_polling",
+    "experiments.queue_producer_consumer",
+    "experiments.rlock_counter",
+    "experiments.condition_dialogue",
+    "experiments.semaphore_crawler",
 )

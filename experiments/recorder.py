@@ -113,8 +113,9 @@ class Recorder:
 
     # -- events -------------------------------------------------------------------------------
 
-    def begin(self, name: str, category: str = "run") -> None:
-        self._emit(["B", now(), self.lane(), name[:MAX_TEXT], category])
+    def begin(self, name: str, category: str = "run", at_ns: int | None = None) -> None:
+        """Open a span now, or at `at_ns` (a wait drawn only once it has proved long enough)."""
+        self._emit(["B", at_ns or now(), self.lane(), name[:MAX_TEXT], category])
 
     def end(self) -> None:
         self._emit(["E", now(), self.lane()])

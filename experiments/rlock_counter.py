@@ -1,0 +1,66 @@
+"""The tutorial's RLock example: increment() holds the lock and calls a function that takes it again."""
+from __future__ import annotations
+
+import threading
+
+from experiments.params import Int
+from experiments.sync import RLock, join
+
+ID = "rlock-counter"
+TITLE = "RLock: taking a lock you already hold"
+SUMMARY = "An RLock can be acquired again by the thread that holds it: nested_function() takes it inside increment()'s hold."
+KIND = "threads"
+NOTICE = (
+    "On the increment lanes each hold of the lock has a second hold inside it, one level "
+    "deeper: nested_function() acquires the RLock its own thread already holds, and does not "
+    "wait. (A plain Lock would wait for itself there, forever.) Between threads it is still "
+    "a lock: an orange RLock.acquire span is a thread waiting while another holds it. The "
+    "waits can be long: the lock is not fair, and a thread that releases it often takes it "
+    "straight back before the waiting one wakes up. The result is always the expected one. "
+    "Holds are drawn at most once a millisecond per thread, plus every hold that followed a "
+    "wait: there are far too many to draw each (a microsecond apiece)."
+)
+EXPECTED = "actual equals expected; depth-2 holds inside depth-1 holds on the increment lanes."
+PARAMS = (
+    Int("workers", 2, 2, 8, "threads; even ones increment, odd ones decrement (the tutorial: 2)"),
+    Int("iterations", 200_000, 1_000, 1_000_000, "loop iterations per thread (the tutorial: 1 000 000)"),
+)
+
+counter = 0
+
+
+def nested_function(lock):
+    global counter
+    with lock:
+        counter += 1
+
+
+def increment(lock, iterations):
+    for _ in range(iterations):
+        with lock:
+            nested_function(lock)
+
+
+def decrement(lock, iterations):
+    global counter
+    for _ in range(iterations):
+        with lock:
+            counter -= 1
+
+
+def run(params, rec):
+    global counter
+    counter = 0
+    lock = RLock(rec, "lock")
+    n = params["iterations"]
+    threads = [
+        threading.Thread(target=increment if i % 2 == 0 else decrement, args=(lock, n), name=f"{'increment' if i % 2 == 0 else 'decrement'}-{i // 2 + 1}")
+        for i in range(params["workers"])
+    ]
+    with rec.activity("start threads"):
+        for thread in threads:
+            thread.start()
+    join(rec, *threads)
+    incrementers = (params["workers"] + 1) // 2
+    decrementers = params["workers"] // 2
+    return {"expected": (incrementers - decrementers) * n, "actual": counter}

@@ -1,0 +1,227 @@
+"""Recorded threading primitives: the tutorial's calls, with their waits drawn by convention.
+
+Every call that can block is drawn as a `wait` span named after the call (`Semaphore.acquire`,
+`Queue.get`, `Condition.wait`, `Thread.join Task 1`, ...), open while it lasts (an RLock's
+once it has lasted QUICK_S), so the server can tell what a lane is blocked on and a hang
+shows as a wait that never ends. Holds
+of an RLock or a Semaphore permit are `hold` spans. Condition notifies and wake-ups are
+`notify`/`woken` instants (the server draws an arrow between them); queue depth and permits
+in use are counter series.
+
+Each wrapper offers the calls the experiments make, without timeouts: a call it does not
+offer fails loudly instead of running undrawn. Stdlib only, Python 3.9+.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from threading import get_ident
+from typing import Any, Callable
+
+from experiments.recorder import MIN_WAIT_NS, Recorder, now
+
+# An RLock wait shorter than this is drawn once it is over (if it lasted MIN_WAIT_NS); a longer
+# one is drawn open while it lasts. Not shorter: each time the first, timed try runs out, the
+# waiter has to take the GIL back, which slows the lock's holder down.
+QUICK_S = 0.05
+HOLD_SAMPLE_NS = 1_000_000  # an RLock draws at most one uncontended hold per millisecond
+MISSED = object()  # what an attempt returns when it could not get what it waited for
+
+
+def wait_drawn(rec: Recorder, label: str, attempt: Callable[[bool], Any]) -> Any:
+    """Run a blocking call as `attempt(block)` and draw its wait, if it had to wait, as `label`.
+
+    `attempt(False)` tries without blocking and returns MISSED if it cannot; `attempt(True)`
+    blocks until it succeeds. Either returns what the call returns. The wait is a single
+    blocking call, so drawing it does not change the order in which the primitive wakes its
+    waiters (a Semaphore or a Queue wakes the longest waiting first).
+    """
+    got = attempt(False)
+    if got is MISSED:
+        with rec.activity(label, "wait"):
+            got = attempt(True)
+    return got
+
+
+def join(rec: Recorder, *threads: threading.Thread) -> None:
+    """thread.join() for each thread, each wait drawn as `Thread.join <name>`."""
+    for thread in threads:
+        with rec.activity(f"Thread.join {thread.name}", "wait"):
+            thread.join()
+
+
+class Condition(threading.Condition):
+    """threading.Condition that draws `Condition.wait` spans and the notify → woken arrows.
+
+    wait_for() and notify_all() go through wait() and notify(), so they are drawn too. The
+    wait span includes taking the lock back after the notify: the waiter is blocked until then.
+    """
+
+    def __init__(self, rec: Recorder, lock: Any = None):
+        super().__init__(lock)
+        self._rec = rec
+
+    def wait(self, timeout: float | None = None) -> bool:
+        with self._rec.activity("Condition.wait", "wait"):
+            woken = super().wait(timeout)
+        if woken:
+            self._rec.instant("woken", "woken")
+        return woken
+
+    def notify(self, n: int = 1) -> None:
+        self._rec.instant("notify", "notify")
+        super().notify(n)
+
+
+class RLock:
+    """threading.RLock for `with lock:` whose holds are drawn nested by depth.
+
+    The tutorial takes it millions of times: drawing each hold would cost more than the work
+    and show nothing (a microsecond each). So, like Recorder.Lock, a wait for the lock is
+    drawn as `RLock.acquire` only if it lasted MIN_WAIT_NS, and an outermost hold is drawn
+    when it followed such a wait, or else at most once per HOLD_SAMPLE_NS; the re-entrant
+    holds inside a drawn hold are drawn with it, one level deeper.
+
+    The owner, depth and sampling state are plain attributes, cheaper than a threading.local:
+    only the thread holding the lock changes them, and another thread reading `_owner` sees
+    its own id there only if it is the owner.
+    """
+
+    def __init__(self, rec: Recorder, name: str = "lock"):
+        self._rec = rec
+        self._name = name
+        self._lock = threading.RLock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._drawn = False  # whether the current outermost hold is drawn
+        self._next_sample_ns = 0  # when an uncontended hold may be drawn again
+
+    def __enter__(self) -> bool:
+        me = get_ident()
+        if self._owner == me:  # re-entrant: the owner never waits for its own lock
+            self._lock.acquire()
+            self._depth += 1
+        else:
+            waited = self._acquire_drawn()
+            self._owner = me
+            self._depth = 1
+            taken = now()
+            self._drawn = waited or taken >= self._next_sample_ns
+            if self._drawn:
+                self._next_sample_ns = taken + HOLD_SAMPLE_NS
+        if self._drawn:
+            self._rec.begin(f"{self._name} held, depth {self._depth}", "hold")
+        return True
+
+    def _acquire_drawn(self) -> bool:
+        """Take the lock; True if the wait for it was long enough to be drawn (and it was)."""
+        acquire = self._lock.acquire
+        if acquire(False):
+            return False
+        start = now()
+        if acquire(True, QUICK_S):
+            if now() - start < MIN_WAIT_NS:
+                return False
+            self._rec.begin("RLock.acquire", "wait", at_ns=start)
+        else:
+            # Drawn open while it lasts: a deadlock shows as a wait that never ends.
+            self._rec.begin("RLock.acquire", "wait", at_ns=start)
+            acquire()
+        self._rec.end()
+        return True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._drawn:
+            self._rec.end()  # before the release: the hold is over before anyone else can take it
+        self._depth -= 1
+        if not self._depth:
+            self._owner = None
+        self._lock.release()
+
+    def __repr__(self) -> str:
+        return f"<recorded RLock {self._name}>"
+
+
+class Semaphore:
+    """threading.Semaphore for `with semaphore:`: waits drawn, each held permit a `hold` span,
+    and the permits in use a counter series.
+
+    `max_in_use` is the most permits held at once during the run, counted by the wrapper
+    itself: a permit counts from when acquire() returned until release() is called.
+    `acquired_by` names the thread of each acquisition, in the order they got their permits.
+    """
+
+    def __init__(self, rec: Recorder, value: int = 1):
+        self._rec = rec
+        self._semaphore = threading.Semaphore(value)
+        self._count_lock = threading.Lock()  # so the series is in the order the counts changed
+        self.in_use = 0
+        self.max_in_use = 0
+        self.acquired_by: list[str] = []
+
+    def _attempt(self, block: bool) -> Any:
+        return self._semaphore.acquire(block) or MISSED
+
+    def _count(self, change: int) -> None:
+        with self._count_lock:
+            self.in_use += change
+            self.max_in_use = max(self.max_in_use, self.in_use)
+            self._rec.counter("permits in use", self.in_use)
+            if change > 0:
+                self.acquired_by.append(threading.current_thread().name)
+
+    def __enter__(self) -> bool:
+        wait_drawn(self._rec, "Semaphore.acquire", self._attempt)
+        self._count(+1)
+        self._rec.begin("permit held", "hold")
+        return True
+
+    def __exit__(self, *exc: Any) -> None:
+        self._rec.end()
+        self._count(-1)  # before the real release, so the count never runs ahead of the permits
+        self._semaphore.release()
+
+
+class Queue(queue.Queue):
+    """queue.Queue with blocking get/put drawn, the depth as a series, task_done and join drawn."""
+
+    def __init__(self, rec: Recorder, maxsize: int = 0):
+        super().__init__(maxsize)
+        self._rec = rec
+
+    # _put and _get run under the queue's own lock: the depth series is in the true order.
+    def _put(self, item: Any) -> None:
+        super()._put(item)
+        self._rec.counter("queue depth", len(self.queue))
+
+    def _get(self) -> Any:
+        item = super()._get()
+        self._rec.counter("queue depth", len(self.queue))
+        return item
+
+    def get(self) -> Any:  # type: ignore[override]
+        def attempt(block: bool) -> Any:
+            try:
+                return super(Queue, self).get(block)
+            except queue.Empty:
+                return MISSED
+
+        return wait_drawn(self._rec, "Queue.get", attempt)
+
+    def put(self, item: Any) -> None:  # type: ignore[override]
+        def attempt(block: bool) -> Any:
+            try:
+                super(Queue, self).put(item, block)
+            except queue.Full:
+                return MISSED
+            return None
+
+        wait_drawn(self._rec, "Queue.put", attempt)
+
+    def task_done(self) -> None:
+        self._rec.instant("task_done", "mark")
+        super().task_done()
+
+    def join(self) -> None:
+        with self._rec.activity("Queue.join", "wait"):
+            super().join()
