@@ -61,6 +61,8 @@ class Recorder:
         self._broken = False
         self._fresh_process_state()
         _live.add(self)
+        # A spawned child builds its recorder here (unpickling it); a forked child re-registers.
+        self._flush_at_process_exit()
         multiprocessing.util.register_after_fork(self, Recorder._flush_at_process_exit)
         self._start_flusher()
 
