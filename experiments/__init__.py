@@ -10,4 +10,11 @@ MODULES = (
     "experiments.race_counter",
     "experiments.lock_counter",
     "experiments.cpu_threads_vs_processes",
+    "experiments.thread_pool",
+    "experiments.io_threads_vs_processes",
+    "experiments.fork",
+    "experiments.process_pool_starmap",
+    "experiments.mp_queue",
+    "experiments.mp_pipe",
+    "experiments.manager_dict",
 )

@@ -1,16 +1,26 @@
-"""Run an experiment through the real runner (a child process) and read back its events."""
+"""Run an experiment through the real runner (a child process) and read back its events.
+
+Each run gets its own session, so its process group holds the runner and every process it
+starts; whatever is left of the group at the end is killed, and reported, so no test leaves
+orphan processes behind.
+"""
 from __future__ import annotations
 
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.events import Event, StreamParser
+from app.timeline import Span, Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
+READ_SIZE = 1 << 16
 
 
 @dataclass
@@ -18,6 +28,7 @@ class Outcome:
     events: list[Event]
     returncode: int
     stderr: str
+    leftovers: list[int] = field(default_factory=list)  # pids of the run still alive after it ended
 
     @property
     def result(self) -> dict | None:
@@ -33,13 +44,99 @@ class Outcome:
     def workers(self) -> list[str]:
         return [e.worker for e in self.of("lane")]
 
+    def timeline(self) -> Timeline:
+        """The events folded into lanes of spans, as the server folds them."""
+        timeline = Timeline()
+        for event in self.events:
+            timeline.apply(event)
+        return timeline
+
+    def spans(self, worker: str) -> list[Span]:
+        """The lane's finished spans, in the order they ended."""
+        timeline = self.timeline()
+        lane = timeline.by_worker.get(worker)
+        return [span for span in timeline.spans if lane is not None and span.lane == lane.index]
+
+    def open_spans(self) -> dict[str, list[str]]:
+        """Each lane's spans that never ended, outermost first."""
+        return {lane.worker: [name for name, _, _ in lane.stack] for lane in self.timeline().lanes if lane.stack}
+
+
+def _start(module: str, params: dict, python: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [python, "-m", "experiments.runner", module, json.dumps(params)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
+    )
+
+
+def alive_in_group(pgid: int) -> list[int]:
+    """Pids of the processes in group `pgid` that are still running (zombies do not count)."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        if int(pgrp) == pgid and state != "Z":
+            alive.append(int(entry.name))
+    return alive
+
+
+def _kill_group(pgid: int, patience_s: float = 5.0) -> list[int]:
+    """SIGKILL the whole group; return the pids that were alive just before."""
+    alive = alive_in_group(pgid)
+    if alive:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + patience_s
+        while alive_in_group(pgid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return alive
+
 
 def run_experiment(module: str, params: dict, python: str = sys.executable, timeout: float = 60) -> Outcome:
-    """`python -m experiments.runner module params` with its stdout parsed as the event stream."""
-    proc = subprocess.run(
-        [python, "-m", "experiments.runner", module, json.dumps(params)],
-        capture_output=True, timeout=timeout, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    """`python -m experiments.runner module params` to the end, its stdout parsed as the event stream."""
+    proc = _start(module, params, python)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    finally:
+        leftovers = _kill_group(proc.pid)
     parser = StreamParser()
-    events = parser.feed(proc.stdout) + parser.close()
-    return Outcome(events, proc.returncode, proc.stderr.decode("utf-8", "replace"))
+    events = parser.feed(stdout) + parser.close()
+    return Outcome(events, proc.returncode, stderr.decode("utf-8", "replace"), leftovers)
+
+
+def run_until_quiet(module: str, params: dict, quiet_s: float = 2.0, limit_s: float = 30,
+                    python: str = sys.executable) -> Outcome:
+    """Run until the runner exits or its events stop for `quiet_s`, then kill its process group.
+
+    For runs that hang: they never end by themselves. `leftovers` are the processes still
+    alive after the kill (there should be none); the returncode is -9 if it had to be killed.
+    """
+    proc = _start(module, params, python)
+    parser = StreamParser()
+    events: list[Event] = []
+    deadline = time.monotonic() + limit_s
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], quiet_s)
+            if not ready:
+                break
+            data = os.read(proc.stdout.fileno(), READ_SIZE)
+            if not data:  # every process holding the pipe has exited
+                break
+            events += parser.feed(data)
+    finally:
+        _kill_group(proc.pid)
+        proc.wait()
+    events += parser.close()
+    stderr = proc.stderr.read().decode("utf-8", "replace")
+    proc.stdout.close()
+    proc.stderr.close()
+    return Outcome(events, proc.returncode, stderr, alive_in_group(proc.pid))
