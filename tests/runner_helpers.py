@@ -86,18 +86,27 @@ def alive_in_group(pgid: int) -> list[int]:
     return alive
 
 
-def _kill_group(pgid: int, patience_s: float = 5.0) -> list[int]:
-    """SIGKILL the whole group; return the pids that were alive just before."""
-    alive = alive_in_group(pgid)
-    if alive:
+def _wait_for_group(pgid: int, patience_s: float) -> list[int]:
+    """Poll until group `pgid` has no running process or `patience_s` is over; return what is left."""
+    deadline = time.monotonic() + patience_s
+    while (alive := alive_in_group(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return alive
+
+
+def _end_group(pgid: int, grace_s: float) -> list[int]:
+    """Give the group `grace_s` to finish exiting, then SIGKILL it; return the pids it had to kill.
+
+    The grace covers processes that closed their end of the pipe but are still exiting.
+    """
+    leftovers = _wait_for_group(pgid, grace_s)
+    if leftovers:
         try:
             os.killpg(pgid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        deadline = time.monotonic() + patience_s
-        while alive_in_group(pgid) and time.monotonic() < deadline:
-            time.sleep(0.01)
-    return alive
+        _wait_for_group(pgid, 5.0)
+    return leftovers
 
 
 def run_experiment(module: str, params: dict, python: str = sys.executable, timeout: float = 60) -> Outcome:
@@ -106,7 +115,7 @@ def run_experiment(module: str, params: dict, python: str = sys.executable, time
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     finally:
-        leftovers = _kill_group(proc.pid)
+        leftovers = _end_group(proc.pid, grace_s=1.0)
     parser = StreamParser()
     events = parser.feed(stdout) + parser.close()
     return Outcome(events, proc.returncode, stderr.decode("utf-8", "replace"), leftovers)
@@ -133,7 +142,7 @@ def run_until_quiet(module: str, params: dict, quiet_s: float = 2.0, limit_s: fl
                 break
             events += parser.feed(data)
     finally:
-        _kill_group(proc.pid)
+        _end_group(proc.pid, grace_s=0)
         proc.wait()
     events += parser.close()
     stderr = proc.stderr.read().decode("utf-8", "replace")
