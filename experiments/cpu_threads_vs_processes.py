@@ -17,8 +17,9 @@ NOTICE = (
     "First main computes every task itself: that serial run is the yardstick. In the "
     "thread pool the worker lanes take turns: the GIL lets one thread run Python at a "
     "time, so two threads are no faster than one (thread speedup about 1). In the process "
-    "pool each worker is its own interpreter with its own GIL, and the tasks overlap, up to "
-    "the number of cores: that is the ideal speedup. Process workers start later: creating "
+    "pool each worker is its own interpreter with its own GIL, and the tasks overlap, as "
+    "many at once as there are workers or cores, whichever is fewer: that is the ideal "
+    "speedup. Process workers start later: creating "
     "them costs time, more with spawn. Tasks of unequal length leave a worker idle at the "
     "end, which also keeps the speedup below the ideal."
 )

@@ -18,12 +18,13 @@ SUMMARY = "The same three page fetches on a ThreadPoolExecutor; how you collect 
 KIND = "threads"
 NOTICE = (
     "The worker lanes are the pool's threads: with max_workers=2 the third fetch starts only "
-    "when a thread is free. The dots on main are the moments main received each result. "
+    "when a thread is free. The result marks on main are the moments main received each result. "
     "collect=result and collect=map hand results back in submit order, so main waits for "
     "the slow first fetch and then gets the others at once, although they were ready long "
     "before. collect=as_completed hands each result back as soon as it is ready. "
     "collect=wait_first blocks in wait(FIRST_COMPLETED) until the first fetch is done, "
-    "then takes the rest as they complete."
+    "then takes them all as they complete. With delays 1,2,3 (the tutorial's first "
+    "example) the tasks finish in submit order, so every way gives the same order."
 )
 EXPECTED = (
     "With delays 3,1,2: result and map give order [0, 1, 2] at about 3 units; as_completed "
@@ -44,7 +45,8 @@ def fetch_page(url, delay):
 
 
 # Each collector is one of the tutorial's examples, yielding (task index, result) where the
-# tutorial prints the result, so run() can mark the moment main got it.
+# tutorial prints the result, so run() can mark the moment main got it. The `fetch_page`
+# they are given is the traced one: each call is drawn on the pool thread that runs it.
 
 def collect_result(rec, executor, fetch_page, urls, delays):
     # Submit tasks
