@@ -1,0 +1,28 @@
+# A slim image that serves Concurrency Lab on 0.0.0.0:8000 as a non-root user.
+FROM python:3.11-slim
+
+# tini as PID 1: reaps the zombies that finished experiment processes leave and forwards SIGTERM,
+# so the server's shutdown can kill every running experiment's process group.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --create-home --uid 10001 lab
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY experiments ./experiments
+COPY templates ./templates
+COPY static ./static
+# Editable, so the server finds templates/ and static/ beside its package, and experiment
+# runners (started with PYTHONPATH=/app) import the same experiments/ the server lists.
+RUN pip install --no-cache-dir -e .
+
+USER lab
+ENV LAB_HOST=0.0.0.0 \
+    LAB_PORT=8000 \
+    PYTHONDONTWRITEBYTECODE=1
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+ENTRYPOINT ["tini", "--"]
+CMD ["concurrency-lab", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,19 @@
+# The two commands: `make run` (serve on http://127.0.0.1:8000) and `make test`.
+# Both create .venv and install the project into it on first use (again when pyproject.toml changes).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/concurrency-lab $(ARGS)
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q

@@ -1,0 +1,83 @@
+"""What only a browser shows: a real uvicorn server, headless Chromium, htmx over a real websocket.
+
+The CDN is unreachable here, so these tests also prove the page falls back to static/vendor/.
+"""
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+
+from app.server import create_app
+from app.settings import Settings
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("Debian's chromium is required for browser tests: apt-get install chromium (see .ci/run)")
+    return {"executable_path": chromium}
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(Settings(htmx_source="cdn")), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_run_race_counter_and_watch_lanes_and_result_arrive_live(page, server_url):
+    page.goto(f"{server_url}/experiments/race-counter")
+    page.fill("input[name=iterations]", "300000")
+    page.select_option("select[name=window]", "call")
+    page.click("button.run")
+    page.wait_for_url("**/runs/*")
+    # The page itself is rendered before the runner has reported anything; lanes arrive over the socket.
+    page.wait_for_selector("#lane-1 .lane-label", timeout=15_000)
+    page.wait_for_selector("#result .counter", timeout=30_000)
+    labels = page.locator("#lanes .lane-label").all_inner_texts()
+    assert [label.split()[0] for label in labels] == ["main", "increment-1", "decrement-1"]
+    assert page.locator("#spans-1 rect.c-run").count() >= 1  # SVG spans appended into the lane
+    assert page.locator("#status .badge").inner_text() == "done"
+    counter = page.locator("#result .counter").inner_text()
+    assert counter.startswith("expected 0, got ")
+    assert page.evaluate("typeof window.htmx") == "object"  # from the vendored copy
+
+
+def test_spans_are_svg_elements_with_a_width(page, server_url):
+    page.goto(f"{server_url}/experiments/lock-counter")
+    page.fill("input[name=iterations]", "20000")
+    page.click("button.run")
+    page.wait_for_selector("#result .counter", timeout=30_000)
+    rect = page.locator("#spans-1 rect").first
+    assert rect.evaluate("r => r.namespaceURI") == "http://www.w3.org/2000/svg"
+    assert rect.evaluate("r => r.getBBox().width") > 0
+    assert "correct" in page.locator("#result .counter").inner_text()
+
+
+def test_a_second_viewer_joining_later_sees_the_same_timeline(page, server_url, context):
+    page.goto(f"{server_url}/experiments/race-counter")
+    page.fill("input[name=iterations]", "100000")
+    page.click("button.run")
+    page.wait_for_selector("#result .counter", timeout=30_000)
+    first = page.locator("#lanes rect").count()
+    other = context.new_page()
+    other.goto(page.url)
+    assert other.locator("#lanes rect").count() == first
+    assert other.locator("#result .counter").inner_text() == page.locator("#result .counter").inner_text()
