@@ -112,6 +112,8 @@ def test_a_deadlock_ends_hung_soon_naming_both_threads_and_their_locks_and_kills
         helper = next(e["value"]["pid"] for e in events if e["kind"] == "lane" and e["worker"] == "helper")
         assert helper != runner
         assert live_members(runner) == []
+        page = c.get(body["url"]).text
+        assert "never ended (the run hung)" in page
 
 
 def test_a_long_sleep_is_not_a_hang():
