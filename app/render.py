@@ -1,26 +1,31 @@
-"""HTML for runs: the full timeline and the small fragments that update it. Pure over plain data.
+"""Which HTML to send for a run: a full render first, then small deltas. Pure over plain data.
 
-Spans are placed in percent of the time scale, so the browser needs no script to draw them.
-The scale is a nice round duration that grows with the run (1-2-5 steps); when a run outgrows
-its scale, the whole timeline is drawn again at the next one (a handful of times per run).
+A View remembers how far a stream of frames has drawn a run (how many lanes, spans, marks,
+arrows and counter steps). Each delta appends what is new and redraws the few things that
+change in place: the open spans, the last step of each counter series, the status. When the
+run outgrows its time axis, or finishes (the axis then shrinks to fit), the whole timeline is
+drawn again. The same fragment templates serve the first render and every delta.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from app.timeline import Lane, Span, Timeline
+from app.bytecode import listings, switches_only_at_calls_and_jumps
+from app.placement import (
+    LANE_HEIGHT, LAYERS, MIN_SCALE_NS, ROW_HEIGHT, SERIES_HEIGHT, Axis, Box, Step, group_id, place_arrow,
+    place_mark, place_span, place_step, scale_for, series_top, ticks,
+)
+from app.timeline import Lane, Mark, Series, Span, Timeline
 
 if TYPE_CHECKING:
     from app.runs import Run
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-MIN_SCALE_NS = 100_000_000  # 100 ms
-LANE_HEIGHT = 28
 # Categories the recorder uses, with the words the legend shows for them.
 CATEGORIES = {
     "run": "running",
@@ -30,60 +35,41 @@ CATEGORIES = {
     "sleep": "sleeping / I/O",
     "io": "I/O",
 }
-LABELLED = {"cpu", "io", "sleep"}  # spans long enough to be worth a visible label
 
 
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    env.globals.update(categories=CATEGORIES, lane_height=LANE_HEIGHT)
+    env.globals.update(categories=CATEGORIES, lane_height=LANE_HEIGHT, row_height=ROW_HEIGHT,
+                       series_height=SERIES_HEIGHT, layers=LAYERS, group_id=group_id)
     return env
-
-
-def scale_for(elapsed_ns: int) -> int:
-    """The smallest 1-2-5 step of at least MIN_SCALE_NS that fits `elapsed_ns` with 5% to spare."""
-    step = MIN_SCALE_NS
-    while True:
-        for factor in (1, 2, 5):
-            if step * factor >= elapsed_ns * 1.05:
-                return step * factor
-        step *= 10
-
-
-def ticks(scale_ns: int) -> list[tuple[float, str]]:
-    """About five axis ticks: (percent, label in ms or s)."""
-    step = scale_ns // 5
-    out = []
-    for i in range(6):
-        t = i * step
-        label = f"{t / 1e9:g} s" if scale_ns >= 5_000_000_000 else f"{t / 1e6:g} ms"
-        out.append((round(100 * t / scale_ns, 3), label))
-    return out
 
 
 @dataclass
 class View:
-    """How far a stream of frames has drawn a run: counts of lanes, spans and marks sent."""
+    """How far a stream of frames has drawn a run."""
 
     scale_ns: int = MIN_SCALE_NS
+    final: bool = False  # drawn on the snug axis of a finished run
     lanes: int = 0
     spans: int = 0
     marks: int = 0
+    arrows: int = 0
+    series: int = 0
+    steps: dict[int, int] = field(default_factory=dict)  # by series: finished steps drawn
+    tops: dict[int, float] = field(default_factory=dict)  # by series: the value its track's top stands for
+    bytecode: bool = False  # the Bytecode view has been sent
     status: str = ""
 
 
 @dataclass(frozen=True)
-class Box:
-    """A span or mark placed on the chart: percent x and width, pixel y and height."""
+class SeriesRow:
+    """A counter series as drawn: its finished steps and the last one, held until now."""
 
-    x: float
-    w: float
-    y: int
-    h: int
+    index: int
     name: str
-    category: str
-    tip: str
-    labelled: bool
-    cut: bool = False
+    top: float
+    steps: list[Step]
+    open: Step
 
 
 class Renderer:
@@ -94,92 +80,138 @@ class Renderer:
     def _now(self, timeline: Timeline, finished: bool) -> int:
         return timeline.last_ns if finished else max(timeline.last_ns, self.clock())
 
-    def place(self, span: Span, t0: int, scale: int) -> Box:
-        x = 100 * (span.start_ns - t0) / scale
-        w = max(100 * (span.end_ns - span.start_ns) / scale, 0.08)
-        depth = min(span.depth, 3)
-        ms = (span.end_ns - span.start_ns) / 1e6
-        tip = f"{span.name} · {(span.start_ns - t0) / 1e6:.2f}–{(span.end_ns - t0) / 1e6:.2f} ms ({ms:.2f} ms)"
-        if span.cut:
-            tip += " · never ended (cut off when the run ended)"
-        return Box(round(x, 3), round(w, 3), 3 + 4 * depth, LANE_HEIGHT - 6 - 8 * depth, span.name,
-                   span.category, tip, span.category in LABELLED, span.cut)
+    @staticmethod
+    def _row(series: Series, drawn: int, top: float, axis: Axis, now: int) -> SeriesRow:
+        steps = [place_step(series, i, axis, top, now) for i in range(drawn)]
+        return SeriesRow(series.index, series.name, top, steps, place_step(series, drawn, axis, top, now))
 
-    def mark_boxes(self, timeline: Timeline, marks: list, scale: int) -> list[Box]:
-        t0 = timeline.t0_ns or 0
-        return [
-            Box(round(100 * (m.ts_ns - t0) / scale, 3), 0.15, 1, LANE_HEIGHT - 2, m.name, m.category,
-                f"{m.name} · {(m.ts_ns - t0) / 1e6:.2f} ms", False)
-            for m in marks
-        ]
+    @staticmethod
+    def _grouped(spans: list[Span], marks: list[Mark], axis: Axis) -> dict[str, list[Box]]:
+        """Spans and marks placed, by the SVG group (lane and layer) they go into."""
+        placed = [(s.lane, place_span(s, axis)) for s in spans] + [(m.lane, place_mark(m, axis)) for m in marks]
+        groups: dict[str, list[Box]] = {}
+        for lane, box in placed:
+            groups.setdefault(group_id(lane, box.layer), []).append(box)
+        return groups
 
-    def _context(self, run: Run, view: View) -> dict[str, Any]:
+    @staticmethod
+    def _open(timeline: Timeline, lanes: list[Lane], axis: Axis, now: int) -> dict[int, list[Box]]:
+        return {lane.index: [place_span(s, axis) for s in timeline.open_spans(lane, now)] for lane in lanes}
+
+    def _common(self, run: Run, now: int) -> dict[str, Any]:
         timeline = run.timeline
-        finished = run.finished
-        now = self._now(timeline, finished)
-        t0 = timeline.t0_ns or now
-        scale = view.scale_ns
-        lanes = timeline.lanes[: view.lanes]
-        spans: dict[int, list[Box]] = {lane.index: [] for lane in lanes}
-        for span in timeline.spans[: view.spans]:
-            spans[span.lane].append(self.place(span, t0, scale))
-        for box, mark in zip(self.mark_boxes(timeline, timeline.marks[: view.marks], scale), timeline.marks):
-            spans[mark.lane].append(box)
         return {
             "run": run,
-            "lanes": lanes,
-            "spans": spans,
-            "open": self._open_boxes(timeline, lanes, now, t0, scale),
-            "ticks": ticks(scale),
-            "elapsed_ms": (now - t0) / 1e6 if timeline.t0_ns else 0.0,
+            "runner_pid": (timeline.header or {}).get("pid"),
+            "elapsed_ms": (now - timeline.t0_ns) / 1e6 if timeline.t0_ns else 0.0,
         }
 
-    def _open_boxes(self, timeline: Timeline, lanes: list[Lane], now: int, t0: int, scale: int) -> dict[int, list[Box]]:
-        return {lane.index: [self.place(s, t0, scale) for s in timeline.open_spans(lane, now)] for lane in lanes}
+    @staticmethod
+    def _bytecode(run: Run) -> dict[str, Any]:
+        return {"bytecode": listings(run.timeline.header), "switch_points": switches_only_at_calls_and_jumps(run.python)}
 
-    def catch_up(self, run: Run, view: View) -> None:
-        """Move the view to everything the run has now, at a scale that fits it."""
+    def _context(self, run: Run, view: View) -> dict[str, Any]:
+        """Everything drawn as of `view`, with the open parts as of now."""
         timeline = run.timeline
         now = self._now(timeline, run.finished)
-        view.scale_ns = max(view.scale_ns, scale_for(now - (timeline.t0_ns or now)))
+        axis = Axis(timeline.t0_ns or now, view.scale_ns)
+        lanes = timeline.lanes[: view.lanes]
+        return {
+            **self._common(run, now),
+            **self._bytecode(run),
+            "lanes": lanes,
+            "spans": self._grouped(timeline.spans[: view.spans], timeline.marks[: view.marks], axis),
+            "open": self._open(timeline, lanes, axis, now),
+            "arrows": [place_arrow(a, axis) for a in timeline.arrows[: view.arrows]],
+            "series": [self._row(s, view.steps[s.index], view.tops[s.index], axis, now)
+                       for s in timeline.series[: view.series]],
+            "ticks": ticks(view.scale_ns),
+        }
+
+    def catch_up(self, run: Run, view: View) -> None:
+        """Move the view to everything the run has now, on an axis that fits it."""
+        timeline = run.timeline
+        now = self._now(timeline, run.finished)
+        elapsed = now - (timeline.t0_ns or now)
+        if run.finished:
+            view.scale_ns, view.final = scale_for(elapsed, finished=True), True
+        else:
+            view.scale_ns = max(view.scale_ns, scale_for(elapsed))
         view.lanes, view.spans, view.marks = len(timeline.lanes), len(timeline.spans), len(timeline.marks)
+        view.arrows, view.series = len(timeline.arrows), len(timeline.series)
+        for series in timeline.series:
+            view.steps[series.index] = len(series.samples) - 1
+            view.tops[series.index] = series_top(series)
+        view.bytecode = bool(timeline.header)
         view.status = run.status
 
     def page_parts(self, run: Run, view: View) -> dict[str, Any]:
-        """Context for templates that draw the whole timeline as of `view`."""
+        """Context for the run page: as of `view` while the run goes on (its socket sends the rest
+        after that), all of it once the run is over (no socket then, and `view` may lag a frame)."""
+        if run.finished:
+            view = View()
+            self.catch_up(run, view)
         return self._context(run, view)
 
     def full(self, run: Run, view: View) -> str:
         """Everything, as out-of-band swaps: the first message on a socket, or after a rescale."""
         return self.env.get_template("_full.html").render(**self._context(run, view), oob=True)
 
+    def _needs_full(self, run: Run, view: View, now: int) -> bool:
+        t0 = run.timeline.t0_ns
+        if t0 is None:
+            return False
+        if run.finished:
+            return not view.final
+        return scale_for(now - t0) > view.scale_ns
+
     def delta(self, run: Run, view: View) -> str:
-        """What changed since `view` (which it then advances), or everything if the scale must grow."""
+        """What changed since `view` (which it then advances), or everything if the axis must change."""
         timeline = run.timeline
         now = self._now(timeline, run.finished)
-        if timeline.t0_ns is not None and scale_for(now - timeline.t0_ns) > view.scale_ns:
+        if self._needs_full(run, view, now):
             self.catch_up(run, view)
             return self.full(run, view)
-        t0 = timeline.t0_ns or now
-        scale = view.scale_ns
-        new_lanes = timeline.lanes[view.lanes:]
-        appended: dict[int, list[Box]] = {}
-        for span in timeline.spans[view.spans:]:
-            appended.setdefault(span.lane, []).append(self.place(span, t0, scale))
-        new_marks = timeline.marks[view.marks:]
-        for box, mark in zip(self.mark_boxes(timeline, new_marks, scale), new_marks):
-            appended.setdefault(mark.lane, []).append(box)
-        lanes = timeline.lanes
+        axis = Axis(timeline.t0_ns or now, view.scale_ns)
+        appended = self._grouped(timeline.spans[view.spans:], timeline.marks[view.marks:], axis)
+        new_series, redrawn, steps, open_steps = self._series_delta(timeline, view, axis, now)
+        # The header (with any bytecode) comes once, first; the Bytecode view is sent with it.
+        bytecode = self._bytecode(run) if timeline.header and not view.bytecode else {}
         html = self.env.get_template("_delta.html").render(
-            run=run,
-            new_lanes=new_lanes,
+            **self._common(run, now),
+            **bytecode,
+            new_lanes=timeline.lanes[view.lanes:],
             spans={},
             appended=appended,
-            open=self._open_boxes(timeline, lanes, now, t0, scale),
-            lanes=lanes,
-            elapsed_ms=(now - t0) / 1e6 if timeline.t0_ns else 0.0,
-            status_changed=view.status != run.status,
+            open=self._open(timeline, timeline.lanes, axis, now),
+            lanes=timeline.lanes,
+            arrows=[place_arrow(a, axis) for a in timeline.arrows[view.arrows:]],
+            new_series=new_series,
+            redrawn_series=redrawn,
+            appended_steps=steps,
+            open_steps=open_steps,
+            send_bytecode=bool(bytecode.get("bytecode")),
         )
-        view.lanes, view.spans, view.marks = len(lanes), len(timeline.spans), len(timeline.marks)
+        view.lanes, view.spans, view.marks = len(timeline.lanes), len(timeline.spans), len(timeline.marks)
+        view.arrows = len(timeline.arrows)
+        view.bytecode = view.bytecode or bool(timeline.header)
         view.status = run.status
         return html
+
+    def _series_delta(self, timeline: Timeline, view: View, axis: Axis, now: int):
+        """Per series: a new row, a redrawn row (its top had to grow), or new steps and the open one."""
+        new_rows: list[SeriesRow] = []
+        redrawn: list[SeriesRow] = []
+        appended: dict[int, list[Step]] = {}
+        open_steps: dict[int, Step] = {}
+        for series in timeline.series:
+            i, last = series.index, len(series.samples) - 1
+            top = series_top(series)
+            if i >= view.series or top > view.tops[i]:
+                (new_rows if i >= view.series else redrawn).append(self._row(series, last, top, axis, now))
+            else:
+                appended[i] = [place_step(series, k, axis, top, now) for k in range(view.steps[i], last)]
+                open_steps[i] = place_step(series, last, axis, top, now)
+            view.steps[i], view.tops[i] = last, top
+        view.series = len(timeline.series)
+        return new_rows, redrawn, appended, open_steps

@@ -9,12 +9,22 @@ from typing import Any
 
 from app.events import Event
 from app.experiments import Experiment
+from app.hangs import Blocked
 from app.timeline import Timeline
 
-FINISHED = ("done", "failed", "cancelled", "timed_out")
+FINISHED = ("done", "failed", "cancelled", "timed_out", "hung")
 STATUS_WORDS = {
     "queued": "queued", "running": "running", "done": "done", "failed": "failed",
-    "cancelled": "cancelled", "timed_out": "timed out",
+    "cancelled": "cancelled", "timed_out": "timed out", "hung": "hung",
+}
+# Why a span still open at the end never ended, by how the run ended. In a run that is done,
+# the interpreter exited under it: a daemon thread (or a pool's worker) killed at exit.
+CUT_WHY = {
+    "done": "killed at exit",
+    "failed": "never ended (the run failed)",
+    "cancelled": "never ended (the run was cancelled)",
+    "timed_out": "never ended (the run timed out)",
+    "hung": "never ended (the run hung)",
 }
 
 
@@ -29,6 +39,7 @@ class Run:
     ended_at: float | None = None
     error: str | None = None  # why the server ended it, in words (killed, timed out, ...)
     stderr_tail: str = ""
+    blocked: list[Blocked] = field(default_factory=list)  # a hung run's workers and what each waited on
     events: list[Event] = field(default_factory=list)
     timeline: Timeline = field(default_factory=Timeline)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -68,7 +79,7 @@ class Run:
 
     def finish(self, status: str, error: str | None = None, cut_at_ns: int | None = None) -> None:
         """End the run; spans still open are cut at `cut_at_ns` (when it was killed) or at its last event."""
-        self.timeline.close(cut_at_ns)
+        self.timeline.close(cut_at_ns, CUT_WHY.get(status, "never ended"))
         self.status = status
         self.error = error
         self.ended_at = time.time()
@@ -78,6 +89,8 @@ class Run:
         result = dict(self.result) if self.result else None
         if self.failure:
             result = {**(result or {}), "error": {k: self.failure.get(k) for k in ("type", "message", "traceback")}}
+        if self.blocked:
+            result = {**(result or {}), "blocked": [b.to_json() for b in self.blocked]}
         return {
             "id": self.id,
             "experiment": self.experiment.id,

@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     run_timeout_s: float = Field(default=120.0, gt=0, description="wall-time limit of one run")
     max_concurrent_runs: int = Field(default=1, ge=1, description="runs executing at once; more wait in the queue")
     frame_rate: float = Field(default=20.0, gt=0, le=60, description="live frames per second per run")
-    cancel_grace_s: float = Field(default=0.5, ge=0, description="SIGTERM to SIGKILL delay on cancel/timeout")
+    hang_after_s: float = Field(default=3.0, gt=0, description="silence, with every live worker blocked, that ends a run as hung")
+    cancel_grace_s: float = Field(default=0.5, ge=0, description="SIGTERM to SIGKILL delay on cancel, timeout or hang")
     htmx_source: Literal["cdn", "local"] = "cdn"
     database: str = Field(default="", description="reserved: path of the run store (not used yet)")
 

@@ -1,8 +1,11 @@
 """Run one experiment in a child process group and feed its event stream into the Run.
 
 The runner is `python -m experiments.runner` in a new session (so its process group holds it
-and every process it starts). Whatever happens (done, crash, cancel, timeout, server
+and every process it starts). Whatever happens (done, crash, cancel, timeout, hang, server
 shutdown), the group is killed at the end, so no experiment process outlives its run.
+
+A watchdog ends a deadlocked run early: when the runner has sent nothing for `hang_after_s`
+and every live worker is blocked in a wait (app/hangs.py), nothing will ever move again.
 """
 from __future__ import annotations
 
@@ -11,9 +14,11 @@ import json
 import os
 import signal
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.events import StreamParser
+from app.hangs import Blocked, blocked_workers
 from app.runs import Run
 from app.settings import Settings
 
@@ -29,13 +34,38 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-async def _pump_events(stream: asyncio.StreamReader, run: Run) -> None:
+@dataclass
+class Heartbeat:
+    """When the runner last sent events (monotonic seconds)."""
+
+    at: float = field(default_factory=time.monotonic)
+
+    def beat(self) -> None:
+        self.at = time.monotonic()
+
+    def silent_for(self) -> float:
+        return time.monotonic() - self.at
+
+
+async def _pump_events(stream: asyncio.StreamReader, run: Run, heartbeat: Heartbeat) -> None:
     parser = StreamParser()
     while data := await stream.read(READ_SIZE):
+        heartbeat.beat()
         events = parser.feed(data)
         if events:
             run.ingest(events)
     run.ingest(parser.close())
+
+
+async def _watch_for_hang(run: Run, heartbeat: Heartbeat, after_s: float) -> list[Blocked]:
+    """Return who is blocked on what once the run is silent for `after_s` with every live worker blocked."""
+    poll_s = min(0.25, after_s / 4)
+    while True:
+        await asyncio.sleep(poll_s)
+        if heartbeat.silent_for() >= after_s:
+            blocked = blocked_workers(run.timeline)
+            if blocked:
+                return blocked
 
 
 async def _pump_stderr(stream: asyncio.StreamReader, run: Run) -> None:
@@ -62,15 +92,24 @@ async def execute(run: Run, settings: Settings) -> None:
         cwd=ROOT, env=env, start_new_session=True,
     )
     run.start()
-    pumps = [asyncio.create_task(_pump_events(proc.stdout, run)), asyncio.create_task(_pump_stderr(proc.stderr, run))]
+    heartbeat = Heartbeat()
+    pumps = [asyncio.create_task(_pump_events(proc.stdout, run, heartbeat)),
+             asyncio.create_task(_pump_stderr(proc.stderr, run))]
     exited = asyncio.create_task(_runner_exit(proc))
     cancelled = asyncio.create_task(run.cancel_requested.wait())
+    hung = asyncio.create_task(_watch_for_hang(run, heartbeat, settings.hang_after_s))
     stopped_by: str | None = None
     try:
-        done, _ = await asyncio.wait({exited, cancelled}, timeout=settings.run_timeout_s,
+        done, _ = await asyncio.wait({exited, cancelled, hung}, timeout=settings.run_timeout_s,
                                      return_when=asyncio.FIRST_COMPLETED)
         if exited not in done:
-            stopped_by = "cancelled" if cancelled in done else "timed_out"
+            if cancelled in done:
+                stopped_by = "cancelled"
+            elif hung in done:
+                stopped_by = "hung"
+                run.blocked = hung.result()  # taken before the kill: what they were blocked on
+            else:
+                stopped_by = "timed_out"
             await _stop_group(proc, exited, settings.cancel_grace_s)
     except asyncio.CancelledError:  # the server is shutting down
         stopped_by = "cancelled"
@@ -78,6 +117,7 @@ async def execute(run: Run, settings: Settings) -> None:
         raise
     finally:
         cancelled.cancel()
+        hung.cancel()
         # Children the runner left behind (it was killed, or leaked them) die with the group.
         _signal_group(proc.pid, signal.SIGKILL)
         await exited
@@ -87,11 +127,8 @@ async def execute(run: Run, settings: Settings) -> None:
         except asyncio.TimeoutError:
             for pump in pumps:
                 pump.cancel()
-        if stopped_by == "cancelled":
-            run.finish("cancelled", "cancelled while running", cut_at_ns=time.monotonic_ns())
-        elif stopped_by == "timed_out":
-            run.finish("timed_out", f"stopped at the time limit of {settings.run_timeout_s:g} s",
-                       cut_at_ns=time.monotonic_ns())
+        if stopped_by is not None:
+            run.finish(stopped_by, _why_stopped(stopped_by, settings), cut_at_ns=time.monotonic_ns())
         else:
             status, error = _outcome(run, proc.returncode)
             run.finish(status, error, cut_at_ns=time.monotonic_ns() if status == "failed" else None)
@@ -106,6 +143,15 @@ async def _runner_exit(proc: asyncio.subprocess.Process) -> int:
     while proc.returncode is None:
         await asyncio.sleep(0.05)
     return proc.returncode
+
+
+def _why_stopped(stopped_by: str, settings: Settings) -> str:
+    if stopped_by == "hung":
+        return (f"every live worker was blocked, with no progress for {settings.hang_after_s:g} s: "
+                "the run's processes were killed")
+    if stopped_by == "timed_out":
+        return f"stopped at the time limit of {settings.run_timeout_s:g} s"
+    return "cancelled while running"
 
 
 async def _stop_group(proc: asyncio.subprocess.Process, exited: asyncio.Task, grace_s: float) -> None:

@@ -1,7 +1,8 @@
 """Fold a run's events into lanes of spans: the state a Gantt chart is drawn from. Pure.
 
-Lists only grow (lanes, finished spans, marks), so a renderer can remember how far it got
-and draw only what is new; the open spans are the one part that changes in place.
+Lists only grow (lanes, finished spans, marks, arrows, counter series and their samples), so
+a renderer can remember how far it got and draw only what is new; the open spans (and the
+last step of each series) are the one part that changes in place.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class Span:
     start_ns: int
     end_ns: int
     depth: int = 0
-    cut: bool = False  # still open when its process ended or was killed
+    cut: str = ""  # why it never ended ("killed at exit", ...), empty if it did
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,25 @@ class Mark:
     ts_ns: int
     name: str
     category: str
+
+
+@dataclass(frozen=True, slots=True)
+class Arrow:
+    """A notify on one lane and the wait it ended on another (a `woken` instant)."""
+
+    from_lane: int
+    from_ns: int
+    to_lane: int
+    to_ns: int
+
+
+@dataclass
+class Series:
+    """A counter's samples (queue depth, permits in use), in arrival order."""
+
+    index: int
+    name: str
+    samples: list[tuple[int, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -47,7 +67,10 @@ class Timeline:
     by_worker: dict[str, Lane] = field(default_factory=dict)
     spans: list[Span] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
-    counters: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    notifies: list[Mark] = field(default_factory=list)
+    arrows: list[Arrow] = field(default_factory=list)
+    series: list[Series] = field(default_factory=list)
+    by_name: dict[str, Series] = field(default_factory=dict)
     header: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
     failure: dict[str, Any] | None = None
@@ -78,9 +101,9 @@ class Timeline:
                 name, category, start = lane.stack.pop()
                 self.spans.append(Span(lane.index, name, category, start, ts, len(lane.stack)))
         elif kind == "instant":
-            self.marks.append(Mark(lane.index, ts, event.name, event.category))
+            self._mark(Mark(lane.index, ts, event.name, event.category))
         elif kind == "counter":
-            self.counters.setdefault(event.name, []).append((ts, event.value))
+            self._sample(event.name, ts, event.value)
         elif kind == "lane":
             lane.pid = event.value.get("pid")
             lane.thread = event.value.get("thread", "")
@@ -91,13 +114,36 @@ class Timeline:
         elif kind == "failure":
             self.failure = event.value
 
-    def close(self, end_ns: int | None = None) -> None:
-        """The run is over: whatever is still open was cut off at `end_ns`."""
+    def _mark(self, mark: Mark) -> None:
+        self.marks.append(mark)
+        if mark.category == "notify":
+            self.notifies.append(mark)
+        elif mark.category == "woken":
+            # Whoever notified last before this wait returned (on another lane) woke it. A
+            # notify_all wakes several waiters, so one notify can start several arrows.
+            notify = next((n for n in reversed(self.notifies) if n.ts_ns <= mark.ts_ns and n.lane != mark.lane), None)
+            if notify is not None:
+                self.arrows.append(Arrow(notify.lane, notify.ts_ns, mark.lane, mark.ts_ns))
+
+    def _sample(self, name: str, ts: int, value: Any) -> None:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return  # not a number: nothing to draw
+        series = self.by_name.get(name)
+        if series is None:
+            series = Series(len(self.series), name)
+            self.series.append(series)
+            self.by_name[name] = series
+        series.samples.append((ts, number))
+
+    def close(self, end_ns: int | None = None, why: str = "never ended") -> None:
+        """The run is over: whatever is still open was cut off at `end_ns`, for the reason `why`."""
         end = max(end_ns or 0, self.last_ns)
         for lane in self.lanes:
             while lane.stack:
                 name, category, start = lane.stack.pop()
-                self.spans.append(Span(lane.index, name, category, start, end, len(lane.stack), cut=True))
+                self.spans.append(Span(lane.index, name, category, start, end, len(lane.stack), cut=why))
         self.last_ns = end
 
     def open_spans(self, lane: Lane, now_ns: int) -> list[Span]:

@@ -63,11 +63,21 @@ def decrement_with_window(rec, iterations):
             counter = value - 1
 
 
+def thread_functions(window):
+    """What the threads run: the tutorial's `counter += 1`, or read, call, write."""
+    return (increment, decrement) if window == "none" else (increment_with_window, decrement_with_window)
+
+
+def bytecode(params):
+    """The functions whose bytecode the run page shows, disassembled by the interpreter that runs them."""
+    return thread_functions(params["window"])
+
+
 def run(params, rec):
     global counter
     counter = 0
     n = params["iterations"]
-    inc, dec = (increment, decrement) if params["window"] == "none" else (increment_with_window, decrement_with_window)
+    inc, dec = thread_functions(params["window"])
     threads = [
         threading.Thread(target=inc if i % 2 == 0 else dec, args=(rec, n), name=f"{'increment' if i % 2 == 0 else 'decrement'}-{i // 2 + 1}")
         for i in range(params["workers"])

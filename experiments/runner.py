@@ -7,7 +7,9 @@ terminated (after flushing what was recorded).
 """
 from __future__ import annotations
 
+import dis
 import importlib
+import io
 import json
 import multiprocessing
 import os
@@ -55,6 +57,7 @@ def main(argv: list[str]) -> int:
         "start_method": multiprocessing.get_start_method(),
         "cpus": os.cpu_count(),
         "loadavg": os.getloadavg()[0],
+        "bytecode": _disassemble(module, params),
     })
     started = time.monotonic_ns()
     try:
@@ -75,6 +78,22 @@ def main(argv: list[str]) -> int:
     _wait_like_interpreter_exit(rec)
     rec.close()
     return 0
+
+
+def _disassemble(module, params: dict) -> dict | None:
+    """`dis` of the functions the experiment's workers will run, by this interpreter, if it names them.
+
+    An experiment opts in with `bytecode(params)`, returning those functions.
+    """
+    functions = getattr(module, "bytecode", None)
+    if functions is None:
+        return None
+    listings = {}
+    for function in functions(params):
+        text = io.StringIO()  # not sys.stdout: fd 1 is the event pipe and prints become events
+        dis.dis(function, file=text)
+        listings[function.__name__] = text.getvalue()
+    return listings
 
 
 def _wait_like_interpreter_exit(rec) -> None:

@@ -53,7 +53,7 @@ def test_run_race_counter_and_watch_lanes_and_result_arrive_live(page, server_ur
     page.wait_for_selector("#result .counter", timeout=30_000)
     labels = page.locator("#lanes .lane-label").all_inner_texts()
     assert [label.split()[0] for label in labels] == ["main", "increment-1", "decrement-1"]
-    assert page.locator("#spans-1 rect.c-run").count() >= 1  # SVG spans appended into the lane
+    assert page.locator("#lane-1 rect.c-run").count() >= 1  # SVG spans appended into the lane
     assert page.locator("#status .badge").inner_text() == "done"
     counter = page.locator("#result .counter").inner_text()
     assert counter.startswith("expected 0, got ")
@@ -65,7 +65,7 @@ def test_spans_are_svg_elements_with_a_width(page, server_url):
     page.fill("input[name=iterations]", "20000")
     page.click("button.run")
     page.wait_for_selector("#result .counter", timeout=30_000)
-    rect = page.locator("#spans-1 rect").first
+    rect = page.locator("#lane-1 rect").first
     assert rect.evaluate("r => r.namespaceURI") == "http://www.w3.org/2000/svg"
     assert rect.evaluate("r => r.getBBox().width") > 0
     assert "correct" in page.locator("#result .counter").inner_text()

@@ -1,0 +1,163 @@
+"""Where things go on the chart: spans, marks, counter steps and notify arrows as shapes. Pure.
+
+x is in percent of the time axis, so the browser lays the chart out at any width with no
+script; y is in pixels, inside a lane's track (spans, marks), a series' track (steps), or the
+stack of lanes (arrows, which cross lanes). The axis is a round duration that grows with the
+run in 1-2-5 steps and fits it snugly once it is over; a series' track stands for a round value
+that grows with its largest sample.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.timeline import Arrow, Mark, Series, Span
+
+MIN_SCALE_NS = 100_000_000  # 100 ms
+LANE_HEIGHT = 28  # a lane's track
+ROW_HEIGHT = LANE_HEIGHT + 1  # a lane's track and its 1px bottom border (style.css sets .lane to it)
+SERIES_HEIGHT = 22  # a counter series' track
+MIN_WIDTH = 0.08  # percent: the narrowest span still drawn visibly
+# A label is drawn only where it fits whole: 11px monospace is some 6.6px a character, and a
+# track is some 900px wide on a laptop, so a character takes about 0.75% of the axis.
+CHAR_WIDTH = 0.75  # percent
+LABEL_PADDING = 0.5  # percent
+# Paint order within a lane: a nested span ends (and is drawn) before the span around it, so
+# finished spans go into one layer per depth, deeper on top, and marks above them all. (Open
+# spans are drawn beneath: anything finished that overlaps an open span is nested in it.)
+MAX_DEPTH = 3
+MARK_LAYER = MAX_DEPTH + 1
+LAYERS = MARK_LAYER + 1
+ONE_TWO_FIVE = (1, 2, 5)
+# Once a run is over its axis no longer has to grow: a snug fit, rather than up to 2.5 times
+# the run's length with half the chart empty.
+SNUG = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
+
+
+def group_id(lane: int, layer: int) -> str:
+    """The SVG group of a lane's track that holds one layer's shapes."""
+    return f"g{lane}-{layer}"
+
+
+def round_up(at_least: float, start: float, factors: tuple[float, ...] = ONE_TWO_FIVE) -> float:
+    """The smallest of start × factors × 1, 10, 100 ... that is at least `at_least`."""
+    decade = start
+    while True:
+        for factor in factors:
+            if decade * factor >= at_least:
+                return decade * factor
+        decade *= 10
+
+
+def scale_for(elapsed_ns: int, finished: bool = False) -> int:
+    """The axis for a run `elapsed_ns` long: at least MIN_SCALE_NS, with room to spare while it grows."""
+    if finished:
+        return round(round_up(elapsed_ns * 1.02, MIN_SCALE_NS, SNUG))
+    return round(round_up(elapsed_ns * 1.05, MIN_SCALE_NS))
+
+
+def ticks(scale_ns: int) -> list[tuple[float, str]]:
+    """Axis ticks at a round step, four to seven of them: (percent, label in ms or s)."""
+    step = round(round_up(scale_ns / 6, 1_000_000))
+    in_seconds = scale_ns >= 2_000_000_000
+    return [
+        (round(100 * t / scale_ns, 3), f"{t / 1e9:g} s" if in_seconds else f"{t / 1e6:g} ms")
+        for t in range(0, scale_ns + 1, step)
+    ]
+
+
+def series_top(series: Series) -> float:
+    """The value at the top of a series' track: a round number at least its largest sample."""
+    return round_up(max((value for _, value in series.samples), default=0), 1)
+
+
+@dataclass(frozen=True)
+class Axis:
+    t0: int  # the run's first event
+    scale_ns: int  # the time the full width stands for
+
+    def x(self, ts: int) -> float:
+        return round(100 * (ts - self.t0) / self.scale_ns, 3)
+
+    def width(self, start: int, end: int) -> float:
+        return round(max(100 * (end - start) / self.scale_ns, MIN_WIDTH), 3)
+
+    def ms(self, ts: int) -> str:
+        return f"{(ts - self.t0) / 1e6:.2f}"
+
+
+@dataclass(frozen=True)
+class Box:
+    """A span or mark placed in a lane: percent x and width, pixel y and height."""
+
+    x: float
+    w: float
+    y: int
+    h: int
+    name: str  # the visible label, if labelled
+    category: str
+    tip: str
+    labelled: bool
+    cut: str = ""
+    layer: int = 0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One value of a counter series, held until its next sample: a bar in the series' track."""
+
+    x: float
+    w: float
+    y: int
+    h: int
+    value: str
+    tip: str
+
+
+@dataclass(frozen=True)
+class ArrowLine:
+    """A notify → woken arrow: percent x, pixel y from the top of the first lane."""
+
+    x1: float
+    y1: int
+    x2: float
+    y2: int
+
+
+def fits(text: str, width: float) -> bool:
+    """Whether `text` fits whole in a box `width` percent of the axis wide."""
+    return width >= CHAR_WIDTH * len(text) + LABEL_PADDING
+
+
+def place_span(span: Span, axis: Axis) -> Box:
+    depth = min(span.depth, MAX_DEPTH)
+    ms = (span.end_ns - span.start_ns) / 1e6
+    tip = f"{span.name} · {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms ({ms:.2f} ms)"
+    if span.cut:
+        tip += f" · {span.cut}"
+    width = axis.width(span.start_ns, span.end_ns)
+    # Why a span was cut is worth saying on the chart; if it does not fit, the name alone may.
+    labels = [f"{span.name} · {span.cut}", span.name] if span.cut else [span.name]
+    label = next((text for text in labels if fits(text, width)), "")
+    return Box(axis.x(span.start_ns), width, 3 + 3 * depth, LANE_HEIGHT - 6 - 6 * depth, label,
+               span.category, tip, bool(label), span.cut, depth)
+
+
+def place_mark(mark: Mark, axis: Axis) -> Box:
+    return Box(axis.x(mark.ts_ns), 0.15, 1, LANE_HEIGHT - 2, mark.name, mark.category,
+               f"{mark.name} · {axis.ms(mark.ts_ns)} ms", False, layer=MARK_LAYER)
+
+
+def place_step(series: Series, index: int, axis: Axis, top: float, now_ns: int) -> Step:
+    """Sample `index` of `series`, drawn until the next sample (or `now_ns` for the last one)."""
+    start, value = series.samples[index]
+    end = series.samples[index + 1][0] if index + 1 < len(series.samples) else max(now_ns, start)
+    h = round((SERIES_HEIGHT - 4) * max(value, 0) / top)
+    text = f"{value:g}"
+    tip = f"{series.name} = {text} · {axis.ms(start)}–{axis.ms(end)} ms"
+    return Step(axis.x(start), axis.width(start, end), SERIES_HEIGHT - 2 - h, h, text, tip)
+
+
+def place_arrow(arrow: Arrow, axis: Axis) -> ArrowLine:
+    middle = LANE_HEIGHT // 2
+    return ArrowLine(axis.x(arrow.from_ns), arrow.from_lane * ROW_HEIGHT + middle,
+                     axis.x(arrow.to_ns), arrow.to_lane * ROW_HEIGHT + middle)

@@ -1,0 +1,215 @@
+"""The HTML fragments a run is drawn with: the first full render and the deltas after it."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.events import Event
+from app.experiments import load
+from app.hangs import Blocked
+from app.placement import group_id
+from app.render import Renderer, View, environment
+from app.runs import Run
+
+MS = 1_000_000
+T0 = 5_000 * MS
+HEADER = {"python": "3.11.7", "pid": 100}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def renderer(clock: Clock) -> Renderer:
+    return Renderer(environment(), clock=clock)
+
+
+def a_run(*events: Event, header: dict | None = HEADER) -> Run:
+    run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
+    run.start()
+    run.ingest([Event("header", T0, "main", value=header)] if header else [])
+    run.ingest(list(events))
+    return run
+
+
+def at(ms: float) -> int:
+    return T0 + int(ms * MS)
+
+
+def begin(ms: float, worker: str, name: str, category: str = "run") -> Event:
+    return Event("begin", at(ms), worker, name, category)
+
+
+def end(ms: float, worker: str) -> Event:
+    return Event("end", at(ms), worker)
+
+
+def instant(ms: float, worker: str, category: str) -> Event:
+    return Event("instant", at(ms), worker, category, category)
+
+
+def counter(ms: float, value: float, name: str = "items waiting") -> Event:
+    return Event("counter", at(ms), "main", name, value=value)
+
+
+def oob_targets(html: str) -> list[str]:
+    return re.findall(r'hx-swap-oob="([^"]+)"', html)
+
+
+def test_first_render_draws_spans_marks_arrows_and_series(renderer, clock):
+    clock.now = at(50)
+    run = a_run(
+        begin(1, "consumer", "Condition.wait", "wait"), instant(9, "producer", "notify"),
+        end(10, "consumer"), instant(10, "consumer", "woken"), counter(9, 1), counter(11, 0),
+    )
+    view = View()
+    renderer.catch_up(run, view)
+    html = renderer.full(run, view)
+    assert 'id="lanes"' in html and 'id="arrows"' in html and 'id="series"' in html
+    assert len(re.findall(r"<line x1=\"[\d.]+%\" y1=", html)) == 1  # the notify → woken arrow
+    assert "items waiting" in html
+    assert 'id="steps-0"' in html and 'id="step-open-0"' in html
+
+
+def test_delta_appends_only_what_is_new_and_redraws_the_open_parts(renderer, clock):
+    run = a_run(begin(1, "consumer", "Condition.wait", "wait"), counter(2, 1))
+    view = View()
+    renderer.catch_up(run, view)
+    clock.now = at(20)
+    run.ingest([instant(9, "producer", "notify"), end(10, "consumer"), instant(10, "consumer", "woken"),
+                counter(11, 0)])
+    html = renderer.delta(run, view)
+    targets = oob_targets(html)
+    consumer = run.timeline.by_worker["consumer"].index
+    assert f"beforeend:#{group_id(consumer, 0)}" in targets  # the finished wait
+    assert "beforeend:#arrows" in targets
+    assert "beforeend:#steps-0" in targets  # the sample 1 step, now finished
+    assert "innerHTML:#step-open-0" in targets  # the sample 0 step, held until now
+    assert "beforeend:#lanes" in targets  # producer's lane is new
+    again = renderer.delta(run, view)
+    assert "beforeend:#arrows" not in oob_targets(again)
+    assert not any(t.startswith("beforeend:#g") for t in oob_targets(again))
+
+
+def test_a_series_whose_top_must_grow_is_drawn_again_whole(renderer, clock):
+    run = a_run(counter(1, 1))
+    view = View()
+    renderer.catch_up(run, view)
+    run.ingest([counter(2, 7)])  # above the track's top of 1
+    html = renderer.delta(run, view)
+    assert re.search(r'<div class="lane series" id="series-0" hx-swap-oob="true">', html)
+    assert "0–10" in html
+    assert view.tops[0] == 10
+
+
+def test_a_new_series_gets_a_row_appended(renderer, clock):
+    run = a_run(counter(1, 1))
+    view = View()
+    renderer.catch_up(run, view)
+    run.ingest([counter(2, 2, name="permits in use")])
+    html = renderer.delta(run, view)
+    assert "beforeend:#series" in oob_targets(html)
+    assert 'id="series-1"' in html and "permits in use" in html
+
+
+def test_a_nested_span_goes_into_a_layer_above_the_span_around_it(renderer, clock):
+    run = a_run(begin(1, "left", "hold a", "hold"), begin(2, "left", "Lock.acquire b", "wait"),
+                end(3, "left"), end(4, "left"))
+    view = View()
+    renderer.catch_up(run, view)
+    html = renderer.full(run, view)
+    left = run.timeline.by_worker["left"].index
+    inner = html.index(f'id="{group_id(left, 1)}"')
+    outer = html.index(f'id="{group_id(left, 0)}"')
+    assert outer < inner  # later in the document: painted on top
+    assert "Lock.acquire b" in html[inner:]
+
+
+def test_spans_open_at_the_end_of_a_done_run_are_drawn_cut_killed_at_exit(renderer, clock):
+    run = a_run(begin(1, "heartbeat", "sleep(3600)", "sleep"), Event("result", at(90), "main", value={}))
+    run.finish("done")
+    view = View()
+    renderer.catch_up(run, view)
+    html = renderer.full(run, view)
+    assert re.search(r'class="c-sleep cut".*sleep\(3600\) · killed at exit', html)
+
+
+@pytest.mark.parametrize(("status", "words"), [
+    ("hung", "never ended (the run hung)"),
+    ("cancelled", "never ended (the run was cancelled)"),
+    ("timed_out", "never ended (the run timed out)"),
+])
+def test_spans_open_when_the_run_was_stopped_say_it_never_ended(renderer, status, words):
+    run = a_run(begin(1, "left", "Lock.acquire b", "wait"))
+    run.finish(status, "stopped", cut_at_ns=at(100))
+    view = View()
+    html = renderer.delta(run, view)  # the last frame
+    assert words in html
+
+
+def test_a_finished_run_is_drawn_again_on_an_axis_that_fits_it(renderer, clock):
+    clock.now = at(130)
+    run = a_run(begin(1, "main", "work"), end(130, "main"))
+    view = View()
+    renderer.catch_up(run, view)
+    assert view.scale_ns == 200 * MS  # while it runs: room to grow
+    run.ingest([Event("result", at(130), "main", value={})])
+    run.finish("done")
+    html = renderer.delta(run, view)
+    assert 'id="timeline" class="timeline" hx-swap-oob="true"' in html
+    assert view.scale_ns == 150 * MS and view.final
+    assert "150 ms" in html
+    assert 'id="timeline"' not in renderer.delta(run, view)  # once only
+
+
+def test_the_bytecode_view_is_sent_once_when_the_header_arrives(renderer, clock):
+    run = a_run(header=None)
+    view = View()
+    assert 'id="bytecode"' not in renderer.delta(run, view)
+    run.ingest([Event("header", T0, "main", value={**HEADER, "bytecode": {
+        "increment": "  3     0 LOAD_GLOBAL   0 (counter)\n        2 LOAD_CONST 1 (1)\n"
+                     "        4 BINARY_OP  13 (+=)\n        8 STORE_GLOBAL  0 (counter)\n"}})])
+    html = renderer.delta(run, view)
+    assert '<section id="bytecode" class="bytecode" hx-swap-oob="true">' in html
+    listing = html[html.index('<pre class="dis">'):]
+    assert listing.count('class="op-load"') == 1 and listing.count('class="op-store"') == 1
+    assert 'id="bytecode"' not in renderer.delta(run, view)
+
+
+def test_a_hung_run_lists_each_blocked_worker_and_what_it_waits_on(renderer):
+    run = a_run(begin(1, "Listener", "Condition.wait", "wait"))
+    run.blocked = [Blocked("Listener", "Condition.wait", 1.0), Blocked("main", "Thread.join", 0.5)]
+    run.finish("hung", "every live worker was blocked", cut_at_ns=at(3000))
+    html = renderer.delta(run, View())
+    assert '<div id="status" class="status status-hung"' in html
+    items = re.findall(r'<b class="worker">(.*?)</b> → <code class="waiting-on">(.*?)</code>', html)
+    assert items == [("Listener", "Condition.wait"), ("main", "Thread.join")]
+
+
+def test_lanes_of_the_runner_process_do_not_repeat_its_pid(renderer):
+    run = a_run(Event("lane", T0, "main", value={"pid": 100, "thread": "MainThread"}),
+                Event("lane", T0, "SpawnProcess-1", value={"pid": 200, "thread": "MainThread"}))
+    view = View()
+    renderer.catch_up(run, view)
+    html = renderer.full(run, view)
+    assert "<small>pid 200</small>" in html and "<small>pid 100</small>" not in html
+
+
+def test_the_page_of_a_finished_run_draws_all_of_it_even_if_the_last_frame_is_not_out_yet(renderer):
+    run = a_run(begin(1, "left", "Lock.acquire b", "wait"))
+    lagging = View()
+    renderer.catch_up(run, lagging)  # the broadcast's view, one frame behind the end
+    run.finish("hung", "stopped", cut_at_ns=at(100))
+    html = renderer.env.get_template("_timeline.html").render(**renderer.page_parts(run, lagging))
+    assert "never ended (the run hung)" in html
