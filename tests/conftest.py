@@ -1,8 +1,7 @@
 """Shared fixtures: an app with the test-only experiments, and browser tests ordered last."""
 from __future__ import annotations
 
-import os
-import signal
+import shutil
 import time
 
 import pytest
@@ -52,3 +51,12 @@ def pytest_collection_modifyitems(items):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives headless Chromium (runs last)")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    """pytest-playwright launches Debian's chromium (Playwright's own download cannot work here)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("browser tests need Debian's chromium: apt-get install chromium (see .ci/run)")
+    return {"executable_path": chromium}

@@ -82,7 +82,7 @@ def test_websocket_streams_lanes_then_the_result_then_closes(client):
     html = "".join(messages)
     assert 'id="timeline"' in messages[0]  # a full render first: joining mid-run shows everything so far
     for lane in ("main", "increment-1", "decrement-1"):
-        assert f">{lane} <small>" in html
+        assert f">{lane}</div>" in html
     assert 'class="c-run"' in html
     assert 'id="result"' in messages[-1] and "expected <b>0</b>" in messages[-1]
 

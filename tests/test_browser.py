@@ -4,7 +4,6 @@ The CDN is unreachable here, so these tests also prove the page falls back to st
 """
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -16,14 +15,6 @@ from app.server import create_app
 from app.settings import Settings
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("Debian's chromium is required for browser tests: apt-get install chromium (see .ci/run)")
-    return {"executable_path": chromium}
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,11 @@ Needs Debian's `chromium` (installed by .ci/run) and Playwright.
 """
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
 
-import httpx
+import httpx2
 import pytest
 
 from app.placement import ROW_HEIGHT
@@ -17,9 +16,6 @@ from app.server import create_app
 from app.settings import Settings
 from experiments import MODULES
 
-from playwright import sync_api
-
-CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.browser
 
 
@@ -40,12 +36,12 @@ def base_url():
     thread.join()
 
 
-@pytest.fixture(scope="module")
-def browser_page():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser.new_page(viewport={"width": 1200, "height": 900})
-        browser.close()
+@pytest.fixture
+def browser_page(browser):
+    # pytest-playwright's browser (launched with Debian's chromium, see tests/test_browser.py).
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    yield page
+    page.close()
 
 
 COUNTS = """() => ({
@@ -71,7 +67,7 @@ MARKS = """category => [...document.querySelectorAll('#lanes rect.c-' + category
 def test_live_frames_draw_what_a_reload_draws_and_arrows_land_on_their_marks(base_url, browser_page):
     page = browser_page
     params = {"items": 12, "consume_ms": 15}  # items pile up: the series' top grows while it runs
-    run = httpx.post(f"{base_url}/api/runs", json={"experiment": "handoff", "params": params}).json()
+    run = httpx2.post(f"{base_url}/api/runs", json={"experiment": "handoff", "params": params}).json()
     page.goto(base_url + run["url"])
     page.wait_for_selector("#status.status-done", timeout=20_000)
     live = page.evaluate(COUNTS)
