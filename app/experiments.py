@@ -18,6 +18,7 @@ class Experiment:
     summary: str
     kind: str
     notice: str
+    expected: str
     params: tuple[Param, ...]
     source: str
 
@@ -30,7 +31,8 @@ class Experiment:
 
 def load(module_name: str) -> Experiment:
     m = importlib.import_module(module_name)
-    return Experiment(m.ID, module_name, m.TITLE, m.SUMMARY, m.KIND, m.NOTICE, tuple(m.PARAMS), inspect.getsource(m))
+    return Experiment(m.ID, module_name, m.TITLE, m.SUMMARY, m.KIND, m.NOTICE, getattr(m, "EXPECTED", ""), tuple(m.PARAMS),
+                      inspect.getsource(m))
 
 
 def catalogue(modules: tuple[str, ...] = MODULES) -> dict[str, Experiment]:

@@ -16,6 +16,7 @@ NOTICE = (
     "the `with` block, so the lock is almost never contended: correct either way, but the "
     "lock is what makes it correct on every interpreter."
 )
+EXPECTED = 'Always correct: actual == expected, whatever the window and the interpreter.'
 PARAMS = (
     Int("workers", 2, 2, 16, "threads; even ones increment, odd ones decrement"),
     Int("iterations", 200_000, 1_000, 2_000_000, "loop iterations per thread (the tutorial uses 1 000 000: contended, that takes seconds)"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
+from app.experiments import load
+from experiments import MODULES
 from tests.conftest import wait_for_status
 
 RACE = {"workers": 2, "iterations": 20_000, "window": "call"}
@@ -133,3 +135,18 @@ def test_form_with_bad_value_shows_the_error_on_the_form(client):
     response = client.post("/experiments/race-counter/runs", data={"workers": "99", "iterations": "5000", "window": "none"})
     assert response.status_code == 422
     assert "workers: must be an integer from 2 to 16, got 99" in response.text
+
+
+def test_every_tutorial_experiment_is_listed_with_its_story(client):
+    ids = {e["id"] for e in client.get("/api/experiments").json()}
+    assert {
+        "race-counter", "thread-start-join", "thread-subclass", "shared-list-polling", "queue-producer-consumer",
+        "lock-counter", "rlock-counter", "condition-dialogue", "semaphore-crawler", "thread-pool",
+        "cpu-threads-vs-processes", "io-threads-vs-processes", "fork", "process-pool-starmap", "mp-queue",
+        "mp-pipe", "manager-dict",
+    } <= ids
+    for module in MODULES:
+        exp = load(module)
+        assert exp.title and exp.summary and exp.notice and exp.expected, module
+        page = client.get(f"/experiments/{exp.id}").text
+        assert "Expected outcome:" in page
