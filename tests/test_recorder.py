@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import threading
 import pytest
 
 from app.events import StreamParser
-from experiments.recorder import PIPE_BUF, Recorder, traced
+from experiments.recorder import PIPE_BUF, Recorder
 from tests.runner_helpers import ROOT
 
 
