@@ -45,6 +45,8 @@ def decode(raw: list) -> Event:
         return Event(kind, ts, worker, str(raw[3]), value=raw[4])
     if code == "E":
         return Event(kind, ts, worker)
+    if not isinstance(raw[3], dict):
+        raise TypeError(f"{kind} info must be an object")
     return Event(kind, ts, worker, value=raw[3])
 
 

@@ -36,7 +36,11 @@ class Lab:
         async with self._slots:
             if run.finished:  # cancelled while it waited
                 return
-            await execute(run, self.settings)
+            try:
+                await execute(run, self.settings)
+            except Exception as exc:  # e.g. LAB_PYTHON missing: the runner could not even start
+                if not run.finished:
+                    run.finish("failed", f"could not run the experiment: {type(exc).__name__}: {exc}")
 
     def cancel(self, run: Run) -> None:
         if run.status == "queued":
@@ -46,7 +50,7 @@ class Lab:
     async def shutdown(self) -> None:
         """Stop every run (their process groups are killed) before the server exits."""
         for run in self.store.active():
-            run.cancel_requested.set()
+            self.cancel(run)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.settings.cancel_grace_s + 5)
         for task in list(self._tasks):

@@ -79,19 +79,23 @@ def _outcome(run: Run, returncode: int) -> tuple[str, str | None]:
     if returncode == 0 and run.result is not None:
         return "done", None
     if returncode < 0:
-        return "failed", f"the runner was killed by {signal.Signals(-returncode).name}"
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:  # a real-time signal has no name
+            name = f"signal {-returncode}"
+        return "failed", f"the runner was killed by {name}"
     return "failed", f"the runner exited with status {returncode} without a result"
 
 
 async def execute(run: Run, settings: Settings) -> None:
     """Start the runner, stream its events into `run`, and end the run with the right status."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    run.start()  # before the await: a cancel that comes while the runner starts must reach the watch below
     proc = await asyncio.create_subprocess_exec(
         settings.python, "-m", "experiments.runner", run.experiment.module, json.dumps(run.params),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         cwd=ROOT, env=env, start_new_session=True,
     )
-    run.start()
     heartbeat = Heartbeat()
     pumps = [asyncio.create_task(_pump_events(proc.stdout, run, heartbeat)),
              asyncio.create_task(_pump_stderr(proc.stderr, run))]
@@ -123,7 +127,7 @@ async def execute(run: Run, settings: Settings) -> None:
         await exited
         # The pipes close once every process holding them is gone.
         try:
-            await asyncio.wait_for(asyncio.gather(proc.wait(), *pumps), timeout=5)
+            await asyncio.wait_for(asyncio.gather(proc.wait(), *pumps, return_exceptions=True), timeout=5)
         except asyncio.TimeoutError:
             for pump in pumps:
                 pump.cancel()

@@ -217,13 +217,17 @@ class Recorder:
         if len(self._queue) >= self._batch:
             self.flush()
 
-    def flush(self) -> None:
-        """Write every queued event now."""
-        with self._flush_lock:
+    def flush(self, timeout: float = -1) -> None:
+        """Write every queued event now (give up after `timeout` seconds if another flush holds the lock)."""
+        if not self._flush_lock.acquire(timeout=timeout):
+            return
+        try:
             queue = self._queue
             events = [queue.popleft() for _ in range(len(queue))]
             if events and not self._broken:
                 self._write(events)
+        finally:
+            self._flush_lock.release()
 
     def _write(self, events: list) -> None:
         for i in range(0, len(events), EVENTS_PER_LINE):

@@ -26,9 +26,10 @@ from experiments.recorder import attach
 
 def _terminate(signum: int, frame: object) -> None:
     # Cancel and timeout send SIGTERM to the whole group first: keep what was recorded.
+    # The signal may interrupt this very thread inside a flush: never wait long for its lock.
     rec = attach()
     rec.instant("terminated", "end")
-    rec.close()
+    rec.flush(timeout=0.2)
     os._exit(128 + signum)
 
 

@@ -52,3 +52,8 @@ def test_api_shape_of_span_events():
     begin, end = Event("begin", 5, "w", "fib(3)", "cpu"), Event("end", 9, "w")
     assert begin.to_json() == {"ts_ns": 5, "worker": "w", "kind": "begin", "start_ns": 5, "name": "fib(3)", "category": "cpu"}
     assert end.to_json() == {"ts_ns": 9, "worker": "w", "kind": "end", "end_ns": 9}
+
+
+def test_an_event_with_badly_shaped_info_is_output_not_a_crash():
+    events = StreamParser().feed(b'[["L", 1, "main", "not an object"]]\n')
+    assert [e.kind for e in events] == ["output"]

@@ -97,3 +97,25 @@ def test_server_shutdown_kills_running_experiments():
         run_id, runner_pid, child_pid = start_sleeper(client)
     # Leaving the block runs the app's shutdown.
     assert not alive(child_pid) and not alive(runner_pid)
+
+
+def test_a_runner_that_cannot_start_fails_the_run_instead_of_leaving_it_queued():
+    app = create_app(make_settings(python="/nonexistent/python3"), modules=TEST_MODULES)
+    with TestClient(app) as client:
+        run_id = client.post("/api/runs", json=SLEEPS).json()["id"]
+        run = wait_for_status(client, run_id, timeout=5)
+        assert run["status"] == "failed"
+        assert "could not run the experiment" in run["error"] and "nonexistent" in run["error"]
+        second = client.post("/api/runs", json=SLEEPS).json()["id"]  # the slot was given back
+        assert wait_for_status(client, second, timeout=5)["status"] == "failed"
+
+
+def test_shutdown_never_starts_queued_runs():
+    app = create_app(make_settings(max_concurrent_runs=1), modules=TEST_MODULES)
+    with TestClient(app) as client:
+        first, runner_pid, child_pid = start_sleeper(client)
+        queued = [client.post("/api/runs", json=SLEEPS).json()["id"] for _ in range(3)]
+        lab = app.state.lab
+    assert all(lab.store.get(run_id).status == "cancelled" for run_id in queued)
+    assert all(not lab.store.get(run_id).events for run_id in queued)  # no runner ever reported
+    assert not alive(child_pid)
