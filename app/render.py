@@ -58,7 +58,6 @@ class View:
     steps: dict[int, int] = field(default_factory=dict)  # by series: finished steps drawn
     tops: dict[int, float] = field(default_factory=dict)  # by series: the value its track's top stands for
     bytecode: bool = False  # the Bytecode view has been sent
-    status: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,7 +142,6 @@ class Renderer:
             view.steps[series.index] = len(series.samples) - 1
             view.tops[series.index] = series_top(series)
         view.bytecode = bool(timeline.header)
-        view.status = run.status
 
     def page_parts(self, run: Run, view: View) -> dict[str, Any]:
         """Context for the run page: as of `view` while the run goes on (its socket sends the rest
@@ -195,7 +193,6 @@ class Renderer:
         view.lanes, view.spans, view.marks = len(timeline.lanes), len(timeline.spans), len(timeline.marks)
         view.arrows = len(timeline.arrows)
         view.bytecode = view.bytecode or bool(timeline.header)
-        view.status = run.status
         return html
 
     def _series_delta(self, timeline: Timeline, view: View, axis: Axis, now: int):

@@ -187,17 +187,8 @@ class Recorder:
         label = f"Lock.acquire {name}"
 
         def __enter__(self: Any) -> bool:
-            if acquire(False):
-                return True
-            start = now()
-            if acquire(True, 0.001):
-                if now() - start >= MIN_WAIT_NS:
-                    recorder._emit(["B", start, recorder.lane(), label, "wait"])
-                    recorder.end()
-                return True
-            recorder._emit(["B", start, recorder.lane(), label, "wait"])
-            acquire()
-            recorder.end()
+            if not acquire(False):  # the uncontended path stays inline: it runs millions of times
+                recorder.contended(acquire, label, quick_s=0.001)
             return True
 
         cls = type("RecordedLock", (), {
@@ -209,6 +200,25 @@ class Recorder:
             "__repr__": lambda self: f"<recorded lock {name}>",
         })
         return cls()
+
+    def contended(self, acquire: Callable[..., bool], label: str, quick_s: float) -> bool:
+        """Take a lock whose non-blocking `acquire(False)` just failed; draw the wait as `label`.
+
+        A wait over within `quick_s` is drawn once it is over, and only if it lasted MIN_WAIT_NS
+        (contended locks hand over hundreds of thousands of times, mostly in microseconds); a
+        longer one is drawn open while it lasts, so a deadlock shows as a wait that never ends.
+        Returns whether the wait was drawn.
+        """
+        start = now()
+        if acquire(True, quick_s):
+            if now() - start < MIN_WAIT_NS:
+                return False
+            self.begin(label, "wait", at_ns=start)
+        else:
+            self.begin(label, "wait", at_ns=start)
+            acquire()
+        self.end()
+        return True
 
     # -- writing ------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import time
 import traceback
 
 from experiments import params as params_module
-from experiments.recorder import attach
+from experiments.recorder import FORMAT, attach
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
     if os.getpid() == rec.root_pid:  # only the runner itself, not children that import this module
         signal.signal(signal.SIGTERM, _terminate)
     rec.header({
-        "format": 1,
+        "format": FORMAT,
         "experiment": module.ID,
         "params": params,
         "python": platform.python_version(),

@@ -18,7 +18,7 @@ import threading
 from threading import get_ident
 from typing import Any, Callable
 
-from experiments.recorder import MIN_WAIT_NS, Recorder, now
+from experiments.recorder import Recorder, now
 
 # An RLock wait shorter than this is drawn once it is over (if it lasted MIN_WAIT_NS); a longer
 # one is drawn open while it lasts. Not shorter: each time the first, timed try runs out, the
@@ -115,20 +115,9 @@ class RLock:
 
     def _acquire_drawn(self) -> bool:
         """Take the lock; True if the wait for it was long enough to be drawn (and it was)."""
-        acquire = self._lock.acquire
-        if acquire(False):
+        if self._lock.acquire(False):
             return False
-        start = now()
-        if acquire(True, QUICK_S):
-            if now() - start < MIN_WAIT_NS:
-                return False
-            self._rec.begin("RLock.acquire", "wait", at_ns=start)
-        else:
-            # Drawn open while it lasts: a deadlock shows as a wait that never ends.
-            self._rec.begin("RLock.acquire", "wait", at_ns=start)
-            acquire()
-        self._rec.end()
-        return True
+        return self._rec.contended(self._lock.acquire, "RLock.acquire", QUICK_S)
 
     def __exit__(self, *exc: Any) -> None:
         if self._drawn:
