@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from app.clients import client_of
 from app.lab import Lab
 from app.runs import Run
 from experiments.params import ParamError, validate
@@ -50,7 +51,7 @@ async def create_run(body: RunRequest, request: Request) -> Any:
         params = validate(experiment.params, body.params)
     except ParamError as exc:
         return JSONResponse({"detail": str(exc), "errors": exc.errors}, status_code=422)
-    run = lab.start(experiment, params)
+    run = lab.start(experiment, params, client_of(request).id)
     return {"id": run.id, "status": run.status, "url": f"/runs/{run.id}"}
 
 

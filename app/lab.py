@@ -22,8 +22,8 @@ class Lab:
         self._tasks: set[asyncio.Task] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
 
-    def start(self, experiment: Experiment, params: dict[str, Any]) -> Run:
-        run = self.store.create(experiment, params)
+    def start(self, experiment: Experiment, params: dict[str, Any], owner: str = "") -> Run:
+        run = self.store.create(experiment, params, owner)
         broadcast = Broadcast(run, self.renderer, self.settings.frame_rate)
         self.broadcasts[run.id] = broadcast
         for coro in (self._execute(run), broadcast.produce()):

@@ -5,6 +5,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.api import lab_of, run_or_404
+from app.clients import client_of
 from experiments.params import ParamError, defaults, from_form, validate
 
 router = APIRouter()
@@ -39,7 +40,7 @@ async def start_from_form(experiment_id: str, request: Request):
         params = validate(exp.params, raw)
     except ParamError as exc:
         return render(request, "experiment.html", 422, exp=exp, values={**defaults(exp.params), **raw}, errors=exc.errors)
-    run = lab.start(exp, params)
+    run = lab.start(exp, params, client_of(request).id)
     return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
 

@@ -33,6 +33,7 @@ class Run:
     id: str
     experiment: Experiment
     params: dict[str, Any]
+    owner: str = ""  # the client that started it (app/clients.py): it may cancel it
     status: str = "queued"
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
@@ -112,8 +113,8 @@ class RunStore:
     def __init__(self) -> None:
         self._runs: dict[str, Run] = {}
 
-    def create(self, experiment: Experiment, params: dict[str, Any]) -> Run:
-        run = Run(secrets.token_hex(6), experiment, params)
+    def create(self, experiment: Experiment, params: dict[str, Any], owner: str = "") -> Run:
+        run = Run(secrets.token_hex(6), experiment, params, owner)
         self._runs[run.id] = run
         return run
 

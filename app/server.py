@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app import api, live, pages
+from app.clients import ClientCookieMiddleware
 from app.experiments import catalogue
 from app.lab import Lab
 from app.render import Renderer, environment
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app = FastAPI(title="Concurrency Lab", lifespan=lifespan)
     app.state.settings = settings
     app.state.templates = Jinja2Templates(env=env)
+    app.add_middleware(ClientCookieMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -5,7 +5,7 @@ import sys
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 HTMX_VERSION = "2.0.11"
@@ -18,13 +18,33 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     python: str = Field(default=sys.executable, description="interpreter that runs experiments")
-    run_timeout_s: float = Field(default=120.0, gt=0, description="wall-time limit of one run")
-    max_concurrent_runs: int = Field(default=1, ge=1, description="runs executing at once; more wait in the queue")
+    htmx_source: Literal["cdn", "local"] = "cdn"
     frame_rate: float = Field(default=20.0, gt=0, le=60, description="live frames per second per run")
+
+    # Running one experiment
+    run_timeout_s: float = Field(default=120.0, gt=0, description="wall-time limit of one run")
     hang_after_s: float = Field(default=3.0, gt=0, description="silence, with every live worker blocked, that ends a run as hung")
     cancel_grace_s: float = Field(default=0.5, ge=0, description="SIGTERM to SIGKILL delay on cancel, timeout or hang")
-    htmx_source: Literal["cdn", "local"] = "cdn"
-    database: str = Field(default="", description="reserved: path of the run store (not used yet)")
+    run_memory_mb: int = Field(default=1024, ge=64, description="address-space limit of each runner process (RLIMIT_AS)")
+    run_cpu_s: int = Field(default=120, ge=1, description="CPU-seconds limit of each runner process (RLIMIT_CPU)")
+    run_processes: int = Field(default=64, ge=4, description="processes a run may add to the server user's (RLIMIT_NPROC)")
+
+    # Fair use: admission and limits (a client is its cookie, the IP address as a backstop)
+    max_concurrent_runs: int = Field(default=2, ge=1, description="runs executing at once; a run that measures time always runs alone")
+    max_queued_runs: int = Field(default=50, ge=0, description="runs waiting in the queue; past it, 429")
+    max_runs_in_flight_per_client: int = Field(default=2, ge=1, description="queued or running runs of one client")
+    max_runs_per_minute_per_client: int = Field(default=10, ge=1, description="runs one client may start in a minute")
+    max_runs_per_minute_per_ip: int = Field(default=300, ge=1, description="backstop for clients that drop their cookie")
+
+    # Persistence
+    database: str = Field(default="lab.db", description="SQLite file of runs and their event logs")
+    max_log_mb: float = Field(default=50.0, gt=0, description="stored event log of one run, at most")
+
+    # Security
+    admin_token: SecretStr | None = Field(default=None, description="teacher's token: presenter mode, cancel any run")
+    allowed_origins: list[str] = Field(default_factory=list, description="origins allowed to open websockets; empty: the server's own")
+    max_body_bytes: int = Field(default=16_384, ge=1024, description="largest request body accepted")
+    max_ws_message_bytes: int = Field(default=4_096, ge=256, description="largest websocket message accepted from a browser")
 
 
 @lru_cache
