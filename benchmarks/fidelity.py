@@ -1,6 +1,6 @@
 """Fidelity: how much the recorder slows an experiment down, and what one event costs.
 
-    .venv/bin/python benchmarks/fidelity.py [--repeat 5]
+    .venv/bin/python -m benchmarks fidelity     (or: python benchmarks/fidelity.py --repeat 5)
 
 For each workload, the tutorial's code runs bare (no recorder, no server) and through the runner
 (`python -m experiments.runner`, recorder on), alternating, same interpreter and params; the table
@@ -15,7 +15,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,10 +80,13 @@ def through_runner(module: str, params: dict) -> float:
     return result[3]["wall_ms"]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="one run each: checks the script still works")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeat = 1
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, "
           f"median of {args.repeat} alternating runs")
     print(f"{'workload':28} {'bare ms':>10} {'recorded ms':>12} {'ratio':>7}")
@@ -100,6 +102,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    t = time.monotonic()
     main()
-    print(f"({time.monotonic() - t:.0f} s)")
