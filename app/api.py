@@ -57,7 +57,9 @@ async def create_run(body: RunRequest, request: Request) -> Any:
 
 @router.get("/api/runs/{run_id}")
 async def get_run(run_id: str, request: Request) -> dict[str, Any]:
-    return run_or_404(lab_of(request), run_id).to_json()
+    lab = lab_of(request)
+    run = run_or_404(lab, run_id)
+    return {**run.to_json(), "queue_position": lab.position(run)}
 
 
 @router.get("/api/runs/{run_id}/events")

@@ -21,6 +21,7 @@ class Experiment:
     expected: str
     params: tuple[Param, ...]
     source: str
+    measures_time: bool = False  # its lesson is a timing: it executes alone (app/admission.py)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -32,7 +33,7 @@ class Experiment:
 def load(module_name: str) -> Experiment:
     m = importlib.import_module(module_name)
     return Experiment(m.ID, module_name, m.TITLE, m.SUMMARY, m.KIND, m.NOTICE, getattr(m, "EXPECTED", ""), tuple(m.PARAMS),
-                      inspect.getsource(m))
+                      inspect.getsource(m), getattr(m, "MEASURES_TIME", False))
 
 
 def catalogue(modules: tuple[str, ...] = MODULES) -> dict[str, Experiment]:

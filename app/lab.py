@@ -1,9 +1,10 @@
-"""The lab: start runs (queued behind a limit on concurrent runs), find them, cancel them, stop them all."""
+"""The lab: start runs (admitted from a FIFO queue, app/admission.py), find them, cancel them, stop them all."""
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+from app.admission import Admission, Place
 from app.broadcast import Broadcast
 from app.experiments import Experiment
 from app.render import Renderer
@@ -20,36 +21,92 @@ class Lab:
         self.store = RunStore()
         self.broadcasts: dict[str, Broadcast] = {}
         self._tasks: set[asyncio.Task] = set()
-        self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
+        self.admission = Admission(settings.max_concurrent_runs)
+        self._admitted: dict[str, asyncio.Event] = {}  # queued run id → set when it may start (or was cancelled)
+        self.in_flight: dict[str, Run] = {}  # queued or executing, by id: what the limits count
+        self._stopping = False
 
     def start(self, experiment: Experiment, params: dict[str, Any], owner: str = "") -> Run:
         run = self.store.create(experiment, params, owner)
         broadcast = Broadcast(run, self.renderer, self.settings.frame_rate)
         self.broadcasts[run.id] = broadcast
+        self.in_flight[run.id] = run
+        self._admitted[run.id] = asyncio.Event()
+        self.admission.enqueue(run.id, experiment.measures_time)
+        self._admit()
         for coro in (self._execute(run), broadcast.produce()):
             task = asyncio.create_task(coro)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return run
 
+    # Queue state, for pages and limits
+    def position(self, run: Run) -> int | None:
+        """1-based place of a queued run in the queue, None once it executes (or never queued)."""
+        return self.admission.position(run.id)
+
+    def place(self, run: Run) -> Place | None:
+        position = self.position(run)
+        return None if position is None else Place(position, len(self.admission.executing))
+
+    @property
+    def queued(self) -> int:
+        return self.admission.queued
+
+    @property
+    def executing(self) -> int:
+        return len(self.admission.executing)
+
+    def in_flight_of(self, owner: str) -> int:
+        return sum(1 for run in self.in_flight.values() if run.owner == owner)
+
+    def _admit(self) -> None:
+        """Start what may start, then tell every run still queued where it now stands."""
+        if self._stopping:  # shutdown never starts a queued run
+            return
+        for run_id in self.admission.admit():
+            self._admitted.pop(run_id).set()
+        executing = [self.in_flight[run_id] for run_id in self.admission.executing]
+        for run in executing:  # the most runs that ever executed beside it
+            run.conditions["beside"] = max(run.conditions.get("beside", 0), len(executing) - 1)
+        for run_id in self.admission.queue:
+            run = self.in_flight[run_id]
+            run.place = self.place(run)
+            run.changed.set()  # its page's socket sends the new position
+
     async def _execute(self, run: Run) -> None:
-        async with self._slots:
+        try:
+            admitted = self._admitted.get(run.id)
+            if admitted is not None:
+                await admitted.wait()
             if run.finished:  # cancelled while it waited
                 return
+            run.place = None
             try:
                 await execute(run, self.settings)
             except Exception as exc:  # e.g. LAB_PYTHON missing: the runner could not even start
                 if not run.finished:
                     run.finish("failed", f"could not run the experiment: {type(exc).__name__}: {exc}")
+        finally:
+            self.in_flight.pop(run.id, None)
+            self.admission.finish(run.id)
+            self._admit()
 
     def cancel(self, run: Run) -> None:
         if run.status == "queued":
+            self.admission.remove(run.id)
+            run.place = None
             run.finish("cancelled", "cancelled while queued")
+            event = self._admitted.pop(run.id, None)
+            if event is not None:
+                event.set()
+            self._admit()
         run.cancel_requested.set()
 
     async def shutdown(self) -> None:
-        """Stop every run (their process groups are killed) before the server exits."""
-        for run in self.store.active():
+        """Stop every run (their process groups are killed) before the server exits; start none."""
+        self._stopping = True
+        for run in list(self.in_flight.values()):
             self.cancel(run)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.settings.cancel_grace_s + 5)

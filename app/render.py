@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.bytecode import listings, switches_only_at_calls_and_jumps
+from app.conditions import describe as describe_conditions
 from app.placement import (
     LANE_HEIGHT, LAYERS, MIN_SCALE_NS, ROW_HEIGHT, SERIES_HEIGHT, Axis, Box, Step, group_id, place_arrow,
     place_mark, place_span, place_step, scale_for, series_top, ticks,
@@ -40,7 +41,8 @@ CATEGORIES = {
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.globals.update(categories=CATEGORIES, lane_height=LANE_HEIGHT, row_height=ROW_HEIGHT,
-                       series_height=SERIES_HEIGHT, layers=LAYERS, group_id=group_id)
+                       series_height=SERIES_HEIGHT, layers=LAYERS, group_id=group_id,
+                       describe_conditions=describe_conditions)
     return env
 
 

@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.admission import Place
+from app.conditions import from_header
 from app.events import Event
 from app.experiments import Experiment
 from app.hangs import Blocked
@@ -41,6 +43,8 @@ class Run:
     error: str | None = None  # why the server ended it, in words (killed, timed out, ...)
     stderr_tail: str = ""
     blocked: list[Blocked] = field(default_factory=list)  # a hung run's workers and what each waited on
+    place: Place | None = None  # while queued: where it stands (app/lab.py keeps it current)
+    conditions: dict[str, Any] = field(default_factory=dict)  # what it ran under (app/conditions.py)
     events: list[Event] = field(default_factory=list)
     timeline: Timeline = field(default_factory=Timeline)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -69,8 +73,11 @@ class Run:
 
     def ingest(self, events: list[Event]) -> None:
         self.events.extend(events)
+        had_header = self.timeline.header is not None
         for event in events:
             self.timeline.apply(event)
+        if not had_header and self.timeline.header is not None:
+            self.conditions.update(from_header(self.timeline.header, self.params))
         self.changed.set()
 
     def start(self) -> None:
@@ -100,6 +107,7 @@ class Run:
             "result": result,
             "error": self.error,
             "python": self.python,
+            "conditions": self.conditions,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "ended_at": self.ended_at,

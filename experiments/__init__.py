@@ -3,6 +3,12 @@
 Each module exposes ID, TITLE, SUMMARY, KIND ("threads" or "processes"), NOTICE (what to
 look for), PARAMS (experiments.params specs, `workers` among them) and `run(params, rec)`,
 which returns the result values. This package never imports the server (`app`).
+
+MEASURES_TIME = True marks an experiment whose lesson is a timing (a speedup, the cost of a
+lock, when threads switch): the server then runs it alone, with nothing else executing beside
+it. The others (default False) teach an order of events or a blocking behaviour that holds
+whatever the load: waits on sleeps, queues, conditions, pipes and joins come out the same
+beside another run, so they may share the CPU up to LAB_MAX_CONCURRENT_RUNS.
 """
 from __future__ import annotations
 

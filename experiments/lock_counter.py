@@ -9,6 +9,8 @@ ID = "lock-counter"
 TITLE = "A Lock makes the counter correct"
 SUMMARY = "The same threads with `with lock:` around each update: never a lost update."
 KIND = "threads"
+# Its lesson includes the cost of the lock (wall_ms against race-counter's): executes alone.
+MEASURES_TIME = True
 NOTICE = (
     "The result is always the expected one. With window=call a thread can be switched out "
     "while it holds the lock; the other thread then has to wait for it: those waits are the "

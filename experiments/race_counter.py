@@ -9,6 +9,9 @@ ID = "race-counter"
 TITLE = "Race on a shared counter"
 SUMMARY = "Threads add and subtract on one global counter with no lock: updates can get lost."
 KIND = "threads"
+# Whether updates get lost depends on when the OS and the GIL switch threads: another run
+# on the CPU changes that, so it executes alone.
+MEASURES_TIME = True
 NOTICE = (
     "Each lane shows when its thread really ran: with the GIL only one runs at a time, and "
     "they take turns every few milliseconds. With window=call the thread reads the counter, "

@@ -1,0 +1,35 @@
+"""The conditions a run ran under, as plain JSON: timings are honest only with this context.
+
+`beside` (the most runs that executed at the same time as it) is kept by the lab; the rest
+comes from the runner's header: the load average when it started, the Python that ran it,
+and the multiprocessing start method (the run's `start_method` param where the experiment
+has one, else the platform's default the runner reported).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def from_header(header: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "loadavg": header.get("loadavg"),
+        "python": header.get("python"),
+        "start_method": params.get("start_method") or header.get("start_method"),
+        "cpus": header.get("cpus"),
+    }
+
+
+def describe(conditions: dict[str, Any]) -> list[str]:
+    """The conditions in words, for the run page."""
+    words = []
+    if "beside" in conditions:
+        k = conditions["beside"]
+        words.append("alone on the CPU" if k == 0 else f"beside {k} other run{'s' if k != 1 else ''}")
+    if conditions.get("loadavg") is not None:
+        cpus = f" on {conditions['cpus']} CPUs" if conditions.get("cpus") else ""
+        words.append(f"load average {conditions['loadavg']:.2f} at start{cpus}")
+    if conditions.get("python"):
+        words.append(f"Python {conditions['python']}")
+    if conditions.get("start_method"):
+        words.append(f"start method {conditions['start_method']}")
+    return words

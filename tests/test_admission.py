@@ -1,0 +1,67 @@
+"""Admission control, pure: FIFO, timing runs alone, positions, removal."""
+from __future__ import annotations
+
+from app.admission import Admission, Place, ordinal
+
+
+def test_runs_that_do_not_measure_time_share_up_to_the_limit():
+    a = Admission(max_concurrent=2)
+    for key in "abc":
+        a.enqueue(key, measures_time=False)
+    assert a.admit() == ["a", "b"]
+    assert a.position("c") == 1 and a.position("a") is None
+    a.finish("a")
+    assert a.admit() == ["c"]
+
+
+def test_a_timing_run_waits_for_an_empty_cpu_and_then_runs_alone():
+    a = Admission(max_concurrent=3)
+    a.enqueue("x", False)
+    a.enqueue("t", True)
+    a.enqueue("y", False)
+    assert a.admit() == ["x"]  # t waits for x; y may not overtake t (strict FIFO)
+    assert a.position("t") == 1 and a.position("y") == 2
+    a.finish("x")
+    assert a.admit() == ["t"]
+    assert a.admit() == []  # y never runs beside t
+    a.finish("t")
+    assert a.admit() == ["y"]
+
+
+def test_a_timing_run_alone_even_with_a_limit_of_one_other():
+    a = Admission(max_concurrent=1)
+    a.enqueue("t1", True)
+    a.enqueue("t2", True)
+    assert a.admit() == ["t1"]
+    a.finish("t1")
+    assert a.admit() == ["t2"]
+
+
+def test_removing_a_queued_run_moves_the_ones_behind_it_up():
+    a = Admission(max_concurrent=1)
+    for key in "abcd":
+        a.enqueue(key, False)
+    a.admit()
+    a.remove("b")
+    a.remove("a")  # executing, not queued: no effect on the queue
+    assert [a.position(k) for k in "cd"] == [1, 2]
+    assert a.queued == 2
+    a.finish("a")
+    assert a.admit() == ["c"]
+
+
+def test_removing_the_blocking_head_lets_the_next_one_start():
+    a = Admission(max_concurrent=2)
+    a.enqueue("x", False)
+    a.enqueue("t", True)
+    a.enqueue("y", False)
+    a.admit()
+    a.remove("t")
+    assert a.admit() == ["y"]
+
+
+def test_place_in_words():
+    assert Place(3, 2).words == "3rd in line, 2 runs ahead of it executing"
+    assert Place(1, 1).words == "1st in line, 1 run ahead of it executing"
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]

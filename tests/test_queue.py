@@ -1,0 +1,95 @@
+"""The FIFO queue through the API and the run page's websocket, against real runner processes."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.server import create_app
+from tests.conftest import TEST_MODULES, make_settings, wait_for_status
+
+SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
+
+
+@pytest.fixture
+def one_at_a_time():
+    with TestClient(create_app(make_settings(max_concurrent_runs=1, max_runs_in_flight_per_client=10),
+                               modules=TEST_MODULES)) as c:
+        yield c
+
+
+def start(client) -> str:
+    response = client.post("/api/runs", json=SLEEPS)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def test_queued_runs_know_their_place_and_start_by_themselves(one_at_a_time):
+    c = one_at_a_time
+    a, b, d = start(c), start(c), start(c)
+    assert c.get(f"/api/runs/{a}").json()["queue_position"] is None
+    assert [c.get(f"/api/runs/{r}").json()["queue_position"] for r in (b, d)] == [1, 2]
+    page = c.get(f"/runs/{d}").text
+    assert "queued: 2nd in line, 1 run ahead of it executing" in page
+    c.post(f"/api/runs/{a}/cancel")
+    wait_for_status(c, b, ("running",))
+    assert c.get(f"/api/runs/{d}").json()["queue_position"] == 1
+    c.post(f"/api/runs/{b}/cancel")
+    wait_for_status(c, d, ("running",))
+    c.post(f"/api/runs/{d}/cancel")
+    assert wait_for_status(c, d)["status"] == "cancelled"
+
+
+def test_cancel_of_a_queued_run_takes_it_out_of_the_queue_and_its_page_hears_of_the_move(one_at_a_time):
+    c = one_at_a_time
+    a, b, d = start(c), start(c), start(c)
+    with c.websocket_connect(f"/ws/runs/{d}") as ws:
+        assert "2nd in line" in ws.receive_text()
+        c.post(f"/api/runs/{b}/cancel")
+        assert c.get(f"/api/runs/{b}").json()["status"] == "cancelled"
+        assert "1st in line, 1 run ahead of it executing" in ws.receive_text()
+    assert c.get(f"/api/runs/{d}").json()["queue_position"] == 1
+    for r in (a, d):
+        c.post(f"/api/runs/{r}/cancel")
+    assert wait_for_status(c, d)["status"] == "cancelled"
+    assert wait_for_status(c, a)["status"] == "cancelled"
+
+
+def test_conditions_say_alone_or_beside_how_many(client):
+    # client: max_concurrent_runs=2; test-sleeps does not measure time, so two share the CPU
+    a = client.post("/api/runs", json=SLEEPS).json()["id"]
+    wait_for_status(client, a, ("running",))
+    deadline = time.monotonic() + 10
+    while client.get(f"/api/runs/{a}").json()["conditions"].get("python") is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    conditions = client.get(f"/api/runs/{a}").json()["conditions"]
+    assert conditions["beside"] == 0 and conditions["start_method"] in ("fork", "spawn", "forkserver")
+    assert isinstance(conditions["loadavg"], float) and conditions["python"].count(".") == 2
+    assert "alone on the CPU" in client.get(f"/runs/{a}").text
+    b = client.post("/api/runs", json=SLEEPS).json()["id"]
+    wait_for_status(client, b, ("running",))
+    assert client.get(f"/api/runs/{a}").json()["conditions"]["beside"] == 1
+    assert client.get(f"/api/runs/{b}").json()["conditions"]["beside"] == 1
+    for r in (a, b):
+        client.post(f"/api/runs/{r}/cancel")
+    assert wait_for_status(client, a)["conditions"]["beside"] == 1  # the most, over its life
+    wait_for_status(client, b)
+    assert "beside 1 other run" in client.get(f"/runs/{a}").text
+
+
+def test_a_timing_experiment_never_runs_beside_another(client):
+    a = client.post("/api/runs", json=SLEEPS).json()["id"]
+    race = client.post("/api/runs", json={"experiment": "race-counter",
+                                          "params": {"workers": 2, "iterations": 1000, "window": "call"}}).json()["id"]
+    b = client.post("/api/runs", json=SLEEPS).json()["id"]
+    wait_for_status(client, a, ("running",))
+    # max_concurrent_runs=2, but race-counter measures time: it waits for a, and b waits behind it (FIFO)
+    assert [client.get(f"/api/runs/{r}").json()["queue_position"] for r in (race, b)] == [1, 2]
+    client.post(f"/api/runs/{a}/cancel")
+    run = wait_for_status(client, race)
+    assert run["status"] == "done" and run["conditions"]["beside"] == 0
+    wait_for_status(client, b, ("running",))
+    client.post(f"/api/runs/{b}/cancel")
+    wait_for_status(client, b)
