@@ -39,6 +39,10 @@ class Admission:
             return False
         return len(self.executing) < self.max_concurrent
 
+    def would_wait(self, measures_time: bool) -> bool:
+        """A run enqueued now could not start at once."""
+        return bool(self.queue) or not self._fits(measures_time)
+
     def admit(self) -> list[Hashable]:
         """Move every run that may start now (from the head, in order) from queued to executing."""
         started = []

@@ -7,8 +7,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from app.auth import is_admin
 from app.clients import client_of
 from app.lab import Lab
+from app.limits import Refusal
 from app.runs import Run
 from experiments.params import ParamError, validate
 
@@ -51,7 +53,9 @@ async def create_run(body: RunRequest, request: Request) -> Any:
         params = validate(experiment.params, body.params)
     except ParamError as exc:
         return JSONResponse({"detail": str(exc), "errors": exc.errors}, status_code=422)
-    run = lab.start(experiment, params, client_of(request).id)
+    run = lab.request(experiment, params, client_of(request), is_admin(request, lab.settings))
+    if isinstance(run, Refusal):
+        return JSONResponse(run.to_json(), status_code=run.status, headers=run.headers)
     return {"id": run.id, "status": run.status, "url": f"/runs/{run.id}"}
 
 

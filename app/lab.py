@@ -6,7 +6,9 @@ from typing import Any
 
 from app.admission import Admission, Place
 from app.broadcast import Broadcast
+from app.clients import Client
 from app.experiments import Experiment
+from app.limits import Limits, Load, Refusal
 from app.render import Renderer
 from app.runs import Run, RunStore
 from app.settings import Settings
@@ -25,6 +27,16 @@ class Lab:
         self._admitted: dict[str, asyncio.Event] = {}  # queued run id → set when it may start (or was cancelled)
         self.in_flight: dict[str, Run] = {}  # queued or executing, by id: what the limits count
         self._stopping = False
+        self.limits = Limits(settings)
+
+    def request(self, experiment: Experiment, params: dict[str, Any], client: Client, admin: bool = False) -> Run | Refusal:
+        """Start a run for `client` if the fair-use limits (app/limits.py) allow it, else say which refuses it."""
+        load = Load(self.admission.would_wait(experiment.measures_time), self.queued, self.in_flight_of(client.id))
+        refusal = self.limits.check(client, load, admin)
+        if refusal is not None:
+            return refusal
+        self.limits.record(client)
+        return self.start(experiment, params, client.id)
 
     def start(self, experiment: Experiment, params: dict[str, Any], owner: str = "") -> Run:
         run = self.store.create(experiment, params, owner)
@@ -95,6 +107,7 @@ class Lab:
     def cancel(self, run: Run) -> None:
         if run.status == "queued":
             self.admission.remove(run.id)
+            self.in_flight.pop(run.id, None)  # counts no more against its client's limit, at once
             run.place = None
             run.finish("cancelled", "cancelled while queued")
             event = self._admitted.pop(run.id, None)

@@ -5,7 +5,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.api import lab_of, run_or_404
+from app.auth import is_admin
 from app.clients import client_of
+from app.limits import Refusal
 from experiments.params import ParamError, defaults, from_form, validate
 
 router = APIRouter()
@@ -40,7 +42,12 @@ async def start_from_form(experiment_id: str, request: Request):
         params = validate(exp.params, raw)
     except ParamError as exc:
         return render(request, "experiment.html", 422, exp=exp, values={**defaults(exp.params), **raw}, errors=exc.errors)
-    run = lab.start(exp, params, client_of(request).id)
+    run = lab.request(exp, params, client_of(request), is_admin(request, lab.settings))
+    if isinstance(run, Refusal):
+        response = render(request, "experiment.html", run.status, exp=exp, values={**defaults(exp.params), **raw},
+                          errors=[run.message])
+        response.headers.update(run.headers)
+        return response
     return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
 

@@ -15,7 +15,9 @@ TEST_MODULES = MODULES + ("tests.experiment_raises", "tests.experiment_sleeps")
 
 
 def make_settings(**overrides) -> Settings:
-    return Settings(htmx_source="local", **overrides)
+    # Fair-use limits out of the way, except in tests of them (tests/test_limits.py).
+    generous = {"max_runs_in_flight_per_client": 100, "max_runs_per_minute_per_client": 1000}
+    return Settings(**{"htmx_source": "local", **generous, **overrides})
 
 
 @pytest.fixture
