@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -26,8 +26,11 @@ def lab_of(request: Request) -> Lab:
     return request.app.state.lab
 
 
-def run_or_404(lab: Lab, run_id: str) -> Run:
-    run = lab.store.get(run_id)
+EVENTS_PAGE_MAX = 100_000
+
+
+async def run_or_404(lab: Lab, run_id: str) -> Run:
+    run = await lab.store.find(run_id)  # in memory, or loaded from the database
     if run is None:
         raise HTTPException(404, f"no run with id {run_id!r}")
     return run
@@ -62,19 +65,27 @@ async def create_run(body: RunRequest, request: Request) -> Any:
 @router.get("/api/runs/{run_id}")
 async def get_run(run_id: str, request: Request) -> dict[str, Any]:
     lab = lab_of(request)
-    run = run_or_404(lab, run_id)
+    run = await run_or_404(lab, run_id)
     return {**run.to_json(), "queue_position": lab.position(run)}
 
 
 @router.get("/api/runs/{run_id}/events")
-async def get_events(run_id: str, request: Request) -> list[dict[str, Any]]:
-    return [event.to_json() for event in run_or_404(lab_of(request), run_id).events]
+async def get_events(
+    run_id: str,
+    request: Request,
+    after: int = Query(0, ge=0, le=2**62, description="return the events numbered after this `seq`"),
+    limit: int = Query(10_000, ge=1, le=EVENTS_PAGE_MAX, description="at most this many events"),
+) -> list[dict[str, Any]]:
+    """The stored events in order, each with its `seq` (from 1); fewer than `limit` means none are stored after them yet."""
+    lab = lab_of(request)
+    run = await run_or_404(lab, run_id)
+    return await lab.store.events(run.id, after, limit)
 
 
 @router.post("/api/runs/{run_id}/cancel")
 async def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
     lab = lab_of(request)
-    run = run_or_404(lab, run_id)
+    run = await run_or_404(lab, run_id)
     if not run.finished:
         lab.cancel(run)
     return {"id": run.id, "status": run.status}

@@ -10,8 +10,9 @@ from app.clients import Client
 from app.experiments import Experiment
 from app.limits import Limits, Load, Refusal
 from app.render import Renderer
-from app.runs import Run, RunStore
+from app.runs import Run
 from app.settings import Settings
+from app.store import RunStore
 from app.supervisor import execute
 
 
@@ -20,7 +21,7 @@ class Lab:
         self.settings = settings
         self.experiments = experiments
         self.renderer = renderer
-        self.store = RunStore()
+        self.store = RunStore(settings.database, experiments, int(settings.max_log_mb * 1_000_000))
         self.broadcasts: dict[str, Broadcast] = {}
         self._tasks: set[asyncio.Task] = set()
         self.admission = Admission(settings.max_concurrent_runs)
@@ -50,6 +51,8 @@ class Lab:
             task = asyncio.create_task(coro)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        # Once its last frame is out, a finished run is served from the store (sockets already open keep theirs).
+        task.add_done_callback(lambda _: self.broadcasts.pop(run.id, None))
         return run
 
     # Queue state, for pages and limits
@@ -109,7 +112,7 @@ class Lab:
             self.admission.remove(run.id)
             self.in_flight.pop(run.id, None)  # counts no more against its client's limit, at once
             run.place = None
-            run.finish("cancelled", "cancelled while queued")
+            run.finish(run.stop_as, "cancelled while queued" if run.stop_as == "cancelled" else "the server stopped before it started")
             event = self._admitted.pop(run.id, None)
             if event is not None:
                 event.set()
@@ -117,9 +120,11 @@ class Lab:
         run.cancel_requested.set()
 
     async def shutdown(self) -> None:
-        """Stop every run (their process groups are killed) before the server exits; start none."""
+        """Stop every run (their process groups are killed) before the server exits; start none. They end
+        `interrupted`: nobody cancelled them, and their page and the history say the server stopped."""
         self._stopping = True
         for run in list(self.in_flight.values()):
+            run.stop_as = "interrupted"
             self.cancel(run)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.settings.cancel_grace_s + 5)

@@ -8,6 +8,7 @@ from app.api import lab_of, run_or_404
 from app.auth import is_admin
 from app.clients import client_of
 from app.limits import Refusal
+from app.render import View
 from experiments.params import ParamError, defaults, from_form, validate
 
 router = APIRouter()
@@ -54,6 +55,6 @@ async def start_from_form(experiment_id: str, request: Request):
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 async def run_page(run_id: str, request: Request) -> HTMLResponse:
     lab = lab_of(request)
-    run = run_or_404(lab, run_id)
-    broadcast = lab.broadcasts[run.id]
-    return render(request, "run.html", **lab.renderer.page_parts(run, broadcast.view))
+    run = await run_or_404(lab, run_id)
+    broadcast = lab.broadcasts.get(run.id)  # gone once a finished run's last frame is out
+    return render(request, "run.html", **lab.renderer.page_parts(run, broadcast.view if broadcast else View()))

@@ -1,11 +1,13 @@
-"""A run: its params, status, event log and timeline; and the in-memory store of runs."""
+"""A run: its params, status and timeline, and how it reports itself to the run store (app/store.py).
+
+A run keeps no event log in memory: each batch it ingests is folded into its timeline and handed
+to its journal (the store), which writes the raw events to SQLite off the event loop."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from app.admission import Place
 from app.conditions import from_header
@@ -14,10 +16,11 @@ from app.experiments import Experiment
 from app.hangs import Blocked
 from app.timeline import Timeline
 
-FINISHED = ("done", "failed", "cancelled", "timed_out", "hung")
+FINISHED = ("done", "failed", "cancelled", "timed_out", "hung", "interrupted")
 STATUS_WORDS = {
     "queued": "queued", "running": "running", "done": "done", "failed": "failed",
     "cancelled": "cancelled", "timed_out": "timed out", "hung": "hung",
+    "interrupted": "interrupted",
 }
 # Why a span still open at the end never ended, by how the run ended. In a run that is done,
 # the interpreter exited under it: a daemon thread (or a pool's worker) killed at exit.
@@ -27,7 +30,31 @@ CUT_WHY = {
     "cancelled": "never ended (the run was cancelled)",
     "timed_out": "never ended (the run timed out)",
     "hung": "never ended (the run hung)",
+    "interrupted": "never ended (the server stopped)",
 }
+
+
+class Journal(Protocol):
+    """Where a run reports what must outlive the server process (app/store.py)."""
+
+    def append(self, run: Run, events: list[Event]) -> None: ...
+
+    def save(self, run: Run) -> None: ...
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """The stored event log reached the bound: from here on only the events replay needs are kept."""
+
+    at_bytes: int  # the log's size when it reached the bound
+    after_events: int  # events stored in full before that
+
+    @property
+    def at_mb(self) -> float:
+        return round(self.at_bytes / 1e6, 3)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at_mb": self.at_mb, "after_events": self.after_events}
 
 
 @dataclass
@@ -45,7 +72,11 @@ class Run:
     blocked: list[Blocked] = field(default_factory=list)  # a hung run's workers and what each waited on
     place: Place | None = None  # while queued: where it stands (app/lab.py keeps it current)
     conditions: dict[str, Any] = field(default_factory=dict)  # what it ran under (app/conditions.py)
-    events: list[Event] = field(default_factory=list)
+    received: int = 0  # events ingested so far (each is numbered, from 1, in the stored log)
+    truncated: Truncation | None = None  # set by the store once the log reached settings.max_log_mb
+    cut_at_ns: int | None = None  # where spans still open were cut when it ended (kept for replay)
+    stop_as: str = "cancelled"  # the status a stop request ends it with ("interrupted" on server shutdown)
+    journal: Journal | None = field(default=None, repr=False, compare=False)
     timeline: Timeline = field(default_factory=Timeline)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
@@ -72,25 +103,32 @@ class Run:
         return self.timeline.failure
 
     def ingest(self, events: list[Event]) -> None:
-        self.events.extend(events)
         had_header = self.timeline.header is not None
         for event in events:
             self.timeline.apply(event)
         if not had_header and self.timeline.header is not None:
             self.conditions.update(from_header(self.timeline.header, self.params))
+        self.received += len(events)
+        if self.journal is not None:
+            self.journal.append(self, events)
         self.changed.set()
 
     def start(self) -> None:
         self.status = "running"
         self.started_at = time.time()
+        if self.journal is not None:
+            self.journal.save(self)
         self.changed.set()
 
     def finish(self, status: str, error: str | None = None, cut_at_ns: int | None = None) -> None:
         """End the run; spans still open are cut at `cut_at_ns` (when it was killed) or at its last event."""
         self.timeline.close(cut_at_ns, CUT_WHY.get(status, "never ended"))
+        self.cut_at_ns = cut_at_ns
         self.status = status
         self.error = error
         self.ended_at = time.time()
+        if self.journal is not None:
+            self.journal.save(self)
         self.changed.set()
 
     def to_json(self) -> dict[str, Any]:
@@ -112,22 +150,5 @@ class Run:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "url": f"/runs/{self.id}",
+            "log": {"events": self.received, "truncated": self.truncated.to_json() if self.truncated else None},
         }
-
-
-class RunStore:
-    """Runs by id, in memory (the SQLite store comes with the hosting issue)."""
-
-    def __init__(self) -> None:
-        self._runs: dict[str, Run] = {}
-
-    def create(self, experiment: Experiment, params: dict[str, Any], owner: str = "") -> Run:
-        run = Run(secrets.token_hex(6), experiment, params, owner)
-        self._runs[run.id] = run
-        return run
-
-    def get(self, run_id: str) -> Run | None:
-        return self._runs.get(run_id)
-
-    def active(self) -> list[Run]:
-        return [run for run in self._runs.values() if not run.finished]

@@ -33,9 +33,11 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.lab = Lab(settings, catalogue(modules), renderer)
+        lab = app.state.lab = Lab(settings, catalogue(modules), renderer)
+        await lab.store.open()  # runs the last server left running are marked interrupted
         yield
-        await app.state.lab.shutdown()
+        await lab.shutdown()
+        await lab.store.close()  # after the runs ended: their last events and status are written
 
     app = FastAPI(title="Concurrency Lab", lifespan=lifespan)
     app.state.settings = settings

@@ -89,7 +89,8 @@ def _outcome(run: Run, returncode: int) -> tuple[str, str | None]:
 
 async def execute(run: Run, settings: Settings) -> None:
     """Start the runner, stream its events into `run`, and end the run with the right status."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    # LAB_SERVER_PID: the runner kills its group if this process dies without stopping it (experiments/lifeline.py).
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "LAB_SERVER_PID": str(os.getpid())}
     run.start()  # before the await: a cancel that comes while the runner starts must reach the watch below
     proc = await asyncio.create_subprocess_exec(
         settings.python, "-m", "experiments.runner", run.experiment.module, json.dumps(run.params),
@@ -108,7 +109,7 @@ async def execute(run: Run, settings: Settings) -> None:
                                      return_when=asyncio.FIRST_COMPLETED)
         if exited not in done:
             if cancelled in done:
-                stopped_by = "cancelled"
+                stopped_by = run.stop_as  # cancelled, or interrupted by the server's shutdown
             elif hung in done:
                 stopped_by = "hung"
                 run.blocked = hung.result()  # taken before the kill: what they were blocked on
@@ -116,7 +117,7 @@ async def execute(run: Run, settings: Settings) -> None:
                 stopped_by = "timed_out"
             await _stop_group(proc, exited, settings.cancel_grace_s)
     except asyncio.CancelledError:  # the server is shutting down
-        stopped_by = "cancelled"
+        stopped_by = "interrupted"
         await _stop_group(proc, exited, settings.cancel_grace_s)
         raise
     finally:
@@ -155,6 +156,8 @@ def _why_stopped(stopped_by: str, settings: Settings) -> str:
                 "the run's processes were killed")
     if stopped_by == "timed_out":
         return f"stopped at the time limit of {settings.run_timeout_s:g} s"
+    if stopped_by == "interrupted":
+        return "the server stopped while it ran"
     return "cancelled while running"
 
 

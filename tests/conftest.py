@@ -1,7 +1,9 @@
 """Shared fixtures: an app with the test-only experiments, and browser tests ordered last."""
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import time
 
 import pytest
@@ -14,9 +16,16 @@ from experiments import MODULES
 TEST_MODULES = MODULES + ("tests.experiment_raises", "tests.experiment_sleeps")
 
 
+# Every test's database is a fresh file in a temporary directory, never lab.db in the repo,
+# also for tests that build Settings() themselves.
+DATABASES = tempfile.mkdtemp(prefix="lab-test-db-")
+os.environ.setdefault("LAB_DATABASE", os.path.join(DATABASES, "default.db"))
+
+
 def make_settings(**overrides) -> Settings:
     # Fair-use limits out of the way, except in tests of them (tests/test_limits.py).
     generous = {"max_runs_in_flight_per_client": 100, "max_runs_per_minute_per_client": 1000}
+    overrides.setdefault("database", tempfile.mktemp(suffix=".db", dir=DATABASES))
     return Settings(**{"htmx_source": "local", **generous, **overrides})
 
 

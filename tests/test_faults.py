@@ -116,6 +116,6 @@ def test_shutdown_never_starts_queued_runs():
         first, runner_pid, child_pid = start_sleeper(client)
         queued = [client.post("/api/runs", json=SLEEPS).json()["id"] for _ in range(3)]
         lab = app.state.lab
-    assert all(lab.store.get(run_id).status == "cancelled" for run_id in queued)
-    assert all(not lab.store.get(run_id).events for run_id in queued)  # no runner ever reported
+    assert all(lab.store.get(run_id).status == "interrupted" for run_id in queued)
+    assert all(lab.store.get(run_id).received == 0 for run_id in queued)  # no runner ever reported
     assert not alive(child_pid)

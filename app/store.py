@@ -1,0 +1,424 @@
+"""The run store: runs and their event logs in SQLite, so nothing is lost when the server stops.
+
+One thread owns the SQLite connection (app/database.py); the event loop only hands it jobs.
+Events a run ingests are queued on the loop and handed to that thread once per loop tick, and
+the thread writes everything it finds waiting in one transaction: a run emitting a million
+events costs a few hundred compressed rows, never an INSERT per event, and the loop never
+waits for the disk. No Event object is kept once written.
+
+Each run's stored log is bounded by `max_log_bytes` (settings.max_log_mb). Past the bound only
+the events replay cannot do without (header, lane, result, failure) are stored, and the run
+says where its log was truncated. When a run ends, its finished Timeline is stored too (a
+snapshot), so a finished run replays identically after a restart, truncated or not; a run that
+never ended (the server was killed) is replayed from its stored events.
+
+Live runs and a few recently finished ones are kept in memory; any other run is loaded from
+the database when asked for.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import pickle
+import secrets
+import sqlite3
+import time
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.database import Database
+from app.events import KINDS, Event, decode
+from app.experiments import Experiment
+from app.hangs import Blocked
+from app.runs import CUT_WHY, FINISHED, Run, Truncation
+from app.timeline import Timeline
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    params TEXT NOT NULL,              -- JSON
+    owner TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    ended_at REAL,
+    error TEXT,
+    stderr_tail TEXT NOT NULL DEFAULT '',
+    blocked TEXT NOT NULL DEFAULT '[]', -- JSON: [{worker, waiting_on, since_ms}]
+    result TEXT,                        -- JSON, as /api/runs/{id} shows it
+    cut_at_ns INTEGER,                  -- where spans still open were cut when it ended
+    events INTEGER NOT NULL DEFAULT 0,  -- events received (stored or not)
+    log_bytes INTEGER NOT NULL DEFAULT 0,
+    truncated_at_bytes INTEGER,
+    truncated_after_events INTEGER,
+    snapshot BLOB,                      -- zlib(pickle(Timeline)) of the finished run
+    extra TEXT NOT NULL DEFAULT '{}'    -- JSON: the run's other fields (conditions, ...)
+);
+CREATE INDEX IF NOT EXISTS runs_newest_first ON runs (created_at DESC);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    data BLOB NOT NULL,                 -- zlib of JSON lines [seq, code, ts_ns, worker, ...]
+    PRIMARY KEY (run_id, first_seq)
+) WITHOUT ROWID;
+"""
+
+CHUNK_EVENTS = 4096  # events per stored row: what a page read decompresses at most, twice
+KEEP_PAST_BOUND = frozenset({"header", "lane", "result", "failure"})  # what replay cannot do without
+CODES = {kind: code for code, kind in KINDS.items()} | {"output": "O"}
+CACHE_FINISHED = 32  # finished runs kept in memory
+STOPPED = "the server stopped while it ran"
+NEVER_ENDED = "never ended: the server stopped (found at restart)"
+
+# Run fields with a column of their own, or that only make sense in a live server.
+COLUMNS = {"id", "experiment", "params", "owner", "status", "created_at", "started_at", "ended_at", "error",
+           "stderr_tail", "blocked", "cut_at_ns", "received", "truncated"}
+RUNTIME = {"timeline", "changed", "cancel_requested", "journal", "stop_as"}
+
+
+# ---- The stored form of events and runs (pure) ----
+
+def encode(seq: int, event: Event) -> str:
+    """One event as a stored line: the wire format (experiments/recorder.py) with its number first."""
+    code = CODES[event.kind]
+    if code in ("B", "I"):
+        raw = [seq, code, event.ts_ns, event.worker, event.name, event.category]
+    elif code == "C":
+        raw = [seq, code, event.ts_ns, event.worker, event.name, event.value]
+    elif code == "E":
+        raw = [seq, code, event.ts_ns, event.worker]
+    elif code == "O":
+        raw = [seq, code, event.ts_ns, event.worker, event.name]
+    else:
+        raw = [seq, code, event.ts_ns, event.worker, event.value]
+    return json.dumps(raw, separators=(",", ":"), default=str)
+
+
+def decode_line(line: str) -> tuple[int, Event]:
+    seq, *raw = json.loads(line)
+    if raw[0] == "O":
+        return seq, Event("output", int(raw[1]), str(raw[2]), str(raw[3]), "output")
+    return seq, decode(raw)
+
+
+def pack(lines: list[str]) -> bytes:
+    return zlib.compress("\n".join(lines).encode(), 6)
+
+
+def unpack(blob: bytes) -> list[str]:
+    return zlib.decompress(blob).decode().split("\n")
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def extra_of(run: Run) -> dict[str, Any]:
+    """The run's fields other helpers add (conditions, queue facts, ...), those that are JSON."""
+    extra = {}
+    for f in dataclasses.fields(run):
+        if f.name in COLUMNS or f.name in RUNTIME:
+            continue
+        try:
+            json.dumps(getattr(run, f.name), default=_plain)
+        except (TypeError, ValueError):
+            continue  # live-only state (an asyncio object, a handle): nothing to keep
+        extra[f.name] = getattr(run, f.name)
+    return extra
+
+
+def restore_extra(run: Run, extra: dict[str, Any]) -> None:
+    """Put stored extra fields back; a dataclass field is rebuilt from its dict when its default says so."""
+    for name, value in extra.items():
+        if not hasattr(run, name):
+            continue  # a field this version of the server no longer has
+        current = getattr(run, name)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            try:
+                value = type(current)(**value)
+            except TypeError:
+                pass
+        setattr(run, name, value)
+
+
+def record_of(run: Run) -> dict[str, Any]:
+    """The run's row (without the snapshot), taken on the loop at the moment it is saved."""
+    data = run.to_json()
+    return {
+        "id": run.id, "experiment": run.experiment.id, "params": json.dumps(run.params), "owner": run.owner,
+        "status": run.status, "created_at": run.created_at, "started_at": run.started_at, "ended_at": run.ended_at,
+        "error": run.error, "stderr_tail": run.stderr_tail,
+        "blocked": json.dumps([dataclasses.asdict(b) for b in run.blocked]),
+        "result": json.dumps(data["result"]) if data["result"] is not None else None,
+        "cut_at_ns": run.cut_at_ns, "events": run.received,
+        "extra": json.dumps(extra_of(run), default=_plain),
+    }
+
+
+def placeholder(experiment_id: str) -> Experiment:
+    """A stored run of an experiment this server no longer lists: shown, never run again."""
+    return Experiment(experiment_id, "", experiment_id, "", "unknown", "(this experiment is no longer in the catalogue)",
+                      "", (), "")
+
+
+@dataclass
+class LogState:
+    """What the writer knows of one run's stored log."""
+
+    bytes: int = 0
+    truncation: Truncation | None = None
+
+
+@dataclass
+class Page:
+    """One page of the run history."""
+
+    runs: list[dict[str, Any]]
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+
+# ---- The store ----
+
+@dataclass
+class RunStore:
+    path: str
+    experiments: dict[str, Experiment]
+    max_log_bytes: int = 50_000_000
+    db: Database = field(init=False)
+    _live: dict[str, Run] = field(default_factory=dict)  # not finished yet
+    _recent: OrderedDict[str, Run] = field(default_factory=OrderedDict)  # finished, most recent last
+    _loading: dict[str, asyncio.Future] = field(default_factory=dict)
+    _pending: list[tuple[Run, int, list[Event]]] = field(default_factory=list)  # ingested this tick
+    _handover: asyncio.Handle | None = None
+    _logs: dict[str, LogState] = field(default_factory=dict)  # the writer thread's own
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    def __post_init__(self) -> None:
+        self.db = Database(self.path)
+
+    # -- life cycle --
+
+    async def open(self) -> int:
+        """Start the writer; every run stored as queued or running (the server died under it) becomes
+        interrupted. Returns how many."""
+        self._loop = asyncio.get_running_loop()
+        self.db.start()
+        return await self.db.run(self._open)
+
+    @staticmethod
+    def _open(conn: sqlite3.Connection) -> int:
+        for statement in SCHEMA.split(";"):  # not executescript: it would commit the job's transaction
+            conn.execute(statement)
+        cursor = conn.execute(
+            "UPDATE runs SET status = 'interrupted', error = ? WHERE status NOT IN (%s)" % ",".join("?" * len(FINISHED)),
+            (NEVER_ENDED, *FINISHED))
+        return cursor.rowcount
+
+    async def close(self) -> None:
+        """Write whatever is still waiting, then stop the writer."""
+        self._hand_over()
+        await self.db.stop()
+
+    # -- the interface the lab uses --
+
+    def create(self, experiment: Experiment, params: dict[str, Any], owner: str = "") -> Run:
+        run = Run(secrets.token_hex(6), experiment, params, owner)
+        run.journal = self
+        self._live[run.id] = run
+        self.save(run)
+        return run
+
+    def get(self, run_id: str) -> Run | None:
+        """A run in memory (live, or finished recently); `find` also looks in the database."""
+        return self._live.get(run_id) or self._recent.get(run_id)
+
+    def active(self) -> list[Run]:
+        return [run for run in self._live.values() if not run.finished]
+
+    async def find(self, run_id: str) -> Run | None:
+        run = self.get(run_id)
+        if run is not None:
+            return run
+        if len(run_id) > 64:
+            return None
+        loading = self._loading.get(run_id)
+        if loading is None:  # one load per run however many ask at once
+            loading = asyncio.ensure_future(self.db.run(self._load, run_id))
+            self._loading[run_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(run_id, None))
+        run = await asyncio.shield(loading)
+        if run is not None and run.id not in self._recent:
+            self._remember(run)
+        return run
+
+    async def events(self, run_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+        """Stored events numbered after `after`, at most `limit`, each as JSON with its `seq`."""
+        self._hand_over()  # so the read sees every event ingested so far
+        return await self.db.run(self._read_events, run_id, after, limit)
+
+    async def history(self, page: int, size: int) -> Page:
+        self._hand_over()
+        return await self.db.run(self._history, page, size)
+
+    # -- the Journal a run reports to --
+
+    def append(self, run: Run, events: list[Event]) -> None:
+        if events:
+            self._pending.append((run, run.received - len(events) + 1, events))
+            self._schedule()
+
+    def save(self, run: Run) -> None:
+        record = record_of(run)
+        if run.finished:
+            self._live.pop(run.id, None)
+            self._remember(run)
+        self._hand_over()  # the events before it, first
+        self.db.submit(self._save, record, run.timeline if run.finished else None)
+
+    # -- on the loop --
+
+    def _remember(self, run: Run) -> None:
+        self._recent[run.id] = run
+        self._recent.move_to_end(run.id)
+        while len(self._recent) > CACHE_FINISHED:
+            self._recent.popitem(last=False)
+
+    def _schedule(self) -> None:
+        if self._handover is None:
+            loop = self._loop or asyncio.get_running_loop()
+            self._handover = loop.call_soon(self._hand_over)
+
+    def _hand_over(self) -> None:
+        """Give the writer every batch ingested since the last hand-over, as one job."""
+        if self._handover is not None:
+            self._handover.cancel()
+            self._handover = None
+        if self._pending:
+            batches, self._pending = self._pending, []
+            self.db.submit(self._write_events, batches)
+
+    def _truncated(self, run: Run, truncation: Truncation) -> None:
+        run.truncated = truncation
+        run.changed.set()
+
+    # -- on the writer thread --
+
+    def _write_events(self, conn: sqlite3.Connection, batches: list[tuple[Run, int, list[Event]]]) -> None:
+        by_run: dict[str, tuple[Run, list[tuple[int, Event]]]] = {}
+        for run, first, events in batches:
+            by_run.setdefault(run.id, (run, []))[1].extend(enumerate(events, first))
+        for run_id, (run, numbered) in by_run.items():
+            log = self._logs.setdefault(run_id, LogState())
+            for start in range(0, len(numbered), CHUNK_EVENTS):
+                chunk = numbered[start:start + CHUNK_EVENTS]
+                if log.truncation is not None:
+                    chunk = [(seq, e) for seq, e in chunk if e.kind in KEEP_PAST_BOUND]
+                if not chunk:
+                    continue
+                blob = pack([encode(seq, e) for seq, e in chunk])
+                if log.truncation is None and log.bytes + len(blob) > self.max_log_bytes:
+                    # This chunk would cross the bound: from its first event on, keep only what replay needs.
+                    log.truncation = Truncation(log.bytes, chunk[0][0] - 1)
+                    self._loop.call_soon_threadsafe(self._truncated, run, log.truncation)
+                    chunk = [(seq, e) for seq, e in chunk if e.kind in KEEP_PAST_BOUND]
+                    if not chunk:
+                        continue
+                    blob = pack([encode(seq, e) for seq, e in chunk])
+                conn.execute("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)", (run_id, chunk[0][0], chunk[-1][0], blob))
+                log.bytes += len(blob)
+            truncation = log.truncation
+            conn.execute("UPDATE runs SET events = max(events, ?), log_bytes = ?, truncated_at_bytes = ?, "
+                         "truncated_after_events = ? WHERE id = ?",
+                         (numbered[-1][0], log.bytes, truncation and truncation.at_bytes,
+                          truncation and truncation.after_events, run_id))
+
+    def _save(self, conn: sqlite3.Connection, record: dict[str, Any], timeline: Timeline | None) -> None:
+        names = list(record)
+        conn.execute(
+            f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names if n != 'id')}",
+            [record[n] for n in names])
+        if timeline is not None:
+            self._logs.pop(record["id"], None)
+            snapshot = zlib.compress(pickle.dumps(timeline, pickle.HIGHEST_PROTOCOL), 6)
+            if len(snapshot) <= self.max_log_bytes:  # else replay falls back to the stored events
+                conn.execute("UPDATE runs SET snapshot = ? WHERE id = ?", (snapshot, record["id"]))
+
+    def _read_events(self, conn: sqlite3.Connection, run_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        rows = conn.execute("SELECT data FROM events WHERE run_id = ? AND last_seq > ? ORDER BY first_seq",
+                            (run_id, after))
+        for (blob,) in rows:
+            for line in unpack(blob):
+                seq, event = decode_line(line)
+                if seq > after:
+                    out.append({"seq": seq, **event.to_json()})
+                    if len(out) >= limit:
+                        return out
+        return out
+
+    def _history(self, conn: sqlite3.Connection, page: int, size: int) -> Page:
+        total = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+        rows = conn.execute(
+            "SELECT id, experiment, params, status, created_at, started_at, ended_at FROM runs "
+            "ORDER BY created_at DESC, id LIMIT ? OFFSET ?", (size, (page - 1) * size))
+        runs = [{"id": r[0], "experiment": r[1], "params": json.loads(r[2]), "status": r[3], "created_at": r[4],
+                 "started_at": r[5], "ended_at": r[6], "url": f"/runs/{r[0]}"} for r in rows]
+        return Page(runs, page, size, total)
+
+    def _load(self, conn: sqlite3.Connection, run_id: str) -> Run | None:
+        conn.row_factory = sqlite3.Row
+        try:
+            row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        finally:
+            conn.row_factory = None
+        if row is None:
+            return None
+        experiment = self.experiments.get(row["experiment"]) or placeholder(row["experiment"])
+        run = Run(row["id"], experiment, json.loads(row["params"]), row["owner"], status=row["status"],
+                  created_at=row["created_at"], started_at=row["started_at"], ended_at=row["ended_at"],
+                  error=row["error"], stderr_tail=row["stderr_tail"],
+                  blocked=[Blocked(**b) for b in json.loads(row["blocked"])], received=row["events"],
+                  cut_at_ns=row["cut_at_ns"])
+        if row["truncated_at_bytes"] is not None:
+            run.truncated = Truncation(row["truncated_at_bytes"], row["truncated_after_events"])
+        restore_extra(run, json.loads(row["extra"]))
+        run.timeline = self._snapshot(row["snapshot"]) or self._replay(conn, run)
+        return run
+
+    @staticmethod
+    def _snapshot(blob: bytes | None) -> Timeline | None:
+        if blob is None:
+            return None
+        try:  # written by this server; a newer server whose Timeline changed shape replays instead
+            timeline = pickle.loads(zlib.decompress(blob))
+        except Exception:
+            return None
+        return timeline if isinstance(timeline, Timeline) else None
+
+    @staticmethod
+    def _replay(conn: sqlite3.Connection, run: Run) -> Timeline:
+        """The timeline from the stored events, closed as the run ended (or where its events stop)."""
+        timeline = Timeline()
+        for (blob,) in conn.execute("SELECT data FROM events WHERE run_id = ? ORDER BY first_seq", (run.id,)):
+            for line in unpack(blob):
+                timeline.apply(decode_line(line)[1])
+        if run.status in FINISHED:
+            timeline.close(run.cut_at_ns, CUT_WHY.get(run.status, "never ended"))
+        return timeline
+

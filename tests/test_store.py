@@ -1,0 +1,209 @@
+"""The SQLite run store: what a run leaves behind survives a reopen, paged, batched and bounded."""
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from app.events import Event
+from app.experiments import catalogue
+from app.store import RunStore
+
+EXPERIMENTS = catalogue(("experiments.race_counter",))
+RACE = EXPERIMENTS["race-counter"]
+
+
+def header(ts=1) -> list[Event]:
+    return [Event("header", ts, "main", value={"python": "3.11.7", "pid": 10}),
+            Event("lane", ts, "main", value={"pid": 10, "thread": "MainThread"})]
+
+
+def spans(n: int, t0=10, worker="w1") -> list[Event]:
+    out = []
+    for i in range(n):
+        out += [Event("begin", t0 + 10 * i, worker, f"step {i}", "run"), Event("end", t0 + 10 * i + 5, worker)]
+    return out
+
+
+def result(ts: int) -> list[Event]:
+    return [Event("result", ts, "main", value={"expected": 0, "actual": 0, "correct": True})]
+
+
+def drawn(run) -> tuple:
+    """What a page draws from a run: its lanes, spans, marks and result."""
+    tl = run.timeline
+    return ([(lane.worker, lane.pid) for lane in tl.lanes], list(tl.spans), list(tl.marks), tl.result, tl.header)
+
+
+def rows(path, sql):
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+async def opened(path, **kw) -> RunStore:
+    store = RunStore(str(path), EXPERIMENTS, **kw)
+    await store.open()
+    return store
+
+
+def test_a_finished_run_replays_identically_after_reopen(tmp_path):
+    path = tmp_path / "lab.db"
+
+    async def first():
+        store = await opened(path)
+        run = store.create(RACE, {"workers": 2}, owner="c" * 32)
+        run.start()
+        run.ingest(header() + [Event("begin", 5, "main", "never ends", "wait")])
+        run.ingest(spans(50) + [Event("instant", 99, "w1", "print", "print")] + result(700))
+        run.finish("done", cut_at_ns=800)
+        await store.close()
+        return run.id, drawn(run), run.to_json()
+
+    async def second(run_id):
+        store = await opened(path)
+        run = await store.find(run_id)
+        await store.close()
+        return drawn(run), run.to_json(), run
+
+    run_id, before, before_json = asyncio.run(first())
+    after, after_json, run = asyncio.run(second(run_id))
+    assert after == before and after_json == before_json
+    assert run.timeline.spans[-1].cut == "killed at exit" and run.timeline.spans[-1].end_ns == 800
+    assert before_json["log"] == {"events": 105, "truncated": None}
+
+
+def test_events_are_numbered_and_paged(tmp_path):
+    async def main():
+        store = await opened(tmp_path / "lab.db")
+        run = store.create(RACE, {})
+        run.ingest(header())
+        run.ingest(spans(5000))  # more than one stored chunk
+        first = await store.events(run.id, after=0, limit=3)
+        middle = await store.events(run.id, after=4097, limit=4)
+        tail = await store.events(run.id, after=10_000, limit=100)
+        everything = await store.events(run.id, after=0, limit=100_000)
+        await store.close()
+        return first, middle, tail, everything
+
+    first, middle, tail, everything = asyncio.run(main())
+    assert [e["seq"] for e in first] == [1, 2, 3] and first[0]["kind"] == "header"
+    assert first[2] == {"seq": 3, "ts_ns": 10, "worker": "w1", "kind": "begin", "start_ns": 10, "name": "step 0", "category": "run"}
+    assert [e["seq"] for e in middle] == [4098, 4099, 4100, 4101]
+    assert [e["seq"] for e in tail] == [10_001, 10_002]
+    assert [e["seq"] for e in everything] == list(range(1, 10_003))
+
+
+def test_events_ingested_in_one_tick_are_written_in_one_transaction(tmp_path):
+    path = tmp_path / "lab.db"
+
+    async def main():
+        store = await opened(path)
+        run = store.create(RACE, {})
+        for i in range(20):  # twenty pipe reads in the same tick
+            run.ingest(spans(5, t0=1000 * i))
+        await store.events(run.id, 0, 1)  # a read waits for the writes before it
+        await store.close()
+        return run.id
+
+    run_id = asyncio.run(main())
+    assert rows(path, "SELECT first_seq, last_seq FROM events") == [(1, 200)]
+    assert rows(path, f"SELECT events FROM runs WHERE id = '{run_id}'") == [(200,)]
+
+
+def test_runs_left_running_become_interrupted_with_their_events_kept(tmp_path):
+    path = tmp_path / "lab.db"
+
+    async def first():
+        store = await opened(path)
+        queued = store.create(RACE, {})
+        running = store.create(RACE, {})
+        running.start()
+        running.ingest(header() + spans(3) + [Event("begin", 500, "w2", "Lock.acquire", "wait")])
+        await store.close()  # as if the server died: neither run finished
+        return queued.id, running.id
+
+    async def second(ids):
+        store = await opened(path)
+        runs = [await store.find(i) for i in ids]
+        events = await store.events(ids[1], 0, 100)
+        await store.close()
+        return runs, events
+
+    queued, running = asyncio.run(second(asyncio.run(first())))[0]
+    assert queued.status == running.status == "interrupted" and queued.finished
+    assert "server stopped" in running.error
+    assert len(running.timeline.spans) == 4
+    cut = running.timeline.spans[-1]
+    assert (cut.name, cut.cut, cut.end_ns) == ("Lock.acquire", "never ended (the server stopped)", 500)
+    assert running.to_json()["log"]["events"] == 9
+
+
+def test_a_log_past_its_bound_keeps_what_replay_needs_and_says_where_it_was_cut(tmp_path):
+    path = tmp_path / "lab.db"
+    bound = 20_000
+
+    async def first():
+        store = await opened(path, max_log_bytes=bound)
+        run = store.create(RACE, {})
+        run.start()
+        run.ingest(header())
+        run.ingest(spans(3))
+        for i in range(40):  # ~130 kB compressed in all, which the timeline folds into nothing (as coalescing does)
+            run.ingest([Event("counter", 100 + i * 1000 + k, "w1", "depth", f"{i}.{k} {'x' * (k % 97)}")
+                        for k in range(1000)])
+            await asyncio.sleep(0)
+        run.ingest([Event("lane", 50_000, "w9", value={"pid": 11})] + result(60_000))
+        run.finish("done")
+        await store.close()
+        return run.id, drawn(run), run.to_json(), run.truncated
+
+    async def second(run_id):
+        store = await opened(path)
+        run = await store.find(run_id)
+        events = await store.events(run_id, 0, 100_000)
+        await store.close()
+        return drawn(run), run.to_json(), events
+
+    run_id, before, before_json, truncation = asyncio.run(first())
+    after, after_json, events = asyncio.run(second(run_id))
+    assert truncation is not None and 0 < truncation.after_events < 40_000
+    assert before_json["log"]["truncated"] == {"at_mb": round(truncation.at_bytes / 1e6, 3),
+                                               "after_events": truncation.after_events}
+    assert after == before and after_json == before_json  # the snapshot replays it identically
+    assert rows(path, "SELECT sum(length(data)) FROM events")[0][0] <= bound
+    kinds = [e["kind"] for e in events]
+    assert kinds[-2:] == ["lane", "result"] and events[-1]["seq"] == 40_010
+    assert len(events) == truncation.after_events + 2
+    assert len(after[1]) == 3  # the spans from before the bound
+
+
+def test_history_is_newest_first_and_paged(tmp_path):
+    async def main():
+        store = await opened(tmp_path / "lab.db")
+        ids = [store.create(RACE, {"n": i}).id for i in range(7)]
+        pages = [await store.history(page, 3) for page in (1, 2, 3, 4)]
+        await store.close()
+        return ids, pages
+
+    ids, pages = asyncio.run(main())
+    assert [r["id"] for p in pages for r in p.runs] == ids[::-1]
+    assert [len(p.runs) for p in pages] == [3, 3, 1, 0] and pages[0].pages == 3 and pages[0].total == 7
+
+
+def test_an_unknown_run_is_none(tmp_path):
+    async def main():
+        store = await opened(tmp_path / "lab.db")
+        found = await store.find("nope"), await store.find("x" * 1000)
+        await store.close()
+        return found
+
+    assert asyncio.run(main()) == (None, None)
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=100001", "after=-1", "limit=ten"])
+def test_events_paging_out_of_bounds_is_a_422_naming_the_field(client, query):
+    run_id = client.post("/api/runs", json={"experiment": "test-raises", "params": {"workers": 1}}).json()["id"]
+    response = client.get(f"/api/runs/{run_id}/events?{query}")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == query.split("=")[0]
