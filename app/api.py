@@ -22,6 +22,13 @@ class RunRequest(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+def may_cancel(request: Request, run: Run) -> bool:
+    """Only the client that started a run (its cookie), or the teacher (admin token), may cancel it."""
+    if is_admin(request, request.app.state.settings):
+        return True
+    return bool(run.owner) and client_of(request).id == run.owner
+
+
 def lab_of(request: Request) -> Lab:
     return request.app.state.lab
 
@@ -86,6 +93,8 @@ async def get_events(
 async def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
     lab = lab_of(request)
     run = await run_or_404(lab, run_id)
+    if not may_cancel(request, run):
+        raise HTTPException(403, "only the client that started this run, or the teacher with the admin token, may cancel it")
     if not run.finished:
         lab.cancel(run)
     return {"id": run.id, "status": run.status}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from app.api import lab_of, run_or_404
+from app.api import lab_of, may_cancel, run_or_404
 from app.auth import is_admin
 from app.clients import client_of
 from app.limits import Refusal
@@ -57,4 +57,5 @@ async def run_page(run_id: str, request: Request) -> HTMLResponse:
     lab = lab_of(request)
     run = await run_or_404(lab, run_id)
     broadcast = lab.broadcasts.get(run.id)  # gone once a finished run's last frame is out
-    return render(request, "run.html", **lab.renderer.page_parts(run, broadcast.view if broadcast else View()))
+    return render(request, "run.html", **lab.renderer.page_parts(run, broadcast.view if broadcast else View()),
+                  may_cancel=may_cancel(request, run))

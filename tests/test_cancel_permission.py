@@ -1,0 +1,58 @@
+"""Cancel: the run's owner (its cookie) or the teacher (admin token); anyone else 403."""
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.auth import ADMIN_COOKIE, admin_cookie_value
+from app.clients import COOKIE
+from app.server import create_app
+from tests.conftest import TEST_MODULES, make_settings, wait_for_status
+
+SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
+OWNER = {"cookie": f"{COOKIE}={'1' * 32}"}
+STRANGER = {"cookie": f"{COOKIE}={'2' * 32}"}
+TEACHER = {"authorization": "Bearer teacher-secret"}
+
+
+@pytest.fixture
+def c():
+    settings = make_settings(admin_token="teacher-secret")
+    with TestClient(create_app(settings, modules=TEST_MODULES)) as client:
+        yield client
+
+
+def start(c) -> str:
+    response = c.post("/api/runs", json=SLEEPS, headers=OWNER)
+    assert response.status_code == 201
+    return response.json()["id"]
+
+
+def test_a_stranger_gets_403_and_the_run_goes_on(c):
+    run_id = start(c)
+    for headers in (STRANGER, {}, {"authorization": "Bearer wrong"}, {**STRANGER, "authorization": "Basic teacher-secret"}):
+        refused = c.post(f"/api/runs/{run_id}/cancel", headers=headers)
+        assert refused.status_code == 403
+        assert "only the client that started this run" in refused.json()["detail"]
+    assert c.get(f"/api/runs/{run_id}").json()["status"] in ("queued", "running")
+    assert c.post(f"/api/runs/{run_id}/cancel", headers=OWNER).status_code == 200
+    assert wait_for_status(c, run_id)["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("teacher", [TEACHER, {"cookie": "lab_admin=COOKIE"}])
+def test_the_teacher_may_cancel_any_run(c, teacher):
+    if "cookie" in teacher:
+        teacher = {"cookie": f"{ADMIN_COOKIE}={admin_cookie_value(c.app.state.settings)}"}
+    run_id = start(c)
+    assert c.post(f"/api/runs/{run_id}/cancel", headers=teacher).status_code == 200
+    assert wait_for_status(c, run_id)["status"] == "cancelled"
+
+
+def test_the_cancel_button_is_shown_only_to_those_allowed(c):
+    run_id = start(c)
+    assert 'class="cancel-run"' in c.get(f"/runs/{run_id}", headers=OWNER).text
+    assert 'class="cancel-run"' in c.get(f"/runs/{run_id}", headers={**STRANGER, **TEACHER}).text
+    assert 'class="cancel-run"' not in c.get(f"/runs/{run_id}", headers=STRANGER).text
+    c.post(f"/api/runs/{run_id}/cancel", headers=OWNER)
+    wait_for_status(c, run_id)
+    assert 'class="cancel-run"' not in c.get(f"/runs/{run_id}", headers=OWNER).text  # over: nothing to cancel
