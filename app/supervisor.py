@@ -21,6 +21,7 @@ from app.events import StreamParser
 from app.hangs import Blocked, blocked_workers
 from app.runs import Run
 from app.settings import Settings
+from experiments import rlimits
 
 ROOT = Path(__file__).resolve().parent.parent
 STDERR_TAIL = 16_000
@@ -73,11 +74,44 @@ async def _pump_stderr(stream: asyncio.StreamReader, run: Run) -> None:
         run.stderr_tail = (run.stderr_tail + data.decode("utf-8", "replace"))[-STDERR_TAIL:]
 
 
-def _outcome(run: Run, returncode: int) -> tuple[str, str | None]:
-    if run.timeline.failure:
+def user_tasks(uid: int) -> int:
+    """Processes and threads of `uid` now: what RLIMIT_NPROC counts on Linux."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid == uid:
+                count += len(os.listdir(f"/proc/{entry.name}/task"))
+        except (FileNotFoundError, PermissionError):  # gone meanwhile, or hidden
+            pass
+    return count
+
+
+def runner_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+        # glibc reserves 64 MB of address space per malloc arena, up to 8 per core: with many
+        # threads that alone would exhaust RLIMIT_AS. Two arenas are plenty for these experiments.
+        "MALLOC_ARENA_MAX": "2",
+        # the runner kills its group if this process dies without stopping it (experiments/lifeline.py)
+        "LAB_SERVER_PID": str(os.getpid()),
+        rlimits.ENV: rlimits.encode(settings.run_memory_mb, settings.run_cpu_s,
+                                    user_tasks(os.getuid()) + settings.run_processes),
+    }
+
+
+def _outcome(run: Run, returncode: int, settings: Settings) -> tuple[str, str | None]:
+    failure = run.timeline.failure
+    if failure:
+        if failure.get("type") == "MemoryError":
+            return "failed", (f"ran out of memory: each of the run's processes may use at most "
+                              f"{settings.run_memory_mb} MB of address space (LAB_RUN_MEMORY_MB)")
         return "failed", None
     if returncode == 0 and run.result is not None:
         return "done", None
+    if returncode == -signal.SIGXCPU:
+        return "failed", f"a process of the run used its {settings.run_cpu_s} CPU-seconds limit (LAB_RUN_CPU_S) and was killed by SIGXCPU"
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
@@ -89,8 +123,7 @@ def _outcome(run: Run, returncode: int) -> tuple[str, str | None]:
 
 async def execute(run: Run, settings: Settings) -> None:
     """Start the runner, stream its events into `run`, and end the run with the right status."""
-    # LAB_SERVER_PID: the runner kills its group if this process dies without stopping it (experiments/lifeline.py).
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "LAB_SERVER_PID": str(os.getpid())}
+    env = runner_env(settings)
     run.start()  # before the await: a cancel that comes while the runner starts must reach the watch below
     proc = await asyncio.create_subprocess_exec(
         settings.python, "-m", "experiments.runner", run.experiment.module, json.dumps(run.params),
@@ -135,7 +168,7 @@ async def execute(run: Run, settings: Settings) -> None:
         if stopped_by is not None:
             run.finish(stopped_by, _why_stopped(stopped_by, settings), cut_at_ns=time.monotonic_ns())
         else:
-            status, error = _outcome(run, proc.returncode)
+            status, error = _outcome(run, proc.returncode, settings)
             run.finish(status, error, cut_at_ns=time.monotonic_ns() if status == "failed" else None)
 
 

@@ -21,6 +21,7 @@ import time
 import traceback
 
 from experiments import params as params_module
+from experiments import rlimits
 from experiments.recorder import FORMAT, attach
 
 
@@ -37,6 +38,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m experiments.runner MODULE PARAMS_JSON", file=sys.stderr)
         return 2
+    rlimits.apply_from_env()  # before the experiment is even imported
     module = importlib.import_module(argv[0])
     try:
         params = params_module.validate(module.PARAMS, json.loads(argv[1]))
