@@ -9,6 +9,7 @@ from app.auth import is_admin
 from app.clients import client_of
 from app.limits import Refusal
 from app.render import View
+from app.presenter import presenter_context
 from experiments.params import ParamError, defaults, from_form, validate
 
 router = APIRouter()
@@ -20,7 +21,8 @@ def render(request: Request, name: str, status_code: int = 200, **context) -> HT
 
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
-    return render(request, "index.html", experiments=list(lab_of(request).experiments.values()))
+    return render(request, "index.html", experiments=list(lab_of(request).experiments.values()),
+                  **request.app.state.lobby.context())
 
 
 @router.get("/experiments/{experiment_id}", response_class=HTMLResponse)
@@ -58,4 +60,5 @@ async def run_page(run_id: str, request: Request) -> HTMLResponse:
     run = await run_or_404(lab, run_id)
     broadcast = lab.broadcasts.get(run.id)  # gone once a finished run's last frame is out
     return render(request, "run.html", **lab.renderer.page_parts(run, broadcast.view if broadcast else View()),
-                  may_cancel=may_cancel(request, run))
+                  may_cancel=may_cancel(request, run,
+                  **presenter_context(request))

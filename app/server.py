@@ -1,6 +1,8 @@
 """Build the FastAPI app: settings, experiment catalogue, templates, the lab, and the routes."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -8,10 +10,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from app import api, live, pages
+from app import api, live, pages, presenter
 from app.clients import ClientCookieMiddleware
 from app.experiments import catalogue
 from app.lab import Lab
+from app.lobby import Lobby
 from app.render import Renderer, environment
 from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
 from experiments import MODULES
@@ -35,7 +38,12 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     async def lifespan(app: FastAPI):
         lab = app.state.lab = Lab(settings, catalogue(modules), renderer)
         await lab.store.open()  # runs the last server left running are marked interrupted
+        app.state.lobby = Lobby(lab, env)
+        lobby_task = asyncio.create_task(app.state.lobby.run())
         yield
+        lobby_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lobby_task
         await lab.shutdown()
         await lab.store.close()  # after the runs ended: their last events and status are written
 
@@ -47,4 +55,5 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(live.router)
+    app.include_router(presenter.router)
     return app
