@@ -87,8 +87,7 @@ class Lobby:
 
     def context(self) -> dict[str, Any]:
         lab = self.lab
-        # Lab.position (the queue place) comes with admission control; until then, status only.
-        position = getattr(lab, "position", None)
+        position = lab.position
         pinned = self.pinned_run
         return {"live": live_runs(lab.store.active(), position),
                 "pinned": row(pinned, position) if pinned is not None else None}

@@ -15,7 +15,7 @@ from app.experiments import catalogue
 from app.live import lobbies, pump
 from app.lobby import Lobby, Subscriber, live_runs
 from app.render import environment
-from app.runs import RunStore
+from app.runs import Run
 from app.server import create_app
 from tests.conftest import make_settings, wait_for_status
 
@@ -23,9 +23,30 @@ TICKER = "tests.ticker_experiment"
 EXPERIMENTS = catalogue(("experiments.race_counter", TICKER))
 
 
-class FakeLab:
+class FakeStore:
+    """Runs in memory, without the database."""
+
     def __init__(self) -> None:
-        self.store = RunStore()
+        self.runs: dict[str, Run] = {}
+
+    def create(self, experiment, params, owner) -> Run:
+        run = Run(f"run{len(self.runs)}", experiment, params, owner)
+        self.runs[run.id] = run
+        return run
+
+    def active(self) -> list[Run]:
+        return [run for run in self.runs.values() if not run.finished]
+
+
+class FakeLab:
+    """The lab as the lobby reads it: its runs, and each queued run's place."""
+
+    def __init__(self) -> None:
+        self.store = FakeStore()
+        self.places: dict[str, int] = {}
+
+    def position(self, run) -> int | None:
+        return self.places.get(run.id)
 
 
 def make_run(lab: FakeLab, status: str = "queued", owner: str = "owner-cookie-1234", experiment: str = "ticker"):
@@ -50,13 +71,13 @@ def test_live_now_lists_running_runs_then_queued_ones_in_order_and_not_finished_
     assert rows[0].url == f"/runs/{running.id}" and rows[0].title == "Ticker (test only)"
 
 
-def test_queue_positions_come_from_the_lab_when_it_can_tell():
+def test_queued_runs_show_their_place_in_the_queue():
     lab = FakeLab()
     running, queued = make_run(lab, "running"), make_run(lab)
-    rows = live_runs(lab.store.active(), position=lambda run: 7)
-    assert [(r.id, r.position) for r in rows] == [(running.id, None), (queued.id, 7)]
-    html = Lobby(lab, environment()).render()
-    assert "in the queue" not in html  # a lab without Lab.position: status only
+    lab.places = {running.id: 5, queued.id: 7}
+    rows = live_runs(lab.store.active(), position=lab.position)
+    assert [(r.id, r.position) for r in rows] == [(running.id, None), (queued.id, 7)]  # only a queued run has one
+    assert "#7 in the queue" in Lobby(lab, environment()).render()
 
 
 def test_the_lobby_shows_runs_and_the_pinned_run_but_never_who_started_them():
