@@ -60,5 +60,4 @@ async def run_page(run_id: str, request: Request) -> HTMLResponse:
     run = await run_or_404(lab, run_id)
     broadcast = lab.broadcasts.get(run.id)  # gone once a finished run's last frame is out
     return render(request, "run.html", **lab.renderer.page_parts(run, broadcast.view if broadcast else View()),
-                  may_cancel=may_cancel(request, run,
-                  **presenter_context(request))
+                  may_cancel=may_cancel(request, run), **presenter_context(request))
