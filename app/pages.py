@@ -1,12 +1,13 @@
-"""The HTML pages: the experiment list, one experiment's form and code, a run's live page."""
+"""The HTML pages: the experiment list, one experiment's form and code, a run's live page, the run history."""
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.api import lab_of, may_cancel, run_or_404
 from app.auth import is_admin
 from app.clients import client_of
+from app.history import MAX_PAGE, PAGE_SIZE, row
 from app.limits import Refusal
 from app.render import View
 from app.presenter import presenter_context
@@ -52,6 +53,12 @@ async def start_from_form(experiment_id: str, request: Request):
         response.headers.update(run.headers)
         return response
     return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+
+@router.get("/runs", response_class=HTMLResponse)
+async def history(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE, description="1 is the newest runs")) -> HTMLResponse:
+    found = await lab_of(request).store.history(page, PAGE_SIZE)
+    return render(request, "runs.html", page=found, rows=[row(r) for r in found.runs])
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS runs (
     stderr_tail TEXT NOT NULL DEFAULT '',
     blocked TEXT NOT NULL DEFAULT '[]', -- JSON: [{worker, waiting_on, since_ms}]
     result TEXT,                        -- JSON, as /api/runs/{id} shows it
-    cut_at_ns INTEGER,                  -- where spans still open were cut when it ended
+    cut_at_ns INTEGER,                  -- where spans still open were cut when it ended (while it runs:
+                                        -- when the server last saw it running, on the runner's clock)
     events INTEGER NOT NULL DEFAULT 0,  -- events received (stored or not)
     log_bytes INTEGER NOT NULL DEFAULT 0,
     truncated_at_bytes INTEGER,
@@ -72,6 +73,7 @@ CHUNK_EVENTS = 4096  # events per stored row: what a page read decompresses at m
 KEEP_PAST_BOUND = frozenset({"header", "lane", "result", "failure"})  # what replay cannot do without
 CODES = {kind: code for code, kind in KINDS.items()} | {"output": "O"}
 CACHE_FINISHED = 32  # finished runs kept in memory
+HEARTBEAT_S = 1.0  # how often running runs are noted as alive: a killed server's runs are cut there
 STOPPED = "the server stopped while it ran"
 NEVER_ENDED = "never ended: the server stopped (found at restart)"
 
@@ -207,6 +209,7 @@ class RunStore:
     _handover: asyncio.Handle | None = None
     _logs: dict[str, LogState] = field(default_factory=dict)  # the writer thread's own
     _loop: asyncio.AbstractEventLoop | None = None
+    _heartbeat: asyncio.Task | None = None
 
     def __post_init__(self) -> None:
         self.db = Database(self.path)
@@ -218,7 +221,9 @@ class RunStore:
         interrupted. Returns how many."""
         self._loop = asyncio.get_running_loop()
         self.db.start()
-        return await self.db.run(self._open)
+        interrupted = await self.db.run(self._open)
+        self._heartbeat = asyncio.create_task(self._beat())
+        return interrupted
 
     @staticmethod
     def _open(conn: sqlite3.Connection) -> int:
@@ -231,6 +236,8 @@ class RunStore:
 
     async def close(self) -> None:
         """Write whatever is still waiting, then stop the writer."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         self._hand_over()
         await self.db.stop()
 
@@ -311,6 +318,20 @@ class RunStore:
         if self._pending:
             batches, self._pending = self._pending, []
             self.db.submit(self._write_events, batches)
+
+    async def _beat(self) -> None:
+        """Note, every HEARTBEAT_S, that the running runs still run: if the server is killed, a run it
+        leaves behind is drawn cut where it was last seen running, not at its last event."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            now = time.monotonic_ns()  # the clock the runner stamps events with (one per machine on Linux)
+            running = [(now, run.id) for run in self._live.values() if run.status == "running"]
+            if running:
+                self.db.submit(self._seen, running)
+
+    @staticmethod
+    def _seen(conn: sqlite3.Connection, running: list[tuple[int, str]]) -> None:
+        conn.executemany("UPDATE runs SET cut_at_ns = ? WHERE id = ? AND status = 'running'", running)
 
     def _truncated(self, run: Run, truncation: Truncation) -> None:
         run.truncated = truncation

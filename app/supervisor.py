@@ -21,7 +21,7 @@ from app.events import StreamParser
 from app.hangs import Blocked, blocked_workers
 from app.runs import Run
 from app.settings import Settings
-from experiments import rlimits
+from experiments import lifeline, rlimits
 
 ROOT = Path(__file__).resolve().parent.parent
 STDERR_TAIL = 16_000
@@ -94,8 +94,6 @@ def runner_env(settings: Settings) -> dict[str, str]:
         # glibc reserves 64 MB of address space per malloc arena, up to 8 per core: with many
         # threads that alone would exhaust RLIMIT_AS. Two arenas are plenty for these experiments.
         "MALLOC_ARENA_MAX": "2",
-        # the runner kills its group if this process dies without stopping it (experiments/lifeline.py)
-        "LAB_SERVER_PID": str(os.getpid()),
         rlimits.ENV: rlimits.encode(settings.run_memory_mb, settings.run_cpu_s,
                                     user_tasks(os.getuid()) + settings.run_processes),
     }
@@ -123,13 +121,22 @@ def _outcome(run: Run, returncode: int, settings: Settings) -> tuple[str, str | 
 
 async def execute(run: Run, settings: Settings) -> None:
     """Start the runner, stream its events into `run`, and end the run with the right status."""
-    env = runner_env(settings)
+    # The lifeline: only this process holds its write end; if the server dies without stopping the run,
+    # the runner reads EOF and kills its own group (experiments/lifeline.py). Closed once the group is dead.
+    lifeline_fd, holder = os.pipe()
+    env = {**runner_env(settings), lifeline.ENV: str(lifeline_fd)}
     run.start()  # before the await: a cancel that comes while the runner starts must reach the watch below
-    proc = await asyncio.create_subprocess_exec(
-        settings.python, "-m", "experiments.runner", run.experiment.module, json.dumps(run.params),
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT, env=env, start_new_session=True,
-    )
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            settings.python, "-m", "experiments.runner", run.experiment.module, json.dumps(run.params),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            cwd=ROOT, env=env, start_new_session=True, pass_fds=(lifeline_fd,),
+        )
+    except BaseException:
+        os.close(holder)
+        raise
+    finally:
+        os.close(lifeline_fd)
     heartbeat = Heartbeat()
     pumps = [asyncio.create_task(_pump_events(proc.stdout, run, heartbeat)),
              asyncio.create_task(_pump_stderr(proc.stderr, run))]
@@ -158,6 +165,7 @@ async def execute(run: Run, settings: Settings) -> None:
         hung.cancel()
         # Children the runner left behind (it was killed, or leaked them) die with the group.
         _signal_group(proc.pid, signal.SIGKILL)
+        os.close(holder)
         await exited
         # The pipes close once every process holding them is gone.
         try:

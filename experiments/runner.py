@@ -20,6 +20,7 @@ import threading
 import time
 import traceback
 
+from experiments import lifeline
 from experiments import params as params_module
 from experiments import rlimits
 from experiments.recorder import FORMAT, attach
@@ -38,6 +39,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m experiments.runner MODULE PARAMS_JSON", file=sys.stderr)
         return 2
+    lifeline.hold()  # if the server dies without stopping this run, its process group dies too
     rlimits.apply_from_env()  # before the experiment is even imported
     module = importlib.import_module(argv[0])
     try:

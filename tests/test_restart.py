@@ -1,0 +1,143 @@
+"""A real server process stopped mid-run (SIGTERM, then SIGKILL) and started again on the same database.
+
+Finished runs replay identically (API and page), the run that was executing says it was
+interrupted and keeps its events up to then, and no experiment process survives the server.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import alive
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 2_000, "window": "call"}}
+SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
+FINISHED = ("done", "failed", "cancelled", "timed_out", "hung", "interrupted")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, database: Path):
+        self.port = free_port()
+        env = {**os.environ, "LAB_DATABASE": str(database), "LAB_HTMX_SOURCE": "local", "PYTHONPATH": str(ROOT),
+               "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "100", "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "1000"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.lab_server", str(self.port)], cwd=ROOT, env=env)
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if self.http.get("/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError("the server did not start")
+
+    def wait_for(self, run_id: str, statuses=FINISHED, timeout=30.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.http.get(f"/api/runs/{run_id}").json()
+            if run["status"] in statuses:
+                return run
+            time.sleep(0.05)
+        raise AssertionError(f"run {run_id} still {run['status']}")
+
+    def stop(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=20)
+        self.http.close()
+
+
+def drawn(page: str) -> str:
+    """The parts of a run page that show the run: its timeline, status and result."""
+    parts = [re.search(rf'<(section|div) id="{part}".*?</\1>', page, re.S) for part in ("timeline", "status", "result")]
+    return "\n".join(p.group(0) for p in parts if p)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in process group `pgid`."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry))
+    return members
+
+
+def start_sleeper(server: Server) -> tuple[str, int, int]:
+    run_id = server.http.post("/api/runs", json=SLEEPS).json()["id"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        events = server.http.get(f"/api/runs/{run_id}/events").json()
+        header = next((e for e in events if e["kind"] == "header"), None)
+        printed = next((e for e in events if e["kind"] == "instant" and e["name"].startswith("child pid")), None)
+        sleeping = any(e["kind"] == "begin" and e["name"] == "sleep(60)" for e in events)
+        if header and printed and sleeping:
+            return run_id, header["value"]["pid"], int(printed["name"].split()[-1])
+        time.sleep(0.05)
+    raise AssertionError("the sleeper never reported its child")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp_path, sig):
+    database = tmp_path / "lab.db"
+    server = Server(database)
+    try:
+        quick = server.http.post("/api/runs", json=QUICK).json()["id"]
+        assert server.wait_for(quick)["status"] == "done"
+        before = server.http.get(f"/api/runs/{quick}").json()
+        before_page = drawn(server.http.get(f"/runs/{quick}").text)
+        before_events = server.http.get(f"/api/runs/{quick}/events").json()
+        long_run, runner_pid, child_pid = start_sleeper(server)
+        events_then = server.http.get(f"/api/runs/{long_run}/events").json()
+    finally:
+        server.stop(sig)
+    # Whether the server stopped the run (SIGTERM) or died (SIGKILL: the runner's lifeline), nothing is left.
+    deadline = time.monotonic() + 5
+    while (alive(runner_pid) or alive(child_pid) or group_members(runner_pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(runner_pid) and not alive(child_pid) and group_members(runner_pid) == []
+
+    server = Server(database)
+    try:
+        assert server.http.get(f"/api/runs/{quick}").json() == before
+        assert drawn(server.http.get(f"/runs/{quick}").text) == before_page
+        assert server.http.get(f"/api/runs/{quick}/events").json() == before_events
+
+        interrupted = server.http.get(f"/api/runs/{long_run}").json()
+        assert interrupted["status"] == "interrupted"
+        assert "server stopped" in interrupted["error"]
+        events = server.http.get(f"/api/runs/{long_run}/events").json()
+        assert events[: len(events_then)] == events_then  # everything it had sent is kept
+        page = server.http.get(f"/runs/{long_run}").text
+        assert '<span class="badge">interrupted</span>' in page
+        cut = re.search(r'class="c-sleep cut">.*?<title>sleep\(60\) · [\d.]+–[\d.]+ ms \(([\d.]+) ms\) · never ended \(the server stopped\)', page)
+        assert cut is not None
+        # SIGTERM: cut when the server stopped it; SIGKILL: where the server last saw it running (≤ 1 s before).
+        assert float(cut.group(1)) > 0
+        assert "ws-connect" not in page  # nothing live to listen to
+
+        history = server.http.get("/runs").text
+        assert history.index(f"/runs/{long_run}") < history.index(f"/runs/{quick}")  # newest first
+        assert server.http.get("/runs/nope").status_code == 404
+    finally:
+        server.stop(signal.SIGTERM)
