@@ -18,9 +18,15 @@ COPY static ./static
 # runners (started with PYTHONPATH=/app) import the same experiments/ the server lists.
 RUN pip install --no-cache-dir -e .
 
+# Runs and their event logs live in SQLite on a volume, owned by lab (created before VOLUME so a
+# fresh named volume is initialised with this owner), so they survive a new container.
+RUN mkdir -p /data && chown lab:lab /data
+VOLUME /data
+
 USER lab
 ENV LAB_HOST=0.0.0.0 \
     LAB_PORT=8000 \
+    LAB_DATABASE=/data/lab.db \
     PYTHONDONTWRITEBYTECODE=1
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
