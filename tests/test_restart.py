@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -83,6 +84,17 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def wait_until_seen_running(database: Path, run_id: str) -> None:
+    """Until the server has noted the run alive once (app/store.py's heartbeat), read from this process (WAL)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with sqlite3.connect(database) as conn:
+            if conn.execute("SELECT cut_at_ns FROM runs WHERE id = ?", (run_id,)).fetchone()[0] is not None:
+                return
+        time.sleep(0.1)
+    raise AssertionError("the server never noted the run as running")
+
+
 def start_sleeper(server: Server) -> tuple[str, int, int]:
     run_id = server.http.post("/api/runs", json=SLEEPS).json()["id"]
     deadline = time.monotonic() + 20
@@ -109,6 +121,7 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
         before_events = server.http.get(f"/api/runs/{quick}/events").json()
         long_run, runner_pid, child_pid = start_sleeper(server)
         events_then = server.http.get(f"/api/runs/{long_run}/events").json()
+        wait_until_seen_running(database, long_run)
     finally:
         server.stop(sig)
     # Whether the server stopped the run (SIGTERM) or died (SIGKILL: the runner's lifeline), nothing is left.
