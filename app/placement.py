@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.scale import MIN_SCALE_NS, MIN_WIDTH, round_up, scale_for  # noqa: F401 (used by app/render.py)
 from app.timeline import Arrow, Mark, Series, Span
 
-MIN_SCALE_NS = 100_000_000  # 100 ms
 LANE_HEIGHT = 28  # a lane's track
 ROW_HEIGHT = LANE_HEIGHT + 1  # a lane's track and its 1px bottom border (style.css sets .lane to it)
 SERIES_HEIGHT = 22  # a counter series' track
-MIN_WIDTH = 0.08  # percent: the narrowest span still drawn visibly
 # A label is drawn only where it fits whole: 11px monospace is some 6.6px a character, and a
 # track is some 900px wide on a laptop, so a character takes about 0.75% of the axis.
 CHAR_WIDTH = 0.75  # percent
@@ -27,32 +26,11 @@ LABEL_PADDING = 0.5  # percent
 MAX_DEPTH = 3
 MARK_LAYER = MAX_DEPTH + 1
 LAYERS = MARK_LAYER + 1
-ONE_TWO_FIVE = (1, 2, 5)
-# Once a run is over its axis no longer has to grow: a snug fit, rather than up to 2.5 times
-# the run's length with half the chart empty.
-SNUG = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
 
 
 def group_id(lane: int, layer: int) -> str:
     """The SVG group of a lane's track that holds one layer's shapes."""
     return f"g{lane}-{layer}"
-
-
-def round_up(at_least: float, start: float, factors: tuple[float, ...] = ONE_TWO_FIVE) -> float:
-    """The smallest of start × factors × 1, 10, 100 ... that is at least `at_least`."""
-    decade = start
-    while True:
-        for factor in factors:
-            if decade * factor >= at_least:
-                return decade * factor
-        decade *= 10
-
-
-def scale_for(elapsed_ns: int, finished: bool = False) -> int:
-    """The axis for a run `elapsed_ns` long: at least MIN_SCALE_NS, with room to spare while it grows."""
-    if finished:
-        return round(round_up(elapsed_ns * 1.02, MIN_SCALE_NS, SNUG))
-    return round(round_up(elapsed_ns * 1.05, MIN_SCALE_NS))
 
 
 def ticks(scale_ns: int) -> list[tuple[float, str]]:
@@ -132,19 +110,26 @@ def place_span(span: Span, axis: Axis) -> Box:
     depth = min(span.depth, MAX_DEPTH)
     ms = (span.end_ns - span.start_ns) / 1e6
     tip = f"{span.name} · {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms ({ms:.2f} ms)"
+    if span.count > 1:  # merged: too short to draw apart
+        tip = (f"{span.count} spans ({span.name}), total {span.busy_ns / 1e6:.3f} ms · "
+               f"{axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms")
     if span.cut:
         tip += f" · {span.cut}"
     width = axis.width(span.start_ns, span.end_ns)
     # Why a span was cut is worth saying on the chart; if it does not fit, the name alone may.
     labels = [f"{span.name} · {span.cut}", span.name] if span.cut else [span.name]
+    if span.count > 1:
+        labels = [f"{span.count}× {span.name}"]
     label = next((text for text in labels if fits(text, width)), "")
     return Box(axis.x(span.start_ns), width, 3 + 3 * depth, LANE_HEIGHT - 6 - 6 * depth, label,
                span.category, tip, bool(label), span.cut, depth)
 
 
 def place_mark(mark: Mark, axis: Axis) -> Box:
-    return Box(axis.x(mark.ts_ns), 0.15, 1, LANE_HEIGHT - 2, mark.name, mark.category,
-               f"{mark.name} · {axis.ms(mark.ts_ns)} ms", False, layer=MARK_LAYER)
+    tip = f"{mark.name} · {axis.ms(mark.ts_ns)} ms"
+    if mark.count > 1:  # merged: too close to draw apart
+        tip = f"{mark.count} marks, the first {mark.name} · {axis.ms(mark.ts_ns)}–{axis.ms(mark.last_ns)} ms"
+    return Box(axis.x(mark.ts_ns), 0.15, 1, LANE_HEIGHT - 2, mark.name, mark.category, tip, False, layer=MARK_LAYER)
 
 
 def place_step(series: Series, index: int, axis: Axis, top: float, now_ns: int) -> Step:

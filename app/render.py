@@ -97,7 +97,8 @@ class Renderer:
 
     @staticmethod
     def _open(timeline: Timeline, lanes: list[Lane], axis: Axis, now: int) -> dict[int, list[Box]]:
-        return {lane.index: [place_span(s, axis) for s in timeline.open_spans(lane, now)] for lane in lanes}
+        return {lane.index: [place_span(s, axis) for s in timeline.open_spans(lane, now)]
+                + [place_mark(m, axis) for m in timeline.pending_marks(lane)] for lane in lanes}
 
     def _common(self, run: Run, now: int) -> dict[str, Any]:
         timeline = run.timeline

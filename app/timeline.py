@@ -1,15 +1,27 @@
 """Fold a run's events into lanes of spans: the state a Gantt chart is drawn from. Pure.
 
 Lists only grow (lanes, finished spans, marks, arrows, counter series and their samples), so
-a renderer can remember how far it got and draw only what is new; the open spans (and the
-last step of each series) are the one part that changes in place.
+a renderer can remember how far it got and draw only what is new; the open spans, the pending
+buckets below (and the last step of each series) are the one part that changes in place.
+
+Coalescing keeps what is drawn bounded whatever the event count. Shapes closer together than
+the axis can show apart (app/scale.py: 1/RESOLUTION of the axis the run has grown to so far) are
+merged: short spans on a lane and depth go into a pending bucket, which is appended as one span
+("N spans, total T") once it is wide enough to see, or when a span that does not fit comes; marks
+likewise; a counter sample that close to the previous one replaces its value. A lane then holds
+at most a few RESOLUTIONs of shapes per step of the axis. The resolution depends on the events
+alone (their timestamps), never on the wall clock, so replaying a stored log draws the same.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.events import Event
+from app.scale import resolution_for
+
+NOTIFIES_KEPT = 1024  # recent notifies a `woken` may be joined to (older ones never are in practice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +33,8 @@ class Span:
     end_ns: int
     depth: int = 0
     cut: str = ""  # why it never ended ("killed at exit", ...), empty if it did
+    count: int = 1  # spans merged into this one (too short to draw apart)
+    busy_ns: int = 0  # when merged: their total time (the gaps between them excluded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +43,45 @@ class Mark:
     ts_ns: int
     name: str
     category: str
+    count: int = 1  # marks merged into this one (too close to draw apart)
+    last_ns: int = 0  # when merged: the last one's time
+
+
+class _Bucket:
+    """Short spans on one lane and depth, merged while too narrow to see: one drawn span to be."""
+
+    __slots__ = ("name", "category", "start", "end", "count", "busy", "same_name")
+
+    def __init__(self, span: Span):
+        self.name, self.category, self.start, self.end = span.name, span.category, span.start_ns, span.end_ns
+        self.count, self.busy, self.same_name = 1, span.end_ns - span.start_ns, True
+
+    def add(self, span: Span) -> None:
+        self.start, self.end = min(self.start, span.start_ns), max(self.end, span.end_ns)
+        self.count += 1
+        self.busy += span.end_ns - span.start_ns
+        self.same_name = self.same_name and span.name == self.name
+
+    def span(self, lane: int, depth: int) -> Span:
+        if self.count == 1:
+            return Span(lane, self.name, self.category, self.start, self.end, depth)
+        name = self.name if self.same_name else f"{self.name}, …"
+        return Span(lane, name, self.category, self.start, self.end, depth, count=self.count, busy_ns=self.busy)
+
+
+class _MarkBucket:
+    """Marks on one lane too close to draw apart: one drawn mark to be."""
+
+    __slots__ = ("first", "count", "last_ns")
+
+    def __init__(self, mark: Mark):
+        self.first, self.count, self.last_ns = mark, 1, mark.ts_ns
+
+    def mark(self) -> Mark:
+        if self.count == 1:
+            return self.first
+        m = self.first
+        return Mark(m.lane, m.ts_ns, m.name, m.category, count=self.count, last_ns=self.last_ns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,17 +110,20 @@ class Lane:
     pid: int | None = None
     thread: str = ""
     stack: list[tuple[str, str, int]] = field(default_factory=list)  # open spans: name, category, start
+    pending: dict[int, _Bucket] = field(default_factory=dict)  # by depth: short spans being merged
+    pending_mark: _MarkBucket | None = None
 
 
 @dataclass
 class Timeline:
+    coalesce: bool = True  # False: keep every span and mark apart (to read an experiment's story)
     t0_ns: int | None = None
     last_ns: int = 0
     lanes: list[Lane] = field(default_factory=list)
     by_worker: dict[str, Lane] = field(default_factory=dict)
     spans: list[Span] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
-    notifies: list[Mark] = field(default_factory=list)
+    notifies: deque[Mark] = field(default_factory=lambda: deque(maxlen=NOTIFIES_KEPT))
     arrows: list[Arrow] = field(default_factory=list)
     series: list[Series] = field(default_factory=list)
     by_name: dict[str, Series] = field(default_factory=dict)
@@ -75,6 +131,14 @@ class Timeline:
     result: dict[str, Any] | None = None
     failure: dict[str, Any] | None = None
     output: list[str] = field(default_factory=list)
+    resolution_ns: int = 0  # shapes closer than this are merged (0: never)
+    _until_ns: int = -1  # the run's length up to which `resolution_ns` holds
+
+    def __post_init__(self) -> None:
+        if self.coalesce:
+            self.resolution_ns, self._until_ns = resolution_for(0)
+        else:
+            self._until_ns = 1 << 62
 
     def lane(self, worker: str) -> Lane:
         lane = self.by_worker.get(worker)
@@ -88,7 +152,10 @@ class Timeline:
         ts = event.ts_ns
         if self.t0_ns is None or ts < self.t0_ns:
             self.t0_ns = ts
-        self.last_ns = max(self.last_ns, ts)
+        if ts > self.last_ns:
+            self.last_ns = ts
+        if self.last_ns - self.t0_ns > self._until_ns:  # the axis grew a step: merge more coarsely
+            self.resolution_ns, self._until_ns = resolution_for(self.last_ns - self.t0_ns)
         kind = event.kind
         if kind == "output":
             self.output.append(event.name)
@@ -99,9 +166,9 @@ class Timeline:
         elif kind == "end":
             if lane.stack:
                 name, category, start = lane.stack.pop()
-                self.spans.append(Span(lane.index, name, category, start, ts, len(lane.stack)))
+                self._finish(lane, Span(lane.index, name, category, start, ts, len(lane.stack)))
         elif kind == "instant":
-            self._mark(Mark(lane.index, ts, event.name, event.category))
+            self._mark(lane, Mark(lane.index, ts, event.name, event.category))
         elif kind == "counter":
             self._sample(event.name, ts, event.value)
         elif kind == "lane":
@@ -114,8 +181,41 @@ class Timeline:
         elif kind == "failure":
             self.failure = event.value
 
-    def _mark(self, mark: Mark) -> None:
-        self.marks.append(mark)
+    def _finish(self, lane: Lane, span: Span) -> None:
+        """A span ended: draw it, or merge it with its neighbours if it is too short to see."""
+        res, depth = self.resolution_ns, span.depth
+        for deeper in [d for d in lane.pending if d > depth]:  # nested in this one: nothing more joins them
+            self.spans.append(lane.pending.pop(deeper).span(lane.index, deeper))
+        short = span.end_ns - span.start_ns < res
+        bucket = lane.pending.get(depth)
+        if bucket is not None:
+            if short and span.category == bucket.category and span.start_ns - bucket.end < res:
+                bucket.add(span)
+                if bucket.end - bucket.start >= res:  # wide enough to see now
+                    self.spans.append(lane.pending.pop(depth).span(lane.index, depth))
+                return
+            self.spans.append(lane.pending.pop(depth).span(lane.index, depth))
+        if short:
+            lane.pending[depth] = _Bucket(span)
+        else:
+            self.spans.append(span)
+
+    def _mark(self, lane: Lane, mark: Mark) -> None:
+        self._join_notify(mark)
+        res = self.resolution_ns
+        if not res:
+            self.marks.append(mark)
+            return
+        bucket = lane.pending_mark
+        if bucket is not None:
+            if mark.category == bucket.first.category and 0 <= mark.ts_ns - bucket.first.ts_ns < res:
+                bucket.count += 1
+                bucket.last_ns = max(bucket.last_ns, mark.ts_ns)
+                return
+            self.marks.append(bucket.mark())
+        lane.pending_mark = _MarkBucket(mark)
+
+    def _join_notify(self, mark: Mark) -> None:
         if mark.category == "notify":
             self.notifies.append(mark)
         elif mark.category == "woken":
@@ -123,7 +223,17 @@ class Timeline:
             # notify_all wakes several waiters, so one notify can start several arrows.
             notify = next((n for n in reversed(self.notifies) if n.ts_ns <= mark.ts_ns and n.lane != mark.lane), None)
             if notify is not None:
-                self.arrows.append(Arrow(notify.lane, notify.ts_ns, mark.lane, mark.ts_ns))
+                arrow = Arrow(notify.lane, notify.ts_ns, mark.lane, mark.ts_ns)
+                if not self._same_as_last_arrow(arrow):
+                    self.arrows.append(arrow)
+
+    def _same_as_last_arrow(self, arrow: Arrow) -> bool:
+        """Whether `arrow` would be drawn on top of the last one (same lanes, too close to tell apart)."""
+        if not self.arrows or not self.resolution_ns:
+            return False
+        last, res = self.arrows[-1], self.resolution_ns
+        return (last.from_lane, last.to_lane) == (arrow.from_lane, arrow.to_lane) and \
+            abs(last.from_ns - arrow.from_ns) < res and abs(last.to_ns - arrow.to_ns) < res
 
     def _sample(self, name: str, ts: int, value: Any) -> None:
         try:
@@ -135,19 +245,35 @@ class Timeline:
             series = Series(len(self.series), name)
             self.series.append(series)
             self.by_name[name] = series
-        series.samples.append((ts, number))
+        samples = series.samples
+        if samples and 0 <= ts - samples[-1][0] < self.resolution_ns:
+            # Too close to the last sample to draw apart: its step (still the open one, redrawn
+            # every frame) takes the newer value.
+            samples[-1] = (samples[-1][0], number)
+        else:
+            samples.append((ts, number))
 
     def close(self, end_ns: int | None = None, why: str = "never ended") -> None:
         """The run is over: whatever is still open was cut off at `end_ns`, for the reason `why`."""
         end = max(end_ns or 0, self.last_ns)
         for lane in self.lanes:
+            for depth in sorted(lane.pending, reverse=True):
+                self.spans.append(lane.pending.pop(depth).span(lane.index, depth))
+            if lane.pending_mark is not None:
+                self.marks.append(lane.pending_mark.mark())
+                lane.pending_mark = None
             while lane.stack:
                 name, category, start = lane.stack.pop()
                 self.spans.append(Span(lane.index, name, category, start, end, len(lane.stack), cut=why))
         self.last_ns = end
 
     def open_spans(self, lane: Lane, now_ns: int) -> list[Span]:
-        return [
+        """The lane's spans that change in place: open ones (up to now) and pending merges."""
+        spans = [
             Span(lane.index, name, category, start, max(now_ns, start), depth)
             for depth, (name, category, start) in enumerate(lane.stack)
         ]
+        return spans + [bucket.span(lane.index, depth) for depth, bucket in lane.pending.items()]
+
+    def pending_marks(self, lane: Lane) -> list[Mark]:
+        return [lane.pending_mark.mark()] if lane.pending_mark is not None else []

@@ -213,3 +213,28 @@ def test_the_page_of_a_finished_run_draws_all_of_it_even_if_the_last_frame_is_no
     run.finish("hung", "stopped", cut_at_ns=at(100))
     html = renderer.env.get_template("_timeline.html").render(**renderer.page_parts(run, lagging))
     assert "never ended (the run hung)" in html
+
+
+def test_a_flood_of_short_spans_and_marks_draws_a_bounded_number_of_shapes_saying_how_many(renderer, clock):
+    events = []
+    for i in range(20_000):  # 1 µs spans every 5 µs, and a print every 10 µs: 100 ms in all
+        start = at(i * 0.005)
+        events += [Event("begin", start, "w", "step", "run"), Event("end", start + 1_000, "w")]
+        if i % 2 == 0:
+            events.append(Event("instant", start, "w", f"print {i}", "print"))
+    clock.now = at(100)
+    run = a_run(*events)
+    run.finish("done")
+    html = renderer.delta(run, View())  # the last frame: everything, on the snug axis
+    shapes = re.findall(r"<rect ", html)
+    assert 0 < len(shapes) < 2 * 100 * MS // (200 * 1_000) + 20  # spans and marks, 2 px apart at most (of 30 000)
+    assert re.search(r"<title>\d+ spans \(step\), total [\d.]+ ms", html)
+    assert re.search(r"<title>\d+ marks, the first print 0 ", html)
+
+
+def test_short_spans_still_being_merged_are_drawn_with_the_open_ones(renderer, clock):
+    clock.now = at(10)
+    run = a_run(begin(1, "w", "tiny"), Event("end", at(1) + 1_000, "w"))  # 1 µs: merged, not yet drawn alone
+    assert run.timeline.spans == []
+    html = renderer.delta(run, View())
+    assert re.search(r'hx-swap-oob="innerHTML:#open-\d+"><rect [^>]*class="c-run"><title>tiny ', html)

@@ -75,3 +75,91 @@ def test_close_cuts_every_open_span_with_the_reason():
     assert all(s.end_ns == 10 * MS for s in cut.values())
     assert cut["Lock.acquire a"].depth == 1
     assert [s.cut for s in timeline.spans if s.name == "work"] == [""]
+
+
+# -- coalescing: what the axis cannot show apart is merged, so a lane stays drawable ----------
+
+US = 1_000
+
+
+def short_spans(n: int, worker: str = "w", every_ns: int = 2 * US, length_ns: int = US, t0: int = 0,
+                name: str = "step", category: str = "run") -> list[Event]:
+    events = []
+    for i in range(n):
+        start = t0 + i * every_ns
+        events += [Event("begin", start, worker, name, category), Event("end", start + length_ns, worker)]
+    return events
+
+
+def test_spans_too_short_to_see_are_merged_into_drawn_spans_that_keep_count_and_total():
+    timeline = fold(*short_spans(1000))  # 1 µs spans every 2 µs: 2 ms in all
+    timeline.close()
+    assert timeline.resolution_ns == 200 * US  # 1/500 of the smallest axis (100 ms)
+    assert sum(s.count for s in timeline.spans) == 1000
+    assert sum(s.busy_ns if s.count > 1 else s.end_ns - s.start_ns for s in timeline.spans) == 1000 * US
+    assert len(timeline.spans) <= 2_000 * US // timeline.resolution_ns + 1
+    assert all(s.end_ns - s.start_ns >= timeline.resolution_ns for s in timeline.spans[:-1])
+    assert timeline.spans[0].name == "step" and timeline.spans[0].count > 1
+
+
+def test_a_span_wide_enough_to_see_is_drawn_alone_and_a_far_one_is_not_joined():
+    timeline = fold(
+        *short_spans(3),  # 0-5 µs: merged
+        Event("begin", 10 * US, "w", "long", "run"), Event("end", 5 * MS, "w"),
+        *short_spans(1, t0=50 * MS),  # alone, far from the others
+    )
+    timeline.close()
+    assert [(s.name, s.count) for s in timeline.spans] == [("step", 3), ("long", 1), ("step", 1)]
+
+
+def test_spans_of_another_category_are_not_merged_together():
+    timeline = fold(*short_spans(1, category="run"), *short_spans(1, t0=2 * US, category="wait"))
+    timeline.close()
+    assert [(s.category, s.count) for s in timeline.spans] == [("run", 1), ("wait", 1)]
+
+
+def test_a_flood_of_spans_leaves_a_bounded_number_to_draw_whatever_its_length():
+    # 100 000 spans over 10 s: the resolution grows with the axis, the drawn spans stay few.
+    timeline = fold(*short_spans(100_000, every_ns=100 * US, length_ns=10 * US))
+    timeline.close()
+    assert sum(s.count for s in timeline.spans) == 100_000
+    assert timeline.resolution_ns == 20_000 * MS // 500  # the 20 s axis of a 10 s run
+    assert len(timeline.spans) < 3_000
+
+
+def test_merging_depends_on_the_events_alone_and_drawn_spans_only_grow():
+    events = short_spans(5_000, every_ns=30 * US, length_ns=7 * US) + short_spans(50, worker="v", every_ns=3 * MS)
+    first, second = Timeline(), Timeline()
+    seen: list = []
+    for i, event in enumerate(events):
+        first.apply(event)
+        if i % 997 == 0:
+            assert first.spans[: len(seen)] == seen  # what was drawn stays drawn: appended only
+            seen = list(first.spans)
+    for event in events:  # a replay of the same log
+        second.apply(event)
+    first.close()
+    second.close()
+    assert first.spans == second.spans and len(first.spans) < 1_000
+
+
+def test_marks_too_close_to_see_apart_are_merged_with_their_count():
+    timeline = fold(*(Event("instant", i * US, "w", f"print {i}", "print") for i in range(1000)))
+    timeline.close()
+    assert sum(m.count for m in timeline.marks) == 1000
+    assert len(timeline.marks) <= 1_000 * US // timeline.resolution_ns + 1
+    assert timeline.marks[0].name == "print 0" and timeline.marks[0].count > 1
+
+
+def test_counter_samples_too_close_to_see_apart_keep_the_latest_value():
+    timeline = fold(*(Event("counter", i * US, "w", "depth", value=i % 7) for i in range(1000)))
+    samples = timeline.by_name["depth"].samples
+    assert len(samples) <= 1_000 * US // timeline.resolution_ns + 1
+    assert samples[-1][1] == 999 % 7
+
+
+def test_without_coalescing_every_span_and_mark_is_kept():
+    timeline = Timeline(coalesce=False)
+    for event in short_spans(100) + [Event("instant", i, "w", "m", "mark") for i in range(10)]:
+        timeline.apply(event)
+    assert len(timeline.spans) == 100 and len(timeline.marks) == 10
