@@ -1,9 +1,15 @@
-"""The event stream from a runner: bytes in, Event objects out. Pure, no I/O."""
+"""The event stream from a runner: bytes in, Event objects out. Pure, no I/O.
+
+Hot path (issue 5: >= 200 000 events/s): a read chunk's complete lines are parsed with one
+`json.loads` over them joined into one array, and an Event is a NamedTuple (a plain tuple to
+build, where a frozen dataclass costs a Python-level __init__). A chunk with a bad line falls
+back to line by line, so only that line becomes an "output" event.
+"""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 KINDS = {
     "H": "header", "L": "lane", "B": "begin", "E": "end", "I": "instant",
@@ -11,8 +17,7 @@ KINDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     kind: str  # one of KINDS' values, or "output" for a line that was not JSON
     ts_ns: int
     worker: str
@@ -37,17 +42,49 @@ class Event:
 
 def decode(raw: list) -> Event:
     """One wire event (see experiments/recorder.py) as an Event."""
-    code, ts, worker = raw[0], int(raw[1]), str(raw[2])
-    kind = KINDS[code]
-    if code in ("B", "I"):
-        return Event(kind, ts, worker, str(raw[3]), str(raw[4]))
-    if code == "C":
-        return Event(kind, ts, worker, str(raw[3]), value=raw[4])
+    code, ts, worker = raw[0], raw[1], raw[2]
+    if type(ts) is not int:
+        ts = int(ts)
+    if type(worker) is not str:
+        worker = str(worker)
     if code == "E":
-        return Event(kind, ts, worker)
+        return Event("end", ts, worker)
+    if code == "B" or code == "I":
+        name, category = raw[3], raw[4]
+        return Event(KINDS[code], ts, worker, name if type(name) is str else str(name),
+                     category if type(category) is str else str(category))
+    if code == "C":
+        name = raw[3]
+        return Event("counter", ts, worker, name if type(name) is str else str(name), "", raw[4])
+    kind = KINDS[code]
     if not isinstance(raw[3], dict):
         raise TypeError(f"{kind} info must be an object")
     return Event(kind, ts, worker, value=raw[3])
+
+
+_new = tuple.__new__
+
+
+def _decode_batches(batches: list) -> list[Event]:
+    """`decode` over every event of every batch, with the kinds a flood is made of inlined.
+
+    Builds each Event with tuple.__new__ (no Python-level __new__ per event); anything unusual
+    (a wrong type, another kind) goes through `decode`, which checks and converts.
+    """
+    out: list[Event] = []
+    append = out.append
+    for batch in batches:
+        for raw in batch:
+            code = raw[0]
+            n = len(raw)
+            if code == "E" and n == 3 and type(raw[1]) is int and type(raw[2]) is str:
+                append(_new(Event, ("end", raw[1], raw[2], "", "", None)))
+            elif (code == "B" or code == "I") and n == 5 and type(raw[1]) is int and type(raw[2]) is str \
+                    and type(raw[3]) is str and type(raw[4]) is str:
+                append(_new(Event, ("begin" if code == "B" else "instant", raw[1], raw[2], raw[3], raw[4], None)))
+            else:
+                append(decode(raw))
+    return out
 
 
 @dataclass
@@ -62,8 +99,19 @@ class StreamParser:
     last_ts: int = 0
 
     def feed(self, data: bytes) -> list[Event]:
-        *lines, self.pending = (self.pending + data).split(b"\n")
-        return [event for line in lines if line.strip() for event in self._parse_line(line)]
+        data = self.pending + data
+        cut = data.rfind(b"\n") + 1
+        whole, self.pending = data[:cut], data[cut:]
+        if not whole:
+            return []
+        try:  # the usual case: every line a batch, parsed at C speed in one call
+            batches = json.loads(b"[" + whole.rstrip().replace(b"\n", b",") + b"]")
+            events = _decode_batches(batches)
+        except (ValueError, KeyError, IndexError, TypeError):
+            return [event for line in whole.split(b"\n") if line.strip() for event in self._parse_line(line)]
+        if events:
+            self.last_ts = max(self.last_ts, events[-1].ts_ns)
+        return events
 
     def close(self) -> list[Event]:
         rest, self.pending = self.pending, b""

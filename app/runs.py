@@ -104,8 +104,7 @@ class Run:
 
     def ingest(self, events: list[Event]) -> None:
         had_header = self.timeline.header is not None
-        for event in events:
-            self.timeline.apply(event)
+        self.timeline.apply_all(events)
         if not had_header and self.timeline.header is not None:
             self.conditions.update(from_header(self.timeline.header, self.params))
         self.received += len(events)

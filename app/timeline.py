@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from app.events import Event
 from app.scale import resolution_for
@@ -52,15 +52,19 @@ class _Bucket:
 
     __slots__ = ("name", "category", "start", "end", "count", "busy", "same_name")
 
-    def __init__(self, span: Span):
-        self.name, self.category, self.start, self.end = span.name, span.category, span.start_ns, span.end_ns
-        self.count, self.busy, self.same_name = 1, span.end_ns - span.start_ns, True
+    def __init__(self, name: str, category: str, start: int, end: int):
+        self.name, self.category, self.start, self.end = name, category, start, end
+        self.count, self.busy, self.same_name = 1, end - start, True
 
-    def add(self, span: Span) -> None:
-        self.start, self.end = min(self.start, span.start_ns), max(self.end, span.end_ns)
+    def add(self, name: str, start: int, end: int) -> None:
+        if start < self.start:
+            self.start = start
+        if end > self.end:
+            self.end = end
         self.count += 1
-        self.busy += span.end_ns - span.start_ns
-        self.same_name = self.same_name and span.name == self.name
+        self.busy += end - start
+        if name != self.name:
+            self.same_name = False
 
     def span(self, lane: int, depth: int) -> Span:
         if self.count == 1:
@@ -72,16 +76,15 @@ class _Bucket:
 class _MarkBucket:
     """Marks on one lane too close to draw apart: one drawn mark to be."""
 
-    __slots__ = ("first", "count", "last_ns")
+    __slots__ = ("lane", "ts", "name", "category", "count", "last_ns")
 
-    def __init__(self, mark: Mark):
-        self.first, self.count, self.last_ns = mark, 1, mark.ts_ns
+    def __init__(self, lane: int, ts: int, name: str, category: str):
+        self.lane, self.ts, self.name, self.category, self.count, self.last_ns = lane, ts, name, category, 1, ts
 
     def mark(self) -> Mark:
         if self.count == 1:
-            return self.first
-        m = self.first
-        return Mark(m.lane, m.ts_ns, m.name, m.category, count=self.count, last_ns=self.last_ns)
+            return Mark(self.lane, self.ts, self.name, self.category)
+        return Mark(self.lane, self.ts, self.name, self.category, count=self.count, last_ns=self.last_ns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,15 +163,15 @@ class Timeline:
         if kind == "output":
             self.output.append(event.name)
             return
-        lane = self.lane(event.worker)
+        lane = self.by_worker.get(event.worker) or self.lane(event.worker)
         if kind == "begin":
             lane.stack.append((event.name, event.category, ts))
         elif kind == "end":
             if lane.stack:
                 name, category, start = lane.stack.pop()
-                self._finish(lane, Span(lane.index, name, category, start, ts, len(lane.stack)))
+                self._finish(lane, name, category, start, ts, len(lane.stack))
         elif kind == "instant":
-            self._mark(lane, Mark(lane.index, ts, event.name, event.category))
+            self._mark(lane, ts, event.name, event.category)
         elif kind == "counter":
             self._sample(event.name, ts, event.value)
         elif kind == "lane":
@@ -181,39 +184,68 @@ class Timeline:
         elif kind == "failure":
             self.failure = event.value
 
-    def _finish(self, lane: Lane, span: Span) -> None:
-        """A span ended: draw it, or merge it with its neighbours if it is too short to see."""
-        res, depth = self.resolution_ns, span.depth
-        for deeper in [d for d in lane.pending if d > depth]:  # nested in this one: nothing more joins them
-            self.spans.append(lane.pending.pop(deeper).span(lane.index, deeper))
-        short = span.end_ns - span.start_ns < res
-        bucket = lane.pending.get(depth)
-        if bucket is not None:
-            if short and span.category == bucket.category and span.start_ns - bucket.end < res:
-                bucket.add(span)
-                if bucket.end - bucket.start >= res:  # wide enough to see now
-                    self.spans.append(lane.pending.pop(depth).span(lane.index, depth))
-                return
-            self.spans.append(lane.pending.pop(depth).span(lane.index, depth))
-        if short:
-            lane.pending[depth] = _Bucket(span)
-        else:
-            self.spans.append(span)
+    def apply_all(self, events: Iterable[Event]) -> None:
+        """`apply` each event in order; spans on known lanes (the bulk of a flood) take a short path."""
+        by_worker = self.by_worker
+        for event in events:
+            kind, ts, worker, name, category, _ = event
+            lane = by_worker.get(worker)
+            t0 = self.t0_ns
+            if lane is None or t0 is None or ts < t0 or (kind != "end" and kind != "begin"):
+                self.apply(event)
+                continue
+            if ts > self.last_ns:
+                self.last_ns = ts
+                if ts - t0 > self._until_ns:  # the axis grew a step: merge more coarsely
+                    self.resolution_ns, self._until_ns = resolution_for(ts - t0)
+            stack = lane.stack
+            if kind == "begin":
+                stack.append((name, category, ts))
+            elif stack:
+                name, category, start = stack.pop()
+                self._finish(lane, name, category, start, ts, len(stack))
 
-    def _mark(self, lane: Lane, mark: Mark) -> None:
-        self._join_notify(mark)
+    def _finish(self, lane: Lane, name: str, category: str, start: int, end: int, depth: int) -> None:
+        """A span ended: draw it, or merge it with its neighbours if it is too short to see.
+
+        The hot path of a flood (millions of tiny spans): plain values, no Span until one is drawn.
+        """
+        res, pending = self.resolution_ns, lane.pending
+        if len(pending) > 1 or (pending and depth not in pending):
+            for deeper in [d for d in pending if d > depth]:  # nested in this one: nothing more joins them
+                self.spans.append(pending.pop(deeper).span(lane.index, deeper))
+        short = end - start < res
+        bucket = pending.get(depth)
+        if bucket is not None:
+            if short and category == bucket.category and start - bucket.end < res:
+                bucket.add(name, start, end)
+                if bucket.end - bucket.start >= res:  # wide enough to see now
+                    del pending[depth]
+                    self.spans.append(bucket.span(lane.index, depth))
+                return
+            del pending[depth]
+            self.spans.append(bucket.span(lane.index, depth))
+        if short:
+            pending[depth] = _Bucket(name, category, start, end)
+        else:
+            self.spans.append(Span(lane.index, name, category, start, end, depth))
+
+    def _mark(self, lane: Lane, ts: int, name: str, category: str) -> None:
+        if category == "notify" or category == "woken":
+            self._join_notify(Mark(lane.index, ts, name, category))
         res = self.resolution_ns
         if not res:
-            self.marks.append(mark)
+            self.marks.append(Mark(lane.index, ts, name, category))
             return
         bucket = lane.pending_mark
         if bucket is not None:
-            if mark.category == bucket.first.category and 0 <= mark.ts_ns - bucket.first.ts_ns < res:
+            if category == bucket.category and 0 <= ts - bucket.ts < res:
                 bucket.count += 1
-                bucket.last_ns = max(bucket.last_ns, mark.ts_ns)
+                if ts > bucket.last_ns:
+                    bucket.last_ns = ts
                 return
             self.marks.append(bucket.mark())
-        lane.pending_mark = _MarkBucket(mark)
+        lane.pending_mark = _MarkBucket(lane.index, ts, name, category)
 
     def _join_notify(self, mark: Mark) -> None:
         if mark.category == "notify":

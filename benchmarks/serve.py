@@ -64,7 +64,7 @@ class LagProbe:
     def stats(self) -> dict:
         lags = self.lags_ms
         return {"samples": len(lags), "p50_ms": percentile(lags, 50), "p99_ms": percentile(lags, 99),
-                "max_ms": max(lags, default=0.0), "rss_mb": rss_mb()}
+                "max_ms": max(lags, default=0.0), "rss_mb": rss_mb(), "cpu_s": time.process_time()}
 
 
 def build_app():
@@ -78,7 +78,7 @@ def build_app():
     @app.post("/bench/reset")
     async def reset() -> dict:
         probe.restart()
-        return {"rss_mb": rss_mb()}
+        return {"rss_mb": rss_mb(), "cpu_s": time.process_time()}
 
     @app.get("/bench/stats")
     async def stats() -> dict:

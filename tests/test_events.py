@@ -57,3 +57,12 @@ def test_api_shape_of_span_events():
 def test_an_event_with_badly_shaped_info_is_output_not_a_crash():
     events = StreamParser().feed(b'[["L", 1, "main", "not an object"]]\n')
     assert [e.kind for e in events] == ["output"]
+
+
+def test_a_chunk_of_many_lines_with_one_bad_line_keeps_every_good_event():
+    good = encoded([["B", 1, "w", "a", "run"], ["E", 2, "w"]])
+    data = good + b"Segmentation fault (core dumped)\n" + good + b"\n" + encoded([["C", 3, "w", "depth", 2]])
+    events = StreamParser().feed(data)
+    assert [e.kind for e in events] == ["begin", "end", "output", "begin", "end", "counter"]
+    assert events[2].name == "Segmentation fault (core dumped)"
+    assert events[-1] == Event("counter", 3, "w", "depth", "", 2)

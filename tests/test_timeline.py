@@ -163,3 +163,17 @@ def test_without_coalescing_every_span_and_mark_is_kept():
     for event in short_spans(100) + [Event("instant", i, "w", "m", "mark") for i in range(10)]:
         timeline.apply(event)
     assert len(timeline.spans) == 100 and len(timeline.marks) == 10
+
+
+def test_apply_all_folds_exactly_as_apply_one_by_one():
+    events = [Event("header", 0, "main", value={"pid": 1}), Event("lane", 1, "w", value={"pid": 2, "thread": "w"})]
+    events += short_spans(3_000, every_ns=37 * US, length_ns=5 * US, t0=10)
+    events += [Event("begin", 5, "v", "early", "wait"), Event("instant", 50 * MS, "w", "x", "print"),
+               Event("counter", 60 * MS, "v", "depth", value=3), Event("end", 200 * MS, "v")]
+    one_by_one, at_once = fold(*events), Timeline()
+    at_once.apply_all(events)
+    for timeline in (one_by_one, at_once):
+        timeline.close()
+    assert at_once.spans == one_by_one.spans and at_once.marks == one_by_one.marks
+    assert (at_once.t0_ns, at_once.last_ns, at_once.resolution_ns) == (one_by_one.t0_ns, one_by_one.last_ns, one_by_one.resolution_ns)
+    assert [lane.pid for lane in at_once.lanes] == [lane.pid for lane in one_by_one.lanes]
