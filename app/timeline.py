@@ -288,12 +288,13 @@ class Timeline:
     def close(self, end_ns: int | None = None, why: str = "never ended") -> None:
         """The run is over: whatever is still open was cut off at `end_ns`, for the reason `why`."""
         end = max(end_ns or 0, self.last_ns)
-        for lane in self.lanes:
+        for lane in self.lanes:  # what was being merged first, then what never ended
             for depth in sorted(lane.pending, reverse=True):
                 self.spans.append(lane.pending.pop(depth).span(lane.index, depth))
             if lane.pending_mark is not None:
                 self.marks.append(lane.pending_mark.mark())
                 lane.pending_mark = None
+        for lane in self.lanes:
             while lane.stack:
                 name, category, start = lane.stack.pop()
                 self.spans.append(Span(lane.index, name, category, start, end, len(lane.stack), cut=why))
