@@ -1,27 +1,37 @@
-"""Fidelity: how much the recorder slows an experiment down, and what one event costs.
+"""Fidelity: how much recording bends an experiment, beside how much VizTracer does, and what one event costs.
 
-    .venv/bin/python -m benchmarks fidelity     (or: python benchmarks/fidelity.py --repeat 5)
+    .venv/bin/python -m benchmarks fidelity     (or: python benchmarks/fidelity.py --repeat 7)
 
-For each workload, the tutorial's code runs bare (no recorder, no server) and through the runner
-(`python -m experiments.runner`, recorder on), alternating, same interpreter and params; the table
-gives the median wall times and their ratio (target: <= 1.05). Then the median cost of one recorded
-event (target: <= 1000 ns). A benchmark, not a test: the figures depend on the machine's load.
+For each workload the tutorial's code runs three ways, in rotation, same interpreter and params:
+bare (no recorder, no server), through the runner (`python -m experiments.runner`, recorder on,
+its events read from the pipe as the server reads them), and bare under VizTracer (from PyPI,
+the `bench` extra; its default settings, tracing threads and child processes too). Each time is
+the workload's own wall time, measured inside the process (interpreter start-up and VizTracer's
+saving of its trace file are not counted). The table gives the medians and each ratio to bare
+(target for ours: <= 1.05). Then the median cost of one recorded event: the hot path (what the
+recording thread pays), and the encoding and writing that follow in batches.
+A benchmark, not a test: the figures depend on the machine's load, printed in the header.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+MARK = "WALL_MS"  # the line a bare script prints its workload's wall time on
 
-RACE_BARE = """
+COUNTER_BARE = """
 import threading, time
 counter = 0
+lock = threading.Lock()
 def pause(): pass
 def increment():
     global counter
@@ -31,74 +41,176 @@ def decrement():
     global counter
     for _ in range({n}):
         {dec}
-t = time.monotonic_ns()
-threads = [threading.Thread(target=increment), threading.Thread(target=decrement)]
-for th in threads: th.start()
-for th in threads: th.join()
-print((time.monotonic_ns() - t) / 1e6)
+if __name__ == "__main__":
+    t = time.monotonic_ns()
+    threads = [threading.Thread(target=increment), threading.Thread(target=decrement)]
+    for th in threads: th.start()
+    for th in threads: th.join()
+    print("{mark}", (time.monotonic_ns() - t) / 1e6)
 """
-LOCK_BARE = RACE_BARE.replace("counter = 0", "counter = 0\nlock = threading.Lock()").replace(
-    "        {inc}", "        with lock:\n            {inc}").replace("        {dec}", "        with lock:\n            {dec}")
-WINDOW = {
+UPDATE = {
     "none": ("counter += 1", "counter -= 1"),
     "call": ("v = counter; pause(); counter = v + 1", "v = counter; pause(); counter = v - 1"),
 }
+LOCKED = "with lock:\n            "
 
-WORKLOADS = [
-    ("race-counter window=none", "experiments.race_counter", {"workers": 2, "iterations": 1_000_000, "window": "none"},
-     RACE_BARE.format(n=1_000_000, inc=WINDOW["none"][0], dec=WINDOW["none"][1])),
-    ("race-counter window=call", "experiments.race_counter", {"workers": 2, "iterations": 1_000_000, "window": "call"},
-     RACE_BARE.format(n=1_000_000, inc=WINDOW["call"][0], dec=WINDOW["call"][1])),
-    ("lock-counter window=none", "experiments.lock_counter", {"workers": 2, "iterations": 200_000, "window": "none"},
-     LOCK_BARE.format(n=200_000, inc=WINDOW["none"][0], dec=WINDOW["none"][1])),
-]
+# The tutorial's two pools, preceded by the serial run the experiments use as their yardstick.
+POOLS_BARE = """
+import multiprocessing, time
+from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
+{task}
+if __name__ == "__main__":
+    items = {items}
+    t = time.monotonic_ns()
+    results = list(map({fn}, items))
+    with ThreadPoolExecutor(max_workers={workers}) as executor:
+        results = list(executor.map({fn}, items))
+    with ProcessPoolExecutor(max_workers={workers}, mp_context=multiprocessing.get_context("{method}")) as executor:
+        results = list(executor.map({fn}, items))
+    print("{mark}", (time.monotonic_ns() - t) / 1e6)
+"""
+FIBONACCI = """
+def fibonacci(n):
+    if n <= 1:
+        return n
+    return fibonacci(n-1) + fibonacci(n-2)
+"""
+SIMULATE_IO = """
+def simulate_io(duration):
+    time.sleep(duration)
+    return duration
+"""
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    module: str  # the experiment the runner runs
+    params: dict
+    bare: str  # the same work as a script, printing MARK and its wall time in ms
+
+
+def counter_workload(experiment: str, window: str, n: int) -> Workload:
+    inc, dec = UPDATE[window]
+    if experiment == "lock-counter":
+        inc, dec = LOCKED + inc, LOCKED + dec
+    code = COUNTER_BARE.format(n=n, inc=inc, dec=dec, mark=MARK)
+    return Workload(f"{experiment} window={window}", f"experiments.{experiment.replace('-', '_')}",
+                    {"workers": 2, "iterations": n, "window": window}, code)
+
+
+def cpu_workload(first: int, tasks: int, method: str = "spawn") -> Workload:
+    params = {"workers": 2, "first": first, "tasks": tasks, "start_method": method}
+    code = POOLS_BARE.format(task=FIBONACCI, fn="fibonacci", items=[first + i for i in range(tasks)],
+                             workers=2, method=method, mark=MARK)
+    return Workload(f"cpu-threads-vs-processes first={first}", "experiments.cpu_threads_vs_processes", params, code)
+
+
+def io_workload(tasks: int, duration_ms: int, workers: int = 4, method: str = "spawn") -> Workload:
+    params = {"workers": workers, "tasks": tasks, "duration_ms": duration_ms, "start_method": method}
+    code = POOLS_BARE.format(task=SIMULATE_IO, fn="simulate_io", items=[duration_ms / 1000] * tasks,
+                             workers=workers, method=method, mark=MARK)
+    return Workload(f"io-threads-vs-processes {duration_ms}ms", "experiments.io_threads_vs_processes", params, code)
+
+
+def workloads(quick: bool) -> list[Workload]:
+    if quick:
+        # fork, not spawn: starting interpreters would take most of the few seconds allowed
+        return [counter_workload("race-counter", "call", 20_000), counter_workload("lock-counter", "call", 5_000),
+                cpu_workload(15, 2, "fork"), io_workload(2, 10, 2, "fork")]
+    return [
+        counter_workload("race-counter", "none", 1_000_000),
+        counter_workload("race-counter", "call", 1_000_000),
+        counter_workload("lock-counter", "none", 200_000),
+        counter_workload("lock-counter", "call", 200_000),
+        cpu_workload(27, 5),  # fib(27) .. fib(31): about 2 s serial on this machine
+        io_workload(10, 100),  # the tutorial's 10 sleeps on 4 workers, 100 ms each instead of 1 s
+    ]
+
 
 EVENT_COST = """
 import os, time
 from experiments.recorder import Recorder
 fd = os.open(os.devnull, os.O_WRONLY)
-rec = Recorder(fd)
-n = 200_000
-t = time.perf_counter_ns()
+n = {n}
+rec = Recorder(fd, flush_interval_s=3600, high_water=2 * n)  # no flush until close(): the two parts apart
+rec.instant("warm-up", "mark"); rec.flush()
+t0 = time.perf_counter_ns()
 for _ in range(n):
     rec.instant("x", "mark")
+t1 = time.perf_counter_ns()
 rec.close()
-print((time.perf_counter_ns() - t) / n)
+t2 = time.perf_counter_ns()
+print((t1 - t0) / n, (t2 - t1) / n)
 """
 
 
-def python(code: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=env).stdout
+def env() -> dict:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def bare(script: Path, tracer: list[str] | None = None) -> float:
+    """Run a bare script (under `tracer`, a command prefix, if given); its workload's wall time in ms."""
+    out = subprocess.run([*(tracer or [sys.executable]), str(script)], capture_output=True, text=True,
+                         check=True, cwd=script.parent, env=env()).stdout
+    return float(next(line.split()[1] for line in out.splitlines() if line.startswith(MARK)))
 
 
 def through_runner(module: str, params: dict) -> float:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-m", "experiments.runner", module, json.dumps(params)],
-                         capture_output=True, check=True, cwd=ROOT, env=env).stdout
+                         capture_output=True, check=True, cwd=ROOT, env=env()).stdout
     result = next(e for line in out.splitlines() for e in json.loads(line) if e[0] == "R")
     return result[3]["wall_ms"]
+
+
+def viztracer_command(trace_file: Path) -> list[str] | None:
+    if importlib.util.find_spec("viztracer") is None:
+        return None
+    return [sys.executable, "-m", "viztracer", "--quiet", "-o", str(trace_file)]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="one run each: checks the script still works")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one run each: checks the script still works")
+    parser.add_argument("--no-viztracer", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeat = 1
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, "
-          f"median of {args.repeat} alternating runs")
-    print(f"{'workload':28} {'bare ms':>10} {'recorded ms':>12} {'ratio':>7}")
-    for name, module, params, bare_code in WORKLOADS:
-        bare, recorded = [], []
-        for _ in range(args.repeat):
-            bare.append(float(python(bare_code)))
-            recorded.append(through_runner(module, params))
-        b, r = statistics.median(bare), statistics.median(recorded)
-        print(f"{name:28} {b:10.1f} {r:12.1f} {r / b:7.2f}")
-    costs = [float(python(EVENT_COST)) for _ in range(args.repeat)]
-    print(f"recorder cost per event (instant, incl. encoding and write): median {statistics.median(costs):.0f} ns")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, median of {args.repeat} runs of each, in rotation")
+    with tempfile.TemporaryDirectory(prefix="lab-fidelity-") as tmp:
+        tracer = None if args.no_viztracer else viztracer_command(Path(tmp) / "trace.json")
+        if tracer is None:
+            print("(VizTracer not installed: pip install -e '.[bench]'; its columns are left empty)")
+        print(f"{'workload':36} {'bare ms':>9} {'ours ms':>9} {'ours':>6} {'viztracer ms':>13} {'viztracer':>9}")
+        for work in workloads(args.quick):
+            script = Path(tmp) / "bare.py"
+            script.write_text(work.bare)
+            times: dict[str, list[float]] = {"bare": [], "ours": [], "viztracer": []}
+            for _ in range(args.repeat):
+                times["bare"].append(bare(script))
+                times["ours"].append(through_runner(work.module, work.params))
+                if tracer:
+                    times["viztracer"].append(bare(script, tracer))
+            b, r = statistics.median(times["bare"]), statistics.median(times["ours"])
+            line = f"{work.name:36} {b:9.1f} {r:9.1f} {r / b:6.2f}"
+            if tracer:
+                v = statistics.median(times["viztracer"])
+                line += f" {v:13.1f} {v / b:9.2f}"
+            print(line, flush=True)
+    n = 20_000 if args.quick else 200_000
+    costs = [tuple(map(float, python(EVENT_COST.format(n=n)).split())) for _ in range(args.repeat)]
+    hot = statistics.median(c[0] for c in costs)
+    encode = statistics.median(c[1] for c in costs)
+    print(f"recorder cost per event (instant, median of {args.repeat} x {n}): hot path {hot:.0f} ns "
+          f"(target <= 1000); encoding and writing, in batches: {encode:.0f} ns; total {hot + encode:.0f} ns")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=ROOT, env=env()).stdout
 
 
 if __name__ == "__main__":

@@ -3,12 +3,15 @@
 Every event is stamped with `time.monotonic_ns()`, which on Linux is one clock for the whole
 machine, so timestamps from threads and from child processes line up on one timeline.
 
-Events go into a lock-free deque (append is atomic under the GIL) and are written in batches
-to a file descriptor (the runner's event pipe, fd 1) by a small flusher thread, by the thread
-that fills a batch, and at the end of each traced task. The wire format is versioned JSON
-lines: each line is a JSON array of events, each event an array whose first item is its kind
-(see FORMAT below). Each write is at most PIPE_BUF bytes, which the kernel writes atomically,
-so lines from several processes sharing the pipe never interleave.
+Recording an event costs the experiment one tuple appended to a lock-free deque (append is
+atomic under the GIL): (kind, monotonic_ns, lane, fields...). Encoding and writing happen in
+batches, off the hot path: a small flusher thread drains the deque every FLUSH_INTERVAL_S, the
+end of each traced task flushes, and a thread that lets HIGH_WATER events pile up (faster than
+the flusher drains them) flushes them itself, which bounds memory. The wire format is versioned
+JSON lines, written to a file descriptor (the runner's event pipe, fd 1): each line is a JSON
+array of events, each event an array whose first item is its kind (see FORMAT below). Each
+write is at most PIPE_BUF bytes of whole lines, which the kernel writes atomically, so lines
+from several processes sharing the pipe never interleave.
 
 Fork safety: the flusher thread is stopped before any fork and restarted after it in the
 parent, so a child is never forked while our thread holds a lock; the child drops the parent's
@@ -29,6 +32,7 @@ import threading
 import time
 import weakref
 from contextlib import contextmanager
+from itertools import repeat, starmap
 from typing import Any, Callable, Iterator
 
 FORMAT = 1
@@ -43,22 +47,28 @@ FORMAT = 1
 #   ["F", ts, lane, info]                  the experiment failed: error type, message, traceback
 
 PIPE_BUF = 4096  # pipe writes up to this size are atomic on Linux
-EVENTS_PER_LINE = 32  # a line of 32 typical events stays well under PIPE_BUF
+FLUSH_INTERVAL_S = 0.02  # how often the flusher thread writes what was recorded
+HIGH_WATER = 65_536  # queued events past which the recording thread flushes them itself
 MIN_WAIT_NS = 50_000  # shorter lock waits are not drawn: too many to see, too short to matter
 MAX_TEXT = 300  # longest name we record (a print of a huge string should not flood the pipe)
 
 now = time.monotonic_ns
+# One encoder for every batch: json.dumps would build a new one per call. Tuples encode as arrays;
+# a value JSON cannot encode (a set in a result) is sent as its repr.
+_encode = json.JSONEncoder(separators=(",", ":"), default=repr).encode
 _live: "weakref.WeakSet[Recorder]" = weakref.WeakSet()
 _process_recorder: "Recorder | None" = None
 
 
 class Recorder:
-    def __init__(self, fd: int = 1, root_pid: int | None = None, flush_interval_s: float = 0.02, batch: int = 512):
+    def __init__(self, fd: int = 1, root_pid: int | None = None, flush_interval_s: float = FLUSH_INTERVAL_S,
+                 high_water: int = HIGH_WATER):
         self.fd = fd
         self.root_pid = root_pid or os.getpid()
         self._interval = flush_interval_s
-        self._batch = batch
+        self._high_water = high_water
         self._broken = False
+        self._per_line = 32  # events encoded per line, adapted to their size to fill lines up to PIPE_BUF
         self._fresh_process_state()
         _live.add(self)
         # Flush when a multiprocessing process exits: now for this process (and spawned ones),
@@ -98,7 +108,7 @@ class Recorder:
         self._labels.add(label)
         self._local.lane = label
         info = {"pid": os.getpid(), "tid": threading.get_native_id(), "thread": thread.name}
-        self._emit(["L", now(), label, info])
+        self._emit(("L", now(), label, info))
         return label
 
     def _default_label(self, thread: threading.Thread) -> str:
@@ -112,13 +122,30 @@ class Recorder:
         return process if is_main else f"{process} · {thread_part}"
 
     # -- events -------------------------------------------------------------------------------
+    # Each recording call is written out in full (no shared helper) because it is the hot path:
+    # a Python call more per event would cost as much as the rest of the call. Only a tuple is
+    # built here; encoding waits for the next flush.
 
     def begin(self, name: str, category: str = "run", at_ns: int | None = None) -> None:
         """Open a span now, or at `at_ns` (a wait drawn only once it has proved long enough)."""
-        self._emit(["B", at_ns or now(), self.lane(), name[:MAX_TEXT], category])
+        try:
+            lane = self._local.lane
+        except AttributeError:
+            lane = self.name_lane(None)
+        queue = self._queue
+        queue.append(("B", at_ns or now(), lane, name[:MAX_TEXT], category))
+        if len(queue) > self._high_water:
+            self.flush()
 
     def end(self) -> None:
-        self._emit(["E", now(), self.lane()])
+        try:
+            lane = self._local.lane
+        except AttributeError:
+            lane = self.name_lane(None)
+        queue = self._queue
+        queue.append(("E", now(), lane))
+        if len(queue) > self._high_water:
+            self.flush()
 
     @contextmanager
     def activity(self, name: str, category: str = "run") -> Iterator[None]:
@@ -130,19 +157,33 @@ class Recorder:
             self.end()
 
     def instant(self, name: str, category: str = "mark") -> None:
-        self._emit(["I", now(), self.lane(), name[:MAX_TEXT], category])
+        try:
+            lane = self._local.lane
+        except AttributeError:
+            lane = self.name_lane(None)
+        queue = self._queue
+        queue.append(("I", now(), lane, name[:MAX_TEXT], category))
+        if len(queue) > self._high_water:
+            self.flush()
 
     def counter(self, name: str, value: float) -> None:
-        self._emit(["C", now(), self.lane(), name, value])
+        try:
+            lane = self._local.lane
+        except AttributeError:
+            lane = self.name_lane(None)
+        queue = self._queue
+        queue.append(("C", now(), lane, name, value))
+        if len(queue) > self._high_water:
+            self.flush()
 
     def result(self, values: dict[str, Any]) -> None:
-        self._emit(["R", now(), self.lane(), values])
+        self._emit(("R", now(), self.lane(), values))
 
     def failure(self, info: dict[str, Any]) -> None:
-        self._emit(["F", now(), self.lane(), info])
+        self._emit(("F", now(), self.lane(), info))
 
     def header(self, info: dict[str, Any]) -> None:
-        self._emit(["H", now(), self.lane(), info])
+        self._emit(("H", now(), self.lane(), info))
 
     def chunks(self, total: int, size: int = 1000, name: str = "running", category: str = "run") -> Iterator[range]:
         """Yield `range`s covering `total` iterations and draw when this thread really ran.
@@ -156,7 +197,7 @@ class Recorder:
         lane = self.lane()
         emit = self._emit
         started = last = now()
-        emit(["B", started, lane, name, category])
+        emit(("B", started, lane, name, category))
         fastest = 0
         done = 0
         while done < total:
@@ -168,38 +209,50 @@ class Recorder:
             if not fastest or took < fastest:
                 fastest = took
             elif took > 4 * fastest + 100_000:
-                emit(["E", last, lane])
-                emit(["B", t - fastest, lane, name, category])
+                emit(("E", last, lane))
+                emit(("B", t - fastest, lane, name, category))
             last = t
-        emit(["E", last, lane])
+        emit(("E", last, lane))
 
     def Lock(self, name: str = "lock") -> Any:
         """A threading.Lock whose contended acquisitions are drawn as "Lock.acquire <name>" wait spans.
 
-        Uncontended, it costs one extra Python call. `__exit__` is the real lock's C method, so
-        releasing adds no Python frame. Waits under MIN_WAIT_NS are not drawn (the tutorial's
-        lock counter has hundreds of thousands of them); a wait longer than a millisecond is
-        drawn as an open span while it lasts, so a deadlock shows as a wait that never ends.
+        `with lock:` must cost what it costs on a plain Lock, and must not add a point where the
+        interpreter may switch threads while the lock is held: CPython >= 3.10 switches at
+        Python calls, so one Python frame inside the acquisition turns a lock that is never
+        contended into one contended on every switch (measured: the tutorial's lock counter
+        took 3 to 6 times as long). So no Python runs on the uncontended path. `__enter__` is
+        looked up on each `with`: here it is a property whose getter is all C (next() on a map
+        over the lock's locked() state) and returns either the real lock's C `__enter__`, when
+        the lock is free, or, when it is taken, the Python slow path that draws the wait. No
+        thread can run between that look-up and the call (no bytecode runs, so the GIL stays
+        with us), so the C `__enter__` never blocks undrawn. `__exit__` is the real C method.
+
+        Waits under MIN_WAIT_NS are not drawn (the tutorial's lock counter can have hundreds of
+        thousands of them); a wait longer than a millisecond is drawn as an open span while it
+        lasts, so a deadlock shows as a wait that never ends.
         """
         real = threading.Lock()
         acquire = real.acquire
         recorder = self
         label = f"Lock.acquire {name}"
 
-        def __enter__(self: Any) -> bool:
-            if not acquire(False):  # the uncontended path stays inline: it runs millions of times
-                recorder.contended(acquire, label, quick_s=0.001)
+        def contended_enter() -> bool:
+            recorder.contended(acquire, label, quick_s=0.001)
             return True
 
-        cls = type("RecordedLock", (), {
-            "__enter__": __enter__,
+        cls = type("RecordedLock", (map,), {
+            "__slots__": (),
+            "__enter__": property(next),  # next(lock): the map below, in C
             "__exit__": real.__exit__,
+            "__iter__": None,  # a lock, not something to loop over
             "acquire": real.acquire,
             "release": real.release,
             "locked": real.locked,
             "__repr__": lambda self: f"<recorded lock {name}>",
         })
-        return cls()
+        enter_for = {False: real.__enter__, True: contended_enter}
+        return cls(enter_for.__getitem__, starmap(real.locked, repeat(())))
 
     def contended(self, acquire: Callable[..., bool], label: str, quick_s: float) -> bool:
         """Take a lock whose non-blocking `acquire(False)` just failed; draw the wait as `label`.
@@ -222,9 +275,10 @@ class Recorder:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def _emit(self, event: list) -> None:
-        self._queue.append(event)
-        if len(self._queue) >= self._batch:
+    def _emit(self, event: tuple) -> None:
+        queue = self._queue
+        queue.append(event)
+        if len(queue) > self._high_water:
             self.flush()
 
     def flush(self, timeout: float = -1) -> None:
@@ -240,15 +294,36 @@ class Recorder:
             self._flush_lock.release()
 
     def _write(self, events: list) -> None:
-        for i in range(0, len(events), EVENTS_PER_LINE):
-            self._write_line(events[i:i + EVENTS_PER_LINE])
+        """Encode `events` as lines and write them, whole lines only, at most PIPE_BUF bytes per write."""
+        per_line = self._per_line
+        lines: list[bytes] = []
+        for i in range(0, len(events), per_line):
+            self._encode_lines(events[i:i + per_line], lines)
+        size = sum(map(len, lines))
+        # Next time, as many events per line as fill about 3/4 of PIPE_BUF at today's sizes.
+        self._per_line = max(1, min(512, PIPE_BUF * 3 * len(events) // (4 * size)))
+        batch: list[bytes] = []
+        batch_size = 0
+        for line in lines:
+            if batch_size + len(line) > PIPE_BUF and batch:
+                self._write_bytes(b"".join(batch))
+                batch, batch_size = [], 0
+            batch.append(line)
+            batch_size += len(line)
+        if batch:
+            self._write_bytes(b"".join(batch))
 
-    def _write_line(self, events: list) -> None:
-        data = (json.dumps(events, separators=(",", ":"), default=repr) + "\n").encode()
+    def _encode_lines(self, events: list, out: list[bytes]) -> None:
+        data = (_encode(events) + "\n").encode()
         if len(data) > PIPE_BUF and len(events) > 1:
             half = len(events) // 2
-            self._write_line(events[:half])
-            self._write_line(events[half:])
+            self._encode_lines(events[:half], out)
+            self._encode_lines(events[half:], out)
+        else:
+            out.append(data)  # one event larger than PIPE_BUF (a big header) goes alone
+
+    def _write_bytes(self, data: bytes) -> None:
+        if self._broken:
             return
         try:
             while data:
