@@ -18,5 +18,10 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
-bench: $(BIN)/.installed
+# The benchmarks also need the `bench` extra (VizTracer, to compare with).
+$(BIN)/.bench-installed: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	touch $@
+
+bench: $(BIN)/.bench-installed
 	$(BIN)/python -m benchmarks $(ARGS)

@@ -50,7 +50,7 @@ PIPE_BUF = 4096  # pipe writes up to this size are atomic on Linux
 FLUSH_INTERVAL_S = 0.02  # how often the flusher thread writes what was recorded
 HIGH_WATER = 65_536  # queued events past which the recording thread flushes them itself
 MIN_WAIT_NS = 50_000  # shorter lock waits are not drawn: too many to see, too short to matter
-MAX_TEXT = 300  # longest name we record (a print of a huge string should not flood the pipe)
+MAX_TEXT = 300  # longest print or task label we record (a print of a huge string should not flood the pipe)
 
 now = time.monotonic_ns
 # One encoder for every batch: json.dumps would build a new one per call. Tuples encode as arrays;
@@ -124,7 +124,8 @@ class Recorder:
     # -- events -------------------------------------------------------------------------------
     # Each recording call is written out in full (no shared helper) because it is the hot path:
     # a Python call more per event would cost as much as the rest of the call. Only a tuple is
-    # built here; encoding waits for the next flush.
+    # built here; encoding waits for the next flush. Names are taken as given: the ones that
+    # can be huge (prints, task labels formatted with their arguments) are cut where they are made.
 
     def begin(self, name: str, category: str = "run", at_ns: int | None = None) -> None:
         """Open a span now, or at `at_ns` (a wait drawn only once it has proved long enough)."""
@@ -133,7 +134,7 @@ class Recorder:
         except AttributeError:
             lane = self.name_lane(None)
         queue = self._queue
-        queue.append(("B", at_ns or now(), lane, name[:MAX_TEXT], category))
+        queue.append(("B", at_ns or now(), lane, name, category))
         if len(queue) > self._high_water:
             self.flush()
 
@@ -162,7 +163,7 @@ class Recorder:
         except AttributeError:
             lane = self.name_lane(None)
         queue = self._queue
-        queue.append(("I", now(), lane, name[:MAX_TEXT], category))
+        queue.append(("I", now(), lane, name, category))
         if len(queue) > self._high_water:
             self.flush()
 
@@ -401,7 +402,7 @@ class PrintCapture(io.TextIOBase):
         key = threading.get_ident()
         *lines, rest = (self._partial.pop(key, "") + text).split("\n")
         for line in lines:
-            self._recorder.instant(line, "print")
+            self._recorder.instant(line[:MAX_TEXT], "print")
         if rest:
             self._partial[key] = rest
         return len(text)
@@ -432,7 +433,7 @@ class traced:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         rec = self.recorder
-        rec.begin(self.label.format(*args, **kwargs), self.category)
+        rec.begin(self.label.format(*args, **kwargs)[:MAX_TEXT], self.category)
         try:
             return self.fn(*args, **kwargs)
         finally:

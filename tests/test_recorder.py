@@ -148,3 +148,98 @@ def test_chunks_cover_every_iteration_and_split_where_the_thread_was_paused():
     ends = [e for e in events if e.kind == "end"]
     assert len(begins) == len(ends) == 2
     assert begins[1].ts_ns - ends[0].ts_ns >= 15_000_000
+
+
+def test_recording_only_queues_the_event_encoding_waits_for_the_flush(tmp_path):
+    fd = os.open(tmp_path / "events", os.O_WRONLY | os.O_CREAT)
+    rec = Recorder(fd=fd, flush_interval_s=60)
+    for i in range(1000):
+        rec.instant(f"tick {i}", "mark")
+    assert os.fstat(fd).st_size == 0, "nothing is encoded or written on the recording thread's hot path"
+    rec.close()
+    os.close(fd)
+    events = StreamParser().feed((tmp_path / "events").read_bytes())
+    assert [e.name for e in events if e.kind == "instant"] == [f"tick {i}" for i in range(1000)]
+
+
+def test_a_thread_recording_faster_than_the_flusher_writes_its_events_itself(tmp_path):
+    fd = os.open(tmp_path / "events", os.O_WRONLY | os.O_CREAT)
+    rec = Recorder(fd=fd, flush_interval_s=60, high_water=100)
+    for _ in range(1000):
+        rec.instant("x", "mark")
+        assert len(rec._queue) <= 101, "the queue is bounded: memory cannot grow without end"
+    assert os.fstat(fd).st_size > 0
+    rec.close()
+    os.close(fd)
+
+
+def test_each_write_is_whole_lines_of_at_most_pipe_buf(monkeypatch):
+    writes: list[bytes] = []
+    monkeypatch.setattr(os, "write", lambda fd, data: writes.append(bytes(data)) or len(data))
+    rec = Recorder(fd=99, flush_interval_s=60)
+    for i in range(3000):
+        rec.instant("y" * (i % 200), "mark")
+    rec.close()
+    assert all(len(w) <= PIPE_BUF and w.endswith(b"\n") for w in writes)
+    assert len(writes) < 3000 // 10, "many events per write"
+    events = StreamParser().feed(b"".join(writes))
+    assert len(events) == 3000 + 1  # + the lane declaration
+
+
+def run_locked(lock, profiled: list) -> None:
+    def profile(frame, event, arg):
+        if event == "call":
+            profiled.append(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        with lock:
+            pass
+    finally:
+        sys.setprofile(None)
+
+
+def test_an_uncontended_recorded_lock_runs_no_python_code():
+    # A Python frame while acquiring would let CPython switch threads with the lock held,
+    # and so make a lock contended that is not contended in the tutorial's code.
+    rec = Recorder(fd=os.open(os.devnull, os.O_WRONLY), flush_interval_s=60)
+    lock = rec.Lock("l")
+    profiled: list[str] = []
+    run_locked(lock, profiled)
+    assert profiled == []
+    assert not lock.locked()
+    assert lock.acquire(False) and lock.locked() and not lock.acquire(False)
+    lock.release()
+    with pytest.raises(TypeError):
+        iter(lock)
+
+
+def test_a_contended_recorded_lock_draws_the_wait_on_the_waiting_lane():
+    r, w = os.pipe()  # a few events: they fit in the pipe's buffer
+    rec = Recorder(fd=w, flush_interval_s=60)
+    lock = rec.Lock("l")
+    holding = threading.Event()
+
+    def holder():
+        with lock:
+            holding.set()
+            threading.Event().wait(0.03)
+
+    def waiter():
+        holding.wait()
+        with lock:
+            pass
+
+    threads = [threading.Thread(target=holder, name="holder"), threading.Thread(target=waiter, name="waiter")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rec.close()
+    os.close(w)
+    events = read_all(r)
+    os.close(r)
+    waits = [e for e in events if e.kind == "begin" and e.name == "Lock.acquire l"]
+    assert [e.worker for e in waits] == ["waiter"]
+    end = next(e for e in events if e.kind == "end" and e.worker == "waiter")
+    assert end.ts_ns - waits[0].ts_ns >= 15_000_000
