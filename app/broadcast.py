@@ -25,6 +25,7 @@ class Broadcast:
         self.frames: deque[str] = deque(maxlen=KEEP_FRAMES)
         self.seq = 0  # number of frames produced so far
         self.done = False  # the last frame (with the result) has been produced
+        self._snapshot: tuple[str, int] | None = None  # the last full render and its frame number
         self._new_frame = asyncio.Condition()
 
     async def produce(self) -> None:
@@ -46,8 +47,14 @@ class Broadcast:
             self._new_frame.notify_all()
 
     def snapshot(self) -> tuple[str, int]:
-        """Everything drawn so far, and the frame number it corresponds to."""
-        return self.renderer.full(self.run, self.view), self.seq
+        """Everything drawn so far, and the frame number it corresponds to.
+
+        Rendered once per frame however many viewers ask (a class joining at once, or many slow
+        viewers skipping ahead after the same frame): a full render is the costliest thing here.
+        """
+        if self._snapshot is None or self._snapshot[1] != self.seq:
+            self._snapshot = (self.renderer.full(self.run, self.view), self.seq)
+        return self._snapshot
 
     async def after(self, seq: int) -> tuple[str, int]:
         """The frames after `seq` joined into one message (or a full render if they are gone)."""

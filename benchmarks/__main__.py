@@ -16,6 +16,7 @@ import time
 BENCHMARKS = (
     "fidelity",
     "throughput",
+    "latency",
 )
 
 

@@ -207,3 +207,16 @@ def test_events_paging_out_of_bounds_is_a_422_naming_the_field(client, query):
     response = client.get(f"/api/runs/{run_id}/events?{query}")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] == query.split("=")[0]
+
+
+def test_the_fast_encoding_of_spans_and_marks_is_what_json_would_write():
+    import json
+
+    from app.store import decode_line, encode
+
+    events = [Event("begin", 12, "w \"1\" é", "fib(3)\n", "cpu"), Event("end", 13, "w"),
+              Event("instant", 14, "main", "print ☃", "print"), Event("counter", 15, "main", "depth", value=2.5)]
+    for seq, event in enumerate(events, 1):
+        line = encode(seq, event)
+        assert json.loads(line)[0] == seq and decode_line(line) == (seq, event)
+        assert line == json.dumps(json.loads(line), separators=(",", ":"))

@@ -1,0 +1,38 @@
+"""Fan-out: frames shared by every viewer, and a full render made once per frame however many ask."""
+from __future__ import annotations
+
+import asyncio
+
+from app.broadcast import Broadcast
+from app.events import Event
+from app.experiments import load
+from app.render import Renderer, environment
+from app.runs import Run
+
+
+class CountingRenderer(Renderer):
+    fulls = 0
+
+    def full(self, run, view):
+        self.fulls += 1
+        return super().full(run, view)
+
+
+def test_viewers_joining_at_the_same_frame_share_one_full_render():
+    async def main():
+        run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
+        run.start()
+        run.ingest([Event("begin", 1_000, "w", "work", "run")])
+        renderer = CountingRenderer(environment(), clock=lambda: 2_000_000)
+        broadcast = Broadcast(run, renderer, frame_rate=20)
+        first = [broadcast.snapshot() for _ in range(200)]  # a class opening the page at once
+        producer = asyncio.create_task(broadcast.produce())
+        await asyncio.sleep(0.01)  # the first frame
+        run.ingest([Event("end", 3_000_000, "w")])
+        after = broadcast.snapshot()
+        producer.cancel()
+        return first, after, renderer.fulls
+
+    first, after, fulls = asyncio.run(main())
+    assert len({id(message) for message, _ in first}) == 1 and first[0][1] == 0
+    assert after[1] == 1 and fulls == 2  # one more for the next frame's viewers
