@@ -15,7 +15,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=settings.host, help=f"address to listen on (default {settings.host})")
     parser.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
     args = parser.parse_args(argv)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, **uvicorn_options(settings))
+
+
+def uvicorn_options(settings) -> dict:
+    """What the server is run with, beside host and port (the tests serve the app with the same)."""
+    # ws_max_size: a bigger frame from a browser is refused (1009) before it is buffered.
+    return {"proxy_headers": True, "ws_max_size": settings.max_ws_message_bytes}
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ from app.experiments import catalogue
 from app.lab import Lab
 from app.lobby import Lobby
 from app.render import Renderer, environment
+from app.security import (
+    BodyLimitMiddleware, SecurityHeadersMiddleware, WebsocketGuardMiddleware, content_security_policy,
+)
 from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
 from experiments import MODULES
 
@@ -51,6 +54,11 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app.state.settings = settings
     app.state.templates = Jinja2Templates(env=env)
     app.add_middleware(ClientCookieMiddleware)
+    app.add_middleware(WebsocketGuardMiddleware, allowed_origins=settings.allowed_origins,
+                       max_message_bytes=settings.max_ws_message_bytes)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    cdn = (HTMX["cdn_htmx"], HTMX["cdn_ws"]) if settings.htmx_source == "cdn" else ()
+    app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(cdn))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

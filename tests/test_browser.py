@@ -45,6 +45,8 @@ def test_run_race_counter_and_watch_lanes_and_result_arrive_live(page, server_ur
     labels = page.locator("#lanes .lane-label").all_inner_texts()
     assert [label.split()[0] for label in labels] == ["main", "increment-1", "decrement-1"]
     assert page.locator("#lane-1 rect.c-run").count() >= 1  # SVG spans appended into the lane
+    # The result can be drawn a frame before the runner has exited and the status says done.
+    page.wait_for_selector("#status.status-done", timeout=10_000)
     assert page.locator("#status .badge").inner_text() == "done"
     counter = page.locator("#result .counter").inner_text()
     assert counter.startswith("expected 0, got ")

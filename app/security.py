@@ -1,0 +1,149 @@
+"""Security at the ASGI edge: response headers, a request body limit, and websocket guards.
+
+- Every HTTP response gets a Content-Security-Policy (scripts only from this server and the
+  two pinned CDN files, which also carry SRI; no inline script, no eval; frames refused),
+  `X-Content-Type-Options: nosniff` and `Referrer-Policy: same-origin`.
+- A request body larger than `max_body_bytes` gets 413 as soon as that is known, from
+  Content-Length or while it streams in: it is never read further, and never in full.
+- A websocket (every `/ws/*` route) opened from an origin not allowed (`allowed_origins`;
+  empty: the origin of the Host the browser asked for) is refused before it is accepted
+  (close code 4403: uvicorn answers HTTP 403), so another site cannot ride a student's
+  cookies (cross-site websocket hijacking). A message from the browser larger than
+  `max_ws_message_bytes` closes the socket with 1009 (uvicorn's ws_max_size is set to the
+  same bound, app/__main__.py, so the frame is refused before it is even buffered).
+"""
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+FORBIDDEN_ORIGIN = 4403
+MESSAGE_TOO_BIG = 1009
+
+
+def content_security_policy(cdn_scripts: tuple[str, ...] = ()) -> str:
+    # Exact CDN file URLs, not the whole host: nothing else from it may run here.
+    scripts = " ".join(("'self'", *cdn_scripts))
+    return "; ".join((
+        "default-src 'self'",
+        f"script-src {scripts}",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",  # the same-origin websocket (ws:/wss: to self, CSP Level 3)
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ))
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp, csp: str) -> None:
+        self.app = app
+        self.headers = {
+            "content-security-policy": csp,
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "same-origin",
+            "x-frame-options": "DENY",  # frame-ancestors for browsers without CSP 2
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": f"request body too large: at most {limit} bytes (max_body_bytes)",
+                       "limit": "max_body_bytes", "value": limit}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimitMiddleware:
+    """Read a request's body (at most `limit` bytes) before the app sees it, or answer 413."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await _too_large(send, self.limit)
+            return
+        # Bodies here are small (a form, a JSON of params): hold it, counting, then replay it.
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                break
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await _too_large(send, self.limit)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def receive_replayed() -> Message:
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, receive_replayed, send)
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """May a page from `origin` open a websocket here? Pure, for tests."""
+    if origin is None:  # not a browser (browsers always send Origin on websockets): no cookies to ride
+        return True
+    if allowed:
+        return origin.rstrip("/") in {o.rstrip("/") for o in allowed}
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and host is not None and parts.netloc.lower() == host.lower()
+
+
+class WebsocketGuardMiddleware:
+    def __init__(self, app: ASGIApp, allowed_origins: list[str], max_message_bytes: int) -> None:
+        self.app = app
+        self.allowed = allowed_origins
+        self.max_message_bytes = max_message_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if not origin_allowed(headers.get("origin"), headers.get("host"), self.allowed):
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": FORBIDDEN_ORIGIN, "reason": "origin not allowed"})
+            return
+
+        async def receive_bounded() -> Message:
+            message = await receive()
+            if message["type"] == "websocket.receive":
+                size = len(message.get("bytes") or b"") + len((message.get("text") or "").encode())
+                if size > self.max_message_bytes:
+                    await send({"type": "websocket.close", "code": MESSAGE_TOO_BIG,
+                                "reason": f"message over {self.max_message_bytes} bytes"})
+                    return {"type": "websocket.disconnect", "code": MESSAGE_TOO_BIG}
+            return message
+
+        await self.app(scope, receive_bounded, send)

@@ -1,0 +1,84 @@
+"""The page under its Content-Security-Policy, in Chromium: it still works, and the policy bites.
+
+Served like `python -m app` serves it (uvicorn with app/__main__.py's options), with the
+htmx CDN in the policy (unreachable here: the page falls back to static/vendor/).
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+
+from app.__main__ import uvicorn_options
+from app.server import create_app
+from tests.conftest import TEST_MODULES, make_settings
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    settings = make_settings(htmx_source="cdn", max_concurrent_runs=1)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(create_app(settings, modules=TEST_MODULES), log_level="warning", **uvicorn_options(settings))
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def csp_violations(page) -> list[str]:
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(m.text) if "Content Security Policy" in m.text else None)
+    return messages
+
+
+def test_a_run_works_under_the_policy_with_no_violation(page, server_url):
+    violations = csp_violations(page)
+    response = page.goto(f"{server_url}/experiments/race-counter")
+    assert "script-src 'self' https://cdn.jsdelivr.net/npm/htmx.org@" in response.headers["content-security-policy"]
+    page.fill("input[name=iterations]", "20000")
+    page.click("button.run")
+    page.wait_for_url("**/runs/*")
+    page.wait_for_selector("#status.status-done", timeout=30_000)
+    assert page.locator("#result .counter").inner_text().startswith("expected 0, got ")
+    assert page.locator("#lanes .lane-label").count() == 3  # drawn by htmx over the websocket
+    assert violations == []
+
+
+def test_the_policy_blocks_an_inline_script(page, server_url):
+    violations = csp_violations(page)
+    page.goto(f"{server_url}/")
+    with pytest.raises(Exception):
+        page.add_script_tag(content="window.injected = 1")
+    assert page.evaluate("typeof window.injected") == "undefined"
+    assert any("inline script" in v or "script-src" in v for v in violations)
+
+
+def test_the_owner_cancels_a_queued_run_from_its_page_which_shows_its_place(page, server_url):
+    page.goto(f"{server_url}/experiments/test-sleeps")
+    page.fill("input[name=seconds]", "60")
+    page.click("button.run")
+    page.wait_for_url("**/runs/*")
+    first = page.url
+    page.goto(f"{server_url}/experiments/test-sleeps")
+    page.click("button.run")
+    page.wait_for_url("**/runs/*")
+    assert page.url != first
+    assert "1st in line, 1 run ahead of it executing" in page.locator("#status").inner_text()
+    page.click("button.cancel-run")
+    page.wait_for_selector("#status.status-cancelled", timeout=10_000)
+    assert not page.locator("button.cancel-run").is_visible()  # the run is over: the button goes
+    page.goto(first)
+    page.click("button.cancel-run")
+    page.wait_for_selector("#status.status-cancelled", timeout=10_000)

@@ -1,0 +1,181 @@
+"""Security edges: headers, body size, websocket origin and message size, the admin token never logged."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.sync.client import connect
+
+from app.__main__ import uvicorn_options
+from app.security import FORBIDDEN_ORIGIN, BodyLimitMiddleware, origin_allowed
+from app.server import create_app
+from tests.conftest import TEST_MODULES, make_settings, wait_for_status
+
+ROOT = Path(__file__).resolve().parent.parent
+SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
+
+
+@pytest.fixture
+def c():
+    with TestClient(create_app(make_settings(max_body_bytes=2048), modules=TEST_MODULES)) as client:
+        yield client
+
+
+@pytest.mark.parametrize("path", ["/", "/experiments/race-counter", "/api/experiments", "/static/style.css", "/nope"])
+def test_every_response_carries_the_security_headers(c, path):
+    headers = c.get(path).headers
+    csp = headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
+
+
+def test_the_policy_names_the_pinned_cdn_files_only_when_the_cdn_is_used():
+    with TestClient(create_app(make_settings(htmx_source="cdn"), modules=TEST_MODULES)) as cdn:
+        csp = cdn.get("/").headers["content-security-policy"]
+    assert "https://cdn.jsdelivr.net/npm/htmx.org@2.0.11/dist/htmx.min.js" in csp
+    assert "https://cdn.jsdelivr.net/npm/htmx-ext-ws@2.0.4/dist/ws.min.js" in csp
+    with TestClient(create_app(make_settings(htmx_source="local"), modules=TEST_MODULES)) as local:
+        assert "jsdelivr" not in local.get("/").headers["content-security-policy"]
+
+
+def test_an_oversized_body_is_413_naming_the_limit(c):
+    big = {"experiment": "race-counter", "params": {"x": "y" * 4000}}
+    response = c.post("/api/runs", json=big)
+    assert response.status_code == 413
+    assert response.json()["limit"] == "max_body_bytes" and "2048 bytes" in response.json()["detail"]
+    form = c.post("/experiments/race-counter/runs", data={"workers": "2", "pad": "z" * 4000})
+    assert form.status_code == 413
+
+
+def test_an_oversized_streamed_body_is_413_without_reading_it_all():
+    """No Content-Length (chunked): the middleware stops reading at the limit, the app never runs."""
+    received, sent, app_called = [], [], []
+
+    async def app(scope, receive, send):
+        app_called.append(1)
+
+    async def receive():
+        received.append(1)
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}  # endless
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/runs", "headers": [(b"content-type", b"application/json")]}
+    asyncio.run(BodyLimitMiddleware(app, limit=4096)(scope, receive, send))
+    assert sent[0]["status"] == 413 and b"max_body_bytes" in sent[1]["body"]
+    assert len(received) == 5 and not app_called
+
+
+def test_a_body_within_the_limit_is_read_as_usual(c):
+    response = c.post("/api/runs", json={"experiment": "race-counter", "params": {"workers": 99}})
+    assert response.status_code == 422  # got through to validation
+
+
+@pytest.mark.parametrize("origin, host, allowed, ok", [
+    (None, "lab.example", [], True),
+    ("https://lab.example", "lab.example", [], True),
+    ("http://127.0.0.1:8000", "127.0.0.1:8000", [], True),
+    ("https://evil.example", "lab.example", [], False),
+    ("https://lab.example.evil.example", "lab.example", [], False),
+    ("null", "lab.example", [], False),
+    ("https://lab.example", None, [], False),
+    ("https://class.example", "internal:8000", ["https://class.example"], True),
+    ("https://internal:8000", "internal:8000", ["https://class.example"], False),
+])
+def test_origin_allowed(origin, host, allowed, ok):
+    assert origin_allowed(origin, host, allowed) is ok
+
+
+def test_a_cross_origin_websocket_is_refused_and_a_same_origin_one_is_not(c):
+    run_id = c.post("/api/runs", json={"experiment": "test-raises", "params": {"workers": 1}}).json()["id"]
+    wait_for_status(c, run_id)
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with c.websocket_connect(f"/ws/runs/{run_id}", headers={"origin": "https://evil.example"}) as ws:
+            ws.receive_text()
+    assert refused.value.code == FORBIDDEN_ORIGIN
+    with c.websocket_connect(f"/ws/runs/{run_id}", headers={"origin": "http://testserver"}) as ws:
+        assert 'id="status"' in ws.receive_text()
+
+
+@pytest.fixture
+def served():
+    """The app served by a real uvicorn, with app/__main__.py's options."""
+    settings = make_settings(max_ws_message_bytes=1024)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, modules=TEST_MODULES), log_level="warning",
+                                           **uvicorn_options(settings)))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    port = sock.getsockname()[1]
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+        yield port, http
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_over_a_real_socket_big_body_413_cross_origin_403_oversized_frame_closes(served):
+    port, http = served
+    too_big = http.post("/api/runs", content=b"{" + b" " * 20_000 + b"}", headers={"content-type": "application/json"})
+    assert too_big.status_code == 413
+    run_id = http.post("/api/runs", json=SLEEPS).json()["id"]
+    url = f"ws://127.0.0.1:{port}/ws/runs/{run_id}"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, origin="http://evil.example", proxy=None)
+    assert refused.value.response.status_code == 403
+    with connect(url, origin=f"http://127.0.0.1:{port}", proxy=None, compression=None) as ws:
+        assert 'id="status"' in ws.recv(timeout=5)
+        ws.send("x" * 2000)
+        with pytest.raises(ConnectionClosedError) as closed:
+            while True:
+                ws.recv(timeout=5)
+        assert closed.value.rcvd.code == 1009
+    http.post(f"/api/runs/{run_id}/cancel")
+
+
+def test_the_admin_token_is_never_logged(tmp_path):
+    token = "teacher-token-9f8e7d"
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "LAB_ADMIN_TOKEN": token, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local"}
+    server = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        teacher = {"authorization": f"Bearer {token}"}
+        httpx.post(f"http://127.0.0.1:{port}/api/runs/nope/cancel", headers=teacher)
+        httpx.get(f"http://127.0.0.1:{port}/?token={token[:4]}", headers=teacher)
+        httpx.post(f"http://127.0.0.1:{port}/api/runs", json={"experiment": token}, headers=teacher)  # echoed as unknown
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0].decode()
+    assert "GET /healthz" in output  # the access log is on: the check below means something
+    assert token not in output
