@@ -179,3 +179,18 @@ def test_the_admin_token_is_never_logged(tmp_path):
         output = server.communicate(timeout=10)[0].decode()
     assert "GET /healthz" in output  # the access log is on: the check below means something
     assert token not in output
+
+
+def test_an_oversized_websocket_message_closes_the_socket_with_1009():
+    with TestClient(create_app(make_settings(max_ws_message_bytes=512), modules=TEST_MODULES)) as client:
+        run_id = client.post("/api/runs", json=SLEEPS).json()["id"]
+        with client.websocket_connect(f"/ws/runs/{run_id}") as ws:
+            assert 'id="status"' in ws.receive_text()
+            ws.send_text("small")  # within the bound: read and ignored
+            ws.send_text("x" * 600)
+            with pytest.raises(WebSocketDisconnect) as closed:
+                while True:
+                    ws.receive_text()
+            assert closed.value.code == 1009
+        client.post(f"/api/runs/{run_id}/cancel")
+        wait_for_status(client, run_id)
