@@ -1,0 +1,10 @@
+"""The app for tests that serve it from a separate uvicorn process (`--factory`): settings from LAB_* variables."""
+from __future__ import annotations
+
+from app.server import create_app
+from app.settings import Settings
+from experiments import MODULES
+
+
+def create():
+    return create_app(Settings(), modules=MODULES + ("tests.ticker_experiment",))
