@@ -26,6 +26,7 @@ class Experiment:
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.id, "title": self.title, "summary": self.summary, "kind": self.kind,
+            "measures_time": self.measures_time,
             "params": {p.name: p.describe() for p in self.params},
         }
 

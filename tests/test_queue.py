@@ -93,3 +93,11 @@ def test_a_timing_experiment_never_runs_beside_another(client):
     wait_for_status(client, b, ("running",))
     client.post(f"/api/runs/{b}/cancel")
     wait_for_status(client, b)
+
+
+def test_experiments_say_whether_they_measure_time(client):
+    listed = {e["id"]: e["measures_time"] for e in client.get("/api/experiments").json()}
+    assert {k for k, v in listed.items() if v} == {"race-counter", "lock-counter", "cpu-threads-vs-processes",
+                                                     "io-threads-vs-processes"}
+    assert "it runs alone" in client.get("/experiments/lock-counter").text
+    assert "it runs alone" not in client.get("/experiments/rlock-counter").text
