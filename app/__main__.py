@@ -8,7 +8,6 @@ import uvicorn
 from app.server import create_app
 from app.settings import get_settings
 
-
 def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     parser = argparse.ArgumentParser(prog="concurrency-lab", description=__doc__)
@@ -21,7 +20,10 @@ def main(argv: list[str] | None = None) -> None:
 def uvicorn_options(settings) -> dict:
     """What the server is run with, beside host and port (the tests serve the app with the same)."""
     # ws_max_size: a bigger frame from a browser is refused (1009) before it is buffered.
-    return {"proxy_headers": True, "ws_max_size": settings.max_ws_message_bytes}
+    # permessage-deflate keeps compression state per connection, so every viewer's socket
+    # compressed the same frame again: with 200 viewers of one run, a quarter of the server's CPU
+    # (benchmarks/fanout.py). Frames are small HTML fragments: send them as they are.
+    return {"proxy_headers": True, "ws_max_size": settings.max_ws_message_bytes, "ws_per_message_deflate": False}
 
 
 if __name__ == "__main__":

@@ -26,7 +26,10 @@ class Broadcast:
         self.seq = 0  # number of frames produced so far
         self.done = False  # the last frame (with the result) has been produced
         self._snapshot: tuple[str, int] | None = None  # the last full render and its frame number
-        self._new_frame = asyncio.Condition()
+        # Set (and replaced) at each frame: every waiting viewer wakes in the same loop turn. (A
+        # Condition handed its lock to one viewer per turn: with a class watching, the last got
+        # the frame hundreds of turns late.)
+        self._new_frame = asyncio.Event()
 
     async def produce(self) -> None:
         run = self.run
@@ -34,17 +37,19 @@ class Broadcast:
             await run.changed.wait()
             run.changed.clear()
             finished = run.finished
-            await self._publish(self.renderer.delta(run, self.view), last=finished)
+            # delta() advances the view; publishing right after, with no await between, keeps
+            # the view and `seq` in step for a viewer asking for a snapshot meanwhile.
+            self._publish(self.renderer.delta(run, self.view), last=finished)
             if finished:
                 return
             await asyncio.sleep(self.interval)
 
-    async def _publish(self, frame: str, last: bool) -> None:
-        async with self._new_frame:
-            self.frames.append(frame)
-            self.seq += 1
-            self.done = last
-            self._new_frame.notify_all()
+    def _publish(self, frame: str, last: bool) -> None:
+        self.frames.append(frame)
+        self.seq += 1
+        self.done = last
+        new_frame, self._new_frame = self._new_frame, asyncio.Event()
+        new_frame.set()
 
     def snapshot(self) -> tuple[str, int]:
         """Everything drawn so far, and the frame number it corresponds to.
@@ -58,9 +63,11 @@ class Broadcast:
 
     async def after(self, seq: int) -> tuple[str, int]:
         """The frames after `seq` joined into one message (or a full render if they are gone)."""
-        async with self._new_frame:
-            await self._new_frame.wait_for(lambda: self.seq > seq)
-            missed = self.seq - seq
-            if missed > len(self.frames):
-                return self.snapshot()
-            return "".join(list(self.frames)[-missed:]), self.seq
+        while self.seq <= seq:
+            await self._new_frame.wait()
+        missed = self.seq - seq
+        if missed > len(self.frames):
+            return self.snapshot()
+        if missed == 1:
+            return self.frames[-1], self.seq
+        return "".join(list(self.frames)[-missed:]), self.seq

@@ -17,6 +17,9 @@ BENCHMARKS = (
     "fidelity",
     "throughput",
     "latency",
+    "fanout",
+    "memory",
+    "pageweight",
 )
 
 

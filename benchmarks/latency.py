@@ -41,7 +41,7 @@ def watch(url: str) -> tuple[dict[int, int], int, bool]:
 
 
 def one_run(server, count: int, busy: int) -> list[float]:
-    run_id = server.start_run("stamps", {"count": count, "every_ms": 7, "busy": busy})
+    run_id = server.start_run("stamps", {"count": count, "every_ms": 7, "busy": busy, "delay_ms": 0})
     arrived, first_ns, result = watch(f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}")
     run = server.wait_done(run_id)
     if run["status"] != "done" or not result:

@@ -90,7 +90,10 @@ def build_app():
 def main(argv: list[str]) -> None:
     import uvicorn
 
-    uvicorn.run(build_app(), host="127.0.0.1", port=int(argv[0]), log_level="warning", ws_max_queue=64)
+    from app.__main__ import uvicorn_options
+    from app.settings import Settings
+
+    uvicorn.run(build_app(), host="127.0.0.1", port=int(argv[0]), log_level="warning", **uvicorn_options(Settings()))
 
 
 # -- the benchmarks' side ------------------------------------------------------------------------
@@ -115,7 +118,8 @@ class Server:
         req = urllib.request.Request(self.url + path, data=data, method=method,
                                      headers={"content-type": "application/json"})
         with urllib.request.urlopen(req, timeout=30) as response:
-            return json.loads(response.read())
+            body = response.read()
+        return json.loads(body) if response.headers.get_content_type() == "application/json" else {"text": body}
 
     def start_run(self, experiment: str, params: dict) -> str:
         return self.request("POST", "/api/runs", {"experiment": experiment, "params": params})["id"]

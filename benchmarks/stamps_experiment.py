@@ -20,10 +20,13 @@ PARAMS = (
     Int("count", 200, 1, 100_000, "instants to record"),
     Int("every_ms", 7, 0, 1_000, "pause between two instants"),
     Int("busy", 0, 0, 1_000_000, "extra short spans recorded between two instants (load)"),
+    Int("delay_ms", 0, 0, 60_000, "wait before the first instant (while viewers connect)"),
 )
 
 
 def run(params, rec):
+    with rec.activity("waiting for viewers", "sleep"):
+        time.sleep(params["delay_ms"] / 1000)
     for _ in range(params["count"]):
         for _ in range(params["busy"]):
             rec.begin("busy", "run")

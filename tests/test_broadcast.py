@@ -36,3 +36,21 @@ def test_viewers_joining_at_the_same_frame_share_one_full_render():
     first, after, fulls = asyncio.run(main())
     assert len({id(message) for message, _ in first}) == 1 and first[0][1] == 0
     assert after[1] == 1 and fulls == 2  # one more for the next frame's viewers
+
+
+def test_every_waiting_viewer_gets_each_frame_and_a_late_one_gets_them_joined():
+    async def main():
+        run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
+        run.start()
+        broadcast = Broadcast(run, Renderer(environment(), clock=lambda: 2_000_000), frame_rate=1000)
+        waiting = [asyncio.create_task(broadcast.after(0)) for _ in range(300)]
+        await asyncio.sleep(0)
+        broadcast._publish("<p>one</p>", last=False)
+        got = await asyncio.gather(*waiting)
+        broadcast._publish("<p>two</p>", last=True)
+        late = await broadcast.after(0)  # a viewer still at frame 0: both frames, as one message
+        return got, late
+
+    got, late = asyncio.run(main())
+    assert got == [("<p>one</p>", 1)] * 300
+    assert late == ("<p>one</p><p>two</p>", 2)
