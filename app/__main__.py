@@ -5,6 +5,7 @@ import argparse
 
 import uvicorn
 
+from app.render import warm_up
 from app.server import create_app
 from app.settings import get_settings
 
@@ -14,7 +15,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=settings.host, help=f"address to listen on (default {settings.host})")
     parser.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
     args = parser.parse_args(argv)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, **uvicorn_options(settings))
+    app = create_app(settings)
+    warm_up(app.state.templates.env)
+    uvicorn.run(app, host=args.host, port=args.port, **uvicorn_options(settings))
 
 
 def uvicorn_options(settings) -> dict:

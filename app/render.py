@@ -48,6 +48,12 @@ def environment() -> Environment:
     return env
 
 
+def warm_up(env: Environment) -> None:
+    """Compile every template now, not on the first page or frame a user waits for (some 0.1 s)."""
+    for name in env.list_templates(filter_func=lambda name: name.endswith(".html")):
+        env.get_template(name)
+
+
 @dataclass
 class View:
     """How far a stream of frames has drawn a run."""

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -59,6 +60,9 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     cdn = (HTMX["cdn_htmx"], HTMX["cdn_ws"]) if settings.htmx_source == "cdn" else ()
     app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(cdn))
+    # A finished big run's page is some 100-400 KB of SVG markup that compresses ten-fold
+    # (benchmarks/pageweight.py); websockets are not affected.
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

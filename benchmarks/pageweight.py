@@ -8,7 +8,7 @@ and time from the click to the first `#lanes .lane` element (the POST, the redir
 page, htmx, the websocket's first frame: whatever the user waits for). Bytes are the bodies the
 page received (HTML, CSS, scripts other than the htmx files, websocket messages) until the run
 ended, and a fresh load of the same page once it is over (no socket then: it is all in the HTML).
-The flood row is the worst case: a finished run of 1 million events (200 000 with --quick).
+The flood row is the worst case: a finished run of 1 million events (5 000 with --quick).
 """
 from __future__ import annotations
 
@@ -23,52 +23,67 @@ HTMX_FILES = ("htmx.min.js", "ws.min.js")
 
 
 class Traffic:
-    """Bytes a page received, htmx aside, by kind."""
+    """Bytes a page received as transferred (headers and encoded bodies), htmx aside, by kind."""
 
     def __init__(self, page):
-        self.bytes = {"html": 0, "static": 0, "websocket": 0}
-        page.on("response", self._response)
+        self.bytes = {"html": 0, "static": 0, "first frame": 0, "websocket": 0}
+        self.first_frame_at = 0.0
+        page.on("requestfinished", self._finished)
         page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
 
-    def _response(self, response) -> None:
-        if response.url.endswith(HTMX_FILES) or response.status in (301, 302, 303):
+    def _finished(self, request) -> None:
+        if "/static/vendor/" in request.url or "htmx" in request.url:
             return
-        try:
-            size = len(response.body())
-        except Exception:  # noqa: BLE001 - a body the browser did not keep (a redirect)
-            return
-        self.bytes["html" if "text/html" in response.headers.get("content-type", "") else "static"] += size
+        sizes = request.sizes()
+        kind = "html" if request.resource_type == "document" else "static"
+        self.bytes[kind] += sizes["responseBodySize"] + sizes["responseHeadersSize"]
 
     def _frame(self, payload) -> None:
-        self.bytes["websocket"] += len(payload if isinstance(payload, (bytes, str)) else str(payload))
+        size = len(payload.encode() if isinstance(payload, str) else payload)
+        if not self.first_frame_at:
+            self.first_frame_at = time.perf_counter()
+            self.bytes["first frame"] = size
+        self.bytes["websocket"] += size
 
     @property
-    def total_kb(self) -> float:
-        return sum(self.bytes.values()) / 1000
+    def first_load_kb(self) -> float:
+        """The page, its CSS and scripts, and the websocket's first message (everything drawn so far)."""
+        return (self.bytes["html"] + self.bytes["static"] + self.bytes["first frame"]) / 1000
 
 
-def click_to_first_lane(browser, server, experiment: str) -> tuple[float, Traffic, str]:
+def click_to_first_lane(browser, server, experiment: str) -> tuple[dict[str, float], Traffic, str]:
+    """Milliseconds from the click on Run to: the run page loaded, the first frame, the first lane."""
     page = browser.new_page()
     page.goto(f"{server.url}/experiments/{experiment}")
     page.wait_for_load_state("load")
     traffic = Traffic(page)  # from the click on: the run page's own first load
     started = time.perf_counter()
     page.click("button.run")
+    page.wait_for_url("**/runs/**")
+    page.wait_for_load_state("load")
+    loaded = time.perf_counter()
     page.wait_for_selector("#lanes .lane", timeout=30_000)
-    first_lane_ms = (time.perf_counter() - started) * 1000
+    lane = time.perf_counter()
+    times = {"page": (loaded - started) * 1000, "frame": (traffic.first_frame_at - started) * 1000,
+             "lane": (lane - started) * 1000}
     wait_finished(page)
     url = page.url
     page.close()
-    return first_lane_ms, traffic, url
+    return times, traffic, url
 
 
-def reload_weight(browser, url: str) -> float:
+def first_load(browser, url: str, live: bool) -> dict[str, float]:
+    """KB a fresh browser (empty cache) receives opening `url`: html, static, first frame, total."""
     page = browser.new_page()
     traffic = Traffic(page)
     page.goto(url)
     page.wait_for_load_state("load")
+    if live:
+        page.wait_for_selector("#lanes .lane", timeout=30_000)
+        wait_finished(page)
     page.close()
-    return traffic.total_kb
+    kb = {k: v / 1000 for k, v in traffic.bytes.items()}
+    return {**kb, "total": traffic.first_load_kb}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,26 +91,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    flood = 200_000 if args.quick else 1_000_000
+    flood = 5_000 if args.quick else 1_000_000
+    experiments = ("race-counter",) if args.quick else ("race-counter", "thread-pool")
     if args.quick:
         args.repeat = 1
     print(header(f"headless Chromium, median of {args.repeat}"))
-    print(f"{'run page':36} {'first lane ms':>14} {'live KB':>8} {'(html':>7} {'static':>7} {'ws)':>7} {'reload KB':>10}")
+    print(f"{'run page':28} {'first lane ms':>13} {'(page':>6} {'frame)':>7} {'first load KB':>14} {'(html':>6} "
+          f"{'static':>7} {'frame)':>7} {'ws to end KB':>13} {'over, KB':>9}")
     with serving() as server, chromium() as browser:
-        for experiment in ("race-counter", "thread-pool"):
+        defaults = {e["id"]: {k: p["default"] for k, p in e["params"].items()}
+                    for e in server.request("GET", "/api/experiments")}
+        for experiment in experiments:
             rows = []
             for _ in range(args.repeat):
-                ms, traffic, url = click_to_first_lane(browser, server, experiment)
-                b = traffic.bytes
-                rows.append((ms, traffic.total_kb, b["html"] / 1000, b["static"] / 1000, b["websocket"] / 1000,
-                             reload_weight(browser, url)))
-            med = [statistics.median(r[i] for r in rows) for i in range(6)]
-            print(f"{experiment + ' (defaults)':36} {med[0]:14.0f} {med[1]:8.1f} {med[2]:7.1f} {med[3]:7.1f} "
-                  f"{med[4]:7.1f} {med[5]:10.1f}")
+                ms, _, url = click_to_first_lane(browser, server, experiment)
+                run_id = server.start_run(experiment, defaults[experiment])
+                live = first_load(browser, f"{server.url}/runs/{run_id}", live=True)
+                over = first_load(browser, f"{server.url}/runs/{run_id}", live=False)
+                rows.append((ms["lane"], ms["page"], ms["frame"], live["total"], live["html"], live["static"],
+                             live["first frame"], live["websocket"], over["total"]))
+            m = [statistics.median(r[i] for r in rows) for i in range(9)]
+            print(f"{experiment:28} {m[0]:13.0f} {m[1]:6.0f} {m[2]:7.0f} {m[3]:14.1f} {m[4]:6.1f} {m[5]:7.1f} "
+                  f"{m[6]:7.1f} {m[7]:13.1f} {m[8]:9.1f}")
         run_id = server.start_run("flood", {"events": flood, "lanes": 4, "gap_ns": 1_000, "mix": "mixed"})
         server.wait_done(run_id)
-        kb = statistics.median(reload_weight(browser, f"{server.url}/runs/{run_id}") for _ in range(args.repeat))
-        print(f"{f'flood {flood} events (finished)':36} {'':14} {'':8} {'':7} {'':7} {'':7} {kb:10.1f}")
+        kb = statistics.median(first_load(browser, f"{server.url}/runs/{run_id}", live=False)["total"]
+                               for _ in range(args.repeat))
+        print(f"{f'flood {flood} events':28} {'':13} {'':6} {'':7} {'':14} {'':6} {'':7} {'':7} {'':13} {kb:9.1f}")
+    print("\nfirst lane: click on Run → the first lane drawn (page: the run page loaded; frame: the websocket's "
+          "first message). first load: a fresh browser opening the run page while it runs: HTML, CSS and "
+          "scripts (htmx aside) and the websocket's first message, as transferred; ws to end: every message "
+          "until the run ended. over: the page of the finished run (all drawn in the HTML, no socket).")
 
 
 if __name__ == "__main__":

@@ -72,7 +72,10 @@ def build_app():
     from app.settings import Settings
     from experiments import MODULES
 
+    from app.render import warm_up
+
     app = create_app(Settings(htmx_source="local"), modules=MODULES + BENCH_MODULES)
+    warm_up(app.state.templates.env)  # as app/__main__.py does
     probe = LagProbe()
 
     @app.post("/bench/reset")
