@@ -41,6 +41,8 @@ class Journal(Protocol):
 
     def save(self, run: Run) -> None: ...
 
+    async def room(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class Truncation:

@@ -55,6 +55,8 @@ async def _pump_events(stream: asyncio.StreamReader, run: Run, heartbeat: Heartb
         events = parser.feed(data)
         if events:
             run.ingest(events)
+            if run.journal is not None:
+                await run.journal.room()  # the store is far behind: let the pipe fill until it catches up
         # read() returns at once while the pipe has data: let the loop breathe between chunks
         # (frames, other sockets, /healthz), or a flood would hold it for as long as it lasts.
         await asyncio.sleep(0)
