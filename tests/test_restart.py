@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from tests.conftest import alive
 
@@ -67,6 +69,18 @@ def drawn(page: str) -> str:
     """The parts of a run page that show the run: its timeline, status and result."""
     parts = [re.search(rf'<(section|div) id="{part}".*?</\1>', page, re.S) for part in ("timeline", "status", "result")]
     return "\n".join(p.group(0) for p in parts if p)
+
+
+def watch(server: Server, run_id: str) -> tuple[list[str], int]:
+    """Every message the run's websocket sends, and its close code."""
+    origin = f"http://127.0.0.1:{server.port}"
+    with connect(f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}", origin=origin, open_timeout=10) as socket:
+        messages = []
+        try:
+            while True:
+                messages.append(socket.recv(timeout=10))
+        except ConnectionClosed as closed:
+            return messages, closed.rcvd.code if closed.rcvd else 1006
 
 
 def group_members(pgid: int) -> list[int]:
@@ -135,6 +149,9 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
         assert server.http.get(f"/api/runs/{quick}").json() == before
         assert drawn(server.http.get(f"/runs/{quick}").text) == before_page
         assert server.http.get(f"/api/runs/{quick}/events").json() == before_events
+        messages, code = watch(server, quick)  # its socket: everything at once, then a normal close
+        assert code == 1000 and len(messages) == 1
+        assert messages[0].count('class="lane"') == 3 and f'class="actual">{before["result"]["actual"]}<' in messages[0]
 
         interrupted = server.http.get(f"/api/runs/{long_run}").json()
         assert interrupted["status"] == "interrupted"
