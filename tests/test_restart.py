@@ -98,12 +98,13 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def wait_until_seen_running(database: Path, run_id: str) -> None:
-    """Until the server has noted the run alive once (app/store.py's heartbeat), read from this process (WAL)."""
+def wait_until_seen_running(database: Path, run_id: str, after_ns: int) -> None:
+    """Until the server has noted the run alive after `after_ns` (app/store.py's heartbeat), read from this process (WAL)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with sqlite3.connect(database) as conn:
-            if conn.execute("SELECT cut_at_ns FROM runs WHERE id = ?", (run_id,)).fetchone()[0] is not None:
+            seen = conn.execute("SELECT cut_at_ns FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+            if seen is not None and seen > after_ns:
                 return
         time.sleep(0.1)
     raise AssertionError("the server never noted the run as running")
@@ -135,7 +136,8 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
         before_events = server.http.get(f"/api/runs/{quick}/events").json()
         long_run, runner_pid, child_pid = start_sleeper(server)
         events_then = server.http.get(f"/api/runs/{long_run}/events").json()
-        wait_until_seen_running(database, long_run)
+        began = next(e["ts_ns"] for e in events_then if e["kind"] == "begin" and e["name"] == "sleep(60)")
+        wait_until_seen_running(database, long_run, began)
     finally:
         server.stop(sig)
     # Whether the server stopped the run (SIGTERM) or died (SIGKILL: the runner's lifeline), nothing is left.
