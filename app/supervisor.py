@@ -104,17 +104,30 @@ def runner_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def limit_hit(failure: dict | None, returncode: int, settings: Settings) -> str | None:
+    """Which of the runner's rlimits (experiments/rlimits.py) ended the run, in words; None if none did."""
+    if failure:
+        kind, message = failure.get("type"), str(failure.get("message", ""))
+        if kind == "MemoryError":
+            return (f"ran out of memory: each of the run's processes may use at most "
+                    f"{settings.run_memory_mb} MB of address space (LAB_RUN_MEMORY_MB)")
+        # fork() past RLIMIT_NPROC fails with EAGAIN; so does starting a thread
+        if kind == "BlockingIOError" or "Resource temporarily unavailable" in message or "can't start new thread" in message:
+            return (f"could not start another process or thread: a run may add at most {settings.run_processes} "
+                    f"to the server user's (LAB_RUN_PROCESSES)")
+    if returncode == -signal.SIGXCPU:
+        return (f"a process of the run used its {settings.run_cpu_s} CPU-seconds limit (LAB_RUN_CPU_S) "
+                f"and was killed by SIGXCPU")
+    return None
+
+
 def _outcome(run: Run, returncode: int, settings: Settings) -> tuple[str, str | None]:
     failure = run.timeline.failure
-    if failure:
-        if failure.get("type") == "MemoryError":
-            return "failed", (f"ran out of memory: each of the run's processes may use at most "
-                              f"{settings.run_memory_mb} MB of address space (LAB_RUN_MEMORY_MB)")
-        return "failed", None
+    limit = limit_hit(failure, returncode, settings)
+    if failure or limit:
+        return "failed", limit
     if returncode == 0 and run.result is not None:
         return "done", None
-    if returncode == -signal.SIGXCPU:
-        return "failed", f"a process of the run used its {settings.run_cpu_s} CPU-seconds limit (LAB_RUN_CPU_S) and was killed by SIGXCPU"
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
