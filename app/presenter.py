@@ -141,6 +141,9 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/presenter/sign-out")
 async def sign_out(request: Request) -> Response:
+    why = cross_site(request, settings_of(request))
+    if why:
+        raise HTTPException(403, f"cross-site request refused: {why}")
     response = RedirectResponse("/presenter", status_code=303)
     response.delete_cookie(ADMIN_COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -280,6 +280,8 @@ def test_a_cross_site_request_cannot_pin_even_with_the_teachers_cookie(lab_clien
     assert lab_client.get("/api/pin").json() == {"pinned": None}
     same = lab_client.post("/api/pin", json={"run_id": run_id}, headers={"Origin": "http://testserver"})
     assert same.status_code == 200
+    signed_out = lab_client.post("/presenter/sign-out", headers={"Origin": "https://evil.example"}, follow_redirects=False)
+    assert signed_out.status_code == 403 and "lab_admin" not in signed_out.headers.get("set-cookie", "")
 
 
 def test_presenter_mode_is_off_without_a_token():
