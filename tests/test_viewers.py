@@ -23,8 +23,9 @@ import pytest
 from websockets.asyncio.client import connect
 
 VIEWERS = 200
-TICKER = {"workers": 2, "ticks": 50, "tick_ms": 40, "pause_ms": 1000}  # about 5 s live, some 150 KB of frames
-RESULT = "<tr><th>ticks</th><td>200</td></tr>"
+TICKER = {"workers": 2, "ticks": 80, "tick_ms": 25, "pause_ms": 1000}  # about 5 s live, some 250 KB of frames
+RESULT = "<tr><th>ticks</th><td>320</td></tr>"
+SEND_TIMEOUT_S = 1
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def server(tmp_path_factory):
     sock.listen(1024)
     port = sock.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "LAB_HTMX_SOURCE": "local",
-           "LAB_DATABASE": str(tmp_path_factory.mktemp("viewers") / "lab.db"), "LAB_WS_SEND_TIMEOUT_S": "1",
+           "LAB_DATABASE": str(tmp_path_factory.mktemp("viewers") / "lab.db"), "LAB_WS_SEND_TIMEOUT_S": str(SEND_TIMEOUT_S),
            "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "100", "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "1000"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--fd", str(sock.fileno()), "--factory", "tests.viewer_server:create",
@@ -130,6 +131,9 @@ def test_200_viewers_all_get_the_result_and_a_stalled_viewer_neither_delays_them
     assert beside_s < 2 * alone_s, (beside_s, alone_s)  # generous: both are mostly the run's own 5 s
 
     # The stalled viewer was dropped: its stream ends without the run's last frames or a close frame.
+    # Its last send began before the run's last frame went out, so by now plus its timeout it has
+    # been given up (reading earlier would unblock that send and let it finish).
+    time.sleep(4 * SEND_TIMEOUT_S)
     stream = read_to_end(stalled)
     stalled.close()
     opcodes = frame_opcodes(stream)
