@@ -4,7 +4,8 @@ One thread owns the SQLite connection (app/database.py); the event loop only han
 Events a run ingests are queued on the loop and handed to that thread once per loop tick, and
 the thread writes everything it finds waiting in one transaction: a run emitting a million
 events costs a few hundred compressed rows, never an INSERT per event, and the loop never
-waits for the disk. No Event object is kept once written.
+waits for the disk. No Event object is kept once written; while the writer is more than
+BACKLOG_HIGH events behind, `room()` makes the supervisor stop reading the runner's pipe.
 
 Each run's stored log is bounded by `max_log_bytes` (settings.max_log_mb). Past the bound only
 the events replay cannot do without (header, lane, result, failure) are stored, and the run
