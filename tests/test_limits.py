@@ -142,7 +142,7 @@ def test_runs_per_minute_per_client_is_429_with_the_wait(lab_with):
     refused = start(c, 1)
     assert_refused(refused, "max_runs_per_minute_per_client", 2)
     assert "max_runs_per_minute_per_client = 2" in refused.json()["detail"]
-    assert 50 <= int(refused.headers["retry-after"]) <= 60
+    assert 30 <= int(refused.headers["retry-after"]) <= 60  # the first run, seconds ago, leaves the window
 
 
 def test_runs_per_minute_per_ip_is_the_backstop_for_new_cookies(lab_with):

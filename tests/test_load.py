@@ -29,8 +29,8 @@ MAX_CONCURRENT = 2
 @pytest.fixture
 def served():
     # The real fair-use limits, not the tests' generous ones.
-    settings = make_settings(max_concurrent_runs=MAX_CONCURRENT, max_queued_runs=30, max_runs_in_flight_per_client=3,
-                             max_runs_per_minute_per_client=4, max_runs_per_minute_per_ip=300)
+    settings = make_settings(max_concurrent_runs=MAX_CONCURRENT, max_queued_runs=30, max_runs_in_flight_per_client=2,
+                             max_runs_per_minute_per_client=3, max_runs_per_minute_per_ip=300)
     app = create_app(settings, modules=MODULES)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -110,7 +110,7 @@ def test_a_hundred_requests_from_twenty_clients(served):
         per_client: dict[int, int] = {}
         for client, r in answers:
             per_client[client] = per_client.get(client, 0) + (r.status_code == 201)
-        assert max(per_client.values()) <= 3  # in flight per client (all were sent at once)
+        assert max(per_client.values()) <= 3  # per minute per client, however fast runs end
         finished = asyncio.run(wait_all(base_url, accepted, timeout=120))
     finally:
         sampler.stop.set()
