@@ -21,6 +21,7 @@ from typing import Any, Iterable
 from app.events import Event
 from app.scale import resolution_for
 
+SHORT_PATH = frozenset({"begin", "end", "instant", "counter"})  # what apply_all folds without apply()
 NOTIFIES_KEPT = 1024  # recent notifies a `woken` may be joined to (older ones never are in practice)
 
 
@@ -191,7 +192,7 @@ class Timeline:
             kind, ts, worker, name, category, _ = event
             lane = by_worker.get(worker)
             t0 = self.t0_ns
-            if lane is None or t0 is None or ts < t0 or (kind != "end" and kind != "begin"):
+            if lane is None or t0 is None or ts < t0 or kind not in SHORT_PATH:
                 self.apply(event)
                 continue
             if ts > self.last_ns:
@@ -201,9 +202,14 @@ class Timeline:
             stack = lane.stack
             if kind == "begin":
                 stack.append((name, category, ts))
-            elif stack:
-                name, category, start = stack.pop()
-                self._finish(lane, name, category, start, ts, len(stack))
+            elif kind == "end":
+                if stack:
+                    name, category, start = stack.pop()
+                    self._finish(lane, name, category, start, ts, len(stack))
+            elif kind == "instant":
+                self._mark(lane, ts, name, category)
+            else:
+                self._sample(name, ts, event.value)
 
     def _finish(self, lane: Lane, name: str, category: str, start: int, end: int, depth: int) -> None:
         """A span ended: draw it, or merge it with its neighbours if it is too short to see.
