@@ -109,8 +109,9 @@ class Lab:
 
     def cancel(self, run: Run) -> None:
         if run.status == "queued":
-            self.admission.remove(run.id)
-            self.in_flight.pop(run.id, None)  # counts no more against its client's limit, at once
+            if self.admission.position(run.id) is not None:  # still in the queue (not admitted, about to start)
+                self.admission.remove(run.id)
+                self.in_flight.pop(run.id, None)  # counts no more against its client's limit, at once
             run.place = None
             run.finish(run.stop_as, "cancelled while queued" if run.stop_as == "cancelled" else "the server stopped before it started")
             event = self._admitted.pop(run.id, None)

@@ -102,3 +102,22 @@ def test_experiments_say_whether_they_measure_time(client):
                                                      "io-threads-vs-processes"}
     assert "it runs alone" in client.get("/experiments/lock-counter").text
     assert "it runs alone" not in client.get("/experiments/rlock-counter").text
+
+
+def test_cancel_between_admission_and_start_is_clean(client):
+    """A run admitted whose task has not yet resumed is still `queued`: cancelling it then must work."""
+    lab = client.app.state.lab
+    experiment = lab.experiments["test-sleeps"]
+
+    def start_and_cancel_at_once():  # on the event loop, with no await between: the task cannot resume
+        run = lab.start(experiment, {"workers": 1, "seconds": 60}, "someone")
+        assert run.status == "queued" and lab.position(run) is None  # admitted, not started
+        lab.cancel(run)
+        return run.id
+
+    run_id = client.portal.call(start_and_cancel_at_once)
+    assert wait_for_status(client, run_id)["status"] == "cancelled"
+    deadline = time.monotonic() + 5
+    while lab.executing or lab.in_flight:
+        assert time.monotonic() < deadline, "the admitted run never left the lab's books"
+        time.sleep(0.02)
