@@ -126,7 +126,7 @@ def workloads(quick: bool) -> list[Workload]:
         counter_workload("race-counter", "call", 1_000_000),
         counter_workload("lock-counter", "none", 200_000),
         counter_workload("lock-counter", "call", 200_000),
-        cpu_workload(27, 5),  # fib(27) .. fib(31): about 2 s serial on this machine
+        cpu_workload(22, 5),  # fib(22) .. fib(26): VizTracer records every call, millions of them
         io_workload(10, 100),  # the tutorial's 10 sleeps on 4 workers, 100 ms each instead of 1 s
     ]
 
