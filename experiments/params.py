@@ -5,19 +5,18 @@ bad request into a 422 that names the parameter, its bounds and the value receiv
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 from typing import Any, Mapping, Sequence
 
+# A named tuple, not a dataclass: every spawned child of an experiment imports this module, and
+# dataclasses would bring inspect, ast and dis along, tens of milliseconds of start-up per child.
+_ParamFields = namedtuple("_ParamFields", "name type default help min max choices", defaults=("", None, None, ()))
 
-@dataclass(frozen=True)
-class Param:
-    name: str
-    type: str  # "int" or "choice"
-    default: Any
-    help: str = ""
-    min: int | None = None
-    max: int | None = None
-    choices: tuple[str, ...] = ()
+
+class Param(_ParamFields):
+    """One parameter: `name`, `type` ("int" or "choice"), `default`, `help`, and `min`/`max` (int) or `choices`."""
+
+    __slots__ = ()
 
     def bounds(self) -> str:
         """The rule a value must follow, in words, for error messages."""

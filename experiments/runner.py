@@ -7,18 +7,18 @@ terminated (after flushing what was recorded).
 """
 from __future__ import annotations
 
-import dis
+# Spawned children of an experiment import this module again (it is their __main__): what only
+# the runner itself uses (dis, platform, traceback) is imported where it is used, so that every
+# child process starts as fast as the tutorial's would.
 import importlib
 import io
 import json
 import multiprocessing
 import os
-import platform
 import signal
 import sys
 import threading
 import time
-import traceback
 
 from experiments import lifeline
 from experiments import params as params_module
@@ -36,6 +36,9 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str]) -> int:
+    import platform  # here, not at the top: see the imports
+    import traceback
+
     if len(argv) != 2:
         print("usage: python -m experiments.runner MODULE PARAMS_JSON", file=sys.stderr)
         return 2
@@ -90,6 +93,8 @@ def _disassemble(module, params: dict) -> dict | None:
 
     An experiment opts in with `bytecode(params)`, returning those functions.
     """
+    import dis  # here, not at the top: see the imports
+
     functions = getattr(module, "bytecode", None)
     if functions is None:
         return None
