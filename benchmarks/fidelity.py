@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run each: checks the script still works")
     parser.add_argument("--no-viztracer", action="store_true")
+    parser.add_argument("--only", default="", help="only the workloads whose name contains this")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeat = 1
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
             print("(VizTracer not installed: pip install -e '.[bench]'; its columns are left empty)")
         print(f"{'workload':36} {'bare ms':>9} {'ours ms':>9} {'ours':>6} {'viztracer ms':>13} {'viztracer':>9}"
               f" {'ours best':>10} {'viz best':>9}")
-        for work in workloads(args.quick):
+        for work in [w for w in workloads(args.quick) if args.only in w.name]:
             script = Path(tmp) / "bare.py"
             script.write_text(work.bare)
             times: dict[str, list[float]] = {"bare": [], "ours": [], "viztracer": []}
