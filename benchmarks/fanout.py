@@ -1,6 +1,6 @@
 """Fan-out: many websocket viewers of one live run, the clients in another process on loopback.
 
-    .venv/bin/python -m benchmarks fanout [--quick] [--viewers 200,1000]
+    .venv/bin/python -m benchmarks.fanout [--quick] [--viewers 200,1000]
 
 Issue 5, target 5: with 200 viewers every one gets the final result and the p95 frame lag is
 <= 250 ms; with 1 000 the server degrades gracefully (coalesced frames, no error, bounded memory).

@@ -1,6 +1,6 @@
 """Latency: an event recorded in the experiment → its fragment received by a websocket client.
 
-    .venv/bin/python -m benchmarks latency [--quick] [--repeat N]
+    .venv/bin/python -m benchmarks.latency [--quick] [--repeat N]
 
 A benchmark-only experiment (benchmarks/stamps_experiment.py) records, through the real recorder,
 an instant every 7 ms whose name is `stamp <time.monotonic_ns()>`. This process (a websocket client

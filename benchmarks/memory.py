@@ -1,6 +1,6 @@
 """Memory and DOM: a long run and a flood leave the server's memory and the page's DOM bounded.
 
-    .venv/bin/python -m benchmarks memory [--quick]
+    .venv/bin/python -m benchmarks.memory [--quick]
 
 Issue 5, target 6: a run with 10 million loop iterations (race-counter, 10 threads x 1 000 000)
 and a run emitting 1 million events (benchmarks/flood_experiment.py, mixed spans, marks and

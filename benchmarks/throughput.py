@@ -1,6 +1,6 @@
 """Throughput: events per second the runner → server path ingests, with the loop still responsive.
 
-    .venv/bin/python -m benchmarks throughput [--quick] [--repeat N] [--events N]
+    .venv/bin/python -m benchmarks.throughput [--quick] [--repeat N] [--events N]
 
 A benchmark-only experiment (benchmarks/flood_experiment.py) writes pre-encoded events into the
 runner's pipe as fast as the server reads them, so its write time is the server's ingest time
