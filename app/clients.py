@@ -30,12 +30,16 @@ def _valid(token: str | None) -> bool:
 
 def client_of(conn: HTTPConnection) -> Client:
     ip = conn.client.host if conn.client else "unknown"
-    token = conn.scope.get("lab_client") or conn.cookies.get(COOKIE)
+    token = conn.cookies.get(COOKIE)
     return Client(token if _valid(token) else f"ip:{ip}", ip)
 
 
 class ClientCookieMiddleware:
-    """Give every HTTP client without a (valid) cookie a fresh one, usable by the same request."""
+    """Give every HTTP client without a (valid) cookie a fresh one, for its next requests.
+
+    The request that comes without one counts as its IP address: a script that drops every
+    cookie is then one client, held to the per-client limits, not a new client each time.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -45,12 +49,13 @@ class ClientCookieMiddleware:
             await self.app(scope, receive, send)
             return
         token = secrets.token_hex(16)
-        scope["lab_client"] = token
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.append("set-cookie", f"{COOKIE}={token}; Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax")
+                # Secure behind TLS (uvicorn --proxy-headers takes the scheme from X-Forwarded-Proto).
+                secure = "; Secure" if scope.get("scheme") == "https" else ""
+                headers.append("set-cookie", f"{COOKIE}={token}; Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax{secure}")
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)

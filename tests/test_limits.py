@@ -155,6 +155,7 @@ def test_runs_per_minute_per_ip_is_the_backstop_for_new_cookies(lab_with):
 
 def test_the_form_shows_the_refusal_on_the_experiment_page(lab_with):
     c = lab_with(max_runs_in_flight_per_client=2)
+    c.get("/experiments/test-sleeps")  # as a browser does: the page (and its cookie) before the form's post
     ids = []
     for _ in range(2):
         response = c.post("/experiments/test-sleeps/runs", data={"workers": "1", "seconds": "60"}, follow_redirects=False)

@@ -6,7 +6,6 @@ the real app through the TestClient: /ws/lobby following a real run in and out o
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from fastapi.testclient import TestClient
