@@ -5,7 +5,7 @@ import sys
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 HTMX_VERSION = "2.0.11"
@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=16_384, ge=1024, description="largest request body accepted")
     max_ws_message_bytes: int = Field(default=4_096, ge=256, description="largest websocket message accepted from a browser")
     ws_send_timeout_s: float = Field(default=5.0, gt=0, description="a viewer whose socket takes longer to accept a message is dropped (it reconnects)")
+
+    @field_validator("admin_token", mode="after")
+    @classmethod
+    def _blank_token_is_none(cls, token: SecretStr | None) -> SecretStr | None:
+        # LAB_ADMIN_TOKEN= (say `${TOKEN}` unset) must not turn presenter mode on: the admin cookie
+        # is an HMAC keyed by the token, and under an empty key anyone can compute it.
+        return token if token is not None and token.get_secret_value().strip() else None
 
 
 @lru_cache
