@@ -23,10 +23,15 @@ class RunRequest(BaseModel):
 
 
 def may_cancel(request: Request, run: Run) -> bool:
-    """Only the client that started a run (its cookie), or the teacher (admin token), may cancel it."""
+    """Only the client that started a run (its cookie), or the teacher (admin token), may cancel it.
+
+    A run started without a cookie is owned by its IP address (app/clients.py): a request from that
+    address may cancel it, with the cookie that first response gave it or without one.
+    """
     if is_admin(request, request.app.state.settings):
         return True
-    return bool(run.owner) and client_of(request).id == run.owner
+    client = client_of(request)
+    return bool(run.owner) and run.owner in (client.id, f"ip:{client.ip}")
 
 
 def lab_of(request: Request) -> Lab:

@@ -56,3 +56,13 @@ def test_the_cancel_button_is_shown_only_to_those_allowed(c):
     c.post(f"/api/runs/{run_id}/cancel", headers=OWNER)
     wait_for_status(c, run_id)
     assert 'class="cancel-run"' not in c.get(f"/runs/{run_id}", headers=OWNER).text  # over: nothing to cancel
+
+
+def test_a_script_may_cancel_the_run_its_first_request_started(c):
+    # Its first request had no cookie, so the run is owned by its IP address; the cookie that
+    # request was given must not lock it out of its own run (a cookie jar: httpx, requests, curl -c).
+    c.cookies.clear()
+    run_id = c.post("/api/runs", json=SLEEPS).json()["id"]
+    assert c.cookies.get(COOKIE)  # now it holds one
+    assert c.post(f"/api/runs/{run_id}/cancel").status_code == 200
+    assert wait_for_status(c, run_id)["status"] == "cancelled"
