@@ -95,7 +95,10 @@ class Database:
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:  # disk full, database locked by another process for too long
-            conn.execute("ROLLBACK")
+            # A full disk (an I/O error) makes SQLite roll back by itself, and a ROLLBACK then raises:
+            # it would end this thread, and every later job (and the pages waiting on one) would hang.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             results = [(future, None, error or exc) for future, _, error in results]
         # Results only once committed: a caller that saw its write done can read it back from anywhere.
         for future, result, error in results:
