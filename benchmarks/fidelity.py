@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, median of {args.repeat} runs of each, in rotation")
     with tempfile.TemporaryDirectory(prefix="lab-fidelity-") as tmp:
         tracer = None if args.no_viztracer else viztracer_command(Path(tmp) / "trace.json")
-        if tracer is None:
+        if tracer is None and not args.no_viztracer:
             print("(VizTracer not installed: pip install -e '.[bench]'; its columns are left empty)")
         print(f"{'workload':36} {'bare ms':>9} {'ours ms':>9} {'ours':>6} {'viztracer ms':>13} {'viztracer':>9}"
               f" {'ours best':>10} {'viz best':>9}")

@@ -50,6 +50,10 @@ PIPE_BUF = 4096  # pipe writes up to this size are atomic on Linux
 FLUSH_INTERVAL_S = 0.02  # how often the flusher thread writes what was recorded
 HIGH_WATER = 65_536  # queued events past which the recording thread flushes them itself
 MIN_WAIT_NS = 50_000  # shorter lock waits are not drawn: too many to see, too short to matter
+# A Lock wait shorter than this is drawn once it is over; a longer one is drawn open while it lasts.
+# Not shorter: each time the first, timed try runs out, the waiter has to take the GIL back to draw,
+# which makes the holder switch out, maybe with the lock held (as sync.QUICK_S for the RLock).
+LOCK_QUICK_S = 0.05
 MAX_TEXT = 300  # longest print or task label we record (a print of a huge string should not flood the pipe)
 
 now = time.monotonic_ns
@@ -230,7 +234,7 @@ class Recorder:
         with us), so the C `__enter__` never blocks undrawn. `__exit__` is the real C method.
 
         Waits under MIN_WAIT_NS are not drawn (the tutorial's lock counter can have hundreds of
-        thousands of them); a wait longer than a millisecond is drawn as an open span while it
+        thousands of them); a wait longer than LOCK_QUICK_S is drawn as an open span while it
         lasts, so a deadlock shows as a wait that never ends.
         """
         real = threading.Lock()
@@ -239,7 +243,7 @@ class Recorder:
         label = f"Lock.acquire {name}"
 
         def contended_enter() -> bool:
-            recorder.contended(acquire, label, quick_s=0.001)
+            recorder.contended(acquire, label, quick_s=LOCK_QUICK_S)
             return True
 
         cls = type("RecordedLock", (map,), {
