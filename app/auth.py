@@ -3,17 +3,44 @@
 An API call sends it as `Authorization: Bearer <token>`. A browser signs in once on the
 presenter page, which sets the `lab_admin` cookie to a keyed hash of the token (never the
 token itself). Both are compared in constant time; the token is never logged or echoed.
+Guessing it online is throttled: after ADMIN_GUESSES_PER_MINUTE wrong tokens from one address, any
+token it presents gets 429 until the minute is over (a signed-in browser's cookie is not affected).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 
+from fastapi import HTTPException
 from starlette.requests import HTTPConnection
 
+from app.ratelimit import SlidingWindow, whole_seconds
 from app.settings import Settings
 
 ADMIN_COOKIE = "lab_admin"
+ADMIN_GUESSES_PER_MINUTE = 10
+
+
+def guess_window() -> SlidingWindow:
+    """Wrong tokens per address (app.state.admin_guesses, made by app/server.py)."""
+    return SlidingWindow(ADMIN_GUESSES_PER_MINUTE, 60.0)
+
+
+def presented_token_matches(conn: HTTPConnection, settings: Settings, presented: str) -> bool:
+    """`token_matches`, throttled per address: 429 once it presented too many wrong tokens lately."""
+    guesses: SlidingWindow | None = getattr(conn.app.state, "admin_guesses", None)
+    if guesses is None:
+        return token_matches(settings, presented)
+    address = conn.client.host if conn.client else "unknown"
+    wait = guesses.retry_after(address)
+    if wait > 0:
+        retry = whole_seconds(wait)
+        raise HTTPException(429, f"too many wrong admin tokens from your address ({ADMIN_GUESSES_PER_MINUTE} a minute): "
+                                 f"try again in {retry} s", headers={"Retry-After": str(retry)})
+    if token_matches(settings, presented):
+        return True
+    guesses.record(address)
+    return False
 
 
 def admin_cookie_value(settings: Settings) -> str | None:
@@ -32,7 +59,7 @@ def token_matches(settings: Settings, presented: str) -> bool:
 def is_admin(conn: HTTPConnection, settings: Settings) -> bool:
     scheme, _, presented = conn.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and presented:
-        return token_matches(settings, presented.strip())
+        return presented_token_matches(conn, settings, presented.strip())
     expected = admin_cookie_value(settings)
     cookie = conn.cookies.get(ADMIN_COOKIE)
     return expected is not None and cookie is not None and hmac.compare_digest(cookie.encode(), expected.encode())

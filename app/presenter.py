@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from app.auth import ADMIN_COOKIE, admin_cookie_value, is_admin, token_matches
+from app.auth import ADMIN_COOKIE, admin_cookie_value, is_admin, presented_token_matches
 from app.lobby import Lobby
 from app.settings import Settings
 
@@ -131,7 +131,13 @@ async def sign_in(request: Request) -> Response:
     if settings.admin_token is None:
         return page(request, 403, "Presenter mode is off on this server.")
     token = await form_field(request, "token", MAX_TOKEN_CHARS)
-    if not token_matches(settings, token):
+    try:
+        matches = presented_token_matches(request, settings, token)
+    except HTTPException as throttled:
+        response = page(request, throttled.status_code, f"Refused: {throttled.detail}.")
+        response.headers.update(throttled.headers or {})
+        return response
+    if not matches:
         return page(request, 403, "That is not the admin token. Check LAB_ADMIN_TOKEN on the server and try again.")
     response = RedirectResponse("/presenter", status_code=303)
     response.set_cookie(ADMIN_COOKIE, admin_cookie_value(settings) or "", max_age=COOKIE_MAX_AGE, path="/",

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app import api, live, pages, presenter
+from app.auth import guess_window
 from app.clients import ClientCookieMiddleware
 from app.experiments import catalogue
 from app.lab import Lab
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
 
     app = FastAPI(title="Concurrency Lab", lifespan=lifespan)
     app.state.settings = settings
+    app.state.admin_guesses = guess_window()  # wrong admin tokens per address (app/auth.py)
     app.state.templates = Jinja2Templates(env=env)
     app.add_middleware(ClientCookieMiddleware)
     app.add_middleware(WebsocketGuardMiddleware, allowed_origins=settings.allowed_origins,

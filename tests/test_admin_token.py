@@ -25,3 +25,24 @@ def test_an_empty_admin_token_means_no_presenter(token):
         refused = c.post("/api/pin", json={"run_id": "x"}, headers={"origin": "http://testserver"})
         assert refused.status_code == 403
         assert "Presenter mode is off" in c.get("/presenter").text
+
+
+def test_wrong_admin_tokens_are_throttled_per_address():
+    """Guessing the token online: after ADMIN_GUESSES_PER_MINUTE wrong ones from an address, every token
+    it presents (the right one too) gets 429 for the rest of the minute; the signed-in cookie still works."""
+    from app.auth import ADMIN_GUESSES_PER_MINUTE
+
+    settings = make_settings(admin_token="teacher-secret")
+    with TestClient(create_app(settings, modules=TEST_MODULES)) as c:
+        same_site = {"origin": "http://testserver"}
+        for i in range(ADMIN_GUESSES_PER_MINUTE):
+            wrong = c.delete("/api/pin", headers={**same_site, "authorization": f"Bearer guess-{i}"})
+            assert wrong.status_code == 403
+        throttled = c.delete("/api/pin", headers={**same_site, "authorization": "Bearer teacher-secret"})
+        assert throttled.status_code == 429
+        assert int(throttled.headers["retry-after"]) >= 1
+        assert "wrong admin tokens" in throttled.json()["detail"]
+        form = c.post("/presenter", data={"token": "teacher-secret"}, headers=same_site, follow_redirects=False)
+        assert form.status_code == 429 and "wrong admin tokens" in form.text
+        c.cookies.set(ADMIN_COOKIE, admin_cookie_value(settings))
+        assert c.delete("/api/pin", headers=same_site).status_code == 200
