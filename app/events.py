@@ -87,6 +87,15 @@ def _decode_batches(batches: list) -> list[Event]:
     return out
 
 
+def decode_wire(wire: bytes) -> list[Event]:
+    """The events of lines of the wire format (no trailing newline), parsed in one `json.loads`.
+
+    Raises ValueError (or KeyError, IndexError, TypeError) if any line is not a batch of events.
+    Lines that parsed once parse again to the same events: the run store keeps a flood as its wire lines.
+    """
+    return _decode_batches(json.loads(b"[" + wire.replace(b"\n", b",") + b"]"))
+
+
 @dataclass
 class StreamParser:
     """Split a byte stream into lines and lines into events.
@@ -97,18 +106,21 @@ class StreamParser:
 
     pending: bytes = b""
     last_ts: int = 0
+    wire: bytes = b""  # the last feed's complete lines (stripped) when every one was a batch, else b""
 
     def feed(self, data: bytes) -> list[Event]:
         data = self.pending + data
         cut = data.rfind(b"\n") + 1
         whole, self.pending = data[:cut], data[cut:]
+        self.wire = b""
         if not whole:
             return []
+        wire = whole.rstrip()
         try:  # the usual case: every line a batch, parsed at C speed in one call
-            batches = json.loads(b"[" + whole.rstrip().replace(b"\n", b",") + b"]")
-            events = _decode_batches(batches)
+            events = decode_wire(wire)
         except (ValueError, KeyError, IndexError, TypeError):
             return [event for line in whole.split(b"\n") if line.strip() for event in self._parse_line(line)]
+        self.wire = wire
         if events:
             self.last_ts = max(self.last_ts, events[-1].ts_ns)
         return events

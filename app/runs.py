@@ -37,7 +37,7 @@ CUT_WHY = {
 class Journal(Protocol):
     """Where a run reports what must outlive the server process (app/store.py)."""
 
-    def append(self, run: Run, events: list[Event]) -> None: ...
+    def append(self, run: Run, events: list[Event], wire: bytes = b"") -> None: ...
 
     def save(self, run: Run) -> None: ...
 
@@ -104,14 +104,16 @@ class Run:
     def failure(self) -> dict[str, Any] | None:
         return self.timeline.failure
 
-    def ingest(self, events: list[Event]) -> None:
+    def ingest(self, events: list[Event], wire: bytes = b"") -> None:
+        """Fold `events` in and journal them; `wire`, if given, is the runner's lines they were parsed
+        from (StreamParser.wire), which the store keeps as they are."""
         had_header = self.timeline.header is not None
         self.timeline.apply_all(events)
         if not had_header and self.timeline.header is not None:
             self.conditions.update(from_header(self.timeline.header, self.params))
         self.received += len(events)
         if self.journal is not None:
-            self.journal.append(self, events)
+            self.journal.append(self, events, wire)
         self.changed.set()
 
     def start(self) -> None:

@@ -32,7 +32,7 @@ from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from app.database import Database
-from app.events import KINDS, Event, decode
+from app.events import KINDS, Event, decode, decode_wire
 from app.experiments import Experiment
 from app.hangs import Blocked
 from app.runs import CUT_WHY, FINISHED, Run, Truncation
@@ -66,12 +66,14 @@ CREATE TABLE IF NOT EXISTS events (
     run_id TEXT NOT NULL,
     first_seq INTEGER NOT NULL,
     last_seq INTEGER NOT NULL,
-    data BLOB NOT NULL,                 -- zlib of JSON lines [seq, code, ts_ns, worker, ...]
+    data BLOB NOT NULL,                 -- zlib of JSON lines [seq, code, ts_ns, worker, ...], or of
+                                        -- WIRE_MARK and the runner's own lines (events first_seq..last_seq)
     PRIMARY KEY (run_id, first_seq)
 ) WITHOUT ROWID;
 """
 
 CHUNK_EVENTS = 4096  # events per stored row: what a page read decompresses at most, twice
+WIRE_MARK = b"#wire\n"  # a row of the runner's lines as they came (no event line starts with #)
 KEEP_PAST_BOUND = frozenset({"header", "lane", "result", "failure"})  # what replay cannot do without
 CODES = {kind: code for code, kind in KINDS.items()} | {"output": "O"}
 CACHE_FINISHED = 32  # finished runs kept in memory
@@ -124,8 +126,66 @@ def pack(lines: list[str]) -> bytes:
     return zlib.compress("\n".join(lines).encode(), 1)  # level 1: 3x faster than 6, 30% bigger
 
 
+def pack_wire(parts: list[bytes]) -> bytes:
+    """Runner lines (each part a StreamParser.wire) as one row: no event decoded or encoded again."""
+    return zlib.compress(WIRE_MARK + b"\n".join(parts), 1)
+
+
 def unpack(blob: bytes) -> list[str]:
     return zlib.decompress(blob).decode().split("\n")
+
+
+def unpack_events(blob: bytes, first_seq: int) -> list[tuple[int, Event]]:
+    """A stored row's events, numbered; a wire row's are numbered on from its first_seq."""
+    data = zlib.decompress(blob)
+    if data.startswith(WIRE_MARK):
+        return list(enumerate(decode_wire(data[len(WIRE_MARK):]), first_seq))
+    return [decode_line(line) for line in data.decode().split("\n")]
+
+
+@dataclass
+class Row:
+    """Events for one stored row: either the runner's lines (wire) or events to encode one by one."""
+
+    first: int
+    last: int
+    pieces: list[tuple[int, list[Event]]]  # (seq of the first, events)
+    wire: list[bytes] | None = None
+
+    def numbered(self) -> list[tuple[int, Event]]:
+        return [(seq, e) for first, events in self.pieces for seq, e in enumerate(events, first)]
+
+
+def rows_of(pieces: list[tuple[int, list[Event], bytes]]) -> list[Row]:
+    """Group one run's ingested pieces (first seq, events, wire lines or b"") into stored rows in order:
+    consecutive pieces with their wire lines join until a row holds CHUNK_EVENTS events (a piece is
+    never split); pieces without are numbered and cut every CHUNK_EVENTS events."""
+    rows: list[Row] = []
+    loose: list[tuple[int, Event]] = []
+
+    def cut_loose() -> None:
+        for start in range(0, len(loose), CHUNK_EVENTS):
+            chunk = loose[start:start + CHUNK_EVENTS]
+            rows.append(Row(chunk[0][0], chunk[-1][0], [(chunk[0][0], [e for _, e in chunk])]))
+        loose.clear()
+
+    row: Row | None = None
+    for first, events, wire in pieces:
+        if not events:
+            continue
+        if not wire:
+            row = None
+            loose.extend(enumerate(events, first))
+            continue
+        cut_loose()
+        if row is None or row.last - row.first + 1 >= CHUNK_EVENTS:
+            row = Row(first, first - 1, [], [])
+            rows.append(row)
+        row.pieces.append((first, events))
+        row.wire.append(wire)
+        row.last = first + len(events) - 1
+    cut_loose()
+    return rows
 
 
 def _plain(value: Any) -> Any:
@@ -217,7 +277,7 @@ class RunStore:
     _live: dict[str, Run] = field(default_factory=dict)  # not finished yet
     _recent: OrderedDict[str, Run] = field(default_factory=OrderedDict)  # finished, most recent last
     _loading: dict[str, asyncio.Future] = field(default_factory=dict)
-    _pending: list[tuple[Run, int, list[Event]]] = field(default_factory=list)  # ingested this tick
+    _pending: list[tuple[Run, int, list[Event], bytes]] = field(default_factory=list)  # ingested this tick
     _handover: asyncio.Handle | None = None
     _logs: dict[str, LogState] = field(default_factory=dict)  # the writer thread's own
     _loop: asyncio.AbstractEventLoop | None = None
@@ -298,9 +358,10 @@ class RunStore:
 
     # -- the Journal a run reports to --
 
-    def append(self, run: Run, events: list[Event]) -> None:
+    def append(self, run: Run, events: list[Event], wire: bytes = b"") -> None:
+        """Queue events for the writer; `wire` (the runner's lines they came from) is stored as it is."""
         if events:
-            self._pending.append((run, run.received - len(events) + 1, events))
+            self._pending.append((run, run.received - len(events) + 1, events, wire))
             self._backlog += len(events)
             self._schedule()
 
@@ -340,7 +401,7 @@ class RunStore:
             self._handover = None
         if self._pending:
             batches, self._pending = self._pending, []
-            count = sum(len(events) for _, _, events in batches)
+            count = sum(len(events) for _, _, events, _ in batches)
             loop = self._loop
             future = self.db.submit(self._write_events, batches)
             future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._written, count))
@@ -370,33 +431,41 @@ class RunStore:
 
     # -- on the writer thread --
 
-    def _write_events(self, conn: sqlite3.Connection, batches: list[tuple[Run, int, list[Event]]]) -> None:
-        by_run: dict[str, tuple[Run, list[tuple[int, Event]]]] = {}
-        for run, first, events in batches:
-            by_run.setdefault(run.id, (run, []))[1].extend(enumerate(events, first))
-        for run_id, (run, numbered) in by_run.items():
+    def _write_events(self, conn: sqlite3.Connection, batches: list[tuple[Run, int, list[Event], bytes]]) -> None:
+        by_run: dict[str, tuple[Run, list[tuple[int, list[Event], bytes]]]] = {}
+        for run, first, events, wire in batches:
+            by_run.setdefault(run.id, (run, []))[1].append((first, events, wire))
+        for run_id, (run, pieces) in by_run.items():
             log = self._logs.setdefault(run_id, LogState())
-            for start in range(0, len(numbered), CHUNK_EVENTS):
-                chunk = numbered[start:start + CHUNK_EVENTS]
-                if log.truncation is not None:
-                    chunk = [(seq, e) for seq, e in chunk if e.kind in KEEP_PAST_BOUND]
-                if not chunk:
-                    continue
-                blob = pack([encode(seq, e) for seq, e in chunk])
-                if log.truncation is None and log.bytes + len(blob) > self.max_log_bytes:
-                    # This chunk would cross the bound: from its first event on, keep only what replay needs.
-                    log.truncation = Truncation(log.bytes, chunk[0][0] - 1)
-                    self._loop.call_soon_threadsafe(self._truncated, run, log.truncation)
-                    chunk = [(seq, e) for seq, e in chunk if e.kind in KEEP_PAST_BOUND]
-                    if not chunk:
+            last = 0
+            for row in rows_of(pieces):
+                last = row.last
+                first = row.first
+                blob = None
+                if log.truncation is None:
+                    # The flood's usual case: the runner's lines compressed as they came (no re-encoding).
+                    blob = pack_wire(row.wire) if row.wire else pack([encode(seq, e) for seq, e in row.numbered()])
+                    if log.bytes + len(blob) > self.max_log_bytes:
+                        # This row would cross the bound: from its first event on, keep only what replay needs.
+                        log.truncation = Truncation(log.bytes, row.first - 1)
+                        self._loop.call_soon_threadsafe(self._truncated, run, log.truncation)
+                        blob = None
+                if blob is None:
+                    kept = [(seq, e) for seq, e in row.numbered() if e.kind in KEEP_PAST_BOUND]
+                    if not kept:
                         continue
-                    blob = pack([encode(seq, e) for seq, e in chunk])
-                conn.execute("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)", (run_id, chunk[0][0], chunk[-1][0], blob))
+                    blob = pack([encode(seq, e) for seq, e in kept])
+                    first, last_kept = kept[0][0], kept[-1][0]
+                else:
+                    last_kept = row.last
+                conn.execute("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)", (run_id, first, last_kept, blob))
                 log.bytes += len(blob)
+            if not last:
+                continue
             truncation = log.truncation
             conn.execute("UPDATE runs SET events = max(events, ?), log_bytes = ?, truncated_at_bytes = ?, "
                          "truncated_after_events = ? WHERE id = ?",
-                         (numbered[-1][0], log.bytes, truncation and truncation.at_bytes,
+                         (last, log.bytes, truncation and truncation.at_bytes,
                           truncation and truncation.after_events, run_id))
 
     def _save(self, conn: sqlite3.Connection, record: dict[str, Any], timeline: Timeline | None) -> None:
@@ -413,11 +482,10 @@ class RunStore:
 
     def _read_events(self, conn: sqlite3.Connection, run_id: str, after: int, limit: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        rows = conn.execute("SELECT data FROM events WHERE run_id = ? AND last_seq > ? ORDER BY first_seq",
+        rows = conn.execute("SELECT data, first_seq FROM events WHERE run_id = ? AND last_seq > ? ORDER BY first_seq",
                             (run_id, after))
-        for (blob,) in rows:
-            for line in unpack(blob):
-                seq, event = decode_line(line)
+        for blob, first_seq in rows:
+            for seq, event in unpack_events(blob, first_seq):
                 if seq > after:
                     out.append({"seq": seq, **event.to_json()})
                     if len(out) >= limit:
@@ -467,9 +535,9 @@ class RunStore:
     def _replay(conn: sqlite3.Connection, run: Run) -> Timeline:
         """The timeline from the stored events, closed as the run ended (or where its events stop)."""
         timeline = Timeline()
-        for (blob,) in conn.execute("SELECT data FROM events WHERE run_id = ? ORDER BY first_seq", (run.id,)):
-            for line in unpack(blob):
-                timeline.apply(decode_line(line)[1])
+        for blob, first_seq in conn.execute("SELECT data, first_seq FROM events WHERE run_id = ? ORDER BY first_seq",
+                                            (run.id,)):
+            timeline.apply_all([event for _, event in unpack_events(blob, first_seq)])
         if run.status in FINISHED:
             timeline.close(run.cut_at_ns, CUT_WHY.get(run.status, "never ended"))
         return timeline

@@ -54,7 +54,7 @@ async def _pump_events(stream: asyncio.StreamReader, run: Run, heartbeat: Heartb
         heartbeat.beat()
         events = parser.feed(data)
         if events:
-            run.ingest(events)
+            run.ingest(events, parser.wire)  # the lines as they came: the store keeps those, not re-encoded events
             if run.journal is not None:
                 await run.journal.room()  # the store is far behind: let the pipe fill until it catches up
         # read() returns at once while the pipe has data: let the loop breathe between chunks

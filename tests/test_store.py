@@ -4,12 +4,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import zlib
 
 import pytest
 
 from app.events import Event
 from app.experiments import catalogue
-from app.store import BACKLOG_HIGH, RunStore
+from app.store import BACKLOG_HIGH, WIRE_MARK, RunStore
 
 EXPERIMENTS = catalogue(("experiments.race_counter",))
 RACE = EXPERIMENTS["race-counter"]
@@ -256,3 +257,85 @@ def test_a_flood_of_events_is_stored_without_growing_memory(tmp_path):
     assert [e["seq"] for e in last] == [n - 1, n]
     assert backlog <= BACKLOG_HIGH + 1_500
     assert growth < 60, f"RSS grew by {growth:.0f} MB"
+
+
+def wire_chunks(n_lines: int, per_line: int = 32) -> list[bytes]:
+    """Runner output as the supervisor reads it: lines of event batches, cut anywhere, with a stray
+    non-JSON line in the middle (that chunk goes the slow way: parsed and stored line by line)."""
+    import json
+
+    lines = [json.dumps([["H", 1, "main", {"python": "3.11.7", "pid": 10}], ["L", 1, "main", {"pid": 10}]]).encode()]
+    for i in range(n_lines):
+        batch = []
+        for k in range(per_line):
+            ts = 10 + (i * per_line + k) * 10
+            batch.append(["B", ts, f"w{k % 3}", f"step é {k}", "run"] if k % 2 == 0 else ["E", ts, f"w{k % 3}"])
+        lines.append(json.dumps(batch).encode())
+        if i == n_lines // 2:
+            lines.append(b"stray C output")
+    data = b"\n".join(lines) + b"\n" + json.dumps([["I", 10**7, "w1", "last", "mark"]]).encode()  # no newline: close()
+    return [data[i:i + 5000] for i in range(0, len(data), 5000)]
+
+
+def feed(run, chunks, wire: bool) -> None:
+    from app.events import StreamParser
+
+    parser = StreamParser()
+    for chunk in chunks:
+        events = parser.feed(chunk)
+        if events:
+            run.ingest(events, parser.wire if wire else b"")
+    run.ingest(parser.close())
+
+
+def test_the_runners_lines_stored_as_they_came_page_and_replay_as_the_events_would(tmp_path):
+    """The supervisor hands the store the lines it read (StreamParser.wire): stored as they came, they
+    page to the same JSON and an interrupted run (no snapshot) replays to the same timeline."""
+    chunks = wire_chunks(400)
+
+    async def first(path, wire):
+        store = await opened(path)
+        run = store.create(RACE, {})
+        run.start()
+        feed(run, chunks, wire)
+        await store.close()  # the server died: the run is replayed from its stored events
+        return run.id
+
+    async def second(path, run_id):
+        store = await opened(path)
+        run = await store.find(run_id)
+        pages = [await store.events(run_id, after, 1000) for after in (0, 4000, 5000, 12_700)]
+        everything = await store.events(run_id, 0, 100_000)
+        await store.close()
+        return drawn(run), run.to_json()["log"], pages, everything
+
+    got = {}
+    for wire in (True, False):
+        path = tmp_path / f"{wire}.db"
+        got[wire] = asyncio.run(second(path, asyncio.run(first(path, wire))))
+        marks = [zlib.decompress(blob)[:6] for (blob,) in rows(path, "SELECT data FROM events")]
+        assert (marks.count(WIRE_MARK[:6]) > 1) is wire
+    assert got[True] == got[False]
+    everything = got[True][3]
+    assert [e["seq"] for e in everything] == list(range(1, 400 * 32 + 5))
+    assert [e["kind"] for e in everything].count("output") == 1 and everything[-1]["name"] == "last"
+
+
+def test_a_log_of_runner_lines_past_its_bound_keeps_only_what_replay_needs(tmp_path):
+    path = tmp_path / "lab.db"
+    chunks = wire_chunks(3000)
+
+    async def main():
+        store = await opened(path, max_log_bytes=20_000)
+        run = store.create(RACE, {})
+        run.start()
+        feed(run, chunks, True)
+        events = await store.events(run.id, 0, 200_000)
+        await store.close()
+        return run, events
+
+    run, events = asyncio.run(main())
+    assert run.truncated is not None and 0 < run.truncated.after_events < 3000 * 32
+    assert rows(path, "SELECT sum(length(data)) FROM events")[0][0] <= 20_000
+    # past the bound nothing of a flood is kept (spans, the stray output, the last mark): replay can do without
+    assert [e["seq"] for e in events] == list(range(1, run.truncated.after_events + 1))
