@@ -82,6 +82,8 @@ def _decode_batches(batches: list) -> list[Event]:
             elif (code == "B" or code == "I") and n == 5 and type(raw[1]) is int and type(raw[2]) is str \
                     and type(raw[3]) is str and type(raw[4]) is str:
                 append(_new(Event, ("begin" if code == "B" else "instant", raw[1], raw[2], raw[3], raw[4], None)))
+            elif code == "C" and n == 5 and type(raw[1]) is int and type(raw[2]) is str and type(raw[3]) is str:
+                append(_new(Event, ("counter", raw[1], raw[2], raw[3], "", raw[4])))
             else:
                 append(decode(raw))
     return out

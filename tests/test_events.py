@@ -66,3 +66,14 @@ def test_a_chunk_of_many_lines_with_one_bad_line_keeps_every_good_event():
     assert [e.kind for e in events] == ["begin", "end", "output", "begin", "end", "counter"]
     assert events[2].name == "Segmentation fault (core dumped)"
     assert events[-1] == Event("counter", 3, "w", "depth", "", 2)
+
+
+def test_the_inlined_fast_path_decodes_every_kind_as_decode_does():
+    from app.events import _decode_batches, decode
+
+    batch = [["B", 1, "w", "n", "c"], ["E", 2, "w"], ["I", 3, "w", "m", "print"], ["C", 4, "w", "depth", 2.5],
+             ["C", 5, "w", "depth", None], ["C", 6, 7, 8, "9"], ["B", 7.9, 3, 4, 5], ["E", "8", "w"],
+             ["R", 9, "main", {"ok": True}]]
+    fast = _decode_batches([batch])
+    assert fast == [decode(raw) for raw in batch]
+    assert all(type(a) is type(b) for e, d in zip(fast, map(decode, batch)) for a, b in zip(e, d))
