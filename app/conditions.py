@@ -24,7 +24,8 @@ def describe(conditions: dict[str, Any]) -> list[str]:
     words = []
     if "beside" in conditions:
         k = conditions["beside"]
-        words.append("alone on the CPU" if k == 0 else f"beside {k} other run{'s' if k != 1 else ''}")
+        # Not "alone on the CPU": other programs on the machine may load it (the load average says).
+        words.append("with no other run beside it" if k == 0 else f"beside {k} other run{'s' if k != 1 else ''}")
     if conditions.get("loadavg") is not None:
         cpus = f" on {conditions['cpus']} CPUs" if conditions.get("cpus") else ""
         words.append(f"load average {conditions['loadavg']:.2f} at start{cpus}")

@@ -68,7 +68,7 @@ def test_conditions_say_alone_or_beside_how_many(client):
     conditions = client.get(f"/api/runs/{a}").json()["conditions"]
     assert conditions["beside"] == 0 and conditions["start_method"] in ("fork", "spawn", "forkserver")
     assert isinstance(conditions["loadavg"], float) and conditions["python"].count(".") == 2
-    assert "alone on the CPU" in client.get(f"/runs/{a}").text
+    assert "with no other run beside it" in client.get(f"/runs/{a}").text
     b = client.post("/api/runs", json=SLEEPS).json()["id"]
     wait_for_status(client, b, ("running",))
     assert client.get(f"/api/runs/{a}").json()["conditions"]["beside"] == 1
