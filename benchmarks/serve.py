@@ -93,10 +93,12 @@ def build_app():
 def main(argv: list[str]) -> None:
     import uvicorn
 
-    from app.__main__ import uvicorn_options
+    from app.__main__ import tune_collector, uvicorn_options
     from app.settings import Settings
 
-    uvicorn.run(build_app(), host="127.0.0.1", port=int(argv[0]), log_level="warning", **uvicorn_options(Settings()))
+    app = build_app()
+    tune_collector()  # as app/__main__.py does
+    uvicorn.run(app, host="127.0.0.1", port=int(argv[0]), log_level="warning", **uvicorn_options(Settings()))
 
 
 # -- the benchmarks' side ------------------------------------------------------------------------
