@@ -7,11 +7,17 @@ from tests.runner_helpers import run_experiment
 
 
 def test_race_with_call_window_loses_updates():
-    out = run_experiment("experiments.race_counter", {"workers": 2, "iterations": 300_000, "window": "call"})
-    assert out.returncode == 0, out.stderr
-    assert out.result["expected"] == 0
-    assert out.result["actual"] != 0
-    assert out.result["correct"] is False
+    # Lost increments and lost decrements can (rarely) cancel out, e.g. when few switches fall
+    # inside the window: one run in a few hundred ends at a small number, very rarely at 0. A race
+    # that never happens fails all three runs.
+    for _ in range(3):
+        out = run_experiment("experiments.race_counter", {"workers": 2, "iterations": 300_000, "window": "call"})
+        assert out.returncode == 0, out.stderr
+        assert out.result["expected"] == 0
+        assert out.result["correct"] is (out.result["actual"] == 0)
+        if out.result["actual"] != 0:
+            return
+    raise AssertionError("three runs of the read-call-write window lost no update")
 
 
 def test_race_lanes_show_when_each_thread_ran():
