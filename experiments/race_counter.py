@@ -21,7 +21,9 @@ NOTICE = (
     "never inside `+=`, so the result is almost always right: the race is still a bug, it "
     "just does not show on this interpreter."
 )
-EXPECTED = 'window=call: actual differs from expected (lost updates); window=none on CPython >= 3.10: almost always correct.'
+EXPECTED = ('window=call: actual differs from expected (lost updates), though now and then a run ends right by '
+            'chance (about 1 in 30 at 300 000 iterations here): run it again; window=none on CPython >= 3.10: '
+            'almost always correct.')
 PARAMS = (
     Int("workers", 2, 2, 16, "threads; even ones increment, odd ones decrement"),
     Int("iterations", 1_000_000, 1_000, 2_000_000, "loop iterations per thread"),
