@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,6 +30,30 @@ def make_settings(**overrides) -> Settings:
     generous = {"max_runs_in_flight_per_client": 100, "max_runs_per_minute_per_client": 1000}
     overrides.setdefault("database", tempfile.mktemp(suffix=".db", dir=DATABASES))
     return Settings(**{"htmx_source": "local", **generous, **overrides})
+
+
+@contextmanager
+def serving(app, settings: Settings | None = None):
+    """A real uvicorn server for `app` in a thread, on a free loopback port: yields its base URL."""
+    import uvicorn
+
+    from app.__main__ import uvicorn_options
+
+    options = uvicorn_options(settings) if settings is not None else {}
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **options))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @pytest.fixture

@@ -4,33 +4,20 @@ The CDN is unreachable here, so these tests also prove the page falls back to st
 """
 from __future__ import annotations
 
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 
 from app.server import create_app
 from app.settings import Settings
+from tests.conftest import serving
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def server_url():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(htmx_source="cdn")), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(Settings(htmx_source="cdn"))) as url:
+        yield url
 
 
 def test_run_race_counter_and_watch_lanes_and_result_arrive_live(page, server_url):

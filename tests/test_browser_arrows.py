@@ -4,9 +4,6 @@ Needs Debian's `chromium` (installed by .ci/run) and Playwright.
 """
 from __future__ import annotations
 
-import socket
-import threading
-import time
 
 import httpx2
 import pytest
@@ -15,25 +12,15 @@ from app.placement import ROW_HEIGHT
 from app.server import create_app
 from app.settings import Settings
 from experiments import MODULES
+from tests.conftest import serving
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def base_url():
-    import uvicorn
-
-    app = create_app(Settings(htmx_source="local"), modules=MODULES + ("tests.handoff_experiment",))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join()
+    with serving(create_app(Settings(htmx_source="local"), modules=MODULES + ("tests.handoff_experiment",))) as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,16 +7,13 @@ browser context (its own cookies). No reload happens unless a test says so: a ma
 """
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import pytest
-import uvicorn
 
 from app.server import create_app
 from experiments import MODULES
-from tests.conftest import make_settings
+from tests.conftest import make_settings, serving
 
 pytestmark = pytest.mark.browser
 
@@ -26,20 +23,9 @@ TICK_1 = "#lanes g[id^='g'] title"  # finished spans only (open ones live in the
 
 @pytest.fixture(scope="module")
 def server_url():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
     settings = make_settings(admin_token=TOKEN, max_concurrent_runs=2)
-    app = create_app(settings, modules=MODULES + ("tests.ticker_experiment",))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings, modules=MODULES + ("tests.ticker_experiment",)), settings) as url:
+        yield url
 
 
 def start_ticker(page, server_url, **params) -> dict:

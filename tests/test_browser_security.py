@@ -5,16 +5,11 @@ htmx CDN in the policy (unreachable here: the page falls back to static/vendor/)
 """
 from __future__ import annotations
 
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 
-from app.__main__ import uvicorn_options
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings
+from tests.conftest import TEST_MODULES, make_settings, serving
 
 pytestmark = pytest.mark.browser
 
@@ -22,19 +17,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def server_url():
     settings = make_settings(htmx_source="cdn", max_concurrent_runs=1)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(settings, modules=TEST_MODULES), log_level="warning", **uvicorn_options(settings))
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings, modules=TEST_MODULES), settings) as url:
+        yield url
 
 
 def csp_violations(page) -> list[str]:

@@ -6,18 +6,15 @@ alone), every request is answered 201 or 429, no accepted run is lost or stuck, 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 
 import httpx2 as httpx
 import pytest
-import uvicorn
 
-from app.__main__ import uvicorn_options
 from app.clients import COOKIE
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings
+from tests.conftest import TEST_MODULES, make_settings, serving
 
 MODULES = TEST_MODULES + ("tests.experiment_quick",)
 CLIENTS, PER_CLIENT = 20, 5
@@ -32,18 +29,8 @@ def served():
     settings = make_settings(max_concurrent_runs=MAX_CONCURRENT, max_queued_runs=30, max_runs_in_flight_per_client=2,
                              max_runs_per_minute_per_client=3, max_runs_per_minute_per_ip=300)
     app = create_app(settings, modules=MODULES)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **uvicorn_options(settings)))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    yield app, f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(app, settings) as url:
+        yield app, url
 
 
 class Sampler(threading.Thread):
