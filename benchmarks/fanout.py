@@ -18,12 +18,11 @@ import argparse
 import asyncio
 import re
 import statistics
-import threading
 import time
 
 from websockets.asyncio.client import connect
 
-from benchmarks.serve import header, percentile, serving
+from benchmarks.serve import PeakRss, header, percentile, serving
 
 STAMP = re.compile(r"stamp (\d+)")
 
@@ -62,16 +61,6 @@ class Viewer:
 async def watch_all(url: str, viewers: list[Viewer]) -> None:
     opened = asyncio.Semaphore(64)  # connect in waves: a SYN flood would measure the backlog
     await asyncio.gather(*(v.watch(url, opened) for v in viewers))
-
-
-class PeakRss(threading.Thread):
-    def __init__(self, server):
-        super().__init__(daemon=True)
-        self.server, self.peak, self.stop = server, 0.0, threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.wait(0.1):
-            self.peak = max(self.peak, self.server.request("GET", "/bench/stats")["rss_mb"])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,26 +14,15 @@ Coalescing (app/timeline.py) is what keeps both bounded: the table also gives th
 from __future__ import annotations
 
 import argparse
-import threading
 
 from benchmarks.browser import COUNT_NODES, chromium, wait_finished
-from benchmarks.serve import header, serving
+from benchmarks.serve import PeakRss, header, serving
 
 RUNS = {
     "race-counter 10 x 1M iterations": ("race-counter", {"workers": 10, "iterations": 1_000_000, "window": "none"}),
     "flood 1M events (mixed)": ("flood", {"events": 1_000_000, "lanes": 4, "gap_ns": 1_000, "mix": "mixed"}),
 }
 QUICK = {"flood 20k events (mixed)": ("flood", {"events": 20_000, "lanes": 4, "gap_ns": 1_000, "mix": "mixed"})}
-
-
-class PeakRss(threading.Thread):
-    def __init__(self, server):
-        super().__init__(daemon=True)
-        self.server, self.peak, self.stop = server, 0.0, threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.wait(0.1):
-            self.peak = max(self.peak, self.server.request("GET", "/bench/stats")["rss_mb"])
 
 
 def main(argv: list[str] | None = None) -> None:

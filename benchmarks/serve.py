@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import json
@@ -167,6 +168,18 @@ def serving() -> Iterator[Server]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+class PeakRss(threading.Thread):
+    """Polls a benchmark server's RSS every 0.1 s and keeps the peak, until `stop` is set."""
+
+    def __init__(self, server: Server):
+        super().__init__(daemon=True)
+        self.server, self.peak, self.stop = server, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.1):
+            self.peak = max(self.peak, self.server.request("GET", "/bench/stats")["rss_mb"])
 
 
 def header(what: str) -> str:
