@@ -14,6 +14,7 @@ import hmac
 from fastapi import HTTPException
 from starlette.requests import HTTPConnection
 
+from app.clients import client_of
 from app.ratelimit import SlidingWindow, whole_seconds
 from app.settings import Settings
 
@@ -28,10 +29,8 @@ def guess_window() -> SlidingWindow:
 
 def presented_token_matches(conn: HTTPConnection, settings: Settings, presented: str) -> bool:
     """`token_matches`, throttled per address: 429 once it presented too many wrong tokens lately."""
-    guesses: SlidingWindow | None = getattr(conn.app.state, "admin_guesses", None)
-    if guesses is None:
-        return token_matches(settings, presented)
-    address = conn.client.host if conn.client else "unknown"
+    guesses: SlidingWindow = conn.app.state.admin_guesses
+    address = client_of(conn).ip
     wait = guesses.retry_after(address)
     if wait > 0:
         retry = whole_seconds(wait)

@@ -17,7 +17,6 @@ from starlette.websockets import WebSocketDisconnect
 
 from app.broadcast import Broadcast
 from app.lobby import Lobby
-from app.render import View
 
 router = APIRouter()
 
@@ -100,9 +99,7 @@ async def watch_run(websocket: WebSocket, run_id: str) -> None:
     broadcast = lab.broadcasts.get(run_id)
     if run.finished or broadcast is None:
         # All of it at once (its broadcast may still lag a frame, or be gone after a restart), then close.
-        view = View()
-        lab.renderer.catch_up(run, view)
-        messages = once(lab.renderer.full(run, view))
+        messages = once(lab.renderer.full(run, lab.renderer.caught_up(run)))
     else:
         messages = frames(broadcast)
     await pump(websocket, messages, lab.settings.ws_send_timeout_s)

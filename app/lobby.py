@@ -92,8 +92,8 @@ class Lobby:
         return {"live": live_runs(lab.store.active(), position),
                 "pinned": row(pinned, position) if pinned is not None else None}
 
-    def render(self, oob: bool = True) -> str:
-        return self.env.get_template("_lobby.html").render(**self.context(), oob=oob)
+    def render(self) -> str:
+        return self.env.get_template("_lobby.html").render(**self.context(), oob=True)
 
     @property
     def pinned(self) -> str | None:

@@ -158,9 +158,14 @@ class Renderer:
         """Context for the run page: as of `view` while the run goes on (its socket sends the rest
         after that), all of it once the run is over (no socket then, and `view` may lag a frame)."""
         if run.finished:
-            view = View()
-            self.catch_up(run, view)
+            view = self.caught_up(run)
         return self._context(run, view)
+
+    def caught_up(self, run: Run) -> View:
+        """A fresh view of everything the run has now, on an axis that fits it."""
+        view = View()
+        self.catch_up(run, view)
+        return view
 
     def full(self, run: Run, view: View) -> str:
         """Everything, as out-of-band swaps: the first message on a socket, or after a rescale."""

@@ -34,6 +34,11 @@ CUT_WHY = {
 }
 
 
+def cut_why(status: str) -> str:
+    """Why a span still open when a run ended with `status` never ended."""
+    return CUT_WHY.get(status, "never ended")
+
+
 class Journal(Protocol):
     """Where a run reports what must outlive the server process (app/store.py)."""
 
@@ -125,7 +130,7 @@ class Run:
 
     def finish(self, status: str, error: str | None = None, cut_at_ns: int | None = None) -> None:
         """End the run; spans still open are cut at `cut_at_ns` (when it was killed) or at its last event."""
-        self.timeline.close(cut_at_ns, CUT_WHY.get(status, "never ended"))
+        self.timeline.close(cut_at_ns, cut_why(status))
         self.cut_at_ns = cut_at_ns
         self.status = status
         self.error = error
@@ -134,12 +139,17 @@ class Run:
             self.journal.save(self)
         self.changed.set()
 
-    def to_json(self) -> dict[str, Any]:
+    def result_json(self) -> dict[str, Any] | None:
+        """The result as the API shows it: the experiment's, with its error or who was blocked."""
         result = dict(self.result) if self.result else None
         if self.failure:
             result = {**(result or {}), "error": {k: self.failure.get(k) for k in ("type", "message", "traceback")}}
         if self.blocked:
             result = {**(result or {}), "blocked": [b.to_json() for b in self.blocked]}
+        return result
+
+    def to_json(self) -> dict[str, Any]:
+        result = self.result_json()
         return {
             "id": self.id,
             "experiment": self.experiment.id,

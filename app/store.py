@@ -35,7 +35,7 @@ from app.database import Database
 from app.events import KINDS, Event, decode, decode_wire
 from app.experiments import Experiment
 from app.hangs import Blocked
-from app.runs import CUT_WHY, FINISHED, Run, Truncation
+from app.runs import FINISHED, Run, Truncation, cut_why
 from app.timeline import Timeline
 
 SCHEMA = """
@@ -79,7 +79,6 @@ CODES = {kind: code for code, kind in KINDS.items()} | {"output": "O"}
 CACHE_FINISHED = 32  # finished runs kept in memory
 BACKLOG_HIGH = 100_000  # events ingested and not yet written: past it, reading the pipe waits
 HEARTBEAT_S = 1.0  # how often running runs are noted as alive: a killed server's runs are cut there
-STOPPED = "the server stopped while it ran"
 NEVER_ENDED = "never ended: the server stopped (found at restart)"
 
 # Run fields with a column of their own, or that only make sense in a live server.
@@ -129,10 +128,6 @@ def pack(lines: list[str]) -> bytes:
 def pack_wire(parts: list[bytes]) -> bytes:
     """Runner lines (each part a StreamParser.wire) as one row: no event decoded or encoded again."""
     return zlib.compress(WIRE_MARK + b"\n".join(parts), 1)
-
-
-def unpack(blob: bytes) -> list[str]:
-    return zlib.decompress(blob).decode().split("\n")
 
 
 def unpack_events(blob: bytes, first_seq: int) -> list[tuple[int, Event]]:
@@ -226,13 +221,13 @@ def restore_extra(run: Run, extra: dict[str, Any]) -> None:
 
 def record_of(run: Run) -> dict[str, Any]:
     """The run's row (without the snapshot), taken on the loop at the moment it is saved."""
-    data = run.to_json()
+    result = run.result_json()
     return {
         "id": run.id, "experiment": run.experiment.id, "params": json.dumps(run.params), "owner": run.owner,
         "status": run.status, "created_at": run.created_at, "started_at": run.started_at, "ended_at": run.ended_at,
         "error": run.error, "stderr_tail": run.stderr_tail,
         "blocked": json.dumps([dataclasses.asdict(b) for b in run.blocked]),
-        "result": json.dumps(data["result"]) if data["result"] is not None else None,
+        "result": json.dumps(result) if result is not None else None,
         "cut_at_ns": run.cut_at_ns, "events": run.received,
         "extra": json.dumps(extra_of(run), default=_plain),
     }
@@ -539,6 +534,6 @@ class RunStore:
                                             (run.id,)):
             timeline.apply_all([event for _, event in unpack_events(blob, first_seq)])
         if run.status in FINISHED:
-            timeline.close(run.cut_at_ns, CUT_WHY.get(run.status, "never ended"))
+            timeline.close(run.cut_at_ns, cut_why(run.status))
         return timeline
 

@@ -164,7 +164,7 @@ class Timeline:
         if kind == "output":
             self.output.append(event.name)
             return
-        lane = self.by_worker.get(event.worker) or self.lane(event.worker)
+        lane = self.lane(event.worker)
         if kind == "begin":
             lane.stack.append((event.name, event.category, ts))
         elif kind == "end":

@@ -52,7 +52,7 @@ HIGH_WATER = 65_536  # queued events past which the recording thread flushes the
 MIN_WAIT_NS = 50_000  # shorter lock waits are not drawn: too many to see, too short to matter
 # A Lock wait shorter than this is drawn once it is over; a longer one is drawn open while it lasts.
 # Not shorter: each time the first, timed try runs out, the waiter has to take the GIL back to draw,
-# which makes the holder switch out, maybe with the lock held (as sync.QUICK_S for the RLock).
+# which makes the holder switch out, maybe with the lock held (sync.RLock uses the same threshold).
 LOCK_QUICK_S = 0.05
 MAX_TEXT = 300  # longest print or task label we record (a print of a huge string should not flood the pipe)
 

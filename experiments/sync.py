@@ -18,12 +18,12 @@ import threading
 from threading import get_ident
 from typing import Any, Callable
 
-from experiments.recorder import Recorder, now
+from experiments.recorder import LOCK_QUICK_S, Recorder, now
 
 # An RLock wait shorter than this is drawn once it is over (if it lasted MIN_WAIT_NS); a longer
 # one is drawn open while it lasts. Not shorter: each time the first, timed try runs out, the
 # waiter has to take the GIL back, which slows the lock's holder down.
-QUICK_S = 0.05
+QUICK_S = LOCK_QUICK_S  # the same threshold as the recorder's Lock
 HOLD_SAMPLE_NS = 1_000_000  # an RLock draws at most one uncontended hold per millisecond
 MISSED = object()  # what an attempt returns when it could not get what it waited for
 
