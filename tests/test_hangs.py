@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +12,7 @@ from app.server import create_app
 from app.settings import Settings
 from app.timeline import Timeline
 from experiments import MODULES
+from tests.runner_helpers import alive_in_group
 
 MS = 1_000_000
 TEST_MODULES = MODULES + ("tests.deadlock_experiment", "tests.sleepy_experiment")
@@ -81,20 +81,6 @@ def run_to_the_end(client: TestClient, experiment: str, params: dict, limit_s: f
     raise AssertionError(f"{experiment} still running after {limit_s} s")
 
 
-def live_members(pgid: int) -> list[int]:
-    """Processes of the group `pgid` that are not dead (zombies waiting to be reaped are dead)."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == pgid and state not in ("Z", "X"):
-            members.append(int(stat.parent.name))
-    return members
-
-
 def test_a_deadlock_ends_hung_soon_naming_both_threads_and_their_locks_and_kills_the_group():
     with client(hang_after_s=0.5, run_timeout_s=30) as c:
         started = time.monotonic()
@@ -111,7 +97,7 @@ def test_a_deadlock_ends_hung_soon_naming_both_threads_and_their_locks_and_kills
         runner = next(e["value"]["pid"] for e in events if e["kind"] == "header")
         helper = next(e["value"]["pid"] for e in events if e["kind"] == "lane" and e["worker"] == "helper")
         assert helper != runner
-        assert live_members(runner) == []
+        assert alive_in_group(runner) == []
         page = c.get(body["url"]).text
         assert "never ended (the run hung)" in page
 

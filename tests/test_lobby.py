@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from app.experiments import catalogue
 from app.live import lobbies, pump
 from app.lobby import Lobby, Subscriber, live_runs
+from app.presenter import NOT_PRESENTER
 from app.render import environment
 from app.runs import Run
 from app.server import create_app
@@ -230,10 +231,12 @@ def start_run(client) -> str:
 
 def test_pinning_needs_the_admin_token(lab_client):
     run_id = start_run(lab_client)
-    assert lab_client.post("/api/pin", json={"run_id": run_id}).status_code == 403
+    refused = lab_client.post("/api/pin", json={"run_id": run_id})
+    assert refused.status_code == 403 and refused.json()["detail"] == NOT_PRESENTER  # not some other refusal
     wrong = lab_client.post("/api/pin", json={"run_id": run_id}, headers={"Authorization": "Bearer guess"})
     assert wrong.status_code == 403 and "presenter" in wrong.json()["detail"]
-    assert lab_client.delete("/api/pin").status_code == 403
+    refused = lab_client.delete("/api/pin")
+    assert refused.status_code == 403 and refused.json()["detail"] == NOT_PRESENTER
     assert lab_client.get("/api/pin").json() == {"pinned": None}
     assert lab_client.post("/api/pin", json={"run_id": run_id}, headers=BEARER).json() == {"pinned": run_id}
     assert lab_client.get("/api/pin").json() == {"pinned": run_id}

@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.conftest import alive
+from tests.runner_helpers import alive_in_group
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 2_000, "window": "call"}}
@@ -67,8 +68,9 @@ class Server:
 
 def drawn(page: str) -> str:
     """The parts of a run page that show the run: its timeline, status and result."""
-    parts = [re.search(rf'<(section|div) id="{part}".*?</\1>', page, re.S) for part in ("timeline", "status", "result")]
-    return "\n".join(p.group(0) for p in parts if p)
+    parts = {part: re.search(rf'<(section|div) id="{part}".*?</\1>', page, re.S) for part in ("timeline", "status", "result")}
+    assert all(parts.values()), f"not on the page: {[k for k, p in parts.items() if not p]}"
+    return "\n".join(p.group(0) for p in parts.values())
 
 
 def watch(server: Server, run_id: str) -> tuple[list[str], int]:
@@ -81,21 +83,6 @@ def watch(server: Server, run_id: str) -> tuple[list[str], int]:
                 messages.append(socket.recv(timeout=10))
         except ConnectionClosed as closed:
             return messages, closed.rcvd.code if closed.rcvd else 1006
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes in process group `pgid`."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry))
-    return members
 
 
 def wait_until_seen_running(database: Path, run_id: str, after_ns: int) -> None:
@@ -142,9 +129,9 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
         server.stop(sig)
     # Whether the server stopped the run (SIGTERM) or died (SIGKILL: the runner's lifeline), nothing is left.
     deadline = time.monotonic() + 5
-    while (alive(runner_pid) or alive(child_pid) or group_members(runner_pid)) and time.monotonic() < deadline:
+    while (alive(runner_pid) or alive(child_pid) or alive_in_group(runner_pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not alive(runner_pid) and not alive(child_pid) and group_members(runner_pid) == []
+    assert not alive(runner_pid) and not alive(child_pid) and alive_in_group(runner_pid) == []
 
     server = Server(database)
     try:

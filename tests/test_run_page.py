@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -10,6 +9,7 @@ from starlette.websockets import WebSocketDisconnect
 from app.server import create_app
 from app.settings import Settings
 from experiments import MODULES
+from tests.conftest import wait_for_status
 
 ARROW = re.compile(r'<line x1="[\d.]+%" y1="\d+" x2="[\d.]+%" y2="\d+" marker-start')
 
@@ -35,10 +35,7 @@ def test_race_counter_page_shows_the_bytecode_of_the_functions_that_ran():
     with TestClient(create_app(Settings())) as client:
         params = {"workers": 2, "iterations": 1_000, "window": "call"}
         run = client.post("/api/runs", json={"experiment": "race-counter", "params": params}).json()
-        for _ in range(200):
-            if client.get(f"/api/runs/{run['id']}").json()["status"] == "done":
-                break
-            time.sleep(0.05)
+        assert wait_for_status(client, run["id"])["status"] == "done"
         page = client.get(run["url"]).text
     section = page[page.index('<section id="bytecode"'):]
     assert "<h2>Bytecode</h2>" in section and "increment_with_window" in section
