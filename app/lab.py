@@ -13,6 +13,7 @@ from app.render import Renderer
 from app.runs import Run
 from app.settings import Settings
 from app.store import RunStore
+from app.runners import WarmRunner
 from app.supervisor import execute
 
 
@@ -29,6 +30,8 @@ class Lab:
         self.in_flight: dict[str, Run] = {}  # queued or executing, by id: what the limits count
         self._stopping = False
         self.limits = Limits(settings)
+        self.runners = WarmRunner(settings)
+        self.runners.start_next()  # the first run's runner
 
     def request(self, experiment: Experiment, params: dict[str, Any], client: Client, admin: bool = False) -> Run | Refusal:
         """Start a run for `client` if the fair-use limits (app/limits.py) allow it, else say which refuses it."""
@@ -98,13 +101,15 @@ class Lab:
                 return
             run.place = None
             try:
-                await execute(run, self.settings)
+                await execute(run, self.settings, self.runners)
             except Exception as exc:  # e.g. LAB_PYTHON missing: the runner could not even start
                 if not run.finished:
                     run.finish("failed", f"could not run the experiment: {type(exc).__name__}: {exc}")
         finally:
             self.in_flight.pop(run.id, None)
             self.admission.finish(run.id)
+            if not self._stopping:
+                self.runners.start_next()  # now, not as the next run starts: see app/runners.py
             self._admit()
 
     def cancel(self, run: Run) -> None:
@@ -131,3 +136,4 @@ class Lab:
             await asyncio.wait(self._tasks, timeout=self.settings.cancel_grace_s + 5)
         for task in list(self._tasks):
             task.cancel()
+        await self.runners.close()

@@ -30,6 +30,9 @@ HTMX = {
     "sri_htmx": "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg",
     "cdn_ws": f"https://cdn.jsdelivr.net/npm/htmx-ext-ws@{HTMX_WS_VERSION}/dist/ws.min.js",
     "sri_ws": "sha384-1RwI/nvUSrMRuNj7hX1+27J8XDdCoSLf0EjEyF69nacuWyiJYoQ/j39RT1mSnd2G",
+    # the copies static/htmx-fallback.js loads too
+    "local_htmx": f"/static/vendor/htmx-{HTMX_VERSION}.min.js",
+    "local_ws": f"/static/vendor/htmx-ext-ws-{HTMX_WS_VERSION}.min.js",
 }
 
 

@@ -1,8 +1,9 @@
 """Run one experiment in a child process group and feed its event stream into the Run.
 
 The runner is `python -m experiments.runner` in a new session (so its process group holds it
-and every process it starts). Whatever happens (done, crash, cancel, timeout, hang, server
-shutdown), the group is killed at the end, so no experiment process outlives its run.
+and every process it starts), started ahead of the run (app/runners.py). Whatever happens
+(done, crash, cancel, timeout, hang, server shutdown), the group is killed at the end, so no
+experiment process outlives its run.
 
 A watchdog ends a deadlocked run early: when the runner has sent nothing for `hang_after_s`
 and every live worker is blocked in a wait (app/hangs.py), nothing will ever move again.
@@ -10,29 +11,18 @@ and every live worker is blocked in a wait (app/hangs.py), nothing will ever mov
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from app.events import StreamParser
 from app.hangs import Blocked, blocked_workers
+from app.runners import WarmRunner, signal_group
 from app.runs import Run
 from app.settings import Settings
-from experiments import lifeline, rlimits
 
-ROOT = Path(__file__).resolve().parent.parent
 STDERR_TAIL = 16_000
 READ_SIZE = 1 << 16
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 @dataclass
@@ -79,31 +69,6 @@ async def _pump_stderr(stream: asyncio.StreamReader, run: Run) -> None:
         run.stderr_tail = (run.stderr_tail + data.decode("utf-8", "replace"))[-STDERR_TAIL:]
 
 
-def user_tasks(uid: int) -> int:
-    """Processes and threads of `uid` now: what RLIMIT_NPROC counts on Linux."""
-    count = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            if entry.stat().st_uid == uid:
-                count += len(os.listdir(f"/proc/{entry.name}/task"))
-        except (FileNotFoundError, PermissionError):  # gone meanwhile, or hidden
-            pass
-    return count
-
-
-def runner_env(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-        # glibc reserves 64 MB of address space per malloc arena, up to 8 per core: with many
-        # threads that alone would exhaust RLIMIT_AS. Two arenas are plenty for these experiments.
-        "MALLOC_ARENA_MAX": "2",
-        rlimits.ENV: rlimits.encode(settings.run_memory_mb, settings.run_cpu_s,
-                                    user_tasks(os.getuid()) + settings.run_processes),
-    }
-
-
 def limit_hit(failure: dict | None, returncode: int, settings: Settings) -> str | None:
     """Which of the runner's rlimits (experiments/rlimits.py) ended the run, in words; None if none did."""
     if failure:
@@ -137,24 +102,16 @@ def _outcome(run: Run, returncode: int, settings: Settings) -> tuple[str, str | 
     return "failed", f"the runner exited with status {returncode} without a result"
 
 
-async def execute(run: Run, settings: Settings) -> None:
-    """Start the runner, stream its events into `run`, and end the run with the right status."""
-    # The lifeline: only this process holds its write end; if the server dies without stopping the run,
-    # the runner reads EOF and kills its own group (experiments/lifeline.py). Closed once the group is dead.
-    lifeline_fd, holder = os.pipe()
-    env = {**runner_env(settings), lifeline.ENV: str(lifeline_fd)}
+async def execute(run: Run, settings: Settings, runners: WarmRunner) -> None:
+    """Hand the run to a runner, stream its events into `run`, and end the run with the right status."""
     run.start()  # before the await: a cancel that comes while the runner starts must reach the watch below
+    runner = await runners.take()
+    proc = runner.proc
     try:
-        proc = await asyncio.create_subprocess_exec(
-            settings.python, "-m", "experiments.runner", run.experiment.module, json.dumps(run.params),
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            cwd=ROOT, env=env, start_new_session=True, pass_fds=(lifeline_fd,),
-        )
+        await runner.hand_over(run.experiment.module, run.params, settings)
     except BaseException:
-        os.close(holder)
+        runner.release()
         raise
-    finally:
-        os.close(lifeline_fd)
     heartbeat = Heartbeat()
     pumps = [asyncio.create_task(_pump_events(proc.stdout, run, heartbeat)),
              asyncio.create_task(_pump_stderr(proc.stderr, run))]
@@ -182,8 +139,7 @@ async def execute(run: Run, settings: Settings) -> None:
         cancelled.cancel()
         hung.cancel()
         # Children the runner left behind (it was killed, or leaked them) die with the group.
-        _signal_group(proc.pid, signal.SIGKILL)
-        os.close(holder)
+        runner.release()
         await exited
         # The pipes close once every process holding them is gone.
         try:
@@ -222,9 +178,9 @@ def _why_stopped(stopped_by: str, settings: Settings) -> str:
 
 async def _stop_group(proc: asyncio.subprocess.Process, exited: asyncio.Task, grace_s: float) -> None:
     """SIGTERM first (the runner flushes what it recorded), SIGKILL after the grace period."""
-    _signal_group(proc.pid, signal.SIGTERM)
+    signal_group(proc.pid, signal.SIGTERM)
     try:
         await asyncio.wait_for(asyncio.shield(exited), timeout=grace_s)
     except asyncio.TimeoutError:
         pass
-    _signal_group(proc.pid, signal.SIGKILL)
+    signal_group(proc.pid, signal.SIGKILL)

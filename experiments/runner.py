@@ -1,9 +1,11 @@
 """Run one experiment and stream its events to fd 1: `python -m experiments.runner MODULE PARAMS_JSON`.
 
 MODULE is an experiment module name (e.g. experiments.race_counter); PARAMS_JSON its params.
-The server starts this as a child process in its own process group and reads fd 1. Exit
-status: 0 done, 1 the experiment raised (an "F" event says what), 2 bad invocation, 143
-terminated (after flushing what was recorded).
+Without arguments the runner starts, then waits for its job: one JSON line on stdin,
+{"module": MODULE, "params": PARAMS_JSON, "limits": {...}} (experiments/rlimits.py). That is
+how the server starts it, ahead of the run (app/runners.py), in its own process group, and
+reads fd 1. Exit status: 0 done (or stdin closed with no job), 1 the experiment raised (an "F"
+event says what), 2 bad invocation, 143 terminated (after flushing what was recorded).
 """
 from __future__ import annotations
 
@@ -39,14 +41,24 @@ def main(argv: list[str]) -> int:
     import platform  # here, not at the top: see the imports
     import traceback
 
-    if len(argv) != 2:
-        print("usage: python -m experiments.runner MODULE PARAMS_JSON", file=sys.stderr)
+    if len(argv) not in (0, 2):
+        print("usage: python -m experiments.runner [MODULE PARAMS_JSON]", file=sys.stderr)
         return 2
     lifeline.hold()  # if the server dies without stopping this run, its process group dies too
-    rlimits.apply_from_env()  # before the experiment is even imported
-    module = importlib.import_module(argv[0])
+    if argv:
+        (module_name, params_json), limits = argv, rlimits.from_env()
+    else:
+        import dis  # noqa: F401  (while waiting: the header's disassembly needs it)
+
+        job = _wait_for_job()
+        if job is None:  # the server stopped before it had a run for us
+            return 0
+        module_name, params_json, limits = job["module"], job["params"], job.get("limits")
+    if limits:
+        rlimits.apply(limits)  # before the experiment is even imported
+    module = importlib.import_module(module_name)
     try:
-        params = params_module.validate(module.PARAMS, json.loads(argv[1]))
+        params = params_module.validate(module.PARAMS, json.loads(params_json))
     except (ValueError, params_module.ParamError) as exc:
         print(f"bad params: {exc}", file=sys.stderr)
         return 2
@@ -67,6 +79,7 @@ def main(argv: list[str]) -> int:
         "loadavg": os.getloadavg()[0],
         "bytecode": _disassemble(module, params),
     })
+    rec.flush()  # now, not at the flusher's next turn: the page draws the first lane from it
     started = time.monotonic_ns()
     try:
         result = module.run(params, rec)
@@ -86,6 +99,15 @@ def main(argv: list[str]) -> int:
     _wait_like_interpreter_exit(rec)
     rec.close()
     return 0
+
+
+def _wait_for_job() -> dict | None:
+    """The job line on stdin, or None at EOF. Then stdin is /dev/null, as for a runner started with its job."""
+    line = sys.stdin.buffer.readline()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return json.loads(line) if line else None
 
 
 def _disassemble(module, params: dict) -> dict | None:

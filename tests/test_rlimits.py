@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.server import create_app
-from app.supervisor import limit_hit, user_tasks
+from app.runners import user_tasks
+from app.supervisor import limit_hit
 from tests.conftest import TEST_MODULES, make_settings, wait_for_status
 
 MODULES = TEST_MODULES + ("tests.experiment_hog",)

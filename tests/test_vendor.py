@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
-from app.server import HTMX
+from app.server import HTMX, create_app
+from tests.conftest import make_settings
 
 VENDOR = Path(__file__).resolve().parent.parent / "static" / "vendor"
 
@@ -26,5 +29,12 @@ def test_vendored_copy_matches_the_pinned_sri_hash(file, key):
 
 def test_the_fallback_loads_the_vendored_files():
     fallback = (VENDOR.parent / "htmx-fallback.js").read_text()
-    for file in ("htmx-2.0.11.min.js", "htmx-ext-ws-2.0.4.min.js"):
-        assert f"/static/vendor/{file}" in fallback and (VENDOR / file).exists()
+    for key in ("local_htmx", "local_ws"):
+        assert HTMX[key] in fallback and (VENDOR.parent.parent / HTMX[key].lstrip("/")).exists()
+
+
+def test_a_local_page_loads_the_vendored_files_directly():
+    with TestClient(create_app(make_settings(htmx_source="local"))) as client:
+        page = client.get("/").text
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert scripts == [HTMX["local_htmx"], HTMX["local_ws"]]  # no CDN, no fallback's document.write

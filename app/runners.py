@@ -1,0 +1,152 @@
+"""Runner interpreters: start one, and keep the next one started ahead, so a run does not wait for it.
+
+A runner is `python -m experiments.runner` in a new session (its process group holds it and
+every process it starts), waiting for its job on stdin. Starting an interpreter and importing
+the runner takes about 80 ms of CPU here, more while a browser draws: most of the time from
+Run to the first lane. So one runner is kept started ahead (a warm slot): a run takes it and
+hands it its job at once. The next one is started when a run ends, never while one starts,
+so a timing run does not share the CPU with an interpreter starting beside it.
+
+Each runner comes with its lifeline (experiments/lifeline.py): the write end of a pipe only
+this process holds. If the server dies, the runner reads EOF and kills its own group, waiting
+or running.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.settings import Settings
+from experiments import lifeline, rlimits
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def user_tasks(uid: int) -> int:
+    """Processes and threads of `uid` now: what RLIMIT_NPROC counts on Linux."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid == uid:
+                count += len(os.listdir(f"/proc/{entry.name}/task"))
+        except (FileNotFoundError, PermissionError):  # gone meanwhile, or hidden
+            pass
+    return count
+
+
+def _tasks_of(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except FileNotFoundError:
+        return 0
+
+
+def runner_env() -> dict[str, str]:
+    return {
+        **os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+        # glibc reserves 64 MB of address space per malloc arena, up to 8 per core: with many
+        # threads that alone would exhaust RLIMIT_AS. Two arenas are plenty for these experiments.
+        "MALLOC_ARENA_MAX": "2",
+    }
+
+
+@dataclass
+class Runner:
+    """A started runner interpreter, waiting for its job, and the write end of its lifeline."""
+
+    proc: asyncio.subprocess.Process
+    holder: int
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None
+
+    async def hand_over(self, module: str, params: dict, settings: Settings) -> None:
+        """Send the runner its job: the experiment, its params and the run's resource limits.
+
+        RLIMIT_NPROC counts the user's tasks: taken now, not when the runner started, less the
+        runner's own (they were not there when the run's allowance was meant to start).
+        """
+        nproc = user_tasks(os.getuid()) - _tasks_of(self.proc.pid) + settings.run_processes
+        job = {"module": module, "params": json.dumps(params),
+               "limits": rlimits.spec(settings.run_memory_mb, settings.run_cpu_s, nproc)}
+        try:
+            self.proc.stdin.write(json.dumps(job).encode() + b"\n")
+            await self.proc.stdin.drain()
+            self.proc.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):  # it died waiting: its exit status says so
+            pass
+
+    def release(self) -> None:
+        """Kill what is left of its group and let go of its lifeline (the runner is dead or must die)."""
+        signal_group(self.proc.pid, signal.SIGKILL)
+        os.close(self.holder)
+
+
+async def start_runner(settings: Settings) -> Runner:
+    lifeline_fd, holder = os.pipe()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            settings.python, "-m", "experiments.runner",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            cwd=ROOT, env={**runner_env(), lifeline.ENV: str(lifeline_fd)},
+            start_new_session=True, pass_fds=(lifeline_fd,),
+        )
+    except BaseException:
+        os.close(holder)
+        raise
+    finally:
+        os.close(lifeline_fd)
+    return Runner(proc, holder)
+
+
+class WarmRunner:
+    """One runner started ahead of the next run."""
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._next: asyncio.Task[Runner] | None = None
+
+    def start_next(self) -> None:
+        """Start the next run's runner now, unless it is already started."""
+        if self._next is None:
+            self._next = asyncio.create_task(start_runner(self._settings))
+
+    async def take(self) -> Runner:
+        """The runner started ahead if it is still alive (it may still be starting), else a new one."""
+        ahead = await self._claim()
+        if ahead is not None:
+            if ahead.alive:
+                return ahead
+            ahead.release()
+            await ahead.proc.wait()
+        return await start_runner(self._settings)
+
+    async def close(self) -> None:
+        """At shutdown: the runner started ahead ends (stdin at EOF, it exits; its group is killed anyway)."""
+        ahead = await self._claim()
+        if ahead is not None:
+            ahead.release()
+            await ahead.proc.wait()
+
+    async def _claim(self) -> Runner | None:
+        task, self._next = self._next, None
+        if task is None:
+            return None
+        try:
+            return await task
+        except Exception:  # could not start (e.g. LAB_PYTHON missing): a new start will say why
+            return None
