@@ -17,7 +17,7 @@ NOTICE = (
     "a lock: an orange RLock.acquire span is a thread waiting while another holds it. The "
     "waits can be long: the lock is not fair, and a thread that releases it often takes it "
     "straight back before the waiting one wakes up. The result is always the expected one. "
-    "Holds are drawn at most once a millisecond per thread, plus every hold that followed a "
+    "Holds are drawn at most once a millisecond, plus every hold that followed a "
     "wait: there are far too many to draw each (a microsecond apiece)."
 )
 EXPECTED = "actual equals expected; depth-2 holds inside depth-1 holds on the increment lanes."

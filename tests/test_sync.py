@@ -1,0 +1,171 @@
+"""sync.RLock in real threads: no Python on its uncontended path, its waits and sampled holds drawn."""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import pytest
+
+from app.events import StreamParser
+from experiments import sync
+from experiments.recorder import Recorder
+
+NEVER_NS = 10**15  # a hold sample interval no test outlives: only the first hold is sampled
+
+
+def recorded(tmp_path, work) -> list:
+    """Run `work(rec)` with a Recorder writing to a file; return the events it recorded."""
+    fd = os.open(tmp_path / "events", os.O_WRONLY | os.O_CREAT)  # a file: never blocks on a full pipe
+    rec = Recorder(fd=fd, flush_interval_s=60)
+    try:
+        work(rec)
+    finally:
+        rec.close()
+        os.close(fd)
+    parser = StreamParser()
+    return parser.feed((tmp_path / "events").read_bytes()) + parser.close()
+
+
+def holds_and_waits(events: list) -> list[tuple[str, str]]:
+    """(worker, name) of each span begun, and ("end", worker) for each end, in order."""
+    return [(e.worker, e.name) if e.kind == "begin" else ("end", e.worker)
+            for e in events if e.kind in ("begin", "end")]
+
+
+def free_for_another_thread(lock) -> bool:
+    """Whether another thread can take the lock (and does, and lets it go) within 10 s."""
+    def take():
+        with lock:
+            pass
+
+    taker = threading.Thread(target=take, daemon=True)  # if it never gets the lock, it must not hold up the exit
+    taker.start()
+    taker.join(10)
+    return not taker.is_alive()
+
+
+def test_an_uncontended_rlock_runs_no_python_code_even_when_re_entered(monkeypatch):
+    # A Python frame while the lock is held would let CPython switch threads there, and so make
+    # the tutorial's RLock contended on every switch.
+    monkeypatch.setattr(sync, "HOLD_SAMPLE_NS", NEVER_NS)
+    rec = Recorder(fd=os.open(os.devnull, os.O_WRONLY), flush_interval_s=60)
+    lock = sync.RLock(rec, "l")
+    with lock:  # the first hold is sampled (drawn): the slow path
+        pass
+    profiled: list[str] = []
+
+    def profile(frame, event, arg):
+        if event == "call":
+            profiled.append(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        with lock as entered:
+            with lock:
+                pass
+    finally:
+        sys.setprofile(None)
+    assert profiled == []
+    assert entered is True
+    assert free_for_another_thread(lock)
+    with pytest.raises(TypeError):
+        iter(lock)
+
+
+def test_the_first_hold_is_drawn_nested_by_depth_and_the_next_ones_are_sampled_away(tmp_path, monkeypatch):
+    monkeypatch.setattr(sync, "HOLD_SAMPLE_NS", NEVER_NS)
+
+    def work(rec):
+        lock = sync.RLock(rec, "l")
+        for _ in range(3):
+            with lock:
+                with lock:
+                    pass
+
+    events = recorded(tmp_path, work)
+    assert holds_and_waits(events) == [
+        ("main", "l held, depth 1"), ("main", "l held, depth 2"), ("end", "main"), ("end", "main"),
+    ]
+
+
+def test_a_due_sample_inside_an_undrawn_hold_waits_for_the_next_outermost_hold(tmp_path, monkeypatch):
+    clock = [0]
+    monkeypatch.setattr(sync, "now", lambda: clock[0])  # the lock's own clock, set by hand
+    monkeypatch.setattr(sync, "HOLD_SAMPLE_NS", 1000)
+
+    def work(rec):
+        lock = sync.RLock(rec, "l")
+        with lock:  # due at 0: drawn, the next one due at 1000
+            pass
+        clock[0] = 10
+        with lock:  # not due: not drawn
+            clock[0] = 2000
+            with lock:  # due, but inside a hold that is not drawn: not drawn either
+                pass
+        clock[0] = 10_000
+        with lock:  # due and outermost: drawn
+            pass
+
+    events = recorded(tmp_path, work)
+    assert holds_and_waits(events) == [("main", "l held, depth 1"), ("end", "main")] * 2
+
+
+def test_a_contended_rlock_draws_the_wait_then_the_hold_it_waited_for(tmp_path, monkeypatch):
+    monkeypatch.setattr(sync, "HOLD_SAMPLE_NS", NEVER_NS)
+
+    def work(rec):
+        lock = sync.RLock(rec, "l")
+        with lock:  # the one sampled hold, out of the way
+            pass
+        holding = threading.Event()
+
+        def holder():
+            with lock:
+                holding.set()
+                threading.Event().wait(0.03)  # long enough for any waiter's wait to be drawn
+
+        def waiter():
+            holding.wait()
+            with lock:
+                with lock:
+                    pass
+
+        threads = [threading.Thread(target=holder, name="holder"), threading.Thread(target=waiter, name="waiter")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    events = recorded(tmp_path, work)
+    assert [s for s in holds_and_waits(events) if "main" not in s] == [
+        ("waiter", "RLock.acquire"), ("end", "waiter"),
+        ("waiter", "l held, depth 1"), ("waiter", "l held, depth 2"), ("end", "waiter"), ("end", "waiter"),
+    ]
+    wait = next(e for e in events if e.kind == "begin" and e.name == "RLock.acquire")
+    wait_end = next(e for e in events if e.kind == "end" and e.worker == "waiter")
+    assert wait_end.ts_ns - wait.ts_ns >= 15_000_000
+
+
+def test_an_exception_in_the_block_releases_the_rlock(monkeypatch):
+    monkeypatch.setattr(sync, "HOLD_SAMPLE_NS", NEVER_NS)
+    rec = Recorder(fd=os.open(os.devnull, os.O_WRONLY), flush_interval_s=60)
+    lock = sync.RLock(rec, "l")
+    for _ in range(2):  # the sampled (slow) path, then the fast one
+        with pytest.raises(ZeroDivisionError):
+            with lock:
+                with lock:
+                    1 / 0
+    assert free_for_another_thread(lock), "the lock was left held"
+
+
+def test_held_count_reads_the_depth_from_the_repr_where_the_rlock_cannot_tell_it():
+    real = threading.RLock()
+
+    class OldRLock:  # what Python 3.9 and 3.10 offer: no _recursion_count()
+        def __repr__(self):
+            return repr(real)
+
+    with real, real, real:
+        assert sync.held_count(OldRLock()) == 3
+        assert sync.held_count(real) == 3
