@@ -9,6 +9,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,6 +18,8 @@ from app.settings import Settings
 from experiments import MODULES
 
 TEST_MODULES = MODULES + ("tests.experiment_raises", "tests.experiment_sleeps")
+# A run that lasts until it is cancelled: a sleeping child process and a sleeping thread.
+SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
 
 
 # Every test's database is a fresh file in a temporary directory, never lab.db in the repo,
@@ -70,6 +73,44 @@ def wait_for_status(client: TestClient, run_id: str, statuses=("done", "failed",
             return run
         time.sleep(0.05)
     raise AssertionError(f"run {run_id} still {run['status']} after {timeout} s")
+
+
+def post_sleeps(client, headers: dict[str, str] | None = None) -> str:
+    """Start (or queue) a test-sleeps run through the API; its id. `client`: a TestClient or an httpx.Client."""
+    response = client.post("/api/runs", json=SLEEPS, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def start_sleeper(client) -> tuple[str, int, int]:
+    """Start test-sleeps and wait until it sleeps: its run id, the runner's pid and its child's pid."""
+    run_id = post_sleeps(client)
+    sleep = f"sleep({SLEEPS['params']['seconds']})"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        events = client.get(f"/api/runs/{run_id}/events").json()
+        header = next((e for e in events if e["kind"] == "header"), None)
+        printed = next((e for e in events if e["kind"] == "instant" and e["name"].startswith("child pid")), None)
+        sleeping = any(e["kind"] == "begin" and e["name"] == sleep for e in events)
+        if header and printed and sleeping:
+            return run_id, header["value"]["pid"], int(printed["name"].split()[-1])
+        time.sleep(0.05)
+    raise AssertionError("the sleeper never reported its child")
+
+
+def receive_text(ws, timeout_s: float = 10) -> str:
+    """ws.receive_text() on a TestClient websocket, but a TimeoutError after `timeout_s`, not a hung suite.
+
+    Starlette's test session has no timeout of its own: this is its receive_text() with one
+    (it reaches into the session's stream and close check, as of starlette 1.x).
+    """
+    async def receive():
+        with anyio.fail_after(timeout_s):
+            return await ws._send_rx.receive()
+
+    message = ws.portal.call(receive)
+    ws._raise_on_close(message)
+    return message["text"]
 
 
 def alive(pid: int) -> bool:

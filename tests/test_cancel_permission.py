@@ -7,9 +7,8 @@ from fastapi.testclient import TestClient
 from app.auth import ADMIN_COOKIE, admin_cookie_value
 from app.clients import COOKIE
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings, wait_for_status
+from tests.conftest import TEST_MODULES, make_settings, post_sleeps, wait_for_status
 
-SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
 OWNER = {"cookie": f"{COOKIE}={'1' * 32}"}
 STRANGER = {"cookie": f"{COOKIE}={'2' * 32}"}
 TEACHER = {"authorization": "Bearer teacher-secret"}
@@ -22,14 +21,8 @@ def c():
         yield client
 
 
-def start(c) -> str:
-    response = c.post("/api/runs", json=SLEEPS, headers=OWNER)
-    assert response.status_code == 201
-    return response.json()["id"]
-
-
 def test_a_stranger_gets_403_and_the_run_goes_on(c):
-    run_id = start(c)
+    run_id = post_sleeps(c, OWNER)
     for headers in (STRANGER, {}, {"authorization": "Bearer wrong"}, {**STRANGER, "authorization": "Basic teacher-secret"}):
         refused = c.post(f"/api/runs/{run_id}/cancel", headers=headers)
         assert refused.status_code == 403
@@ -43,13 +36,13 @@ def test_a_stranger_gets_403_and_the_run_goes_on(c):
 def test_the_teacher_may_cancel_any_run(c, teacher):
     if "cookie" in teacher:
         teacher = {"cookie": f"{ADMIN_COOKIE}={admin_cookie_value(c.app.state.settings)}"}
-    run_id = start(c)
+    run_id = post_sleeps(c, OWNER)
     assert c.post(f"/api/runs/{run_id}/cancel", headers=teacher).status_code == 200
     assert wait_for_status(c, run_id)["status"] == "cancelled"
 
 
 def test_the_cancel_button_is_shown_only_to_those_allowed(c):
-    run_id = start(c)
+    run_id = post_sleeps(c, OWNER)
     assert 'class="cancel-run"' in c.get(f"/runs/{run_id}", headers=OWNER).text
     assert 'class="cancel-run"' in c.get(f"/runs/{run_id}", headers={**STRANGER, **TEACHER}).text
     assert 'class="cancel-run"' not in c.get(f"/runs/{run_id}", headers=STRANGER).text
@@ -62,7 +55,7 @@ def test_a_script_may_cancel_the_run_its_first_request_started(c):
     # Its first request had no cookie, so the run is owned by its IP address; the cookie that
     # request was given must not lock it out of its own run (a cookie jar: httpx, requests, curl -c).
     c.cookies.clear()
-    run_id = c.post("/api/runs", json=SLEEPS).json()["id"]
+    run_id = post_sleeps(c)
     assert c.cookies.get(COOKIE)  # now it holds one
     assert c.post(f"/api/runs/{run_id}/cancel").status_code == 200
     assert wait_for_status(c, run_id)["status"] == "cancelled"

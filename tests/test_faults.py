@@ -8,24 +8,7 @@ import time
 from fastapi.testclient import TestClient
 
 from app.server import create_app
-from tests.conftest import TEST_MODULES, alive, make_settings, wait_for_status
-
-SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
-
-
-def start_sleeper(client) -> tuple[str, int, int]:
-    """Start the sleeping experiment; return its run id, the runner's pid and its child's pid."""
-    run_id = client.post("/api/runs", json=SLEEPS).json()["id"]
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        events = client.get(f"/api/runs/{run_id}/events").json()
-        header = next((e for e in events if e["kind"] == "header"), None)
-        printed = next((e for e in events if e["kind"] == "instant" and e["name"].startswith("child pid")), None)
-        if header and printed:
-            return run_id, header["value"]["pid"], int(printed["name"].split()[-1])
-        time.sleep(0.05)
-    raise AssertionError("the sleeper never reported its child")
-
+from tests.conftest import TEST_MODULES, alive, make_settings, post_sleeps, start_sleeper, wait_for_status
 
 def test_an_experiment_that_raises_fails_with_its_error_shown(client):
     run_id = client.post("/api/runs", json={"experiment": "test-raises", "params": {"workers": 1}}).json()["id"]
@@ -70,7 +53,7 @@ def test_a_queued_run_can_be_cancelled_before_it_starts():
     app = create_app(make_settings(max_concurrent_runs=1), modules=TEST_MODULES)
     with TestClient(app) as client:
         first, runner_pid, child_pid = start_sleeper(client)
-        second = client.post("/api/runs", json=SLEEPS).json()["id"]
+        second = post_sleeps(client)
         assert client.get(f"/api/runs/{second}").json()["status"] == "queued"
         client.post(f"/api/runs/{second}/cancel")
         assert wait_for_status(client, second, timeout=2)["status"] == "cancelled"
@@ -102,11 +85,11 @@ def test_server_shutdown_kills_running_experiments():
 def test_a_runner_that_cannot_start_fails_the_run_instead_of_leaving_it_queued():
     app = create_app(make_settings(python="/nonexistent/python3"), modules=TEST_MODULES)
     with TestClient(app) as client:
-        run_id = client.post("/api/runs", json=SLEEPS).json()["id"]
+        run_id = post_sleeps(client)
         run = wait_for_status(client, run_id, timeout=5)
         assert run["status"] == "failed"
         assert "could not run the experiment" in run["error"] and "nonexistent" in run["error"]
-        second = client.post("/api/runs", json=SLEEPS).json()["id"]  # the slot was given back
+        second = post_sleeps(client)  # the slot was given back
         assert wait_for_status(client, second, timeout=5)["status"] == "failed"
 
 
@@ -114,7 +97,7 @@ def test_shutdown_never_starts_queued_runs():
     app = create_app(make_settings(max_concurrent_runs=1), modules=TEST_MODULES)
     with TestClient(app) as client:
         first, runner_pid, child_pid = start_sleeper(client)
-        queued = [client.post("/api/runs", json=SLEEPS).json()["id"] for _ in range(3)]
+        queued = [post_sleeps(client) for _ in range(3)]
         lab = app.state.lab
     assert all(lab.store.get(run_id).status == "interrupted" for run_id in queued)
     assert all(lab.store.get(run_id).received == 0 for run_id in queued)  # no runner ever reported

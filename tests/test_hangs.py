@@ -12,6 +12,7 @@ from app.server import create_app
 from app.settings import Settings
 from app.timeline import Timeline
 from experiments import MODULES
+from tests.conftest import make_settings
 from tests.runner_helpers import alive_in_group
 
 MS = 1_000_000
@@ -67,7 +68,7 @@ def test_no_live_lane_is_no_hang():
 # -- through the API, with real runner processes ----------------------------------------------
 
 def client(**settings) -> TestClient:
-    return TestClient(create_app(Settings(**settings), modules=TEST_MODULES))
+    return TestClient(create_app(make_settings(**settings), modules=TEST_MODULES))
 
 
 def run_to_the_end(client: TestClient, experiment: str, params: dict, limit_s: float = 20) -> dict:

@@ -7,9 +7,8 @@ from fastapi.testclient import TestClient
 from app.clients import COOKIE, Client
 from app.limits import Limits, Load
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings, wait_for_status
+from tests.conftest import SLEEPS, TEST_MODULES, make_settings, wait_for_status
 
-SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
 IDLE = Load(would_wait=False, queued=0, in_flight_of_client=0)
 
 

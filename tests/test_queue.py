@@ -7,9 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings, wait_for_status
-
-SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
+from tests.conftest import TEST_MODULES, make_settings, post_sleeps, receive_text, wait_for_status
 
 
 @pytest.fixture
@@ -19,15 +17,9 @@ def one_at_a_time():
         yield c
 
 
-def start(client) -> str:
-    response = client.post("/api/runs", json=SLEEPS)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
 def test_queued_runs_know_their_place_and_start_by_themselves(one_at_a_time):
     c = one_at_a_time
-    a, b, d = start(c), start(c), start(c)
+    a, b, d = post_sleeps(c), post_sleeps(c), post_sleeps(c)
     assert c.get(f"/api/runs/{a}").json()["queue_position"] is None
     assert [c.get(f"/api/runs/{r}").json()["queue_position"] for r in (b, d)] == [1, 2]
     page = c.get(f"/runs/{d}").text
@@ -43,13 +35,13 @@ def test_queued_runs_know_their_place_and_start_by_themselves(one_at_a_time):
 
 def test_cancel_of_a_queued_run_takes_it_out_of_the_queue_and_its_page_hears_of_the_move(one_at_a_time):
     c = one_at_a_time
-    a, b, d = start(c), start(c), start(c)
+    a, b, d = post_sleeps(c), post_sleeps(c), post_sleeps(c)
     with c.websocket_connect(f"/ws/runs/{d}") as ws:
-        assert "2nd in line" in ws.receive_text()
+        assert "2nd in line" in receive_text(ws)
         c.post(f"/api/runs/{b}/cancel")
         assert c.get(f"/api/runs/{b}").json()["status"] == "cancelled"
         # the next frames (a frame drawn before the move may still be on its way) say it moved up
-        assert any("1st in line, 1 run ahead of it executing" in ws.receive_text() for _ in range(3))
+        assert any("1st in line, 1 run ahead of it executing" in receive_text(ws) for _ in range(3))
     assert c.get(f"/api/runs/{d}").json()["queue_position"] == 1
     for r in (a, d):
         c.post(f"/api/runs/{r}/cancel")
@@ -59,7 +51,7 @@ def test_cancel_of_a_queued_run_takes_it_out_of_the_queue_and_its_page_hears_of_
 
 def test_conditions_say_alone_or_beside_how_many(client):
     # client: max_concurrent_runs=2; test-sleeps does not measure time, so two share the CPU
-    a = client.post("/api/runs", json=SLEEPS).json()["id"]
+    a = post_sleeps(client)
     wait_for_status(client, a, ("running",))
     deadline = time.monotonic() + 10
     while client.get(f"/api/runs/{a}").json()["conditions"].get("python") is None:
@@ -69,7 +61,7 @@ def test_conditions_say_alone_or_beside_how_many(client):
     assert conditions["beside"] == 0 and conditions["start_method"] in ("fork", "spawn", "forkserver")
     assert isinstance(conditions["loadavg"], float) and conditions["python"].count(".") == 2
     assert "with no other run beside it" in client.get(f"/runs/{a}").text
-    b = client.post("/api/runs", json=SLEEPS).json()["id"]
+    b = post_sleeps(client)
     wait_for_status(client, b, ("running",))
     assert client.get(f"/api/runs/{a}").json()["conditions"]["beside"] == 1
     assert client.get(f"/api/runs/{b}").json()["conditions"]["beside"] == 1
@@ -81,10 +73,10 @@ def test_conditions_say_alone_or_beside_how_many(client):
 
 
 def test_a_timing_experiment_never_runs_beside_another(client):
-    a = client.post("/api/runs", json=SLEEPS).json()["id"]
+    a = post_sleeps(client)
     race = client.post("/api/runs", json={"experiment": "race-counter",
                                           "params": {"workers": 2, "iterations": 1000, "window": "call"}}).json()["id"]
-    b = client.post("/api/runs", json=SLEEPS).json()["id"]
+    b = post_sleeps(client)
     wait_for_status(client, a, ("running",))
     # max_concurrent_runs=2, but race-counter measures time: it waits for a, and b waits behind it (FIFO)
     assert [client.get(f"/api/runs/{r}").json()["queue_position"] for r in (race, b)] == [1, 2]

@@ -20,12 +20,11 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import alive
+from tests.conftest import alive, start_sleeper
 from tests.runner_helpers import alive_in_group
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 2_000, "window": "call"}}
-SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
 FINISHED = ("done", "failed", "cancelled", "timed_out", "hung", "interrupted")
 
 
@@ -97,20 +96,6 @@ def wait_until_seen_running(database: Path, run_id: str, after_ns: int) -> None:
     raise AssertionError("the server never noted the run as running")
 
 
-def start_sleeper(server: Server) -> tuple[str, int, int]:
-    run_id = server.http.post("/api/runs", json=SLEEPS).json()["id"]
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        events = server.http.get(f"/api/runs/{run_id}/events").json()
-        header = next((e for e in events if e["kind"] == "header"), None)
-        printed = next((e for e in events if e["kind"] == "instant" and e["name"].startswith("child pid")), None)
-        sleeping = any(e["kind"] == "begin" and e["name"] == "sleep(60)" for e in events)
-        if header and printed and sleeping:
-            return run_id, header["value"]["pid"], int(printed["name"].split()[-1])
-        time.sleep(0.05)
-    raise AssertionError("the sleeper never reported its child")
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp_path, sig):
     database = tmp_path / "lab.db"
@@ -121,7 +106,7 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
         before = server.http.get(f"/api/runs/{quick}").json()
         before_page = drawn(server.http.get(f"/runs/{quick}").text)
         before_events = server.http.get(f"/api/runs/{quick}/events").json()
-        long_run, runner_pid, child_pid = start_sleeper(server)
+        long_run, runner_pid, child_pid = start_sleeper(server.http)
         events_then = server.http.get(f"/api/runs/{long_run}/events").json()
         began = next(e["ts_ns"] for e in events_then if e["kind"] == "begin" and e["name"] == "sleep(60)")
         wait_until_seen_running(database, long_run, began)

@@ -7,21 +7,20 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from app.server import create_app
-from app.settings import Settings
 from experiments import MODULES
-from tests.conftest import wait_for_status
+from tests.conftest import make_settings, receive_text, wait_for_status
 
 ARROW = re.compile(r'<line x1="[\d.]+%" y1="\d+" x2="[\d.]+%" y2="\d+" marker-start')
 
 
 def test_a_handoff_run_draws_arrows_a_counter_series_and_a_daemon_cut_at_exit():
-    with TestClient(create_app(Settings(), modules=MODULES + ("tests.handoff_experiment",))) as client:
+    with TestClient(create_app(make_settings(), modules=MODULES + ("tests.handoff_experiment",))) as client:
         run = client.post("/api/runs", json={"experiment": "handoff", "params": {"items": 3, "consume_ms": 0}}).json()
         frames = []
         with client.websocket_connect(f"/ws/runs/{run['id']}") as socket:
             try:
                 while True:  # the server closes the socket after the run's last frame
-                    frames.append(socket.receive_text())
+                    frames.append(receive_text(socket))
             except WebSocketDisconnect as closed:
                 assert closed.code == 1000
         page = client.get(run["url"]).text
@@ -32,7 +31,7 @@ def test_a_handoff_run_draws_arrows_a_counter_series_and_a_daemon_cut_at_exit():
 
 
 def test_race_counter_page_shows_the_bytecode_of_the_functions_that_ran():
-    with TestClient(create_app(Settings())) as client:
+    with TestClient(create_app(make_settings())) as client:
         params = {"workers": 2, "iterations": 1_000, "window": "call"}
         run = client.post("/api/runs", json={"experiment": "race-counter", "params": params}).json()
         assert wait_for_status(client, run["id"])["status"] == "done"

@@ -6,25 +6,21 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
-from app.__main__ import uvicorn_options
 from app.security import FORBIDDEN_ORIGIN, BodyLimitMiddleware, origin_allowed
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings, wait_for_status
+from tests.conftest import TEST_MODULES, make_settings, post_sleeps, serving, wait_for_status
 
 ROOT = Path(__file__).resolve().parent.parent
-SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
 
 
 @pytest.fixture
@@ -112,44 +108,24 @@ def test_a_cross_origin_websocket_is_refused_and_a_same_origin_one_is_not(c):
         assert 'id="status"' in ws.receive_text()
 
 
-@pytest.fixture
-def served():
-    """The app served by a real uvicorn, with app/__main__.py's options."""
-    settings = make_settings(max_ws_message_bytes=1024)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, modules=TEST_MODULES), log_level="warning",
-                                           **uvicorn_options(settings)))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    port = sock.getsockname()[1]
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
-        yield port, http
-    server.should_exit = True
-    thread.join(10)
-
-
-def test_over_a_real_socket_big_body_413_cross_origin_403_oversized_frame_closes(served):
-    port, http = served
-    too_big = http.post("/api/runs", content=b"{" + b" " * 20_000 + b"}", headers={"content-type": "application/json"})
-    assert too_big.status_code == 413
-    run_id = http.post("/api/runs", json=SLEEPS).json()["id"]
-    url = f"ws://127.0.0.1:{port}/ws/runs/{run_id}"
-    with pytest.raises(InvalidStatus) as refused:
-        connect(url, origin="http://evil.example", proxy=None)
-    assert refused.value.response.status_code == 403
-    with connect(url, origin=f"http://127.0.0.1:{port}", proxy=None, compression=None) as ws:
-        assert 'id="status"' in ws.recv(timeout=5)
-        ws.send("x" * 2000)
-        with pytest.raises(ConnectionClosedError) as closed:
-            while True:
-                ws.recv(timeout=5)
-        assert closed.value.rcvd.code == 1009
-    http.post(f"/api/runs/{run_id}/cancel")
+def test_over_a_real_socket_big_body_413_cross_origin_403_oversized_frame_closes():
+    settings = make_settings(max_ws_message_bytes=1024)  # served with app/__main__.py's options
+    with serving(create_app(settings, modules=TEST_MODULES), settings) as base, httpx.Client(base_url=base) as http:
+        too_big = http.post("/api/runs", content=b"{" + b" " * 20_000 + b"}", headers={"content-type": "application/json"})
+        assert too_big.status_code == 413
+        run_id = post_sleeps(http)
+        url = f"ws://{base.removeprefix('http://')}/ws/runs/{run_id}"
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, origin="http://evil.example", proxy=None)
+        assert refused.value.response.status_code == 403
+        with connect(url, origin=base, proxy=None, compression=None) as ws:
+            assert 'id="status"' in ws.recv(timeout=5)
+            ws.send("x" * 2000)
+            with pytest.raises(ConnectionClosedError) as closed:
+                while True:
+                    ws.recv(timeout=5)
+            assert closed.value.rcvd.code == 1009
+        http.post(f"/api/runs/{run_id}/cancel")
 
 
 def test_the_admin_token_is_never_logged(tmp_path):
@@ -183,7 +159,7 @@ def test_the_admin_token_is_never_logged(tmp_path):
 
 def test_an_oversized_websocket_message_closes_the_socket_with_1009():
     with TestClient(create_app(make_settings(max_ws_message_bytes=512), modules=TEST_MODULES)) as client:
-        run_id = client.post("/api/runs", json=SLEEPS).json()["id"]
+        run_id = post_sleeps(client)
         with client.websocket_connect(f"/ws/runs/{run_id}") as ws:
             assert 'id="status"' in ws.receive_text()
             ws.send_text("small")  # within the bound: read and ignored
