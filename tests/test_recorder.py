@@ -214,27 +214,31 @@ def test_an_uncontended_recorded_lock_runs_no_python_code():
         iter(lock)
 
 
-def test_a_contended_recorded_lock_draws_the_wait_on_the_waiting_lane():
-    r, w = os.pipe()  # a few events: they fit in the pipe's buffer
-    rec = Recorder(fd=w, flush_interval_s=60)
-    lock = rec.Lock("l")
+def hold_while_another_waits(lock, inside=lambda: None) -> None:
+    """Thread "holder" holds `lock` for 30 ms; thread "waiter" waits for it meanwhile, then runs `inside()` holding it."""
     holding = threading.Event()
 
     def holder():
         with lock:
             holding.set()
-            threading.Event().wait(0.03)
+            threading.Event().wait(0.03)  # long enough for the waiter's wait to be drawn
 
     def waiter():
         holding.wait()
         with lock:
-            pass
+            inside()
 
     threads = [threading.Thread(target=holder, name="holder"), threading.Thread(target=waiter, name="waiter")]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+
+
+def test_a_contended_recorded_lock_draws_the_wait_on_the_waiting_lane():
+    r, w = os.pipe()  # a few events: they fit in the pipe's buffer
+    rec = Recorder(fd=w, flush_interval_s=60)
+    hold_while_another_waits(rec.Lock("l"))
     rec.close()
     os.close(w)
     events = read_all(r)

@@ -10,6 +10,7 @@ import pytest
 from app.events import StreamParser
 from experiments import sync
 from experiments.recorder import Recorder
+from tests.test_recorder import hold_while_another_waits
 
 NEVER_NS = 10**15  # a hold sample interval no test outlives: only the first hold is sampled
 
@@ -118,24 +119,12 @@ def test_a_contended_rlock_draws_the_wait_then_the_hold_it_waited_for(tmp_path, 
         lock = sync.RLock(rec, "l")
         with lock:  # the one sampled hold, out of the way
             pass
-        holding = threading.Event()
 
-        def holder():
+        def re_enter():
             with lock:
-                holding.set()
-                threading.Event().wait(0.03)  # long enough for any waiter's wait to be drawn
+                pass
 
-        def waiter():
-            holding.wait()
-            with lock:
-                with lock:
-                    pass
-
-        threads = [threading.Thread(target=holder, name="holder"), threading.Thread(target=waiter, name="waiter")]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        hold_while_another_waits(lock, re_enter)
 
     events = recorded(tmp_path, work)
     assert [s for s in holds_and_waits(events) if "main" not in s] == [
