@@ -1,10 +1,11 @@
 """Fidelity: how much recording bends an experiment, beside how much VizTracer does, and what one event costs.
 
-    .venv/bin/python -m benchmarks fidelity     (or: python benchmarks/fidelity.py --repeat 7)
+    .venv/bin/python -m benchmarks fidelity     (or: python -m benchmarks.fidelity --repeat 7)
 
 For each workload the tutorial's code runs three ways, in rotation, same interpreter and params:
-bare (no recorder, no server), through the runner (`python -m experiments.runner`, recorder on,
-its events read from the pipe as the server reads them), and bare under VizTracer (from PyPI,
+bare (no recorder, no server), from the dashboard (a server in its own process, as a class uses
+it: POST /api/runs, the runner started ahead, recorder on, its events ingested, stored and drawn,
+the run's status polled meanwhile as a viewer would), and bare under VizTracer (from PyPI,
 the `bench` extra; its default settings, tracing threads and child processes too). Each time is
 the workload's own wall time, measured inside the process (interpreter start-up and VizTracer's
 saving of its trace file are not counted). The table gives the medians and each ratio to bare
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import statistics
 import subprocess
@@ -27,6 +27,8 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from benchmarks.serve import Server, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK = "WALL_MS"  # the line a bare script prints its workload's wall time on
@@ -88,9 +90,10 @@ def simulate_io(duration):
 @dataclass(frozen=True)
 class Workload:
     name: str
-    module: str  # the experiment the runner runs
+    experiment: str  # the experiment's id in the dashboard
     params: dict
     bare: str  # the same work as a script, printing MARK and its wall time in ms
+    traced_too: bool = True  # also under VizTracer (too slow for the default-sized cpu workload)
 
 
 def counter_workload(experiment: str, window: str, n: int) -> Workload:
@@ -98,22 +101,21 @@ def counter_workload(experiment: str, window: str, n: int) -> Workload:
     if experiment == "lock-counter":
         inc, dec = LOCKED + inc, LOCKED + dec
     code = COUNTER_BARE.format(n=n, inc=inc, dec=dec, mark=MARK)
-    return Workload(f"{experiment} window={window}", f"experiments.{experiment.replace('-', '_')}",
-                    {"workers": 2, "iterations": n, "window": window}, code)
+    return Workload(f"{experiment} window={window}", experiment, {"workers": 2, "iterations": n, "window": window}, code)
 
 
-def cpu_workload(first: int, tasks: int, method: str = "spawn") -> Workload:
+def cpu_workload(first: int, tasks: int, method: str = "spawn", traced_too: bool = True) -> Workload:
     params = {"workers": 2, "first": first, "tasks": tasks, "start_method": method}
     code = POOLS_BARE.format(task=FIBONACCI, fn="fibonacci", items=[first + i for i in range(tasks)],
                              workers=2, method=method, mark=MARK)
-    return Workload(f"cpu-threads-vs-processes first={first}", "experiments.cpu_threads_vs_processes", params, code)
+    return Workload(f"cpu-threads-vs-processes first={first}", "cpu-threads-vs-processes", params, code, traced_too)
 
 
 def io_workload(tasks: int, duration_ms: int, workers: int = 4, method: str = "spawn") -> Workload:
     params = {"workers": workers, "tasks": tasks, "duration_ms": duration_ms, "start_method": method}
     code = POOLS_BARE.format(task=SIMULATE_IO, fn="simulate_io", items=[duration_ms / 1000] * tasks,
                              workers=workers, method=method, mark=MARK)
-    return Workload(f"io-threads-vs-processes {duration_ms}ms", "experiments.io_threads_vs_processes", params, code)
+    return Workload(f"io-threads-vs-processes {duration_ms}ms", "io-threads-vs-processes", params, code)
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -127,6 +129,7 @@ def workloads(quick: bool) -> list[Workload]:
         counter_workload("lock-counter", "none", 200_000),
         counter_workload("lock-counter", "call", 200_000),
         cpu_workload(22, 5),  # fib(22) .. fib(26): VizTracer records every call, millions of them
+        cpu_workload(30, 5, traced_too=False),  # the experiment's defaults: fib(30) .. fib(34), about 9 s a run
         io_workload(10, 100),  # the tutorial's 10 sleeps on 4 workers, 100 ms each instead of 1 s
     ]
 
@@ -181,11 +184,12 @@ def bare(script: Path, tracer: list[str] | None = None) -> float:
     return float(next(line.split()[1] for line in out.splitlines() if line.startswith(MARK)))
 
 
-def through_runner(module: str, params: dict) -> float:
-    out = subprocess.run([sys.executable, "-m", "experiments.runner", module, json.dumps(params)],
-                         capture_output=True, check=True, cwd=ROOT, env=env()).stdout
-    result = next(e for line in out.splitlines() for e in json.loads(line) if e[0] == "R")
-    return result[3]["wall_ms"]
+def through_dashboard(server: Server, work: Workload) -> float:
+    """Run the workload's experiment from the dashboard (a server process, as a class uses it); its wall time."""
+    run = server.wait_done(server.start_run(work.experiment, work.params))
+    if run["status"] != "done":
+        raise RuntimeError(f"{work.name}: the run ended {run['status']}: {run.get('error')}")
+    return run["result"]["wall_ms"]
 
 
 def viztracer_command(trace_file: Path) -> list[str] | None:
@@ -205,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         args.repeat = 1
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, median of {args.repeat} runs of each, in rotation")
-    with tempfile.TemporaryDirectory(prefix="lab-fidelity-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lab-fidelity-") as tmp, serving() as server:
         tracer = None if args.no_viztracer else viztracer_command(Path(tmp) / "trace.json")
         if tracer is None and not args.no_viztracer:
             print("(VizTracer not installed: pip install -e '.[bench]'; its columns are left empty)")
@@ -217,13 +221,13 @@ def main(argv: list[str] | None = None) -> None:
             times: dict[str, list[float]] = {"bare": [], "ours": [], "viztracer": []}
             for _ in range(args.repeat):
                 times["bare"].append(bare(script))
-                times["ours"].append(through_runner(work.module, work.params))
-                if tracer:
+                times["ours"].append(through_dashboard(server, work))
+                if tracer and work.traced_too:
                     times["viztracer"].append(bare(script, tracer))
             b, r = statistics.median(times["bare"]), statistics.median(times["ours"])
-            v = statistics.median(times["viztracer"]) if tracer else float("nan")
+            v = statistics.median(times["viztracer"]) if times["viztracer"] else float("nan")
             best = min(times["bare"])  # other processes only ever add time: best of each, a second opinion
-            v_best = min(times["viztracer"]) / best if tracer else float("nan")
+            v_best = min(times["viztracer"]) / best if times["viztracer"] else float("nan")
             print(f"{work.name:36} {b:9.1f} {r:9.1f} {r / b:6.2f} {v:13.1f} {v / b:9.2f}"
                   f" {min(times['ours']) / best:10.2f} {v_best:9.2f}", flush=True)
     n = 20_000 if args.quick else 100_000
