@@ -6,7 +6,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from app.experiments import load
 from experiments import MODULES
-from tests.conftest import wait_for_status
+from tests.conftest import receive_text, wait_for_status
 
 RACE = {"workers": 2, "iterations": 20_000, "window": "call"}
 
@@ -93,7 +93,7 @@ def receive_until_closed(ws) -> tuple[list[str], int]:
     messages = []
     with pytest.raises(WebSocketDisconnect) as closed:
         while True:
-            messages.append(ws.receive_text())
+            messages.append(receive_text(ws))
     return messages, closed.value.code
 
 

@@ -17,7 +17,7 @@ from app.presenter import NOT_PRESENTER
 from app.render import environment
 from app.runs import Run
 from app.server import create_app
-from tests.conftest import make_settings, wait_for_status
+from tests.conftest import make_settings, receive_text, wait_for_status
 
 TICKER = "tests.ticker_experiment"
 EXPERIMENTS = catalogue(("experiments.race_counter", TICKER))
@@ -194,7 +194,7 @@ def lab_client():
 
 def receive_until(socket, predicate, limit: int = 200) -> str:
     for _ in range(limit):
-        message = socket.receive_text()
+        message = receive_text(socket)
         if predicate(message):
             return message
     raise AssertionError("the expected lobby never came")
@@ -202,7 +202,7 @@ def receive_until(socket, predicate, limit: int = 200) -> str:
 
 def test_the_lobby_socket_shows_a_run_while_it_is_live_and_drops_it_when_it_ends(lab_client):
     with lab_client.websocket_connect("/ws/lobby") as socket:
-        assert "Nothing is running" in socket.receive_text()
+        assert "Nothing is running" in receive_text(socket)
         params = {"workers": 1, "ticks": 5, "tick_ms": 60, "pause_ms": 0}
         run = lab_client.post("/api/runs", json={"experiment": "ticker", "params": params}).json()
         queued = lab_client.post("/api/runs", json={"experiment": "ticker", "params": params}).json()

@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 
 from app.security import FORBIDDEN_ORIGIN, BodyLimitMiddleware, origin_allowed
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings, post_sleeps, serving, wait_for_status
+from tests.conftest import TEST_MODULES, make_settings, post_sleeps, receive_text, serving, wait_for_status
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,10 +102,10 @@ def test_a_cross_origin_websocket_is_refused_and_a_same_origin_one_is_not(c):
     wait_for_status(c, run_id)
     with pytest.raises(WebSocketDisconnect) as refused:
         with c.websocket_connect(f"/ws/runs/{run_id}", headers={"origin": "https://evil.example"}) as ws:
-            ws.receive_text()
+            receive_text(ws)
     assert refused.value.code == FORBIDDEN_ORIGIN
     with c.websocket_connect(f"/ws/runs/{run_id}", headers={"origin": "http://testserver"}) as ws:
-        assert 'id="status"' in ws.receive_text()
+        assert 'id="status"' in receive_text(ws)
 
 
 def test_over_a_real_socket_big_body_413_cross_origin_403_oversized_frame_closes():
@@ -161,12 +161,12 @@ def test_an_oversized_websocket_message_closes_the_socket_with_1009():
     with TestClient(create_app(make_settings(max_ws_message_bytes=512), modules=TEST_MODULES)) as client:
         run_id = post_sleeps(client)
         with client.websocket_connect(f"/ws/runs/{run_id}") as ws:
-            assert 'id="status"' in ws.receive_text()
+            assert 'id="status"' in receive_text(ws)
             ws.send_text("small")  # within the bound: read and ignored
             ws.send_text("x" * 600)
             with pytest.raises(WebSocketDisconnect) as closed:
                 while True:
-                    ws.receive_text()
+                    receive_text(ws)
             assert closed.value.code == 1009
         client.post(f"/api/runs/{run_id}/cancel")
         wait_for_status(client, run_id)
