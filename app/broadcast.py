@@ -1,7 +1,8 @@
 """Fan a run out to its viewers: frames rendered once per tick, shared by every socket.
 
 One producer task per run renders what changed at most `frame_rate` times a second, however
-fast events arrive, and keeps the last few frames. Each viewer reads frames at its own pace;
+fast events arrive (but the first lane at once: until then there is nothing to pace), and keeps
+the last few frames. Each viewer reads frames at its own pace;
 one that falls behind the kept frames gets a fresh full render instead of the backlog, so a
 slow viewer costs the others nothing and memory stays bounded.
 """
@@ -42,7 +43,22 @@ class Broadcast:
             self._publish(self.renderer.delta(run, self.view), last=finished)
             if finished:
                 return
-            await asyncio.sleep(self.interval)
+            if run.timeline.lanes:  # nothing drawn yet, nothing to pace: the first lane goes out as it comes
+                await asyncio.sleep(self.interval)
+
+    async def first_lane(self, timeout: float) -> None:
+        """Until the first lane is drawn, for at most `timeout` s, if the run is executing without one.
+
+        A page rendered then shows it in its HTML, without waiting for its socket: the runner is
+        started ahead, so the first lane usually comes within tens of milliseconds of Run.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.run.status == "running" and not self.view.lanes:
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                await asyncio.wait_for(self._new_frame.wait(), remaining)
+            except asyncio.TimeoutError:
+                return
 
     def _publish(self, frame: str, last: bool) -> None:
         self.frames.append(frame)

@@ -15,6 +15,10 @@ from experiments.params import ParamError, defaults, from_form, validate
 
 router = APIRouter()
 
+# A run page asked for while its run starts waits this long at most for the first lane to put it in
+# its HTML (app/broadcast.py, Broadcast.first_lane).
+FIRST_LANE_WAIT_S = 0.25
+
 
 def render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
     return request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
@@ -66,5 +70,7 @@ async def run_page(run_id: str, request: Request) -> HTMLResponse:
     lab = lab_of(request)
     run = await run_or_404(lab, run_id)
     broadcast = lab.broadcasts.get(run.id)  # gone once a finished run's last frame is out
+    if broadcast:
+        await broadcast.first_lane(FIRST_LANE_WAIT_S)
     return render(request, "run.html", **lab.renderer.page_parts(run, broadcast.view if broadcast else View()),
                   may_cancel=may_cancel(request, run), **presenter_context(request))

@@ -54,3 +54,49 @@ def test_every_waiting_viewer_gets_each_frame_and_a_late_one_gets_them_joined():
     got, late = asyncio.run(main())
     assert got == [("<p>one</p>", 1)] * 300
     assert late == ("<p>one</p><p>two</p>", 2)
+
+
+def test_the_first_lane_goes_out_at_once_then_frames_are_paced():
+    async def main():
+        run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
+        run.start()
+        broadcast = Broadcast(run, Renderer(environment(), clock=lambda: 2_000_000), frame_rate=1)
+        producer = asyncio.create_task(broadcast.produce())
+        await asyncio.sleep(0.01)  # the frame that says it is running
+        run.ingest([Event("begin", 1_000, "w", "work", "run")])
+        await asyncio.sleep(0.01)
+        seq_after_first_lane = broadcast.seq
+        run.ingest([Event("end", 3_000, "w")])
+        await asyncio.sleep(0.01)
+        seq_then = broadcast.seq
+        producer.cancel()
+        return seq_after_first_lane, seq_then
+
+    seq_after_first_lane, seq_then = asyncio.run(main())
+    assert seq_after_first_lane == 2  # not a second later, at one frame a second
+    assert seq_then == 2  # the next change waits for its frame
+
+
+def test_a_page_waits_for_the_first_lane_of_a_starting_run_but_not_for_long():
+    async def main():
+        run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
+        run.start()
+        broadcast = Broadcast(run, Renderer(environment(), clock=lambda: 2_000_000), frame_rate=20)
+        producer = asyncio.create_task(broadcast.produce())
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        loop.call_later(0.05, run.ingest, [Event("begin", 1_000, "w", "work", "run")])
+        await broadcast.first_lane(timeout=5)
+        waited_for_lane = loop.time() - started
+        lanes = broadcast.view.lanes
+        silent = Run("r2", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
+        silent.start()
+        started = loop.time()
+        await Broadcast(silent, broadcast.renderer, frame_rate=20).first_lane(timeout=0.1)
+        waited_for_nothing = loop.time() - started
+        producer.cancel()
+        return waited_for_lane, lanes, waited_for_nothing
+
+    waited_for_lane, lanes, waited_for_nothing = asyncio.run(main())
+    assert lanes == 1 and 0.04 < waited_for_lane < 1  # until it came, not the whole 5 s
+    assert 0.09 < waited_for_nothing < 1  # a run that draws nothing holds its page back only so long
