@@ -2,11 +2,13 @@
 
     .venv/bin/python -m benchmarks fidelity     (or: python -m benchmarks.fidelity --repeat 7)
 
-For each workload the tutorial's code runs three ways, in rotation, same interpreter and params:
-bare (no recorder, no server), from the dashboard (a server in its own process, as a class uses
-it: POST /api/runs, the runner started ahead, recorder on, its events ingested, stored and drawn,
-the run's status polled meanwhile as a viewer would), and bare under VizTracer (from PyPI,
-the `bench` extra; its default settings, tracing threads and child processes too). Each time is
+For each workload the tutorial's code runs four ways, in rotation, same interpreter and params:
+bare (no recorder, no server); ours, from the dashboard (a server in its own process, as a class
+uses it: POST /api/runs, the runner started ahead, recorder on, its events ingested, stored and
+drawn, one viewer watching the run's websocket meanwhile); the runner alone (`python -m
+experiments.runner`, recorder on, no server: what the recorder costs by itself, the rest of
+ours is the server drawing it live beside it on the same 2 cores); and bare under VizTracer
+(from PyPI, the `bench` extra; its default settings, tracing threads and child processes too). Each time is
 the workload's own wall time, measured inside the process (interpreter start-up and VizTracer's
 saving of its trace file are not counted). The table gives the medians and each ratio to bare
 (target for ours: <= 1.05), and the ratios of the best runs (other processes only ever add
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import statistics
 import subprocess
@@ -27,6 +30,8 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from websockets.sync.client import connect
 
 from benchmarks.serve import Server, serving
 
@@ -185,11 +190,25 @@ def bare(script: Path, tracer: list[str] | None = None) -> float:
 
 
 def through_dashboard(server: Server, work: Workload) -> float:
-    """Run the workload's experiment from the dashboard (a server process, as a class uses it); its wall time."""
-    run = server.wait_done(server.start_run(work.experiment, work.params))
+    """Run the workload's experiment from the dashboard (a server process, as a class uses it) with one
+    viewer watching it live on the run's websocket; its wall time."""
+    run_id = server.start_run(work.experiment, work.params)
+    with connect(f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}", max_size=None) as socket:
+        for _ in socket:  # every frame, until the server closes the socket after the last
+            pass
+    run = server.wait_done(run_id)
     if run["status"] != "done":
         raise RuntimeError(f"{work.name}: the run ended {run['status']}: {run.get('error')}")
     return run["result"]["wall_ms"]
+
+
+def through_runner(work: Workload) -> float:
+    """The experiment through the runner alone (recorder on, no server): what the recorder costs by itself."""
+    module = f"experiments.{work.experiment.replace('-', '_')}"
+    out = subprocess.run([sys.executable, "-m", "experiments.runner", module, json.dumps(work.params)],
+                         capture_output=True, check=True, cwd=ROOT, env=env()).stdout
+    result = next(e for line in out.splitlines() for e in json.loads(line) if e[0] == "R")
+    return result[3]["wall_ms"]
 
 
 def viztracer_command(trace_file: Path) -> list[str] | None:
@@ -213,23 +232,25 @@ def main(argv: list[str] | None = None) -> None:
         tracer = None if args.no_viztracer else viztracer_command(Path(tmp) / "trace.json")
         if tracer is None and not args.no_viztracer:
             print("(VizTracer not installed: pip install -e '.[bench]'; its columns are left empty)")
-        print(f"{'workload':36} {'bare ms':>9} {'ours ms':>9} {'ours':>6} {'viztracer ms':>13} {'viztracer':>9}"
-              f" {'ours best':>10} {'viz best':>9}")
+        print(f"{'workload':36} {'bare ms':>9} {'ours ms':>9} {'ours':>6} {'runner':>7} {'viztracer ms':>13} "
+              f"{'viztracer':>9} {'ours best':>10} {'viz best':>9}")
         for work in [w for w in workloads(args.quick) if args.only in w.name]:
             script = Path(tmp) / "bare.py"
             script.write_text(work.bare)
-            times: dict[str, list[float]] = {"bare": [], "ours": [], "viztracer": []}
+            ways = {"bare": lambda: bare(script), "ours": lambda: through_dashboard(server, work),
+                    "runner": lambda: through_runner(work)}
+            if tracer and work.traced_too:
+                ways["viztracer"] = lambda: bare(script, tracer)
+            times: dict[str, list[float]] = {way: [] for way in ways}
             for _ in range(args.repeat):
-                times["bare"].append(bare(script))
-                times["ours"].append(through_dashboard(server, work))
-                if tracer and work.traced_too:
-                    times["viztracer"].append(bare(script, tracer))
-            b, r = statistics.median(times["bare"]), statistics.median(times["ours"])
-            v = statistics.median(times["viztracer"]) if times["viztracer"] else float("nan")
-            best = min(times["bare"])  # other processes only ever add time: best of each, a second opinion
-            v_best = min(times["viztracer"]) / best if times["viztracer"] else float("nan")
-            print(f"{work.name:36} {b:9.1f} {r:9.1f} {r / b:6.2f} {v:13.1f} {v / b:9.2f}"
-                  f" {min(times['ours']) / best:10.2f} {v_best:9.2f}", flush=True)
+                for way, measure in ways.items():
+                    times[way].append(measure())
+            median = {way: statistics.median(t) for way, t in times.items()}
+            b, best = median["bare"], min(times["bare"])  # other processes only ever add time: best runs, a second opinion
+            v = median.get("viztracer", float("nan"))
+            v_best = min(times["viztracer"]) / best if "viztracer" in times else float("nan")
+            print(f"{work.name:36} {b:9.1f} {median['ours']:9.1f} {median['ours'] / b:6.2f} {median['runner'] / b:7.2f}"
+                  f" {v:13.1f} {v / b:9.2f} {min(times['ours']) / best:10.2f} {v_best:9.2f}", flush=True)
     n = 20_000 if args.quick else 100_000
     plain, recorded = map(float, python(LOCK_COST.format(n=n, repeat=max(3, 3 * args.repeat))).split())
     print(f"uncontended `with lock: counter += 1`, CPU time per iteration (median of {max(3, 3 * args.repeat)} x {n}): "
