@@ -10,10 +10,10 @@ from app.clients import Client
 from app.experiments import Experiment
 from app.limits import Limits, Load, Refusal
 from app.render import Renderer
+from app.runners import WarmRunner
 from app.runs import Run
 from app.settings import Settings
 from app.store import RunStore
-from app.runners import WarmRunner
 from app.supervisor import execute
 
 
@@ -30,8 +30,8 @@ class Lab:
         self.in_flight: dict[str, Run] = {}  # queued or executing, by id: what the limits count
         self._stopping = False
         self.limits = Limits(settings)
-        self.runners = WarmRunner(settings)
-        self.runners.start_next()  # the first run's runner
+        self.warm_runner = WarmRunner(settings)
+        self.warm_runner.start_next()  # the first run's runner
 
     def request(self, experiment: Experiment, params: dict[str, Any], client: Client, admin: bool = False) -> Run | Refusal:
         """Start a run for `client` if the fair-use limits (app/limits.py) allow it, else say which refuses it."""
@@ -101,7 +101,7 @@ class Lab:
                 return
             run.place = None
             try:
-                await execute(run, self.settings, self.runners)
+                await execute(run, self.settings, self.warm_runner)
             except Exception as exc:  # e.g. LAB_PYTHON missing: the runner could not even start
                 if not run.finished:
                     run.finish("failed", f"could not run the experiment: {type(exc).__name__}: {exc}")
@@ -109,7 +109,7 @@ class Lab:
             self.in_flight.pop(run.id, None)
             self.admission.finish(run.id)
             if not self._stopping:
-                self.runners.start_next()  # now, not as the next run starts: see app/runners.py
+                self.warm_runner.start_next()  # now, not as the next run starts: see app/runners.py
             self._admit()
 
     def cancel(self, run: Run) -> None:
@@ -136,4 +136,4 @@ class Lab:
             await asyncio.wait(self._tasks, timeout=self.settings.cancel_grace_s + 5)
         for task in list(self._tasks):
             task.cancel()
-        await self.runners.close()
+        await self.warm_runner.close()

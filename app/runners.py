@@ -63,6 +63,18 @@ def runner_env() -> dict[str, str]:
     }
 
 
+def job(module: str, params: dict, settings: Settings, user_tasks_before: int) -> dict:
+    """What a runner is handed: the experiment, its params, and the run's resource limits.
+
+    RLIMIT_NPROC counts the user's tasks: the run may add `run_processes` to those there were
+    before it, counted at hand-over, less the runner's own (a runner started at the click would
+    not have counted itself either). Another run's runner, started ahead meanwhile, counts.
+    """
+    nproc = user_tasks_before + settings.run_processes
+    return {"module": module, "params": json.dumps(params),
+            "limits": rlimits.spec(settings.run_memory_mb, settings.run_cpu_s, nproc)}
+
+
 @dataclass
 class Runner:
     """A started runner interpreter, waiting for its job, and the write end of its lifeline."""
@@ -74,26 +86,31 @@ class Runner:
     def alive(self) -> bool:
         return self.proc.returncode is None
 
-    async def hand_over(self, module: str, params: dict, settings: Settings) -> None:
-        """Send the runner its job: the experiment, its params and the run's resource limits.
+    def tasks_besides(self) -> int:
+        """The user's tasks now, less this runner's own."""
+        return user_tasks(os.getuid()) - _tasks_of(self.proc.pid)
 
-        RLIMIT_NPROC counts the user's tasks: taken now, not when the runner started, less the
-        runner's own (they were not there when the run's allowance was meant to start).
-        """
-        nproc = user_tasks(os.getuid()) - _tasks_of(self.proc.pid) + settings.run_processes
-        job = {"module": module, "params": json.dumps(params),
-               "limits": rlimits.spec(settings.run_memory_mb, settings.run_cpu_s, nproc)}
+    async def send(self, job: dict) -> bool:
+        """Send the runner its job; False if it died waiting (its stdin is closed)."""
+        stdin = self.proc.stdin
         try:
-            self.proc.stdin.write(json.dumps(job).encode() + b"\n")
-            await self.proc.stdin.drain()
-            self.proc.stdin.close()
-        except (BrokenPipeError, ConnectionResetError):  # it died waiting: its exit status says so
-            pass
+            stdin.write(json.dumps(job).encode() + b"\n")
+            await stdin.drain()  # does not always raise when the write failed: the transport closes instead
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        if stdin.is_closing():  # not closed by us: nobody reads the other end
+            return False
+        stdin.close()
+        return True
 
     def release(self) -> None:
         """Kill what is left of its group and let go of its lifeline (the runner is dead or must die)."""
         signal_group(self.proc.pid, signal.SIGKILL)
         os.close(self.holder)
+
+    async def discard(self) -> None:
+        self.release()
+        await self.proc.wait()
 
 
 async def start_runner(settings: Settings) -> Runner:
@@ -131,16 +148,27 @@ class WarmRunner:
         if ahead is not None:
             if ahead.alive:
                 return ahead
-            ahead.release()
-            await ahead.proc.wait()
+            await ahead.discard()
         return await start_runner(self._settings)
 
+    async def hand_over(self, runner: Runner, module: str, params: dict) -> Runner:
+        """Give `runner` the run; if it died waiting (asyncio may not have noticed yet), a new one. The runner that has it."""
+        try:
+            if await runner.send(job(module, params, self._settings, runner.tasks_besides())):
+                return runner
+            await runner.discard()
+            runner = await start_runner(self._settings)
+            await runner.send(job(module, params, self._settings, runner.tasks_besides()))
+            return runner  # if this one died too, its exit status says so
+        except BaseException:
+            runner.release()
+            raise
+
     async def close(self) -> None:
-        """At shutdown: the runner started ahead ends (stdin at EOF, it exits; its group is killed anyway)."""
+        """At shutdown: the runner started ahead is killed (it has no run)."""
         ahead = await self._claim()
         if ahead is not None:
-            ahead.release()
-            await ahead.proc.wait()
+            await ahead.discard()
 
     async def _claim(self) -> Runner | None:
         task, self._next = self._next, None
@@ -148,5 +176,10 @@ class WarmRunner:
             return None
         try:
             return await task
+        except asyncio.CancelledError:
+            # cancelled just as it started: nobody else will kill it (a task still starting it ends it itself)
+            if task.done() and not task.cancelled() and task.exception() is None:
+                task.result().release()
+            raise
         except Exception:  # could not start (e.g. LAB_PYTHON missing): a new start will say why
             return None

@@ -10,6 +10,12 @@ from app.render import Renderer, environment
 from app.runs import Run
 
 
+def running(run_id: str) -> Run:
+    run = Run(run_id, load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
+    run.start()
+    return run
+
+
 class CountingRenderer(Renderer):
     fulls = 0
 
@@ -20,8 +26,7 @@ class CountingRenderer(Renderer):
 
 def test_viewers_joining_at_the_same_frame_share_one_full_render():
     async def main():
-        run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
-        run.start()
+        run = running("r1")
         run.ingest([Event("begin", 1_000, "w", "work", "run")])
         renderer = CountingRenderer(environment(), clock=lambda: 2_000_000)
         broadcast = Broadcast(run, renderer, frame_rate=20)
@@ -40,8 +45,7 @@ def test_viewers_joining_at_the_same_frame_share_one_full_render():
 
 def test_every_waiting_viewer_gets_each_frame_and_a_late_one_gets_them_joined():
     async def main():
-        run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
-        run.start()
+        run = running("r1")
         broadcast = Broadcast(run, Renderer(environment(), clock=lambda: 2_000_000), frame_rate=1000)
         waiting = [asyncio.create_task(broadcast.after(0)) for _ in range(300)]
         await asyncio.sleep(0)
@@ -58,8 +62,7 @@ def test_every_waiting_viewer_gets_each_frame_and_a_late_one_gets_them_joined():
 
 def test_the_first_lane_goes_out_at_once_then_frames_are_paced():
     async def main():
-        run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
-        run.start()
+        run = running("r1")
         broadcast = Broadcast(run, Renderer(environment(), clock=lambda: 2_000_000), frame_rate=1)
         producer = asyncio.create_task(broadcast.produce())
         await asyncio.sleep(0.01)  # the frame that says it is running
@@ -79,8 +82,7 @@ def test_the_first_lane_goes_out_at_once_then_frames_are_paced():
 
 def test_a_page_waits_for_the_first_lane_of_a_starting_run_but_not_for_long():
     async def main():
-        run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
-        run.start()
+        run = running("r1")
         broadcast = Broadcast(run, Renderer(environment(), clock=lambda: 2_000_000), frame_rate=20)
         producer = asyncio.create_task(broadcast.produce())
         loop = asyncio.get_running_loop()
@@ -89,8 +91,7 @@ def test_a_page_waits_for_the_first_lane_of_a_starting_run_but_not_for_long():
         await broadcast.first_lane(timeout=5)
         waited_for_lane = loop.time() - started
         lanes = broadcast.view.lanes
-        silent = Run("r2", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
-        silent.start()
+        silent = running("r2")
         started = loop.time()
         await Broadcast(silent, broadcast.renderer, frame_rate=20).first_lane(timeout=0.1)
         waited_for_nothing = loop.time() - started

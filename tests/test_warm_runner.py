@@ -1,22 +1,24 @@
 """A runner is started ahead of each run (app/runners.py): a run takes it, the next starts when a run ends,
-a dead one is replaced, and none outlives the server, whether it stops or is killed."""
+a dead one is replaced, a run cancelled meanwhile never starts, and none outlives the server."""
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 from fastapi.testclient import TestClient
 
+from app.experiments import load
+from app.runners import WarmRunner, job
+from app.runs import Run
 from app.server import create_app
+from app.supervisor import execute
 from tests.conftest import TEST_MODULES, alive, make_settings, wait_for_status
+from tests.server_process import Server
 
-ROOT = Path(__file__).resolve().parent.parent
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 1_000, "window": "call"}}
 
 
@@ -72,23 +74,59 @@ def test_a_runner_that_died_waiting_is_replaced():
         assert header_pid(client, run_id) != dead
 
 
-def test_the_runner_waiting_dies_with_a_killed_server(tmp_path):
-    env = {**os.environ, "LAB_DATABASE": str(tmp_path / "lab.db"), "PYTHONPATH": str(ROOT)}
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = str(s.getsockname()[1])
-    server = subprocess.Popen([sys.executable, "-m", "tests.lab_server", port], cwd=ROOT, env=env)
+def test_a_runner_that_died_before_the_server_noticed_is_replaced_at_hand_over():
+    async def main():
+        warm = WarmRunner(make_settings())
+        dead = await warm.take()
+        os.kill(dead.proc.pid, signal.SIGKILL)
+        until(lambda: not alive(dead.proc.pid))  # blocking: the loop has not seen the exit yet
+        assert dead.alive
+        runner = await warm.hand_over(dead, "tests.experiment_quick", {"workers": 1, "ms": 1})
+        out = await runner.proc.stdout.read()
+        await runner.discard()
+        return dead, runner, out
+
+    dead, runner, out = asyncio.run(main())
+    assert runner is not dead
+    assert any(event[0] == "R" for line in out.splitlines() for event in json.loads(line))
+
+
+class Watched(WarmRunner):
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.handed: list[str] = []
+
+    async def hand_over(self, runner, module, params):
+        self.handed.append(module)
+        return await super().hand_over(runner, module, params)
+
+
+def test_a_run_cancelled_while_its_runner_started_never_starts_the_experiment():
+    async def main():
+        settings = make_settings()
+        run = Run("r1", load("tests.experiment_quick"), {"workers": 1, "ms": 1})
+        run.cancel_requested.set()
+        warm = Watched(settings)
+        warm.start_next()
+        await execute(run, settings, warm)
+        return run, warm
+
+    run, warm = asyncio.run(main())
+    assert run.status == "cancelled" and warm.handed == []  # the runner never got the job
+
+
+def test_the_job_counts_the_users_tasks_at_hand_over_plus_the_runs_allowance():
+    settings = make_settings(run_processes=40, run_memory_mb=256, run_cpu_s=7)
+    handed = job("tests.experiment_quick", {"ms": 1}, settings, user_tasks_before=100)
+    assert handed == {"module": "tests.experiment_quick", "params": '{"ms": 1}',
+                      "limits": {"memory_mb": 256, "cpu_s": 7, "nproc": 140}}
+
+
+def test_the_runner_waiting_ends_with_a_killed_server(tmp_path):
+    server = Server(tmp_path / "lab.db")
     try:
-        until(lambda: _healthy(port), timeout=20)
-        (waiting,) = until(lambda: runners_of(server.pid))
+        (waiting,) = until(lambda: runners_of(server.proc.pid))
     finally:
-        server.kill()
-        server.wait()
+        server.stop(signal.SIGKILL)
+    # its stdin closes with the server (and its lifeline too): it is gone, not orphaned
     until(lambda: not alive(waiting), timeout=5)
-
-
-def _healthy(port: str) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-    except httpx.TransportError:
-        return False
