@@ -56,6 +56,15 @@ def token_matches(settings: Settings, presented: str) -> bool:
 
 
 def is_admin(conn: HTTPConnection, settings: Settings) -> bool:
+    """Whether the request is the teacher's; worked out once per request, so that a wrong token is one
+    guess however many places ask (a run page asks for its cancel button and for its pin controls)."""
+    admin = getattr(conn.state, "lab_admin", None)
+    if admin is None:
+        admin = conn.state.lab_admin = _is_admin(conn, settings)
+    return admin
+
+
+def _is_admin(conn: HTTPConnection, settings: Settings) -> bool:
     scheme, _, presented = conn.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and presented:
         return presented_token_matches(conn, settings, presented.strip())

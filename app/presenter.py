@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from app.auth import ADMIN_COOKIE, admin_cookie_value, is_admin, presented_token_matches
 from app.lobby import Lobby
+from app.security import origin_allowed
 from app.settings import Settings
 
 router = APIRouter()
@@ -44,9 +45,8 @@ def cross_site(request: Request, settings: Settings) -> str | None:
     if fetch_site in ("cross-site", "same-site"):
         return f"Sec-Fetch-Site is {fetch_site}"
     origin = request.headers.get("origin")
-    own = str(request.base_url).rstrip("/")
-    if origin is not None and origin != own and origin not in settings.allowed_origins:
-        return f"Origin {origin} is not this server's ({own})"
+    if not origin_allowed(origin, request.headers.get("host"), settings.allowed_origins):  # as for websockets
+        return f"Origin {origin} is not this server's"
     return None
 
 
@@ -102,6 +102,7 @@ def page(request: Request, status_code: int = 200, message: str | None = None) -
         "signed_in": is_admin(request, settings),
         "pinned": lobby_of(request).pinned,
         "message": message,
+        "max_token_chars": MAX_TOKEN_CHARS,
     }
     return request.app.state.templates.TemplateResponse(request, "presenter.html", context, status_code=status_code)
 

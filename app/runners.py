@@ -104,9 +104,12 @@ class Runner:
         return True
 
     def release(self) -> None:
-        """Kill what is left of its group and let go of its lifeline (the runner is dead or must die)."""
+        """Kill what is left of its group and let go of its lifeline (the runner is dead or must die).
+        Safe to call again: the fd is closed once (a second close could hit a reused fd number)."""
         signal_group(self.proc.pid, signal.SIGKILL)
-        os.close(self.holder)
+        if self.holder >= 0:
+            os.close(self.holder)
+            self.holder = -1
 
     async def discard(self) -> None:
         self.release()

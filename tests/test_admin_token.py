@@ -46,3 +46,14 @@ def test_wrong_admin_tokens_are_throttled_per_address():
         assert form.status_code == 429 and "wrong admin tokens" in form.text
         c.cookies.set(ADMIN_COOKIE, admin_cookie_value(settings))
         assert c.delete("/api/pin", headers=same_site).status_code == 200
+
+
+def test_a_wrong_token_on_a_run_page_counts_as_one_guess():
+    """The run page asks twice (its cancel button, its pin controls): one view is one guess, not two."""
+    from app.auth import ADMIN_GUESSES_PER_MINUTE
+
+    with TestClient(create_app(make_settings(admin_token="teacher-secret"), modules=TEST_MODULES)) as c:
+        run_id = c.post("/api/runs", json={"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 1}}).json()["id"]
+        wrong = {"authorization": "Bearer guess"}
+        views = [c.get(f"/runs/{run_id}", headers=wrong).status_code for _ in range(ADMIN_GUESSES_PER_MINUTE + 1)]
+    assert views == [200] * ADMIN_GUESSES_PER_MINUTE + [429]
