@@ -10,16 +10,21 @@ from app.render import warm_up
 from app.server import create_app
 from app.settings import get_settings
 
+
 def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     parser = argparse.ArgumentParser(prog="concurrency-lab", description=__doc__)
     parser.add_argument("--host", default=settings.host, help=f"address to listen on (default {settings.host})")
     parser.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
     args = parser.parse_args(argv)
-    app = create_app(settings)
+    serve(create_app(settings), settings, host=args.host, port=args.port)
+
+
+def serve(app, settings, **options) -> None:
+    """Compile the templates, tune the collector, then serve `app` (benchmarks/serve.py serves this way too)."""
     warm_up(app.state.templates.env)
     tune_collector()
-    uvicorn.run(app, host=args.host, port=args.port, **uvicorn_options(settings))
+    uvicorn.run(app, **options, **uvicorn_options(settings))
 
 
 GC_YOUNG_THRESHOLD = 10_000  # Python's default is 700

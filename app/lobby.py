@@ -29,7 +29,6 @@ class LiveRun:
 
     id: str
     title: str
-    kind: str
     params: dict[str, Any]
     status: str
     status_words: str
@@ -42,8 +41,7 @@ class LiveRun:
 
 def row(run: Run, position: Callable[[Run], int | None] | None = None) -> LiveRun:
     queued_at = position(run) if position is not None and run.status == "queued" else None
-    return LiveRun(run.id, run.experiment.title, run.experiment.kind, dict(run.params), run.status,
-                   run.status_words, queued_at)
+    return LiveRun(run.id, run.experiment.title, dict(run.params), run.status, run.status_words, queued_at)
 
 
 def live_runs(runs: Iterable[Run], position: Callable[[Run], int | None] | None = None) -> list[LiveRun]:

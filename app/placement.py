@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.scale import MIN_SCALE_NS, MIN_WIDTH, round_up, scale_for  # noqa: F401 (used by app/render.py)
+from app.scale import MIN_WIDTH, round_up
 from app.timeline import Arrow, Mark, Series, Span
 
 LANE_HEIGHT = 28  # a lane's track
@@ -108,11 +108,12 @@ def fits(text: str, width: float) -> bool:
 
 def place_span(span: Span, axis: Axis) -> Box:
     depth = min(span.depth, MAX_DEPTH)
-    ms = (span.end_ns - span.start_ns) / 1e6
-    tip = f"{span.name} · {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms ({ms:.2f} ms)"
     if span.count > 1:  # merged: too short to draw apart
         tip = (f"{span.count} spans ({span.name}), total {span.busy_ns / 1e6:.3f} ms · "
                f"{axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms")
+    else:
+        tip = (f"{span.name} · {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms "
+               f"({(span.end_ns - span.start_ns) / 1e6:.2f} ms)")
     if span.cut:
         tip += f" · {span.cut}"
     width = axis.width(span.start_ns, span.end_ns)

@@ -18,9 +18,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from app.bytecode import listings, switches_only_at_calls_and_jumps
 from app.conditions import describe as describe_conditions
 from app.placement import (
-    LANE_HEIGHT, LAYERS, MIN_SCALE_NS, ROW_HEIGHT, SERIES_HEIGHT, Axis, Box, Step, group_id, place_arrow,
-    place_mark, place_span, place_step, scale_for, series_top, ticks,
+    LANE_HEIGHT, LAYERS, ROW_HEIGHT, SERIES_HEIGHT, Axis, Box, Step, group_id, place_arrow, place_mark, place_span,
+    place_step, series_top, ticks,
 )
+from app.scale import MIN_SCALE_NS, scale_for
 from app.timeline import Lane, Mark, Series, Span, Timeline
 
 if TYPE_CHECKING:

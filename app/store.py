@@ -28,7 +28,6 @@ import time
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from app.database import Database
@@ -91,16 +90,7 @@ RUNTIME = {"timeline", "changed", "cancel_requested", "journal", "stop_as"}
 
 def encode(seq: int, event: Event) -> str:
     """One event as a stored line: the wire format (experiments/recorder.py) with its number first."""
-    kind = event.kind
-    # The bulk of a flood, formatted directly (json.dumps per event cost ~5x more on the writer
-    # thread, which holds the GIL the event loop needs); the same text json.dumps would give.
-    if kind == "end" and type(event.ts_ns) is int and type(event.worker) is str:
-        return f'[{seq},"E",{event.ts_ns},{_quote(event.worker)}]'
-    if (kind == "begin" or kind == "instant") and type(event.ts_ns) is int and type(event.worker) is str \
-            and type(event.name) is str and type(event.category) is str:
-        return (f'[{seq},"{"B" if kind == "begin" else "I"}",{event.ts_ns},{_quote(event.worker)},'
-                f'{_quote(event.name)},{_quote(event.category)}]')
-    code = CODES[kind]
+    code = CODES[event.kind]
     if code in ("B", "I"):
         raw = [seq, code, event.ts_ns, event.worker, event.name, event.category]
     elif code == "C":

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from websockets.sync.client import connect
 
-from benchmarks.serve import Server, serving
+from benchmarks.serve import Server, header, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK = "WALL_MS"  # the line a bare script prints its workload's wall time on
@@ -226,8 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         args.repeat = 1
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, median of {args.repeat} runs of each, in rotation")
+    print(header(f"median of {args.repeat} runs of each, in rotation"))
     with tempfile.TemporaryDirectory(prefix="lab-fidelity-") as tmp, serving() as server:
         tracer = None if args.no_viztracer else viztracer_command(Path(tmp) / "trace.json")
         if tracer is None and not args.no_viztracer:

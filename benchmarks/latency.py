@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import statistics
 import time
 
 from websockets.sync.client import connect
 
-from benchmarks.serve import header, percentile, serving
+from benchmarks.serve import header, medians, percentile, serving
 
 STAMP = re.compile(r"stamp (\d+)")
 
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
             for _ in range(args.repeat):
                 lat = one_run(server, args.count, busy)
                 rows.append((len(lat), percentile(lat, 50), percentile(lat, 95), percentile(lat, 99), max(lat)))
-            med = [statistics.median(r[i] for r in rows) for i in range(5)]
+            med = medians(rows)
             print(f"{label:34} {med[0]:7.0f} {med[1]:8.1f} {med[2]:8.1f} {med[3]:8.1f} {med[4]:8.1f}")
 
 

@@ -5,7 +5,7 @@
 Issue 5, target 6: a run with 10 million loop iterations (race-counter, 10 threads x 1 000 000)
 and a run emitting 1 million events (benchmarks/flood_experiment.py, mixed spans, marks and
 counter samples on 4 lanes): server RSS growth <= 100 MB, and the run page's DOM < 20 000 nodes.
-RSS is read from /proc by the server itself (benchmarks/serve.py) every 100 ms during the run:
+The server's RSS is read from /proc (benchmarks/serve.py, PeakRss) every 100 ms during the run:
 growth = peak during the run - before it. DOM nodes are counted in headless Chromium
 (`document.querySelectorAll('*').length`): on the page opened when the run started, once the
 websocket has drawn the end ("live"), and on a fresh load of the finished run ("reloaded").

@@ -17,7 +17,7 @@ import statistics
 import time
 
 from benchmarks.browser import chromium, wait_finished
-from benchmarks.serve import header, serving
+from benchmarks.serve import header, medians, serving
 
 HTMX_FILES = ("htmx.min.js", "ws.min.js")
 
@@ -27,7 +27,6 @@ class Traffic:
 
     def __init__(self, page):
         self.bytes = {"html": 0, "static": 0, "first frame": 0, "websocket": 0}
-        self.first_frame_at = 0.0
         page.on("requestfinished", self._finished)
         page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
 
@@ -40,8 +39,7 @@ class Traffic:
 
     def _frame(self, payload) -> None:
         size = len(payload.encode() if isinstance(payload, str) else payload)
-        if not self.first_frame_at:
-            self.first_frame_at = time.perf_counter()
+        if not self.bytes["websocket"]:
             self.bytes["first frame"] = size
         self.bytes["websocket"] += size
 
@@ -70,13 +68,12 @@ CLICK_RUN = """() => {
 }"""
 
 
-def click_to_first_lane(browser, server, experiment: str) -> tuple[dict[str, float], Traffic, str]:
+def click_to_first_lane(browser, server, experiment: str) -> dict[str, float]:
     """Milliseconds from the click on Run to: the run page loaded, the first lane drawn."""
     page = browser.new_page()
     page.add_init_script(WATCH_LANES)
     page.goto(f"{server.url}/experiments/{experiment}")
     page.wait_for_load_state("load")
-    traffic = Traffic(page)
     clicked = page.evaluate(CLICK_RUN)
     page.wait_for_url("**/runs/**")
     deadline = time.monotonic() + 30
@@ -88,9 +85,8 @@ def click_to_first_lane(browser, server, experiment: str) -> tuple[dict[str, flo
         page.wait_for_timeout(20)
     times = {"page": marks["loaded"] - clicked, "lane": marks["lane"] - clicked}
     wait_finished(page)
-    url = page.url
     page.close()
-    return times, traffic, url
+    return times
 
 
 def first_load(browser, url: str, live: bool) -> dict[str, float]:
@@ -125,13 +121,13 @@ def main(argv: list[str] | None = None) -> None:
         for experiment in experiments:
             rows = []
             for _ in range(args.repeat):
-                ms, _, url = click_to_first_lane(browser, server, experiment)
+                ms = click_to_first_lane(browser, server, experiment)
                 run_id = server.start_run(experiment, defaults[experiment])
                 live = first_load(browser, f"{server.url}/runs/{run_id}", live=True)
                 over = first_load(browser, f"{server.url}/runs/{run_id}", live=False)
                 rows.append((ms["lane"], ms["page"], live["total"], live["html"], live["static"],
                              live["first frame"], live["websocket"], over["total"]))
-            m = [statistics.median(r[i] for r in rows) for i in range(8)]
+            m = medians(rows)
             print(f"{experiment:28} {m[0]:13.0f} {m[1]:7.0f} {m[2]:14.1f} {m[3]:6.1f} {m[4]:7.1f} "
                   f"{m[5]:7.1f} {m[6]:13.1f} {m[7]:9.1f}")
         run_id = server.start_run("flood", {"events": flood, "lanes": 4, "gap_ns": 1_000, "mix": "mixed"})

@@ -11,15 +11,16 @@ that asks to sleep 1 ms and records how late it woke: any stretch of work that h
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
-import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,11 @@ def rss_mb(pid: int | str = "self") -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def medians(rows: list[tuple]) -> list[float]:
+    """The median of each column of `rows`."""
+    return [statistics.median(column) for column in zip(*rows)]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -63,7 +69,7 @@ class LagProbe:
         self.lags_ms = []
 
     def stats(self) -> dict:
-        lags = self.lags_ms
+        lags = sorted(self.lags_ms)
         return {"samples": len(lags), "p50_ms": percentile(lags, 50), "p99_ms": percentile(lags, 99),
                 "max_ms": max(lags, default=0.0), "rss_mb": rss_mb(), "cpu_s": time.process_time()}
 
@@ -73,10 +79,7 @@ def build_app():
     from app.settings import Settings
     from experiments import MODULES
 
-    from app.render import warm_up
-
     app = create_app(Settings(htmx_source="local"), modules=MODULES + BENCH_MODULES)
-    warm_up(app.state.templates.env)  # as app/__main__.py does
     probe = LagProbe()
 
     @app.post("/bench/reset")
@@ -92,14 +95,10 @@ def build_app():
 
 
 def main(argv: list[str]) -> None:
-    import uvicorn
-
-    from app.__main__ import tune_collector, uvicorn_options
+    from app.__main__ import serve
     from app.settings import Settings
 
-    app = build_app()
-    tune_collector()  # as app/__main__.py does
-    uvicorn.run(app, host="127.0.0.1", port=int(argv[0]), log_level="warning", **uvicorn_options(Settings()))
+    serve(build_app(), Settings(), host="127.0.0.1", port=int(argv[0]), log_level="warning")
 
 
 # -- the benchmarks' side ------------------------------------------------------------------------
@@ -178,8 +177,9 @@ class PeakRss(threading.Thread):
         self.server, self.peak, self.stop = server, 0.0, threading.Event()
 
     def run(self) -> None:
+        # From /proc, not by asking the server: a request every 0.1 s would load the loop whose lag is measured.
         while not self.stop.wait(0.1):
-            self.peak = max(self.peak, self.server.request("GET", "/bench/stats")["rss_mb"])
+            self.peak = max(self.peak, rss_mb(self.server.proc.pid))
 
 
 def header(what: str) -> str:

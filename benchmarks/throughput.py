@@ -12,13 +12,12 @@ in this process: StreamParser.feed and Timeline.apply over the same bytes.
 from __future__ import annotations
 
 import argparse
-import statistics
 import threading
 import time
 import urllib.request
 
 from benchmarks.flood_experiment import encode
-from benchmarks.serve import header, percentile, serving
+from benchmarks.serve import header, medians, percentile, serving
 
 MIXES = ("spans", "mixed")
 
@@ -78,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\npure core in this process (events per CPU s): {'mix':8} {'parse':>10} {'parse+fold':>11}")
     for mix in MIXES:
         rates = [pure_rates(min(args.events, 500_000), mix) for _ in range(args.repeat)]
-        p, f = (statistics.median(r[i] for r in rates) for i in (0, 1))
+        p, f = medians(rates)
         print(f"{'':35} {mix:8} {p:10.0f} {f:11.0f}")
     print(f"\nthrough a real server: {'mix':8} {'events/s':>10} {'per CPU s':>10} {'run s':>7} {'lag p50':>8} {'lag p99':>8} "
           f"{'lag max':>8} {'healthz p99':>12} {'healthz fails':>14} {'RSS +MB':>8}")
@@ -100,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
                              run["ended_at"] - run["started_at"], stats["p50_ms"],
                              stats["p99_ms"], stats["max_ms"], percentile(health.latencies_ms, 99), health.failures,
                              stats["rss_mb"] - before["rss_mb"]))
-            med = [statistics.median(r[i] for r in rows) for i in range(9)]
+            med = medians(rows)
             print(f"{'':22} {mix:8} {med[0]:10.0f} {med[1]:10.0f} {med[2]:7.2f} {med[3]:8.1f} {med[4]:8.1f} "
                   f"{med[5]:8.1f} {med[6]:12.1f} {med[7]:14.0f} {med[8]:8.1f}")
     print("\nevents/s: flood events / time to write them into the pipe (the server reads as fast as it can); "

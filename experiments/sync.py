@@ -2,7 +2,7 @@
 
 Every call that can block is drawn as a `wait` span named after the call (`Semaphore.acquire`,
 `Queue.get`, `Condition.wait`, `Thread.join Task 1`, ...), open while it lasts (an RLock's
-once it has lasted QUICK_S), so the server can tell what a lane is blocked on and a hang
+once it has lasted the recorder's LOCK_QUICK_S), so the server can tell what a lane is blocked on and a hang
 shows as a wait that never ends. Holds
 of an RLock or a Semaphore permit are `hold` spans. Condition notifies and wake-ups are
 `notify`/`woken` instants (the server draws an arrow between them); queue depth and permits
@@ -22,10 +22,6 @@ from typing import Any, Callable
 
 from experiments.recorder import LOCK_QUICK_S, Recorder, now
 
-# An RLock wait shorter than this is drawn once it is over (if it lasted MIN_WAIT_NS); a longer
-# one is drawn open while it lasts. Not shorter: each time the first, timed try runs out, the
-# waiter has to take the GIL back, which slows the lock's holder down.
-QUICK_S = LOCK_QUICK_S  # the same threshold as the recorder's Lock
 HOLD_SAMPLE_NS = 1_000_000  # an RLock draws at most one uncontended hold per millisecond
 MISSED = object()  # what an attempt returns when it could not get what it waited for
 
@@ -116,7 +112,7 @@ def RLock(rec: Recorder, name: str = "lock") -> Any:
     def slow_enter() -> bool:
         nonlocal depth
         if not real._is_owned():  # the look-up could not take it: another thread holds it
-            waited = rec.contended(acquire, "RLock.acquire", QUICK_S)
+            waited = rec.contended(acquire, "RLock.acquire", LOCK_QUICK_S)
             now_ns = now()
             if waited or now_ns >= next_hold[0]:
                 draw_hold(now_ns)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 
 from app.placement import (
-    LANE_HEIGHT, MARK_LAYER, MIN_SCALE_NS, ROW_HEIGHT, SERIES_HEIGHT, Axis, place_arrow, place_mark, place_span,
-    place_step, scale_for, series_top, ticks,
+    LANE_HEIGHT, MARK_LAYER, ROW_HEIGHT, SERIES_HEIGHT, Axis, place_arrow, place_mark, place_span, place_step,
+    series_top, ticks,
 )
+from app.scale import MIN_SCALE_NS, scale_for
 from app.timeline import Arrow, Mark, Series, Span
 
 MS = 1_000_000
