@@ -13,6 +13,7 @@ import anyio
 import pytest
 from fastapi.testclient import TestClient
 
+from app.runs import FINISHED
 from app.server import create_app
 from app.settings import Settings
 from experiments import MODULES
@@ -65,7 +66,8 @@ def client():
         yield c
 
 
-def wait_for_status(client: TestClient, run_id: str, statuses=("done", "failed", "cancelled", "timed_out", "hung"), timeout=30.0) -> dict:
+def wait_for_status(client, run_id: str, statuses=FINISHED, timeout=30.0) -> dict:
+    """Until the run's status is one of `statuses` (by default: it is over). `client`: a TestClient or an httpx.Client."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = client.get(f"/api/runs/{run_id}").json()
@@ -111,6 +113,15 @@ def receive_text(ws, timeout_s: float = 10) -> str:
     message = ws.portal.call(receive)
     ws._raise_on_close(message)
     return message["text"]
+
+
+def until(predicate, timeout: float = 10.0, what: str = "the condition"):
+    """Poll `predicate` until it returns something true (returned), for at most `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.02)
+    return value
 
 
 def alive(pid: int) -> bool:

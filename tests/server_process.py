@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-FINISHED = ("done", "failed", "cancelled", "timed_out", "hung", "interrupted")
+from tests.runner_helpers import ROOT
+
 
 
 def free_port() -> int:
@@ -35,15 +35,6 @@ class Server:
             except httpx.TransportError:
                 time.sleep(0.05)
         raise AssertionError("the server did not start")
-
-    def wait_for(self, run_id: str, statuses=FINISHED, timeout=30.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            run = self.http.get(f"/api/runs/{run_id}").json()
-            if run["status"] in statuses:
-                return run
-            time.sleep(0.05)
-        raise AssertionError(f"run {run_id} still {run['status']}")
 
     def stop(self, sig: int) -> None:
         self.proc.send_signal(sig)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.runner_helpers import ROOT
+
 
 
 def test_every_benchmark_runs_quick_and_prints_its_table():

@@ -74,7 +74,7 @@ def test_a_run_appears_in_live_now_joins_late_with_the_timeline_so_far_and_leave
 
     starter = browser.new_context()  # another student starts a run
     try:
-        run = start_ticker(starter.new_page(), server_url, ticks=10, tick_ms=30, pause_ms=2500)
+        run = start_ticker(starter.new_page(), server_url, ticks=10, tick_ms=30, pause_ms=6000)
     finally:
         starter.close()
     entry = home.locator(f"#live-now [data-run='{run['id']}']")

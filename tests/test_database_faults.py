@@ -9,9 +9,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.runner_helpers import ROOT
+
 
 CHILD = textwrap.dedent("""
     import asyncio, os, resource, signal, sys

@@ -11,6 +11,7 @@ import pytest
 
 from app.events import StreamParser
 from experiments.recorder import PIPE_BUF, Recorder
+from tests.lock_helpers import hold_while_another_waits, python_calls
 from tests.runner_helpers import ROOT
 
 
@@ -186,53 +187,21 @@ def test_each_write_is_whole_lines_of_at_most_pipe_buf(monkeypatch):
     assert len(events) == 3000 + 1  # + the lane declaration
 
 
-def run_locked(lock, profiled: list) -> None:
-    def profile(frame, event, arg):
-        if event == "call":
-            profiled.append(frame.f_code.co_name)
-
-    sys.setprofile(profile)
-    try:
-        with lock:
-            pass
-    finally:
-        sys.setprofile(None)
-
-
 def test_an_uncontended_recorded_lock_runs_no_python_code():
     # A Python frame while acquiring would let CPython switch threads with the lock held,
     # and so make a lock contended that is not contended in the tutorial's code.
     rec = Recorder(fd=os.open(os.devnull, os.O_WRONLY), flush_interval_s=60)
     lock = rec.Lock("l")
-    profiled: list[str] = []
-    run_locked(lock, profiled)
-    assert profiled == []
+    def locked():
+        with lock:
+            pass
+
+    assert python_calls(locked) == []
     assert not lock.locked()
     assert lock.acquire(False) and lock.locked() and not lock.acquire(False)
     lock.release()
     with pytest.raises(TypeError):
         iter(lock)
-
-
-def hold_while_another_waits(lock, inside=lambda: None) -> None:
-    """Thread "holder" holds `lock` for 30 ms; thread "waiter" waits for it meanwhile, then runs `inside()` holding it."""
-    holding = threading.Event()
-
-    def holder():
-        with lock:
-            holding.set()
-            threading.Event().wait(0.03)  # long enough for the waiter's wait to be drawn
-
-    def waiter():
-        holding.wait()
-        with lock:
-            inside()
-
-    threads = [threading.Thread(target=holder, name="holder"), threading.Thread(target=waiter, name="waiter")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
 
 
 def test_a_contended_recorded_lock_draws_the_wait_on_the_waiting_lane():

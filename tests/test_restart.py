@@ -15,7 +15,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import alive, start_sleeper
+from tests.conftest import alive, start_sleeper, wait_for_status
 from tests.server_process import Server
 from tests.runner_helpers import alive_in_group
 
@@ -59,7 +59,7 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
     server = Server(database)
     try:
         quick = server.http.post("/api/runs", json=QUICK).json()["id"]
-        assert server.wait_for(quick)["status"] == "done"
+        assert wait_for_status(server.http, quick)["status"] == "done"
         before = server.http.get(f"/api/runs/{quick}").json()
         before_page = drawn(server.http.get(f"/runs/{quick}").text)
         before_events = server.http.get(f"/api/runs/{quick}/events").json()

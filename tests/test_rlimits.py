@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,9 +10,9 @@ from app.server import create_app
 from app.runners import user_tasks
 from app.supervisor import limit_hit
 from tests.conftest import TEST_MODULES, make_settings, wait_for_status
+from tests.runner_helpers import ROOT
 
 MODULES = TEST_MODULES + ("tests.experiment_hog",)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -40,7 +39,7 @@ def test_a_run_past_its_cpu_limit_fails_saying_so(tight):
     run = hog(tight, "cpu")
     assert run["status"] == "failed"
     assert run["error"].startswith("a process of the run used its 1 CPU-seconds limit")
-    assert not any(name.startswith("core") for name in os.listdir("."))  # no core dump left behind
+    assert not any(name.startswith("core") for name in os.listdir(ROOT))  # no core dump left in the runner's directory
 
 
 def test_the_runner_runs_under_all_three_limits(tight):

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx2 as httpx
 import pytest
@@ -19,8 +18,8 @@ from websockets.sync.client import connect
 from app.security import FORBIDDEN_ORIGIN, BodyLimitMiddleware, origin_allowed
 from app.server import create_app
 from tests.conftest import TEST_MODULES, make_settings, post_sleeps, receive_text, serving, wait_for_status
+from tests.runner_helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import threading
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from app.events import StreamParser
 from experiments import sync
 from experiments.recorder import Recorder
-from tests.test_recorder import hold_while_another_waits
+from tests.lock_helpers import hold_while_another_waits, python_calls
 
 NEVER_NS = 10**15  # a hold sample interval no test outlives: only the first hold is sampled
 
@@ -54,21 +53,15 @@ def test_an_uncontended_rlock_runs_no_python_code_even_when_re_entered(monkeypat
     lock = sync.RLock(rec, "l")
     with lock:  # the first hold is sampled (drawn): the slow path
         pass
-    profiled: list[str] = []
+    entered = []
 
-    def profile(frame, event, arg):
-        if event == "call":
-            profiled.append(frame.f_code.co_name)
-
-    sys.setprofile(profile)
-    try:
-        with lock as entered:
+    def re_entered():
+        with lock as first:
             with lock:
-                pass
-    finally:
-        sys.setprofile(None)
-    assert profiled == []
-    assert entered is True
+                entered.append(first)
+
+    assert python_calls(re_entered) == []
+    assert entered == [True]
     assert free_for_another_thread(lock)
     with pytest.raises(TypeError):
         iter(lock)

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -16,7 +15,7 @@ from app.runners import WarmRunner, job
 from app.runs import Run
 from app.server import create_app
 from app.supervisor import execute
-from tests.conftest import TEST_MODULES, alive, make_settings, wait_for_status
+from tests.conftest import TEST_MODULES, alive, make_settings, until, wait_for_status
 from tests.server_process import Server
 
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 1_000, "window": "call"}}
@@ -36,14 +35,6 @@ def runners_of(parent: int) -> set[int]:
         if ppid == parent and b"experiments.runner" in command and alive(int(entry.name)):
             found.add(int(entry.name))
     return found
-
-
-def until(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-    return value
 
 
 def header_pid(client: TestClient, run_id: str) -> int:

@@ -1,0 +1,43 @@
+"""Helpers for the tests of recorded locks: what Python a call runs, and a lock held while another thread waits."""
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Callable
+
+
+def python_calls(fn: Callable[[], object]) -> list[str]:
+    """Names of the Python functions `fn()` calls (through sys.setprofile): [] when all it runs is C."""
+    calls: list[str] = []
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code is not fn.__code__:
+            calls.append(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def hold_while_another_waits(lock, inside=lambda: None) -> None:
+    """Thread "holder" holds `lock` for 30 ms; thread "waiter" waits for it meanwhile, then runs `inside()` holding it."""
+    holding = threading.Event()
+
+    def holder():
+        with lock:
+            holding.set()
+            threading.Event().wait(0.03)  # long enough for the waiter's wait to be drawn
+
+    def waiter():
+        holding.wait()
+        with lock:
+            inside()
+
+    threads = [threading.Thread(target=holder, name="holder"), threading.Thread(target=waiter, name="waiter")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
