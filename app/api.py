@@ -91,7 +91,7 @@ async def get_events(
     """The stored events in order, each with its `seq` (from 1); fewer than `limit` means none are stored after them yet."""
     lab = lab_of(request)
     run = await run_or_404(lab, run_id)
-    return await lab.store.events(run.id, after, limit)
+    return await lab.store.events(run.id, after, limit, run.timeline.lane_of_tid())
 
 
 @router.post("/api/runs/{run_id}/cancel")

@@ -13,8 +13,11 @@ from typing import Any, NamedTuple
 
 KINDS = {
     "H": "header", "L": "lane", "B": "begin", "E": "end", "I": "instant",
-    "C": "counter", "R": "result", "F": "failure",
+    "C": "counter", "R": "result", "F": "failure", "S": "service",
+    # From the on-CPU sampler (experiments/sampler.py), not the recorder:
+    "T": "oncpu", "X": "exit", "M": "machine",
 }
+SAMPLED = frozenset({"oncpu", "exit", "machine"})  # what the kernel says, not what the code said
 
 
 class Event(NamedTuple):
@@ -23,10 +26,15 @@ class Event(NamedTuple):
     worker: str
     name: str = ""
     category: str = ""
-    value: Any = None  # header/lane/result/failure info, or a counter's value
+    value: Any = None  # header/lane/result/failure info, a counter's value, or an oncpu's (tid, end_ns)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, lane_of_tid: dict[int, str] | None = None) -> dict[str, Any]:
+        """The API's form; an oncpu event's worker is the lane of its thread (`lane_of_tid`), "" if none."""
         out: dict[str, Any] = {"ts_ns": self.ts_ns, "worker": self.worker, "kind": self.kind}
+        if self.kind == "oncpu":
+            tid, end = self.value
+            out.update(worker=(lane_of_tid or {}).get(tid, ""), tid=tid, start_ns=self.ts_ns, end_ns=end)
+            return out
         if self.kind == "begin":
             out["start_ns"] = self.ts_ns
         elif self.kind == "end":
@@ -53,6 +61,8 @@ def decode(raw: list) -> Event:
         name, category = raw[3], raw[4]
         return Event(KINDS[code], ts, worker, name if type(name) is str else str(name),
                      category if type(category) is str else str(category))
+    if code == "T":  # ["T", start_ns, "", tid, end_ns]
+        return Event("oncpu", ts, worker, value=(int(raw[3]), int(raw[4])))
     if code == "C":
         name = raw[3]
         return Event("counter", ts, worker, name if type(name) is str else str(name), "", raw[4])

@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.scale import MIN_WIDTH, round_up
-from app.timeline import Arrow, Mark, Series, Span
+from app.timeline import ON_CPU, Arrow, Mark, Series, Span
 
-LANE_HEIGHT = 28  # a lane's track
+LANE_HEIGHT = 34  # a lane's track: the recorder's spans above, the on-CPU strip below
+CPU_STRIP = 8  # the on-CPU strip's full height, at the bottom of the track
+SPAN_HEIGHT = LANE_HEIGHT - CPU_STRIP - 6  # a depth-0 span's height
 ROW_HEIGHT = LANE_HEIGHT + 1  # a lane's track and its 1px bottom border (style.css sets .lane to it)
 SERIES_HEIGHT = 22  # a counter series' track
 # A label is drawn only where it fits whole: 11px monospace is some 6.6px a character, and a
@@ -25,7 +27,8 @@ LABEL_PADDING = 0.5  # percent
 # spans are drawn beneath: anything finished that overlaps an open span is nested in it.)
 MAX_DEPTH = 3
 MARK_LAYER = MAX_DEPTH + 1
-LAYERS = MARK_LAYER + 1
+CPU_LAYER = MARK_LAYER + 1  # the on-CPU strip: below every span, so no overlap to order
+LAYERS = CPU_LAYER + 1
 
 
 def group_id(lane: int, layer: int) -> str:
@@ -122,15 +125,30 @@ def place_span(span: Span, axis: Axis) -> Box:
     if span.count > 1:
         labels = [f"{span.count}× {span.name}"]
     label = next((text for text in labels if fits(text, width)), "")
-    return Box(axis.x(span.start_ns), width, 3 + 3 * depth, LANE_HEIGHT - 6 - 6 * depth, label,
+    return Box(axis.x(span.start_ns), width, 2 + 3 * depth, SPAN_HEIGHT - 6 * depth, label,
                span.category, tip, bool(label), span.cut, depth)
+
+
+def place_cpu(span: Span, axis: Axis) -> Box:
+    """An on-CPU span: a strip at the bottom of the lane, as high as the share of it the lane was on a CPU."""
+    length = span.end_ns - span.start_ns
+    share = min(1.0, span.busy_ns / length) if length and span.busy_ns else 1.0
+    if share >= 0.98:
+        tip = f"on a CPU · {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms ({length / 1e6:.2f} ms)"
+    else:
+        tip = (f"on a CPU {share:.0%} of {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms "
+               f"({span.busy_ns / 1e6:.2f} of {length / 1e6:.2f} ms)")
+    h = max(1, round(CPU_STRIP * share))
+    return Box(axis.x(span.start_ns), axis.width(span.start_ns, span.end_ns), LANE_HEIGHT - 1 - h, h, "",
+               ON_CPU, tip, False, layer=CPU_LAYER)
 
 
 def place_mark(mark: Mark, axis: Axis) -> Box:
     tip = f"{mark.name} · {axis.ms(mark.ts_ns)} ms"
     if mark.count > 1:  # merged: too close to draw apart
         tip = f"{mark.count} marks, the first {mark.name} · {axis.ms(mark.ts_ns)}–{axis.ms(mark.last_ns)} ms"
-    return Box(axis.x(mark.ts_ns), 0.15, 1, LANE_HEIGHT - 2, mark.name, mark.category, tip, False, layer=MARK_LAYER)
+    return Box(axis.x(mark.ts_ns), 0.15, 1, LANE_HEIGHT - CPU_STRIP - 3, mark.name, mark.category, tip, False,
+               layer=MARK_LAYER)
 
 
 def place_step(series: Series, index: int, axis: Axis, top: float, now_ns: int) -> Step:
@@ -144,6 +162,6 @@ def place_step(series: Series, index: int, axis: Axis, top: float, now_ns: int) 
 
 
 def place_arrow(arrow: Arrow, axis: Axis) -> ArrowLine:
-    middle = LANE_HEIGHT // 2
+    middle = 2 + SPAN_HEIGHT // 2  # the middle of a depth-0 span
     return ArrowLine(axis.x(arrow.from_ns), arrow.from_lane * ROW_HEIGHT + middle,
                      axis.x(arrow.to_ns), arrow.to_lane * ROW_HEIGHT + middle)

@@ -17,9 +17,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.bytecode import listings, switches_only_at_calls_and_jumps
 from app.conditions import describe as describe_conditions
+from app.cpu import sentences as cpu_sentences
 from app.placement import (
-    LANE_HEIGHT, LAYERS, ROW_HEIGHT, SERIES_HEIGHT, Axis, Box, Step, group_id, place_arrow, place_mark, place_span,
-    place_step, series_top, ticks,
+    LANE_HEIGHT, LAYERS, ROW_HEIGHT, SERIES_HEIGHT, Axis, Box, Step, group_id, place_arrow, place_cpu, place_mark,
+    place_span, place_step, series_top, ticks,
 )
 from app.scale import MIN_SCALE_NS, scale_for
 from app.timeline import Lane, Mark, Series, Span, Timeline
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Categories the recorder uses, with the words the legend shows for them.
 CATEGORIES = {
+    "oncpu": "on a CPU (the strip under the spans, measured by the kernel)",
     "run": "running",
     "cpu": "computing (a task)",
     "hold": "holding a lock",
@@ -45,7 +47,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
     env.globals.update(categories=CATEGORIES, lane_height=LANE_HEIGHT, row_height=ROW_HEIGHT,
                        series_height=SERIES_HEIGHT, layers=LAYERS, group_id=group_id,
-                       describe_conditions=describe_conditions)
+                       describe_conditions=describe_conditions, cpu_sentences=cpu_sentences)
     return env
 
 
@@ -63,6 +65,7 @@ class View:
     final: bool = False  # drawn on the snug axis of a finished run
     lanes: int = 0
     spans: int = 0
+    cpu: int = 0  # on-CPU spans
     marks: int = 0
     arrows: int = 0
     series: int = 0
@@ -96,9 +99,10 @@ class Renderer:
         return SeriesRow(series.index, series.name, top, steps, place_step(series, drawn, axis, top, now))
 
     @staticmethod
-    def _grouped(spans: list[Span], marks: list[Mark], axis: Axis) -> dict[str, list[Box]]:
-        """Spans and marks placed, by the SVG group (lane and layer) they go into."""
-        placed = [(s.lane, place_span(s, axis)) for s in spans] + [(m.lane, place_mark(m, axis)) for m in marks]
+    def _grouped(spans: list[Span], marks: list[Mark], cpu: list[Span], axis: Axis) -> dict[str, list[Box]]:
+        """Spans, marks and on-CPU spans placed, by the SVG group (lane and layer) they go into."""
+        placed = ([(s.lane, place_span(s, axis)) for s in spans] + [(m.lane, place_mark(m, axis)) for m in marks]
+                  + [(s.lane, place_cpu(s, axis)) for s in cpu])
         groups: dict[str, list[Box]] = {}
         for lane, box in placed:
             groups.setdefault(group_id(lane, box.layer), []).append(box)
@@ -106,7 +110,8 @@ class Renderer:
 
     @staticmethod
     def _open(timeline: Timeline, lanes: list[Lane], axis: Axis, now: int) -> dict[int, list[Box]]:
-        return {lane.index: [place_span(s, axis) for s in timeline.open_spans(lane, now)]
+        return {lane.index: [place_cpu(s, axis) for s in timeline.open_cpu(lane)]
+                + [place_span(s, axis) for s in timeline.open_spans(lane, now)]
                 + [place_mark(m, axis) for m in timeline.pending_marks(lane)] for lane in lanes}
 
     def _common(self, run: Run, now: int) -> dict[str, Any]:
@@ -131,7 +136,8 @@ class Renderer:
             **self._common(run, now),
             **self._bytecode(run),
             "lanes": lanes,
-            "spans": self._grouped(timeline.spans[: view.spans], timeline.marks[: view.marks], axis),
+            "spans": self._grouped(timeline.spans[: view.spans], timeline.marks[: view.marks],
+                                   timeline.cpu_spans[: view.cpu], axis),
             "open": self._open(timeline, lanes, axis, now),
             "arrows": [place_arrow(a, axis) for a in timeline.arrows[: view.arrows]],
             "series": [self._row(s, view.steps[s.index], view.tops[s.index], axis, now)
@@ -149,7 +155,7 @@ class Renderer:
         else:
             view.scale_ns = max(view.scale_ns, scale_for(elapsed))
         view.lanes, view.spans, view.marks = len(timeline.lanes), len(timeline.spans), len(timeline.marks)
-        view.arrows, view.series = len(timeline.arrows), len(timeline.series)
+        view.cpu, view.arrows, view.series = len(timeline.cpu_spans), len(timeline.arrows), len(timeline.series)
         for series in timeline.series:
             view.steps[series.index] = len(series.samples) - 1
             view.tops[series.index] = series_top(series)
@@ -188,7 +194,8 @@ class Renderer:
             self.catch_up(run, view)
             return self.full(run, view)
         axis = Axis(timeline.t0_ns or now, view.scale_ns)
-        appended = self._grouped(timeline.spans[view.spans:], timeline.marks[view.marks:], axis)
+        appended = self._grouped(timeline.spans[view.spans:], timeline.marks[view.marks:],
+                                 timeline.cpu_spans[view.cpu:], axis)
         new_series, redrawn, steps, open_steps = self._series_delta(timeline, view, axis, now)
         # The header (with any bytecode) comes once, first; the Bytecode view is sent with it.
         bytecode = self._bytecode(run) if timeline.header and not view.bytecode else {}
@@ -208,7 +215,7 @@ class Renderer:
             send_bytecode=bool(bytecode.get("bytecode")),
         )
         view.lanes, view.spans, view.marks = len(timeline.lanes), len(timeline.spans), len(timeline.marks)
-        view.arrows = len(timeline.arrows)
+        view.cpu, view.arrows = len(timeline.cpu_spans), len(timeline.arrows)
         view.bytecode = view.bytecode or bool(timeline.header)
         return html
 

@@ -71,7 +71,7 @@ def job(module: str, params: dict, settings: Settings, user_tasks_before: int) -
     not have counted itself either). Another run's runner, started ahead meanwhile, counts.
     """
     nproc = user_tasks_before + settings.run_processes
-    return {"module": module, "params": json.dumps(params),
+    return {"module": module, "params": json.dumps(params), "oncpu": settings.oncpu,
             "limits": rlimits.spec(settings.run_memory_mb, settings.run_cpu_s, nproc)}
 
 

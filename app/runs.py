@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from app.admission import Place
 from app.conditions import from_header
+from app.cpu import Budget, budget
 from app.events import Event
 from app.experiments import Experiment
 from app.hangs import Blocked
@@ -109,6 +110,17 @@ class Run:
     def failure(self) -> dict[str, Any] | None:
         return self.timeline.failure
 
+    @property
+    def cpu(self) -> Budget | None:
+        """How many cores the run's workers and other programs kept busy (app/cpu.py)."""
+        return budget(self.timeline)
+
+    @property
+    def oncpu_unavailable(self) -> str | None:
+        """Why this run has no on-CPU lanes, if it has none (said by the runner's header)."""
+        oncpu = (self.timeline.header or {}).get("oncpu")
+        return oncpu.get("unavailable") if isinstance(oncpu, dict) else None
+
     def ingest(self, events: list[Event], wire: bytes = b"") -> None:
         """Fold `events` in and journal them; `wire`, if given, is the runner's lines they were parsed
         from (StreamParser.wire), which the store keeps as they are."""
@@ -150,6 +162,7 @@ class Run:
 
     def to_json(self) -> dict[str, Any]:
         result = self.result_json()
+        cpu = self.cpu
         return {
             "id": self.id,
             "experiment": self.experiment.id,
@@ -159,6 +172,7 @@ class Run:
             "error": self.error,
             "python": self.python,
             "conditions": self.conditions,
+            "cpu": cpu.to_json() if cpu else None,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "ended_at": self.ended_at,

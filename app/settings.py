@@ -23,6 +23,7 @@ class Settings(BaseSettings):
 
     # Running one experiment
     run_timeout_s: float = Field(default=120.0, gt=0, description="wall-time limit of one run")
+    oncpu: bool = Field(default=True, description="sample when the kernel had each worker on a CPU (experiments/sampler.py)")
     hang_after_s: float = Field(default=3.0, gt=0, description="silence, with every live worker blocked, that ends a run as hung")
     cancel_grace_s: float = Field(default=0.5, ge=0, description="SIGTERM to SIGKILL delay on cancel, timeout or hang")
     run_memory_mb: int = Field(default=1024, ge=64, description="address-space limit of each runner process (RLIMIT_AS)")

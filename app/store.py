@@ -97,6 +97,8 @@ def encode(seq: int, event: Event) -> str:
         raw = [seq, code, event.ts_ns, event.worker, event.name, event.value]
     elif code == "E":
         raw = [seq, code, event.ts_ns, event.worker]
+    elif code == "T":
+        raw = [seq, code, event.ts_ns, event.worker, *event.value]
     elif code == "O":
         raw = [seq, code, event.ts_ns, event.worker, event.name]
     else:
@@ -332,10 +334,12 @@ class RunStore:
             self._remember(run)
         return run
 
-    async def events(self, run_id: str, after: int, limit: int) -> list[dict[str, Any]]:
-        """Stored events numbered after `after`, at most `limit`, each as JSON with its `seq`."""
+    async def events(self, run_id: str, after: int, limit: int,
+                     lane_of_tid: dict[int, str] | None = None) -> list[dict[str, Any]]:
+        """Stored events numbered after `after`, at most `limit`, each as JSON with its `seq`;
+        on-CPU intervals on the lane of their thread (`lane_of_tid`, the run's timeline knows it)."""
         self._hand_over()  # so the read sees every event ingested so far
-        return await self.db.run(self._read_events, run_id, after, limit)
+        return await self.db.run(self._read_events, run_id, after, limit, lane_of_tid)
 
     async def history(self, page: int, size: int) -> Page:
         self._hand_over()
@@ -465,14 +469,15 @@ class RunStore:
             if len(snapshot) <= self.max_log_bytes:  # else replay falls back to the stored events
                 conn.execute("UPDATE runs SET snapshot = ? WHERE id = ?", (snapshot, record["id"]))
 
-    def _read_events(self, conn: sqlite3.Connection, run_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+    def _read_events(self, conn: sqlite3.Connection, run_id: str, after: int, limit: int,
+                     lane_of_tid: dict[int, str] | None = None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         rows = conn.execute("SELECT data, first_seq FROM events WHERE run_id = ? AND last_seq > ? ORDER BY first_seq",
                             (run_id, after))
         for blob, first_seq in rows:
             for seq, event in unpack_events(blob, first_seq):
                 if seq > after:
-                    out.append({"seq": seq, **event.to_json()})
+                    out.append({"seq": seq, **event.to_json(lane_of_tid)})
                     if len(out) >= limit:
                         return out
         return out

@@ -15,7 +15,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 
-from app.events import StreamParser
+from app.events import SAMPLED, StreamParser
 from app.hangs import Blocked, blocked_workers
 from app.runners import WarmRunner, signal_group
 from app.runs import Run
@@ -41,8 +41,11 @@ class Heartbeat:
 async def _pump_events(stream: asyncio.StreamReader, run: Run, heartbeat: Heartbeat) -> None:
     parser = StreamParser()
     while data := await stream.read(READ_SIZE):
-        heartbeat.beat()
         events = parser.feed(data)
+        # The sampler writes while workers run, and while they are all blocked too: only what the
+        # experiment recorded is progress.
+        if not all(event.kind in SAMPLED for event in events):
+            heartbeat.beat()
         if events:
             run.ingest(events, parser.wire)  # the lines as they came: the store keeps those, not re-encoded events
             if run.journal is not None:
@@ -89,8 +92,8 @@ def limit_hit(failure: dict | None, returncode: int, settings: Settings) -> str 
 def _outcome(run: Run, returncode: int, settings: Settings) -> tuple[str, str | None]:
     failure = run.timeline.failure
     limit = limit_hit(failure, returncode, settings)
-    if failure or limit:
-        return "failed", limit
+    if failure or limit or run.timeline.deaths:
+        return "failed", _joined(limit, _deaths(run))
     if returncode == 0 and run.result is not None:
         return "done", None
     if returncode < 0:
@@ -119,6 +122,7 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner) -> None
     cancelled = asyncio.create_task(run.cancel_requested.wait())
     hung = asyncio.create_task(_watch_for_hang(run, heartbeat, settings.hang_after_s))
     stopped_by: str | None = None
+    deaths_before_stop: str | None = None  # our own SIGTERM kills the rest: those are not news
     try:
         done, _ = await asyncio.wait({exited, cancelled, hung}, timeout=settings.run_timeout_s,
                                      return_when=asyncio.FIRST_COMPLETED)
@@ -128,6 +132,7 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner) -> None
             elif hung in done:
                 stopped_by = "hung"
                 run.blocked = hung.result()  # taken before the kill: what they were blocked on
+                deaths_before_stop = _deaths(run)
             else:
                 stopped_by = "timed_out"
             await _stop_group(proc, exited, settings.cancel_grace_s)
@@ -148,7 +153,10 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner) -> None
             for pump in pumps:
                 pump.cancel()
         if stopped_by is not None:
-            run.finish(stopped_by, _why_stopped(stopped_by, settings), cut_at_ns=time.monotonic_ns())
+            why = _why_stopped(stopped_by, settings)
+            if stopped_by == "hung":  # waiting on a worker that was killed: say which
+                why = _joined(why, deaths_before_stop)
+            run.finish(stopped_by, why, cut_at_ns=time.monotonic_ns())
         else:
             status, error = _outcome(run, proc.returncode, settings)
             run.finish(status, error, cut_at_ns=time.monotonic_ns() if status == "failed" else None)
@@ -163,6 +171,17 @@ async def _runner_exit(proc: asyncio.subprocess.Process) -> int:
     while proc.returncode is None:
         await asyncio.sleep(0.05)
     return proc.returncode
+
+
+def _deaths(run: Run) -> str | None:
+    """The workers whose process was killed under them, in words (the sampler saw them die)."""
+    deaths = run.timeline.deaths
+    return "; ".join(death.words() for death in deaths) if deaths else None
+
+
+def _joined(*parts: str | None) -> str | None:
+    text = "; ".join(part for part in parts if part)
+    return text or None
 
 
 def _why_stopped(stopped_by: str, settings: Settings) -> str:

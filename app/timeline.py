@@ -14,6 +14,7 @@ alone (their timestamps), never on the wall clock, so replaying a stored log dra
 """
 from __future__ import annotations
 
+import signal
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -21,7 +22,19 @@ from typing import Any, Iterable
 from app.events import Event
 from app.scale import resolution_for
 
+ON_CPU = "oncpu"  # the category (and name) of an on-CPU span
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # a real-time signal has no name
+        return f"signal {number}"
+
+
 SHORT_PATH = frozenset({"begin", "end", "instant", "counter"})  # what apply_all folds without apply()
+WORKERLESS = frozenset({"oncpu", "exit", "machine", "service"})  # events about threads and processes, not lanes
+HELD_MAX = 4096  # intervals kept per thread before its lane is known (then only their total)
 NOTIFIES_KEPT = 1024  # recent notifies a `woken` may be joined to (older ones never are in practice)
 
 
@@ -107,15 +120,95 @@ class Series:
     samples: list[tuple[int, float]] = field(default_factory=list)
 
 
+class _CpuBins:
+    """A lane's on-CPU intervals as drawn: bins of the resolution, each as full as the time it was on a CPU.
+
+    Without coalescing (resolution 0) each interval is drawn as it came. With it, time is cut
+    into bins of `resolution_ns` from the run's start: a bin the lane filled joins its full
+    neighbours in one span; a bin it only partly filled becomes a span of its own that says how
+    much (busy_ns), drawn that much high. So two threads taking 5 ms turns still look half-busy
+    each on a two-minute axis, instead of both solid (a sliver every few ms) or both empty.
+    """
+
+    __slots__ = ("bin", "busy", "run_start", "run_end")
+
+    def __init__(self) -> None:
+        self.bin = -1  # start of the bin being filled (-1: none)
+        self.busy = 0
+        self.run_start = self.run_end = 0  # full bins in a row, not drawn yet (run_end 0: none)
+
+    def add(self, start: int, end: int, t0: int, res: int, out: list[tuple[int, int, int]]) -> None:
+        """Account [start, end); append (start, end, busy) for each span that can no longer change."""
+        while start < end:
+            first = t0 + (start - t0) // res * res
+            if first != self.bin:
+                self.close_bin(res, out)
+                self.bin = first
+            if start == first and end >= first + res and self.busy == 0:  # whole bins at once
+                last = t0 + (end - t0) // res * res
+                self._full(first, last, out)
+                self.bin, start = -1, last
+                continue
+            take = min(end, first + res) - start
+            self.busy += take
+            start += take
+
+    def _full(self, start: int, end: int, out: list) -> None:
+        if self.run_end and self.run_end == start:
+            self.run_end = end
+            return
+        self.flush_run(out)
+        self.run_start, self.run_end = start, end
+
+    def close_bin(self, res: int, out: list) -> None:
+        if self.bin < 0:
+            return
+        if self.busy >= res - res // 50:  # full, give or take the sampler's rounding
+            self._full(self.bin, self.bin + res, out)
+        else:
+            self.flush_run(out)
+            out.append((self.bin, self.bin + res, self.busy))
+        self.bin, self.busy = -1, 0
+
+    def flush_run(self, out: list) -> None:
+        if self.run_end:
+            out.append((self.run_start, self.run_end, self.run_end - self.run_start))
+            self.run_start = self.run_end = 0
+
+    def pending(self, res: int) -> list[tuple[int, int, int]]:
+        """What is still being filled: the run of full bins and the bin in progress."""
+        out = [(self.run_start, self.run_end, self.run_end - self.run_start)] if self.run_end else []
+        if self.bin >= 0:
+            out.append((self.bin, self.bin + res, self.busy))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Death:
+    """A worker's process killed by a signal while the worker was in the middle of something."""
+
+    worker: str
+    pid: int
+    signal: str  # its name: SIGKILL
+    during: str  # the innermost span it was in
+
+    def words(self) -> str:
+        return f"{self.worker} (pid {self.pid}) was killed by {self.signal} during {self.during}"
+
+
 @dataclass
 class Lane:
     index: int
     worker: str
     pid: int | None = None
+    tid: int | None = None
     thread: str = ""
+    cpu_ns: int = 0  # on a CPU, as the kernel counted it (the sampler's intervals)
+    ended: str = ""  # why its process ended under it, if it did ("killed by SIGKILL")
     stack: list[tuple[str, str, int]] = field(default_factory=list)  # open spans: name, category, start
     pending: dict[int, _Bucket] = field(default_factory=dict)  # by depth: short spans being merged
     pending_mark: _MarkBucket | None = None
+    cpu: _CpuBins = field(default_factory=_CpuBins)
 
 
 @dataclass
@@ -135,6 +228,16 @@ class Timeline:
     result: dict[str, Any] | None = None
     failure: dict[str, Any] | None = None
     output: list[str] = field(default_factory=list)
+    # What the kernel said (experiments/sampler.py): on-CPU spans per lane, processes killed
+    # under a worker, the CPU budget's cumulative samples, threads that are ours, not workers.
+    cpu_spans: list[Span] = field(default_factory=list)
+    deaths: list[Death] = field(default_factory=list)
+    machine: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    by_tid: dict[int, Lane] = field(default_factory=dict)
+    service: dict[int, str] = field(default_factory=dict)  # tid -> role ("recorder")
+    service_ns: dict[str, int] = field(default_factory=dict)  # on-CPU time by role
+    held: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # by tid: intervals before its lane
+    unlaned_ns: int = 0  # on-CPU time of the run's threads that never had a lane
     resolution_ns: int = 0  # shapes closer than this are merged (0: never)
     _until_ns: int = -1  # the run's length up to which `resolution_ns` holds
 
@@ -143,6 +246,17 @@ class Timeline:
             self.resolution_ns, self._until_ns = resolution_for(0)
         else:
             self._until_ns = 1 << 62
+
+    def _rescale(self, length_ns: int) -> None:
+        """The run grew past the axis step: on-CPU bins of the old resolution are drawn as they are."""
+        old = self.resolution_ns
+        self.resolution_ns, self._until_ns = resolution_for(length_ns)
+        if old != self.resolution_ns:
+            for lane in self.lanes:
+                done: list[tuple[int, int, int]] = []
+                lane.cpu.close_bin(old, done)
+                lane.cpu.flush_run(done)
+                self._cpu_drawn(lane, done)
 
     def lane(self, worker: str) -> Lane:
         lane = self.by_worker.get(worker)
@@ -159,10 +273,13 @@ class Timeline:
         if ts > self.last_ns:
             self.last_ns = ts
         if self.last_ns - self.t0_ns > self._until_ns:  # the axis grew a step: merge more coarsely
-            self.resolution_ns, self._until_ns = resolution_for(self.last_ns - self.t0_ns)
+            self._rescale(self.last_ns - self.t0_ns)
         kind = event.kind
         if kind == "output":
             self.output.append(event.name)
+            return
+        if kind in WORKERLESS:
+            self._kernel(event)
             return
         lane = self.lane(event.worker)
         if kind == "begin":
@@ -178,6 +295,12 @@ class Timeline:
         elif kind == "lane":
             lane.pid = event.value.get("pid")
             lane.thread = event.value.get("thread", "")
+            tid = event.value.get("tid")
+            if isinstance(tid, int):
+                lane.tid = tid
+                self.by_tid[tid] = lane
+                for start, end in self.held.pop(tid, ()):
+                    self._on_cpu(lane, start, end)
         elif kind == "header":
             self.header = event.value
         elif kind == "result":
@@ -198,7 +321,7 @@ class Timeline:
             if ts > self.last_ns:
                 self.last_ns = ts
                 if ts - t0 > self._until_ns:  # the axis grew a step: merge more coarsely
-                    self.resolution_ns, self._until_ns = resolution_for(ts - t0)
+                    self._rescale(ts - t0)
             stack = lane.stack
             if kind == "begin":
                 stack.append((name, category, ts))
@@ -210,6 +333,67 @@ class Timeline:
                 self._mark(lane, ts, name, category)
             else:
                 self._sample(name, ts, event.value)
+
+    def _kernel(self, event: Event) -> None:
+        kind, info = event.kind, event.value
+        if kind == "oncpu":
+            tid, end = info
+            lane = self.by_tid.get(tid)
+            if lane is not None:
+                self._on_cpu(lane, event.ts_ns, end)
+            elif tid in self.service:
+                role = self.service[tid]
+                self.service_ns[role] = self.service_ns.get(role, 0) + end - event.ts_ns
+            else:  # its lane may still come (two writers share the pipe): hold it, bounded
+                held = self.held.setdefault(tid, [])
+                if len(held) < HELD_MAX:
+                    held.append((event.ts_ns, end))
+                else:
+                    self.unlaned_ns += end - event.ts_ns
+        elif kind == "machine":
+            self.machine.append((event.ts_ns, info))
+        elif kind == "exit":
+            self._exited(event.ts_ns, info)
+        elif kind == "service":
+            tid = info.get("tid")
+            if isinstance(tid, int):
+                self.service[tid] = str(info.get("role", "service"))
+                for start, end in self.held.pop(tid, ()):
+                    self.service_ns[self.service[tid]] = self.service_ns.get(self.service[tid], 0) + end - start
+
+    def _on_cpu(self, lane: Lane, start: int, end: int) -> None:
+        if end <= start:
+            return
+        lane.cpu_ns += end - start
+        res = self.resolution_ns
+        if not res:
+            self.cpu_spans.append(Span(lane.index, ON_CPU, ON_CPU, start, end))
+            return
+        done: list[tuple[int, int, int]] = []
+        lane.cpu.add(start, end, self.t0_ns or start, res, done)
+        self._cpu_drawn(lane, done)
+
+    def _cpu_drawn(self, lane: Lane, done: list[tuple[int, int, int]]) -> None:
+        for start, end, busy in done:
+            self.cpu_spans.append(Span(lane.index, ON_CPU, ON_CPU, start, end, busy_ns=busy))
+
+    def _exited(self, ts: int, info: dict[str, Any]) -> None:
+        """A process of the run ended: what its lanes had open ends here, marked with how it ended."""
+        pid, number = info.get("pid"), info.get("signal") or 0
+        why = f"killed by {signal_name(number)}" if number else "its process ended"
+        for lane in self.lanes:
+            if lane.pid != pid or lane.ended:
+                continue
+            if number:
+                self._mark(lane, ts, why, "end")
+            if not lane.stack:
+                continue
+            lane.ended = why
+            if number:
+                self.deaths.append(Death(lane.worker, pid, signal_name(number), lane.stack[-1][0]))
+            while lane.stack:
+                name, category, start = lane.stack.pop()
+                self.spans.append(Span(lane.index, name, category, start, max(ts, start), len(lane.stack), cut=why))
 
     def _finish(self, lane: Lane, name: str, category: str, start: int, end: int, depth: int) -> None:
         """A span ended: draw it, or merge it with its neighbours if it is too short to see.
@@ -304,6 +488,13 @@ class Timeline:
             while lane.stack:
                 name, category, start = lane.stack.pop()
                 self.spans.append(Span(lane.index, name, category, start, end, len(lane.stack), cut=why))
+            done: list[tuple[int, int, int]] = []
+            lane.cpu.close_bin(self.resolution_ns, done)
+            lane.cpu.flush_run(done)
+            self._cpu_drawn(lane, done)
+        for intervals in self.held.values():  # threads that never had a lane: pool managers, feeders
+            self.unlaned_ns += sum(end - start for start, end in intervals)
+        self.held.clear()
         self.last_ns = end
 
     def open_spans(self, lane: Lane, now_ns: int) -> list[Span]:
@@ -313,6 +504,15 @@ class Timeline:
             for depth, (name, category, start) in enumerate(lane.stack)
         ]
         return spans + [bucket.span(lane.index, depth) for depth, bucket in lane.pending.items()]
+
+    def lane_of_tid(self) -> dict[int, str]:
+        """Each thread's lane label, by its native id: what an on-CPU event's worker is."""
+        return {tid: lane.worker for tid, lane in self.by_tid.items()}
+
+    def open_cpu(self, lane: Lane) -> list[Span]:
+        """The lane's on-CPU bins still being filled."""
+        return [Span(lane.index, ON_CPU, ON_CPU, start, end, busy_ns=busy)
+                for start, end, busy in lane.cpu.pending(self.resolution_ns)]
 
     def pending_marks(self, lane: Lane) -> list[Mark]:
         return [lane.pending_mark.mark()] if lane.pending_mark is not None else []

@@ -45,6 +45,8 @@ FORMAT = 1
 #   ["C", ts, lane, name, value]           a counter sample (queue depth, permits in use)
 #   ["R", ts, lane, values]                the experiment's result
 #   ["F", ts, lane, info]                  the experiment failed: error type, message, traceback
+#   ["S", ts, "", info]                    a thread of ours, not a worker (the flusher): pid, tid, role
+# (The on-CPU sampler, experiments/sampler.py, writes "T", "X" and "M" events to the same pipe.)
 
 PIPE_BUF = 4096  # pipe writes up to this size are atomic on Linux
 FLUSH_INTERVAL_S = 0.02  # how often the flusher thread writes what was recorded
@@ -190,35 +192,6 @@ class Recorder:
     def header(self, info: dict[str, Any]) -> None:
         self._emit(("H", now(), self.lane(), info))
 
-    def chunks(self, total: int, size: int = 1000, name: str = "running", category: str = "run") -> Iterator[range]:
-        """Yield `range`s covering `total` iterations and draw when this thread really ran.
-
-        A timestamp per chunk (not per iteration) keeps the cost negligible. A chunk that took
-        much longer than the fastest one means the thread was switched out meanwhile (waiting
-        for the GIL, or for a lock): the running span ends there and a new one starts when the
-        thread is back. The exact moment within the chunk is unknown; we place the pause at its
-        start, which is off by at most one chunk (tens of microseconds).
-        """
-        lane = self.lane()
-        emit = self._emit
-        started = last = now()
-        emit(("B", started, lane, name, category))
-        fastest = 0
-        done = 0
-        while done < total:
-            step = size if total - done > size else total - done
-            yield range(step)
-            done += step
-            t = now()
-            took = t - last
-            if not fastest or took < fastest:
-                fastest = took
-            elif took > 4 * fastest + 100_000:
-                emit(("E", last, lane))
-                emit(("B", t - fastest, lane, name, category))
-            last = t
-        emit(("E", last, lane))
-
     def Lock(self, name: str = "lock") -> Any:
         """A threading.Lock whose contended acquisitions are drawn as "Lock.acquire <name>" wait spans.
 
@@ -342,6 +315,8 @@ class Recorder:
         self._flusher.start()
 
     def _flush_periodically(self) -> None:
+        # Not a lane: the on-CPU sampler's time for this thread is what recording cost.
+        self._emit(("S", now(), "", {"pid": os.getpid(), "tid": threading.get_native_id(), "role": "recorder"}))
         while not self._stop.wait(self._interval):
             self.flush()
 

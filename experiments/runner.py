@@ -24,8 +24,11 @@ import time
 
 from experiments import lifeline
 from experiments import params as params_module
-from experiments import rlimits
+from experiments import rlimits, sampler
 from experiments.recorder import FORMAT, attach
+
+
+ONCPU_ENV = "LAB_ONCPU"  # "0": no on-CPU sampling (the runner started with its job on the command line)
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -44,9 +47,13 @@ def main(argv: list[str]) -> int:
     if len(argv) not in (0, 2):
         print("usage: python -m experiments.runner [MODULE PARAMS_JSON]", file=sys.stderr)
         return 2
+    # The sampler is forked now, before the lifeline's thread and the experiment's exist.
+    oncpu_off = sampler.unavailable()
+    sampler_pid, sampler_control = sampler.fork() if oncpu_off is None else (0, -1)
     lifeline.hold()  # if the server dies without stopping this run, its process group dies too
     if argv:
         (module_name, params_json), limits = argv, rlimits.from_env()
+        wants_oncpu = os.environ.get(ONCPU_ENV, "1") != "0"
     else:
         import dis  # noqa: F401  (while waiting: the header's disassembly needs it)
 
@@ -54,6 +61,7 @@ def main(argv: list[str]) -> int:
         if job is None:  # the server stopped before it had a run for us
             return 0
         module_name, params_json, limits = job["module"], job["params"], job.get("limits")
+        wants_oncpu = job.get("oncpu", True)
     if limits:
         rlimits.apply(limits)  # before the experiment is even imported
     module = importlib.import_module(module_name)
@@ -63,6 +71,11 @@ def main(argv: list[str]) -> int:
         print(f"bad params: {exc}", file=sys.stderr)
         return 2
 
+    if sampler_pid and wants_oncpu:
+        sampler.start(sampler_control)
+    elif sampler_pid:
+        sampler.stop(sampler_pid, sampler_control)
+        sampler_pid, oncpu_off = 0, f"turned off ({ONCPU_ENV}=0)"
     rec = attach(fd=1)
     if os.getpid() == rec.root_pid:  # only the runner itself, not children that import this module
         signal.signal(signal.SIGTERM, _terminate)
@@ -78,6 +91,7 @@ def main(argv: list[str]) -> int:
         "cpus": os.cpu_count(),
         "loadavg": os.getloadavg()[0],
         "bytecode": _disassemble(module, params),
+        "oncpu": {"sampler_pid": sampler_pid} if sampler_pid else {"unavailable": oncpu_off},
     })
     rec.flush()  # now, not at the flusher's next turn: the page draws the first lane from it
     started = time.monotonic_ns()
@@ -89,6 +103,7 @@ def main(argv: list[str]) -> int:
             "message": str(exc),
             "traceback": traceback.format_exc(),
         })
+        _stop_sampler(sampler_pid, sampler_control)
         rec.close()
         return 1
     result = dict(result or {})
@@ -97,8 +112,15 @@ def main(argv: list[str]) -> int:
     result["wall_ms"] = round((time.monotonic_ns() - started) / 1e6, 3)
     rec.result(result)
     _wait_like_interpreter_exit(rec)
+    _stop_sampler(sampler_pid, sampler_control)
     rec.close()
     return 0
+
+
+def _stop_sampler(pid: int, control: int) -> None:
+    """The run is over: the sampler writes its last intervals before the runner exits."""
+    if pid:
+        sampler.stop(pid, control)
 
 
 def _wait_for_job() -> dict | None:

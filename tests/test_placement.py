@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 
 from app.placement import (
-    LANE_HEIGHT, MARK_LAYER, ROW_HEIGHT, SERIES_HEIGHT, Axis, place_arrow, place_mark, place_span, place_step,
-    series_top, ticks,
+    CPU_LAYER, CPU_STRIP, LANE_HEIGHT, MARK_LAYER, ROW_HEIGHT, SERIES_HEIGHT, Axis, place_arrow, place_cpu, place_mark,
+    place_span, place_step, series_top, ticks,
 )
 from app.scale import MIN_SCALE_NS, scale_for
-from app.timeline import Arrow, Mark, Series, Span
+from app.timeline import ON_CPU, Arrow, Mark, Series, Span
 
 MS = 1_000_000
 AXIS = Axis(t0=1000 * MS, scale_ns=100 * MS)  # the full width is 100 ms: 1 ms is 1%
@@ -84,7 +84,20 @@ def test_series_top_is_a_round_number_at_least_the_largest_sample():
 
 
 def test_an_arrow_runs_from_the_middle_of_the_notifying_lane_to_the_middle_of_the_woken_one():
+    """The middle of the spans, that is: the on-CPU strip below them is not where a notify happens."""
     line = place_arrow(Arrow(from_lane=3, from_ns=1040 * MS, to_lane=1, to_ns=1041 * MS), AXIS)
     assert (line.x1, line.x2) == (40, 41)
-    assert line.y1 == 3 * ROW_HEIGHT + LANE_HEIGHT // 2
-    assert line.y2 == 1 * ROW_HEIGHT + LANE_HEIGHT // 2
+    spans = place_span(Span(0, "wait", "wait", 1000 * MS, 1010 * MS), AXIS)
+    middle = spans.y + spans.h // 2
+    assert line.y1 == 3 * ROW_HEIGHT + middle
+    assert line.y2 == 1 * ROW_HEIGHT + middle
+
+
+def test_the_on_cpu_strip_sits_below_the_spans_as_high_as_the_share_of_time_on_a_cpu():
+    span = place_span(Span(0, "fib(30)", "cpu", 1000 * MS, 1010 * MS), AXIS)
+    full = place_cpu(Span(0, ON_CPU, ON_CPU, 1000 * MS, 1010 * MS), AXIS)
+    half = place_cpu(Span(0, ON_CPU, ON_CPU, 1000 * MS, 1010 * MS, busy_ns=5 * MS), AXIS)
+    assert full.y >= span.y + span.h and full.y + full.h <= LANE_HEIGHT
+    assert full.h == CPU_STRIP and half.h == CPU_STRIP // 2
+    assert full.y + full.h == half.y + half.h  # both grow from the bottom
+    assert "50%" in half.tip and full.layer == half.layer == CPU_LAYER

@@ -1,0 +1,453 @@
+"""The on-CPU sampler: when the kernel had each thread of the run on a CPU, read from outside.
+
+The recorder says what the code meant (a task's name, a wait on a Lock); only the kernel knows
+what the machine did. Linux keeps, for every thread, the nanoseconds it has spent on a CPU
+(`/proc/<pid>/task/<tid>/schedstat`, first field; the second is the time it spent runnable,
+waiting for a CPU). This process reads that for every thread of the run's process group, every
+tick, and turns the growth into on-CPU intervals: two CPU-bound threads under one GIL take
+turns, two processes overlap on two cores, a sleeping thread shows nothing.
+
+It is its own process, forked by the runner before the experiment is imported (so it never
+takes an experiment interpreter's GIL and adds no instrumentation to its loops), and writes
+its events to the runner's event pipe in the recorder's wire format (whole lines of at most
+PIPE_BUF bytes: atomic, so they never interleave with the recorder's):
+
+  ["T", start_ns, "", tid, end_ns]   thread `tid` was on a CPU from start_ns to end_ns
+  ["X", ts, "", {pid, signal, status, known}]   a process of the run ended (its exit status,
+                                      read while it is a zombie, before its parent reaps it)
+  ["M", ts, "", {...}]               the CPU budget so far (cumulative): the machine's cores and
+                                      busy time, the run's CPU and its wait for a CPU, our own cost
+
+Cost: one wake-up and one pread per thread per tick. The tick adapts so the sampler stays
+near TARGET_SHARE of one core (1 ms with a few threads, longer with many); a thread's turns
+are resolved to about one tick. Stdlib only, Python 3.9+, Linux.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+import time
+
+PIPE_BUF = 4096
+GO = b"g"
+TARGET_SHARE = 0.02  # of one core: what the sampler may spend on itself
+MIN_TICK_S, MAX_TICK_S = 0.001, 0.005  # 5 ms is CPython's switch interval: a turn must not fit in a tick
+WRITE_EVERY_S = 0.05  # how often events are written (and long intervals cut, so a page draws them live)
+DISCOVER_EVERY_S = 0.01  # how often new threads and child processes are looked for
+LIST_EVERY_S = 0.1  # how often every task directory is listed, whatever its link count
+ADAPT_EVERY_S = 0.5
+CONTIGUOUS_NS = 20_000  # pieces closer than this are one interval
+FULL_SLACK_NS = 50_000  # a tick a thread ran all but this of ran all of it (the reads are not instantaneous)
+now = time.monotonic_ns
+
+
+def unavailable(proc: str = "/proc") -> str | None:
+    """Why on-CPU sampling cannot work here, or None if it can."""
+    if not sys.platform.startswith("linux"):
+        return f"the kernel's per-thread CPU time is read from /proc on Linux; this is {sys.platform}"
+    pid = os.getpid()
+    if not os.path.exists(f"{proc}/{pid}/task/{pid}/schedstat"):
+        return f"{proc}/<pid>/task/<tid>/schedstat is missing (a kernel without CONFIG_SCHED_INFO, or /proc hidden)"
+    if not hasattr(os, "pidfd_open"):
+        return "os.pidfd_open is missing (Linux 5.3 and Python 3.9 or newer are needed)"
+    return None
+
+
+# ---- pure: growth of on-CPU time per tick -> intervals ----
+
+class Placer:
+    """One thread's on-CPU intervals from how much its CPU time grew in each tick.
+
+    A tick [a, b] in which the thread ran d ns: if it was running at the end of the previous
+    tick, the d ns are placed at the start of this one (it ran on, then stopped); otherwise at
+    its end (it started in this tick). Exact when a thread starts or stops at most once a tick,
+    which the tick, shorter than a GIL turn, makes the usual case. Pieces that touch are one
+    interval.
+    """
+
+    __slots__ = ("start", "end", "running")
+
+    def __init__(self) -> None:
+        self.start = self.end = 0  # the open interval, if end > 0
+        self.running = False  # on a CPU at the end of the last tick
+
+    def tick(self, a: int, b: int, grew: int) -> tuple[int, int] | None:
+        """Account one tick; returns an interval that is over, if one is."""
+        done = None
+        if grew <= 0:
+            self.running = False
+            return self.cut()
+        tick = b - a
+        if grew >= tick - max(FULL_SLACK_NS, tick // 20):  # all of it, give or take when we read
+            grew = tick
+        start, end = (a, a + grew) if self.running else (b - grew, b)
+        self.running = end == b
+        if self.end and start - self.end <= CONTIGUOUS_NS:
+            self.end = end
+        else:
+            done = self.cut()
+            self.start, self.end = start, end
+        return done
+
+    def cut(self) -> tuple[int, int] | None:
+        """The open interval, ended now (it may go on: the next piece then starts a new one)."""
+        if not self.end:
+            return None
+        interval = (self.start, self.end)
+        self.start = self.end = 0
+        return interval
+
+
+def exit_of(stat: str) -> dict:
+    """A zombie's exit from its /proc/<pid>/stat line: field 52 holds the status as waitpid reports it."""
+    fields = stat[stat.rindex(")") + 2:].split()
+    state, code = fields[0], int(fields[49])
+    if state != "Z":
+        return {"known": False, "signal": 0, "status": 0}
+    return {"known": True, "signal": code & 0x7F, "status": (code >> 8) & 0xFF}
+
+
+def host_busy_ns(stat_line: str, ticks_per_s: int) -> int:
+    """The machine's busy CPU time from /proc/stat's first line (everything but idle and iowait)."""
+    values = [int(v) for v in stat_line.split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (values + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) * 1_000_000_000 // ticks_per_s
+
+
+# ---- I/O: the process group, /proc, the pipe ----
+
+class Thread:
+    """A thread of the run: its schedstat and children files, open, and what they said last."""
+
+    __slots__ = ("tid", "pid", "fd", "children", "raw", "cpu", "waited", "placer")
+
+    def __init__(self, tid: int, pid: int, fd: int, children: int, raw: bytes, cpu: int, waited: int):
+        self.tid, self.pid, self.fd, self.children = tid, pid, fd, children
+        self.raw, self.cpu, self.waited, self.placer = raw, cpu, waited, Placer()
+
+
+class Process:
+    """A process of the run: its pidfd (readable once it ends) and its task directory, open."""
+
+    __slots__ = ("pidfd", "tasks", "links")
+
+    def __init__(self, pidfd: int, tasks: int):
+        self.pidfd, self.tasks, self.links = pidfd, tasks, 0
+
+
+class Sampler:
+    def __init__(self, root: int, out_fd: int = 1, proc: str = "/proc"):
+        self.root, self.out_fd, self.proc = root, out_fd, proc
+        self.me = os.getpid()
+        self.threads: dict[int, Thread] = {}
+        self.processes: dict[int, Process] = {}
+        self.by_pidfd: dict[int, int] = {}  # pidfds are in the poll set: one becomes readable when its process ends
+        self.poll = select.epoll()
+        self.events: list[str] = []  # encoded: the intervals are formatted as they are found
+        self.run_ns = 0  # CPU time of the run's threads since sampling began
+        self.waited_ns = 0  # their time runnable but waiting for a CPU
+        self.tick_s = MIN_TICK_S
+        self.ticks_per_s = os.sysconf("SC_CLK_TCK")
+        self.cores = os.cpu_count() or 1
+        self._stat = os.open(f"{proc}/stat", os.O_RDONLY)
+        self._baseline = True  # the first scan: time the threads spent before sampling is not the run's
+
+    # -- discovery --
+
+    def discover(self, full: bool = False) -> None:
+        """New threads of the processes we know, and new children of any of their threads.
+
+        A process's task directory counts its threads in its link count: it is listed only
+        when that changed, or when `full` (a thread that ended while another began is seen then).
+        """
+        pread, fstat, seen = os.pread, os.fstat, set(self.processes)
+        todo = [self.root] if not self.processes else list(self.processes)
+        while todo:
+            pid = todo.pop()
+            if pid not in self.processes and not self._watch(pid):
+                continue
+            process = self.processes[pid]
+            try:
+                links = fstat(process.tasks).st_nlink
+                if full or links != process.links:
+                    process.links = links
+                    for tid in map(int, os.listdir(f"{self.proc}/{pid}/task")):
+                        if tid not in self.threads:
+                            self._add_thread(pid, tid)
+            except OSError:
+                continue
+            for thread in self.threads.values():
+                if thread.pid != pid or thread.children < 0:
+                    continue
+                try:
+                    children = pread(thread.children, 4096, 0).split()
+                except OSError:
+                    continue
+                for child in map(int, children):
+                    if child != self.me and child not in seen:
+                        seen.add(child)
+                        todo.append(child)
+        self._baseline = False
+
+    def _watch(self, pid: int) -> bool:
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:  # gone already
+            return False
+        try:
+            tasks = os.open(f"{self.proc}/{pid}/task", os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            os.close(pidfd)
+            return False
+        self.processes[pid] = Process(pidfd, tasks)
+        self.by_pidfd[pidfd] = pid
+        self.poll.register(pidfd, select.EPOLLIN)
+        return True
+
+    def _add_thread(self, pid: int, tid: int) -> None:
+        task = f"{self.proc}/{pid}/task/{tid}"
+        try:
+            fd = os.open(f"{task}/schedstat", os.O_RDONLY)
+            raw = os.pread(fd, 64, 0)
+            cpu, waited = (int(v) for v in raw.split()[:2])
+        except (OSError, ValueError):
+            return
+        try:
+            children = os.open(f"{task}/children", os.O_RDONLY)
+        except OSError:  # a kernel without CONFIG_PROC_CHILDREN: processes it starts go unseen
+            children = -1
+        if not self._baseline:  # born during the run: all its time is the run's (not drawn before now)
+            self.run_ns += cpu
+            self.waited_ns += waited
+        self.threads[tid] = Thread(tid, pid, fd, children, raw, cpu, waited)
+
+    # -- sampling --
+
+    def sample(self, a: int, b: int) -> None:
+        """Read every thread's CPU time at b; the growth since a becomes on-CPU intervals.
+
+        The hot loop: one pread per thread, and nothing parsed for a thread that did not run.
+        """
+        pread, events, gone = os.pread, self.events, []
+        for thread in self.threads.values():
+            try:
+                raw = pread(thread.fd, 64, 0)
+            except OSError:  # the thread exited: its last partial tick is lost
+                gone.append(thread)
+                continue
+            placer = thread.placer
+            if raw == thread.raw:  # a sleeping thread: nothing to parse
+                if placer.running or placer.end:
+                    interval = placer.tick(a, b, 0)
+                    if interval:
+                        events.append(f'["T",{interval[0]},"",{thread.tid},{interval[1]}]')
+                continue
+            cpu, waited = raw.split()[:2]
+            cpu, waited = int(cpu), int(waited)
+            grew = cpu - thread.cpu
+            self.run_ns += grew
+            self.waited_ns += waited - thread.waited
+            thread.raw, thread.cpu, thread.waited = raw, cpu, waited
+            interval = placer.tick(a, b, grew)
+            if interval:
+                events.append(f'["T",{interval[0]},"",{thread.tid},{interval[1]}]')
+        for thread in gone:
+            self._drop(thread)
+
+    def _drop(self, thread: Thread) -> None:
+        interval = thread.placer.cut()
+        if interval:
+            self.events.append(f'["T",{interval[0]},"",{thread.tid},{interval[1]}]')
+        os.close(thread.fd)
+        if thread.children >= 0:
+            os.close(thread.children)
+        del self.threads[thread.tid]
+
+    def cut_open(self) -> None:
+        """Hand over the intervals still going on (they go on as new ones): the page draws them live."""
+        for thread in self.threads.values():
+            interval = thread.placer.cut()
+            if interval:
+                self.events.append(f'["T",{interval[0]},"",{thread.tid},{interval[1]}]')
+
+    def ended(self, fd: int) -> None:
+        """A pidfd became readable: that process exited. Read how, before its parent reaps it."""
+        pid = self.by_pidfd.pop(fd)
+        process = self.processes.pop(pid)
+        try:
+            with open(f"{self.proc}/{pid}/stat") as f:
+                how = exit_of(f.read())
+        except (OSError, ValueError, IndexError):  # reaped already
+            how = {"known": False, "signal": 0, "status": 0}
+        self.poll.unregister(fd)
+        os.close(fd)
+        os.close(process.tasks)
+        self.events.append(json.dumps(["X", now(), "", {"pid": pid, **how}]))
+
+    def budget(self) -> None:
+        try:
+            line = os.pread(self._stat, 256, 0).split(b"\n", 1)[0].decode()
+            busy = host_busy_ns(line, self.ticks_per_s)
+        except (OSError, ValueError):
+            busy = None
+        self.events.append(json.dumps(["M", now(), "", {
+            "cores": self.cores, "host_busy_ns": busy, "run_ns": self.run_ns, "waited_ns": self.waited_ns,
+            "sampler_ns": time.process_time_ns(), "tick_us": round(self.tick_s * 1e6),
+        }], separators=(",", ":")))
+
+    def write(self) -> None:
+        """Whole lines of at most PIPE_BUF bytes each: atomic writes on the shared pipe."""
+        events, self.events = self.events, []
+        line: list[str] = []
+        size = 0
+        for text in events:
+            if size + len(text) + 3 > PIPE_BUF and line:
+                self._write_line(line)
+                line, size = [], 0
+            line.append(text)
+            size += len(text) + 1
+        if line:
+            self._write_line(line)
+
+    def _write_line(self, items: list[str]) -> None:
+        data = ("[" + ",".join(items) + "]\n").encode()
+        try:
+            while data:
+                data = data[os.write(self.out_fd, data):]
+        except OSError:  # the server is gone
+            raise SystemExit(0)
+
+    def adapt(self, cpu_share: float) -> None:
+        """A longer tick when reading many threads costs more than TARGET_SHARE of a core."""
+        if cpu_share > 0:
+            self.tick_s = min(MAX_TICK_S, max(MIN_TICK_S, self.tick_s * cpu_share / TARGET_SHARE))
+
+
+def run(root: int, control: int, out_fd: int = 1) -> None:
+    """Wait for GO on `control`, then sample `root`'s process group until `control` reaches EOF
+    (the runner closes it at its end, or dies)."""
+    if os.read(control, 1) != GO:
+        return
+    sampler = Sampler(root, out_fd)
+    sampler.poll.register(control, select.EPOLLIN)
+    _wake_on_time()
+    stop = False
+
+    def on_term(signum, frame):  # the run is cancelled: keep what was measured
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    sampler.discover()
+    sampler.budget()
+    a = now()
+    last_write = last_discover = last_list = last_adapt = a
+    adapt_cpu = time.process_time_ns()
+    while not stop:
+        for fd, _ in sampler.poll.poll(sampler.tick_s):
+            if fd == control:
+                stop = True
+            else:
+                sampler.ended(fd)
+        b = now()
+        sampler.sample(a, b)
+        a = b
+        if b - last_discover >= DISCOVER_EVERY_S * 1e9:
+            full = b - last_list >= LIST_EVERY_S * 1e9
+            sampler.discover(full)
+            last_discover = b
+            if full:
+                last_list = b
+        if b - last_write >= WRITE_EVERY_S * 1e9:
+            sampler.cut_open()
+            sampler.budget()
+            sampler.write()
+            last_write = b
+        if b - last_adapt >= ADAPT_EVERY_S * 1e9:
+            cpu = time.process_time_ns()
+            sampler.adapt((cpu - adapt_cpu) / (b - last_adapt))
+            adapt_cpu, last_adapt = cpu, b
+        if not sampler.processes:
+            break
+    sampler.sample(a, now())
+    sampler.cut_open()
+    sampler.budget()
+    sampler.write()
+
+
+def _wake_on_time() -> None:
+    """Ask to preempt the run's threads when a tick is due, where we may.
+
+    A tick that starts late is a long tick, and two threads that took turns within one cannot
+    be told apart. A real-time priority (root, or CAP_SYS_NICE) makes the kernel run us as soon
+    as the tick's timer fires; a tick costs some 30 us, so the run loses next to nothing. Where
+    that is not allowed, a higher nice value than the run's is the next best; else the default.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        return
+    except (OSError, AttributeError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -5)
+    except (OSError, AttributeError):
+        pass
+
+
+def fork(out_fd: int = 1) -> tuple[int, int]:
+    """Fork the sampler of this process's group, waiting for `start`: (its pid, its control fd).
+
+    Call it before any thread starts (a fork copies only the calling thread), so the runner
+    forks it while it waits for its job, not when the run starts.
+    """
+    read_end, write_end = os.pipe()
+    root = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(write_end)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)  # the job arrives on the runner's stdin: never ours to read
+            os.close(devnull)
+            run(root, read_end, out_fd)
+        except SystemExit:
+            pass
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(read_end)
+    # Processes the experiment forks must not hold the control pipe open: its EOF is the sampler's stop.
+    os.register_at_fork(after_in_child=lambda: _close_quietly(write_end))
+    return pid, write_end
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def start(control: int) -> None:
+    os.write(control, GO)
+
+
+def stop(pid: int, control: int, timeout_s: float = 1.0) -> None:
+    """Tell the sampler the run is over and wait (bounded) for its last events."""
+    os.close(control)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            return
+        time.sleep(0.002)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
