@@ -23,7 +23,7 @@ class Event(NamedTuple):
     worker: str
     name: str = ""
     category: str = ""
-    value: Any = None  # header/lane/result/failure info, or a counter's value
+    value: Any = None  # header/lane/result/failure info, a counter's value, or a notify's/woken's key
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ts_ns": self.ts_ns, "worker": self.worker, "kind": self.kind}
@@ -51,8 +51,11 @@ def decode(raw: list) -> Event:
         return Event("end", ts, worker)
     if code == "B" or code == "I":
         name, category = raw[3], raw[4]
+        # An instant's sixth item, if any, is the key pairing a woken with its notify (kept as value).
+        key = raw[5] if code == "I" and len(raw) > 5 and raw[5] is not None else None
         return Event(KINDS[code], ts, worker, name if type(name) is str else str(name),
-                     category if type(category) is str else str(category))
+                     category if type(category) is str else str(category),
+                     key if key is None or type(key) is str else str(key))
     if code == "C":
         name = raw[3]
         return Event("counter", ts, worker, name if type(name) is str else str(name), "", raw[4])
