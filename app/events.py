@@ -26,7 +26,8 @@ class Event(NamedTuple):
     worker: str
     name: str = ""
     category: str = ""
-    value: Any = None  # header/lane/result/failure info, a counter's value, or an oncpu's (tid, end_ns)
+    # header/lane/result/failure info, a counter's value, a notify's/woken's key, or an oncpu's (tid, end_ns)
+    value: Any = None
 
     def to_json(self, lane_of_tid: dict[int, str] | None = None) -> dict[str, Any]:
         """The API's form; an oncpu event's worker is the lane of its thread (`lane_of_tid`), "" if none."""
@@ -59,8 +60,11 @@ def decode(raw: list) -> Event:
         return Event("end", ts, worker)
     if code == "B" or code == "I":
         name, category = raw[3], raw[4]
+        # An instant's sixth item, if any, is the key pairing a woken with its notify (kept as value).
+        key = raw[5] if code == "I" and len(raw) > 5 and raw[5] is not None else None
         return Event(KINDS[code], ts, worker, name if type(name) is str else str(name),
-                     category if type(category) is str else str(category))
+                     category if type(category) is str else str(category),
+                     key if key is None or type(key) is str else str(key))
     if code == "T":  # ["T", start_ns, "", tid, end_ns]
         return Event("oncpu", ts, worker, value=(int(raw[3]), int(raw[4])))
     if code == "C":

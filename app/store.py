@@ -93,6 +93,8 @@ def encode(seq: int, event: Event) -> str:
     code = CODES[event.kind]
     if code in ("B", "I"):
         raw = [seq, code, event.ts_ns, event.worker, event.name, event.category]
+        if event.value is not None:  # a notify's or woken's key
+            raw.append(event.value)
     elif code == "C":
         raw = [seq, code, event.ts_ns, event.worker, event.name, event.value]
     elif code == "E":

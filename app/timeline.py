@@ -11,10 +11,17 @@ merged: short spans on a lane and depth go into a pending bucket, which is appen
 likewise; a counter sample that close to the previous one replaces its value. A lane then holds
 at most a few RESOLUTIONs of shapes per step of the axis. The resolution depends on the events
 alone (their timestamps), never on the wall clock, so replaying a stored log draws the same.
+
+Arrows join a `notify` instant to the `woken` one it caused, paired by what happened, not by the
+order events arrive in: two processes' events reach the server as their recorders flush them, so a
+consumer's `got 'Item-2'` may come before the producer's `put 'Item-2'`. A notify and a woken that
+carry a key (the item a Queue handed over) pair with each other only, whichever comes first; one
+without waits for a partner that comes later. Pairing too depends on the events alone.
 """
 from __future__ import annotations
 
 import signal
+from bisect import bisect_right, insort
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -35,7 +42,8 @@ def signal_name(number: int) -> str:
 SHORT_PATH = frozenset({"begin", "end", "instant", "counter"})  # what apply_all folds without apply()
 WORKERLESS = frozenset({"oncpu", "exit", "machine", "service"})  # events about threads and processes, not lanes
 HELD_MAX = 4096  # intervals kept per thread before its lane is known (then only their total)
-NOTIFIES_KEPT = 1024  # recent notifies a `woken` may be joined to (older ones never are in practice)
+NOTIFIES_KEPT = 1024  # notifies (and wokens) held for a partner, of each sort: older ones never pair in practice
+LAST_LANE = 1 << 62  # above any lane index: (ts, LAST_LANE) sorts after every (ts, lane)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +107,48 @@ class _MarkBucket:
         if self.count == 1:
             return Mark(self.lane, self.ts, self.name, self.category)
         return Mark(self.lane, self.ts, self.name, self.category, count=self.count, last_ns=self.last_ns)
+
+
+class _Unpaired:
+    """Keyed notifies, or keyed wokens, still waiting for their partner: (ts, lane) by key, in arrival order.
+
+    At most NOTIFIES_KEPT in all; past that the oldest entry of the longest-held key goes (in
+    practice a put whose item was taken without a wait, so no woken will ever come for it).
+    """
+
+    __slots__ = ("by_key", "count")
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, list[tuple[int, int]]] = {}
+        self.count = 0
+
+    def add(self, key: str, ts: int, lane: int) -> None:
+        self.by_key.setdefault(key, []).append((ts, lane))
+        self.count += 1
+        if self.count > NOTIFIES_KEPT:
+            self._take(next(iter(self.by_key)), 0)
+
+    def take(self, key: str, lane: int, not_before: int = 0, not_after: int = 1 << 62) -> tuple[int, int] | None:
+        """The earliest entry of `key` on another lane than `lane`, within the times given, taken out.
+
+        The earliest: a queue is first in, first out, so among equal items the first put is the first got.
+        """
+        entries = self.by_key.get(key)
+        if not entries:
+            return None
+        best = -1
+        for i, (ts, other) in enumerate(entries):
+            if other != lane and not_before <= ts <= not_after and (best < 0 or ts < entries[best][0]):
+                best = i
+        return None if best < 0 else self._take(key, best)
+
+    def _take(self, key: str, i: int) -> tuple[int, int]:
+        entries = self.by_key[key]
+        entry = entries.pop(i)
+        if not entries:
+            del self.by_key[key]
+        self.count -= 1
+        return entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +270,14 @@ class Timeline:
     by_worker: dict[str, Lane] = field(default_factory=dict)
     spans: list[Span] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
-    notifies: deque[Mark] = field(default_factory=lambda: deque(maxlen=NOTIFIES_KEPT))
     arrows: list[Arrow] = field(default_factory=list)
+    # What pairing arrows remembers: notifies without a key as (ts, lane), sorted (a notify_all
+    # wakes several waiters, so these stay); wokens that came before any notify that could have
+    # woken them; keyed notifies and wokens waiting for the partner of the same key.
+    notifies: list[tuple[int, int]] = field(default_factory=list)
+    early_wokens: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=NOTIFIES_KEPT))
+    keyed_notifies: _Unpaired = field(default_factory=_Unpaired)
+    keyed_wokens: _Unpaired = field(default_factory=_Unpaired)
     series: list[Series] = field(default_factory=list)
     by_name: dict[str, Series] = field(default_factory=dict)
     header: dict[str, Any] | None = None
@@ -289,6 +345,8 @@ class Timeline:
                 name, category, start = lane.stack.pop()
                 self._finish(lane, name, category, start, ts, len(lane.stack))
         elif kind == "instant":
+            if event.category == "notify" or event.category == "woken":
+                self._pair(lane.index, ts, event.name, event.category, event.value)
             self._mark(lane, ts, event.name, event.category)
         elif kind == "counter":
             self._sample(event.name, ts, event.value)
@@ -312,7 +370,7 @@ class Timeline:
         """`apply` each event in order; spans on known lanes (the bulk of a flood) take a short path."""
         by_worker = self.by_worker
         for event in events:
-            kind, ts, worker, name, category, _ = event
+            kind, ts, worker, name, category, value = event
             lane = by_worker.get(worker)
             t0 = self.t0_ns
             if lane is None or t0 is None or ts < t0 or kind not in SHORT_PATH:
@@ -330,9 +388,11 @@ class Timeline:
                     name, category, start = stack.pop()
                     self._finish(lane, name, category, start, ts, len(stack))
             elif kind == "instant":
+                if category == "notify" or category == "woken":
+                    self._pair(lane.index, ts, name, category, value)
                 self._mark(lane, ts, name, category)
             else:
-                self._sample(name, ts, event.value)
+                self._sample(name, ts, value)
 
     def _kernel(self, event: Event) -> None:
         kind, info = event.kind, event.value
@@ -421,8 +481,6 @@ class Timeline:
             self.spans.append(Span(lane.index, name, category, start, end, depth))
 
     def _mark(self, lane: Lane, ts: int, name: str, category: str) -> None:
-        if category == "notify" or category == "woken":
-            self._join_notify(Mark(lane.index, ts, name, category))
         res = self.resolution_ns
         if not res:
             self.marks.append(Mark(lane.index, ts, name, category))
@@ -437,17 +495,51 @@ class Timeline:
             self.marks.append(bucket.mark())
         lane.pending_mark = _MarkBucket(lane.index, ts, name, category)
 
-    def _join_notify(self, mark: Mark) -> None:
-        if mark.category == "notify":
-            self.notifies.append(mark)
-        elif mark.category == "woken":
+    def _pair(self, lane: int, ts: int, name: str, category: str, key: Any) -> None:
+        """Draw the arrow from a notify to the woken it caused, whichever of the two came first."""
+        if key is None and name[:4] in ("put ", "got "):
+            key = name[4:]  # a Queue's log from before its items carried keys: the item's repr identifies it
+        if key is not None:
+            if category == "notify":
+                woken = self.keyed_wokens.take(key, lane, not_before=ts)
+                if woken is None:
+                    self.keyed_notifies.add(key, ts, lane)
+                else:
+                    self._arrow(lane, ts, woken[1], woken[0])
+            else:
+                notify = self.keyed_notifies.take(key, lane, not_after=ts)
+                if notify is None:
+                    self.keyed_wokens.add(key, ts, lane)
+                else:
+                    self._arrow(notify[1], notify[0], lane, ts)
+        elif category == "notify":
+            insort(self.notifies, (ts, lane))
+            if len(self.notifies) > NOTIFIES_KEPT:
+                del self.notifies[0]
+            if self.early_wokens:  # woken ones that came first, if this notify is before them
+                early, self.early_wokens = self.early_wokens, deque(maxlen=NOTIFIES_KEPT)
+                for woken_ns, woken_lane in early:
+                    if woken_lane != lane and woken_ns >= ts:
+                        self._arrow(lane, ts, woken_lane, woken_ns)
+                    else:
+                        self.early_wokens.append((woken_ns, woken_lane))
+        else:
             # Whoever notified last before this wait returned (on another lane) woke it. A
             # notify_all wakes several waiters, so one notify can start several arrows.
-            notify = next((n for n in reversed(self.notifies) if n.ts_ns <= mark.ts_ns and n.lane != mark.lane), None)
-            if notify is not None:
-                arrow = Arrow(notify.lane, notify.ts_ns, mark.lane, mark.ts_ns)
-                if not self._same_as_last_arrow(arrow):
-                    self.arrows.append(arrow)
+            notifies = self.notifies
+            i = bisect_right(notifies, (ts, LAST_LANE))
+            while i:
+                i -= 1
+                notify_ns, notify_lane = notifies[i]
+                if notify_lane != lane:
+                    self._arrow(notify_lane, notify_ns, lane, ts)
+                    return
+            self.early_wokens.append((ts, lane))  # its notify has not come yet
+
+    def _arrow(self, from_lane: int, from_ns: int, to_lane: int, to_ns: int) -> None:
+        arrow = Arrow(from_lane, from_ns, to_lane, to_ns)
+        if not self._same_as_last_arrow(arrow):
+            self.arrows.append(arrow)
 
     def _same_as_last_arrow(self, arrow: Arrow) -> bool:
         """Whether `arrow` would be drawn on top of the last one (same lanes, too close to tell apart)."""

@@ -9,29 +9,44 @@ under fork).
 """
 from __future__ import annotations
 
+import itertools
 import multiprocessing
+import os
 from multiprocessing.managers import DictProxy, SyncManager
 from typing import Any
 
+# This process's puts, numbered (a spawned child counts from 1 again, a forked one on from its
+# parent's count: either way its pid makes the key its own).
+_puts = itertools.count(1)
+
 
 class Queue:
-    """multiprocessing.Queue (unbounded, as in the tutorial): put never blocks, get may."""
+    """multiprocessing.Queue (unbounded, as in the tutorial): put never blocks, get may.
+
+    Each item travels with a key (this process's pid and a count of its puts), so the `got`
+    instant names the very `put` that carried it and the server can join them even when the
+    consumer's events reach it before the producer's, or when two puts carry equal items.
+    """
 
     def __init__(self, rec, context):
         self._rec = rec
         self._queue = context.Queue()
 
     def put(self, item: Any) -> None:
+        key = f"{os.getpid()}:{next(_puts)}"
         # Marked before the put, so the mark is earlier than the wake-up it causes.
-        self._rec.instant(f"put {item!r}", "notify")
-        self._queue.put(item)
+        self._rec.handoff(f"put {item!r}", "notify", key)
+        self._queue.put((key, item))
 
     def get(self) -> Any:
         waiting = self._queue.empty()
         with self._rec.activity("Queue.get", "wait"):
-            item = self._queue.get()
+            key, item = self._queue.get()
         # Only a get that had to wait was woken by a put; an item already there is just taken.
-        self._rec.instant(f"got {item!r}", "woken" if waiting else "mark")
+        if waiting:
+            self._rec.handoff(f"got {item!r}", "woken", key)
+        else:
+            self._rec.instant(f"got {item!r}", "mark")
         return item
 
 

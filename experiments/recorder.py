@@ -42,6 +42,8 @@ FORMAT = 1
 #   ["B", ts, lane, name, category]        a span begins on the lane
 #   ["E", ts, lane]                        the lane's innermost open span ends
 #   ["I", ts, lane, name, category]        an instant (a print, a notify, a result received)
+#   ["I", ts, lane, name, category, key]   a notify, or the woken it caused, and what it handed over:
+#                                          the server pairs the woken with the notify of the same key
 #   ["C", ts, lane, name, value]           a counter sample (queue depth, permits in use)
 #   ["R", ts, lane, values]                the experiment's result
 #   ["F", ts, lane, info]                  the experiment failed: error type, message, traceback
@@ -172,6 +174,12 @@ class Recorder:
         queue.append(("I", now(), lane, name, category))
         if len(queue) > self._high_water:
             self.flush()
+
+    def handoff(self, name: str, category: str, key: str) -> None:
+        """A `notify` or `woken` instant naming what was handed over (an item's identity), so the
+        server joins a woken to the notify of the same key, whichever of the two reaches it first:
+        events of two processes arrive in the order their recorders flush, not as they happened."""
+        self._emit(("I", now(), self.lane(), name, category, key))
 
     def counter(self, name: str, value: float) -> None:
         try:

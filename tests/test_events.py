@@ -68,6 +68,14 @@ def test_a_chunk_of_many_lines_with_one_bad_line_keeps_every_good_event():
     assert events[-1] == Event("counter", 3, "w", "depth", "", 2)
 
 
+def test_an_instant_keeps_the_key_that_pairs_a_woken_with_its_notify_and_old_instants_have_none():
+    events = StreamParser().feed(encoded([["I", 1, "producer", "put 'Item-0'", "notify", "4021:1"],
+                                          ["I", 2, "consumer", "got 'Item-0'", "woken", "4021:1"],
+                                          ["I", 3, "consumer", "got 'Item-1'", "woken"]]))
+    assert [e.value for e in events] == ["4021:1", "4021:1", None]
+    assert events[0] == Event("instant", 1, "producer", "put 'Item-0'", "notify", "4021:1")
+
+
 def test_the_inlined_fast_path_decodes_every_kind_as_decode_does():
     from app.events import _decode_batches, decode
 

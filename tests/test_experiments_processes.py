@@ -183,6 +183,26 @@ def test_queue_carries_items_to_the_consumer_process_until_the_sentinel(start_me
     assert sentinel.ts_ns < instant(out, "consumer", "got None").ts_ns
 
 
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_queue_arrows_join_each_get_to_the_put_of_the_same_item(start_method):
+    # 50 items 10 ms apart: the consumer's `got` often reaches the server before the producer's
+    # `put` (each process flushes its events every 20 ms), which once joined gets to the wrong put.
+    params = {"items": 50, "interval_ms": 10, "start_method": start_method}
+    out = finished(run_experiment("experiments.mp_queue", params))
+    timeline = out.timeline()
+    mark = {(m.lane, m.ts_ns): m for m in timeline.marks}
+    gets = [e for e in out.of("instant", "consumer") if e.category == "woken"]
+    assert len(gets) >= 40 and gets[-1].name == "got None"  # most gets wait: the consumer is faster
+    joined = {}
+    for arrow in timeline.arrows:
+        put, got = mark[(arrow.from_lane, arrow.from_ns)], mark[(arrow.to_lane, arrow.to_ns)]
+        assert (put.category, got.category) == ("notify", "woken")
+        assert put.name.removeprefix("put ") == got.name.removeprefix("got "), (put.name, got.name)
+        joined[got.name] = timeline.lanes[put.lane].worker
+    assert sorted(joined) == sorted(e.name for e in gets)  # one arrow to every get that waited
+    assert joined["got None"] == "main"  # the sentinel comes from main's put, not the producer's last
+
+
 # -- mp-pipe --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("start_method", START_METHODS)

@@ -217,7 +217,8 @@ def test_the_fast_encoding_of_spans_and_marks_is_what_json_would_write():
     from app.store import decode_line, encode
 
     events = [Event("begin", 12, "w \"1\" é", "fib(3)\n", "cpu"), Event("end", 13, "w"),
-              Event("instant", 14, "main", "print ☃", "print"), Event("counter", 15, "main", "depth", value=2.5)]
+              Event("instant", 14, "main", "print ☃", "print"), Event("counter", 15, "main", "depth", value=2.5),
+              Event("instant", 16, "consumer", "got 'Item-2'", "woken", "4021:3")]  # a woken with its key
     for seq, event in enumerate(events, 1):
         line = encode(seq, event)
         assert json.loads(line)[0] == seq and decode_line(line) == (seq, event)

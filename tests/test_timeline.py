@@ -1,8 +1,10 @@
 """Folding events into lanes, spans, arrows and counter series: pure, no server."""
 from __future__ import annotations
 
+import pytest
+
 from app.events import Event
-from app.timeline import Arrow, Timeline
+from app.timeline import NOTIFIES_KEPT, Arrow, Timeline
 
 MS = 1_000_000
 
@@ -44,6 +46,122 @@ def test_one_notify_all_starts_an_arrow_to_each_waiter_it_woke():
         instant(3, "worker-2", "woken"),
     )
     assert [(a.from_ns, a.to_lane) for a in timeline.arrows] == [(1 * MS, 1), (1 * MS, 2)]
+
+
+def test_a_woken_that_arrives_before_its_notify_is_joined_to_it_when_it_comes():
+    timeline = fold(
+        instant(1, "Listener", "notify"),  # its own: not what woke it
+        instant(6, "Listener", "woken"),  # reached the server first
+        instant(5, "Speaker", "notify"),
+    )
+    speaker, listener = (timeline.by_worker[w].index for w in ("Speaker", "Listener"))
+    assert timeline.arrows == [Arrow(speaker, 5 * MS, listener, 6 * MS)]
+
+
+# -- a Queue between processes: each process's events arrive when its recorder flushes -------
+
+def handed(ms: float, worker: str, name: str, category: str, key: str | None) -> Event:
+    return Event("instant", int(ms * MS), worker, name, category, key)
+
+
+def queue_run(items: int, interval_ms: float, keys: bool) -> tuple[list[Event], list[tuple[str, int, str, int]]]:
+    """A producer's puts, main's put None and the consumer's gets, in the order a server receives them,
+    and the arrows they should draw: (from worker, put ts, to worker, got ts).
+
+    Each process's events reach the server in batches (its recorder flushes every 20 ms): the
+    consumer's flush lands between the producer's, so every other `got` comes before its `put`,
+    and the consumer's `got None` before main's `put None`. `keys`: with the keys the recorder
+    sends now, or without, as logs of older runs have them.
+    """
+    happened: list[tuple[int, str, Event]] = []  # (when its process flushes it, process, event)
+    expected = []
+
+    def flushed(ms: float, flush_every: float, offset: float) -> int:
+        return int((ms - offset) // flush_every * flush_every + flush_every + offset)
+
+    for i in range(items + 1):
+        item, key = (repr(f"Item-{i}"), f"7:{i}") if i < items else ("None", "9:1")
+        putter = "producer" if i < items else "main"
+        put_ms = i * interval_ms + (3 if i == items else 0)  # main puts None once the producer is done
+        got_ms = put_ms + 0.4
+        put_flush = flushed(put_ms, 20, 19) if i < items else 10**6  # main flushes at the end
+        happened.append((put_flush, putter, handed(put_ms, putter, f"put {item}", "notify", key if keys else None)))
+        happened.append((flushed(got_ms, 20, 11), "consumer", handed(got_ms, "consumer", f"got {item}", "woken", key if keys else None)))
+        expected.append((putter, int(put_ms * MS), "consumer", int(got_ms * MS)))
+    arrival = [event for _, _, event in sorted(happened, key=lambda h: (h[0], h[1], h[2].ts_ns))]
+    return arrival, sorted(expected)
+
+
+def drawn(timeline: Timeline) -> list[tuple[str, int, str, int]]:
+    workers = {lane.index: lane.worker for lane in timeline.lanes}
+    return sorted((workers[a.from_lane], a.from_ns, workers[a.to_lane], a.to_ns) for a in timeline.arrows)
+
+
+@pytest.mark.parametrize("keys", [True, False], ids=["keyed", "names-only-old-log"])
+def test_a_got_that_arrives_before_its_put_is_joined_to_the_put_of_the_same_item(keys):
+    events, expected = queue_run(items=2, interval_ms=10, keys=keys)
+    names = [e.name for e in events]
+    assert names.index("got 'Item-1'") < names.index("put 'Item-1'")  # the case in point
+    assert drawn(fold(*events)) == expected
+
+
+@pytest.mark.parametrize("keys", [True, False], ids=["keyed", "names-only-old-log"])
+def test_fifty_items_interleaved_by_arrival_each_draw_an_arrow_from_their_own_put(keys):
+    events, expected = queue_run(items=50, interval_ms=10, keys=keys)
+    position = {e.name: i for i, e in enumerate(events)}
+    early = [name for name in position if name.startswith("got ") and position[name] < position["put " + name[4:]]]
+    assert len(early) >= 25  # half the gets reached the server before their put
+    assert drawn(fold(*events)) == expected
+
+
+@pytest.mark.parametrize("keys", [True, False], ids=["keyed", "names-only-old-log"])
+def test_the_sentinel_is_joined_to_mains_put_none_not_the_producers_last_put(keys):
+    events, _ = queue_run(items=5, interval_ms=500, keys=keys)
+    names = [e.name for e in events]
+    assert names.index("got None") < names.index("put None")  # main flushes last
+    timeline = fold(*events)
+    main, consumer = timeline.by_worker["main"].index, timeline.by_worker["consumer"].index
+    put_none = next(e.ts_ns for e in events if e.name == "put None")
+    got_none = next(e.ts_ns for e in events if e.name == "got None")
+    assert Arrow(main, put_none, consumer, got_none) in timeline.arrows
+    assert len(timeline.arrows) == 6
+
+
+def test_equal_items_with_keys_are_joined_by_key_and_without_first_put_to_first_got():
+    keyed = fold(
+        handed(5, "consumer", "got None", "woken", "2:1"),  # main's None, put after the producer's
+        handed(1, "producer", "put None", "notify", "1:1"),
+        handed(3, "main", "put None", "notify", "2:1"),
+        handed(6, "consumer", "got None", "woken", "1:1"),
+    )
+    assert drawn(keyed) == [("main", 3 * MS, "consumer", 5 * MS), ("producer", 1 * MS, "consumer", 6 * MS)]
+    by_name = fold(
+        handed(1, "producer", "put None", "notify", None),
+        handed(3, "main", "put None", "notify", None),
+        handed(5, "consumer", "got None", "woken", None),
+        handed(6, "consumer", "got None", "woken", None),
+    )
+    assert drawn(by_name) == [("main", 3 * MS, "consumer", 6 * MS), ("producer", 1 * MS, "consumer", 5 * MS)]
+
+
+@pytest.mark.parametrize("keys", [True, False], ids=["keyed", "names-only-old-log"])
+def test_replaying_the_same_events_draws_the_same_arrows(keys):
+    events, _ = queue_run(items=50, interval_ms=10, keys=keys)
+    events += [instant(600 + i, "Speaker" if i % 2 else "Listener", "notify" if i % 3 else "woken") for i in range(30)]
+    live = Timeline()
+    for start in range(0, len(events), 7):  # as received, a few at a time
+        live.apply_all(events[start:start + 7])
+    replayed = Timeline()
+    replayed.apply_all(events)
+    assert replayed.arrows == live.arrows == fold(*events).arrows
+    assert len(live.arrows) >= 51
+
+
+def test_pending_notifies_and_wokens_stay_bounded():
+    timeline = fold(*(handed(i / 100, "producer", f"put {i}", "notify", f"1:{i}") for i in range(5_000)),
+                    *(handed(i / 100, "consumer", "woken", "woken", None) for i in range(5_000)))
+    assert timeline.keyed_notifies.count <= NOTIFIES_KEPT
+    assert len(timeline.early_wokens) <= NOTIFIES_KEPT
 
 
 def test_counter_samples_make_one_series_per_name_in_arrival_order():
