@@ -13,6 +13,7 @@ from app.admission import Place
 from app.conditions import from_header
 from app.events import Event
 from app.experiments import Experiment
+from app.findings import findings
 from app.hangs import Blocked
 from app.timeline import Timeline
 
@@ -104,6 +105,11 @@ class Run:
     @property
     def result(self) -> dict[str, Any] | None:
         return self.timeline.result
+
+    @property
+    def findings(self) -> list[str]:
+        """What this run showed, in sentences computed from its result (app/findings.py)."""
+        return findings(self.experiment, self.params, self.result, self.python)
 
     @property
     def failure(self) -> dict[str, Any] | None:
