@@ -68,11 +68,14 @@ def findings(params, result, python):
     work = sum(i % 2 + 1 for i in range(params["tasks"]))
     best = best_schedule_units(params["workers"], params["tasks"])
     took = result.get("starmap_ms")
+    from experiments.wording import plural
+
     said = ["Main got the results in task order, " + ("as starmap promises." if ids == sorted(ids) else
             f"no: {ids}.")]
     if took is not None:
-        said.append(f"Pool.starmap took {took / unit_ms:.2f} units ({took:.0f} ms) for {work} units of work: handing "
-                    f"each task to the first free of {params['workers']} workers, they fit in {best} units; the "
+        said.append(f"Pool.starmap took {took / unit_ms:.2f} units ({took:.0f} ms) for {plural(work, 'unit')} of work: "
+                    f"handing each task to the first free of {plural(params['workers'], 'worker')}, they fit in "
+                    f"{plural(best, 'unit')}; the "
                     f"other {max(took / unit_ms - best, 0):.2f} are starting the workers ({params['start_method']}) "
                     "and passing tasks and results between processes.")
     return said

@@ -27,7 +27,7 @@ NOTICE = (
 EXPECTED = (
     "tutorial: items_left 0 and empty-poll ticks until give_up_ms, long after the last item (if the producer "
     "is done before give_up_ms); fixed: the pollers stop after the last item, wasting polls only while they "
-    "waited for items."
+    "waited for items or for their sentinel."
 )
 PARAMS = (
     Choice("variant", "tutorial", ("tutorial", "fixed"), "tutorial: the code as written; fixed: atomic pop and sentinels"),
@@ -134,7 +134,8 @@ def findings(params, result, python):
                     f"after give_up_ms={params['give_up_ms']} before taking them (the producer sleeps "
                     f"{params['produce_delay_ms']} ms first).")
     said.append(f"{plural(wasted, 'look')} at the list found it empty: {count(before)} while the producer had not "
-                f"finished, {count(after)} after it had appended every item, when none would ever come again.")
+                f"finished, {count(after)} after it had appended every item"
+                + (", when none would ever come again." if params["variant"] == "tutorial" else "."))
     if params["variant"] == "tutorial":
         if after:
             said.append("Those last ones are the polls the tutorial's `while True` would go on making forever; "

@@ -135,7 +135,7 @@ def test_starmap_best_schedule_hands_each_task_to_the_first_free_worker(workers,
 def test_starmap_one_task_one_worker_puts_the_rest_on_start_up():
     text = said("process_pool_starmap", {"workers": 1, "tasks": 1, "unit_ms": 10},
                 {"results": ["Task 0 completed in 0.01 seconds"], "starmap_ms": 31.7})
-    assert "in task order" in text and "they fit in 1 units; the other 2.17 are starting the workers" in text
+    assert "in task order" in text and "they fit in 1 unit; the other 2.17 are starting the workers" in text
 
 
 def test_thread_start_join_with_zero_sleeps_does_not_claim_main_ended_first():
