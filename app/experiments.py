@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from experiments import MODULES
 from experiments.params import Param
@@ -22,6 +22,8 @@ class Experiment:
     params: tuple[Param, ...]
     source: str
     measures_time: bool = False  # its lesson is a timing: it executes alone (app/admission.py)
+    # findings(params, result, python) -> sentences about one run's outcome (app/findings.py)
+    findings: Callable[[dict[str, Any], dict[str, Any], str], list[str]] | None = field(default=None, compare=False)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -34,7 +36,7 @@ class Experiment:
 def load(module_name: str) -> Experiment:
     m = importlib.import_module(module_name)
     return Experiment(m.ID, module_name, m.TITLE, m.SUMMARY, m.KIND, m.NOTICE, getattr(m, "EXPECTED", ""), tuple(m.PARAMS),
-                      inspect.getsource(m), getattr(m, "MEASURES_TIME", False))
+                      inspect.getsource(m), getattr(m, "MEASURES_TIME", False), getattr(m, "findings", None))
 
 
 def catalogue(modules: tuple[str, ...] = MODULES) -> dict[str, Experiment]:

@@ -14,6 +14,7 @@ from app.conditions import from_header
 from app.cpu import Budget, budget
 from app.events import Event
 from app.experiments import Experiment
+from app.findings import findings
 from app.hangs import Blocked
 from app.timeline import Timeline
 
@@ -105,6 +106,11 @@ class Run:
     @property
     def result(self) -> dict[str, Any] | None:
         return self.timeline.result
+
+    @property
+    def findings(self) -> list[str]:
+        """What this run showed, in sentences computed from its result (app/findings.py)."""
+        return findings(self.experiment, self.params, self.result, self.python)
 
     @property
     def failure(self) -> dict[str, Any] | None:

@@ -199,7 +199,7 @@ def through_dashboard(server: Server, work: Workload) -> float:
     run = server.wait_done(run_id)
     if run["status"] != "done":
         raise RuntimeError(f"{work.name}: the run ended {run['status']}: {run.get('error')}")
-    return run["result"]["wall_ms"]
+    return run["result"]["run_call_ms"]
 
 
 def through_runner(work: Workload) -> float:
@@ -208,7 +208,7 @@ def through_runner(work: Workload) -> float:
     out = subprocess.run([sys.executable, "-m", "experiments.runner", module, json.dumps(work.params)],
                          capture_output=True, check=True, cwd=ROOT, env=env()).stdout
     result = next(e for line in out.splitlines() for e in json.loads(line) if e[0] == "R")
-    return result[3]["wall_ms"]
+    return result[3]["run_call_ms"]
 
 
 def viztracer_command(trace_file: Path) -> list[str] | None:

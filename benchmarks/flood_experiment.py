@@ -2,7 +2,7 @@
 
 The events are encoded before the clock starts (in the recorder's wire format, whole lines of at
 most 32 events), so what limits the flood is the server reading and folding them, not this
-process: a write blocks once the pipe's 64 KiB are full. `wall_ms` is then the server's ingest
+process: a write blocks once the pipe's 64 KiB are full. `run_call_ms` is then the server's ingest
 time for the whole flood (to within one pipe's worth). Timestamps are synthetic: one event every
 `gap_ns` from the start, so the timeline is as dense as a real flood would be.
 """

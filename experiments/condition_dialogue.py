@@ -11,7 +11,7 @@ TITLE = "Condition: a dialogue that loses its first notify"
 SUMMARY = "notify() wakes only a thread that is already waiting: if the Listener is not waiting yet, the Speaker's Hello is lost."
 KIND = "threads"
 NOTICE = (
-    "The tutorial starts the Speaker first, and it gets the Condition first: it says Hello "
+    "The tutorial starts the Speaker first; if it also gets the Condition first, it says Hello "
     "and notifies while nobody is waiting yet, so that notify wakes no one (no arrow leaves "
     "it), and the Speaker waits for an answer. Then the Listener waits for a Hello that "
     "already happened. Both lanes end in a Condition.wait that never ends, and main waits "
@@ -111,3 +111,11 @@ def run(params, rec):
     # them so the result comes only once the dialogue is over.
     join(rec, speaker, listener)
     return {"dialogue": "finished"}
+
+
+def findings(params, result, python):
+    """What this run showed. It has a result only if the dialogue finished (a lost notify hangs it)."""
+    if params["variant"] == "fixed":
+        return ["The dialogue finished: each wait_for found its turn, even where the notify had come before the wait."]
+    return ["The dialogue finished this time: the Listener was already waiting when the Speaker first notified, so "
+            "no notify was lost. The tutorial's code only works when the threads happen to run in that order."]

@@ -51,3 +51,13 @@ def run(params, rec):
             _, status = os.waitpid(pid, 0)  # Wait for child to complete
         print("Main process completed")
     return {"parent_pid": os.getpid(), "child_pid": pid, "child_exit_code": os.waitstatus_to_exitcode(status)}
+
+
+def findings(params, result, python):
+    """What this run showed: two pids, and how the child ended."""
+    code = result["child_exit_code"]
+    said = [f"os.fork() returned {result['child_pid']} in the parent (pid {result['parent_pid']}) and 0 in the child, "
+            f"a process of its own with pid {result['child_pid']}."]
+    said.append("The parent's os.waitpid returned once the child had exited, with exit code 0." if code == 0 else
+                f"The child exited with code {code}, not 0: it failed (see its lane and the output).")
+    return said

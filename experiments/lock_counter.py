@@ -10,16 +10,15 @@ ID = "lock-counter"
 TITLE = "A Lock makes the counter correct"
 SUMMARY = "The same threads with `with lock:` around each update: never a lost update."
 KIND = "threads"
-# Its lesson includes the cost of the lock (wall_ms against race-counter's): executes alone.
+# Its lesson includes the cost of the lock (run_call_ms against race-counter's): executes alone.
 MEASURES_TIME = True
 NOTICE = (
-    "The result is always the expected one. With window=call a thread can be switched out "
-    "while it holds the lock; the other thread then has to wait for it: those waits are the "
-    "orange Lock.acquire wait spans. It takes a switch inside the locked window, so it is "
-    "rare (a few times per run) and each wait lasts until the holder gets the GIL back, "
-    "milliseconds. With window=none CPython 3.10+ never switches inside the `with` block, so "
-    "the lock is almost never contended: correct either way, but the lock is what makes it "
-    "correct on every interpreter."
+    "Each update is inside `with lock:`, so only the thread holding the lock can read and write "
+    "the counter. An orange Lock.acquire span is a thread waiting while another holds the lock: "
+    "with window=call a thread can be switched out while it holds it, and the others then wait "
+    "until the holder gets the GIL back. Look at how many such waits there are and how long, "
+    "and at run_call_ms: try workers=16 against workers=2 for the cost of many threads taking "
+    "turns at one lock, and race-counter for the same loop with no lock."
 )
 EXPECTED = 'Always correct: actual == expected, whatever the window and the interpreter.'
 PARAMS = (
@@ -88,3 +87,25 @@ def run(params, rec):
     incrementers = (params["workers"] + 1) // 2
     decrementers = params["workers"] // 2
     return {"expected": (incrementers - decrementers) * n, "actual": counter}
+
+
+def findings(params, result, python):
+    """What this run showed: whether the counter is right, and what the locked updates cost."""
+    from experiments.wording import count, cpython
+
+    expected, actual = result["expected"], result["actual"]
+    workers = params["workers"]
+    updates = workers * params["iterations"]
+    if actual == expected:
+        said = [f"No update was lost: the counter ended at the expected {count(expected)}, each of the "
+                f"{count(updates)} updates made while holding the lock ({cpython(python)}, window={params['window']})."]
+    else:
+        said = [f"The counter ended at {count(actual)}, not {count(expected)}, even with the lock: that is a bug "
+                "in the lab, not the lesson (please report it)."]
+    took = result.get("run_call_ms")
+    if took:
+        each_us = took * 1000 / updates
+        said.append(f"The {count(updates)} updates by {workers} threads took {took:.0f} ms, "
+                    f"{each_us:.2f} µs per update. Only one thread at a time can hold the lock: compare the "
+                    "cost per update at another workers value.")
+    return said

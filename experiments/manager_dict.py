@@ -57,3 +57,16 @@ def run(params, rec):
     shared = main(rec, context, params["workers"])
     expected = {f"Key-{i}": f"Value-{i}" for i in range(params["workers"])}
     return {"expected": expected, "actual": shared}
+
+
+def findings(params, result, python):
+    """What this run showed: which keys reached the manager's dict."""
+    expected, actual = result["expected"], result["actual"]
+    missing = [k for k in expected if k not in actual]
+    if not missing and actual == expected:
+        return [f"All {len(expected)} keys reached the dict in the manager process: each worker's write was a "
+                "request to it, and it did them all."]
+    wrong = [k for k in expected if k in actual and actual[k] != expected[k]]
+    return [f"{len(expected) - len(missing)} of {len(expected)} keys reached the manager's dict"
+            + (f"; missing: {', '.join(missing)}" if missing else "")
+            + (f"; with other values: {', '.join(wrong)}" if wrong else "") + "."]

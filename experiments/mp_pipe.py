@@ -82,3 +82,14 @@ def run(params, rec):
     with rec.activity("Process.join", "wait"):
         receiver_proc.join()
     return {"messages": n, "sender_exitcode": sender_proc.exitcode, "receiver_exitcode": receiver_proc.exitcode}
+
+
+def findings(params, result, python):
+    """What this run showed. It has a result only if both processes ended (the tutorial's receiver never does)."""
+    from experiments.wording import plural
+
+    s, r = result["sender_exitcode"], result["receiver_exitcode"]
+    if s == 0 and r == 0:
+        return [f"The receiver got EOFError after {plural(result['messages'], 'message')}: every copy of the sending end "
+                "was closed, so both processes ended, with exit code 0."]
+    return [f"Exit codes: sender {s}, receiver {r}: a process failed (see its lane and the output)."]

@@ -59,3 +59,12 @@ def run(params, rec):
     with rec.activity("Process.join", "wait"):
         cons.join()
     return {"items": params["items"], "producer_exitcode": prod.exitcode, "consumer_exitcode": cons.exitcode}
+
+
+def findings(params, result, python):
+    """What this run showed: both processes ended, and how."""
+    p, c = result["producer_exitcode"], result["consumer_exitcode"]
+    if p == 0 and c == 0:
+        return [f"The producer put {result['items']} items and exited; the consumer stopped on main's None "
+                "sentinel and exited: both with exit code 0."]
+    return [f"Exit codes: producer {p}, consumer {c}: a process failed (see its lane and the output)."]

@@ -15,7 +15,7 @@ NOTICE = (
     "While the producer sleeps, the consumers wait in Queue.get without using any CPU: no "
     "polling ticks. Each item put wakes one of them; the depth series under the lanes goes up "
     "when the producer puts and down as consumers take. With a small maxsize the producer "
-    "itself waits in Queue.put until there is room. Main's Queue.join ends once task_done() "
+    "itself can have to wait in Queue.put until there is room. Main's Queue.join ends once task_done() "
     "has been called for every item, and it prints \"All tasks completed\". But the tutorial's "
     "consumers loop forever: after the last item they block in Queue.get again and never come "
     "back, and as they are not daemon threads the program can never exit: with "
@@ -89,3 +89,20 @@ def run(params, rec):
     # variant=tutorial: run() returns, and the runner, like the interpreter at exit, waits for
     # the consumers, which are blocked in Queue.get for good.
     return {"items": params["items"], "consumers_still_running": sum(c.is_alive() for c in consumers)}
+
+
+def findings(params, result, python):
+    """What this run showed: every item processed, and whether the consumers could stop."""
+    from experiments.wording import count, plural
+
+    still = result["consumers_still_running"]
+    said = [f"Queue.join returned: task_done() was called for each of the {plural(result['items'], 'item')}, so "
+            "main printed "
+            "\"All tasks completed\"."]
+    if still:
+        said.append(f"{plural(still, 'consumer was', 'consumers were')} still running then, blocked in Queue.get for "
+                    "items that will never come; they are not daemon threads, so the interpreter waits for them at "
+                    "exit, for ever: the run cannot end by itself.")
+    else:
+        said.append(f"Every consumer ({params['workers']}) stopped at its None sentinel, so the program could end.")
+    return said

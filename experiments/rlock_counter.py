@@ -15,8 +15,8 @@ NOTICE = (
     "deeper: nested_function() acquires the RLock its own thread already holds, and does not "
     "wait. (A plain Lock would wait for itself there, forever.) Between threads it is still "
     "a lock: an orange RLock.acquire span is a thread waiting while another holds it. The "
-    "waits can be long: the lock is not fair, and a thread that releases it often takes it "
-    "straight back before the waiting one wakes up. The result is always the expected one. "
+    "waits can be long: the lock is not fair, and a thread that releases it can take it "
+    "straight back before the waiting one wakes up. "
     "Holds are drawn at most once a millisecond, plus every hold that followed a "
     "wait: there are far too many to draw each (a microsecond apiece)."
 )
@@ -64,3 +64,18 @@ def run(params, rec):
     incrementers = (params["workers"] + 1) // 2
     decrementers = params["workers"] // 2
     return {"expected": (incrementers - decrementers) * n, "actual": counter}
+
+
+def findings(params, result, python):
+    """What this run showed: whether the counter is right, and what each update cost."""
+    from experiments.wording import count
+
+    expected, actual = result["expected"], result["actual"]
+    updates = params["workers"] * params["iterations"]
+    said = [f"No update was lost: the counter ended at the expected {count(expected)}." if actual == expected
+            else f"The counter ended at {count(actual)}, not {count(expected)}, even with the RLock: a bug in the lab."]
+    took = result.get("run_call_ms")
+    if took:
+        said.append(f"The {count(updates)} updates took {took:.0f} ms, {took * 1000 / updates:.2f} µs each, the "
+                    "increments taking the lock twice (once in increment, once in nested_function).")
+    return said

@@ -14,20 +14,20 @@ SUMMARY = "Pollers that find the list empty sleep and look again: most of their 
 KIND = "threads"
 NOTICE = (
     "Every tick on a poller's lane is a look at the list that found it empty: a wasted wake-up. "
-    "They pile up while the producer sleeps, and again once the items are gone. The tutorial's "
-    "pollers loop `while True`, so its program never ends; to let the run end and count the "
-    "ticks, variant=tutorial makes them give up after give_up_ms (the only change to its code): "
-    "the ticks after the last item are the ones that would go on forever. The tutorial's "
-    "`if len(data_queue): data_queue.pop(0)` is also a race: two pollers can both see one item, "
-    "and the second pop fails with IndexError (rare, as they seldom wake at the same moment). "
-    "variant=fixed pops in one step (no check-then-act) and gives each poller a None sentinel "
-    "after the last item, so they stop when the work is done. They still waste polls while "
-    "they wait: the real fix is a Queue, whose get() sleeps until there is an item (see "
-    "queue-producer-consumer)."
+    "See where they fall: while the producer sleeps, and after the last item is gone. The "
+    "tutorial's pollers loop `while True`, so its program never ends; to let the run end and "
+    "count the ticks, variant=tutorial makes them give up after give_up_ms (the only change to "
+    "its code): the ticks after the producer is done are the ones that would go on forever. "
+    "The tutorial's `if len(data_queue): data_queue.pop(0)` is also a race: two pollers can "
+    "both see one item, and the second pop then fails with IndexError. variant=fixed pops in "
+    "one step (no check-then-act) and gives each poller a None sentinel after the last item, "
+    "so they stop when the work is done. They still waste polls while they wait: the real fix "
+    "is a Queue, whose get() sleeps until there is an item (see queue-producer-consumer)."
 )
 EXPECTED = (
-    "tutorial: items_left 0 and empty-poll ticks until give_up_ms, long after the last item; "
-    "fixed: the pollers stop after the last item, with wasted polls only while the producer slept."
+    "tutorial: items_left 0 and empty-poll ticks until give_up_ms, long after the last item (if the producer "
+    "is done before give_up_ms); fixed: the pollers stop after the last item, wasting polls only while they "
+    "waited for items or for their sentinel."
 )
 PARAMS = (
     Choice("variant", "tutorial", ("tutorial", "fixed"), "tutorial: the code as written; fixed: atomic pop and sentinels"),
@@ -41,11 +41,15 @@ PARAMS = (
 
 data_queue = []
 empty_polls = []  # one entry per wasted poll (list.append is atomic, so no lock is needed)
+polls_after_producer = []  # the wasted polls that came after the producer had appended every item
+producer = None  # the generate_data thread: once it has ended, no item will ever come again
 
 
 def empty_poll(rec):
     rec.instant("empty poll", "mark")
     empty_polls.append(threading.current_thread().name)
+    if not producer.is_alive():
+        polls_after_producer.append(threading.current_thread().name)
 
 
 def process_data(rec, process_s, poll_s, give_up_at):
@@ -82,12 +86,15 @@ def generate_data(rec, delay_s, items):
 
 
 def run(params, rec):
+    global producer
     data_queue.clear()
     empty_polls.clear()
+    polls_after_producer.clear()
     process_s, poll_s = params["process_ms"] / 1000, params["poll_ms"] / 1000
     fixed = params["variant"] == "fixed"
 
     data_thread = threading.Thread(target=generate_data, args=(rec, params["produce_delay_ms"] / 1000, params["items"]), name="generate_data")
+    producer = data_thread
     data_thread.start()
 
     processors = []
@@ -109,5 +116,31 @@ def run(params, rec):
     return {
         "wasted_polls": len(empty_polls),
         "wasted_per_poller": {p.name: empty_polls.count(p.name) for p in processors},
+        "wasted_after_producer_done": len(polls_after_producer),
         "items_left": len(data_queue),
     }
+
+
+def findings(params, result, python):
+    """What this run showed: how many looks were wasted, before and after the last item came."""
+    from experiments.wording import count, plural
+
+    wasted, after = result["wasted_polls"], result["wasted_after_producer_done"]
+    before = wasted - after
+    said = []
+    left = result["items_left"]
+    if params["variant"] == "tutorial" and left:
+        said.append(f"{count(left)} of {count(params['items'])} items were never processed: the pollers gave up "
+                    f"after give_up_ms={params['give_up_ms']} before taking them (the producer sleeps "
+                    f"{params['produce_delay_ms']} ms first).")
+    said.append(f"{plural(wasted, 'look')} at the list found it empty: {count(before)} while the producer had not "
+                f"finished, {count(after)} after it had appended every item"
+                + (", when none would ever come again." if params["variant"] == "tutorial" else "."))
+    if params["variant"] == "tutorial":
+        if after:
+            said.append("Those last ones are the polls the tutorial's `while True` would go on making forever; "
+                        "here they stopped at give_up_ms.")
+    else:
+        said.append(f"The fixed pollers stopped at their sentinels, which main put after the producer was done: "
+                    f"{plural(after, 'look')} came between the two.")
+    return said

@@ -20,5 +20,4 @@ def report(serial_time: float, thread_time: float, process_time: float, ideal: i
         "thread_speedup": round(serial_time / thread_time, 2),
         "process_speedup": round(serial_time / process_time, 2),
         "ideal_speedup": ideal,
-        "speedup": round(thread_time / process_time, 2),  # processes over threads
     }

@@ -17,18 +17,18 @@ TITLE = "Thread pool: collecting results"
 SUMMARY = "The same three page fetches on a ThreadPoolExecutor; how you collect decides when main sees each result."
 KIND = "threads"
 NOTICE = (
-    "The worker lanes are the pool's threads: with max_workers=2 the third fetch starts only "
-    "when a thread is free. The result marks on main are the moments main received each result. "
-    "collect=result and collect=map hand results back in submit order, so main waits for "
-    "the slow first fetch and then gets the others at once, although they were ready long "
-    "before. collect=as_completed hands each result back as soon as it is ready. "
-    "collect=wait_first blocks in wait(FIRST_COMPLETED) until the first fetch is done, "
-    "then takes them all as they complete. With delays 1,2,3 (the tutorial's first "
-    "example) the tasks finish in submit order, so every way gives the same order."
+    "The worker lanes are the pool's threads: with fewer workers than fetches, a fetch starts "
+    "only when a thread is free. The result marks on main are the moments main received each "
+    "result: compare each with the end of its fetch on a worker lane. collect=result and "
+    "collect=map hand results back in submit order, so a result that is ready early waits "
+    "until every earlier one is in; collect=as_completed hands each back as it is ready; "
+    "collect=wait_first blocks in wait(FIRST_COMPLETED) until one fetch is done, then takes "
+    "them all as they complete. Whether the orders differ depends on when the fetches end: "
+    "try delays 3,1,2 and 1,2,3, and workers 1."
 )
 EXPECTED = (
-    "With delays 3,1,2: result and map give order [0, 1, 2] at about 3 units; as_completed "
-    "and wait_first give task 1 first, after 1 unit."
+    "result and map: order [0, 1, 2], each result received no earlier than those before it; as_completed and "
+    "wait_first: completion order (with delays 3,1,2 and 2 or more workers, task 1 first, after 1 unit)."
 )
 PARAMS = (
     Int("workers", 2, 1, 8, "max_workers of the pool"),
@@ -104,11 +104,56 @@ def run(params, rec):
     delays = [int(units) * params["delay_ms"] / 1000 for units in params["delays"].split(",")]
     task = traced(fetch_page, rec, "fetch_page({0}, {1})", "sleep")
     collect = COLLECTORS[params["collect"]]
+    unit, started, ready = params["delay_ms"] / 1000, {}, {}
 
-    order, results = [], []
+    def fetch(url, delay):  # the traced fetch_page, noting when each fetch started and was ready
+        index = urls.index(url)
+        started[index] = time.monotonic()
+        result = task(url, delay)
+        ready[index] = time.monotonic()
+        return result
+
+    order, results, received = [], [], []
+    start = time.monotonic()
     with ThreadPoolExecutor(max_workers=params["workers"]) as executor:
-        for index, result in collect(rec, executor, task, urls, delays):
+        for index, result in collect(rec, executor, fetch, urls, delays):
+            received.append(time.monotonic())
             rec.instant(f"got task {index}: {result}", "result")
             order.append(index)
             results.append(result)
-    return {"order": order, "results": results}
+
+    def units(t):  # seconds since the first submit, in delay units
+        return round((t - start) / unit, 2)
+
+    return {
+        "order": order, "results": results,
+        # by task index: when its fetch started and ended, and when main received its result
+        "started_units": [units(started[i]) for i in range(len(urls))],
+        "ready_units": [units(ready[i]) for i in range(len(urls))],
+        "received_units": [units(received[order.index(i)]) for i in range(len(urls))],
+    }
+
+
+def findings(params, result, python):
+    """What this run showed: in which order main got the results, and how long each sat ready."""
+    order, ready, received = result["order"], result["ready_units"], result["received_units"]
+    started, workers = result["started_units"], params["workers"]
+    done_order = sorted(range(len(ready)), key=lambda i: ready[i])
+    said = [f"Main received the results in the order {order}; the fetches ended in the order {done_order} "
+            f"(at {', '.join(f'{ready[i]:.2f}' for i in done_order)} units)."]
+    late = [i for i in range(len(order)) if started[i] >= min(ready) - 0.05]  # waited for a free thread
+    if workers < len(order) and late:
+        said.append(f"With {workers} worker{'s' if workers != 1 else ''}, task{'s' if len(late) > 1 else ''} "
+                    f"{', '.join(map(str, late))} started only when a thread was free "
+                    f"(at {', '.join(f'{started[i]:.2f}' for i in late)} units).")
+    # A result that sat ready for more than a tenth of a unit (and 5 ms) before main took it.
+    waited = [i for i in order if received[i] - ready[i] > max(0.1, 5 / params["delay_ms"])]
+    if waited:
+        said.append("Ready before main took it: " + "; ".join(
+            f"task {i} was ready at {ready[i]:.2f} units, received at {received[i]:.2f}" for i in waited)
+            + (", behind an earlier task in submit order." if params["collect"] in ("result", "map") else "."))
+    else:
+        said.append("Main received every result as soon as it was ready (within a tenth of a unit)"
+                    + (": in this run submit order was also completion order." if params["collect"] in ("result", "map")
+                       and order == done_order else "."))
+    return said

@@ -13,17 +13,18 @@ TITLE = "Starting threads, join() and daemon threads"
 SUMMARY = "start() returns at once: main only waits for its threads if it joins them, and daemon threads are cut off at exit."
 KIND = "threads"
 NOTICE = (
-    "start() does not wait: main prints its \"execution time\" at once, while both tasks are "
-    "still sleeping. With join=yes main waits (the Thread.join spans) and the total is about "
-    "the longest task, not the sum: the two sleeps overlap. With join=no main's code ends "
-    "first, and the interpreter still waits for the threads before it exits (the "
-    "\"interpreter exit\" wait on main). With daemon=yes and join=no nothing waits: the "
-    "process exits and the tasks are killed mid-sleep, their sleep spans cut off and their "
-    "\"Finished\" never printed."
+    "start() does not wait: main prints its \"execution time\" as soon as both threads are "
+    "started, whatever the tasks still have to do. With join=yes main waits (the Thread.join "
+    "spans) and the total is the longest task, not the sum: the two sleeps overlap. With "
+    "join=no main's code ends without waiting, and the interpreter still waits for the threads "
+    "before it exits (the \"interpreter exit\" wait on main). With daemon=yes and join=no "
+    "nothing waits: the process exits, and a task still sleeping then is killed mid-sleep, its "
+    "sleep span cut off and its \"Finished\" never printed."
 )
 EXPECTED = (
-    "join=no: main's result comes at once, the interpreter-exit wait on main ends after both tasks; "
-    "join=yes: total_ms about the longest task; daemon=yes, join=no: both sleeps cut off, no \"Finished\"."
+    "join=no: main's result comes as soon as the threads are started, the interpreter-exit wait on main ends "
+    "after both tasks; join=yes: total_ms about the longest task; daemon=yes, join=no: a task still sleeping "
+    "at exit is cut off, with no \"Finished\"."
 )
 PARAMS = (
     Choice("join", "no", ("no", "yes"), "does main call thread1.join() and thread2.join()"),
@@ -63,3 +64,33 @@ def run(params, rec):
     # Without join, run() returns now; the runner then exits like the interpreter does:
     # it waits for non-daemon threads, and daemon threads die with the process.
     return result
+
+
+def findings(params, result, python):
+    """What this run showed: how long main took, and who waited for whom."""
+    from experiments.wording import ms
+
+    d1, d2 = params["duration1_ms"], params["duration2_ms"]
+    longest, total = max(d1, d2), d1 + d2
+    main = result["run_call_ms"] if "run_call_ms" in result else result["main_ms"]
+    said = [f"Starting both threads took main {ms(result['main_ms'])}: start() does not wait for the tasks."]
+    if params["join"] == "yes":
+        took = result["total_ms"]
+        if min(d1, d2) >= 10 and took < total * 0.9:
+            said.append(f"Main's joins ended after {ms(took)}: about the longest task ({longest} ms), not the sum "
+                        f"({total} ms), so the two sleeps overlapped.")
+        else:
+            said.append(f"Main's joins ended after {ms(took)}, for tasks of {d1} and {d2} ms: with a task this short, "
+                        "longest and sum are too close to show the overlap (give both tasks a second or more).")
+    elif longest > main:
+        if params["daemon"] == "yes":
+            said.append(f"Main's code ended after {ms(main)}, while a task had {longest} ms to sleep: nothing waits "
+                        "for daemon threads, so the process exited and a task still asleep was cut off (dashed "
+                        "outline, no \"Finished\").")
+        else:
+            said.append(f"Main's code ended after {ms(main)}, while a task had {longest} ms to sleep: the "
+                        "interpreter waited for it at exit (\"Thread.join (interpreter exit)\" on main).")
+    else:
+        said.append(f"Main's code took {ms(main)}, no shorter than the tasks' sleeps ({d1} and {d2} ms): they may "
+                    "have finished first; give them longer sleeps to see main end while they still sleep.")
+    return said

@@ -41,3 +41,24 @@ def test_race_counter_page_shows_the_bytecode_of_the_functions_that_ran():
     assert re.search(r'class="op-load">[^<]*LOAD_GLOBAL[^<]*\(counter\)', section)
     assert re.search(r'class="op-store">[^<]*STORE_GLOBAL[^<]*\(counter\)', section)
     assert re.search(r'class="op-window">[^<]*CALL', section)  # this interpreter is 3.10+
+
+
+def test_a_finished_race_counter_page_says_what_its_own_result_showed():
+    with TestClient(create_app(make_settings())) as client:
+        params = {"workers": 2, "iterations": 20_000, "window": "call"}
+        run = client.post("/api/runs", json={"experiment": "race-counter", "params": params}).json()
+        body = wait_for_status(client, run["id"])
+        assert body["status"] == "done"
+        page = client.get(run["url"]).text
+    result = body["result"]
+    section = page[page.index('<section class="findings">'):]
+    section = section[:section.index("</section>")]
+    assert "What this run showed" in section
+    actual, expected = (f"{n:,}".replace(",", " ") for n in (result["actual"], result["expected"]))
+    if result["actual"] == result["expected"]:
+        assert f"No update was lost this time: the counter ended at the expected {expected}." in section
+        assert "Updates were lost" not in section
+    else:
+        assert f"Updates were lost: the counter ended at {actual}, not {expected}" in section
+        assert "No update was lost" not in section
+    assert "Expected outcome:" not in page, "the run page says what this run showed, not a canned outcome"

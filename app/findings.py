@@ -1,0 +1,27 @@
+"""What a run showed, in sentences: its experiment's `findings(params, result, python)`. Pure.
+
+The sentences come from the experiment module (experiments/*.py), each chosen from the run's own
+measurements. An experiment without `findings` says nothing here; one whose `findings` raises is
+logged and says nothing either: a wrong sentence is worse than none, and the page must not break.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.experiments import Experiment
+
+log = logging.getLogger(__name__)
+
+
+def findings(experiment: Experiment, params: dict[str, Any], result: dict[str, Any] | None,
+             python: str | None) -> list[str]:
+    """The sentences about this run's outcome, or none if it has no result (yet) or they fail."""
+    if not result or experiment.findings is None:
+        return []
+    try:
+        return [str(sentence) for sentence in experiment.findings(params, result, python or "")]
+    except Exception:
+        log.exception("findings of %s failed for params %r and result %r", experiment.id, params, result)
+        return []
