@@ -178,72 +178,80 @@ class _CpuBins:
     neighbours in one span; a bin it only partly filled becomes a span of its own that says how
     much (busy_ns), drawn that much high. So two threads taking 5 ms turns still look half-busy
     each on a two-minute axis, instead of both solid (a sliver every few ms) or both empty.
+    A bin keeps the bounds it was opened with when the axis grows; the next starts where it ends.
     """
 
-    __slots__ = ("bin", "busy", "run_start", "run_end")
+    __slots__ = ("bin", "bin_end", "busy", "floor", "run_start", "run_end")
 
     def __init__(self) -> None:
-        self.bin = -1  # start of the bin being filled (-1: none)
+        self.bin = self.bin_end = -1  # the bin being filled (-1: none)
         self.busy = 0
+        self.floor = 0  # where the last bin drawn ended: no bin starts before it
         self.run_start = self.run_end = 0  # full bins in a row, not drawn yet (run_end 0: none)
 
     def add(self, start: int, end: int, t0: int, res: int, out: list[tuple[int, int, int]]) -> None:
-        """Account [start, end); append (start, end, busy) for each span that can no longer change."""
+        """Account [start, end); append (start, end, busy) for each span that can no longer change.
+        Intervals come in time order (one thread's, from one sampler)."""
         while start < end:
-            first = t0 + (start - t0) // res * res
-            if first != self.bin:
-                self.close_bin(res, out)
-                self.bin = first
-            if start == first and end >= first + res and self.busy == 0:  # whole bins at once
+            if start < self.bin_end:  # the open bin
+                take = min(end, self.bin_end) - start
+                self.busy += take
+                start += take
+                continue
+            self.close_bin(out)
+            aligned = t0 + (start - t0) // res * res
+            first = max(aligned, self.floor)
+            if start == first and end >= aligned + res:  # whole bins at once
                 last = t0 + (end - t0) // res * res
                 self._full(first, last, out)
-                self.bin, start = -1, last
+                start = last
                 continue
-            take = min(end, first + res) - start
-            self.busy += take
-            start += take
+            self.bin, self.bin_end = first, aligned + res
 
     def _full(self, start: int, end: int, out: list) -> None:
+        self.floor = end
         if self.run_end and self.run_end == start:
             self.run_end = end
             return
         self.flush_run(out)
         self.run_start, self.run_end = start, end
 
-    def close_bin(self, res: int, out: list) -> None:
+    def close_bin(self, out: list) -> None:
         if self.bin < 0:
             return
-        if self.busy >= res - res // 50:  # full, give or take the sampler's rounding
-            self._full(self.bin, self.bin + res, out)
+        width = self.bin_end - self.bin
+        if self.busy >= width - width // 50:  # full, give or take the sampler's rounding
+            self._full(self.bin, self.bin_end, out)
         else:
             self.flush_run(out)
-            out.append((self.bin, self.bin + res, self.busy))
-        self.bin, self.busy = -1, 0
+            out.append((self.bin, self.bin_end, self.busy))
+            self.floor = self.bin_end
+        self.bin, self.bin_end, self.busy = -1, -1, 0
 
     def flush_run(self, out: list) -> None:
         if self.run_end:
             out.append((self.run_start, self.run_end, self.run_end - self.run_start))
             self.run_start = self.run_end = 0
 
-    def pending(self, res: int) -> list[tuple[int, int, int]]:
+    def pending(self) -> list[tuple[int, int, int]]:
         """What is still being filled: the run of full bins and the bin in progress."""
         out = [(self.run_start, self.run_end, self.run_end - self.run_start)] if self.run_end else []
         if self.bin >= 0:
-            out.append((self.bin, self.bin + res, self.busy))
+            out.append((self.bin, self.bin_end, self.busy))
         return out
 
 
 @dataclass(frozen=True, slots=True)
 class Death:
-    """A worker's process killed by a signal while the worker was in the middle of something."""
+    """A worker's process that ended under it, in the middle of a span: killed, as a rule."""
 
     worker: str
     pid: int
-    signal: str  # its name: SIGKILL
+    how: str  # "was killed by SIGKILL"
     during: str  # the innermost span it was in
 
     def words(self) -> str:
-        return f"{self.worker} (pid {self.pid}) was killed by {self.signal} during {self.during}"
+        return f"{self.worker} (pid {self.pid}) {self.how} during {self.during}"
 
 
 @dataclass
@@ -303,17 +311,6 @@ class Timeline:
         else:
             self._until_ns = 1 << 62
 
-    def _rescale(self, length_ns: int) -> None:
-        """The run grew past the axis step: on-CPU bins of the old resolution are drawn as they are."""
-        old = self.resolution_ns
-        self.resolution_ns, self._until_ns = resolution_for(length_ns)
-        if old != self.resolution_ns:
-            for lane in self.lanes:
-                done: list[tuple[int, int, int]] = []
-                lane.cpu.close_bin(old, done)
-                lane.cpu.flush_run(done)
-                self._cpu_drawn(lane, done)
-
     def lane(self, worker: str) -> Lane:
         lane = self.by_worker.get(worker)
         if lane is None:
@@ -329,7 +326,7 @@ class Timeline:
         if ts > self.last_ns:
             self.last_ns = ts
         if self.last_ns - self.t0_ns > self._until_ns:  # the axis grew a step: merge more coarsely
-            self._rescale(self.last_ns - self.t0_ns)
+            self.resolution_ns, self._until_ns = resolution_for(self.last_ns - self.t0_ns)
         kind = event.kind
         if kind == "output":
             self.output.append(event.name)
@@ -379,7 +376,7 @@ class Timeline:
             if ts > self.last_ns:
                 self.last_ns = ts
                 if ts - t0 > self._until_ns:  # the axis grew a step: merge more coarsely
-                    self._rescale(ts - t0)
+                    self.resolution_ns, self._until_ns = resolution_for(ts - t0)
             stack = lane.stack
             if kind == "begin":
                 stack.append((name, category, ts))
@@ -430,7 +427,7 @@ class Timeline:
             self.cpu_spans.append(Span(lane.index, ON_CPU, ON_CPU, start, end))
             return
         done: list[tuple[int, int, int]] = []
-        lane.cpu.add(start, end, self.t0_ns or start, res, done)
+        lane.cpu.add(start, end, start if self.t0_ns is None else self.t0_ns, res, done)
         self._cpu_drawn(lane, done)
 
     def _cpu_drawn(self, lane: Lane, done: list[tuple[int, int, int]]) -> None:
@@ -440,7 +437,10 @@ class Timeline:
     def _exited(self, ts: int, info: dict[str, Any]) -> None:
         """A process of the run ended: what its lanes had open ends here, marked with how it ended."""
         pid, number = info.get("pid"), info.get("signal") or 0
-        why = f"killed by {signal_name(number)}" if number else "its process ended"
+        if number:
+            why, how = f"killed by {signal_name(number)}", f"was killed by {signal_name(number)}"
+        else:
+            why, how = "its process ended", "ended (how is unknown: its parent reaped it before it could be read)"
         for lane in self.lanes:
             if lane.pid != pid or lane.ended:
                 continue
@@ -449,8 +449,8 @@ class Timeline:
             if not lane.stack:
                 continue
             lane.ended = why
-            if number:
-                self.deaths.append(Death(lane.worker, pid, signal_name(number), lane.stack[-1][0]))
+            if number or not info.get("known"):  # a clean exit inside a span (os._exit) is no death
+                self.deaths.append(Death(lane.worker, pid, how, lane.stack[-1][0]))
             while lane.stack:
                 name, category, start = lane.stack.pop()
                 self.spans.append(Span(lane.index, name, category, start, max(ts, start), len(lane.stack), cut=why))
@@ -581,7 +581,7 @@ class Timeline:
                 name, category, start = lane.stack.pop()
                 self.spans.append(Span(lane.index, name, category, start, end, len(lane.stack), cut=why))
             done: list[tuple[int, int, int]] = []
-            lane.cpu.close_bin(self.resolution_ns, done)
+            lane.cpu.close_bin(done)
             lane.cpu.flush_run(done)
             self._cpu_drawn(lane, done)
         for intervals in self.held.values():  # threads that never had a lane: pool managers, feeders
@@ -604,7 +604,7 @@ class Timeline:
     def open_cpu(self, lane: Lane) -> list[Span]:
         """The lane's on-CPU bins still being filled."""
         return [Span(lane.index, ON_CPU, ON_CPU, start, end, busy_ns=busy)
-                for start, end, busy in lane.cpu.pending(self.resolution_ns)]
+                for start, end, busy in lane.cpu.pending()]
 
     def pending_marks(self, lane: Lane) -> list[Mark]:
         return [lane.pending_mark.mark()] if lane.pending_mark is not None else []
