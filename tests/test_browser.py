@@ -31,7 +31,8 @@ def test_run_race_counter_and_watch_lanes_and_result_arrive_live(page, server_ur
     page.wait_for_selector("#result .counter", timeout=30_000)
     labels = page.locator("#lanes .lane-label").all_inner_texts()
     assert [label.split()[0] for label in labels] == ["main", "increment-1", "decrement-1"]
-    assert page.locator("#lane-1 rect.c-run").count() >= 1  # SVG spans appended into the lane
+    assert page.locator("#lane-1 .c-cpu").count() >= 1  # the thread's span, increment_with_window(300000)
+    assert page.locator("#lane-1 rect.c-oncpu").count() >= 2  # and below it, its turns on a CPU
     # The result can be drawn a frame before the runner has exited and the status says done.
     page.wait_for_selector("#status.status-done", timeout=10_000)
     assert page.locator("#status .badge").inner_text() == "done"
