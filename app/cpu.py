@@ -16,7 +16,7 @@ from typing import Any
 from app.timeline import Timeline
 
 MIN_PHASE_NS = 100_000_000  # shorter phases hold too few samples to average
-NOTABLE_CORES = 0.25  # other programs' use worth a sentence
+NOTABLE_CORES = 0.3  # other programs' use worth a sentence (less is within the jiffies' rounding)
 
 
 @dataclass(frozen=True)
@@ -114,8 +114,10 @@ def budget(timeline: Timeline) -> Budget | None:
     )
 
 
-def sentences(b: Budget) -> list[str]:
-    """What the budget says about this run, in words: each figure measured in it."""
+def sentences(b: Budget, result: dict[str, Any] | None = None) -> list[str]:
+    """What the budget says about this run, in words: each figure measured in it (and a word on
+    the speedup where `result`, the run's, reports one)."""
+    speedup = any("speedup" in key for key in (result or {}))
     words = [f"The run's threads and processes kept {b.workers_busy_cores:.1f} of {b.cores} "
              f"core{'s' if b.cores != 1 else ''} busy on average."]
     if b.others_busy_cores is not None:
@@ -125,8 +127,8 @@ def sentences(b: Budget) -> list[str]:
         if others is not None and others >= NOTABLE_CORES:
             left = max(0.0, b.cores - others)
             words.append(f"During “{phase.name}” other programs used {others:.1f} of {b.cores} cores: "
-                         f"the run got {phase.workers_busy_cores:.1f}, and could have had {left:.1f} at most. "
-                         f"A speedup measured there cannot exceed that.")
+                         f"the run got {phase.workers_busy_cores:.1f}, and could have had {left:.1f} at most."
+                         + (" A speedup measured there cannot exceed that." if speedup else ""))
     if b.waited_for_cpu_ms >= 10:
         words.append(f"Its threads spent {b.waited_for_cpu_ms:,.0f} ms in all ready to run with no core free for them.")
     words.append(f"Measuring this cost {b.sampler_ms:,.0f} ms of CPU, recording {b.recorder_ms:,.0f} ms.")

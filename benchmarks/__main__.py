@@ -15,6 +15,7 @@ import time
 # In the order they run. Each one alone on the CPU: never run two at once.
 BENCHMARKS = (
     "fidelity",
+    "sampler",
     "throughput",
     "latency",
     "fanout",

@@ -33,12 +33,16 @@ import time
 
 PIPE_BUF = 4096
 GO = b"g"
-TARGET_SHARE = 0.02  # of one core: what the sampler may spend on itself
-MIN_TICK_S, MAX_TICK_S = 0.001, 0.005  # 5 ms is CPython's switch interval: a turn must not fit in a tick
+TARGET_SHARE = 0.025  # of one core: what the sampler may spend on itself
+# A tick resolves a thread's turns to about its length: 1 ms where that is cheap (few threads);
+# with many, longer, up to a bit more than CPython's 5 ms switch interval.
+MIN_TICK_S, MAX_TICK_S = 0.001, 0.008
 WRITE_EVERY_S = 0.05  # how often events are written (and long intervals cut, so a page draws them live)
-DISCOVER_EVERY_S = 0.01  # how often new threads and child processes are looked for
+DISCOVER_EVERY_S = 0.01  # how often new threads are looked for (a link count per process)
+CHILDREN_EVERY_S = 0.05  # how often new child processes are looked for (a read per thread)
 LIST_EVERY_S = 0.1  # how often every task directory is listed, whatever its link count
-ADAPT_EVERY_S = 0.5
+ADAPT_EVERY_S = 0.1
+FIRST_TICK_S = 0.002  # what one tick costs depends on the machine: the first tenth of a second tells
 CONTIGUOUS_NS = 20_000  # pieces closer than this are one interval
 FULL_SLACK_NS = 50_000  # a tick a thread ran all but this of ran all of it (the reads are not instantaneous)
 now = time.monotonic_ns
@@ -122,11 +126,15 @@ def host_busy_ns(stat_line: str, ticks_per_s: int) -> int:
 class Thread:
     """A thread of the run: its schedstat and children files, open, and what they said last."""
 
-    __slots__ = ("tid", "pid", "fd", "children", "raw", "cpu", "waited", "placer")
+    __slots__ = ("tid", "pid", "fd", "children", "raw", "cpu", "waited_before", "placer")
 
-    def __init__(self, tid: int, pid: int, fd: int, children: int, raw: bytes, cpu: int, waited: int):
+    def __init__(self, tid: int, pid: int, fd: int, children: int, raw: bytes, cpu: int, waited_before: int):
         self.tid, self.pid, self.fd, self.children = tid, pid, fd, children
-        self.raw, self.cpu, self.waited, self.placer = raw, cpu, waited, Placer()
+        self.raw, self.cpu, self.waited_before, self.placer = raw, cpu, waited_before, Placer()
+
+    def waited(self) -> int:
+        """Its time runnable but waiting for a CPU, since sampling began (schedstat's second field)."""
+        return int(self.raw.split()[1]) - self.waited_before
 
 
 class Process:
@@ -158,8 +166,8 @@ class Sampler:
         self.poll = select.epoll()
         self.events: list[str] = []  # encoded: the intervals are formatted as they are found
         self.run_ns = 0  # CPU time of the run's threads since sampling began
-        self.waited_ns = 0  # their time runnable but waiting for a CPU
-        self.tick_s = MIN_TICK_S
+        self.waited_ns = 0  # the time threads that have ended spent runnable but waiting for a CPU
+        self.tick_s = FIRST_TICK_S
         self.ticks_per_s = os.sysconf("SC_CLK_TCK")
         self.cores = os.cpu_count() or 1
         self._stat = os.open(f"{proc}/stat", os.O_RDONLY)
@@ -167,7 +175,7 @@ class Sampler:
 
     # -- discovery --
 
-    def discover(self, full: bool = False) -> None:
+    def discover(self, full: bool = False, children: bool = True) -> None:
         """New threads of the processes we know, and new children of any of their threads.
 
         A process's task directory counts its threads in its link count: it is listed only
@@ -189,7 +197,7 @@ class Sampler:
                             self._add_thread(pid, tid)
             except OSError:
                 continue
-            for thread in self.threads.values():
+            for thread in self.threads.values() if children else ():
                 if thread.pid != pid or thread.children < 0:
                     continue
                 try:
@@ -232,7 +240,7 @@ class Sampler:
             children = -1
         if not self._baseline:  # born during the run: all its time is the run's (not drawn before now)
             self.run_ns += cpu
-            self.waited_ns += waited
+            waited = 0
         self.threads[tid] = Thread(tid, pid, fd, children, raw, cpu, waited)
 
     # -- sampling --
@@ -256,12 +264,10 @@ class Sampler:
                     if interval:
                         events.append(f'["T",{interval[0]},"",{thread.tid},{interval[1]}]')
                 continue
-            cpu, waited = raw.split()[:2]
-            cpu, waited = int(cpu), int(waited)
+            cpu = int(raw[:raw.index(b" ")])  # the wait for a CPU (second field) is read at budget time
             grew = cpu - thread.cpu
             self.run_ns += grew
-            self.waited_ns += waited - thread.waited
-            thread.raw, thread.cpu, thread.waited = raw, cpu, waited
+            thread.raw, thread.cpu = raw, cpu
             interval = placer.tick(a, b, grew)
             if interval:
                 events.append(f'["T",{interval[0]},"",{thread.tid},{interval[1]}]')
@@ -272,6 +278,7 @@ class Sampler:
         interval = thread.placer.cut()
         if interval:
             self.events.append(f'["T",{interval[0]},"",{thread.tid},{interval[1]}]')
+        self.waited_ns += thread.waited()
         os.close(thread.fd)
         if thread.children >= 0:
             os.close(thread.children)
@@ -304,7 +311,8 @@ class Sampler:
         except (OSError, ValueError):
             busy = None
         self.events.append(json.dumps(["M", now(), "", {
-            "cores": self.cores, "host_busy_ns": busy, "run_ns": self.run_ns, "waited_ns": self.waited_ns,
+            "cores": self.cores, "host_busy_ns": busy, "run_ns": self.run_ns,
+            "waited_ns": self.waited_ns + sum(thread.waited() for thread in self.threads.values()),
             "sampler_ns": time.process_time_ns(), "tick_us": round(self.tick_s * 1e6),
         }], separators=(",", ":")))
 
@@ -354,7 +362,7 @@ def run(root: int, control: int, out_fd: int = 1) -> None:
     sampler.discover()
     sampler.budget()
     a = now()
-    last_write = last_discover = last_list = last_adapt = a
+    last_write = last_discover = last_children = last_list = last_adapt = a
     adapt_cpu = time.process_time_ns()
     while not stop:
         for fd, _ in sampler.poll.poll(sampler.tick_s):
@@ -367,10 +375,11 @@ def run(root: int, control: int, out_fd: int = 1) -> None:
         a = b
         if b - last_discover >= DISCOVER_EVERY_S * 1e9:
             full = b - last_list >= LIST_EVERY_S * 1e9
-            sampler.discover(full)
+            children = b - last_children >= CHILDREN_EVERY_S * 1e9
+            sampler.discover(full, children)
             last_discover = b
-            if full:
-                last_list = b
+            last_list = b if full else last_list
+            last_children = b if children else last_children
         if b - last_write >= WRITE_EVERY_S * 1e9:
             sampler.cut_open()
             sampler.budget()

@@ -157,7 +157,9 @@ def test_a_budget_says_how_many_cores_others_took_during_a_phase():
     cpu = budget(timeline)
     assert (cpu.workers_busy_cores, cpu.others_busy_cores) == (1.0, 1.0)
     assert [(p.name, p.workers_busy_cores, p.others_busy_cores) for p in cpu.phases] == [("process pool", 1.0, 1.0)]
-    assert any("could have had 1.0 at most" in s for s in cpu_sentences(cpu))
+    assert any("could have had 1.0 at most." in s for s in cpu_sentences(cpu))
+    assert any("speedup measured there cannot exceed" in s for s in cpu_sentences(cpu, {"process_speedup": 1.1}))
+    assert not any("speedup" in s for s in cpu_sentences(cpu, {"expected": 0, "actual": 0}))
 
 
 # -- through the runner ----------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""The on-CPU sampler: what it costs per second of run, and whether it still resolves the GIL's turns.
+
+    .venv/bin/python -m benchmarks sampler     (or: python -m benchmarks.sampler --repeat 5)
+
+Each workload runs through the runner alone (`python -m experiments.runner`, recorder and
+sampler on), so nothing but the run competes with the sampler. From the run's own events:
+- cost: the sampler's CPU time (it reports its own, `sampler_ns`) over the run's wall time,
+  in percent of one core (target: under 3 % at 16 workers), and the tick it settled on (it
+  lengthens its tick to stay near experiments/sampler.py TARGET_SHARE);
+- resolution: the median on-CPU interval of the worker threads (CPython hands the GIL over
+  every 5 ms: turns of about that length are resolved; one long interval per thread would
+  mean they were not), and for how much of the time any of them was on a CPU two or more
+  were (under one GIL: little; what there is, is the sampler's placement error within a tick,
+  or threads on a CPU without the GIL: waking to ask for it, taking a lock).
+A benchmark, not a test: the figures depend on the machine's load, printed in the header.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+
+from app.events import StreamParser
+from app.timeline import Timeline
+from benchmarks.fidelity import ROOT, env
+from benchmarks.serve import header
+
+WORKLOADS = (  # name, experiment module, params (each run lasts about a second or two here)
+    ("race-counter call, 2 threads", "experiments.race_counter", {"workers": 2, "iterations": 2_000_000, "window": "call"}),
+    ("race-counter call, 16 threads", "experiments.race_counter", {"workers": 16, "iterations": 250_000, "window": "call"}),
+    ("lock-counter call, 16 threads", "experiments.lock_counter", {"workers": 16, "iterations": 100_000, "window": "call"}),
+    ("cpu-threads-vs-processes, 2 workers", "experiments.cpu_threads_vs_processes",
+     {"workers": 2, "first": 27, "tasks": 4, "start_method": "fork"}),
+)
+
+
+def run(module: str, params: dict) -> Timeline:
+    out = subprocess.run([sys.executable, "-m", "experiments.runner", module, json.dumps(params)],
+                         capture_output=True, check=True, cwd=ROOT, env=env()).stdout
+    parser = StreamParser()
+    timeline = Timeline(coalesce=False)
+    timeline.apply_all(parser.feed(out) + parser.close())
+    timeline.close()
+    return timeline
+
+
+def together(spans: list[tuple[int, int]]) -> tuple[int, int]:
+    """(time when two or more of `spans` were on a CPU, time when any was): a sweep over their ends."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    count, last, shared, any_on = 0, 0, 0, 0
+    for ts, step in edges:
+        if count >= 2:
+            shared += ts - last
+        if count >= 1:
+            any_on += ts - last
+        count, last = count + step, ts
+    return shared, any_on
+
+
+def figures(timeline: Timeline) -> dict[str, float]:
+    (first_ts, first), (last_ts, last) = timeline.machine[0], timeline.machine[-1]
+    runner = timeline.by_worker["main"].pid
+    threads = {lane.index for lane in timeline.lanes if lane.worker != "main" and lane.pid == runner}
+    spans = [(s.start_ns, s.end_ns) for s in timeline.cpu_spans if s.lane in threads]
+    shared, any_on = together(spans)
+    return {
+        "cost": 100 * (last["sampler_ns"] - first["sampler_ns"]) / (last_ts - first_ts),
+        "tick_ms": last["tick_us"] / 1000,
+        "turn_ms": statistics.median(end - start for start, end in spans) / 1e6 if spans else 0.0,
+        "overlap": 100 * shared / any_on if any_on else 0.0,
+        "per_s": len(spans) / ((last_ts - first_ts) / 1e9),
+    }
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sampler")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    repeat = 1 if args.quick else args.repeat
+    print(header(f"each workload through the runner alone, median of {repeat}"))
+    print()
+    print("| workload | sampler cost, % of a core | tick it settled on, ms | threads' median on-CPU interval, ms "
+          "| time two threads of one process were both on a CPU, % | intervals/s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, module, params in WORKLOADS:
+        if args.quick:
+            params = {**params, **{k: max(1000, v // 20) for k, v in params.items() if k == "iterations"}}
+        rows = [figures(run(module, params)) for _ in range(repeat)]
+        m = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
+        print(f"| {name} | {m['cost']:.2f} | {m['tick_ms']:.1f} | {m['turn_ms']:.2f} | {m['overlap']:.1f} "
+              f"| {m['per_s']:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
