@@ -34,12 +34,14 @@ import time
 PIPE_BUF = 4096
 GO = b"g"
 TARGET_SHARE = 0.025  # of one core: what the sampler may spend on itself
-# A tick resolves a thread's turns to about its length: 1 ms where that is cheap (few threads);
-# with many, longer, up to a bit more than CPython's 5 ms switch interval.
-MIN_TICK_S, MAX_TICK_S = 0.001, 0.008
+# Knowing who runs at each tick's end places a turn exactly as long as a thread starts or stops
+# at most once a tick: with two threads taking 5 ms turns, ticks under 5 ms; with sixteen, each
+# waits 75 ms for its next turn, so a 10 ms tick is as good. What a tick costs is the machine's
+# (some 35 us just to wake up when both cores are busy here): the tick adapts to TARGET_SHARE.
+MIN_TICK_S, MAX_TICK_S = 0.001, 0.010
 WRITE_EVERY_S = 0.05  # how often events are written (and long intervals cut, so a page draws them live)
 DISCOVER_EVERY_S = 0.01  # how often new threads are looked for (a link count per process)
-CHILDREN_EVERY_S = 0.05  # how often new child processes are looked for (a read per thread)
+CHILDREN_EVERY_S = 0.03  # how often new child processes are (a read per thread that ran meanwhile)
 LIST_EVERY_S = 0.1  # how often every task directory is listed, whatever its link count
 ADAPT_EVERY_S = 0.1
 FIRST_TICK_S = 0.002  # what one tick costs depends on the machine: the first tenth of a second tells
@@ -63,37 +65,52 @@ def unavailable(proc: str = "/proc") -> str | None:
 # ---- pure: growth of on-CPU time per tick -> intervals ----
 
 class Placer:
-    """One thread's on-CPU intervals from how much its CPU time grew in each tick.
+    """One thread's on-CPU intervals from how long it ran in each tick, and whether it ran at its end.
 
-    A tick [a, b] in which the thread ran d ns: if it was running at the end of the previous
-    tick, the d ns are placed at the start of this one (it ran on, then stopped); otherwise at
-    its end (it started in this tick). Exact when a thread starts or stops at most once a tick,
-    which the tick, shorter than a GIL turn, makes the usual case. Pieces that touch are one
-    interval.
+    Per tick [a, b] the kernel tells how long the thread ran (`grew`, schedstat) and whether it
+    is running at b (`wchan` is 0 for a thread that is running, or ready to). Whether it ran at
+    a is the tick before's answer. So the time is placed at the tick's start (running at a),
+    its end (running at b), both (split evenly: where the gap fell is unknown), or, started and
+    stopped within the tick, in its middle: exact when a thread starts or stops at most once a
+    tick, whatever the tick's length. Without wchan, a thread running at b is taken to be one
+    whose time was placed at the end. Pieces that touch make one interval.
     """
 
     __slots__ = ("start", "end", "running")
 
     def __init__(self) -> None:
         self.start = self.end = 0  # the open interval, if end > 0
-        self.running = False  # on a CPU at the end of the last tick
+        self.running = False  # at the end of the last tick
 
-    def tick(self, a: int, b: int, grew: int) -> tuple[int, int] | None:
+    def tick(self, a: int, b: int, grew: int, running_at_b: bool | None = None) -> tuple[int, int] | None:
         """Account one tick; returns an interval that is over, if one is."""
-        done = None
+        running_at_a = self.running
         if grew <= 0:
             self.running = False
             return self.cut()
         tick = b - a
         if grew >= tick - max(FULL_SLACK_NS, tick // 20):  # all of it, give or take when we read
-            grew = tick
-        start, end = (a, a + grew) if self.running else (b - grew, b)
-        self.running = end == b
-        if self.end and start - self.end <= CONTIGUOUS_NS:
-            self.end = end
+            pieces, running_at_b = [(a, b)], True if running_at_b is None else running_at_b
+        elif running_at_b is None:  # no wchan: the old guess, from the tick before alone
+            pieces = [(a, a + grew)] if running_at_a else [(b - grew, b)]
+            running_at_b = not running_at_a
+        elif running_at_a and running_at_b:  # stopped and went on within the tick
+            pieces = [(a, a + grew // 2), (b - grew + grew // 2, b)]
+        elif running_at_a:
+            pieces = [(a, a + grew)]
+        elif running_at_b:
+            pieces = [(b - grew, b)]
         else:
-            done = self.cut()
-            self.start, self.end = start, end
+            middle = (a + b) // 2
+            pieces = [(middle - grew // 2, middle + grew - grew // 2)]
+        self.running = running_at_b
+        done = None
+        for start, end in pieces:
+            if self.end and start - self.end <= CONTIGUOUS_NS:
+                self.end = end
+            else:
+                done = self.cut() or done
+                self.start, self.end = start, end
         return done
 
     def cut(self) -> tuple[int, int] | None:
@@ -126,11 +143,15 @@ def host_busy_ns(stat_line: str, ticks_per_s: int) -> int:
 class Thread:
     """A thread of the run: its schedstat and children files, open, and what they said last."""
 
-    __slots__ = ("tid", "pid", "fd", "children", "raw", "cpu", "waited_before", "placer")
+    __slots__ = ("tid", "pid", "fd", "wchan", "children", "raw", "cpu", "waited_before", "placer", "forked_raw")
 
-    def __init__(self, tid: int, pid: int, fd: int, children: int, raw: bytes, cpu: int, waited_before: int):
-        self.tid, self.pid, self.fd, self.children = tid, pid, fd, children
-        self.raw, self.cpu, self.waited_before, self.placer = raw, cpu, waited_before, Placer()
+    def __init__(self, tid: int, pid: int, fds: tuple[int, int, int], raw: bytes, waited_before: int):
+        self.tid, self.pid = tid, pid
+        self.fd, self.wchan, self.children = fds  # schedstat, wchan and children, open (-1: not to be had)
+        self.raw, self.cpu, self.waited_before = raw, int(raw.split()[0]), waited_before
+        self.placer = Placer()
+        self.forked_raw = b""  # its schedstat when its children were last read: it starts none unless it ran
+        self.forked_raw = b""  # its schedstat when its children were last read: it forks only if it ran
 
     def waited(self) -> int:
         """Its time runnable but waiting for a CPU, since sampling began (schedstat's second field)."""
@@ -198,8 +219,10 @@ class Sampler:
             except OSError:
                 continue
             for thread in self.threads.values() if children else ():
-                if thread.pid != pid or thread.children < 0:
+                # A thread that has not run since its children were last read has started none.
+                if thread.pid != pid or thread.children < 0 or thread.raw == thread.forked_raw:
                     continue
+                thread.forked_raw = thread.raw
                 try:
                     children = pread(thread.children, 4096, 0).split()
                 except OSError:
@@ -234,14 +257,13 @@ class Sampler:
             cpu, waited = (int(v) for v in raw.split()[:2])
         except (OSError, ValueError):
             return
-        try:
-            children = os.open(f"{task}/children", os.O_RDONLY)
-        except OSError:  # a kernel without CONFIG_PROC_CHILDREN: processes it starts go unseen
-            children = -1
+        children, wchan = _open_or_none(f"{task}/children"), _open_or_none(f"{task}/wchan")
+        # Without children (CONFIG_PROC_CHILDREN) the processes it starts go unseen; without wchan
+        # (or where it always says 0) its turns are placed from its CPU time alone.
         if not self._baseline:  # born during the run: all its time is the run's (not drawn before now)
             self.run_ns += cpu
             waited = 0
-        self.threads[tid] = Thread(tid, pid, fd, children, raw, cpu, waited)
+        self.threads[tid] = Thread(tid, pid, (fd, wchan, children), raw, waited)
 
     # -- sampling --
 
@@ -268,7 +290,18 @@ class Sampler:
             grew = cpu - thread.cpu
             self.run_ns += grew
             thread.raw, thread.cpu = raw, cpu
-            interval = placer.tick(a, b, grew)
+            running = None
+            # Whether it runs at b: asked only where it is in doubt. A thread that ran the whole
+            # tick runs on, most likely; one that ran a sliver of it (a GIL waiter waking to ask
+            # for it, every 5 ms) is back asleep.
+            if grew < (b - a) >> 6:
+                running = False
+            elif thread.wchan >= 0 and grew < b - a:
+                try:
+                    running = pread(thread.wchan, 32, 0) == b"0"
+                except OSError:
+                    running = False
+            interval = placer.tick(a, b, grew, running)
             if interval:
                 events.append(f'["T",{interval[0]},"",{thread.tid},{interval[1]}]')
         for thread in gone:
@@ -279,9 +312,9 @@ class Sampler:
         if interval:
             self.events.append(f'["T",{interval[0]},"",{thread.tid},{interval[1]}]')
         self.waited_ns += thread.waited()
-        os.close(thread.fd)
-        if thread.children >= 0:
-            os.close(thread.children)
+        for fd in (thread.fd, thread.wchan, thread.children):
+            if fd >= 0:
+                os.close(fd)
         del self.threads[thread.tid]
 
     def cut_open(self) -> None:
@@ -395,6 +428,13 @@ def run(root: int, control: int, out_fd: int = 1) -> None:
     sampler.cut_open()
     sampler.budget()
     sampler.write()
+
+
+def _open_or_none(path: str) -> int:
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError:
+        return -1
 
 
 def _wake_on_time() -> None:

@@ -57,22 +57,41 @@ def probe(workers: str, task: str, ms: int = 400) -> Outcome:
 
 # -- pure: the sampler's arithmetic and the timeline's fold ----------------------------------
 
-def test_growth_per_tick_becomes_intervals_placed_where_the_thread_started_and_stopped():
-    placer = sampler.Placer()
-    assert placer.tick(0, 1 * MS, 0) is None
-    assert placer.tick(1 * MS, 2 * MS, MS // 4) is None  # started within the tick: at its end
-    assert placer.tick(2 * MS, 3 * MS, MS) is None  # ran on through the next
-    assert placer.tick(3 * MS, 4 * MS, MS // 2) is None  # ran on, then stopped halfway
-    assert placer.tick(4 * MS, 5 * MS, 0) == (1 * MS + 3 * MS // 4, 3 * MS + MS // 2)
-    assert placer.cut() is None
+def test_two_threads_taking_5_ms_turns_are_placed_within_a_ms_even_with_8_ms_ticks():
+    """Each tick: how long each thread ran in it (schedstat), and whether it was running at its end (wchan)."""
+    turns_a = [(100, 113), (118, 123), (128, 133)]  # ms: a holds the GIL, b has the gaps
+    turns_b = [(113, 118), (123, 128), (133, 140)]
+    placed: dict[str, list[tuple[float, float]]] = {"a": [], "b": []}
+    placers = {"a": sampler.Placer(), "b": sampler.Placer()}
+    for start in range(100, 140, 8):
+        end = start + 8
+        for name, turns in (("a", turns_a), ("b", turns_b)):
+            grew = sum(max(0, min(end, e) - max(start, s)) for s, e in turns)
+            running = any(s < end <= e for s, e in turns)
+            if interval := placers[name].tick(start * MS, end * MS, grew * MS, running):
+                placed[name].append((interval[0] / MS, interval[1] / MS))
+    for name in placed:
+        if interval := placers[name].cut():
+            placed[name].append((interval[0] / MS, interval[1] / MS))
+    for name, turns in (("a", turns_a), ("b", turns_b)):
+        assert len(placed[name]) == len(turns), placed
+        assert all(abs(p - t) <= 1 for got, turn in zip(placed[name], turns) for p, t in zip(got, turn)), placed
+    assert not any(min(ae, be) > max(as_, bs) for as_, ae in placed["a"] for bs, be in placed["b"])
 
 
 def test_a_tick_a_thread_ran_all_but_a_few_microseconds_of_counts_as_whole():
     placer = sampler.Placer()
-    placer.tick(0, MS, MS)
-    placer.tick(MS, 2 * MS, MS - 20_000)  # the read came a little early: not a gap
-    placer.tick(2 * MS, 3 * MS, MS)
+    placer.tick(0, MS, MS, True)
+    placer.tick(MS, 2 * MS, MS - 20_000, True)  # the read came a little early: not a gap
+    placer.tick(2 * MS, 3 * MS, MS, True)
     assert placer.cut() == (0, 3 * MS)
+
+
+def test_without_wchan_a_tick_is_placed_from_the_tick_before():
+    placer = sampler.Placer()
+    assert placer.tick(0, MS, MS // 4) is None  # started within the tick: at its end
+    assert placer.tick(MS, 2 * MS, MS // 2) is None  # ran on, then stopped: at its start
+    assert placer.tick(2 * MS, 3 * MS, 0) == (MS - MS // 4, MS + MS // 2)
 
 
 def test_a_zombies_exit_status_names_the_signal_that_killed_it():
@@ -232,6 +251,7 @@ def start_and_kill_the_long_task(c: TestClient, pool: str) -> tuple[dict, int, s
         return begun and (begun[0]["worker"], lanes[begun[0]["worker"]])
 
     worker, pid = until(long_task, timeout=20, what="the long task started")
+    time.sleep(3 * sampler.CHILDREN_EVERY_S)  # the sampler has found the new process (a kill sooner goes unseen)
     killed_at = time.monotonic()
     os.kill(pid, signal.SIGKILL)
     return run, pid, worker, killed_at
