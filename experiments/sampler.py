@@ -18,9 +18,10 @@ PIPE_BUF bytes: atomic, so they never interleave with the recorder's):
   ["M", ts, "", {...}]               the CPU budget so far (cumulative): the machine's cores and
                                       busy time, the run's CPU and its wait for a CPU, our own cost
 
-Cost: one wake-up and one pread per thread per tick. The tick adapts so the sampler stays
-near TARGET_SHARE of one core (1 ms with a few threads, longer with many); a thread's turns
-are resolved to about one tick. Stdlib only, Python 3.9+, Linux.
+Cost: one wake-up and one pread per thread per tick (two for a thread that ran part of it).
+The tick adapts so the sampler stays near TARGET_SHARE of one core (1 ms with a few threads,
+up to 10 ms with many); see Placer for why longer ticks still place turns. docs/oncpu.md has
+the whole story. Stdlib only, Python 3.9+, Linux.
 """
 from __future__ import annotations
 
@@ -141,7 +142,7 @@ def host_busy_ns(stat_line: str, ticks_per_s: int) -> int:
 # ---- I/O: the process group, /proc, the pipe ----
 
 class Thread:
-    """A thread of the run: its schedstat and children files, open, and what they said last."""
+    """A thread of the run: its schedstat, wchan and children files, open, and what schedstat said last."""
 
     __slots__ = ("tid", "pid", "fd", "wchan", "children", "raw", "cpu", "waited_before", "placer", "forked_raw")
 
@@ -151,7 +152,6 @@ class Thread:
         self.raw, self.cpu, self.waited_before = raw, int(raw.split()[0]), waited_before
         self.placer = Placer()
         self.forked_raw = b""  # its schedstat when its children were last read: it starts none unless it ran
-        self.forked_raw = b""  # its schedstat when its children were last read: it forks only if it ran
 
     def waited(self) -> int:
         """Its time runnable but waiting for a CPU, since sampling began (schedstat's second field)."""
@@ -196,7 +196,7 @@ class Sampler:
 
     # -- discovery --
 
-    def discover(self, full: bool = False, children: bool = True) -> None:
+    def discover(self, full: bool = False, with_children: bool = True) -> None:
         """New threads of the processes we know, and new children of any of their threads.
 
         A process's task directory counts its threads in its link count: it is listed only
@@ -218,7 +218,7 @@ class Sampler:
                             self._add_thread(pid, tid)
             except OSError:
                 continue
-            for thread in self.threads.values() if children else ():
+            for thread in self.threads.values() if with_children else ():
                 # A thread that has not run since its children were last read has started none.
                 if thread.pid != pid or thread.children < 0 or thread.raw == thread.forked_raw:
                     continue
