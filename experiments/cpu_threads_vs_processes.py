@@ -71,25 +71,9 @@ def run(params, rec):
     return {"results": results, **speedup.report(serial_time, thread_time, process_time, ideal)}
 
 
-def _pools(params, result, python, lesson):
-    """The sentences both threads-vs-processes experiments share: each pool against the serial run."""
-    from experiments.wording import ms, ratio
-
-    ideal, t, p = result["ideal_speedup"], result["thread_speedup"], result["process_speedup"]
-    said = [f"Serial on main: {ms(result['serial_ms'])}. Thread pool: {ms(result['thread_ms'])}, {ratio(t)}× as fast. "
-            f"Process pool: {ms(result['process_ms'])}, {ratio(p)}× as fast (with start_method={params['start_method']}). "
-            f"At best {ratio(ideal) if ideal != int(ideal) else int(ideal)}×: {lesson}."]
-    if ideal <= 1:
-        said.append("With one worker, or one task, neither pool can run two tasks at once: whatever differs from "
-                    "serial is the pools' overhead.")
-    said.append(f"Processes were {ratio(p / t)}× as fast as threads (process_speedup / thread_speedup)"
-                + (", i.e. slower." if p < t else "."))
-    return said
-
-
 def findings(params, result, python):
     """What this run showed: each pool's speedup over the serial run, against what was possible."""
-    said = _pools(params, result, python, "min(workers, cores, tasks) tasks at once")
+    said = speedup.findings(params, result, "min(workers, cores, tasks) tasks at once")
     t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
     if ideal > 1:
         said.insert(1, "The threads were no faster than serial: the GIL let one run Python at a time." if t < 1.15 else

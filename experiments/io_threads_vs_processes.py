@@ -77,27 +77,11 @@ def run(params, rec):
     return {"results": results, **speedup.report(serial_time, thread_time, process_time, ideal)}
 
 
-def _pools(params, result, python, lesson):
-    """The sentences both threads-vs-processes experiments share: each pool against the serial run."""
-    from experiments.wording import ms, ratio
-
-    ideal, t, p = result["ideal_speedup"], result["thread_speedup"], result["process_speedup"]
-    said = [f"Serial on main: {ms(result['serial_ms'])}. Thread pool: {ms(result['thread_ms'])}, {ratio(t)}× as fast. "
-            f"Process pool: {ms(result['process_ms'])}, {ratio(p)}× as fast (with start_method={params['start_method']}). "
-            f"At best {ratio(ideal) if ideal != int(ideal) else int(ideal)}×: {lesson}."]
-    if ideal <= 1:
-        said.append("With one worker, or one task, neither pool can run two tasks at once: whatever differs from "
-                    "serial is the pools' overhead.")
-    said.append(f"Processes were {ratio(p / t)}× as fast as threads (process_speedup / thread_speedup)"
-                + (", i.e. slower." if p < t else "."))
-    return said
-
-
 def findings(params, result, python):
     """What this run showed: each pool's speedup over the serial run, against the rounds the tasks needed."""
     tasks, workers = params["tasks"], params["workers"]
     n = rounds(workers, tasks)
-    said = _pools(params, result, python, f"{tasks} tasks in {n} round{'s' if n != 1 else ''} of up to {workers}")
+    said = speedup.findings(params, result, f"{tasks} tasks in {n} round{'s' if n != 1 else ''} of up to {workers}")
     t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
     if ideal > 1:
         said.insert(1, f"The threads reached {t / ideal:.0%} of the ideal: sleeping threads wait together."

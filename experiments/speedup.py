@@ -21,3 +21,19 @@ def report(serial_time: float, thread_time: float, process_time: float, ideal: i
         "process_speedup": round(serial_time / process_time, 2),
         "ideal_speedup": ideal,
     }
+
+
+def findings(params, result, lesson):
+    """The sentences both threads-vs-processes experiments share: each pool against the serial run."""
+    from experiments.wording import ms, ratio
+
+    ideal, t, p = result["ideal_speedup"], result["thread_speedup"], result["process_speedup"]
+    said = [f"Serial on main: {ms(result['serial_ms'])}. Thread pool: {ms(result['thread_ms'])}, {ratio(t)}× as fast. "
+            f"Process pool: {ms(result['process_ms'])}, {ratio(p)}× as fast (with start_method={params['start_method']}). "
+            f"At best {ratio(ideal) if ideal != int(ideal) else int(ideal)}×: {lesson}."]
+    if ideal <= 1:
+        said.append("With one worker, or one task, neither pool can run two tasks at once: whatever differs from "
+                    "serial is the pools' overhead.")
+    said.append(f"Processes were {ratio(p / t)}× as fast as threads (process_speedup / thread_speedup)"
+                + (", i.e. slower." if p < t else "."))
+    return said
