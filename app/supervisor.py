@@ -19,6 +19,7 @@ from app.events import SAMPLED, StreamParser
 from app.hangs import Blocked, blocked_workers
 from app.runners import WarmRunner, signal_group
 from app.runs import Run
+from app.timeline import signal_name
 from app.settings import Settings
 
 STDERR_TAIL = 16_000
@@ -90,19 +91,18 @@ def limit_hit(failure: dict | None, returncode: int, settings: Settings) -> str 
 
 
 def _outcome(run: Run, returncode: int, settings: Settings) -> tuple[str, str | None]:
+    """How a run that ended by itself ended; a failure names the workers killed under it, if any
+    (a worker killed by a signal is the cause more often than not: BrokenProcessPool, a lost task)."""
     failure = run.timeline.failure
     limit = limit_hit(failure, returncode, settings)
-    if failure or limit or run.timeline.deaths:
-        return "failed", _joined(limit, _deaths(run))
+    deaths = _deaths(run)
+    if failure or limit:
+        return "failed", _joined(limit, deaths)
     if returncode == 0 and run.result is not None:
         return "done", None
     if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:  # a real-time signal has no name
-            name = f"signal {-returncode}"
-        return "failed", f"the runner was killed by {name}"
-    return "failed", f"the runner exited with status {returncode} without a result"
+        return "failed", _joined(f"the runner was killed by {signal_name(-returncode)}", deaths)
+    return "failed", _joined(f"the runner exited with status {returncode} without a result", deaths)
 
 
 async def execute(run: Run, settings: Settings, warm_runner: WarmRunner) -> None:

@@ -439,6 +439,8 @@ class Timeline:
         pid, number = info.get("pid"), info.get("signal") or 0
         if number:
             why, how = f"killed by {signal_name(number)}", f"was killed by {signal_name(number)}"
+        elif info.get("known"):  # it exited: what it left open is cut as the run ends, as before
+            return
         else:
             why, how = "its process ended", "ended (how is unknown: its parent reaped it before it could be read)"
         for lane in self.lanes:
@@ -449,8 +451,7 @@ class Timeline:
             if not lane.stack:
                 continue
             lane.ended = why
-            if number or not info.get("known"):  # a clean exit inside a span (os._exit) is no death
-                self.deaths.append(Death(lane.worker, pid, how, lane.stack[-1][0]))
+            self.deaths.append(Death(lane.worker, pid, how, lane.stack[-1][0]))
             while lane.stack:
                 name, category, start = lane.stack.pop()
                 self.spans.append(Span(lane.index, name, category, start, max(ts, start), len(lane.stack), cut=why))
