@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
         sampler.start(sampler_control)
     elif sampler_pid:
         sampler.stop(sampler_pid, sampler_control)
-        sampler_pid, oncpu_off = 0, f"turned off ({ONCPU_ENV}=0)"
+        sampler_pid, oncpu_off = 0, f"turned off ({ONCPU_ENV})"
     rec = attach(fd=1)
     if os.getpid() == rec.root_pid:  # only the runner itself, not children that import this module
         signal.signal(signal.SIGTERM, _terminate)

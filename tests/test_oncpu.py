@@ -230,7 +230,7 @@ def test_with_sampling_off_the_run_works_and_its_header_says_why(monkeypatch):
     monkeypatch.setenv("LAB_ONCPU", "0")
     out = probe("threads", "spin", ms=50)
     assert out.of("oncpu") == []
-    assert out.of("header")[0].value["oncpu"] == {"unavailable": "turned off (LAB_ONCPU=0)"}
+    assert out.of("header")[0].value["oncpu"] == {"unavailable": "turned off (LAB_ONCPU)"}
 
 
 def test_without_schedstat_sampling_is_unavailable_and_says_why(tmp_path):
@@ -295,3 +295,16 @@ def test_the_api_has_the_runs_cpu_budget_and_oncpu_events_on_their_lanes():
         assert {e["worker"] for e in oncpu} >= {"worker-1", "worker-2"}
         page = c.get(body["url"]).text
         assert "CPU budget" in page and "core" in page and 'class="c-oncpu' in page
+
+
+def test_with_sampling_off_the_page_says_on_cpu_lanes_are_unavailable_and_why():
+    with TestClient(create_app(make_settings(oncpu=False), modules=TEST_MODULES)) as c:
+        run = c.post("/api/runs", json={"experiment": "race-counter",
+                                        "params": {"workers": 2, "iterations": 5_000, "window": "none"}}).json()
+        body = until(lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b, timeout=30,
+                     what="the run finished")
+        assert body["cpu"] is None
+        page = c.get(body["url"]).text
+        assert "on-CPU lanes unavailable: turned off (LAB_ONCPU)" in page
+        bytecode = page.split('id="bytecode"')[1].split("</section>")[0]
+        assert "chunks" not in bytecode and "range)" in bytecode  # the tutorial's `for _ in range(...)`
