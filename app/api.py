@@ -1,17 +1,20 @@
 """The JSON API: experiments, runs, their events, cancel, health."""
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from app.auth import is_admin
 from app.clients import client_of
 from app.lab import Lab
 from app.limits import Refusal
-from app.runs import Run
+from app.runs import Run, cut_why
+from app.trace import TraceBuilder
 from experiments.params import ParamError, validate
 
 router = APIRouter()
@@ -92,6 +95,49 @@ async def get_events(
     lab = lab_of(request)
     run = await run_or_404(lab, run_id)
     return await lab.store.events(run.id, after, limit, run.timeline.lane_of_tid())
+
+
+# A trace keeps every span apart (app/trace.py): past this many events read, it stops and says so.
+# 200 000 spans' events fold and write in about a second and make some 8 MB of JSON, which Perfetto opens at once.
+TRACE_EVENTS_MAX = 200_000
+TRACE_PAGE = 20_000  # events read (and folded) at a time: the loop gets a turn between pages
+_trace_builds: asyncio.Semaphore | None = None  # one trace built at a time: each is seconds of CPU for a big run
+
+
+@router.get("/api/runs/{run_id}/trace.json")
+async def get_trace(run_id: str, request: Request) -> Response:
+    """The run's stored events in the Chrome Trace Event Format: open it in ui.perfetto.dev (Open trace file)."""
+    global _trace_builds
+    lab = lab_of(request)
+    run = await run_or_404(lab, run_id)
+    finished, stored = run.finished, run.received  # as of now: a live run's trace ends where its events do
+    _trace_builds = _trace_builds or asyncio.Semaphore(1)
+    async with _trace_builds:
+        builder = TraceBuilder(run.timeline.t0_ns)
+        after = 0
+        while builder.read < TRACE_EVENTS_MAX:
+            ask = min(TRACE_PAGE, TRACE_EVENTS_MAX - builder.read)
+            page = await lab.store.stored_events(run.id, after, ask)
+            if not page:
+                break
+            await asyncio.to_thread(builder.feed, [event for _, event in page])
+            after = page[-1][0]
+            if len(page) < ask:
+                break
+        more = await lab.store.stored_events(run.id, after, 1) if builder.read >= TRACE_EVENTS_MAX else []
+        truncated = f"the trace stops here: only the first {builder.read} events of the run are in it" if more else ""
+        if finished and not truncated:
+            end, why = run.cut_at_ns, cut_why(run.status)
+        else:
+            end, why = None, truncated or "still running when the trace was taken"
+        other = {"run": run.id, "experiment": run.experiment.id, "params": run.params, "status": run.status,
+                 "python": run.python, "events_received": stored, "events_in_trace": builder.read,
+                 "log_truncated": run.truncated.to_json() if run.truncated else None}
+        trace = await asyncio.to_thread(builder.finish, end, why, truncated, other)
+        body = await asyncio.to_thread(lambda: json.dumps(trace, separators=(",", ":"), default=str).encode())
+    filename = f"{run.experiment.id}-{run.id}.trace.json"
+    return Response(body, media_type="application/json",
+                    headers={"content-disposition": f'attachment; filename="{filename}"'})
 
 
 @router.post("/api/runs/{run_id}/cancel")

@@ -6,7 +6,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from experiments import MODULES
+from experiments import MODULES, SECTIONS
 from experiments.params import Param
 
 
@@ -42,3 +42,15 @@ def load(module_name: str) -> Experiment:
 def catalogue(modules: tuple[str, ...] = MODULES) -> dict[str, Experiment]:
     experiments = [load(name) for name in modules]
     return {e.id: e for e in experiments}
+
+
+OTHERS = "More experiments"
+
+
+def sections(experiments: dict[str, Experiment]) -> list[tuple[str, list[Experiment]]]:
+    """The experiments grouped by the tutorial's sections, in its order; any other (a test's) under OTHERS."""
+    section_of = {module: title for title, modules in SECTIONS for module in modules}
+    grouped: dict[str, list[Experiment]] = {title: [] for title, _ in SECTIONS}
+    for exp in experiments.values():
+        grouped.setdefault(section_of.get(exp.module, OTHERS), []).append(exp)
+    return [(title, exps) for title, exps in grouped.items() if exps]

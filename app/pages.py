@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app.api import lab_of, may_cancel, run_or_404
 from app.auth import is_admin
 from app.clients import client_of
+from app.experiments import sections
 from app.history import MAX_PAGE, PAGE_SIZE, row
 from app.limits import Refusal
 from app.render import View
@@ -26,7 +27,7 @@ def render(request: Request, name: str, status_code: int = 200, **context) -> HT
 
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
-    return render(request, "index.html", experiments=list(lab_of(request).experiments.values()),
+    return render(request, "index.html", sections=sections(lab_of(request).experiments),
                   **request.app.state.lobby.context())
 
 

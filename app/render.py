@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.bytecode import listings, switches_only_at_calls_and_jumps
+from app.code import view_of as code_view
+from app.table import tables as timeline_tables
 from app.conditions import describe as describe_conditions
 from app.cpu import sentences as cpu_sentences
 from app.placement import (
@@ -48,6 +50,8 @@ def environment() -> Environment:
     env.globals.update(categories=CATEGORIES, lane_height=LANE_HEIGHT, row_height=ROW_HEIGHT,
                        series_height=SERIES_HEIGHT, layers=LAYERS, group_id=group_id,
                        describe_conditions=describe_conditions, cpu_sentences=cpu_sentences)
+    env.globals.update(code_view=code_view)  # an experiment's code as the pages show it (app/code.py)
+    env.globals.update(timeline_tables=timeline_tables)  # the timeline as text (app/table.py)
     return env
 
 

@@ -343,6 +343,11 @@ class RunStore:
         self._hand_over()  # so the read sees every event ingested so far
         return await self.db.run(self._read_events, run_id, after, limit, lane_of_tid)
 
+    async def stored_events(self, run_id: str, after: int, limit: int) -> list[tuple[int, Event]]:
+        """Stored events numbered after `after`, at most `limit`, as (seq, Event): for exports (app/trace.py)."""
+        self._hand_over()  # so the read sees every event ingested so far
+        return await self.db.run(self._read_stored, run_id, after, limit)
+
     async def history(self, page: int, size: int) -> Page:
         self._hand_over()
         return await self.db.run(self._history, page, size)
@@ -480,6 +485,19 @@ class RunStore:
             for seq, event in unpack_events(blob, first_seq):
                 if seq > after:
                     out.append({"seq": seq, **event.to_json(lane_of_tid)})
+                    if len(out) >= limit:
+                        return out
+        return out
+
+    @staticmethod
+    def _read_stored(conn: sqlite3.Connection, run_id: str, after: int, limit: int) -> list[tuple[int, Event]]:
+        out: list[tuple[int, Event]] = []
+        rows = conn.execute("SELECT data, first_seq FROM events WHERE run_id = ? AND last_seq > ? ORDER BY first_seq",
+                            (run_id, after))
+        for blob, first_seq in rows:
+            for seq, event in unpack_events(blob, first_seq):
+                if seq > after:
+                    out.append((seq, event))
                     if len(out) >= limit:
                         return out
         return out

@@ -31,3 +31,15 @@ MODULES = (  # in the tutorial's order
     "experiments.mp_pipe",
     "experiments.manager_dict",
 )
+# The tutorial's sections, in its order, each with its experiments: the home page groups them so.
+SECTIONS = (
+    ("Global Interpreter Lock", ("experiments.race_counter",)),
+    ("Thread programming", ("experiments.thread_start_join", "experiments.thread_subclass")),
+    ("Thread communication", ("experiments.shared_list_polling", "experiments.queue_producer_consumer")),
+    ("Thread synchronization", ("experiments.lock_counter", "experiments.rlock_counter",
+                                "experiments.condition_dialogue", "experiments.semaphore_crawler")),
+    ("Thread pools", ("experiments.thread_pool",)),
+    ("Comparing threads and processes", ("experiments.cpu_threads_vs_processes", "experiments.io_threads_vs_processes")),
+    ("Process programming", ("experiments.fork", "experiments.process_pool_starmap")),
+    ("Process communication", ("experiments.mp_queue", "experiments.mp_pipe", "experiments.manager_dict")),
+)
