@@ -287,7 +287,7 @@ def test_the_api_has_the_runs_cpu_budget_and_oncpu_events_on_their_lanes():
         cpu = body["cpu"]
         assert cpu["cores"] == os.cpu_count()
         assert set(cpu["on_cpu_ms"]) >= {"main", "worker-1", "worker-2"}
-        assert cpu["on_cpu_ms"]["worker-1"] > 50 and cpu["workers_busy_cores"] > 0.3  # spinning, unless the machine is busy
+        assert cpu["on_cpu_ms"]["worker-1"] > 10 and cpu["workers_busy_cores"] > 0.05  # spinning (less on a busy machine)
         assert cpu["others_busy_cores"] is not None and cpu["others_busy_cores"] >= 0
         events = c.get(f"/api/runs/{run['id']}/events?limit=100000").json()
         oncpu = [e for e in events if e["kind"] == "oncpu"]
