@@ -343,6 +343,12 @@ class RunStore:
         self._hand_over()  # so the read sees every event ingested so far
         return await self.db.run(self._read_events, run_id, after, limit, lane_of_tid)
 
+    async def rows(self, run_id: str, first: int, last: int, limit: int) -> list[tuple[int, bytes]]:
+        """Stored rows of a run as they are, (first_seq, blob) with first <= first_seq <= last, at most
+        `limit`: a zoomed window decodes them off the database thread (unpack_events)."""
+        self._hand_over()
+        return await self.db.run(self._read_rows, run_id, first, last, limit)
+
     async def history(self, page: int, size: int) -> Page:
         self._hand_over()
         return await self.db.run(self._history, page, size)
@@ -483,6 +489,11 @@ class RunStore:
                     if len(out) >= limit:
                         return out
         return out
+
+    @staticmethod
+    def _read_rows(conn: sqlite3.Connection, run_id: str, first: int, last: int, limit: int) -> list[tuple[int, bytes]]:
+        return conn.execute("SELECT first_seq, data FROM events WHERE run_id = ? AND first_seq BETWEEN ? AND ? "
+                            "ORDER BY first_seq LIMIT ?", (run_id, first, last, limit)).fetchall()
 
     def _history(self, conn: sqlite3.Connection, page: int, size: int) -> Page:
         total = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
