@@ -14,14 +14,18 @@
     return { from: +tl.dataset.fromNs, to: +tl.dataset.toNs, run: +tl.dataset.runNs, id: tl.dataset.run };
   }
 
-  function msParam(ns) { return (Math.round(ns) / 1e6).toFixed(6).replace(/\.?0+$/, ""); }
+  // ns as ms for a URL, to about a thousandth of `width` (a drag need not say 37.500002 ms).
+  function msParam(ns, width) {
+    var digits = width ? Math.min(6, Math.max(0, Math.ceil(-Math.log10(width / 1e9)))) : 6;
+    return (Math.round(ns) / 1e6).toFixed(digits).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  }
 
   function go(from, to) {
     var tl = timeline(), s = state(tl), width = Math.max(to - from, 1000); // 1 µs: the narrowest window
     from = Math.max(0, from);
     to = from + width;
     var url = "/runs/" + s.id;
-    if (!(from <= 0 && to >= s.run)) url += "?from_ms=" + msParam(from) + "&to_ms=" + msParam(to);
+    if (!(from <= 0 && to >= s.run)) url += "?from_ms=" + msParam(from, width) + "&to_ms=" + msParam(to, width);
     location.assign(url);
   }
 
