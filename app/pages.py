@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.api import lab_of, may_cancel, run_or_404
@@ -12,6 +13,8 @@ from app.history import MAX_PAGE, PAGE_SIZE, row
 from app.limits import Refusal
 from app.render import View
 from app.presenter import presenter_context
+from app.scale import scale_for
+from app.window import MAX_MS, MIN_WIDTH_NS, Window
 from experiments.params import ParamError, defaults, from_form, validate
 
 router = APIRouter()
@@ -66,12 +69,41 @@ async def history(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE, desc
     return render(request, "runs.html", page=found, rows=[row(r) for r in found.runs])
 
 
+def window_of(from_ms: float | None, to_ms: float | None) -> tuple[float | None, float | None]:
+    """Check a zoomed window's bounds together (each alone is checked by its Query): a 422 like FastAPI's."""
+    if from_ms is not None and to_ms is not None and to_ms - from_ms < MIN_WIDTH_NS / 1e6:
+        raise RequestValidationError([{
+            "type": "greater_than", "loc": ("query", "to_ms"), "input": to_ms,
+            "msg": f"to_ms must be greater than from_ms ({from_ms:g}) by at least {MIN_WIDTH_NS / 1e6:g} ms",
+            "ctx": {"gt": from_ms},
+        }])
+    return from_ms, to_ms
+
+
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-async def run_page(run_id: str, request: Request) -> HTMLResponse:
+async def run_page(
+    run_id: str,
+    request: Request,
+    from_ms: float | None = Query(None, ge=0, lt=MAX_MS, allow_inf_nan=False,
+                                  description="zoom: the window's start, in ms since the run's start"),
+    to_ms: float | None = Query(None, gt=0, le=MAX_MS, allow_inf_nan=False,
+                                description="zoom: the window's end, in ms since the run's start"),
+) -> HTMLResponse:
+    from_ms, to_ms = window_of(from_ms, to_ms)
     lab = lab_of(request)
     run = await run_or_404(lab, run_id)
     broadcast = lab.broadcasts.get(run.id)  # gone once a finished run's last frame is out
     if broadcast:
         await broadcast.first_lane(FIRST_LANE_WAIT_S)
-    return render(request, "run.html", **lab.renderer.page_parts(run, broadcast.view if broadcast else View()),
-                  may_cancel=may_cancel(request, run), **presenter_context(request))
+    if from_ms is None and to_ms is None:
+        parts = lab.renderer.page_parts(run, broadcast.view if broadcast else View())
+    else:  # zoomed: this window of what the run has so far (a live one's page then follows no more)
+        timeline = run.timeline
+        end = to_ms if to_ms is not None else scale_for(timeline.last_ns - (timeline.t0_ns or timeline.last_ns),
+                                                        finished=run.finished) / 1e6
+        window = Window.of_ms(from_ms or 0.0, end)
+        if window.scale_ns < MIN_WIDTH_NS:  # from_ms alone, at or past the run's end
+            window = Window(window.from_ns, window.from_ns + MIN_WIDTH_NS)
+        drawn, note = await request.app.state.zoom.timeline(run, window)
+        parts = lab.renderer.window_parts(run, drawn, window, note)
+    return render(request, "run.html", **parts, may_cancel=may_cancel(request, run), **presenter_context(request))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.scale import MIN_WIDTH, round_up
+from app.scale import MIN_WIDTH, RESOLUTION, round_up
 from app.timeline import ON_CPU, Arrow, Mark, Series, Span
 
 LANE_HEIGHT = 34  # a lane's track: the recorder's spans above, the on-CPU strip below
@@ -36,14 +36,28 @@ def group_id(lane: int, layer: int) -> str:
     return f"g{lane}-{layer}"
 
 
-def ticks(scale_ns: int) -> list[tuple[float, str]]:
-    """Axis ticks at a round step, four to seven of them: (percent, label in ms or s)."""
-    step = round(round_up(scale_ns / 6, 1_000_000))
+def ticks(scale_ns: int, from_ns: int = 0) -> list[tuple[float, str]]:
+    """Axis ticks at a round step, four to seven of them: (percent, label in ms or s).
+
+    From `from_ns` (since the run's start: a zoomed window's left edge) over `scale_ns`; labels say
+    the time since the run's start. A window narrower than 6 ms gets steps under a millisecond.
+    """
+    step = round(round_up(scale_ns / 6, 1_000_000 if scale_ns >= 6_000_000 else 1))
     in_seconds = scale_ns >= 2_000_000_000
+    first = -(-from_ns // step) * step
     return [
-        (round(100 * t / scale_ns, 3), f"{t / 1e9:g} s" if in_seconds else f"{t / 1e6:g} ms")
-        for t in range(0, scale_ns + 1, step)
+        (round(100 * (t - from_ns) / scale_ns, 3), f"{t / 1e9:g} s" if in_seconds else f"{t / 1e6:.{digits_for(step)}f} ms"
+         if step < 1_000_000 else f"{t / 1e6:g} ms")
+        for t in range(first, from_ns + scale_ns + 1, step)
     ]
+
+
+def digits_for(resolution_ns: int) -> int:
+    """Decimals of a millisecond worth printing for times `resolution_ns` apart (2 at least)."""
+    digits = 2
+    while digits < 6 and resolution_ns < 10 ** (6 - digits):
+        digits += 1
+    return digits
 
 
 def series_top(series: Series) -> float:
@@ -55,15 +69,36 @@ def series_top(series: Series) -> float:
 class Axis:
     t0: int  # the run's first event
     scale_ns: int  # the time the full width stands for
+    from_ns: int = 0  # since t0, where the left edge is (a zoomed window's start)
+    digits: int = 2  # decimals of the times in tips and details (more in a narrow window)
+
+    @classmethod
+    def window(cls, t0: int, from_ns: int, to_ns: int) -> Axis:
+        """The axis of a zoomed window: [from_ns, to_ns) since t0 across the full width."""
+        return cls(t0, to_ns - from_ns, from_ns, digits_for((to_ns - from_ns) // RESOLUTION))
+
+    @property
+    def lo(self) -> int:
+        return self.t0 + self.from_ns
+
+    @property
+    def hi(self) -> int:
+        return self.t0 + self.from_ns + self.scale_ns
 
     def x(self, ts: int) -> float:
-        return round(100 * (ts - self.t0) / self.scale_ns, 3)
+        return round(100 * (ts - self.lo) / self.scale_ns, 3)
 
     def width(self, start: int, end: int) -> float:
         return round(max(100 * (end - start) / self.scale_ns, MIN_WIDTH), 3)
 
+    def extent(self, start: int, end: int) -> tuple[float, float]:
+        """x and width of [start, end] cut to the axis: a shape reaching past an edge of a window
+        is drawn up to it (its tip and details still say where it really starts and ends)."""
+        start, end = max(start, self.lo), min(end, self.hi)
+        return self.x(start), self.width(start, max(start, end))
+
     def ms(self, ts: int) -> str:
-        return f"{(ts - self.t0) / 1e6:.2f}"
+        return f"{(ts - self.t0) / 1e6:.{self.digits}f}"
 
 
 @dataclass(frozen=True)
@@ -80,6 +115,10 @@ class Box:
     labelled: bool
     cut: str = ""
     layer: int = 0
+    # For the details panel (static/zoom.js): what it is, and when, in ms since the run's start.
+    title: str = ""
+    start_ms: str = ""
+    end_ms: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +141,11 @@ class ArrowLine:
     y1: int
     x2: float
     y2: int
+    # For the details panel: the lanes (indexes) and times (ms since the run's start) of both ends.
+    from_lane: int = 0
+    to_lane: int = 0
+    from_ms: str = ""
+    to_ms: str = ""
 
 
 def fits(text: str, width: float) -> bool:
@@ -119,14 +163,15 @@ def place_span(span: Span, axis: Axis) -> Box:
                f"({(span.end_ns - span.start_ns) / 1e6:.2f} ms)")
     if span.cut:
         tip += f" · {span.cut}"
-    width = axis.width(span.start_ns, span.end_ns)
+    x, width = axis.extent(span.start_ns, span.end_ns)
     # Why a span was cut is worth saying on the chart; if it does not fit, the name alone may.
     labels = [f"{span.name} · {span.cut}", span.name] if span.cut else [span.name]
     if span.count > 1:
         labels = [f"{span.count}× {span.name}"]
     label = next((text for text in labels if fits(text, width)), "")
-    return Box(axis.x(span.start_ns), width, 2 + 3 * depth, SPAN_HEIGHT - 6 * depth, label,
-               span.category, tip, bool(label), span.cut, depth)
+    title = f"{span.count} spans ({span.name})" if span.count > 1 else span.name
+    return Box(x, width, 2 + 3 * depth, SPAN_HEIGHT - 6 * depth, label, span.category, tip, bool(label), span.cut,
+               depth, title, axis.ms(span.start_ns), axis.ms(span.end_ns))
 
 
 def place_cpu(span: Span, axis: Axis) -> Box:
@@ -139,16 +184,20 @@ def place_cpu(span: Span, axis: Axis) -> Box:
         tip = (f"on a CPU {share:.0%} of {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms "
                f"({span.busy_ns / 1e6:.2f} of {length / 1e6:.2f} ms)")
     h = max(1, round(CPU_STRIP * share))
-    return Box(axis.x(span.start_ns), axis.width(span.start_ns, span.end_ns), LANE_HEIGHT - 1 - h, h, "",
-               ON_CPU, tip, False, layer=CPU_LAYER)
+    x, width = axis.extent(span.start_ns, span.end_ns)
+    return Box(x, width, LANE_HEIGHT - 1 - h, h, "", ON_CPU, tip, False, layer=CPU_LAYER,
+               title="on a CPU" if share >= 0.98 else f"on a CPU {share:.0%}",
+               start_ms=axis.ms(span.start_ns), end_ms=axis.ms(span.end_ns))
 
 
 def place_mark(mark: Mark, axis: Axis) -> Box:
     tip = f"{mark.name} · {axis.ms(mark.ts_ns)} ms"
     if mark.count > 1:  # merged: too close to draw apart
         tip = f"{mark.count} marks, the first {mark.name} · {axis.ms(mark.ts_ns)}–{axis.ms(mark.last_ns)} ms"
+    last = mark.last_ns if mark.count > 1 else mark.ts_ns
     return Box(axis.x(mark.ts_ns), 0.15, 1, LANE_HEIGHT - CPU_STRIP - 3, mark.name, mark.category, tip, False,
-               layer=MARK_LAYER)
+               layer=MARK_LAYER, title=f"{mark.count} marks, the first {mark.name}" if mark.count > 1 else mark.name,
+               start_ms=axis.ms(mark.ts_ns), end_ms=axis.ms(last))
 
 
 def place_step(series: Series, index: int, axis: Axis, top: float, now_ns: int) -> Step:
@@ -158,10 +207,11 @@ def place_step(series: Series, index: int, axis: Axis, top: float, now_ns: int) 
     h = round((SERIES_HEIGHT - 4) * max(value, 0) / top)
     text = f"{value:g}"
     tip = f"{series.name} = {text} · {axis.ms(start)}–{axis.ms(end)} ms"
-    return Step(axis.x(start), axis.width(start, end), SERIES_HEIGHT - 2 - h, h, text, tip)
+    return Step(*axis.extent(start, end), SERIES_HEIGHT - 2 - h, h, text, tip)
 
 
 def place_arrow(arrow: Arrow, axis: Axis) -> ArrowLine:
     middle = 2 + SPAN_HEIGHT // 2  # the middle of a depth-0 span
     return ArrowLine(axis.x(arrow.from_ns), arrow.from_lane * ROW_HEIGHT + middle,
-                     axis.x(arrow.to_ns), arrow.to_lane * ROW_HEIGHT + middle)
+                     axis.x(arrow.to_ns), arrow.to_lane * ROW_HEIGHT + middle,
+                     arrow.from_lane, arrow.to_lane, axis.ms(arrow.from_ns), axis.ms(arrow.to_ns))

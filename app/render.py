@@ -26,6 +26,7 @@ from app.placement import (
 )
 from app.scale import MIN_SCALE_NS, scale_for
 from app.timeline import Lane, Mark, Series, Span, Timeline
+from app.window import Window, overlapping
 
 if TYPE_CHECKING:
     from app.runs import Run
@@ -89,6 +90,51 @@ class SeriesRow:
     open: Step
 
 
+def ms_param(ns: int) -> str:
+    """A time as a URL's from_ms/to_ms: ms, to the ns, without trailing zeros."""
+    return f"{ns / 1e6:.6f}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class ZoomBar:
+    """Where the drawn window sits in the whole run, and the windows its links lead to."""
+
+    run_id: str
+    from_ns: int
+    to_ns: int
+    run_ns: int  # the whole run's axis
+    zoomed: bool
+    note: str = ""  # why a zoomed window is drawn coarser than its resolution, if it is
+
+    @property
+    def overview(self) -> tuple[float, float]:
+        """The window in the overview strip: x and width in percent of the whole run's axis."""
+        whole = max(self.run_ns, self.to_ns)
+        return round(100 * self.from_ns / whole, 3), round(max(0.5, 100 * (self.to_ns - self.from_ns) / whole), 3)
+
+    def url(self, from_ns: int, to_ns: int) -> str:
+        from_ns, to_ns = max(0, from_ns), min(to_ns, 10 ** 15)
+        if from_ns <= 0 and to_ns >= self.run_ns:
+            return f"/runs/{self.run_id}"
+        return f"/runs/{self.run_id}?from_ms={ms_param(from_ns)}&to_ms={ms_param(to_ns)}"
+
+    def links(self) -> dict[str, str]:
+        """Zoom in and out about the middle, and pan by half the window: plain links, no script needed."""
+        width, middle = self.to_ns - self.from_ns, (self.from_ns + self.to_ns) // 2
+        wider = min(2 * width, max(self.run_ns, self.to_ns))
+        start = min(max(0, middle - wider // 2), max(self.run_ns, self.to_ns) - wider)
+        return {
+            "in": self.url(middle - width // 4, middle - width // 4 + max(width // 2, 1_000)),
+            "out": self.url(start, start + wider),
+            "earlier": self.url(max(0, self.from_ns - width // 2), max(0, self.from_ns - width // 2) + width),
+            "later": self.url(self.from_ns + width // 2, self.to_ns + width // 2),
+        }
+
+    @property
+    def range_words(self) -> str:
+        return f"{ms_param(self.from_ns)}–{ms_param(self.to_ns)} ms"
+
+
 class Renderer:
     def __init__(self, env: Environment, clock=time.monotonic_ns):
         self.env = env
@@ -147,6 +193,42 @@ class Renderer:
             "series": [self._row(s, view.steps[s.index], view.tops[s.index], axis, now)
                        for s in timeline.series[: view.series]],
             "ticks": ticks(view.scale_ns),
+            "zoom": ZoomBar(run.id, 0, view.scale_ns, view.scale_ns, zoomed=False),
+        }
+
+    def window_parts(self, run: Run, timeline: Timeline, window: Window, note: str = "") -> dict[str, Any]:
+        """Context for the run page zoomed into `window`, drawn from `timeline` (the window's own,
+        app/window.py, or the run's): only what reaches into the window, cut at its edges."""
+        own = run.timeline
+        now = self._now(own, run.finished)
+        t0 = own.t0_ns or now
+        axis = Axis.window(t0, window.from_ns, window.to_ns)
+        lo, hi = axis.lo, axis.hi
+        lanes = timeline.lanes
+        opened = {lane.index: [place_cpu(s, axis) for s in overlapping(timeline.open_cpu(lane), lo, hi)]
+                  + [place_span(s, axis) for s in overlapping(timeline.open_spans(lane, now), lo, hi)]
+                  + [place_mark(m, axis) for m in overlapping(timeline.pending_marks(lane), lo, hi)] for lane in lanes}
+        series = []
+        for s in timeline.series:
+            if not s.samples:
+                continue
+            steps = [place_step(s, i, axis, series_top(s), now) for i in range(len(s.samples))
+                     if (s.samples[i + 1][0] if i + 1 < len(s.samples) else max(now, s.samples[i][0])) >= lo
+                     and s.samples[i][0] <= hi]
+            if steps:
+                series.append(SeriesRow(s.index, s.name, series_top(s), steps[:-1], steps[-1]))
+        whole = scale_for((now - t0) if own.t0_ns else 0, finished=run.finished)
+        return {
+            **self._common(run, now),
+            **self._bytecode(run),
+            "lanes": lanes,
+            "spans": self._grouped(overlapping(timeline.spans, lo, hi), overlapping(timeline.marks, lo, hi),
+                                   overlapping(timeline.cpu_spans, lo, hi), axis),
+            "open": opened,
+            "arrows": [place_arrow(a, axis) for a in overlapping(timeline.arrows, lo, hi)],
+            "series": series,
+            "ticks": ticks(window.scale_ns, window.from_ns),
+            "zoom": ZoomBar(run.id, window.from_ns, window.to_ns, whole, zoomed=True, note=note),
         }
 
     def catch_up(self, run: Run, view: View) -> None:

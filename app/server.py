@@ -22,6 +22,7 @@ from app.security import (
     BodyLimitMiddleware, SecurityHeadersMiddleware, WebsocketGuardMiddleware, content_security_policy,
 )
 from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
+from app.zoom import Zoom
 from experiments import MODULES
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     async def lifespan(app: FastAPI):
         lab = app.state.lab = Lab(settings, catalogue(modules), renderer)
         await lab.store.open()  # runs the last server left running are marked interrupted
+        app.state.zoom = Zoom(lab.store)
         app.state.lobby = Lobby(lab, env)
         lobby_task = asyncio.create_task(app.state.lobby.run())
         yield

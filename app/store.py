@@ -347,6 +347,11 @@ class RunStore:
         """Stored events numbered after `after`, at most `limit`, as (seq, Event): for exports (app/trace.py)."""
         self._hand_over()  # so the read sees every event ingested so far
         return await self.db.run(self._read_stored, run_id, after, limit)
+    async def rows(self, run_id: str, first: int, last: int, limit: int) -> list[tuple[int, bytes]]:
+        """Stored rows of a run as they are, (first_seq, blob) with first <= first_seq <= last, at most
+        `limit`: a zoomed window decodes them off the database thread (unpack_events)."""
+        self._hand_over()
+        return await self.db.run(self._read_rows, run_id, first, last, limit)
 
     async def history(self, page: int, size: int) -> Page:
         self._hand_over()
@@ -478,16 +483,7 @@ class RunStore:
 
     def _read_events(self, conn: sqlite3.Connection, run_id: str, after: int, limit: int,
                      lane_of_tid: dict[int, str] | None = None) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        rows = conn.execute("SELECT data, first_seq FROM events WHERE run_id = ? AND last_seq > ? ORDER BY first_seq",
-                            (run_id, after))
-        for blob, first_seq in rows:
-            for seq, event in unpack_events(blob, first_seq):
-                if seq > after:
-                    out.append({"seq": seq, **event.to_json(lane_of_tid)})
-                    if len(out) >= limit:
-                        return out
-        return out
+        return [{"seq": seq, **event.to_json(lane_of_tid)} for seq, event in self._read_stored(conn, run_id, after, limit)]
 
     @staticmethod
     def _read_stored(conn: sqlite3.Connection, run_id: str, after: int, limit: int) -> list[tuple[int, Event]]:
@@ -501,6 +497,9 @@ class RunStore:
                     if len(out) >= limit:
                         return out
         return out
+    def _read_rows(conn: sqlite3.Connection, run_id: str, first: int, last: int, limit: int) -> list[tuple[int, bytes]]:
+        return conn.execute("SELECT first_seq, data FROM events WHERE run_id = ? AND first_seq BETWEEN ? AND ? "
+                            "ORDER BY first_seq LIMIT ?", (run_id, first, last, limit)).fetchall()
 
     def _history(self, conn: sqlite3.Connection, page: int, size: int) -> Page:
         total = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
