@@ -497,6 +497,7 @@ class RunStore:
                     if len(out) >= limit:
                         return out
         return out
+    @staticmethod
     def _read_rows(conn: sqlite3.Connection, run_id: str, first: int, last: int, limit: int) -> list[tuple[int, bytes]]:
         return conn.execute("SELECT first_seq, data FROM events WHERE run_id = ? AND first_seq BETWEEN ? AND ? "
                             "ORDER BY first_seq LIMIT ?", (run_id, first, last, limit)).fetchall()
