@@ -80,6 +80,7 @@ class Box:
     labelled: bool
     cut: str = ""
     layer: int = 0
+    live: bool = False  # an open span at the live edge: drawn fading at now
 
 
 @dataclass(frozen=True)
