@@ -24,6 +24,9 @@ class Experiment:
     measures_time: bool = False  # its lesson is a timing: it executes alone (app/admission.py)
     # findings(params, result, python) -> sentences about one run's outcome (app/findings.py)
     findings: Callable[[dict[str, Any], dict[str, Any], str], list[str]] | None = field(default=None, compare=False)
+    # verdict(params, result, python) -> (shown: bool | None, sentence): the run's lesson, judged by its result
+    verdict: Callable[[dict[str, Any], dict[str, Any], str], tuple[bool | None, str]] | None = field(
+        default=None, compare=False)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -36,7 +39,8 @@ class Experiment:
 def load(module_name: str) -> Experiment:
     m = importlib.import_module(module_name)
     return Experiment(m.ID, module_name, m.TITLE, m.SUMMARY, m.KIND, m.NOTICE, getattr(m, "EXPECTED", ""), tuple(m.PARAMS),
-                      inspect.getsource(m), getattr(m, "MEASURES_TIME", False), getattr(m, "findings", None))
+                      inspect.getsource(m), getattr(m, "MEASURES_TIME", False), getattr(m, "findings", None),
+                      getattr(m, "verdict", None))
 
 
 def catalogue(modules: tuple[str, ...] = MODULES) -> dict[str, Experiment]:

@@ -119,6 +119,7 @@ class Box:
     title: str = ""
     start_ms: str = ""
     end_ms: str = ""
+    live: bool = False  # an open span at the live edge: drawn fading at now
 
 
 @dataclass(frozen=True)

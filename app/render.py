@@ -9,7 +9,7 @@ drawn again. The same fragment templates serve the first render and every delta.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,8 @@ from app.code import view_of as code_view
 from app.table import tables as timeline_tables
 from app.conditions import describe as describe_conditions
 from app.cpu import sentences as cpu_sentences
+from app import legend, output
+from app.result_words import words_for
 from app.placement import (
     LANE_HEIGHT, LAYERS, ROW_HEIGHT, SERIES_HEIGHT, Axis, Box, Step, group_id, place_arrow, place_cpu, place_mark,
     place_span, place_step, series_top, ticks,
@@ -35,6 +37,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Categories the recorder uses, with the words the legend shows for them.
 CATEGORIES = {
     "oncpu": "on a CPU (the strip under the spans, measured by the kernel)",
+    "phase": "a phase of main's code (outline)",
     "run": "running",
     "cpu": "computing (a task)",
     "hold": "holding a lock",
@@ -50,7 +53,8 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
     env.globals.update(categories=CATEGORIES, lane_height=LANE_HEIGHT, row_height=ROW_HEIGHT,
                        series_height=SERIES_HEIGHT, layers=LAYERS, group_id=group_id,
-                       describe_conditions=describe_conditions, cpu_sentences=cpu_sentences)
+                       describe_conditions=describe_conditions, cpu_sentences=cpu_sentences,
+                       lane_colour=output.lane_colour, result_words=words_for)
     env.globals.update(code_view=code_view)  # an experiment's code as the pages show it (app/code.py)
     env.globals.update(timeline_tables=timeline_tables)  # the timeline as text (app/table.py)
     return env
@@ -77,6 +81,10 @@ class View:
     steps: dict[int, int] = field(default_factory=dict)  # by series: finished steps drawn
     tops: dict[int, float] = field(default_factory=dict)  # by series: the value its track's top stands for
     bytecode: bool = False  # the Bytecode view has been sent
+    prints: int = 0  # printed lines listed in the output pane
+    prints_more: int = 0  # printed lines past the pane's cap, as last said
+    legend_drawn: set[str] = field(default_factory=set)  # legend keys of the finished shapes drawn
+    legend: frozenset[str] = frozenset()  # the legend as last sent: those and what was open then
 
 
 @dataclass(frozen=True)
@@ -159,10 +167,18 @@ class Renderer:
         return groups
 
     @staticmethod
-    def _open(timeline: Timeline, lanes: list[Lane], axis: Axis, now: int) -> dict[int, list[Box]]:
+    def _open(timeline: Timeline, lanes: list[Lane], axis: Axis, now: int, live: bool = True) -> dict[int, list[Box]]:
+        """What changes in place, by lane. open_spans() lists the lane's open spans first, then its
+        pending merges: while the run goes on, the open ones are drawn live (fading at now)."""
         return {lane.index: [place_cpu(s, axis) for s in timeline.open_cpu(lane)]
-                + [place_span(s, axis) for s in timeline.open_spans(lane, now)]
+                + [replace(place_span(s, axis), live=live and i < len(lane.stack))
+                   for i, s in enumerate(timeline.open_spans(lane, now))]
                 + [place_mark(m, axis) for m in timeline.pending_marks(lane)] for lane in lanes}
+
+    @staticmethod
+    def _legend(run: Run, view: View) -> frozenset[str]:
+        """The legend now: what the view has drawn, and what is open."""
+        return frozenset(view.legend_drawn | legend.open_now(run.timeline, run.finished))
 
     def _common(self, run: Run, now: int) -> dict[str, Any]:
         timeline = run.timeline
@@ -188,8 +204,12 @@ class Renderer:
             "lanes": lanes,
             "spans": self._grouped(timeline.spans[: view.spans], timeline.marks[: view.marks],
                                    timeline.cpu_spans[: view.cpu], axis),
-            "open": self._open(timeline, lanes, axis, now),
+            "open": self._open(timeline, lanes, axis, now, not run.finished),
             "arrows": [place_arrow(a, axis) for a in timeline.arrows[: view.arrows]],
+            "output": output.lines(timeline, 0, view.prints),
+            "prints_more": view.prints_more,
+            "legend": legend.entries(view.legend),
+            "scale_ms": view.scale_ns / 1e6,
             "series": [self._row(s, view.steps[s.index], view.tops[s.index], axis, now)
                        for s in timeline.series[: view.series]],
             "ticks": ticks(view.scale_ns),
@@ -246,6 +266,9 @@ class Renderer:
             view.steps[series.index] = len(series.samples) - 1
             view.tops[series.index] = series_top(series)
         view.bytecode = bool(timeline.header)
+        view.prints, view.prints_more = len(timeline.prints), timeline.prints_more
+        view.legend_drawn = legend.drawn(timeline.spans, timeline.marks, timeline.cpu_spans, timeline.arrows)
+        view.legend = self._legend(run, view)
 
     def page_parts(self, run: Run, view: View) -> dict[str, Any]:
         """Context for the run page: as of `view` while the run goes on (its socket sends the rest
@@ -285,14 +308,20 @@ class Renderer:
         new_series, redrawn, steps, open_steps = self._series_delta(timeline, view, axis, now)
         # The header (with any bytecode) comes once, first; the Bytecode view is sent with it.
         bytecode = self._bytecode(run) if timeline.header and not view.bytecode else {}
+        view.legend_drawn |= legend.drawn(timeline.spans[view.spans:], timeline.marks[view.marks:],
+                                          timeline.cpu_spans[view.cpu:], timeline.arrows[view.arrows:])
+        legend_now = self._legend(run, view)
         html = self.env.get_template("_delta.html").render(
             **self._common(run, now),
             **bytecode,
             new_lanes=timeline.lanes[view.lanes:],
             spans={},
             appended=appended,
-            open=self._open(timeline, timeline.lanes, axis, now),
+            open=self._open(timeline, timeline.lanes, axis, now, not run.finished),
             lanes=timeline.lanes,
+            new_output=output.lines(timeline, view.prints),
+            prints_more=timeline.prints_more if timeline.prints_more != view.prints_more else None,
+            legend=legend.entries(legend_now) if legend_now != view.legend else None,
             arrows=[place_arrow(a, axis) for a in timeline.arrows[view.arrows:]],
             new_series=new_series,
             redrawn_series=redrawn,
@@ -303,6 +332,7 @@ class Renderer:
         view.lanes, view.spans, view.marks = len(timeline.lanes), len(timeline.spans), len(timeline.marks)
         view.cpu, view.arrows = len(timeline.cpu_spans), len(timeline.arrows)
         view.bytecode = view.bytecode or bool(timeline.header)
+        view.prints, view.prints_more, view.legend = len(timeline.prints), timeline.prints_more, legend_now
         return html
 
     def _series_delta(self, timeline: Timeline, view: View, axis: Axis, now: int):

@@ -44,6 +44,7 @@ WORKERLESS = frozenset({"oncpu", "exit", "machine", "service"})  # events about 
 HELD_MAX = 4096  # intervals kept per thread before its lane is known (then only their total)
 NOTIFIES_KEPT = 1024  # notifies (and wokens) held for a partner, of each sort: older ones never pair in practice
 LAST_LANE = 1 << 62  # above any lane index: (ts, LAST_LANE) sorts after every (ts, lane)
+PRINTS_KEPT = 1000  # printed lines kept for the output pane; past that only their number
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,15 @@ class _Unpaired:
             del self.by_key[key]
         self.count -= 1
         return entry
+
+
+@dataclass(frozen=True, slots=True)
+class Printed:
+    """A line the run printed: a `print` instant on a lane, or an `output` line (lane None: the runner's raw output)."""
+
+    ts_ns: int
+    lane: int | None
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +302,10 @@ class Timeline:
     result: dict[str, Any] | None = None
     failure: dict[str, Any] | None = None
     output: list[str] = field(default_factory=list)
+    # Every printed line, in arrival order, for the output pane: the marks above merge lines too
+    # close to draw apart, this keeps each one (the first PRINTS_KEPT; the rest are only counted).
+    prints: list[Printed] = field(default_factory=list)
+    prints_more: int = 0
     # What the kernel said (experiments/sampler.py): on-CPU spans per lane, processes killed
     # under a worker, the CPU budget's cumulative samples, threads that are ours, not workers.
     cpu_spans: list[Span] = field(default_factory=list)
@@ -330,6 +344,7 @@ class Timeline:
         kind = event.kind
         if kind == "output":
             self.output.append(event.name)
+            self._printed(ts, None, event.name)  # raw text on the event pipe: no lane said it
             return
         if kind in WORKERLESS:
             self._kernel(event)
@@ -344,6 +359,8 @@ class Timeline:
         elif kind == "instant":
             if event.category == "notify" or event.category == "woken":
                 self._pair(lane.index, ts, event.name, event.category, event.value)
+            elif event.category == "print":
+                self._printed(ts, lane.index, event.name)
             self._mark(lane, ts, event.name, event.category)
         elif kind == "counter":
             self._sample(event.name, ts, event.value)
@@ -387,6 +404,8 @@ class Timeline:
             elif kind == "instant":
                 if category == "notify" or category == "woken":
                     self._pair(lane.index, ts, name, category, value)
+                elif category == "print":
+                    self._printed(ts, lane.index, name)
                 self._mark(lane, ts, name, category)
             else:
                 self._sample(name, ts, value)
@@ -480,6 +499,12 @@ class Timeline:
             pending[depth] = _Bucket(name, category, start, end)
         else:
             self.spans.append(Span(lane.index, name, category, start, end, depth))
+
+    def _printed(self, ts: int, lane: int | None, text: str) -> None:
+        if len(self.prints) < PRINTS_KEPT:
+            self.prints.append(Printed(ts, lane, text))
+        else:
+            self.prints_more += 1
 
     def _mark(self, lane: Lane, ts: int, name: str, category: str) -> None:
         res = self.resolution_ns

@@ -119,3 +119,13 @@ def findings(params, result, python):
         return ["The dialogue finished: each wait_for found its turn, even where the notify had come before the wait."]
     return ["The dialogue finished this time: the Listener was already waiting when the Speaker first notified, so "
             "no notify was lost. The tutorial's code only works when the threads happen to run in that order."]
+
+
+def verdict(params, result, python):
+    """The lesson, judged by this run (it has a result only if the dialogue finished)."""
+    if result.get("dialogue") != "finished":
+        return None, f"The dialogue ended as {result.get('dialogue')!r}."
+    if params["variant"] == "fixed":
+        return True, "The turn variable kept every notify: the dialogue finished."
+    return False, ("No notify was lost this time: the Listener happened to be waiting first. "
+                   "Run it again: the order is luck.")

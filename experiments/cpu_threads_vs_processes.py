@@ -46,13 +46,13 @@ def run(params, rec):
     task = traced(fibonacci, rec, "fib({})", "cpu")
 
     # Serial execution, on main: the yardstick
-    with rec.activity("serial"):
+    with rec.activity("serial", "phase"):
         start_time = time.time()
         results = list(map(task, numbers))
         serial_time = time.time() - start_time
 
     # Thread pool execution
-    with rec.activity("thread pool"):
+    with rec.activity("thread pool", "phase"):
         start_time = time.time()
         with ThreadPoolExecutor(max_workers=params["workers"]) as executor:
             results = list(executor.map(task, numbers))
@@ -60,7 +60,7 @@ def run(params, rec):
 
     # Process pool execution
     context = multiprocessing.get_context(params["start_method"])
-    with rec.activity("process pool"):
+    with rec.activity("process pool", "phase"):
         start_time = time.time()
         with ProcessPoolExecutor(max_workers=params["workers"], mp_context=context) as executor:
             results = list(executor.map(task, numbers))
@@ -87,3 +87,14 @@ def findings(params, result, python):
             said.insert(2, "The process pool was faster than serial but short of the ideal: its start-up, and tasks of "
                         "unequal length (each fib(n + 1) costs about 1.6 times fib(n)), leave workers idle.")
     return said
+
+
+def verdict(params, result, python):
+    """The lesson, judged by this run's speedups: under the GIL, only processes run Python side by side."""
+    t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
+    if ideal <= 1:
+        return None, "With one worker, or one task, neither pool could run two tasks at once."
+    if p >= 1.15 and p > t * 1.1:
+        return True, f"Processes were {p:.2f}× as fast as serial, threads {t:.2f}×: the GIL held the threads back."
+    return False, (f"Processes were not faster this time ({p:.2f}× serial, threads {t:.2f}×): "
+                   "see the CPU budget for what else used the cores.")

@@ -61,3 +61,11 @@ def findings(params, result, python):
     said.append("The parent's os.waitpid returned once the child had exited, with exit code 0." if code == 0 else
                 f"The child exited with code {code}, not 0: it failed (see its lane and the output).")
     return said
+
+
+def verdict(params, result, python):
+    """The lesson, judged by the two pids and the child's exit code."""
+    parent, child, code = result["parent_pid"], result["child_pid"], result["child_exit_code"]
+    if child != parent and code == 0:
+        return True, f"Two processes ran the same code: parent {parent}, child {child}, which exited with 0."
+    return False, f"The child (pid {child}) exited with code {code}: see its lane and the output."

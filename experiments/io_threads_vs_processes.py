@@ -53,13 +53,13 @@ def run(params, rec):
     task = traced(simulate_io, rec, "simulate_io({})", "sleep")
 
     # Serial execution, on main: the yardstick
-    with rec.activity("serial"):
+    with rec.activity("serial", "phase"):
         start_time = time.time()
         results = list(map(task, durations))
         serial_time = time.time() - start_time
 
     # Thread pool execution
-    with rec.activity("thread pool"):
+    with rec.activity("thread pool", "phase"):
         start_time = time.time()
         with ThreadPoolExecutor(max_workers=params["workers"]) as executor:
             results = list(executor.map(task, durations))
@@ -67,7 +67,7 @@ def run(params, rec):
 
     # Process pool execution
     context = multiprocessing.get_context(params["start_method"])
-    with rec.activity("process pool"):
+    with rec.activity("process pool", "phase"):
         start_time = time.time()
         with ProcessPoolExecutor(max_workers=params["workers"], mp_context=context) as executor:
             results = list(executor.map(task, durations))
@@ -93,3 +93,14 @@ def findings(params, result, python):
             said.insert(2, f"The process pool took {extra:.0f} ms longer than the thread pool: mostly starting its "
                         f"processes ({params['start_method']}), which threads need not do.")
     return said
+
+
+def verdict(params, result, python):
+    """The lesson, judged by this run's speedups: sleeping (I/O) threads wait together."""
+    t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
+    if ideal <= 1:
+        return None, "With one worker, or one task, neither pool could wait for two tasks at once."
+    if t >= min(ideal * 0.5, 1.5):
+        return True, (f"Threads were {t:.2f}× as fast as serial (processes {p:.2f}×): waiting on I/O, the GIL "
+                      "does not hold threads back.")
+    return False, f"Threads were only {t:.2f}× as fast as serial this time: see the CPU budget."

@@ -78,7 +78,7 @@ def run(params, rec):
         threading.Thread(target=inc if i % 2 == 0 else dec, args=(lock, n), name=f"{'increment' if i % 2 == 0 else 'decrement'}-{i // 2 + 1}")
         for i in range(params["workers"])
     ]
-    with rec.activity("start threads"):
+    with rec.activity("start threads", "phase"):
         for thread in threads:
             thread.start()
     with rec.activity("Thread.join", "wait"):
@@ -109,3 +109,13 @@ def findings(params, result, python):
                     f"{each_us:.2f} µs per update. Only one thread at a time can hold the lock: compare the "
                     "cost per update at another workers value.")
     return said
+
+
+def verdict(params, result, python):
+    """The lesson, judged by this run's counter: did the lock keep every update?"""
+    from experiments.wording import count
+
+    expected, actual = result["expected"], result["actual"]
+    if actual == expected:
+        return True, f"The lock kept every update: the counter ended at the expected {count(expected)}."
+    return False, f"The counter ended at {count(actual)}, not {count(expected)}, even with the lock: a bug in the lab."

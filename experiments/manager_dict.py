@@ -70,3 +70,12 @@ def findings(params, result, python):
     return [f"{len(expected) - len(missing)} of {len(expected)} keys reached the manager's dict"
             + (f"; missing: {', '.join(missing)}" if missing else "")
             + (f"; with other values: {', '.join(wrong)}" if wrong else "") + "."]
+
+
+def verdict(params, result, python):
+    """The lesson, judged by which keys reached the manager's dict."""
+    expected, actual = result["expected"], result["actual"]
+    arrived = sum(1 for k in expected if k in actual and actual[k] == expected[k])
+    if arrived == len(expected):
+        return True, f"All {arrived} workers' writes reached the one dict in the manager process."
+    return False, f"Only {arrived} of {len(expected)} writes reached the manager's dict."

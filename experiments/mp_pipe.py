@@ -93,3 +93,11 @@ def findings(params, result, python):
         return [f"The receiver got EOFError after {plural(result['messages'], 'message')}: every copy of the sending end "
                 "was closed, so both processes ended, with exit code 0."]
     return [f"Exit codes: sender {s}, receiver {r}: a process failed (see its lane and the output)."]
+
+
+def verdict(params, result, python):
+    """The lesson, judged by how both processes ended (the tutorial's receiver never does: no result)."""
+    s, r = result["sender_exitcode"], result["receiver_exitcode"]
+    if s == 0 and r == 0:
+        return True, f"Every sending end was closed: the receiver got EOFError after {result['messages']} messages and both ended."
+    return False, f"A process failed: sender exit code {s}, receiver {r}."

@@ -68,3 +68,11 @@ def findings(params, result, python):
         return [f"The producer put {result['items']} items and exited; the consumer stopped on main's None "
                 "sentinel and exited: both with exit code 0."]
     return [f"Exit codes: producer {p}, consumer {c}: a process failed (see its lane and the output)."]
+
+
+def verdict(params, result, python):
+    """The lesson, judged by how both processes ended."""
+    p, c = result["producer_exitcode"], result["consumer_exitcode"]
+    if p == 0 and c == 0:
+        return True, f"The queue carried {result['items']} items between processes, and the sentinel stopped the consumer."
+    return False, f"A process failed: producer exit code {p}, consumer {c}."

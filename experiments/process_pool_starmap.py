@@ -79,3 +79,16 @@ def findings(params, result, python):
                     f"other {max(took / unit_ms - best, 0):.2f} are starting the workers ({params['start_method']}) "
                     "and passing tasks and results between processes.")
     return said
+
+
+def verdict(params, result, python):
+    """The lesson, judged by the order the results came in and starmap's time against the best schedule."""
+    ids = [int(text.split()[1]) for text in result["results"]]
+    if ids != sorted(ids):
+        return False, f"The results came out of task order: {ids}."
+    best = best_schedule_units(params["workers"], params["tasks"])
+    took = result.get("starmap_ms")
+    if took is None:
+        return True, "The results came back in task order."
+    return True, (f"The results came back in task order; starmap took {took / params['unit_ms']:.2f} units, "
+                  f"the tasks' best schedule {best}.")

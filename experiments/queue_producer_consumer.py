@@ -106,3 +106,14 @@ def findings(params, result, python):
     else:
         said.append(f"Every consumer ({params['workers']}) stopped at its None sentinel, so the program could end.")
     return said
+
+
+def verdict(params, result, python):
+    """The lesson, judged by this run: Queue.join returns, but can the consumers stop?"""
+    from experiments.wording import plural
+
+    still = result["consumers_still_running"]
+    if still:
+        return True, (f"Queue.join returned, but {plural(still, 'consumer was', 'consumers were')} still blocked in "
+                      "Queue.get: without a sentinel the program cannot end.")
+    return True, f"Every consumer stopped at its sentinel after {plural(result['items'], 'item')}: the program could end."

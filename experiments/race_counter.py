@@ -87,7 +87,7 @@ def run(params, rec):
         threading.Thread(target=inc if i % 2 == 0 else dec, args=(n,), name=f"{'increment' if i % 2 == 0 else 'decrement'}-{i // 2 + 1}")
         for i in range(params["workers"])
     ]
-    with rec.activity("start threads"):
+    with rec.activity("start threads", "phase"):
         for thread in threads:
             thread.start()
     with rec.activity("Thread.join", "wait"):
@@ -132,3 +132,15 @@ def findings(params, result, python):
         said.append(f"{why}, but this run ended right: either no switch landed there, or lost increments and "
                     "lost decrements cancelled out. Run it again, or with more iterations.")
     return said
+
+
+def verdict(params, result, python):
+    """The lesson, judged by this run's counter: did the unsynchronised threads lose updates?"""
+    from experiments.wording import count, cpython
+
+    expected, actual = result["expected"], result["actual"]
+    if actual != expected:
+        return True, (f"The race lost updates: the counter ended at {count(actual)}, not {count(expected)} "
+                      f"(at least {count(abs(actual - expected))} lost).")
+    return False, (f"No update was lost this time on {cpython(python)} (window={params['window']}): "
+                   "the race is there, this run did not hit it.")

@@ -57,7 +57,7 @@ def run(params, rec):
         threading.Thread(target=increment if i % 2 == 0 else decrement, args=(lock, n), name=f"{'increment' if i % 2 == 0 else 'decrement'}-{i // 2 + 1}")
         for i in range(params["workers"])
     ]
-    with rec.activity("start threads"):
+    with rec.activity("start threads", "phase"):
         for thread in threads:
             thread.start()
     join(rec, *threads)
@@ -79,3 +79,14 @@ def findings(params, result, python):
         said.append(f"The {count(updates)} updates took {took:.0f} ms, {took * 1000 / updates:.2f} µs each, the "
                     "increments taking the lock twice (once in increment, once in nested_function).")
     return said
+
+
+def verdict(params, result, python):
+    """The lesson, judged by this run's counter: did the re-entrant lock keep every update?"""
+    from experiments.wording import count
+
+    expected, actual = result["expected"], result["actual"]
+    if actual == expected:
+        return True, (f"The RLock kept every update, taken twice by the same thread without deadlock: "
+                      f"the counter ended at {count(expected)}.")
+    return False, f"The counter ended at {count(actual)}, not {count(expected)}, even with the RLock: a bug in the lab."

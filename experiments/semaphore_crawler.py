@@ -112,3 +112,11 @@ def findings(params, result, python):
                     + (": the generator's releases woke waiting crawlers that then lost the permit to it."
                        if took else ": a released permit does not always go to the thread that waited longest."))
     return said
+
+
+def verdict(params, result, python):
+    """The lesson, judged by the most permits this run ever had in use at once."""
+    permits, most = result["permits"], result["max_concurrent"]
+    if most > permits:
+        return False, f"{most} threads held a permit at once, more than {permits}: a bug in the lab."
+    return True, f"The semaphore never let more than {most} in at once (it has {permits} permits)."

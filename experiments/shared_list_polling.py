@@ -144,3 +144,15 @@ def findings(params, result, python):
         said.append(f"The fixed pollers stopped at their sentinels, which main put after the producer was done: "
                     f"{plural(after, 'look')} came between the two.")
     return said
+
+
+def verdict(params, result, python):
+    """The lesson, judged by this run's polls: polling a shared list wastes looks."""
+    from experiments.wording import plural
+
+    wasted, left = result["wasted_polls"], result["items_left"]
+    if left:
+        return True, f"Polling lost work: {plural(left, 'item was', 'items were')} never processed, after {plural(wasted, 'empty look')}."
+    if wasted:
+        return True, f"Polling wasted {plural(wasted, 'look')} at an empty list; every item was processed."
+    return False, "No look was wasted this time: every poll found an item."

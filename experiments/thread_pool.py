@@ -157,3 +157,13 @@ def findings(params, result, python):
                     + (": in this run submit order was also completion order." if params["collect"] in ("result", "map")
                        and order == done_order else "."))
     return said
+
+
+def verdict(params, result, python):
+    """The lesson, judged by the order main got the results in against the order they were ready."""
+    order, ready = result["order"], result["ready_units"]
+    done_order = sorted(range(len(ready)), key=lambda i: ready[i])
+    if order == done_order:
+        return True, f"Main got each result as it was ready, in the order {order}."
+    return True, (f"Main got the results in the order {order}, not the order they were ready in "
+                  f"{done_order}: {params['collect']} waits in submit order.")

@@ -48,7 +48,7 @@ def run(params, rec):
         thread2.daemon = True
 
     start_time = time.time()
-    with rec.activity("start threads"):
+    with rec.activity("start threads", "phase"):
         thread1.start()
         thread2.start()
 
@@ -94,3 +94,23 @@ def findings(params, result, python):
         said.append(f"Main's code took {ms(main)}, no shorter than the tasks' sleeps ({d1} and {d2} ms): they may "
                     "have finished first; give them longer sleeps to see main end while they still sleep.")
     return said
+
+
+def verdict(params, result, python):
+    """The lesson, judged by this run's times: start() returns at once; only join waits."""
+    from experiments.wording import ms
+
+    d1, d2 = params["duration1_ms"], params["duration2_ms"]
+    started = result["main_ms"]
+    if started >= min(d1, d2):
+        return None, (f"Starting the threads took main {ms(started)}, as long as a task: too short a task "
+                      "to show that start() does not wait.")
+    if "total_ms" in result:
+        took = result["total_ms"]
+        overlapped = took < (d1 + d2) * 0.9
+        return overlapped or None, (f"start() returned after {ms(started)}; the joins waited {ms(took)}"
+                                    + (", less than the two sleeps added up: they overlapped." if overlapped
+                                       else ": too short to tell overlapping from one after the other."))
+    cut = params["daemon"] == "yes"
+    return True, (f"start() returned after {ms(started)} and main did not join: "
+                  + ("the daemon threads were cut off at exit." if cut else "the interpreter waited for them at exit."))

@@ -64,9 +64,25 @@ def findings(params, result, python):
     from experiments.wording import ms
 
     took, longest, total = result["total_ms"], result["longest_ms"], result["sum_ms"]
-    if total - longest >= 10 and took < total - (total - longest) / 2:
+    if _overlapped(result):
         return [f"Both fetches were done after {ms(took)}: about the longer one ({longest} ms), not the sum "
                 f"({total} ms): they ran at the same time."]
     return [f"Both fetches were done after {ms(took)}, for fetches of {params['duration1_ms']} and "
             f"{params['duration2_ms']} ms: the shorter one is too short for the overlap to show "
             "(longest and sum are nearly the same)."]
+
+
+def _overlapped(result):
+    """Whether the total shows the two fetches ran at the same time (nearer the longer one than the sum)."""
+    took, longest, total = result["total_ms"], result["longest_ms"], result["sum_ms"]
+    return total - longest >= 10 and took < total - (total - longest) / 2
+
+
+def verdict(params, result, python):
+    """The lesson, judged by this run's total: did the two threads fetch at the same time?"""
+    from experiments.wording import ms
+
+    if _overlapped(result):
+        return True, (f"The two threads ran at the same time: {ms(result['total_ms'])} in all, not the "
+                      f"{result['sum_ms']} ms of one after the other.")
+    return None, (f"Done after {ms(result['total_ms'])}: the shorter fetch is too short for the overlap to show.")

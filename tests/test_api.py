@@ -87,7 +87,7 @@ def test_websocket_streams_lanes_then_the_result_then_closes(client):
     assert 'id="timeline"' in messages[0]  # a full render first: joining mid-run shows everything so far
     for lane in ("main", "increment-1", "decrement-1"):
         assert f">{lane}</div>" in html
-    assert 'class="c-run"' in html
+    assert 'class="c-phase"' in html  # main's "start threads", an outline
     assert 'id="result"' in messages[-1] and "expected <b>0</b>" in messages[-1]
 
 

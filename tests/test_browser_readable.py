@@ -1,0 +1,162 @@
+"""What only a browser shows of a readable run page: the output pane live and its click, the legend,
+presentation mode on a projector (1024×768), and a phone (390×844).
+
+Needs Debian's `chromium` (installed by .ci/run) and Playwright.
+"""
+from __future__ import annotations
+
+import httpx2
+import pytest
+
+from app.server import create_app
+from app.settings import Settings
+from experiments import MODULES
+from tests.conftest import serving
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    with serving(create_app(Settings(htmx_source="local"), modules=MODULES + ("tests.handoff_experiment",))) as url:
+        yield url
+
+
+def start(base_url: str, experiment: str, params: dict) -> str:
+    response = httpx2.post(f"{base_url}/api/runs", json={"experiment": experiment, "params": params})
+    assert response.status_code == 201, response.text
+    return base_url + response.json()["url"]
+
+
+def new_page(browser, width: int, height: int, present: bool | None = None, base_url: str = ""):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    if present is not None:  # what the toggle remembers, set before the run page loads
+        page.goto(base_url + "/")
+        page.evaluate(f"localStorage.setItem('lab-present', '{'on' if present else 'off'}')")
+    return page
+
+
+# A point of an SVG shape in page pixels, whatever CSS zoom or scroll the page has.
+AT = """([selector, i]) => {
+    const el = document.querySelectorAll(selector)[i];
+    const p = new DOMPoint(el.x1.baseVal.value, el.y1.baseVal.value).matrixTransform(el.getScreenCTM());
+    return {x: p.x, y: p.y};
+}"""
+MARKS = """selector => [...document.querySelectorAll(selector)].map(rect => {
+    const r = rect.getBoundingClientRect();
+    return {x: r.left + r.width / 2, top: r.top, bottom: r.bottom};
+})"""
+ARROW_ENDS = """() => [...document.querySelectorAll('#arrows line')].map(line => {
+    const m = line.getScreenCTM();
+    const a = new DOMPoint(line.x1.baseVal.value, line.y1.baseVal.value).matrixTransform(m);
+    const b = new DOMPoint(line.x2.baseVal.value, line.y2.baseVal.value).matrixTransform(m);
+    return {x1: a.x, y1: a.y, x2: b.x, y2: b.y};
+})"""
+# Every element that shows text of its own, with the size it is drawn at (CSS zoom included).
+TEXT_SIZES = """() => {
+    const out = [];
+    for (const el of document.body.querySelectorAll('*')) {
+        if (['TITLE', 'SCRIPT', 'STYLE'].includes(el.tagName.toUpperCase())) continue;
+        const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+        if (!own || !el.getClientRects().length) continue;
+        const px = parseFloat(getComputedStyle(el).fontSize) * (el.currentCSSZoom || 1);
+        out.push({tag: el.tagName, cls: String(el.className.baseVal ?? el.className), text: el.textContent.trim().slice(0, 30), px});
+    }
+    return out;
+}"""
+
+
+def test_the_output_pane_lists_printed_lines_and_a_click_marks_the_moment_on_the_timeline(base_url, browser):
+    page = new_page(browser, 1280, 900)
+    page.goto(start(base_url, "condition-dialogue", {"variant": "fixed"}))
+    page.wait_for_selector("#status.status-done", timeout=20_000)
+    hello = page.locator("#output-lines li", has_text="Speaker: Hello")
+    assert hello.count() == 1
+    assert hello.locator(".who").inner_text().strip() == "Speaker"
+    lines = page.locator("#output-lines .said").all_inner_texts()
+    assert set(lines) == {"Speaker: Hello", "Listener: Hi there", "Speaker: How are you?", "Listener: I'm good, thanks!",
+                          "Speaker: Let's discuss programming", "Listener: Sounds great!"}
+    # The line wears its lane's colour: the swatch beside the Speaker lane's label.
+    speaker_lane = page.locator("#lanes .lane").filter(has=page.locator(".lane-label", has_text="Speaker"))
+    swatch = speaker_lane.locator(".swatch").evaluate("s => getComputedStyle(s).backgroundColor")
+    assert hello.locator(".swatch").evaluate("s => getComputedStyle(s).backgroundColor") == swatch
+    assert page.locator("svg.moment").count() == 0
+    hello.click()
+    assert "picked" in hello.get_attribute("class")
+    moment = page.evaluate(AT, ["svg.moment line", 0])
+    lane_id = speaker_lane.get_attribute("id")
+    prints = page.evaluate(MARKS, f"#{lane_id} rect.c-print")
+    first = min(prints, key=lambda m: m["x"])  # Hello is the Speaker's first print (a merged mark starts there)
+    assert abs(first["x"] - moment["x"]) < 2
+    page.close()
+
+
+def test_printed_lines_arrive_live_over_the_socket(base_url, browser):
+    page = new_page(browser, 1280, 900)
+    page.goto(start(base_url, "thread-start-join", {"join": "yes", "daemon": "no", "duration1_ms": 300, "duration2_ms": 4000}))
+    page.wait_for_selector("#output-lines li:has-text('Starting Task 2')", timeout=15_000)
+    assert page.locator("#status.status-running").count() == 1  # listed while the run still goes on
+    assert page.locator("#output-lines li:has-text('Finished Task 2')").count() == 0
+    page.wait_for_selector("#output-lines li:has-text('Total execution time')", timeout=15_000)  # no reload
+    said = page.locator("#output-lines .said").all_inner_texts()
+    total = next(i for i, line in enumerate(said) if line.startswith("Total execution time"))
+    assert said.index("Finished Task 1") < said.index("Finished Task 2") < total
+    page.close()
+
+
+def test_the_legend_lists_only_the_categories_the_timeline_draws(base_url, browser):
+    page = new_page(browser, 1280, 900)
+    page.goto(start(base_url, "condition-dialogue", {"variant": "fixed"}))
+    page.wait_for_selector("#status.status-done", timeout=20_000)
+    page.reload()  # the page of a finished run: the whole timeline and legend at once
+    drawn = set(page.evaluate("""() => [...document.querySelectorAll('#lanes [class*="c-"]')]
+        .map(e => String(e.className.baseVal ?? e.className).split(' ').find(c => c.startsWith('c-')).slice(2))"""))
+    drawn = {"notify" if c == "woken" else c for c in drawn}
+    if page.locator("#lanes .cut").count():
+        drawn.add("cut")
+    if page.locator("#arrows line").count():
+        drawn.add("arrow")
+    legend = page.locator("#legend li").evaluate_all("lis => lis.map(li => li.dataset.key)")
+    assert len(legend) == len(set(legend)) and set(legend) == drawn
+    assert "sleep" not in legend and "cpu" not in legend  # nothing in this run sleeps or computes
+    page.close()
+
+
+def test_presentation_mode_fits_a_projector_with_big_text_and_lanes_and_aligned_arrows(base_url, browser):
+    page = new_page(browser, 1024, 768, present=False, base_url=base_url)
+    page.goto(start(base_url, "handoff", {"items": 6, "consume_ms": 15}))
+    page.wait_for_selector("#status.status-done", timeout=20_000)
+    small_before = [t for t in page.evaluate(TEXT_SIZES) if t["px"] < 16]
+    assert small_before  # without it, the page has small text: the check below can fail
+    page.click("button.present-toggle")
+    assert page.evaluate("document.documentElement.classList.contains('present')")
+    page.reload()  # remembered
+    assert page.evaluate("document.documentElement.classList.contains('present')")
+    assert page.locator("button.present-toggle").get_attribute("aria-pressed") == "true"
+    small = [t for t in page.evaluate(TEXT_SIZES) if t["px"] < 16]
+    assert small == []
+    heights = page.eval_on_selector_all("#lanes .lane", "ls => ls.map(l => l.getBoundingClientRect().height)")
+    assert heights and min(heights) >= 32
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    notifies, wokens = page.evaluate(MARKS, "#lanes rect.c-notify"), page.evaluate(MARKS, "#lanes rect.c-woken")
+    arrows = page.evaluate(ARROW_ENDS)
+    assert arrows
+    for arrow in arrows:  # the zoomed lanes carry their arrows with them
+        assert any(abs(m["x"] - arrow["x1"]) < 2 and m["top"] < arrow["y1"] < m["bottom"] for m in notifies)
+        assert any(abs(m["x"] - arrow["x2"]) < 2 and m["top"] < arrow["y2"] < m["bottom"] for m in wokens)
+    page.screenshot(path="/tmp/readable/test-presentation-1024x768.png")
+    page.close()
+
+
+def test_on_a_phone_the_timeline_scrolls_in_its_box_and_the_page_never_sideways(base_url, browser):
+    page = new_page(browser, 390, 844, present=False, base_url=base_url)
+    page.goto(start(base_url, "semaphore-crawler", {"variant": "tutorial", "permits": 3, "urls": 12, "crawl_ms": 50}))
+    page.wait_for_selector("#status.status-done", timeout=20_000)
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.evaluate("(t => t.scrollWidth > t.clientWidth)(document.getElementById('timeline'))")
+    page.screenshot(path="/tmp/readable/test-phone-390.png", full_page=True)
+    for path in ("/", "/experiments/cpu-threads-vs-processes"):
+        page.goto(base_url + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    page.close()
