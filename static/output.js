@@ -1,8 +1,9 @@
 // The output pane (templates/_output.html): clicking a printed line (or Enter on it) marks its
 // moment on the timeline with a vertical line across the lanes. The line is placed in percent of
 // the time axis, like every shape (app/placement.py): its ms over the axis' ms (#output's
-// data-scale-ms, rendered with each full redraw). A full redraw replaces the lanes, so the marker
-// is put back after each swap. No state but the picked line's time.
+// data-scale-ms, rendered with each full redraw), or, in a zoomed window, its place between the
+// window's ends (#timeline's data-from-ns and data-to-ns). A full redraw replaces the lanes, so the
+// marker is put back after each swap. No state but the picked line's time.
 (function () {
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
@@ -12,7 +13,12 @@
     var wrap = document.querySelector("#timeline .lanes-wrap");
     var pane = document.getElementById("output");
     if (!wrap || !pane || pickedMs === null) return;
-    var scale = parseFloat(pane.dataset.scaleMs);
+    var timeline = document.getElementById("timeline");
+    var from = 0, scale = parseFloat(pane.dataset.scaleMs);
+    if (timeline && timeline.classList.contains("zoomed")) {
+      from = parseFloat(timeline.dataset.fromNs) / 1e6;
+      scale = parseFloat(timeline.dataset.toNs) / 1e6 - from;
+    }
     if (!(scale > 0)) return;
     var svg = wrap.querySelector("svg.moment");
     if (!svg) {
@@ -25,7 +31,7 @@
       svg.appendChild(line);
       wrap.appendChild(svg);
     }
-    var x = Math.min(100, Math.max(0, 100 * pickedMs / scale)).toFixed(3) + "%";
+    var x = Math.min(100, Math.max(0, 100 * (pickedMs - from) / scale)).toFixed(3) + "%";
     var l = svg.querySelector("line");
     l.setAttribute("x1", x);
     l.setAttribute("x2", x);
