@@ -36,7 +36,7 @@ def test_the_metadata_and_findings_are_folded_and_recorder_calls_greyed():
     assert text(folded[0].lines[0].html).startswith("ID = ")
     assert text(folded[1].lines[0].html).startswith("def findings(")
     plumbing = {text(line.html).strip() for b in view.blocks for line in b.lines if line.plumbing}
-    assert 'with rec.activity("start threads"):' in plumbing
+    assert 'with rec.activity("start threads", "phase"):' in plumbing
     assert "from experiments.recorder import traced" in plumbing
     shown = [text(line.html) for b in view.blocks if not b.summary for line in b.lines]
     assert "def increment_with_window(iterations):" in shown
