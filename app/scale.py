@@ -7,7 +7,10 @@ depend on it, so it lives apart from both.
 """
 from __future__ import annotations
 
-MIN_SCALE_NS = 100_000_000  # 100 ms
+MIN_SCALE_NS = 100_000_000  # 100 ms: a growing run's first axis
+# A finished run fits its axis however short it was: a 5 ms dialogue is not drawn in the first
+# twentieth of a 100 ms axis.
+MIN_FINISHED_SCALE_NS = 1_000_000
 MIN_WIDTH = 0.08  # percent: the narrowest span still drawn visibly
 ONE_TWO_FIVE = (1, 2, 5)
 # Once a run is over its axis no longer has to grow: a snug fit, rather than up to 2.5 times
@@ -30,9 +33,10 @@ def round_up(at_least: float, start: float, factors: tuple[float, ...] = ONE_TWO
 
 
 def scale_for(elapsed_ns: int, finished: bool = False) -> int:
-    """The axis for a run `elapsed_ns` long: at least MIN_SCALE_NS, with room to spare while it grows."""
+    """The axis for a run `elapsed_ns` long: at least MIN_SCALE_NS, with room to spare while it grows;
+    snug once it is over."""
     if finished:
-        return round(round_up(elapsed_ns * 1.02, MIN_SCALE_NS, SNUG))
+        return round(round_up(elapsed_ns * 1.02, MIN_FINISHED_SCALE_NS, SNUG))
     return round(round_up(elapsed_ns * GROWTH, MIN_SCALE_NS))
 
 
