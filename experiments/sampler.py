@@ -41,7 +41,7 @@ TARGET_SHARE = 0.025  # of one core: what the sampler may spend on itself
 # (some 35 us just to wake up when both cores are busy here): the tick adapts to TARGET_SHARE.
 MIN_TICK_S, MAX_TICK_S = 0.001, 0.010
 WRITE_EVERY_S = 0.05  # how often events are written (and long intervals cut, so a page draws them live)
-DISCOVER_EVERY_S = 0.01  # how often new threads are looked for (a link count per process)
+DISCOVER_EVERY_S = 0.0  # new threads are looked for every tick (an fstat per process: its link count)
 CHILDREN_EVERY_S = 0.03  # how often new child processes are (a read per thread that ran meanwhile)
 LIST_EVERY_S = 0.1  # how often every task directory is listed, whatever its link count
 ADAPT_EVERY_S = 0.1
