@@ -34,24 +34,13 @@ if TYPE_CHECKING:
     from app.runs import Run
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-# Categories the recorder uses, with the words the legend shows for them.
-CATEGORIES = {
-    "oncpu": "on a CPU (the strip under the spans, measured by the kernel)",
-    "phase": "a phase of main's code (outline)",
-    "run": "running",
-    "cpu": "computing (a task)",
-    "hold": "holding a lock",
-    "wait": "waiting / blocked",
-    "sleep": "sleeping / I/O",
-    "io": "I/O",
-}
 
 
 def environment() -> Environment:
     # auto_reload off: templates do not change under a running server, and checking their files'
     # mtimes on every render cost a few percent of a busy frame loop.
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
-    env.globals.update(categories=CATEGORIES, lane_height=LANE_HEIGHT, row_height=ROW_HEIGHT,
+    env.globals.update(lane_height=LANE_HEIGHT, row_height=ROW_HEIGHT,
                        series_height=SERIES_HEIGHT, layers=LAYERS, group_id=group_id,
                        describe_conditions=describe_conditions, cpu_sentences=cpu_sentences,
                        lane_colour=output.lane_colour, result_words=words_for)
