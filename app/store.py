@@ -35,6 +35,7 @@ from app.events import KINDS, Event, decode, decode_wire
 from app.experiments import Experiment
 from app.hangs import Blocked
 from app.runs import FINISHED, Run, Truncation, cut_why
+from app import timeline as timeline_module
 from app.timeline import Timeline
 
 SCHEMA = """
@@ -75,6 +76,22 @@ CHUNK_EVENTS = 4096  # events per stored row: what a page read decompresses at m
 WIRE_MARK = b"#wire\n"  # a row of the runner's lines as they came (no event line starts with #)
 KEEP_PAST_BOUND = frozenset({"header", "lane", "result", "failure"})  # what replay cannot do without
 CODES = {kind: code for code, kind in KINDS.items()} | {"output": "O"}
+
+
+def timeline_shape() -> str:
+    """The fields of every class a pickled Timeline holds, in words. Unpickling does not call
+    __init__, so a snapshot of another shape (an older server's) would lack new fields: it is
+    replayed from the stored events instead."""
+    parts = []
+    for name, cls in sorted(vars(timeline_module).items()):
+        if isinstance(cls, type) and cls.__module__ == timeline_module.__name__:
+            names = ([f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls)
+                     else list(getattr(cls, "__slots__", ())))
+            parts.append(f"{name}({','.join(names)})")
+    return ";".join(parts)
+
+
+SNAPSHOT_SHAPE = timeline_shape()
 CACHE_FINISHED = 32  # finished runs kept in memory
 BACKLOG_HIGH = 100_000  # events ingested and not yet written: past it, reading the pipe waits
 HEARTBEAT_S = 1.0  # how often running runs are noted as alive: a killed server's runs are cut there
@@ -477,7 +494,7 @@ class RunStore:
             [record[n] for n in names])
         if timeline is not None:
             self._logs.pop(record["id"], None)
-            snapshot = zlib.compress(pickle.dumps(timeline, pickle.HIGHEST_PROTOCOL), 6)
+            snapshot = zlib.compress(pickle.dumps((SNAPSHOT_SHAPE, timeline), pickle.HIGHEST_PROTOCOL), 6)
             if len(snapshot) <= self.max_log_bytes:  # else replay falls back to the stored events
                 conn.execute("UPDATE runs SET snapshot = ? WHERE id = ?", (snapshot, record["id"]))
 
@@ -535,11 +552,11 @@ class RunStore:
     def _snapshot(blob: bytes | None) -> Timeline | None:
         if blob is None:
             return None
-        try:  # written by this server; a newer server whose Timeline changed shape replays instead
-            timeline = pickle.loads(zlib.decompress(blob))
-        except Exception:
+        try:  # written by this server; a server whose Timeline had another shape: replayed instead
+            shape, timeline = pickle.loads(zlib.decompress(blob))
+        except Exception:  # not even a (shape, timeline) pair: an older server's
             return None
-        return timeline if isinstance(timeline, Timeline) else None
+        return timeline if shape == SNAPSHOT_SHAPE and isinstance(timeline, Timeline) else None
 
     @staticmethod
     def _replay(conn: sqlite3.Connection, run: Run) -> Timeline:

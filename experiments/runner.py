@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
         return 2
     # The sampler is forked now, before the lifeline's thread and the experiment's exist.
     oncpu_off = sampler.unavailable()
-    sampler_pid, sampler_control = sampler.fork() if oncpu_off is None else (0, -1)
+    sampler_pid, sampler_control = sampler.fork() if oncpu_off is None else (0, None)
     lifeline.hold()  # if the server dies without stopping this run, its process group dies too
     if argv:
         (module_name, params_json), limits = argv, rlimits.from_env()
@@ -119,7 +119,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _stop_sampler(pid: int, control: int) -> None:
+def _stop_sampler(pid: int, control: sampler.Control | None) -> None:
     """The run is over: the sampler writes its last intervals before the runner exits."""
     if pid:
         sampler.stop(pid, control)

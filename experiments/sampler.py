@@ -456,8 +456,29 @@ def _wake_on_time() -> None:
         pass
 
 
-def fork(out_fd: int = 1) -> tuple[int, int]:
-    """Fork the sampler of this process's group, waiting for `start`: (its pid, its control fd).
+class Control:
+    """The runner's end of the pipe that starts the sampler (GO) and stops it (its close: EOF).
+
+    Every process the experiment forks gets a copy of it, which must be closed there (else the
+    sampler would never see EOF): an at-fork handler does, as long as it is open. Once the runner
+    has closed it, the number may be reused by the experiment's own pipes: then the handler must
+    not touch it, hence -1.
+    """
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def fork(out_fd: int = 1) -> tuple[int, Control]:
+    """Fork the sampler of this process's group, waiting for `start`: its pid and its control.
 
     Call it before any thread starts (a fork copies only the calling thread), so the runner
     forks it while it waits for its job, not when the run starts.
@@ -480,25 +501,18 @@ def fork(out_fd: int = 1) -> tuple[int, int]:
         finally:
             os._exit(code)
     os.close(read_end)
-    # Processes the experiment forks must not hold the control pipe open: its EOF is the sampler's stop.
-    os.register_at_fork(after_in_child=lambda: _close_quietly(write_end))
-    return pid, write_end
+    control = Control(write_end)
+    os.register_at_fork(after_in_child=control.close)
+    return pid, control
 
 
-def _close_quietly(fd: int) -> None:
-    try:
-        os.close(fd)
-    except OSError:
-        pass
+def start(control: Control) -> None:
+    os.write(control.fd, GO)
 
 
-def start(control: int) -> None:
-    os.write(control, GO)
-
-
-def stop(pid: int, control: int, timeout_s: float = 1.0) -> None:
+def stop(pid: int, control: Control, timeout_s: float = 1.0) -> None:
     """Tell the sampler the run is over and wait (bounded) for its last events."""
-    os.close(control)
+    control.close()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:

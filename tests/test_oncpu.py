@@ -308,3 +308,14 @@ def test_with_sampling_off_the_page_says_on_cpu_lanes_are_unavailable_and_why():
         assert "on-CPU lanes unavailable: turned off (LAB_ONCPU)" in page
         bytecode = page.split('id="bytecode"')[1].split("</section>")[0]
         assert "chunks" not in bytecode and "range)" in bytecode  # the tutorial's `for _ in range(...)`
+
+
+def test_with_sampling_off_processes_the_experiment_forks_keep_their_pipes(monkeypatch):
+    """The sampler's control pipe, closed at once, must not be closed again in forked children
+    (its number is reused by the experiment's own pipes by then)."""
+    monkeypatch.setenv("LAB_ONCPU", "0")
+    out = run_experiment("experiments.mp_queue", {"items": 3, "interval_ms": 10, "start_method": "fork"})
+    assert out.returncode == 0, out.stderr
+    assert "Bad file descriptor" not in out.stderr
+    consumed = [e.name for e in out.events if e.kind == "instant" and e.name.startswith("Consumed")]
+    assert consumed == ["Consumed: Item-0", "Consumed: Item-1", "Consumed: Item-2"]

@@ -340,3 +340,20 @@ def test_a_log_of_runner_lines_past_its_bound_keeps_only_what_replay_needs(tmp_p
     assert rows(path, "SELECT sum(length(data)) FROM events")[0][0] <= 20_000
     # past the bound nothing of a flood is kept (spans, the stray output, the last mark): replay can do without
     assert [e["seq"] for e in events] == list(range(1, run.truncated.after_events + 1))
+
+
+def test_a_snapshot_of_another_timeline_shape_is_replayed_not_trusted():
+    """Unpickling skips __init__: an older server's Timeline would lack the fields added since (500s)."""
+    import pickle
+    import zlib
+
+    from app.store import SNAPSHOT_SHAPE, RunStore
+    from app.timeline import Timeline
+
+    timeline = Timeline()
+    ours = zlib.compress(pickle.dumps((SNAPSHOT_SHAPE, timeline)))
+    assert isinstance(RunStore._snapshot(ours), Timeline)
+    older = Timeline()
+    del older.machine  # as a Timeline pickled before the field existed comes back
+    assert RunStore._snapshot(zlib.compress(pickle.dumps(older))) is None  # the bare pickle of old
+    assert RunStore._snapshot(zlib.compress(pickle.dumps(("another shape", timeline)))) is None
