@@ -227,14 +227,22 @@ class Renderer:
             if steps:
                 series.append(SeriesRow(s.index, s.name, series_top(s), steps[:-1], steps[-1]))
         whole = scale_for((now - t0) if own.t0_ns else 0, finished=run.finished)
+        spans, marks = overlapping(timeline.spans, lo, hi), overlapping(timeline.marks, lo, hi)
+        cpu, arrows = overlapping(timeline.cpu_spans, lo, hi), overlapping(timeline.arrows, lo, hi)
+        # The output pane lists the whole run's prints (a click marks those in the window); the
+        # legend, what the window draws.
+        keys = legend.drawn(spans, marks, cpu, arrows) | legend.open_now(timeline, run.finished)
         return {
             **self._common(run, now),
             **self._bytecode(run),
             "lanes": lanes,
-            "spans": self._grouped(overlapping(timeline.spans, lo, hi), overlapping(timeline.marks, lo, hi),
-                                   overlapping(timeline.cpu_spans, lo, hi), axis),
+            "spans": self._grouped(spans, marks, cpu, axis),
             "open": opened,
-            "arrows": [place_arrow(a, axis) for a in overlapping(timeline.arrows, lo, hi)],
+            "arrows": [place_arrow(a, axis) for a in arrows],
+            "output": output.lines(own, 0, len(own.prints)),
+            "prints_more": own.prints_more,
+            "legend": legend.entries(keys),
+            "scale_ms": whole / 1e6,
             "series": series,
             "ticks": ticks(window.scale_ns, window.from_ns),
             "zoom": ZoomBar(run.id, window.from_ns, window.to_ns, whole, zoomed=True, note=note),

@@ -137,3 +137,15 @@ def test_a_bad_window_gets_422_naming_the_field_and_its_bound(client: TestClient
 
 def test_a_good_window_of_an_unknown_run_is_404(client: TestClient):
     assert client.get("/runs/nosuchrun?from_ms=1&to_ms=2").status_code == 404
+
+
+def test_a_zoomed_page_lists_the_runs_output_and_a_legend_of_what_the_window_draws(client: TestClient):
+    from tests.conftest import wait_for_status
+
+    run = client.post("/api/runs", json={"experiment": "condition-dialogue", "params": {"variant": "fixed"}}).json()
+    assert wait_for_status(client, run["id"])["status"] == "done"
+    page = client.get(f"/runs/{run['id']}?from_ms=0&to_ms=1000").text
+    listed = page.split('id="output-lines"')[1].split("</ol>")[0]
+    assert "Speaker: Hello" in listed
+    legend = page.split('id="legend"')[1].split("</ul>")[0]
+    assert 'data-key="wait"' in legend and 'data-key="print"' in legend
