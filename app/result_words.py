@@ -30,6 +30,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "thread_speedup": ("thread pool's speedup over serial", "×"),
     "process_speedup": ("process pool's speedup over serial", "×"),
     "ideal_speedup": ("the best speedup possible here", "×"),
+    "gil_enabled": ("the GIL on (False: a free-threaded build running without it)", ""),
     "results": ("results", ""),
     "starmap_ms": ("Pool.starmap took", "ms"),
     "parent_pid": ("the parent's pid", ""),
@@ -198,4 +199,5 @@ def words_for(run: Run) -> Worded | None:
     values = [worded_value(k, v) for k, v in result.items() if k not in skip]
     if run.python:
         values.append(Value("python", "Python", run.python))
-    return Worded(verdict(run.experiment, run.params, result, run.python), values, speedup_chart(result), counter)
+    return Worded(verdict(run.experiment, run.params, result, run.python, run.cpu), values, speedup_chart(result),
+                  counter)

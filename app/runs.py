@@ -110,7 +110,7 @@ class Run:
     @property
     def findings(self) -> list[str]:
         """What this run showed, in sentences computed from its result (app/findings.py)."""
-        return findings(self.experiment, self.params, self.result, self.python)
+        return findings(self.experiment, self.params, self.result, self.python, self.cpu)
 
     @property
     def failure(self) -> dict[str, Any] | None:

@@ -71,30 +71,57 @@ def run(params, rec):
     return {"results": results, **speedup.report(serial_time, thread_time, process_time, ideal)}
 
 
-def findings(params, result, python):
-    """What this run showed: each pool's speedup over the serial run, against what was possible."""
+def findings(params, result, python, cpu=None):
+    """What this run showed: each pool's speedup over the serial run, against what was possible, and
+    where it fell short, what the lab measured meanwhile (`cpu`: the run's CPU budget, app/findings.py)."""
     said = speedup.findings(params, result, "min(workers, cores, tasks) tasks at once")
     t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
+    gil = result.get("gil_enabled", True)
     if ideal > 1:
-        said.insert(1, "The threads were no faster than serial: the GIL let one run Python at a time." if t < 1.15 else
-                    f"The threads were {t:.2f}× as fast as serial, which the GIL should not allow: another run or "
-                    "program may have slowed the serial run.")
-        if p < 1:
-            said.insert(2, "The process pool was slower than serial: starting its processes, or other work on the "
-                        "machine's cores, cost more than running the tasks side by side saved (try a larger `first`, "
-                        "or start_method=fork).")
-        elif p < ideal * 0.75:
-            said.insert(2, "The process pool was faster than serial but short of the ideal: its start-up, and tasks of "
-                        "unequal length (each fib(n + 1) costs about 1.6 times fib(n)), leave workers idle.")
+        said.insert(1, _threads(t, gil, speedup.others_during(cpu, "serial")))
+        if p < ideal * 0.75:
+            said.insert(2, _processes_short(p, speedup.others_during(cpu, "process pool"), cpu))
     return said
 
 
-def verdict(params, result, python):
+def _threads(t, gil, serial_others):
+    if not gil:
+        return (f"The threads were {t:.2f}× as fast as serial on this free-threaded build, running without a GIL: "
+                "threads run Python side by side here.")
+    if t < 1.15:
+        return "The threads were no faster than serial: the GIL let one run Python at a time."
+    if serial_others is not None and serial_others >= 0.3:
+        return (f"The threads were {t:.2f}× as fast as serial, more than one GIL allows: other programs used "
+                f"{serial_others:.1f} cores during the serial run, which slowed it.")
+    measured = "" if serial_others is None else f" (other programs used {serial_others:.1f} cores during it)"
+    return (f"The threads were {t:.2f}× as fast as serial, more than one GIL allows; the serial run was slower "
+            f"than it should have been{measured}.")
+
+
+def _processes_short(p, others, cpu):
+    head = ("The process pool was slower than serial" if p < 1 else
+            "The process pool was faster than serial but short of the ideal")
+    if others is not None and others >= 0.3:
+        return f"{head}: other programs used {others:.1f} of {cpu['cores']} cores while it ran."
+    measured = "" if others is None else f" (other programs used only {others:.1f} cores meanwhile)"
+    return (f"{head}{measured}: starting its processes, and tasks of unequal length (each fib(n + 1) costs "
+            "about 1.6 times fib(n)), left workers idle.")
+
+
+def verdict(params, result, python, cpu=None):
     """The lesson, judged by this run's speedups: under the GIL, only processes run Python side by side."""
     t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
     if ideal <= 1:
         return None, "With one worker, or one task, neither pool could run two tasks at once."
+    if not result.get("gil_enabled", True):
+        return t >= 1.15, f"Without a GIL, threads were {t:.2f}× as fast as serial, processes {p:.2f}×."
     if p >= 1.15 and p > t * 1.1:
         return True, f"Processes were {p:.2f}× as fast as serial, threads {t:.2f}×: the GIL held the threads back."
-    return False, (f"Processes were not faster this time ({p:.2f}× serial, threads {t:.2f}×): "
-                   "see the CPU budget for what else used the cores.")
+    others = speedup.others_during(cpu, "process pool")
+    if others is None:
+        why = "what other programs took of the cores meanwhile was not measured"
+    elif others >= 0.3:
+        why = f"other programs used {others:.1f} cores while the pool ran"
+    else:
+        why = "the cores were free, so starting the processes cost more than running the tasks side by side saved"
+    return False, f"Processes were not faster this time ({p:.2f}× serial, threads {t:.2f}×): {why}."

@@ -95,7 +95,7 @@ def findings(params, result, python):
     return said
 
 
-def verdict(params, result, python):
+def verdict(params, result, python, cpu=None):
     """The lesson, judged by this run's speedups: sleeping (I/O) threads wait together."""
     t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
     if ideal <= 1:
@@ -103,4 +103,11 @@ def verdict(params, result, python):
     if t >= min(ideal * 0.5, 1.5):
         return True, (f"Threads were {t:.2f}× as fast as serial (processes {p:.2f}×): waiting on I/O, the GIL "
                       "does not hold threads back.")
-    return False, f"Threads were only {t:.2f}× as fast as serial this time: see the CPU budget."
+    others = speedup.others_during(cpu, "thread pool")
+    if others is None:
+        why = ""
+    elif others >= 0.3:
+        why = f": other programs used {others:.1f} cores while they ran"
+    else:
+        why = ": the cores were free, so starting the threads and handing back results took that share"
+    return False, f"Threads were only {t:.2f}× as fast as serial this time{why}."

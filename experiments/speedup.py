@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 
 def usable_cores() -> int:
@@ -9,6 +10,17 @@ def usable_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def gil_enabled() -> bool:
+    """Whether this interpreter has the GIL on: False only on a free-threaded build running without it."""
+    is_enabled = getattr(sys, "_is_gil_enabled", None)  # CPython 3.13+
+    return True if is_enabled is None else bool(is_enabled())
+
+
+def others_during(cpu, phase: str) -> float | None:
+    """The cores other programs kept busy during `phase`, measured by the lab (None if not measured)."""
+    return ((cpu or {}).get("phases", {}).get(phase) or {}).get("others_busy_cores")
 
 
 def report(serial_time: float, thread_time: float, process_time: float, ideal: int) -> dict:
@@ -20,6 +32,7 @@ def report(serial_time: float, thread_time: float, process_time: float, ideal: i
         "thread_speedup": round(serial_time / thread_time, 2),
         "process_speedup": round(serial_time / process_time, 2),
         "ideal_speedup": ideal,
+        "gil_enabled": gil_enabled(),
     }
 
 

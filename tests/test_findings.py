@@ -185,3 +185,23 @@ def test_no_result_or_no_findings_says_nothing():
     assert app_findings(type(exp)(**{**exp.__dict__, "findings": None}), {}, {"a": 1}, "3.11.7") == []
     assert app_findings(exp, {"workers": 2, "iterations": 1000, "window": "none"}, {"expected": 0, "actual": 0},
                         "3.9.18")[0].startswith("No update was lost")
+
+
+def test_a_speedup_that_fell_short_is_explained_by_what_the_lab_measured_not_guessed():
+    from experiments import cpu_threads_vs_processes as cpu_exp
+
+    params = {"workers": 2, "first": 30, "tasks": 5, "start_method": "spawn"}
+    slow = {"serial_ms": 1000, "thread_ms": 990, "process_ms": 1100, "thread_speedup": 1.01,
+            "process_speedup": 0.91, "ideal_speedup": 2}
+    busy = {"cores": 2, "others_busy_cores": 0.8, "phases": {"process pool": {"others_busy_cores": 0.9},
+                                                            "serial": {"others_busy_cores": 0.0}}}
+    free = {"cores": 2, "others_busy_cores": 0.05, "phases": {"process pool": {"others_busy_cores": 0.05}}}
+    assert "other programs used 0.9 cores" in cpu_exp.verdict(params, slow, "3.11.7", cpu=busy)[1]
+    assert "the cores were free" in cpu_exp.verdict(params, slow, "3.11.7", cpu=free)[1]
+    assert "not measured" in cpu_exp.verdict(params, slow, "3.11.7")[1]
+    fast_threads = {**slow, "thread_speedup": 1.5, "process_speedup": 1.9}
+    said = " ".join(cpu_exp.findings(params, fast_threads, "3.11.7", cpu={"cores": 2, "phases": {"serial": {"others_busy_cores": 1.2}}}))
+    assert "other programs used 1.2 cores during the serial run" in said
+    no_gil = {**fast_threads, "gil_enabled": False}
+    assert "free-threaded build" in " ".join(cpu_exp.findings(params, no_gil, "3.13.5"))
+    assert cpu_exp.verdict(params, no_gil, "3.13.5")[1].startswith("Without a GIL")
