@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from experiments import wording
+
 # An instruction line: optional line number, jump-target mark (">>" or "L1:"), optional offset,
 # then the opname, its argument and the argument's meaning in parentheses.
 INSTRUCTION = re.compile(r"\b([A-Z][A-Z0-9_]{2,})\b(?:\s+-?\d+)?(?:\s+\((.*)\))?\s*$")
@@ -34,12 +36,9 @@ class Listing:
 
 
 def switches_only_at_calls_and_jumps(python: str | None) -> bool:
-    """CPython 3.10 and later check for a thread switch only at calls and backward jumps."""
-    try:
-        major, minor = (int(part) for part in (python or "").split(".")[:2])
-    except ValueError:
-        return False
-    return (major, minor) >= (3, 10)
+    """CPython 3.10 and later check for a thread switch only at calls and backward jumps (an
+    unknown version: as older ones, between almost any two instructions)."""
+    return bool(wording.switches_only_at_calls_and_jumps(python))
 
 
 def _instruction(line: str) -> tuple[str, str] | None:

@@ -24,7 +24,11 @@ from pygments.lexers import PythonLexer
 from pygments.token import STANDARD_TYPES, _TokenType
 
 META = frozenset({"ID", "TITLE", "SUMMARY", "KIND", "NOTICE", "EXPECTED", "PARAMS", "MEASURES_TIME"})
-FOLDED_FUNCTIONS = {"findings": "findings(): how the page words this run's outcome (the lab's, not the tutorial's)"}
+FOLDED_FUNCTIONS = {
+    "findings": "findings(): how the page words this run's outcome (the lab's, not the tutorial's)",
+    "verdict": "verdict(): how the page judges this run's lesson (the lab's, not the tutorial's)",
+    "bytecode": "bytecode(): which functions the Bytecode view disassembles (the lab's, not the tutorial's)",
+}
 # A line that only talks to the recorder: it draws the lanes, it is not the tutorial's code.
 PLUMBING = re.compile(
     r"^\s*(?:with\s+)?(?:self\.)?_?rec(?:order)?\.\w+\(.*"  # rec.instant(...), with self._rec.activity(...):

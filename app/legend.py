@@ -33,7 +33,7 @@ ENTRIES = (
     Entry("sleep", "box", "sleeping"),
     Entry("io", "box", "I/O"),
     Entry(OPEN, "open", "still going: the end fades at now"),
-    Entry(CUT, "cut", "cut: never ended (killed at exit, or the run was stopped)"),
+    Entry(CUT, "cut", "cut: never ended (its process was killed or exited under it, or the run was stopped)"),
     Entry(ON_CPU, "strip", "on a CPU, as the kernel measured it (the strip under the spans; a gap: not on a CPU)"),
     Entry("print", "tick", "a print (listed under Output)"),
     Entry("mark", "tick", "an event (hover for its text)"),

@@ -71,7 +71,8 @@ async def history(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE, desc
 
 def window_of(from_ms: float | None, to_ms: float | None) -> tuple[float | None, float | None]:
     """Check a zoomed window's bounds together (each alone is checked by its Query): a 422 like FastAPI's."""
-    if from_ms is not None and to_ms is not None and to_ms - from_ms < MIN_WIDTH_NS / 1e6:
+    # Compared in whole ns: 1.001 - 1 is 0.000999... in floats.
+    if from_ms is not None and to_ms is not None and round(to_ms * 1e6) - round(from_ms * 1e6) < MIN_WIDTH_NS:
         raise RequestValidationError([{
             "type": "greater_than", "loc": ("query", "to_ms"), "input": to_ms,
             "msg": f"to_ms must be greater than from_ms ({from_ms:g}) by at least {MIN_WIDTH_NS / 1e6:g} ms",

@@ -61,13 +61,15 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: which keys reached the manager's dict."""
+    from experiments.wording import plural
+
     expected, actual = result["expected"], result["actual"]
     missing = [k for k in expected if k not in actual]
     if not missing and actual == expected:
-        return [f"All {len(expected)} keys reached the dict in the manager process: each worker's write was a "
+        return [f"All {plural(len(expected), 'key')} reached the dict in the manager process: each worker's write was a "
                 "request to it, and it did them all."]
     wrong = [k for k in expected if k in actual and actual[k] != expected[k]]
-    return [f"{len(expected) - len(missing)} of {len(expected)} keys reached the manager's dict"
+    return [f"{len(expected) - len(missing)} of {plural(len(expected), 'key')} reached the manager's dict"
             + (f"; missing: {', '.join(missing)}" if missing else "")
             + (f"; with other values: {', '.join(wrong)}" if wrong else "") + "."]
 

@@ -97,7 +97,9 @@ def findings(params, result, python):
 
 def verdict(params, result, python):
     """The lesson, judged by how both processes ended (the tutorial's receiver never does: no result)."""
+    from experiments.wording import plural
+
     s, r = result["sender_exitcode"], result["receiver_exitcode"]
     if s == 0 and r == 0:
-        return True, f"Every sending end was closed: the receiver got EOFError after {result['messages']} messages and both ended."
+        return True, f"Every sending end was closed: the receiver got EOFError after {plural(result['messages'], 'message')} and both ended."
     return False, f"A process failed: sender exit code {s}, receiver {r}."

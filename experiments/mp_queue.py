@@ -63,10 +63,12 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: both processes ended, and how."""
+    from experiments.wording import plural
+
     p, c = result["producer_exitcode"], result["consumer_exitcode"]
-    if p == 0 and c == 0:
-        return [f"The producer put {result['items']} items and exited; the consumer stopped on main's None "
-                "sentinel and exited: both with exit code 0."]
+    if p == 0 and c == 0:  # what the consumer got is in its prints (the Output): not counted here
+        return [f"The producer put {plural(result['items'], 'item')} and exited; the consumer left its loop, which "
+                "only main's None sentinel ends, and exited: both with exit code 0. The Output lists what it got."]
     return [f"Exit codes: producer {p}, consumer {c}: a process failed (see its lane and the output)."]
 
 
@@ -74,5 +76,6 @@ def verdict(params, result, python):
     """The lesson, judged by how both processes ended."""
     p, c = result["producer_exitcode"], result["consumer_exitcode"]
     if p == 0 and c == 0:
-        return True, f"The queue carried {result['items']} items between processes, and the sentinel stopped the consumer."
+        return True, ("Both processes ended with exit code 0: the consumer left its loop on main's None sentinel "
+                      "(the Output lists each item it got).")
     return False, f"A process failed: producer exit code {p}, consumer {c}."

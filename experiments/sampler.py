@@ -32,7 +32,8 @@ import signal
 import sys
 import time
 
-PIPE_BUF = 4096
+from experiments.recorder import PIPE_BUF
+
 GO = b"g"
 TARGET_SHARE = 0.025  # of one core: what the sampler may spend on itself
 # Knowing who runs at each tick's end places a turn exactly as long as a thread starts or stops
@@ -121,6 +122,11 @@ class Placer:
         interval = (self.start, self.end)
         self.start = self.end = 0
         return interval
+
+
+def on_cpu(tid: int, interval: tuple[int, int]) -> str:
+    """An on-CPU interval in the wire format, encoded (formatted as found: the hot loop's only output)."""
+    return f'["T",{interval[0]},"",{tid},{interval[1]}]'
 
 
 def exit_of(stat: str) -> dict:
@@ -238,11 +244,11 @@ class Sampler:
             pidfd = os.pidfd_open(pid)
         except OSError:  # gone already
             return False
-        try:
-            tasks = os.open(f"{self.proc}/{pid}/task", os.O_RDONLY | os.O_DIRECTORY)
-            stat = os.open(f"{self.proc}/{pid}/stat", os.O_RDONLY)
-        except OSError:
-            os.close(pidfd)
+        tasks, stat = _open_or_none(f"{self.proc}/{pid}/task"), _open_or_none(f"{self.proc}/{pid}/stat")
+        if tasks < 0 or stat < 0:  # gone meanwhile
+            for fd in (pidfd, tasks, stat):
+                if fd >= 0:
+                    os.close(fd)
             return False
         self.processes[pid] = Process(pidfd, tasks, stat)
         self.by_pidfd[pidfd] = pid
@@ -251,11 +257,13 @@ class Sampler:
 
     def _add_thread(self, pid: int, tid: int) -> None:
         task = f"{self.proc}/{pid}/task/{tid}"
+        fd = _open_or_none(f"{task}/schedstat")
         try:
-            fd = os.open(f"{task}/schedstat", os.O_RDONLY)
             raw = os.pread(fd, 64, 0)
             cpu, waited = (int(v) for v in raw.split()[:2])
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # gone meanwhile (or fd -1: never there)
+            if fd >= 0:
+                os.close(fd)
             return
         children, wchan = _open_or_none(f"{task}/children"), _open_or_none(f"{task}/wchan")
         # Without children (CONFIG_PROC_CHILDREN) the processes it starts go unseen; without wchan
@@ -284,7 +292,7 @@ class Sampler:
                 if placer.running or placer.end:
                     interval = placer.tick(a, b, 0)
                     if interval:
-                        events.append(f'["T",{interval[0]},"",{thread.tid},{interval[1]}]')
+                        events.append(on_cpu(thread.tid, interval))
                 continue
             cpu = int(raw[:raw.index(b" ")])  # the wait for a CPU (second field) is read at budget time
             grew = cpu - thread.cpu
@@ -303,14 +311,14 @@ class Sampler:
                     running = False
             interval = placer.tick(a, b, grew, running)
             if interval:
-                events.append(f'["T",{interval[0]},"",{thread.tid},{interval[1]}]')
+                events.append(on_cpu(thread.tid, interval))
         for thread in gone:
             self._drop(thread)
 
     def _drop(self, thread: Thread) -> None:
         interval = thread.placer.cut()
         if interval:
-            self.events.append(f'["T",{interval[0]},"",{thread.tid},{interval[1]}]')
+            self.events.append(on_cpu(thread.tid, interval))
         self.waited_ns += thread.waited()
         for fd in (thread.fd, thread.wchan, thread.children):
             if fd >= 0:
@@ -322,7 +330,7 @@ class Sampler:
         for thread in self.threads.values():
             interval = thread.placer.cut()
             if interval:
-                self.events.append(f'["T",{interval[0]},"",{thread.tid},{interval[1]}]')
+                self.events.append(on_cpu(thread.tid, interval))
 
     def ended(self, fd: int) -> None:
         """A pidfd became readable: that process exited. Read how, before its parent reaps it."""

@@ -93,7 +93,7 @@ def findings(params, result, python):
 
     permits, most, urls = result["permits"], result["max_concurrent"], params["urls"]
     said = [f"The most permits in use at once: {most}, of {permits}: the limit held."
-            if most <= permits else f"{most} permits were in use at once, more than {permits}: a bug in the lab."]
+            if most <= permits else f"{plural(most, 'permit')} were in use at once, more than {permits}: a bug in the lab."]
     if most < permits:
         why = [f"there were only {plural(urls, 'crawler')}" + (" and the generator" if params["variant"] == "tutorial" else "")
                ] if urls + (params["variant"] == "tutorial") < permits else []
@@ -116,7 +116,9 @@ def findings(params, result, python):
 
 def verdict(params, result, python):
     """The lesson, judged by the most permits this run ever had in use at once."""
+    from experiments.wording import plural
+
     permits, most = result["permits"], result["max_concurrent"]
     if most > permits:
         return False, f"{most} threads held a permit at once, more than {permits}: a bug in the lab."
-    return True, f"The semaphore never let more than {most} in at once (it has {permits} permits)."
+    return True, f"The semaphore never let more than {most} in at once (it has {plural(permits, 'permit')})."

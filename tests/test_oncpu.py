@@ -215,7 +215,7 @@ def test_the_recorders_flusher_is_no_lane_and_its_cpu_is_counted_apart():
     assert set(lanes) <= {"main", "worker-1", "worker-2"}
     assert "recorder" in timeline.service.values()
     cpu = budget(timeline)
-    assert cpu is not None and cpu.recorder_ms >= 0 and cpu.sampler_ms > 0
+    assert cpu is not None and cpu.recorder_ms > 0 and cpu.sampler_ms > 0  # the flusher's tid was known
     assert 0.3 < cpu.workers_busy_cores <= cpu.cores + 0.05  # the spinners kept about one core busy
 
 

@@ -137,6 +137,7 @@ def test_a_bad_window_gets_422_naming_the_field_and_its_bound(client: TestClient
 
 def test_a_good_window_of_an_unknown_run_is_404(client: TestClient):
     assert client.get("/runs/nosuchrun?from_ms=1&to_ms=2").status_code == 404
+    assert client.get("/runs/nosuchrun?from_ms=1&to_ms=1.001").status_code == 404  # 1 µs wide: allowed
 
 
 def test_a_zoomed_page_lists_the_runs_output_and_a_legend_of_what_the_window_draws(client: TestClient):
