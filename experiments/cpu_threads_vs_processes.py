@@ -117,11 +117,6 @@ def verdict(params, result, python, cpu=None):
         return t >= 1.15, f"Without a GIL, threads were {t:.2f}× as fast as serial, processes {p:.2f}×."
     if p >= 1.15 and p > t * 1.1:
         return True, f"Processes were {p:.2f}× as fast as serial, threads {t:.2f}×: the GIL held the threads back."
-    others = speedup.others_during(cpu, "process pool")
-    if others is None:
-        why = "what other programs took of the cores meanwhile was not measured"
-    elif others >= 0.3:
-        why = f"other programs used {others:.1f} cores while the pool ran"
-    else:
-        why = "the cores were free, so starting the processes cost more than running the tasks side by side saved"
+    why = speedup.shortfall(cpu, "process pool", "starting the processes cost more than running the tasks side by "
+                                                  "side saved")
     return False, f"Processes were not faster this time ({p:.2f}× serial, threads {t:.2f}×): {why}."

@@ -103,11 +103,5 @@ def verdict(params, result, python, cpu=None):
     if t >= min(ideal * 0.5, 1.5):
         return True, (f"Threads were {t:.2f}× as fast as serial (processes {p:.2f}×): waiting on I/O, the GIL "
                       "does not hold threads back.")
-    others = speedup.others_during(cpu, "thread pool")
-    if others is None:
-        why = ""
-    elif others >= 0.3:
-        why = f": other programs used {others:.1f} cores while they ran"
-    else:
-        why = ": the cores were free, so starting the threads and handing back results took that share"
-    return False, f"Threads were only {t:.2f}× as fast as serial this time{why}."
+    why = speedup.shortfall(cpu, "thread pool", "starting the threads and handing back results took that share")
+    return False, f"Threads were only {t:.2f}× as fast as serial this time: {why}."

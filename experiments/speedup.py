@@ -23,6 +23,17 @@ def others_during(cpu, phase: str) -> float | None:
     return ((cpu or {}).get("phases", {}).get(phase) or {}).get("others_busy_cores")
 
 
+def shortfall(cpu, phase: str, free: str) -> str:
+    """Why a pool fell short, from what the lab measured during its phase: other programs' use of
+    the cores, or, the cores being free, `free` (the pool's own overhead); or that it was not measured."""
+    others = others_during(cpu, phase)
+    if others is None:
+        return "what other programs took of the cores meanwhile was not measured"
+    if others >= 0.3:
+        return f"other programs used {others:.1f} cores while the {phase} ran"
+    return f"the cores were free, so {free}"
+
+
 def report(serial_time: float, thread_time: float, process_time: float, ideal: int) -> dict:
     """Times in milliseconds and each pool's speedup over the serial run, beside the ideal one."""
     return {

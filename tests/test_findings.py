@@ -196,7 +196,7 @@ def test_a_speedup_that_fell_short_is_explained_by_what_the_lab_measured_not_gue
     busy = {"cores": 2, "others_busy_cores": 0.8, "phases": {"process pool": {"others_busy_cores": 0.9},
                                                             "serial": {"others_busy_cores": 0.0}}}
     free = {"cores": 2, "others_busy_cores": 0.05, "phases": {"process pool": {"others_busy_cores": 0.05}}}
-    assert "other programs used 0.9 cores" in cpu_exp.verdict(params, slow, "3.11.7", cpu=busy)[1]
+    assert "other programs used 0.9 cores while the process pool ran" in cpu_exp.verdict(params, slow, "3.11.7", cpu=busy)[1]
     assert "the cores were free" in cpu_exp.verdict(params, slow, "3.11.7", cpu=free)[1]
     assert "not measured" in cpu_exp.verdict(params, slow, "3.11.7")[1]
     fast_threads = {**slow, "thread_speedup": 1.5, "process_speedup": 1.9}
