@@ -19,8 +19,8 @@ PIPE_BUF bytes: atomic, so they never interleave with the recorder's):
                                       busy time, the run's CPU and its wait for a CPU, our own cost
 
 Cost: one wake-up and one pread per thread per tick (two for a thread that ran part of it).
-The tick adapts so the sampler stays near TARGET_SHARE of one core (1 ms with a few threads,
-up to 10 ms with many); see Placer for why longer ticks still place turns. docs/oncpu.md has
+The tick is 1 ms with a few threads; with more it adapts (up to 4 ms) so the sampler stays near
+TARGET_SHARE of one core; see Placer for why such ticks still place turns. docs/oncpu.md has
 the whole story. Stdlib only, Python 3.9+, Linux.
 """
 from __future__ import annotations
@@ -37,18 +37,23 @@ from experiments.recorder import PIPE_BUF
 GO = b"g"
 TARGET_SHARE = 0.025  # of one core: what the sampler may spend on itself
 # Knowing who runs at each tick's end places a turn exactly as long as a thread starts or stops
-# at most once a tick: with two threads taking 5 ms turns, ticks under 5 ms; with sixteen, each
-# waits 75 ms for its next turn, so a 10 ms tick is as good. What a tick costs is the machine's
-# (some 35 us just to wake up when both cores are busy here): the tick adapts to TARGET_SHARE.
-MIN_TICK_S, MAX_TICK_S = 0.001, 0.010
+# at most once a tick: a tick shorter than CPython's 5 ms switch interval, whatever the number of
+# threads (a whole 5 ms turn inside one tick can only be placed in its middle). What a tick costs
+# is the machine's (some 35 us just to wake up when both cores are busy here): with many threads
+# the tick adapts to TARGET_SHARE within these bounds; past 4 ms the picture would pay for it.
+MIN_TICK_S, MAX_TICK_S = 0.001, 0.004
 WRITE_EVERY_S = 0.05  # how often events are written (and long intervals cut, so a page draws them live)
 DISCOVER_EVERY_S = 0.0  # new threads are looked for every tick (an fstat per process: its link count)
 CHILDREN_EVERY_S = 0.03  # how often new child processes are (a read per thread that ran meanwhile)
 LIST_EVERY_S = 0.1  # how often every task directory is listed, whatever its link count
 ADAPT_EVERY_S = 0.1
-FIRST_TICK_S = 0.002  # what one tick costs depends on the machine: the first tenth of a second tells
+FIRST_TICK_S = 0.001
+FEW_THREADS = 6  # up to this many threads on a CPU in the last tenth of a second, ticks stay at 1 ms
 CONTIGUOUS_NS = 20_000  # pieces closer than this are one interval
-FULL_SLACK_NS = 50_000  # a tick a thread ran all but this of ran all of it (the reads are not instantaneous)
+# A tick a thread ran all but this of (or a twentieth of it) it ran all of: the reads are not
+# instantaneous. (On a busy core the sampler itself takes the thread off its CPU for the 50-100 us
+# a tick costs: a 1 ms tick then shows the gap, which is real.)
+FULL_SLACK_NS = 50_000
 now = time.monotonic_ns
 
 
@@ -195,6 +200,7 @@ class Sampler:
         self.run_ns = 0  # CPU time of the run's threads since sampling began
         self.waited_ns = 0  # the time threads that have ended spent runnable but waiting for a CPU
         self.tick_s = FIRST_TICK_S
+        self.ran: set[int] = set()  # threads that were on a CPU since the tick was last adapted
         self.ticks_per_s = os.sysconf("SC_CLK_TCK")
         self.cores = os.cpu_count() or 1
         self._stat = os.open(f"{proc}/stat", os.O_RDONLY)
@@ -280,7 +286,7 @@ class Sampler:
 
         The hot loop: one pread per thread, and nothing parsed for a thread that did not run.
         """
-        pread, events, gone = os.pread, self.events, []
+        pread, events, gone, ran = os.pread, self.events, [], self.ran
         for thread in self.threads.values():
             try:
                 raw = pread(thread.fd, 64, 0)
@@ -295,6 +301,7 @@ class Sampler:
                         events.append(on_cpu(thread.tid, interval))
                 continue
             cpu = int(raw[:raw.index(b" ")])  # the wait for a CPU (second field) is read at budget time
+            ran.add(thread.tid)
             grew = cpu - thread.cpu
             self.run_ns += grew
             thread.raw, thread.cpu = raw, cpu
@@ -380,8 +387,13 @@ class Sampler:
             raise SystemExit(0)
 
     def adapt(self, cpu_share: float) -> None:
-        """A longer tick when reading many threads costs more than TARGET_SHARE of a core."""
-        if cpu_share > 0:
+        """The tick: 1 ms while there are few threads (two threads' 5 ms turns need it, whatever it
+        costs: a picture of turns that overlap would teach the wrong lesson); with more, longer when
+        reading them costs more than TARGET_SHARE of a core."""
+        busy, self.ran = len(self.ran), set()
+        if busy <= FEW_THREADS:
+            self.tick_s = MIN_TICK_S
+        elif cpu_share > 0:
             self.tick_s = min(MAX_TICK_S, max(MIN_TICK_S, self.tick_s * cpu_share / TARGET_SHARE))
 
 

@@ -203,7 +203,9 @@ def test_rlock_holds_nest_on_the_incrementing_thread_and_the_count_is_right():
 
 def test_rlock_draws_far_fewer_events_than_acquisitions():
     out = run_experiment("experiments.rlock_counter", {"workers": 2, "iterations": 100_000})
-    assert len(out.events) < 100_000 // 2  # 300 000 acquisitions
+    # 300 000 acquisitions; a hold is drawn at most once a millisecond, so the count follows the
+    # run's length, which a loaded machine doubles: a third of the acquisitions is still far fewer.
+    assert len(out.events) < 300_000 // 3
     for worker in ("increment-1", "decrement-1"):
         assert {s.category for s in out.spans(worker) if s.name == "RLock.acquire"} <= {"wait"}
         # A drawn wait is followed by the hold it was waiting for.
