@@ -1,4 +1,4 @@
-"""All configuration, from environment variables prefixed LAB_ (see the README's table)."""
+"""All configuration, from environment variables prefixed LAB_ (docs/settings.md has the table)."""
 from __future__ import annotations
 
 import sys
