@@ -51,7 +51,7 @@ def test_the_runner_runs_under_all_three_limits(tight):
     assert limits["Max cpu time"][:2] == ["1", "2"]
     assert limits["Max core file size"][:2] == ["0", "0"]
     nproc = int(limits["Max processes"][0])
-    # the user's tasks when the run started, plus run_processes (root is exempt from it: see the README);
+    # the user's tasks when the run started, plus run_processes (root is exempt from it: see docs/settings.md);
     # other tests (a browser has dozens of threads) come and go meanwhile: a loose bound
     after = user_tasks(os.getuid())
     assert min(before, after) // 2 <= nproc - 40 <= 2 * max(before, after) + 100
