@@ -36,15 +36,17 @@ class Experiment:
         }
 
 
-def load(module_name: str) -> Experiment:
+def load(module_name: str, lab_params: tuple[Param, ...] = ()) -> Experiment:
+    """The experiment of `module_name`, its own params followed by `lab_params` (the lab's, such as `python`)."""
     m = importlib.import_module(module_name)
-    return Experiment(m.ID, module_name, m.TITLE, m.SUMMARY, m.KIND, m.NOTICE, getattr(m, "EXPECTED", ""), tuple(m.PARAMS),
+    return Experiment(m.ID, module_name, m.TITLE, m.SUMMARY, m.KIND, m.NOTICE, getattr(m, "EXPECTED", ""),
+                      (*m.PARAMS, *lab_params),
                       inspect.getsource(m), getattr(m, "MEASURES_TIME", False), getattr(m, "findings", None),
                       getattr(m, "verdict", None))
 
 
-def catalogue(modules: tuple[str, ...] = MODULES) -> dict[str, Experiment]:
-    experiments = [load(name) for name in modules]
+def catalogue(modules: tuple[str, ...] = MODULES, lab_params: tuple[Param, ...] = ()) -> dict[str, Experiment]:
+    experiments = [load(name, lab_params) for name in modules]
     return {e.id: e for e in experiments}
 
 
