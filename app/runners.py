@@ -61,6 +61,9 @@ def runner_env() -> dict[str, str]:
         # glibc reserves 64 MB of address space per malloc arena, up to 8 per core: with many
         # threads that alone would exhaust RLIMIT_AS. Two arenas are plenty for these experiments.
         "MALLOC_ARENA_MAX": "2",
+        # A free-threaded CPython allocates with mimalloc, which reserves 1 GiB of address space for
+        # its first arena: past RLIMIT_AS, so no thread could start. 64 MiB (in KiB) reserved at a time.
+        "MIMALLOC_ARENA_RESERVE": "65536",
     }
 
 

@@ -124,9 +124,11 @@ def test_cpu_bound_threads_run_side_by_side_on_the_free_threaded_build_only():
         regular = run(client, "cpu-threads-vs-processes", params)
     for done in (free, regular):
         assert done["status"] == "done", done
-        others = done["cpu"]["phases"]["thread pool"]["others_busy_cores"]
-        if others > 0.5:
-            pytest.skip(f"other programs used {others:.1f} cores during the thread pool: no two free cores")
+        cpu = done["cpu"]
+        phase = next((p for p in cpu["phases"] if p["name"] == "thread pool"), cpu)  # a short phase is not averaged
+        others = phase["others_busy_cores"]
+        if others is None or others > 0.5:
+            pytest.skip(f"other programs used {others} cores during the thread pool: no two free cores")
     assert free["conditions"]["free_threaded"] and not free["conditions"]["gil_enabled"]
     assert free["result"]["gil_enabled"] is False and regular["result"]["gil_enabled"] is True
     assert free["result"]["thread_speedup"] > 1.5, free["result"]
