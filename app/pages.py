@@ -1,11 +1,12 @@
 """The HTML pages: the experiment list, one experiment's form and code, a run's live page, the run history,
-the Compare view."""
+the Compare view and "run again" (a run's fixed variant, compared with it)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from app.again import fixed_variant, params_for
 from app.api import lab_of, may_cancel, run_or_404
 from app.auth import is_admin
 from app.clients import client_of
@@ -109,7 +110,8 @@ async def run_page(
             window = Window(window.from_ns, window.from_ns + MIN_WIDTH_NS)
         drawn, note = await request.app.state.zoom.timeline(run, window)
         parts = lab.renderer.window_parts(run, drawn, window, note)
-    return render(request, "run.html", **parts, may_cancel=may_cancel(request, run), **presenter_context(request))
+    return render(request, "run.html", **parts, may_cancel=may_cancel(request, run),
+                  fixed=fixed_variant(run, lab.experiments), **presenter_context(request))
 
 
 def wants_html(request: Request) -> bool:
@@ -155,3 +157,26 @@ async def compare_page(
         return render(request, "_compare.html", **context)
     return render(request, "compare.html", **context)
 
+
+@router.post("/runs/{run_id}/again")
+async def run_again(run_id: str, request: Request) -> Response:
+    """A new run next to this one, then the two compared: form field `experiment` (none: this run's)
+    and any params to change; the rest are this run's (app/again.py). Started like any other run,
+    so the fair-use limits apply (429)."""
+    lab = lab_of(request)
+    run = await run_or_404(lab, run_id)
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    experiment_id = form.pop("experiment", "") or run.experiment.id
+    target = lab.experiments.get(experiment_id)
+    if target is None:
+        return problem(request, 404, "No such experiment",
+                       [f"experiment: no experiment {experiment_id[:100]!r} (known: {', '.join(lab.experiments)})"])
+    try:
+        params = validate(target.params, params_for(target, run.params, form))
+    except ParamError as exc:
+        return problem(request, 422, f"Could not start {target.title}", exc.errors, {"detail": str(exc), "errors": exc.errors})
+    started = lab.request(target, params, client_of(request), is_admin(request, lab.settings))
+    if isinstance(started, Refusal):
+        return problem(request, started.status, f"Could not start {target.title}", [started.message],
+                       started.to_json(), started.headers)
+    return RedirectResponse(f"/compare?runs={run.id},{started.id}", status_code=303)

@@ -1,5 +1,5 @@
-"""The Compare view: which runs it takes, what its table marks as different, the shared time
-axis, its errors and History's form."""
+"""The Compare view and "run again": which runs it takes, what its table marks as different, the
+shared time axis, its errors, History's form and the run page's "Run the fixed variant"."""
 from __future__ import annotations
 
 import re
@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 from fastapi.testclient import TestClient
 
+from app.again import fixed_variant, params_for
 from app.compare import CompareError, run_ids, sections
 from app.events import Event
 from app.experiments import catalogue
@@ -125,6 +126,29 @@ def test_finished_runs_are_drawn_on_the_longest_ones_axis_and_a_run_still_going_
     assert [e.key for e in legend] == ["sleep"]
 
 
+# -- run again: the fixed variant ------------------------------------------------------------------
+
+def test_the_fixed_variant_is_another_experiment_or_a_changed_param_and_carries_the_other_params():
+    race = Run("r", CATALOGUE["race-counter"], {"workers": 4, "iterations": 5000, "window": "none"})
+    again = fixed_variant(race, CATALOGUE)
+    assert again is not None and (again.experiment.id, again.changes) == ("lock-counter", {})
+    assert params_for(again.experiment, race.params, {}) == {"workers": 4, "iterations": 5000, "window": "none"}
+    pipe = Run("p", CATALOGUE["mp-pipe"], {"variant": "tutorial", "messages": 3, "start_method": "fork"})
+    again = fixed_variant(pipe, CATALOGUE)
+    assert again is not None and (again.experiment.id, again.changes) == ("mp-pipe", {"variant": "fixed"})
+    assert params_for(again.experiment, pipe.params, {"variant": "fixed"}) == {
+        "variant": "fixed", "messages": 3, "start_method": "fork"}
+    # already fixed, or nothing to fix: no button
+    assert fixed_variant(Run("q", CATALOGUE["mp-pipe"], {**pipe.params, "variant": "fixed"}), CATALOGUE) is None
+    assert fixed_variant(Run("l", CATALOGUE["lock-counter"], race.params), CATALOGUE) is None
+
+
+def test_params_for_another_experiment_carry_what_it_has_and_take_its_defaults_for_the_rest():
+    quick = Run("q", CATALOGUE[QUICK], {"workers": 1, "ms": 5})
+    assert params_for(CATALOGUE["lock-counter"], quick.params, {"iterations": "2000"}) == {
+        "workers": 1, "iterations": 2000, "window": "call"}  # ms dropped; workers=1 is then refused by validate()
+
+
 # -- through the app ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -222,3 +246,50 @@ def test_history_has_a_compare_form_with_a_checkbox_per_run(app_client, two_quic
     for run_id in two_quick_runs:
         assert f'<input type="checkbox" name="runs" value="{run_id}"' in form
     assert '<button type="submit">Compare</button>' in form
+
+
+def test_the_run_page_offers_the_fixed_variant_only_where_there_is_one(app_client, two_quick_runs):
+    assert "Run the fixed variant" not in app_client.get(f"/runs/{two_quick_runs[0]}").text
+    race = app_client.post("/api/runs", json={"experiment": "race-counter",
+                                              "params": {"workers": 2, "iterations": 1000, "window": "none"}}).json()["id"]
+    wait_for_status(app_client, race)
+    page = app_client.get(f"/runs/{race}").text
+    form = page[page.index('<form method="post" action="/runs/'):]
+    form = form[:form.index("</form>")]
+    assert f'action="/runs/{race}/again"' in form and '<input type="hidden" name="experiment" value="lock-counter">' in form
+    response = app_client.post(f"/runs/{race}/again", data={"experiment": "lock-counter"}, follow_redirects=False)
+    assert response.status_code == 303
+    old, new = re.fullmatch(r"/compare\?runs=(\w+),(\w+)", response.headers["location"]).groups()
+    assert old == race
+    fixed = wait_for_status(app_client, new)
+    assert (fixed["experiment"], fixed["params"]) == ("lock-counter", {"workers": 2, "iterations": 1000, "window": "none"})
+    assert fixed["result"]["correct"] is True
+    assert "Run the fixed variant" not in app_client.get(f"/runs/{new}").text
+    assert app_client.get(response.headers["location"]).status_code == 200
+
+
+def test_run_again_with_a_changed_param_and_its_errors(app_client, two_quick_runs):
+    run_id = two_quick_runs[0]
+    response = app_client.post(f"/runs/{run_id}/again", data={"ms": "5"}, follow_redirects=False)
+    assert response.status_code == 303
+    new = response.headers["location"].split(",")[-1]
+    assert app_client.get(f"/api/runs/{new}").json()["params"] == {"workers": 1, "ms": 5}
+    bad = app_client.post(f"/runs/{run_id}/again", data={"ms": "99999"})
+    assert bad.status_code == 422 and bad.json()["errors"] == ["ms: must be an integer from 0 to 1000, got 99999"]
+    unknown = app_client.post(f"/runs/{run_id}/again", data={"colour": "red"})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0].startswith("colour: unknown parameter")
+    assert app_client.post(f"/runs/{run_id}/again", data={"experiment": "nope"}).status_code == 404
+    assert app_client.post("/runs/nosuchrun/again", data={}).status_code == 404
+
+
+def test_run_again_goes_through_the_fair_use_limits():
+    with TestClient(create_app(make_settings(max_runs_per_minute_per_client=1),
+                               modules=MODULES + ("tests.experiment_quick",))) as client:
+        client.get("/healthz")  # its cookie: the same client from here on
+        run_id = client.post("/api/runs", json={"experiment": QUICK, "params": {"workers": 1, "ms": 1}}).json()["id"]
+        wait_for_status(client, run_id)
+        refused = client.post(f"/runs/{run_id}/again", data={}, follow_redirects=False)
+        assert refused.status_code == 429 and refused.json()["limit"] == "max_runs_per_minute_per_client"
+        assert "Retry-After" in refused.headers
+        page = client.post(f"/runs/{run_id}/again", data={}, headers={"accept": "text/html"})
+        assert page.status_code == 429 and "max_runs_per_minute_per_client" in page.text
