@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from app.experiments import Experiment
+from app.pythons import PARAM_NAME
 from experiments.params import defaults, from_form
 
 if TYPE_CHECKING:
@@ -44,3 +45,14 @@ def fixed_variant(run: Run, experiments: Mapping[str, Experiment]) -> Again | No
     if target.id == run.experiment.id and all(run.params.get(k) == v for k, v in variant.params.items()):
         return None
     return Again(target, dict(variant.params))
+
+
+def other_pythons(run: Run) -> list[tuple[str, str]]:
+    """The interpreters this run could run again on (its `python` param's other choices, app/pythons.py),
+    as (key, label)."""
+    param = next((p for p in run.experiment.params if p.name == PARAM_NAME), None)
+    if param is None:
+        return []
+    labels = param.labels or param.choices
+    ran = run.params.get(PARAM_NAME, param.default)
+    return [(key, label) for key, label in zip(param.choices, labels) if key != ran]

@@ -116,6 +116,7 @@ def _union(dicts: Iterable[dict[str, Any]]) -> list[str]:
 
 CONDITIONS = (  # key in run.conditions, label, unit
     ("python", "Python", ""),
+    ("gil_enabled", "GIL on", ""),  # off only on a free-threaded build
     ("start_method", "start method", ""),
     ("loadavg", "load average at start", ""),
     ("cpus", "CPUs", ""),

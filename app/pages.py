@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from app.again import fixed_variant, params_for
+from app.again import fixed_variant, other_pythons, params_for
 from app.api import lab_of, may_cancel, run_or_404
 from app.auth import is_admin
 from app.clients import client_of
@@ -111,7 +111,7 @@ async def run_page(
         drawn, note = await request.app.state.zoom.timeline(run, window)
         parts = lab.renderer.window_parts(run, drawn, window, note)
     return render(request, "run.html", **parts, may_cancel=may_cancel(request, run),
-                  fixed=fixed_variant(run, lab.experiments), **presenter_context(request))
+                  fixed=fixed_variant(run, lab.experiments), pythons=other_pythons(run), **presenter_context(request))
 
 
 def wants_html(request: Request) -> bool:

@@ -2,6 +2,7 @@
 shared time axis, its errors, History's form and the run page's "Run the fixed variant"."""
 from __future__ import annotations
 
+import platform
 import re
 from collections import Counter
 
@@ -262,7 +263,8 @@ def test_the_run_page_offers_the_fixed_variant_only_where_there_is_one(app_clien
     old, new = re.fullmatch(r"/compare\?runs=(\w+),(\w+)", response.headers["location"]).groups()
     assert old == race
     fixed = wait_for_status(app_client, new)
-    assert (fixed["experiment"], fixed["params"]) == ("lock-counter", {"workers": 2, "iterations": 1000, "window": "none"})
+    assert (fixed["experiment"], fixed["params"]) == ("lock-counter", {"workers": 2, "iterations": 1000, "window": "none",
+                                                                       "python": platform.python_version()})
     assert fixed["result"]["correct"] is True
     assert "Run the fixed variant" not in app_client.get(f"/runs/{new}").text
     assert app_client.get(response.headers["location"]).status_code == 200
@@ -273,7 +275,7 @@ def test_run_again_with_a_changed_param_and_its_errors(app_client, two_quick_run
     response = app_client.post(f"/runs/{run_id}/again", data={"ms": "5"}, follow_redirects=False)
     assert response.status_code == 303
     new = response.headers["location"].split(",")[-1]
-    assert app_client.get(f"/api/runs/{new}").json()["params"] == {"workers": 1, "ms": 5}
+    assert app_client.get(f"/api/runs/{new}").json()["params"] == {"workers": 1, "ms": 5, "python": platform.python_version()}
     bad = app_client.post(f"/runs/{run_id}/again", data={"ms": "99999"})
     assert bad.status_code == 422 and bad.json()["errors"] == ["ms: must be an integer from 0 to 1000, got 99999"]
     unknown = app_client.post(f"/runs/{run_id}/again", data={"colour": "red"})

@@ -93,6 +93,14 @@ def test_every_experiment_offers_the_interpreters_and_the_server_says_which_ran(
         page = client.get(done["url"] if "url" in done else f"/runs/{done['id']}").text
         assert f"Python {py39.version}" in page
 
+        # The run page offers it again on the others, and shows the two side by side.
+        page = client.get(f"/runs/{done['id']}").text
+        assert f'<option value="{own}">' in page and f'<option value="{py39.key}">' not in page
+        again = client.post(f"/runs/{done['id']}/again", data={"python": own}, follow_redirects=False)
+        assert again.status_code == 303 and again.headers["location"].startswith(f"/compare?runs={done['id']},")
+        rerun = wait_for_status(client, again.headers["location"].split(",")[-1])
+        assert rerun["conditions"]["python"] == own and {**rerun["params"], "python": py39.key} == done["params"]
+
         refused = client.post("/api/runs", json={"experiment": "race-counter", "params": {"python": "2.7"}})
         assert refused.status_code == 422 and refused.json()["detail"].startswith("python: must be one of")
 
