@@ -1,5 +1,7 @@
-"""`python -m tests.lab_server PORT`: the real server (uvicorn) with the test-only experiments, for restart tests.
+"""`python -m tests.lab_server FD`: the real server (uvicorn) with the test-only experiments, for restart tests.
 
+It serves on the listening socket it inherits as file descriptor FD (tests/helpers.py's ServerProcess
+binds it), so no other process can take the port between its choice and the server's start.
 Settings come from the environment (LAB_DATABASE, ...), as for `python -m app`.
 """
 from __future__ import annotations
@@ -10,7 +12,7 @@ import uvicorn
 
 from app.server import create_app
 from app.settings import Settings
-from tests.conftest import TEST_MODULES
+from tests.helpers import TEST_MODULES
 
 if __name__ == "__main__":
-    uvicorn.run(create_app(Settings(), modules=TEST_MODULES), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+    uvicorn.run(create_app(Settings(), modules=TEST_MODULES), fd=int(sys.argv[1]), log_level="warning")

@@ -14,12 +14,11 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from app.events import Event, StreamParser
 from app.timeline import Span, Timeline
+from tests.helpers import ROOT, alive_in_group, poll
 
-ROOT = Path(__file__).resolve().parent.parent
 READ_SIZE = 1 << 16
 
 
@@ -71,28 +70,10 @@ def _start(module: str, params: dict, python: str) -> subprocess.Popen:
     )
 
 
-def alive_in_group(pgid: int) -> list[int]:
-    """Pids of the processes in group `pgid` that are still running (zombies do not count)."""
-    alive = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # gone meanwhile
-            continue
-        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
-        if int(pgrp) == pgid and state != "Z":
-            alive.append(int(entry.name))
-    return alive
-
-
 def _wait_for_group(pgid: int, patience_s: float) -> list[int]:
     """Poll until group `pgid` has no running process or `patience_s` is over; return what is left."""
-    deadline = time.monotonic() + patience_s
-    while (alive := alive_in_group(pgid)) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return alive
+    poll(lambda: not alive_in_group(pgid), patience_s, every=0.01)
+    return alive_in_group(pgid)
 
 
 def _end_group(pgid: int, grace_s: float) -> list[int]:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.auth import ADMIN_COOKIE, admin_cookie_value
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings
+from tests.helpers import TEST_MODULES, make_settings
 
 FORGED = hmac.new(b"", b"concurrency-lab admin cookie", hashlib.sha256).hexdigest()
 

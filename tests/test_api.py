@@ -9,7 +9,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from app.experiments import load
 from experiments import MODULES
-from tests.conftest import receive_text, wait_for_status
+from tests.helpers import receive_text, wait_for_status
 
 RACE = {"workers": 2, "iterations": 20_000, "window": "call"}
 DEFAULT_PYTHON = platform.python_version()  # the server's own interpreter runs a run that names none

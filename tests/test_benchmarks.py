@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from tests.runner_helpers import ROOT
+from tests.helpers import ROOT
 
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from app.server import create_app
 from app.settings import Settings
-from tests.conftest import serving
+from tests.helpers import serving
 
 pytestmark = pytest.mark.browser
 

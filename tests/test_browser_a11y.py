@@ -14,7 +14,7 @@ import httpx2 as httpx
 import pytest
 
 from app.server import create_app
-from tests.conftest import make_settings, serving, wait_for_status
+from tests.helpers import make_settings, serving, wait_for_status
 
 pytestmark = pytest.mark.browser
 

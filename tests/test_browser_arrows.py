@@ -12,7 +12,7 @@ from app.placement import ROW_HEIGHT
 from app.server import create_app
 from app.settings import Settings
 from experiments import MODULES
-from tests.conftest import serving
+from tests.helpers import serving
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import pytest
 
 from app.server import create_app
 from experiments import MODULES
-from tests.conftest import make_settings, serving, wait_for_status
+from tests.helpers import make_settings, serving, wait_for_status
 
 pytestmark = pytest.mark.browser
 

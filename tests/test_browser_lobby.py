@@ -8,13 +8,12 @@ browser context (its own cookies). No reload happens unless a test says so: a ma
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from app.server import create_app
 from experiments import MODULES
-from tests.conftest import make_settings, serving
+from tests.helpers import make_settings, serving, until
 
 pytestmark = pytest.mark.browser
 
@@ -41,11 +40,8 @@ def run_json(page, server_url, run_id: str) -> dict:
 
 
 def wait_until(page, condition, timeout_s: float = 20.0, what: str = "condition") -> None:
-    """Poll `condition` while letting Playwright process its events (route handlers run meanwhile)."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        page.wait_for_timeout(50)
+    """`until`, letting Playwright process its events between two polls (route handlers run meanwhile)."""
+    until(condition, timeout_s, what, every=0.05, sleep=lambda s: page.wait_for_timeout(s * 1000))
 
 
 def titles(page, prefix: str) -> int:

@@ -8,7 +8,7 @@ import httpx2 as httpx
 import pytest
 
 from app.server import create_app
-from tests.conftest import SLEEPS, TEST_MODULES, make_settings, serving, wait_for_status
+from tests.helpers import SLEEPS, TEST_MODULES, make_settings, serving, wait_for_status
 
 pytestmark = pytest.mark.browser
 

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import dis
 import io
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from app.bytecode import annotate, listings, switches_only_at_calls_and_jumps
+from tests.helpers import pyenv_python
 from tests.runner_helpers import run_experiment
 
 counter = 0
@@ -67,16 +65,6 @@ def test_before_3_10_no_instruction_is_singled_out_as_a_switch_point():
 def test_a_run_without_bytecode_in_its_header_shows_none():
     assert listings(None) == []
     assert listings({"python": "3.11.7", "bytecode": None}) == []
-
-
-def pyenv_python(version: str) -> str | None:
-    """The pyenv-installed CPython `version`, if there is one."""
-    pyenv = shutil.which("pyenv")
-    if pyenv is None:
-        return None
-    root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
-    path = Path(root, "versions", version, "bin", "python3")
-    return str(path) if path.exists() else None
 
 
 @pytest.mark.parametrize("version", ["3.9.18", "3.13.0"])

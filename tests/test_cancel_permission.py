@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from app.auth import ADMIN_COOKIE, admin_cookie_value
 from app.clients import COOKIE
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings, post_sleeps, wait_for_status
+from tests.helpers import TEST_MODULES, make_settings, post_sleeps, wait_for_status
 
 OWNER = {"cookie": f"{COOKIE}={'1' * 32}"}
 STRANGER = {"cookie": f"{COOKIE}={'2' * 32}"}

@@ -18,7 +18,7 @@ from app.runs import Run
 from app.scale import scale_for
 from app.server import create_app
 from experiments import MODULES
-from tests.conftest import make_settings, start_sleeper, wait_for_status
+from tests.helpers import make_settings, start_sleeper, wait_for_status
 
 MS = 1_000_000
 T0 = 1_000 * MS  # a run's first event (monotonic_ns: never 0)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.runner_helpers import ROOT
+from tests.helpers import ROOT
 
 
 CHILD = textwrap.dedent("""

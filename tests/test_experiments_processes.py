@@ -7,11 +7,11 @@ empty at the end: no test leaves processes behind.
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 import pytest
 
 from experiments import MODULES, params as params_module
+from tests.helpers import pyenv_python
 from tests.runner_helpers import Outcome, run_experiment, run_until_quiet
 
 START_METHODS = ["fork", "spawn"]
@@ -263,17 +263,16 @@ NEW_MODULES = {
     "experiments.mp_pipe": {"variant": "fixed", "messages": 2, "start_method": "spawn"},
     "experiments.manager_dict": {"workers": 2, "start_method": "spawn"},
 }
-PYENV = Path.home() / ".pyenv" / "versions"
-OTHER_PYTHONS = {v: PYENV / v / "bin" / "python3" for v in ("3.9.18", "3.13.0")}
+OTHER_PYTHONS = {v: pyenv_python(v) for v in ("3.9.18", "3.13.0")}
 
 
 @pytest.mark.parametrize("version", OTHER_PYTHONS)
 @pytest.mark.parametrize("module", NEW_MODULES)
 def test_experiment_runs_on_other_interpreters(module, version):
     python = OTHER_PYTHONS[version]
-    if not python.exists():
-        pytest.skip(f"no Python {version} at {python}")
-    out = finished(run_experiment(module, NEW_MODULES[module], python=str(python)))
+    if python is None:
+        pytest.skip(f"no Python {version} under pyenv's versions")
+    out = finished(run_experiment(module, NEW_MODULES[module], python=python))
     assert out.of("header")[0].value["python"] == version
     assert out.result is not None and out.result.get("correct", True)
 

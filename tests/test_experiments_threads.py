@@ -6,21 +6,18 @@ the runner is killed once its events stop, and the waits it was stuck in are sti
 """
 from __future__ import annotations
 
-import os
 import signal
 import sys
-from pathlib import Path
 
 import pytest
 
 from app.timeline import Span
+from tests.helpers import pyenv_python
 from tests.runner_helpers import Outcome, run_experiment, run_until_quiet
 
-PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 # Python 3.9 (oldest supported) and 3.13 (newest here), besides the interpreter running the tests.
 OTHER_PYTHONS = [
-    pytest.param(str(PYENV_VERSIONS / v / "bin" / "python3"), id=f"python{v}",
-                 marks=pytest.mark.skipif(not (PYENV_VERSIONS / v).exists(), reason=f"no Python {v} here"))
+    pytest.param(pyenv_python(v), id=f"python{v}", marks=pytest.mark.skipif(pyenv_python(v) is None, reason=f"no Python {v} here"))
     for v in ("3.9.18", "3.13.0")
 ]
 QUIET_S = 1.5  # no events for this long: the run is stuck (every test run has shorter gaps)

@@ -12,8 +12,7 @@ from app.server import create_app
 from app.settings import Settings
 from app.timeline import Timeline
 from experiments import MODULES
-from tests.conftest import make_settings
-from tests.runner_helpers import alive_in_group
+from tests.helpers import alive_in_group, make_settings, wait_for_status
 
 MS = 1_000_000
 TEST_MODULES = MODULES + ("tests.deadlock_experiment", "tests.sleepy_experiment")
@@ -73,13 +72,7 @@ def client(**settings) -> TestClient:
 
 def run_to_the_end(client: TestClient, experiment: str, params: dict, limit_s: float = 20) -> dict:
     run = client.post("/api/runs", json={"experiment": experiment, "params": params}).json()
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/runs/{run['id']}").json()
-        if body["status"] not in ("queued", "running"):
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"{experiment} still running after {limit_s} s")
+    return wait_for_status(client, run["id"], timeout=limit_s)
 
 
 def test_a_deadlock_ends_hung_soon_naming_both_threads_and_their_locks_and_kills_the_group():

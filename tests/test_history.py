@@ -6,7 +6,7 @@ import re
 import pytest
 
 from app.history import duration, row, when
-from tests.conftest import wait_for_status
+from tests.helpers import wait_for_status
 
 
 def test_rows_say_when_and_how_long_in_words():

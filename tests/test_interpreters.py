@@ -7,10 +7,8 @@ that needs one that is not installed is skipped, saying which. CI builds the fre
 """
 from __future__ import annotations
 
-import os
 import platform
 import sys
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,22 +16,12 @@ from fastapi.testclient import TestClient
 from app import pythons
 from app.server import create_app
 from experiments import MODULES
-from tests.conftest import make_settings, wait_for_status
+from tests.helpers import ROOT, make_settings, pyenv_python, python_under, wait_for_status
 
-ROOT = Path(__file__).resolve().parent.parent
-PYENV = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
-
-
-def installed(pattern: str, base: Path = PYENV) -> str | None:
-    """The first interpreter at `base/<pattern>/bin/python3`, if there is one."""
-    found = sorted(base.glob(f"{pattern}/bin/python3"))
-    return str(found[0]) if found else None
-
-
-PY39 = installed("3.9.*")
-PY38 = installed("3.8.*")
-PY313 = installed("3.13.*")
-FREE_THREADED = installed("*t", ROOT / ".pythons")
+PY39 = pyenv_python("3.9.*")
+PY38 = pyenv_python("3.8.*")
+PY313 = pyenv_python("3.13.*")
+FREE_THREADED = python_under(ROOT / ".pythons", "*t")
 needs = {
     "3.9": pytest.mark.skipif(PY39 is None, reason="no CPython 3.9 under pyenv's versions"),
     "3.13": pytest.mark.skipif(PY313 is None, reason="no CPython 3.13 under pyenv's versions"),

@@ -7,21 +7,14 @@ from fastapi.testclient import TestClient
 from app.clients import COOKIE, Client
 from app.limits import Limits, Load
 from app.server import create_app
-from tests.conftest import SLEEPS, TEST_MODULES, make_settings, wait_for_status
+from tests.helpers import SLEEPS, FakeClock, TEST_MODULES, make_settings, wait_for_status
 
 IDLE = Load(would_wait=False, queued=0, in_flight_of_client=0)
 
 
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def limits(clock=None, **overrides) -> Limits:
     return Limits(make_settings(**{"max_runs_in_flight_per_client": 2, "max_runs_per_minute_per_client": 3,
-                                   "max_runs_per_minute_per_ip": 5, **overrides}), clock or Clock())
+                                   "max_runs_per_minute_per_ip": 5, **overrides}), clock or FakeClock())
 
 
 def test_the_queue_limit_applies_only_to_a_run_that_would_wait():
@@ -44,7 +37,7 @@ def test_runs_in_flight_per_client():
 
 
 def test_runs_per_minute_per_client_then_per_ip_with_the_time_to_wait():
-    clock = Clock()
+    clock = FakeClock()
     lim = limits(clock)
     me = Client("a" * 32, "10.0.0.1")
     for t in (0, 1, 2):

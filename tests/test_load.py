@@ -14,7 +14,7 @@ import pytest
 
 from app.clients import COOKIE
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings, serving
+from tests.helpers import TEST_MODULES, make_settings, serving
 
 MODULES = TEST_MODULES + ("tests.experiment_quick",)
 CLIENTS, PER_CLIENT = 20, 5

@@ -17,7 +17,7 @@ from app.presenter import NOT_PRESENTER
 from app.render import environment
 from app.runs import Run
 from app.server import create_app
-from tests.conftest import make_settings, receive_text, wait_for_status
+from tests.helpers import make_settings, receive_text, wait_for_status
 
 TICKER = "tests.ticker_experiment"
 EXPERIMENTS = catalogue(("experiments.race_counter", TICKER))

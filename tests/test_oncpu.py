@@ -17,8 +17,8 @@ from app.events import Event
 from app.server import create_app
 from app.timeline import Timeline
 from experiments import MODULES, sampler
-from tests.conftest import make_settings, until
-from tests.runner_helpers import Outcome, alive_in_group, run_experiment
+from tests.helpers import alive_in_group, make_settings, until
+from tests.runner_helpers import Outcome, run_experiment
 
 MS = 1_000_000
 TEST_MODULES = MODULES + ("tests.oncpu_experiment", "tests.pool_victim_experiment")

@@ -1,13 +1,11 @@
 """The FIFO queue through the API and the run page's websocket, against real runner processes."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings, post_sleeps, receive_text, wait_for_status
+from tests.helpers import TEST_MODULES, make_settings, post_sleeps, receive_text, until, wait_for_status
 
 
 @pytest.fixture
@@ -53,11 +51,8 @@ def test_conditions_say_alone_or_beside_how_many(client):
     # client: max_concurrent_runs=2; test-sleeps does not measure time, so two share the CPU
     a = post_sleeps(client)
     wait_for_status(client, a, ("running",))
-    deadline = time.monotonic() + 10
-    while client.get(f"/api/runs/{a}").json()["conditions"].get("python") is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    conditions = client.get(f"/api/runs/{a}").json()["conditions"]
+    conditions = until(lambda: (c := client.get(f"/api/runs/{a}").json()["conditions"]).get("python") is not None and c,
+                       what="the run's conditions naming its python", every=0.05)
     assert conditions["beside"] == 0 and conditions["start_method"] in ("fork", "spawn", "forkserver")
     assert isinstance(conditions["loadavg"], float) and conditions["python"].count(".") == 2
     assert "with no other run beside it" in client.get(f"/runs/{a}").text
@@ -109,7 +104,4 @@ def test_cancel_between_admission_and_start_is_clean(client):
 
     run_id = client.portal.call(start_and_cancel_at_once)
     assert wait_for_status(client, run_id)["status"] == "cancelled"
-    deadline = time.monotonic() + 5
-    while lab.executing or lab.in_flight:
-        assert time.monotonic() < deadline, "the admitted run never left the lab's books"
-        time.sleep(0.02)
+    until(lambda: not lab.executing and not lab.in_flight, timeout=5, what="the admitted run leaving the lab's books")

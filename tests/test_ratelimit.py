@@ -2,18 +2,11 @@
 from __future__ import annotations
 
 from app.ratelimit import SWEEP_EVERY, SlidingWindow, whole_seconds
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers import FakeClock
 
 
 def test_allows_the_limit_then_says_when_the_oldest_event_leaves_the_window():
-    clock = Clock()
+    clock = FakeClock(1000.0)
     w = SlidingWindow(3, 60, clock)
     for dt in (0, 10, 20):
         clock.now += dt
@@ -31,7 +24,7 @@ def test_allows_the_limit_then_says_when_the_oldest_event_leaves_the_window():
 
 
 def test_a_window_slides_rather_than_resetting_each_minute():
-    clock = Clock()
+    clock = FakeClock(1000.0)
     w = SlidingWindow(2, 60, clock)
     w.record("a")
     clock.now += 59
@@ -43,7 +36,7 @@ def test_a_window_slides_rather_than_resetting_each_minute():
 
 
 def test_idle_keys_are_dropped():
-    clock = Clock()
+    clock = FakeClock(1000.0)
     w = SlidingWindow(1, 60, clock)
     for i in range(SWEEP_EVERY - 1):
         w.record(i)

@@ -12,7 +12,7 @@ import pytest
 from app.events import StreamParser
 from experiments.recorder import PIPE_BUF, Recorder
 from tests.lock_helpers import hold_while_another_waits, python_calls
-from tests.runner_helpers import ROOT
+from tests.helpers import ROOT
 
 
 def read_all(fd: int) -> list:

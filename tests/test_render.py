@@ -11,27 +11,20 @@ from app.hangs import Blocked
 from app.placement import group_id
 from app.render import Renderer, View, environment
 from app.runs import Run
+from tests.helpers import FakeClock
 
 MS = 1_000_000
 T0 = 5_000 * MS
 HEADER = {"python": "3.11.7", "pid": 100}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> int:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def renderer(clock: Clock) -> Renderer:
+def renderer(clock: FakeClock) -> Renderer:
     return Renderer(environment(), clock=clock)
 
 

@@ -8,16 +8,13 @@ from __future__ import annotations
 import re
 import signal
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import alive, start_sleeper, wait_for_status
-from tests.server_process import Server
-from tests.runner_helpers import alive_in_group
+from tests.helpers import ServerProcess, alive, alive_in_group, start_sleeper, until, wait_for_status
 
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 2_000, "window": "call"}}
 
@@ -29,7 +26,7 @@ def drawn(page: str) -> str:
     return "\n".join(p.group(0) for p in parts.values())
 
 
-def watch(server: Server, run_id: str) -> tuple[list[str], int]:
+def watch(server: ServerProcess, run_id: str) -> tuple[list[str], int]:
     """Every message the run's websocket sends, and its close code."""
     origin = f"http://127.0.0.1:{server.port}"
     with connect(f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}", origin=origin, open_timeout=10) as socket:
@@ -43,20 +40,18 @@ def watch(server: Server, run_id: str) -> tuple[list[str], int]:
 
 def wait_until_seen_running(database: Path, run_id: str, after_ns: int) -> None:
     """Until the server has noted the run alive after `after_ns` (app/store.py's heartbeat), read from this process (WAL)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    def seen() -> bool:
         with sqlite3.connect(database) as conn:
-            seen = conn.execute("SELECT cut_at_ns FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
-            if seen is not None and seen > after_ns:
-                return
-        time.sleep(0.1)
-    raise AssertionError("the server never noted the run as running")
+            noted = conn.execute("SELECT cut_at_ns FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        return noted is not None and noted > after_ns
+
+    until(seen, timeout=10, what="the server noting the run as running", every=0.1)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp_path, sig):
     database = tmp_path / "lab.db"
-    server = Server(database)
+    server = ServerProcess(database)
     try:
         quick = server.http.post("/api/runs", json=QUICK).json()["id"]
         assert wait_for_status(server.http, quick)["status"] == "done"
@@ -70,12 +65,12 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
     finally:
         server.stop(sig)
     # Whether the server stopped the run (SIGTERM) or died (SIGKILL: the runner's lifeline), nothing is left.
-    deadline = time.monotonic() + 5
-    while (alive(runner_pid) or alive(child_pid) or alive_in_group(runner_pid)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(runner_pid) and not alive(child_pid) and alive_in_group(runner_pid) == []
+    def gone() -> bool:
+        return not alive(runner_pid) and not alive(child_pid) and alive_in_group(runner_pid) == []
 
-    server = Server(database)
+    until(gone, timeout=5, what="the run's processes ending with the server", every=0.05)
+
+    server = ServerProcess(database)
     try:
         assert server.http.get(f"/api/runs/{quick}").json() == before
         assert drawn(server.http.get(f"/runs/{quick}").text) == before_page

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from app.server import create_app
 from app.runners import user_tasks
 from app.supervisor import limit_hit
-from tests.conftest import TEST_MODULES, make_settings, wait_for_status
-from tests.runner_helpers import ROOT
+from tests.helpers import TEST_MODULES, make_settings, wait_for_status
+from tests.helpers import ROOT
 
 MODULES = TEST_MODULES + ("tests.experiment_hog",)
 

@@ -8,7 +8,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from app.server import create_app
 from experiments import MODULES
-from tests.conftest import make_settings, receive_text, wait_for_status
+from tests.helpers import make_settings, receive_text, wait_for_status
 
 ARROW = re.compile(r'<line x1="[\d.]+%" y1="\d+" x2="[\d.]+%" y2="\d+" marker-start')
 

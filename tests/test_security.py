@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import httpx2 as httpx
 import pytest
@@ -17,8 +15,9 @@ from websockets.sync.client import connect
 
 from app.security import FORBIDDEN_ORIGIN, BodyLimitMiddleware, origin_allowed
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings, post_sleeps, receive_text, serving, wait_for_status
-from tests.runner_helpers import ROOT
+from tests.helpers import (
+    ROOT, TEST_MODULES, make_settings, post_sleeps, read_until, receive_text, serving, wait_for_status, wait_until_up,
+)
 
 
 
@@ -129,29 +128,22 @@ def test_over_a_real_socket_big_body_413_cross_origin_403_oversized_frame_closes
 
 def test_the_admin_token_is_never_logged(tmp_path):
     token = "teacher-token-9f8e7d"
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
     env = {**os.environ, "LAB_ADMIN_TOKEN": token, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local"}
-    server = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=ROOT, env=env,
+    # Port 0: the server binds a free port itself (no other process can take it first) and says which.
+    server = subprocess.Popen([sys.executable, "-m", "app", "--port", "0"], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    before = ""
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
+        started, before = read_until(server.stdout, r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
+        url = started.group(1)
+        wait_until_up(url, server)
         teacher = {"authorization": f"Bearer {token}"}
-        httpx.post(f"http://127.0.0.1:{port}/api/runs/nope/cancel", headers=teacher)
-        httpx.get(f"http://127.0.0.1:{port}/?token={token[:4]}", headers=teacher)
-        httpx.post(f"http://127.0.0.1:{port}/api/runs", json={"experiment": token}, headers=teacher)  # echoed as unknown
+        httpx.post(f"{url}/api/runs/nope/cancel", headers=teacher)
+        httpx.get(f"{url}/?token={token[:4]}", headers=teacher)
+        httpx.post(f"{url}/api/runs", json={"experiment": token}, headers=teacher)  # echoed as unknown
     finally:
         server.terminate()
-        output = server.communicate(timeout=10)[0].decode()
+        output = before + server.communicate(timeout=10)[0].decode()
     assert "GET /healthz" in output  # the access log is on: the check below means something
     assert token not in output
 

@@ -9,7 +9,7 @@ from app.server import create_app
 from app.table import ROWS_MAX, ROWS_PER_LANE, tables
 from app.timeline import Timeline
 from experiments import MODULES
-from tests.conftest import make_settings, receive_text
+from tests.helpers import make_settings, receive_text
 
 MS = 1_000_000
 

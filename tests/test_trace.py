@@ -14,7 +14,7 @@ from app.events import Event
 from app.server import create_app
 from app.timeline import Span
 from app.trace import trace_of, tracks_for
-from tests.conftest import TEST_MODULES, make_settings, wait_for_status
+from tests.helpers import TEST_MODULES, make_settings, wait_for_status
 
 MS = 1_000_000
 REQUIRED = {
@@ -199,7 +199,7 @@ def test_a_running_runs_trace_cuts_what_is_still_open():
             events = client.get(f"/api/runs/{run_id}/events").json()
             return any(e["kind"] == "begin" and e["name"].startswith("sleep(") for e in events)
 
-        from tests.conftest import until
+        from tests.helpers import until
         until(sleeping, 20, "the producer's sleep")
         trace = client.get(f"/api/runs/{run_id}/trace.json").json()
         client.post(f"/api/runs/{run_id}/cancel")

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.server import HTMX, create_app
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 VENDOR = Path(__file__).resolve().parent.parent / "static" / "vendor"
 

@@ -17,10 +17,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
+
+from tests.helpers import ROOT, listening_socket, url_of, wait_until_up
 
 VIEWERS = 200
 TICKER = {"workers": 2, "ticks": 80, "tick_ms": 25, "pause_ms": 1000}  # about 5 s live, some 250 KB of frames
@@ -30,27 +31,16 @@ SEND_TIMEOUT_S = 1
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    port = sock.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "LAB_HTMX_SOURCE": "local",
+    sock = listening_socket(send_buffer=8192)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LAB_HTMX_SOURCE": "local",
            "LAB_DATABASE": str(tmp_path_factory.mktemp("viewers") / "lab.db"), "LAB_WS_SEND_TIMEOUT_S": str(SEND_TIMEOUT_S),
            "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "100", "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "1000"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--fd", str(sock.fileno()), "--factory", "tests.viewer_server:create",
          "--log-level", "warning", "--backlog", "1024"],
         pass_fds=[sock.fileno()], env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1)
-            break
-        except OSError:
-            assert time.monotonic() < deadline and proc.poll() is None, "the server did not start"
-            time.sleep(0.1)
+    url = url_of(sock)
+    wait_until_up(url, proc)
     yield url
     proc.terminate()
     proc.wait(20)

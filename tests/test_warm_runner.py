@@ -15,8 +15,7 @@ from app.runners import WarmRunner, job
 from app.runs import Run
 from app.server import create_app
 from app.supervisor import execute
-from tests.conftest import TEST_MODULES, alive, make_settings, until, wait_for_status
-from tests.server_process import Server
+from tests.helpers import TEST_MODULES, ServerProcess, alive, make_settings, until, wait_for_status
 
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 1_000, "window": "call"}}
 
@@ -115,7 +114,7 @@ def test_the_job_counts_the_users_tasks_at_hand_over_plus_the_runs_allowance():
 
 
 def test_the_runner_waiting_ends_with_a_killed_server(tmp_path):
-    server = Server(tmp_path / "lab.db")
+    server = ServerProcess(tmp_path / "lab.db")
     try:
         (waiting,) = until(lambda: runners_of(server.proc.pid))
     finally:

@@ -141,7 +141,7 @@ def test_a_good_window_of_an_unknown_run_is_404(client: TestClient):
 
 
 def test_a_zoomed_page_lists_the_runs_output_and_a_legend_of_what_the_window_draws(client: TestClient):
-    from tests.conftest import wait_for_status
+    from tests.helpers import wait_for_status
 
     run = client.post("/api/runs", json={"experiment": "condition-dialogue", "params": {"variant": "fixed"}}).json()
     assert wait_for_status(client, run["id"])["status"] == "done"

@@ -1,0 +1,266 @@
+"""What the test modules share: settings, waiting on a condition, a hand-moved clock, processes, a served
+app and a free port, other interpreters.
+
+conftest.py keeps the fixtures and hooks; anything a test module imports by name lives here, once.
+A test waits on the condition it needs (`until`), never for a while in the hope that it holds.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+
+import anyio
+import httpx2 as httpx
+
+from app.runs import FINISHED
+from app.settings import Settings
+from experiments import MODULES
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_MODULES = MODULES + ("tests.experiment_raises", "tests.experiment_sleeps")
+# A run that lasts until it is cancelled: a sleeping child process and a sleeping thread.
+SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
+T = TypeVar("T")
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+@functools.cache
+def databases() -> str:
+    """The directory every test's database is made in: never lab.db in the repo."""
+    return tempfile.mkdtemp(prefix="lab-test-db-")
+
+
+def make_settings(**overrides) -> Settings:
+    # Fair-use limits out of the way, except in tests of them (tests/test_limits.py).
+    generous = {"max_runs_in_flight_per_client": 100, "max_runs_per_minute_per_client": 1000}
+    overrides.setdefault("database", tempfile.mktemp(suffix=".db", dir=databases()))
+    return Settings(**{"htmx_source": "local", **generous, **overrides})
+
+
+# -- waiting on a condition -------------------------------------------------------------------
+
+def poll(predicate: Callable[[], T], timeout: float, every: float = 0.02,
+         sleep: Callable[[float], object] = time.sleep) -> T:
+    """Call `predicate` until it returns something true or `timeout` s have passed: its last value."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()) and time.monotonic() < deadline:
+        sleep(every)
+    return value
+
+
+def until(predicate: Callable[[], T], timeout: float = 10.0, what: str = "the condition", every: float = 0.02,
+          sleep: Callable[[float], object] = time.sleep) -> T:
+    """Poll `predicate` until it returns something true (returned), for at most `timeout` s, else fail saying `what`.
+
+    `sleep`: how to pass the time between two calls (a Playwright page's, so that its events run meanwhile).
+    """
+    value = poll(predicate, timeout, every, sleep)
+    assert value, f"{what}: not within {timeout} s"
+    return value
+
+
+def wait_for_status(client, run_id: str, statuses=FINISHED, timeout=30.0) -> dict:
+    """Until the run's status is one of `statuses` (by default: it is over). `client`: a TestClient or an httpx.Client."""
+    last: dict = {}
+
+    def reached() -> dict | None:
+        last.update(client.get(f"/api/runs/{run_id}").json())
+        return dict(last) if last["status"] in statuses else None
+
+    run = poll(reached, timeout, every=0.05)
+    assert run, f"run {run_id} still {last['status']} after {timeout} s"
+    return run
+
+
+def post_sleeps(client, headers: dict[str, str] | None = None) -> str:
+    """Start (or queue) a test-sleeps run through the API; its id. `client`: a TestClient or an httpx.Client."""
+    response = client.post("/api/runs", json=SLEEPS, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def start_sleeper(client) -> tuple[str, int, int]:
+    """Start test-sleeps and wait until it sleeps: its run id, the runner's pid and its child's pid."""
+    run_id = post_sleeps(client)
+    sleep = f"sleep({SLEEPS['params']['seconds']})"
+
+    def sleeping() -> tuple[int, int] | None:
+        events = client.get(f"/api/runs/{run_id}/events").json()
+        header = next((e for e in events if e["kind"] == "header"), None)
+        printed = next((e for e in events if e["kind"] == "instant" and e["name"].startswith("child pid")), None)
+        if header and printed and any(e["kind"] == "begin" and e["name"] == sleep for e in events):
+            return header["value"]["pid"], int(printed["name"].split()[-1])
+        return None
+
+    runner, child = until(sleeping, timeout=20, what="the sleeper reporting its child", every=0.05)
+    return run_id, runner, child
+
+
+def receive_text(ws, timeout_s: float = 10) -> str:
+    """ws.receive_text() on a TestClient websocket, but a TimeoutError after `timeout_s`, not a hung suite.
+
+    Starlette's test session has no timeout of its own: this is its receive_text() with one
+    (it reaches into the session's stream and close check, as of starlette 1.x).
+    """
+    async def receive():
+        with anyio.fail_after(timeout_s):
+            return await ws._send_rx.receive()
+
+    message = ws.portal.call(receive)
+    ws._raise_on_close(message)
+    return message["text"]
+
+
+# -- a clock moved by hand ------------------------------------------------------------------
+
+class FakeClock:
+    """A clock for code that takes one (`clock=`): it reads `now`, which the test sets."""
+
+    def __init__(self, now: float = 0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- processes --------------------------------------------------------------------------------
+
+def alive(pid: int) -> bool:
+    """True if `pid` is a live process (a zombie awaiting its parent counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):  # gone, or reaped between the open and the read
+        return False
+
+
+def alive_in_group(pgid: int) -> list[int]:
+    """Pids of the processes in group `pgid` that are still running (zombies do not count)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        if int(pgrp) == pgid and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def read_until(stream, pattern: str, timeout: float = 15.0) -> tuple[re.Match, str]:
+    """Read a child's output pipe until `pattern` appears: the match and all that was read so far."""
+    fd, text = stream.fileno(), ""
+    deadline = time.monotonic() + timeout
+    while not (found := re.search(pattern, text)):
+        left = deadline - time.monotonic()
+        assert left > 0, f"{pattern!r} not in the output within {timeout} s: {text[-500:]!r}"
+        if select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 65536)
+            assert chunk, f"the output ended without {pattern!r}: {text[-500:]!r}"
+            text += chunk.decode("utf-8", "replace")
+    return found, text
+
+
+# -- serving the app --------------------------------------------------------------------------
+
+def listening_socket(send_buffer: int | None = None) -> socket.socket:
+    """A socket listening on a free loopback port, to hand to a server (by object or fd).
+
+    The server gets the socket itself, not its port number: a port found free and closed again
+    may be taken by someone else before the server binds it.
+    """
+    sock = socket.socket()
+    if send_buffer is not None:  # accepted sockets inherit it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@contextmanager
+def serving(app, settings: Settings | None = None) -> Iterator[str]:
+    """A real uvicorn server for `app` in a thread, on a free loopback port: yields its base URL."""
+    import uvicorn
+
+    from app.__main__ import uvicorn_options
+
+    options = uvicorn_options(settings) if settings is not None else {}
+    sock = listening_socket()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **options))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    until(lambda: server.started, timeout=10, what="uvicorn starting")
+    try:
+        yield url_of(sock)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float = 20.0) -> None:
+    """Until the server at `url` answers /healthz with 200 (failing at once if its process `proc` exits)."""
+    def up() -> bool:
+        assert proc is None or proc.poll() is None, f"the server exited with {proc.returncode}"
+        try:
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    until(up, timeout=timeout, what=f"the server at {url} answering", every=0.05)
+
+
+class ServerProcess:
+    """A real lab server in its own process (`python -m tests.lab_server FD`), for tests that stop or kill it."""
+
+    def __init__(self, database: Path):
+        sock = listening_socket()
+        self.port = sock.getsockname()[1]
+        url = url_of(sock)
+        env = {**os.environ, "LAB_DATABASE": str(database), "LAB_HTMX_SOURCE": "local", "PYTHONPATH": str(ROOT),
+               "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "100", "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "1000"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.lab_server", str(sock.fileno())], cwd=ROOT, env=env,
+                                     pass_fds=[sock.fileno()])
+        sock.close()  # the server holds it now: once it is gone, so is the port
+        self.http = httpx.Client(base_url=url, timeout=10)
+        wait_until_up(url, self.proc)
+
+    def stop(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=20)
+        self.http.close()
+
+
+# -- other interpreters -----------------------------------------------------------------------
+
+PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+
+
+def python_under(base: Path, pattern: str) -> str | None:
+    """The first interpreter at `base/<pattern>/bin/python3` (a glob), if there is one."""
+    found = sorted(base.glob(f"{pattern}/bin/python3"))
+    return str(found[0]) if found else None
+
+
+def pyenv_python(pattern: str) -> str | None:
+    """The pyenv-installed CPython `pattern` ("3.9.18", "3.13.*"), if there is one."""
+    return python_under(PYENV_VERSIONS, pattern)
