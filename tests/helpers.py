@@ -6,6 +6,7 @@ A test waits on the condition it needs (`until`), never for a while in the hope 
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import re
@@ -68,6 +69,16 @@ def until(predicate: Callable[[], T], timeout: float = 10.0, what: str = "the co
     """
     value = poll(predicate, timeout, every, sleep)
     assert value, f"{what}: not within {timeout} s"
+    return value
+
+
+async def until_async(predicate: Callable[[], T], timeout: float = 5.0, what: str = "the condition",
+                      every: float = 0.001) -> T:
+    """`until` inside an event loop: the loop's other tasks run between two calls."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        await asyncio.sleep(every)
     return value
 
 

@@ -23,16 +23,19 @@ def python_calls(fn: Callable[[], object]) -> list[str]:
 
 
 def hold_while_another_waits(lock, inside=lambda: None) -> None:
-    """Thread "holder" holds `lock` for 30 ms; thread "waiter" waits for it meanwhile, then runs `inside()` holding it."""
-    holding = threading.Event()
+    """Thread "holder" holds `lock` until thread "waiter" comes to it, then 30 ms more: the waiter waits for
+    it meanwhile, then runs `inside()` holding it."""
+    holding, coming = threading.Event(), threading.Event()
 
     def holder():
         with lock:
             holding.set()
-            threading.Event().wait(0.03)  # long enough for the waiter's wait to be drawn
+            coming.wait()  # the waiter is at the lock: from here on it waits
+            threading.Event().wait(0.03)  # how long it waits
 
     def waiter():
         holding.wait()
+        coming.set()
         with lock:
             inside()
 

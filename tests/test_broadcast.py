@@ -8,6 +8,7 @@ from app.events import Event
 from app.experiments import load
 from app.render import Renderer, environment
 from app.runs import Run
+from tests.helpers import until_async
 
 
 def running(run_id: str) -> Run:
@@ -32,7 +33,7 @@ def test_viewers_joining_at_the_same_frame_share_one_full_render():
         broadcast = Broadcast(run, renderer, frame_rate=20)
         first = [broadcast.snapshot() for _ in range(200)]  # a class opening the page at once
         producer = asyncio.create_task(broadcast.produce())
-        await asyncio.sleep(0.01)  # the first frame
+        await until_async(lambda: broadcast.seq == 1, what="the first frame")
         run.ingest([Event("end", 3_000_000, "w")])
         after = broadcast.snapshot()
         producer.cancel()
@@ -65,19 +66,17 @@ def test_the_first_lane_goes_out_at_once_then_frames_are_paced():
         run = running("r1")
         broadcast = Broadcast(run, Renderer(environment(), clock=lambda: 2_000_000), frame_rate=1)
         producer = asyncio.create_task(broadcast.produce())
-        await asyncio.sleep(0.01)  # the frame that says it is running
+        await until_async(lambda: broadcast.seq == 1, what="the frame that says it is running")
         run.ingest([Event("begin", 1_000, "w", "work", "run")])
-        await asyncio.sleep(0.01)
-        seq_after_first_lane = broadcast.seq
+        # At once, not a second later at one frame a second (a second is the timeout's margin).
+        await until_async(lambda: broadcast.seq == 2, timeout=0.5, what="the first lane's frame")
         run.ingest([Event("end", 3_000, "w")])
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # a while in which no frame may go out: nothing to wait for
         seq_then = broadcast.seq
         producer.cancel()
-        return seq_after_first_lane, seq_then
+        return seq_then
 
-    seq_after_first_lane, seq_then = asyncio.run(main())
-    assert seq_after_first_lane == 2  # not a second later, at one frame a second
-    assert seq_then == 2  # the next change waits for its frame
+    assert asyncio.run(main()) == 2  # the next change waits for its frame
 
 
 def test_a_page_waits_for_the_first_lane_of_a_starting_run_but_not_for_long():

@@ -17,7 +17,7 @@ from app.presenter import NOT_PRESENTER
 from app.render import environment
 from app.runs import Run
 from app.server import create_app
-from tests.helpers import make_settings, receive_text, wait_for_status
+from tests.helpers import make_settings, receive_text, until_async, wait_for_status
 
 TICKER = "tests.ticker_experiment"
 EXPERIMENTS = catalogue(("experiments.race_counter", TICKER))
@@ -175,8 +175,7 @@ def test_pump_ends_when_the_viewer_leaves_and_the_lobby_forgets_it():
         lobby = Lobby(FakeLab(), environment())
         socket = FakeSocket()
         task = asyncio.create_task(pump(socket, lobbies(lobby), send_timeout=5))
-        while not socket.sent:
-            await asyncio.sleep(0.01)
+        await until_async(lambda: socket.sent, what="the first lobby sent")
         assert len(lobby.subscribers) == 1
         socket.gone.set()
         return await asyncio.wait_for(task, 5), lobby, socket

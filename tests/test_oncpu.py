@@ -241,6 +241,22 @@ def test_without_schedstat_sampling_is_unavailable_and_says_why(tmp_path):
 
 # -- a worker killed mid-task, through the API ----------------------------------------------
 
+def watches(sampler_pid: int, pid: int) -> bool:
+    """Whether the run's sampler holds a thread of process `pid` open: it found `pid`, and sees it end from
+    then on (a kill sooner goes unseen)."""
+    try:
+        fds = os.listdir(f"/proc/{sampler_pid}/fd")
+    except OSError:  # gone
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{sampler_pid}/fd/{fd}").startswith(f"/proc/{pid}/task/"):
+                return True
+        except OSError:  # closed meanwhile
+            continue
+    return False
+
+
 def start_and_kill_the_long_task(c: TestClient, pool: str) -> tuple[dict, int, str, float]:
     run = c.post("/api/runs", json={"experiment": "pool-victim", "params": {"pool": pool, "ms": 20_000}}).json()
 
@@ -248,10 +264,13 @@ def start_and_kill_the_long_task(c: TestClient, pool: str) -> tuple[dict, int, s
         events = c.get(f"/api/runs/{run['id']}/events").json()
         begun = [e for e in events if e["kind"] == "begin" and e["name"].startswith("task sleeps 20")]
         lanes = {e["worker"]: e["value"]["pid"] for e in events if e["kind"] == "lane"}
-        return begun and (begun[0]["worker"], lanes[begun[0]["worker"]])
+        if not begun:
+            return None
+        header = next(e["value"] for e in events if e["kind"] == "header")  # sent before any span
+        return begun[0]["worker"], lanes[begun[0]["worker"]], header["oncpu"]["sampler_pid"]
 
-    worker, pid = until(long_task, timeout=20, what="the long task started")
-    time.sleep(3 * sampler.CHILDREN_EVERY_S)  # the sampler has found the new process (a kill sooner goes unseen)
+    worker, pid, sampler_pid = until(long_task, timeout=20, what="the long task started")
+    until(lambda: watches(sampler_pid, pid), timeout=5, what=f"the sampler watching {worker}", every=0.01)
     killed_at = time.monotonic()
     os.kill(pid, signal.SIGKILL)
     return run, pid, worker, killed_at
