@@ -1,24 +1,17 @@
-"""Hangs are results: a run whose live workers are all blocked ends `hung`, saying who waits on what."""
+"""Is a run hung? Every live worker blocked in a wait, read off the timeline: the predicate, pure.
+
+tests/test_hangs_runs.py runs real deadlocks and sleeps through the API.
+"""
 from __future__ import annotations
 
-import time
-
 import pytest
-from fastapi.testclient import TestClient
 
 from app.events import Event
 from app.hangs import blocked_workers
-from app.server import create_app
-from app.settings import Settings
 from app.timeline import Timeline
-from experiments import MODULES
-from tests.helpers import alive_in_group, make_settings, wait_for_status
 
 MS = 1_000_000
-TEST_MODULES = MODULES + ("tests.deadlock_experiment", "tests.sleepy_experiment")
 
-
-# -- the predicate, over a timeline -----------------------------------------------------------
 
 def timeline_of(*events: tuple) -> Timeline:
     timeline = Timeline()
@@ -62,53 +55,3 @@ def test_a_wait_that_returned_is_not_blocking_any_more():
 def test_no_live_lane_is_no_hang():
     assert blocked_workers(timeline_of(("begin", 0, "main", "x", "run"), ("end", 1, "main"))) == []
     assert blocked_workers(Timeline()) == []
-
-
-# -- through the API, with real runner processes ----------------------------------------------
-
-def client(**settings) -> TestClient:
-    return TestClient(create_app(make_settings(**settings), modules=TEST_MODULES))
-
-
-def run_to_the_end(client: TestClient, experiment: str, params: dict, limit_s: float = 20) -> dict:
-    run = client.post("/api/runs", json={"experiment": experiment, "params": params}).json()
-    return wait_for_status(client, run["id"], timeout=limit_s)
-
-
-def test_a_deadlock_ends_hung_soon_naming_both_threads_and_their_locks_and_kills_the_group():
-    with client(hang_after_s=0.5, run_timeout_s=30) as c:
-        started = time.monotonic()
-        body = run_to_the_end(c, "deadlock", {"workers": 2})
-        took = time.monotonic() - started
-        assert body["status"] == "hung", body
-        assert took < 10, "found long before the time limit"
-        blocked = body["result"]["blocked"]
-        assert {"worker": "left", "waiting_on": "Lock.acquire b"} in blocked
-        assert {"worker": "right", "waiting_on": "Lock.acquire a"} in blocked
-        assert {"worker": "helper", "waiting_on": "Pipe.recv"} in blocked
-        assert {"worker": "main", "waiting_on": "Thread.join"} in blocked
-        events = c.get(f"/api/runs/{body['id']}/events").json()
-        runner = next(e["value"]["pid"] for e in events if e["kind"] == "header")
-        helper = next(e["value"]["pid"] for e in events if e["kind"] == "lane" and e["worker"] == "helper")
-        assert helper != runner
-        assert alive_in_group(runner) == []
-        page = c.get(body["url"]).text
-        assert "never ended (the run hung)" in page
-
-
-def test_a_long_sleep_is_not_a_hang():
-    with client(hang_after_s=0.3) as c:
-        body = run_to_the_end(c, "sleepy", {"ms": 1200})
-    assert body["status"] == "done", body
-    assert "blocked" not in body["result"]
-
-
-def test_a_sleep_past_the_time_limit_times_out_rather_than_hangs():
-    with client(hang_after_s=0.3, run_timeout_s=1.0) as c:
-        body = run_to_the_end(c, "sleepy", {"ms": 30_000})
-    assert body["status"] == "timed_out", body
-    assert body["result"] is None
-
-
-def test_hang_detection_waits_three_seconds_of_silence_by_default():
-    assert Settings().hang_after_s == 3.0
