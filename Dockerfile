@@ -1,4 +1,18 @@
 # A slim image that serves Concurrency Lab on 0.0.0.0:8000 as a non-root user.
+
+# Interpreters for experiments beside the server's own 3.11 (app/pythons.py offers them as each run's
+# `python`): a free-threaded CPython 3.13 (threads without a GIL) and CPython 3.9 (the last whose
+# `counter += 1` loses updates), built from python.org's tarballs, their sha256 pinned in the script.
+FROM python:3.11-slim AS pythons
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends curl ca-certificates gcc make xz-utils libffi-dev zlib1g-dev libssl-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY scripts/build-python ./scripts/
+RUN scripts/build-python 3.13.5t \
+ && scripts/build-python 3.9.25 \
+ && rm -rf .pythons/cache .pythons/*/lib/python3.*/test
+
 FROM python:3.11-slim
 
 # tini as PID 1: reaps the zombies that finished experiment processes leave and forwards SIGTERM,
@@ -14,6 +28,7 @@ COPY app ./app
 COPY experiments ./experiments
 COPY templates ./templates
 COPY static ./static
+COPY --from=pythons /app/.pythons ./.pythons
 # Editable, so the server finds templates/ and static/ beside its package, and experiment
 # runners (started with PYTHONPATH=/app) import the same experiments/ the server lists.
 RUN pip install --no-cache-dir -e .

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench
+.PHONY: run test bench pythons
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,3 +25,9 @@ $(BIN)/.bench-installed: $(BIN)/.installed
 
 bench: $(BIN)/.bench-installed
 	$(BIN)/python -m benchmarks $(ARGS)
+
+# Interpreters for experiments beside the server's (app/pythons.py finds them in .pythons/):
+# a free-threaded CPython by default; e.g. `make pythons PYTHONS="3.13.5t 3.9.25"` for more.
+PYTHONS ?= 3.13.5t
+pythons:
+	for spec in $(PYTHONS); do scripts/build-python $$spec || exit 1; done

@@ -61,6 +61,12 @@ async def list_experiments(request: Request) -> list[dict[str, Any]]:
     return [e.describe() for e in lab_of(request).experiments.values()]
 
 
+@router.get("/api/pythons")
+async def list_pythons(request: Request) -> list[dict[str, Any]]:
+    """The interpreters a run may pick as its `python` param, the default (the server's) first."""
+    return [i.describe() for i in lab_of(request).interpreters]
+
+
 @router.post("/api/runs", status_code=201)
 async def create_run(body: RunRequest, request: Request) -> Any:
     lab = lab_of(request)

@@ -23,7 +23,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 from pygments.token import STANDARD_TYPES, _TokenType
 
-META = frozenset({"ID", "TITLE", "SUMMARY", "KIND", "NOTICE", "EXPECTED", "PARAMS", "MEASURES_TIME"})
+META = frozenset({"ID", "TITLE", "SUMMARY", "KIND", "NOTICE", "EXPECTED", "PARAMS", "MEASURES_TIME", "FIXED_VARIANT"})
 FOLDED_FUNCTIONS = {
     "findings": "findings(): how the page words this run's outcome (the lab's, not the tutorial's)",
     "verdict": "verdict(): how the page judges this run's lesson (the lab's, not the tutorial's)",

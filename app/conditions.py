@@ -1,7 +1,8 @@
 """The conditions a run ran under, as plain JSON: timings are honest only with this context.
 
 `beside` (the most runs that executed at the same time as it) is kept by the lab; the rest
-comes from the runner's header: the load average when it started, the Python that ran it,
+comes from the runner's header: the load average when it started, the Python that ran it
+(free-threaded or not, with the GIL on or off),
 and the multiprocessing start method (the run's `start_method` param where the experiment
 has one, else the platform's default the runner reported).
 """
@@ -14,6 +15,8 @@ def from_header(header: dict[str, Any], params: dict[str, Any]) -> dict[str, Any
     return {
         "loadavg": header.get("loadavg"),
         "python": header.get("python"),
+        "free_threaded": header.get("free_threaded", False),
+        "gil_enabled": header.get("gil_enabled", True),
         "start_method": params.get("start_method") or header.get("start_method"),
         "cpus": header.get("cpus"),
     }
@@ -30,7 +33,14 @@ def describe(conditions: dict[str, Any]) -> list[str]:
         cpus = f" on {conditions['cpus']} CPUs" if conditions.get("cpus") else ""
         words.append(f"load average {conditions['loadavg']:.2f} at start{cpus}")
     if conditions.get("python"):
-        words.append(f"Python {conditions['python']}")
+        words.append(f"Python {conditions['python']}" + gil_words(conditions))
     if conditions.get("start_method"):
         words.append(f"start method {conditions['start_method']}")
     return words
+
+
+def gil_words(conditions: dict[str, Any]) -> str:
+    """' free-threaded, GIL off' and the like: what a run's interpreter did with the GIL (empty for a regular build)."""
+    if not conditions.get("free_threaded"):
+        return ""
+    return " free-threaded, GIL " + ("on" if conditions.get("gil_enabled", True) else "off")

@@ -11,6 +11,21 @@ from experiments.params import Param
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A run worth comparing with one of an experiment's (its module's FIXED_VARIANT): `experiment`
+    (None: the same one) with `params` changed, the others carried over (app/again.py)."""
+
+    experiment: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, declared: dict[str, Any] | None) -> Variant | None:
+        if declared is None:
+            return None
+        return cls(declared.get("experiment"), dict(declared.get("params", {})))
+
+
+@dataclass(frozen=True)
 class Experiment:
     id: str
     module: str  # what the runner imports
@@ -27,6 +42,7 @@ class Experiment:
     # verdict(params, result, python) -> (shown: bool | None, sentence): the run's lesson, judged by its result
     verdict: Callable[[dict[str, Any], dict[str, Any], str], tuple[bool | None, str]] | None = field(
         default=None, compare=False)
+    fixed_variant: Variant | None = field(default=None, compare=False)  # its module's FIXED_VARIANT
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -36,15 +52,17 @@ class Experiment:
         }
 
 
-def load(module_name: str) -> Experiment:
+def load(module_name: str, lab_params: tuple[Param, ...] = ()) -> Experiment:
+    """The experiment of `module_name`, its own params followed by `lab_params` (the lab's, such as `python`)."""
     m = importlib.import_module(module_name)
-    return Experiment(m.ID, module_name, m.TITLE, m.SUMMARY, m.KIND, m.NOTICE, getattr(m, "EXPECTED", ""), tuple(m.PARAMS),
+    return Experiment(m.ID, module_name, m.TITLE, m.SUMMARY, m.KIND, m.NOTICE, getattr(m, "EXPECTED", ""),
+                      (*m.PARAMS, *lab_params),
                       inspect.getsource(m), getattr(m, "MEASURES_TIME", False), getattr(m, "findings", None),
-                      getattr(m, "verdict", None))
+                      getattr(m, "verdict", None), Variant.of(getattr(m, "FIXED_VARIANT", None)))
 
 
-def catalogue(modules: tuple[str, ...] = MODULES) -> dict[str, Experiment]:
-    experiments = [load(name) for name in modules]
+def catalogue(modules: tuple[str, ...] = MODULES, lab_params: tuple[Param, ...] = ()) -> dict[str, Experiment]:
+    experiments = [load(name, lab_params) for name in modules]
     return {e.id: e for e in experiments}
 
 

@@ -6,11 +6,13 @@ import asyncio
 import time
 from typing import Any
 
+from app import pythons
 from app.admission import Admission, Place
 from app.broadcast import Broadcast
 from app.clients import Client
 from app.experiments import Experiment
 from app.limits import Limits, Load, Refusal
+from app.pythons import Interpreter
 from app.render import Renderer
 from app.runners import WarmRunner
 from app.runs import Run
@@ -22,8 +24,10 @@ from app.sweeps import Point, Sweep
 
 
 class Lab:
-    def __init__(self, settings: Settings, experiments: dict[str, Experiment], renderer: Renderer):
+    def __init__(self, settings: Settings, experiments: dict[str, Experiment], renderer: Renderer,
+                 interpreters: tuple[Interpreter, ...] = ()):
         self.settings = settings
+        self.interpreters = interpreters  # what a run's `python` param may choose (app/pythons.py)
         self.experiments = experiments
         self.renderer = renderer
         self.store = RunStore(settings.database, experiments, int(settings.max_log_mb * 1_000_000))
@@ -126,7 +130,8 @@ class Lab:
                 return
             run.place = None
             try:
-                await execute(run, self.settings, self.warm_runner)
+                python = pythons.path_of(self.interpreters, run.params) if self.interpreters else None
+                await execute(run, self.settings, self.warm_runner, python)
             except Exception as exc:  # e.g. LAB_PYTHON missing: the runner could not even start
                 if not run.finished:
                     run.finish("failed", f"could not run the experiment: {type(exc).__name__}: {exc}")

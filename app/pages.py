@@ -1,13 +1,16 @@
-"""The HTML pages: the experiment list, one experiment's form and code, a run's live page, the run history."""
+"""The HTML pages: the experiment list, one experiment's form and code, a run's live page, the run history,
+the Compare view and "run again" (a run's fixed variant, compared with it)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from app.again import fixed_variant, other_pythons, params_for
 from app.api import lab_of, may_cancel, run_or_404
 from app.auth import is_admin
 from app.clients import client_of
+from app.compare import BOUND, CompareError, run_ids, sections as compare_sections
 from app.experiments import sections
 from app.history import MAX_PAGE, PAGE_SIZE, row
 from app.limits import Refusal
@@ -109,4 +112,73 @@ async def run_page(
             window = Window(window.from_ns, window.from_ns + MIN_WIDTH_NS)
         drawn, note = await request.app.state.zoom.timeline(run, window)
         parts = lab.renderer.window_parts(run, drawn, window, note)
-    return render(request, "run.html", **parts, may_cancel=may_cancel(request, run), **presenter_context(request))
+    return render(request, "run.html", **parts, may_cancel=may_cancel(request, run),
+                  fixed=fixed_variant(run, lab.experiments), pythons=other_pythons(run), **presenter_context(request))
+
+
+def wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def problem(request: Request, status: int, title: str, errors: list[str], body: dict | None = None,
+            headers: dict[str, str] | None = None) -> Response:
+    """An error from a page's route: a page saying what to do for a browser, JSON for any other
+    client (`body`, shaped as the API's errors are; by default {"detail": the errors})."""
+    if wants_html(request):
+        response: Response = render(request, "problem.html", status, title=title, errors=errors)
+    else:
+        response = JSONResponse(body or {"detail": "; ".join(errors)}, status_code=status)
+    response.headers.update(headers or {})
+    return response
+
+
+@router.get("/compare", response_class=HTMLResponse)
+async def compare_page(
+    request: Request,
+    runs: list[str] = Query([], description=f"{BOUND}: runs=a,b or runs=a&runs=b (History's form sends the latter)"),
+) -> Response:
+    """Two to four runs one under the other on one time axis, and their params, conditions and results
+    side by side. A run still going is not drawn yet; the page's #compare polls until all have ended."""
+    try:
+        ids = run_ids(runs)
+    except CompareError as exc:
+        return problem(request, 422, "Compare needs 2 to 4 runs",
+                       ["Tick 2 to 4 runs in the history and press Compare.", str(exc)],
+                       {"detail": [{"type": "value_error", "loc": ["query", "runs"], "msg": str(exc), "input": runs}]})
+    lab = lab_of(request)
+    found = [await lab.store.find(run_id) for run_id in ids]
+    missing = [run_id for run_id, run in zip(ids, found) if run is None]
+    if missing:
+        errors = [f"runs: no run with id {run_id[:64]!r}" for run_id in missing]
+        return problem(request, 404, "No such run", errors)
+    compared = [run for run in found if run is not None]
+    drawn, legend_entries, _ = lab.renderer.compare(compared)
+    context = {"compared": drawn, "sections": compare_sections(compared), "legend": legend_entries,
+               "query": ",".join(ids), "polling": not all(run.finished for run in compared)}
+    if request.headers.get("hx-request"):  # the poll while a run goes on: the part that changes
+        return render(request, "_compare.html", **context)
+    return render(request, "compare.html", **context)
+
+
+@router.post("/runs/{run_id}/again")
+async def run_again(run_id: str, request: Request) -> Response:
+    """A new run next to this one, then the two compared: form field `experiment` (none: this run's)
+    and any params to change; the rest are this run's (app/again.py). Started like any other run,
+    so the fair-use limits apply (429)."""
+    lab = lab_of(request)
+    run = await run_or_404(lab, run_id)
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    experiment_id = form.pop("experiment", "") or run.experiment.id
+    target = lab.experiments.get(experiment_id)
+    if target is None:
+        return problem(request, 404, "No such experiment",
+                       [f"experiment: no experiment {experiment_id[:100]!r} (known: {', '.join(lab.experiments)})"])
+    try:
+        params = validate(target.params, params_for(target, run.params, form))
+    except ParamError as exc:
+        return problem(request, 422, f"Could not start {target.title}", exc.errors, {"detail": str(exc), "errors": exc.errors})
+    started = lab.request(target, params, client_of(request), is_admin(request, lab.settings))
+    if isinstance(started, Refusal):
+        return problem(request, started.status, f"Could not start {target.title}", [started.message],
+                       started.to_json(), started.headers)
+    return RedirectResponse(f"/compare?runs={run.id},{started.id}", status_code=303)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from app.bytecode import listings, switches_only_at_calls_and_jumps
 from app.code import view_of as code_view
@@ -27,7 +28,7 @@ from app.placement import (
     LANE_HEIGHT, LAYERS, ROW_HEIGHT, SERIES_HEIGHT, Axis, Box, Step, group_id, place_arrow, place_cpu, place_mark,
     place_span, place_step, series_top, ticks,
 )
-from app.scale import MIN_SCALE_NS, scale_for
+from app.scale import MIN_FINISHED_SCALE_NS, MIN_SCALE_NS, scale_for
 from app.timeline import Lane, Mark, Series, Span, Timeline
 from app.window import Window, overlapping
 
@@ -132,6 +133,32 @@ class ZoomBar:
     @property
     def range_words(self) -> str:
         return f"{ms_param(self.from_ns)}–{ms_param(self.to_ns)} ms"
+
+
+@dataclass(frozen=True)
+class Extent:
+    """A compared run's length on the axis the Compare view's runs share."""
+
+    elapsed_ns: int
+    scale_ns: int  # the shared axis: the longest compared run's
+
+    @property
+    def percent(self) -> float:
+        return round(100 * self.elapsed_ns / self.scale_ns, 3)
+
+    @property
+    def words(self) -> str:
+        return f"{self.elapsed_ns / 1e6:.1f} ms"
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One run of the Compare view: its timeline drawn on the shared axis, or None while it goes on."""
+
+    run: Run
+    timeline: Markup | None
+    extent: Extent | None
+    so_far_ms: float | None = None  # a run still going: how long it has gone so far
 
 
 class Renderer:
@@ -281,6 +308,30 @@ class Renderer:
         view = View()
         self.catch_up(run, view)
         return view
+
+    def compare(self, runs: list[Run]) -> tuple[list[Compared], list[legend.Entry], int]:
+        """The Compare view's timelines: every finished run drawn whole (as its own page draws it) on
+        one axis, the longest run's, so the same time is the same width in each. A run still going is
+        not drawn (its axis would still grow): None, until it ends. Also the legend they need together,
+        and the shared axis."""
+        views = {run.id: self.caught_up(run) for run in runs if run.finished}
+        scale = max((view.scale_ns for view in views.values()), default=MIN_FINISHED_SCALE_NS)
+        template = self.env.get_template("_timeline.html")
+        keys: set[str] = set()
+        compared = []
+        for i, run in enumerate(runs):
+            view = views.get(run.id)
+            if view is None:
+                t0 = run.timeline.t0_ns
+                compared.append(Compared(run, None, None, (self.clock() - t0) / 1e6 if t0 is not None else None))
+                continue
+            view.scale_ns = scale
+            keys |= view.legend
+            timeline = run.timeline
+            extent = Extent(timeline.last_ns - timeline.t0_ns if timeline.t0_ns is not None else 0, scale)
+            html = template.render(**self._context(run, view), ids=f"c{i}-", extent=extent)
+            compared.append(Compared(run, Markup(html), extent))
+        return compared, legend.entries(keys), scale
 
     def full(self, run: Run, view: View) -> str:
         """Everything, as out-of-band swaps: the first message on a socket, or after a rescale."""

@@ -20,6 +20,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.pythons import PARAM_NAME
 from app.settings import Settings
 from experiments import lifeline, rlimits
 
@@ -60,6 +61,9 @@ def runner_env() -> dict[str, str]:
         # glibc reserves 64 MB of address space per malloc arena, up to 8 per core: with many
         # threads that alone would exhaust RLIMIT_AS. Two arenas are plenty for these experiments.
         "MALLOC_ARENA_MAX": "2",
+        # A free-threaded CPython allocates with mimalloc, which reserves 1 GiB of address space for
+        # its first arena: past RLIMIT_AS, so no thread could start. 64 MiB (in KiB) reserved at a time.
+        "MIMALLOC_ARENA_RESERVE": "65536",
     }
 
 
@@ -71,6 +75,7 @@ def job(module: str, params: dict, settings: Settings, user_tasks_before: int) -
     not have counted itself either). Another run's runner, started ahead meanwhile, counts.
     """
     nproc = user_tasks_before + settings.run_processes
+    params = {name: value for name, value in params.items() if name != PARAM_NAME}  # the lab's, not the experiment's
     return {"module": module, "params": json.dumps(params), "oncpu": settings.oncpu,
             "limits": rlimits.spec(settings.run_memory_mb, settings.run_cpu_s, nproc)}
 
@@ -116,11 +121,12 @@ class Runner:
         await self.proc.wait()
 
 
-async def start_runner(settings: Settings) -> Runner:
+async def start_runner(settings: Settings, python: str | None = None) -> Runner:
+    """A runner on `python` (a path; the default is LAB_PYTHON)."""
     lifeline_fd, holder = os.pipe()
     try:
         proc = await asyncio.create_subprocess_exec(
-            settings.python, "-m", "experiments.runner",
+            python or settings.python, "-m", "experiments.runner",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             cwd=ROOT, env={**runner_env(), lifeline.ENV: str(lifeline_fd)},
             start_new_session=True, pass_fds=(lifeline_fd,),
@@ -134,7 +140,8 @@ async def start_runner(settings: Settings) -> Runner:
 
 
 class WarmRunner:
-    """One runner started ahead of the next run."""
+    """One runner started ahead of the next run, on the default interpreter (LAB_PYTHON): a run
+    on another one (its `python` param, app/pythons.py) starts its runner at the click."""
 
     def __init__(self, settings: Settings):
         self._settings = settings
@@ -145,8 +152,10 @@ class WarmRunner:
         if self._next is None:
             self._next = asyncio.create_task(start_runner(self._settings))
 
-    async def take(self) -> Runner:
+    async def take(self, python: str | None = None) -> Runner:
         """The runner started ahead if it is still alive (it may still be starting), else a new one."""
+        if python not in (None, self._settings.python):
+            return await start_runner(self._settings, python)
         ahead = await self._claim()
         if ahead is not None:
             if ahead.alive:
@@ -154,13 +163,14 @@ class WarmRunner:
             await ahead.discard()
         return await start_runner(self._settings)
 
-    async def hand_over(self, runner: Runner, module: str, params: dict) -> Runner:
-        """Give `runner` the run; if it died waiting (asyncio may not have noticed yet), a new one. The runner that has it."""
+    async def hand_over(self, runner: Runner, module: str, params: dict, python: str | None = None) -> Runner:
+        """Give `runner` the run; if it died waiting (asyncio may not have noticed yet), a new one on `python`.
+        The runner that has it."""
         try:
             if await runner.send(job(module, params, self._settings, runner.tasks_besides())):
                 return runner
             await runner.discard()
-            runner = await start_runner(self._settings)
+            runner = await start_runner(self._settings, python)
             await runner.send(job(module, params, self._settings, runner.tasks_besides()))
             return runner  # if this one died too, its exit status says so
         except BaseException:

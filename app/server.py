@@ -11,7 +11,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from app import api, live, pages, presenter, sweep_routes
+from app import api, live, pages, presenter, pythons, sweep_routes
 from app.auth import guess_window
 from app.clients import ClientCookieMiddleware
 from app.experiments import catalogue
@@ -45,7 +45,9 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        lab = app.state.lab = Lab(settings, catalogue(modules), renderer)
+        interpreters = await asyncio.to_thread(pythons.offered, settings.python, settings.pythons)
+        experiments = catalogue(modules, (pythons.param(interpreters),))
+        lab = app.state.lab = Lab(settings, experiments, renderer, interpreters)
         await lab.store.open()  # runs the last server left running are marked interrupted
         await lab.sweeps.open()
         app.state.zoom = Zoom(lab.store)

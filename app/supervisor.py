@@ -105,15 +105,16 @@ def _outcome(run: Run, returncode: int, settings: Settings) -> tuple[str, str | 
     return "failed", _joined(f"the runner exited with status {returncode} without a result", deaths)
 
 
-async def execute(run: Run, settings: Settings, warm_runner: WarmRunner) -> None:
-    """Hand the run to a runner, stream its events into `run`, and end the run with the right status."""
+async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python: str | None = None) -> None:
+    """Hand the run to a runner on `python` (a path; None: LAB_PYTHON), stream its events into `run`,
+    and end the run with the right status."""
     run.start()  # before the await: a cancel that comes while the runner starts must reach the watch below
-    runner = await warm_runner.take()
+    runner = await warm_runner.take(python)
     if run.cancel_requested.is_set():  # cancelled while its runner started: the experiment never starts
         await runner.discard()
         run.finish(run.stop_as, _why_stopped(run.stop_as, settings))
         return
-    runner = await warm_runner.hand_over(runner, run.experiment.module, run.params)
+    runner = await warm_runner.hand_over(runner, run.experiment.module, run.params, python)
     proc = runner.proc
     heartbeat = Heartbeat()
     pumps = [asyncio.create_task(_pump_events(proc.stdout, run, heartbeat)),

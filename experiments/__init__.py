@@ -4,6 +4,10 @@ Each module exposes ID, TITLE, SUMMARY, KIND ("threads" or "processes"), NOTICE 
 look for), PARAMS (experiments.params specs, `workers` among them) and `run(params, rec)`,
 which returns the result values. This package never imports the server (`app`).
 
+FIXED_VARIANT (optional), {"experiment": ID, "params": {...}}, names the run that fixes the bug
+the tutorial's code shows: another experiment (default: the same one) with these params changed,
+the rest carried over. The run page offers it ("Run the fixed variant") and compares the two.
+
 MEASURES_TIME = True marks an experiment whose lesson is a timing (a speedup, the cost of a
 lock, when threads switch): the server then runs it alone, with nothing else executing beside
 it. The others (default False) teach an order of events or a blocking behaviour that holds

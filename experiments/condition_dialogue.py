@@ -29,6 +29,8 @@ EXPECTED = (
 PARAMS = (
     Choice("variant", "tutorial", ("tutorial", "fixed"), "tutorial: wait() and notify() as written; fixed: wait_for a turn variable"),
 )
+# What fixes the tutorial's code, to compare with a run of it ("Run the fixed variant" on the run page).
+FIXED_VARIANT = {"params": {"variant": "fixed"}}
 
 
 class Speaker(threading.Thread):

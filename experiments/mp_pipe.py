@@ -27,6 +27,8 @@ PARAMS = (
     Int("messages", 5, 1, 100, "how many messages the sender sends (the tutorial: 5)"),
     Choice("start_method", "spawn", ("spawn", "fork", "forkserver"), "how the processes are started"),
 )
+# What fixes the tutorial's code, to compare with a run of it ("Run the fixed variant" on the run page).
+FIXED_VARIANT = {"params": {"variant": "fixed"}}
 
 
 def sender(pipe, messages):

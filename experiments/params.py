@@ -10,11 +10,13 @@ from typing import Any, Mapping, Sequence
 
 # A named tuple, not a dataclass: every spawned child of an experiment imports this module, and
 # dataclasses would bring inspect, ast and dis along, tens of milliseconds of start-up per child.
-_ParamFields = namedtuple("_ParamFields", "name type default help min max choices", defaults=("", None, None, ()))
+_ParamFields = namedtuple("_ParamFields", "name type default help min max choices labels",
+                          defaults=("", None, None, (), ()))
 
 
 class Param(_ParamFields):
-    """One parameter: `name`, `type` ("int" or "choice"), `default`, `help`, and `min`/`max` (int) or `choices`."""
+    """One parameter: `name`, `type` ("int" or "choice"), `default`, `help`, and `min`/`max` (int) or
+    `choices` (with `labels`, the words a form shows for them, if they are not the choices themselves)."""
 
     __slots__ = ()
 
@@ -29,6 +31,8 @@ class Param(_ParamFields):
         out: dict[str, Any] = {"type": self.type, "default": self.default, "min": self.min, "max": self.max}
         if self.choices:
             out["choices"] = list(self.choices)
+        if self.labels:
+            out["labels"] = dict(zip(self.choices, self.labels))
         if self.help:
             out["help"] = self.help
         return out
@@ -39,9 +43,10 @@ def Int(name: str, default: int, min: int, max: int, help: str = "") -> Param:
     return Param(name, "int", default, help, min=min, max=max)
 
 
-def Choice(name: str, default: str, choices: Sequence[str], help: str = "") -> Param:
+def Choice(name: str, default: str, choices: Sequence[str], help: str = "", labels: Sequence[str] = ()) -> Param:
     assert default in choices, f"{name}: default {default!r} not in {choices}"
-    return Param(name, "choice", default, help, choices=tuple(choices))
+    assert not labels or len(labels) == len(choices), f"{name}: one label per choice"
+    return Param(name, "choice", default, help, choices=tuple(choices), labels=tuple(labels))
 
 
 class ParamError(ValueError):
@@ -63,21 +68,20 @@ def _check(spec: Param, value: Any) -> str | None:
 
 
 def validate(specs: Sequence[Param], raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Every param present, of its type and within its bounds, and no unknown ones."""
+    """Every param of its type and within its bounds (one left out takes its default), and no unknown ones."""
     known = {p.name for p in specs}
     errors = [
         f"{name}: unknown parameter (known: {', '.join(sorted(known))})" for name in raw if name not in known
     ]
     for spec in specs:
         if spec.name not in raw:
-            errors.append(f"{spec.name}: missing, must be {spec.bounds()}")
             continue
         problem = _check(spec, raw[spec.name])
         if problem:
             errors.append(problem)
     if errors:
         raise ParamError(errors)
-    return {spec.name: raw[spec.name] for spec in specs}
+    return {spec.name: raw.get(spec.name, spec.default) for spec in specs}
 
 
 def from_form(specs: Sequence[Param], form: Mapping[str, str]) -> dict[str, Any]:

@@ -36,6 +36,8 @@ PARAMS = (
     Int("produce_delay_ms", 2000, 0, 10_000, "the producer sleeps this long before putting (the tutorial: 2 s)"),
     Int("process_ms", 500, 0, 5_000, "time to process one item (the tutorial: 0.5 s)"),
 )
+# What fixes the tutorial's code, to compare with a run of it ("Run the fixed variant" on the run page).
+FIXED_VARIANT = {"params": {"variant": "fixed"}}
 
 
 def process_data(rec, queue, process_s):

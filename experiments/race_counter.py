@@ -30,6 +30,9 @@ PARAMS = (
     Int("iterations", 1_000_000, 1_000, 2_000_000, "loop iterations per thread"),
     Choice("window", "call", ("none", "call"), "none: counter += 1; call: read, call, write"),
 )
+# What fixes the race, to compare with a run of this one ("Run the fixed variant" on the run page):
+# lock-counter, the same loops with each update inside `with lock:`, the same params.
+FIXED_VARIANT = {"experiment": "lock-counter"}
 
 counter = 0
 

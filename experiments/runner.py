@@ -42,6 +42,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: list[str]) -> int:
     import platform  # here, not at the top: see the imports
+    import sysconfig
     import traceback
 
     if len(argv) not in (0, 2):
@@ -85,6 +86,8 @@ def main(argv: list[str]) -> int:
         "params": params,
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
+        "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),  # PEP 703's build
+        "gil_enabled": getattr(sys, "_is_gil_enabled", lambda: True)(),  # such a build may turn it on
         "executable": sys.executable,
         "pid": os.getpid(),
         "start_method": multiprocessing.get_start_method(),

@@ -32,6 +32,8 @@ PARAMS = (
     Int("urls", 10, 1, 30, "URLs, one WebCrawler thread each (the tutorial: 10)"),
     Int("crawl_ms", 2000, 0, 10_000, "time one simulated request takes (the tutorial: 2 s)"),
 )
+# What fixes the tutorial's code, to compare with a run of it ("Run the fixed variant" on the run page).
+FIXED_VARIANT = {"params": {"variant": "fixed"}}
 
 
 class WebCrawler(threading.Thread):

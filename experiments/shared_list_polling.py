@@ -38,6 +38,8 @@ PARAMS = (
     Int("poll_ms", 100, 20, 1_000, "sleep after an empty poll (the tutorial: 0.1 s)"),
     Int("give_up_ms", 6000, 500, 20_000, "variant=tutorial: pollers stop polling after this long (the tutorial: never)"),
 )
+# What fixes the tutorial's code, to compare with a run of it ("Run the fixed variant" on the run page).
+FIXED_VARIANT = {"params": {"variant": "fixed"}}
 
 data_queue = []
 empty_polls = []  # one entry per wasted poll (list.append is atomic, so no lock is needed)

@@ -1,4 +1,4 @@
-"""Accessibility: axe-core (WCAG 2 A and AA rules) finds nothing on the home, experiment and run pages.
+"""Accessibility: axe-core (WCAG 2 A and AA rules) finds nothing on the home, experiment, run and compare pages.
 
 axe-core is vendored under tests/vendor/ (see its README: CI needs no npm) and injected by
 Playwright through the DevTools protocol, which the page's CSP does not apply to; the pages are
@@ -65,6 +65,14 @@ def test_pages_have_no_axe_violations(page, site, path):
 def test_a_finished_run_page_has_no_axe_violations(page, site, experiment):
     url, runs = site
     assert violations(page, f"{url}/runs/{runs[experiment]}") == []
+
+
+def test_the_compare_view_has_no_axe_violations(page, site):
+    url, runs = site
+    assert violations(page, f"{url}/compare?runs={runs['race-counter']},{runs['mp-pipe']}") == []
+    assert page.locator("section.timeline.compared").count() == 2 and page.locator("td.differs").count() > 0
+    assert violations(page, f"{url}/compare?runs={runs['race-counter']}") == []  # the 422 page
+    assert page.locator("h1").inner_text() == "Compare needs 2 to 4 runs"
 
 
 def test_the_timeline_table_is_reached_by_keyboard_and_lists_each_lane(page, site):

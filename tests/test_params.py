@@ -28,11 +28,14 @@ def test_mistyped_ints_are_refused(value):
     assert errors_of({"workers": value, "window": "call"})[0].startswith("workers: must be an integer from 1 to 16")
 
 
-def test_missing_unknown_and_bad_choice_are_all_reported():
+def test_unknown_and_bad_choice_are_all_reported():
     errors = errors_of({"window": "often", "speed": 3})
     assert "speed: unknown parameter (known: window, workers)" in errors
-    assert "workers: missing, must be an integer from 1 to 16" in errors
     assert "window: must be one of 'none', 'call', got 'often'" in errors
+
+
+def test_a_param_left_out_takes_its_default():
+    assert validate(SPECS, {"window": "none"}) == {"workers": SPECS[0].default, "window": "none"}
 
 
 def test_form_strings_become_ints_where_they_parse():

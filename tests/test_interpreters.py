@@ -1,0 +1,143 @@
+"""Interpreters as a choice: found, probed, offered as every experiment's `python` param, and the run
+really executed on the one it names (through the real runner, on the CPythons this machine has).
+
+The older and free-threaded interpreters are looked for where the lab looks (app/pythons.py): a test
+that needs one that is not installed is skipped, saying which. CI builds the free-threaded one
+(`make pythons`), so there its tests run.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app import pythons
+from app.server import create_app
+from experiments import MODULES
+from tests.conftest import make_settings, wait_for_status
+
+ROOT = Path(__file__).resolve().parent.parent
+PYENV = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+
+
+def installed(pattern: str, base: Path = PYENV) -> str | None:
+    """The first interpreter at `base/<pattern>/bin/python3`, if there is one."""
+    found = sorted(base.glob(f"{pattern}/bin/python3"))
+    return str(found[0]) if found else None
+
+
+PY39 = installed("3.9.*")
+PY38 = installed("3.8.*")
+PY313 = installed("3.13.*")
+FREE_THREADED = installed("*t", ROOT / ".pythons")
+needs = {
+    "3.9": pytest.mark.skipif(PY39 is None, reason="no CPython 3.9 under pyenv's versions"),
+    "3.13": pytest.mark.skipif(PY313 is None, reason="no CPython 3.13 under pyenv's versions"),
+    "free-threaded": pytest.mark.skipif(FREE_THREADED is None, reason="no free-threaded build in .pythons/: make pythons"),
+}
+
+
+def lab(*paths: str):
+    return TestClient(create_app(make_settings(pythons=list(paths), max_concurrent_runs=1), modules=MODULES))
+
+
+def run(client, experiment: str, params: dict, timeout: float = 60) -> dict:
+    created = client.post("/api/runs", json={"experiment": experiment, "params": params})
+    assert created.status_code == 201, created.text
+    return wait_for_status(client, created.json()["id"], timeout=timeout)
+
+
+# -- probing -------------------------------------------------------------------------------
+
+def test_the_servers_own_interpreter_is_probed_and_offered_first():
+    offered = pythons.offered(sys.executable, [])
+    own = offered[0]
+    assert own.path == sys.executable and own.key == platform.python_version()
+    assert own.free_threaded is False and own.start_method in ("fork", "spawn", "forkserver")
+    assert len({i.key for i in offered}) == len(offered)  # a venv's python and its base are one choice
+
+
+def test_an_interpreter_that_cannot_start_or_is_too_old_is_left_out(caplog):
+    listed = ["/nonexistent/python3"] + ([PY38] if PY38 else [])
+    offered = pythons.offered(sys.executable, listed)
+    assert [i.path for i in offered] == [sys.executable]
+    assert "/nonexistent/python3" in caplog.text  # logged, not silently dropped
+
+
+@needs["free-threaded"]
+def test_a_free_threaded_build_is_keyed_and_labelled_as_such():
+    (ft,) = pythons.probe((FREE_THREADED,))
+    assert ft.free_threaded and not ft.gil_enabled
+    assert ft.key == ft.version + "t" and ft.label == f"{ft.version} free-threaded"
+
+
+# -- the param, through the API ------------------------------------------------------------
+
+@needs["3.9"]
+def test_every_experiment_offers_the_interpreters_and_the_server_says_which_ran():
+    with lab(PY39) as client:
+        (py39,) = pythons.probe((PY39,))
+        own = platform.python_version()
+        for experiment in client.get("/api/experiments").json():
+            python = experiment["params"]["python"]
+            assert python["default"] == own and set(python["choices"]) == {own, py39.key}, experiment["id"]
+        assert [p["key"] for p in client.get("/api/pythons").json()] == [own, py39.key]
+
+        done = run(client, "race-counter", {"workers": 2, "iterations": 1000, "python": py39.key})
+        assert done["status"] == "done"
+        assert done["conditions"]["python"] == py39.version and done["params"]["python"] == py39.key
+        page = client.get(done["url"] if "url" in done else f"/runs/{done['id']}").text
+        assert f"Python {py39.version}" in page
+
+        # The run page offers it again on the others, and shows the two side by side.
+        page = client.get(f"/runs/{done['id']}").text
+        assert f'<option value="{own}">' in page and f'<option value="{py39.key}">' not in page
+        again = client.post(f"/runs/{done['id']}/again", data={"python": own}, follow_redirects=False)
+        assert again.status_code == 303 and again.headers["location"].startswith(f"/compare?runs={done['id']},")
+        rerun = wait_for_status(client, again.headers["location"].split(",")[-1])
+        assert rerun["conditions"]["python"] == own and {**rerun["params"], "python": py39.key} == done["params"]
+
+        refused = client.post("/api/runs", json={"experiment": "race-counter", "params": {"python": "2.7"}})
+        assert refused.status_code == 422 and refused.json()["detail"].startswith("python: must be one of")
+
+
+@needs["3.9"]
+@needs["3.13"]
+def test_the_tutorials_counter_race_loses_updates_on_3_9_and_not_on_3_13():
+    """The tutorial's `counter += 1`: CPython 3.9 switches threads mid-statement, 3.10+ only at calls
+    and backward jumps. Three runs each, the tutorial's own sizes."""
+    with lab(PY39, PY313) as client:
+        keys = {i.path: i.key for i in pythons.probe((PY39, PY313))}
+        lost = {}
+        for path in (PY39, PY313):
+            runs = [run(client, "race-counter", {"window": "none", "python": keys[path]}) for _ in range(3)]
+            assert all(r["status"] == "done" for r in runs), runs
+            lost[path] = [r["result"]["actual"] != r["result"]["expected"] for r in runs]
+    assert any(lost[PY39]), "3.9 lost no update in three runs"
+    assert not any(lost[PY313]), "3.13 lost updates: its `counter += 1` is not supposed to race"
+
+
+@needs["free-threaded"]
+def test_cpu_bound_threads_run_side_by_side_on_the_free_threaded_build_only():
+    """fibonacci on a thread pool of two: about 1× serial under the GIL, above 1.5× without it
+    (at best 1.62×: the last task is 1.6 times the first), provided other programs left two cores free."""
+    params = {"workers": 2, "first": 27, "tasks": 2, "start_method": "fork"}
+    with lab(FREE_THREADED) as client:
+        (ft,) = pythons.probe((FREE_THREADED,))
+        free = run(client, "cpu-threads-vs-processes", {**params, "python": ft.key})
+        regular = run(client, "cpu-threads-vs-processes", params)
+    for done in (free, regular):
+        assert done["status"] == "done", done
+        cpu = done["cpu"]
+        phase = next((p for p in cpu["phases"] if p["name"] == "thread pool"), cpu)  # a short phase is not averaged
+        others = phase["others_busy_cores"]
+        if others is None or others > 0.5:
+            pytest.skip(f"other programs used {others} cores during the thread pool: no two free cores")
+    assert free["conditions"]["free_threaded"] and not free["conditions"]["gil_enabled"]
+    assert free["result"]["gil_enabled"] is False and regular["result"]["gil_enabled"] is True
+    assert free["result"]["thread_speedup"] > 1.5, free["result"]
+    assert regular["result"]["thread_speedup"] < 1.2, regular["result"]
