@@ -61,7 +61,10 @@ def test_params_left_out_take_the_experiment_s_defaults(client):
     created = sweep(client, {"workers": [1]}, params={"first": 15, "tasks": 1})
     assert created.status_code == 201, created.text
     run = client.get(f"/api/runs/{created.json()['runs'][0]}").json()
-    assert run["params"] == {"workers": 1, "first": 15, "tasks": 1, "start_method": "spawn"}
+    listed = next(e for e in client.get("/api/experiments").json() if e["id"] == CPU)["params"]
+    defaults = {name: spec["default"] for name, spec in listed.items()}
+    assert run["params"] == {**defaults, "workers": 1, "first": 15, "tasks": 1}
+    assert run["params"]["start_method"] == "spawn"
     wait_for_status(client, run["id"])
 
 
@@ -192,6 +195,28 @@ def test_a_sweep_of_cpu_threads_vs_processes_finishes_and_plots_a_point_per_run(
     for run_id in created["runs"]:  # the table links each run
         assert f'<a href="/runs/{run_id}">' in page
     assert 'hx-trigger' not in client.get(f"/sweeps/{created['id']}/live").text  # finished: polling stops
+
+
+def test_a_sweep_over_interpreters_draws_a_line_per_interpreter(client):
+    offered = [p["key"] for p in client.get("/api/pythons").json()][:2]  # the server's own first
+    created = sweep(client, {"workers": [1, 2], "python": offered})
+    assert created.status_code == 201, created.text
+    found = wait_for_sweep(client, created.json()["id"])
+    assert [(p["params"]["workers"], p["params"]["python"]) for p in found["points"]] == [
+        (w, python) for w in (1, 2) for python in offered]
+    assert all(p["status"] == "done" for p in found["points"])
+    svg = plot_of(client.get(created.json()["url"]).text)
+    process = [g for g in svg.iter(f"{SVG}g") if g.get("data-figure") == "process_speedup"]
+    assert [g.get("data-label") for g in process] == [f"process pool's speedup over serial (python={p})" for p in offered]
+    for line, python in zip(process, offered):
+        runs = [p["run_id"] for p in found["points"] if p["params"]["python"] == python]
+        assert [d.get("data-run") for d in line if d.get("data-run")] == runs
+
+
+def test_an_interpreter_not_offered_is_422_naming_it(client):
+    response = sweep(client, {"workers": [1], "python": ["2.7.18"]})
+    assert response.status_code == 422
+    assert "python: must be one of" in response.json()["detail"] and "'2.7.18'" in response.json()["detail"]
 
 
 def test_a_sweep_survives_a_restart_as_its_runs_do():
