@@ -15,8 +15,9 @@ What a point's speedup is:
 The ideal of a point is min(workers, free cores, tasks). Free cores: the cores of the run's measured
 CPU budget less what other programs kept busy on average while it ran (app/cpu.py), or, where that
 was not measured, the CPUs its runner reported; at least 1 (a speedup of 1 needs no second core).
-Tasks: the `tasks` param where the experiment has one. The ideal bounds work that needs a core; work
-that waits (sleeps, I/O) is not bound by the cores, and the page says so where a speedup passes it.
+Tasks: the `tasks` param where the experiment has one. The ideal bounds work that needs a core; a
+speedup can pass it when the tasks wait (sleeps, I/O) or when what it is measured against ran slower
+than it could (other programs took the cores meanwhile): the page says where one passed it.
 """
 from __future__ import annotations
 
@@ -263,9 +264,10 @@ def sentences(found: Sequence[Line]) -> list[str]:
                          f"of the ideal there ({number(bound)}×).")
         above = [m for m in line.marks if m.run_id in at and m.value > at[m.run_id].value * 1.05]
         if above:
-            where = ", ".join(f"workers={m.workers}" for m in above)
-            sentence += (f" At {where} it passed {IDEAL_WORDS}: what it did there was not bound by the cores "
-                         "(tasks that wait, not compute, are not).")
+            where = " and ".join(f"workers={m.workers} ({number(m.value)}× against {number(at[m.run_id].value)}×)"
+                                 for m in above)
+            sentence += (f" Above the ideal at {where}: either its tasks did not each need a core, or what it is "
+                         "measured against ran slower than it could (the run's page says what else used the cores).")
         said.append(sentence)
     return said
 

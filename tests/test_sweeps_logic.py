@@ -102,8 +102,8 @@ def test_the_sentences_carry_the_measured_figures_and_say_where_a_speedup_passed
     said = sentences(lines({"workers": [1, 2, 4]}, outcomes))
     thread, process = said
     assert thread.startswith("thread pool's speedup over serial: 1.00× with 1 worker, 2.60× with 2 workers, 3.10× with 4 workers.")
-    assert "workers=2, workers=4 it passed min(workers, free cores, tasks)" in thread
-    assert "Its best, 1.90× at workers=4, is 95% of the ideal there (2.00×)." in process and "passed" not in process
+    assert "Above the ideal at workers=2 (2.60× against 2.00×) and workers=4 (3.10× against 2.00×)" in thread
+    assert "Its best, 1.90× at workers=4, is 95% of the ideal there (2.00×)." in process and "Above" not in process
 
 
 def test_the_table_has_a_row_per_point_with_its_figures():
