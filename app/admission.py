@@ -43,6 +43,15 @@ class Admission:
         """A run enqueued now could not start at once."""
         return bool(self.queue) or not self._fits(measures_time)
 
+    def would_queue(self, runs: int, measures_time: bool) -> int:
+        """How many of `runs` runs enqueued now (a sweep's points, in a row) could not start at once."""
+        trial = Admission(self.max_concurrent, deque(self.queue), dict(self.executing), dict(self._alone))
+        keys = [object() for _ in range(runs)]
+        for key in keys:
+            trial.enqueue(key, measures_time)
+        trial.admit()
+        return sum(1 for key in keys if key in trial._alone)
+
     def admit(self) -> list[Hashable]:
         """Move every run that may start now (from the head, in order) from queued to executing."""
         started = []

@@ -1,7 +1,9 @@
-"""The lab: start runs (admitted from a FIFO queue, app/admission.py), find them, cancel them, stop them all."""
+"""The lab: start runs (admitted from a FIFO queue, app/admission.py) and sweeps of them, find them,
+cancel them, stop them all."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from app import pythons
@@ -17,6 +19,8 @@ from app.runs import Run
 from app.settings import Settings
 from app.store import RunStore
 from app.supervisor import execute
+from app.sweep_store import SweepStore
+from app.sweeps import Point, Sweep
 
 
 class Lab:
@@ -27,6 +31,7 @@ class Lab:
         self.experiments = experiments
         self.renderer = renderer
         self.store = RunStore(settings.database, experiments, int(settings.max_log_mb * 1_000_000))
+        self.sweeps = SweepStore(self.store.db)
         self.broadcasts: dict[str, Broadcast] = {}
         self._tasks: set[asyncio.Task] = set()
         self.admission = Admission(settings.max_concurrent_runs)
@@ -39,15 +44,34 @@ class Lab:
 
     def request(self, experiment: Experiment, params: dict[str, Any], client: Client, admin: bool = False) -> Run | Refusal:
         """Start a run for `client` if the fair-use limits (app/limits.py) allow it, else say which refuses it."""
-        load = Load(self.admission.would_wait(experiment.measures_time), self.queued, self.in_flight_of(client.id))
-        refusal = self.limits.check(client, load, admin)
+        refusal = self._allow(experiment, 1, client, admin)
+        return refusal or self.start(experiment, params, client.id)
+
+    def sweep(self, experiment: Experiment, base: dict[str, Any], vary: dict[str, list[Any]],
+              points: list[dict[str, Any]], client: Client, admin: bool = False) -> Sweep | Refusal:
+        """Queue a run per point (checked by app/sweeps.py expand) as one request: the limits are asked
+        once whether they hold all of them, so none of its own points is refused later."""
+        refusal = self._allow(experiment, len(points), client, admin)
         if refusal is not None:
             return refusal
-        self.limits.record(client)
-        return self.start(experiment, params, client.id)
+        sweep_id = self.sweeps.new_id()
+        runs = [self.start(experiment, params, client.id, sweep_id) for params in points]
+        sweep = Sweep(sweep_id, experiment.id, base, vary, tuple(Point(run.params, run.id) for run in runs),
+                      client.id, time.time())
+        self.sweeps.save(sweep)
+        return sweep
 
-    def start(self, experiment: Experiment, params: dict[str, Any], owner: str = "") -> Run:
-        run = self.store.create(experiment, params, owner)
+    def _allow(self, experiment: Experiment, runs: int, client: Client, admin: bool) -> Refusal | None:
+        """Whether `client` may start a request of `runs` runs now; counted against its rate if so."""
+        load = Load(self.admission.would_queue(runs, experiment.measures_time), self.queued,
+                    self.in_flight_of(client.id))
+        refusal = self.limits.check(client, load, admin, runs)
+        if refusal is None:
+            self.limits.record(client)
+        return refusal
+
+    def start(self, experiment: Experiment, params: dict[str, Any], owner: str = "", sweep: str | None = None) -> Run:
+        run = self.store.create(experiment, params, owner, sweep)
         broadcast = Broadcast(run, self.renderer, self.settings.frame_rate)
         self.broadcasts[run.id] = broadcast
         self.in_flight[run.id] = run
@@ -80,7 +104,8 @@ class Lab:
         return len(self.admission.executing)
 
     def in_flight_of(self, owner: str) -> int:
-        return sum(1 for run in self.in_flight.values() if run.owner == owner)
+        """The client's requests queued or executing: a run, or a sweep (one, however many of its runs)."""
+        return len({run.sweep or run.id for run in self.in_flight.values() if run.owner == owner})
 
     def _admit(self) -> None:
         """Start what may start, then tell every run still queued where it now stands."""

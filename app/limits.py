@@ -4,6 +4,10 @@ Checked, in this order, before a run is created (by the API and by the form alik
 the queue's length (only when the run would have to wait), the client's runs in flight
 (queued or executing), then its runs per minute and its IP address's runs per minute
 (sliding windows, app/ratelimit.py). A refused request does not count against the rates.
+
+A sweep (app/sweeps.py) is one request of several runs, checked once: the queue must have room
+for every one of its runs that would wait, and it counts as one run in flight and one run per
+minute, so its own later points are never refused.
 """
 from __future__ import annotations
 
@@ -38,9 +42,9 @@ class Refusal:
 class Load:
     """What the lab holds now, as far as the limits care."""
 
-    would_wait: bool  # the run could not start at once
+    would_wait: int  # how many of the request's runs could not start at once (one run: 0 or 1)
     queued: int
-    in_flight_of_client: int
+    in_flight_of_client: int  # the client's requests queued or executing: a run, or a sweep however many runs
 
 
 class Limits:
@@ -49,21 +53,26 @@ class Limits:
         self.per_client = SlidingWindow(settings.max_runs_per_minute_per_client, MINUTE_S, clock)
         self.per_ip = SlidingWindow(settings.max_runs_per_minute_per_ip, MINUTE_S, clock)
 
-    def check(self, client: Client, load: Load, admin: bool = False) -> Refusal | None:
-        """Why this client may not start a run now, or None. The admin is held only to the queue's length."""
+    def check(self, client: Client, load: Load, admin: bool = False, runs: int = 1) -> Refusal | None:
+        """Why this client may not start a request of `runs` runs now (a run, or a sweep's points), or None.
+        The admin is held only to the queue's length."""
         s = self.settings
-        if load.would_wait and load.queued >= s.max_queued_runs:
+        if load.would_wait and load.queued + load.would_wait > s.max_queued_runs:
             # No way to know when a slot frees: a run lasts up to the time limit, most far less.
             retry = whole_seconds(min(s.run_timeout_s, 30))
-            return Refusal("max_queued_runs", s.max_queued_runs, retry,
-                           f"the queue is full ({s.max_queued_runs} runs waiting, max_queued_runs): "
-                           f"try again in {retry} s")
+            if runs == 1:
+                message = f"the queue is full ({s.max_queued_runs} runs waiting, max_queued_runs): try again in {retry} s"
+            else:
+                message = (f"the queue cannot hold this sweep: {load.would_wait} of its {runs} runs would wait "
+                           f"behind the {load.queued} waiting, and it holds {s.max_queued_runs} (max_queued_runs): "
+                           f"try again in {retry} s, or sweep fewer points")
+            return Refusal("max_queued_runs", s.max_queued_runs, retry, message)
         if admin:
             return None
         if load.in_flight_of_client >= s.max_runs_in_flight_per_client:
             retry = whole_seconds(min(s.run_timeout_s, 10))
             return Refusal("max_runs_in_flight_per_client", s.max_runs_in_flight_per_client, retry,
-                           f"you already have {load.in_flight_of_client} runs queued or running "
+                           f"you already have {load.in_flight_of_client} runs queued or running, a sweep counting as one "
                            f"(max_runs_in_flight_per_client = {s.max_runs_in_flight_per_client}): "
                            f"try again when one ends, in about {retry} s, or cancel one")
         for window, key, name, who in ((self.per_client, client.id, "max_runs_per_minute_per_client", "you"),
@@ -77,6 +86,6 @@ class Limits:
         return None
 
     def record(self, client: Client) -> None:
-        """Count a run that was started."""
+        """Count a request that was started: a run, or a sweep (once, however many runs)."""
         self.per_client.record(client.id)
         self.per_ip.record(client.ip)

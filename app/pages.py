@@ -17,6 +17,7 @@ from app.limits import Refusal
 from app.render import View
 from app.presenter import presenter_context
 from app.scale import scale_for
+from app.sweeps import FORM_FIELD as SWEEP_FORM_FIELD
 from app.window import MAX_MS, MIN_WIDTH_NS, Window
 from experiments.params import ParamError, defaults, from_form, validate
 
@@ -51,7 +52,8 @@ async def start_from_form(experiment_id: str, request: Request):
     exp = lab.experiments.get(experiment_id)
     if exp is None:
         raise HTTPException(404, f"no experiment {experiment_id!r}")
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    # The form's "Sweep workers" ticks go to the sweep button's route (app/sweep_routes.py), not to a run.
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str) and k != SWEEP_FORM_FIELD}
     raw = from_form(exp.params, form)
     try:
         params = validate(exp.params, raw)

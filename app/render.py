@@ -23,6 +23,7 @@ from app.conditions import describe as describe_conditions
 from app.cpu import sentences as cpu_sentences
 from app import legend, output
 from app.result_words import words_for
+from app.sweeps import worker_choices
 from app.placement import (
     LANE_HEIGHT, LAYERS, ROW_HEIGHT, SERIES_HEIGHT, Axis, Box, Step, group_id, place_arrow, place_cpu, place_mark,
     place_span, place_step, series_top, ticks,
@@ -47,6 +48,7 @@ def environment() -> Environment:
                        lane_colour=output.lane_colour, result_words=words_for)
     env.globals.update(code_view=code_view)  # an experiment's code as the pages show it (app/code.py)
     env.globals.update(timeline_tables=timeline_tables)  # the timeline as text (app/table.py)
+    env.globals.update(sweep_choices=worker_choices)  # the experiment page's "Sweep workers" (app/sweeps.py)
     return env
 
 

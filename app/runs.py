@@ -72,6 +72,7 @@ class Run:
     experiment: Experiment
     params: dict[str, Any]
     owner: str = ""  # the client that started it (app/clients.py): it may cancel it
+    sweep: str | None = None  # the sweep it is a point of (app/sweeps.py): with it, one request to the limits
     status: str = "queued"
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
@@ -183,5 +184,6 @@ class Run:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "url": f"/runs/{self.id}",
+            "sweep": self.sweep,
             "log": {"events": self.received, "truncated": self.truncated.to_json() if self.truncated else None},
         }

@@ -11,7 +11,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from app import api, live, pages, presenter, pythons
+from app import api, live, pages, presenter, pythons, sweep_routes
 from app.auth import guess_window
 from app.clients import ClientCookieMiddleware
 from app.experiments import catalogue
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
         experiments = catalogue(modules, (pythons.param(interpreters),))
         lab = app.state.lab = Lab(settings, experiments, renderer, interpreters)
         await lab.store.open()  # runs the last server left running are marked interrupted
+        await lab.sweeps.open()
         app.state.zoom = Zoom(lab.store)
         app.state.lobby = Lobby(lab, env)
         lobby_task = asyncio.create_task(app.state.lobby.run())
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(sweep_routes.router)
     app.include_router(live.router)
     app.include_router(presenter.router)
     return app

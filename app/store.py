@@ -323,8 +323,8 @@ class RunStore:
 
     # -- the interface the lab uses --
 
-    def create(self, experiment: Experiment, params: dict[str, Any], owner: str = "") -> Run:
-        run = Run(secrets.token_hex(6), experiment, params, owner)
+    def create(self, experiment: Experiment, params: dict[str, Any], owner: str = "", sweep: str | None = None) -> Run:
+        run = Run(secrets.token_hex(6), experiment, params, owner, sweep=sweep)
         run.journal = self
         self._live[run.id] = run
         self.save(run)

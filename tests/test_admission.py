@@ -1,6 +1,8 @@
 """Admission control, pure: FIFO, timing runs alone, positions, removal."""
 from __future__ import annotations
 
+from collections import deque
+
 from app.admission import Admission, Place, ordinal
 
 
@@ -65,3 +67,14 @@ def test_place_in_words():
     assert Place(1, 1).words == "1st in line, 1 run ahead of it executing"
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+
+
+def test_how_many_of_a_sweep_s_runs_would_wait():
+    a = Admission(max_concurrent=2)
+    assert a.would_queue(4, measures_time=True) == 3  # the first starts; the others run alone after it
+    assert a.would_queue(4, measures_time=False) == 2  # two start beside each other
+    a.enqueue("x", False)
+    a.admit()
+    assert a.would_queue(3, measures_time=False) == 2
+    assert a.would_queue(3, measures_time=True) == 3
+    assert a.queue == deque() and list(a.executing) == ["x"]  # asking changes nothing

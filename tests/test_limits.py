@@ -163,3 +163,13 @@ def test_the_form_shows_the_refusal_on_the_experiment_page(lab_with):
         c.post(f"/api/runs/{run_id}/cancel")
     for run_id in ids:
         wait_for_status(c, run_id)
+
+
+def test_a_sweep_needs_queue_room_for_every_run_that_would_wait():
+    lim = limits(max_queued_runs=5)
+    me = Client("a" * 32, "10.0.0.1")
+    assert lim.check(me, Load(would_wait=3, queued=2, in_flight_of_client=0), runs=4) is None  # 2 + 3 = 5 fit
+    refusal = lim.check(me, Load(would_wait=4, queued=2, in_flight_of_client=0), runs=4)
+    assert (refusal.limit, refusal.value) == ("max_queued_runs", 5)
+    assert "cannot hold this sweep: 4 of its 4 runs would wait" in refusal.message
+
