@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings, serving
+from tests.helpers import TEST_MODULES, make_settings, serving
 
 pytestmark = pytest.mark.browser
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -10,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from app.clients import COOKIE
 from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings, wait_for_status
+from tests.helpers import TEST_MODULES, make_settings, until, wait_for_status
 
 CPU = "cpu-threads-vs-processes"
 SMALL = {"first": 15, "tasks": 2, "start_method": "fork"}  # tasks of a few ms: a run takes well under a second
@@ -24,13 +23,8 @@ def sweep(client, vary, params=None, experiment=CPU, headers=None):
 
 
 def wait_for_sweep(client, sweep_id: str, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = client.get(f"/api/sweeps/{sweep_id}").json()
-        if found["status"] == "finished":
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"sweep {sweep_id} still {found['status']} after {timeout} s")
+    return until(lambda: (found := client.get(f"/api/sweeps/{sweep_id}").json())["status"] == "finished" and found,
+                 timeout=timeout, what=f"sweep {sweep_id} finishing", every=0.1)
 
 
 def plot_of(page: str) -> ET.Element:
