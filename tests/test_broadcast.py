@@ -6,9 +6,9 @@ import asyncio
 from app.broadcast import Broadcast
 from app.events import Event
 from app.experiments import load
-from app.render import Renderer, environment
+from app.render import Renderer
 from app.runs import Run
-from tests.helpers import until_async
+from tests.helpers import templates, until_async
 
 
 def running(run_id: str) -> Run:
@@ -29,7 +29,7 @@ def test_viewers_joining_at_the_same_frame_share_one_full_render():
     async def main():
         run = running("r1")
         run.ingest([Event("begin", 1_000, "w", "work", "run")])
-        renderer = CountingRenderer(environment(), clock=lambda: 2_000_000)
+        renderer = CountingRenderer(templates(), clock=lambda: 2_000_000)
         broadcast = Broadcast(run, renderer, frame_rate=20)
         first = [broadcast.snapshot() for _ in range(200)]  # a class opening the page at once
         producer = asyncio.create_task(broadcast.produce())
@@ -47,7 +47,7 @@ def test_viewers_joining_at_the_same_frame_share_one_full_render():
 def test_every_waiting_viewer_gets_each_frame_and_a_late_one_gets_them_joined():
     async def main():
         run = running("r1")
-        broadcast = Broadcast(run, Renderer(environment(), clock=lambda: 2_000_000), frame_rate=1000)
+        broadcast = Broadcast(run, Renderer(templates(), clock=lambda: 2_000_000), frame_rate=1000)
         waiting = [asyncio.create_task(broadcast.after(0)) for _ in range(300)]
         await asyncio.sleep(0)
         broadcast._publish("<p>one</p>", last=False)
@@ -64,7 +64,7 @@ def test_every_waiting_viewer_gets_each_frame_and_a_late_one_gets_them_joined():
 def test_the_first_lane_goes_out_at_once_then_frames_are_paced():
     async def main():
         run = running("r1")
-        broadcast = Broadcast(run, Renderer(environment(), clock=lambda: 2_000_000), frame_rate=1)
+        broadcast = Broadcast(run, Renderer(templates(), clock=lambda: 2_000_000), frame_rate=1)
         producer = asyncio.create_task(broadcast.produce())
         await until_async(lambda: broadcast.seq == 1, what="the frame that says it is running")
         run.ingest([Event("begin", 1_000, "w", "work", "run")])
@@ -82,7 +82,7 @@ def test_the_first_lane_goes_out_at_once_then_frames_are_paced():
 def test_a_page_waits_for_the_first_lane_of_a_starting_run_but_not_for_long():
     async def main():
         run = running("r1")
-        broadcast = Broadcast(run, Renderer(environment(), clock=lambda: 2_000_000), frame_rate=20)
+        broadcast = Broadcast(run, Renderer(templates(), clock=lambda: 2_000_000), frame_rate=20)
         producer = asyncio.create_task(broadcast.produce())
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -13,12 +13,12 @@ from app.again import fixed_variant, params_for
 from app.compare import CompareError, run_ids, sections
 from app.events import Event
 from app.experiments import catalogue
-from app.render import Renderer, environment
+from app.render import Renderer
 from app.runs import Run
 from app.scale import scale_for
 from app.server import create_app
 from experiments import MODULES
-from tests.helpers import make_settings, start_sleeper, wait_for_status
+from tests.helpers import make_settings, start_sleeper, templates, wait_for_status
 
 MS = 1_000_000
 T0 = 1_000 * MS  # a run's first event (monotonic_ns: never 0)
@@ -110,7 +110,7 @@ def test_a_failed_runs_error_is_a_row():
 # -- the timelines -----------------------------------------------------------------------------------
 
 def test_finished_runs_are_drawn_on_the_longest_ones_axis_and_a_run_still_going_is_not_drawn():
-    renderer = Renderer(environment(), clock=lambda: T0 + 50 * MS)
+    renderer = Renderer(templates(), clock=lambda: T0 + 50 * MS)
     short = finished("r1", QUICK, {"workers": 1, "ms": 10}, {"slept_ms": 10}, 10)
     long = finished("r2", QUICK, {"workers": 1, "ms": 200}, {"slept_ms": 200}, 200)
     going = Run("r3", CATALOGUE[QUICK], {"workers": 1, "ms": 900}, status="running")

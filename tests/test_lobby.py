@@ -14,10 +14,9 @@ from app.experiments import catalogue
 from app.live import lobbies, pump
 from app.lobby import Lobby, Subscriber, live_runs
 from app.presenter import NOT_PRESENTER
-from app.render import environment
 from app.runs import Run
 from app.server import create_app
-from tests.helpers import make_settings, receive_text, until_async, wait_for_status
+from tests.helpers import make_settings, receive_text, templates, until_async, wait_for_status
 
 TICKER = "tests.ticker_experiment"
 EXPERIMENTS = catalogue(("experiments.race_counter", TICKER))
@@ -77,13 +76,13 @@ def test_queued_runs_show_their_place_in_the_queue():
     lab.places = {running.id: 5, queued.id: 7}
     rows = live_runs(lab.store.active(), position=lab.position)
     assert [(r.id, r.position) for r in rows] == [(running.id, None), (queued.id, 7)]  # only a queued run has one
-    assert "#7 in the queue" in Lobby(lab, environment()).render()
+    assert "#7 in the queue" in Lobby(lab, templates()).render()
 
 
 def test_the_lobby_shows_runs_and_the_pinned_run_but_never_who_started_them():
     lab = FakeLab()
     run = make_run(lab, "running", owner="f00dfacef00dfacef00dfacef00dface")
-    lobby = Lobby(lab, environment())
+    lobby = Lobby(lab, templates())
     lobby.pin(run)
     html = lobby.render()
     assert f'href="/runs/{run.id}"' in html and "running" in html and "ticks=<b>3</b>" in html
@@ -102,7 +101,7 @@ def test_a_subscriber_keeps_only_the_newest_lobby():
 def test_the_lobby_offers_a_change_once_and_nothing_when_nothing_changed():
     async def scenario():
         lab = FakeLab()
-        lobby = Lobby(lab, environment())
+        lobby = Lobby(lab, templates())
         subscriber = lobby.subscribe()
         first = await subscriber.next()
         assert "Nothing is running" in first
@@ -172,7 +171,7 @@ def test_pump_drops_a_viewer_whose_send_stalls_instead_of_buffering_for_it():
 
 def test_pump_ends_when_the_viewer_leaves_and_the_lobby_forgets_it():
     async def scenario():
-        lobby = Lobby(FakeLab(), environment())
+        lobby = Lobby(FakeLab(), templates())
         socket = FakeSocket()
         task = asyncio.create_task(pump(socket, lobbies(lobby), send_timeout=5))
         await until_async(lambda: socket.sent, what="the first lobby sent")

@@ -7,11 +7,11 @@ import pytest
 
 from app.events import Event
 from app.experiments import load
-from app.hangs import Blocked
+from app.hangs import blocked_workers
 from app.placement import group_id
-from app.render import Renderer, View, environment
+from app.render import Renderer, View
 from app.runs import Run
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, templates
 
 MS = 1_000_000
 T0 = 5_000 * MS
@@ -25,7 +25,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def renderer(clock: FakeClock) -> Renderer:
-    return Renderer(environment(), clock=clock)
+    return Renderer(templates(), clock=clock)
 
 
 def a_run(*events: Event, header: dict | None = HEADER) -> Run:
@@ -180,14 +180,15 @@ def test_the_bytecode_view_is_sent_once_when_the_header_arrives(renderer, clock)
     assert 'id="bytecode"' not in renderer.delta(run, view)
 
 
-def test_a_hung_run_lists_each_blocked_worker_and_what_it_waits_on(renderer):
-    run = a_run(begin(1, "Listener", "Condition.wait", "wait"))
-    run.blocked = [Blocked("Listener", "Condition.wait", 1.0), Blocked("main", "Thread.join", 0.5)]
+def test_a_hung_run_lists_each_blocked_worker_what_it_waits_on_and_since_when(renderer):
+    run = a_run(begin(0.5, "main", "Thread.join", "wait"), begin(1, "Listener", "hold condition", "hold"),
+                begin(2.3, "Listener", "Condition.wait", "wait"))
+    run.blocked = blocked_workers(run.timeline)  # as the supervisor takes them, before the kill
     run.finish("hung", "every live worker was blocked", cut_at_ns=at(3000))
     html = renderer.delta(run, View())
     assert '<div id="status" class="status status-hung"' in html
-    items = re.findall(r'<b class="worker">(.*?)</b> → <code class="waiting-on">(.*?)</code>', html)
-    assert items == [("Listener", "Condition.wait"), ("main", "Thread.join")]
+    items = re.findall(r'<b class="worker">(.*?)</b> → <code class="waiting-on">(.*?)</code> <small>since (.*?) ms</small>', html)
+    assert items == [("main", "Thread.join", "0.5"), ("Listener", "Condition.wait", "2.3")]  # since the run began
 
 
 def test_lanes_of_the_runner_process_do_not_repeat_its_pid(renderer):

@@ -7,10 +7,10 @@ import re
 import pytest
 
 from app.experiments import load
-from app.render import environment
 from app.result_words import speedup_chart, words_for, worded_value
 from app.runs import Run
 from experiments.params import defaults
+from tests.helpers import templates
 
 
 def finished(module: str, result: dict, params: dict | None = None, python: str = "3.11.7") -> Run:
@@ -40,7 +40,7 @@ def test_lists_and_dicts_are_tables_not_python_reprs():
 def test_the_result_panel_has_no_python_repr_left():
     run = finished("experiments.manager_dict", {"expected": {"w0": 0, "w1": 1}, "actual": {"w0": 0, "w1": 1},
                                                 "correct": True, "run_call_ms": 40.0})
-    html = environment().get_template("_result.html").render(run=run)
+    html = templates().get_template("_result.html").render(run=run)
     assert "{" not in html.split("<h2>Result</h2>")[1].split("CPU budget")[0]
     assert "<th>run() took</th><td>40.0 ms</td>" in re.sub(r"\s+(?=<)", "", html)
     assert 'class="verdict verdict-shown"' in html and "All 2 workers&#39; writes reached" in html
@@ -58,9 +58,9 @@ def test_the_speedup_chart_has_serial_threads_processes_and_the_ideal_time():
 def test_the_chart_is_drawn_for_the_threads_vs_processes_runs_only():
     report = {"serial_ms": 845.0, "thread_ms": 1664.0, "process_ms": 920.0, "thread_speedup": 0.51,
               "process_speedup": 0.92, "ideal_speedup": 2, "results": [1, 2]}
-    html = environment().get_template("_result.html").render(run=finished("experiments.cpu_threads_vs_processes", report))
+    html = templates().get_template("_result.html").render(run=finished("experiments.cpu_threads_vs_processes", report))
     assert len(re.findall(r'<svg y="\d+" height="38" width="100%" class="bar bar-\d"', html)) == 4
-    html = environment().get_template("_result.html").render(run=finished("experiments.lock_counter",
+    html = templates().get_template("_result.html").render(run=finished("experiments.lock_counter",
                                                                           {"expected": 0, "actual": 0, "correct": True}))
     assert 'class="speedup"' not in html
 

@@ -7,11 +7,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.events import Event
-from app.render import Renderer, environment
+from app.render import Renderer
 from app.runs import Run
 from app.experiments import load
 from app.timeline import ON_CPU, Timeline
 from app.window import RowIndex, Window, WindowTimeline
+from tests.helpers import templates
 
 US = 1_000
 MS = 1_000_000
@@ -94,7 +95,7 @@ def render_window(run_events: list[Event], window: Window) -> str:
     run.ingest([Event("header", T0, "main", value={"python": "3.11.7", "pid": 1})] + run_events)
     run.finish("done")
     timeline, _, _ = window_of(run_events, window)
-    env = environment()
+    env = templates()
     env.globals["htmx"] = {"source": "local", "local_htmx": "", "local_ws": ""}
     parts = Renderer(env).window_parts(run, timeline, window)
     return env.get_template("_timeline.html").render(**parts, oob=False)
