@@ -7,16 +7,17 @@ from __future__ import annotations
 import pytest
 
 from app.events import Event
-from app.hangs import blocked_workers
+from app.hangs import Blocked, blocked_workers
 from app.timeline import Timeline
 
 MS = 1_000_000
+T0 = 5_000 * MS  # a monotonic clock's reading when the run began: "since" counts from there
 
 
 def timeline_of(*events: tuple) -> Timeline:
     timeline = Timeline()
     for kind, ms, worker, *rest in events:
-        timeline.apply(Event(kind, ms * MS, worker, *rest))
+        timeline.apply(Event(kind, T0 + int(ms * MS), worker, *rest))
     return timeline
 
 
@@ -25,13 +26,15 @@ def test_every_live_lane_blocked_in_a_wait_is_a_hang_naming_what_each_waits_on()
         ("begin", 0, "main", "Thread.join", "wait"),
         ("begin", 1, "Speaker", "hold condition", "hold"),
         ("begin", 2, "Speaker", "Condition.wait", "wait"),
-        ("begin", 3, "Listener", "Condition.wait", "wait"),
+        ("begin", 3.0004, "Listener", "Condition.wait", "wait"),
         ("begin", 4, "finished", "work", "run"),
         ("end", 5, "finished"),
     )
-    assert [(b.worker, b.waiting_on, b.since_ms) for b in blocked_workers(timeline)] == [
-        ("main", "Thread.join", 0), ("Speaker", "Condition.wait", 2), ("Listener", "Condition.wait", 3),
+    blocked = blocked_workers(timeline)
+    assert [(b.worker, b.waiting_on, b.since_ms) for b in blocked] == [
+        ("main", "Thread.join", 0), ("Speaker", "Condition.wait", 2), ("Listener", "Condition.wait", 3),  # to the µs
     ]
+    assert blocked[1].to_json() == {"worker": "Speaker", "waiting_on": "Condition.wait"}  # what the API says
 
 
 @pytest.mark.parametrize("category", ["sleep", "run", "cpu", "hold", "io"])
@@ -55,3 +58,9 @@ def test_a_wait_that_returned_is_not_blocking_any_more():
 def test_no_live_lane_is_no_hang():
     assert blocked_workers(timeline_of(("begin", 0, "main", "x", "run"), ("end", 1, "main"))) == []
     assert blocked_workers(Timeline()) == []
+
+
+def test_since_when_is_in_ms_from_the_runs_start_to_the_µs_however_late_the_wait_began():
+    timeline = timeline_of(("begin", 0, "main", "run()", "run"), ("end", 1, "main"),
+                           ("begin", 1500.2504, "consumer", "Queue.get", "wait"))
+    assert blocked_workers(timeline) == [Blocked("consumer", "Queue.get", 1500.25)]
