@@ -70,7 +70,10 @@ def test_first_render_draws_spans_marks_arrows_and_series(renderer, clock):
     renderer.catch_up(run, view)
     html = renderer.full(run, view)
     assert 'id="lanes"' in html and 'id="arrows"' in html and 'id="series"' in html
-    assert len(re.findall(r"<line x1=\"[\d.]+%\" y1=", html)) == 1  # the notify → woken arrow
+    # the notify → woken arrow, from the middle of producer's spans (lane 2) to consumer's (lane 1), in
+    # whole pixels, with its lanes and times for the details panel
+    arrows = re.findall(r'<g class="arrow" tabindex="0" (.*?)><line x1="(.*?)" y1="(.*?)" x2="(.*?)" y2="(.*?)"', html)
+    assert arrows == [('data-fl="2" data-tl="1" data-s="9.00" data-e="10.00"', "9.0%", "82", "10.0%", "47")]
     assert "items waiting" in html
     assert 'id="steps-0"' in html and 'id="step-open-0"' in html
 
