@@ -8,7 +8,7 @@ import signal
 
 from app.cpu import budget, sentences as cpu_sentences
 from app.events import Event
-from app.timeline import Timeline
+from app.timeline import HELD_MAX, ON_CPU, Span, Timeline
 from experiments import sampler
 
 MS = 1_000_000
@@ -138,3 +138,159 @@ def test_a_budget_says_how_many_cores_others_took_during_a_phase():
     assert not any("speedup" in s for s in cpu_sentences(cpu, {"expected": 0, "actual": 0}))
 
 
+
+
+# -- the on-CPU strip as drawn: bins of the resolution, counted from the run's start ----------
+
+US = 1_000
+T0 = 5_000 * MS + 70 * US  # the run's first event: a clock's reading, not a multiple of anything
+
+
+def cpu_run(*intervals: tuple[float, float], tid: int = 7) -> Timeline:
+    """A coalescing timeline (200 µs bins while the run is short): lane `w` for thread `tid`, on a CPU
+    in each of `intervals` (µs since T0)."""
+    timeline = Timeline()
+    timeline.apply(Event("lane", T0, "w", value={"pid": 1, "tid": tid, "thread": "Thread-1 (work)"}))
+    for start, end in intervals:
+        timeline.apply(Event("oncpu", T0 + int(start * US), "", value=(tid, T0 + int(end * US))))
+    return timeline
+
+
+def bins(spans) -> list[tuple[float, float, float]]:
+    return [((s.start_ns - T0) / US, (s.end_ns - T0) / US, s.busy_ns / US) for s in spans]
+
+
+def test_whole_bins_on_a_cpu_are_one_span_and_a_bin_partly_on_a_cpu_says_how_much():
+    timeline = cpu_run((0, 600), (600, 700), (1_000, 1_100))
+    lane = timeline.lanes[0]
+    assert bins(timeline.cpu_spans) == [(0, 600, 600), (600, 800, 100)]  # bins from the run's start
+    assert bins(timeline.open_cpu(lane)) == [(1_000, 1_200, 100)]  # still being filled
+    assert all((s.lane, s.name, s.category) == (0, ON_CPU, ON_CPU) for s in timeline.cpu_spans + timeline.open_cpu(lane))
+    timeline.close()
+    assert bins(timeline.cpu_spans) == [(0, 600, 600), (600, 800, 100), (1_000, 1_200, 100)]
+    assert lane.cpu_ns == 800 * US and timeline.open_cpu(lane) == []
+
+
+def test_full_bins_in_a_row_are_drawn_once_the_row_ends_and_a_bin_98_percent_full_counts_as_full():
+    timeline = cpu_run((0, 200), (200, 396), (400, 595), (800, 1_000))  # 196 of 200 µs, then 195
+    lane = timeline.lanes[0]
+    assert bins(timeline.cpu_spans) == [(0, 400, 400), (400, 600, 195)]
+    assert bins(timeline.open_cpu(lane)) == [(800, 1_000, 200)]  # a row of full bins, not drawn yet
+    timeline.apply(Event("oncpu", T0 + 1_000 * US, "", value=(7, T0 + 1_400 * US)))
+    assert bins(timeline.open_cpu(lane)) == [(800, 1_400, 600)]  # the row grows
+    timeline.close()
+    assert bins(timeline.cpu_spans) == [(0, 400, 400), (400, 600, 195), (800, 1_400, 600)]
+
+
+def test_an_interval_across_bins_fills_the_rest_of_its_first_bin_then_whole_ones_then_opens_the_last():
+    timeline = cpu_run((150, 1_050))
+    assert bins(timeline.cpu_spans) == [(0, 200, 50)]  # 150-200: a quarter of its bin
+    assert bins(timeline.open_cpu(timeline.lanes[0])) == [(200, 1_000, 800), (1_000, 1_200, 50)]
+
+
+def test_without_coalescing_each_interval_is_drawn_as_it_came():
+    timeline = Timeline(coalesce=False)
+    timeline.apply(Event("lane", T0, "w", value={"pid": 1, "tid": 7}))
+    for start, end in ((0, 1), (5, 5), (9, 8)):  # an empty or backwards interval is nothing
+        timeline.apply(Event("oncpu", T0 + start * US, "", value=(7, T0 + end * US)))
+    assert [(s.lane, s.name, s.category, s.start_ns - T0, s.end_ns - T0) for s in timeline.cpu_spans] == [
+        (0, ON_CPU, ON_CPU, 0, 1 * US)]
+    assert timeline.lanes[0].cpu_ns == 1 * US
+
+
+def test_the_recorders_own_threads_cpu_is_counted_by_role_and_drawn_on_no_lane():
+    timeline = Timeline()
+    timeline.apply(Event("header", T0, "main", value={"pid": 1}))
+    for tid, start, end in ((50, 0, 30), (50, 30, 35), (51, 10, 15)):  # before anyone said whose threads they are
+        timeline.apply(Event("oncpu", T0 + start * US, "", value=(tid, T0 + end * US)))
+    timeline.apply(Event("service", T0 + 40 * US, "", value={"tid": 50, "role": "recorder"}))
+    timeline.apply(Event("service", T0 + 40 * US, "", value={"tid": 51}))  # a role not said
+    timeline.apply(Event("service", T0 + 40 * US, "", value={"tid": 52, "role": "sampler"}))  # nothing held
+    timeline.apply(Event("service", T0 + 40 * US, "", value={"role": "no tid"}))
+    timeline.apply(Event("oncpu", T0 + 50 * US, "", value=(50, T0 + 70 * US)))
+    timeline.apply(Event("oncpu", T0 + 50 * US, "", value=(52, T0 + 53 * US)))
+    timeline.close()
+    assert timeline.service_ns == {"recorder": 55 * US, "service": 5 * US, "sampler": 3 * US}
+    assert timeline.service == {50: "recorder", 51: "service", 52: "sampler"}
+    assert timeline.cpu_spans == [] and timeline.unlaned_ns == 0 and timeline.held == {}
+
+
+def test_intervals_held_for_a_lane_are_bounded_and_the_rest_counted_as_the_runs_unlaned_time():
+    timeline = Timeline(coalesce=False)
+    for i in range(HELD_MAX + 3):
+        timeline.apply(Event("oncpu", T0 + i * 10 * US, "", value=(9, T0 + i * 10 * US + 2 * US)))
+    assert len(timeline.held[9]) == HELD_MAX and timeline.unlaned_ns == 3 * 2 * US
+    timeline.apply(Event("oncpu", T0, "", value=(8, T0 + 5 * US)))  # a thread that never gets a lane
+    timeline.apply(Event("lane", T0, "w", value={"pid": 1, "tid": 9}))
+    assert len(timeline.cpu_spans) == HELD_MAX and timeline.lanes[0].cpu_ns == HELD_MAX * 2 * US
+    timeline.close()
+    assert timeline.unlaned_ns == 6 * US + 5 * US and timeline.held == {}
+
+
+def test_a_lane_knows_its_process_thread_and_native_id():
+    timeline = cpu_run(tid=7)
+    timeline.apply(Event("lane", T0, "v", value={"pid": 2, "tid": "not a number"}))
+    w, v = timeline.lanes
+    assert (w.pid, w.thread, w.tid) == (1, "Thread-1 (work)", 7)
+    assert (v.pid, v.thread, v.tid) == (2, "", None)
+    assert timeline.lane_of_tid() == {7: "w"}
+
+
+# -- a process that ended under its lanes ------------------------------------------------------
+
+def exited(timeline: Timeline, ms: float, pid: int, **info) -> Timeline:
+    timeline.apply(Event("exit", T0 + int(ms * MS), "", value={"pid": pid, **info}))
+    return timeline
+
+
+def pool() -> Timeline:
+    """main in process 1, then in process 7 an idle worker thread and a pool worker in fib(30) and a
+    nested wait, then main's wait."""
+    timeline = events_of(
+        ("lane", T0, "main", "", "", {"pid": 1, "tid": 1}),
+        ("lane", T0, "idle", "", "", {"pid": 7, "tid": 70}),
+        ("lane", T0, "pool-1", "", "", {"pid": 7, "tid": 71}),
+        ("begin", T0 + 1 * MS, "pool-1", "fib(30)", "cpu"),
+        ("begin", T0 + 2 * MS, "pool-1", "Queue.get", "wait"),
+        ("begin", T0 + 1 * MS, "main", "Pool.map", "wait"),
+    )
+    return timeline
+
+
+def test_a_killed_process_marks_each_of_its_lanes_and_cuts_what_they_had_open_where_it_died():
+    timeline = exited(pool(), 5, pid=7, signal=signal.SIGKILL, known=True)
+    assert [(m.lane, m.ts_ns - T0, m.name, m.category) for m in timeline.marks] == [
+        (1, 5 * MS, "killed by SIGKILL", "end"), (2, 5 * MS, "killed by SIGKILL", "end")]
+    assert timeline.spans == [
+        Span(2, "Queue.get", "wait", T0 + 2 * MS, T0 + 5 * MS, 1, cut="killed by SIGKILL"),
+        Span(2, "fib(30)", "cpu", T0 + 1 * MS, T0 + 5 * MS, 0, cut="killed by SIGKILL"),
+    ]
+    assert [lane.ended for lane in timeline.lanes] == ["", "", "killed by SIGKILL"]
+    assert [d.words() for d in timeline.deaths] == ["pool-1 (pid 7) was killed by SIGKILL during Queue.get"]
+    exited(timeline, 6, pid=7, signal=signal.SIGTERM, known=True)  # said twice: once is what happened
+    assert len(timeline.deaths) == 1 and len(timeline.spans) == 2
+
+
+def test_a_process_that_exited_leaves_its_open_spans_to_be_cut_when_the_run_ends():
+    timeline = exited(pool(), 5, pid=7, signal=0, status=0, known=True)
+    assert timeline.marks == timeline.spans == timeline.deaths == []
+
+
+def test_a_process_reaped_before_its_end_was_read_cuts_its_spans_saying_so():
+    timeline = exited(pool(), 5, pid=7, known=False)
+    assert timeline.marks == []  # no signal known: nothing to mark
+    assert {s.cut for s in timeline.spans} == {"its process ended"}
+    assert [d.words() for d in timeline.deaths] == [
+        "pool-1 (pid 7) ended (how is unknown: its parent reaped it before it could be read) during Queue.get"]
+
+
+def test_a_span_that_began_after_its_process_died_is_cut_where_it_began():
+    timeline = exited(pool(), 1.5, pid=7, signal=signal.SIGKILL, known=True)  # the wait began at 2 ms
+    assert [(s.name, s.start_ns - T0, s.end_ns - T0) for s in timeline.spans] == [
+        ("Queue.get", 2 * MS, 2 * MS), ("fib(30)", 1 * MS, 1.5 * MS)]
+
+
+def test_full_bins_apart_are_drawn_apart_however_their_last_bin_was_filled():
+    timeline = cpu_run((0, 400), (802, 1_000), (1_000, 1_050))  # full bins; a gap; a bin full but for 2 µs
+    timeline.close()
+    assert bins(timeline.cpu_spans) == [(0, 400, 400), (800, 1_000, 200), (1_000, 1_200, 50)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.events import Event
-from app.timeline import NOTIFIES_KEPT, Arrow, Timeline
+from app.timeline import NOTIFIES_KEPT, Arrow, Mark, Printed, Span, Timeline
 
 MS = 1_000_000
 
@@ -237,10 +237,10 @@ def test_spans_of_another_category_are_not_merged_together():
 
 
 def test_a_flood_of_spans_leaves_a_bounded_number_to_draw_whatever_its_length():
-    # 100 000 spans over 10 s: the resolution grows with the axis, the drawn spans stay few.
-    timeline = fold(*short_spans(100_000, every_ns=100 * US, length_ns=10 * US))
+    # 20 000 spans over 10 s: the resolution grows with the axis, the drawn spans stay few.
+    timeline = fold(*short_spans(20_000, every_ns=500 * US, length_ns=10 * US))
     timeline.close()
-    assert sum(s.count for s in timeline.spans) == 100_000
+    assert sum(s.count for s in timeline.spans) == 20_000
     assert timeline.resolution_ns == 20_000 * MS // 500  # the 20 s axis of a 10 s run
     assert len(timeline.spans) < 3_000
 
@@ -295,3 +295,263 @@ def test_apply_all_folds_exactly_as_apply_one_by_one():
     assert at_once.spans == one_by_one.spans and at_once.marks == one_by_one.marks
     assert (at_once.t0_ns, at_once.last_ns, at_once.resolution_ns) == (one_by_one.t0_ns, one_by_one.last_ns, one_by_one.resolution_ns)
     assert [lane.pid for lane in at_once.lanes] == [lane.pid for lane in one_by_one.lanes]
+
+
+# -- what the chart shows of a run that starts where clocks start: not at 0 --------------------
+
+T0 = 5_000 * MS  # a monotonic clock's reading when the run began
+
+
+def at(us: float) -> int:
+    return T0 + int(us * US)
+
+
+def test_the_resolution_follows_the_runs_length_not_the_clocks_reading():
+    timeline = fold(Event("begin", at(0), "w", "run()", "run"), Event("end", at(150_000), "w"))  # 150 ms long
+    assert timeline.resolution_ns == 200 * MS // 500  # the 200 ms axis of a 150 ms run
+    at_once = Timeline()
+    at_once.apply_all([Event("begin", at(0), "w", "run()", "run"), Event("begin", at(10), "w", "step", "run"),
+                       Event("end", at(20), "w"), Event("end", at(150_000), "w")])
+    assert at_once.resolution_ns == 200 * MS // 500
+
+
+def test_marks_are_merged_only_while_closer_than_the_resolution_to_the_first_of_them():
+    # the resolution of a short run: 200 µs (1/500 of its 100 ms axis)
+    timeline = fold(*(Event("instant", at(us), "w", f"print {i}", "print")
+                      for i, us in enumerate((0, 0, 150, 100, 250, 1_000, 1_200))))
+    timeline.close()
+    assert [(m.ts_ns, m.name, m.count, m.last_ns) for m in timeline.marks] == [
+        (at(0), "print 0", 4, at(150)),  # 100 µs after 150 µs: the merged mark still ends at the latest
+        (at(250), "print 4", 1, 0),  # 250 µs after the first: apart, though 100 µs after the previous one
+        (at(1_000), "print 5", 1, 0),
+        (at(1_200), "print 6", 1, 0),  # a resolution (200 µs) after: apart
+    ]
+
+
+def test_a_mark_of_another_category_or_before_the_merged_ones_is_drawn_apart():
+    timeline = fold(Event("instant", at(100), "w", "put 1", "notify"), Event("instant", at(110), "w", "print", "print"),
+                    Event("instant", at(120), "w", "print", "print"), Event("instant", at(50), "w", "print", "print"))
+    timeline.close()
+    assert [(m.ts_ns, m.category, m.count) for m in timeline.marks] == [
+        (at(100), "notify", 1), (at(110), "print", 2), (at(50), "print", 1)]
+    assert timeline.pending_marks(timeline.lanes[0]) == []
+
+
+def test_a_mark_still_merging_is_drawn_with_the_open_parts():
+    timeline = fold(Event("instant", at(0), "w", "tick", "print"), Event("instant", at(10), "w", "tick", "print"))
+    lane = timeline.lanes[0]
+    assert timeline.marks == [] and [(m.count, m.last_ns) for m in timeline.pending_marks(lane)] == [(2, at(10))]
+
+
+def test_arrows_too_close_to_tell_apart_between_the_same_lanes_are_drawn_once():
+    pairs = [(0, 5), (10, 15), (20, 300), (400, 405)]  # µs: notify, then the wait it ends
+    events = []
+    for notify, woken in pairs:
+        events += [Event("instant", at(notify), "Speaker", "notify", "notify"), Event("instant", at(woken), "Listener", "woken", "woken")]
+    events += [Event("instant", at(30), "Other", "woken", "woken")]  # the same notify, another lane: its own arrow
+    speaker, listener, other = 0, 1, 2
+    assert fold(*events).arrows == [
+        Arrow(speaker, at(0), listener, at(5)),
+        Arrow(speaker, at(20), listener, at(300)),  # its notify is close to the first's, its woken is not
+        Arrow(speaker, at(400), listener, at(405)),
+        Arrow(speaker, at(20), other, at(30)),
+    ]
+    every = Timeline(coalesce=False)
+    every.apply_all(events)
+    assert len(every.arrows) == 5
+
+
+def test_spans_of_other_names_merged_say_so_in_their_name_and_label():
+    same = fold(*short_spans(3, t0=T0, name="step"))
+    same.close()
+    mixed = fold(*short_spans(1, t0=T0, name="step"), *short_spans(2, t0=at(2), name="other"))
+    mixed.close()
+    assert [(s.name, s.count) for s in same.spans] == [("step", 3)]
+    assert [(s.name, s.count) for s in mixed.spans] == [("step, …", 3)]
+    assert mixed.spans[0].busy_ns == 3 * US and (mixed.spans[0].start_ns, mixed.spans[0].end_ns) == (at(0), at(5))
+
+
+def test_open_spans_are_drawn_up_to_now_outermost_first_then_the_spans_still_merging():
+    timeline = fold(
+        Event("begin", at(1_000), "w", "hold a", "hold"),
+        Event("begin", at(2_000), "w", "Lock.acquire b", "wait"),
+        Event("begin", at(2_010), "w", "tiny", "run"), Event("end", at(2_011), "w"),  # merging, inside the wait
+    )
+    lane = timeline.lanes[0]
+    assert timeline.open_spans(lane, now_ns=at(5_000)) == [
+        Span(0, "hold a", "hold", at(1_000), at(5_000), 0),
+        Span(0, "Lock.acquire b", "wait", at(2_000), at(5_000), 1),
+        Span(0, "tiny", "run", at(2_010), at(2_011), 2),
+    ]
+    # a clock read a little before the last event: an open span is never drawn ending before it began
+    assert [s.end_ns for s in timeline.open_spans(lane, now_ns=at(1_500))][:2] == [at(1_500), at(2_000)]
+    assert timeline.spans == []
+
+
+def test_a_span_as_long_as_the_resolution_is_drawn_alone_and_one_a_resolution_away_is_not_joined():
+    res = 200 * US
+    timeline = fold(*short_spans(1, t0=T0, length_ns=res - 1), *short_spans(1, t0=at(300), length_ns=res),
+                    *short_spans(1, t0=at(600), length_ns=US), *short_spans(1, t0=at(601) + res, length_ns=US))
+    timeline.close()
+    assert [(s.start_ns - T0, s.end_ns - T0, s.count) for s in timeline.spans] == [
+        (0, res - 1, 1), (300 * US, 500 * US, 1), (600 * US, 601 * US, 1), (801 * US, 802 * US, 1)]
+    assert all((s.lane, s.depth, s.name) == (0, 0, "step") for s in timeline.spans)
+
+
+def test_merged_spans_are_drawn_as_soon_as_they_are_as_wide_as_the_resolution():
+    timeline = fold(*short_spans(100, t0=T0, every_ns=2 * US, length_ns=US))  # 0-199 µs: one short of 200
+    assert timeline.spans == []
+    timeline.apply_all(short_spans(1, t0=at(199), length_ns=US))  # 0-200 µs
+    assert timeline.spans == [Span(0, "step", "run", T0, at(200), 0, count=101, busy_ns=101 * US)]
+
+
+def test_short_spans_nested_in_one_that_ends_are_drawn_at_their_depth_when_it_ends():
+    timeline = fold(
+        Event("begin", at(0), "w", "outer", "run"),
+        Event("begin", at(1), "w", "middle", "run"),
+        *short_spans(2, t0=at(2), name="inner"),  # depth 2, merging
+        Event("end", at(10), "w"),  # middle ends: nothing more joins inner
+    )
+    inner = Span(0, "inner", "run", at(2), at(5), 2, count=2, busy_ns=2 * US)
+    assert timeline.spans == [inner]  # middle, short too, is merging at depth 1
+    timeline.apply_all([
+        Event("begin", at(12), "w", "middle", "run"),
+        *short_spans(1, t0=at(13), name="inner"),  # depth 2 again, beside the middles merging at depth 1
+        Event("end", at(15), "w"),  # this middle joins the first; the inner in it is drawn
+        Event("begin", at(600), "w", "long middle", "run"), Event("end", at(900), "w"),  # drawn alone
+        Event("end", at(1_000), "w"),  # outer ends
+    ])
+    assert timeline.spans == [
+        inner,
+        Span(0, "inner", "run", at(13), at(14), 2),
+        Span(0, "middle", "run", at(1), at(15), 1, count=2, busy_ns=12 * US),
+        Span(0, "long middle", "run", at(600), at(900), 1),
+        Span(0, "outer", "run", at(0), at(1_000), 0),
+    ]
+
+
+def test_close_draws_what_is_merging_deeper_first_then_cuts_what_never_ended():
+    timeline = fold(
+        Event("begin", at(0), "w", "outer", "run"),
+        *short_spans(1, t0=at(1), name="shallow"),  # depth 1, merging
+        Event("begin", at(5), "w", "inner", "run"),
+        *short_spans(1, t0=at(6), name="deep"),  # depth 2, merging
+        Event("instant", at(7), "w", "tick", "print"),
+    )
+    timeline.close(at(50_000))
+    assert timeline.spans == [
+        Span(0, "deep", "run", at(6), at(7), 2),
+        Span(0, "shallow", "run", at(1), at(2), 1),
+        Span(0, "inner", "run", at(5), at(50_000), 1, cut="never ended"),
+        Span(0, "outer", "run", at(0), at(50_000), 0, cut="never ended"),
+    ]
+    assert timeline.marks == [Mark(0, at(7), "tick", "print")] and timeline.lanes[0].pending_mark is None
+    assert timeline.last_ns == at(50_000)
+
+
+def test_close_cuts_at_the_last_event_when_no_later_end_is_given():
+    timeline = fold(Event("begin", at(0), "w", "sleep(60)", "sleep"), Event("instant", at(30), "v", "x", "print"))
+    timeline.close(at(10))  # earlier than what was seen: the last event is later
+    assert timeline.spans == [Span(0, "sleep(60)", "sleep", at(0), at(30), 0, cut="never ended")]
+
+
+def test_a_mark_is_placed_on_its_lane_with_its_name_category_and_time():
+    timeline = Timeline(coalesce=False)
+    timeline.apply_all([Event("instant", at(1), "w", "hello", "print"), Event("instant", at(2), "v", "bye", "print")])
+    assert timeline.marks == [Mark(0, at(1), "hello", "print"), Mark(1, at(2), "bye", "print")]
+
+
+def test_counter_samples_closer_than_the_resolution_keep_the_first_time_and_the_latest_value():
+    timeline = fold(*(Event("counter", at(us), "w", "depth", value=v)
+                      for us, v in ((0, 1), (0, 2), (199, 3), (200, 4), (399.999, 5), (400, 6))))
+    assert timeline.by_name["depth"].samples == [(at(0), 3.0), (at(200), 5.0), (at(400), 6.0)]
+
+
+def test_the_output_the_result_and_the_failure_are_kept_as_they_came():
+    timeline = fold(Event("header", at(0), "main", value={"pid": 1}), Event("output", at(1), "", "raw line"),
+                    Event("result", at(2), "main", value={"actual": 3}), Event("failure", at(3), "main", value={"error": "boom"}))
+    assert (timeline.header, timeline.result, timeline.failure) == ({"pid": 1}, {"actual": 3}, {"error": "boom"})
+    assert timeline.output == ["raw line"] and timeline.prints == [Printed(at(1), None, "raw line")]
+    assert [lane.worker for lane in timeline.lanes] == ["main"]  # raw output is no lane's
+
+
+def test_apply_all_takes_an_event_earlier_than_the_first_and_a_lane_event_of_a_known_lane_like_apply():
+    events = [Event("begin", at(100), "w", "work", "run"), Event("end", at(200), "w"),
+              Event("begin", at(50), "w", "earlier", "run"), Event("end", at(60), "w"),  # another process's, late
+              Event("lane", at(300), "w", value={"pid": 4, "tid": 40, "thread": "w"})]
+    at_once = Timeline()
+    at_once.apply_all(events)
+    assert at_once.t0_ns == at(50) and (at_once.lanes[0].pid, at_once.lanes[0].tid) == (4, 40)
+    assert at_once.series == [] and at_once.spans == fold(*events).spans
+
+
+def test_a_notify_at_the_very_moment_of_the_wait_woke_it_and_a_later_one_on_its_lane_did_not():
+    timeline = fold(instant(5, "Listener", "woken"), instant(5, "Speaker", "notify"),  # the woken came first
+                    instant(6, "Other", "woken"), instant(7, "Other", "notify"))
+    speaker, listener, other = 1, 0, 2
+    assert timeline.arrows == [Arrow(speaker, 5 * MS, listener, 5 * MS), Arrow(speaker, 5 * MS, other, 6 * MS)]
+    assert list(timeline.early_wokens) == []
+
+
+def test_keyed_notifies_and_wokens_pair_on_other_lanes_only_and_in_time_order():
+    timeline = fold(
+        handed(1, "producer", "put 'a'", "notify", "k"),
+        handed(2, "producer", "got 'a'", "woken", "k"),  # its own put: not the one handed over
+        handed(3, "consumer", "got 'a'", "woken", "k"),
+        handed(10, "consumer", "got 'b'", "woken", "j"),  # before its put: waits for it
+        handed(11, "producer", "put 'b'", "notify", "j"),  # after the got: not what woke it
+        handed(9, "producer", "put 'b'", "notify", "j"),
+    )
+    producer, consumer = 0, 1
+    assert timeline.arrows == [Arrow(producer, 1 * MS, consumer, 3 * MS), Arrow(producer, 9 * MS, consumer, 10 * MS)]
+    assert timeline.keyed_notifies.by_key == {"j": [(11 * MS, producer)]}
+    assert timeline.keyed_wokens.by_key == {"k": [(2 * MS, producer)]}
+    assert (timeline.keyed_notifies.count, timeline.keyed_wokens.count) == (1, 1)
+
+
+def test_unpaired_notifies_past_the_bound_drop_the_oldest_of_the_longest_held_item():
+    timeline = fold(*(handed(i, "producer", f"put {i}", "notify", f"1:{i}") for i in range(NOTIFIES_KEPT + 2)))
+    held = timeline.keyed_notifies
+    assert held.count == NOTIFIES_KEPT == sum(len(v) for v in held.by_key.values())
+    assert "1:0" not in held.by_key and "1:1" not in held.by_key and "1:2" in held.by_key
+    plain = fold(*(instant(i / 1000, "Speaker", "notify") for i in range(NOTIFIES_KEPT + 2)))
+    assert len(plain.notifies) == NOTIFIES_KEPT and plain.notifies[0] == (2 * MS // 1000, 0)
+
+
+def test_arrows_a_resolution_apart_at_either_end_are_drawn_apart():
+    timeline = fold(instant(0, "Speaker", "notify"), instant(0.25, "Listener", "woken"),
+                    instant(0.2, "Speaker", "notify"), instant(0.26, "Listener", "woken"),  # notified 200 µs later
+                    instant(0.21, "Speaker", "notify"), instant(0.46, "Listener", "woken"))  # woken 200 µs later
+    assert [(a.from_ns, a.to_ns) for a in timeline.arrows] == [(0, 250 * US), (200 * US, 260 * US), (210 * US, 460 * US)]
+
+
+def test_a_queues_old_log_pairs_a_get_with_the_put_of_the_same_whole_item():
+    timeline = fold(handed(1, "producer", "put 'a1'", "notify", None), handed(2, "producer", "put 'b1'", "notify", None),
+                    handed(3, "consumer", "got 'b1'", "woken", None))
+    assert timeline.arrows == [Arrow(0, 2 * MS, 1, 3 * MS)]
+
+
+def test_a_keyed_handover_pairs_across_lanes_at_the_same_instant_never_backwards_in_time():
+    timeline = fold(
+        handed(5, "producer", "got 'c'", "woken", "c"), handed(4, "producer", "put 'c'", "notify", "c"),  # its own lane
+        handed(7, "consumer", "got 'e'", "woken", "e"), handed(7, "producer", "put 'e'", "notify", "e"),  # same instant
+        handed(8, "producer", "put 'f'", "notify", "f"), handed(8, "consumer", "got 'f'", "woken", "f"),
+        handed(20, "producer", "put 'd'", "notify", "d"), handed(19, "consumer", "got 'd'", "woken", "d"),  # got before put
+    )
+    producer, consumer = 0, 1
+    assert timeline.arrows == [Arrow(producer, 7 * MS, consumer, 7 * MS), Arrow(producer, 8 * MS, consumer, 8 * MS)]
+
+
+def test_a_get_pairs_with_the_earliest_put_of_its_item_and_of_equal_ones_the_first_to_arrive():
+    timeline = fold(handed(5, "producer-2", "put 'x'", "notify", "x"), handed(3, "producer-1", "put 'x'", "notify", "x"),
+                    handed(6, "consumer", "got 'x'", "woken", "x"),
+                    handed(9, "producer-1", "put 'y'", "notify", "y"), handed(9, "producer-2", "put 'y'", "notify", "y"),
+                    handed(10, "consumer", "got 'y'", "woken", "y"))
+    assert drawn(timeline) == [("producer-1", 3 * MS, "consumer", 6 * MS), ("producer-1", 9 * MS, "consumer", 10 * MS)]
+
+
+def test_wokens_still_waiting_for_their_notify_stay_bounded_after_a_notify_came():
+    timeline = fold(instant(1_000, "Speaker", "notify"), instant(0, "Listener", "woken"),
+                    instant(1_000, "Speaker", "notify"),  # early wokens are looked at again, and kept
+                    *(instant(i / 100, "Listener", "woken") for i in range(NOTIFIES_KEPT + 10)))
+    assert len(timeline.early_wokens) == NOTIFIES_KEPT
