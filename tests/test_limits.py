@@ -5,7 +5,7 @@ tests/test_limits_runs.py sees the 429s on the API and the form, with real runs.
 from __future__ import annotations
 
 from app.clients import Client
-from app.limits import Limits, Load
+from app.limits import Limits, Load, Refusal
 from tests.helpers import FakeClock, make_settings
 
 IDLE = Load(would_wait=False, queued=0, in_flight_of_client=0)
@@ -66,3 +66,45 @@ def test_a_sweep_needs_queue_room_for_every_run_that_would_wait():
     assert (refusal.limit, refusal.value) == ("max_queued_runs", 5)
     assert "cannot hold this sweep: 4 of its 4 runs would wait" in refusal.message
 
+
+
+ME = Client("a" * 32, "10.0.0.1")
+
+
+def test_a_full_queue_says_so_and_to_retry_in_half_a_minute_or_the_time_limit_if_shorter():
+    refusal = limits(max_queued_runs=2, run_timeout_s=120).check(ME, Load(would_wait=1, queued=2, in_flight_of_client=0))
+    assert refusal == Refusal("max_queued_runs", 2, 30, "the queue is full (2 runs waiting, max_queued_runs): try again in 30 s")
+    assert refusal.to_json() == {"detail": refusal.message, "limit": "max_queued_runs", "value": 2, "retry_after_s": 30}
+    assert refusal.headers == {"Retry-After": "30"}
+    quick = limits(max_queued_runs=2, run_timeout_s=12.5).check(ME, Load(would_wait=1, queued=2, in_flight_of_client=0))
+    assert quick.retry_after_s == 13 and quick.message.endswith("try again in 13 s")
+    sweep = limits(max_queued_runs=5).check(ME, Load(would_wait=4, queued=2, in_flight_of_client=0), runs=6)
+    assert sweep.message == ("the queue cannot hold this sweep: 4 of its 6 runs would wait behind the 2 waiting, "
+                             "and it holds 5 (max_queued_runs): try again in 30 s, or sweep fewer points")
+
+
+def test_too_many_runs_in_flight_says_how_many_and_to_retry_in_ten_seconds_or_the_time_limit_if_shorter():
+    refusal = limits(run_timeout_s=120).check(ME, Load(would_wait=0, queued=0, in_flight_of_client=2))
+    assert refusal == Refusal("max_runs_in_flight_per_client", 2, 10,
+                              "you already have 2 runs queued or running, a sweep counting as one "
+                              "(max_runs_in_flight_per_client = 2): try again when one ends, in about 10 s, or cancel one")
+    assert limits(run_timeout_s=3.2).check(ME, Load(0, 0, 2)).retry_after_s == 4
+
+
+def test_the_rate_limits_say_who_started_how_many_and_refuse_until_the_last_second_is_over():
+    clock = FakeClock()
+    lim = limits(clock)
+    for t in (0.25, 1, 2):
+        clock.now = t
+        lim.record(ME)
+    clock.now = 59.5
+    assert lim.check(ME, IDLE) == Refusal(
+        "max_runs_per_minute_per_client", 3, 1,
+        "you started 3 runs in the last minute (max_runs_per_minute_per_client = 3): try again in 1 s")
+    clock.now = 60.25  # the first run left the window
+    assert lim.check(ME, IDLE) is None
+    lim.record(ME)
+    for i in range(2):  # new cookies, one address: the IP's fifth run in a minute
+        lim.record(Client(f"{i:032x}", ME.ip))
+    assert lim.check(Client("b" * 32, ME.ip), IDLE).message == (
+        "your IP address started 5 runs in the last minute (max_runs_per_minute_per_ip = 5): try again in 1 s")
