@@ -78,3 +78,37 @@ def test_how_many_of_a_sweep_s_runs_would_wait():
     assert a.would_queue(3, measures_time=False) == 2
     assert a.would_queue(3, measures_time=True) == 3
     assert a.queue == deque() and list(a.executing) == ["x"]  # asking changes nothing
+
+
+def test_a_run_may_start_at_once_only_with_nobody_waiting_and_room_beside_what_executes():
+    a = Admission(max_concurrent=2)
+    assert not a.would_wait(measures_time=True)  # nothing executes: even a timing run starts at once
+    a.enqueue("x", False)
+    assert a.would_wait(measures_time=False)  # x is in line first (strict FIFO)
+    a.admit()
+    assert not a.would_wait(measures_time=False) and a.would_wait(measures_time=True)  # a timing run waits for x
+    a.enqueue("y", False)
+    a.admit()
+    assert a.would_wait(measures_time=False)  # both slots taken
+
+
+def test_finishing_a_run_that_never_started_changes_nothing():
+    a = Admission(max_concurrent=1)
+    a.enqueue("x", False)
+    a.finish("nobody")
+    a.finish("x")  # queued, not executing: its cancel takes it out of the queue (remove)
+    assert a.queued == 1 and a.admit() == ["x"]
+
+
+def test_a_sweep_behind_runs_already_waiting_counts_every_one_of_its_runs():
+    a = Admission(max_concurrent=1)
+    for key in "xy":
+        a.enqueue(key, False)
+    a.admit()  # x executes, y waits
+    assert a.would_queue(2, measures_time=False) == 2
+    assert [a.position(k) for k in "y"] == [1] and a.queued == 1
+
+
+def test_ordinals_past_a_hundred():
+    assert [ordinal(n) for n in (110, 112, 113, 120, 121, 122, 123, 1011)] == [
+        "110th", "112th", "113th", "120th", "121st", "122nd", "123rd", "1011th"]
