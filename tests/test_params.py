@@ -5,17 +5,20 @@ import pytest
 
 from experiments.params import Choice, Int, ParamError, defaults, from_form, validate
 
-SPECS = (Int("workers", 2, 1, 16), Choice("window", "call", ("none", "call")))
+def specs():
+    """An experiment's params, declared as its module declares them (here, in the test, so that what
+    declaring them does is tested too)."""
+    return Int("workers", 2, 1, 16), Choice("window", "call", ("none", "call"))
 
 
 def errors_of(raw) -> list[str]:
     with pytest.raises(ParamError) as info:
-        validate(SPECS, raw)
+        validate(specs(), raw)
     return info.value.errors
 
 
 def test_valid_params_pass_through():
-    assert validate(SPECS, {"workers": 16, "window": "none"}) == {"workers": 16, "window": "none"}
+    assert validate(specs(), {"workers": 16, "window": "none"}) == {"workers": 16, "window": "none"}
 
 
 def test_out_of_bounds_names_field_bounds_and_value():
@@ -35,18 +38,54 @@ def test_unknown_and_bad_choice_are_all_reported():
 
 
 def test_a_param_left_out_takes_its_default():
-    assert validate(SPECS, {"window": "none"}) == {"workers": SPECS[0].default, "window": "none"}
+    assert validate(specs(), {"window": "none"}) == {"workers": specs()[0].default, "window": "none"}
 
 
 def test_form_strings_become_ints_where_they_parse():
-    assert from_form(SPECS, {"workers": " 3 ", "window": "none"}) == {"workers": 3, "window": "none"}
-    assert from_form(SPECS, {"workers": "three"})["workers"] == "three"  # left for validate() to refuse
+    assert from_form(specs(), {"workers": " 3 ", "window": "none"}) == {"workers": 3, "window": "none"}
+    assert from_form(specs(), {"workers": "three"})["workers"] == "three"  # left for validate() to refuse
 
 
 def test_defaults_are_valid():
-    assert validate(SPECS, defaults(SPECS)) == {"workers": 2, "window": "call"}
+    assert validate(specs(), defaults(specs())) == {"workers": 2, "window": "call"}
 
 
 def test_a_default_outside_its_bounds_is_a_programming_error():
     with pytest.raises(AssertionError):
         Int("workers", 0, 1, 4)
+
+
+def test_the_api_describes_each_param_with_its_bounds_or_choices_their_labels_and_help():
+    assert Int("workers", 2, 1, 16, "threads to start").describe() == {
+        "type": "int", "default": 2, "min": 1, "max": 16, "help": "threads to start"}
+    window = Choice("window", "call", ["none", "call"], "where a thread may switch", labels=["never", "at a call"])
+    assert window == ("window", "choice", "call", "where a thread may switch", None, None, ("none", "call"),
+                      ("never", "at a call"))
+    assert window.describe() == {"type": "choice", "default": "call", "min": None, "max": None,
+                                 "choices": ["none", "call"], "labels": {"none": "never", "call": "at a call"},
+                                 "help": "where a thread may switch"}
+    assert Choice("window", "call", ("none", "call")).describe() == {
+        "type": "choice", "default": "call", "min": None, "max": None, "choices": ["none", "call"]}  # no labels, no help
+
+
+def test_an_int_may_default_to_either_bound_and_take_either():
+    edges = (Int("low", 1, 1, 4), Int("high", 4, 1, 4))
+    assert validate(edges, {"low": 4, "high": 1}) == {"low": 4, "high": 1}
+    assert validate(edges, {}) == {"low": 1, "high": 4}
+
+
+def test_a_choice_must_default_to_one_of_its_choices_with_one_label_each_if_any():
+    with pytest.raises(AssertionError, match="window: default 'often' not in"):
+        Choice("window", "often", ("none", "call"))
+    with pytest.raises(AssertionError, match="window: one label per choice"):
+        Choice("window", "call", ("none", "call"), labels=("never",))
+
+
+def test_a_choice_that_looks_like_a_number_stays_a_string_from_the_form():
+    size = Choice("size", "1", ("1", "2"))
+    assert validate([size], from_form([size], {"size": "2"})) == {"size": "2"}
+
+
+def test_every_problem_is_in_the_errors_message():
+    error = ParamError(["a: bad", "b: worse"])
+    assert str(error) == "a: bad; b: worse" and error.errors == ["a: bad", "b: worse"]
