@@ -526,8 +526,8 @@ def test_arrows_a_resolution_apart_at_either_end_are_drawn_apart():
 
 
 def test_a_queues_old_log_pairs_a_get_with_the_put_of_the_same_whole_item():
-    timeline = fold(handed(1, "producer", "put 'a1'", "notify", None), handed(2, "producer", "put 'b1'", "notify", None),
-                    handed(3, "consumer", "got 'b1'", "woken", None))
+    timeline = fold(handed(1, "producer", "put 1", "notify", None), handed(2, "producer", "put 2", "notify", None),
+                    handed(3, "consumer", "got 2", "woken", None))
     assert timeline.arrows == [Arrow(0, 2 * MS, 1, 3 * MS)]
 
 
