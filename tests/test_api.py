@@ -63,6 +63,21 @@ def test_bad_params_get_a_422_naming_the_field_and_bound(client, params, field, 
     assert bound in detail
 
 
+@pytest.mark.parametrize("given", [{}, {"iterations": 1000}, {"iterations": 1000, "window": "none"}, None])
+def test_omitted_params_take_their_defaults_and_the_run_stores_the_full_set(client, given):
+    body = {"experiment": "race-counter"} if given is None else {"experiment": "race-counter", "params": given}
+    response = client.post("/api/runs", json=body)
+    assert response.status_code == 201, response.text
+    run = client.get(f"/api/runs/{response.json()['id']}").json()
+    defaults = {name: spec["default"] for name, spec in experiment_params(client, "race-counter").items()}
+    assert run["params"] == {**defaults, **(given or {})}  # every param, as it ran
+    client.post(f"/api/runs/{run['id']}/cancel")
+
+
+def experiment_params(client, experiment_id: str) -> dict:
+    return next(e for e in client.get("/api/experiments").json() if e["id"] == experiment_id)["params"]
+
+
 def test_unknown_experiment_is_404(client):
     response = client.post("/api/runs", json={"experiment": "nope", "params": {}})
     assert response.status_code == 404
@@ -132,6 +147,14 @@ def test_form_post_starts_a_run_and_redirects_to_its_page(client):
     wait_for_status(client, run_id)
     page = client.get(f"/runs/{run_id}").text
     assert "expected <b>0</b>" in page and 'ws-connect' not in page
+
+
+def test_a_form_without_some_fields_runs_with_their_defaults(client):
+    response = client.post("/experiments/race-counter/runs", data={"iterations": "1000"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    run = wait_for_status(client, response.headers["location"].rsplit("/", 1)[1])
+    defaults = {name: spec["default"] for name, spec in experiment_params(client, "race-counter").items()}
+    assert run["params"] == {**defaults, "iterations": 1000}
 
 
 def test_form_with_bad_value_shows_the_error_on_the_form(client):
