@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from app.auth import is_admin
 from app.clients import client_of
+from app.errors import ErrorResponse
 from app.lab import Lab
 from app.limits import Refusal
 from app.runs import Run, cut_why
@@ -76,7 +77,7 @@ async def create_run(body: RunRequest, request: Request) -> Any:
     try:
         params = validate(experiment.params, body.params)
     except ParamError as exc:
-        return JSONResponse({"detail": str(exc), "errors": exc.errors}, status_code=422)
+        return ErrorResponse({"detail": str(exc), "errors": exc.errors}, status_code=422)
     run = lab.request(experiment, params, client_of(request), is_admin(request, lab.settings))
     if isinstance(run, Refusal):
         return JSONResponse(run.to_json(), status_code=run.status, headers=run.headers)

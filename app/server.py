@@ -11,7 +11,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from app import api, live, pages, presenter, pythons, sweep_routes
+from app import api, errors, live, pages, presenter, pythons, sweep_routes
 from app.auth import guess_window
 from app.clients import ClientCookieMiddleware
 from app.experiments import catalogue
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
 
     app = FastAPI(title="Concurrency Lab", lifespan=lifespan)
     app.state.settings = settings
+    errors.install(app)  # every error message encodable, whatever the request held
     app.state.admin_guesses = guess_window()  # wrong admin tokens per address (app/auth.py)
     app.state.templates = Jinja2Templates(env=env)
     app.add_middleware(ClientCookieMiddleware)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from app.api import lab_of
 from app.auth import is_admin
 from app.clients import client_of
+from app.errors import ErrorResponse
 from app.lab import Lab
 from app.limits import Refusal
 from app.pages import render
@@ -64,7 +65,7 @@ async def create_sweep(body: SweepRequest, request: Request) -> Any:
     try:
         points = expand(experiment.params, body.params, body.vary)
     except ParamError as exc:
-        return JSONResponse({"detail": str(exc), "errors": exc.errors}, status_code=422)
+        return ErrorResponse({"detail": str(exc), "errors": exc.errors}, status_code=422)
     sweep = lab.sweep(experiment, shared(points, body.vary), body.vary, points, client_of(request),
                       is_admin(request, lab.settings))
     if isinstance(sweep, Refusal):
