@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=settings.host, help=f"address to listen on (default {settings.host})")
     parser.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
     args = parser.parse_args(argv)
+    # The address it binds to is part of the settings: the Host check answers to a name it was bound by.
+    settings = settings.model_copy(update={"host": args.host, "port": args.port})
     serve(create_app(settings), settings, host=args.host, port=args.port)
 
 

@@ -11,13 +11,22 @@
   cookies (cross-site websocket hijacking). A message from the browser larger than
   `max_ws_message_bytes` closes the socket with 1009 (uvicorn's ws_max_size is set to the
   same bound, app/__main__.py, so the frame is refused before it is even buffered).
+- A request or websocket whose Host header names a host this lab does not answer to gets 400
+  (DNS rebinding: a page on evil.example, whose name is made to resolve to 127.0.0.1, reaches a
+  lab on the teacher's laptop as a same-origin page; only its Host header gives it away). IP
+  addresses and `localhost` are always answered: a browser only sends them when the page's own
+  address was one, and rebinding needs a name. Names: `allowed_hosts`, the host of each
+  allowed origin, and the name the server was told to bind to (`host_names`).
 """
 from __future__ import annotations
 
+import ipaddress
 import json
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FORBIDDEN_ORIGIN = 4403
@@ -147,3 +156,79 @@ class WebsocketGuardMiddleware:
             return message
 
         await self.app(scope, receive_bounded, send)
+
+
+# ---- The Host header (DNS rebinding) ----
+
+ANY_HOST = "*"
+
+
+def host_of(header: str | None) -> str | None:
+    """The host a Host header names, lower-case, an IPv6 address without brackets; None if it names none."""
+    if not header:
+        return None
+    try:
+        parts = urlsplit("//" + header)
+        parts.port  # noqa: B018  (a port that is not a number raises ValueError)
+    except ValueError:
+        return None
+    if parts.username is not None or parts.path or parts.query or parts.fragment or not parts.hostname:
+        return None
+    return parts.hostname.rstrip(".") or None
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def host_names(allowed_hosts: Iterable[str], allowed_origins: Iterable[str], bound_host: str) -> frozenset[str]:
+    """The host names (beside IP addresses and localhost) a lab answers to: pure, for tests."""
+    names = {"localhost"}
+    names.update(host.strip().lower().strip("[]").rstrip(".") for host in allowed_hosts if host.strip())
+    names.update(urlsplit(origin).hostname or "" for origin in allowed_origins)
+    if bound_host and not is_ip(bound_host.strip("[]")):  # bound by name (say --host lab.local): that name
+        names.add(bound_host.lower())
+    return frozenset(name for name in names if name)
+
+
+def host_allowed(header: str | None, names: frozenset[str]) -> bool:
+    """May a request with this Host header be answered? Pure, for tests."""
+    if ANY_HOST in names:
+        return True
+    host = host_of(header)
+    return host is not None and (is_ip(host) or host in names or host.endswith(".localhost"))
+
+
+class HostGuardMiddleware:
+    """400 to a request or websocket whose Host is not one of ours (see the module's docstring).
+
+    Starlette's TrustedHostMiddleware checks a list of names too, but it cannot answer every IP
+    address (what a class reaching a container by its host's address sends), and its 400 does not
+    say what to do about it."""
+
+    def __init__(self, app: ASGIApp, names: frozenset[str]) -> None:
+        self.app = app
+        self.names = names
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        header = Headers(scope=scope).get("host")
+        if host_allowed(header, self.names):
+            await self.app(scope, receive, send)
+            return
+        shown = (header or "")[:100].encode("ascii", "backslashreplace").decode()
+        message = (f"Host {shown!r} is not a name this lab answers to: it answers to IP addresses, localhost and "
+                   f"{', '.join(sorted(self.names - {'localhost'})) or 'no other name'}. "
+                   "Serving it under another name? Add that name to LAB_ALLOWED_HOSTS.\n")
+        if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
+            await receive()  # websocket.connect: refused without a body (the server answers 403)
+            await send({"type": "websocket.close", "code": FORBIDDEN_ORIGIN, "reason": "host not allowed"})
+            return
+        # On a websocket, Starlette sends this as the handshake's answer (the denial response extension).
+        await PlainTextResponse(message, status_code=400)(scope, receive, send)

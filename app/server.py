@@ -19,7 +19,8 @@ from app.lab import Lab
 from app.lobby import Lobby
 from app.render import Renderer, environment
 from app.security import (
-    BodyLimitMiddleware, SecurityHeadersMiddleware, WebsocketGuardMiddleware, content_security_policy,
+    BodyLimitMiddleware, HostGuardMiddleware, SecurityHeadersMiddleware, WebsocketGuardMiddleware,
+    content_security_policy, host_names,
 )
 from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
 from app.zoom import Zoom
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     # A finished big run's page is some 100-400 KB of SVG markup that compresses ten-fold
     # (benchmarks/pageweight.py); websockets are not affected.
     app.add_middleware(GZipMiddleware, minimum_size=2048)
+    # Outermost: a request for a host that is not ours (DNS rebinding) reaches nothing else.
+    app.add_middleware(HostGuardMiddleware, names=host_names(settings.allowed_hosts, settings.allowed_origins, settings.host))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -27,6 +27,8 @@ SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
 # also for tests that build Settings() themselves.
 DATABASES = tempfile.mkdtemp(prefix="lab-test-db-")
 os.environ.setdefault("LAB_DATABASE", os.path.join(DATABASES, "default.db"))
+# Starlette's TestClient asks for http://testserver: a name the lab answers to only when told (app/security.py).
+os.environ.setdefault("LAB_ALLOWED_HOSTS", '["testserver"]')
 
 
 def make_settings(**overrides) -> Settings:
