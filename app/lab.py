@@ -114,8 +114,8 @@ class Lab:
         for run_id in self.admission.admit():
             self._admitted.pop(run_id).set()
         executing = [self.in_flight[run_id] for run_id in self.admission.executing]
-        for run in executing:  # the most runs that ever executed beside it
-            run.conditions["beside"] = max(run.conditions.get("beside", 0), len(executing) - 1)
+        for run in executing:
+            run.ran_beside(len(executing) - 1)
         for run_id in self.admission.queue:
             run = self.in_flight[run_id]
             run.place = self.place(run)

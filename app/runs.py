@@ -133,12 +133,22 @@ class Run:
         from (StreamParser.wire), which the store keeps as they are."""
         had_header = self.timeline.header is not None
         self.timeline.apply_all(events)
-        if not had_header and self.timeline.header is not None:
+        header_came = not had_header and self.timeline.header is not None
+        if header_came:
             self.conditions.update(from_header(self.timeline.header, self.params))
         self.received += len(events)
         if self.journal is not None:
             self.journal.append(self, events, wire)
+            if header_came:  # stored now: a server killed before the run ends must not lose what it ran under
+                self.journal.save(self)
         self.changed.set()
+
+    def ran_beside(self, others: int) -> None:
+        """`others` runs execute beside it now: its conditions keep the most there ever were, stored at once."""
+        if others > self.conditions.get("beside", -1):
+            self.conditions["beside"] = others
+            if self.journal is not None and self.status == "running":  # start() stores it otherwise
+                self.journal.save(self)
 
     def start(self) -> None:
         self.status = "running"

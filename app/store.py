@@ -309,9 +309,9 @@ class RunStore:
     def _open(conn: sqlite3.Connection) -> int:
         for statement in SCHEMA.split(";"):  # not executescript: it would commit the job's transaction
             conn.execute(statement)
-        cursor = conn.execute(
-            "UPDATE runs SET status = 'interrupted', error = ? WHERE status NOT IN (%s)" % ",".join("?" * len(FINISHED)),
-            (NEVER_ENDED, *FINISHED))
+        cursor = conn.execute(  # ended when this restart found it: the server that ran it left no time
+            "UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE status NOT IN (%s)"
+            % ",".join("?" * len(FINISHED)), (NEVER_ENDED, time.time(), *FINISHED))
         return cursor.rowcount
 
     async def close(self) -> None:

@@ -67,7 +67,10 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
         events_then = server.http.get(f"/api/runs/{long_run}/events").json()
         began = next(e["ts_ns"] for e in events_then if e["kind"] == "begin" and e["name"] == "sleep(60)")
         wait_until_seen_running(database, long_run, began)
+        conditions = server.http.get(f"/api/runs/{long_run}").json()["conditions"]
+        assert {"python", "start_method", "loadavg", "cpus", "beside"} <= set(conditions)  # known at its start
     finally:
+        stopped_at = time.time()
         server.stop(sig)
     # Whether the server stopped the run (SIGTERM) or died (SIGKILL: the runner's lifeline), nothing is left.
     deadline = time.monotonic() + 5
@@ -87,6 +90,9 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
         interrupted = server.http.get(f"/api/runs/{long_run}").json()
         assert interrupted["status"] == "interrupted"
         assert "server stopped" in interrupted["error"]
+        assert interrupted["conditions"] == conditions  # what it ran under, however the server ended
+        # SIGTERM: ended as the server stopped it; SIGKILL: when the restart found it
+        assert stopped_at <= interrupted["ended_at"] <= time.time()
         events = server.http.get(f"/api/runs/{long_run}/events").json()
         assert events[: len(events_then)] == events_then  # everything it had sent is kept
         page = server.http.get(f"/runs/{long_run}").text

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import os
 import sqlite3
 import zlib
@@ -132,9 +133,12 @@ def test_runs_left_running_become_interrupted_with_their_events_kept(tmp_path):
         await store.close()
         return runs, events
 
+    before = time.time()
     queued, running = asyncio.run(second(asyncio.run(first())))[0]
     assert queued.status == running.status == "interrupted" and queued.finished
     assert "server stopped" in running.error
+    assert before <= running.ended_at <= time.time()  # when the restart found it
+    assert running.conditions["python"] == "3.11.7"  # known from its start (the header), kept
     assert sum(s.count for s in running.timeline.spans) == 4  # 3 steps (merged: 5 ns each) and the cut wait
     cut = running.timeline.spans[-1]
     assert (cut.name, cut.cut, cut.end_ns) == ("Lock.acquire", "never ended (the server stopped)", 500)
