@@ -91,13 +91,14 @@ def limit_hit(failure: dict | None, returncode: int, settings: Settings) -> str 
 
 
 def _outcome(run: Run, returncode: int, settings: Settings) -> tuple[str, str | None]:
-    """How a run that ended by itself ended; a failure names the workers killed under it, if any
-    (a worker killed by a signal is the cause more often than not: BrokenProcessPool, a lost task)."""
+    """How a run that ended by itself ended; a failure says the experiment's exception, the limit it hit
+    and the workers killed under it, if any (a worker killed by a signal is the cause more often than
+    not: BrokenProcessPool, a lost task). The run's `error` is the one place that says why it failed."""
     failure = run.timeline.failure
     limit = limit_hit(failure, returncode, settings)
     deaths = _deaths(run)
     if failure or limit:
-        return "failed", _joined(limit, deaths)
+        return "failed", _joined(_exception(failure), limit, deaths)
     if returncode == 0 and run.result is not None:
         return "done", None
     if returncode < 0:
@@ -172,6 +173,14 @@ async def _runner_exit(proc: asyncio.subprocess.Process) -> int:
     while proc.returncode is None:
         await asyncio.sleep(0.05)
     return proc.returncode
+
+
+def _exception(failure: dict | None) -> str | None:
+    """The experiment's exception as Python prints its last line: `ZeroDivisionError: division by zero`."""
+    if not failure:
+        return None
+    kind, message = str(failure.get("type") or "Exception"), str(failure.get("message") or "")
+    return f"{kind}: {message}" if message else kind
 
 
 def _deaths(run: Run) -> str | None:

@@ -14,6 +14,7 @@ def test_an_experiment_that_raises_fails_with_its_error_shown(client):
     run_id = client.post("/api/runs", json={"experiment": "test-raises", "params": {"workers": 1}}).json()["id"]
     run = wait_for_status(client, run_id)
     assert run["status"] == "failed"
+    assert run["error"] == "ZeroDivisionError: division by zero"  # the one place that says why
     assert run["result"]["error"]["type"] == "ZeroDivisionError"
     assert "1 / 0" in run["result"]["error"]["traceback"]
     page = client.get(f"/runs/{run_id}").text
