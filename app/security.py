@@ -4,7 +4,9 @@
   two pinned CDN files, which also carry SRI; no inline script, no eval; frames refused),
   `X-Content-Type-Options: nosniff` and `Referrer-Policy: same-origin`.
 - A request body larger than `max_body_bytes` gets 413 as soon as that is known, from
-  Content-Length or while it streams in: it is never read further, and never in full.
+  Content-Length or while it streams in: it is never read further, and never in full. One not
+  received in full within `body_timeout_s` (`Content-Length: 100`, 5 bytes, then silence) gets
+  408 and the connection is closed: uvicorn has no timeout of its own for a request's body.
 - A websocket (every `/ws/*` route) opened from an origin not allowed (`allowed_origins`;
   empty: the origin of the Host the browser asked for) is refused before it is accepted
   (close code 4403: uvicorn answers HTTP 403), so another site cannot ride a student's
@@ -20,6 +22,7 @@
 """
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 from collections.abc import Iterable
@@ -74,21 +77,45 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body too large: at most {limit} bytes (max_body_bytes)",
-                       "limit": "max_body_bytes", "value": limit}).encode()
-    await send({"type": "http.response.start", "status": 413,
+async def _refuse(send: Send, status: int, content: dict) -> None:
+    """Answer and close the connection: the rest of the body is never read."""
+    body = json.dumps(content).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyLimitMiddleware:
-    """Read a request's body (at most `limit` bytes) before the app sees it, or answer 413."""
+async def _too_large(send: Send, limit: int) -> None:
+    await _refuse(send, 413, {"detail": f"request body too large: at most {limit} bytes (max_body_bytes)",
+                              "limit": "max_body_bytes", "value": limit})
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """Read a request's body (at most `limit` bytes, within `timeout_s`) before the app sees it, or answer 413/408."""
+
+    def __init__(self, app: ASGIApp, limit: int, timeout_s: float = 10.0) -> None:
         self.app = app
         self.limit = limit
+        self.timeout_s = timeout_s
+
+    async def _read(self, receive: Receive) -> bytes:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                break
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                raise BodyTooLarge
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,19 +126,17 @@ class BodyLimitMiddleware:
             await _too_large(send, self.limit)
             return
         # Bodies here are small (a form, a JSON of params): hold it, counting, then replay it.
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                break
-            size += len(message.get("body", b""))
-            if size > self.limit:
-                await _too_large(send, self.limit)
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                body = await self._read(receive)
+        except BodyTooLarge:
+            await _too_large(send, self.limit)
+            return
+        except TimeoutError:
+            await _refuse(send, 408, {"detail": f"request body not received in full within {self.timeout_s:g} s "
+                                                "(LAB_BODY_TIMEOUT_S)", "limit": "body_timeout_s", "value": self.timeout_s})
+            return
+        replay = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def receive_replayed() -> Message:
             return replay.pop() if replay else await receive()

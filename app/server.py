@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app.add_middleware(ClientCookieMiddleware)
     app.add_middleware(WebsocketGuardMiddleware, allowed_origins=settings.allowed_origins,
                        max_message_bytes=settings.max_ws_message_bytes)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     cdn = (HTMX["cdn_htmx"], HTMX["cdn_ws"]) if settings.htmx_source == "cdn" else ()
     app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(cdn))
     # A finished big run's page is some 100-400 KB of SVG markup that compresses ten-fold

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(default_factory=list, description="origins allowed to open websockets; empty: the server's own")
     allowed_hosts: list[str] = Field(default_factory=list, description="host names answered besides IP addresses, localhost and the allowed origins' hosts; '*': any")
     max_body_bytes: int = Field(default=16_384, ge=1024, description="largest request body accepted")
+    body_timeout_s: float = Field(default=10.0, gt=0, description="a request body not received in full by then gets 408")
     max_ws_message_bytes: int = Field(default=4_096, ge=256, description="largest websocket message accepted from a browser")
     ws_send_timeout_s: float = Field(default=5.0, gt=0, description="a viewer whose socket takes longer to accept a message is dropped (it reconnects)")
 

@@ -230,3 +230,23 @@ def test_a_host_name_set_in_the_settings_is_answered(c):
                     base_url="http://lab.local:8000") as lab:
         assert lab.get("/healthz").status_code == 200
     assert c.get("/healthz", headers={"host": "lab.local"}).status_code == 400
+
+
+def test_a_half_sent_body_is_answered_408_and_the_connection_closed_not_held_for_ever():
+    """Content-Length: 100, 5 bytes, then silence (a slow client, or one holding connections open on purpose):
+    uvicorn has no timeout for a request's body, so the lab bounds its reading (LAB_BODY_TIMEOUT_S)."""
+    settings = make_settings(body_timeout_s=0.5)
+    with serving(create_app(settings, modules=TEST_MODULES), settings) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(b"POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n{\"exp")
+            started = time.monotonic()
+            answer = b""
+            while chunk := sock.recv(65536):  # until the server closes the connection
+                answer += chunk
+            waited = time.monotonic() - started
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"LAB_BODY_TIMEOUT_S" in answer and b"connection: close" in answer.lower()
+        assert 0.4 < waited < 3
+        assert httpx.get(f"{base}/healthz").status_code == 200  # the server is fine
