@@ -1,29 +1,36 @@
 # The two commands: `make run` (serve on http://127.0.0.1:8000) and `make test`; `make bench` prints the benchmarks.
-# Both create .venv and install the project into it on first use (again when pyproject.toml changes).
+# Each creates .venv on first use and installs what it needs into it (again when pyproject.toml
+# changes): `run` only what serving needs, `test` the test tools besides.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 .PHONY: run test bench pythons
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(INSTALL) -e .
 	touch $@
 
-run: $(BIN)/.installed
+$(VENV)/.installed-test: $(VENV)/.installed-run
+	$(INSTALL) -e ".[test]"
+	touch $@
+
+run: $(VENV)/.installed-run
 	$(BIN)/concurrency-lab $(ARGS)
 
-test: $(BIN)/.installed
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
 # The benchmarks also need the `bench` extra (VizTracer, to compare with).
-$(BIN)/.bench-installed: $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(INSTALL) -e ".[test,bench]"
 	touch $@
 
-bench: $(BIN)/.bench-installed
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks $(ARGS)
 
 # Interpreters for experiments beside the server's (app/pythons.py finds them in .pythons/):
