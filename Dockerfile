@@ -23,7 +23,7 @@ RUN apt-get update \
  && useradd --create-home --uid 10001 lab
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY app ./app
 COPY experiments ./experiments
 COPY templates ./templates
@@ -31,7 +31,8 @@ COPY static ./static
 COPY --from=pythons /app/.pythons ./.pythons
 # Editable, so the server finds templates/ and static/ beside its package, and experiment
 # runners (started with PYTHONPATH=/app) import the same experiments/ the server lists.
-RUN pip install --no-cache-dir -e .
+# constraints.txt pins every package serving needs to the versions `make test` tested.
+RUN pip install --no-cache-dir -c constraints.txt -e .
 
 # Runs and their event logs live in SQLite on a volume, owned by lab (created before VOLUME so a
 # fresh named volume is initialised with this owner), so they survive a new container.
