@@ -5,15 +5,22 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+# A venv's own pip (ensurepip) costs 5-10 s of CPU here, half of `make run` on a fresh clone. When $(PYTHON)
+# has a pip that installs into another environment (pip >= 22.3: --python), the venv is made without
+# one and that pip installs into it; otherwise (no pip beside $(PYTHON)) the venv gets its own.
+PIP = $$(if [ -x $(BIN)/pip ]; then echo "$(BIN)/python -m pip"; else echo "$(PYTHON) -m pip --python $(BIN)/python"; fi)
+INSTALL = $(PIP) install --quiet --disable-pip-version-check -c constraints.txt
 
 .PHONY: run test bench pythons constraints
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	if $(PYTHON) -c 'import pip, sys; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' 2>/dev/null; \
+	then $(PYTHON) -m venv --without-pip $(VENV); else $(PYTHON) -m venv $(VENV); fi
 
+# Serving needs the packages constraints.txt lists, not the project built: `python -m app` runs from here.
+# Not byte-compiled at install: Python compiles what it imports, at its first start.
 $(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/python
-	$(INSTALL) -e .
+	$(INSTALL) --no-compile -r constraints.txt
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed-run
@@ -21,7 +28,7 @@ $(VENV)/.installed-test: $(VENV)/.installed-run
 	touch $@
 
 run: $(VENV)/.installed-run
-	$(BIN)/concurrency-lab $(ARGS)
+	$(BIN)/python -m app $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q

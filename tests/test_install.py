@@ -51,7 +51,8 @@ def test_the_image_and_both_make_targets_install_under_the_constraints():
     installs = re.findall(r"pip install[^\n]*", dockerfile)
     assert installs and all("-c constraints.txt" in line for line in installs)
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^INSTALL := .*pip install .*-c constraints\.txt", makefile, re.M)
-    assert "$(INSTALL) -e ." in makefile and '$(INSTALL) -e ".[test]"' in makefile
+    assert re.search(r"^INSTALL :?= .*install .*-c constraints\.txt", makefile, re.M)
+    assert "$(INSTALL) --no-compile -r constraints.txt" in makefile  # make run: the pinned set, nothing else
+    assert '$(INSTALL) -e ".[test]"' in makefile
     assert re.search(r"^\$\(VENV\)/\.installed-run: .*constraints\.txt", makefile, re.M)  # changed pins: installed again
     assert Path(CONSTRAINTS).read_text().startswith("# What serving needs")
