@@ -1,6 +1,6 @@
 # A slim image that serves Concurrency Lab on 0.0.0.0:8000 as a non-root user.
 
-# Interpreters for experiments beside the server's own 3.11 (app/pythons.py offers them as each run's
+# Interpreters for experiments beside the server's own 3.11 (app/running/pythons.py offers them as each run's
 # `python`): a free-threaded CPython 3.13 (threads without a GIL) and CPython 3.9 (the last whose
 # `counter += 1` loses updates), built from python.org's tarballs, their sha256 pinned in the script.
 FROM python:3.11-slim AS pythons

@@ -41,7 +41,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks $(ARGS)
 
-# Interpreters for experiments beside the server's (app/pythons.py finds them in .pythons/):
+# Interpreters for experiments beside the server's (app/running/pythons.py finds them in .pythons/):
 # a free-threaded CPython by default; e.g. `make pythons PYTHONS="3.13.5t 3.9.25"` for more.
 PYTHONS ?= 3.13.5t
 pythons:

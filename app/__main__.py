@@ -6,9 +6,9 @@ import gc
 
 import uvicorn
 
-from app.render import warm_up
-from app.server import create_app
+from app.drawing.render import warm_up
 from app.settings import get_settings
+from app.web.server import create_app
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     python: str = Field(default=sys.executable, description="interpreter that runs experiments unless a run picks another")
-    pythons: list[str] = Field(default_factory=list, description="interpreters a run may pick (paths); empty: every CPython >= 3.9 found (app/pythons.py)")
+    pythons: list[str] = Field(default_factory=list, description="interpreters a run may pick (paths); empty: every CPython >= 3.9 found (app/running/pythons.py)")
     htmx_source: Literal["cdn", "local"] = "cdn"
     frame_rate: float = Field(default=20.0, gt=0, le=60, description="live frames per second per run")
 

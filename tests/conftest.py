@@ -13,9 +13,9 @@ import anyio
 import pytest
 from fastapi.testclient import TestClient
 
-from app.runs import FINISHED
-from app.server import create_app
+from app.model.runs import FINISHED
 from app.settings import Settings
+from app.web.server import create_app
 from experiments import MODULES
 
 TEST_MODULES = MODULES + ("tests.experiment_raises", "tests.experiment_sleeps")
@@ -27,7 +27,7 @@ SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
 # also for tests that build Settings() themselves.
 DATABASES = tempfile.mkdtemp(prefix="lab-test-db-")
 os.environ.setdefault("LAB_DATABASE", os.path.join(DATABASES, "default.db"))
-# Starlette's TestClient asks for http://testserver: a name the lab answers to only when told (app/security.py).
+# Starlette's TestClient asks for http://testserver: a name the lab answers to only when told (app/web/security.py).
 os.environ.setdefault("LAB_ALLOWED_HOSTS", '["testserver"]')
 
 

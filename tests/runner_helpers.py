@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.events import Event, StreamParser
-from app.timeline import Span, Timeline
+from app.model.events import Event, StreamParser
+from app.model.timeline import Span, Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 READ_SIZE = 1 << 16

@@ -13,7 +13,6 @@ import httpx2 as httpx
 from tests.runner_helpers import ROOT
 
 
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

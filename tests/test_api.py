@@ -7,7 +7,7 @@ import re
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from app.experiments import load
+from app.model.experiments import load
 from experiments import MODULES
 from tests.conftest import receive_text, wait_for_status
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import asyncio
 
-from app.broadcast import Broadcast
-from app.events import Event
-from app.experiments import load
-from app.render import Renderer, environment
-from app.runs import Run
+from app.drawing.broadcast import Broadcast
+from app.drawing.render import Renderer, environment
+from app.model.events import Event
+from app.model.experiments import load
+from app.model.runs import Run
 
 
 def running(run_id: str) -> Run:

@@ -4,11 +4,10 @@ The CDN is unreachable here, so these tests also prove the page falls back to st
 """
 from __future__ import annotations
 
-
 import pytest
 
-from app.server import create_app
 from app.settings import Settings
+from app.web.server import create_app
 from tests.conftest import serving
 
 pytestmark = pytest.mark.browser

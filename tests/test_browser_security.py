@@ -5,10 +5,9 @@ htmx CDN in the policy (unreachable here: the page falls back to static/vendor/)
 """
 from __future__ import annotations
 
-
 import pytest
 
-from app.server import create_app
+from app.web.server import create_app
 from tests.conftest import TEST_MODULES, make_settings, serving
 
 pytestmark = pytest.mark.browser

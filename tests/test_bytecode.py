@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.bytecode import annotate, listings, switches_only_at_calls_and_jumps
+from app.drawing.bytecode import annotate, listings, switches_only_at_calls_and_jumps
 from tests.runner_helpers import run_experiment
 
 counter = 0

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from app.server import create_app
 from app.settings import Settings
+from app.web.server import create_app
 from tests.conftest import TEST_MODULES, make_settings, serving, wait_for_status
 from tests.runner_helpers import ROOT
 from tests.server_process import free_port
@@ -104,7 +104,7 @@ def test_the_curl_examples_get_their_answers(tmp_path):
 
 
 def test_the_hosting_command_serves(tmp_path):
-    (block,) = [b for b in SHELL_BLOCKS[ROOT / "docs" / "hosting.md"] if "uvicorn app.server:create_app" in b]
+    (block,) = [b for b in SHELL_BLOCKS[ROOT / "docs" / "hosting.md"] if "uvicorn app.web.server:create_app" in b]
     port = free_port()
     script = block.replace("--port 8000", f"--port {port}").replace(".venv/bin/", f"{BIN}/")
     env = {**os.environ, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local", "PATH": f"{BIN}:{os.environ['PATH']}"}

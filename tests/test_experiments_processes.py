@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments import MODULES, params as params_module
+from experiments import MODULES
+from experiments import params as params_module
 from tests.runner_helpers import Outcome, run_experiment, run_until_quiet
 
 START_METHODS = ["fork", "spawn"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.timeline import Span
+from app.model.timeline import Span
 from tests.runner_helpers import Outcome, run_experiment, run_until_quiet
 
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"

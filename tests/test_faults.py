@@ -7,8 +7,16 @@ import time
 
 from fastapi.testclient import TestClient
 
-from app.server import create_app
-from tests.conftest import TEST_MODULES, alive, make_settings, post_sleeps, start_sleeper, wait_for_status
+from app.web.server import create_app
+from tests.conftest import (
+    TEST_MODULES,
+    alive,
+    make_settings,
+    post_sleeps,
+    start_sleeper,
+    wait_for_status,
+)
+
 
 def test_an_experiment_that_raises_fails_with_its_error_shown(client):
     run_id = client.post("/api/runs", json={"experiment": "test-raises", "params": {"workers": 1}}).json()["id"]

@@ -6,11 +6,11 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from app.events import Event
-from app.hangs import blocked_workers
-from app.server import create_app
+from app.model.events import Event
+from app.model.hangs import blocked_workers
+from app.model.timeline import Timeline
 from app.settings import Settings
-from app.timeline import Timeline
+from app.web.server import create_app
 from experiments import MODULES
 from tests.conftest import make_settings
 from tests.runner_helpers import alive_in_group

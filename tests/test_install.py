@@ -12,7 +12,8 @@ from packaging.requirements import Requirement
 from tests.runner_helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from freeze_constraints import ROOT as PROJECT, closure  # noqa: E402
+from freeze_constraints import ROOT as PROJECT  # noqa: E402
+from freeze_constraints import closure
 
 CONSTRAINTS = ROOT / "constraints.txt"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from app.clients import COOKIE, Client
-from app.limits import Limits, Load
-from app.server import create_app
+from app.running.limits import Client, Limits, Load
+from app.web.clients import COOKIE
+from app.web.server import create_app
 from tests.conftest import SLEEPS, TEST_MODULES, make_settings, wait_for_status
 
 IDLE = Load(would_wait=False, queued=0, in_flight_of_client=0)

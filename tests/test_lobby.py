@@ -10,13 +10,13 @@ import asyncio
 import pytest
 from fastapi.testclient import TestClient
 
-from app.experiments import catalogue
-from app.live import lobbies, pump
-from app.lobby import Lobby, Subscriber, live_runs
-from app.presenter import NOT_PRESENTER
-from app.render import environment
-from app.runs import Run
-from app.server import create_app
+from app.drawing.render import environment
+from app.model.experiments import catalogue
+from app.model.runs import Run
+from app.web.live import lobbies, pump
+from app.web.lobby import Lobby, Subscriber, live_runs
+from app.web.presenter import NOT_PRESENTER
+from app.web.server import create_app
 from tests.conftest import make_settings, receive_text, wait_for_status
 
 TICKER = "tests.ticker_experiment"

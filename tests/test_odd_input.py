@@ -10,8 +10,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from app.errors import printable
-from app.server import create_app
+from app.web.errors import printable
+from app.web.server import create_app
 from tests.conftest import TEST_MODULES, make_settings
 
 BEARER = {"authorization": "Bearer teacher-secret"}

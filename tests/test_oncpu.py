@@ -12,10 +12,11 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from app.cpu import budget, sentences as cpu_sentences
-from app.events import Event
-from app.server import create_app
-from app.timeline import Timeline
+from app.model.cpu import budget
+from app.model.cpu import sentences as cpu_sentences
+from app.model.events import Event
+from app.model.timeline import Timeline
+from app.web.server import create_app
 from experiments import MODULES, sampler
 from tests.conftest import make_settings, until
 from tests.runner_helpers import Outcome, alive_in_group, run_experiment

@@ -6,8 +6,14 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings, post_sleeps, receive_text, wait_for_status
+from app.web.server import create_app
+from tests.conftest import (
+    TEST_MODULES,
+    make_settings,
+    post_sleeps,
+    receive_text,
+    wait_for_status,
+)
 
 
 @pytest.fixture

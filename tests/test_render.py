@@ -5,12 +5,12 @@ import re
 
 import pytest
 
-from app.events import Event
-from app.experiments import load
-from app.hangs import Blocked
-from app.placement import group_id
-from app.render import Renderer, View, environment
-from app.runs import Run
+from app.drawing.placement import group_id
+from app.drawing.render import Renderer, View, environment
+from app.model.events import Event
+from app.model.experiments import load
+from app.model.hangs import Blocked
+from app.model.runs import Run
 
 MS = 1_000_000
 T0 = 5_000 * MS

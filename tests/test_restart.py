@@ -16,8 +16,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.conftest import alive, start_sleeper, wait_for_status
-from tests.server_process import Server
 from tests.runner_helpers import alive_in_group
+from tests.server_process import Server
 
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 2_000, "window": "call"}}
 
@@ -42,7 +42,7 @@ def watch(server: Server, run_id: str) -> tuple[list[str], int]:
 
 
 def wait_until_seen_running(database: Path, run_id: str, after_ns: int) -> None:
-    """Until the server has noted the run alive after `after_ns` (app/store.py's heartbeat), read from this process (WAL)."""
+    """Until the server has noted the run alive after `after_ns` (app/storage/store.py's heartbeat), read from this process (WAL)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with sqlite3.connect(database) as conn:

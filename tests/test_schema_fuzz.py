@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.experiments import catalogue
-from app.server import create_app
+from app.model.experiments import catalogue
+from app.web.server import create_app
 from tests.conftest import TEST_MODULES, make_settings
 
 APP = create_app(make_settings(max_runs_in_flight_per_client=2, max_runs_per_minute_per_client=10,

@@ -15,11 +15,23 @@ from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
-from app.security import FORBIDDEN_ORIGIN, BodyLimitMiddleware, host_allowed, host_names, origin_allowed
-from app.server import create_app
-from tests.conftest import TEST_MODULES, make_settings, post_sleeps, receive_text, serving, wait_for_status
+from app.web.security import (
+    FORBIDDEN_ORIGIN,
+    BodyLimitMiddleware,
+    host_allowed,
+    host_names,
+    origin_allowed,
+)
+from app.web.server import create_app
+from tests.conftest import (
+    TEST_MODULES,
+    make_settings,
+    post_sleeps,
+    receive_text,
+    serving,
+    wait_for_status,
+)
 from tests.runner_helpers import ROOT
-
 
 
 @pytest.fixture

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import os
 import sqlite3
+import time
 import zlib
 
 import pytest
 
-from app.events import Event
-from app.experiments import catalogue
-from app.store import BACKLOG_HIGH, WIRE_MARK, RunStore
+from app.model.events import Event
+from app.model.experiments import catalogue
+from app.storage.store import BACKLOG_HIGH, WIRE_MARK, RunStore
 
 EXPERIMENTS = catalogue(("experiments.race_counter",))
 RACE = EXPERIMENTS["race-counter"]
@@ -218,7 +218,7 @@ def test_events_paging_out_of_bounds_is_a_422_naming_the_field(client, query):
 def test_the_fast_encoding_of_spans_and_marks_is_what_json_would_write():
     import json
 
-    from app.store import decode_line, encode
+    from app.storage.store import decode_line, encode
 
     events = [Event("begin", 12, "w \"1\" é", "fib(3)\n", "cpu"), Event("end", 13, "w"),
               Event("instant", 14, "main", "print ☃", "print"), Event("counter", 15, "main", "depth", value=2.5),
@@ -283,7 +283,7 @@ def wire_chunks(n_lines: int, per_line: int = 32) -> list[bytes]:
 
 
 def feed(run, chunks, wire: bool) -> None:
-    from app.events import StreamParser
+    from app.model.events import StreamParser
 
     parser = StreamParser()
     for chunk in chunks:
@@ -351,8 +351,8 @@ def test_a_snapshot_of_another_timeline_shape_is_replayed_not_trusted():
     import pickle
     import zlib
 
-    from app.store import SNAPSHOT_SHAPE, RunStore
-    from app.timeline import Timeline
+    from app.model.timeline import Timeline
+    from app.storage.store import SNAPSHOT_SHAPE, RunStore
 
     timeline = Timeline()
     ours = zlib.compress(pickle.dumps((SNAPSHOT_SHAPE, timeline)))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.events import Event
-from app.timeline import NOTIFIES_KEPT, Arrow, Timeline
+from app.model.events import Event
+from app.model.timeline import NOTIFIES_KEPT, Arrow, Timeline
 
 MS = 1_000_000
 
