@@ -18,7 +18,7 @@ from app.drawing.window import RowIndex, Window, WindowTimeline
 from app.model.runs import cut_why
 from app.model.scale import RESOLUTION
 from app.model.timeline import Timeline
-from app.storage.store import unpack_events
+from app.storage.wire import unpack_events
 
 if TYPE_CHECKING:
     from app.model.runs import Run
