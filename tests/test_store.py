@@ -387,6 +387,8 @@ def test_a_snapshot_of_another_version_or_shape_is_replayed_not_trusted(caplog):
         assert "r1" in caplog.text and "replaying" in caplog.text
     built = {**document, "timeline": {"o": "Popen", "i": 0, "a": {}}}  # only timeline classes are ever built
     assert snapshots.load(zlib.compress(json.dumps(built).encode())) is None
+    nested = '{"version": 1, "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert snapshots.load(zlib.compress(nested.encode())) is None  # too deep to read: replayed, not a 500
 
 
 def test_a_pickled_snapshot_is_never_unpickled_and_the_run_replays(tmp_path):

@@ -127,7 +127,7 @@ def load(blob: bytes | None, run_id: str = "") -> Timeline | None:
         return None
     try:
         document = json.loads(zlib.decompress(blob))
-    except (zlib.error, ValueError):  # not a JSON document: an older server's pickled snapshot, never unpickled
+    except (zlib.error, ValueError, RecursionError):  # not a JSON document: an older server's pickled snapshot, never unpickled
         log.info("run %s: its snapshot is not a JSON document (an older server's); replaying its events", run_id)
         return None
     if not isinstance(document, dict) or document.get("version") != VERSION or document.get("shape") != SHAPE:
@@ -137,7 +137,7 @@ def load(blob: bytes | None, run_id: str = "") -> Timeline | None:
         return None
     try:
         timeline = _Decoder().value(document["timeline"])
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
         log.warning("run %s: its snapshot could not be read; replaying its events", run_id, exc_info=True)
         return None
     return timeline if isinstance(timeline, Timeline) else None
