@@ -8,6 +8,7 @@ from typing import Any
 
 from app.drawing.broadcast import Broadcast
 from app.drawing.render import Renderer
+from app.drawing.seams import LiveFeed
 from app.drawing.sweeps import Point, Sweep
 from app.model.experiments import Experiment
 from app.model.runs import Place, Run
@@ -16,8 +17,10 @@ from app.running.admission import Admission
 from app.running.limits import Client, Limits, Load, Refusal
 from app.running.pythons import Interpreter
 from app.running.runners import WarmRunner
+from app.running.seams import Queue
 from app.running.supervisor import execute
 from app.settings import Settings
+from app.storage.seams import RunStorage
 from app.storage.store import RunStore
 from app.storage.sweep_store import SweepStore
 
@@ -29,11 +32,13 @@ class Lab:
         self.interpreters = interpreters  # what a run's `python` param may choose (app/running/pythons.py)
         self.experiments = experiments
         self.renderer = renderer
-        self.store = RunStore(settings.database, experiments, int(settings.max_log_mb * 1_000_000))
-        self.sweeps = SweepStore(self.store.db)
-        self.broadcasts: dict[str, Broadcast] = {}
+        # The embedded implementations of the seams (app/*/seams.py); nothing below asks which it holds.
+        store = RunStore(settings.database, experiments, int(settings.max_log_mb * 1_000_000))
+        self.store: RunStorage = store
+        self.sweeps = SweepStore(store.db)
+        self.broadcasts: dict[str, LiveFeed] = {}
         self._tasks: set[asyncio.Task] = set()
-        self.admission = Admission(settings.max_concurrent_runs)
+        self.admission: Queue = Admission(settings.max_concurrent_runs)
         self._admitted: dict[str, asyncio.Event] = {}  # queued run id → set when it may start (or was cancelled)
         self.in_flight: dict[str, Run] = {}  # queued or executing, by id: what the limits count
         self._stopping = False

@@ -10,33 +10,33 @@ BACKLOG_HIGH events behind, `room()` makes the supervisor stop reading the runne
 Each run's stored log is bounded by `max_log_bytes` (settings.max_log_mb). Past the bound only
 the events replay cannot do without (header, lane, result, failure) are stored, and the run
 says where its log was truncated. When a run ends, its finished Timeline is stored too (a
-snapshot), so a finished run replays identically after a restart, truncated or not; a run that
-never ended (the server was killed) is replayed from its stored events.
+snapshot: a versioned JSON document, app/storage/snapshots.py), so a finished run replays
+identically after a restart, truncated or not; a run that never ended (the server was killed),
+or whose snapshot is of another version, is replayed from its stored events.
 
 Live runs and a few recently finished ones are kept in memory; any other run is loaded from
-the database when asked for.
+the database when asked for. How events are stored is app/storage/wire.py, a run's row
+app/storage/records.py; this module is the cache, the batching and the jobs of the database thread.
 """
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
-import pickle
+import logging
 import secrets
 import sqlite3
 import time
-import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.model import timeline as timeline_module
-from app.model.events import KINDS, Event, decode, decode_wire
+from app.model.events import Event
 from app.model.experiments import Experiment
-from app.model.hangs import Blocked
 from app.model.runs import FINISHED, Run, Truncation, cut_why
 from app.model.timeline import Timeline
+from app.storage import snapshots
 from app.storage.database import Database
+from app.storage.records import HISTORY_COLUMNS, Page, history_row, record_of, run_of
+from app.storage.wire import KEEP_PAST_BOUND, encode, pack, pack_wire, rows_of, unpack_events
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS runs (
     log_bytes INTEGER NOT NULL DEFAULT 0,
     truncated_at_bytes INTEGER,
     truncated_after_events INTEGER,
-    snapshot BLOB,                      -- zlib(pickle(Timeline)) of the finished run
+    snapshot BLOB,                      -- zlib(JSON) of the finished run's Timeline (app/storage/snapshots.py)
     extra TEXT NOT NULL DEFAULT '{}'    -- JSON: the run's other fields (conditions, ...)
 );
 CREATE INDEX IF NOT EXISTS runs_newest_first ON runs (created_at DESC);
@@ -72,182 +72,12 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 """
 
-CHUNK_EVENTS = 4096  # events per stored row: what a page read decompresses at most, twice
-WIRE_MARK = b"#wire\n"  # a row of the runner's lines as they came (no event line starts with #)
-KEEP_PAST_BOUND = frozenset({"header", "lane", "result", "failure"})  # what replay cannot do without
-CODES = {kind: code for code, kind in KINDS.items()} | {"output": "O"}
-
-
-def timeline_shape() -> str:
-    """The fields of every class a pickled Timeline holds, in words. Unpickling does not call
-    __init__, so a snapshot of another shape (an older server's) would lack new fields: it is
-    replayed from the stored events instead."""
-    parts = []
-    for name, cls in sorted(vars(timeline_module).items()):
-        if isinstance(cls, type) and cls.__module__ == timeline_module.__name__:
-            names = ([f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls)
-                     else list(getattr(cls, "__slots__", ())))
-            parts.append(f"{name}({','.join(names)})")
-    return ";".join(parts)
-
-
-SNAPSHOT_SHAPE = timeline_shape()
 CACHE_FINISHED = 32  # finished runs kept in memory
 BACKLOG_HIGH = 100_000  # events ingested and not yet written: past it, reading the pipe waits
 HEARTBEAT_S = 1.0  # how often running runs are noted as alive: a killed server's runs are cut there
 NEVER_ENDED = "never ended: the server stopped (found at restart)"
 
-# Run fields with a column of their own, or that only make sense in a live server.
-COLUMNS = {"id", "experiment", "params", "owner", "status", "created_at", "started_at", "ended_at", "error",
-           "stderr_tail", "blocked", "cut_at_ns", "received", "truncated"}
-RUNTIME = {"timeline", "changed", "cancel_requested", "journal", "stop_as"}
-
-
-# ---- The stored form of events and runs (pure) ----
-
-def encode(seq: int, event: Event) -> str:
-    """One event as a stored line: the wire format (experiments/recorder.py) with its number first."""
-    code = CODES[event.kind]
-    if code in ("B", "I"):
-        raw = [seq, code, event.ts_ns, event.worker, event.name, event.category]
-        if event.value is not None:  # a notify's or woken's key
-            raw.append(event.value)
-    elif code == "C":
-        raw = [seq, code, event.ts_ns, event.worker, event.name, event.value]
-    elif code == "E":
-        raw = [seq, code, event.ts_ns, event.worker]
-    elif code == "T":
-        raw = [seq, code, event.ts_ns, event.worker, *event.value]
-    elif code == "O":
-        raw = [seq, code, event.ts_ns, event.worker, event.name]
-    else:
-        raw = [seq, code, event.ts_ns, event.worker, event.value]
-    return json.dumps(raw, separators=(",", ":"), default=str)
-
-
-def decode_line(line: str) -> tuple[int, Event]:
-    seq, *raw = json.loads(line)
-    if raw[0] == "O":
-        return seq, Event("output", int(raw[1]), str(raw[2]), str(raw[3]), "output")
-    return seq, decode(raw)
-
-
-def pack(lines: list[str]) -> bytes:
-    return zlib.compress("\n".join(lines).encode(), 1)  # level 1: 3x faster than 6, 30% bigger
-
-
-def pack_wire(parts: list[bytes]) -> bytes:
-    """Runner lines (each part a StreamParser.wire) as one row: no event decoded or encoded again."""
-    return zlib.compress(WIRE_MARK + b"\n".join(parts), 1)
-
-
-def unpack_events(blob: bytes, first_seq: int) -> list[tuple[int, Event]]:
-    """A stored row's events, numbered; a wire row's are numbered on from its first_seq."""
-    data = zlib.decompress(blob)
-    if data.startswith(WIRE_MARK):
-        return list(enumerate(decode_wire(data[len(WIRE_MARK):]), first_seq))
-    return [decode_line(line) for line in data.decode().split("\n")]
-
-
-@dataclass
-class Row:
-    """Events for one stored row: either the runner's lines (wire) or events to encode one by one."""
-
-    first: int
-    last: int
-    pieces: list[tuple[int, list[Event]]]  # (seq of the first, events)
-    wire: list[bytes] | None = None
-
-    def numbered(self) -> list[tuple[int, Event]]:
-        return [(seq, e) for first, events in self.pieces for seq, e in enumerate(events, first)]
-
-
-def rows_of(pieces: list[tuple[int, list[Event], bytes]]) -> list[Row]:
-    """Group one run's ingested pieces (first seq, events, wire lines or b"") into stored rows in order:
-    consecutive pieces with their wire lines join until a row holds CHUNK_EVENTS events (a piece is
-    never split); pieces without are numbered and cut every CHUNK_EVENTS events."""
-    rows: list[Row] = []
-    loose: list[tuple[int, Event]] = []
-
-    def cut_loose() -> None:
-        for start in range(0, len(loose), CHUNK_EVENTS):
-            chunk = loose[start:start + CHUNK_EVENTS]
-            rows.append(Row(chunk[0][0], chunk[-1][0], [(chunk[0][0], [e for _, e in chunk])]))
-        loose.clear()
-
-    row: Row | None = None
-    for first, events, wire in pieces:
-        if not events:
-            continue
-        if not wire:
-            row = None
-            loose.extend(enumerate(events, first))
-            continue
-        cut_loose()
-        if row is None or row.last - row.first + 1 >= CHUNK_EVENTS:
-            row = Row(first, first - 1, [], [])
-            rows.append(row)
-        row.pieces.append((first, events))
-        row.wire.append(wire)
-        row.last = first + len(events) - 1
-    cut_loose()
-    return rows
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def extra_of(run: Run) -> dict[str, Any]:
-    """The run's fields other helpers add (conditions, queue facts, ...), those that are JSON."""
-    extra = {}
-    for f in dataclasses.fields(run):
-        if f.name in COLUMNS or f.name in RUNTIME:
-            continue
-        try:
-            json.dumps(getattr(run, f.name), default=_plain)
-        except (TypeError, ValueError):
-            continue  # live-only state (an asyncio object, a handle): nothing to keep
-        extra[f.name] = getattr(run, f.name)
-    return extra
-
-
-def restore_extra(run: Run, extra: dict[str, Any]) -> None:
-    """Put stored extra fields back; a dataclass field is rebuilt from its dict when its default says so."""
-    for name, value in extra.items():
-        if not hasattr(run, name):
-            continue  # a field this version of the server no longer has
-        current = getattr(run, name)
-        if dataclasses.is_dataclass(current) and isinstance(value, dict):
-            try:
-                value = type(current)(**value)
-            except TypeError:
-                pass
-        setattr(run, name, value)
-
-
-def record_of(run: Run) -> dict[str, Any]:
-    """The run's row (without the snapshot), taken on the loop at the moment it is saved."""
-    result = run.result_json()
-    return {
-        "id": run.id, "experiment": run.experiment.id, "params": json.dumps(run.params), "owner": run.owner,
-        "status": run.status, "created_at": run.created_at, "started_at": run.started_at, "ended_at": run.ended_at,
-        "error": run.error, "stderr_tail": run.stderr_tail,
-        "blocked": json.dumps([dataclasses.asdict(b) for b in run.blocked]),
-        "result": json.dumps(result) if result is not None else None,
-        "cut_at_ns": run.cut_at_ns, "events": run.received,
-        "extra": json.dumps(extra_of(run), default=_plain),
-    }
-
-
-def placeholder(experiment_id: str) -> Experiment:
-    """A stored run of an experiment this server no longer lists: shown, never run again."""
-    return Experiment(experiment_id, "", experiment_id, "", "unknown", "(this experiment is no longer in the catalogue)",
-                      "", (), "")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -256,20 +86,6 @@ class LogState:
 
     bytes: int = 0
     truncation: Truncation | None = None
-
-
-@dataclass
-class Page:
-    """One page of the run history."""
-
-    runs: list[dict[str, Any]]
-    number: int
-    size: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
 
 
 # ---- The store ----
@@ -494,9 +310,15 @@ class RunStore:
             [record[n] for n in names])
         if timeline is not None:
             self._logs.pop(record["id"], None)
-            snapshot = zlib.compress(pickle.dumps((SNAPSHOT_SHAPE, timeline), pickle.HIGHEST_PROTOCOL), 6)
-            if len(snapshot) <= self.max_log_bytes:  # else replay falls back to the stored events
-                conn.execute("UPDATE runs SET snapshot = ? WHERE id = ?", (snapshot, record["id"]))
+            try:
+                snapshot: bytes | None = snapshots.dump(timeline)
+            except (TypeError, ValueError, RecursionError):  # something a document cannot hold: replayed instead
+                log.warning("run %s: its timeline could not be stored as a snapshot", record["id"], exc_info=True)
+                snapshot = None
+            if snapshot is not None and len(snapshot) > self.max_log_bytes:  # replay falls back to the stored events
+                snapshot = None
+            # NULL when there is none: a snapshot of the same run saved before (an older server's) never stays
+            conn.execute("UPDATE runs SET snapshot = ? WHERE id = ?", (snapshot, record["id"]))
 
     def _read_events(self, conn: sqlite3.Connection, run_id: str, after: int, limit: int,
                      lane_of_tid: dict[int, str] | None = None) -> list[dict[str, Any]]:
@@ -521,11 +343,9 @@ class RunStore:
 
     def _history(self, conn: sqlite3.Connection, page: int, size: int) -> Page:
         total = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
-        rows = conn.execute(
-            "SELECT id, experiment, params, status, created_at, started_at, ended_at FROM runs "
-            "ORDER BY created_at DESC, id LIMIT ? OFFSET ?", (size, (page - 1) * size))
-        runs = [{"id": r[0], "experiment": r[1], "params": json.loads(r[2]), "status": r[3], "created_at": r[4],
-                 "started_at": r[5], "ended_at": r[6], "url": f"/runs/{r[0]}"} for r in rows]
+        rows = conn.execute(f"SELECT {HISTORY_COLUMNS} FROM runs ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+                            (size, (page - 1) * size))
+        runs = [history_row(r) for r in rows]
         return Page(runs, page, size, total)
 
     def _load(self, conn: sqlite3.Connection, run_id: str) -> Run | None:
@@ -536,27 +356,9 @@ class RunStore:
             conn.row_factory = None
         if row is None:
             return None
-        experiment = self.experiments.get(row["experiment"]) or placeholder(row["experiment"])
-        run = Run(row["id"], experiment, json.loads(row["params"]), row["owner"], status=row["status"],
-                  created_at=row["created_at"], started_at=row["started_at"], ended_at=row["ended_at"],
-                  error=row["error"], stderr_tail=row["stderr_tail"],
-                  blocked=[Blocked(**b) for b in json.loads(row["blocked"])], received=row["events"],
-                  cut_at_ns=row["cut_at_ns"])
-        if row["truncated_at_bytes"] is not None:
-            run.truncated = Truncation(row["truncated_at_bytes"], row["truncated_after_events"])
-        restore_extra(run, json.loads(row["extra"]))
-        run.timeline = self._snapshot(row["snapshot"]) or self._replay(conn, run)
+        run = run_of(row, self.experiments)
+        run.timeline = snapshots.load(row["snapshot"], run.id) or self._replay(conn, run)
         return run
-
-    @staticmethod
-    def _snapshot(blob: bytes | None) -> Timeline | None:
-        if blob is None:
-            return None
-        try:  # written by this server; a server whose Timeline had another shape: replayed instead
-            shape, timeline = pickle.loads(zlib.decompress(blob))
-        except Exception:  # not even a (shape, timeline) pair: an older server's
-            return None
-        return timeline if shape == SNAPSHOT_SHAPE and isinstance(timeline, Timeline) else None
 
     @staticmethod
     def _replay(conn: sqlite3.Connection, run: Run) -> Timeline:

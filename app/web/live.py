@@ -15,7 +15,7 @@ import anyio
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from app.drawing.broadcast import Broadcast
+from app.drawing.seams import LiveFeed
 from app.web.lobby import Lobby
 
 router = APIRouter()
@@ -27,7 +27,7 @@ async def once(message: str) -> AsyncGenerator[str, None]:
     yield message
 
 
-async def frames(broadcast: Broadcast) -> AsyncGenerator[str, None]:
+async def frames(broadcast: LiveFeed) -> AsyncGenerator[str, None]:
     """A run as one viewer sees it: everything drawn so far, then each frame after it, until the last."""
     message, seq = broadcast.snapshot()
     yield message

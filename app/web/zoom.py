@@ -18,11 +18,11 @@ from app.drawing.window import RowIndex, Window, WindowTimeline
 from app.model.runs import cut_why
 from app.model.scale import RESOLUTION
 from app.model.timeline import Timeline
-from app.storage.store import unpack_events
+from app.storage.wire import unpack_events
 
 if TYPE_CHECKING:
     from app.model.runs import Run
-    from app.storage.store import Store
+    from app.storage.seams import RunStorage
 
 # Measured here (benchmarks-like flood, a loaded 2-core machine): indexing reads ~0.5 M events/s,
 # folding a window's rows ~0.25 M events/s. So at most some 4 s to index a run, once, and ~1 s a window.
@@ -44,7 +44,7 @@ def _fold_rows(timeline: WindowTimeline, rows: list[tuple[int, bytes]]) -> None:
 
 
 class Zoom:
-    def __init__(self, store: Store, max_index_events: int = MAX_INDEX_EVENTS,
+    def __init__(self, store: RunStorage, max_index_events: int = MAX_INDEX_EVENTS,
                  max_window_events: int = MAX_WINDOW_EVENTS):
         self.store = store
         self.max_index_events = max_index_events
