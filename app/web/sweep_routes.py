@@ -25,6 +25,7 @@ from app.drawing.sweeps import (
     status,
     table,
 )
+from app.model.status import Status
 from app.running.lab import Lab
 from app.running.limits import Refusal
 from app.web.api import lab_of
@@ -56,11 +57,11 @@ async def outcomes(lab: Lab, sweep: Sweep) -> list[tuple[Outcome, dict[str, Any]
     for point in sweep.points:
         run = await lab.store.find(point.run_id)
         if run is None:  # its row never reached the disk (a failed commit): it cannot have run
-            out.append((Outcome(point.params, point.run_id, "interrupted"), None))
+            out.append((Outcome(point.params, point.run_id, Status.INTERRUPTED), None))
             continue
         result = run.result_json()
         free = None
-        if run.status == "done":
+        if run.status == Status.DONE:
             cpu = run.cpu
             free = free_cores(cpu.cores if cpu else None, cpu.others_busy_cores if cpu else None,
                               run.conditions.get("cpus"))
@@ -114,7 +115,7 @@ async def page_context(lab: Lab, sweep: Sweep) -> dict[str, Any]:
         meaning = ""
     return {
         "sweep": sweep, "title": experiment.title if experiment else sweep.experiment,
-        "status": status([o.status for o in found]), "finished": sum(o.status not in ("queued", "running") for o in found),
+        "status": status([o.status for o in found]), "finished": sum(Status(o.status).finished for o in found),
         "plot": layout(drawn, workers), "said": sentences(drawn), "table": table(sweep.vary, found, drawn),
         "meaning": meaning, "has_workers": bool(workers),
     }
