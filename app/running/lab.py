@@ -3,6 +3,7 @@ cancel them, stop them all."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -21,6 +22,8 @@ from app.running.supervisor import execute
 from app.settings import Settings
 from app.storage.store import RunStore
 from app.storage.sweep_store import SweepStore
+
+log = logging.getLogger(__name__)
 
 
 class Lab:
@@ -133,6 +136,7 @@ class Lab:
                 python = pythons.path_of(self.interpreters, run.params) if self.interpreters else None
                 await execute(run, self.settings, self.warm_runner, python)
             except Exception as exc:  # e.g. LAB_PYTHON missing: the runner could not even start
+                log.exception("run %s (%s): could not run the experiment", run.id, run.experiment.id)
                 if not run.finished:
                     run.finish(Status.FAILED, f"could not run the experiment: {type(exc).__name__}: {exc}")
         finally:

@@ -83,7 +83,7 @@ async def pump(websocket: WebSocket, messages: AsyncGenerator[str, None], send_t
         try:
             with anyio.fail_after(send_timeout):
                 await websocket.close(code=1000)
-        except (WebSocketDisconnect, OSError, RuntimeError):
+        except (WebSocketDisconnect, OSError, RuntimeError):  # expected: the browser left before our close
             return "left"
     return ended
 

@@ -132,7 +132,7 @@ class Lobby:
         while True:
             try:
                 await asyncio.wait_for(self._poke.wait(), self.refresh_s)
-            except asyncio.TimeoutError:
+            except asyncio.TimeoutError:  # expected: nothing poked it, refresh on the clock
                 pass
             self._poke.clear()
             if self.subscribers:
