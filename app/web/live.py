@@ -16,6 +16,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from app.drawing.broadcast import Broadcast
+from app.web.deps import LabDep, LobbyDep, SettingsDep
 from app.web.lobby import Lobby
 
 router = APIRouter()
@@ -89,8 +90,7 @@ async def pump(websocket: WebSocket, messages: AsyncGenerator[str, None], send_t
 
 
 @router.websocket("/ws/runs/{run_id}")
-async def watch_run(websocket: WebSocket, run_id: str) -> None:
-    lab = websocket.app.state.lab
+async def watch_run(websocket: WebSocket, run_id: str, lab: LabDep) -> None:
     await websocket.accept()
     run = await lab.store.find(run_id)  # in memory, or a finished run loaded from the database
     if run is None:
@@ -106,6 +106,6 @@ async def watch_run(websocket: WebSocket, run_id: str) -> None:
 
 
 @router.websocket("/ws/lobby")
-async def watch_lobby(websocket: WebSocket) -> None:
+async def watch_lobby(websocket: WebSocket, lobby: LobbyDep, settings: SettingsDep) -> None:
     await websocket.accept()
-    await pump(websocket, lobbies(websocket.app.state.lobby), websocket.app.state.settings.ws_send_timeout_s)
+    await pump(websocket, lobbies(lobby), settings.ws_send_timeout_s)

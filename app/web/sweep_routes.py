@@ -28,9 +28,9 @@ from app.drawing.sweeps import (
 from app.model.status import Status
 from app.running.lab import Lab
 from app.running.limits import Refusal
-from app.web.api import lab_of
 from app.web.auth import is_admin
 from app.web.clients import client_of
+from app.web.deps import ExperimentDep, LabDep, SweepDep
 from app.web.errors import ErrorResponse
 from app.web.pages import render
 from experiments.params import ParamError, defaults, from_form
@@ -42,13 +42,6 @@ class SweepRequest(BaseModel):
     experiment: str = Field(max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)
     vary: dict[str, list[Any]] = Field(default_factory=dict)
-
-
-async def sweep_or_404(lab: Lab, sweep_id: str) -> Sweep:
-    sweep = await lab.sweeps.find(sweep_id)
-    if sweep is None:
-        raise HTTPException(404, f"no sweep with id {sweep_id!r}")
-    return sweep
 
 
 async def outcomes(lab: Lab, sweep: Sweep) -> list[tuple[Outcome, dict[str, Any] | None]]:
@@ -70,8 +63,7 @@ async def outcomes(lab: Lab, sweep: Sweep) -> list[tuple[Outcome, dict[str, Any]
 
 
 @router.post("/api/sweeps", status_code=201)
-async def create_sweep(body: SweepRequest, request: Request) -> Any:
-    lab = lab_of(request)
+async def create_sweep(body: SweepRequest, request: Request, lab: LabDep) -> Any:
     experiment = lab.experiments.get(body.experiment)
     if experiment is None:
         raise HTTPException(404, f"no experiment {body.experiment!r} (known: {', '.join(lab.experiments)})")
@@ -87,9 +79,7 @@ async def create_sweep(body: SweepRequest, request: Request) -> Any:
 
 
 @router.get("/api/sweeps/{sweep_id}")
-async def get_sweep(sweep_id: str, request: Request) -> dict[str, Any]:
-    lab = lab_of(request)
-    sweep = await sweep_or_404(lab, sweep_id)
+async def get_sweep(sweep: SweepDep, lab: LabDep) -> dict[str, Any]:
     found = await outcomes(lab, sweep)
     return {
         "id": sweep.id, "experiment": sweep.experiment, "status": status([o.status for o, _ in found]),
@@ -122,27 +112,19 @@ async def page_context(lab: Lab, sweep: Sweep) -> dict[str, Any]:
 
 
 @router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
-async def sweep_page(sweep_id: str, request: Request) -> HTMLResponse:
-    lab = lab_of(request)
-    sweep = await sweep_or_404(lab, sweep_id)
+async def sweep_page(sweep: SweepDep, request: Request, lab: LabDep) -> HTMLResponse:
     return render(request, "sweep.html", **await page_context(lab, sweep))
 
 
 @router.get("/sweeps/{sweep_id}/live", response_class=HTMLResponse)
-async def sweep_live(sweep_id: str, request: Request) -> HTMLResponse:
+async def sweep_live(sweep: SweepDep, request: Request, lab: LabDep) -> HTMLResponse:
     """The page's plot and table as they are now: htmx polls it until the sweep has finished."""
-    lab = lab_of(request)
-    sweep = await sweep_or_404(lab, sweep_id)
     return render(request, "_sweep_live.html", **await page_context(lab, sweep))
 
 
 @router.post("/experiments/{experiment_id}/sweeps", response_class=HTMLResponse)
-async def sweep_from_form(experiment_id: str, request: Request):
+async def sweep_from_form(exp: ExperimentDep, request: Request, lab: LabDep):
     """The experiment page's "Sweep workers": its params, with a run per ticked worker count."""
-    lab = lab_of(request)
-    exp = lab.experiments.get(experiment_id)
-    if exp is None:
-        raise HTTPException(404, f"no experiment {experiment_id!r}")
     form = await request.form()
     ticked = [value for value in form.getlist(FORM_FIELD) if isinstance(value, str)]
     raw = from_form(exp.params, {k: v for k, v in form.items() if k != FORM_FIELD and isinstance(v, str)})
