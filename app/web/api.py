@@ -16,9 +16,23 @@ from app.web.auth import is_admin
 from app.web.clients import client_of
 from app.web.deps import CancellableRunDep, LabDep, RunDep, find_run
 from app.web.errors import ErrorResponse
+from app.web.schemas import (
+    Detail,
+    ExperimentOut,
+    Health,
+    PythonOut,
+    Refused,
+    RunCancelled,
+    RunCreated,
+    RunOut,
+)
 from experiments.params import ParamError, validate
 
 router = APIRouter()
+
+# Each model (app/web/schemas.py) describes a route's dict as it is: with response_model_exclude_unset, a key
+# the dict leaves out is left out.
+NO_RUN = {404: {"model": Detail, "description": "no run with that id"}}
 
 
 class RunRequest(BaseModel):
@@ -45,23 +59,27 @@ async def events_page(
     return EventsPage(await find_run(lab, run_id), after, limit)
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health, response_model_exclude_unset=True)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/api/experiments")
+@router.get("/api/experiments", response_model=list[ExperimentOut], response_model_exclude_unset=True)
 async def list_experiments(lab: LabDep) -> list[dict[str, Any]]:
     return [e.describe() for e in lab.experiments.values()]
 
 
-@router.get("/api/pythons")
+@router.get("/api/pythons", response_model=list[PythonOut], response_model_exclude_unset=True)
 async def list_pythons(lab: LabDep) -> list[dict[str, Any]]:
     """The interpreters a run may pick as its `python` param, the default (the server's) first."""
     return [i.describe() for i in lab.interpreters]
 
 
-@router.post("/api/runs", status_code=201)
+@router.post("/api/runs", status_code=201, response_model=RunCreated, response_model_exclude_unset=True, responses={
+    404: {"model": Detail, "description": "no such experiment"},
+    422: {"model": Detail, "description": "a param out of its bounds (`errors`: one message each), or a malformed body"},
+    429: {"model": Refused, "description": "a fair-use limit (or the full queue) refused it; `Retry-After` says when "
+                                            "to try again"}})
 async def create_run(body: RunRequest, request: Request, lab: LabDep) -> Any:
     experiment = lab.experiments.get(body.experiment)
     if experiment is None:
@@ -76,12 +94,12 @@ async def create_run(body: RunRequest, request: Request, lab: LabDep) -> Any:
     return {"id": run.id, "status": run.status, "url": f"/runs/{run.id}"}
 
 
-@router.get("/api/runs/{run_id}")
+@router.get("/api/runs/{run_id}", response_model=RunOut, response_model_exclude_unset=True, responses=NO_RUN)
 async def get_run(run: RunDep, lab: LabDep) -> dict[str, Any]:
     return {**run.to_json(), "queue_position": lab.position(run)}
 
 
-@router.get("/api/runs/{run_id}/events")
+@router.get("/api/runs/{run_id}/events", responses=NO_RUN)
 async def get_events(page: Annotated[EventsPage, Depends(events_page)], lab: LabDep) -> list[dict[str, Any]]:
     """The stored events in order, each with its `seq` (from 1); fewer than `limit` means none are stored after them yet."""
     run = page.run
@@ -95,7 +113,7 @@ TRACE_PAGE = 20_000  # events read (and folded) at a time: the loop gets a turn 
 _trace_builds: asyncio.Semaphore | None = None  # one trace built at a time: each is seconds of CPU for a big run
 
 
-@router.get("/api/runs/{run_id}/trace.json")
+@router.get("/api/runs/{run_id}/trace.json", responses=NO_RUN)
 async def get_trace(run: RunDep, lab: LabDep) -> Response:
     """The run's stored events in the Chrome Trace Event Format: open it in ui.perfetto.dev (Open trace file)."""
     global _trace_builds
@@ -129,7 +147,8 @@ async def get_trace(run: RunDep, lab: LabDep) -> Response:
                     headers={"content-disposition": f'attachment; filename="{filename}"'})
 
 
-@router.post("/api/runs/{run_id}/cancel")
+@router.post("/api/runs/{run_id}/cancel", response_model=RunCancelled, response_model_exclude_unset=True, responses={
+    **NO_RUN, 403: {"model": Detail, "description": "only the client that started it, or the teacher, may cancel it"}})
 async def cancel_run(run: CancellableRunDep, lab: LabDep) -> dict[str, Any]:
     if not run.finished:
         lab.cancel(run)

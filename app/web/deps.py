@@ -2,9 +2,10 @@
 lobby, an experiment, a run or a sweep by the id in the path (a 404 naming it if there is none), and a run the
 asking client may cancel (403 if not).
 
-Each is `async`: FastAPI would call a plain function in a worker thread. A dependency is solved before the route's own query and body are checked, so a route with more to check
-than the path's id (a zoomed run page, a page of events) makes those checks part of the dependency that
-finds its run: a bad query to an unknown run is then still a 422, not a 404.
+Each is `async`: FastAPI would call a plain function in a worker thread. A dependency is solved before
+the route's own query and body are checked, so a route with more to check than the path's id (a zoomed
+run page, a page of events) makes those checks part of the dependency that finds its run: a bad query to
+an unknown run is then still a 422, not a 404.
 """
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from app.web.auth import (
 )
 from app.web.deps import LabDep, LobbyDep, SettingsDep, find_run
 from app.web.lobby import Lobby
+from app.web.schemas import Detail, Pin
 from app.web.security import origin_allowed
 
 router = APIRouter()
@@ -84,18 +85,22 @@ def presenter_context(request: Request) -> dict[str, Any]:
 
 # --- JSON, for scripts and the tests ---------------------------------------------------------
 
-@router.get("/api/pin")
+REFUSED = {403: {"model": Detail, "description": "not the presenter, or a request another site made"}}
+
+
+@router.get("/api/pin", response_model=Pin)
 async def get_pin(lobby: LobbyDep) -> dict[str, Any]:
     return {"pinned": lobby.pinned}
 
 
-@router.post("/api/pin", dependencies=[PresenterOnly])
+@router.post("/api/pin", dependencies=[PresenterOnly], response_model=Pin,
+             responses={**REFUSED, 404: {"model": Detail, "description": "no run with that id"}})
 async def post_pin(body: PinRequest, lab: LabDep, lobby: LobbyDep) -> dict[str, Any]:
     await pin_run(lab, lobby, body.run_id)
     return {"pinned": body.run_id}
 
 
-@router.delete("/api/pin", dependencies=[PresenterOnly])
+@router.delete("/api/pin", dependencies=[PresenterOnly], response_model=Pin, responses=REFUSED)
 async def delete_pin(lobby: LobbyDep) -> dict[str, Any]:
     lobby.unpin()
     return {"pinned": None}

@@ -33,6 +33,7 @@ from app.web.clients import client_of
 from app.web.deps import ExperimentDep, LabDep, SweepDep
 from app.web.errors import ErrorResponse
 from app.web.pages import render
+from app.web.schemas import Detail, Refused, SweepCreated, SweepOut
 from experiments.params import ParamError, defaults, from_form
 
 router = APIRouter()
@@ -62,7 +63,10 @@ async def outcomes(lab: Lab, sweep: Sweep) -> list[tuple[Outcome, dict[str, Any]
     return out
 
 
-@router.post("/api/sweeps", status_code=201)
+@router.post("/api/sweeps", status_code=201, response_model=SweepCreated, response_model_exclude_unset=True, responses={
+    404: {"model": Detail, "description": "no such experiment"},
+    422: {"model": Detail, "description": "a param or a varied value out of its bounds (`errors`: one message each)"},
+    429: {"model": Refused, "description": "a fair-use limit refused its runs (all of them: none started)"}})
 async def create_sweep(body: SweepRequest, request: Request, lab: LabDep) -> Any:
     experiment = lab.experiments.get(body.experiment)
     if experiment is None:
@@ -78,7 +82,8 @@ async def create_sweep(body: SweepRequest, request: Request, lab: LabDep) -> Any
     return {"id": sweep.id, "url": sweep.url, "runs": [point.run_id for point in sweep.points]}
 
 
-@router.get("/api/sweeps/{sweep_id}")
+@router.get("/api/sweeps/{sweep_id}", response_model=SweepOut, response_model_exclude_unset=True,
+            responses={404: {"model": Detail, "description": "no sweep with that id"}})
 async def get_sweep(sweep: SweepDep, lab: LabDep) -> dict[str, Any]:
     found = await outcomes(lab, sweep)
     return {
