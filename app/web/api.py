@@ -32,7 +32,7 @@ router = APIRouter()
 
 # Each model (app/web/schemas.py) describes a route's dict as it is: with response_model_exclude_unset, a key
 # the dict leaves out is left out.
-NO_RUN = {404: {"model": Detail, "description": "no run with that id"}}
+NO_RUN: dict[int | str, dict[str, Any]] = {404: {"model": Detail, "description": "no run with that id"}}
 
 
 class RunRequest(BaseModel):

@@ -85,7 +85,7 @@ def presenter_context(request: Request) -> dict[str, Any]:
 
 # --- JSON, for scripts and the tests ---------------------------------------------------------
 
-REFUSED = {403: {"model": Detail, "description": "not the presenter, or a request another site made"}}
+REFUSED: dict[int | str, dict[str, Any]] = {403: {"model": Detail, "description": "not the presenter, or a request another site made"}}
 
 
 @router.get("/api/pin", response_model=Pin)
