@@ -84,6 +84,30 @@ def test_unknown_experiment_is_404(client):
     assert "nope" in response.json()["detail"]
 
 
+def test_the_openapi_schema_documents_the_json_a_run_and_the_catalogue_return(client):
+    schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+
+    def documented(path: str, method: str = "get", code: str = "200") -> dict:
+        body = schema["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"]
+        ref = body.get("items", body)["$ref"]
+        return components[ref.rsplit("/", 1)[1]]
+
+    created = client.post("/api/runs", json={"experiment": "race-counter", "params": RACE})
+    assert set(created.json()) == set(documented("/api/runs", "post", "201")["properties"])
+    run = wait_for_status(client, created.json()["id"])
+    described = documented("/api/runs/{run_id}")
+    assert set(run) == set(described["properties"]) == set(described["required"])
+    assert described["properties"]["status"] == {"$ref": "#/components/schemas/Status"}
+    assert components["Status"]["enum"] == ["queued", "running", "done", "failed", "cancelled", "timed_out", "hung",
+                                            "interrupted"]
+    assert set(client.post(f"/api/runs/{run['id']}/cancel").json()) == set(documented("/api/runs/{run_id}/cancel", "post")["properties"])
+    experiment = client.get("/api/experiments").json()[0]
+    assert set(experiment) == set(documented("/api/experiments")["properties"])
+    assert set(experiment["params"]["workers"]) <= set(components["ParamSpec"]["properties"])
+    assert set(client.get("/api/pythons").json()[0]) == set(documented("/api/pythons")["properties"])
+
+
 def test_unknown_run_is_404(client):
     assert client.get("/api/runs/nope").status_code == 404
     assert client.get("/runs/nope").status_code == 404

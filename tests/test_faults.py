@@ -1,10 +1,15 @@
 """Crashes, kills, cancels and timeouts end the run with the right status and leave no process behind."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 
+import httpx2 as httpx
 from fastapi.testclient import TestClient
 
 from app.web.server import create_app
@@ -14,8 +19,10 @@ from tests.conftest import (
     make_settings,
     post_sleeps,
     start_sleeper,
+    until,
     wait_for_status,
 )
+from tests.runner_helpers import ROOT
 
 
 def test_an_experiment_that_raises_fails_with_its_error_shown(client):
@@ -91,15 +98,19 @@ def test_server_shutdown_kills_running_experiments():
     assert not alive(child_pid) and not alive(runner_pid)
 
 
-def test_a_runner_that_cannot_start_fails_the_run_instead_of_leaving_it_queued():
+def test_a_runner_that_cannot_start_fails_the_run_instead_of_leaving_it_queued(caplog):
     app = create_app(make_settings(python="/nonexistent/python3"), modules=TEST_MODULES)
-    with TestClient(app) as client:
+    with caplog.at_level(logging.WARNING, logger="app"), TestClient(app) as client:
         run_id = post_sleeps(client)
         run = wait_for_status(client, run_id, timeout=5)
         assert run["status"] == "failed"
         assert "could not run the experiment" in run["error"] and "nonexistent" in run["error"]
         second = post_sleeps(client)  # the slot was given back
         assert wait_for_status(client, second, timeout=5)["status"] == "failed"
+    # The server's log has what the run's page words: the exception, with its traceback.
+    failed = [r for r in caplog.records if r.name == "app.running.lab" and run_id in r.getMessage()]
+    assert failed and failed[0].levelno == logging.ERROR and failed[0].exc_info
+    assert "FileNotFoundError" in caplog.text and "Traceback" in caplog.text
 
 
 def test_shutdown_never_starts_queued_runs():
@@ -111,3 +122,33 @@ def test_shutdown_never_starts_queued_runs():
     assert all(lab.store.get(run_id).status == "interrupted" for run_id in queued)
     assert all(lab.store.get(run_id).received == 0 for run_id in queued)  # no runner ever reported
     assert not alive(child_pid)
+
+
+def test_the_served_app_logs_what_it_caught_with_its_traceback(tmp_path):
+    """`python -m app` (uvicorn's logging, app/__main__.py): a run whose runner cannot start is in the log."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "LAB_PYTHON": "/nonexistent/python3", "LAB_DATABASE": str(tmp_path / "lab.db"),
+           "LAB_HTMX_SOURCE": "local"}
+    server = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        until(lambda: _answers(f"{base}/healthz"), 15, "the server to start")
+        experiment = httpx.get(f"{base}/api/experiments").json()[0]["id"]
+        run_id = httpx.post(f"{base}/api/runs", json={"experiment": experiment}).json()["id"]
+        until(lambda: httpx.get(f"{base}/api/runs/{run_id}").json()["status"] == "failed", 10, "the run to fail")
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0].decode()
+    assert f"ERROR:    app.running.lab: run {run_id} ({experiment}): could not run the experiment" in output
+    assert "Traceback (most recent call last)" in output and "FileNotFoundError" in output
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

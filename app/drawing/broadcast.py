@@ -13,6 +13,7 @@ from collections import deque
 
 from app.drawing.render import Renderer, View
 from app.model.runs import Run
+from app.model.status import Status
 
 KEEP_FRAMES = 32
 
@@ -53,7 +54,7 @@ class Broadcast:
         started ahead, so the first lane usually comes within tens of milliseconds of Run.
         """
         deadline = asyncio.get_running_loop().time() + timeout
-        while self.run.status == "running" and not self.view.lanes:
+        while self.run.status == Status.RUNNING and not self.view.lanes:
             remaining = deadline - asyncio.get_running_loop().time()
             try:
                 await asyncio.wait_for(self._new_frame.wait(), remaining)

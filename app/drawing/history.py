@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from app.model.runs import STATUS_WORDS
+from app.model.status import status_words
 
 PAGE_SIZE = 25
 MAX_PAGE = 100_000  # beyond it: 422 (a page past the last run is just empty)
@@ -37,5 +37,5 @@ def duration(started: float | None, ended: float | None) -> str:
 def row(stored: dict[str, Any]) -> Row:
     params = " ".join(f"{k}={v}" for k, v in stored["params"].items())
     return Row(stored["id"], stored["url"], stored["experiment"], params, stored["status"],
-               STATUS_WORDS.get(stored["status"], stored["status"]), when(stored["started_at"] or stored["created_at"]),
+               status_words(stored["status"]), when(stored["started_at"] or stored["created_at"]),
                duration(stored["started_at"], stored["ended_at"]))

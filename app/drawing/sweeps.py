@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from app.drawing.result_words import LABELS, number
-from app.model.runs import FINISHED, STATUS_WORDS
+from app.model.status import FINISHED, Status, status_words
 from experiments.params import Param, ParamError, defaults, validate
 
 MAX_POINTS = 16
@@ -117,9 +117,9 @@ def status(statuses: Sequence[str]) -> str:
     """The sweep's status from its runs': finished when every one is, queued while none has started."""
     if all(s in FINISHED for s in statuses):
         return "finished"
-    if all(s == "queued" for s in statuses):
-        return "queued"
-    return "running"
+    if all(s == Status.QUEUED for s in statuses):
+        return Status.QUEUED
+    return Status.RUNNING
 
 
 # ---- What the runs measured ----
@@ -136,7 +136,7 @@ class Outcome:
 
     @property
     def done(self) -> bool:
-        return self.status == "done" and self.result is not None
+        return self.status == Status.DONE and self.result is not None
 
     @property
     def workers(self) -> int | None:
@@ -313,5 +313,5 @@ def table(vary: Mapping[str, Any], outcomes: Sequence[Outcome], found: Sequence[
         figures += [ideals.get(o.run_id), o.free_cores]
         figures += [_figure((o.result or {}).get(k)) for k in keys]
         rows.append(Row(o.run_id, tuple(str(o.params.get(name)) for name in vary), o.status,
-                        STATUS_WORDS.get(o.status, o.status), tuple("—" if f is None else number(f) for f in figures)))
+                        status_words(o.status), tuple("—" if f is None else number(f) for f in figures)))
     return Table(tuple(vary), tuple(columns), tuple(rows))

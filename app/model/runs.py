@@ -15,29 +15,13 @@ from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.findings import findings
 from app.model.hangs import Blocked
+from app.model.status import FINISHED, Status
 from app.model.timeline import Timeline
-
-FINISHED = ("done", "failed", "cancelled", "timed_out", "hung", "interrupted")
-STATUS_WORDS = {
-    "queued": "queued", "running": "running", "done": "done", "failed": "failed",
-    "cancelled": "cancelled", "timed_out": "timed out", "hung": "hung",
-    "interrupted": "interrupted",
-}
-# Why a span still open at the end never ended, by how the run ended. In a run that is done,
-# the interpreter exited under it: a daemon thread (or a pool's worker) killed at exit.
-CUT_WHY = {
-    "done": "killed at exit",
-    "failed": "never ended (the run failed)",
-    "cancelled": "never ended (the run was cancelled)",
-    "timed_out": "never ended (the run timed out)",
-    "hung": "never ended (the run hung)",
-    "interrupted": "never ended (the server stopped)",
-}
 
 
 def cut_why(status: str) -> str:
-    """Why a span still open when a run ended with `status` never ended."""
-    return CUT_WHY.get(status, "never ended")
+    """Why a span still open when a run ended with `status` (a plain string too: a database row's) never ended."""
+    return Status(status).cut_why if status in FINISHED else "never ended"
 
 
 class Journal(Protocol):
@@ -72,7 +56,7 @@ class Run:
     params: dict[str, Any]
     owner: str = ""  # the client that started it (app/web/clients.py): it may cancel it
     sweep: str | None = None  # the sweep it is a point of (app/drawing/sweeps.py): with it, one request to the limits
-    status: str = "queued"
+    status: Status = Status.QUEUED  # a plain string (a database row's) is made a Status
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
     ended_at: float | None = None
@@ -84,19 +68,22 @@ class Run:
     received: int = 0  # events ingested so far (each is numbered, from 1, in the stored log)
     truncated: Truncation | None = None  # set by the store once the log reached settings.max_log_mb
     cut_at_ns: int | None = None  # where spans still open were cut when it ended (kept for replay)
-    stop_as: str = "cancelled"  # the status a stop request ends it with ("interrupted" on server shutdown)
+    stop_as: Status = Status.CANCELLED  # the status a stop request ends it with (INTERRUPTED on server shutdown)
     journal: Journal | None = field(default=None, repr=False, compare=False)
     timeline: Timeline = field(default_factory=Timeline)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+
     @property
     def finished(self) -> bool:
-        return self.status in FINISHED
+        return self.status.finished
 
     @property
     def status_words(self) -> str:
-        return STATUS_WORDS[self.status]
+        return self.status.words
 
     @property
     def python(self) -> str | None:
@@ -146,19 +133,20 @@ class Run:
         """`others` runs execute beside it now: its conditions keep the most there ever were, stored at once."""
         if others > self.conditions.get("beside", -1):
             self.conditions["beside"] = others
-            if self.journal is not None and self.status == "running":  # start() stores it otherwise
+            if self.journal is not None and self.status == Status.RUNNING:  # start() stores it otherwise
                 self.journal.save(self)
 
     def start(self) -> None:
-        self.status = "running"
+        self.status = Status.RUNNING
         self.started_at = time.time()
         if self.journal is not None:
             self.journal.save(self)
         self.changed.set()
 
-    def finish(self, status: str, error: str | None = None, cut_at_ns: int | None = None) -> None:
+    def finish(self, status: Status, error: str | None = None, cut_at_ns: int | None = None) -> None:
         """End the run; spans still open are cut at `cut_at_ns` (when it was killed) or at its last event."""
-        self.timeline.close(cut_at_ns, cut_why(status))
+        status = Status(status)
+        self.timeline.close(cut_at_ns, status.cut_why)
         self.cut_at_ns = cut_at_ns
         self.status = status
         self.error = error

@@ -3,6 +3,7 @@ cancel them, stop them all."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ from app.drawing.seams import LiveFeed
 from app.drawing.sweeps import Point, Sweep
 from app.model.experiments import Experiment
 from app.model.runs import Place, Run
+from app.model.status import Status
 from app.running import pythons
 from app.running.admission import Admission
 from app.running.limits import Client, Limits, Load, Refusal
@@ -23,6 +25,8 @@ from app.settings import Settings
 from app.storage.seams import RunStorage
 from app.storage.store import RunStore
 from app.storage.sweep_store import SweepStore
+
+log = logging.getLogger(__name__)
 
 
 class Lab:
@@ -137,8 +141,9 @@ class Lab:
                 python = pythons.path_of(self.interpreters, run.params) if self.interpreters else None
                 await execute(run, self.settings, self.warm_runner, python)
             except Exception as exc:  # e.g. LAB_PYTHON missing: the runner could not even start
+                log.exception("run %s (%s): could not run the experiment", run.id, run.experiment.id)
                 if not run.finished:
-                    run.finish("failed", f"could not run the experiment: {type(exc).__name__}: {exc}")
+                    run.finish(Status.FAILED, f"could not run the experiment: {type(exc).__name__}: {exc}")
         finally:
             self.in_flight.pop(run.id, None)
             self.admission.finish(run.id)
@@ -147,12 +152,12 @@ class Lab:
             self._admit()
 
     def cancel(self, run: Run) -> None:
-        if run.status == "queued":
+        if run.status == Status.QUEUED:
             if self.admission.position(run.id) is not None:  # still in the queue (not admitted, about to start)
                 self.admission.remove(run.id)
                 self.in_flight.pop(run.id, None)  # counts no more against its client's limit, at once
             run.place = None
-            run.finish(run.stop_as, "cancelled while queued" if run.stop_as == "cancelled" else "the server stopped before it started")
+            run.finish(run.stop_as, "cancelled while queued" if run.stop_as == Status.CANCELLED else "the server stopped before it started")
             event = self._admitted.pop(run.id, None)
             if event is not None:
                 event.set()
@@ -164,7 +169,7 @@ class Lab:
         `interrupted`: nobody cancelled them, and their page and the history say the server stopped."""
         self._stopping = True
         for run in list(self.in_flight.values()):
-            run.stop_as = "interrupted"
+            run.stop_as = Status.INTERRUPTED
             self.cancel(run)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.settings.cancel_grace_s + 5)

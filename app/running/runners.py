@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 from dataclasses import dataclass
@@ -24,11 +25,13 @@ from app.running.pythons import PARAM_NAME
 from app.settings import Settings
 from experiments import lifeline, rlimits
 
+log = logging.getLogger(__name__)
+
 
 def signal_group(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
+    except (ProcessLookupError, PermissionError):  # expected: the whole group has exited already
         pass
 
 
@@ -192,5 +195,6 @@ class WarmRunner:
             if task.done() and not task.cancelled() and task.exception() is None:
                 task.result().release()
             raise
-        except Exception:  # could not start (e.g. LAB_PYTHON missing): a new start will say why
+        except Exception:  # could not start (e.g. LAB_PYTHON missing): a new start will say why to the run
+            log.warning("the runner started ahead could not start; starting another", exc_info=True)
             return None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from app.model.events import SAMPLED, StreamParser
 from app.model.hangs import Blocked, blocked_workers
 from app.model.runs import Run
+from app.model.status import Status
 from app.model.timeline import signal_name
 from app.running.runners import WarmRunner, signal_group
 from app.settings import Settings
@@ -90,7 +91,7 @@ def limit_hit(failure: dict | None, returncode: int, settings: Settings) -> str 
     return None
 
 
-def _outcome(run: Run, returncode: int, settings: Settings) -> tuple[str, str | None]:
+def _outcome(run: Run, returncode: int, settings: Settings) -> tuple[Status, str | None]:
     """How a run that ended by itself ended; a failure says the experiment's exception, the limit it hit
     and the workers killed under it, if any (a worker killed by a signal is the cause more often than
     not: BrokenProcessPool, a lost task). The run's `error` is the one place that says why it failed."""
@@ -98,12 +99,12 @@ def _outcome(run: Run, returncode: int, settings: Settings) -> tuple[str, str | 
     limit = limit_hit(failure, returncode, settings)
     deaths = _deaths(run)
     if failure or limit:
-        return "failed", _joined(_exception(failure), limit, deaths)
+        return Status.FAILED, _joined(_exception(failure), limit, deaths)
     if returncode == 0 and run.result is not None:
-        return "done", None
+        return Status.DONE, None
     if returncode < 0:
-        return "failed", _joined(f"the runner was killed by {signal_name(-returncode)}", deaths)
-    return "failed", _joined(f"the runner exited with status {returncode} without a result", deaths)
+        return Status.FAILED, _joined(f"the runner was killed by {signal_name(-returncode)}", deaths)
+    return Status.FAILED, _joined(f"the runner exited with status {returncode} without a result", deaths)
 
 
 async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python: str | None = None) -> None:
@@ -123,7 +124,7 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
     exited = asyncio.create_task(_runner_exit(proc))
     cancelled = asyncio.create_task(run.cancel_requested.wait())
     hung = asyncio.create_task(_watch_for_hang(run, heartbeat, settings.hang_after_s))
-    stopped_by: str | None = None
+    stopped_by: Status | None = None
     deaths_before_stop: str | None = None  # our own SIGTERM kills the rest: those are not news
     try:
         done, _ = await asyncio.wait({exited, cancelled, hung}, timeout=settings.run_timeout_s,
@@ -132,14 +133,14 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
             if cancelled in done:
                 stopped_by = run.stop_as  # cancelled, or interrupted by the server's shutdown
             elif hung in done:
-                stopped_by = "hung"
+                stopped_by = Status.HUNG
                 run.blocked = hung.result()  # taken before the kill: what they were blocked on
                 deaths_before_stop = _deaths(run)
             else:
-                stopped_by = "timed_out"
+                stopped_by = Status.TIMED_OUT
             await _stop_group(proc, exited, settings.cancel_grace_s)
     except asyncio.CancelledError:  # the server is shutting down
-        stopped_by = "interrupted"
+        stopped_by = Status.INTERRUPTED
         await _stop_group(proc, exited, settings.cancel_grace_s)
         raise
     finally:
@@ -156,12 +157,12 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
                 pump.cancel()
         if stopped_by is not None:
             why = _why_stopped(stopped_by, settings)
-            if stopped_by == "hung":  # waiting on a worker that was killed: say which
+            if stopped_by == Status.HUNG:  # waiting on a worker that was killed: say which
                 why = _joined(why, deaths_before_stop)
             run.finish(stopped_by, why, cut_at_ns=time.monotonic_ns())
         else:
             status, error = _outcome(run, proc.returncode, settings)
-            run.finish(status, error, cut_at_ns=time.monotonic_ns() if status == "failed" else None)
+            run.finish(status, error, cut_at_ns=time.monotonic_ns() if status == Status.FAILED else None)
 
 
 async def _runner_exit(proc: asyncio.subprocess.Process) -> int:
@@ -194,13 +195,13 @@ def _joined(*parts: str | None) -> str | None:
     return text or None
 
 
-def _why_stopped(stopped_by: str, settings: Settings) -> str:
-    if stopped_by == "hung":
+def _why_stopped(stopped_by: Status, settings: Settings) -> str:
+    if stopped_by == Status.HUNG:
         return (f"every live worker was blocked, with no progress for {settings.hang_after_s:g} s: "
                 "the run's processes were killed")
-    if stopped_by == "timed_out":
+    if stopped_by == Status.TIMED_OUT:
         return f"stopped at the time limit of {settings.run_timeout_s:g} s"
-    if stopped_by == "interrupted":
+    if stopped_by == Status.INTERRUPTED:
         return "the server stopped while it ran"
     return "cancelled while running"
 

@@ -32,6 +32,7 @@ from typing import Any
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.runs import FINISHED, Run, Truncation, cut_why
+from app.model.status import Status
 from app.model.timeline import Timeline
 from app.storage import snapshots
 from app.storage.database import Database
@@ -251,7 +252,7 @@ class RunStore:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             now = time.monotonic_ns()  # the clock the runner stamps events with (one per machine on Linux)
-            running = [(now, run.id) for run in self._live.values() if run.status == "running"]
+            running = [(now, run.id) for run in self._live.values() if run.status == Status.RUNNING]
             if running:
                 self.db.submit(self._seen, running)
 

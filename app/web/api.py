@@ -3,22 +3,36 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Annotated, Any, NamedTuple
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from app.drawing.trace import TraceBuilder
 from app.model.runs import Run, cut_why
-from app.running.lab import Lab
 from app.running.limits import Refusal
 from app.web.auth import is_admin
 from app.web.clients import client_of
+from app.web.deps import CancellableRunDep, LabDep, RunDep, find_run
 from app.web.errors import ErrorResponse
+from app.web.schemas import (
+    Detail,
+    ExperimentOut,
+    Health,
+    PythonOut,
+    Refused,
+    RunCancelled,
+    RunCreated,
+    RunOut,
+)
 from experiments.params import ParamError, validate
 
 router = APIRouter()
+
+# Each model (app/web/schemas.py) describes a route's dict as it is: with response_model_exclude_unset, a key
+# the dict leaves out is left out.
+NO_RUN: dict[int | str, dict[str, Any]] = {404: {"model": Detail, "description": "no run with that id"}}
 
 
 class RunRequest(BaseModel):
@@ -26,51 +40,47 @@ class RunRequest(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-def may_cancel(request: Request, run: Run) -> bool:
-    """Only the client that started a run (its cookie), or the teacher (admin token), may cancel it.
-
-    A run started without a cookie is owned by its IP address (app/web/clients.py): a request from that
-    address may cancel it, with the cookie that first response gave it or without one.
-    """
-    if is_admin(request, request.app.state.settings):
-        return True
-    client = client_of(request)
-    return bool(run.owner) and run.owner in (client.id, f"ip:{client.ip}")
-
-
-def lab_of(request: Request) -> Lab:
-    return request.app.state.lab
-
-
 EVENTS_PAGE_MAX = 100_000
 
 
-async def run_or_404(lab: Lab, run_id: str) -> Run:
-    run = await lab.store.find(run_id)  # in memory, or loaded from the database
-    if run is None:
-        raise HTTPException(404, f"no run with id {run_id!r}")
-    return run
+class EventsPage(NamedTuple):
+    run: Run
+    after: int
+    limit: int
 
 
-@router.get("/healthz")
+async def events_page(
+    run_id: str,
+    lab: LabDep,
+    after: int = Query(0, ge=0, le=2**62, description="return the events numbered after this `seq`"),
+    limit: int = Query(10_000, ge=1, le=EVENTS_PAGE_MAX, description="at most this many events"),
+) -> EventsPage:
+    """The run and the page of its events asked for; the page is checked first (app/web/deps.py)."""
+    return EventsPage(await find_run(lab, run_id), after, limit)
+
+
+@router.get("/healthz", response_model=Health, response_model_exclude_unset=True)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/api/experiments")
-async def list_experiments(request: Request) -> list[dict[str, Any]]:
-    return [e.describe() for e in lab_of(request).experiments.values()]
+@router.get("/api/experiments", response_model=list[ExperimentOut], response_model_exclude_unset=True)
+async def list_experiments(lab: LabDep) -> list[dict[str, Any]]:
+    return [e.describe() for e in lab.experiments.values()]
 
 
-@router.get("/api/pythons")
-async def list_pythons(request: Request) -> list[dict[str, Any]]:
+@router.get("/api/pythons", response_model=list[PythonOut], response_model_exclude_unset=True)
+async def list_pythons(lab: LabDep) -> list[dict[str, Any]]:
     """The interpreters a run may pick as its `python` param, the default (the server's) first."""
-    return [i.describe() for i in lab_of(request).interpreters]
+    return [i.describe() for i in lab.interpreters]
 
 
-@router.post("/api/runs", status_code=201)
-async def create_run(body: RunRequest, request: Request) -> Any:
-    lab = lab_of(request)
+@router.post("/api/runs", status_code=201, response_model=RunCreated, response_model_exclude_unset=True, responses={
+    404: {"model": Detail, "description": "no such experiment"},
+    422: {"model": Detail, "description": "a param out of its bounds (`errors`: one message each), or a malformed body"},
+    429: {"model": Refused, "description": "a fair-use limit (or the full queue) refused it; `Retry-After` says when "
+                                            "to try again"}})
+async def create_run(body: RunRequest, request: Request, lab: LabDep) -> Any:
     experiment = lab.experiments.get(body.experiment)
     if experiment is None:
         raise HTTPException(404, f"no experiment {body.experiment!r} (known: {', '.join(lab.experiments)})")
@@ -84,24 +94,16 @@ async def create_run(body: RunRequest, request: Request) -> Any:
     return {"id": run.id, "status": run.status, "url": f"/runs/{run.id}"}
 
 
-@router.get("/api/runs/{run_id}")
-async def get_run(run_id: str, request: Request) -> dict[str, Any]:
-    lab = lab_of(request)
-    run = await run_or_404(lab, run_id)
+@router.get("/api/runs/{run_id}", response_model=RunOut, response_model_exclude_unset=True, responses=NO_RUN)
+async def get_run(run: RunDep, lab: LabDep) -> dict[str, Any]:
     return {**run.to_json(), "queue_position": lab.position(run)}
 
 
-@router.get("/api/runs/{run_id}/events")
-async def get_events(
-    run_id: str,
-    request: Request,
-    after: int = Query(0, ge=0, le=2**62, description="return the events numbered after this `seq`"),
-    limit: int = Query(10_000, ge=1, le=EVENTS_PAGE_MAX, description="at most this many events"),
-) -> list[dict[str, Any]]:
+@router.get("/api/runs/{run_id}/events", responses=NO_RUN)
+async def get_events(page: Annotated[EventsPage, Depends(events_page)], lab: LabDep) -> list[dict[str, Any]]:
     """The stored events in order, each with its `seq` (from 1); fewer than `limit` means none are stored after them yet."""
-    lab = lab_of(request)
-    run = await run_or_404(lab, run_id)
-    return await lab.store.events(run.id, after, limit, run.timeline.lane_of_tid())
+    run = page.run
+    return await lab.store.events(run.id, page.after, page.limit, run.timeline.lane_of_tid())
 
 
 # A trace keeps every span apart (app/drawing/trace.py): past this many events read, it stops and says so.
@@ -111,12 +113,10 @@ TRACE_PAGE = 20_000  # events read (and folded) at a time: the loop gets a turn 
 _trace_builds: asyncio.Semaphore | None = None  # one trace built at a time: each is seconds of CPU for a big run
 
 
-@router.get("/api/runs/{run_id}/trace.json")
-async def get_trace(run_id: str, request: Request) -> Response:
+@router.get("/api/runs/{run_id}/trace.json", responses=NO_RUN)
+async def get_trace(run: RunDep, lab: LabDep) -> Response:
     """The run's stored events in the Chrome Trace Event Format: open it in ui.perfetto.dev (Open trace file)."""
     global _trace_builds
-    lab = lab_of(request)
-    run = await run_or_404(lab, run_id)
     finished, stored = run.finished, run.received  # as of now: a live run's trace ends where its events do
     _trace_builds = _trace_builds or asyncio.Semaphore(1)
     async with _trace_builds:
@@ -147,12 +147,9 @@ async def get_trace(run_id: str, request: Request) -> Response:
                     headers={"content-disposition": f'attachment; filename="{filename}"'})
 
 
-@router.post("/api/runs/{run_id}/cancel")
-async def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
-    lab = lab_of(request)
-    run = await run_or_404(lab, run_id)
-    if not may_cancel(request, run):
-        raise HTTPException(403, "only the client that started this run, or the teacher with the admin token, may cancel it")
+@router.post("/api/runs/{run_id}/cancel", response_model=RunCancelled, response_model_exclude_unset=True, responses={
+    **NO_RUN, 403: {"model": Detail, "description": "only the client that started it, or the teacher, may cancel it"}})
+async def cancel_run(run: CancellableRunDep, lab: LabDep) -> dict[str, Any]:
     if not run.finished:
         lab.cancel(run)
     return {"id": run.id, "status": run.status}

@@ -16,6 +16,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from app.drawing.seams import LiveFeed
+from app.web.deps import LabDep, LobbyDep, SettingsDep
 from app.web.lobby import Lobby
 
 router = APIRouter()
@@ -83,14 +84,13 @@ async def pump(websocket: WebSocket, messages: AsyncGenerator[str, None], send_t
         try:
             with anyio.fail_after(send_timeout):
                 await websocket.close(code=1000)
-        except (WebSocketDisconnect, OSError, RuntimeError):
+        except (WebSocketDisconnect, OSError, RuntimeError):  # expected: the browser left before our close
             return "left"
     return ended
 
 
 @router.websocket("/ws/runs/{run_id}")
-async def watch_run(websocket: WebSocket, run_id: str) -> None:
-    lab = websocket.app.state.lab
+async def watch_run(websocket: WebSocket, run_id: str, lab: LabDep) -> None:
     await websocket.accept()
     run = await lab.store.find(run_id)  # in memory, or a finished run loaded from the database
     if run is None:
@@ -106,6 +106,6 @@ async def watch_run(websocket: WebSocket, run_id: str) -> None:
 
 
 @router.websocket("/ws/lobby")
-async def watch_lobby(websocket: WebSocket) -> None:
+async def watch_lobby(websocket: WebSocket, lobby: LobbyDep, settings: SettingsDep) -> None:
     await websocket.accept()
-    await pump(websocket, lobbies(websocket.app.state.lobby), websocket.app.state.settings.ws_send_timeout_s)
+    await pump(websocket, lobbies(lobby), settings.ws_send_timeout_s)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment
 
+from app.model.status import Status
+
 if TYPE_CHECKING:
     from app.model.runs import Run
     from app.running.lab import Lab
@@ -40,15 +42,15 @@ class LiveRun:
 
 
 def row(run: Run, position: Callable[[Run], int | None] | None = None) -> LiveRun:
-    queued_at = position(run) if position is not None and run.status == "queued" else None
+    queued_at = position(run) if position is not None and run.status == Status.QUEUED else None
     return LiveRun(run.id, run.experiment.title, dict(run.params), run.status, run.status_words, queued_at)
 
 
 def live_runs(runs: Iterable[Run], position: Callable[[Run], int | None] | None = None) -> list[LiveRun]:
     """Running runs (oldest start first), then queued ones in the order they will start."""
     active = [run for run in runs if not run.finished]
-    running = sorted((r for r in active if r.status != "queued"), key=lambda r: (r.started_at or 0, r.created_at))
-    queued = sorted((r for r in active if r.status == "queued"), key=lambda r: r.created_at)
+    running = sorted((r for r in active if r.status != Status.QUEUED), key=lambda r: (r.started_at or 0, r.created_at))
+    queued = sorted((r for r in active if r.status == Status.QUEUED), key=lambda r: r.created_at)
     return [row(run, position) for run in running + queued]
 
 
@@ -130,7 +132,7 @@ class Lobby:
         while True:
             try:
                 await asyncio.wait_for(self._poke.wait(), self.refresh_s)
-            except asyncio.TimeoutError:
+            except asyncio.TimeoutError:  # expected: nothing poked it, refresh on the clock
                 pass
             self._poke.clear()
             if self.subscribers:

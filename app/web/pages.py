@@ -2,7 +2,9 @@
 the Compare view and "run again" (a run's fixed variant, compared with it)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from typing import Annotated, NamedTuple
+
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -13,12 +15,13 @@ from app.drawing.render import View
 from app.drawing.sweeps import FORM_FIELD as SWEEP_FORM_FIELD
 from app.drawing.window import MAX_MS, MIN_WIDTH_NS, Window
 from app.model.experiments import sections
+from app.model.runs import Run
 from app.model.scale import scale_for
 from app.running.limits import Refusal
 from app.web.again import fixed_variant, other_pythons, params_for
-from app.web.api import lab_of, may_cancel, run_or_404
 from app.web.auth import is_admin
 from app.web.clients import client_of
+from app.web.deps import ExperimentDep, LabDep, RunDep, find_run, may_cancel
 from app.web.presenter import presenter_context
 from experiments.params import ParamError, defaults, from_form, validate
 
@@ -34,25 +37,18 @@ def render(request: Request, name: str, status_code: int = 200, **context) -> HT
 
 
 @router.get("/", response_class=HTMLResponse)
-async def index(request: Request) -> HTMLResponse:
-    return render(request, "index.html", sections=sections(lab_of(request).experiments),
+async def index(request: Request, lab: LabDep) -> HTMLResponse:
+    return render(request, "index.html", sections=sections(lab.experiments),
                   **request.app.state.lobby.context())
 
 
 @router.get("/experiments/{experiment_id}", response_class=HTMLResponse)
-async def experiment_page(experiment_id: str, request: Request) -> HTMLResponse:
-    exp = lab_of(request).experiments.get(experiment_id)
-    if exp is None:
-        raise HTTPException(404, f"no experiment {experiment_id!r}")
+async def experiment_page(exp: ExperimentDep, request: Request) -> HTMLResponse:
     return render(request, "experiment.html", exp=exp, values=defaults(exp.params), errors=[])
 
 
 @router.post("/experiments/{experiment_id}/runs", response_class=HTMLResponse)
-async def start_from_form(experiment_id: str, request: Request):
-    lab = lab_of(request)
-    exp = lab.experiments.get(experiment_id)
-    if exp is None:
-        raise HTTPException(404, f"no experiment {experiment_id!r}")
+async def start_from_form(exp: ExperimentDep, request: Request, lab: LabDep):
     # The form's "Sweep workers" ticks go to the sweep button's route (app/web/sweep_routes.py), not to a run.
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str) and k != SWEEP_FORM_FIELD}
     raw = from_form(exp.params, form)
@@ -70,8 +66,9 @@ async def start_from_form(experiment_id: str, request: Request):
 
 
 @router.get("/runs", response_class=HTMLResponse)
-async def history(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE, description="1 is the newest runs")) -> HTMLResponse:
-    found = await lab_of(request).store.history(page, PAGE_SIZE)
+async def history(request: Request, lab: LabDep,
+                  page: int = Query(1, ge=1, le=MAX_PAGE, description="1 is the newest runs")) -> HTMLResponse:
+    found = await lab.store.history(page, PAGE_SIZE)
     return render(request, "runs.html", page=found, rows=[row(r) for r in found.runs])
 
 
@@ -87,18 +84,28 @@ def window_of(from_ms: float | None, to_ms: float | None) -> tuple[float | None,
     return from_ms, to_ms
 
 
-@router.get("/runs/{run_id}", response_class=HTMLResponse)
-async def run_page(
+class Zoomed(NamedTuple):
+    run: Run
+    from_ms: float | None
+    to_ms: float | None
+
+
+async def zoomed_run(
     run_id: str,
-    request: Request,
+    lab: LabDep,
     from_ms: float | None = Query(None, ge=0, lt=MAX_MS, allow_inf_nan=False,
                                   description="zoom: the window's start, in ms since the run's start"),
     to_ms: float | None = Query(None, gt=0, le=MAX_MS, allow_inf_nan=False,
                                 description="zoom: the window's end, in ms since the run's start"),
-) -> HTMLResponse:
+) -> Zoomed:
+    """The run and the window of it asked for (none: all of it); the window is checked first (app/web/deps.py)."""
     from_ms, to_ms = window_of(from_ms, to_ms)
-    lab = lab_of(request)
-    run = await run_or_404(lab, run_id)
+    return Zoomed(await find_run(lab, run_id), from_ms, to_ms)
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+async def run_page(zoomed: Annotated[Zoomed, Depends(zoomed_run)], request: Request, lab: LabDep) -> HTMLResponse:
+    run, from_ms, to_ms = zoomed
     broadcast = lab.broadcasts.get(run.id)  # gone once a finished run's last frame is out
     if broadcast:
         await broadcast.first_lane(FIRST_LANE_WAIT_S)
@@ -136,6 +143,7 @@ def problem(request: Request, status: int, title: str, errors: list[str], body: 
 @router.get("/compare", response_class=HTMLResponse)
 async def compare_page(
     request: Request,
+    lab: LabDep,
     runs: list[str] = Query([], description=f"{BOUND}: runs=a,b or runs=a&runs=b (History's form sends the latter)"),
 ) -> Response:
     """Two to four runs one under the other on one time axis, and their params, conditions and results
@@ -146,7 +154,6 @@ async def compare_page(
         return problem(request, 422, "Compare needs 2 to 4 runs",
                        ["Tick 2 to 4 runs in the history and press Compare.", str(exc)],
                        {"detail": [{"type": "value_error", "loc": ["query", "runs"], "msg": str(exc), "input": runs}]})
-    lab = lab_of(request)
     found = [await lab.store.find(run_id) for run_id in ids]
     missing = [run_id for run_id, run in zip(ids, found) if run is None]
     if missing:
@@ -162,12 +169,10 @@ async def compare_page(
 
 
 @router.post("/runs/{run_id}/again")
-async def run_again(run_id: str, request: Request) -> Response:
+async def run_again(run: RunDep, request: Request, lab: LabDep) -> Response:
     """A new run next to this one, then the two compared: form field `experiment` (none: this run's)
     and any params to change; the rest are this run's (app/web/again.py). Started like any other run,
     so the fair-use limits apply (429)."""
-    lab = lab_of(request)
-    run = await run_or_404(lab, run_id)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     experiment_id = form.pop("experiment", "") or run.experiment.id
     target = lab.experiments.get(experiment_id)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from app.running.lab import Lab
 from app.settings import Settings
 from app.web.auth import (
     ADMIN_COOKIE,
@@ -21,7 +22,9 @@ from app.web.auth import (
     is_admin,
     presented_token_matches,
 )
+from app.web.deps import LabDep, LobbyDep, SettingsDep, find_run
 from app.web.lobby import Lobby
+from app.web.schemas import Detail, Pin
 from app.web.security import origin_allowed
 
 router = APIRouter()
@@ -55,21 +58,24 @@ def cross_site(request: Request, settings: Settings) -> str | None:
     return None
 
 
-def require_presenter(request: Request) -> Settings:
-    settings = settings_of(request)
+async def require_same_site(request: Request, settings: SettingsDep) -> None:
     why = cross_site(request, settings)
     if why:
         raise HTTPException(403, f"cross-site request refused: {why}")
+
+
+async def require_presenter(request: Request, settings: SettingsDep) -> None:
+    await require_same_site(request, settings)
     if not is_admin(request, settings):
         raise HTTPException(403, NOT_PRESENTER)
-    return settings
 
 
-async def pin_run(request: Request, run_id: str) -> None:
-    run = await request.app.state.lab.store.find(run_id)  # a finished run too, from the database
-    if run is None:
-        raise HTTPException(404, f"no run with id {run_id!r}")
-    lobby_of(request).pin(run)
+SameSiteOnly = Depends(require_same_site)  # a route's `dependencies=[...]`: 403 for a request another site made
+PresenterOnly = Depends(require_presenter)  # and 403 for anyone but the teacher
+
+
+async def pin_run(lab: Lab, lobby: Lobby, run_id: str) -> None:
+    lobby.pin(await find_run(lab, run_id))  # a finished run too, from the database
 
 
 def presenter_context(request: Request) -> dict[str, Any]:
@@ -79,22 +85,24 @@ def presenter_context(request: Request) -> dict[str, Any]:
 
 # --- JSON, for scripts and the tests ---------------------------------------------------------
 
-@router.get("/api/pin")
-async def get_pin(request: Request) -> dict[str, Any]:
-    return {"pinned": lobby_of(request).pinned}
+REFUSED: dict[int | str, dict[str, Any]] = {403: {"model": Detail, "description": "not the presenter, or a request another site made"}}
 
 
-@router.post("/api/pin")
-async def post_pin(body: PinRequest, request: Request) -> dict[str, Any]:
-    require_presenter(request)
-    await pin_run(request, body.run_id)
+@router.get("/api/pin", response_model=Pin)
+async def get_pin(lobby: LobbyDep) -> dict[str, Any]:
+    return {"pinned": lobby.pinned}
+
+
+@router.post("/api/pin", dependencies=[PresenterOnly], response_model=Pin,
+             responses={**REFUSED, 404: {"model": Detail, "description": "no run with that id"}})
+async def post_pin(body: PinRequest, lab: LabDep, lobby: LobbyDep) -> dict[str, Any]:
+    await pin_run(lab, lobby, body.run_id)
     return {"pinned": body.run_id}
 
 
-@router.delete("/api/pin")
-async def delete_pin(request: Request) -> dict[str, Any]:
-    require_presenter(request)
-    lobby_of(request).unpin()
+@router.delete("/api/pin", dependencies=[PresenterOnly], response_model=Pin, responses=REFUSED)
+async def delete_pin(lobby: LobbyDep) -> dict[str, Any]:
+    lobby.unpin()
     return {"pinned": None}
 
 
@@ -127,8 +135,7 @@ async def presenter_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/presenter", response_class=HTMLResponse)
-async def sign_in(request: Request) -> Response:
-    settings = settings_of(request)
+async def sign_in(request: Request, settings: SettingsDep) -> Response:
     why = cross_site(request, settings)
     if why:
         return page(request, 403, f"Refused: the form was sent from another site ({why}).")
@@ -149,28 +156,23 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
-@router.post("/presenter/sign-out")
-async def sign_out(request: Request) -> Response:
-    why = cross_site(request, settings_of(request))
-    if why:
-        raise HTTPException(403, f"cross-site request refused: {why}")
+@router.post("/presenter/sign-out", dependencies=[SameSiteOnly])
+async def sign_out() -> Response:
     response = RedirectResponse("/presenter", status_code=303)
     response.delete_cookie(ADMIN_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 
-@router.post("/presenter/pin")
-async def pin_from_form(request: Request) -> Response:
-    require_presenter(request)
+@router.post("/presenter/pin", dependencies=[PresenterOnly])
+async def pin_from_form(request: Request, lab: LabDep, lobby: LobbyDep) -> Response:
     run_id = await form_field(request, "run_id", MAX_RUN_ID_CHARS)
-    await pin_run(request, run_id)
+    await pin_run(lab, lobby, run_id)
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
 
-@router.post("/presenter/unpin")
-async def unpin_from_form(request: Request) -> Response:
-    require_presenter(request)
-    lobby_of(request).unpin()
+@router.post("/presenter/unpin", dependencies=[PresenterOnly])
+async def unpin_from_form(request: Request, lab: LabDep, lobby: LobbyDep) -> Response:
+    lobby.unpin()
     back = (await request.form()).get("run_id")
-    run_known = isinstance(back, str) and len(back) <= MAX_RUN_ID_CHARS and await request.app.state.lab.store.find(back) is not None
+    run_known = isinstance(back, str) and len(back) <= MAX_RUN_ID_CHARS and await lab.store.find(back) is not None
     return RedirectResponse(f"/runs/{back}" if run_known else "/presenter", status_code=303)

@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
         lobby_task = asyncio.create_task(app.state.lobby.run())
         yield
         lobby_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError):  # expected: it was just cancelled
             await lobby_task
         await lab.shutdown()
         await lab.store.close()  # after the runs ended: their last events and status are written

@@ -25,13 +25,15 @@ from app.drawing.sweeps import (
     status,
     table,
 )
+from app.model.status import Status
 from app.running.lab import Lab
 from app.running.limits import Refusal
-from app.web.api import lab_of
 from app.web.auth import is_admin
 from app.web.clients import client_of
+from app.web.deps import ExperimentDep, LabDep, SweepDep
 from app.web.errors import ErrorResponse
 from app.web.pages import render
+from app.web.schemas import Detail, Refused, SweepCreated, SweepOut
 from experiments.params import ParamError, defaults, from_form
 
 router = APIRouter()
@@ -43,24 +45,17 @@ class SweepRequest(BaseModel):
     vary: dict[str, list[Any]] = Field(default_factory=dict)
 
 
-async def sweep_or_404(lab: Lab, sweep_id: str) -> Sweep:
-    sweep = await lab.sweeps.find(sweep_id)
-    if sweep is None:
-        raise HTTPException(404, f"no sweep with id {sweep_id!r}")
-    return sweep
-
-
 async def outcomes(lab: Lab, sweep: Sweep) -> list[tuple[Outcome, dict[str, Any] | None]]:
     """Each point's run as the sweep sees it, with its result as GET /api/runs/{id} shows it."""
     out = []
     for point in sweep.points:
         run = await lab.store.find(point.run_id)
         if run is None:  # its row never reached the disk (a failed commit): it cannot have run
-            out.append((Outcome(point.params, point.run_id, "interrupted"), None))
+            out.append((Outcome(point.params, point.run_id, Status.INTERRUPTED), None))
             continue
         result = run.result_json()
         free = None
-        if run.status == "done":
+        if run.status == Status.DONE:
             cpu = run.cpu
             free = free_cores(cpu.cores if cpu else None, cpu.others_busy_cores if cpu else None,
                               run.conditions.get("cpus"))
@@ -68,9 +63,11 @@ async def outcomes(lab: Lab, sweep: Sweep) -> list[tuple[Outcome, dict[str, Any]
     return out
 
 
-@router.post("/api/sweeps", status_code=201)
-async def create_sweep(body: SweepRequest, request: Request) -> Any:
-    lab = lab_of(request)
+@router.post("/api/sweeps", status_code=201, response_model=SweepCreated, response_model_exclude_unset=True, responses={
+    404: {"model": Detail, "description": "no such experiment"},
+    422: {"model": Detail, "description": "a param or a varied value out of its bounds (`errors`: one message each)"},
+    429: {"model": Refused, "description": "a fair-use limit refused its runs (all of them: none started)"}})
+async def create_sweep(body: SweepRequest, request: Request, lab: LabDep) -> Any:
     experiment = lab.experiments.get(body.experiment)
     if experiment is None:
         raise HTTPException(404, f"no experiment {body.experiment!r} (known: {', '.join(lab.experiments)})")
@@ -85,10 +82,9 @@ async def create_sweep(body: SweepRequest, request: Request) -> Any:
     return {"id": sweep.id, "url": sweep.url, "runs": [point.run_id for point in sweep.points]}
 
 
-@router.get("/api/sweeps/{sweep_id}")
-async def get_sweep(sweep_id: str, request: Request) -> dict[str, Any]:
-    lab = lab_of(request)
-    sweep = await sweep_or_404(lab, sweep_id)
+@router.get("/api/sweeps/{sweep_id}", response_model=SweepOut, response_model_exclude_unset=True,
+            responses={404: {"model": Detail, "description": "no sweep with that id"}})
+async def get_sweep(sweep: SweepDep, lab: LabDep) -> dict[str, Any]:
     found = await outcomes(lab, sweep)
     return {
         "id": sweep.id, "experiment": sweep.experiment, "status": status([o.status for o, _ in found]),
@@ -114,34 +110,26 @@ async def page_context(lab: Lab, sweep: Sweep) -> dict[str, Any]:
         meaning = ""
     return {
         "sweep": sweep, "title": experiment.title if experiment else sweep.experiment,
-        "status": status([o.status for o in found]), "finished": sum(o.status not in ("queued", "running") for o in found),
+        "status": status([o.status for o in found]), "finished": sum(Status(o.status).finished for o in found),
         "plot": layout(drawn, workers), "said": sentences(drawn), "table": table(sweep.vary, found, drawn),
         "meaning": meaning, "has_workers": bool(workers),
     }
 
 
 @router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
-async def sweep_page(sweep_id: str, request: Request) -> HTMLResponse:
-    lab = lab_of(request)
-    sweep = await sweep_or_404(lab, sweep_id)
+async def sweep_page(sweep: SweepDep, request: Request, lab: LabDep) -> HTMLResponse:
     return render(request, "sweep.html", **await page_context(lab, sweep))
 
 
 @router.get("/sweeps/{sweep_id}/live", response_class=HTMLResponse)
-async def sweep_live(sweep_id: str, request: Request) -> HTMLResponse:
+async def sweep_live(sweep: SweepDep, request: Request, lab: LabDep) -> HTMLResponse:
     """The page's plot and table as they are now: htmx polls it until the sweep has finished."""
-    lab = lab_of(request)
-    sweep = await sweep_or_404(lab, sweep_id)
     return render(request, "_sweep_live.html", **await page_context(lab, sweep))
 
 
 @router.post("/experiments/{experiment_id}/sweeps", response_class=HTMLResponse)
-async def sweep_from_form(experiment_id: str, request: Request):
+async def sweep_from_form(exp: ExperimentDep, request: Request, lab: LabDep):
     """The experiment page's "Sweep workers": its params, with a run per ticked worker count."""
-    lab = lab_of(request)
-    exp = lab.experiments.get(experiment_id)
-    if exp is None:
-        raise HTTPException(404, f"no experiment {experiment_id!r}")
     form = await request.form()
     ticked = [value for value in form.getlist(FORM_FIELD) if isinstance(value, str)]
     raw = from_form(exp.params, {k: v for k, v in form.items() if k != FORM_FIELD and isinstance(v, str)})
