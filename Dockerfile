@@ -1,6 +1,6 @@
 # A slim image that serves Concurrency Lab on 0.0.0.0:8000 as a non-root user.
 
-# Interpreters for experiments beside the server's own 3.11 (app/pythons.py offers them as each run's
+# Interpreters for experiments beside the server's own 3.11 (app/running/pythons.py offers them as each run's
 # `python`): a free-threaded CPython 3.13 (threads without a GIL) and CPython 3.9 (the last whose
 # `counter += 1` loses updates), built from python.org's tarballs, their sha256 pinned in the script.
 FROM python:3.11-slim AS pythons
@@ -23,7 +23,7 @@ RUN apt-get update \
  && useradd --create-home --uid 10001 lab
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY app ./app
 COPY experiments ./experiments
 COPY templates ./templates
@@ -31,7 +31,8 @@ COPY static ./static
 COPY --from=pythons /app/.pythons ./.pythons
 # Editable, so the server finds templates/ and static/ beside its package, and experiment
 # runners (started with PYTHONPATH=/app) import the same experiments/ the server lists.
-RUN pip install --no-cache-dir -e .
+# constraints.txt pins every package serving needs to the versions `make test` tested.
+RUN pip install --no-cache-dir -c constraints.txt -e .
 
 # Runs and their event logs live in SQLite on a volume, owned by lab (created before VOLUME so a
 # fresh named volume is initialised with this owner), so they survive a new container.

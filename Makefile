@@ -1,47 +1,70 @@
 # The two commands: `make run` (serve on http://127.0.0.1:8000) and `make test`; `make bench` prints the benchmarks.
-# Both create .venv and install the project into it on first use (again when pyproject.toml changes).
+# Each creates .venv on first use and installs what it needs into it (again when pyproject.toml or
+# constraints.txt changes): `run` only what serving needs, `test` the test tools besides. Every install
+# is held to constraints.txt, the versions the Dockerfile installs too (docs/hosting.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# A venv's own pip (ensurepip) costs 5-10 s of CPU here, half of `make run` on a fresh clone. When $(PYTHON)
+# has a pip that installs into another environment (pip >= 22.3: --python), the venv is made without
+# one and that pip installs into it; otherwise (no pip beside $(PYTHON)) the venv gets its own.
+PIP = $$(if [ -x $(BIN)/pip ]; then echo "$(BIN)/python -m pip"; else echo "$(PYTHON) -m pip --python $(BIN)/python"; fi)
+INSTALL = $(PIP) install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test bench mutation pythons
+.PHONY: run test bench mutation pythons constraints
 
-$(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+$(BIN)/python:
+	if $(PYTHON) -c 'import pip, sys; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' 2>/dev/null; \
+	then $(PYTHON) -m venv --without-pip $(VENV); else $(PYTHON) -m venv $(VENV); fi
+
+# Serving needs the packages constraints.txt lists, not the project built: `python -m app` runs from here.
+# Not byte-compiled at install: Python compiles what it imports, at its first start.
+$(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/python
+	$(INSTALL) --no-compile -r constraints.txt
 	touch $@
 
-run: $(BIN)/.installed
-	$(BIN)/concurrency-lab $(ARGS)
+$(VENV)/.installed-test: $(VENV)/.installed-run
+	$(INSTALL) -e ".[test]"
+	touch $@
 
-test: $(BIN)/.installed
+run: $(VENV)/.installed-run
+	$(BIN)/python -m app $(ARGS)
+
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
 # The benchmarks also need the `bench` extra (VizTracer, to compare with).
-$(BIN)/.bench-installed: $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(INSTALL) -e ".[test,bench]"
 	touch $@
 
-bench: $(BIN)/.bench-installed
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks $(ARGS)
 
 # Mutation testing of the pure core with its fast unit tests ([tool.mutmut] in pyproject.toml), from
-# scratch, then the kill score per module (scripts/mutation-scores: fails under 90 %). Some minutes on 2 cores.
-$(BIN)/.mutation-installed: $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[test,mutation]"
+# scratch, then the kill score per module (scripts/mutation-scores: fails under 90 %). Some minutes on
+# 2 cores (docs/benchmarks.md, Mutation testing); mutmut's own output is kept in mutants/run.log.
+$(VENV)/.installed-mutation: $(VENV)/.installed-test
+	$(INSTALL) -e ".[test,mutation]"
 	touch $@
 
 MUTATION_CHILDREN ?= 2
-mutation: $(BIN)/.mutation-installed
+mutation: $(VENV)/.installed-mutation
 	rm -rf mutants && mkdir mutants
 	@start=$$(date +%s); $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) > mutants/run.log 2>&1 \
 		|| { tail -c 3000 mutants/run.log; exit 1; }; \
 		echo "mutmut run: $$(( $$(date +%s) - start )) s on $(MUTATION_CHILDREN) children (its output: mutants/run.log)"
 	$(BIN)/python scripts/mutation-scores $(ARGS)
 
-# Interpreters for experiments beside the server's (app/pythons.py finds them in .pythons/):
+# Interpreters for experiments beside the server's (app/running/pythons.py finds them in .pythons/):
 # a free-threaded CPython by default; e.g. `make pythons PYTHONS="3.13.5t 3.9.25"` for more.
 PYTHONS ?= 3.13.5t
 pythons:
 	for spec in $(PYTHONS); do scripts/build-python $$spec || exit 1; done
+
+# Refresh constraints.txt: the newest versions of what serving needs, installed into a fresh venv without
+# constraints and frozen (then `make test` installs and tests them; commit both if it passes).
+constraints:
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(PYTHON) -m venv "$$tmp" \
+	  && "$$tmp/bin/python" -m pip install --quiet --disable-pip-version-check -e . \
+	  && "$$tmp/bin/python" scripts/freeze_constraints.py > constraints.txt.new && mv constraints.txt.new constraints.txt

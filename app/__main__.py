@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
+from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
-from app.render import warm_up
-from app.server import create_app
+from app.drawing.render import warm_up
 from app.settings import get_settings
+from app.web.server import create_app
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,6 +20,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=settings.host, help=f"address to listen on (default {settings.host})")
     parser.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
     args = parser.parse_args(argv)
+    # The address it binds to is part of the settings: the Host check answers to a name it was bound by.
+    settings = settings.model_copy(update={"host": args.host, "port": args.port})
     serve(create_app(settings), settings, host=args.host, port=args.port)
 
 
@@ -48,7 +53,20 @@ def uvicorn_options(settings) -> dict:
     # permessage-deflate keeps compression state per connection, so every viewer's socket
     # compressed the same frame again: with 200 viewers of one run, a quarter of the server's CPU
     # (benchmarks/fanout.py). Frames are small HTML fragments: send them as they are.
-    return {"proxy_headers": True, "ws_max_size": settings.max_ws_message_bytes, "ws_per_message_deflate": False}
+    return {"proxy_headers": True, "ws_max_size": settings.max_ws_message_bytes, "ws_per_message_deflate": False,
+            "log_config": log_config()}
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, and the app's loggers (`app.*`: what they caught, with its traceback) on the same
+    stderr from INFO up, each line naming its module. They still propagate: a handler on the root (pytest's
+    caplog) sees them too; uvicorn's config puts none there, so nothing is written twice."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["app"] = {"()": "uvicorn.logging.DefaultFormatter", "fmt": "%(levelprefix)s %(name)s: %(message)s",
+                                   "use_colors": None}
+    config["handlers"]["app"] = {"class": "logging.StreamHandler", "formatter": "app", "stream": "ext://sys.stderr"}
+    config["loggers"]["app"] = {"handlers": ["app"], "level": "INFO", "propagate": True}
+    return config
 
 
 if __name__ == "__main__":

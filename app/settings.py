@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     python: str = Field(default=sys.executable, description="interpreter that runs experiments unless a run picks another")
-    pythons: list[str] = Field(default_factory=list, description="interpreters a run may pick (paths); empty: every CPython >= 3.9 found (app/pythons.py)")
+    pythons: list[str] = Field(default_factory=list, description="interpreters a run may pick (paths); empty: every CPython >= 3.9 found (app/running/pythons.py)")
     htmx_source: Literal["cdn", "local"] = "cdn"
     frame_rate: float = Field(default=20.0, gt=0, le=60, description="live frames per second per run")
 
@@ -45,7 +45,9 @@ class Settings(BaseSettings):
     # Security
     admin_token: SecretStr | None = Field(default=None, description="teacher's token: presenter mode, cancel any run")
     allowed_origins: list[str] = Field(default_factory=list, description="origins allowed to open websockets; empty: the server's own")
+    allowed_hosts: list[str] = Field(default_factory=list, description="host names answered besides IP addresses, localhost and the allowed origins' hosts; '*': any")
     max_body_bytes: int = Field(default=16_384, ge=1024, description="largest request body accepted")
+    body_timeout_s: float = Field(default=10.0, gt=0, description="a request body not received in full by then gets 408")
     max_ws_message_bytes: int = Field(default=4_096, ge=256, description="largest websocket message accepted from a browser")
     ws_send_timeout_s: float = Field(default=5.0, gt=0, description="a viewer whose socket takes longer to accept a message is dropped (it reconnects)")
 

@@ -21,6 +21,7 @@ BENCHMARKS = (
     "fanout",
     "memory",
     "pageweight",
+    "replay",
 )
 
 

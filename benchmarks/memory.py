@@ -9,7 +9,7 @@ The server's RSS is read from /proc (benchmarks/serve.py, PeakRss) every 100 ms 
 growth = peak during the run - before it. DOM nodes are counted in headless Chromium
 (`document.querySelectorAll('*').length`): on the page opened when the run started, once the
 websocket has drawn the end ("live"), and on a fresh load of the finished run ("reloaded").
-Coalescing (app/timeline.py) is what keeps both bounded: the table also gives the drawn spans.
+Coalescing (app/model/timeline.py) is what keeps both bounded: the table also gives the drawn spans.
 """
 from __future__ import annotations
 

@@ -22,8 +22,8 @@ import statistics
 import subprocess
 import sys
 
-from app.events import StreamParser
-from app.timeline import Timeline
+from app.model.events import StreamParser
+from app.model.timeline import Timeline
 from benchmarks.fidelity import ROOT, env
 from benchmarks.serve import header
 

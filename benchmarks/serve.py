@@ -2,7 +2,7 @@
 
     python -m benchmarks.serve PORT      (started by `Server` below, not by hand)
 
-It is the app of `app.server.create_app` with the benchmark-only experiments added, plus two
+It is the app of `app.web.server.create_app` with the benchmark-only experiments added, plus two
 routes the benchmarks read: `POST /bench/reset` starts (or restarts) the loop-lag probe, and
 `GET /bench/stats` returns the probe's lag percentiles and the process's RSS. The probe is a task
 that asks to sleep 1 ms and records how late it woke: any stretch of work that holds the loop
@@ -75,8 +75,8 @@ class LagProbe:
 
 
 def build_app():
-    from app.server import create_app
     from app.settings import Settings
+    from app.web.server import create_app
     from experiments import MODULES
 
     app = create_app(Settings(htmx_source="local"), modules=MODULES + BENCH_MODULES)

@@ -24,8 +24,8 @@ MIXES = ("spans", "mixed")
 
 def pure_rates(events: int, mix: str) -> tuple[float, float]:
     """Events/s of parsing alone and of parsing plus folding into a timeline, in this process."""
-    from app.events import StreamParser
-    from app.timeline import Timeline
+    from app.model.events import StreamParser
+    from app.model.timeline import Timeline
 
     data = b"".join(encode(events, 4, 1_000, mix, 10**12))
     chunks = [data[i:i + (1 << 16)] for i in range(0, len(data), 1 << 16)]

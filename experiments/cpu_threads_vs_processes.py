@@ -73,7 +73,7 @@ def run(params, rec):
 
 def findings(params, result, python, cpu=None):
     """What this run showed: each pool's speedup over the serial run, against what was possible, and
-    where it fell short, what the lab measured meanwhile (`cpu`: the run's CPU budget, app/findings.py)."""
+    where it fell short, what the lab measured meanwhile (`cpu`: the run's CPU budget, app/model/findings.py)."""
     said = speedup.findings(params, result, "min(workers, cores, tasks) tasks at once")
     t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
     gil = result.get("gil_enabled", True)

@@ -1,6 +1,6 @@
 """The runner dies with the server: its whole process group is killed once the server is gone. Stdlib only.
 
-The server (app/runners.py) hands each runner the read end of a pipe whose write end only the
+The server (app/running/runners.py) hands each runner the read end of a pipe whose write end only the
 server holds (`LAB_LIFELINE_FD`). However the server ends (SIGKILL and crashes included), the
 kernel closes its end, and a read on ours returns EOF: the runner then SIGKILLs its own process
 group, so no experiment process outlives the server. The server also closes it once a run is over,

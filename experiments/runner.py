@@ -3,7 +3,7 @@
 MODULE is an experiment module name (e.g. experiments.race_counter); PARAMS_JSON its params.
 Without arguments the runner starts, then waits for its job: one JSON line on stdin,
 {"module": MODULE, "params": PARAMS_JSON, "limits": {...}} (experiments/rlimits.py). That is
-how the server starts it, ahead of the run (app/runners.py), in its own process group, and
+how the server starts it, ahead of the run (app/running/runners.py), in its own process group, and
 reads fd 1. Exit status: 0 done (or stdin closed with no job), 1 the experiment raised (an "F"
 event says what), 2 bad invocation, 143 terminated (after flushing what was recorded).
 """

@@ -1,6 +1,6 @@
 // The output pane (templates/_output.html): clicking a printed line (or Enter on it) marks its
 // moment on the timeline with a vertical line across the lanes. The line is placed in percent of
-// the time axis, like every shape (app/placement.py): its ms over the axis' ms (#output's
+// the time axis, like every shape (app/drawing/placement.py): its ms over the axis' ms (#output's
 // data-scale-ms, rendered with each full redraw), or, in a zoomed window, its place between the
 // window's ends (#timeline's data-from-ns and data-to-ns). A full redraw replaces the lanes, so the
 // marker is put back after each swap. No state but the picked line's time.

@@ -10,12 +10,14 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
-from app.server import create_app
+from app.web.server import create_app
 from tests.helpers import TEST_MODULES, databases, make_settings
 
 # Every test's database is a fresh file in a temporary directory, never lab.db in the repo,
 # also for tests that build Settings() themselves.
 os.environ.setdefault("LAB_DATABASE", os.path.join(databases(), "default.db"))
+# Starlette's TestClient asks for http://testserver: a name the lab answers to only when told (app/web/security.py).
+os.environ.setdefault("LAB_ALLOWED_HOSTS", '["testserver"]')
 
 
 @pytest.fixture

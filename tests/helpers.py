@@ -25,8 +25,8 @@ import anyio
 import httpx2 as httpx
 from jinja2 import Environment
 
-from app.render import environment
-from app.runs import FINISHED
+from app.drawing.render import environment
+from app.model.runs import FINISHED
 from app.settings import Settings
 from experiments import MODULES
 
@@ -54,7 +54,7 @@ def make_settings(**overrides) -> Settings:
 
 @functools.cache
 def templates() -> Environment:
-    """The app's templates (app/render.py's environment), compiled once for every test: some 0.2 s each time."""
+    """The app's templates (app/drawing/render.py's environment), compiled once for every test: some 0.2 s each time."""
     return environment()
 
 

@@ -10,7 +10,7 @@ import sys
 
 import uvicorn
 
-from app.server import create_app
+from app.web.server import create_app
 from app.settings import Settings
 from tests.helpers import TEST_MODULES
 

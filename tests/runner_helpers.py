@@ -15,8 +15,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from app.events import Event, StreamParser
-from app.timeline import Span, Timeline
+from app.model.events import Event, StreamParser
+from app.model.timeline import Span, Timeline
 from tests.helpers import ROOT, alive_in_group, poll
 
 READ_SIZE = 1 << 16

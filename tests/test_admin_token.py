@@ -8,8 +8,8 @@ import hmac
 import pytest
 from fastapi.testclient import TestClient
 
-from app.auth import ADMIN_COOKIE, admin_cookie_value
-from app.server import create_app
+from app.web.auth import ADMIN_COOKIE, admin_cookie_value
+from app.web.server import create_app
 from tests.helpers import TEST_MODULES, make_settings
 
 FORGED = hmac.new(b"", b"concurrency-lab admin cookie", hashlib.sha256).hexdigest()
@@ -30,7 +30,7 @@ def test_an_empty_admin_token_means_no_presenter(token):
 def test_wrong_admin_tokens_are_throttled_per_address():
     """Guessing the token online: after ADMIN_GUESSES_PER_MINUTE wrong ones from an address, every token
     it presents (the right one too) gets 429 for the rest of the minute; the signed-in cookie still works."""
-    from app.auth import ADMIN_GUESSES_PER_MINUTE
+    from app.web.auth import ADMIN_GUESSES_PER_MINUTE
 
     settings = make_settings(admin_token="teacher-secret")
     with TestClient(create_app(settings, modules=TEST_MODULES)) as c:
@@ -50,7 +50,7 @@ def test_wrong_admin_tokens_are_throttled_per_address():
 
 def test_a_wrong_token_on_a_run_page_counts_as_one_guess():
     """The run page asks twice (its cancel button, its pin controls): one view is one guess, not two."""
-    from app.auth import ADMIN_GUESSES_PER_MINUTE
+    from app.web.auth import ADMIN_GUESSES_PER_MINUTE
 
     with TestClient(create_app(make_settings(admin_token="teacher-secret"), modules=TEST_MODULES)) as c:
         run_id = c.post("/api/runs", json={"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 1}}).json()["id"]

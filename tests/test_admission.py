@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from app.admission import Admission, Place, ordinal
+from app.model.runs import Place, ordinal
+from app.running.admission import Admission
 
 
 def test_runs_that_do_not_measure_time_share_up_to_the_limit():

@@ -7,7 +7,7 @@ import re
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from app.experiments import load
+from app.model.experiments import load
 from experiments import MODULES
 from tests.helpers import receive_text, wait_for_status
 
@@ -63,10 +63,49 @@ def test_bad_params_get_a_422_naming_the_field_and_bound(client, params, field, 
     assert bound in detail
 
 
+@pytest.mark.parametrize("given", [{}, {"iterations": 1000}, {"iterations": 1000, "window": "none"}, None])
+def test_omitted_params_take_their_defaults_and_the_run_stores_the_full_set(client, given):
+    body = {"experiment": "race-counter"} if given is None else {"experiment": "race-counter", "params": given}
+    response = client.post("/api/runs", json=body)
+    assert response.status_code == 201, response.text
+    run = client.get(f"/api/runs/{response.json()['id']}").json()
+    defaults = {name: spec["default"] for name, spec in experiment_params(client, "race-counter").items()}
+    assert run["params"] == {**defaults, **(given or {})}  # every param, as it ran
+    client.post(f"/api/runs/{run['id']}/cancel")
+
+
+def experiment_params(client, experiment_id: str) -> dict:
+    return next(e for e in client.get("/api/experiments").json() if e["id"] == experiment_id)["params"]
+
+
 def test_unknown_experiment_is_404(client):
     response = client.post("/api/runs", json={"experiment": "nope", "params": {}})
     assert response.status_code == 404
     assert "nope" in response.json()["detail"]
+
+
+def test_the_openapi_schema_documents_the_json_a_run_and_the_catalogue_return(client):
+    schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+
+    def documented(path: str, method: str = "get", code: str = "200") -> dict:
+        body = schema["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"]
+        ref = body.get("items", body)["$ref"]
+        return components[ref.rsplit("/", 1)[1]]
+
+    created = client.post("/api/runs", json={"experiment": "race-counter", "params": RACE})
+    assert set(created.json()) == set(documented("/api/runs", "post", "201")["properties"])
+    run = wait_for_status(client, created.json()["id"])
+    described = documented("/api/runs/{run_id}")
+    assert set(run) == set(described["properties"]) == set(described["required"])
+    assert described["properties"]["status"] == {"$ref": "#/components/schemas/Status"}
+    assert components["Status"]["enum"] == ["queued", "running", "done", "failed", "cancelled", "timed_out", "hung",
+                                            "interrupted"]
+    assert set(client.post(f"/api/runs/{run['id']}/cancel").json()) == set(documented("/api/runs/{run_id}/cancel", "post")["properties"])
+    experiment = client.get("/api/experiments").json()[0]
+    assert set(experiment) == set(documented("/api/experiments")["properties"])
+    assert set(experiment["params"]["workers"]) <= set(components["ParamSpec"]["properties"])
+    assert set(client.get("/api/pythons").json()[0]) == set(documented("/api/pythons")["properties"])
 
 
 def test_unknown_run_is_404(client):
@@ -132,6 +171,14 @@ def test_form_post_starts_a_run_and_redirects_to_its_page(client):
     wait_for_status(client, run_id)
     page = client.get(f"/runs/{run_id}").text
     assert "expected <b>0</b>" in page and 'ws-connect' not in page
+
+
+def test_a_form_without_some_fields_runs_with_their_defaults(client):
+    response = client.post("/experiments/race-counter/runs", data={"iterations": "1000"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    run = wait_for_status(client, response.headers["location"].rsplit("/", 1)[1])
+    defaults = {name: spec["default"] for name, spec in experiment_params(client, "race-counter").items()}
+    assert run["params"] == {**defaults, "iterations": 1000}
 
 
 def test_form_with_bad_value_shows_the_error_on_the_form(client):

@@ -8,7 +8,6 @@ import sys
 from tests.helpers import ROOT
 
 
-
 def test_every_benchmark_runs_quick_and_prints_its_table():
     from benchmarks.__main__ import BENCHMARKS
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import asyncio
 
-from app.broadcast import Broadcast
-from app.events import Event
-from app.experiments import load
-from app.render import Renderer
-from app.runs import Run
+from app.drawing.broadcast import Broadcast
+from app.model.events import Event
+from app.model.experiments import load
+from app.drawing.render import Renderer
+from app.model.runs import Run
 from tests.helpers import templates, until_async
 
 

@@ -4,11 +4,11 @@ The CDN is unreachable here, so these tests also prove the page falls back to st
 """
 from __future__ import annotations
 
-
 import pytest
+from playwright.sync_api import expect
 
-from app.server import create_app
 from app.settings import Settings
+from app.web.server import create_app
 from tests.helpers import serving
 
 pytestmark = pytest.mark.browser
@@ -57,8 +57,8 @@ def test_a_second_viewer_joining_later_sees_the_same_timeline(page, server_url, 
     page.fill("input[name=iterations]", "100000")
     page.click("button.run")
     page.wait_for_selector("#result .counter", timeout=30_000)
-    first = page.locator("#lanes rect").count()
     other = context.new_page()
     other.goto(page.url)
-    assert other.locator("#lanes rect").count() == first
+    # The live page's last frames may still be on their way (a busy machine): it ends up with the late joiner's lanes.
+    expect(page.locator("#lanes rect")).to_have_count(other.locator("#lanes rect").count(), timeout=10_000)
     assert other.locator("#result .counter").inner_text() == page.locator("#result .counter").inner_text()

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from app.server import create_app
+from app.web.server import create_app
 from tests.helpers import make_settings, serving, wait_for_status
 
 pytestmark = pytest.mark.browser

@@ -4,13 +4,12 @@ Needs Debian's `chromium` (installed by .ci/run) and Playwright.
 """
 from __future__ import annotations
 
-
 import httpx2
 import pytest
 
-from app.placement import ROW_HEIGHT
-from app.server import create_app
+from app.drawing.placement import ROW_HEIGHT
 from app.settings import Settings
+from app.web.server import create_app
 from experiments import MODULES
 from tests.helpers import serving
 

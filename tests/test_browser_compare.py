@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx2 as httpx
 import pytest
 
-from app.server import create_app
+from app.web.server import create_app
 from experiments import MODULES
 from tests.helpers import make_settings, serving, wait_for_status
 

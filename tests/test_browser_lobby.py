@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from app.server import create_app
+from app.web.server import create_app
 from experiments import MODULES
 from tests.helpers import make_settings, serving, until
 
@@ -157,7 +157,7 @@ def test_a_run_page_whose_socket_drops_reconnects_without_gaps_or_duplicates(pag
         server.on_message(forward)
 
     page.route_web_socket("**/ws/runs/*", route)
-    # Phase 1 runs 2.5 s, then a 1.5 s pause. The axis last grows at 1.9 s (to 2 s, app/placement.py)
+    # Phase 1 runs 2.5 s, then a 1.5 s pause. The axis last grows at 1.9 s (to 2 s, app/drawing/placement.py)
     # and next at 4.8 s: a drop after 2.1 s is not papered over by a full render for a new axis.
     run = start_ticker(page, server_url, ticks=20, tick_ms=125, pause_ms=1500)
     page.goto(f"{server_url}{run['url']}")

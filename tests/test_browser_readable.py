@@ -8,8 +8,8 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from app.server import create_app
 from app.settings import Settings
+from app.web.server import create_app
 from experiments import MODULES
 from tests.helpers import serving
 

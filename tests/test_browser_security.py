@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.server import create_app
+from app.web.server import create_app
 from tests.helpers import TEST_MODULES, make_settings, serving
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx2 as httpx
 import pytest
 
-from app.server import create_app
+from app.web.server import create_app
 from tests.helpers import SLEEPS, TEST_MODULES, make_settings, serving, wait_for_status
 
 pytestmark = pytest.mark.browser

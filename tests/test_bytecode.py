@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from app.bytecode import annotate, listings, switches_only_at_calls_and_jumps
+from app.drawing.bytecode import annotate, listings, switches_only_at_calls_and_jumps
 from tests.helpers import pyenv_python
 from tests.runner_helpers import run_experiment
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from app.auth import ADMIN_COOKIE, admin_cookie_value
-from app.clients import COOKIE
-from app.server import create_app
+from app.web.auth import ADMIN_COOKIE, admin_cookie_value
+from app.web.clients import COOKIE
+from app.web.server import create_app
 from tests.helpers import TEST_MODULES, make_settings, post_sleeps, wait_for_status
 
 OWNER = {"cookie": f"{COOKIE}={'1' * 32}"}

@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
-from app.clients import COOKIE, ClientCookieMiddleware, client_of
+from app.web.clients import COOKIE, ClientCookieMiddleware, client_of
 
 
 def make_client(base_url: str = "http://testserver") -> TestClient:

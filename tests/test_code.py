@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.code import code_view, highlight, variant_source, view_of
-from app.experiments import catalogue
+from app.drawing.code import code_view, highlight, variant_source, view_of
+from app.model.experiments import catalogue
 
 CATALOGUE = catalogue()
 CSS = (Path(__file__).resolve().parent.parent / "static" / "pygments.css").read_text()

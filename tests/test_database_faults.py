@@ -12,10 +12,9 @@ import textwrap
 
 from tests.helpers import ROOT
 
-
 CHILD = textwrap.dedent("""
     import asyncio, os, resource, signal, sys
-    from app.database import Database
+    from app.storage.database import Database
 
     def create(conn):
         conn.execute("CREATE TABLE t (x BLOB)")

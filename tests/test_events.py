@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from app.events import Event, StreamParser
+from app.model.events import Event, StreamParser
 
 BATCH = [
     ["H", 10, "main", {"python": "3.11.7"}],
@@ -77,7 +77,7 @@ def test_an_instant_keeps_the_key_that_pairs_a_woken_with_its_notify_and_old_ins
 
 
 def test_the_inlined_fast_path_decodes_every_kind_as_decode_does():
-    from app.events import _decode_batches, decode
+    from app.model.events import _decode_batches, decode
 
     batch = [["B", 1, "w", "n", "c"], ["E", 2, "w"], ["I", 3, "w", "m", "print"], ["C", 4, "w", "depth", 2.5],
              ["C", 5, "w", "depth", None], ["C", 6, 7, 8, "9"], ["B", 7.9, 3, 4, 5], ["E", "8", "w"],

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from app.timeline import Span
+from app.model.timeline import Span
 from tests.helpers import pyenv_python
 from tests.runner_helpers import Outcome, run_experiment, run_until_quiet
 

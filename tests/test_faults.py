@@ -1,19 +1,36 @@
 """Crashes, kills, cancels and timeouts end the run with the right status and leave no process behind."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 
+import httpx2 as httpx
 from fastapi.testclient import TestClient
 
-from app.server import create_app
-from tests.helpers import TEST_MODULES, alive, make_settings, post_sleeps, start_sleeper, wait_for_status
+from app.web.server import create_app
+from tests.helpers import (
+    ROOT,
+    TEST_MODULES,
+    alive,
+    make_settings,
+    post_sleeps,
+    read_until,
+    start_sleeper,
+    until,
+    wait_for_status,
+    wait_until_up,
+)
+
 
 def test_an_experiment_that_raises_fails_with_its_error_shown(client):
     run_id = client.post("/api/runs", json={"experiment": "test-raises", "params": {"workers": 1}}).json()["id"]
     run = wait_for_status(client, run_id)
     assert run["status"] == "failed"
+    assert run["error"] == "ZeroDivisionError: division by zero"  # the one place that says why
     assert run["result"]["error"]["type"] == "ZeroDivisionError"
     assert "1 / 0" in run["result"]["error"]["traceback"]
     page = client.get(f"/runs/{run_id}").text
@@ -82,15 +99,19 @@ def test_server_shutdown_kills_running_experiments():
     assert not alive(child_pid) and not alive(runner_pid)
 
 
-def test_a_runner_that_cannot_start_fails_the_run_instead_of_leaving_it_queued():
+def test_a_runner_that_cannot_start_fails_the_run_instead_of_leaving_it_queued(caplog):
     app = create_app(make_settings(python="/nonexistent/python3"), modules=TEST_MODULES)
-    with TestClient(app) as client:
+    with caplog.at_level(logging.WARNING, logger="app"), TestClient(app) as client:
         run_id = post_sleeps(client)
         run = wait_for_status(client, run_id, timeout=5)
         assert run["status"] == "failed"
         assert "could not run the experiment" in run["error"] and "nonexistent" in run["error"]
         second = post_sleeps(client)  # the slot was given back
         assert wait_for_status(client, second, timeout=5)["status"] == "failed"
+    # The server's log has what the run's page words: the exception, with its traceback.
+    failed = [r for r in caplog.records if r.name == "app.running.lab" and run_id in r.getMessage()]
+    assert failed and failed[0].levelno == logging.ERROR and failed[0].exc_info
+    assert "FileNotFoundError" in caplog.text and "Traceback" in caplog.text
 
 
 def test_shutdown_never_starts_queued_runs():
@@ -102,3 +123,25 @@ def test_shutdown_never_starts_queued_runs():
     assert all(lab.store.get(run_id).status == "interrupted" for run_id in queued)
     assert all(lab.store.get(run_id).received == 0 for run_id in queued)  # no runner ever reported
     assert not alive(child_pid)
+
+
+def test_the_served_app_logs_what_it_caught_with_its_traceback(tmp_path):
+    """`python -m app` (uvicorn's logging, app/__main__.py): a run whose runner cannot start is in the log."""
+    env = {**os.environ, "LAB_PYTHON": "/nonexistent/python3", "LAB_DATABASE": str(tmp_path / "lab.db"),
+           "LAB_HTMX_SOURCE": "local"}
+    # Port 0: the server binds a free port itself (no other process can take it first) and says which.
+    server = subprocess.Popen([sys.executable, "-m", "app", "--port", "0"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    before = ""
+    try:
+        started, before = read_until(server.stdout, r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
+        base = started.group(1)
+        wait_until_up(base, server)
+        experiment = httpx.get(f"{base}/api/experiments").json()[0]["id"]
+        run_id = httpx.post(f"{base}/api/runs", json={"experiment": experiment}).json()["id"]
+        until(lambda: httpx.get(f"{base}/api/runs/{run_id}").json()["status"] == "failed", 10, "the run to fail")
+    finally:
+        server.terminate()
+        output = before + server.communicate(timeout=10)[0].decode()
+    assert f"ERROR:    app.running.lab: run {run_id} ({experiment}): could not run the experiment" in output
+    assert "Traceback (most recent call last)" in output and "FileNotFoundError" in output

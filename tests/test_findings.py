@@ -6,11 +6,10 @@ import logging
 
 import pytest
 
-from app.experiments import load
-from app.findings import findings as app_findings
-from experiments import MODULES
+from app.model.experiments import load
+from app.model.findings import findings as app_findings
+from experiments import MODULES, process_pool_starmap
 from experiments import io_threads_vs_processes as io
-from experiments import process_pool_starmap
 from experiments.params import defaults
 
 
@@ -166,7 +165,7 @@ def test_queue_tutorial_consumers_left_blocked_say_the_run_cannot_end():
     assert "3 consumers were still running" in text and "cannot end by itself" in text
 
 
-# -- app/findings.py: safe -------------------------------------------------------------------
+# -- app/model/findings.py: safe -------------------------------------------------------------------
 
 def test_findings_that_raise_are_logged_and_show_nothing(caplog):
     def broken(params, result, python):
@@ -174,7 +173,7 @@ def test_findings_that_raise_are_logged_and_show_nothing(caplog):
 
     exp = load("experiments.race_counter")
     exp = type(exp)(**{**exp.__dict__, "findings": broken})
-    with caplog.at_level(logging.ERROR, logger="app.findings"):
+    with caplog.at_level(logging.ERROR, logger="app.model.findings"):
         assert app_findings(exp, {}, {"expected": 0, "actual": 0}, "3.11.7") == []
     assert "findings of race-counter failed" in caplog.text
 

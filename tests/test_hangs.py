@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.events import Event
-from app.hangs import Blocked, blocked_workers
-from app.timeline import Timeline
+from app.model.events import Event
+from app.model.hangs import Blocked, blocked_workers
+from app.model.timeline import Timeline
 
 MS = 1_000_000
 T0 = 5_000 * MS  # a monotonic clock's reading when the run began: "since" counts from there

@@ -8,7 +8,7 @@ import time
 
 from fastapi.testclient import TestClient
 
-from app.server import create_app
+from app.web.server import create_app
 from app.settings import Settings
 from experiments import MODULES
 from tests.helpers import alive_in_group, make_settings, wait_for_status

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from app.history import duration, row, when
+from app.drawing.history import duration, row, when
 from tests.helpers import wait_for_status
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from app.experiments import OTHERS, catalogue, sections
+from app.model.experiments import OTHERS, catalogue, sections
 from experiments import MODULES, SECTIONS
 
 

@@ -1,7 +1,7 @@
 """Interpreters as a choice: found, probed, offered as every experiment's `python` param, and the run
 really executed on the one it names (through the real runner, on the CPythons this machine has).
 
-The older and free-threaded interpreters are looked for where the lab looks (app/pythons.py): a test
+The older and free-threaded interpreters are looked for where the lab looks (app/running/pythons.py): a test
 that needs one that is not installed is skipped, saying which. CI builds the free-threaded one
 (`make pythons`), so there its tests run.
 """
@@ -13,8 +13,8 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
-from app import pythons
-from app.server import create_app
+from app.running import pythons
+from app.web.server import create_app
 from experiments import MODULES
 from tests.helpers import ROOT, make_settings, pyenv_python, python_under, wait_for_status
 

@@ -4,8 +4,7 @@ tests/test_limits_runs.py sees the 429s on the API and the form, with real runs.
 """
 from __future__ import annotations
 
-from app.clients import Client
-from app.limits import Limits, Load, Refusal
+from app.running.limits import Client, Limits, Load, Refusal
 from tests.helpers import FakeClock, make_settings
 
 IDLE = Load(would_wait=False, queued=0, in_flight_of_client=0)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from app.clients import COOKIE
-from app.server import create_app
+from app.web.clients import COOKIE
+from app.web.server import create_app
 from tests.helpers import SLEEPS, TEST_MODULES, make_settings, wait_for_status
 
 

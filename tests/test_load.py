@@ -12,8 +12,8 @@ import time
 import httpx2 as httpx
 import pytest
 
-from app.clients import COOKIE
-from app.server import create_app
+from app.web.clients import COOKIE
+from app.web.server import create_app
 from tests.helpers import TEST_MODULES, make_settings, serving
 
 MODULES = TEST_MODULES + ("tests.experiment_quick",)

@@ -10,12 +10,12 @@ import asyncio
 import pytest
 from fastapi.testclient import TestClient
 
-from app.experiments import catalogue
-from app.live import lobbies, pump
-from app.lobby import Lobby, Subscriber, live_runs
-from app.presenter import NOT_PRESENTER
-from app.runs import Run
-from app.server import create_app
+from app.model.experiments import catalogue
+from app.web.live import lobbies, pump
+from app.web.lobby import Lobby, Subscriber, live_runs
+from app.web.presenter import NOT_PRESENTER
+from app.model.runs import Run
+from app.web.server import create_app
 from tests.helpers import make_settings, receive_text, templates, until_async, wait_for_status
 
 TICKER = "tests.ticker_experiment"

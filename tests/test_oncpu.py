@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import signal
 
-from app.cpu import budget, sentences as cpu_sentences
-from app.events import Event
-from app.timeline import HELD_MAX, ON_CPU, Span, Timeline
+from app.model.cpu import budget, sentences as cpu_sentences
+from app.model.events import Event
+from app.model.timeline import HELD_MAX, ON_CPU, Span, Timeline
 from experiments import sampler
 
 MS = 1_000_000

@@ -13,9 +13,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from app.cpu import budget
-from app.server import create_app
-from app.timeline import Timeline
+from app.model.cpu import budget
+from app.web.server import create_app
+from app.model.timeline import Timeline
 from experiments import MODULES, sampler
 from tests.helpers import alive_in_group, make_settings, until
 from tests.runner_helpers import Outcome, run_experiment

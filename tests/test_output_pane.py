@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import re
 
-from app import legend
-from app.events import Event
-from app.render import View
-from app.timeline import PRINTS_KEPT, Timeline
+from app.drawing import legend
+from app.drawing.render import View
+from app.model.events import Event
+from app.model.timeline import PRINTS_KEPT, Timeline
 from tests.test_render import MS, a_run, at, begin, clock, end, oob_targets, renderer  # noqa: F401 (fixtures)
 
 

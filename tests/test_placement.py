@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from app.placement import (
+from app.drawing.placement import (
     CPU_LAYER, CPU_STRIP, LANE_HEIGHT, MARK_LAYER, ROW_HEIGHT, SERIES_HEIGHT, SPAN_HEIGHT, ArrowLine, Axis, Box, Step,
     digits_for, place_arrow, place_cpu, place_mark, place_span, place_step, series_top, ticks,
 )
-from app.scale import MIN_SCALE_NS, MIN_WIDTH, scale_for
-from app.timeline import ON_CPU, Arrow, Mark, Series, Span
+from app.model.scale import MIN_SCALE_NS, MIN_WIDTH, scale_for
+from app.model.timeline import ON_CPU, Arrow, Mark, Series, Span
 
 MS = 1_000_000
 AXIS = Axis(t0=1000 * MS, scale_ns=100 * MS)  # the full width is 100 ms: 1 ms is 1%

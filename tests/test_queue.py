@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from app.server import create_app
+from app.web.server import create_app
 from tests.helpers import TEST_MODULES, make_settings, post_sleeps, receive_text, until, wait_for_status
 
 

@@ -1,7 +1,7 @@
 """The sliding-window limiter with a hand-moved clock."""
 from __future__ import annotations
 
-from app.ratelimit import SWEEP_EVERY, SlidingWindow, whole_seconds
+from app.running.ratelimit import SWEEP_EVERY, SlidingWindow, whole_seconds
 from tests.helpers import FakeClock
 
 

@@ -5,11 +5,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 
 import pytest
 
-from app.events import StreamParser
+from app.model.events import StreamParser
 from experiments.recorder import PIPE_BUF, Recorder
 from tests.lock_helpers import hold_while_another_waits, python_calls
 from tests.helpers import ROOT

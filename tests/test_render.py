@@ -5,12 +5,12 @@ import re
 
 import pytest
 
-from app.events import Event
-from app.experiments import load
-from app.hangs import blocked_workers
-from app.placement import group_id
-from app.render import Renderer, View
-from app.runs import Run
+from app.model.events import Event
+from app.model.experiments import load
+from app.model.hangs import blocked_workers
+from app.drawing.placement import group_id
+from app.drawing.render import Renderer, View
+from app.model.runs import Run
 from tests.helpers import FakeClock, templates
 
 MS = 1_000_000

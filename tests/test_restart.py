@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def watch(server: ServerProcess, run_id: str) -> tuple[list[str], int]:
 
 
 def wait_until_seen_running(database: Path, run_id: str, after_ns: int) -> None:
-    """Until the server has noted the run alive after `after_ns` (app/store.py's heartbeat), read from this process (WAL)."""
+    """Until the server has noted the run alive after `after_ns` (app/storage/store.py's heartbeat), read from this process (WAL)."""
     def seen() -> bool:
         with sqlite3.connect(database) as conn:
             noted = conn.execute("SELECT cut_at_ns FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
@@ -62,7 +63,10 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
         events_then = server.http.get(f"/api/runs/{long_run}/events").json()
         began = next(e["ts_ns"] for e in events_then if e["kind"] == "begin" and e["name"] == "sleep(60)")
         wait_until_seen_running(database, long_run, began)
+        conditions = server.http.get(f"/api/runs/{long_run}").json()["conditions"]
+        assert {"python", "start_method", "loadavg", "cpus", "beside"} <= set(conditions)  # known at its start
     finally:
+        stopped_at = time.time()
         server.stop(sig)
     # Whether the server stopped the run (SIGTERM) or died (SIGKILL: the runner's lifeline), nothing is left.
     def gone() -> bool:
@@ -82,6 +86,9 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
         interrupted = server.http.get(f"/api/runs/{long_run}").json()
         assert interrupted["status"] == "interrupted"
         assert "server stopped" in interrupted["error"]
+        assert interrupted["conditions"] == conditions  # what it ran under, however the server ended
+        # SIGTERM: ended as the server stopped it; SIGKILL: when the restart found it
+        assert stopped_at <= interrupted["ended_at"] <= time.time()
         events = server.http.get(f"/api/runs/{long_run}/events").json()
         assert events[: len(events_then)] == events_then  # everything it had sent is kept
         page = server.http.get(f"/runs/{long_run}").text

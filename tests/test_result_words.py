@@ -6,16 +6,16 @@ import re
 
 import pytest
 
-from app.experiments import load
-from app.result_words import speedup_chart, words_for, worded_value
-from app.runs import Run
+from app.model.experiments import load
+from app.drawing.result_words import speedup_chart, words_for, worded_value
+from app.model.runs import Run
 from experiments.params import defaults
 from tests.helpers import templates
 
 
 def finished(module: str, result: dict, params: dict | None = None, python: str = "3.11.7") -> Run:
     run = Run("r1", load(module), {**defaults(importlib.import_module(module).PARAMS), **(params or {})})
-    from app.events import Event
+    from app.model.events import Event
     run.ingest([Event("header", 1, "main", value={"python": python, "pid": 1}), Event("result", 2, "main", value=result)])
     run.finish("done")
     return run

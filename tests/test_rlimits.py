@@ -6,9 +6,9 @@ import os
 import pytest
 from fastapi.testclient import TestClient
 
-from app.server import create_app
-from app.runners import user_tasks
-from app.supervisor import limit_hit
+from app.web.server import create_app
+from app.running.runners import user_tasks
+from app.running.supervisor import limit_hit
 from tests.helpers import TEST_MODULES, make_settings, wait_for_status
 from tests.helpers import ROOT
 
@@ -86,7 +86,7 @@ def test_the_process_limit_bites_a_user_other_than_root():
     import signal
     import subprocess
 
-    from app.events import StreamParser
+    from app.model.events import StreamParser
     from experiments import rlimits
 
     nobody = 65534

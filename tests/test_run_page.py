@@ -6,7 +6,7 @@ import re
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from app.server import create_app
+from app.web.server import create_app
 from experiments import MODULES
 from tests.helpers import make_settings, receive_text, wait_for_status
 

@@ -2,22 +2,37 @@
 
 The app runs as in production (the real fair-use limits), so valid requests start a few
 real runs (cancelled at the end by the lab's shutdown) and the rest meet 404/413/422/429.
+Generated strings are valid Unicode; JSON can also carry lone UTF-16 surrogates (`"\\ud800"`),
+which no UTF-8 response can hold as they are: the JSON bodies are drawn again with such strings
+in their keys and values (tests/test_odd_input.py has the cases one by one).
 """
 from __future__ import annotations
+
+import json
 
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from app.server import create_app
+from app.model.experiments import catalogue
+from app.web.server import create_app
 from tests.helpers import TEST_MODULES, make_settings
 
 APP = create_app(make_settings(max_runs_in_flight_per_client=2, max_runs_per_minute_per_client=10,
                                admin_token="teacher-secret"), modules=TEST_MODULES)
 SCHEMA = schemathesis.openapi.from_dict(APP.openapi())
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
+JSON_BODIES = [op for op in OPERATIONS if any(body.media_type == "application/json" for body in op.body)]
+EXPERIMENTS = sorted(catalogue(TEST_MODULES))  # a body naming a real one gets its params read
+SURROGATES = st.sampled_from(["\ud800", "\udc00", "\udfff", "\udc00\ud800", "\ud800" * 120])
 ROUTER_404 = {"detail": "Not Found"}  # Starlette's answer to a path no route matches
+
+
+def reached(response) -> bool:
+    """Whether the operation answered, not the router (which knows no such path or method)."""
+    return response.status_code != 405 and not (response.status_code == 404 and response.json() == ROUTER_404)
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +52,49 @@ def send(client: TestClient, case) -> object:
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: f"{op.method.upper()} {op.path}")
 def test_no_generated_request_gets_a_5xx(client, operation):
-    reached = []  # requests the operation answered, not the router (which knows no such path or method)
+    answered = []  # requests the operation answered
 
     @given(case=operation.as_strategy())
     @settings(max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     def check(case):
         response = send(client, case)
         assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
-        if response.status_code != 405 and not (response.status_code == 404 and response.json() == ROUTER_404):
-            reached.append(response.status_code)
+        if reached(response):
+            answered.append(response.status_code)
 
     check()
     # Else every request missed the operation (a path or method built wrong): a 5xx could not have shown.
-    assert reached, f"no request reached {operation.method.upper()} {operation.path}"
+    assert answered, f"no request reached {operation.method.upper()} {operation.path}"
+
+
+def with_surrogates(value, data):
+    """`value` with lone surrogates drawn into its strings, and into its keys and beside them."""
+    if isinstance(value, str):
+        return data.draw(st.one_of(SURROGATES, SURROGATES.map(lambda odd: value + odd)))
+    if isinstance(value, list):
+        return [with_surrogates(item, data) for item in value] or [data.draw(SURROGATES)]
+    if isinstance(value, dict):
+        odd = {with_surrogates(key, data): with_surrogates(item, data) for key, item in value.items()}
+        if "experiment" in value and data.draw(st.booleans()):
+            odd["experiment"] = data.draw(st.sampled_from(EXPERIMENTS))
+        return {**odd, data.draw(SURROGATES): data.draw(st.one_of(SURROGATES, st.integers()))}
+    return data.draw(st.one_of(st.just(value), SURROGATES))
+
+
+@pytest.mark.parametrize("operation", JSON_BODIES, ids=lambda op: f"{op.method.upper()} {op.path}")
+def test_no_json_body_with_lone_surrogates_gets_a_5xx(client, operation):
+    answered = []  # requests the operation answered
+
+    @given(case=operation.as_strategy(), data=st.data())
+    @settings(max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def check(case, data):
+        body = json.dumps(with_surrogates(case.body, data))  # as JSON.stringify sends them: \\ud800, ASCII
+        headers = {**(case.headers or {}), "content-type": "application/json"}
+        response = client.request(case.method, case.formatted_path, headers=headers, content=body)
+        assert response.status_code < 500, f"{case.method} {case.formatted_path} {body[:200]}: {response.status_code}"
+        response.content.decode("utf-8")  # strict: what was sent can be read
+        if reached(response):
+            answered.append(response.status_code)
+
+    check()
+    assert answered, f"no request reached {operation.method.upper()} {operation.path}"

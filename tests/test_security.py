@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import httpx2 as httpx
 import pytest
@@ -13,12 +15,11 @@ from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
-from app.security import FORBIDDEN_ORIGIN, BodyLimitMiddleware, origin_allowed
-from app.server import create_app
+from app.web.security import FORBIDDEN_ORIGIN, BodyLimitMiddleware, host_allowed, host_names, origin_allowed
+from app.web.server import create_app
 from tests.helpers import (
     ROOT, TEST_MODULES, make_settings, post_sleeps, read_until, receive_text, serving, wait_for_status, wait_until_up,
 )
-
 
 
 @pytest.fixture
@@ -161,3 +162,84 @@ def test_an_oversized_websocket_message_closes_the_socket_with_1009():
             assert closed.value.code == 1009
         client.post(f"/api/runs/{run_id}/cancel")
         wait_for_status(client, run_id)
+
+
+@pytest.mark.parametrize("header, ok", [
+    ("127.0.0.1:8000", True), ("localhost:8000", True), ("[::1]:8000", True), ("LOCALHOST", True),
+    ("192.168.1.20:8000", True),  # a class reaching the lab (or its container) by address
+    ("lab.school.example", True), ("lab.school.example.:443", True), ("lab.local:8000", True),
+    ("evil.example:8000", False), ("127.0.0.1.nip.io:8000", False), ("lab.school.example.evil.example", False),
+    ("", False), (None, False), ("x:y", False), ("user@127.0.0.1", False), ("[::1", False),
+])
+def test_host_allowed(header, ok):
+    names = host_names(["lab.local"], ["https://lab.school.example"], "127.0.0.1")
+    assert host_allowed(header, names) is ok
+
+
+def test_the_hosts_answered_come_from_the_settings_and_the_address_bound():
+    assert host_names([], [], "127.0.0.1") == {"localhost"}
+    assert host_names([], [], "0.0.0.0") == {"localhost"}
+    assert host_names([" Lab.Local ", "[::1]"], ["http://a.example:8000", "null"], "lab.internal") == {
+        "localhost", "lab.local", "::1", "a.example", "lab.internal"}
+    assert host_allowed("anything.example", host_names(["*"], [], "0.0.0.0"))
+
+
+def raw_request(base: str, lines: list[str]) -> bytes:
+    """Send a request as written, over a plain socket: its response's first bytes (status line and body)."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+            if b"\r\n\r\n" in data and len(data) > 200:
+                break
+        return data
+
+
+def test_dns_rebinding_a_host_that_is_not_ours_is_refused_over_http_and_websocket():
+    """A page on evil.example whose name was rebound to 127.0.0.1 sends Host: evil.example (and a
+    matching Origin, which the origin check alone accepts). Served by uvicorn as in production."""
+    settings = make_settings(allowed_hosts=[])  # the defaults, not the tests' testserver
+    with serving(create_app(settings, modules=TEST_MODULES), settings) as base:
+        port = base.rsplit(":", 1)[1]
+        evil = raw_request(base, ["GET /api/experiments HTTP/1.1", f"Host: evil.example:{port}", "Connection: close"])
+        assert evil.startswith(b"HTTP/1.1 400") and b"LAB_ALLOWED_HOSTS" in evil, evil[:300]
+        upgrade = ["GET /ws/lobby HTTP/1.1", f"Host: evil.example:{port}", f"Origin: http://evil.example:{port}",
+                   "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]
+        refused = raw_request(base, upgrade)
+        assert refused.startswith(b"HTTP/1.1 400") and b"LAB_ALLOWED_HOSTS" in refused, refused[:300]
+        ours = [line.replace("evil.example", "127.0.0.1") for line in upgrade]
+        assert raw_request(base, ours).startswith(b"HTTP/1.1 101")
+        with connect(f"ws://127.0.0.1:{port}/ws/lobby", origin=base, proxy=None) as ws:
+            ws.recv(timeout=5)
+        assert httpx.get(f"{base}/api/experiments").status_code == 200
+        assert httpx.get(f"http://localhost:{port}/healthz").status_code == 200
+
+
+def test_a_host_name_set_in_the_settings_is_answered(c):
+    with TestClient(create_app(make_settings(allowed_hosts=["lab.local"]), modules=TEST_MODULES),
+                    base_url="http://lab.local:8000") as lab:
+        assert lab.get("/healthz").status_code == 200
+    assert c.get("/healthz", headers={"host": "lab.local"}).status_code == 400
+
+
+def test_a_half_sent_body_is_answered_408_and_the_connection_closed_not_held_for_ever():
+    """Content-Length: 100, 5 bytes, then silence (a slow client, or one holding connections open on purpose):
+    uvicorn has no timeout for a request's body, so the lab bounds its reading (LAB_BODY_TIMEOUT_S)."""
+    settings = make_settings(body_timeout_s=0.5)
+    with serving(create_app(settings, modules=TEST_MODULES), settings) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(b"POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n{\"exp")
+            started = time.monotonic()
+            answer = b""
+            while chunk := sock.recv(65536):  # until the server closes the connection
+                answer += chunk
+            waited = time.monotonic() - started
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"LAB_BODY_TIMEOUT_S" in answer and b"connection: close" in answer.lower()
+        assert 0.4 < waited < 3
+        assert httpx.get(f"{base}/healthz").status_code == 200  # the server is fine

@@ -4,13 +4,15 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 import zlib
 
 import pytest
 
-from app.events import Event
-from app.experiments import catalogue
-from app.store import BACKLOG_HIGH, WIRE_MARK, RunStore
+from app.model.events import Event
+from app.model.experiments import catalogue
+from app.storage.store import BACKLOG_HIGH, RunStore
+from app.storage.wire import WIRE_MARK
 
 EXPERIMENTS = catalogue(("experiments.race_counter",))
 RACE = EXPERIMENTS["race-counter"]
@@ -132,9 +134,12 @@ def test_runs_left_running_become_interrupted_with_their_events_kept(tmp_path):
         await store.close()
         return runs, events
 
+    before = time.time()
     queued, running = asyncio.run(second(asyncio.run(first())))[0]
     assert queued.status == running.status == "interrupted" and queued.finished
     assert "server stopped" in running.error
+    assert before <= running.ended_at <= time.time()  # when the restart found it
+    assert running.conditions["python"] == "3.11.7"  # known from its start (the header), kept
     assert sum(s.count for s in running.timeline.spans) == 4  # 3 steps (merged: 5 ns each) and the cut wait
     cut = running.timeline.spans[-1]
     assert (cut.name, cut.cut, cut.end_ns) == ("Lock.acquire", "never ended (the server stopped)", 500)
@@ -214,7 +219,7 @@ def test_events_paging_out_of_bounds_is_a_422_naming_the_field(client, query):
 def test_the_fast_encoding_of_spans_and_marks_is_what_json_would_write():
     import json
 
-    from app.store import decode_line, encode
+    from app.storage.wire import decode_line, encode
 
     events = [Event("begin", 12, "w \"1\" é", "fib(3)\n", "cpu"), Event("end", 13, "w"),
               Event("instant", 14, "main", "print ☃", "print"), Event("counter", 15, "main", "depth", value=2.5),
@@ -279,7 +284,7 @@ def wire_chunks(n_lines: int, per_line: int = 32) -> list[bytes]:
 
 
 def feed(run, chunks, wire: bool) -> None:
-    from app.events import StreamParser
+    from app.model.events import StreamParser
 
     parser = StreamParser()
     for chunk in chunks:
@@ -342,18 +347,81 @@ def test_a_log_of_runner_lines_past_its_bound_keeps_only_what_replay_needs(tmp_p
     assert [e["seq"] for e in events] == list(range(1, run.truncated.after_events + 1))
 
 
-def test_a_snapshot_of_another_timeline_shape_is_replayed_not_trusted():
-    """Unpickling skips __init__: an older server's Timeline would lack the fields added since (500s)."""
+def test_a_snapshot_is_a_json_document_that_comes_back_as_the_same_timeline():
+    from app.storage import snapshots
+
+    store_run = asyncio.run(_finished_run_timeline())
+    blob = snapshots.dump(store_run)
+    assert zlib.decompress(blob).startswith(b"{")  # JSON, never pickle
+    again = snapshots.load(blob)
+    def seen(tl):
+        lanes = [(lane.index, lane.worker, lane.pid, lane.thread, lane.cpu.floor) for lane in tl.lanes]
+        return lanes, tl.spans, tl.marks, tl.header, tl.result, tl.last_ns, tl.early_wokens.maxlen
+
+    assert seen(again) == seen(store_run)
+    assert again.by_worker["main"] is again.lanes[0]  # one Lane, held in two places, as before
+
+
+async def _finished_run_timeline():
+    from app.model.runs import Run
+
+    run = Run("r1", RACE, {})
+    run.ingest(header() + spans(3) + result(100))
+    run.finish("done")
+    return run.timeline
+
+
+def test_a_snapshot_of_another_version_or_shape_is_replayed_not_trusted(caplog):
+    """A server whose Timeline has other fields wrote it: decoding it would build timelines lacking them (500s)."""
+    import json
+
+    from app.storage import snapshots
+
+    timeline = asyncio.run(_finished_run_timeline())
+    document = json.loads(zlib.decompress(snapshots.dump(timeline)))
+    assert snapshots.load(zlib.compress(json.dumps(document).encode())) is not None
+    for changed in ({"version": snapshots.VERSION + 1}, {"shape": "Timeline(coalesce)"}):
+        other = zlib.compress(json.dumps({**document, **changed}).encode())
+        with caplog.at_level("INFO", logger="app.storage.snapshots"):
+            assert snapshots.load(other, "r1") is None
+        assert "r1" in caplog.text and "replaying" in caplog.text
+    built = {**document, "timeline": {"o": "Popen", "i": 0, "a": {}}}  # only timeline classes are ever built
+    assert snapshots.load(zlib.compress(json.dumps(built).encode())) is None
+    nested = '{"version": 1, "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert snapshots.load(zlib.compress(nested.encode())) is None  # too deep to read: replayed, not a 500
+
+
+def test_a_pickled_snapshot_is_never_unpickled_and_the_run_replays(tmp_path):
+    """Whoever can write lab.db must not run code in the server: an older server's (or an attacker's)
+    pickle in the snapshot column is never loaded; the run comes back from its stored events."""
     import pickle
-    import zlib
 
-    from app.store import SNAPSHOT_SHAPE, RunStore
-    from app.timeline import Timeline
+    path = tmp_path / "lab.db"
+    planted = tmp_path / "pwned"
 
-    timeline = Timeline()
-    ours = zlib.compress(pickle.dumps((SNAPSHOT_SHAPE, timeline)))
-    assert isinstance(RunStore._snapshot(ours), Timeline)
-    older = Timeline()
-    del older.machine  # as a Timeline pickled before the field existed comes back
-    assert RunStore._snapshot(zlib.compress(pickle.dumps(older))) is None  # the bare pickle of old
-    assert RunStore._snapshot(zlib.compress(pickle.dumps(("another shape", timeline)))) is None
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(planted), "w"))  # unpickling it would create the file
+
+    async def first():
+        store = await opened(path)
+        run = store.create(RACE, {})
+        run.start()
+        run.ingest(header() + spans(3) + result(100))
+        run.finish("done")
+        await store.close()
+        return run.id, drawn(run)
+
+    async def second(run_id):
+        store = await opened(path)
+        run = await store.find(run_id)
+        await store.close()
+        return drawn(run)
+
+    run_id, before = asyncio.run(first())
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE runs SET snapshot = ? WHERE id = ?", (zlib.compress(pickle.dumps(Payload())), run_id))
+    assert not planted.exists()
+    after = asyncio.run(second(run_id))
+    assert not planted.exists()
+    assert after == before  # replayed from its stored events

@@ -1,11 +1,22 @@
-"""Sweeps, pure (app/sweeps.py, app/sweep_plot.py): points, speedup lines, the ideal, the plot's places."""
+"""Sweeps, pure (app/drawing/sweeps.py, app/drawing/sweep_plot.py): points, speedup lines, the ideal, the plot's places."""
 from __future__ import annotations
 
 import pytest
 
-from app.sweep_plot import layout
-from app.sweeps import (
-    BASELINE, IDEAL, MAX_POINTS, Outcome, expand, free_cores, ideal, lines, sentences, status, table, worker_choices,
+from app.drawing.sweep_plot import layout
+from app.drawing.sweeps import (
+    BASELINE,
+    IDEAL,
+    MAX_POINTS,
+    Outcome,
+    expand,
+    free_cores,
+    ideal,
+    lines,
+    sentences,
+    status,
+    table,
+    worker_choices,
 )
 from experiments.cpu_threads_vs_processes import PARAMS as CPU
 from experiments.params import Choice, Int, ParamError

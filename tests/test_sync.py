@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from app.events import StreamParser
+from app.model.events import StreamParser
 from experiments import sync
 from experiments.recorder import Recorder
 from tests.lock_helpers import hold_while_another_waits, python_calls

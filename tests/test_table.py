@@ -4,10 +4,10 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from app.events import Event
-from app.server import create_app
-from app.table import ROWS_MAX, ROWS_PER_LANE, tables
-from app.timeline import Timeline
+from app.drawing.table import ROWS_MAX, ROWS_PER_LANE, tables
+from app.model.events import Event
+from app.model.timeline import Timeline
+from app.web.server import create_app
 from experiments import MODULES
 from tests.helpers import make_settings, receive_text
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.events import Event
-from app.timeline import NOTIFIES_KEPT, Arrow, Mark, Printed, Span, Timeline
+from app.model.events import Event
+from app.model.timeline import NOTIFIES_KEPT, Arrow, Mark, Printed, Span, Timeline
 
 MS = 1_000_000
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.server import HTMX, create_app
+from app.web.server import HTMX, create_app
 from tests.helpers import make_settings
 
 VENDOR = Path(__file__).resolve().parent.parent / "static" / "vendor"

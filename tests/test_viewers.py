@@ -26,7 +26,7 @@ from tests.helpers import ROOT, listening_socket, url_of, wait_until_up
 VIEWERS = 200
 TICKER = {"workers": 2, "ticks": 80, "tick_ms": 25, "pause_ms": 1000}  # about 5 s live, some 250 KB of frames
 RESULT = "<tr><th>ticks</th><td>320</td></tr>"
-SEND_TIMEOUT_S = 1
+SEND_TIMEOUT_S = 3  # 1 s dropped healthy viewers too when a loaded machine kept this one client from reading 200 sockets
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_200_viewers_all_get_the_result_and_a_stalled_viewer_neither_delays_them
     # The stalled viewer was dropped: its stream ends without the run's last frames or a close frame.
     # Its last send began before the run's last frame went out, so by now plus its timeout it has
     # been given up (reading earlier would unblock that send and let it finish).
-    time.sleep(4 * SEND_TIMEOUT_S)
+    time.sleep(2 * SEND_TIMEOUT_S)
     stream = read_to_end(stalled)
     stalled.close()
     opcodes = frame_opcodes(stream)

@@ -1,4 +1,4 @@
-"""A runner is started ahead of each run (app/runners.py): a run takes it, the next starts when a run ends,
+"""A runner is started ahead of each run (app/running/runners.py): a run takes it, the next starts when a run ends,
 a dead one is replaced, a run cancelled meanwhile never starts, and none outlives the server."""
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from app.experiments import load
-from app.runners import WarmRunner, job
-from app.runs import Run
-from app.server import create_app
-from app.supervisor import execute
+from app.model.experiments import load
+from app.running.runners import WarmRunner, job
+from app.model.runs import Run
+from app.web.server import create_app
+from app.running.supervisor import execute
 from tests.helpers import TEST_MODULES, ServerProcess, alive, make_settings, until, wait_for_status
 
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 1_000, "window": "call"}}

@@ -6,12 +6,12 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from app.events import Event
-from app.render import Renderer
-from app.runs import Run
-from app.experiments import load
-from app.timeline import ON_CPU, Timeline
-from app.window import RowIndex, Window, WindowTimeline
+from app.model.events import Event
+from app.drawing.render import Renderer
+from app.model.runs import Run
+from app.model.experiments import load
+from app.model.timeline import ON_CPU, Timeline
+from app.drawing.window import RowIndex, Window, WindowTimeline
 from tests.helpers import templates
 
 US = 1_000
@@ -40,7 +40,7 @@ def rows_of(events: list[Event], size: int = 1000) -> list[list[Event]]:
 
 
 def window_of(events: list[Event], window: Window, size: int = 1000) -> tuple[WindowTimeline, Timeline, tuple[int, int]]:
-    """The run's own timeline, and the window folded from the rows its index picks (as app/zoom.py does)."""
+    """The run's own timeline, and the window folded from the rows its index picks (as app/web/zoom.py does)."""
     run = Timeline()
     run.apply_all(events)
     run.close()

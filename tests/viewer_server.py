@@ -1,8 +1,8 @@
 """The app for tests that serve it from a separate uvicorn process (`--factory`): settings from LAB_* variables."""
 from __future__ import annotations
 
-from app.server import create_app
 from app.settings import Settings
+from app.web.server import create_app
 from experiments import MODULES
 
 

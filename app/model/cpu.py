@@ -1,0 +1,135 @@
+"""A run's CPU budget: how many cores its workers kept busy, and how many other programs took. Pure.
+
+The sampler (experiments/sampler.py) sends cumulative figures every few tens of milliseconds:
+the machine's busy time (all programs, from /proc/stat), the run's own CPU time (every thread
+of its process group), the time its threads spent ready to run but waiting for a free core,
+and the sampler's own CPU time. Differences between two samples give averages over any
+stretch of the run; a phase's bounds fall between samples, where the figures are interpolated.
+What the machine spent besides the run and the sampler is "others": the web server drawing
+the run, a browser, another program. A speedup cannot exceed the cores left to the run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.model.timeline import Timeline
+
+MIN_PHASE_NS = 100_000_000  # shorter phases hold too few samples to average
+NOTABLE_CORES = 0.3  # other programs' use worth a sentence (less is within the jiffies' rounding)
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """Averages over a stretch of the run, in cores (1.0: one core busy all the time)."""
+
+    name: str
+    start_ms: float
+    end_ms: float
+    workers_busy_cores: float
+    others_busy_cores: float | None  # None where the machine's busy time could not be read
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "start_ms": self.start_ms, "end_ms": self.end_ms,
+                "workers_busy_cores": self.workers_busy_cores, "others_busy_cores": self.others_busy_cores}
+
+
+@dataclass(frozen=True)
+class Budget:
+    cores: int
+    workers_busy_cores: float
+    others_busy_cores: float | None
+    on_cpu_ms: dict[str, float]  # by lane, as drawn
+    recorder_ms: float  # the recorder's flusher threads: what recording cost
+    sampler_ms: float  # the sampler's own CPU time: what measuring cost
+    unlaned_ms: float  # threads of the run that are no worker's (pool managers, queue feeders)
+    waited_for_cpu_ms: float  # the run's threads ready to run, with no core free for them
+    phases: list[Stretch]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cores": self.cores, "workers_busy_cores": self.workers_busy_cores,
+            "others_busy_cores": self.others_busy_cores, "on_cpu_ms": self.on_cpu_ms,
+            "recorder_ms": self.recorder_ms, "sampler_ms": self.sampler_ms, "unlaned_ms": self.unlaned_ms,
+            "waited_for_cpu_ms": self.waited_for_cpu_ms, "phases": [p.to_json() for p in self.phases],
+        }
+
+
+def _at(samples: list[tuple[int, dict[str, Any]]], ts: int, key: str) -> float | None:
+    """A cumulative figure at `ts`, interpolated between the samples around it."""
+    before = after = None
+    for sample in samples:
+        if sample[0] <= ts:
+            before = sample
+        else:
+            after = sample
+            break
+    if before is None or after is None:
+        edge = before or after
+        value = edge[1].get(key) if edge else None
+        return None if value is None else float(value)
+    (t1, s1), (t2, s2) = before, after
+    v1, v2 = s1.get(key), s2.get(key)
+    if v1 is None or v2 is None:
+        return None
+    return v1 + (v2 - v1) * (ts - t1) / (t2 - t1)
+
+
+def _stretch(samples: list, name: str, start: int, end: int, t0: int) -> Stretch:
+    wall = end - start
+    run = (_at(samples, end, "run_ns") or 0) - (_at(samples, start, "run_ns") or 0)
+    sampler = (_at(samples, end, "sampler_ns") or 0) - (_at(samples, start, "sampler_ns") or 0)
+    host_end, host_start = _at(samples, end, "host_busy_ns"), _at(samples, start, "host_busy_ns")
+    others = None
+    if host_end is not None and host_start is not None:
+        others = round(max(0.0, host_end - host_start - run - sampler) / wall, 2)
+    return Stretch(name, round((start - t0) / 1e6, 1), round((end - t0) / 1e6, 1), round(run / wall, 2), others)
+
+
+def budget(timeline: Timeline) -> Budget | None:
+    """The run's CPU budget, or None if the sampler sent too little (unavailable, or too short a run)."""
+    samples = timeline.machine
+    if len(samples) < 2 or samples[-1][0] <= samples[0][0]:
+        return None
+    (first_ts, first), (last_ts, last) = samples[0], samples[-1]
+    t0 = timeline.t0_ns or first_ts
+    whole = _stretch(samples, "the run", first_ts, last_ts, t0)
+    phases = []
+    main = timeline.by_worker.get("main")
+    if main is not None:
+        for span in timeline.spans:  # main's outermost spans: serial, thread pool, process pool, ...
+            if span.lane == main.index and span.depth == 0 and span.end_ns - span.start_ns >= MIN_PHASE_NS:
+                phases.append(_stretch(samples, span.name, span.start_ns, span.end_ns, t0))
+        phases.sort(key=lambda p: p.start_ms)
+    return Budget(
+        cores=int(last.get("cores") or 1),
+        workers_busy_cores=whole.workers_busy_cores,
+        others_busy_cores=whole.others_busy_cores,
+        on_cpu_ms={lane.worker: round(lane.cpu_ns / 1e6, 1) for lane in timeline.lanes},
+        recorder_ms=round(timeline.service_ns.get("recorder", 0) / 1e6, 1),
+        sampler_ms=round((last["sampler_ns"] - first["sampler_ns"]) / 1e6, 1),
+        unlaned_ms=round(timeline.unlaned_ns / 1e6, 1),
+        waited_for_cpu_ms=round((last["waited_ns"] - first["waited_ns"]) / 1e6, 1),
+        phases=phases,
+    )
+
+
+def sentences(b: Budget, result: dict[str, Any] | None = None) -> list[str]:
+    """What the budget says about this run, in words: each figure measured in it (and a word on
+    the speedup where `result`, the run's, reports one)."""
+    speedup = any("speedup" in key for key in (result or {}))
+    words = [f"The run's threads and processes kept {b.workers_busy_cores:.1f} of {b.cores} "
+             f"core{'s' if b.cores != 1 else ''} busy on average."]
+    if b.others_busy_cores is not None:
+        words[0] = words[0][:-1] + f"; other programs used {b.others_busy_cores:.1f}."
+    for phase in b.phases:
+        others = phase.others_busy_cores
+        if others is not None and others >= NOTABLE_CORES:
+            left = max(0.0, b.cores - others)
+            words.append(f"During “{phase.name}” other programs used {others:.1f} of {b.cores} cores: "
+                         f"the run got {phase.workers_busy_cores:.1f}, and could have had {left:.1f} at most."
+                         + (" A speedup measured there cannot exceed that." if speedup else ""))
+    if b.waited_for_cpu_ms >= 10:
+        words.append(f"Its threads spent {b.waited_for_cpu_ms:,.0f} ms in all ready to run with no core free for them.")
+    words.append(f"Measuring this cost {b.sampler_ms:,.0f} ms of CPU, recording {b.recorder_ms:,.0f} ms.")
+    return words

@@ -1,0 +1,78 @@
+"""The server's view of the experiment catalogue: metadata and source, never the code's execution."""
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from experiments import MODULES, SECTIONS
+from experiments.params import Param
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A run worth comparing with one of an experiment's (its module's FIXED_VARIANT): `experiment`
+    (None: the same one) with `params` changed, the others carried over (app/web/again.py)."""
+
+    experiment: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, declared: dict[str, Any] | None) -> Variant | None:
+        if declared is None:
+            return None
+        return cls(declared.get("experiment"), dict(declared.get("params", {})))
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    module: str  # what the runner imports
+    title: str
+    summary: str
+    kind: str
+    notice: str
+    expected: str
+    params: tuple[Param, ...]
+    source: str
+    measures_time: bool = False  # its lesson is a timing: it executes alone (app/running/admission.py)
+    # findings(params, result, python) -> sentences about one run's outcome (app/model/findings.py)
+    findings: Callable[[dict[str, Any], dict[str, Any], str], list[str]] | None = field(default=None, compare=False)
+    # verdict(params, result, python) -> (shown: bool | None, sentence): the run's lesson, judged by its result
+    verdict: Callable[[dict[str, Any], dict[str, Any], str], tuple[bool | None, str]] | None = field(
+        default=None, compare=False)
+    fixed_variant: Variant | None = field(default=None, compare=False)  # its module's FIXED_VARIANT
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "summary": self.summary, "kind": self.kind,
+            "measures_time": self.measures_time,
+            "params": {p.name: p.describe() for p in self.params},
+        }
+
+
+def load(module_name: str, lab_params: tuple[Param, ...] = ()) -> Experiment:
+    """The experiment of `module_name`, its own params followed by `lab_params` (the lab's, such as `python`)."""
+    m = importlib.import_module(module_name)
+    return Experiment(m.ID, module_name, m.TITLE, m.SUMMARY, m.KIND, m.NOTICE, getattr(m, "EXPECTED", ""),
+                      (*m.PARAMS, *lab_params),
+                      inspect.getsource(m), getattr(m, "MEASURES_TIME", False), getattr(m, "findings", None),
+                      getattr(m, "verdict", None), Variant.of(getattr(m, "FIXED_VARIANT", None)))
+
+
+def catalogue(modules: tuple[str, ...] = MODULES, lab_params: tuple[Param, ...] = ()) -> dict[str, Experiment]:
+    experiments = [load(name, lab_params) for name in modules]
+    return {e.id: e for e in experiments}
+
+
+OTHERS = "More experiments"
+
+
+def sections(experiments: dict[str, Experiment]) -> list[tuple[str, list[Experiment]]]:
+    """The experiments grouped by the tutorial's sections, in its order; any other (a test's) under OTHERS."""
+    section_of = {module: title for title, modules in SECTIONS for module in modules}
+    grouped: dict[str, list[Experiment]] = {title: [] for title, _ in SECTIONS}
+    for exp in experiments.values():
+        grouped.setdefault(section_of.get(exp.module, OTHERS), []).append(exp)
+    return [(title, exps) for title, exps in grouped.items() if exps]

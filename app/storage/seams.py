@@ -1,0 +1,58 @@
+"""The run store as the lab and the web layer use it: a seam a second implementation (Redis, issue 15)
+implements again. The embedded one is RunStore (app/storage/store.py: SQLite through one thread).
+
+Only what callers use; a caller holds a RunStorage and never asks which one it is.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from app.model.events import Event
+from app.model.experiments import Experiment
+from app.model.runs import Journal, Run
+from app.storage.records import Page
+
+
+class RunStorage(Journal, Protocol):
+    """Runs and their event logs, kept beyond the server process; also the Journal each run reports to."""
+
+    async def open(self) -> int:
+        """Ready to serve; every run stored as queued or running becomes interrupted. Returns how many."""
+        ...
+
+    async def close(self) -> None:
+        """Write whatever is still waiting, then stop."""
+        ...
+
+    def create(self, experiment: Experiment, params: dict[str, Any], owner: str = "", sweep: str | None = None) -> Run:
+        """A new queued run, journalled here."""
+        ...
+
+    def get(self, run_id: str) -> Run | None:
+        """A run in memory (live, or finished recently), without waiting."""
+        ...
+
+    def active(self) -> list[Run]:
+        """The runs not finished yet."""
+        ...
+
+    async def find(self, run_id: str) -> Run | None:
+        """A run, live or finished, loaded if need be; None if there is no such run."""
+        ...
+
+    async def events(self, run_id: str, after: int, limit: int,
+                     lane_of_tid: dict[int, str] | None = None) -> list[dict[str, Any]]:
+        """Stored events numbered after `after`, at most `limit`, each as JSON with its `seq`."""
+        ...
+
+    async def stored_events(self, run_id: str, after: int, limit: int) -> list[tuple[int, Event]]:
+        """Stored events numbered after `after`, at most `limit`, as (seq, Event)."""
+        ...
+
+    async def rows(self, run_id: str, first: int, last: int, limit: int) -> list[tuple[int, bytes]]:
+        """Stored rows (first_seq, blob in app/storage/wire.py's form) with first <= first_seq <= last."""
+        ...
+
+    async def history(self, page: int, size: int) -> Page:
+        """One page of every run, newest first."""
+        ...

@@ -1,0 +1,53 @@
+"""Error responses whose every message can be sent, whatever the request held.
+
+JSON may carry a lone UTF-16 surrogate (`"\\ud800"`): Python decodes it into a str that no UTF-8
+response can hold. An error message that quotes the input (a 404 naming the experiment asked for,
+FastAPI's 422 echoing the `input`, an unknown param's name) would then fail to encode, and the
+request would end in a 500. Every JSON error goes out through `ErrorResponse`, which shows such a
+character as its escape (`\\ud800`), the way `repr()` does: the one place messages are made safe.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
+from starlette.exceptions import HTTPException
+
+
+def printable(value: Any) -> Any:
+    """`value` (JSON-like) with every lone surrogate in its strings and keys shown as its escape."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable(v) for v in value]
+    return value
+
+
+class ErrorResponse(JSONResponse):
+    """A JSON response that can always be encoded (see the module's docstring)."""
+
+    def render(self, content: Any) -> bytes:
+        return super().render(printable(content))
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    # FastAPI's own handler, through ErrorResponse
+    headers = getattr(exc, "headers", None)
+    if not is_body_allowed_for_status_code(exc.status_code):
+        return Response(status_code=exc.status_code, headers=headers)
+    return ErrorResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    return ErrorResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

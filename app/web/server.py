@@ -1,0 +1,91 @@
+"""Build the FastAPI app: settings, experiment catalogue, templates, the lab, and the routes."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from app import ROOT
+from app.drawing.render import Renderer, environment
+from app.model.experiments import catalogue
+from app.running import pythons
+from app.running.lab import Lab
+from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
+from app.web import api, errors, live, pages, presenter, sweep_routes
+from app.web.auth import guess_window
+from app.web.clients import ClientCookieMiddleware
+from app.web.lobby import Lobby
+from app.web.security import (
+    BodyLimitMiddleware,
+    HostGuardMiddleware,
+    SecurityHeadersMiddleware,
+    WebsocketGuardMiddleware,
+    content_security_policy,
+    host_names,
+)
+from app.web.zoom import Zoom
+from experiments import MODULES
+
+STATIC = ROOT / "static"
+HTMX = {
+    "cdn_htmx": f"https://cdn.jsdelivr.net/npm/htmx.org@{HTMX_VERSION}/dist/htmx.min.js",
+    "sri_htmx": "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg",
+    "cdn_ws": f"https://cdn.jsdelivr.net/npm/htmx-ext-ws@{HTMX_WS_VERSION}/dist/ws.min.js",
+    "sri_ws": "sha384-1RwI/nvUSrMRuNj7hX1+27J8XDdCoSLf0EjEyF69nacuWyiJYoQ/j39RT1mSnd2G",
+    # the copies static/htmx-fallback.js loads too
+    "local_htmx": f"/static/vendor/htmx-{HTMX_VERSION}.min.js",
+    "local_ws": f"/static/vendor/htmx-ext-ws-{HTMX_WS_VERSION}.min.js",
+}
+
+
+def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODULES) -> FastAPI:
+    settings = settings or get_settings()
+    env = environment()
+    env.globals["htmx"] = {**HTMX, "source": settings.htmx_source}
+    renderer = Renderer(env)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        interpreters = await asyncio.to_thread(pythons.offered, settings.python, settings.pythons)
+        experiments = catalogue(modules, (pythons.param(interpreters),))
+        lab = app.state.lab = Lab(settings, experiments, renderer, interpreters)
+        await lab.store.open()  # runs the last server left running are marked interrupted
+        await lab.sweeps.open()
+        app.state.zoom = Zoom(lab.store)
+        app.state.lobby = Lobby(lab, env)
+        lobby_task = asyncio.create_task(app.state.lobby.run())
+        yield
+        lobby_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):  # expected: it was just cancelled
+            await lobby_task
+        await lab.shutdown()
+        await lab.store.close()  # after the runs ended: their last events and status are written
+
+    app = FastAPI(title="Concurrency Lab", lifespan=lifespan)
+    app.state.settings = settings
+    errors.install(app)  # every error message encodable, whatever the request held
+    app.state.admin_guesses = guess_window()  # wrong admin tokens per address (app/web/auth.py)
+    app.state.templates = Jinja2Templates(env=env)
+    app.add_middleware(ClientCookieMiddleware)
+    app.add_middleware(WebsocketGuardMiddleware, allowed_origins=settings.allowed_origins,
+                       max_message_bytes=settings.max_ws_message_bytes)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    cdn = (HTMX["cdn_htmx"], HTMX["cdn_ws"]) if settings.htmx_source == "cdn" else ()
+    app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(cdn))
+    # A finished big run's page is some 100-400 KB of SVG markup that compresses ten-fold
+    # (benchmarks/pageweight.py); websockets are not affected.
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    # Outermost: a request for a host that is not ours (DNS rebinding) reaches nothing else.
+    app.add_middleware(HostGuardMiddleware, names=host_names(settings.allowed_hosts, settings.allowed_origins, settings.host))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.include_router(sweep_routes.router)
+    app.include_router(live.router)
+    app.include_router(presenter.router)
+    return app
