@@ -26,6 +26,21 @@ def client():
         yield c
 
 
+@pytest.fixture
+def lab_with():
+    """A lab whose limits the test chooses, one run executing at a time; a teacher token that cancels anything."""
+    clients = []
+
+    def make(**limits) -> TestClient:
+        settings = make_settings(**{"max_concurrent_runs": 1, "admin_token": "teacher-secret", **limits})
+        clients.append(TestClient(create_app(settings, modules=TEST_MODULES)).__enter__())
+        return clients[-1]
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
 def pytest_collection_modifyitems(items):
     # Playwright's sync API leaves an event loop behind that breaks later asyncio-based
     # tests in the same process (see shared/STACK.md): run browser tests last.

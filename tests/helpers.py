@@ -248,6 +248,31 @@ def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float
     until(up, timeout=timeout, what=f"the server at {url} answering", every=0.05)
 
 
+class AppProcess:
+    """`python -m app --port 0` with the environment `env`, as a class would start it: `url` once it serves,
+    `output` (stdout and stderr, uvicorn's log) once it has stopped. Port 0: it binds a free port itself,
+    so no other process can take it first, and its log says which."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env, self.url, self.output = env, "", ""
+
+    def __enter__(self) -> AppProcess:
+        self.proc = subprocess.Popen([sys.executable, "-m", "app", "--port", "0"], cwd=ROOT, env=self.env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            started, self.output = read_until(self.proc.stdout, r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
+            self.url = started.group(1)
+            wait_until_up(self.url, self.proc)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.output += self.proc.communicate(timeout=10)[0].decode()
+
+
 class ServerProcess:
     """A real lab server in its own process (`python -m tests.lab_server FD`), for tests that stop or kill it."""
 

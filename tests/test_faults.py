@@ -4,8 +4,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import httpx2 as httpx
@@ -13,16 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.web.server import create_app
 from tests.helpers import (
-    ROOT,
-    TEST_MODULES,
-    alive,
-    make_settings,
-    post_sleeps,
-    read_until,
-    start_sleeper,
-    until,
-    wait_for_status,
-    wait_until_up,
+    TEST_MODULES, AppProcess, alive, make_settings, post_sleeps, start_sleeper, until, wait_for_status,
 )
 
 
@@ -129,19 +118,10 @@ def test_the_served_app_logs_what_it_caught_with_its_traceback(tmp_path):
     """`python -m app` (uvicorn's logging, app/__main__.py): a run whose runner cannot start is in the log."""
     env = {**os.environ, "LAB_PYTHON": "/nonexistent/python3", "LAB_DATABASE": str(tmp_path / "lab.db"),
            "LAB_HTMX_SOURCE": "local"}
-    # Port 0: the server binds a free port itself (no other process can take it first) and says which.
-    server = subprocess.Popen([sys.executable, "-m", "app", "--port", "0"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    before = ""
-    try:
-        started, before = read_until(server.stdout, r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
-        base = started.group(1)
-        wait_until_up(base, server)
-        experiment = httpx.get(f"{base}/api/experiments").json()[0]["id"]
-        run_id = httpx.post(f"{base}/api/runs", json={"experiment": experiment}).json()["id"]
-        until(lambda: httpx.get(f"{base}/api/runs/{run_id}").json()["status"] == "failed", 10, "the run to fail")
-    finally:
-        server.terminate()
-        output = before + server.communicate(timeout=10)[0].decode()
+    with AppProcess(env) as server:
+        experiment = httpx.get(f"{server.url}/api/experiments").json()[0]["id"]
+        run_id = httpx.post(f"{server.url}/api/runs", json={"experiment": experiment}).json()["id"]
+        until(lambda: httpx.get(f"{server.url}/api/runs/{run_id}").json()["status"] == "failed", 10, "the run to fail")
+    output = server.output
     assert f"ERROR:    app.running.lab: run {run_id} ({experiment}): could not run the experiment" in output
     assert "Traceback (most recent call last)" in output and "FileNotFoundError" in output

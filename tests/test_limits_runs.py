@@ -4,27 +4,8 @@
 """
 from __future__ import annotations
 
-import pytest
-from fastapi.testclient import TestClient
-
 from app.web.clients import COOKIE
-from app.web.server import create_app
-from tests.helpers import SLEEPS, TEST_MODULES, make_settings, wait_for_status
-
-
-@pytest.fixture
-def lab_with():
-    """A lab whose limits the test chooses; a teacher token that cancels anything."""
-    clients = []
-
-    def make(**limits) -> TestClient:
-        settings = make_settings(**{"max_concurrent_runs": 1, "admin_token": "teacher-secret", **limits})
-        clients.append(TestClient(create_app(settings, modules=TEST_MODULES)).__enter__())
-        return clients[-1]
-
-    yield make
-    for c in clients:
-        c.__exit__(None, None, None)
+from tests.helpers import SLEEPS, wait_for_status
 
 
 def as_client(n: int) -> dict[str, str]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
-import sys
 import time
 
 import httpx2 as httpx
@@ -17,9 +15,7 @@ from websockets.sync.client import connect
 
 from app.web.security import FORBIDDEN_ORIGIN, BodyLimitMiddleware, host_allowed, host_names, origin_allowed
 from app.web.server import create_app
-from tests.helpers import (
-    ROOT, TEST_MODULES, make_settings, post_sleeps, read_until, receive_text, serving, wait_for_status, wait_until_up,
-)
+from tests.helpers import TEST_MODULES, AppProcess, make_settings, post_sleeps, receive_text, serving, wait_for_status
 
 
 @pytest.fixture
@@ -130,23 +126,13 @@ def test_over_a_real_socket_big_body_413_cross_origin_403_oversized_frame_closes
 def test_the_admin_token_is_never_logged(tmp_path):
     token = "teacher-token-9f8e7d"
     env = {**os.environ, "LAB_ADMIN_TOKEN": token, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local"}
-    # Port 0: the server binds a free port itself (no other process can take it first) and says which.
-    server = subprocess.Popen([sys.executable, "-m", "app", "--port", "0"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    before = ""
-    try:
-        started, before = read_until(server.stdout, r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
-        url = started.group(1)
-        wait_until_up(url, server)
+    with AppProcess(env) as server:
         teacher = {"authorization": f"Bearer {token}"}
-        httpx.post(f"{url}/api/runs/nope/cancel", headers=teacher)
-        httpx.get(f"{url}/?token={token[:4]}", headers=teacher)
-        httpx.post(f"{url}/api/runs", json={"experiment": token}, headers=teacher)  # echoed as unknown
-    finally:
-        server.terminate()
-        output = before + server.communicate(timeout=10)[0].decode()
-    assert "GET /healthz" in output  # the access log is on: the check below means something
-    assert token not in output
+        httpx.post(f"{server.url}/api/runs/nope/cancel", headers=teacher)
+        httpx.get(f"{server.url}/?token={token[:4]}", headers=teacher)
+        httpx.post(f"{server.url}/api/runs", json={"experiment": token}, headers=teacher)  # echoed as unknown
+    assert "GET /healthz" in server.output  # the access log is on: the check below means something
+    assert token not in server.output
 
 
 def test_an_oversized_websocket_message_closes_the_socket_with_1009():

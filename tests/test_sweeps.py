@@ -86,21 +86,6 @@ def test_unknown_experiment_or_sweep_is_404_naming_it(client):
     assert client.get("/sweeps/nosuchsweep").status_code == 404
 
 
-@pytest.fixture
-def lab_with():
-    """A lab whose limits the test chooses, one run executing at a time; a teacher token that cancels anything."""
-    clients = []
-
-    def make(**limits) -> TestClient:
-        settings = make_settings(**{"max_concurrent_runs": 1, "admin_token": "teacher-secret", **limits})
-        clients.append(TestClient(create_app(settings, modules=TEST_MODULES)).__enter__())
-        return clients[-1]
-
-    yield make
-    for c in clients:
-        c.__exit__(None, None, None)
-
-
 ME = {"cookie": f"{COOKIE}={1:032x}"}
 
 
