@@ -48,10 +48,9 @@ def main(argv: list[str]) -> int:
     if len(argv) not in (0, 2):
         print("usage: python -m experiments.runner [MODULE PARAMS_JSON]", file=sys.stderr)
         return 2
-    # The sampler is forked now, before the lifeline's thread and the experiment's exist.
+    # The sampler is forked now, before any thread of ours or the experiment's exists.
     oncpu_off = sampler.unavailable()
     sampler_pid, sampler_control = sampler.fork() if oncpu_off is None else (0, None)
-    lifeline.hold()  # if the server dies without stopping this run, its process group dies too
     if argv:
         (module_name, params_json), limits = argv, rlimits.from_env()
         wants_oncpu = os.environ.get(ONCPU_ENV, "1") != "0"
@@ -66,6 +65,10 @@ def main(argv: list[str]) -> int:
     if limits:
         rlimits.apply(limits)  # before the experiment is even imported
     module = importlib.import_module(module_name)
+    # Our first thread starts only now, after the experiment is compiled, as in the tutorial's script. A
+    # free-threaded 3.13 makes code immortal when a second thread starts, except code compiled once one
+    # runs: threads calling such code fight over its reference count and do not run side by side.
+    lifeline.hold()  # if the server dies without stopping this run, its process group dies too
     try:
         params = params_module.validate(module.PARAMS, json.loads(params_json))
     except (ValueError, params_module.ParamError) as exc:

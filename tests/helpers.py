@@ -90,15 +90,16 @@ async def until_async(predicate: Callable[[], T], timeout: float = 5.0, what: st
     return value
 
 
-def wait_for_status(client, run_id: str, statuses=FINISHED, timeout=30.0) -> dict:
-    """Until the run's status is one of `statuses` (by default: it is over). `client`: a TestClient or an httpx.Client."""
+def wait_for_status(client, run_id: str, statuses=FINISHED, timeout=30.0, every=0.05) -> dict:
+    """Until the run's status is one of `statuses` (by default: it is over), asking every `every` s.
+    `client`: a TestClient or an httpx.Client."""
     last: dict = {}
 
     def reached() -> dict | None:
         last.update(client.get(f"/api/runs/{run_id}").json())
         return dict(last) if last["status"] in statuses else None
 
-    run = poll(reached, timeout, every=0.05)
+    run = poll(reached, timeout, every=every)
     assert run, f"run {run_id} still {last['status']} after {timeout} s"
     return run
 
