@@ -120,9 +120,10 @@ async def cancel_sweep(sweep: SweepDep, request: Request, lab: LabDep) -> dict[s
 async def page_context(lab: Lab, sweep: Sweep, request: Request) -> dict[str, Any]:
     found = [o for o, _ in await outcomes(lab, sweep)]
     going = await unfinished(lab, sweep)
-    drawn = lines(sweep.vary, found)
-    workers = [p.params[X] for p in sweep.points if isinstance(p.params.get(X), int)]
     experiment = lab.experiments.get(sweep.experiment)
+    tasks_wait = bool(experiment and experiment.tasks_wait)
+    drawn = lines(sweep.vary, found, tasks_wait)
+    workers = [p.params[X] for p in sweep.points if isinstance(p.params.get(X), int)]
     measured = [line.figure for line in drawn if line.figure != IDEAL]
     if BASELINE in measured:
         meaning = (f"{figure_label(BASELINE)}: the run() time of the line's point with workers=1 over each "
@@ -135,8 +136,8 @@ async def page_context(lab: Lab, sweep: Sweep, request: Request) -> dict[str, An
     return {
         "sweep": sweep, "title": experiment.title if experiment else sweep.experiment,
         "status": status([o.status for o in found]), "finished": sum(Status(o.status).finished for o in found),
-        "plot": layout(drawn, workers), "said": sentences(drawn), "table": table(sweep.vary, found, drawn),
-        "meaning": meaning, "has_workers": bool(workers),
+        "plot": layout(drawn, workers), "said": sentences(drawn), "table": table(sweep.vary, found, drawn, tasks_wait),
+        "meaning": meaning, "has_workers": bool(workers), "tasks_wait": tasks_wait,
         "may_cancel": bool(going) and all(may_cancel(request, run) for run in going),
     }
 
