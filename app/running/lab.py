@@ -1,10 +1,15 @@
 """The lab: start runs (admitted from a FIFO queue, app/running/admission.py) and sweeps of them, find them,
-cancel them, stop them all."""
+cancel them, stop them all.
+
+A run started here is a LiveRun until it has ended and its last frame is out: the one place that holds it
+with its live feed and its admission. Which live runs are queued or executing is the queue's to say."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.drawing.broadcast import Broadcast
@@ -29,6 +34,15 @@ from app.storage.sweep_store import SweepStore
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class LiveRun:
+    """A run this process started, from its request until it has ended and its last frame is out."""
+
+    run: Run
+    feed: LiveFeed  # its frames for the viewers of its page
+    admitted: asyncio.Event = field(default_factory=asyncio.Event)  # set once it may start, or was cancelled waiting
+
+
 class Lab:
     def __init__(self, settings: Settings, experiments: dict[str, Experiment], renderer: Renderer,
                  interpreters: tuple[Interpreter, ...] = ()):
@@ -40,11 +54,9 @@ class Lab:
         store = RunStore(settings.database, experiments, int(settings.max_log_mb * 1_000_000))
         self.store: RunStorage = store
         self.sweeps = SweepStore(store.db)
-        self.broadcasts: dict[str, LiveFeed] = {}
+        self._live: dict[Hashable, LiveRun] = {}  # by run id: added in start(), removed in _live_through()
         self._tasks: set[asyncio.Task] = set()
         self.admission: Queue = Admission(settings.max_concurrent_runs)
-        self._admitted: dict[str, asyncio.Event] = {}  # queued run id → set when it may start (or was cancelled)
-        self.in_flight: dict[str, Run] = {}  # queued or executing, by id: what the limits count
         self._stopping = False
         self.limits = Limits(settings)
         self.warm_runner = WarmRunner(settings)
@@ -80,19 +92,31 @@ class Lab:
 
     def start(self, experiment: Experiment, params: dict[str, Any], owner: str = "", sweep: str | None = None) -> Run:
         run = self.store.create(experiment, params, owner, sweep)
-        broadcast = Broadcast(run, self.renderer, self.settings.frame_rate)
-        self.broadcasts[run.id] = broadcast
-        self.in_flight[run.id] = run
-        self._admitted[run.id] = asyncio.Event()
+        live = LiveRun(run, Broadcast(run, self.renderer, self.settings.frame_rate))
+        self._live[run.id] = live
         self.admission.enqueue(run.id, experiment.measures_time)
         self._admit()
-        for coro in (self._execute(run), broadcast.produce()):
-            task = asyncio.create_task(coro)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        # Once its last frame is out, a finished run is served from the store (sockets already open keep theirs).
-        task.add_done_callback(lambda _: self.broadcasts.pop(run.id, None))
+        task = asyncio.create_task(self._live_through(live))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return run
+
+    async def _live_through(self, live: LiveRun) -> None:
+        """Execute the run and feed its viewers, side by side; once both are over it is live no more, and
+        a finished run is served from the store (sockets already open keep their feed)."""
+        run = live.run
+        try:
+            outcomes = await asyncio.gather(self._execute(live), live.feed.produce(), return_exceptions=True)
+        finally:
+            del self._live[run.id]
+        for part, outcome in zip(("its execution", "its live feed"), outcomes):
+            if isinstance(outcome, Exception):
+                log.error("run %s (%s): %s failed", run.id, run.experiment.id, part, exc_info=outcome)
+
+    def feed(self, run_id: str) -> LiveFeed | None:
+        """A live run's feed; None once a finished run's last frame is out (or it was never live here)."""
+        live = self._live.get(run_id)
+        return live.feed if live is not None else None
 
     # Queue state, for pages and limits
     def position(self, run: Run) -> int | None:
@@ -111,29 +135,37 @@ class Lab:
     def executing(self) -> int:
         return len(self.admission.executing)
 
+    @property
+    def in_flight(self) -> int:
+        """Runs queued or executing: what the limits count."""
+        return self.queued + self.executing
+
     def in_flight_of(self, owner: str) -> int:
         """The client's requests queued or executing: a run, or a sweep (one, however many of its runs)."""
-        return len({run.sweep or run.id for run in self.in_flight.values() if run.owner == owner})
+        return len({run.sweep or run.id for run in self._in_flight_runs() if run.owner == owner})
+
+    def _in_flight_runs(self) -> list[Run]:
+        """The runs queued or executing, as the queue has them."""
+        return [self._live[run_id].run for run_id in (*self.admission.executing, *self.admission.queue)]
 
     def _admit(self) -> None:
         """Start what may start, then tell every run still queued where it now stands."""
         if self._stopping:  # shutdown never starts a queued run
             return
         for run_id in self.admission.admit():
-            self._admitted.pop(run_id).set()
-        executing = [self.in_flight[run_id] for run_id in self.admission.executing]
+            self._live[run_id].admitted.set()
+        executing = [self._live[run_id].run for run_id in self.admission.executing]
         for run in executing:
             run.ran_beside(len(executing) - 1)
         for run_id in self.admission.queue:
-            run = self.in_flight[run_id]
+            run = self._live[run_id].run
             run.place = self.place(run)
             run.changed.set()  # its page's socket sends the new position
 
-    async def _execute(self, run: Run) -> None:
+    async def _execute(self, live: LiveRun) -> None:
+        run = live.run
         try:
-            admitted = self._admitted.get(run.id)
-            if admitted is not None:
-                await admitted.wait()
+            await live.admitted.wait()
             if run.finished:  # cancelled while it waited
                 return
             run.place = None
@@ -145,7 +177,6 @@ class Lab:
                 if not run.finished:
                     run.finish(Status.FAILED, f"could not run the experiment: {type(exc).__name__}: {exc}")
         finally:
-            self.in_flight.pop(run.id, None)
             self.admission.finish(run.id)
             if not self._stopping:
                 self.warm_runner.start_next()  # now, not as the next run starts: see app/running/runners.py
@@ -154,13 +185,12 @@ class Lab:
     def cancel(self, run: Run) -> None:
         if run.status == Status.QUEUED:
             if self.admission.position(run.id) is not None:  # still in the queue (not admitted, about to start)
-                self.admission.remove(run.id)
-                self.in_flight.pop(run.id, None)  # counts no more against its client's limit, at once
+                self.admission.remove(run.id)  # counts no more against its client's limit, at once
             run.place = None
             run.finish(run.stop_as, "cancelled while queued" if run.stop_as == Status.CANCELLED else "the server stopped before it started")
-            event = self._admitted.pop(run.id, None)
-            if event is not None:
-                event.set()
+            live = self._live.get(run.id)
+            if live is not None:
+                live.admitted.set()  # its execution wakes, sees it finished, and ends
             self._admit()
         run.cancel_requested.set()
 
@@ -168,7 +198,7 @@ class Lab:
         """Stop every run (their process groups are killed) before the server exits; start none. They end
         `interrupted`: nobody cancelled them, and their page and the history say the server stopped."""
         self._stopping = True
-        for run in list(self.in_flight.values()):
+        for run in self._in_flight_runs():
             run.stop_as = Status.INTERRUPTED
             self.cancel(run)
         if self._tasks:

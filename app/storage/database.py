@@ -62,7 +62,7 @@ class Database:
     def _serve(self, ready: Future) -> None:
         try:
             conn = connect(self.path)
-        except Exception as exc:
+        except Exception as exc:  # not logged here: start() raises it, at startup
             ready.set_exception(exc)
             return
         ready.set_result(None)
@@ -90,11 +90,13 @@ class Database:
         for fn, args, future in jobs:
             try:
                 results.append((future, fn(conn, *args), None))
-            except Exception as exc:
+            except Exception as exc:  # fails alone; often a write nobody awaits, so this log is all that tells of it
+                log.exception("database job %s failed", getattr(fn, "__qualname__", fn))
                 results.append((future, None, exc))
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:  # disk full, database locked by another process for too long
+            log.exception("database transaction of %d jobs could not be committed; each fails", len(jobs))
             # A full disk (an I/O error) makes SQLite roll back by itself, and a ROLLBACK then raises:
             # it would end this thread, and every later job (and the pages waiting on one) would hang.
             if conn.in_transaction:
@@ -102,8 +104,6 @@ class Database:
             results = [(future, None, error or exc) for future, _, error in results]
         # Results only once committed: a caller that saw its write done can read it back from anywhere.
         for future, result, error in results:
-            if error is not None:
-                log.error("database job failed: %s: %s", type(error).__name__, error)
             if error is None:
                 future.set_result(result)
             else:

@@ -96,7 +96,7 @@ async def watch_run(websocket: WebSocket, run_id: str, lab: LabDep) -> None:
     if run is None:
         await websocket.close(code=UNKNOWN_RUN, reason="unknown run")
         return
-    broadcast = lab.broadcasts.get(run_id)
+    broadcast = lab.feed(run_id)
     if run.finished or broadcast is None:
         # All of it at once (its broadcast may still lag a frame, or be gone after a restart), then close.
         messages = once(lab.renderer.full(run, lab.renderer.caught_up(run)))

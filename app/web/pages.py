@@ -106,7 +106,7 @@ async def zoomed_run(
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 async def run_page(zoomed: Annotated[Zoomed, Depends(zoomed_run)], request: Request, lab: LabDep) -> HTMLResponse:
     run, from_ms, to_ms = zoomed
-    broadcast = lab.broadcasts.get(run.id)  # gone once a finished run's last frame is out
+    broadcast = lab.feed(run.id)  # None once a finished run's last frame is out
     if broadcast:
         await broadcast.first_lane(FIRST_LANE_WAIT_S)
     if from_ms is None and to_ms is None:
