@@ -7,7 +7,7 @@ only what this run has drawn so far (and what is open now), so a student reads a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import AbstractSet, Iterable
 
 from app.model.timeline import ON_CPU, Timeline
 
@@ -76,7 +76,7 @@ def open_now(timeline: Timeline, finished: bool) -> set[str]:
     return keys
 
 
-def entries(keys: set[str]) -> list[Entry]:
+def entries(keys: AbstractSet[str]) -> list[Entry]:
     """The legend for `keys`, in the legend's order; a category it does not know is listed by its name."""
     keys = {SAME_AS.get(key, key) for key in keys}
     known = [entry for entry in ENTRIES if entry.key in keys]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -175,7 +175,7 @@ class Compared:
 
 
 class Renderer:
-    def __init__(self, env: Environment, clock=time.monotonic_ns):
+    def __init__(self, env: Environment, clock: Callable[[], int] = time.monotonic_ns) -> None:
         self.env = env
         self.clock = clock
 
@@ -398,7 +398,9 @@ class Renderer:
         view.prints, view.prints_more, view.legend = len(timeline.prints), timeline.prints_more, legend_now
         return html
 
-    def _series_delta(self, timeline: Timeline, view: View, axis: Axis, now: int):
+    def _series_delta(
+        self, timeline: Timeline, view: View, axis: Axis, now: int,
+    ) -> tuple[list[SeriesRow], list[SeriesRow], dict[int, list[Step]], dict[int, Step]]:
         """Per series: a new row, a redrawn row (its top had to grow), or new steps and the open one."""
         new_rows: list[SeriesRow] = []
         redrawn: list[SeriesRow] = []
