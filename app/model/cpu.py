@@ -72,7 +72,7 @@ def _at(samples: list[tuple[int, dict[str, Any]]], ts: int, key: str) -> float |
     v1, v2 = s1.get(key), s2.get(key)
     if v1 is None or v2 is None:
         return None
-    return v1 + (v2 - v1) * (ts - t1) / (t2 - t1)
+    return float(v1 + (v2 - v1) * (ts - t1) / (t2 - t1))
 
 
 def _stretch(samples: list, name: str, start: int, end: int, t0: int) -> Stretch:

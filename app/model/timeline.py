@@ -256,7 +256,7 @@ class Death:
     """A worker's process that ended under it, in the middle of a span: killed, as a rule."""
 
     worker: str
-    pid: int
+    pid: int | None  # as the exit event gave it (one that named no process ends the lanes without one)
     how: str  # "was killed by SIGKILL"
     during: str  # the innermost span it was in
 

@@ -13,10 +13,11 @@ import sqlite3
 import threading
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 Job = tuple[Callable[..., Any], tuple[Any, ...], Future]
 MAX_JOBS_PER_TRANSACTION = 256
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -42,13 +43,13 @@ class Database:
         self._thread.start()
         ready.result()  # an unusable path fails here, at startup, not at the first run
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run `fn(connection, *args)` on the database thread."""
-        future: Future = Future()
+        future: Future[T] = Future()
         self._jobs.put((fn, args, future))
         return future
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.wrap_future(self.submit(fn, *args))
 
     async def stop(self) -> None:

@@ -84,7 +84,7 @@ def restore_extra(run: Run, extra: dict[str, Any]) -> None:
         if not hasattr(run, name):
             continue  # a field this version of the server no longer has
         current = getattr(run, name)
-        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+        if dataclasses.is_dataclass(current) and not isinstance(current, type) and isinstance(value, dict):
             try:
                 value = type(current)(**value)
             except TypeError:

@@ -31,8 +31,8 @@ from typing import Any
 
 from app.model.events import Event
 from app.model.experiments import Experiment
-from app.model.runs import FINISHED, Run, Truncation, cut_why
-from app.model.status import Status
+from app.model.runs import Run, Truncation, cut_why
+from app.model.status import FINISHED, Status
 from app.model.timeline import Timeline
 from app.storage import snapshots
 from app.storage.database import Database
@@ -238,6 +238,7 @@ class RunStore:
             batches, self._pending = self._pending, []
             count = sum(len(events) for _, _, events, _ in batches)
             loop = self._loop
+            assert loop is not None, "events are ingested only into an opened store"
             future = self.db.submit(self._write_events, batches)
             future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._written, count))
 
@@ -283,6 +284,7 @@ class RunStore:
                     if log.bytes + len(blob) > self.max_log_bytes:
                         # This row would cross the bound: from its first event on, keep only what replay needs.
                         log.truncation = Truncation(log.bytes, row.first - 1)
+                        assert self._loop is not None  # _hand_over, which wrote these, asserted it
                         self._loop.call_soon_threadsafe(self._truncated, run, log.truncation)
                         blob = None
                 if blob is None:
