@@ -6,8 +6,9 @@ only what this run has drawn so far (and what is open now), so a student reads a
 """
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import AbstractSet, Iterable
+from typing import Iterable
 
 from app.model.timeline import ON_CPU, Timeline
 
