@@ -99,6 +99,7 @@ class Runner:
     async def send(self, job: dict) -> bool:
         """Send the runner its job; False if it died waiting (its stdin is closed)."""
         stdin = self.proc.stdin
+        assert stdin is not None, "a runner is started with its stdin piped (start_runner)"
         try:
             stdin.write(json.dumps(job).encode() + b"\n")
             await stdin.drain()  # does not always raise when the write failed: the transport closes instead

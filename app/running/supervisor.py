@@ -119,6 +119,7 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
     runner = await warm_runner.hand_over(runner, run.experiment.module, run.params, python)
     proc = runner.proc
     heartbeat = Heartbeat()
+    assert proc.stdout is not None and proc.stderr is not None  # a runner is started with both piped
     pumps = [asyncio.create_task(_pump_events(proc.stdout, run, heartbeat)),
              asyncio.create_task(_pump_stderr(proc.stderr, run))]
     exited = asyncio.create_task(_runner_exit(proc))
@@ -156,11 +157,12 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
             for pump in pumps:
                 pump.cancel()
         if stopped_by is not None:
-            why = _why_stopped(stopped_by, settings)
+            why: str | None = _why_stopped(stopped_by, settings)
             if stopped_by == Status.HUNG:  # waiting on a worker that was killed: say which
                 why = _joined(why, deaths_before_stop)
             run.finish(stopped_by, why, cut_at_ns=time.monotonic_ns())
         else:
+            assert proc.returncode is not None  # `exited` ended, above: it returns once the runner has exited
             status, error = _outcome(run, proc.returncode, settings)
             run.finish(status, error, cut_at_ns=time.monotonic_ns() if status == Status.FAILED else None)
 
