@@ -10,7 +10,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Iterable
 
-from app.model.timeline import ON_CPU, Timeline
+from app.model.timeline import ON_CPU, Arrow, Mark, Span, Timeline
 
 OPEN = "open"  # a span still going: drawn fading at the live edge
 CUT = "cut"  # a span that never ended
@@ -47,7 +47,7 @@ KNOWN = {entry.key for entry in ENTRIES}
 SAME_AS = {"woken": "notify"}  # drawn in the same colour: one meaning, one entry
 
 
-def drawn(spans: Iterable, marks: Iterable, cpu: Iterable, arrows: Iterable) -> set[str]:
+def drawn(spans: Iterable[Span], marks: Iterable[Mark], cpu: Iterable[Span], arrows: Iterable[Arrow]) -> set[str]:
     """The legend keys finished shapes need: spans' and marks' categories, cuts, the strip, arrows."""
     keys: set[str] = set()
     for span in spans:

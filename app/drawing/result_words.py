@@ -135,7 +135,7 @@ def label_of(key: str) -> tuple[str, str]:
     return words.replace("_", " "), unit
 
 
-def table(value: list | tuple | dict) -> Table:
+def table(value: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> Table:
     """A list as (#, value) rows from 1, a dict as (key, value) rows; nested values as text."""
     if isinstance(value, dict):
         rows: list[tuple[str, ...]] = [(str(k), _cell(v)) for k, v in value.items()]

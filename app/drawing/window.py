@@ -52,7 +52,7 @@ class WindowTimeline(Timeline):
     hi: int = 0
 
     @classmethod
-    def of(cls, run: Timeline, window: Window, stacks: dict[str, tuple] | None = None) -> WindowTimeline:
+    def of(cls, run: Timeline, window: Window, stacks: dict[str, tuple[tuple[str, str, int], ...]] | None = None) -> WindowTimeline:
         """A window of `run` (its folded timeline), to fold from a checkpoint's open spans (`stacks`)."""
         t0 = run.t0_ns or 0
         timeline = cls(lo=t0 + window.from_ns, hi=t0 + window.to_ns)
@@ -166,7 +166,7 @@ class RowIndex:
 
     first_seqs: list[int] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
-    checkpoints: list[dict[str, tuple]] = field(default_factory=list)
+    checkpoints: list[dict[str, tuple[tuple[str, str, int], ...]]] = field(default_factory=list)
     prefix_max: list[int] = field(default_factory=list)  # the latest time in this row and every earlier one
     mins: list[int] = field(default_factory=list)
     stacks: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # after the last row

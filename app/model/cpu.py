@@ -75,7 +75,7 @@ def _at(samples: list[tuple[int, dict[str, Any]]], ts: int, key: str) -> float |
     return float(v1 + (v2 - v1) * (ts - t1) / (t2 - t1))
 
 
-def _stretch(samples: list, name: str, start: int, end: int, t0: int) -> Stretch:
+def _stretch(samples: list[tuple[int, dict[str, Any]]], name: str, start: int, end: int, t0: int) -> Stretch:
     wall = end - start
     run = (_at(samples, end, "run_ns") or 0) - (_at(samples, start, "run_ns") or 0)
     sampler = (_at(samples, end, "sampler_ns") or 0) - (_at(samples, start, "sampler_ns") or 0)

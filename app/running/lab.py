@@ -41,7 +41,7 @@ class Lab:
         self.store: RunStorage = store
         self.sweeps = SweepStore(store.db)
         self.broadcasts: dict[str, LiveFeed] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.admission: Queue[str] = Admission(settings.max_concurrent_runs)
         self._admitted: dict[str, asyncio.Event] = {}  # queued run id → set when it may start (or was cancelled)
         self.in_flight: dict[str, Run] = {}  # queued or executing, by id: what the limits count

@@ -14,6 +14,7 @@ import asyncio
 import signal
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.model.events import SAMPLED, StreamParser
 from app.model.hangs import Blocked, blocked_workers
@@ -74,7 +75,7 @@ async def _pump_stderr(stream: asyncio.StreamReader, run: Run) -> None:
         run.stderr_tail = (run.stderr_tail + data.decode("utf-8", "replace"))[-STDERR_TAIL:]
 
 
-def limit_hit(failure: dict | None, returncode: int, settings: Settings) -> str | None:
+def limit_hit(failure: dict[str, Any] | None, returncode: int, settings: Settings) -> str | None:
     """Which of the runner's rlimits (experiments/rlimits.py) ended the run, in words; None if none did."""
     if failure:
         kind, message = failure.get("type"), str(failure.get("message", ""))
@@ -178,7 +179,7 @@ async def _runner_exit(proc: asyncio.subprocess.Process) -> int:
     return proc.returncode
 
 
-def _exception(failure: dict | None) -> str | None:
+def _exception(failure: dict[str, Any] | None) -> str | None:
     """The experiment's exception as Python prints its last line: `ZeroDivisionError: division by zero`."""
     if not failure:
         return None
@@ -208,7 +209,7 @@ def _why_stopped(stopped_by: Status, settings: Settings) -> str:
     return "cancelled while running"
 
 
-async def _stop_group(proc: asyncio.subprocess.Process, exited: asyncio.Task, grace_s: float) -> None:
+async def _stop_group(proc: asyncio.subprocess.Process, exited: asyncio.Task[int], grace_s: float) -> None:
     """SIGTERM first (the runner flushes what it recorded), SIGKILL after the grace period."""
     signal_group(proc.pid, signal.SIGTERM)
     try:

@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-Job = tuple[Callable[..., Any], tuple[Any, ...], Future]
+Job = tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]
 MAX_JOBS_PER_TRANSACTION = 256
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class Database:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        ready: Future = Future()
+        ready: Future[None] = Future()
         self._thread = threading.Thread(target=self._serve, args=(ready,), name="lab-database", daemon=True)
         self._thread.start()
         ready.result()  # an unusable path fails here, at startup, not at the first run
@@ -60,7 +60,7 @@ class Database:
         await asyncio.to_thread(self._thread.join)
         self._thread = None
 
-    def _serve(self, ready: Future) -> None:
+    def _serve(self, ready: Future[None]) -> None:
         try:
             conn = connect(self.path)
         except Exception as exc:
@@ -86,7 +86,7 @@ class Database:
     def _transaction(conn: sqlite3.Connection, jobs: list[Job]) -> None:
         if not jobs:
             return
-        results: list[tuple[Future, Any, BaseException | None]] = []
+        results: list[tuple[Future[Any], Any, BaseException | None]] = []
         conn.execute("BEGIN")
         for fn, args, future in jobs:
             try:

@@ -99,12 +99,12 @@ class RunStore:
     db: Database = field(init=False)
     _live: dict[str, Run] = field(default_factory=dict)  # not finished yet
     _recent: OrderedDict[str, Run] = field(default_factory=OrderedDict)  # finished, most recent last
-    _loading: dict[str, asyncio.Future] = field(default_factory=dict)
+    _loading: dict[str, asyncio.Future[Run | None]] = field(default_factory=dict)
     _pending: list[tuple[Run, int, list[Event], bytes]] = field(default_factory=list)  # ingested this tick
     _handover: asyncio.Handle | None = None
     _logs: dict[str, LogState] = field(default_factory=dict)  # the writer thread's own
     _loop: asyncio.AbstractEventLoop | None = None
-    _heartbeat: asyncio.Task | None = None
+    _heartbeat: asyncio.Task[None] | None = None
     _backlog: int = 0  # events ingested, not yet written
     _caught_up: asyncio.Event = field(default_factory=asyncio.Event)
 

@@ -130,7 +130,7 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def problem(request: Request, status: int, title: str, errors: list[str], body: dict | None = None,
+def problem(request: Request, status: int, title: str, errors: list[str], body: dict[str, Any] | None = None,
             headers: dict[str, str] | None = None) -> Response:
     """An error from a page's route: a page saying what to do for a browser, JSON for any other
     client (`body`, shaped as the API's errors are; by default {"detail": the errors})."""
