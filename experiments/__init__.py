@@ -13,6 +13,9 @@ lock, when threads switch): the server then runs it alone, with nothing else exe
 it. The others (default False) teach an order of events or a blocking behaviour that holds
 whatever the load: waits on sleeps, queues, conditions, pipes and joins come out the same
 beside another run, so they may share the CPU up to LAB_MAX_CONCURRENT_RUNS.
+
+TASKS_WAIT = True marks an experiment whose tasks wait (sleep) rather than compute, and whose result's
+`ideal_speedup` is therefore not bounded by the cores: a sweep draws that as its ideal (app/drawing/sweeps.py).
 """
 from __future__ import annotations
 

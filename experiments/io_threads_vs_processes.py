@@ -15,6 +15,8 @@ SUMMARY = "Ten sleeps on a thread pool, then on a process pool: both overlap the
 KIND = "processes"
 # Its result is a speedup (and threads starting cheaper than processes): executes alone.
 MEASURES_TIME = True
+# Its tasks sleep: they need no core, so its own ideal_speedup (tasks over rounds) is not bounded by cores.
+TASKS_WAIT = True
 NOTICE = (
     "First main waits for every task itself: that serial run is the yardstick. A sleeping "
     "thread does not hold the GIL, so in the thread pool all its workers wait at once, just "

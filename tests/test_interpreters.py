@@ -113,30 +113,46 @@ def test_the_tutorials_counter_race_loses_updates_on_3_9_and_not_on_3_13():
 def test_cpu_bound_threads_run_side_by_side_on_the_free_threaded_build_only():
     """fibonacci(27) and (28) on a thread pool of two. Without a GIL the threads are on the two cores at
     once and reach a thread speedup above 1.5 (the best these two unequal tasks allow is 1.62); with
-    it they take turns. One run is one timing on a shared machine, where the same serial run took
-    175 to 290 ms: the free-threaded build gets up to eight tries to show it can (one in two reached
-    1.5 here), the regular one is judged by the median of three. The test asks for a run's status only
-    twice a second: asking takes CPU from the run."""
+    it they take turns. Only runs on two free cores count (by their CPU budget: other programs under
+    half a core in the serial and thread phases); under load a GIL's threads "beat" a starved serial
+    run. And one run is one timing on a shared machine, where the same serial run took 175 to 290 ms:
+    the free-threaded build gets up to eight tries to show it can (one in two reached 1.5 here), the
+    regular one is judged by the median of three. The test asks for a run's status only twice a
+    second: asking takes CPU from the run."""
     params = {"workers": 2, "first": 27, "tasks": 2, "start_method": "fork"}
     with lab(FREE_THREADED) as client:
         (ft,) = pythons.probe((FREE_THREADED,))
-        regulars = [run(client, "cpu-threads-vs-processes", params, every=0.5) for _ in range(3)]
-        tries = []
-        while len(tries) < 8 and not (tries and thread_speedup(tries[-1]) > 1.5):
-            tries.append(run(client, "cpu-threads-vs-processes", {**params, "python": ft.key}, every=0.5))
-        free = max(tries, key=thread_speedup)
+        regulars = runs_on_free_cores(client, params, enough=lambda done: len(done) == 3, tries=8)
+        frees = runs_on_free_cores(client, {**params, "python": ft.key}, tries=8,
+                                   enough=lambda done: any(thread_speedup(r) > 1.5 for r in done))
+        if len(regulars) < 3 or not frees:
+            pytest.skip("two cores were not free for enough runs")
+        free = max(frees, key=thread_speedup)
         said = client.get(f"/runs/{free['id']}").text
-    regular = sorted(regulars, key=thread_speedup)[1]  # the median: a slow serial run alone makes 1.5 here
-    assert free["status"] == "done" and regular["status"] == "done", (free, regular)
+    regular = sorted(regulars, key=thread_speedup)[1]  # the median
     assert free["conditions"]["free_threaded"] and not free["conditions"]["gil_enabled"]
     assert not regular["conditions"]["free_threaded"] and regular["conditions"]["gil_enabled"]
     assert free["result"]["gil_enabled"] is False and regular["result"]["gil_enabled"] is True
-    assert thread_speedup(free) > 1.5, [thread_speedup(t) for t in tries]
-    assert thread_speedup(regular) < 1.3
+    assert thread_speedup(free) > 1.5, [thread_speedup(t) for t in frees]
+    assert thread_speedup(regular) < 1.3, [thread_speedup(t) for t in regulars]
     # Why, from the on-CPU lanes: the free-threaded workers were on both cores, the GIL's on one at a time.
     assert busy_cores(free, "thread pool") > 1.2
     assert all(busy_cores(r, "thread pool") < 1.1 for r in regulars), [busy_cores(r, "thread pool") for r in regulars]
     assert "running without a GIL: they ran Python side by side" in said
+
+
+def runs_on_free_cores(client, params: dict, enough, tries: int) -> list[dict]:
+    """Runs of cpu-threads-vs-processes until `enough` of those on two free cores, or `tries` runs."""
+    done: list[dict] = []
+    for _ in range(tries):
+        finished = run(client, "cpu-threads-vs-processes", params, every=0.5)
+        assert finished["status"] == "done", finished
+        timed = [p for p in finished["cpu"]["phases"] if p["name"] in ("serial", "thread pool")]
+        if len(timed) == 2 and all(p["others_busy_cores"] < 0.5 for p in timed):
+            done.append(finished)
+        if enough(done):
+            break
+    return done
 
 
 def thread_speedup(run: dict) -> float:

@@ -149,6 +149,30 @@ def test_a_sweep_counts_once_against_the_runs_per_minute(lab_with):
     cancel_all(c)
 
 
+def test_cancelling_a_sweep_cancels_its_unfinished_points_and_none_of_them_starts(lab_with):
+    c = lab_with()
+    created = sleeps(c, [60, 61, 62])
+    body = created.json()
+    first = body["runs"][0]
+    wait_for_status(c, first, statuses=("running",))
+    page = c.get(body["url"], headers=ME).text
+    assert "Cancel the sweep" in page and "Cancel the sweep" not in c.get(body["url"]).text  # another client
+    assert c.post(f"/api/sweeps/{body['id']}/cancel").status_code == 403
+
+    cancelled = c.post(f"/api/sweeps/{body['id']}/cancel", headers=ME)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json() == {"id": body["id"], "cancelled": body["runs"]}
+    runs = [wait_for_status(c, run_id) for run_id in body["runs"]]
+    assert [r["status"] for r in runs] == ["cancelled"] * 3
+    assert all(r["started_at"] is None for r in runs[1:]), "a queued point started as the sweep was cancelled"
+    found = c.get(f"/api/sweeps/{body['id']}").json()
+    assert found["status"] == "finished"
+    assert "Cancel the sweep" not in c.get(body["url"], headers=ME).text
+    again = c.post(f"/api/sweeps/{body['id']}/cancel", headers=ME)  # nothing left to cancel
+    assert again.status_code == 200 and again.json()["cancelled"] == []
+    assert c.post("/api/sweeps/nosuchsweep/cancel", headers=ME).status_code == 404
+
+
 def test_a_sweep_of_cpu_threads_vs_processes_finishes_and_plots_a_point_per_run(client):
     created = sweep(client, {"workers": [1, 2, 4]}).json()
     live = client.get(f"/sweeps/{created['id']}/live").text

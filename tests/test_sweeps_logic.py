@@ -117,6 +117,25 @@ def test_the_sentences_carry_the_measured_figures_and_say_where_a_speedup_passed
     assert "Its best, 1.90× at workers=4, is 95% of the ideal there (2.00×)." in process and "Above" not in process
 
 
+def test_tasks_that_wait_take_the_run_s_own_ideal_which_no_core_bounds():
+    """io-threads-vs-processes: 10 sleeps on 4 workers go in 3 rounds, 3.33 at best, on 2 cores."""
+    def io(workers, run_id, thread, own_ideal, status="done"):
+        result = {"thread_speedup": thread, "process_speedup": 1.0, "ideal_speedup": own_ideal}
+        return Outcome({"workers": workers, "tasks": 10}, run_id, status, result if status == "done" else None,
+                       2.0 if status == "done" else None)
+
+    outcomes = [io(1, "a", 1.0, 1.0), io(4, "b", 3.2, 3.33), io(8, "c", 0, 0, status="running")]
+    found = lines({"workers": [1, 4, 8]}, outcomes, tasks_wait=True)
+    (drawn_ideal,) = [line for line in found if line.figure == IDEAL]
+    assert [(m.workers, m.value) for m in drawn_ideal.marks] == [(1, 1.0), (4, 3.33)]  # not min(4, 2 cores)
+    assert drawn_ideal.label == "ideal: the run's own ideal_speedup: its tasks wait, needing no core"
+    thread = sentences(found)[0]
+    assert "96% of the ideal there (3.33×)" in thread and "Above the ideal" not in thread
+    # The same figures read as work that needs a core: the threads would pass a 2-core ideal.
+    assert "Above the ideal at workers=4 (3.20× against 2.00×)" in sentences(lines({"workers": [1, 4, 8]}, outcomes))[0]
+    assert table({"workers": [1, 4, 8]}, outcomes, found, tasks_wait=True).columns[0].title.startswith("the run's own")
+
+
 def test_the_table_has_a_row_per_point_with_its_figures():
     outcomes = [own(1, "a", 1.0, 0.95), own(2, "b", 1.1, 1.8, status="queued")]
     t = table({"workers": [1, 2]}, outcomes, lines({"workers": [1, 2]}, outcomes))

@@ -16,8 +16,10 @@ The ideal of a point is min(workers, free cores, tasks). Free cores: the cores o
 CPU budget less what other programs kept busy on average while it ran (app/model/cpu.py), or, where that
 was not measured, the CPUs its runner reported; at least 1 (a speedup of 1 needs no second core).
 Tasks: the `tasks` param where the experiment has one. The ideal bounds work that needs a core; a
-speedup can pass it when the tasks wait (sleeps, I/O) or when what it is measured against ran slower
-than it could (other programs took the cores meanwhile): the page says where one passed it.
+speedup can pass it when what it is measured against ran slower than it could (other programs took the
+cores meanwhile): the page says where one passed it. An experiment whose tasks wait (sleeps, I/O:
+TASKS_WAIT, experiments/__init__.py) needs no core per task: its ideal is the `ideal_speedup` its
+result reports (tasks over rounds of workers).
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ OWN_SUFFIX = "_speedup"  # a speedup the result reports itself
 IDEAL = "ideal"  # the figure of the ideal line
 BASELINE = "run_call_ms"  # without speedups of its own: this time at workers=1 over the point's
 IDEAL_WORDS = "min(workers, free cores, tasks)"
+WAITING_IDEAL_WORDS = "the run's own ideal_speedup: its tasks wait, needing no core"
+OWN_IDEAL = "ideal_speedup"
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,13 @@ def ideal(workers: int, free: float, tasks: Any = None) -> float:
     return round(min(float(workers), free, bound), 2)
 
 
+def ideal_of(o: Outcome, tasks_wait: bool) -> float | None:
+    """A point's ideal (the module's docstring); None while it cannot be known."""
+    if tasks_wait:
+        return _figure((o.result or {}).get(OWN_IDEAL)) if o.done else None
+    return None if o.free_cores is None else ideal(o.workers or 1, o.free_cores, o.params.get(TASKS))
+
+
 def _figure(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -185,9 +196,9 @@ def own_figures(outcomes: Sequence[Outcome]) -> list[str]:
     return keys
 
 
-def figure_label(figure: str) -> str:
+def figure_label(figure: str, tasks_wait: bool = False) -> str:
     if figure == IDEAL:
-        return f"ideal: {IDEAL_WORDS}"
+        return f"ideal: {WAITING_IDEAL_WORDS if tasks_wait else IDEAL_WORDS}"
     if figure == BASELINE:
         return "speedup over workers=1 (run() time)"
     return LABELS.get(figure, (figure.replace("_", " "), ""))[0]
@@ -206,6 +217,7 @@ class Line:
     figure: str  # a speedup the result reports, BASELINE (over workers=1), or IDEAL
     marks: tuple[Mark, ...]
     note: str = ""  # why it has no marks, when that is not just "nothing finished yet"
+    tasks_wait: bool = False  # an IDEAL line of tasks that wait: the runs' own ideal_speedup
 
     @property
     def group_words(self) -> str:
@@ -213,16 +225,17 @@ class Line:
 
     @property
     def label(self) -> str:
-        return figure_label(self.figure) + (f" ({self.group_words})" if self.group else "")
+        return figure_label(self.figure, self.tasks_wait) + (f" ({self.group_words})" if self.group else "")
 
 
 def group_of(params: Mapping[str, Any], vary: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple((name, params[name]) for name in vary if name != X)
 
 
-def lines(vary: Mapping[str, Any], outcomes: Sequence[Outcome]) -> list[Line]:
+def lines(vary: Mapping[str, Any], outcomes: Sequence[Outcome], tasks_wait: bool = False) -> list[Line]:
     """Per group (the other varied params' values): its measured speedup lines, then its ideal line;
-    each mark a finished point. None when the points have no (integer) `workers` to draw against."""
+    each mark a finished point. None when the points have no (integer) `workers` to draw against.
+    `tasks_wait`: the experiment's (TASKS_WAIT), which decides what the ideal is."""
     if not outcomes or any(o.workers is None for o in outcomes):
         return []
     groups: dict[tuple[tuple[str, Any], ...], list[Outcome]] = {}
@@ -240,8 +253,9 @@ def lines(vary: Mapping[str, Any], outcomes: Sequence[Outcome]) -> list[Line]:
                                               if (figure := _figure(_result(o).get(key))) is not None)))
         if over_one_worker:
             out.append(_over_one_worker(group, done))
-        out.append(Line(group, IDEAL, tuple(Mark(_workers(o), ideal(_workers(o), o.free_cores, o.params.get(TASKS)), o.run_id)
-                                            for o in members if o.free_cores is not None)))
+        ideals = [(o, ideal_of(o, tasks_wait)) for o in members]
+        out.append(Line(group, IDEAL, tuple(Mark(_workers(o), value, o.run_id) for o, value in ideals if value is not None),
+                        tasks_wait=tasks_wait))
     return out
 
 
@@ -308,7 +322,7 @@ class Table:
     rows: tuple[Row, ...]
 
 
-def table(vary: Mapping[str, Any], outcomes: Sequence[Outcome], found: Sequence[Line]) -> Table:
+def table(vary: Mapping[str, Any], outcomes: Sequence[Outcome], found: Sequence[Line], tasks_wait: bool = False) -> Table:
     """A row per point: its varied params, status, run, then the figures: its speedup over workers=1
     (where that is how it is computed), the ideal, the free cores, and every number its result reports."""
     baseline = {m.run_id: m.value for line in found if line.figure == BASELINE for m in line.marks}
@@ -317,7 +331,8 @@ def table(vary: Mapping[str, Any], outcomes: Sequence[Outcome], found: Sequence[
     for o in outcomes:
         keys.extend(k for k, v in (o.result or {}).items() if _figure(v) is not None and k not in keys)
     columns = ([Column("speedup", figure_label(BASELINE))] if any(line.figure == BASELINE for line in found) else [])
-    columns += [Column("ideal", IDEAL_WORDS), Column("free cores", "the run's cores less what other programs used meanwhile")]
+    columns += [Column("ideal", WAITING_IDEAL_WORDS if tasks_wait else IDEAL_WORDS),
+                Column("free cores", "the run's cores less what other programs used meanwhile")]
     columns += [Column(k, LABELS.get(k, (k.replace("_", " "), ""))[0]) for k in keys]
     rows = []
     for o in outcomes:

@@ -37,6 +37,7 @@ class Experiment:
     params: tuple[Param, ...]
     source: str
     measures_time: bool = False  # its lesson is a timing: it executes alone (app/running/admission.py)
+    tasks_wait: bool = False  # its tasks sleep: its own ideal_speedup needs no core (app/drawing/sweeps.py)
     # findings(params, result, python) -> sentences about one run's outcome (app/model/findings.py)
     findings: Callable[[dict[str, Any], dict[str, Any], str], list[str]] | None = field(default=None, compare=False)
     # verdict(params, result, python) -> (shown: bool | None, sentence): the run's lesson, judged by its result
@@ -57,8 +58,9 @@ def load(module_name: str, lab_params: tuple[Param, ...] = ()) -> Experiment:
     m = importlib.import_module(module_name)
     return Experiment(m.ID, module_name, m.TITLE, m.SUMMARY, m.KIND, m.NOTICE, getattr(m, "EXPECTED", ""),
                       (*m.PARAMS, *lab_params),
-                      inspect.getsource(m), getattr(m, "MEASURES_TIME", False), getattr(m, "findings", None),
-                      getattr(m, "verdict", None), Variant.of(getattr(m, "FIXED_VARIANT", None)))
+                      inspect.getsource(m), getattr(m, "MEASURES_TIME", False), getattr(m, "TASKS_WAIT", False),
+                      getattr(m, "findings", None), getattr(m, "verdict", None),
+                      Variant.of(getattr(m, "FIXED_VARIANT", None)))
 
 
 def catalogue(modules: tuple[str, ...] = MODULES, lab_params: tuple[Param, ...] = ()) -> dict[str, Experiment]:

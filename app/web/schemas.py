@@ -116,6 +116,11 @@ class SweepCreated(Schema):
     runs: list[str] = Field(description="a run per point, in the order of the points")
 
 
+class SweepCancelled(Schema):
+    id: str
+    cancelled: list[str] = Field(description="the points' runs that were not finished: each now ends `cancelled`")
+
+
 class SweepPoint(Schema):
     params: dict[str, Any]
     run_id: str

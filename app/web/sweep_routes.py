@@ -25,15 +25,16 @@ from app.drawing.sweeps import (
     status,
     table,
 )
+from app.model.runs import Run
 from app.model.status import Status
 from app.running.lab import Lab
 from app.running.limits import Refusal
 from app.web.auth import is_admin
 from app.web.clients import client_of
-from app.web.deps import ExperimentDep, LabDep, SweepDep
+from app.web.deps import ExperimentDep, LabDep, SweepDep, may_cancel
 from app.web.errors import ErrorResponse
 from app.web.pages import render
-from app.web.schemas import Detail, Refused, SweepCreated, SweepOut
+from app.web.schemas import Detail, Refused, SweepCancelled, SweepCreated, SweepOut
 from experiments.params import ParamError, defaults, from_form
 
 router = APIRouter()
@@ -94,11 +95,35 @@ async def get_sweep(sweep: SweepDep, lab: LabDep) -> dict[str, Any]:
     }
 
 
-async def page_context(lab: Lab, sweep: Sweep) -> dict[str, Any]:
+async def unfinished(lab: Lab, sweep: Sweep) -> list[Run]:
+    """The points' runs not finished yet, in the order of the points."""
+    runs = [await lab.store.find(point.run_id) for point in sweep.points]
+    return [run for run in runs if run is not None and not run.finished]
+
+
+@router.post("/api/sweeps/{sweep_id}/cancel", response_model=SweepCancelled, responses={
+    403: {"model": Detail, "description": "not the client that started the sweep, nor the teacher"},
+    404: {"model": Detail, "description": "no sweep with that id"}})
+async def cancel_sweep(sweep: SweepDep, request: Request, lab: LabDep) -> dict[str, Any]:
+    """Cancel every point not finished yet: the queued ones first, from the last, so that none of them
+    starts as the executing one ends; then that one. Finished points keep their results."""
+    going = await unfinished(lab, sweep)
+    if not all(may_cancel(request, run) for run in going):
+        raise HTTPException(403, "only the client that started this sweep, or the teacher with the admin token, "
+                                 "may cancel it")
+    queued = [run for run in going if run.status == Status.QUEUED]
+    for run in [*reversed(queued), *(run for run in going if run not in queued)]:
+        lab.cancel(run)
+    return {"id": sweep.id, "cancelled": [run.id for run in going]}
+
+
+async def page_context(lab: Lab, sweep: Sweep, request: Request) -> dict[str, Any]:
     found = [o for o, _ in await outcomes(lab, sweep)]
-    drawn = lines(sweep.vary, found)
-    workers = [p.params[X] for p in sweep.points if isinstance(p.params.get(X), int)]
+    going = await unfinished(lab, sweep)
     experiment = lab.experiments.get(sweep.experiment)
+    tasks_wait = bool(experiment and experiment.tasks_wait)
+    drawn = lines(sweep.vary, found, tasks_wait)
+    workers = [p.params[X] for p in sweep.points if isinstance(p.params.get(X), int)]
     measured = [line.figure for line in drawn if line.figure != IDEAL]
     if BASELINE in measured:
         meaning = (f"{figure_label(BASELINE)}: the run() time of the line's point with workers=1 over each "
@@ -111,20 +136,21 @@ async def page_context(lab: Lab, sweep: Sweep) -> dict[str, Any]:
     return {
         "sweep": sweep, "title": experiment.title if experiment else sweep.experiment,
         "status": status([o.status for o in found]), "finished": sum(Status(o.status).finished for o in found),
-        "plot": layout(drawn, workers), "said": sentences(drawn), "table": table(sweep.vary, found, drawn),
-        "meaning": meaning, "has_workers": bool(workers),
+        "plot": layout(drawn, workers), "said": sentences(drawn), "table": table(sweep.vary, found, drawn, tasks_wait),
+        "meaning": meaning, "has_workers": bool(workers), "tasks_wait": tasks_wait,
+        "may_cancel": bool(going) and all(may_cancel(request, run) for run in going),
     }
 
 
 @router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
 async def sweep_page(sweep: SweepDep, request: Request, lab: LabDep) -> HTMLResponse:
-    return render(request, "sweep.html", **await page_context(lab, sweep))
+    return render(request, "sweep.html", **await page_context(lab, sweep, request))
 
 
 @router.get("/sweeps/{sweep_id}/live", response_class=HTMLResponse)
 async def sweep_live(sweep: SweepDep, request: Request, lab: LabDep) -> HTMLResponse:
     """The page's plot and table as they are now: htmx polls it until the sweep has finished."""
-    return render(request, "_sweep_live.html", **await page_context(lab, sweep))
+    return render(request, "_sweep_live.html", **await page_context(lab, sweep, request))
 
 
 @router.post("/experiments/{experiment_id}/sweeps", response_class=HTMLResponse)
