@@ -7,10 +7,11 @@ import gc
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 from uvicorn.config import LOGGING_CONFIG
 
 from app.drawing.render import warm_up
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 from app.web.server import create_app
 
 
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     serve(create_app(settings), settings, host=args.host, port=args.port)
 
 
-def serve(app, settings, **options) -> None:
+def serve(app: FastAPI, settings: Settings, **options: Any) -> None:
     """Compile the templates, tune the collector, then serve `app` (benchmarks/serve.py serves this way too)."""
     warm_up(app.state.templates.env)
     tune_collector()
@@ -47,7 +48,7 @@ def tune_collector() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
-def uvicorn_options(settings) -> dict:
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """What the server is run with, beside host and port (the tests serve the app with the same)."""
     # ws_max_size: a bigger frame from a browser is refused (1009) before it is buffered.
     # permessage-deflate keeps compression state per connection, so every viewer's socket

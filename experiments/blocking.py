@@ -6,18 +6,21 @@ shows who was stuck where (see the span categories in experiments/recorder.py).
 from __future__ import annotations
 
 import time
-from typing import Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Iterable, Iterator, TypeVar
+
+if TYPE_CHECKING:
+    from experiments.recorder import Recorder
 
 T = TypeVar("T")
 
 
-def sleep(rec, seconds: float) -> None:
+def sleep(rec: Recorder, seconds: float) -> None:
     """time.sleep(seconds), drawn as a `sleep(2.0)` span."""
     with rec.activity(f"sleep({round(seconds, 3)})", "sleep"):
         time.sleep(seconds)
 
 
-def waited(rec, name: str, items: Iterable[T]) -> Iterator[T]:
+def waited(rec: Recorder, name: str, items: Iterable[T]) -> Iterator[T]:
     """Iterate `items`, drawing each wait for the next one as a `name` wait span.
 
     For iterators that block until an item is ready: as_completed(), Executor.map().

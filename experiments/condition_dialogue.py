@@ -101,7 +101,7 @@ class TakingTurns:
 
 
 def run(params, rec):
-    condition = Condition(rec)
+    condition: Condition | TakingTurns = Condition(rec)
     if params["variant"] == "fixed":
         condition = TakingTurns(condition, "Speaker", "Listener")
     speaker = Speaker(condition)

@@ -12,8 +12,14 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+from collections.abc import Callable
 from multiprocessing.managers import DictProxy, SyncManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+
+    from experiments.recorder import Recorder
 
 # This process's puts, numbered (a spawned child counts from 1 again, a forked one on from its
 # parent's count: either way its pid makes the key its own).
@@ -82,7 +88,7 @@ class Connection:
         self._rec.instant("Connection.close", "mark")
 
 
-def Pipe(rec, context) -> tuple[Connection, Connection]:
+def Pipe(rec: Recorder, context: BaseContext) -> tuple[Connection, Connection]:
     """multiprocessing.Pipe(): two connected ends (duplex, as the tutorial's)."""
     one, two = context.Pipe()
     return Connection(rec, one), Connection(rec, two)
@@ -94,10 +100,10 @@ def Pipe(rec, context) -> tuple[Connection, Connection]:
 # server answers each connection on its own thread, named after the client process, so its
 # work is drawn on lanes "manager · <client>".
 
-_server_recorder = None  # set in the manager's process by _start_server
+_server_recorder: Recorder | None = None  # set in the manager's process by _start_server
 
 
-def _start_server(rec) -> None:
+def _start_server(rec: Recorder) -> None:
     """The manager process's initializer: keep the recorder for RecordedDict, name the lanes."""
     global _server_recorder
     _server_recorder = rec
@@ -116,8 +122,9 @@ class RecordedDict:
         self._data = dict(*args, **kwds)
 
 
-def _served(name: str):
-    def serve(self, *args, **kwds):
+def _served(name: str) -> Callable[..., Any]:
+    def serve(self: RecordedDict, *args: Any, **kwds: Any) -> Any:
+        assert _server_recorder is not None  # serve runs in the manager's process, after _start_server
         call = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwds.items()])
         with _server_recorder.activity(f"{name}({call})"):
             return getattr(self._data, name)(*args, **kwds)
@@ -127,7 +134,8 @@ def _served(name: str):
 
 
 # Every method a DictProxy may call, and __repr__, which the server calls for str(proxy).
-for _name in DictProxy._exposed_ + ("__repr__",):
+# (_exposed_ is set on DictProxy by MakeProxyType; typeshed does not declare it.)
+for _name in DictProxy._exposed_ + ("__repr__",):  # type: ignore[attr-defined]
     setattr(RecordedDict, _name, _served(_name))
 
 
@@ -157,7 +165,7 @@ class RecordingManager(SyncManager):
 RecordingManager.register("dict", RecordedDict, RecordedDictProxy)
 
 
-def Manager(rec, context) -> RecordingManager:
+def Manager(rec: Recorder, context: BaseContext) -> RecordingManager:
     """Like multiprocessing.Manager(): a started manager whose dict() calls are drawn on both sides."""
     manager = RecordingManager(rec, context)
     manager.start(_start_server, (rec,))

@@ -102,7 +102,8 @@ class Recorder:
     def lane(self) -> str:
         """The lane of the calling thread, declared on first use."""
         try:
-            return self._local.lane
+            lane: str = self._local.lane
+            return lane
         except AttributeError:
             return self.name_lane(None)
 

@@ -21,11 +21,12 @@ import signal
 import sys
 import threading
 import time
+from types import ModuleType
 
 from experiments import lifeline
 from experiments import params as params_module
 from experiments import rlimits, sampler
-from experiments.recorder import FORMAT, attach
+from experiments.recorder import FORMAT, Recorder, attach
 
 
 ONCPU_ENV = "LAB_ONCPU"  # "0": no on-CPU sampling (the runner started with its job on the command line)
@@ -76,8 +77,10 @@ def main(argv: list[str]) -> int:
         return 2
 
     if sampler_pid and wants_oncpu:
+        assert sampler_control is not None  # sampler.fork() gave both
         sampler.start(sampler_control)
     elif sampler_pid:
+        assert sampler_control is not None
         sampler.stop(sampler_pid, sampler_control)
         sampler_pid, oncpu_off = 0, f"turned off ({ONCPU_ENV})"
     rec = attach(fd=1)
@@ -128,6 +131,7 @@ def main(argv: list[str]) -> int:
 def _stop_sampler(pid: int, control: sampler.Control | None) -> None:
     """The run is over: the sampler writes its last intervals before the runner exits."""
     if pid:
+        assert control is not None  # a sampler's pid comes with its control (sampler.fork)
         sampler.stop(pid, control)
 
 
@@ -140,7 +144,7 @@ def _wait_for_job() -> dict | None:
     return json.loads(line) if line else None
 
 
-def _disassemble(module, params: dict) -> dict | None:
+def _disassemble(module: ModuleType, params: dict) -> dict | None:
     """`dis` of the functions the experiment's workers will run, by this interpreter, if it names them.
 
     An experiment opts in with `bytecode(params)`, returning those functions.
@@ -150,7 +154,7 @@ def _disassemble(module, params: dict) -> dict | None:
     functions = getattr(module, "bytecode", None)
     if functions is None:
         return None
-    listings = {}
+    listings: dict[str, str] = {}
     for function in functions(params):
         text = io.StringIO()  # not sys.stdout: fd 1 is the event pipe and prints become events
         dis.dis(function, file=text)
@@ -158,7 +162,7 @@ def _disassemble(module, params: dict) -> dict | None:
     return listings
 
 
-def _wait_like_interpreter_exit(rec) -> None:
+def _wait_like_interpreter_exit(rec: Recorder) -> None:
     """Join non-daemon threads, as the interpreter does at exit, with the wait drawn on main.
 
     Daemon threads are not waited for: whatever they still have open is cut off at exit.

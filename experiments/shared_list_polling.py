@@ -41,15 +41,16 @@ PARAMS = (
 # What fixes the tutorial's code, to compare with a run of it ("Run the fixed variant" on the run page).
 FIXED_VARIANT = {"params": {"variant": "fixed"}}
 
-data_queue = []
-empty_polls = []  # one entry per wasted poll (list.append is atomic, so no lock is needed)
-polls_after_producer = []  # the wasted polls that came after the producer had appended every item
-producer = None  # the generate_data thread: once it has ended, no item will ever come again
+data_queue: list[str | None] = []  # the items, then a None per poller
+empty_polls: list[str] = []  # one entry per wasted poll (list.append is atomic, so no lock is needed)
+polls_after_producer: list[str] = []  # the wasted polls that came after the producer had appended every item
+producer: threading.Thread | None = None  # the generate_data thread: once it has ended, no item will ever come again
 
 
 def empty_poll(rec):
     rec.instant("empty poll", "mark")
     empty_polls.append(threading.current_thread().name)
+    assert producer is not None  # run() sets it before any poller starts
     if not producer.is_alive():
         polls_after_producer.append(threading.current_thread().name)
 

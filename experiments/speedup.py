@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 
 def usable_cores() -> int:
@@ -18,12 +19,13 @@ def gil_enabled() -> bool:
     return True if is_enabled is None else bool(is_enabled())
 
 
-def others_during(cpu, phase: str) -> float | None:
+def others_during(cpu: dict[str, Any] | None, phase: str) -> float | None:
     """The cores other programs kept busy during `phase`, measured by the lab (None if not measured)."""
-    return ((cpu or {}).get("phases", {}).get(phase) or {}).get("others_busy_cores")
+    others: float | None = ((cpu or {}).get("phases", {}).get(phase) or {}).get("others_busy_cores")
+    return others
 
 
-def shortfall(cpu, phase: str, free: str) -> str:
+def shortfall(cpu: dict[str, Any] | None, phase: str, free: str) -> str:
     """Why a pool fell short, from what the lab measured during its phase: other programs' use of
     the cores, or, the cores being free, `free` (the pool's own overhead); or that it was not measured."""
     others = others_during(cpu, phase)

@@ -111,7 +111,8 @@ def RLock(rec: Recorder, name: str = "lock") -> Any:
 
     def slow_enter() -> bool:
         nonlocal depth
-        if not real._is_owned():  # the look-up could not take it: another thread holds it
+        # The look-up could not take it: another thread holds it. (_is_owned: the C RLock's own, not in typeshed.)
+        if not real._is_owned():  # type: ignore[attr-defined]
             waited = rec.contended(acquire, "RLock.acquire", LOCK_QUICK_S)
             now_ns = now()
             if waited or now_ns >= next_hold[0]:
@@ -149,7 +150,8 @@ def RLock(rec: Recorder, name: str = "lock") -> Any:
 def held_count(real: Any) -> int:
     """How many times the calling thread, which holds the C RLock `real`, holds it."""
     try:
-        return real._recursion_count()  # Python 3.11+
+        count: int = real._recursion_count()  # Python 3.11+
+        return count
     except AttributeError:  # 3.9, 3.10: "<locked _thread.RLock object owner=... count=N at ...>"
         return int(repr(real).split(" count=")[1].split()[0])
 
@@ -211,6 +213,7 @@ class Queue(queue.Queue):
         self._rec.counter("queue depth", len(self.queue))
         return item
 
+    # get and put take no block/timeout: only the blocking calls the tutorials make are drawn (hence the ignores).
     def get(self) -> Any:  # type: ignore[override]
         def attempt(block: bool) -> Any:
             try:

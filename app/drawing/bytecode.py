@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from experiments import wording
 
@@ -68,7 +69,7 @@ def annotate(function: str, text: str, python: str | None) -> Listing:
     return Listing(function, tuple(lines), shared)
 
 
-def listings(header: dict | None) -> list[Listing]:
+def listings(header: dict[str, Any] | None) -> list[Listing]:
     """The Bytecode view of a run, from its header (empty if the experiment shows none)."""
     if not header or not isinstance(header.get("bytecode"), dict):
         return []

@@ -23,6 +23,8 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 from pygments.token import STANDARD_TYPES, _TokenType
 
+from app.model.experiments import Experiment
+
 META = frozenset({"ID", "TITLE", "SUMMARY", "KIND", "NOTICE", "EXPECTED", "PARAMS", "MEASURES_TIME", "FIXED_VARIANT"})
 FOLDED_FUNCTIONS = {
     "findings": "findings(): how the page words this run's outcome (the lab's, not the tutorial's)",
@@ -39,7 +41,11 @@ PLUMBING = re.compile(
 DIFF_CONTEXT = 3
 STYLE = "default"  # static/pygments.css is its get_style_defs(".hl")
 # Classes the style colours (whitespace aside): only their tokens get a span, which halves the markup.
-STYLED = frozenset(cls for cls, (style, _, _) in HtmlFormatter(style=STYLE).class2style.items() if style) - {"w"}
+# (class2style is set in HtmlFormatter.__init__; types-Pygments does not declare it.)
+STYLED = frozenset(
+    cls for cls, (style, _, _) in HtmlFormatter(style=STYLE).class2style.items()  # type: ignore[attr-defined]
+    if style
+) - {"w"}
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,19 @@ def _truth(test: ast.expr, variant: str, names: dict[str, ast.expr]) -> bool | N
     return None
 
 
+def _end(node: ast.stmt | ast.expr) -> tuple[int, int]:
+    """The node's end (line, column): `ast.parse` sets both on every node; only nodes built by hand lack them."""
+    assert node.end_lineno is not None and node.end_col_offset is not None, "a node from ast.parse has its end"
+    return node.end_lineno, node.end_col_offset
+
+
+def _indent(line: str) -> str:
+    """The whitespace the line starts with."""
+    match = re.match(r"\s*", line)
+    assert match is not None  # \s* matches every string, if only with ""
+    return match.group()
+
+
 def _offset(lines: list[str], lineno: int, col: int) -> int:
     """The character offset of an ast position (1-based line, UTF-8 byte column) in the joined lines."""
     return sum(map(len, lines[:lineno - 1])) + len(lines[lineno - 1].encode()[:col].decode())
@@ -152,7 +171,7 @@ def _resolve_one(source: str, variant: str) -> str | None:
     names = {node.targets[0].id: node.value for node in ast.walk(tree)
              if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
              and _truth(node.value, variant, {}) is not None}
-    lab_parts = [(node.lineno, node.end_lineno) for node in tree.body
+    lab_parts = [(node.lineno, _end(node)[0]) for node in tree.body
                  if isinstance(node, ast.FunctionDef) and node.name in FOLDED_FUNCTIONS]
     found = [node for node in ast.walk(tree) if isinstance(node, (ast.If, ast.IfExp))
              and _truth(node.test, variant, names) is not None
@@ -163,23 +182,23 @@ def _resolve_one(source: str, variant: str) -> str | None:
     taken = _truth(node.test, variant, names)
     lines = source.splitlines(keepends=True)
     if isinstance(node, ast.IfExp):
-        start, end = _offset(lines, node.lineno, node.col_offset), _offset(lines, node.end_lineno, node.end_col_offset)
+        start, end = _offset(lines, node.lineno, node.col_offset), _offset(lines, *_end(node))
         chosen = ast.get_source_segment(source, node.body if taken else node.orelse) or ""
         return source[:start] + chosen + source[end:]
     branch = node.body if taken else node.orelse
-    indent = re.match(r"\s*", lines[node.lineno - 1]).group()
+    indent = _indent(lines[node.lineno - 1])
     kept: list[str] = []
     if branch:
-        first, last = branch[0].lineno, branch[-1].end_lineno
+        first, last = branch[0].lineno, _end(branch[-1])[0]
         if not taken and lines[first - 1].lstrip().startswith("elif "):  # an elif: it becomes the if
             kept = [lines[first - 1].replace("elif ", "if ", 1)] + lines[first:last]
         else:
             # From the line after the `if …:` (or `else:`), so a comment heading the branch stays with it.
-            after = node.test.end_lineno if taken else next(
-                (n for n in range(node.body[-1].end_lineno, first) if lines[n - 1].strip().startswith("else")), first - 1)
-            inner = re.match(r"\s*", lines[first - 1]).group()
+            after = _end(node.test)[0] if taken else next(
+                (n for n in range(_end(node.body[-1])[0], first) if lines[n - 1].strip().startswith("else")), first - 1)
+            inner = _indent(lines[first - 1])
             kept = [indent + line[len(inner):] if line.startswith(inner) else line for line in lines[after:last]]
-    return "".join(lines[:node.lineno - 1] + kept + lines[node.end_lineno:])
+    return "".join(lines[:node.lineno - 1] + kept + lines[_end(node)[0]:])
 
 
 def variant_source(source: str, variant: str) -> str:
@@ -265,7 +284,7 @@ def code_view(source: str, variants: tuple[str, ...] = ()) -> CodeView:
     return CodeView(tuple(blocks), variant_diffs(source, variants), sum(line.plumbing for line in lines))
 
 
-def view_of(experiment) -> CodeView:
+def view_of(experiment: Experiment) -> CodeView:
     """The CodeView of an app.model.experiments.Experiment (its variants from its `variant` param, if any)."""
-    variants = next((tuple(p.choices) for p in experiment.params if p.name == "variant" and getattr(p, "choices", None)), ())
+    variants = next((tuple(p.choices) for p in experiment.params if p.name == "variant" and p.choices), ())
     return code_view(experiment.source, variants)

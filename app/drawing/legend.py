@@ -6,10 +6,11 @@ only what this run has drawn so far (and what is open now), so a student reads a
 """
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Iterable
 
-from app.model.timeline import ON_CPU, Timeline
+from app.model.timeline import ON_CPU, Arrow, Mark, Span, Timeline
 
 OPEN = "open"  # a span still going: drawn fading at the live edge
 CUT = "cut"  # a span that never ended
@@ -46,7 +47,7 @@ KNOWN = {entry.key for entry in ENTRIES}
 SAME_AS = {"woken": "notify"}  # drawn in the same colour: one meaning, one entry
 
 
-def drawn(spans: Iterable, marks: Iterable, cpu: Iterable, arrows: Iterable) -> set[str]:
+def drawn(spans: Iterable[Span], marks: Iterable[Mark], cpu: Iterable[Span], arrows: Iterable[Arrow]) -> set[str]:
     """The legend keys finished shapes need: spans' and marks' categories, cuts, the strip, arrows."""
     keys: set[str] = set()
     for span in spans:
@@ -76,7 +77,7 @@ def open_now(timeline: Timeline, finished: bool) -> set[str]:
     return keys
 
 
-def entries(keys: set[str]) -> list[Entry]:
+def entries(keys: AbstractSet[str]) -> list[Entry]:
     """The legend for `keys`, in the legend's order; a category it does not know is listed by its name."""
     keys = {SAME_AS.get(key, key) for key in keys}
     known = [entry for entry in ENTRIES if entry.key in keys]

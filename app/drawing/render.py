@@ -9,6 +9,7 @@ drawn again. The same fragment templates serve the first render and every delta.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -175,7 +176,7 @@ class Compared:
 
 
 class Renderer:
-    def __init__(self, env: Environment, clock=time.monotonic_ns):
+    def __init__(self, env: Environment, clock: Callable[[], int] = time.monotonic_ns) -> None:
         self.env = env
         self.clock = clock
 
@@ -398,7 +399,9 @@ class Renderer:
         view.prints, view.prints_more, view.legend = len(timeline.prints), timeline.prints_more, legend_now
         return html
 
-    def _series_delta(self, timeline: Timeline, view: View, axis: Axis, now: int):
+    def _series_delta(
+        self, timeline: Timeline, view: View, axis: Axis, now: int,
+    ) -> tuple[list[SeriesRow], list[SeriesRow], dict[int, list[Step]], dict[int, Step]]:
         """Per series: a new row, a redrawn row (its top had to grow), or new steps and the open one."""
         new_rows: list[SeriesRow] = []
         redrawn: list[SeriesRow] = []

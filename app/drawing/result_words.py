@@ -135,10 +135,10 @@ def label_of(key: str) -> tuple[str, str]:
     return words.replace("_", " "), unit
 
 
-def table(value: list | tuple | dict) -> Table:
+def table(value: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> Table:
     """A list as (#, value) rows from 1, a dict as (key, value) rows; nested values as text."""
     if isinstance(value, dict):
-        rows = [(str(k), _cell(v)) for k, v in value.items()]
+        rows: list[tuple[str, ...]] = [(str(k), _cell(v)) for k, v in value.items()]
         head: tuple[str, ...] = ("", "")
     elif len(value) <= ACROSS_MAX and not any(isinstance(v, (list, tuple, dict)) for v in value):
         return Table(tuple(str(i) for i in range(1, len(value) + 1)), [tuple(_cell(v) for v in value)], across=True)

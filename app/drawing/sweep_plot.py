@@ -65,7 +65,8 @@ def step_for(top: float) -> float:
     for step in (0.5, 1, 2, 5):
         if top / step <= 8:
             return step
-    return 10 ** math.ceil(math.log10(top / 8))
+    power: int = 10 ** math.ceil(math.log10(top / 8))  # top > 40 here: a positive power of ten, an int
+    return power
 
 
 def layout(found: Sequence[Line], workers: Sequence[int]) -> Plot | None:

@@ -174,6 +174,18 @@ def _figure(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _workers(outcome: Outcome) -> int:
+    """The point's workers, where lines() has already returned unless every point has them."""
+    assert outcome.workers is not None, "lines() draws only points with (integer) workers"
+    return outcome.workers
+
+
+def _result(outcome: Outcome) -> dict[str, Any]:
+    """The result of a point that is done (a done point has one)."""
+    assert outcome.result is not None, "only a done point's result is read"
+    return outcome.result
+
+
 def own_figures(outcomes: Sequence[Outcome]) -> list[str]:
     """The speedups the points' results report themselves, in the order first met ([]: none do)."""
     keys: list[str] = []
@@ -234,27 +246,27 @@ def lines(vary: Mapping[str, Any], outcomes: Sequence[Outcome], tasks_wait: bool
     over_one_worker = not own and any(o.done for o in outcomes)
     out = []
     for group, members in groups.items():
-        members = sorted(members, key=lambda o: o.workers)
+        members = sorted(members, key=_workers)
         done = [o for o in members if o.done]
         for key in own:
-            out.append(Line(group, key, tuple(Mark(o.workers, _figure(o.result[key]), o.run_id)
-                                              for o in done if _figure(o.result.get(key)) is not None)))
+            out.append(Line(group, key, tuple(Mark(_workers(o), figure, o.run_id) for o in done
+                                              if (figure := _figure(_result(o).get(key))) is not None)))
         if over_one_worker:
             out.append(_over_one_worker(group, done))
         ideals = [(o, ideal_of(o, tasks_wait)) for o in members]
-        out.append(Line(group, IDEAL, tuple(Mark(o.workers, value, o.run_id) for o, value in ideals if value is not None),
+        out.append(Line(group, IDEAL, tuple(Mark(_workers(o), value, o.run_id) for o, value in ideals if value is not None),
                         tasks_wait=tasks_wait))
     return out
 
 
 def _over_one_worker(group: tuple[tuple[str, Any], ...], done: list[Outcome]) -> Line:
-    timed = [(o, _figure(o.result.get(BASELINE))) for o in done]
-    timed = [(o, ms) for o, ms in timed if ms]
+    figures = [(o, _figure(_result(o).get(BASELINE))) for o in done]
+    timed = [(o, ms) for o, ms in figures if ms]
     base = next((ms for o, ms in timed if o.workers == 1), None)
     if base is None:
         note = "no point with workers=1 has finished in this line: no speedup to compute" if done else ""
         return Line(group, BASELINE, (), note)
-    return Line(group, BASELINE, tuple(Mark(o.workers, round(base / ms, 2), o.run_id) for o, ms in timed))
+    return Line(group, BASELINE, tuple(Mark(_workers(o), round(base / ms, 2), o.run_id) for o, ms in timed))
 
 
 def sentences(found: Sequence[Line]) -> list[str]:

@@ -93,7 +93,8 @@ class _Writer:
     def __init__(self, timeline: Timeline, t0: int):
         self.timeline, self.t0 = timeline, t0
         header = timeline.header or {}
-        self.runner_pid = header.get("pid") if isinstance(header.get("pid"), int) else 1
+        pid = header.get("pid")
+        self.runner_pid = pid if isinstance(pid, int) else 1
         self.out: list[dict[str, Any]] = []
         self.next_tid = len(timeline.lanes) + 1  # lane i is tid i + 1; extra tracks are numbered after
         self.cpu_tid: dict[int, int] = {}

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from typing import Iterable, TypeVar
+from typing import Any, Iterable, TypeVar
 
 from app.model.events import Event
 from app.model.scale import RESOLUTION
-from app.model.timeline import Arrow, Mark, Series, Span, Timeline
+from app.model.timeline import Arrow, Lane, Mark, Series, Span, Timeline
 
 MAX_MS = 1e9  # the latest a window may end, in ms since the run's start (some 11.6 days)
 MIN_WIDTH_NS = 1_000  # the narrowest window: 1 µs (its resolution is then 2 ns)
@@ -52,7 +52,7 @@ class WindowTimeline(Timeline):
     hi: int = 0
 
     @classmethod
-    def of(cls, run: Timeline, window: Window, stacks: dict[str, tuple] | None = None) -> WindowTimeline:
+    def of(cls, run: Timeline, window: Window, stacks: dict[str, tuple[tuple[str, str, int], ...]] | None = None) -> WindowTimeline:
         """A window of `run` (its folded timeline), to fold from a checkpoint's open spans (`stacks`)."""
         t0 = run.t0_ns or 0
         timeline = cls(lo=t0 + window.from_ns, hi=t0 + window.to_ns)
@@ -65,11 +65,11 @@ class WindowTimeline(Timeline):
             if old.tid is not None:
                 timeline.by_tid[old.tid] = lane
         timeline.service = dict(run.service)
-        for old in run.series:  # each with the value it held into the window, if any
-            held = [(ts, value) for ts, value in old.samples if ts < timeline.lo][-1:]
-            series = Series(old.index, old.name, held)
+        for old_series in run.series:  # each with the value it held into the window, if any
+            held = [(ts, value) for ts, value in old_series.samples if ts < timeline.lo][-1:]
+            series = Series(old_series.index, old_series.name, held)
             timeline.series.append(series)
-            timeline.by_name[old.name] = series
+            timeline.by_name[old_series.name] = series
         timeline.arrows = overlapping(run.arrows, timeline.lo, timeline.hi)
         return timeline
 
@@ -77,22 +77,22 @@ class WindowTimeline(Timeline):
         self.resolution_ns = max(1, (self.hi - self.lo) // RESOLUTION)
         self._until_ns = 1 << 62  # the axis never grows: the window is the axis
 
-    def _finish(self, lane, name: str, category: str, start: int, end: int, depth: int) -> None:
+    def _finish(self, lane: Lane, name: str, category: str, start: int, end: int, depth: int) -> None:
         if end >= self.lo and start <= self.hi:
             super()._finish(lane, name, category, start, end, depth)
 
-    def _mark(self, lane, ts: int, name: str, category: str) -> None:
+    def _mark(self, lane: Lane, ts: int, name: str, category: str) -> None:
         if self.lo <= ts <= self.hi:
             super()._mark(lane, ts, name, category)
 
-    def _on_cpu(self, lane, start: int, end: int) -> None:
+    def _on_cpu(self, lane: Lane, start: int, end: int) -> None:
         # Cut to the window, so its bins (at the window's resolution) start where it starts.
         super()._on_cpu(lane, max(start, self.lo), min(end, self.hi))
 
-    def _pair(self, lane: int, ts: int, name: str, category: str, key) -> None:
+    def _pair(self, lane: int, ts: int, name: str, category: str, key: Any) -> None:
         pass  # the arrows are the run's (see `of`): who woke whom may lie before the rows folded here
 
-    def _sample(self, name: str, ts: int, value) -> None:
+    def _sample(self, name: str, ts: int, value: Any) -> None:
         series = self.by_name.get(name)
         if ts > self.hi and series is not None and series.samples and series.samples[-1][0] > self.hi:
             return  # one sample past the window ends the last step in it; later ones draw nothing
@@ -116,7 +116,7 @@ class WindowTimeline(Timeline):
         exact = {(s.lane, s.depth, s.start_ns): s for s in run.spans if s.count == 1} \
             if any(lane.stack for lane in self.lanes) else {}
         for lane in self.lanes:
-            still_open = []
+            still_open: list[tuple[str, str, int]] = []
             for depth in reversed(range(len(lane.stack))):  # innermost first, as they end
                 name, category, start = lane.stack[depth]
                 if start > self.hi:
@@ -166,7 +166,7 @@ class RowIndex:
 
     first_seqs: list[int] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
-    checkpoints: list[dict[str, tuple]] = field(default_factory=list)
+    checkpoints: list[dict[str, tuple[tuple[str, str, int], ...]]] = field(default_factory=list)
     prefix_max: list[int] = field(default_factory=list)  # the latest time in this row and every earlier one
     mins: list[int] = field(default_factory=list)
     stacks: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # after the last row

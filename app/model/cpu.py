@@ -72,10 +72,10 @@ def _at(samples: list[tuple[int, dict[str, Any]]], ts: int, key: str) -> float |
     v1, v2 = s1.get(key), s2.get(key)
     if v1 is None or v2 is None:
         return None
-    return v1 + (v2 - v1) * (ts - t1) / (t2 - t1)
+    return float(v1 + (v2 - v1) * (ts - t1) / (t2 - t1))
 
 
-def _stretch(samples: list, name: str, start: int, end: int, t0: int) -> Stretch:
+def _stretch(samples: list[tuple[int, dict[str, Any]]], name: str, start: int, end: int, t0: int) -> Stretch:
     wall = end - start
     run = (_at(samples, end, "run_ns") or 0) - (_at(samples, start, "run_ns") or 0)
     sampler = (_at(samples, end, "sampler_ns") or 0) - (_at(samples, start, "sampler_ns") or 0)

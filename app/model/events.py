@@ -49,7 +49,7 @@ class Event(NamedTuple):
         return out
 
 
-def decode(raw: list) -> Event:
+def decode(raw: list[Any]) -> Event:
     """One wire event (see experiments/recorder.py) as an Event."""
     code, ts, worker = raw[0], raw[1], raw[2]
     if type(ts) is not int:
@@ -79,7 +79,7 @@ def decode(raw: list) -> Event:
 _new = tuple.__new__
 
 
-def _decode_batches(batches: list) -> list[Event]:
+def _decode_batches(batches: list[list[list[Any]]]) -> list[Event]:
     """`decode` over every event of every batch, with the kinds a flood is made of inlined.
 
     Builds each Event with tuple.__new__ (no Python-level __new__ per event); anything unusual

@@ -119,13 +119,13 @@ class Run:
         from (StreamParser.wire), which the store keeps as they are."""
         had_header = self.timeline.header is not None
         self.timeline.apply_all(events)
-        header_came = not had_header and self.timeline.header is not None
-        if header_came:
-            self.conditions.update(from_header(self.timeline.header, self.params))
+        new_header = None if had_header else self.timeline.header  # the header these events brought, if any
+        if new_header is not None:
+            self.conditions.update(from_header(new_header, self.params))
         self.received += len(events)
         if self.journal is not None:
             self.journal.append(self, events, wire)
-            if header_came:  # stored now: a server killed before the run ends must not lose what it ran under
+            if new_header is not None:  # stored now: a server killed before the run ends must not lose what it ran under
                 self.journal.save(self)
         self.changed.set()
 

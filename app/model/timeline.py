@@ -218,7 +218,7 @@ class _CpuBins:
                 continue
             self.bin, self.bin_end = first, aligned + res
 
-    def _full(self, start: int, end: int, out: list) -> None:
+    def _full(self, start: int, end: int, out: list[tuple[int, int, int]]) -> None:
         self.floor = end
         if self.run_end and self.run_end == start:
             self.run_end = end
@@ -226,7 +226,7 @@ class _CpuBins:
         self.flush_run(out)
         self.run_start, self.run_end = start, end
 
-    def close_bin(self, out: list) -> None:
+    def close_bin(self, out: list[tuple[int, int, int]]) -> None:
         if self.bin < 0:
             return
         width = self.bin_end - self.bin
@@ -238,7 +238,7 @@ class _CpuBins:
             self.floor = self.bin_end
         self.bin, self.bin_end, self.busy = -1, -1, 0
 
-    def flush_run(self, out: list) -> None:
+    def flush_run(self, out: list[tuple[int, int, int]]) -> None:
         if self.run_end:
             out.append((self.run_start, self.run_end, self.run_end - self.run_start))
             self.run_start = self.run_end = 0
@@ -256,7 +256,7 @@ class Death:
     """A worker's process that ended under it, in the middle of a span: killed, as a rule."""
 
     worker: str
-    pid: int
+    pid: int | None  # as the exit event gave it (one that named no process ends the lanes without one)
     how: str  # "was killed by SIGKILL"
     during: str  # the innermost span it was in
 

@@ -9,27 +9,29 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Hashable
+from typing import Generic, Hashable, TypeVar
+
+Key = TypeVar("Key", bound=Hashable)
 
 
 @dataclass
-class Admission:
+class Admission(Generic[Key]):
     max_concurrent: int
-    queue: deque[Hashable] = field(default_factory=deque)
-    executing: dict[Hashable, bool] = field(default_factory=dict)  # key → measures time
-    _alone: dict[Hashable, bool] = field(default_factory=dict)  # queued key → measures time
+    queue: deque[Key] = field(default_factory=deque)
+    executing: dict[Key, bool] = field(default_factory=dict)  # key → measures time
+    _alone: dict[Key, bool] = field(default_factory=dict)  # queued key → measures time
 
-    def enqueue(self, key: Hashable, measures_time: bool) -> None:
+    def enqueue(self, key: Key, measures_time: bool) -> None:
         self.queue.append(key)
         self._alone[key] = measures_time
 
-    def remove(self, key: Hashable) -> None:
+    def remove(self, key: Key) -> None:
         """Take a queued run out of the queue (it was cancelled before it started)."""
         if key in self._alone:
             self.queue.remove(key)
             del self._alone[key]
 
-    def finish(self, key: Hashable) -> None:
+    def finish(self, key: Key) -> None:
         self.executing.pop(key, None)
 
     def _fits(self, measures_time: bool) -> bool:
@@ -45,23 +47,25 @@ class Admission:
 
     def would_queue(self, runs: int, measures_time: bool) -> int:
         """How many of `runs` runs enqueued now (a sweep's points, in a row) could not start at once."""
-        trial = Admission(self.max_concurrent, deque(self.queue), dict(self.executing), dict(self._alone))
+        # A copy that also takes keys of its own (fresh objects, so none is mistaken for a run's).
+        trial: Admission[Hashable] = Admission(
+            self.max_concurrent, deque(self.queue), dict(self.executing.items()), dict(self._alone.items()))
         keys = [object() for _ in range(runs)]
         for key in keys:
             trial.enqueue(key, measures_time)
         trial.admit()
         return sum(1 for key in keys if key in trial._alone)
 
-    def admit(self) -> list[Hashable]:
+    def admit(self) -> list[Key]:
         """Move every run that may start now (from the head, in order) from queued to executing."""
-        started = []
+        started: list[Key] = []
         while self.queue and self._fits(self._alone[self.queue[0]]):
             key = self.queue.popleft()
             self.executing[key] = self._alone.pop(key)
             started.append(key)
         return started
 
-    def position(self, key: Hashable) -> int | None:
+    def position(self, key: Key) -> int | None:
         """1-based place in the queue, or None when not queued."""
         if key not in self._alone:
             return None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,9 +53,9 @@ class Lab:
         store = RunStore(settings.database, experiments, int(settings.max_log_mb * 1_000_000))
         self.store: RunStorage = store
         self.sweeps = SweepStore(store.db)
-        self._live: dict[Hashable, LiveRun] = {}  # by run id: added in start(), removed in _live_through()
-        self._tasks: set[asyncio.Task] = set()
-        self.admission: Queue = Admission(settings.max_concurrent_runs)
+        self._live: dict[str, LiveRun] = {}  # by run id: added in start(), removed in _live_through()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.admission: Queue[str] = Admission(settings.max_concurrent_runs)
         self._stopping = False
         self.limits = Limits(settings)
         self.warm_runner = WarmRunner(settings)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from app.running.ratelimit import SlidingWindow, whole_seconds
 from app.settings import Settings
@@ -38,7 +38,7 @@ class Refusal:
     message: str
     status: int = 429
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"detail": self.message, "limit": self.limit, "value": self.value, "retry_after_s": self.retry_after_s}
 
     @property

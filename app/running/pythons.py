@@ -17,6 +17,7 @@ import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from app import ROOT
 from experiments.params import Choice, Param
@@ -61,7 +62,7 @@ class Interpreter:
             words.append("free-threaded" if not self.gil_enabled else "free-threaded build, GIL on")
         return " ".join(words)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "version": self.version, "implementation": self.implementation,
                 "free_threaded": self.free_threaded, "gil_enabled": self.gil_enabled, "start_method": self.start_method}
 
@@ -144,7 +145,7 @@ def _version(version: str) -> tuple[int, ...]:
     return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
 
 
-def path_of(interpreters: tuple[Interpreter, ...], params: dict) -> str:
+def path_of(interpreters: tuple[Interpreter, ...], params: dict[str, Any]) -> str:
     """The interpreter a run's params ask for (validated against these keys); the default for a run without one."""
     key = params.get(PARAM_NAME)
     return next((i.path for i in interpreters if i.key == key), interpreters[0].path)

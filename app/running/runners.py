@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 from dataclasses import dataclass
+from typing import Any
 
 from app import ROOT
 from app.running.pythons import PARAM_NAME
@@ -68,7 +69,7 @@ def runner_env() -> dict[str, str]:
     }
 
 
-def job(module: str, params: dict, settings: Settings, user_tasks_before: int) -> dict:
+def job(module: str, params: dict[str, Any], settings: Settings, user_tasks_before: int) -> dict[str, Any]:
     """What a runner is handed: the experiment, its params, and the run's resource limits.
 
     RLIMIT_NPROC counts the user's tasks: the run may add `run_processes` to those there were
@@ -96,9 +97,10 @@ class Runner:
         """The user's tasks now, less this runner's own."""
         return user_tasks(os.getuid()) - _tasks_of(self.proc.pid)
 
-    async def send(self, job: dict) -> bool:
+    async def send(self, job: dict[str, Any]) -> bool:
         """Send the runner its job; False if it died waiting (its stdin is closed)."""
         stdin = self.proc.stdin
+        assert stdin is not None, "a runner is started with its stdin piped (start_runner)"
         try:
             stdin.write(json.dumps(job).encode() + b"\n")
             await stdin.drain()  # does not always raise when the write failed: the transport closes instead
@@ -164,7 +166,7 @@ class WarmRunner:
             await ahead.discard()
         return await start_runner(self._settings)
 
-    async def hand_over(self, runner: Runner, module: str, params: dict, python: str | None = None) -> Runner:
+    async def hand_over(self, runner: Runner, module: str, params: dict[str, Any], python: str | None = None) -> Runner:
         """Give `runner` the run; if it died waiting (asyncio may not have noticed yet), a new one on `python`.
         The runner that has it."""
         try:

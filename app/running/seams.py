@@ -6,19 +6,22 @@ Only what the lab uses; the lab holds a Queue and never asks which one it is.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Hashable, Protocol
+from typing import Hashable, Protocol, TypeVar
+
+Key = TypeVar("Key", bound=Hashable)
 
 
-class Queue(Protocol):
-    """One FIFO queue of runs, and the runs it let start: a run that measures time executes alone."""
+class Queue(Protocol[Key]):
+    """One FIFO queue of runs (by key: the lab's are run ids), and the runs it let start: a run that measures
+    time executes alone."""
 
     @property
-    def queue(self) -> Sequence[Hashable]:
+    def queue(self) -> Sequence[Key]:
         """The runs waiting, head first."""
         ...
 
     @property
-    def executing(self) -> Mapping[Hashable, bool]:
+    def executing(self) -> Mapping[Key, bool]:
         """The runs executing, each with whether it measures time."""
         ...
 
@@ -26,21 +29,21 @@ class Queue(Protocol):
     def queued(self) -> int:
         ...
 
-    def enqueue(self, key: Hashable, measures_time: bool) -> None: ...
+    def enqueue(self, key: Key, measures_time: bool) -> None: ...
 
-    def remove(self, key: Hashable) -> None:
+    def remove(self, key: Key) -> None:
         """Take a queued run out (cancelled before it started)."""
         ...
 
-    def admit(self) -> list[Hashable]:
+    def admit(self) -> list[Key]:
         """Move every run that may start now, from the head, in order, from queued to executing."""
         ...
 
-    def finish(self, key: Hashable) -> None:
+    def finish(self, key: Key) -> None:
         """An executing run ended."""
         ...
 
-    def position(self, key: Hashable) -> int | None:
+    def position(self, key: Key) -> int | None:
         """1-based place in the queue, or None when not queued."""
         ...
 

@@ -14,6 +14,7 @@ import asyncio
 import signal
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.model.events import SAMPLED, StreamParser
 from app.model.hangs import Blocked, blocked_workers
@@ -74,7 +75,7 @@ async def _pump_stderr(stream: asyncio.StreamReader, run: Run) -> None:
         run.stderr_tail = (run.stderr_tail + data.decode("utf-8", "replace"))[-STDERR_TAIL:]
 
 
-def limit_hit(failure: dict | None, returncode: int, settings: Settings) -> str | None:
+def limit_hit(failure: dict[str, Any] | None, returncode: int, settings: Settings) -> str | None:
     """Which of the runner's rlimits (experiments/rlimits.py) ended the run, in words; None if none did."""
     if failure:
         kind, message = failure.get("type"), str(failure.get("message", ""))
@@ -119,6 +120,7 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
     runner = await warm_runner.hand_over(runner, run.experiment.module, run.params, python)
     proc = runner.proc
     heartbeat = Heartbeat()
+    assert proc.stdout is not None and proc.stderr is not None  # a runner is started with both piped
     pumps = [asyncio.create_task(_pump_events(proc.stdout, run, heartbeat)),
              asyncio.create_task(_pump_stderr(proc.stderr, run))]
     exited = asyncio.create_task(_runner_exit(proc))
@@ -156,11 +158,12 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
             for pump in pumps:
                 pump.cancel()
         if stopped_by is not None:
-            why = _why_stopped(stopped_by, settings)
+            why: str | None = _why_stopped(stopped_by, settings)
             if stopped_by == Status.HUNG:  # waiting on a worker that was killed: say which
                 why = _joined(why, deaths_before_stop)
             run.finish(stopped_by, why, cut_at_ns=time.monotonic_ns())
         else:
+            assert proc.returncode is not None  # `exited` ended, above: it returns once the runner has exited
             status, error = _outcome(run, proc.returncode, settings)
             run.finish(status, error, cut_at_ns=time.monotonic_ns() if status == Status.FAILED else None)
 
@@ -176,7 +179,7 @@ async def _runner_exit(proc: asyncio.subprocess.Process) -> int:
     return proc.returncode
 
 
-def _exception(failure: dict | None) -> str | None:
+def _exception(failure: dict[str, Any] | None) -> str | None:
     """The experiment's exception as Python prints its last line: `ZeroDivisionError: division by zero`."""
     if not failure:
         return None
@@ -206,7 +209,7 @@ def _why_stopped(stopped_by: Status, settings: Settings) -> str:
     return "cancelled while running"
 
 
-async def _stop_group(proc: asyncio.subprocess.Process, exited: asyncio.Task, grace_s: float) -> None:
+async def _stop_group(proc: asyncio.subprocess.Process, exited: asyncio.Task[int], grace_s: float) -> None:
     """SIGTERM first (the runner flushes what it recorded), SIGKILL after the grace period."""
     signal_group(proc.pid, signal.SIGTERM)
     try:

@@ -13,10 +13,11 @@ import sqlite3
 import threading
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
-Job = tuple[Callable[..., Any], tuple[Any, ...], Future]
+Job = tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]
 MAX_JOBS_PER_TRANSACTION = 256
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -37,18 +38,18 @@ class Database:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        ready: Future = Future()
+        ready: Future[None] = Future()
         self._thread = threading.Thread(target=self._serve, args=(ready,), name="lab-database", daemon=True)
         self._thread.start()
         ready.result()  # an unusable path fails here, at startup, not at the first run
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run `fn(connection, *args)` on the database thread."""
-        future: Future = Future()
+        future: Future[T] = Future()
         self._jobs.put((fn, args, future))
         return future
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.wrap_future(self.submit(fn, *args))
 
     async def stop(self) -> None:
@@ -59,7 +60,7 @@ class Database:
         await asyncio.to_thread(self._thread.join)
         self._thread = None
 
-    def _serve(self, ready: Future) -> None:
+    def _serve(self, ready: Future[None]) -> None:
         try:
             conn = connect(self.path)
         except Exception as exc:  # not logged here: start() raises it, at startup
@@ -85,7 +86,7 @@ class Database:
     def _transaction(conn: sqlite3.Connection, jobs: list[Job]) -> None:
         if not jobs:
             return
-        results: list[tuple[Future, Any, BaseException | None]] = []
+        results: list[tuple[Future[Any], Any, BaseException | None]] = []
         conn.execute("BEGIN")
         for fn, args, future in jobs:
             try:

@@ -84,7 +84,7 @@ def restore_extra(run: Run, extra: dict[str, Any]) -> None:
         if not hasattr(run, name):
             continue  # a field this version of the server no longer has
         current = getattr(run, name)
-        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+        if dataclasses.is_dataclass(current) and not isinstance(current, type) and isinstance(value, dict):
             try:
                 value = type(current)(**value)
             except TypeError:
@@ -117,7 +117,7 @@ def run_of(row: Any, experiments: dict[str, Experiment]) -> Run:
     return run
 
 
-def history_row(row: tuple) -> dict[str, Any]:
+def history_row(row: tuple[Any, ...]) -> dict[str, Any]:
     """A row of HISTORY_COLUMNS as the history page and /api/runs list it."""
     run_id, experiment, params, status, created_at, started_at, ended_at = row
     return {"id": run_id, "experiment": experiment, "params": json.loads(params), "status": status,

@@ -13,7 +13,8 @@ from typing import Any
 
 from app.model.events import Event
 from app.model.experiments import Experiment
-from app.model.runs import FINISHED, Run, Truncation, cut_why
+from app.model.runs import Run, Truncation, cut_why
+from app.model.status import FINISHED
 from app.model.timeline import Timeline
 from app.storage import snapshots
 from app.storage.records import HISTORY_COLUMNS, Page, history_row, run_of

@@ -50,11 +50,11 @@ class RunStore:
     _writer: Writer = field(init=False)  # the database thread's own
     _live: dict[str, Run] = field(default_factory=dict)  # not finished yet
     _recent: OrderedDict[str, Run] = field(default_factory=OrderedDict)  # finished, most recent last
-    _loading: dict[str, asyncio.Future] = field(default_factory=dict)
+    _loading: dict[str, asyncio.Future[Run | None]] = field(default_factory=dict)
     _pending: list[Batch] = field(default_factory=list)  # ingested this tick
     _handover: asyncio.Handle | None = None
     _loop: asyncio.AbstractEventLoop | None = None
-    _heartbeat: asyncio.Task | None = None
+    _heartbeat: asyncio.Task[None] | None = None
     _backlog: int = 0  # events ingested, not yet written
     _caught_up: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -181,6 +181,7 @@ class RunStore:
             batches, self._pending = self._pending, []
             count = sum(len(events) for _, _, events, _ in batches)
             loop = self._loop
+            assert loop is not None, "events are ingested only into an opened store"
             future = self.db.submit(self._writer.write_events, batches)
             future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._written, count))
 

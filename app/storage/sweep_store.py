@@ -81,5 +81,7 @@ class SweepStore:
 
     @staticmethod
     def _select(conn: sqlite3.Connection, sweep_id: str) -> tuple[Any, ...] | None:
-        return conn.execute("SELECT id, experiment, params, vary, points, owner, created_at FROM sweeps WHERE id = ?",
-                            (sweep_id,)).fetchone()
+        row: tuple[Any, ...] | None = conn.execute(
+            "SELECT id, experiment, params, vary, points, owner, created_at FROM sweeps WHERE id = ?", (sweep_id,),
+        ).fetchone()
+        return row

@@ -102,6 +102,7 @@ def rows_of(pieces: list[tuple[int, list[Event], bytes]]) -> list[Row]:
             row = Row(first, first - 1, [], [])
             rows.append(row)
         row.pieces.append((first, events))
+        assert row.wire is not None  # `row` is only ever one made just above, for wire lines
         row.wire.append(wire)
         row.last = first + len(events) - 1
     cut_loose()

@@ -8,6 +8,7 @@ is the student's, not the proxy's.
 from __future__ import annotations
 
 import secrets
+from typing import TypeGuard
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
@@ -19,8 +20,8 @@ COOKIE = "lab_client"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
-def _valid(token: str | None) -> bool:
-    return bool(token) and len(token) == 32 and all(c in "0123456789abcdef" for c in token)
+def _valid(token: str | None) -> TypeGuard[str]:
+    return token is not None and len(token) == 32 and all(c in "0123456789abcdef" for c in token)
 
 
 def client_of(conn: HTTPConnection) -> Client:

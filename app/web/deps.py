@@ -24,16 +24,20 @@ from app.web.clients import client_of
 from app.web.lobby import Lobby
 
 
+# app.state holds anything: each is annotated with what app/web/server.py put there.
 async def get_lab(connection: HTTPConnection) -> Lab:
-    return connection.app.state.lab
+    lab: Lab = connection.app.state.lab
+    return lab
 
 
 async def get_settings(connection: HTTPConnection) -> Settings:
-    return connection.app.state.settings
+    settings: Settings = connection.app.state.settings
+    return settings
 
 
 async def get_lobby(connection: HTTPConnection) -> Lobby:
-    return connection.app.state.lobby
+    lobby: Lobby = connection.app.state.lobby
+    return lobby
 
 
 LabDep = Annotated[Lab, Depends(get_lab)]

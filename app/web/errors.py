@@ -49,5 +49,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    # FastAPI's decorator, which calls add_exception_handler: Starlette types that for handlers of any
+    # Exception, and a handler of one class (which is all it is ever called with) does not fit the type.
+    app.exception_handler(HTTPException)(_http_error)
+    app.exception_handler(RequestValidationError)(_validation_error)

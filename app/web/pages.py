@@ -2,11 +2,12 @@
 the Compare view and "run again" (a run's fixed variant, compared with it)."""
 from __future__ import annotations
 
-from typing import Annotated, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 
 from app.drawing.compare import BOUND, CompareError, run_ids
 from app.drawing.compare import sections as compare_sections
@@ -32,8 +33,9 @@ router = APIRouter()
 FIRST_LANE_WAIT_S = 0.25
 
 
-def render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates  # app/web/server.py put them there
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -48,7 +50,7 @@ async def experiment_page(exp: ExperimentDep, request: Request) -> HTMLResponse:
 
 
 @router.post("/experiments/{experiment_id}/runs", response_class=HTMLResponse)
-async def start_from_form(exp: ExperimentDep, request: Request, lab: LabDep):
+async def start_from_form(exp: ExperimentDep, request: Request, lab: LabDep) -> Response:
     # The form's "Sweep workers" ticks go to the sweep button's route (app/web/sweep_routes.py), not to a run.
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str) and k != SWEEP_FORM_FIELD}
     raw = from_form(exp.params, form)
@@ -128,7 +130,7 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def problem(request: Request, status: int, title: str, errors: list[str], body: dict | None = None,
+def problem(request: Request, status: int, title: str, errors: list[str], body: dict[str, Any] | None = None,
             headers: dict[str, str] | None = None) -> Response:
     """An error from a page's route: a page saying what to do for a browser, JSON for any other
     client (`body`, shaped as the API's errors are; by default {"detail": the errors})."""
@@ -161,7 +163,7 @@ async def compare_page(
         return problem(request, 404, "No such run", errors)
     compared = [run for run in found if run is not None]
     drawn, legend_entries, _ = lab.renderer.compare(compared)
-    context = {"compared": drawn, "sections": compare_sections(compared), "legend": legend_entries,
+    context: dict[str, Any] = {"compared": drawn, "sections": compare_sections(compared), "legend": legend_entries,
                "query": ",".join(ids), "polling": not all(run.finished for run in compared)}
     if request.headers.get("hx-request"):  # the poll while a run goes on: the part that changes
         return render(request, "_compare.html", **context)

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from app.running.lab import Lab
@@ -39,12 +40,15 @@ class PinRequest(BaseModel):
     run_id: str = Field(min_length=1, max_length=MAX_RUN_ID_CHARS)
 
 
+# app.state holds anything: each is annotated with what app/web/server.py put there.
 def settings_of(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def lobby_of(request: Request) -> Lobby:
-    return request.app.state.lobby
+    lobby: Lobby = request.app.state.lobby
+    return lobby
 
 
 def cross_site(request: Request, settings: Settings) -> str | None:
@@ -117,7 +121,8 @@ def page(request: Request, status_code: int = 200, message: str | None = None) -
         "message": message,
         "max_token_chars": MAX_TOKEN_CHARS,
     }
-    return request.app.state.templates.TemplateResponse(request, "presenter.html", context, status_code=status_code)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, "presenter.html", context, status_code=status_code)
 
 
 async def form_field(request: Request, name: str, max_chars: int) -> str:
@@ -150,10 +155,10 @@ async def sign_in(request: Request, settings: SettingsDep) -> Response:
         return response
     if not matches:
         return page(request, 403, "That is not the admin token. Check LAB_ADMIN_TOKEN on the server and try again.")
-    response = RedirectResponse("/presenter", status_code=303)
-    response.set_cookie(ADMIN_COOKIE, admin_cookie_value(settings) or "", max_age=COOKIE_MAX_AGE, path="/",
-                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
-    return response
+    signed_in = RedirectResponse("/presenter", status_code=303)
+    signed_in.set_cookie(ADMIN_COOKIE, admin_cookie_value(settings) or "", max_age=COOKIE_MAX_AGE, path="/",
+                         httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return signed_in
 
 
 @router.post("/presenter/sign-out", dependencies=[SameSiteOnly])

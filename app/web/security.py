@@ -26,6 +26,7 @@ import asyncio
 import ipaddress
 import json
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -77,7 +78,7 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-async def _refuse(send: Send, status: int, content: dict) -> None:
+async def _refuse(send: Send, status: int, content: dict[str, Any]) -> None:
     """Answer and close the connection: the rest of the body is never read."""
     body = json.dumps(content).encode()
     await send({"type": "http.response.start", "status": status,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     renderer = Renderer(env)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         interpreters = await asyncio.to_thread(pythons.offered, settings.python, settings.pythons)
         experiments = catalogue(modules, (pythons.param(interpreters),))
         lab = app.state.lab = Lab(settings, experiments, renderer, interpreters)

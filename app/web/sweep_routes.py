@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from app.drawing.sweep_plot import layout
@@ -48,7 +48,7 @@ class SweepRequest(BaseModel):
 
 async def outcomes(lab: Lab, sweep: Sweep) -> list[tuple[Outcome, dict[str, Any] | None]]:
     """Each point's run as the sweep sees it, with its result as GET /api/runs/{id} shows it."""
-    out = []
+    out: list[tuple[Outcome, dict[str, Any] | None]] = []
     for point in sweep.points:
         run = await lab.store.find(point.run_id)
         if run is None:  # its row never reached the disk (a failed commit): it cannot have run
@@ -154,7 +154,7 @@ async def sweep_live(sweep: SweepDep, request: Request, lab: LabDep) -> HTMLResp
 
 
 @router.post("/experiments/{experiment_id}/sweeps", response_class=HTMLResponse)
-async def sweep_from_form(exp: ExperimentDep, request: Request, lab: LabDep):
+async def sweep_from_form(exp: ExperimentDep, request: Request, lab: LabDep) -> Response:
     """The experiment page's "Sweep workers": its params, with a run per ticked worker count."""
     form = await request.form()
     ticked = [value for value in form.getlist(FORM_FIELD) if isinstance(value, str)]
