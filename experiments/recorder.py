@@ -201,6 +201,11 @@ class Recorder:
     def header(self, info: dict[str, Any]) -> None:
         self._emit(("H", now(), self.lane(), info))
 
+    def reaped(self, pid: int, returncode: int) -> None:
+        """A child process this process has just reaped, and how it ended (as Popen.returncode says it)."""
+        signal, status = (-returncode, 0) if returncode < 0 else (0, returncode)
+        self._emit(("X", now(), "", {"pid": pid, "signal": signal, "status": status, "known": True}))
+
     def Lock(self, name: str = "lock") -> Any:
         """A threading.Lock whose contended acquisitions are drawn as "Lock.acquire <name>" wait spans.
 
@@ -402,7 +407,31 @@ def attach(fd: int = 1, root_pid: int | None = None) -> Recorder:
     if _process_recorder is None or _process_recorder.fd != fd:
         _process_recorder = Recorder(fd, root_pid)
         sys.stdout = PrintCapture(_process_recorder)
+        _tell_how_children_end()
     return _process_recorder
+
+
+def _tell_how_children_end() -> None:
+    """Say how each child process multiprocessing reaps here ended (its fork and spawn Popen's poll).
+
+    The on-CPU sampler reads a process's end from its zombie, but a parent that reaps at once (a
+    Pool's handler thread looks every 0.1 s) can leave it nothing to read: then the parent tells.
+    Installed once per process; a call costs nothing until a child has ended."""
+    from multiprocessing import popen_fork
+
+    reap = popen_fork.Popen.poll
+    if getattr(reap, "tells_how_children_end", False):
+        return
+
+    def poll(self: Any, flag: int = os.WNOHANG) -> int | None:
+        ended_before = self.returncode is not None
+        returncode: int | None = reap(self, flag)
+        if returncode is not None and not ended_before and _process_recorder is not None:
+            _process_recorder.reaped(self.pid, returncode)
+        return returncode
+
+    poll.tells_how_children_end = True  # type: ignore[attr-defined]  # a mark on the function: installed
+    popen_fork.Popen.poll = poll  # type: ignore[method-assign]
 
 
 class traced:

@@ -284,6 +284,19 @@ def test_a_process_reaped_before_its_end_was_read_cuts_its_spans_saying_so():
         "pool-1 (pid 7) ended (how is unknown: its parent reaped it before it could be read) during Queue.get"]
 
 
+def test_the_parent_reaping_a_process_says_how_it_ended_when_the_sampler_could_not():
+    """The sampler found the zombie gone; the recorder in its parent, which reaped it, says it was killed."""
+    timeline = exited(pool(), 5, pid=7, known=False)
+    exited(timeline, 5.2, pid=7, signal=signal.SIGKILL, known=True)
+    assert [d.words() for d in timeline.deaths] == ["pool-1 (pid 7) was killed by SIGKILL during Queue.get"]
+    # both lanes of process 7 are marked where its parent saw it killed
+    assert sorted((timeline.lanes[m.lane].worker, m.name, m.ts_ns - T0) for m in timeline.marks) == [
+        ("idle", "killed by SIGKILL", 5.2 * MS), ("pool-1", "killed by SIGKILL", 5.2 * MS)]
+    assert [lane.ended for lane in timeline.lanes] == ["", "", "killed by SIGKILL"]
+    exited(timeline, 5.4, pid=7, known=False)  # and the other way round: a known end is not unsaid
+    assert [d.words() for d in timeline.deaths] == ["pool-1 (pid 7) was killed by SIGKILL during Queue.get"]
+
+
 def test_a_span_that_began_after_its_process_died_is_cut_where_it_began():
     timeline = exited(pool(), 1.5, pid=7, signal=signal.SIGKILL, known=True)  # the wait began at 2 ms
     assert [(s.name, s.start_ns - T0, s.end_ns - T0) for s in timeline.spans] == [

@@ -23,7 +23,7 @@ from __future__ import annotations
 import signal
 from bisect import bisect_right, insort
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from app.model.events import Event
@@ -251,6 +251,9 @@ class _CpuBins:
         return out
 
 
+PROCESS_ENDED = "its process ended"  # why a lane ended, while how its process ended is not known
+
+
 @dataclass(frozen=True, slots=True)
 class Death:
     """A worker's process that ended under it, in the middle of a span: killed, as a rule."""
@@ -463,9 +466,17 @@ class Timeline:
         elif info.get("known"):  # it exited: what it left open is cut as the run ends, as before
             return
         else:
-            why, how = "its process ended", "ended (how is unknown: its parent reaped it before it could be read)"
+            why, how = PROCESS_ENDED, "ended (how is unknown: its parent reaped it before it could be read)"
         for lane in self.lanes:
-            if lane.pid != pid or lane.ended:
+            if lane.pid != pid:
+                continue
+            if lane.ended == PROCESS_ENDED and number:  # the sampler found it reaped; its parent, reaping it, says how
+                self._mark(lane, ts, why, "end")
+                lane.ended = why
+                self.deaths = [replace(d, how=how) if d.pid == pid and d.worker == lane.worker else d
+                               for d in self.deaths]
+                continue
+            if lane.ended:
                 continue
             if number:
                 self._mark(lane, ts, why, "end")
