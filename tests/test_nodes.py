@@ -240,3 +240,35 @@ def test_sigterm_to_a_node_ends_its_run_interrupted_and_the_node_exits(redis_ser
     assert not alive_in_group(runner) and not alive(child)
     assert pending(redis) == 0
     assert not redis.exists(formats.node_key("a")), "its heartbeat is taken down"
+
+
+def test_a_node_started_again_under_its_name_ends_the_run_it_left_interrupted(redis_server, redis, nodes):
+    first = nodes("a")
+    call(redis_server.url, submit, sleeps("left", 60))
+    until(lambda: sleeping(redis_server.url, "left"), timeout=20, what="the sleeper sleeping")
+    first.proc.kill()
+    first.proc.wait()
+
+    nodes("a")  # its old heartbeat may still live: the new process ends what the old one left, first thing
+
+    doc = ended(redis, "left", timeout=5)
+    assert doc["status"] == "interrupted" and "found when the node started again" in doc["error"], doc
+    call(redis_server.url, submit, sleeps("next", 1))
+    assert ended(redis, "next")["status"] == "done"
+    assert pending(redis) == 0
+
+
+def test_a_node_reaps_the_run_of_a_node_that_died_then_takes_the_next(redis_server, redis, nodes):
+    doomed = nodes("doomed")
+    call(redis_server.url, submit, sleeps("dropped", 60))
+    until(lambda: sleeping(redis_server.url, "dropped"), timeout=20, what="the sleeper sleeping")
+    nodes("b")
+    doomed.proc.kill()
+    doomed.proc.wait()
+
+    doc = ended(redis, "dropped", timeout=TTL_S + 5)  # node b's loop reaps it once doomed's heartbeat expired
+
+    assert doc["status"] == "interrupted" and "doomed stopped answering" in doc["error"], doc
+    call(redis_server.url, submit, sleeps("next", 1))
+    assert ended(redis, "next")["node"] == "b"
+    assert pending(redis) == 0
