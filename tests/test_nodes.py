@@ -172,8 +172,8 @@ def test_a_cancel_request_ends_a_running_run_cancelled_and_kills_its_processes(r
     doc = ended(redis, "long", timeout=10)
 
     assert doc["status"] == "cancelled" and doc["error"] == "cancelled while running", doc
-    # polled every 0.2 s, then SIGTERM and LAB_CANCEL_GRACE_S (0.5 s) before SIGKILL
-    assert time.monotonic() - asked < 3
+    # polled every 0.2 s, then SIGTERM and at most LAB_CANCEL_GRACE_S (0.5 s) before SIGKILL: some 0.1 s here
+    assert time.monotonic() - asked < 1.5
     until(lambda: not alive_in_group(runner) and not alive(child), timeout=5, what="the run's processes gone")
     assert pending(redis) == 0
 
