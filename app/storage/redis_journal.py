@@ -24,10 +24,18 @@ from app.model.events import Event
 from app.model.runs import Run, Truncation
 from app.model.status import Status
 from app.storage import redis_formats as formats
-from app.storage.store import BACKLOG_HIGH, LogState
+from app.storage.store import BACKLOG_HIGH
 from app.storage.wire import KEEP_PAST_BOUND, Row, encode, pack, pack_wire, rows_of
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class LogState:
+    """What the writer knows of one run's stored log (as the SQLite store's writer keeps it)."""
+
+    bytes: int = 0
+    truncation: Truncation | None = None
 
 
 def bounded(row: Row, log_state: LogState, max_bytes: int) -> tuple[int, int, bytes] | None:
