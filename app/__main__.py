@@ -1,4 +1,4 @@
-"""`concurrency-lab` / `python -m app`: serve the lab with uvicorn."""
+"""`concurrency-lab` / `python -m app`: serve the lab with uvicorn; `concurrency-lab worker`: be a runner node."""
 from __future__ import annotations
 
 import argparse
@@ -20,10 +20,34 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="concurrency-lab", description=__doc__)
     parser.add_argument("--host", default=settings.host, help=f"address to listen on (default {settings.host})")
     parser.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
+    commands = parser.add_subparsers(dest="command", metavar="worker", help="without one: serve the lab")
+    worker = commands.add_parser("worker", help="a runner node: run the runs queued on Redis (docs/distributed.md)")
+    worker.add_argument("--redis", default=settings.redis_url, help="Redis URL (default LAB_REDIS_URL)")
+    worker.add_argument("--name", default=None, help="this node's name, unique among the nodes (default host-pid)")
+    worker.add_argument("--module", action="append", default=[], metavar="MODULE",
+                        help="an experiment module to offer beside the catalogue's (repeatable)")
     args = parser.parse_args(argv)
+    if args.command == "worker":
+        work(settings, args.redis, args.name, tuple(args.module))
+        return
     # The address it binds to is part of the settings: the Host check answers to a name it was bound by.
     settings = settings.model_copy(update={"host": args.host, "port": args.port})
     serve(create_app(settings), settings, host=args.host, port=args.port)
+
+
+def work(settings: Settings, redis_url: str | None, name: str | None, modules: tuple[str, ...]) -> None:
+    """Be a runner node (app/running/node.py) until SIGTERM."""
+    import asyncio
+    import logging
+
+    from app.running.node import default_name, work as node_work
+    from experiments import MODULES
+
+    if not redis_url:
+        raise SystemExit("concurrency-lab worker: give the Redis to take runs from: --redis URL or LAB_REDIS_URL")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = settings.model_copy(update={"redis_url": redis_url})
+    asyncio.run(node_work(settings, name or default_name(), MODULES + modules))
 
 
 def serve(app: FastAPI, settings: Settings, **options: Any) -> None:

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     database: str = Field(default="lab.db", description="SQLite file of runs and their event logs")
     max_log_mb: float = Field(default=50.0, gt=0, description="stored event log of one run, at most")
 
+    # Runner nodes on Redis (docs/distributed.md; the web side does not read these yet)
+    redis_url: str | None = Field(default=None, description="Redis of the runner nodes (`concurrency-lab worker`), redis://host:port/db")
+    node_ttl_s: float = Field(default=10.0, gt=0, description="a node's heartbeat lives this long; a node silent for it is dead and its run is reaped")
+
     # Security
     admin_token: SecretStr | None = Field(default=None, description="teacher's token: presenter mode, cancel any run")
     allowed_origins: list[str] = Field(default_factory=list, description="origins allowed to open websockets; empty: the server's own")

@@ -58,3 +58,12 @@ def browser_type_launch_args():
     if chromium is None:
         pytest.fail("browser tests need Debian's chromium: apt-get install chromium (see .ci/run)")
     return {"executable_path": chromium}
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server (append-only) on a free loopback port, its files in the test's tmp dir; stopped after."""
+    from tests.helpers import RedisServer
+
+    with RedisServer(tmp_path) as server:
+        yield server

@@ -309,3 +309,58 @@ def python_under(base: Path, pattern: str) -> str | None:
 def pyenv_python(pattern: str) -> str | None:
     """The pyenv-installed CPython `pattern` ("3.9.18", "3.13.*"), if there is one."""
     return python_under(PYENV_VERSIONS, pattern)
+
+
+# -- a real redis-server ----------------------------------------------------------------------
+
+class RedisServer:
+    """Debian's `redis-server` on a free loopback port, its files (AOF) in `directory`, for the tests of runner
+    nodes: `url` once it answers PING; stopped, and waited for, on exit. Append-only, as a deployment runs it.
+
+    redis-server cannot be handed a bound socket: the port is found free, then given to it; if someone took
+    it meanwhile, it exits at once and another port is tried.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory, self.url, self.proc = directory, "", None
+
+    def __enter__(self) -> RedisServer:
+        import shutil
+
+        assert shutil.which("redis-server"), "the node tests need redis-server: apt-get install redis-server (see .ci/run)"
+        for _ in range(5):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            self.proc = subprocess.Popen(
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+                 "--appendonly", "yes", "--save", "", "--daemonize", "no", "--loglevel", "warning"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.url = f"redis://127.0.0.1:{port}/0"
+            if poll(self._answers, timeout=10, every=0.02) and self.proc.poll() is None:
+                return self
+            self.stop()  # the port was taken, or it could not start: try another
+        raise AssertionError("redis-server did not answer PING on any of 5 free ports")
+
+    def _answers(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            return True  # exited: waiting longer will not help (the caller sees it exited)
+        try:
+            with socket.create_connection(("127.0.0.1", int(self.url.rsplit(":", 1)[1].split("/")[0])), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,204 @@
+"""What the lab keeps in Redis, and how (issue 15, docs/distributed.md): key names and versioned formats. Pure.
+
+Everything is JSON or the runner's own lines, never pickle: a process that can write to Redis must not be
+able to run code in another. Every JSON document carries `"v": 1` and every stream entry a field `v` = 1;
+a reader refuses any other version rather than guess.
+
+The queue, `lab:runs` (a stream; the runner nodes read it as the consumer group `nodes`, one entry to one
+node): an entry's one field `job` is the JSON document
+
+    {"v": 1, "run": "<id>", "experiment": "<experiment id>", "params": {...}, "measures_time": false,
+     "owner": "<client id>", "sweep": null, "created_at": <unix s>}
+
+(`owner`, `sweep` and `created_at` may be left out). A node acknowledges (XACK) the entry once the run
+has ended and its end is written; an entry pending for a node whose heartbeat expired is reaped
+(app/running/reaper.py): its run ends `interrupted`, never run again.
+
+A run's stream, `lab:run:{id}:events`: everything about the run, in order, replayable from any entry id
+(XRANGE/XREAD from it). Each entry has the fields `v` = 1 and `kind`:
+
+- `state`: field `doc`, the run's state document (below) as it was written at that moment: queued (by
+  whoever queued it), running, each later save (the runner's header came: what it runs under), and its end
+  (done, failed, cancelled, timed_out, hung, interrupted: with `error`, `result`).
+- `events`: fields `first` and `last` (the numbers of its first and last event, from 1 as the SQLite store
+  numbers them) and `data`, one stored row exactly as app/storage/wire.py makes it for the SQLite store
+  (zlib of the runner's own lines as they came, or of numbered event lines): `unpack_events(data, first)`
+  reads it. Rows past the log's bound hold only the events replay needs, so `first`..`last` may skip.
+- `truncated`: field `doc`, `{"v": 1, "at_bytes": ..., "after_events": ...}`: the run's stored log reached
+  LAB_MAX_LOG_MB (at `at_bytes` of rows' data, after `after_events` events stored in full); from there on,
+  as in the SQLite store, only header, lane, result and failure events are kept.
+
+A run's state, `lab:run:{id}`: the JSON document `{"v": 1, "node": "<name or null>", ...}` whose other
+fields are the run's row as the SQLite store writes it (app/storage/records.py `record_of`, with
+`truncated_at_bytes` and `truncated_after_events`), so `run_of` reads it back into a Run.
+
+A cancel request, `lab:run:{id}:cancel`: the JSON document `{"v": 1, "at": <unix s>}`, set (with a TTL) by
+whoever cancels; the node running the run looks for it every CANCEL_POLL_S and stops the run as the
+embedded lab's cancel does (a node that takes a run with a cancel request ends it `cancelled`, unrun).
+
+A node's heartbeat, `lab:node:{name}`: the JSON document `{"v": 1, "name": ..., "host": ..., "pid": ...,
+"run": "<id or null>", "at": <unix s>}`, set with a TTL of LAB_NODE_TTL_S and refreshed every third of it.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from app.model.runs import Run, Truncation
+from app.model.status import Status
+from app.storage.records import placeholder, record_of
+
+VERSION = 1
+RUNS = "lab:runs"  # the queue of run jobs
+GROUP = "nodes"  # the runner nodes' consumer group on RUNS
+CANCEL_POLL_S = 0.2  # how often a node looks for a cancel request of the run it runs
+CANCEL_TTL_S = 24 * 3600  # a cancel request outlives any run it could be for
+RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def state_key(run_id: str) -> str:
+    return f"lab:run:{run_id}"
+
+
+def events_key(run_id: str) -> str:
+    return f"lab:run:{run_id}:events"
+
+
+def cancel_key(run_id: str) -> str:
+    return f"lab:run:{run_id}:cancel"
+
+
+def node_key(name: str) -> str:
+    return f"lab:node:{name}"
+
+
+def dumps(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+# ---- the job ----
+
+class JobError(ValueError):
+    """A job that cannot run, in words naming the problem; `run` is its run id when it had a valid one."""
+
+    def __init__(self, problem: str, run: str | None = None):
+        super().__init__(problem)
+        self.run = run
+
+
+@dataclass(frozen=True)
+class Job:
+    run: str
+    experiment: str
+    params: dict[str, Any]
+    measures_time: bool = False
+    owner: str = ""
+    sweep: str | None = None
+    created_at: float = 0.0
+
+    def to_fields(self) -> dict[str, bytes]:
+        """The entry of `lab:runs` that queues it."""
+        return {"job": dumps({"v": VERSION, "run": self.run, "experiment": self.experiment, "params": self.params,
+                              "measures_time": self.measures_time, "owner": self.owner, "sweep": self.sweep,
+                              "created_at": self.created_at})}
+
+
+def read_job(fields: dict[bytes, bytes]) -> Job:
+    """The job of an entry of `lab:runs`, or a JobError naming what is wrong with it."""
+    raw = fields.get(b"job")
+    if raw is None:
+        raise JobError(f"the entry has no `job` field (fields: {sorted(k.decode('utf-8', 'replace') for k in fields)})")
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise JobError(f"the job is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise JobError("the job is not a JSON object")
+    run = doc.get("run")
+    run_id = run if isinstance(run, str) and RUN_ID.fullmatch(run) else None
+    if doc.get("v") != VERSION:
+        raise JobError(f"the job is of version {doc.get('v')!r}; this node reads version {VERSION}", run_id)
+    if run_id is None:
+        raise JobError(f"the job's run id must be 1 to 64 letters, digits, - or _, got {run!r}")
+    experiment, params = doc.get("experiment"), doc.get("params", {})
+    if not isinstance(experiment, str):
+        raise JobError(f"the job's experiment must be an experiment id, got {experiment!r}", run_id)
+    if not isinstance(params, dict):
+        raise JobError(f"the job's params must be a JSON object, got {params!r}", run_id)
+    measures_time, owner, sweep = doc.get("measures_time", False), doc.get("owner", ""), doc.get("sweep")
+    created_at = doc.get("created_at") or time.time()
+    if not isinstance(measures_time, bool) or not isinstance(owner, str) or not isinstance(sweep, (str, type(None))) \
+            or not isinstance(created_at, (int, float)):
+        raise JobError("the job's measures_time must be a boolean, owner a string, sweep a string or null, "
+                       "created_at a number", run_id)
+    return Job(run_id, experiment, params, measures_time, owner, sweep, float(created_at))
+
+
+def run_of_job(job: Job, experiment=None) -> Run:
+    """The queued Run a job stands for; of `experiment` if known, else of a placeholder named by its id."""
+    return Run(job.run, experiment or placeholder(job.experiment), job.params, job.owner, job.sweep,
+               created_at=job.created_at)
+
+
+# ---- a run's state and stream ----
+
+def state_doc(run: Run, node: str | None = None) -> dict[str, Any]:
+    """The run's state document: its SQLite row (app/storage/records.py) with the version and the node."""
+    truncated = run.truncated
+    return {"v": VERSION, "node": node, **record_of(run),
+            "truncated_at_bytes": truncated and truncated.at_bytes,
+            "truncated_after_events": truncated and truncated.after_events}
+
+
+def ended(doc: dict[str, Any], status: Status, error: str, events: int, now: float) -> dict[str, Any]:
+    """A state document ended from outside (its node is gone): `status`, why, when; `events` received."""
+    return {**doc, "status": str(status), "error": error, "ended_at": now, "events": max(doc.get("events") or 0, events)}
+
+
+def state_entry(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"v": VERSION, "kind": "state", "doc": dumps(doc)}
+
+
+def events_entry(first: int, last: int, data: bytes) -> dict[str, Any]:
+    return {"v": VERSION, "kind": "events", "first": first, "last": last, "data": data}
+
+
+def truncated_entry(truncation: Truncation) -> dict[str, Any]:
+    return {"v": VERSION, "kind": "truncated",
+            "doc": dumps({"v": VERSION, "at_bytes": truncation.at_bytes, "after_events": truncation.after_events})}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An entry of a run's stream, read back: `doc` for state and truncated, `first`, `last`, `data` for events."""
+
+    id: str
+    kind: str
+    doc: dict[str, Any] | None = None
+    first: int = 0
+    last: int = 0
+    data: bytes = b""
+
+
+def read_entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Entry:
+    """An entry of `lab:run:{id}:events`; ValueError if it is of another version or kind."""
+    entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    if fields.get(b"v") != str(VERSION).encode():
+        raise ValueError(f"entry {entry_id} is of version {fields.get(b'v')!r}, not {VERSION}")
+    kind = fields.get(b"kind", b"").decode()
+    if kind == "events":
+        return Entry(entry_id, kind, first=int(fields[b"first"]), last=int(fields[b"last"]), data=fields[b"data"])
+    if kind in ("state", "truncated"):
+        return Entry(entry_id, kind, doc=json.loads(fields[b"doc"]))
+    raise ValueError(f"entry {entry_id} is of an unknown kind {kind!r}")
+
+
+def heartbeat_doc(name: str, host: str, pid: int, run: str | None, now: float) -> dict[str, Any]:
+    return {"v": VERSION, "name": name, "host": host, "pid": pid, "run": run, "at": now}
+
+
+def cancel_doc(now: float) -> dict[str, Any]:
+    return {"v": VERSION, "at": now}

@@ -1,0 +1,171 @@
+"""The Journal a run reports to on a runner node: its events and states appended to its Redis stream.
+
+The Redis counterpart of the SQLite store's journal side (app/storage/store.py), in the formats of
+app/storage/redis_formats.py. As there, what a run ingests is queued on the loop and written by one writer
+task, everything waiting at once (one pipeline: an XADD per stored row of up to CHUNK_EVENTS events, never
+one per event), in the order it came, states included; `room()` makes the supervisor stop reading the
+runner's pipe while the writer is more than BACKLOG_HIGH events behind.
+
+The log is bounded as the store bounds it (LAB_MAX_LOG_MB): rows are counted by their stored bytes, and the
+first row that would cross the bound, and every row after it, keeps only the events replay needs (header,
+lane, result, failure); the stream says so with a `truncated` entry, and the run's state with
+`truncated_at_bytes`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from app.model.events import Event
+from app.model.runs import Run, Truncation
+from app.model.status import Status
+from app.storage import redis_formats as formats
+from app.storage.store import BACKLOG_HIGH
+from app.storage.wire import KEEP_PAST_BOUND, Row, encode, pack, pack_wire, rows_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LogState:
+    """What the writer knows of one run's stored log (as the SQLite store's writer keeps it)."""
+
+    bytes: int = 0
+    truncation: Truncation | None = None
+
+
+def bounded(row: Row, log_state: LogState, max_bytes: int) -> tuple[int, int, bytes] | None:
+    """The stored form of `row` (first, last, data) within the log's bound, as the SQLite store stores it;
+    sets `log_state.truncation` when this row crosses the bound. None: nothing of it is kept."""
+    blob = None
+    if log_state.truncation is None:
+        blob = pack_wire(row.wire) if row.wire else pack([encode(seq, e) for seq, e in row.numbered()])
+        if log_state.bytes + len(blob) > max_bytes:
+            log_state.truncation = Truncation(log_state.bytes, row.first - 1)
+            blob = None
+    if blob is None:
+        kept = [(seq, e) for seq, e in row.numbered() if e.kind in KEEP_PAST_BOUND]
+        if not kept:
+            return None
+        blob = pack([encode(seq, e) for seq, e in kept])
+        first, last = kept[0][0], kept[-1][0]
+    else:
+        first, last = row.first, row.last
+    log_state.bytes += len(blob)
+    return first, last, blob
+
+
+@dataclass
+class RedisJournal:
+    """Runs on this node report here; `node` names it in their state documents."""
+
+    redis: Redis
+    node: str
+    max_log_bytes: int = 50_000_000
+    _pending: list[tuple[str, Run, Any]] = field(default_factory=list)  # ("events", run, piece) | ("state", run, doc)
+    _logs: dict[str, LogState] = field(default_factory=dict)
+    _backlog: int = 0
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
+    _caught_up: asyncio.Event = field(default_factory=asyncio.Event)
+    _writer: asyncio.Task | None = None
+
+    # -- the Journal --
+
+    def append(self, run: Run, events: list[Event], wire: bytes = b"") -> None:
+        if events:
+            self._queue("events", run, (run.received - len(events) + 1, events, wire))
+            self._backlog += len(events)
+
+    def save(self, run: Run) -> None:
+        self._queue("state", run, formats.state_doc(run, self.node))  # taken now: the run goes on changing
+
+    async def room(self) -> None:
+        while self._backlog > BACKLOG_HIGH:
+            self._caught_up.clear()
+            await self._caught_up.wait()
+
+    # -- life cycle --
+
+    def __post_init__(self) -> None:
+        self._idle.set()  # nothing queued yet
+
+    async def flush(self) -> None:
+        """Until everything queued so far is written (or could not be)."""
+        await self._idle.wait()
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+
+    # -- the writer --
+
+    def _queue(self, kind: str, run: Run, item: Any) -> None:
+        self._pending.append((kind, run, item))
+        self._idle.clear()
+        self._wake.set()
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                ops, self._pending = self._pending, []
+                count = sum(len(item[1]) for kind, _, item in ops if kind == "events")
+                try:
+                    await self._send(ops)
+                except Exception:  # Redis unreachable: the run goes on; what it sent meanwhile is lost
+                    log.exception("node %s: could not write %d events and states to Redis", self.node, len(ops))
+                self._backlog -= count
+                if self._backlog <= BACKLOG_HIGH // 2:
+                    self._caught_up.set()
+            self._idle.set()
+
+    async def _send(self, ops: list[tuple[str, Run, Any]]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pieces: list[tuple[int, list[Event], bytes]] = []
+        piece_run: Run | None = None
+
+        def add_events() -> None:
+            if piece_run is not None and pieces:
+                self._add_rows(pipe, piece_run, pieces)
+            pieces.clear()
+
+        for kind, run, item in ops:
+            if kind == "events":
+                if piece_run is not None and piece_run.id != run.id:
+                    add_events()
+                piece_run = run
+                pieces.append(item)
+                continue
+            add_events()  # the events before a state, first
+            doc = item
+            if run.truncated is not None:  # learnt by the writer, maybe after the state was taken
+                doc = {**doc, "truncated_at_bytes": run.truncated.at_bytes,
+                       "truncated_after_events": run.truncated.after_events}
+            if Status(doc["status"]).finished:
+                self._logs.pop(run.id, None)
+            pipe.set(formats.state_key(run.id), formats.dumps(doc))
+            pipe.xadd(formats.events_key(run.id), formats.state_entry(doc))
+        add_events()
+        await pipe.execute()
+
+    def _add_rows(self, pipe, run: Run, pieces: list[tuple[int, list[Event], bytes]]) -> None:
+        log_state = self._logs.setdefault(run.id, LogState())
+        for row in rows_of(pieces):
+            was_truncated = log_state.truncation is not None
+            stored = bounded(row, log_state, self.max_log_bytes)
+            if not was_truncated and log_state.truncation is not None:
+                run.truncated = log_state.truncation
+                run.changed.set()
+                pipe.xadd(formats.events_key(run.id), formats.truncated_entry(log_state.truncation))
+            if stored is not None:
+                pipe.xadd(formats.events_key(run.id), formats.events_entry(*stored))

@@ -1,0 +1,274 @@
+"""Runner nodes on Redis (app/running/node.py): real `python -m app worker` processes and a real redis-server.
+
+A run queued on `lab:runs` is run by one node, as the embedded lab runs it, and its stream holds all of it
+in order; nodes drain the queue FIFO, one run each at a time; a cancel request stops a run; a node killed
+mid-run leaves no process behind and its run, once reaped, `interrupted` with what it had sent; a job that
+cannot run fails saying why, and the node goes on.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+
+from app.model.status import FINISHED
+from app.running.reaper import reap
+from app.storage import redis_formats as formats
+from app.storage.redis_formats import GROUP, RUNS, Job
+from app.storage.redis_queue import entries, ensure_group, request_cancel, submit
+from app.storage.wire import unpack_events
+from tests.helpers import ROOT, alive, alive_in_group, until
+
+TTL_S = 2.0  # the nodes' heartbeat: a killed node is found dead this long after
+
+
+def call(url: str, fn, *args):
+    """An async function of app/storage/redis_queue.py (or the reaper) called with a client of its own."""
+    async def go():
+        async with Redis.from_url(url) as redis:
+            return await fn(redis, *args)
+    return asyncio.run(go())
+
+
+class NodeProcess:
+    """`python -m app worker` on `url`, with the test experiments, its log in `log`."""
+
+    def __init__(self, url: str, name: str, directory: Path):
+        self.name, self.log = name, directory / f"{name}.log"
+        env = {**os.environ, "LAB_NODE_TTL_S": str(TTL_S), "LAB_PYTHONS": json.dumps([sys.executable]),
+               "PYTHONPATH": str(ROOT)}
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "app", "worker", "--redis", url, "--name", name,
+                 "--module", "tests.experiment_sleeps", "--module", "tests.experiment_raises"],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        until(lambda: "taking runs" in self.text() or self.proc.poll() is not None, timeout=20,
+              what=f"node {name} starting")
+        assert self.proc.poll() is None, self.text()
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+@pytest.fixture
+def nodes(redis_server, tmp_path):
+    started: list[NodeProcess] = []
+
+    def start(name: str) -> NodeProcess:
+        started.append(NodeProcess(redis_server.url, name, tmp_path))
+        return started[-1]
+
+    yield start
+    for node in started:
+        if node.proc.poll() is None:
+            node.proc.kill()
+            node.proc.wait()
+
+
+@pytest.fixture
+def redis(redis_server):
+    with SyncRedis.from_url(redis_server.url) as client:
+        yield client
+
+
+def sleeps(run_id: str, seconds: int) -> Job:
+    return Job(run_id, "test-sleeps", {"workers": 1, "seconds": seconds}, measures_time=False, owner="tester",
+               created_at=time.time())
+
+
+def state(redis, run_id: str) -> dict | None:
+    raw = redis.get(formats.state_key(run_id))
+    return json.loads(raw) if raw else None
+
+
+def ended(redis, run_id: str, timeout: float = 20) -> dict:
+    return until(lambda: (doc := state(redis, run_id)) and doc["status"] in FINISHED and doc, timeout=timeout,
+                 what=f"run {run_id} ending")
+
+
+def events_of(url: str, run_id: str) -> list:
+    return [event for entry in call(url, entries, run_id) if entry.kind == "events"
+            for _, event in unpack_events(entry.data, entry.first)]
+
+
+def sleeping(url: str, run_id: str) -> tuple[int, int] | None:
+    """Once the sleeper sleeps: the runner's pid (its group) and its child's."""
+    events = events_of(url, run_id)
+    header = next((e for e in events if e.kind == "header"), None)
+    child = next((e for e in events if e.kind == "instant" and e.name.startswith("child pid")), None)
+    if header and child and any(e.kind == "begin" and e.name.startswith("sleep(") for e in events):
+        return header.value["pid"], int(child.name.split()[-1])
+    return None
+
+
+def pending(redis) -> int:
+    return redis.xpending(RUNS, GROUP)["pending"]
+
+
+def test_a_node_runs_a_queued_run_and_its_stream_holds_all_of_it_in_order(redis_server, redis, nodes):
+    node = nodes("a")
+    call(redis_server.url, submit, sleeps("one", 1))
+
+    doc = ended(redis, "one")
+
+    assert doc["status"] == "done", doc
+    assert doc["node"] == "a" and doc["v"] == 1 and doc["started_at"] >= doc["created_at"]
+    stream = call(redis_server.url, entries, "one")
+    states = [entry.doc["status"] for entry in stream if entry.kind == "state"]
+    assert states[0] == "queued" and states[1] == "running" and states[-1] == "done"
+    assert stream[-1].kind == "state", "the end comes last"
+    events = [event for entry in stream if entry.kind == "events" for _, event in unpack_events(entry.data, entry.first)]
+    kinds = [event.kind for event in events]
+    assert {"header", "lane", "begin", "end", "result"} <= set(kinds), kinds
+    sleep = next(i for i, event in enumerate(events) if event.kind == "begin" and event.name == "sleep(1)")
+    its_end = next(i for i, event in enumerate(events[sleep:], sleep) if event.kind == "end" and event.worker == events[sleep].worker)
+    assert its_end < kinds.index("result"), "the sleep's span, then the result"
+    numbers = [(entry.first, entry.last) for entry in stream if entry.kind == "events"]
+    assert numbers[0][0] == 1 and all(b[0] == a[1] + 1 for a, b in zip(numbers, numbers[1:])), "numbered on, none lost"
+    assert doc["events"] == numbers[-1][1] == len(events)
+    assert pending(redis) == 0, "the job is acknowledged"
+    assert node.proc.poll() is None
+
+
+def test_two_nodes_drain_six_runs_fifo_each_one_run_at_a_time(redis_server, redis, nodes):
+    nodes("a"), nodes("b")
+    ids = [f"run{i}" for i in range(6)]
+    for run_id in ids:
+        call(redis_server.url, submit, sleeps(run_id, 1))
+
+    docs = [ended(redis, run_id, timeout=30) for run_id in ids]
+
+    assert [doc["status"] for doc in docs] == ["done"] * 6
+    assert {doc["node"] for doc in docs} == {"a", "b"}
+    for earlier, later in zip(docs, docs[2:]):  # two nodes: a run starts before any run queued two after it
+        assert earlier["started_at"] < later["started_at"]
+    for name in ("a", "b"):  # each node one run at a time
+        spans = sorted((doc["started_at"], doc["ended_at"]) for doc in docs if doc["node"] == name)
+        assert all(previous[1] <= following[0] for previous, following in zip(spans, spans[1:])), spans
+    assert pending(redis) == 0
+
+
+def test_a_cancel_request_ends_a_running_run_cancelled_and_kills_its_processes(redis_server, redis, nodes):
+    nodes("a")
+    call(redis_server.url, submit, sleeps("long", 60))
+    runner, child = until(lambda: sleeping(redis_server.url, "long"), timeout=20, what="the sleeper sleeping")
+
+    asked = time.monotonic()
+    call(redis_server.url, request_cancel, "long")
+    doc = ended(redis, "long", timeout=10)
+
+    assert doc["status"] == "cancelled" and doc["error"] == "cancelled while running", doc
+    # polled every 0.2 s, then SIGTERM and at most LAB_CANCEL_GRACE_S (0.5 s) before SIGKILL: some 0.1 s here
+    assert time.monotonic() - asked < 1.5
+    until(lambda: not alive_in_group(runner) and not alive(child), timeout=5, what="the run's processes gone")
+    assert pending(redis) == 0
+
+
+def test_a_node_killed_mid_run_leaves_no_process_and_its_run_is_reaped_interrupted(redis_server, redis, nodes):
+    node = nodes("doomed")
+    call(redis_server.url, submit, sleeps("orphan", 60))
+    runner, child = until(lambda: sleeping(redis_server.url, "orphan"), timeout=20, what="the sleeper sleeping")
+    sent = events_of(redis_server.url, "orphan")
+
+    node.proc.kill()
+    node.proc.wait()
+
+    until(lambda: not alive_in_group(runner) and not alive(child), timeout=5, what="the lifeline killing the run")
+    assert state(redis, "orphan")["status"] == "running"
+    assert call(redis_server.url, reap, TTL_S) == [], "not before its heartbeat expired"
+    reaped = until(lambda: call(redis_server.url, reap, TTL_S), timeout=TTL_S + 5, what="the run reaped")
+    assert reaped == ["orphan"]
+    doc = state(redis, "orphan")
+    assert doc["status"] == "interrupted" and "doomed stopped answering" in doc["error"], doc
+    assert events_of(redis_server.url, "orphan") == sent, "the events it had sent are kept"
+    assert doc["events"] == len(sent)
+    stream = call(redis_server.url, entries, "orphan")
+    assert stream[-1].kind == "state" and stream[-1].doc["status"] == "interrupted"
+    assert pending(redis) == 0, "acknowledged: never run again"
+    assert call(redis_server.url, reap, TTL_S) == []
+
+
+def test_a_job_that_cannot_run_fails_naming_the_problem_and_the_node_goes_on(redis_server, redis, nodes):
+    nodes("a")
+    call(redis_server.url, ensure_group)
+    good = {"v": 1, "experiment": "test-sleeps", "params": {"workers": 1, "seconds": 1}}
+    redis.xadd(RUNS, {"job": json.dumps({**good, "run": "future", "v": 2})})
+    redis.xadd(RUNS, {"job": json.dumps({**good, "run": "unknown", "experiment": "no-such-experiment"})})
+    redis.xadd(RUNS, {"job": json.dumps({**good, "run": "bounds", "params": {"seconds": 10_000}})})
+    redis.xadd(RUNS, {"job": b"\x80 not json"})
+    redis.xadd(RUNS, {"something": "else"})
+    call(redis_server.url, submit, sleeps("after", 1))
+
+    assert "version 2" in ended(redis, "future")["error"]
+    assert "unknown experiment 'no-such-experiment'" in ended(redis, "unknown")["error"]
+    bounds = ended(redis, "bounds")
+    assert bounds["status"] == "failed" and "seconds: must be" in bounds["error"] and "10000" in bounds["error"]
+    after = ended(redis, "after")
+    assert after["status"] == "done"
+    stream = redis.xlen(formats.events_key("after"))
+    redis.xadd(RUNS, sleeps("after", 1).to_fields())  # queued twice: it has ended, it is not run again
+    call(redis_server.url, submit, sleeps("last", 1))
+    assert ended(redis, "last")["status"] == "done"
+    assert state(redis, "after") == after and redis.xlen(formats.events_key("after")) == stream
+    assert pending(redis) == 0
+
+
+def test_sigterm_to_a_node_ends_its_run_interrupted_and_the_node_exits(redis_server, redis, nodes):
+    node = nodes("a")
+    call(redis_server.url, submit, sleeps("stopped", 60))
+    runner, child = until(lambda: sleeping(redis_server.url, "stopped"), timeout=20, what="the sleeper sleeping")
+
+    node.proc.send_signal(signal.SIGTERM)
+
+    assert node.proc.wait(timeout=15) == 0, node.text()
+    doc = state(redis, "stopped")
+    assert doc["status"] == "interrupted", doc
+    assert not alive_in_group(runner) and not alive(child)
+    assert pending(redis) == 0
+    assert not redis.exists(formats.node_key("a")), "its heartbeat is taken down"
+
+
+def test_a_node_started_again_under_its_name_ends_the_run_it_left_interrupted(redis_server, redis, nodes):
+    first = nodes("a")
+    call(redis_server.url, submit, sleeps("left", 60))
+    until(lambda: sleeping(redis_server.url, "left"), timeout=20, what="the sleeper sleeping")
+    first.proc.kill()
+    first.proc.wait()
+
+    nodes("a")  # its old heartbeat may still live: the new process ends what the old one left, first thing
+
+    doc = ended(redis, "left", timeout=5)
+    assert doc["status"] == "interrupted" and "found when the node started again" in doc["error"], doc
+    call(redis_server.url, submit, sleeps("next", 1))
+    assert ended(redis, "next")["status"] == "done"
+    assert pending(redis) == 0
+
+
+def test_a_node_reaps_the_run_of_a_node_that_died_then_takes_the_next(redis_server, redis, nodes):
+    doomed = nodes("doomed")
+    call(redis_server.url, submit, sleeps("dropped", 60))
+    until(lambda: sleeping(redis_server.url, "dropped"), timeout=20, what="the sleeper sleeping")
+    nodes("b")
+    doomed.proc.kill()
+    doomed.proc.wait()
+
+    doc = ended(redis, "dropped", timeout=TTL_S + 5)  # node b's loop reaps it once doomed's heartbeat expired
+
+    assert doc["status"] == "interrupted" and "doomed stopped answering" in doc["error"], doc
+    call(redis_server.url, submit, sleeps("next", 1))
+    assert ended(redis, "next")["node"] == "b"
+    assert pending(redis) == 0
