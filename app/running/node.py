@@ -71,9 +71,8 @@ class Node:
             while not self.stopping.is_set():
                 await reap(self.redis, self.settings.node_ttl_s, reaper=self.name)
                 reply = await self.redis.xreadgroup(GROUP, self.name, {RUNS: ">"}, count=1, block=READ_BLOCK_MS)
-                for _, entries in reply or []:
-                    for entry_id, fields in entries:
-                        await self._take(entry_id, fields)
+                for entry_id, fields in formats.read_entries_of(reply):
+                    await self._take(entry_id, fields)
         finally:
             heartbeat.cancel()
             await self.journal.close()
@@ -175,7 +174,8 @@ class Node:
                 log.warning("node %s: could not beat", self.name, exc_info=True)
 
     async def _beat(self) -> None:
-        doc = formats.heartbeat_doc(self.name, socket.gethostname(), os.getpid(), self.run and self.run.id, time.time())
+        run_id = self.run.id if self.run is not None else None
+        doc = formats.heartbeat_doc(self.name, socket.gethostname(), os.getpid(), run_id, time.time())
         await self.redis.set(formats.node_key(self.name), formats.dumps(doc), px=int(self.settings.node_ttl_s * 1000))
 
 

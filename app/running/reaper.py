@@ -29,15 +29,14 @@ async def reap(redis: Redis, ttl_s: float, reaper: str = "reaper") -> list[str]:
     """End the runs pending for nodes whose heartbeat expired; the ids of the runs it ended."""
     ended: list[str] = []
     alive: dict[str, bool] = {}
-    for pending in await redis.xpending_range(RUNS, GROUP, min="-", max="+", count=BATCH):
-        node = pending["consumer"].decode()
+    for entry_id, node in formats.pending_of(await redis.xpending_range(RUNS, GROUP, min="-", max="+", count=BATCH)):
         if node not in alive:
             alive[node] = bool(await redis.exists(formats.node_key(node)))
         if alive[node]:
             continue
         why = f"never ended: its node {node} stopped answering (no heartbeat for {ttl_s:g} s); it is not run again"
         # The entry has been idle since its node took it, at least the heartbeat's TTL before it expired.
-        run_id = await _claim_and_end(redis, pending["message_id"], reaper, int(ttl_s * 1000), why)
+        run_id = await _claim_and_end(redis, entry_id, reaper, int(ttl_s * 1000), why)
         if run_id:
             ended.append(run_id)
     for node, is_alive in alive.items():
@@ -50,20 +49,22 @@ async def reap_own(redis: Redis, node: str) -> list[str]:
     """At a node's start: end what a previous process of the same name left pending (it died mid-run)."""
     ended: list[str] = []
     why = f"never ended: its node {node} stopped while it ran (found when the node started again); it is not run again"
-    for pending in await redis.xpending_range(RUNS, GROUP, min="-", max="+", count=BATCH, consumername=node):
-        run_id = await _claim_and_end(redis, pending["message_id"], node, 0, why)
+    reply = await redis.xpending_range(RUNS, GROUP, min="-", max="+", count=BATCH, consumername=node)
+    for entry_id, _ in formats.pending_of(reply):
+        run_id = await _claim_and_end(redis, entry_id, node, 0, why)
         if run_id:
             ended.append(run_id)
     return ended
 
 
 async def _claim_and_end(redis: Redis, entry_id: bytes, reaper: str, min_idle_ms: int, why: str) -> str | None:
-    claimed = await redis.xclaim(RUNS, GROUP, reaper, min_idle_time=min_idle_ms, message_ids=[entry_id])
-    if not claimed:
+    reply = await redis.xclaim(RUNS, GROUP, reaper, min_idle_time=min_idle_ms, message_ids=[entry_id])
+    if not reply:
         return None  # another reaper took it first, or the entry was deleted
-    _, fields = claimed[0]
+    claimed = formats.entries_of(reply)
+    fields = claimed[0][1] if claimed else {}  # none: deleted while pending (Redis < 7 answers nil); acked below
     try:
-        job = read_job(fields or {})
+        job = read_job(fields)
         run_id: str | None = job.run
     except JobError as exc:
         job, run_id = None, exc.run
@@ -86,7 +87,7 @@ async def _claim_and_end(redis: Redis, entry_id: bytes, reaper: str, min_idle_ms
 
 async def _events_sent(redis: Redis, run_id: str) -> int:
     """The number of the last event the run's stream holds (0: none)."""
-    for entry_id, fields in await redis.xrevrange(formats.events_key(run_id), count=BATCH):
+    for _, fields in formats.entries_of(await redis.xrevrange(formats.events_key(run_id), count=BATCH)):
         if fields.get(b"kind") == b"events":
             return int(fields[b"last"])
     return 0

@@ -38,6 +38,10 @@ embedded lab's cancel does (a node that takes a run with a cancel request ends i
 
 A node's heartbeat, `lab:node:{name}`: the JSON document `{"v": 1, "name": ..., "host": ..., "pid": ...,
 "run": "<id or null>", "at": <unix s>}`, set with a TTL of LAB_NODE_TTL_S and refreshed every third of it.
+
+What the client answers (a client made without decode_responses: bytes, never str) is checked and typed at
+the boundary by `entries_of`, `read_entries_of`, `pending_of` and `text_of`: redis-py types its replies as
+broad unions (whatever any client, RESP version or option could return).
 """
 from __future__ import annotations
 
@@ -45,11 +49,15 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from app.model.experiments import Experiment
 from app.model.runs import Run, Truncation
 from app.model.status import Status
 from app.storage.records import placeholder, record_of
+
+if TYPE_CHECKING:
+    from redis.typing import EncodableT, FieldT
 
 VERSION = 1
 RUNS = "lab:runs"  # the queue of run jobs
@@ -99,7 +107,7 @@ class Job:
     sweep: str | None = None
     created_at: float = 0.0
 
-    def to_fields(self) -> dict[str, bytes]:
+    def to_fields(self) -> dict[FieldT, EncodableT]:
         """The entry of `lab:runs` that queues it."""
         return {"job": dumps({"v": VERSION, "run": self.run, "experiment": self.experiment, "params": self.params,
                               "measures_time": self.measures_time, "owner": self.owner, "sweep": self.sweep,
@@ -137,7 +145,7 @@ def read_job(fields: dict[bytes, bytes]) -> Job:
     return Job(run_id, experiment, params, measures_time, owner, sweep, float(created_at))
 
 
-def run_of_job(job: Job, experiment=None) -> Run:
+def run_of_job(job: Job, experiment: Experiment | None = None) -> Run:
     """The queued Run a job stands for; of `experiment` if known, else of a placeholder named by its id."""
     return Run(job.run, experiment or placeholder(job.experiment), job.params, job.owner, job.sweep,
                created_at=job.created_at)
@@ -158,15 +166,15 @@ def ended(doc: dict[str, Any], status: Status, error: str, events: int, now: flo
     return {**doc, "status": str(status), "error": error, "ended_at": now, "events": max(doc.get("events") or 0, events)}
 
 
-def state_entry(doc: dict[str, Any]) -> dict[str, Any]:
+def state_entry(doc: dict[str, Any]) -> dict[FieldT, EncodableT]:
     return {"v": VERSION, "kind": "state", "doc": dumps(doc)}
 
 
-def events_entry(first: int, last: int, data: bytes) -> dict[str, Any]:
+def events_entry(first: int, last: int, data: bytes) -> dict[FieldT, EncodableT]:
     return {"v": VERSION, "kind": "events", "first": first, "last": last, "data": data}
 
 
-def truncated_entry(truncation: Truncation) -> dict[str, Any]:
+def truncated_entry(truncation: Truncation) -> dict[FieldT, EncodableT]:
     return {"v": VERSION, "kind": "truncated",
             "doc": dumps({"v": VERSION, "at_bytes": truncation.at_bytes, "after_events": truncation.after_events})}
 
@@ -202,3 +210,76 @@ def heartbeat_doc(name: str, host: str, pid: int, run: str | None, now: float) -
 
 def cancel_doc(now: float) -> dict[str, Any]:
     return {"v": VERSION, "at": now}
+
+
+# ---- what the client answers ----
+# redis-py types a reply as whatever any client could answer (bytes or str, RESP2 or RESP3 shapes, nil);
+# the lab's clients are made without decode_responses and speak RESP2. Each reply is checked once, here,
+# and what does not fit is a TypeError saying what came, never a wrong value passed on.
+
+Fields = dict[bytes, bytes]  # a stream entry's fields
+
+
+def entries_of(reply: object) -> list[tuple[bytes, Fields]]:
+    """The entries of an XRANGE, XREVRANGE or XCLAIM reply (or of one stream of an XREADGROUP reply): (id,
+    fields), in order. nil is no entries; an entry answered nil (XCLAIM of one deleted while pending, before
+    Redis 7) is left out."""
+    if reply is None:
+        return []
+    if not isinstance(reply, list):
+        raise TypeError(f"Redis answered {type(reply).__name__} where it gives a list of stream entries")
+    entries = []
+    for entry in reply:
+        if not isinstance(entry, (tuple, list)) or len(entry) != 2:
+            raise TypeError(f"Redis answered {entry!r:.80} where it gives a stream entry (id, fields)")
+        entry_id, fields = entry
+        if entry_id is None and fields is None:  # redis-py's form of a nil entry
+            continue
+        entries.append((_bytes(entry_id, "an entry id"), _fields(fields)))
+    return entries
+
+
+def read_entries_of(reply: object) -> list[tuple[bytes, Fields]]:
+    """The entries of an XREADGROUP (or XREAD) reply, of every stream it read, in order; nil is none."""
+    if reply is None:
+        return []
+    if not isinstance(reply, list):  # a dict is RESP3's form, which the lab's clients do not speak
+        raise TypeError(f"Redis answered {type(reply).__name__} where it gives a list of [stream, entries]")
+    entries = []
+    for stream in reply:
+        if not isinstance(stream, (tuple, list)) or len(stream) != 2:
+            raise TypeError(f"Redis answered {stream!r:.80} where it gives a stream's [name, entries]")
+        entries.extend(entries_of(stream[1]))
+    return entries
+
+
+def pending_of(reply: object) -> list[tuple[bytes, str]]:
+    """The entries of an XPENDING reply with a range (redis-py's dicts): (entry id, the consumer it is
+    pending for)."""
+    if not isinstance(reply, list):
+        raise TypeError(f"Redis answered {type(reply).__name__} where it gives a list of pending entries")
+    pending = []
+    for entry in reply:
+        if not isinstance(entry, dict):
+            raise TypeError(f"Redis answered {entry!r:.80} where it gives a pending entry")
+        pending.append((_bytes(entry.get("message_id"), "a pending entry's id"),
+                        _bytes(entry.get("consumer"), "a pending entry's consumer").decode()))
+    return pending
+
+
+def text_of(reply: object) -> str:
+    """A reply that is one string, e.g. the id of the entry XADD added."""
+    return _bytes(reply, "a string").decode()
+
+
+def _fields(fields: object) -> Fields:
+    if not isinstance(fields, dict):
+        raise TypeError(f"Redis answered {type(fields).__name__} where it gives a stream entry's fields")
+    return {_bytes(name, "a field's name"): _bytes(value, "a field's value") for name, value in fields.items()}
+
+
+def _bytes(value: object, what: str) -> bytes:
+    if not isinstance(value, bytes):
+        raise TypeError(f"Redis answered {what} as {type(value).__name__} {value!r:.80}, not bytes "
+                        "(a client made with decode_responses?)")
+    return value

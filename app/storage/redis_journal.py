@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from app.model.events import Event
 from app.model.runs import Run, Truncation
@@ -72,7 +73,7 @@ class RedisJournal:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
     _caught_up: asyncio.Event = field(default_factory=asyncio.Event)
-    _writer: asyncio.Task | None = None
+    _writer: asyncio.Task[None] | None = None
 
     # -- the Journal --
 
@@ -158,7 +159,7 @@ class RedisJournal:
         add_events()
         await pipe.execute()
 
-    def _add_rows(self, pipe, run: Run, pieces: list[tuple[int, list[Event], bytes]]) -> None:
+    def _add_rows(self, pipe: Pipeline, run: Run, pieces: list[tuple[int, list[Event], bytes]]) -> None:
         log_state = self._logs.setdefault(run.id, LogState())
         for row in rows_of(pieces):
             was_truncated = log_state.truncation is not None

@@ -33,7 +33,7 @@ async def submit(redis: Redis, job: Job) -> str:
         pipe.xadd(formats.events_key(job.run), formats.state_entry(doc))
         pipe.xadd(RUNS, job.to_fields())
         *_, entry_id = await pipe.execute()
-    return entry_id.decode()
+    return formats.text_of(entry_id)
 
 
 async def request_cancel(redis: Redis, run_id: str) -> None:
@@ -54,4 +54,5 @@ async def state(redis: Redis, run_id: str) -> dict[str, Any] | None:
 async def entries(redis: Redis, run_id: str, after: str = "-") -> list[Entry]:
     """The run's stream from after the entry id `after` ("-": from its start)."""
     start = "-" if after == "-" else f"({after}"
-    return [formats.read_entry(entry_id, fields) for entry_id, fields in await redis.xrange(formats.events_key(run_id), start)]
+    reply = await redis.xrange(formats.events_key(run_id), start)
+    return [formats.read_entry(entry_id, fields) for entry_id, fields in formats.entries_of(reply)]
