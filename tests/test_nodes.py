@@ -119,6 +119,11 @@ def pending(redis) -> int:
     return redis.xpending(RUNS, GROUP)["pending"]
 
 
+def acknowledged(redis) -> None:
+    """Until no job is pending: a node acknowledges a job just after it has written the run's end."""
+    until(lambda: pending(redis) == 0, timeout=10, what="every job taken acknowledged")
+
+
 def test_a_node_runs_a_queued_run_and_its_stream_holds_all_of_it_in_order(redis_server, redis, nodes):
     node = nodes("a")
     call(redis_server.url, submit, sleeps("one", 1))
@@ -140,7 +145,7 @@ def test_a_node_runs_a_queued_run_and_its_stream_holds_all_of_it_in_order(redis_
     numbers = [(entry.first, entry.last) for entry in stream if entry.kind == "events"]
     assert numbers[0][0] == 1 and all(b[0] == a[1] + 1 for a, b in zip(numbers, numbers[1:])), "numbered on, none lost"
     assert doc["events"] == numbers[-1][1] == len(events)
-    assert pending(redis) == 0, "the job is acknowledged"
+    acknowledged(redis)
     assert node.proc.poll() is None
 
 
@@ -159,7 +164,7 @@ def test_two_nodes_drain_six_runs_fifo_each_one_run_at_a_time(redis_server, redi
     for name in ("a", "b"):  # each node one run at a time
         spans = sorted((doc["started_at"], doc["ended_at"]) for doc in docs if doc["node"] == name)
         assert all(previous[1] <= following[0] for previous, following in zip(spans, spans[1:])), spans
-    assert pending(redis) == 0
+    acknowledged(redis)
 
 
 def test_a_cancel_request_ends_a_running_run_cancelled_and_kills_its_processes(redis_server, redis, nodes):
@@ -175,7 +180,7 @@ def test_a_cancel_request_ends_a_running_run_cancelled_and_kills_its_processes(r
     # polled every 0.2 s, then SIGTERM and at most LAB_CANCEL_GRACE_S (0.5 s) before SIGKILL: some 0.1 s here
     assert time.monotonic() - asked < 1.5
     until(lambda: not alive_in_group(runner) and not alive(child), timeout=5, what="the run's processes gone")
-    assert pending(redis) == 0
+    acknowledged(redis)
 
 
 def test_a_node_killed_mid_run_leaves_no_process_and_its_run_is_reaped_interrupted(redis_server, redis, nodes):
@@ -198,7 +203,7 @@ def test_a_node_killed_mid_run_leaves_no_process_and_its_run_is_reaped_interrupt
     assert doc["events"] == len(sent)
     stream = call(redis_server.url, entries, "orphan")
     assert stream[-1].kind == "state" and stream[-1].doc["status"] == "interrupted"
-    assert pending(redis) == 0, "acknowledged: never run again"
+    acknowledged(redis)
     assert call(redis_server.url, reap, TTL_S) == []
 
 
@@ -224,7 +229,7 @@ def test_a_job_that_cannot_run_fails_naming_the_problem_and_the_node_goes_on(red
     call(redis_server.url, submit, sleeps("last", 1))
     assert ended(redis, "last")["status"] == "done"
     assert state(redis, "after") == after and redis.xlen(formats.events_key("after")) == stream
-    assert pending(redis) == 0
+    acknowledged(redis)
 
 
 def test_sigterm_to_a_node_ends_its_run_interrupted_and_the_node_exits(redis_server, redis, nodes):
@@ -238,7 +243,7 @@ def test_sigterm_to_a_node_ends_its_run_interrupted_and_the_node_exits(redis_ser
     doc = state(redis, "stopped")
     assert doc["status"] == "interrupted", doc
     assert not alive_in_group(runner) and not alive(child)
-    assert pending(redis) == 0
+    acknowledged(redis)
     assert not redis.exists(formats.node_key("a")), "its heartbeat is taken down"
 
 
@@ -255,7 +260,7 @@ def test_a_node_started_again_under_its_name_ends_the_run_it_left_interrupted(re
     assert doc["status"] == "interrupted" and "found when the node started again" in doc["error"], doc
     call(redis_server.url, submit, sleeps("next", 1))
     assert ended(redis, "next")["status"] == "done"
-    assert pending(redis) == 0
+    acknowledged(redis)
 
 
 def test_a_node_reaps_the_run_of_a_node_that_died_then_takes_the_next(redis_server, redis, nodes):
@@ -271,4 +276,4 @@ def test_a_node_reaps_the_run_of_a_node_that_died_then_takes_the_next(redis_serv
     assert doc["status"] == "interrupted" and "doomed stopped answering" in doc["error"], doc
     call(redis_server.url, submit, sleeps("next", 1))
     assert ended(redis, "next")["node"] == "b"
-    assert pending(redis) == 0
+    acknowledged(redis)
