@@ -98,7 +98,7 @@ def test_a_runner_that_cannot_start_fails_the_run_instead_of_leaving_it_queued(c
         second = post_sleeps(client)  # the slot was given back
         assert wait_for_status(client, second, timeout=5)["status"] == "failed"
     # The server's log has what the run's page words: the exception, with its traceback.
-    failed = [r for r in caplog.records if r.name == "app.running.lab" and run_id in r.getMessage()]
+    failed = [r for r in caplog.records if r.name == "app.running.supervisor" and run_id in r.getMessage()]
     assert failed and failed[0].levelno == logging.ERROR and failed[0].exc_info
     assert "FileNotFoundError" in caplog.text and "Traceback" in caplog.text
 
@@ -123,5 +123,5 @@ def test_the_served_app_logs_what_it_caught_with_its_traceback(tmp_path):
         run_id = httpx.post(f"{server.url}/api/runs", json={"experiment": experiment}).json()["id"]
         until(lambda: httpx.get(f"{server.url}/api/runs/{run_id}").json()["status"] == "failed", 10, "the run to fail")
     output = server.output
-    assert f"ERROR:    app.running.lab: run {run_id} ({experiment}): could not run the experiment" in output
+    assert f"ERROR:    app.running.supervisor: run {run_id} ({experiment}): could not run the experiment" in output
     assert "Traceback (most recent call last)" in output and "FileNotFoundError" in output

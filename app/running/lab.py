@@ -18,13 +18,12 @@ from app.drawing.sweeps import Point, Sweep
 from app.model.experiments import Experiment
 from app.model.runs import Place, Run
 from app.model.status import Status
-from app.running import pythons
 from app.running.admission import Admission
 from app.running.limits import Client, Limits, Load, Refusal
 from app.running.pythons import Interpreter
 from app.running.runners import WarmRunner
 from app.running.seams import Queue
-from app.running.supervisor import execute
+from app.running.supervisor import execute_or_fail
 from app.settings import Settings
 from app.storage.seams import RunStorage
 from app.storage.store import RunStore
@@ -168,13 +167,7 @@ class Lab:
             if run.finished:  # cancelled while it waited
                 return
             run.place = None
-            try:
-                python = pythons.path_of(self.interpreters, run.params) if self.interpreters else None
-                await execute(run, self.settings, self.warm_runner, python)
-            except Exception as exc:  # e.g. LAB_PYTHON missing: the runner could not even start
-                log.exception("run %s (%s): could not run the experiment", run.id, run.experiment.id)
-                if not run.finished:
-                    run.finish(Status.FAILED, f"could not run the experiment: {type(exc).__name__}: {exc}")
+            await execute_or_fail(run, self.settings, self.warm_runner, self.interpreters)
         finally:
             self.admission.finish(run.id)
             if not self._stopping:

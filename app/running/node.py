@@ -33,7 +33,7 @@ from app.running import pythons
 from app.running.pythons import Interpreter
 from app.running.reaper import reap, reap_own
 from app.running.runners import WarmRunner
-from app.running.supervisor import execute
+from app.running.supervisor import execute_or_fail
 from app.settings import Settings
 from app.storage import redis_formats as formats
 from app.storage.redis_formats import GROUP, RUNS, Job, JobError, read_job
@@ -144,12 +144,7 @@ class Node:
         await self._beat()
         watch = asyncio.create_task(self._watch_cancel(run))
         try:
-            python = pythons.path_of(self.interpreters, run.params) if self.interpreters else None
-            await execute(run, self.settings, self.warm_runner, python)
-        except Exception as exc:  # e.g. LAB_PYTHON missing: the runner could not even start
-            log.exception("run %s (%s): could not run the experiment", run.id, run.experiment.id)
-            if not run.finished:
-                run.finish(Status.FAILED, f"could not run the experiment: {type(exc).__name__}: {exc}")
+            await execute_or_fail(run, self.settings, self.warm_runner, self.interpreters)
         finally:
             watch.cancel()
             self.run = None

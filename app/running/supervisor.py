@@ -11,6 +11,7 @@ and every live worker is blocked in a wait (app/model/hangs.py), nothing will ev
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import time
 from dataclasses import dataclass, field
@@ -21,8 +22,12 @@ from app.model.hangs import Blocked, blocked_workers
 from app.model.runs import Run
 from app.model.status import Status
 from app.model.timeline import signal_name
+from app.running import pythons
+from app.running.pythons import Interpreter
 from app.running.runners import WarmRunner, signal_group
 from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 STDERR_TAIL = 16_000
 READ_SIZE = 1 << 16
@@ -106,6 +111,19 @@ def _outcome(run: Run, returncode: int, settings: Settings) -> tuple[Status, str
     if returncode < 0:
         return Status.FAILED, _joined(f"the runner was killed by {signal_name(-returncode)}", deaths)
     return Status.FAILED, _joined(f"the runner exited with status {returncode} without a result", deaths)
+
+
+async def execute_or_fail(run: Run, settings: Settings, warm_runner: WarmRunner,
+                          interpreters: tuple[Interpreter, ...] = ()) -> None:
+    """`execute` on the interpreter the run's `python` param picks among `interpreters`; a run whose runner
+    could not even start (LAB_PYTHON missing, say) fails, saying why. The lab and a runner node both run so."""
+    try:
+        python = pythons.path_of(interpreters, run.params) if interpreters else None
+        await execute(run, settings, warm_runner, python)
+    except Exception as exc:
+        log.exception("run %s (%s): could not run the experiment", run.id, run.experiment.id)
+        if not run.finished:
+            run.finish(Status.FAILED, f"could not run the experiment: {type(exc).__name__}: {exc}")
 
 
 async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python: str | None = None) -> None:
