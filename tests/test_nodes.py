@@ -241,7 +241,7 @@ def test_sigterm_to_a_node_ends_its_run_interrupted_and_the_node_exits(redis_ser
 
     assert node.proc.wait(timeout=15) == 0, node.text()
     doc = state(redis, "stopped")
-    assert doc["status"] == "interrupted", doc
+    assert doc["status"] == "interrupted" and doc["error"] == "the runner node a stopped while it ran", doc
     assert not alive_in_group(runner) and not alive(child)
     acknowledged(redis)
     assert not redis.exists(formats.node_key("a")), "its heartbeat is taken down"

@@ -69,6 +69,7 @@ class Run:
     truncated: Truncation | None = None  # set by the store once the log reached settings.max_log_mb
     cut_at_ns: int | None = None  # where spans still open were cut when it ended (kept for replay)
     stop_as: Status = Status.CANCELLED  # the status a stop request ends it with (INTERRUPTED on server shutdown)
+    stopped_by: str = "the server"  # who stops it when it ends INTERRUPTED (a runner node, app/running/node.py)
     journal: Journal | None = field(default=None, repr=False, compare=False)
     timeline: Timeline = field(default_factory=Timeline)
     changed: asyncio.Event = field(default_factory=asyncio.Event)

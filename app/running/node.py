@@ -88,6 +88,7 @@ class Node:
         self.stopping.set()
         if self.run is not None and not self.run.finished:
             self.run.stop_as = Status.INTERRUPTED
+            self.run.stopped_by = f"the runner node {self.name}"
             self.run.cancel_requested.set()
 
     async def _take(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:

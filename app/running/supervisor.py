@@ -133,7 +133,7 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
     runner = await warm_runner.take(python)
     if run.cancel_requested.is_set():  # cancelled while its runner started: the experiment never starts
         await runner.discard()
-        run.finish(run.stop_as, _why_stopped(run.stop_as, settings))
+        run.finish(run.stop_as, _why_stopped(run, run.stop_as, settings))
         return
     runner = await warm_runner.hand_over(runner, run.experiment.module, run.params, python)
     proc = runner.proc
@@ -176,7 +176,7 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
             for pump in pumps:
                 pump.cancel()
         if stopped_by is not None:
-            why: str | None = _why_stopped(stopped_by, settings)
+            why: str | None = _why_stopped(run, stopped_by, settings)
             if stopped_by == Status.HUNG:  # waiting on a worker that was killed: say which
                 why = _joined(why, deaths_before_stop)
             run.finish(stopped_by, why, cut_at_ns=time.monotonic_ns())
@@ -216,14 +216,14 @@ def _joined(*parts: str | None) -> str | None:
     return text or None
 
 
-def _why_stopped(stopped_by: Status, settings: Settings) -> str:
+def _why_stopped(run: Run, stopped_by: Status, settings: Settings) -> str:
     if stopped_by == Status.HUNG:
         return (f"every live worker was blocked, with no progress for {settings.hang_after_s:g} s: "
                 "the run's processes were killed")
     if stopped_by == Status.TIMED_OUT:
         return f"stopped at the time limit of {settings.run_timeout_s:g} s"
     if stopped_by == Status.INTERRUPTED:
-        return "the server stopped while it ran"
+        return f"{run.stopped_by} stopped while it ran"
     return "cancelled while running"
 
 
