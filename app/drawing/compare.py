@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
-from app.drawing.result_words import label_of, scalar
+from app.drawing.result_words import cell, label_of, scalar
 from app.model.findings import verdict
 
 if TYPE_CHECKING:
@@ -71,20 +71,12 @@ def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _flat(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_flat(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_flat(v)}" for k, v in value.items())
-    return scalar(value)
-
-
 def _text(value: Any, unit: str = "") -> str:
     """A value in a cell: a scalar with its unit, a list or dict flattened and cut at CELL_MAX."""
     if value is _MISSING:
         return "—"
     if isinstance(value, (list, tuple, dict)):
-        text = _flat(value)
+        text = cell(value)
         return text if len(text) <= CELL_MAX else text[: CELL_MAX - 1] + "…"
     return scalar(value) + ("×" if unit == "×" else f" {unit}" if unit else "")
 

@@ -138,21 +138,22 @@ def label_of(key: str) -> tuple[str, str]:
 def table(value: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> Table:
     """A list as (#, value) rows from 1, a dict as (key, value) rows; nested values as text."""
     if isinstance(value, dict):
-        rows: list[tuple[str, ...]] = [(str(k), _cell(v)) for k, v in value.items()]
+        rows: list[tuple[str, ...]] = [(str(k), cell(v)) for k, v in value.items()]
         head: tuple[str, ...] = ("", "")
     elif len(value) <= ACROSS_MAX and not any(isinstance(v, (list, tuple, dict)) for v in value):
-        return Table(tuple(str(i) for i in range(1, len(value) + 1)), [tuple(_cell(v) for v in value)], across=True)
+        return Table(tuple(str(i) for i in range(1, len(value) + 1)), [tuple(cell(v) for v in value)], across=True)
     else:
-        rows = [(str(i), _cell(v)) for i, v in enumerate(value, 1)]
+        rows = [(str(i), cell(v)) for i, v in enumerate(value, 1)]
         head = ("#", "")
     return Table(head, rows[:TABLE_ROWS], max(0, len(rows) - TABLE_ROWS))
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A value in one line of text: lists joined with commas, dicts as `key: value` pairs."""
     if isinstance(value, (list, tuple)):
-        return ", ".join(_cell(v) for v in value)
+        return ", ".join(cell(v) for v in value)
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {_cell(v)}" for k, v in value.items())
+        return ", ".join(f"{k}: {cell(v)}" for k, v in value.items())
     return scalar(value)
 
 

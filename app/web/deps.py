@@ -80,8 +80,9 @@ async def get_sweep(sweep_id: str, lab: LabDep) -> Sweep:
 SweepDep = Annotated[Sweep, Depends(get_sweep)]
 
 
-def may_cancel(request: Request, run: Run) -> bool:
-    """Only the client that started a run (its cookie), or the teacher (admin token), may cancel it.
+def may_cancel(request: Request, owner: str) -> bool:
+    """Only the client that started a run or a sweep (`owner`: its cookie), or the teacher (admin token),
+    may cancel it.
 
     A run started without a cookie is owned by its IP address (app/web/clients.py): a request from that
     address may cancel it, with the cookie that first response gave it or without one.
@@ -89,11 +90,11 @@ def may_cancel(request: Request, run: Run) -> bool:
     if is_admin(request, request.app.state.settings):
         return True
     client = client_of(request)
-    return bool(run.owner) and run.owner in (client.id, f"ip:{client.ip}")
+    return bool(owner) and owner in (client.id, f"ip:{client.ip}")
 
 
 async def get_cancellable_run(request: Request, run: RunDep) -> Run:
-    if not may_cancel(request, run):
+    if not may_cancel(request, run.owner):
         raise HTTPException(403, "only the client that started this run, or the teacher with the admin token, may cancel it")
     return run
 

@@ -122,7 +122,7 @@ async def run_page(zoomed: Annotated[Zoomed, Depends(zoomed_run)], request: Requ
             window = Window(window.from_ns, window.from_ns + MIN_WIDTH_NS)
         drawn, note = await request.app.state.zoom.timeline(run, window)
         parts = lab.renderer.window_parts(run, drawn, window, note)
-    return render(request, "run.html", **parts, may_cancel=may_cancel(request, run),
+    return render(request, "run.html", **parts, may_cancel=may_cancel(request, run.owner),
                   fixed=fixed_variant(run, lab.experiments), pythons=other_pythons(run), **presenter_context(request))
 
 

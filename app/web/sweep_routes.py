@@ -107,10 +107,10 @@ async def unfinished(lab: Lab, sweep: Sweep) -> list[Run]:
 async def cancel_sweep(sweep: SweepDep, request: Request, lab: LabDep) -> dict[str, Any]:
     """Cancel every point not finished yet: the queued ones first, from the last, so that none of them
     starts as the executing one ends; then that one. Finished points keep their results."""
-    going = await unfinished(lab, sweep)
-    if not all(may_cancel(request, run) for run in going):
+    if not may_cancel(request, sweep.owner):  # its points are its owner's runs
         raise HTTPException(403, "only the client that started this sweep, or the teacher with the admin token, "
                                  "may cancel it")
+    going = await unfinished(lab, sweep)
     queued = [run for run in going if run.status == Status.QUEUED]
     for run in [*reversed(queued), *(run for run in going if run not in queued)]:
         lab.cancel(run)
@@ -119,7 +119,7 @@ async def cancel_sweep(sweep: SweepDep, request: Request, lab: LabDep) -> dict[s
 
 async def page_context(lab: Lab, sweep: Sweep, request: Request) -> dict[str, Any]:
     found = [o for o, _ in await outcomes(lab, sweep)]
-    going = await unfinished(lab, sweep)
+    state = status([o.status for o in found])  # the sweep's
     experiment = lab.experiments.get(sweep.experiment)
     tasks_wait = bool(experiment and experiment.tasks_wait)
     drawn = lines(sweep.vary, found, tasks_wait)
@@ -135,10 +135,10 @@ async def page_context(lab: Lab, sweep: Sweep, request: Request) -> dict[str, An
         meaning = ""
     return {
         "sweep": sweep, "title": experiment.title if experiment else sweep.experiment,
-        "status": status([o.status for o in found]), "finished": sum(Status(o.status).finished for o in found),
+        "status": state, "finished": sum(Status(o.status).finished for o in found),
         "plot": layout(drawn, workers), "said": sentences(drawn), "table": table(sweep.vary, found, drawn, tasks_wait),
         "meaning": meaning, "has_workers": bool(workers), "tasks_wait": tasks_wait,
-        "may_cancel": bool(going) and all(may_cancel(request, run) for run in going),
+        "may_cancel": state != "finished" and may_cancel(request, sweep.owner),
     }
 
 
