@@ -22,42 +22,13 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from app.model.events import Event
-from app.model.runs import Run, Truncation
+from app.model.runs import Run
 from app.model.status import Status
 from app.storage import redis_formats as formats
 from app.storage.store import BACKLOG_HIGH
-from app.storage.wire import KEEP_PAST_BOUND, Row, encode, pack, pack_wire, rows_of
+from app.storage.wire import LogState, bounded, rows_of
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class LogState:
-    """What the writer knows of one run's stored log (as the SQLite store's writer keeps it)."""
-
-    bytes: int = 0
-    truncation: Truncation | None = None
-
-
-def bounded(row: Row, log_state: LogState, max_bytes: int) -> tuple[int, int, bytes] | None:
-    """The stored form of `row` (first, last, data) within the log's bound, as the SQLite store stores it;
-    sets `log_state.truncation` when this row crosses the bound. None: nothing of it is kept."""
-    blob = None
-    if log_state.truncation is None:
-        blob = pack_wire(row.wire) if row.wire else pack([encode(seq, e) for seq, e in row.numbered()])
-        if log_state.bytes + len(blob) > max_bytes:
-            log_state.truncation = Truncation(log_state.bytes, row.first - 1)
-            blob = None
-    if blob is None:
-        kept = [(seq, e) for seq, e in row.numbered() if e.kind in KEEP_PAST_BOUND]
-        if not kept:
-            return None
-        blob = pack([encode(seq, e) for seq, e in kept])
-        first, last = kept[0][0], kept[-1][0]
-    else:
-        first, last = row.first, row.last
-    log_state.bytes += len(blob)
-    return first, last, blob
 
 
 @dataclass

@@ -18,7 +18,7 @@ from app.model.status import FINISHED
 from app.model.timeline import Timeline
 from app.storage import snapshots
 from app.storage.records import HISTORY_COLUMNS, Page, history_row, run_of
-from app.storage.wire import KEEP_PAST_BOUND, encode, pack, pack_wire, rows_of, unpack_events
+from app.storage.wire import LogState, bounded, rows_of, unpack_events
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -77,14 +77,6 @@ def seen(conn: sqlite3.Connection, running: list[tuple[int, str]]) -> None:
 
 
 @dataclass
-class LogState:
-    """What the writer knows of one run's stored log."""
-
-    bytes: int = 0
-    truncation: Truncation | None = None
-
-
-@dataclass
 class Writer:
     """Writes runs and their events, each run's log held to `max_log_bytes`; `truncated(run, truncation)` is
     called, on the database thread, when a run's log reaches it."""
@@ -102,26 +94,12 @@ class Writer:
             last = 0
             for row in rows_of(pieces):
                 last = row.last
-                first = row.first
-                blob = None
-                if log.truncation is None:
-                    # The flood's usual case: the runner's lines compressed as they came (no re-encoding).
-                    blob = pack_wire(row.wire) if row.wire else pack([encode(seq, e) for seq, e in row.numbered()])
-                    if log.bytes + len(blob) > self.max_log_bytes:
-                        # This row would cross the bound: from its first event on, keep only what replay needs.
-                        log.truncation = Truncation(log.bytes, row.first - 1)
-                        self.truncated(run, log.truncation)
-                        blob = None
-                if blob is None:
-                    kept = [(seq, e) for seq, e in row.numbered() if e.kind in KEEP_PAST_BOUND]
-                    if not kept:
-                        continue
-                    blob = pack([encode(seq, e) for seq, e in kept])
-                    first, last_kept = kept[0][0], kept[-1][0]
-                else:
-                    last_kept = row.last
-                conn.execute("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)", (run_id, first, last_kept, blob))
-                log.bytes += len(blob)
+                was_truncated = log.truncation is not None
+                stored = bounded(row, log, self.max_log_bytes)
+                if not was_truncated and log.truncation is not None:
+                    self.truncated(run, log.truncation)
+                if stored is not None:
+                    conn.execute("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)", (run_id, *stored))
             if not last:
                 continue
             truncation = log.truncation

@@ -12,6 +12,7 @@ import zlib
 from dataclasses import dataclass
 
 from app.model.events import KINDS, Event, decode, decode_wire
+from app.model.runs import Truncation
 
 CHUNK_EVENTS = 4096  # events per stored row: what a page read decompresses at most, twice
 WIRE_MARK = b"#wire\n"  # a row of the runner's lines as they came (no event line starts with #)
@@ -107,3 +108,34 @@ def rows_of(pieces: list[tuple[int, list[Event], bytes]]) -> list[Row]:
         row.last = first + len(events) - 1
     cut_loose()
     return rows
+
+
+@dataclass
+class LogState:
+    """What a writer knows of one run's stored log: its bytes, and where it reached the bound."""
+
+    bytes: int = 0
+    truncation: Truncation | None = None
+
+
+def bounded(row: Row, log_state: LogState, max_bytes: int) -> tuple[int, int, bytes] | None:
+    """The stored form of `row` (first, last, data) within the log's bound (LAB_MAX_LOG_MB), counted by stored
+    bytes: the runner's lines compressed as they came (no re-encoding); the row that would cross the bound,
+    and every row after it, keep only what replay needs (KEEP_PAST_BOUND), and `log_state.truncation` says
+    where. None: nothing of it is kept. The SQLite store and the Redis journal both store rows so."""
+    blob = None
+    if log_state.truncation is None:
+        blob = pack_wire(row.wire) if row.wire else pack([encode(seq, e) for seq, e in row.numbered()])
+        if log_state.bytes + len(blob) > max_bytes:
+            log_state.truncation = Truncation(log_state.bytes, row.first - 1)
+            blob = None
+    if blob is None:
+        kept = [(seq, e) for seq, e in row.numbered() if e.kind in KEEP_PAST_BOUND]
+        if not kept:
+            return None
+        blob = pack([encode(seq, e) for seq, e in kept])
+        first, last = kept[0][0], kept[-1][0]
+    else:
+        first, last = row.first, row.last
+    log_state.bytes += len(blob)
+    return first, last, blob
