@@ -60,16 +60,16 @@ class Lab:
         self.warm_runner = WarmRunner(settings)
         self.warm_runner.start_next()  # the first run's runner
 
-    def request(self, experiment: Experiment, params: dict[str, Any], client: Client, admin: bool = False) -> Run | Refusal:
+    async def request(self, experiment: Experiment, params: dict[str, Any], client: Client, admin: bool = False) -> Run | Refusal:
         """Start a run for `client` if the fair-use limits (app/running/limits.py) allow it, else say which refuses it."""
-        refusal = self._allow(experiment, 1, client, admin)
+        refusal = await self._allow(experiment, 1, client, admin)
         return refusal or self.start(experiment, params, client.id)
 
-    def sweep(self, experiment: Experiment, base: dict[str, Any], vary: dict[str, list[Any]],
+    async def sweep(self, experiment: Experiment, base: dict[str, Any], vary: dict[str, list[Any]],
               points: list[dict[str, Any]], client: Client, admin: bool = False) -> Sweep | Refusal:
         """Queue a run per point (checked by app/drawing/sweeps.py expand) as one request: the limits are asked
         once whether they hold all of them, so none of its own points is refused later."""
-        refusal = self._allow(experiment, len(points), client, admin)
+        refusal = await self._allow(experiment, len(points), client, admin)
         if refusal is not None:
             return refusal
         sweep_id = self.sweeps.new_id()
@@ -79,7 +79,7 @@ class Lab:
         self.sweeps.save(sweep)
         return sweep
 
-    def _allow(self, experiment: Experiment, runs: int, client: Client, admin: bool) -> Refusal | None:
+    async def _allow(self, experiment: Experiment, runs: int, client: Client, admin: bool) -> Refusal | None:
         """Whether `client` may start a request of `runs` runs now; counted against its rate if so."""
         load = Load(self.admission.would_queue(runs, experiment.measures_time), self.queued,
                     self.in_flight_of(client.id))

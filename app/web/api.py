@@ -88,7 +88,7 @@ async def create_run(body: RunRequest, request: Request, lab: LabDep) -> Any:
         params = validate(experiment.params, body.params)
     except ParamError as exc:
         return ErrorResponse({"detail": str(exc), "errors": exc.errors}, status_code=422)
-    run = lab.request(experiment, params, client_of(request), is_admin(request, lab.settings))
+    run = await lab.request(experiment, params, client_of(request), is_admin(request, lab.settings))
     if isinstance(run, Refusal):
         return JSONResponse(run.to_json(), status_code=run.status, headers=run.headers)
     return {"id": run.id, "status": run.status, "url": f"/runs/{run.id}"}

@@ -58,7 +58,7 @@ async def start_from_form(exp: ExperimentDep, request: Request, lab: LabDep) -> 
         params = validate(exp.params, raw)
     except ParamError as exc:
         return render(request, "experiment.html", 422, exp=exp, values={**defaults(exp.params), **raw}, errors=exc.errors)
-    run = lab.request(exp, params, client_of(request), is_admin(request, lab.settings))
+    run = await lab.request(exp, params, client_of(request), is_admin(request, lab.settings))
     if isinstance(run, Refusal):
         response = render(request, "experiment.html", run.status, exp=exp, values={**defaults(exp.params), **raw},
                           errors=[run.message])
@@ -185,7 +185,7 @@ async def run_again(run: RunDep, request: Request, lab: LabDep) -> Response:
         params = validate(target.params, params_for(target, run.params, form))
     except ParamError as exc:
         return problem(request, 422, f"Could not start {target.title}", exc.errors, {"detail": str(exc), "errors": exc.errors})
-    started = lab.request(target, params, client_of(request), is_admin(request, lab.settings))
+    started = await lab.request(target, params, client_of(request), is_admin(request, lab.settings))
     if isinstance(started, Refusal):
         return problem(request, started.status, f"Could not start {target.title}", [started.message],
                        started.to_json(), started.headers)

@@ -76,7 +76,7 @@ async def create_sweep(body: SweepRequest, request: Request, lab: LabDep) -> Any
         points = expand(experiment.params, body.params, body.vary)
     except ParamError as exc:
         return ErrorResponse({"detail": str(exc), "errors": exc.errors}, status_code=422)
-    sweep = lab.sweep(experiment, shared(points, body.vary), body.vary, points, client_of(request),
+    sweep = await lab.sweep(experiment, shared(points, body.vary), body.vary, points, client_of(request),
                       is_admin(request, lab.settings))
     if isinstance(sweep, Refusal):
         return JSONResponse(sweep.to_json(), status_code=sweep.status, headers=sweep.headers)
@@ -165,7 +165,7 @@ async def sweep_from_form(exp: ExperimentDep, request: Request, lab: LabDep) -> 
         points = expand(exp.params, raw, vary)
     except ParamError as exc:
         return render(request, "experiment.html", 422, errors=exc.errors, **page)
-    sweep = lab.sweep(exp, shared(points, vary), vary, points, client_of(request), is_admin(request, lab.settings))
+    sweep = await lab.sweep(exp, shared(points, vary), vary, points, client_of(request), is_admin(request, lab.settings))
     if isinstance(sweep, Refusal):
         response = render(request, "experiment.html", sweep.status, errors=[sweep.message], **page)
         response.headers.update(sweep.headers)
