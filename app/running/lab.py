@@ -83,10 +83,7 @@ class Lab:
         """Whether `client` may start a request of `runs` runs now; counted against its rate if so."""
         load = Load(self.admission.would_queue(runs, experiment.measures_time), self.queued,
                     self.in_flight_of(client.id))
-        refusal = self.limits.check(client, load, admin, runs)
-        if refusal is None:
-            self.limits.record(client)
-        return refusal
+        return await self.limits.admit(client, load, admin, runs)
 
     def start(self, experiment: Experiment, params: dict[str, Any], owner: str = "", sweep: str | None = None) -> Run:
         run = self.store.create(experiment, params, owner, sweep)

@@ -3,7 +3,12 @@
 Checked, in this order, before a run is created (by the API and by the form alike):
 the queue's length (only when the run would have to wait), the client's runs in flight
 (queued or executing), then its runs per minute and its IP address's runs per minute
-(sliding windows, app/running/ratelimit.py). A refused request does not count against the rates.
+(sliding windows). A refused request does not count against the rates.
+
+The two windows are a seam, `Rates`: `MemoryRates` (app/running/ratelimit.py's SlidingWindow, in this
+process) embedded, a second one when web replicas share them (issue 15), so a client's limit holds
+whichever replica answers. Either checks both windows and counts the request in both as one step, so
+requests racing for a client's last run cannot all have it.
 
 A sweep (app/drawing/sweeps.py) is one request of several runs, checked once: the queue must have room
 for every one of its runs that would wait, and it counts as one run in flight and one run per
@@ -13,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from app.running.ratelimit import SlidingWindow, whole_seconds
 from app.settings import Settings
@@ -55,15 +60,76 @@ class Load:
     in_flight_of_client: int  # the client's requests queued or executing: a run, or a sweep however many runs
 
 
-class Limits:
+@dataclass(frozen=True)
+class Window:
+    """One of the two per-minute windows a request is counted in: by the client's id, or by its IP address."""
+
+    kind: str  # "client" or "ip"
+    limit_name: str  # the setting that bounds it
+    who: str  # whom the refusal speaks of
+
+    def key(self, client: Client) -> str:
+        return client.id if self.kind == "client" else client.ip
+
+    def limit(self, settings: Settings) -> int:
+        return int(getattr(settings, self.limit_name))
+
+    def refusal(self, settings: Settings, wait_s: float) -> Refusal:
+        """Refused for `wait_s` more seconds, until the oldest run it counts leaves the window."""
+        limit, retry = self.limit(settings), whole_seconds(wait_s)
+        return Refusal(self.limit_name, limit, retry,
+                       f"{self.who} started {limit} runs in the last minute ({self.limit_name} = {limit}): "
+                       f"try again in {retry} s")
+
+
+WINDOWS = (Window("client", "max_runs_per_minute_per_client", "you"),
+           Window("ip", "max_runs_per_minute_per_ip", "your IP address"))  # checked in this order
+
+
+class Rates(Protocol):
+    """The per-minute windows of every client, wherever they are kept."""
+
+    async def take(self, client: Client, check: bool = True) -> Refusal | None:
+        """In one step: if every window (WINDOWS, in order) allows one more request from `client`, count it in
+        each and return None; else count nothing and return the first window's refusal.
+        `check=False` counts it without asking (the admin, held to no rate, whose runs still count)."""
+        ...
+
+
+class MemoryRates:
+    """The windows in this process (one server: the embedded lab). `take` never awaits, so it is one step."""
+
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic):
         self.settings = settings
-        self.per_client = SlidingWindow(settings.max_runs_per_minute_per_client, MINUTE_S, clock)
-        self.per_ip = SlidingWindow(settings.max_runs_per_minute_per_ip, MINUTE_S, clock)
+        self.windows = [(window, SlidingWindow(window.limit(settings), MINUTE_S, clock)) for window in WINDOWS]
 
-    def check(self, client: Client, load: Load, admin: bool = False, runs: int = 1) -> Refusal | None:
-        """Why this client may not start a request of `runs` runs now (a run, or a sweep's points), or None.
-        The admin is held only to the queue's length."""
+    async def take(self, client: Client, check: bool = True) -> Refusal | None:
+        for window, counts in self.windows if check else ():
+            wait = counts.retry_after(window.key(client))
+            if wait > 0:
+                return window.refusal(self.settings, wait)
+        for window, counts in self.windows:
+            counts.record(window.key(client))
+        return None
+
+
+class Limits:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic, rates: Rates | None = None):
+        self.settings = settings
+        self.rates: Rates = rates if rates is not None else MemoryRates(settings, clock)
+
+    async def admit(self, client: Client, load: Load, admin: bool = False, runs: int = 1) -> Refusal | None:
+        """Why this client may not start a request of `runs` runs now (a run, or a sweep's points), or None,
+        and then it is counted against the client's rates (a sweep once, however many runs).
+        The admin is held only to the queue's length (its request still counts)."""
+        refusal = self.check_load(load, admin, runs)
+        if refusal is not None:
+            return refusal
+        return await self.rates.take(client, check=not admin)
+
+    def check_load(self, load: Load, admin: bool = False, runs: int = 1) -> Refusal | None:
+        """The limits on what the lab holds now: the queue's length, then (not for the admin) the client's
+        requests in flight."""
         s = self.settings
         if load.would_wait and load.queued + load.would_wait > s.max_queued_runs:
             # No way to know when a slot frees: a run lasts up to the time limit, most far less.
@@ -83,17 +149,4 @@ class Limits:
                            f"you already have {load.in_flight_of_client} runs queued or running, a sweep counting as one "
                            f"(max_runs_in_flight_per_client = {s.max_runs_in_flight_per_client}): "
                            f"try again when one ends, in about {retry} s, or cancel one")
-        for window, key, name, who in ((self.per_client, client.id, "max_runs_per_minute_per_client", "you"),
-                                       (self.per_ip, client.ip, "max_runs_per_minute_per_ip", "your IP address")):
-            wait = window.retry_after(key)
-            if wait > 0:
-                retry = whole_seconds(wait)
-                return Refusal(name, window.limit, retry,
-                               f"{who} started {window.limit} runs in the last minute ({name} = {window.limit}): "
-                               f"try again in {retry} s")
         return None
-
-    def record(self, client: Client) -> None:
-        """Count a request that was started: a run, or a sweep (once, however many runs)."""
-        self.per_client.record(client.id)
-        self.per_ip.record(client.ip)
