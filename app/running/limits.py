@@ -6,8 +6,8 @@ the queue's length (only when the run would have to wait), the client's runs in 
 (sliding windows). A refused request does not count against the rates.
 
 The two windows are a seam, `Rates`: `MemoryRates` (app/running/ratelimit.py's SlidingWindow, in this
-process) embedded, a second one when web replicas share them (issue 15), so a client's limit holds
-whichever replica answers. Either checks both windows and counts the request in both as one step, so
+process) embedded, `RedisRates` (app/running/redis_rates.py) when web replicas share them (issue 15), so a
+client's limit holds whichever replica answers. Either checks both windows and counts the request in both as one step, so
 requests racing for a client's last run cannot all have it.
 
 A sweep (app/drawing/sweeps.py) is one request of several runs, checked once: the queue must have room

@@ -39,6 +39,10 @@ embedded lab's cancel does (a node that takes a run with a cancel request ends i
 A node's heartbeat, `lab:node:{name}`: the JSON document `{"v": 1, "name": ..., "host": ..., "pid": ...,
 "run": "<id or null>", "at": <unix s>}`, set with a TTL of LAB_NODE_TTL_S and refreshed every third of it.
 
+A fair-use rate window (app/running/redis_rates.py), `lab:rate:client:{client id}` and `lab:rate:ip:{address}`: a
+sorted set of the requests counted in the last minute, each a member `<TIME s>.<µs>:<random hex>` scored by
+Redis's TIME in microseconds; TTL one window.
+
 What the client answers (a client made without decode_responses: bytes, never str) is checked and typed at
 the boundary by `entries_of`, `read_entries_of`, `pending_of` and `text_of`: redis-py types its replies as
 broad unions (whatever any client, RESP version or option could return).
@@ -81,6 +85,11 @@ def cancel_key(run_id: str) -> str:
 
 def node_key(name: str) -> str:
     return f"lab:node:{name}"
+
+
+def rate_key(kind: str, who: str) -> str:
+    """A rate window's sorted set: `kind` "client" (by client id) or "ip" (by address)."""
+    return f"lab:rate:{kind}:{who}"
 
 
 def dumps(doc: dict[str, Any]) -> bytes:
