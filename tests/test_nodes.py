@@ -120,8 +120,10 @@ def pending(redis) -> int:
 
 
 def acknowledged(redis) -> None:
-    """Until no job is pending: a node acknowledges a job just after it has written the run's end."""
+    """Until no job is pending: a node acknowledges a job just after it has written the run's end, and deletes
+    its entry with it: the queue holds only runs in flight."""
     until(lambda: pending(redis) == 0, timeout=10, what="every job taken acknowledged")
+    assert redis.xlen(RUNS) == 0, "every job ended is deleted from the queue"
 
 
 def test_a_node_runs_a_queued_run_and_its_stream_holds_all_of_it_in_order(redis_server, redis, nodes):

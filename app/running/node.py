@@ -4,7 +4,8 @@ The node reads the queue `lab:runs` as a consumer of the group `nodes` (app/stor
 entry at a time (XREADGROUP COUNT 1, and only when idle): the queue stays FIFO across nodes, and a run that
 measures time runs alone on its node. Each run goes through the embedded lab's own path: a Run, the
 supervisor's `execute` on a WarmRunner (the same runner, sandboxing, limits and sampler), reporting to a
-RedisJournal instead of the SQLite store. Once its end is written, the entry is acknowledged.
+RedisJournal instead of the SQLite store. Once its end is written, the entry is acknowledged and deleted (one
+transaction): the queue holds only runs in flight.
 
 Beside the run, two loops: the heartbeat (`lab:node:{name}`, a TTL of LAB_NODE_TTL_S, refreshed every
 third of it), whose expiry tells the reaper (app/running/reaper.py) the node died; and the cancel watch,
@@ -38,7 +39,7 @@ from app.settings import Settings
 from app.storage import redis_formats as formats
 from app.storage.redis_formats import GROUP, RUNS, Job, JobError, read_job
 from app.storage.redis_journal import RedisJournal
-from app.storage.redis_queue import ensure_group, state
+from app.storage.redis_queue import ack_and_delete, ensure_group, state
 from experiments.params import ParamError, validate
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ class Node:
             else:
                 await self._execute(run)
         await self.journal.flush()
-        await self.redis.xack(RUNS, GROUP, entry_id)  # its end is written: it is never taken again
+        await ack_and_delete(self.redis, entry_id)  # its end is written: it is never taken again, nor in flight
 
     async def _ended_already(self, run_id: str) -> bool:
         doc = await state(self.redis, run_id)

@@ -1,4 +1,5 @@
-"""The run queue on Redis as its writers and readers call it: queue a run, ask to cancel one, read a run back.
+"""The run queue on Redis as its writers and readers call it: queue a run, ask to cancel one, see what is in
+flight, read a run back.
 
 The formats are app/storage/redis_formats.py's. The runner nodes take what `submit` queues
 (app/running/node.py); the web replicas will call these (issue 15, docs/distributed.md), the tests do now.
@@ -6,14 +7,20 @@ The formats are app/storage/redis_formats.py's. The runner nodes take what `subm
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from app.storage import redis_formats as formats
-from app.storage.redis_formats import GROUP, RUNS, Entry, Job
+from app.storage.redis_formats import GROUP, NODES, RUNS, Entry, InFlight, Job
+
+log = logging.getLogger(__name__)
+PENDING_MAX = 10_000  # pending entries read at most: one per node running
+SCAN_STEP = 1000  # keys a SCAN step looks at
 
 
 async def ensure_group(redis: Redis) -> None:
@@ -36,6 +43,19 @@ async def submit(redis: Redis, job: Job) -> str:
     return formats.text_of(entry_id)
 
 
+def add_ack_and_delete(pipe: Pipeline, entry_id: bytes) -> None:
+    """Into a transaction: acknowledge the queue's entry and delete it (its job has ended: no longer in flight)."""
+    pipe.xack(RUNS, GROUP, entry_id)
+    pipe.xdel(RUNS, entry_id)
+
+
+async def ack_and_delete(redis: Redis, entry_id: bytes) -> None:
+    """Acknowledge the queue's entry and delete it, in one transaction: the queue holds only runs in flight."""
+    async with redis.pipeline(transaction=True) as pipe:
+        add_ack_and_delete(pipe, entry_id)
+        await pipe.execute()
+
+
 async def request_cancel(redis: Redis, run_id: str) -> None:
     """Ask the node running `run_id` (or the one that takes it) to stop it: it ends `cancelled`."""
     await redis.set(formats.cancel_key(run_id), formats.dumps(formats.cancel_doc(time.time())),
@@ -56,3 +76,35 @@ async def entries(redis: Redis, run_id: str, after: str = "-") -> list[Entry]:
     start = "-" if after == "-" else f"({after}"
     reply = await redis.xrange(formats.events_key(run_id), start)
     return [formats.read_entry(entry_id, fields) for entry_id, fields in formats.entries_of(reply)]
+
+
+async def in_flight(redis: Redis) -> InFlight:
+    """The runs queued (head first) and executing (with their nodes), and the nodes alive and idle: one
+    transaction for the queue (so queued and executing are seen at one moment), then the heartbeats."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.xinfo_groups(RUNS)
+        pipe.xrange(RUNS, "-", "+")
+        pipe.xpending_range(RUNS, GROUP, min="-", max="+", count=PENDING_MAX)
+        pipe.scan(0, match=NODES, count=SCAN_STEP)
+        groups, queue, pending, scanned = await pipe.execute(raise_on_error=False)
+    if isinstance(groups, ResponseError) and "no such key" in str(groups):  # nothing was ever queued
+        groups, queue = [], []
+    if isinstance(pending, ResponseError) and "NOGROUP" in str(pending):  # no node ever read the queue
+        pending = []
+    for reply in (groups, queue, pending, scanned):
+        if isinstance(reply, Exception):
+            raise reply
+    found, problems = formats.in_flight_of(formats.last_delivered_of(groups), formats.entries_of(queue),
+                                           formats.pending_of(pending), await _heartbeats(redis, scanned))
+    for problem in problems:
+        log.warning("in flight: left out %s", problem)
+    return found
+
+
+async def _heartbeats(redis: Redis, scanned: object) -> list[bytes | None]:
+    """The nodes' heartbeats, from the first SCAN step's reply on (one more step per SCAN_STEP keys)."""
+    cursor, keys = formats.scan_of(scanned)
+    while cursor:
+        cursor, more = formats.scan_of(await redis.scan(cursor, match=NODES, count=SCAN_STEP))
+        keys += more
+    return formats.values_of(await redis.mget(sorted(set(keys)))) if keys else []

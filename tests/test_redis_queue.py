@@ -1,0 +1,100 @@
+"""The queue on Redis as the web side reads it (app/storage/redis_queue.py), against a real redis-server:
+what is in flight (queued head first, executing with its node, the nodes and idle ones).
+
+A node "taking" a job here is what a node does to Redis: XREADGROUP as its consumer (tests/test_nodes.py runs
+real ones)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from redis.asyncio import Redis
+
+from app.storage import redis_formats as formats
+from app.storage.redis_formats import GROUP, RUNS, InFlight, Job, in_flight_of
+from app.storage.redis_queue import ack_and_delete, ensure_group, in_flight, submit
+
+
+def on(url: str, test) -> object:
+    """`test(redis)` run with a client of its own on `url`."""
+    async def go():
+        async with Redis.from_url(url) as redis:
+            return await test(redis)
+    return asyncio.run(go())
+
+
+def job(run_id: str, created_at: float = 0.0) -> Job:
+    return Job(run_id, "test-sleeps", {"workers": 1, "seconds": 1}, owner="tester", created_at=created_at)
+
+
+def fields(run_id: str) -> dict[bytes, bytes]:
+    """The queue entry of `run_id`'s job, as Redis answers it."""
+    return {b"job": formats.dumps(json.loads(job(run_id).to_fields()["job"]))}
+
+
+def beat(node: str, run: str | None) -> bytes:
+    return formats.dumps(formats.heartbeat_doc(node, "h", 1, run, time.time()))
+
+
+async def take(redis: Redis, node: str) -> bytes:
+    """Take the queue's head as `node` would (its beat says it runs it); its entry id."""
+    reply = await redis.xreadgroup(GROUP, node, {RUNS: ">"}, count=1)
+    [(entry_id, fields)] = formats.read_entries_of(reply)
+    run = formats.read_job(fields).run
+    await redis.set(formats.node_key(node), beat(node, run))
+    return entry_id
+
+
+def runs(found: InFlight) -> tuple[list[str], list[tuple[str, str]]]:
+    return [j.run for j in found.queued], [(j.run, node) for j, node in found.executing]
+
+
+# -- what is in flight --
+
+def test_in_flight_is_read_from_the_queue_entries_the_group_and_the_heartbeats():
+    entries_ = [(b"5-0", fields("a")), (b"6-0", fields("b")), (b"6-1", {b"job": b"{"}), (b"10-0", fields("c"))]
+    beats = [beat("n1", "b"), beat("n2", None), None, b"not json"]
+
+    found, problems = in_flight_of(b"6-1", entries_, [(b"6-0", "n1"), (b"5-0", "n3")], beats)
+
+    assert runs(found) == (["c"], [("a", "n3"), ("b", "n1")]), "queued: after the last delivered; executing: in order"
+    assert (found.nodes, found.idle_nodes) == (2, 1), "an expired beat is no node, an unreadable one is left out"
+    assert len(problems) == 2 and "6-1" in problems[0] and "not JSON" in problems[0]
+
+
+def test_stream_ids_sort_as_redis_sorts_them():
+    assert formats.stream_id(b"10-0") > formats.stream_id(b"9-5") > formats.stream_id(b"9-0")
+
+
+def test_nothing_is_in_flight_before_anything_was_queued(redis_server):
+    assert on(redis_server.url, in_flight) == InFlight()
+
+
+def test_a_run_queued_before_any_node_made_the_group_is_queued(redis_server):
+    async def go(redis):
+        await submit(redis, job("early"))
+        return await in_flight(redis)
+
+    assert runs(on(redis_server.url, go)) == (["early"], [])
+
+
+def test_in_flight_lists_the_queue_head_first_the_runs_executing_with_their_nodes_and_the_idle_nodes(redis_server):
+    async def go(redis):
+        await ensure_group(redis)
+        for run_id in ("r0", "r1", "r2", "r3"):
+            await submit(redis, job(run_id))
+        await redis.xadd(RUNS, {"job": "not json"})  # malformed: left out, logged
+        first = await take(redis, "n1")
+        await take(redis, "n2")
+        await redis.set(formats.node_key("n3"), beat("n3", None))
+        before = await in_flight(redis)
+        await ack_and_delete(redis, first)  # n1's run ended
+        return before, await in_flight(redis), await redis.xlen(RUNS), await redis.xpending(RUNS, GROUP)
+
+    before, after, length, pending = on(redis_server.url, go)
+
+    assert runs(before) == (["r2", "r3"], [("r0", "n1"), ("r1", "n2")])
+    assert (before.nodes, before.idle_nodes) == (3, 1)
+    assert runs(after) == (["r2", "r3"], [("r1", "n2")]), "an ended job's entry is gone from the queue"
+    assert length == 4 and pending["pending"] == 1, "acknowledged and deleted"
