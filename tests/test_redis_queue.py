@@ -1,5 +1,6 @@
-"""The queue on Redis as the web side reads it (app/storage/redis_queue.py), against a real redis-server:
-what is in flight (queued head first, executing with its node, the nodes and idle ones).
+"""The queue on Redis as the web side reads and writes it (app/storage/redis_queue.py), against a real
+redis-server: what is in flight (queued head first, executing with its node, the nodes and idle ones), a
+queued run cancelled for good.
 
 A node "taking" a job here is what a node does to Redis: XREADGROUP as its consumer (tests/test_nodes.py runs
 real ones)."""
@@ -13,7 +14,8 @@ from redis.asyncio import Redis
 
 from app.storage import redis_formats as formats
 from app.storage.redis_formats import GROUP, RUNS, InFlight, Job, in_flight_of
-from app.storage.redis_queue import ack_and_delete, ensure_group, in_flight, submit
+from app.storage.redis_queue import ack_and_delete, cancel_queued, ensure_group, entries, in_flight, state, submit
+from tests.test_nodes import NodeProcess, call, sleeps
 
 
 def on(url: str, test) -> object:
@@ -98,3 +100,77 @@ def test_in_flight_lists_the_queue_head_first_the_runs_executing_with_their_node
     assert (before.nodes, before.idle_nodes) == (3, 1)
     assert runs(after) == (["r2", "r3"], [("r1", "n2")]), "an ended job's entry is gone from the queue"
     assert length == 4 and pending["pending"] == 1, "acknowledged and deleted"
+
+
+# -- cancelling a queued run --
+
+def test_a_queued_run_cancelled_ends_cancelled_and_leaves_the_queue(redis_server):
+    async def go(redis):
+        await ensure_group(redis)
+        await submit(redis, job("first"))
+        await submit(redis, job("doomed"))
+        cancelled = await cancel_queued(redis, "doomed", 1234.5)
+        again = await cancel_queued(redis, "doomed", 1300.0)
+        return cancelled, again, await state(redis, "doomed"), await entries(redis, "doomed"), await in_flight(redis)
+
+    cancelled, again, doc, stream, found = on(redis_server.url, go)
+
+    assert cancelled and not again, "cancelled once; then it is not queued any more"
+    assert (doc["status"], doc["error"], doc["ended_at"]) == ("cancelled", "cancelled while queued", 1234.5)
+    assert doc["v"] == 1 and doc["id"] == "doomed"
+    assert [e.doc["status"] for e in stream if e.kind == "state"] == ["queued", "cancelled"]
+    assert stream[-1].doc == doc, "the stream ends with the same end"
+    assert runs(found) == (["first"], [])
+
+
+def test_a_run_a_node_has_taken_is_not_cancelled_as_queued(redis_server):
+    async def go(redis):
+        await ensure_group(redis)
+        await submit(redis, job("taken"))
+        await take(redis, "n1")
+        return await cancel_queued(redis, "taken", time.time()), await state(redis, "taken"), await in_flight(redis)
+
+    cancelled, doc, found = on(redis_server.url, go)
+
+    assert not cancelled and doc["status"] == "queued", "nothing changed: the caller asks the node (request_cancel)"
+    assert runs(found) == ([], [("taken", "n1")])
+
+
+def test_an_unknown_or_ended_run_is_not_cancelled_as_queued(redis_server):
+    async def go(redis):
+        await ensure_group(redis)
+        await submit(redis, job("ended"))
+        doc = await state(redis, "ended")
+        await redis.set(formats.state_key("ended"), formats.dumps({**doc, "status": "done"}))
+        return await cancel_queued(redis, "nobody", time.time()), await cancel_queued(redis, "ended", time.time())
+
+    assert on(redis_server.url, go) == (False, False)
+
+
+def test_a_node_started_after_a_queued_run_was_cancelled_never_runs_it(redis_server, tmp_path):
+    url = redis_server.url
+    call(url, ensure_group)
+    call(url, submit, sleeps("cancelled", 1))
+    call(url, submit, sleeps("after", 1))
+    assert call(url, cancel_queued, "cancelled", time.time())
+
+    node = NodeProcess(url, "a", tmp_path)
+    try:
+        done = call(url, lambda redis: _ended(redis, "after"))
+        assert done["status"] == "done" and done["node"] == "a"
+        doc = call(url, state, "cancelled")
+        assert doc["status"] == "cancelled" and doc["node"] is None
+        states = [e.doc["status"] for e in call(url, entries, "cancelled") if e.kind == "state"]
+        assert states == ["queued", "cancelled"], "never running"
+        assert runs(call(url, in_flight)) == ([], [])
+        assert call(url, lambda redis: redis.xlen(RUNS)) == 0, "the queue holds only runs in flight"
+    finally:
+        node.stop()
+
+
+async def _ended(redis: Redis, run_id: str, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while (doc := await state(redis, run_id)) is None or doc["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"run {run_id} ending: not within {timeout} s"
+        await asyncio.sleep(0.05)
+    return doc

@@ -12,9 +12,10 @@ node): an entry's one field `job` is the JSON document
 
 (`owner`, `sweep` and `created_at` may be left out). The queue holds only runs in flight: whoever ends a
 job acknowledges and deletes its entry in one transaction (XACK + XDEL): the node once the run has ended and
-its end is written (or at once, for a job that cannot run), and the reaper for an entry pending for a node
-whose heartbeat expired (app/running/reaper.py: its run ends `interrupted`, never run again). So every entry
-is either queued (its id after the group's last-delivered-id) or executing (pending for a node): `in_flight_of`.
+its end is written (or at once, for a job that cannot run), the reaper for an entry pending for a node whose
+heartbeat expired (app/running/reaper.py: its run ends `interrupted`, never run again), and a cancel of a
+run still queued (one script: the entry deleted, the run ended `cancelled`). So every entry is either
+queued (its id after the group's last-delivered-id) or executing (pending for a node): `in_flight_of`.
 
 A run's stream, `lab:run:{id}:events`: everything about the run, in order, replayable from any entry id
 (XRANGE/XREAD from it). Each entry has the fields `v` = 1 and `kind`:
@@ -168,7 +169,8 @@ def state_doc(run: Run, node: str | None = None) -> dict[str, Any]:
 
 
 def ended(doc: dict[str, Any], status: Status, error: str, events: int, now: float) -> dict[str, Any]:
-    """A state document ended from outside (its node is gone): `status`, why, when; `events` received."""
+    """A state document ended from outside a node (its node is gone, or none took it): `status`, why, when;
+    `events` received."""
     return {**doc, "status": str(status), "error": error, "ended_at": now, "events": max(doc.get("events") or 0, events)}
 
 

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
+from app.model.status import Status
 from app.storage import redis_formats as formats
 from app.storage.redis_formats import GROUP, NODES, RUNS, Entry, InFlight, Job
 
@@ -108,3 +109,48 @@ async def _heartbeats(redis: Redis, scanned: object) -> list[bytes | None]:
         cursor, more = formats.scan_of(await redis.scan(cursor, match=NODES, count=SCAN_STEP))
         keys += more
     return formats.values_of(await redis.mget(sorted(set(keys)))) if keys else []
+
+
+# Atomic against the nodes' XREADGROUP: the job is taken either before the script (it is no longer after
+# the group's last-delivered-id: nothing changes) or after it (its entry is gone: no node ever sees it).
+# KEYS: the queue, the run's state, its stream; ARGV: the group, the run id, the ended state document, then
+# the fields of its state entry.
+CANCEL_QUEUED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local after = '0-0'
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local info = {}
+  for i = 1, #group, 2 do info[group[i]] = group[i + 1] end
+  if info['name'] == ARGV[1] then after = info['last-delivered-id'] end
+end
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '(' .. after, '+')) do
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'job' then
+      local ok, job = pcall(cjson.decode, fields[i + 1])
+      if ok and type(job) == 'table' and job['run'] == ARGV[2] then
+        redis.call('XDEL', KEYS[1], entry[1])
+        redis.call('SET', KEYS[2], ARGV[3])
+        redis.call('XADD', KEYS[3], '*', unpack(ARGV, 4))
+        return 1
+      end
+    end
+  end
+end
+return 0
+"""
+
+
+async def cancel_queued(redis: Redis, run_id: str, now: float) -> bool:
+    """If `run_id` is still queued, take it off the queue and end it `cancelled` (its state document and
+    stream), at once and for good: True. False if no node is to be kept from it any more (a node took it,
+    or it has ended): nothing changed; `request_cancel` then stops a run a node took."""
+    doc = await state(redis, run_id)
+    if doc is None or Status(doc["status"]) != Status.QUEUED:
+        return False
+    doc = formats.ended(doc, Status.CANCELLED, "cancelled while queued", 0, now)
+    entry = [value for pair in formats.state_entry(doc).items() for value in pair]
+    script = redis.register_script(CANCEL_QUEUED)
+    done = await script(keys=[RUNS, formats.state_key(run_id), formats.events_key(run_id)],
+                        args=[GROUP, run_id, formats.dumps(doc), *entry])
+    return formats.count_of(done) == 1
