@@ -1,6 +1,6 @@
 """The queue on Redis as the web side reads and writes it (app/storage/redis_queue.py), against a real
 redis-server: what is in flight (queued head first, executing with its node, the nodes and idle ones), a
-queued run cancelled for good.
+queued run cancelled for good, the history newest first.
 
 A node "taking" a job here is what a node does to Redis: XREADGROUP as its consumer (tests/test_nodes.py runs
 real ones)."""
@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from app.storage import redis_formats as formats
 from app.storage.redis_formats import GROUP, RUNS, InFlight, Job, in_flight_of
-from app.storage.redis_queue import ack_and_delete, cancel_queued, ensure_group, entries, in_flight, state, submit
+from app.storage.redis_queue import ack_and_delete, cancel_queued, ensure_group, entries, history, in_flight, state, submit
 from tests.test_nodes import NodeProcess, call, sleeps
 
 
@@ -174,3 +174,24 @@ async def _ended(redis: Redis, run_id: str, timeout: float = 20) -> dict:
         assert time.monotonic() < deadline, f"run {run_id} ending: not within {timeout} s"
         await asyncio.sleep(0.05)
     return doc
+
+
+# -- the history --
+
+def test_the_history_is_every_run_queued_newest_first_a_page_at_a_time(redis_server):
+    async def go(redis):
+        for run_id, created_at in (("old", 100.0), ("newest", 300.0), ("middle", 200.0), ("gone", 150.0)):
+            await submit(redis, job(run_id, created_at))
+        await redis.delete(formats.state_key("gone"))  # its state document lost: left out, still counted
+        return await history(redis, 1, 2), await history(redis, 2, 2), await history(redis, 3, 2)
+
+    first, second, third = on(redis_server.url, go)
+
+    assert [doc["id"] for doc in first[0]] == ["newest", "middle"] and first[1] == 4
+    assert [doc["id"] for doc in second[0]] == ["old"] and second[1] == 4
+    assert third == ([], 4)
+    assert first[0][0]["status"] == "queued" and first[0][0]["v"] == 1
+
+
+def test_the_history_of_an_empty_lab_is_empty(redis_server):
+    assert on(redis_server.url, lambda redis: history(redis, 1, 20)) == ([], 0)

@@ -42,6 +42,9 @@ embedded lab's cancel does (a node that takes a run with a cancel request ends i
 A node's heartbeat, `lab:node:{name}`: the JSON document `{"v": 1, "name": ..., "host": ..., "pid": ...,
 "run": "<id or null>", "at": <unix s>}`, set with a TTL of LAB_NODE_TTL_S and refreshed every third of it.
 
+The history, `lab:history`: a sorted set of every run queued (`submit` adds it in its transaction), score
+its `created_at`, member its id; read newest first, a page at a time, with the runs' state documents.
+
 What the client answers (a client made without decode_responses: bytes, never str) is checked and typed at
 the boundary by `entries_of`, `read_entries_of`, `pending_of`, `last_delivered_of`, `scan_of`, `keys_of`,
 `values_of`, `value_of`, `count_of` and `text_of`: redis-py types its replies as broad unions (whatever any
@@ -69,6 +72,7 @@ GROUP = "nodes"  # the runner nodes' consumer group on RUNS
 CANCEL_POLL_S = 0.2  # how often a node looks for a cancel request of the run it runs
 CANCEL_TTL_S = 24 * 3600  # a cancel request outlives any run it could be for
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+HISTORY = "lab:history"  # every run ever queued: a sorted set, score its created_at, member its id
 
 
 def state_key(run_id: str) -> str:

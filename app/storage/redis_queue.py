@@ -1,5 +1,5 @@
-"""The run queue on Redis as its writers and readers call it: queue a run, ask to cancel one, see what is in
-flight, read a run back.
+"""The run queue on Redis as its writers and readers call it: queue a run, cancel one, see what is in flight,
+read a run and the history back.
 
 The formats are app/storage/redis_formats.py's. The runner nodes take what `submit` queues
 (app/running/node.py); the web replicas will call these (issue 15, docs/distributed.md), the tests do now.
@@ -17,7 +17,7 @@ from redis.exceptions import ResponseError
 
 from app.model.status import Status
 from app.storage import redis_formats as formats
-from app.storage.redis_formats import GROUP, NODES, RUNS, Entry, InFlight, Job
+from app.storage.redis_formats import GROUP, HISTORY, NODES, RUNS, Entry, InFlight, Job
 
 log = logging.getLogger(__name__)
 PENDING_MAX = 10_000  # pending entries read at most: one per node running
@@ -39,6 +39,7 @@ async def submit(redis: Redis, job: Job) -> str:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(formats.state_key(job.run), formats.dumps(doc))
         pipe.xadd(formats.events_key(job.run), formats.state_entry(doc))
+        pipe.zadd(HISTORY, {job.run: job.created_at})
         pipe.xadd(RUNS, job.to_fields())
         *_, entry_id = await pipe.execute()
     return formats.text_of(entry_id)
@@ -65,11 +66,7 @@ async def request_cancel(redis: Redis, run_id: str) -> None:
 
 async def state(redis: Redis, run_id: str) -> dict[str, Any] | None:
     """The run's state document, None if there is none (or of another version)."""
-    raw = await redis.get(formats.state_key(run_id))
-    if raw is None:
-        return None
-    doc = json.loads(raw)
-    return doc if doc.get("v") == formats.VERSION else None
+    return _doc_of(formats.value_of(await redis.get(formats.state_key(run_id))))
 
 
 async def entries(redis: Redis, run_id: str, after: str = "-") -> list[Entry]:
@@ -154,3 +151,20 @@ async def cancel_queued(redis: Redis, run_id: str, now: float) -> bool:
     done = await script(keys=[RUNS, formats.state_key(run_id), formats.events_key(run_id)],
                         args=[GROUP, run_id, formats.dumps(doc), *entry])
     return formats.count_of(done) == 1
+
+
+async def history(redis: Redis, page: int, size: int) -> tuple[list[dict[str, Any]], int]:
+    """The runs queued, newest first: page `page` (from 1) of `size` state documents, and how many there are."""
+    start = (max(page, 1) - 1) * size
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.zrevrange(HISTORY, start, start + size - 1)
+        pipe.zcard(HISTORY)
+        members, total = await pipe.execute()
+    ids = [member.decode() for member in formats.keys_of(members)]
+    docs = formats.values_of(await redis.mget([formats.state_key(run_id) for run_id in ids])) if ids else []
+    return [doc for doc in (_doc_of(raw) for raw in docs) if doc is not None], formats.count_of(total)
+
+
+def _doc_of(raw: bytes | None) -> dict[str, Any] | None:
+    doc = json.loads(raw) if raw is not None else None
+    return doc if isinstance(doc, dict) and doc.get("v") == formats.VERSION else None
