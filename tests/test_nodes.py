@@ -23,8 +23,9 @@ from redis.asyncio import Redis
 from app.model.status import FINISHED
 from app.running.reaper import reap
 from app.storage import redis_formats as formats
+from app.storage import snapshots
 from app.storage.redis_formats import GROUP, RUNS, Job
-from app.storage.redis_queue import entries, ensure_group, request_cancel, submit
+from app.storage.redis_queue import entries, ensure_group, load_snapshot, request_cancel, submit
 from app.storage.wire import unpack_events
 from tests.helpers import ROOT, alive, alive_in_group, until
 
@@ -147,6 +148,8 @@ def test_a_node_runs_a_queued_run_and_its_stream_holds_all_of_it_in_order(redis_
     numbers = [(entry.first, entry.last) for entry in stream if entry.kind == "events"]
     assert numbers[0][0] == 1 and all(b[0] == a[1] + 1 for a, b in zip(numbers, numbers[1:])), "numbered on, none lost"
     assert doc["events"] == numbers[-1][1] == len(events)
+    timeline = snapshots.load(call(redis_server.url, load_snapshot, "one"), "one")
+    assert timeline is not None and timeline.result == events[kinds.index("result")].value, "its finished snapshot"
     acknowledged(redis)
     assert node.proc.poll() is None
 

@@ -42,6 +42,10 @@ embedded lab's cancel does (a node that takes a run with a cancel request ends i
 A node's heartbeat, `lab:node:{name}`: the JSON document `{"v": 1, "name": ..., "host": ..., "pid": ...,
 "run": "<id or null>", "at": <unix s>}`, set with a TTL of LAB_NODE_TTL_S and refreshed every third of it.
 
+A finished run's timeline, `lab:run:{id}:snapshot`: app/storage/snapshots.py's versioned, compressed JSON
+document (`snapshots.load` reads it), the same bytes the SQLite store keeps; written with the run's end, in
+the same pipeline. None if the timeline could not be dumped or is bigger than the log's bound: replayed then.
+
 The history, `lab:history`: a sorted set of every run queued (`submit` adds it in its transaction), score
 its `created_at`, member its id; read newest first, a page at a time, with the runs' state documents.
 
@@ -92,6 +96,10 @@ def node_key(name: str) -> str:
 
 
 NODES = node_key("*")  # the pattern of every node's heartbeat (SCAN MATCH)
+
+
+def snapshot_key(run_id: str) -> str:
+    return f"lab:run:{run_id}:snapshot"
 
 
 def dumps(doc: dict[str, Any]) -> bytes:

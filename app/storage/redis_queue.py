@@ -168,3 +168,8 @@ async def history(redis: Redis, page: int, size: int) -> tuple[list[dict[str, An
 def _doc_of(raw: bytes | None) -> dict[str, Any] | None:
     doc = json.loads(raw) if raw is not None else None
     return doc if isinstance(doc, dict) and doc.get("v") == formats.VERSION else None
+
+
+async def load_snapshot(redis: Redis, run_id: str) -> bytes | None:
+    """The finished run's timeline as `snapshots.dump` made it (`snapshots.load` reads it); None if it has none."""
+    return formats.value_of(await redis.get(formats.snapshot_key(run_id)))
