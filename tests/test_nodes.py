@@ -192,11 +192,15 @@ def test_a_node_killed_mid_run_leaves_no_process_and_its_run_is_reaped_interrupt
     node = nodes("doomed")
     call(redis_server.url, submit, sleeps("orphan", 60))
     runner, child = until(lambda: sleeping(redis_server.url, "orphan"), timeout=20, what="the sleeper sleeping")
-    sent = events_of(redis_server.url, "orphan")
+    slept = max(event.ts_ns for event in events_of(redis_server.url, "orphan"))
+    # Its heartbeat notes, every TTL/3 s, where the run was last seen running (the clock its events are stamped with).
+    until(lambda: int(redis.get(formats.seen_key("orphan")) or 0) > slept, timeout=TTL_S, what="seen as it sleeps")
 
     node.proc.kill()
     node.proc.wait()
 
+    sent = events_of(redis_server.url, "orphan")
+    last_seen = int(redis.get(formats.seen_key("orphan")))
     until(lambda: not alive_in_group(runner) and not alive(child), timeout=5, what="the lifeline killing the run")
     assert state(redis, "orphan")["status"] == "running"
     assert call(redis_server.url, reap, TTL_S) == [], "not before its heartbeat expired"
@@ -206,6 +210,8 @@ def test_a_node_killed_mid_run_leaves_no_process_and_its_run_is_reaped_interrupt
     assert doc["status"] == "interrupted" and "doomed stopped answering" in doc["error"], doc
     assert events_of(redis_server.url, "orphan") == sent, "the events it had sent are kept"
     assert doc["events"] == len(sent)
+    assert doc["cut_at_ns"] == last_seen, "its open spans are cut where its node last saw it running"
+    assert not redis.exists(formats.seen_key("orphan")), "the sighting is used up"
     stream = call(redis_server.url, entries, "orphan")
     assert stream[-1].kind == "state" and stream[-1].doc["status"] == "interrupted"
     acknowledged(redis)

@@ -8,7 +8,8 @@ RedisJournal instead of the SQLite store. Once its end is written, the entry is 
 transaction): the queue holds only runs in flight.
 
 Beside the run, two loops: the heartbeat (`lab:node:{name}`, a TTL of LAB_NODE_TTL_S, refreshed every
-third of it), whose expiry tells the reaper (app/running/reaper.py) the node died; and the cancel watch,
+third of it), whose expiry tells the reaper (app/running/reaper.py) the node died, and which notes where the
+run it runs was last seen (`lab:run:{id}:seen`, its monotonic clock); and the cancel watch,
 which looks for the run's cancel request every CANCEL_POLL_S and sets `run.cancel_requested`, as the
 embedded cancel does. SIGTERM (or SIGINT) stops the node as the embedded server's shutdown stops the lab:
 its run ends `interrupted`, its process group killed, and it takes no other.
@@ -171,9 +172,15 @@ class Node:
                 log.warning("node %s: could not beat", self.name, exc_info=True)
 
     async def _beat(self) -> None:
+        """The node's heartbeat and, while it runs a run, where the run was last seen running (the clock its
+        events are stamped with): a reaper cuts its open spans there if the node dies."""
         run_id = self.run.id if self.run is not None else None
         doc = formats.heartbeat_doc(self.name, socket.gethostname(), os.getpid(), run_id, time.time())
-        await self.redis.set(formats.node_key(self.name), formats.dumps(doc), px=int(self.settings.node_ttl_s * 1000))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(formats.node_key(self.name), formats.dumps(doc), px=int(self.settings.node_ttl_s * 1000))
+            if run_id is not None:
+                pipe.set(formats.seen_key(run_id), str(time.monotonic_ns()), ex=formats.SEEN_TTL_S)
+            await pipe.execute()
 
 
 async def work(settings: Settings, name: str, modules: tuple[str, ...]) -> None:

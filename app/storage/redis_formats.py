@@ -41,6 +41,9 @@ embedded lab's cancel does (a node that takes a run with a cancel request ends i
 
 A node's heartbeat, `lab:node:{name}`: the JSON document `{"v": 1, "name": ..., "host": ..., "pid": ...,
 "run": "<id or null>", "at": <unix s>}`, set with a TTL of LAB_NODE_TTL_S and refreshed every third of it.
+While its node runs a run, each heartbeat also sets `lab:run:{id}:seen` (TTL SEEN_TTL_S) to the node's
+time.monotonic_ns() as a decimal string: the clock the runner stamps the run's events with. A reaped run's
+state gets it as `cut_at_ns`: its open spans are cut where its node was last seen running it.
 
 A finished run's timeline, `lab:run:{id}:snapshot`: app/storage/snapshots.py's versioned, compressed JSON
 document (`snapshots.load` reads it), the same bytes the SQLite store keeps; written with the run's end, in
@@ -77,6 +80,7 @@ CANCEL_POLL_S = 0.2  # how often a node looks for a cancel request of the run it
 CANCEL_TTL_S = 24 * 3600  # a cancel request outlives any run it could be for
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 HISTORY = "lab:history"  # every run ever queued: a sorted set, score its created_at, member its id
+SEEN_TTL_S = 24 * 3600  # a run's last sighting outlives any run it could be of
 
 
 def state_key(run_id: str) -> str:
@@ -100,6 +104,10 @@ NODES = node_key("*")  # the pattern of every node's heartbeat (SCAN MATCH)
 
 def snapshot_key(run_id: str) -> str:
     return f"lab:run:{run_id}:snapshot"
+
+
+def seen_key(run_id: str) -> str:
+    return f"lab:run:{run_id}:seen"
 
 
 def dumps(doc: dict[str, Any]) -> bytes:
