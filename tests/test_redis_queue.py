@@ -1,20 +1,26 @@
-"""The queue on Redis as the web side reads and writes it (app/storage/redis_queue.py), against a real
-redis-server: what is in flight (queued head first, executing with its node, the nodes and idle ones), a
-queued run cancelled for good, the history newest first.
+"""The queue on Redis as the web side reads and writes it (app/storage/redis_queue.py, redis_sweeps.py), against a
+real redis-server: what is in flight (queued head first, executing with its node, the nodes and idle ones), a
+queued run cancelled for good, the history newest first, a sweep written and found by another replica.
 
 A node "taking" a job here is what a node does to Redis: XREADGROUP as its consumer (tests/test_nodes.py runs
 real ones)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 
 from redis.asyncio import Redis
 
+from app.drawing.sweeps import Point, Sweep
 from app.storage import redis_formats as formats
 from app.storage.redis_formats import GROUP, RUNS, InFlight, Job, in_flight_of
-from app.storage.redis_queue import ack_and_delete, cancel_queued, ensure_group, entries, history, in_flight, state, submit
+from app.storage.redis_queue import (
+    ack_and_delete, cancel_queued, ensure_group, entries, history, in_flight, state, submit,
+)
+from app.storage.redis_sweeps import RedisSweeps
+from app.storage.sweep_store import SweepStore
 from tests.test_nodes import NodeProcess, call, sleeps
 
 
@@ -195,3 +201,44 @@ def test_the_history_is_every_run_queued_newest_first_a_page_at_a_time(redis_ser
 
 def test_the_history_of_an_empty_lab_is_empty(redis_server):
     assert on(redis_server.url, lambda redis: history(redis, 1, 20)) == ([], 0)
+
+
+# -- sweeps --
+
+SWEEP = Sweep("s1", "test-sleeps", {"seconds": 1}, {"workers": [1, 2]},
+              (Point({"seconds": 1, "workers": 1}, "r1"), Point({"seconds": 1, "workers": 2}, "r2")), "c1", 1700.0)
+
+
+def test_a_sweep_saved_on_one_replica_is_found_by_another(redis_server):
+    async def go(redis):
+        saving = RedisSweeps(redis)
+        await saving.open()
+        saving.save(SWEEP)
+        found_here = await saving.find("s1")  # at once, from its cache
+        await saving.flush()
+        other = RedisSweeps(redis)
+        found = await other.find("s1"), await other.find("nope"), await other.find("x" * 65)
+        await saving.close()
+        return found_here, found, await redis.get(formats.sweep_key("s1"))
+
+    found_here, (found, missing, too_long), raw = on(redis_server.url, go)
+
+    assert found_here == SWEEP and found == SWEEP and missing is None and too_long is None
+    doc = json.loads(raw)
+    assert doc["v"] == 1 and doc["points"] == [{"params": {"seconds": 1, "workers": 1}, "run_id": "r1"},
+                                               {"params": {"seconds": 1, "workers": 2}, "run_id": "r2"}]
+
+
+def test_a_sweep_of_another_version_is_not_found(redis_server):
+    async def go(redis):
+        await redis.set(formats.sweep_key("s2"), json.dumps({**formats.sweep_doc(SWEEP), "id": "s2", "v": 2}))
+        return await RedisSweeps(redis).find("s2")
+
+    assert on(redis_server.url, go) is None
+
+
+def test_redis_sweeps_has_the_sweep_stores_members():
+    for name in (name for name in vars(SweepStore) if not name.startswith("_")):
+        ours, theirs = getattr(RedisSweeps, name), getattr(SweepStore, name)
+        assert list(inspect.signature(ours).parameters) == list(inspect.signature(theirs).parameters), name
+        assert inspect.iscoroutinefunction(ours) == inspect.iscoroutinefunction(theirs), name

@@ -52,6 +52,11 @@ the same pipeline. None if the timeline could not be dumped or is bigger than th
 The history, `lab:history`: a sorted set of every run queued (`submit` adds it in its transaction), score
 its `created_at`, member its id; read newest first, a page at a time, with the runs' state documents.
 
+A sweep, `lab:sweep:{id}`: the JSON document `{"v": 1, "id", "experiment", "params", "vary", "points":
+[{"params", "run_id"}], "owner", "created_at"}` (app/storage/sweep_store.py's row), written once.
+
+The pin, `lab:pin`: the pinned run's id, a plain string (no document: there is nothing else to say).
+
 What the client answers (a client made without decode_responses: bytes, never str) is checked and typed at
 the boundary by `entries_of`, `read_entries_of`, `pending_of`, `last_delivered_of`, `scan_of`, `keys_of`,
 `values_of`, `value_of`, `count_of` and `text_of`: redis-py types its replies as broad unions (whatever any
@@ -65,6 +70,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from app.drawing.sweeps import Point, Sweep
 from app.model.experiments import Experiment
 from app.model.runs import Run, Truncation
 from app.model.status import Status
@@ -80,6 +86,7 @@ CANCEL_POLL_S = 0.2  # how often a node looks for a cancel request of the run it
 CANCEL_TTL_S = 24 * 3600  # a cancel request outlives any run it could be for
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 HISTORY = "lab:history"  # every run ever queued: a sorted set, score its created_at, member its id
+PIN = "lab:pin"  # the pinned run's id (a string), if one is pinned
 SEEN_TTL_S = 24 * 3600  # a run's last sighting outlives any run it could be of
 
 
@@ -108,6 +115,10 @@ def snapshot_key(run_id: str) -> str:
 
 def seen_key(run_id: str) -> str:
     return f"lab:run:{run_id}:seen"
+
+
+def sweep_key(sweep_id: str) -> str:
+    return f"lab:sweep:{sweep_id}"
 
 
 def dumps(doc: dict[str, Any]) -> bytes:
@@ -291,6 +302,27 @@ def _beat_run(beat: bytes | None, problems: list[str]) -> str | None | Literal[F
         return False
     run = doc.get("run")
     return run if isinstance(run, str) else None
+
+
+# ---- a sweep ----
+
+def sweep_doc(sweep: Sweep) -> dict[str, Any]:
+    """A sweep as `lab:sweep:{id}` keeps it: sweep_store's row, as one JSON document."""
+    return {"v": VERSION, "id": sweep.id, "experiment": sweep.experiment, "params": sweep.params,
+            "vary": sweep.vary, "points": [{"params": p.params, "run_id": p.run_id} for p in sweep.points],
+            "owner": sweep.owner, "created_at": sweep.created_at}
+
+
+def read_sweep(raw: bytes) -> Sweep:
+    """A sweep read back; ValueError if it is of another version (or no sweep document)."""
+    doc = json.loads(raw)
+    if not isinstance(doc, dict) or doc.get("v") != VERSION:
+        raise ValueError(f"the sweep is of version {doc.get('v') if isinstance(doc, dict) else None!r}, not {VERSION}")
+    try:
+        return Sweep(doc["id"], doc["experiment"], doc["params"], doc["vary"],
+                     tuple(Point(p["params"], p["run_id"]) for p in doc["points"]), doc["owner"], doc["created_at"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"the sweep document lacks {exc}") from None
 
 
 # ---- what the client answers ----
