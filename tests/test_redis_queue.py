@@ -11,6 +11,7 @@ import inspect
 import json
 import time
 
+import pytest
 from redis.asyncio import Redis
 
 from app.drawing.sweeps import Point, Sweep
@@ -201,6 +202,12 @@ def test_the_history_is_every_run_queued_newest_first_a_page_at_a_time(redis_ser
 
 def test_the_history_of_an_empty_lab_is_empty(redis_server):
     assert on(redis_server.url, lambda redis: history(redis, 1, 20)) == ([], 0)
+
+
+def test_a_history_page_of_no_runs_is_refused_rather_than_every_run(redis_server):
+    for page, size in ((1, 0), (0, 20)):
+        with pytest.raises(ValueError, match="numbered from 1"):
+            on(redis_server.url, lambda redis: history(redis, page, size))
 
 
 # -- sweeps --

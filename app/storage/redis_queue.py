@@ -21,7 +21,9 @@ from app.storage.redis_formats import GROUP, HISTORY, NODES, RUNS, Entry, InFlig
 
 log = logging.getLogger(__name__)
 PENDING_MAX = 10_000  # pending entries read at most: one per node running
-SCAN_STEP = 1000  # keys a SCAN step looks at
+# Keys a SCAN step looks at. SCAN walks the whole keyspace (every run has a few keys), not only the
+# heartbeats: a large step keeps it to one or a few round trips for a lab of some thousand runs.
+SCAN_STEP = 10_000
 
 
 async def ensure_group(redis: Redis) -> None:
@@ -155,7 +157,9 @@ async def cancel_queued(redis: Redis, run_id: str, now: float) -> bool:
 
 async def history(redis: Redis, page: int, size: int) -> tuple[list[dict[str, Any]], int]:
     """The runs queued, newest first: page `page` (from 1) of `size` state documents, and how many there are."""
-    start = (max(page, 1) - 1) * size
+    if page < 1 or size < 1:  # ZREVRANGE 0 -1 would be every run
+        raise ValueError(f"a page of the history is numbered from 1 and holds at least 1 run: page {page} of {size}")
+    start = (page - 1) * size
     async with redis.pipeline(transaction=True) as pipe:
         pipe.zrevrange(HISTORY, start, start + size - 1)
         pipe.zcard(HISTORY)
