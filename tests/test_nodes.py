@@ -23,8 +23,9 @@ from redis.asyncio import Redis
 from app.model.status import FINISHED
 from app.running.reaper import reap
 from app.storage import redis_formats as formats
+from app.storage import snapshots
 from app.storage.redis_formats import GROUP, RUNS, Job
-from app.storage.redis_queue import entries, ensure_group, request_cancel, submit
+from app.storage.redis_queue import entries, ensure_group, load_snapshot, request_cancel, submit
 from app.storage.wire import unpack_events
 from tests.helpers import ROOT, alive, alive_in_group, until
 
@@ -120,8 +121,10 @@ def pending(redis) -> int:
 
 
 def acknowledged(redis) -> None:
-    """Until no job is pending: a node acknowledges a job just after it has written the run's end."""
+    """Until no job is pending: a node acknowledges a job just after it has written the run's end, and deletes
+    its entry with it: the queue holds only runs in flight."""
     until(lambda: pending(redis) == 0, timeout=10, what="every job taken acknowledged")
+    assert redis.xlen(RUNS) == 0, "every job ended is deleted from the queue"
 
 
 def test_a_node_runs_a_queued_run_and_its_stream_holds_all_of_it_in_order(redis_server, redis, nodes):
@@ -145,6 +148,8 @@ def test_a_node_runs_a_queued_run_and_its_stream_holds_all_of_it_in_order(redis_
     numbers = [(entry.first, entry.last) for entry in stream if entry.kind == "events"]
     assert numbers[0][0] == 1 and all(b[0] == a[1] + 1 for a, b in zip(numbers, numbers[1:])), "numbered on, none lost"
     assert doc["events"] == numbers[-1][1] == len(events)
+    timeline = snapshots.load(call(redis_server.url, load_snapshot, "one"), "one")
+    assert timeline is not None and timeline.result == events[kinds.index("result")].value, "its finished snapshot"
     acknowledged(redis)
     assert node.proc.poll() is None
 
@@ -187,11 +192,15 @@ def test_a_node_killed_mid_run_leaves_no_process_and_its_run_is_reaped_interrupt
     node = nodes("doomed")
     call(redis_server.url, submit, sleeps("orphan", 60))
     runner, child = until(lambda: sleeping(redis_server.url, "orphan"), timeout=20, what="the sleeper sleeping")
-    sent = events_of(redis_server.url, "orphan")
+    slept = max(event.ts_ns for event in events_of(redis_server.url, "orphan"))
+    # Its heartbeat notes, every TTL/3 s, where the run was last seen running (the clock its events are stamped with).
+    until(lambda: int(redis.get(formats.seen_key("orphan")) or 0) > slept, timeout=TTL_S, what="seen as it sleeps")
 
     node.proc.kill()
     node.proc.wait()
 
+    sent = events_of(redis_server.url, "orphan")
+    last_seen = int(redis.get(formats.seen_key("orphan")))
     until(lambda: not alive_in_group(runner) and not alive(child), timeout=5, what="the lifeline killing the run")
     assert state(redis, "orphan")["status"] == "running"
     assert call(redis_server.url, reap, TTL_S) == [], "not before its heartbeat expired"
@@ -201,6 +210,8 @@ def test_a_node_killed_mid_run_leaves_no_process_and_its_run_is_reaped_interrupt
     assert doc["status"] == "interrupted" and "doomed stopped answering" in doc["error"], doc
     assert events_of(redis_server.url, "orphan") == sent, "the events it had sent are kept"
     assert doc["events"] == len(sent)
+    assert doc["cut_at_ns"] == last_seen, "its open spans are cut where its node last saw it running"
+    assert not redis.exists(formats.seen_key("orphan")), "the sighting is used up"
     stream = call(redis_server.url, entries, "orphan")
     assert stream[-1].kind == "state" and stream[-1].doc["status"] == "interrupted"
     acknowledged(redis)

@@ -14,10 +14,11 @@ from app.model.runs import Journal, Run
 from app.storage import redis_formats as formats
 from app.storage.redis_formats import JobError, read_job
 from app.storage.redis_journal import RedisJournal
-from app.storage.redis_queue import entries
+from app.storage import snapshots
+from app.storage.redis_queue import entries, load_snapshot
 from app.storage.wire import unpack_events
 from tests.test_seams import members
-from tests.test_store import RACE, header, result, spans
+from tests.test_store import RACE, drawn, header, result, spans
 
 
 def job(**fields) -> dict[bytes, bytes]:
@@ -106,3 +107,30 @@ def test_a_stream_past_its_bound_keeps_what_replay_needs_and_says_where_it_was_c
     assert end.kind == "state" and end.doc["status"] == "done" and end.doc["events"] == 40_010
     assert (end.doc["truncated_at_bytes"], end.doc["truncated_after_events"]) == (truncation.at_bytes, truncation.after_events)
     assert end.doc["v"] == formats.VERSION and end.doc["node"] == "n1"
+
+
+def test_a_finished_run_is_written_with_its_timelines_snapshot_as_the_sqlite_store_keeps_it(redis_server):
+    async def journalled() -> tuple[Run, bytes | None, bytes | None, bytes | None]:
+        async with Redis.from_url(redis_server.url) as redis:
+            journal = RedisJournal(redis, "n1")
+            run = Run("snap", RACE, {})
+            run.journal = journal
+            run.start()
+            run.ingest(header())
+            run.ingest(spans(3) + [Event("begin", 100, "w1", "open", "run")])  # cut at its end
+            await journal.flush()
+            running = await load_snapshot(redis, "snap")
+            run.finish("done")
+            await journal.close()
+            await redis.set(formats.snapshot_key("other"), b"\x80 not a document")
+            return run, running, await load_snapshot(redis, "snap"), await load_snapshot(redis, "none")
+
+    run, running, finished, none = asyncio.run(journalled())
+
+    assert running is None and none is None, "only a finished run has one"
+    assert finished == snapshots.dump(run.timeline), "the same versioned JSON the SQLite store keeps"
+    replayed = Run("snap", RACE, {})
+    loaded = snapshots.load(finished, "snap")
+    assert loaded is not None
+    replayed.timeline = loaded
+    assert drawn(replayed) == drawn(run) and any(span.cut for span in loaded.spans), "the final timeline, cut"

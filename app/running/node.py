@@ -4,10 +4,12 @@ The node reads the queue `lab:runs` as a consumer of the group `nodes` (app/stor
 entry at a time (XREADGROUP COUNT 1, and only when idle): the queue stays FIFO across nodes, and a run that
 measures time runs alone on its node. Each run goes through the embedded lab's own path: a Run, the
 supervisor's `execute` on a WarmRunner (the same runner, sandboxing, limits and sampler), reporting to a
-RedisJournal instead of the SQLite store. Once its end is written, the entry is acknowledged.
+RedisJournal instead of the SQLite store. Once its end is written, the entry is acknowledged and deleted (one
+transaction): the queue holds only runs in flight.
 
 Beside the run, two loops: the heartbeat (`lab:node:{name}`, a TTL of LAB_NODE_TTL_S, refreshed every
-third of it), whose expiry tells the reaper (app/running/reaper.py) the node died; and the cancel watch,
+third of it), whose expiry tells the reaper (app/running/reaper.py) the node died, and which notes where the
+run it runs was last seen (`lab:run:{id}:seen`, its monotonic clock); and the cancel watch,
 which looks for the run's cancel request every CANCEL_POLL_S and sets `run.cancel_requested`, as the
 embedded cancel does. SIGTERM (or SIGINT) stops the node as the embedded server's shutdown stops the lab:
 its run ends `interrupted`, its process group killed, and it takes no other.
@@ -38,7 +40,7 @@ from app.settings import Settings
 from app.storage import redis_formats as formats
 from app.storage.redis_formats import GROUP, RUNS, Job, JobError, read_job
 from app.storage.redis_journal import RedisJournal
-from app.storage.redis_queue import ensure_group, state
+from app.storage.redis_queue import ack_and_delete, ensure_group, state
 from experiments.params import ParamError, validate
 
 log = logging.getLogger(__name__)
@@ -104,7 +106,7 @@ class Node:
             else:
                 await self._execute(run)
         await self.journal.flush()
-        await self.redis.xack(RUNS, GROUP, entry_id)  # its end is written: it is never taken again
+        await ack_and_delete(self.redis, entry_id)  # its end is written: it is never taken again, nor in flight
 
     async def _ended_already(self, run_id: str) -> bool:
         doc = await state(self.redis, run_id)
@@ -170,9 +172,15 @@ class Node:
                 log.warning("node %s: could not beat", self.name, exc_info=True)
 
     async def _beat(self) -> None:
+        """The node's heartbeat and, while it runs a run, where the run was last seen running (the clock its
+        events are stamped with): a reaper cuts its open spans there if the node dies."""
         run_id = self.run.id if self.run is not None else None
         doc = formats.heartbeat_doc(self.name, socket.gethostname(), os.getpid(), run_id, time.time())
-        await self.redis.set(formats.node_key(self.name), formats.dumps(doc), px=int(self.settings.node_ttl_s * 1000))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(formats.node_key(self.name), formats.dumps(doc), px=int(self.settings.node_ttl_s * 1000))
+            if run_id is not None:
+                pipe.set(formats.seen_key(run_id), str(time.monotonic_ns()), ex=formats.SEEN_TTL_S)
+            await pipe.execute()
 
 
 async def work(settings: Settings, name: str, modules: tuple[str, ...]) -> None:

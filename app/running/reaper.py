@@ -3,7 +3,8 @@
 A node that dies (power, SIGKILL, OOM) leaves its job pending in the nodes' consumer group, never
 acknowledged, and its heartbeat (`lab:node:{name}`, app/storage/redis_formats.py) expires. `reap` finds
 such entries, claims each one (XCLAIM with a minimum idle time: of several reapers at once, one wins),
-writes the run's end (state document and stream entry) and acknowledges it, in one transaction. The run is
+writes the run's end (state document and stream entry, its open spans cut where its node last saw it running:
+`lab:run:{id}:seen`) and acknowledges and deletes the entry, in one transaction. The run is
 never run again: its student sees it interrupted, as after the embedded server's restart, and may run it
 again. Its runner died with the node (its lifeline, experiments/lifeline.py).
 
@@ -19,7 +20,7 @@ from redis.asyncio import Redis
 from app.model.status import Status
 from app.storage import redis_formats as formats
 from app.storage.redis_formats import GROUP, RUNS, JobError, read_job
-from app.storage.redis_queue import state
+from app.storage.redis_queue import ack_and_delete, add_ack_and_delete, state
 
 log = logging.getLogger(__name__)
 BATCH = 100  # pending entries looked at per call
@@ -72,14 +73,18 @@ async def _claim_and_end(redis: Redis, entry_id: bytes, reaper: str, min_idle_ms
     if doc is None and job is not None:  # it died before it wrote the run's start
         doc = formats.state_doc(formats.run_of_job(job))
     if doc is None or Status(doc["status"]).finished:  # nothing to end, or it died between the end and the XACK
-        await redis.xack(RUNS, GROUP, entry_id)
+        await ack_and_delete(redis, entry_id)
         return None
     assert run_id is not None
     doc = formats.ended(doc, Status.INTERRUPTED, why, await _events_sent(redis, run_id), time.time())
+    seen = formats.value_of(await redis.get(formats.seen_key(run_id)))
+    if seen is not None:  # its open spans are cut where its node last saw it running, not at its last event
+        doc["cut_at_ns"] = int(seen)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(formats.state_key(run_id), formats.dumps(doc))
         pipe.xadd(formats.events_key(run_id), formats.state_entry(doc))
-        pipe.xack(RUNS, GROUP, entry_id)
+        pipe.delete(formats.seen_key(run_id))
+        add_ack_and_delete(pipe, entry_id)
         await pipe.execute()
     log.warning("run %s: %s", run_id, why)
     return run_id

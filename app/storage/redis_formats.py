@@ -10,9 +10,12 @@ node): an entry's one field `job` is the JSON document
     {"v": 1, "run": "<id>", "experiment": "<experiment id>", "params": {...}, "measures_time": false,
      "owner": "<client id>", "sweep": null, "created_at": <unix s>}
 
-(`owner`, `sweep` and `created_at` may be left out). A node acknowledges (XACK) the entry once the run
-has ended and its end is written; an entry pending for a node whose heartbeat expired is reaped
-(app/running/reaper.py): its run ends `interrupted`, never run again.
+(`owner`, `sweep` and `created_at` may be left out). The queue holds only runs in flight: whoever ends a
+job acknowledges and deletes its entry in one transaction (XACK + XDEL): the node once the run has ended and
+its end is written (or at once, for a job that cannot run), the reaper for an entry pending for a node whose
+heartbeat expired (app/running/reaper.py: its run ends `interrupted`, never run again), and a cancel of a
+run still queued (one script: the entry deleted, the run ended `cancelled`). So every entry is either
+queued (its id after the group's last-delivered-id) or executing (pending for a node): `in_flight_of`.
 
 A run's stream, `lab:run:{id}:events`: everything about the run, in order, replayable from any entry id
 (XRANGE/XREAD from it). Each entry has the fields `v` = 1 and `kind`:
@@ -38,14 +41,30 @@ embedded lab's cancel does (a node that takes a run with a cancel request ends i
 
 A node's heartbeat, `lab:node:{name}`: the JSON document `{"v": 1, "name": ..., "host": ..., "pid": ...,
 "run": "<id or null>", "at": <unix s>}`, set with a TTL of LAB_NODE_TTL_S and refreshed every third of it.
+While its node runs a run, each heartbeat also sets `lab:run:{id}:seen` (TTL SEEN_TTL_S) to the node's
+time.monotonic_ns() as a decimal string: the clock the runner stamps the run's events with. A reaped run's
+state gets it as `cut_at_ns`: its open spans are cut where its node was last seen running it.
+
+A finished run's timeline, `lab:run:{id}:snapshot`: app/storage/snapshots.py's versioned, compressed JSON
+document (`snapshots.load` reads it), the same bytes the SQLite store keeps; written with the run's end, in
+the same pipeline. None if the timeline could not be dumped or is bigger than the log's bound: replayed then.
+
+The history, `lab:history`: a sorted set of every run queued (`submit` adds it in its transaction), score
+its `created_at`, member its id; read newest first, a page at a time, with the runs' state documents.
+
+A sweep, `lab:sweep:{id}`: the JSON document `{"v": 1, "id", "experiment", "params", "vary", "points":
+[{"params", "run_id"}], "owner", "created_at"}` (app/storage/sweep_store.py's row), written once.
+
+The pin, `lab:pin`: the pinned run's id, a plain string (no document: there is nothing else to say).
 
 A fair-use rate window (app/running/redis_rates.py), `lab:rate:client:{client id}` and `lab:rate:ip:{address}`: a
 sorted set of the requests counted in the last minute, each a member `<TIME s>.<µs>:<random hex>` scored by
 Redis's TIME in microseconds; TTL one window.
 
 What the client answers (a client made without decode_responses: bytes, never str) is checked and typed at
-the boundary by `entries_of`, `read_entries_of`, `pending_of` and `text_of`: redis-py types its replies as
-broad unions (whatever any client, RESP version or option could return).
+the boundary by `entries_of`, `read_entries_of`, `pending_of`, `last_delivered_of`, `scan_of`, `keys_of`,
+`values_of`, `value_of`, `count_of` and `text_of`: redis-py types its replies as broad unions (whatever any
+client, RESP version or option could return).
 """
 from __future__ import annotations
 
@@ -53,8 +72,9 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from app.drawing.sweeps import Point, Sweep
 from app.model.experiments import Experiment
 from app.model.runs import Run, Truncation
 from app.model.status import Status
@@ -69,6 +89,9 @@ GROUP = "nodes"  # the runner nodes' consumer group on RUNS
 CANCEL_POLL_S = 0.2  # how often a node looks for a cancel request of the run it runs
 CANCEL_TTL_S = 24 * 3600  # a cancel request outlives any run it could be for
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+HISTORY = "lab:history"  # every run ever queued: a sorted set, score its created_at, member its id
+PIN = "lab:pin"  # the pinned run's id (a string), if one is pinned
+SEEN_TTL_S = 24 * 3600  # a run's last sighting outlives any run it could be of
 
 
 def state_key(run_id: str) -> str:
@@ -90,6 +113,21 @@ def node_key(name: str) -> str:
 def rate_key(kind: str, who: str) -> str:
     """A rate window's sorted set: `kind` "client" (by client id) or "ip" (by address)."""
     return f"lab:rate:{kind}:{who}"
+
+
+NODES = node_key("*")  # the pattern of every node's heartbeat (SCAN MATCH)
+
+
+def snapshot_key(run_id: str) -> str:
+    return f"lab:run:{run_id}:snapshot"
+
+
+def seen_key(run_id: str) -> str:
+    return f"lab:run:{run_id}:seen"
+
+
+def sweep_key(sweep_id: str) -> str:
+    return f"lab:sweep:{sweep_id}"
 
 
 def dumps(doc: dict[str, Any]) -> bytes:
@@ -171,7 +209,8 @@ def state_doc(run: Run, node: str | None = None) -> dict[str, Any]:
 
 
 def ended(doc: dict[str, Any], status: Status, error: str, events: int, now: float) -> dict[str, Any]:
-    """A state document ended from outside (its node is gone): `status`, why, when; `events` received."""
+    """A state document ended from outside a node (its node is gone, or none took it): `status`, why, when;
+    `events` received."""
     return {**doc, "status": str(status), "error": error, "ended_at": now, "events": max(doc.get("events") or 0, events)}
 
 
@@ -219,6 +258,80 @@ def heartbeat_doc(name: str, host: str, pid: int, run: str | None, now: float) -
 
 def cancel_doc(now: float) -> dict[str, Any]:
     return {"v": VERSION, "at": now}
+
+
+# ---- what is in flight ----
+
+@dataclass(frozen=True)
+class InFlight:
+    """The queue's runs not yet taken, head first; those taken, each with the node running it; the nodes."""
+
+    queued: tuple[Job, ...] = ()
+    executing: tuple[tuple[Job, str], ...] = ()
+    nodes: int = 0  # heartbeats alive
+    idle_nodes: int = 0  # of those, the ones running nothing
+
+
+def stream_id(entry_id: bytes) -> tuple[int, int]:
+    """An entry id (`<ms>-<seq>`) as a pair that sorts as Redis sorts ids."""
+    ms, _, seq = entry_id.partition(b"-")
+    return int(ms), int(seq or 0)
+
+
+def in_flight_of(last_delivered: bytes, entries: list[tuple[bytes, Fields]], pending: list[tuple[bytes, str]],
+                 beats: list[bytes | None]) -> tuple[InFlight, list[str]]:
+    """What is in flight, from the queue's entries (every one queued or executing: whoever ends a job deletes
+    its entry), the group's last-delivered-id, its pending entries and the nodes' heartbeats; and, in words,
+    each entry or heartbeat left out because it could not be read."""
+    problems: list[str] = []
+    jobs: dict[bytes, Job] = {}
+    for entry_id, fields in entries:
+        try:
+            jobs[entry_id] = read_job(fields)
+        except JobError as exc:
+            problems.append(f"queue entry {entry_id.decode()}: {exc}")
+    taken = stream_id(last_delivered)
+    executing = tuple((jobs[entry_id], node) for entry_id, node in sorted(pending, key=lambda p: stream_id(p[0]))
+                      if entry_id in jobs)
+    queued = tuple(job for entry_id, job in jobs.items() if stream_id(entry_id) > taken)
+    runs = [run for run in (_beat_run(beat, problems) for beat in beats) if run is not False]
+    return InFlight(queued, executing, len(runs), sum(run is None for run in runs)), problems
+
+
+def _beat_run(beat: bytes | None, problems: list[str]) -> str | None | Literal[False]:
+    """The run a heartbeat says its node runs (None: idle); False if it expired or cannot be read."""
+    if beat is None:  # expired between SCAN and MGET
+        return False
+    try:
+        doc = json.loads(beat)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or doc.get("v") != VERSION:
+        problems.append(f"a heartbeat that cannot be read: {beat!r:.80}")
+        return False
+    run = doc.get("run")
+    return run if isinstance(run, str) else None
+
+
+# ---- a sweep ----
+
+def sweep_doc(sweep: Sweep) -> dict[str, Any]:
+    """A sweep as `lab:sweep:{id}` keeps it: sweep_store's row, as one JSON document."""
+    return {"v": VERSION, "id": sweep.id, "experiment": sweep.experiment, "params": sweep.params,
+            "vary": sweep.vary, "points": [{"params": p.params, "run_id": p.run_id} for p in sweep.points],
+            "owner": sweep.owner, "created_at": sweep.created_at}
+
+
+def read_sweep(raw: bytes) -> Sweep:
+    """A sweep read back; ValueError if it is of another version (or no sweep document)."""
+    doc = json.loads(raw)
+    if not isinstance(doc, dict) or doc.get("v") != VERSION:
+        raise ValueError(f"the sweep is of version {doc.get('v') if isinstance(doc, dict) else None!r}, not {VERSION}")
+    try:
+        return Sweep(doc["id"], doc["experiment"], doc["params"], doc["vary"],
+                     tuple(Point(p["params"], p["run_id"]) for p in doc["points"]), doc["owner"], doc["created_at"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"the sweep document lacks {exc}") from None
 
 
 # ---- what the client answers ----
@@ -274,6 +387,52 @@ def pending_of(reply: object) -> list[tuple[bytes, str]]:
         pending.append((_bytes(entry.get("message_id"), "a pending entry's id"),
                         _bytes(entry.get("consumer"), "a pending entry's consumer").decode()))
     return pending
+
+
+def last_delivered_of(reply: object, group: str = GROUP) -> bytes:
+    """The last-delivered-id of `group` in an XINFO GROUPS reply (redis-py's dicts); `0-0` (nothing delivered
+    yet) if there is no such group."""
+    if not isinstance(reply, list):
+        raise TypeError(f"Redis answered {type(reply).__name__} where it gives a list of groups")
+    for info in reply:
+        if not isinstance(info, dict):
+            raise TypeError(f"Redis answered {info!r:.80} where it gives a group's info")
+        if _bytes(info.get("name"), "a group's name") == group.encode():
+            return _bytes(info.get("last-delivered-id"), "a group's last-delivered-id")
+    return b"0-0"
+
+
+def scan_of(reply: object) -> tuple[int, list[bytes]]:
+    """A SCAN reply: the next cursor (0: done) and the keys of this step."""
+    if not isinstance(reply, (tuple, list)) or len(reply) != 2 or not isinstance(reply[0], int):
+        raise TypeError(f"Redis answered {reply!r:.80} where it gives a SCAN step (cursor, keys)")
+    return reply[0], keys_of(reply[1])
+
+
+def keys_of(reply: object) -> list[bytes]:
+    """A list of strings: keys (SCAN), members (ZREVRANGE)."""
+    if not isinstance(reply, list):
+        raise TypeError(f"Redis answered {type(reply).__name__} where it gives a list of strings")
+    return [_bytes(key, "a key or member") for key in reply]
+
+
+def values_of(reply: object) -> list[bytes | None]:
+    """An MGET reply: each key's value, None where there is none."""
+    if not isinstance(reply, list):
+        raise TypeError(f"Redis answered {type(reply).__name__} where it gives a list of values")
+    return [None if value is None else _bytes(value, "a value") for value in reply]
+
+
+def value_of(reply: object) -> bytes | None:
+    """A GET reply: the value, None if there is none."""
+    return None if reply is None else _bytes(reply, "a value")
+
+
+def count_of(reply: object) -> int:
+    """A reply that is one integer (ZCARD, XLEN)."""
+    if not isinstance(reply, int) or isinstance(reply, bool):
+        raise TypeError(f"Redis answered {reply!r:.80} where it gives an integer")
+    return reply
 
 
 def text_of(reply: object) -> str:

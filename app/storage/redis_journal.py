@@ -10,6 +10,9 @@ The log is bounded as the store bounds it (LAB_MAX_LOG_MB): rows are counted by 
 first row that would cross the bound, and every row after it, keeps only the events replay needs (header,
 lane, result, failure); the stream says so with a `truncated` entry, and the run's state with
 `truncated_at_bytes`.
+
+A finished run's state is written with its timeline's snapshot (`lab:run:{id}:snapshot`, app/storage/
+snapshots.py's document, as the SQLite store keeps it), in the same pipeline: a finished run is not replayed.
 """
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ from redis.asyncio.client import Pipeline
 from app.model.events import Event
 from app.model.runs import Run
 from app.model.status import Status
+from app.model.timeline import Timeline
 from app.storage import redis_formats as formats
+from app.storage import snapshots
 from app.storage.store import BACKLOG_HIGH
 from app.storage.wire import LogState, bounded, rows_of
 
@@ -38,7 +43,7 @@ class RedisJournal:
     redis: Redis
     node: str
     max_log_bytes: int = 50_000_000
-    _pending: list[tuple[str, Run, Any]] = field(default_factory=list)  # ("events", run, piece) | ("state", run, doc)
+    _pending: list[tuple[str, Run, Any]] = field(default_factory=list)  # ("events", run, piece), ("state", run, ...)
     _logs: dict[str, LogState] = field(default_factory=dict)
     _backlog: int = 0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -54,7 +59,8 @@ class RedisJournal:
             self._backlog += len(events)
 
     def save(self, run: Run) -> None:
-        self._queue("state", run, formats.state_doc(run, self.node))  # taken now: the run goes on changing
+        # The document is taken now: the run goes on changing. Its timeline, once it has finished, is final.
+        self._queue("state", run, (formats.state_doc(run, self.node), run.timeline if run.finished else None))
 
     async def room(self) -> None:
         while self._backlog > BACKLOG_HIGH:
@@ -119,16 +125,31 @@ class RedisJournal:
                 pieces.append(item)
                 continue
             add_events()  # the events before a state, first
-            doc = item
+            doc, timeline = item
             if run.truncated is not None:  # learnt by the writer, maybe after the state was taken
                 doc = {**doc, "truncated_at_bytes": run.truncated.at_bytes,
                        "truncated_after_events": run.truncated.after_events}
             if Status(doc["status"]).finished:
                 self._logs.pop(run.id, None)
+            if timeline is not None:  # with its end, in the same pipeline: a finished run always has both
+                await self._add_snapshot(pipe, run.id, timeline)
             pipe.set(formats.state_key(run.id), formats.dumps(doc))
             pipe.xadd(formats.events_key(run.id), formats.state_entry(doc))
         add_events()
         await pipe.execute()
+
+    async def _add_snapshot(self, pipe: Pipeline, run_id: str, timeline: Timeline) -> None:
+        """The finished timeline as the SQLite store keeps it; none (replayed) if a document cannot hold it
+        or it is bigger than the log's bound: a snapshot saved before never stays."""
+        try:  # off the loop, as the store dumps it on its database thread: a big run's takes a while
+            snapshot: bytes | None = await asyncio.to_thread(snapshots.dump, timeline)
+        except (TypeError, ValueError, RecursionError):
+            log.warning("run %s: its timeline could not be stored as a snapshot", run_id, exc_info=True)
+            snapshot = None
+        if snapshot is not None and len(snapshot) <= self.max_log_bytes:
+            pipe.set(formats.snapshot_key(run_id), snapshot)
+        else:
+            pipe.delete(formats.snapshot_key(run_id))
 
     def _add_rows(self, pipe: Pipeline, run: Run, pieces: list[tuple[int, list[Event], bytes]]) -> None:
         log_state = self._logs.setdefault(run.id, LogState())

@@ -1,4 +1,5 @@
-"""The run queue on Redis as its writers and readers call it: queue a run, ask to cancel one, read a run back.
+"""The run queue on Redis as its writers and readers call it: queue a run, cancel one, see what is in flight,
+read a run and the history back.
 
 The formats are app/storage/redis_formats.py's. The runner nodes take what `submit` queues
 (app/running/node.py); the web replicas will call these (issue 15, docs/distributed.md), the tests do now.
@@ -6,14 +7,23 @@ The formats are app/storage/redis_formats.py's. The runner nodes take what `subm
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
+from app.model.status import Status
 from app.storage import redis_formats as formats
-from app.storage.redis_formats import GROUP, RUNS, Entry, Job
+from app.storage.redis_formats import GROUP, HISTORY, NODES, RUNS, Entry, InFlight, Job
+
+log = logging.getLogger(__name__)
+PENDING_MAX = 10_000  # pending entries read at most: one per node running
+# Keys a SCAN step looks at. SCAN walks the whole keyspace (every run has a few keys), not only the
+# heartbeats: a large step keeps it to one or a few round trips for a lab of some thousand runs.
+SCAN_STEP = 10_000
 
 
 async def ensure_group(redis: Redis) -> None:
@@ -31,9 +41,23 @@ async def submit(redis: Redis, job: Job) -> str:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(formats.state_key(job.run), formats.dumps(doc))
         pipe.xadd(formats.events_key(job.run), formats.state_entry(doc))
+        pipe.zadd(HISTORY, {job.run: job.created_at})
         pipe.xadd(RUNS, job.to_fields())
         *_, entry_id = await pipe.execute()
     return formats.text_of(entry_id)
+
+
+def add_ack_and_delete(pipe: Pipeline, entry_id: bytes) -> None:
+    """Into a transaction: acknowledge the queue's entry and delete it (its job has ended: no longer in flight)."""
+    pipe.xack(RUNS, GROUP, entry_id)
+    pipe.xdel(RUNS, entry_id)
+
+
+async def ack_and_delete(redis: Redis, entry_id: bytes) -> None:
+    """Acknowledge the queue's entry and delete it, in one transaction: the queue holds only runs in flight."""
+    async with redis.pipeline(transaction=True) as pipe:
+        add_ack_and_delete(pipe, entry_id)
+        await pipe.execute()
 
 
 async def request_cancel(redis: Redis, run_id: str) -> None:
@@ -44,11 +68,7 @@ async def request_cancel(redis: Redis, run_id: str) -> None:
 
 async def state(redis: Redis, run_id: str) -> dict[str, Any] | None:
     """The run's state document, None if there is none (or of another version)."""
-    raw = await redis.get(formats.state_key(run_id))
-    if raw is None:
-        return None
-    doc = json.loads(raw)
-    return doc if doc.get("v") == formats.VERSION else None
+    return _doc_of(formats.value_of(await redis.get(formats.state_key(run_id))))
 
 
 async def entries(redis: Redis, run_id: str, after: str = "-") -> list[Entry]:
@@ -56,3 +76,104 @@ async def entries(redis: Redis, run_id: str, after: str = "-") -> list[Entry]:
     start = "-" if after == "-" else f"({after}"
     reply = await redis.xrange(formats.events_key(run_id), start)
     return [formats.read_entry(entry_id, fields) for entry_id, fields in formats.entries_of(reply)]
+
+
+async def in_flight(redis: Redis) -> InFlight:
+    """The runs queued (head first) and executing (with their nodes), and the nodes alive and idle: one
+    transaction for the queue (so queued and executing are seen at one moment), then the heartbeats."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.xinfo_groups(RUNS)
+        pipe.xrange(RUNS, "-", "+")
+        pipe.xpending_range(RUNS, GROUP, min="-", max="+", count=PENDING_MAX)
+        pipe.scan(0, match=NODES, count=SCAN_STEP)
+        groups, queue, pending, scanned = await pipe.execute(raise_on_error=False)
+    if isinstance(groups, ResponseError) and "no such key" in str(groups):  # nothing was ever queued
+        groups, queue = [], []
+    if isinstance(pending, ResponseError) and "NOGROUP" in str(pending):  # no node ever read the queue
+        pending = []
+    for reply in (groups, queue, pending, scanned):
+        if isinstance(reply, Exception):
+            raise reply
+    found, problems = formats.in_flight_of(formats.last_delivered_of(groups), formats.entries_of(queue),
+                                           formats.pending_of(pending), await _heartbeats(redis, scanned))
+    for problem in problems:
+        log.warning("in flight: left out %s", problem)
+    return found
+
+
+async def _heartbeats(redis: Redis, scanned: object) -> list[bytes | None]:
+    """The nodes' heartbeats, from the first SCAN step's reply on (one more step per SCAN_STEP keys)."""
+    cursor, keys = formats.scan_of(scanned)
+    while cursor:
+        cursor, more = formats.scan_of(await redis.scan(cursor, match=NODES, count=SCAN_STEP))
+        keys += more
+    return formats.values_of(await redis.mget(sorted(set(keys)))) if keys else []
+
+
+# Atomic against the nodes' XREADGROUP: the job is taken either before the script (it is no longer after
+# the group's last-delivered-id: nothing changes) or after it (its entry is gone: no node ever sees it).
+# KEYS: the queue, the run's state, its stream; ARGV: the group, the run id, the ended state document, then
+# the fields of its state entry.
+CANCEL_QUEUED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local after = '0-0'
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local info = {}
+  for i = 1, #group, 2 do info[group[i]] = group[i + 1] end
+  if info['name'] == ARGV[1] then after = info['last-delivered-id'] end
+end
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '(' .. after, '+')) do
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'job' then
+      local ok, job = pcall(cjson.decode, fields[i + 1])
+      if ok and type(job) == 'table' and job['run'] == ARGV[2] then
+        redis.call('XDEL', KEYS[1], entry[1])
+        redis.call('SET', KEYS[2], ARGV[3])
+        redis.call('XADD', KEYS[3], '*', unpack(ARGV, 4))
+        return 1
+      end
+    end
+  end
+end
+return 0
+"""
+
+
+async def cancel_queued(redis: Redis, run_id: str, now: float) -> bool:
+    """If `run_id` is still queued, take it off the queue and end it `cancelled` (its state document and
+    stream), at once and for good: True. False if no node is to be kept from it any more (a node took it,
+    or it has ended): nothing changed; `request_cancel` then stops a run a node took."""
+    doc = await state(redis, run_id)
+    if doc is None or Status(doc["status"]) != Status.QUEUED:
+        return False
+    doc = formats.ended(doc, Status.CANCELLED, "cancelled while queued", 0, now)
+    entry = [value for pair in formats.state_entry(doc).items() for value in pair]
+    script = redis.register_script(CANCEL_QUEUED)
+    done = await script(keys=[RUNS, formats.state_key(run_id), formats.events_key(run_id)],
+                        args=[GROUP, run_id, formats.dumps(doc), *entry])
+    return formats.count_of(done) == 1
+
+
+async def history(redis: Redis, page: int, size: int) -> tuple[list[dict[str, Any]], int]:
+    """The runs queued, newest first: page `page` (from 1) of `size` state documents, and how many there are."""
+    if page < 1 or size < 1:  # ZREVRANGE 0 -1 would be every run
+        raise ValueError(f"a page of the history is numbered from 1 and holds at least 1 run: page {page} of {size}")
+    start = (page - 1) * size
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.zrevrange(HISTORY, start, start + size - 1)
+        pipe.zcard(HISTORY)
+        members, total = await pipe.execute()
+    ids = [member.decode() for member in formats.keys_of(members)]
+    docs = formats.values_of(await redis.mget([formats.state_key(run_id) for run_id in ids])) if ids else []
+    return [doc for doc in (_doc_of(raw) for raw in docs) if doc is not None], formats.count_of(total)
+
+
+def _doc_of(raw: bytes | None) -> dict[str, Any] | None:
+    doc = json.loads(raw) if raw is not None else None
+    return doc if isinstance(doc, dict) and doc.get("v") == formats.VERSION else None
+
+
+async def load_snapshot(redis: Redis, run_id: str) -> bytes | None:
+    """The finished run's timeline as `snapshots.dump` made it (`snapshots.load` reads it); None if it has none."""
+    return formats.value_of(await redis.get(formats.snapshot_key(run_id)))
