@@ -277,12 +277,12 @@ class AppProcess:
 class ServerProcess:
     """A real lab server in its own process (`python -m tests.lab_server FD`), for tests that stop or kill it."""
 
-    def __init__(self, database: Path):
+    def __init__(self, database: Path, **env: str):
         sock = listening_socket()
         self.port = sock.getsockname()[1]
-        url = url_of(sock)
+        self.url = url = url_of(sock)
         env = {**os.environ, "LAB_DATABASE": str(database), "LAB_HTMX_SOURCE": "local", "PYTHONPATH": str(ROOT),
-               "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "100", "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "1000"}
+               "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "100", "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "1000", **env}
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.lab_server", str(sock.fileno())], cwd=ROOT, env=env,
                                      pass_fds=[sock.fileno()])
         sock.close()  # the server holds it now: once it is gone, so is the port
@@ -332,15 +332,24 @@ class RedisServer:
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 port = probe.getsockname()[1]
-            self.proc = subprocess.Popen(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-                 "--appendonly", "yes", "--save", "", "--daemonize", "no", "--loglevel", "warning"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            self.url = f"redis://127.0.0.1:{port}/0"
-            if poll(self._answers, timeout=10, every=0.02) and self.proc.poll() is None:
+            if self._start(port):
                 return self
             self.stop()  # the port was taken, or it could not start: try another
         raise AssertionError("redis-server did not answer PING on any of 5 free ports")
+
+    def _start(self, port: int) -> bool:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+             "--appendonly", "yes", "--save", "", "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"redis://127.0.0.1:{port}/0"
+        return bool(poll(self._answers, timeout=10, every=0.02)) and self.proc.poll() is None
+
+    def restart(self) -> None:
+        """Stopped (SIGTERM: it writes its append-only file and exits) and started again on the same port and files."""
+        self.stop()
+        port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+        assert self._start(port), "redis-server did not start again on its port"
 
     def _answers(self) -> bool:
         assert self.proc is not None

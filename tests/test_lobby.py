@@ -83,7 +83,7 @@ def test_the_lobby_shows_runs_and_the_pinned_run_but_never_who_started_them():
     lab = FakeLab()
     run = make_run(lab, "running", owner="f00dfacef00dfacef00dfacef00dface")
     lobby = Lobby(lab, templates())
-    lobby.pin(run)
+    asyncio.run(lobby.pin(run))
     html = lobby.render()
     assert f'href="/runs/{run.id}"' in html and "running" in html and "ticks=<b>3</b>" in html
     assert 'id="pinned"' in html and "Pinned by your teacher" in html

@@ -2,12 +2,17 @@
 cancel them, stop them all.
 
 A run started here is a LiveRun until it has ended and its last frame is out: the one place that holds it
-with its live feed and its admission. Which live runs are queued or executing is the queue's to say."""
+with its live feed and its admission. Which live runs are queued or executing is the queue's to say.
+
+Where runs are kept and who executes them is the engine's (app/running/engines.py): this process, or the
+runner nodes of a distributed lab. There a run another replica started is live here too, once anyone asks
+for its feed: its mirror (app/storage/redis_store.py) is drawn as a local run is."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,16 +23,11 @@ from app.drawing.sweeps import Point, Sweep
 from app.model.experiments import Experiment
 from app.model.runs import Place, Run
 from app.model.status import Status
-from app.running.admission import Admission
+from app.running.engines import Engine, embedded
 from app.running.limits import Client, Limits, Load, Refusal
 from app.running.pythons import Interpreter
-from app.running.runners import WarmRunner
-from app.running.seams import Queue
 from app.running.supervisor import execute_or_fail
 from app.settings import Settings
-from app.storage.seams import RunStorage
-from app.storage.store import RunStore
-from app.storage.sweep_store import SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -43,27 +43,45 @@ class LiveRun:
 
 class Lab:
     def __init__(self, settings: Settings, experiments: dict[str, Experiment], renderer: Renderer,
-                 interpreters: tuple[Interpreter, ...] = ()):
+                 interpreters: tuple[Interpreter, ...] = (), engine: Engine | None = None):
         self.settings = settings
         self.interpreters = interpreters  # what a run's `python` param may choose (app/running/pythons.py)
         self.experiments = experiments
         self.renderer = renderer
-        # The embedded implementations of the seams (app/*/seams.py); nothing below asks which it holds.
-        store = RunStore(settings.database, experiments, int(settings.max_log_mb * 1_000_000))
-        self.store: RunStorage = store
-        self.sweeps = SweepStore(store.db)
-        self._live: dict[str, LiveRun] = {}  # by run id: added in start(), removed in _live_through()
+        self.engine = engine or embedded(settings, experiments)
+        self.store, self.sweeps, self.admission = self.engine.store, self.engine.sweeps, self.engine.queue
+        self._live: dict[str, LiveRun] = {}  # by run id: added in start() or feed(), removed in _live_through()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.admission: Queue[str] = Admission(settings.max_concurrent_runs)
         self._stopping = False
         self.limits = Limits(settings)
-        self.warm_runner = WarmRunner(settings)
-        self.warm_runner.start_next()  # the first run's runner
+        self.warm_runner = self.engine.runner
+        if self.warm_runner is not None:
+            self.warm_runner.start_next()  # the first run's runner
+
+    async def open(self) -> None:
+        """Ready to serve: the stores opened (runs the last server left running are marked interrupted), the
+        engine's tasks started."""
+        await self.store.open()
+        await self.sweeps.open()
+        for work in self.engine.background:
+            self._spawn(work())
+        if self.engine.queue_moved is not None:
+            self._spawn(self._tell_places(self.engine.queue_moved))
+
+    async def _tell_places(self, queue_moved: Callable[[], Awaitable[None]]) -> None:
+        """Runs queued elsewhere, or taken by a node, move the line: each queued run is told where it stands."""
+        while True:
+            await queue_moved()
+            self._admit()
 
     async def request(self, experiment: Experiment, params: dict[str, Any], client: Client, admin: bool = False) -> Run | Refusal:
         """Start a run for `client` if the fair-use limits (app/running/limits.py) allow it, else say which refuses it."""
         refusal = await self._allow(experiment, 1, client, admin)
-        return refusal or self.start(experiment, params, client.id)
+        if refusal is not None:
+            return refusal
+        run = self.start(experiment, params, client.id)
+        await self.store.flush()  # found from any replica once answered
+        return run
 
     async def sweep(self, experiment: Experiment, base: dict[str, Any], vary: dict[str, list[Any]],
               points: list[dict[str, Any]], client: Client, admin: bool = False) -> Sweep | Refusal:
@@ -77,6 +95,7 @@ class Lab:
         sweep = Sweep(sweep_id, experiment.id, base, vary, tuple(Point(run.params, run.id) for run in runs),
                       client.id, time.time())
         self.sweeps.save(sweep)
+        await self.store.flush()
         return sweep
 
     async def _allow(self, experiment: Experiment, runs: int, client: Client, admin: bool) -> Refusal | None:
@@ -87,31 +106,49 @@ class Lab:
 
     def start(self, experiment: Experiment, params: dict[str, Any], owner: str = "", sweep: str | None = None) -> Run:
         run = self.store.create(experiment, params, owner, sweep)
-        live = LiveRun(run, Broadcast(run, self.renderer, self.settings.frame_rate))
-        self._live[run.id] = live
+        live = self._go_live(run)
         self.admission.enqueue(run.id, experiment.measures_time)
         self._admit()
-        task = asyncio.create_task(self._live_through(live))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if self.warm_runner is not None:
+            self._spawn(self._execute(live))
         return run
 
+    def _go_live(self, run: Run) -> LiveRun:
+        live = LiveRun(run, Broadcast(run, self.renderer, self.settings.frame_rate))
+        self._live[run.id] = live
+        self._spawn(self._live_through(live))
+        return live
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a task of the lab failed", exc_info=task.exception())
+
     async def _live_through(self, live: LiveRun) -> None:
-        """Execute the run and feed its viewers, side by side; once both are over it is live no more, and
-        a finished run is served from the store (sockets already open keep their feed)."""
-        run = live.run
+        """Feed the run's viewers until its last frame is out; then it is live no more, and a finished run is
+        served from the store (sockets already open keep their feed)."""
         try:
-            outcomes = await asyncio.gather(self._execute(live), live.feed.produce(), return_exceptions=True)
+            await live.feed.produce()
+        except Exception:
+            log.exception("run %s (%s): its live feed failed", live.run.id, live.run.experiment.id)
         finally:
-            del self._live[run.id]
-        for part, outcome in zip(("its execution", "its live feed"), outcomes):
-            if isinstance(outcome, Exception):
-                log.error("run %s (%s): %s failed", run.id, run.experiment.id, part, exc_info=outcome)
+            del self._live[live.run.id]
 
     def feed(self, run_id: str) -> LiveFeed | None:
-        """A live run's feed; None once a finished run's last frame is out (or it was never live here)."""
+        """A live run's feed; None once a finished run's last frame is out (or it is not in flight). A run
+        executed elsewhere (another replica started it) goes live here as it is asked for."""
         live = self._live.get(run_id)
-        return live.feed if live is not None else None
+        if live is None:
+            run = self.store.get(run_id)
+            if run is None or run.finished:
+                return None
+            live = self._go_live(run)
+        return live.feed
 
     # Queue state, for pages and limits
     def position(self, run: Run) -> int | None:
@@ -141,7 +178,8 @@ class Lab:
 
     def _in_flight_runs(self) -> list[Run]:
         """The runs queued or executing, as the queue has them."""
-        return [self._live[run_id].run for run_id in (*self.admission.executing, *self.admission.queue)]
+        runs = (self.store.get(run_id) for run_id in (*self.admission.executing, *self.admission.queue))
+        return [run for run in runs if run is not None]
 
     def _admit(self) -> None:
         """Start what may start, then tell every run still queued where it now stands."""
@@ -149,13 +187,15 @@ class Lab:
             return
         for run_id in self.admission.admit():
             self._live[run_id].admitted.set()
-        executing = [self._live[run_id].run for run_id in self.admission.executing]
-        for run in executing:
-            run.ran_beside(len(executing) - 1)
+        executing = [self._live[run_id].run for run_id in self.admission.executing if run_id in self._live]
+        if self.warm_runner is not None:  # a node runs one run at a time: nothing beside it
+            for run in executing:
+                run.ran_beside(len(executing) - 1)
         for run_id in self.admission.queue:
-            run = self._live[run_id].run
-            run.place = self.place(run)
-            run.changed.set()  # its page's socket sends the new position
+            queued = self.store.get(run_id)
+            if queued is not None:
+                queued.place = self.place(queued)
+                queued.changed.set()  # its page's socket sends the new position
 
     async def _execute(self, live: LiveRun) -> None:
         run = live.run
@@ -164,14 +204,18 @@ class Lab:
             if run.finished:  # cancelled while it waited
                 return
             run.place = None
+            assert self.warm_runner is not None  # only runs executed here get here
             await execute_or_fail(run, self.settings, self.warm_runner, self.interpreters)
         finally:
             self.admission.finish(run.id)
-            if not self._stopping:
+            if not self._stopping and self.warm_runner is not None:
                 self.warm_runner.start_next()  # now, not as the next run starts: see app/running/runners.py
             self._admit()
 
     def cancel(self, run: Run) -> None:
+        if self.engine.stop_elsewhere is not None:  # a node runs it, or will: it is asked to stop it
+            self.engine.stop_elsewhere(run)
+            return
         if run.status == Status.QUEUED:
             if self.admission.position(run.id) is not None:  # still in the queue (not admitted, about to start)
                 self.admission.remove(run.id)  # counts no more against its client's limit, at once
@@ -187,11 +231,14 @@ class Lab:
         """Stop every run (their process groups are killed) before the server exits; start none. They end
         `interrupted`: nobody cancelled them, and their page and the history say the server stopped."""
         self._stopping = True
-        for run in self._in_flight_runs():
-            run.stop_as = Status.INTERRUPTED
-            self.cancel(run)
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=self.settings.cancel_grace_s + 5)
+        if self.warm_runner is not None:  # runs executed elsewhere go on, served by the other replicas
+            for run in self._in_flight_runs():
+                run.stop_as = Status.INTERRUPTED
+                self.cancel(run)
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=self.settings.cancel_grace_s + 5)
         for task in list(self._tasks):
             task.cancel()
-        await self.warm_runner.close()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.warm_runner is not None:
+            await self.warm_runner.close()

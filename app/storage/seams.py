@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from app.drawing.sweeps import Sweep
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.runs import Journal, Run
@@ -22,6 +23,10 @@ class RunStorage(Journal, Protocol):
 
     async def close(self) -> None:
         """Write whatever is still waiting, then stop."""
+        ...
+
+    async def flush(self) -> None:
+        """Until what was created here so far can be found from any process (the lab answers a request then)."""
         ...
 
     def create(self, experiment: Experiment, params: dict[str, Any], owner: str = "", sweep: str | None = None) -> Run:
@@ -56,3 +61,18 @@ class RunStorage(Journal, Protocol):
     async def history(self, page: int, size: int) -> Page:
         """One page of every run, newest first."""
         ...
+
+
+class SweepStorage(Protocol):
+    """Sweeps (app/drawing/sweeps.py), kept as their runs are. The embedded one is SweepStore
+    (app/storage/sweep_store.py), the distributed one RedisSweeps (app/storage/redis_sweeps.py)."""
+
+    async def open(self) -> None: ...
+
+    def new_id(self) -> str: ...
+
+    def save(self, sweep: Sweep) -> None:
+        """Keep it; found from any process once the runs queued before it are."""
+        ...
+
+    async def find(self, sweep_id: str) -> Sweep | None: ...

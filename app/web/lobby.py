@@ -10,11 +10,14 @@ state and never builds a backlog, and never holds up the others.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment
+
+from app.storage.pins import MemoryPin, Pin
 
 from app.model.status import Status
 
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from app.model.runs import Run
     from app.running.lab import Lab
 
+log = logging.getLogger(__name__)
 REFRESH_S = 0.25  # how often the lobby looks at the lab: running and queued runs change at human pace
 
 
@@ -74,12 +78,12 @@ class Subscriber:
 
 
 class Lobby:
-    def __init__(self, lab: Lab, env: Environment, refresh_s: float = REFRESH_S):
+    def __init__(self, lab: Lab, env: Environment, refresh_s: float = REFRESH_S, pin: Pin | None = None):
         self.lab = lab
         self.env = env
         self.refresh_s = refresh_s
-        # The run the teacher pinned, held here (a finished run may leave the store's memory).
-        # In memory only: a restart unpins.
+        self.shared_pin = pin or MemoryPin()  # the pin every replica shows (app/storage/pins.py)
+        # The run it names, held here (a finished run may leave the store's memory).
         self.pinned_run: Run | None = None
         self.subscribers: set[Subscriber] = set()
         self._last = ""
@@ -99,13 +103,21 @@ class Lobby:
     def pinned(self) -> str | None:
         return self.pinned_run.id if self.pinned_run is not None else None
 
-    def pin(self, run: Run) -> None:
+    async def pin(self, run: Run) -> None:
+        await self.shared_pin.set(run.id)
         self.pinned_run = run
         self._poke.set()
 
-    def unpin(self) -> None:
+    async def unpin(self) -> None:
+        await self.shared_pin.set(None)
         self.pinned_run = None
         self._poke.set()
+
+    async def _follow_pin(self) -> None:
+        """The pin as another replica may have set it."""
+        run_id = await self.shared_pin.get()
+        if run_id != self.pinned:
+            self.pinned_run = await self.lab.store.find(run_id) if run_id else None
 
     def subscribe(self) -> Subscriber:
         """A new home page's mailbox, holding the lobby as of now (its page may be a moment older)."""
@@ -135,6 +147,10 @@ class Lobby:
             except asyncio.TimeoutError:  # expected: nothing poked it, refresh on the clock
                 pass
             self._poke.clear()
+            try:
+                await self._follow_pin()
+            except Exception:  # the shared store away for a moment: the pin as last known
+                log.warning("the lobby could not read the pin", exc_info=True)
             if self.subscribers:
                 self.refresh()
             else:

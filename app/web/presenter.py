@@ -79,7 +79,7 @@ PresenterOnly = Depends(require_presenter)  # and 403 for anyone but the teacher
 
 
 async def pin_run(lab: Lab, lobby: Lobby, run_id: str) -> None:
-    lobby.pin(await find_run(lab, run_id))  # a finished run too, from the database
+    await lobby.pin(await find_run(lab, run_id))  # a finished run too, from the database
 
 
 def presenter_context(request: Request) -> dict[str, Any]:
@@ -106,7 +106,7 @@ async def post_pin(body: PinRequest, lab: LabDep, lobby: LobbyDep) -> dict[str, 
 
 @router.delete("/api/pin", dependencies=[PresenterOnly], response_model=Pin, responses=REFUSED)
 async def delete_pin(lobby: LobbyDep) -> dict[str, Any]:
-    lobby.unpin()
+    await lobby.unpin()
     return {"pinned": None}
 
 
@@ -177,7 +177,7 @@ async def pin_from_form(request: Request, lab: LabDep, lobby: LobbyDep) -> Respo
 
 @router.post("/presenter/unpin", dependencies=[PresenterOnly])
 async def unpin_from_form(request: Request, lab: LabDep, lobby: LobbyDep) -> Response:
-    lobby.unpin()
+    await lobby.unpin()
     back = (await request.form()).get("run_id")
     run_known = isinstance(back, str) and len(back) <= MAX_RUN_ID_CHARS and await lab.store.find(back) is not None
     return RedirectResponse(f"/runs/{back}" if run_known else "/presenter", status_code=303)

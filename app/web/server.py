@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from redis.asyncio import Redis
 
 from app import ROOT
 from app.drawing.render import Renderer, environment
 from app.model.experiments import catalogue
-from app.running import pythons
+from app.running import engines, pythons
 from app.running.lab import Lab
 from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
 from app.web import api, errors, live, pages, presenter, sweep_routes
@@ -54,11 +55,12 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         interpreters = await asyncio.to_thread(pythons.offered, settings.python, settings.pythons)
         experiments = catalogue(modules, (pythons.param(interpreters),))
-        lab = app.state.lab = Lab(settings, experiments, renderer, interpreters)
-        await lab.store.open()  # runs the last server left running are marked interrupted
-        await lab.sweeps.open()
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        engine = engines.distributed(settings, experiments, redis) if redis else engines.embedded(settings, experiments)
+        lab = app.state.lab = Lab(settings, experiments, renderer, interpreters, engine)
+        await lab.open()
         app.state.zoom = Zoom(lab.store)
-        app.state.lobby = Lobby(lab, env)
+        app.state.lobby = Lobby(lab, env, pin=lab.engine.pin)
         lobby_task = asyncio.create_task(app.state.lobby.run())
         yield
         lobby_task.cancel()
@@ -66,6 +68,8 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
             await lobby_task
         await lab.shutdown()
         await lab.store.close()  # after the runs ended: their last events and status are written
+        if redis is not None:
+            await redis.aclose()
 
     app = FastAPI(title="Concurrency Lab", lifespan=lifespan)
     app.state.settings = settings

@@ -1,0 +1,71 @@
+"""Where the lab keeps its runs and who executes them: the embedded engine (one process) or the distributed one
+(Redis and runner nodes, LAB_REDIS_URL). The lab (app/running/lab.py) holds one and never asks which.
+
+Each is the seams (app/*/seams.py) implemented once: a run store, a sweep store and a queue; and what executes
+runs here, if anything: the embedded lab executes them on its WarmRunner; a web replica leaves them to the
+runner nodes (app/running/node.py), asks Redis to cancel, and reaps the runs of nodes that died.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.model.experiments import Experiment
+from app.model.runs import Run
+from app.running.node_queue import NodeQueue
+from app.running.reaper import reap
+from app.running.runners import WarmRunner
+from app.running.seams import Queue
+from app.running.admission import Admission
+from app.settings import Settings
+from app.storage.pins import MemoryPin, Pin, RedisPin
+from app.storage.redis_store import RedisRunStore
+from app.storage.redis_sweeps import RedisSweeps
+from app.storage.seams import RunStorage, SweepStorage
+from app.storage.store import RunStore
+from app.storage.sweep_store import SweepStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engine:
+    store: RunStorage
+    sweeps: SweepStorage
+    queue: Queue[str]
+    runner: WarmRunner | None  # None: runner nodes execute the runs
+    stop_elsewhere: Callable[[Run], None] | None = None  # how a run executed elsewhere is cancelled
+    pin: Pin = field(default_factory=MemoryPin)  # the run the teacher pinned to every home page
+    queue_moved: Callable[[], Awaitable[None]] | None = None  # until the queue may have moved elsewhere
+    background: tuple[Callable[[], Awaitable[None]], ...] = field(default=())  # tasks while the lab is open
+
+
+def embedded(settings: Settings, experiments: dict[str, Experiment]) -> Engine:
+    """One process: SQLite, a FIFO queue in memory, runs executed here."""
+    store = RunStore(settings.database, experiments, int(settings.max_log_mb * 1_000_000))
+    return Engine(store, SweepStore(store.db), Admission(settings.max_concurrent_runs), WarmRunner(settings))
+
+
+def distributed(settings: Settings, experiments: dict[str, Experiment], redis: Redis) -> Engine:
+    """A web replica: runs and sweeps in Redis, executed by the runner nodes."""
+    store = RedisRunStore(redis, experiments)
+    name = f"web-{socket.gethostname()}-{os.getpid()}"
+
+    async def reap_dead_nodes() -> None:
+        """The runs of nodes whose heartbeat expired end `interrupted` (every replica looks; one wins each)."""
+        while True:
+            await asyncio.sleep(settings.node_ttl_s / 3)
+            try:
+                await reap(redis, settings.node_ttl_s, reaper=name)
+            except RedisError:
+                log.warning("Redis unreachable: dead nodes are not reaped now", exc_info=True)
+
+    return Engine(store, RedisSweeps(redis), NodeQueue(store), None, store.cancel, RedisPin(redis), store.next_poll,
+                  (reap_dead_nodes,))

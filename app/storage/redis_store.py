@@ -1,0 +1,246 @@
+"""The run store of a web replica in distributed mode (LAB_REDIS_URL): the RunStorage seam on Redis.
+
+A replica runs nothing itself. `create` queues the run for the runner nodes (redis_queue.submit); every run
+in flight, whichever replica queued it, is followed here: its stream (app/storage/redis_formats.py) read
+as it grows and folded into a mirror Run (app/storage/redis_mirror.py), which the drawing renders as it
+renders a local run. So any replica serves any run live, and a viewer joining late gets the whole run:
+the mirror is caught up from the stream's first entry before it is shown.
+
+Every POLL_S the queue's view is read again (redis_queue.in_flight: what waits, what executes on which
+node); a run in flight this replica does not follow yet is followed from then on, so "Live now" lists every
+run of the class. A finished run is read back from its state document and its snapshot (or its stream, if
+it has none), and a few are kept in memory. Writes go out in order from one task, retried while Redis is
+away for a moment; a follower that loses Redis reads on from the last entry it had once Redis is back.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.model.events import Event
+from app.model.experiments import Experiment
+from app.model.runs import Run
+from app.storage import redis_formats as formats
+from app.storage import redis_queue, snapshots
+from app.storage.records import Page, history_row, run_of
+from app.storage.redis_formats import RUN_ID, Entry, InFlight, Job
+from app.storage.redis_mirror import fold, mirror_of
+from app.storage.store import CACHE_FINISHED
+from app.storage.wire import unpack_events
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.25  # how often the queue's view is read again
+FOLLOW_BLOCK_MS = 2_000  # a follower's XREAD waits this long for new entries, then asks again
+RETRY_S = 0.5  # Redis unreachable: try again after this long
+WRITE_TRIES = 40  # ... this many times (20 s) before a write is given up, logged
+
+
+class RedisRunStore:
+    def __init__(self, redis: Redis, experiments: dict[str, Experiment], poll_s: float = POLL_S):
+        self.redis = redis
+        self.experiments = experiments
+        self.poll_s = poll_s
+        self.in_flight = InFlight((), (), 0, 0)  # as last read
+        self.polled = asyncio.Event()  # set at each read of the queue's view
+        self._live: dict[str, Run] = {}  # followed, not finished
+        self._recent: OrderedDict[str, Run] = OrderedDict()  # finished, most recent last
+        self._loading: dict[str, asyncio.Future[Run | None]] = {}
+        self._writes: asyncio.Queue[Callable[[], Awaitable[Any]]] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- life cycle --
+
+    async def open(self) -> int:
+        """Ready: the nodes' group exists; runs left running are the reapers' (app/running/reaper.py), not
+        this replica's to end. Returns 0."""
+        await redis_queue.ensure_group(self.redis)
+        self._spawn(self._write_in_order())
+        self._spawn(self._poll())
+        return 0
+
+    async def close(self) -> None:
+        await self.flush()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def next_poll(self) -> None:
+        """Until the queue's view is read again."""
+        self.polled.clear()
+        await self.polled.wait()
+
+    async def flush(self) -> None:
+        """Until everything written here so far is in Redis, so any replica finds it."""
+        await self._writes.join()
+
+    # -- runs --
+
+    def create(self, experiment: Experiment, params: dict[str, Any], owner: str = "", sweep: str | None = None) -> Run:
+        """A new run, queued for the nodes (written in order, see `flush`) and followed from its first entry."""
+        run = Run(secrets.token_hex(6), experiment, params, owner, sweep=sweep)
+        job = Job(run.id, experiment.id, params, experiment.measures_time, owner, sweep, run.created_at)
+        self._write(lambda: redis_queue.submit(self.redis, job))
+        self._live[run.id] = run
+        self._spawn(self._follow(run, "0-0"))
+        return run
+
+    def cancel(self, run: Run) -> None:
+        """Take it off the queue if no node took it yet (it ends `cancelled` at once), else ask its node to stop it."""
+        async def cancel() -> None:
+            if not await redis_queue.cancel_queued(self.redis, run.id, time.time()):
+                await redis_queue.request_cancel(self.redis, run.id)
+        self._write(cancel)
+
+    def get(self, run_id: str) -> Run | None:
+        return self._live.get(run_id) or self._recent.get(run_id)
+
+    def active(self) -> list[Run]:
+        return [run for run in self._live.values() if not run.finished]
+
+    async def find(self, run_id: str) -> Run | None:
+        run = self.get(run_id)
+        if run is not None or not RUN_ID.fullmatch(run_id):
+            return run
+        loading = self._loading.get(run_id)
+        if loading is None:  # one load per run however many ask at once
+            loading = asyncio.ensure_future(self._load(run_id))
+            self._loading[run_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(run_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, run_id: str) -> Run | None:
+        doc = await redis_queue.state(self.redis, run_id)
+        if doc is None:
+            return None
+        run = mirror_of(doc, self.experiments)
+        if run_of(doc, self.experiments).finished:
+            timeline = snapshots.load(await redis_queue.load_snapshot(self.redis, run_id), run_id)
+            if timeline is not None:  # as the node left it: no replay
+                run = run_of(doc, self.experiments)
+                run.timeline = timeline
+                self._remember(run)
+                return run
+        after = "-"
+        for entry in await redis_queue.entries(self.redis, run_id):
+            fold(run, entry)
+            after = entry.id
+        if run.finished:
+            self._remember(run)
+        else:
+            self._live[run.id] = run
+            self._spawn(self._follow(run, after))
+        return run
+
+    async def _follow(self, run: Run, after: str) -> None:
+        """Fold the run's stream into it, from after the entry `after`, until its end."""
+        key = formats.events_key(run.id)
+        while not run.finished:
+            try:
+                reply = await self.redis.xread({key: after}, block=FOLLOW_BLOCK_MS)
+            except RedisError:
+                log.warning("run %s: Redis unreachable while following it; trying again", run.id, exc_info=True)
+                await asyncio.sleep(RETRY_S)
+                continue
+            for entry_id, fields in formats.read_entries_of(reply):
+                after = entry_id.decode()
+                try:
+                    entry = formats.read_entry(entry_id, fields)
+                except ValueError:
+                    log.warning("run %s: an entry this replica cannot read is left out", run.id, exc_info=True)
+                    continue
+                fold(run, entry)
+        self._live.pop(run.id, None)
+        self._remember(run)
+
+    def _remember(self, run: Run) -> None:
+        self._recent[run.id] = run
+        self._recent.move_to_end(run.id)
+        while len(self._recent) > CACHE_FINISHED:
+            self._recent.popitem(last=False)
+
+    # -- the event log, read from the run's stream --
+
+    async def rows(self, run_id: str, first: int, last: int, limit: int) -> list[tuple[int, bytes]]:
+        rows = [(entry.first, entry.data) for entry in await redis_queue.entries(self.redis, run_id)
+                if entry.kind == "events" and first <= entry.first <= last]
+        return rows[:limit]
+
+    async def stored_events(self, run_id: str, after: int, limit: int) -> list[tuple[int, Event]]:
+        out: list[tuple[int, Event]] = []
+        for entry in await redis_queue.entries(self.redis, run_id):
+            if entry.kind != "events" or entry.last <= after:
+                continue
+            out.extend((seq, event) for seq, event in unpack_events(entry.data, entry.first) if seq > after)
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+    async def events(self, run_id: str, after: int, limit: int,
+                     lane_of_tid: dict[int, str] | None = None) -> list[dict[str, Any]]:
+        return [{"seq": seq, **event.to_json(lane_of_tid)} for seq, event in await self.stored_events(run_id, after, limit)]
+
+    async def history(self, page: int, size: int) -> Page:
+        docs, total = await redis_queue.history(self.redis, page, size)
+        columns = ("id", "experiment", "params", "status", "created_at", "started_at", "ended_at")
+        return Page([history_row(tuple(doc[name] for name in columns)) for doc in docs], page, size, total)
+
+    # -- the Journal: a node journals the runs it runs; a replica's mirrors report nothing --
+
+    def append(self, run: Run, events: list[Event], wire: bytes = b"") -> None:
+        return None
+
+    def save(self, run: Run) -> None:
+        return None
+
+    async def room(self) -> None:
+        return None
+
+    # -- tasks --
+
+    def _spawn(self, coroutine: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a task of the Redis run store failed", exc_info=task.exception())
+
+    def _write(self, write: Callable[[], Awaitable[Any]]) -> None:
+        self._writes.put_nowait(write)
+
+    async def _write_in_order(self) -> None:
+        while True:
+            write = await self._writes.get()
+            try:
+                for attempt in range(WRITE_TRIES):
+                    try:
+                        await write()
+                        break
+                    except RedisError:
+                        log.warning("Redis unreachable (write, try %d of %d)", attempt + 1, WRITE_TRIES, exc_info=True)
+                        await asyncio.sleep(RETRY_S)
+            finally:
+                self._writes.task_done()
+
+    async def _poll(self) -> None:
+        """Read the queue's view every `poll_s`; follow any run in flight not followed yet."""
+        while True:
+            try:
+                self.in_flight = await redis_queue.in_flight(self.redis)
+                for job in (*self.in_flight.queued, *(job for job, _ in self.in_flight.executing)):
+                    await self.find(job.run)
+            except RedisError:
+                log.warning("Redis unreachable: the queue's view is not refreshed", exc_info=True)
+            self.polled.set()
+            await asyncio.sleep(self.poll_s)

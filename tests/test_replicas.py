@@ -1,0 +1,169 @@
+"""A lab spread over processes (issue 15, docs/distributed.md): two web replicas and two runner nodes on one
+real redis-server, all on loopback, each a real process.
+
+A run started through one replica is watched live through the other and ends identically on both; a node
+killed mid-run leaves its run `interrupted` on every replica, and no process behind; 40 runs from 20
+clients drain FIFO across the two nodes with no 5xx; a restart of Redis mid-run loses no finished run.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+
+import httpx2 as httpx
+import pytest
+
+from app.model.status import FINISHED
+from tests.helpers import SLEEPS, ServerProcess, alive_in_group, until, wait_for_status
+from tests.test_nodes import TTL_S, NodeProcess, redis, sleeping, state  # noqa: F401 (redis: a fixture)
+from tests.test_restart import drawn, watch
+
+QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 20_000, "window": "call"}}
+
+
+@pytest.fixture
+def lab(redis_server, tmp_path):
+    """Start web replicas and runner nodes on the test's Redis; all stopped after."""
+    started: list = []
+
+    def web(name: str, **env: str) -> ServerProcess:
+        settings = {"LAB_REDIS_URL": redis_server.url, "LAB_NODE_TTL_S": str(TTL_S),
+                    "LAB_PYTHONS": json.dumps([sys.executable]), **env}
+        started.append(ServerProcess(tmp_path / f"{name}.db", **settings))
+        return started[-1]
+
+    def node(name: str) -> NodeProcess:
+        started.append(NodeProcess(redis_server.url, name, tmp_path))
+        return started[-1]
+
+    yield web, node
+    for process in reversed(started):
+        if process.proc.poll() is None:
+            process.proc.kill()
+            process.proc.wait()
+
+
+def post(server: ServerProcess, body: dict, student: int | None = None) -> str:
+    """Start a run through `server`: as its own client, or as the student numbered `student` (their cookie)."""
+    if student is None:
+        response = server.http.post("/api/runs", json=body)
+    else:
+        response = httpx.post(f"{server.url}/api/runs", json=body, headers={"Cookie": cookie(student)}, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def cookie(student: int) -> str:
+    return f"lab_client={student:032x}"
+
+
+def test_a_run_started_through_one_replica_is_watched_live_through_the_other(lab):
+    web, node = lab
+    a, b = web("a"), web("b")
+    node("node-1"), node("node-2")
+    run_id = post(a, {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 2}})
+    # B has never heard of the run: it finds it in Redis and follows it from its first entry.
+    until(lambda: b.http.get(f"/api/runs/{run_id}").json()["status"] == "running", timeout=15, what="the run running, on B")
+    messages, code = watch(b, run_id)
+    assert code == 1000, "B's socket closes normally once the run has ended"
+    assert len(messages) >= 2, "B sent the run as it ran (a full render, then frames), not only its end"
+    assert "sleep(2)" in "".join(messages)
+    on_a, on_b = (wait_for_status(server.http, run_id) for server in (a, b))
+    assert on_a["status"] == on_b["status"] == "done"
+    assert on_a == on_b, "both replicas tell the same run"
+    assert drawn(a.http.get(f"/runs/{run_id}").text) == drawn(b.http.get(f"/runs/{run_id}").text)
+    assert a.http.get(f"/api/runs/{run_id}/events").json() == b.http.get(f"/api/runs/{run_id}/events").json()
+
+
+def test_a_node_killed_mid_run_leaves_its_run_interrupted_on_every_replica_and_no_process(lab, redis_server):
+    web, node = lab
+    a, b = web("a"), web("b")
+    only = node("node-1")
+    run_id = post(a, SLEEPS)
+    runner, child = until(lambda: sleeping(redis_server.url, run_id), timeout=20, what="the sleeper sleeping")
+    only.proc.send_signal(signal.SIGKILL)
+    only.proc.wait()
+    until(lambda: not alive_in_group(runner), timeout=10, what="the runner's group gone with its node")
+    # A replica reaps the run once the node's heartbeat has expired.
+    on_b = wait_for_status(b.http, run_id, timeout=TTL_S * 6)
+    assert on_b["status"] == "interrupted"
+    assert "node-1" in on_b["error"] and "not run again" in on_b["error"]
+    assert on_b["log"]["events"] > 0, "the events the node had sent are kept"
+    assert wait_for_status(a.http, run_id)["status"] == "interrupted"
+    page = b.http.get(f"/runs/{run_id}").text
+    assert "sleep(60)" in page, "its timeline is drawn from what the node had sent"
+
+
+def test_forty_runs_from_twenty_clients_drain_fifo_across_two_nodes_without_a_5xx(lab, redis):
+    web, node = lab
+    limits = {"LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "2", "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "10"}
+    replicas = (web("a", **limits), web("b", **limits))
+    node("node-1"), node("node-2")
+    body = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 1}}
+    ids: list[str] = []
+    students: list[int] = []
+    lock = threading.Lock()
+
+    def student(n: int) -> None:
+        for k in range(2):  # each student's two runs through both replicas: the limit holds on either
+            server = replicas[(n + k) % 2]
+            with lock:  # posted one at a time, so the order they were queued in is known
+                ids.append(post(server, body, student=n))
+                students.append(n)
+
+    threads = [threading.Thread(target=student, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # A third run of the last student to post is refused while their two wait, whichever replica is asked.
+    last = students[-1]
+    refused = httpx.post(f"{replicas[last % 2].url}/api/runs", json=body, headers={"Cookie": cookie(last)}, timeout=10)
+    assert refused.status_code == 429 and refused.json()["limit"] == "max_runs_in_flight_per_client"
+    runs = [wait_for_status(replicas[0].http, run_id, timeout=120) for run_id in ids]
+    assert [run["status"] for run in runs] == ["done"] * 40
+    starts = [run["started_at"] for run in runs]
+    assert starts == sorted(starts), "the nodes took the runs in the order they were queued"
+    assert {state(redis, run_id)["node"] for run_id in ids} == {"node-1", "node-2"}, "both nodes ran runs"
+
+
+def test_a_redis_restart_mid_run_loses_no_finished_run(lab, redis_server):
+    web, node = lab
+    a, b = web("a"), web("b")
+    node("node-1")
+    finished = [post(a, QUICK) for _ in range(3)]
+    before = {run_id: wait_for_status(a.http, run_id) for run_id in finished}
+    running = post(b, {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 3}})
+    until(lambda: sleeping(redis_server.url, running), timeout=20, what="the sleeper sleeping")
+    redis_server.restart()
+    for server in (a, b):
+        for run_id, run in before.items():
+            assert wait_for_status(server.http, run_id) == run
+    assert wait_for_status(a.http, running, timeout=30)["status"] in FINISHED
+    after = post(b, QUICK)
+    assert wait_for_status(a.http, after)["status"] == "done", "the lab goes on once Redis is back"
+
+
+def test_live_now_the_pin_and_places_in_line_are_the_same_on_every_replica(lab):
+    web, node = lab
+    teacher = {"LAB_ADMIN_TOKEN": "teacher-secret"}
+    a, b = web("a", **teacher), web("b", **teacher)
+    node("node-1")
+    busy = post(a, SLEEPS)  # the only node is busy with it: what comes next waits
+    waiting = [post(a, QUICK, student=n) for n in (1, 2)]
+    wait_for_status(b.http, busy, statuses={"running"}, timeout=20)
+    home = until(lambda: (page := b.http.get("/").text) and all(f"/runs/{i}" in page for i in (busy, *waiting)) and page,
+                 timeout=10, what="B's Live now listing the runs started through A")
+    assert home.count("/runs/") >= 3
+    second = until(lambda: "2nd in line" in (page := b.http.get(f"/runs/{waiting[1]}").text) and page, timeout=10,
+                   what="B telling the second run its place")
+    assert "1 run ahead of it executing" in second
+    pinned = a.http.post("/api/pin", json={"run_id": waiting[0]},
+                         headers={"authorization": "Bearer teacher-secret", "origin": a.url})
+    assert pinned.status_code == 200, pinned.text
+    until(lambda: b.http.get("/api/pin").json()["pinned"] == waiting[0], timeout=5, what="B showing A's pin")
+    a.http.post(f"/api/runs/{busy}/cancel")
+    assert wait_for_status(b.http, waiting[1], timeout=30)["status"] == "done"
+    assert wait_for_status(b.http, busy)["status"] == "cancelled"
