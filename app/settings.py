@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     max_log_mb: float = Field(default=50.0, gt=0, description="stored event log of one run, at most")
 
     # Runner nodes on Redis (docs/distributed.md; the web side does not read these yet)
-    redis_url: str | None = Field(default=None, description="Redis of the runner nodes (`concurrency-lab worker`), redis://host:port/db")
+    redis_url: str | None = Field(default=None, description="a distributed lab's Redis, redis://host:port/db: web replicas queue runs there, runner nodes run them")
     node_ttl_s: float = Field(default=10.0, gt=0, description="a node's heartbeat lives this long; a node silent for it is dead and its run is reaped")
 
     # Security

@@ -1,5 +1,6 @@
-"""The seams a second implementation will implement again (Redis, issue 15): each embedded implementation
-has every member of its Protocol, with the same parameters, so callers typed against the Protocol hold it."""
+"""The seams, implemented twice: embedded (one process) and distributed (Redis, docs/distributed.md). Each
+implementation has every member of its Protocol, with the same parameters, so callers typed against the
+Protocol hold either."""
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,10 @@ from app.drawing.seams import LiveFeed
 from app.model.runs import Journal
 from app.running.admission import Admission
 from app.running.seams import Queue
-from app.storage.seams import RunStorage
+from app.storage.pins import MemoryPin, Pin
+from app.storage.seams import RunStorage, SweepStorage
 from app.storage.store import RunStore
+from app.storage.sweep_store import SweepStore
 
 
 def members(protocol: type) -> dict[str, object]:
@@ -30,11 +33,29 @@ def embedded() -> list[tuple[type, object]]:
     async def made():
         return Broadcast(Run("r1", RACE, {}), Renderer.__new__(Renderer), 20)
 
-    return [(Queue, Admission(2)), (RunStorage, RunStore(":memory:", {})), (LiveFeed, asyncio.run(made()))]
+    store = RunStore(":memory:", {})
+    return [(Queue, Admission(2)), (RunStorage, store), (LiveFeed, asyncio.run(made())), (SweepStorage, SweepStore(store.db)),
+            (Pin, MemoryPin())]
 
 
-@pytest.mark.parametrize("protocol, implementation", embedded(), ids=["queue", "run store", "live feed"])
-def test_each_embedded_implementation_has_every_member_of_its_seam(protocol, implementation):
+def distributed() -> list[tuple[type, object]]:
+    """A web replica's (docs/distributed.md); a client made without a server: nothing here connects."""
+    from redis.asyncio import Redis
+
+    from app.running.node_queue import NodeQueue
+    from app.storage.pins import RedisPin
+    from app.storage.redis_store import RedisRunStore
+    from app.storage.redis_sweeps import RedisSweeps
+
+    redis = Redis()
+    store = RedisRunStore(redis, {})
+    return [(Queue, NodeQueue(store)), (RunStorage, store), (SweepStorage, RedisSweeps(redis)), (Pin, RedisPin(redis))]
+
+
+@pytest.mark.parametrize("protocol, implementation", embedded() + distributed(),
+                         ids=["queue", "run store", "live feed", "sweep store", "pin",
+                              "node queue", "Redis run store", "Redis sweep store", "Redis pin"])
+def test_each_implementation_has_every_member_of_its_seam(protocol, implementation):
     for name, member in members(protocol).items():
         assert hasattr(implementation, name), f"{type(implementation).__name__} lacks {protocol.__name__}.{name}"
         if inspect.isfunction(member):
