@@ -1,0 +1,58 @@
+"""A web replica's mirror of a run a node runs (app/storage/redis_mirror.py): the run's stream, folded entry by
+entry, gives the run the node had, drawn the same; an end is final. Pure: no Redis."""
+from __future__ import annotations
+
+from app.model.runs import Run
+from app.model.status import Status
+from app.storage import redis_formats as formats
+from app.storage.redis_formats import read_entry
+from app.storage.redis_mirror import fold, mirror_of
+from app.storage.wire import LogState, bounded, rows_of
+from tests.test_store import RACE, drawn, header, result, spans
+
+
+def entries_of_a_run(run: Run, batches: list, cut_at_ns: int | None = None, status: Status = Status.DONE) -> list:
+    """The stream a node writes for `run` ingesting `batches`, then ending `status`, read back as entries."""
+    raw = [formats.state_entry(formats.state_doc(run))]
+    run.start()
+    raw.append(formats.state_entry(formats.state_doc(run, "node-1")))
+    for events in batches:
+        first = run.received + 1
+        run.ingest(events)
+        for row in rows_of([(first, events, b"")]):
+            stored = bounded(row, LogState(), 10**9)
+            assert stored is not None
+            raw.append(formats.events_entry(*stored))
+    run.finish(status, None if status == Status.DONE else "killed", cut_at_ns)
+    raw.append(formats.state_entry(formats.state_doc(run, "node-1")))
+    return [read_entry(f"{n}-0", {k.encode(): v if isinstance(v, bytes) else str(v).encode() for k, v in fields.items()})
+            for n, fields in enumerate(raw, 1)]
+
+
+def test_a_mirror_folded_from_the_stream_is_the_run_the_node_had():
+    node_run = Run("r1", RACE, {"workers": 2})
+    entries = entries_of_a_run(node_run, [header(), spans(3), result(100)])
+    mirror = mirror_of(entries[0].doc, {RACE.id: RACE})
+    assert mirror.status == Status.QUEUED and mirror.received == 0
+    fold(mirror, entries[0])
+    fold(mirror, entries[1])
+    assert mirror.status == Status.RUNNING and mirror.started_at == node_run.started_at
+    for entry in entries[2:]:
+        fold(mirror, entry)
+    assert mirror.status == Status.DONE and mirror.ended_at == node_run.ended_at
+    assert drawn(mirror) == drawn(node_run)
+    assert mirror.received == node_run.received == 9
+    assert mirror.to_json() == node_run.to_json()
+
+
+def test_a_run_killed_mid_span_is_cut_where_its_node_cut_it_and_a_second_end_changes_nothing():
+    node_run = Run("r2", RACE, {})
+    entries = entries_of_a_run(node_run, [header(), [spans(1)[0]]], cut_at_ns=50, status=Status.INTERRUPTED)
+    mirror = mirror_of(entries[0].doc, {RACE.id: RACE})
+    for entry in entries:
+        fold(mirror, entry)
+    assert mirror.status == Status.INTERRUPTED and mirror.cut_at_ns == 50
+    assert drawn(mirror) == drawn(node_run)
+    later = {**entries[-1].doc, "status": "done", "error": None}
+    fold(mirror, read_entry("99-0", {b"v": b"1", b"kind": b"state", b"doc": formats.dumps(later)}))
+    assert mirror.status == Status.INTERRUPTED and mirror.error == "killed"
