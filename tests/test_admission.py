@@ -66,6 +66,8 @@ def test_removing_the_blocking_head_lets_the_next_one_start():
 def test_place_in_words():
     assert Place(3, 2).words == "3rd in line, 2 runs ahead of it executing"
     assert Place(1, 1).words == "1st in line, 1 run ahead of it executing"
+    assert Place(1, 0, nodes=2).words == "1st in line, 0 runs ahead of it executing"
+    assert Place(2, 0, nodes=0).words == "2nd in line, and no runner node is up: it starts once one is"
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
 

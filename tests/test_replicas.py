@@ -150,8 +150,10 @@ def test_live_now_the_pin_and_places_in_line_are_the_same_on_every_replica(lab):
     web, node = lab
     teacher = {"LAB_ADMIN_TOKEN": "teacher-secret"}
     a, b = web("a", **teacher), web("b", **teacher)
-    node("node-1")
-    busy = post(a, SLEEPS)  # the only node is busy with it: what comes next waits
+    busy = post(a, SLEEPS)
+    until(lambda: "no runner node is up" in b.http.get(f"/runs/{busy}").text, timeout=10,
+          what="B saying the run waits for a node")
+    node("node-1")  # the only node: busy with the first run, so what comes next waits
     waiting = [post(a, QUICK, student=n) for n in (1, 2)]
     wait_for_status(b.http, busy, statuses={"running"}, timeout=20)
     home = until(lambda: (page := b.http.get("/").text) and all(f"/runs/{i}" in page for i in (busy, *waiting)) and page,

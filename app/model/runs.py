@@ -198,8 +198,11 @@ class Place:
 
     position: int
     executing: int
+    nodes: int | None = None  # runner nodes up (a distributed lab); None: runs execute in this process
 
     @property
     def words(self) -> str:
+        if self.nodes == 0:
+            return f"{ordinal(self.position)} in line, and no runner node is up: it starts once one is"
         runs = "run" if self.executing == 1 else "runs"
         return f"{ordinal(self.position)} in line, {self.executing} {runs} ahead of it executing"

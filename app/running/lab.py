@@ -157,7 +157,7 @@ class Lab:
 
     def place(self, run: Run) -> Place | None:
         position = self.position(run)
-        return None if position is None else Place(position, len(self.admission.executing))
+        return None if position is None else Place(position, len(self.admission.executing), self.admission.nodes)
 
     @property
     def queued(self) -> int:

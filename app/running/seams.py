@@ -29,6 +29,11 @@ class Queue(Protocol[Key]):
     def queued(self) -> int:
         ...
 
+    @property
+    def nodes(self) -> int | None:
+        """The runner nodes up, when runs execute on nodes (a distributed lab); None when they execute here."""
+        ...
+
     def enqueue(self, key: Key, measures_time: bool) -> None: ...
 
     def remove(self, key: Key) -> None:
