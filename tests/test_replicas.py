@@ -169,3 +169,14 @@ def test_live_now_the_pin_and_places_in_line_are_the_same_on_every_replica(lab):
     a.http.post(f"/api/runs/{busy}/cancel")
     assert wait_for_status(b.http, waiting[1], timeout=30)["status"] == "done"
     assert wait_for_status(b.http, busy)["status"] == "cancelled"
+
+
+def test_a_run_asked_for_while_redis_is_away_gets_a_503_saying_so_then_goes_on(lab, redis_server):
+    web, _ = lab
+    a = web("a")
+    redis_server.stop()
+    away = a.http.post("/api/runs", json=QUICK)
+    assert away.status_code == 503, away.text
+    assert "Redis" in away.json()["detail"] and int(away.headers["retry-after"]) >= 1
+    redis_server.restart()
+    assert a.http.post("/api/runs", json=QUICK).status_code == 201

@@ -19,7 +19,9 @@ from redis.exceptions import RedisError
 
 from app.model.experiments import Experiment
 from app.model.runs import Run
+from app.running.limits import Rates
 from app.running.node_queue import NodeQueue
+from app.running.redis_rates import RedisRates
 from app.running.reaper import reap
 from app.running.runners import WarmRunner
 from app.running.seams import Queue
@@ -42,6 +44,7 @@ class Engine:
     queue: Queue[str]
     runner: WarmRunner | None  # None: runner nodes execute the runs
     stop_elsewhere: Callable[[Run], None] | None = None  # how a run executed elsewhere is cancelled
+    rates: Rates | None = None  # the fair-use windows (None: this process's, app/running/limits.py)
     pin: Pin = field(default_factory=MemoryPin)  # the run the teacher pinned to every home page
     queue_moved: Callable[[], Awaitable[None]] | None = None  # until the queue may have moved elsewhere
     background: tuple[Callable[[], Awaitable[None]], ...] = field(default=())  # tasks while the lab is open
@@ -67,5 +70,5 @@ def distributed(settings: Settings, experiments: dict[str, Experiment], redis: R
             except RedisError:
                 log.warning("Redis unreachable: dead nodes are not reaped now", exc_info=True)
 
-    return Engine(store, RedisSweeps(redis), NodeQueue(store), None, store.cancel, RedisPin(redis), store.next_poll,
-                  (reap_dead_nodes,))
+    return Engine(store, RedisSweeps(redis), NodeQueue(store), None, store.cancel, RedisRates(redis, settings),
+                  RedisPin(redis), store.next_poll, (reap_dead_nodes,))

@@ -53,7 +53,8 @@ class Lab:
         self._live: dict[str, LiveRun] = {}  # by run id: added in start() or feed(), removed in _live_through()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
-        self.limits = Limits(settings)
+        self.limits = Limits(settings, rates=self.engine.rates)
+        self._admitting = asyncio.Lock()  # one request at a time from its limits to its runs queued
         self.warm_runner = self.engine.runner
         if self.warm_runner is not None:
             self.warm_runner.start_next()  # the first run's runner
@@ -76,10 +77,11 @@ class Lab:
 
     async def request(self, experiment: Experiment, params: dict[str, Any], client: Client, admin: bool = False) -> Run | Refusal:
         """Start a run for `client` if the fair-use limits (app/running/limits.py) allow it, else say which refuses it."""
-        refusal = await self._allow(experiment, 1, client, admin)
-        if refusal is not None:
-            return refusal
-        run = self.start(experiment, params, client.id)
+        async with self._admitting:
+            refusal = await self._allow(experiment, 1, client, admin)
+            if refusal is not None:
+                return refusal
+            run = self.start(experiment, params, client.id)
         await self.store.flush()  # found from any replica once answered
         return run
 
@@ -87,11 +89,12 @@ class Lab:
               points: list[dict[str, Any]], client: Client, admin: bool = False) -> Sweep | Refusal:
         """Queue a run per point (checked by app/drawing/sweeps.py expand) as one request: the limits are asked
         once whether they hold all of them, so none of its own points is refused later."""
-        refusal = await self._allow(experiment, len(points), client, admin)
-        if refusal is not None:
-            return refusal
-        sweep_id = self.sweeps.new_id()
-        runs = [self.start(experiment, params, client.id, sweep_id) for params in points]
+        async with self._admitting:
+            refusal = await self._allow(experiment, len(points), client, admin)
+            if refusal is not None:
+                return refusal
+            sweep_id = self.sweeps.new_id()
+            runs = [self.start(experiment, params, client.id, sweep_id) for params in points]
         sweep = Sweep(sweep_id, experiment.id, base, vary, tuple(Point(run.params, run.id) for run in runs),
                       client.id, time.time())
         self.sweeps.save(sweep)
@@ -99,7 +102,9 @@ class Lab:
         return sweep
 
     async def _allow(self, experiment: Experiment, runs: int, client: Client, admin: bool) -> Refusal | None:
-        """Whether `client` may start a request of `runs` runs now; counted against its rate if so."""
+        """Whether `client` may start a request of `runs` runs now; counted against its rate if so. Asked under
+        `_admitting`: the limits may wait on a shared store (app/running/redis_rates.py), and two requests of
+        one client must not both count its runs in flight before either is queued."""
         load = Load(self.admission.would_queue(runs, experiment.measures_time), self.queued,
                     self.in_flight_of(client.id))
         return await self.limits.admit(client, load, admin, runs)

@@ -15,6 +15,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
+from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.exceptions import HTTPException
 
 
@@ -48,8 +49,18 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
     return ErrorResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
 
+STORE_AWAY_RETRY_S = 5
+
+
+async def _store_away(request: Request, exc: RedisConnectionError) -> Response:
+    # A distributed lab's Redis unreachable (restarting, say): the request may succeed in a moment.
+    return ErrorResponse({"detail": f"the lab's shared store (Redis) is unreachable: try again in {STORE_AWAY_RETRY_S} s"},
+                         status_code=503, headers={"Retry-After": str(STORE_AWAY_RETRY_S)})
+
+
 def install(app: FastAPI) -> None:
     # FastAPI's decorator, which calls add_exception_handler: Starlette types that for handlers of any
     # Exception, and a handler of one class (which is all it is ever called with) does not fit the type.
     app.exception_handler(HTTPException)(_http_error)
     app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(RedisConnectionError)(_store_away)
