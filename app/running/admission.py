@@ -26,6 +26,10 @@ class Admission(Generic[Key]):
         self.queue.append(key)
         self._alone[key] = measures_time
 
+    async def refresh(self) -> None:
+        """Nothing to read: only this process changes it."""
+        return None
+
     def remove(self, key: Key) -> None:
         """Take a queued run out of the queue (it was cancelled before it started)."""
         if key in self._alone:

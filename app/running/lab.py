@@ -105,6 +105,7 @@ class Lab:
         """Whether `client` may start a request of `runs` runs now; counted against its rate if so. Asked under
         `_admitting`: the limits may wait on a shared store (app/running/redis_rates.py), and two requests of
         one client must not both count its runs in flight before either is queued."""
+        await self.admission.refresh()  # runs other replicas queued, counted too
         load = Load(self.admission.would_queue(runs, experiment.measures_time), self.queued,
                     self.in_flight_of(client.id))
         return await self.limits.admit(client, load, admin, runs)
@@ -198,8 +199,8 @@ class Lab:
                 run.ran_beside(len(executing) - 1)
         for run_id in self.admission.queue:
             queued = self.store.get(run_id)
-            if queued is not None:
-                queued.place = self.place(queued)
+            if queued is not None and queued.place != (place := self.place(queued)):
+                queued.place = place
                 queued.changed.set()  # its page's socket sends the new position
 
     async def _execute(self, live: LiveRun) -> None:

@@ -57,6 +57,9 @@ class NodeQueue:
         queue = self.queue
         return queue.index(key) + 1 if key in queue else None
 
+    async def refresh(self) -> None:
+        await self.store.refresh()
+
     def would_queue(self, runs: int, measures_time: bool) -> int:
         """Every run waits behind a line; else as many as there are no idle nodes for (one run each)."""
         return runs if self.queued else max(0, runs - self.store.in_flight.idle_nodes)

@@ -52,6 +52,10 @@ class Queue(Protocol[Key]):
         """1-based place in the queue, or None when not queued."""
         ...
 
+    async def refresh(self) -> None:
+        """Until what the queue says is as of now, where other processes change it too (the limits ask then)."""
+        ...
+
     def would_queue(self, runs: int, measures_time: bool) -> int:
         """How many of `runs` runs enqueued now could not start at once."""
         ...

@@ -121,15 +121,15 @@ class RedisRunStore:
         doc = await redis_queue.state(self.redis, run_id)
         if doc is None:
             return None
-        run = mirror_of(doc, self.experiments)
-        if run_of(doc, self.experiments).finished:
+        run = run_of(doc, self.experiments)
+        if run.finished:
             timeline = snapshots.load(await redis_queue.load_snapshot(self.redis, run_id), run_id)
             if timeline is not None:  # as the node left it: no replay
-                run = run_of(doc, self.experiments)
                 run.timeline = timeline
                 self._remember(run)
                 return run
-        after = "-"
+        run = mirror_of(doc, self.experiments)  # the stream folded from its first entry brings it to now
+        after = "0-0"
         for entry in await redis_queue.entries(self.redis, run_id):
             fold(run, entry)
             after = entry.id
@@ -233,14 +233,18 @@ class RedisRunStore:
             finally:
                 self._writes.task_done()
 
+    async def refresh(self) -> None:
+        """Read the queue's view now; follow any run in flight not followed yet."""
+        self.in_flight = await redis_queue.in_flight(self.redis)
+        for job in (*self.in_flight.queued, *(job for job, _ in self.in_flight.executing)):
+            await self.find(job.run)
+        self.polled.set()
+
     async def _poll(self) -> None:
-        """Read the queue's view every `poll_s`; follow any run in flight not followed yet."""
+        """Refresh every `poll_s`."""
         while True:
             try:
-                self.in_flight = await redis_queue.in_flight(self.redis)
-                for job in (*self.in_flight.queued, *(job for job, _ in self.in_flight.executing)):
-                    await self.find(job.run)
+                await self.refresh()
             except RedisError:
                 log.warning("Redis unreachable: the queue's view is not refreshed", exc_info=True)
-            self.polled.set()
             await asyncio.sleep(self.poll_s)
