@@ -180,3 +180,22 @@ def test_a_run_asked_for_while_redis_is_away_gets_a_503_saying_so_then_goes_on(l
     assert "Redis" in away.json()["detail"] and int(away.headers["retry-after"]) >= 1
     redis_server.restart()
     assert a.http.post("/api/runs", json=QUICK).status_code == 201
+
+
+def test_a_sweep_and_the_history_are_the_same_on_every_replica(lab):
+    web, node = lab
+    a, b = web("a"), web("b")
+    node("node-1"), node("node-2")
+    body = {"experiment": "cpu-threads-vs-processes", "params": {"first": 15, "tasks": 2, "start_method": "fork"},
+            "vary": {"workers": [1, 2]}}
+    created = a.http.post("/api/sweeps", json=body)
+    assert created.status_code == 201, created.text
+    sweep = created.json()
+    on_b = until(lambda: (found := b.http.get(f"/api/sweeps/{sweep['id']}").json())["status"] == "finished" and found,
+                 timeout=60, what="the sweep finishing, seen through B")
+    assert [point["run_id"] for point in on_b["points"]] == sweep["runs"]
+    assert on_b == a.http.get(f"/api/sweeps/{sweep['id']}").json()
+    assert "sweep-plot" in b.http.get(f"/sweeps/{sweep['id']}").text
+    history = b.http.get("/runs").text
+    first, second = (history.index(f'href="/runs/{run_id}"') for run_id in sweep["runs"])
+    assert second < first, "the history lists them newest first, whichever replica queued them"
