@@ -215,6 +215,7 @@ def test_a_node_killed_mid_run_leaves_no_process_and_its_run_is_reaped_interrupt
     stream = call(redis_server.url, entries, "orphan")
     assert stream[-1].kind == "state" and stream[-1].doc["status"] == "interrupted"
     acknowledged(redis)
+    assert not redis.sismember(formats.NODES, "doomed"), "a dead node's name is forgotten"
     assert call(redis_server.url, reap, TTL_S) == []
 
 
@@ -256,6 +257,7 @@ def test_sigterm_to_a_node_ends_its_run_interrupted_and_the_node_exits(redis_ser
     assert not alive_in_group(runner) and not alive(child)
     acknowledged(redis)
     assert not redis.exists(formats.node_key("a")), "its heartbeat is taken down"
+    assert not redis.sismember(formats.NODES, "a"), "and its name"
 
 
 def test_a_node_started_again_under_its_name_ends_the_run_it_left_interrupted(redis_server, redis, nodes):

@@ -52,6 +52,7 @@ async def take(redis: Redis, node: str) -> bytes:
     [(entry_id, fields)] = formats.read_entries_of(reply)
     run = formats.read_job(fields).run
     await redis.set(formats.node_key(node), beat(node, run))
+    await redis.sadd(formats.NODES, node)
     return entry_id
 
 
@@ -97,6 +98,7 @@ def test_in_flight_lists_the_queue_head_first_the_runs_executing_with_their_node
         first = await take(redis, "n1")
         await take(redis, "n2")
         await redis.set(formats.node_key("n3"), beat("n3", None))
+        await redis.sadd(formats.NODES, "n3", "gone")  # gone: a name whose heartbeat expired
         before = await in_flight(redis)
         await ack_and_delete(redis, first)  # n1's run ended
         return before, await in_flight(redis), await redis.xlen(RUNS), await redis.xpending(RUNS, GROUP)

@@ -81,6 +81,7 @@ class Node:
             await self.warm_runner.close()
             try:
                 await self.redis.delete(formats.node_key(self.name))
+                await self.redis.srem(formats.NODES, self.name)
                 await self.redis.xgroup_delconsumer(RUNS, GROUP, self.name)  # nothing pending: every entry it took is acked
             except Exception:  # Redis gone: its heartbeat expires by itself
                 log.warning("node %s: could not take its heartbeat down", self.name, exc_info=True)
@@ -178,6 +179,7 @@ class Node:
         doc = formats.heartbeat_doc(self.name, socket.gethostname(), os.getpid(), run_id, time.time())
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(formats.node_key(self.name), formats.dumps(doc), px=int(self.settings.node_ttl_s * 1000))
+            pipe.sadd(formats.NODES, self.name)
             if run_id is not None:
                 pipe.set(formats.seen_key(run_id), str(time.monotonic_ns()), ex=formats.SEEN_TTL_S)
             await pipe.execute()

@@ -43,7 +43,18 @@ async def reap(redis: Redis, ttl_s: float, reaper: str = "reaper") -> list[str]:
     for node, is_alive in alive.items():
         if not is_alive:  # its entries are claimed: it is gone from the group
             await redis.xgroup_delconsumer(RUNS, GROUP, node)
+    await _forget_silent_nodes(redis)
     return ended
+
+
+async def _forget_silent_nodes(redis: Redis) -> None:
+    """Take the names of nodes whose heartbeat expired (dead, idle or reaped) out of `lab:nodes`."""
+    names = formats.members_of(await redis.smembers(formats.NODES))
+    if names:
+        beats = formats.values_of(await redis.mget([formats.node_key(name.decode()) for name in names]))
+        silent = [name for name, beat in zip(names, beats) if beat is None]
+        if silent:
+            await redis.srem(formats.NODES, *silent)
 
 
 async def reap_own(redis: Redis, node: str) -> list[str]:

@@ -40,7 +40,9 @@ whoever cancels; the node running the run looks for it every CANCEL_POLL_S and s
 embedded lab's cancel does (a node that takes a run with a cancel request ends it `cancelled`, unrun).
 
 A node's heartbeat, `lab:node:{name}`: the JSON document `{"v": 1, "name": ..., "host": ..., "pid": ...,
-"run": "<id or null>", "at": <unix s>}`, set with a TTL of LAB_NODE_TTL_S and refreshed every third of it.
+"run": "<id or null>", "at": <unix s>}`, set with a TTL of LAB_NODE_TTL_S and refreshed every third of it;
+each heartbeat also adds the node's name to the set `lab:nodes` (which a reaper, or the node leaving, empties
+of names whose heartbeat expired), so readers find the heartbeats by name, never by scanning the keys.
 While its node runs a run, each heartbeat also sets `lab:run:{id}:seen` (TTL SEEN_TTL_S) to the node's
 time.monotonic_ns() as a decimal string: the clock the runner stamps the run's events with. A reaped run's
 state gets it as `cut_at_ns`: its open spans are cut where its node was last seen running it.
@@ -62,7 +64,7 @@ sorted set of the requests counted in the last minute, each a member `<TIME s>.<
 Redis's TIME in microseconds; TTL one window.
 
 What the client answers (a client made without decode_responses: bytes, never str) is checked and typed at
-the boundary by `entries_of`, `read_entries_of`, `pending_of`, `last_delivered_of`, `scan_of`, `keys_of`,
+the boundary by `entries_of`, `read_entries_of`, `pending_of`, `last_delivered_of`, `members_of`, `keys_of`,
 `values_of`, `value_of`, `count_of` and `text_of`: redis-py types its replies as broad unions (whatever any
 client, RESP version or option could return).
 """
@@ -115,7 +117,7 @@ def rate_key(kind: str, who: str) -> str:
     return f"lab:rate:{kind}:{who}"
 
 
-NODES = node_key("*")  # the pattern of every node's heartbeat (SCAN MATCH)
+NODES = "lab:nodes"  # the names of the nodes that beat: a set, each name's heartbeat read by MGET
 
 
 def snapshot_key(run_id: str) -> str:
@@ -402,15 +404,15 @@ def last_delivered_of(reply: object, group: str = GROUP) -> bytes:
     return b"0-0"
 
 
-def scan_of(reply: object) -> tuple[int, list[bytes]]:
-    """A SCAN reply: the next cursor (0: done) and the keys of this step."""
-    if not isinstance(reply, (tuple, list)) or len(reply) != 2 or not isinstance(reply[0], int):
-        raise TypeError(f"Redis answered {reply!r:.80} where it gives a SCAN step (cursor, keys)")
-    return reply[0], keys_of(reply[1])
+def members_of(reply: object) -> list[bytes]:
+    """A set's members (SMEMBERS), sorted."""
+    if not isinstance(reply, (set, list)):
+        raise TypeError(f"Redis answered {type(reply).__name__} where it gives a set's members")
+    return sorted(_bytes(member, "a set's member") for member in reply)
 
 
 def keys_of(reply: object) -> list[bytes]:
-    """A list of strings: keys (SCAN), members (ZREVRANGE)."""
+    """A list of strings: members of a sorted set (ZREVRANGE)."""
     if not isinstance(reply, list):
         raise TypeError(f"Redis answered {type(reply).__name__} where it gives a list of strings")
     return [_bytes(key, "a key or member") for key in reply]

@@ -21,9 +21,6 @@ from app.storage.redis_formats import GROUP, HISTORY, NODES, RUNS, Entry, InFlig
 
 log = logging.getLogger(__name__)
 PENDING_MAX = 10_000  # pending entries read at most: one per node running
-# Keys a SCAN step looks at. SCAN walks the whole keyspace (every run has a few keys), not only the
-# heartbeats: a large step keeps it to one or a few round trips for a lab of some thousand runs.
-SCAN_STEP = 10_000
 
 
 async def ensure_group(redis: Redis) -> None:
@@ -85,29 +82,26 @@ async def in_flight(redis: Redis) -> InFlight:
         pipe.xinfo_groups(RUNS)
         pipe.xrange(RUNS, "-", "+")
         pipe.xpending_range(RUNS, GROUP, min="-", max="+", count=PENDING_MAX)
-        pipe.scan(0, match=NODES, count=SCAN_STEP)
-        groups, queue, pending, scanned = await pipe.execute(raise_on_error=False)
+        pipe.smembers(NODES)
+        groups, queue, pending, names = await pipe.execute(raise_on_error=False)
     if isinstance(groups, ResponseError) and "no such key" in str(groups):  # nothing was ever queued
         groups, queue = [], []
     if isinstance(pending, ResponseError) and "NOGROUP" in str(pending):  # no node ever read the queue
         pending = []
-    for reply in (groups, queue, pending, scanned):
+    for reply in (groups, queue, pending, names):
         if isinstance(reply, Exception):
             raise reply
     found, problems = formats.in_flight_of(formats.last_delivered_of(groups), formats.entries_of(queue),
-                                           formats.pending_of(pending), await _heartbeats(redis, scanned))
+                                           formats.pending_of(pending), await _heartbeats(redis, names))
     for problem in problems:
         log.warning("in flight: left out %s", problem)
     return found
 
 
-async def _heartbeats(redis: Redis, scanned: object) -> list[bytes | None]:
-    """The nodes' heartbeats, from the first SCAN step's reply on (one more step per SCAN_STEP keys)."""
-    cursor, keys = formats.scan_of(scanned)
-    while cursor:
-        cursor, more = formats.scan_of(await redis.scan(cursor, match=NODES, count=SCAN_STEP))
-        keys += more
-    return formats.values_of(await redis.mget(sorted(set(keys)))) if keys else []
+async def _heartbeats(redis: Redis, names: object) -> list[bytes | None]:
+    """The heartbeats of the nodes named in `lab:nodes` (None: expired, a node that died and is not reaped yet)."""
+    keys = [formats.node_key(name.decode()) for name in formats.members_of(names)]
+    return formats.values_of(await redis.mget(keys)) if keys else []
 
 
 # Atomic against the nodes' XREADGROUP: the job is taken either before the script (it is no longer after
