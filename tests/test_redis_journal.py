@@ -134,3 +134,29 @@ def test_a_finished_run_is_written_with_its_timelines_snapshot_as_the_sqlite_sto
     assert loaded is not None
     replayed.timeline = loaded
     assert drawn(replayed) == drawn(run) and any(span.cut for span in loaded.spans), "the final timeline, cut"
+
+
+def test_what_a_node_writes_while_redis_restarts_is_written_once_it_is_back(redis_server, caplog):
+    """Its events and its end are sent again until Redis answers (a restart takes a moment), not dropped."""
+    async def journalled() -> tuple[Run, list]:
+        async with Redis.from_url(redis_server.url) as redis:
+            journal = RedisJournal(redis, "n1")
+            run = Run("through", RACE, {})
+            run.journal = journal
+            run.start()
+            run.ingest(header())
+            await journal.flush()
+            redis_server.stop()
+            run.ingest(spans(3))
+            run.finish("done")
+            await asyncio.sleep(1.0)  # the writer is trying meanwhile
+            await asyncio.to_thread(redis_server.restart)
+            await journal.close()
+            return run, await entries(redis, "through")
+
+    run, stream = asyncio.run(journalled())
+
+    assert "Redis unreachable; writing again" in caplog.text, "the writer met Redis away"
+    assert stream[-1].kind == "state" and stream[-1].doc["status"] == "done", "its end is written"
+    events = [event for entry in stream if entry.kind == "events" for _, event in unpack_events(entry.data, entry.first)]
+    assert len(events) == run.received == 8

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.model.events import Event
 from app.model.runs import Run
@@ -32,6 +33,9 @@ from app.storage import redis_formats as formats
 from app.storage import snapshots
 from app.storage.store import BACKLOG_HIGH
 from app.storage.wire import LogState, bounded, rows_of
+
+WRITE_RETRY_S = 60.0  # a write is sent again while Redis is away, for this long
+RETRY_EVERY_S = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +104,7 @@ class RedisJournal:
                 count = sum(len(item[1]) for kind, _, item in ops if kind == "events")
                 try:
                     await self._send(ops)
-                except Exception:  # Redis unreachable: the run goes on; what it sent meanwhile is lost
+                except Exception:  # Redis away for longer than the retries: the run goes on without these
                     log.exception("node %s: could not write %d events and states to Redis", self.node, len(ops))
                 self._backlog -= count
                 if self._backlog <= BACKLOG_HIGH // 2:
@@ -108,7 +112,21 @@ class RedisJournal:
             self._idle.set()
 
     async def _send(self, ops: list[tuple[str, Run, Any]]) -> None:
-        pipe = self.redis.pipeline(transaction=False)
+        """Write `ops` in one transaction, sent again while Redis is away (restarting, say), for up to
+        WRITE_RETRY_S: meanwhile the backlog grows and `room()` holds the run back, rather than lose its end."""
+        writes = Writes()
+        await self._add(writes, ops)
+        for attempt in range(int(WRITE_RETRY_S / RETRY_EVERY_S)):
+            try:
+                await writes.send(self.redis)
+                return
+            except (RedisConnectionError, RedisTimeoutError):
+                if attempt == 0:
+                    log.warning("node %s: Redis unreachable; writing again every %g s", self.node, RETRY_EVERY_S)
+                await asyncio.sleep(RETRY_EVERY_S)
+        await writes.send(self.redis)  # the last try: its error is logged by the writer
+
+    async def _add(self, pipe: Writes, ops: list[tuple[str, Run, Any]]) -> None:
         pieces: list[tuple[int, list[Event], bytes]] = []
         piece_run: Run | None = None
 
@@ -136,9 +154,8 @@ class RedisJournal:
             pipe.set(formats.state_key(run.id), formats.dumps(doc))
             pipe.xadd(formats.events_key(run.id), formats.state_entry(doc))
         add_events()
-        await pipe.execute()
 
-    async def _add_snapshot(self, pipe: Pipeline, run_id: str, timeline: Timeline) -> None:
+    async def _add_snapshot(self, pipe: Writes, run_id: str, timeline: Timeline) -> None:
         """The finished timeline as the SQLite store keeps it; none (replayed) if a document cannot hold it
         or it is bigger than the log's bound: a snapshot saved before never stays."""
         try:  # off the loop, as the store dumps it on its database thread: a big run's takes a while
@@ -151,7 +168,7 @@ class RedisJournal:
         else:
             pipe.delete(formats.snapshot_key(run_id))
 
-    def _add_rows(self, pipe: Pipeline, run: Run, pieces: list[tuple[int, list[Event], bytes]]) -> None:
+    def _add_rows(self, pipe: Writes, run: Run, pieces: list[tuple[int, list[Event], bytes]]) -> None:
         log_state = self._logs.setdefault(run.id, LogState())
         for row in rows_of(pieces):
             was_truncated = log_state.truncation is not None
@@ -162,3 +179,26 @@ class RedisJournal:
                 pipe.xadd(formats.events_key(run.id), formats.truncated_entry(log_state.truncation))
             if stored is not None:
                 pipe.xadd(formats.events_key(run.id), formats.events_entry(*stored))
+
+
+@dataclass
+class Writes:
+    """Commands to send in one transaction, kept so that they can be sent again: a pipeline forgets its
+    commands once executed, failed or not."""
+
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
+
+    def set(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("set", args, kwargs))
+
+    def xadd(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("xadd", args, kwargs))
+
+    def delete(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("delete", args, kwargs))
+
+    async def send(self, redis: Redis) -> None:
+        async with redis.pipeline(transaction=True) as pipe:
+            for name, args, kwargs in self.calls:
+                getattr(pipe, name)(*args, **kwargs)
+            await pipe.execute()

@@ -37,6 +37,8 @@ def mirror_of(doc: dict[str, Any], experiments: dict[str, Experiment]) -> Run:
 def fold(run: Run, entry: Entry) -> None:
     """Bring the mirror `run` up to `entry`, the next entry of its stream."""
     if entry.kind == "events":
+        if entry.last <= run.received:
+            return  # folded already: a node's write sent again after Redis dropped the connection
         events = [event for _, event in unpack_events(entry.data, entry.first)]
         run.ingest(events)  # no journal: counted, folded, and its viewers woken
         run.received = max(run.received, entry.last)  # rows past the log's bound skip events
