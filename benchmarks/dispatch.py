@@ -22,8 +22,8 @@ temporary directory) and real `python -m app worker` processes, and queues runs 
   replicas exist: the same flood started through a web replica while a viewer follows it on the websocket,
   with the replica's event-loop lag (benchmarks/serve.py's 1 ms probe).
 - **sizing**: each catalogue experiment with its default params, run alone on one node, one run at a time:
-  seconds from `submit` to the run's end (dispatch included), runs per minute, and the bytes its state and
-  stream take in Redis (`MEMORY USAGE`). docs/sizing.md is made of this table.
+  seconds from `submit` to the run's end (dispatch included), runs per minute, and the bytes its keys (state,
+  stream, snapshot) take in Redis (`MEMORY USAGE`). docs/sizing.md is made of this table.
 
 Medians over `--repeat` rounds, the node counts of a round in rotation.
 """
@@ -384,6 +384,12 @@ def follow(port: int, run_id: str) -> None:
 
 # -- (d) sizing ------------------------------------------------------------------------------------
 
+def run_bytes(client: Redis, run_id: str) -> int:
+    """What one run takes in Redis: every key of it (state, stream, snapshot, ...), by MEMORY USAGE."""
+    keys = [formats.state_key(run_id), *client.scan_iter(match=f"{formats.state_key(run_id)}:*", count=1000)]
+    return sum(int(client.memory_usage(key, samples=0) or 0) for key in keys)
+
+
 def sizing(repeat: int, only: tuple[str, ...]) -> None:
     from app.model.experiments import catalogue
     from experiments import MODULES
@@ -391,7 +397,7 @@ def sizing(repeat: int, only: tuple[str, ...]) -> None:
     experiments = [e for e in catalogue(MODULES).values() if not only or e.id in only]
     print(header(f"each experiment's default params alone on one node, one run at a time, appendfsync always; "
                  f"median of {repeat}"))
-    print(f"{'experiment':28} {'times':>5} {'s per run':>9} {'runs/min':>8} {'events':>8} {'state+stream KB':>15} "
+    print(f"{'experiment':28} {'times':>5} {'s per run':>9} {'runs/min':>8} {'events':>8} {'Redis KB per run':>16} "
           "ended")
     with redis_server("always") as url, nodes(url, 1), Redis.from_url(url) as client:
         for experiment in experiments:
@@ -403,11 +409,10 @@ def sizing(repeat: int, only: tuple[str, ...]) -> None:
                 statuses.append(doc["status"])  # a run that did not end done is timed all the same, and shown
                 seconds.append(doc["ended_at"] - started)
                 events.append(doc.get("events") or 0)
-                size.append(sum(client.memory_usage(key, samples=0) or 0
-                                for key in (formats.state_key(job.run), formats.events_key(job.run))))
+                size.append(run_bytes(client, job.run))
             m = median(seconds)
             print(f"{experiment.id:28} {'yes' if experiment.measures_time else 'no':>5} {m:9.2f} {60 / m:8.1f} "
-                  f"{median(events):8.0f} {median(size) / 1000:15.1f} {','.join(statuses)}", flush=True)
+                  f"{median(events):8.0f} {median(size) / 1000:16.1f} {','.join(statuses)}", flush=True)
         info = client.info("memory")
         print(f"Redis used_memory after these runs: {info['used_memory'] / 1e6:.1f} MB "
               f"({client.dbsize()} keys)")
