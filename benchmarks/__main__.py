@@ -22,6 +22,7 @@ BENCHMARKS = (
     "memory",
     "pageweight",
     "replay",
+    "dispatch",
 )
 
 
