@@ -30,6 +30,7 @@ from app.settings import Settings
 from app.storage.pins import MemoryPin, Pin, RedisPin
 from app.storage.redis_store import RedisRunStore
 from app.storage.redis_sweeps import RedisSweeps
+from app.storage.redis_writer import OrderedWriter
 from app.storage.seams import RunStorage, SweepStorage
 from app.storage.store import RunStore
 from app.storage.sweep_store import SweepStore
@@ -58,7 +59,8 @@ def embedded(settings: Settings, experiments: dict[str, Experiment]) -> Engine:
 
 def distributed(settings: Settings, experiments: dict[str, Experiment], redis: Redis) -> Engine:
     """A web replica: runs and sweeps in Redis, executed by the runner nodes."""
-    store = RedisRunStore(redis, experiments)
+    writer = OrderedWriter()  # runs, sweeps and cancels reach Redis in the order they were made
+    store = RedisRunStore(redis, experiments, writer=writer)
     name = f"web-{socket.gethostname()}-{os.getpid()}"
 
     async def reap_dead_nodes() -> None:
@@ -70,5 +72,5 @@ def distributed(settings: Settings, experiments: dict[str, Experiment], redis: R
             except RedisError:
                 log.warning("Redis unreachable: dead nodes are not reaped now", exc_info=True)
 
-    return Engine(store, RedisSweeps(redis), NodeQueue(store), None, store.cancel, RedisRates(redis, settings),
+    return Engine(store, RedisSweeps(redis, writer), NodeQueue(store), None, store.cancel, RedisRates(redis, settings),
                   RedisPin(redis), store.next_poll, (reap_dead_nodes,))

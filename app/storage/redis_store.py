@@ -9,8 +9,8 @@ the mirror is caught up from the stream's first entry before it is shown.
 Every POLL_S the queue's view is read again (redis_queue.in_flight: what waits, what executes on which
 node); a run in flight this replica does not follow yet is followed from then on, so "Live now" lists every
 run of the class. A finished run is read back from its state document and its snapshot (or its stream, if
-it has none), and a few are kept in memory. Writes go out in order from one task, retried while Redis is
-away for a moment; a follower that loses Redis reads on from the last entry it had once Redis is back.
+it has none), and a few are kept in memory. Writes go out in order (app/storage/redis_writer.py), retried
+while Redis is away for a moment; a follower that loses Redis reads on from the last entry it had once Redis is back.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -32,7 +32,9 @@ from app.storage import redis_formats as formats
 from app.storage import redis_queue, snapshots
 from app.storage.records import Page, history_row, run_of
 from app.storage.redis_formats import RUN_ID, Entry, InFlight, Job
+from app.storage.loads import Loads
 from app.storage.redis_mirror import fold, mirror_of
+from app.storage.redis_writer import OrderedWriter
 from app.storage.store import CACHE_FINISHED
 from app.storage.wire import unpack_events
 
@@ -40,12 +42,12 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.25  # how often the queue's view is read again
 FOLLOW_BLOCK_MS = 2_000  # a follower's XREAD waits this long for new entries, then asks again
-RETRY_S = 0.5  # Redis unreachable: try again after this long
-WRITE_TRIES = 40  # ... this many times (20 s) before a write is given up, logged
+RETRY_S = 0.5  # Redis unreachable: a follower reads again after this long
 
 
 class RedisRunStore:
-    def __init__(self, redis: Redis, experiments: dict[str, Experiment], poll_s: float = POLL_S):
+    def __init__(self, redis: Redis, experiments: dict[str, Experiment], poll_s: float = POLL_S,
+                 writer: OrderedWriter | None = None):
         self.redis = redis
         self.experiments = experiments
         self.poll_s = poll_s
@@ -53,8 +55,8 @@ class RedisRunStore:
         self.polled = asyncio.Event()  # set at each read of the queue's view
         self._live: dict[str, Run] = {}  # followed, not finished
         self._recent: OrderedDict[str, Run] = OrderedDict()  # finished, most recent last
-        self._loading: dict[str, asyncio.Future[Run | None]] = {}
-        self._writes: asyncio.Queue[Callable[[], Awaitable[Any]]] = asyncio.Queue()
+        self._loads: Loads[str, Run | None] = Loads()
+        self.writer = writer or OrderedWriter()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- life cycle --
@@ -63,12 +65,11 @@ class RedisRunStore:
         """Ready: the nodes' group exists; runs left running are the reapers' (app/running/reaper.py), not
         this replica's to end. Returns 0."""
         await redis_queue.ensure_group(self.redis)
-        self._spawn(self._write_in_order())
         self._spawn(self._poll())
         return 0
 
     async def close(self) -> None:
-        await self.flush()
+        await self.writer.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -80,7 +81,7 @@ class RedisRunStore:
 
     async def flush(self) -> None:
         """Until everything written here so far is in Redis, so any replica finds it."""
-        await self._writes.join()
+        await self.writer.flush()
 
     # -- runs --
 
@@ -88,7 +89,7 @@ class RedisRunStore:
         """A new run, queued for the nodes (written in order, see `flush`) and followed from its first entry."""
         run = Run(secrets.token_hex(6), experiment, params, owner, sweep=sweep)
         job = Job(run.id, experiment.id, params, experiment.measures_time, owner, sweep, run.created_at)
-        self._write(lambda: redis_queue.submit(self.redis, job))
+        self.writer.write(lambda: redis_queue.submit(self.redis, job))
         self._live[run.id] = run
         self._spawn(self._follow(run, "0-0"))
         return run
@@ -98,7 +99,7 @@ class RedisRunStore:
         async def cancel() -> None:
             if not await redis_queue.cancel_queued(self.redis, run.id, time.time()):
                 await redis_queue.request_cancel(self.redis, run.id)
-        self._write(cancel)
+        self.writer.write(cancel)
 
     def get(self, run_id: str) -> Run | None:
         return self._live.get(run_id) or self._recent.get(run_id)
@@ -110,12 +111,7 @@ class RedisRunStore:
         run = self.get(run_id)
         if run is not None or not RUN_ID.fullmatch(run_id):
             return run
-        loading = self._loading.get(run_id)
-        if loading is None:  # one load per run however many ask at once
-            loading = asyncio.ensure_future(self._load(run_id))
-            self._loading[run_id] = loading
-            loading.add_done_callback(lambda _: self._loading.pop(run_id, None))
-        return await asyncio.shield(loading)
+        return await self._loads.once(run_id, lambda: self._load(run_id))
 
     async def _load(self, run_id: str) -> Run | None:
         doc = await redis_queue.state(self.redis, run_id)
@@ -215,23 +211,6 @@ class RedisRunStore:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("a task of the Redis run store failed", exc_info=task.exception())
-
-    def _write(self, write: Callable[[], Awaitable[Any]]) -> None:
-        self._writes.put_nowait(write)
-
-    async def _write_in_order(self) -> None:
-        while True:
-            write = await self._writes.get()
-            try:
-                for attempt in range(WRITE_TRIES):
-                    try:
-                        await write()
-                        break
-                    except RedisError:
-                        log.warning("Redis unreachable (write, try %d of %d)", attempt + 1, WRITE_TRIES, exc_info=True)
-                        await asyncio.sleep(RETRY_S)
-            finally:
-                self._writes.task_done()
 
     async def refresh(self) -> None:
         """Read the queue's view now; follow any run in flight not followed yet."""

@@ -33,6 +33,7 @@ from app.model.runs import Run, Truncation
 from app.model.status import Status
 from app.storage import run_tables
 from app.storage.database import Database
+from app.storage.loads import Loads
 from app.storage.records import Page, record_of
 from app.storage.run_tables import Batch, Writer
 
@@ -50,7 +51,7 @@ class RunStore:
     _writer: Writer = field(init=False)  # the database thread's own
     _live: dict[str, Run] = field(default_factory=dict)  # not finished yet
     _recent: OrderedDict[str, Run] = field(default_factory=OrderedDict)  # finished, most recent last
-    _loading: dict[str, asyncio.Future[Run | None]] = field(default_factory=dict)
+    _loads: Loads[str, Run | None] = field(default_factory=Loads)
     _pending: list[Batch] = field(default_factory=list)  # ingested this tick
     _handover: asyncio.Handle | None = None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -106,12 +107,7 @@ class RunStore:
             return run
         if len(run_id) > 64:
             return None
-        loading = self._loading.get(run_id)
-        if loading is None:  # one load per run however many ask at once
-            loading = asyncio.ensure_future(self.db.run(run_tables.load, run_id, self.experiments))
-            self._loading[run_id] = loading
-            loading.add_done_callback(lambda _: self._loading.pop(run_id, None))
-        run = await asyncio.shield(loading)
+        run = await self._loads.once(run_id, lambda: self.db.run(run_tables.load, run_id, self.experiments))
         if run is not None and run.id not in self._recent:
             self._remember(run)
         return run
