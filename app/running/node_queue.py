@@ -21,17 +21,23 @@ class NodeQueue:
     @property
     def queue(self) -> Sequence[str]:
         view = self.store.in_flight
-        listed = [job.run for job in view.queued]
-        seen = {*listed, *(job.run for job, _ in view.executing)}
+        seen = {*(job.run for job in view.queued), *(job.run for job, _ in view.executing)}
         for run_id in list(self._mine):
-            run = self.store.get(run_id)
-            if run is None or run.status != Status.QUEUED:
+            if not self._still(run_id, Status.QUEUED):
                 del self._mine[run_id]  # taken by a node, or ended
+        listed = [job.run for job in view.queued if self._still(job.run, Status.QUEUED)]
         return listed + [run_id for run_id in self._mine if run_id not in seen]
 
     @property
     def executing(self) -> Mapping[str, bool]:
-        return {job.run: job.measures_time for job, _ in self.store.in_flight.executing}
+        return {job.run: job.measures_time for job, _ in self.store.in_flight.executing
+                if self._still(job.run, Status.QUEUED, Status.RUNNING)}
+
+    def _still(self, run_id: str, *statuses: Status) -> bool:
+        """Whether the run is, as far as its mirror knows, in one of `statuses`: the view is read every POLL_S,
+        the mirror follows the run's stream as it grows, so a run that ended since the last read has left."""
+        run = self.store.get(run_id)
+        return run is not None and run.status in statuses
 
     @property
     def queued(self) -> int:

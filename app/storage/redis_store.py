@@ -18,7 +18,6 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable
 from typing import Any
 
@@ -35,7 +34,7 @@ from app.storage.redis_formats import RUN_ID, Entry, InFlight, Job
 from app.storage.loads import Loads
 from app.storage.redis_mirror import fold, mirror_of
 from app.storage.redis_writer import OrderedWriter
-from app.storage.store import CACHE_FINISHED
+from app.storage.run_cache import RunCache
 from app.storage.wire import unpack_events
 
 log = logging.getLogger(__name__)
@@ -53,8 +52,7 @@ class RedisRunStore:
         self.poll_s = poll_s
         self.in_flight = InFlight((), (), 0, 0)  # as last read
         self.polled = asyncio.Event()  # set at each read of the queue's view
-        self._live: dict[str, Run] = {}  # followed, not finished
-        self._recent: OrderedDict[str, Run] = OrderedDict()  # finished, most recent last
+        self._cache = RunCache()  # followed (not finished), and a few finished
         self._loads: Loads[str, Run | None] = Loads()
         self.writer = writer or OrderedWriter()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -90,7 +88,7 @@ class RedisRunStore:
         run = Run(secrets.token_hex(6), experiment, params, owner, sweep=sweep)
         job = Job(run.id, experiment.id, params, experiment.measures_time, owner, sweep, run.created_at)
         self.writer.write(lambda: redis_queue.submit(self.redis, job))
-        self._live[run.id] = run
+        self._cache.remember(run)
         self._spawn(self._follow(run, "0-0"))
         return run
 
@@ -102,10 +100,10 @@ class RedisRunStore:
         self.writer.write(cancel)
 
     def get(self, run_id: str) -> Run | None:
-        return self._live.get(run_id) or self._recent.get(run_id)
+        return self._cache.get(run_id)
 
     def active(self) -> list[Run]:
-        return [run for run in self._live.values() if not run.finished]
+        return self._cache.active()
 
     async def find(self, run_id: str) -> Run | None:
         run = self.get(run_id)
@@ -122,17 +120,15 @@ class RedisRunStore:
             timeline = snapshots.load(await redis_queue.load_snapshot(self.redis, run_id), run_id)
             if timeline is not None:  # as the node left it: no replay
                 run.timeline = timeline
-                self._remember(run)
+                self._cache.remember(run)
                 return run
         run = mirror_of(doc, self.experiments)  # the stream folded from its first entry brings it to now
         after = "0-0"
         for entry in await redis_queue.entries(self.redis, run_id):
             fold(run, entry)
             after = entry.id
-        if run.finished:
-            self._remember(run)
-        else:
-            self._live[run.id] = run
+        self._cache.remember(run)
+        if not run.finished:
             self._spawn(self._follow(run, after))
         return run
 
@@ -154,14 +150,7 @@ class RedisRunStore:
                     log.warning("run %s: an entry this replica cannot read is left out", run.id, exc_info=True)
                     continue
                 fold(run, entry)
-        self._live.pop(run.id, None)
-        self._remember(run)
-
-    def _remember(self, run: Run) -> None:
-        self._recent[run.id] = run
-        self._recent.move_to_end(run.id)
-        while len(self._recent) > CACHE_FINISHED:
-            self._recent.popitem(last=False)
+        self._cache.remember(run)
 
     # -- the event log, read from the run's stream --
 

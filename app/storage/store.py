@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,9 +34,9 @@ from app.storage import run_tables
 from app.storage.database import Database
 from app.storage.loads import Loads
 from app.storage.records import Page, record_of
+from app.storage.run_cache import RunCache
 from app.storage.run_tables import Batch, Writer
 
-CACHE_FINISHED = 32  # finished runs kept in memory
 BACKLOG_HIGH = 100_000  # events ingested and not yet written: past it, reading the pipe waits
 HEARTBEAT_S = 1.0  # how often running runs are noted as alive: a killed server's runs are cut there
 
@@ -49,8 +48,7 @@ class RunStore:
     max_log_bytes: int = 50_000_000
     db: Database = field(init=False)
     _writer: Writer = field(init=False)  # the database thread's own
-    _live: dict[str, Run] = field(default_factory=dict)  # not finished yet
-    _recent: OrderedDict[str, Run] = field(default_factory=OrderedDict)  # finished, most recent last
+    _cache: RunCache = field(default_factory=RunCache)
     _loads: Loads[str, Run | None] = field(default_factory=Loads)
     _pending: list[Batch] = field(default_factory=list)  # ingested this tick
     _handover: asyncio.Handle | None = None
@@ -90,16 +88,16 @@ class RunStore:
     def create(self, experiment: Experiment, params: dict[str, Any], owner: str = "", sweep: str | None = None) -> Run:
         run = Run(secrets.token_hex(6), experiment, params, owner, sweep=sweep)
         run.journal = self
-        self._live[run.id] = run
+        self._cache.remember(run)
         self.save(run)
         return run
 
     def get(self, run_id: str) -> Run | None:
         """A run in memory (live, or finished recently); `find` also looks in the database."""
-        return self._live.get(run_id) or self._recent.get(run_id)
+        return self._cache.get(run_id)
 
     def active(self) -> list[Run]:
-        return [run for run in self._live.values() if not run.finished]
+        return self._cache.active()
 
     async def find(self, run_id: str) -> Run | None:
         run = self.get(run_id)
@@ -108,8 +106,8 @@ class RunStore:
         if len(run_id) > 64:
             return None
         run = await self._loads.once(run_id, lambda: self.db.run(run_tables.load, run_id, self.experiments))
-        if run is not None and run.id not in self._recent:
-            self._remember(run)
+        if run is not None and run.id not in self._cache.recent:
+            self._cache.remember(run)
         return run
 
     async def events(self, run_id: str, after: int, limit: int,
@@ -154,18 +152,11 @@ class RunStore:
     def save(self, run: Run) -> None:
         record = record_of(run)
         if run.finished:
-            self._live.pop(run.id, None)
-            self._remember(run)
+            self._cache.remember(run)
         self._hand_over()  # the events before it, first
         self.db.submit(self._writer.save, record, run.timeline if run.finished else None)
 
     # -- on the loop --
-
-    def _remember(self, run: Run) -> None:
-        self._recent[run.id] = run
-        self._recent.move_to_end(run.id)
-        while len(self._recent) > CACHE_FINISHED:
-            self._recent.popitem(last=False)
 
     def _schedule(self) -> None:
         if self._handover is None:
@@ -196,7 +187,7 @@ class RunStore:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             now = time.monotonic_ns()  # the clock the runner stamps events with (one per machine on Linux)
-            running = [(now, run.id) for run in self._live.values() if run.status == Status.RUNNING]
+            running = [(now, run.id) for run in self._cache.live.values() if run.status == Status.RUNNING]
             if running:
                 self.db.submit(run_tables.seen, running)
 
