@@ -96,10 +96,10 @@ def test_cancel_between_admission_and_start_is_clean(client):
     lab = client.app.state.lab
     experiment = lab.experiments["test-sleeps"]
 
-    def start_and_cancel_at_once():  # on the event loop, with no await between: the task cannot resume
+    async def start_and_cancel_at_once():  # on the event loop, with no suspension between: the task cannot resume
         run = lab.start(experiment, {"workers": 1, "seconds": 60}, "someone")
         assert run.status == "queued" and lab.position(run) is None  # admitted, not started
-        lab.cancel(run)
+        await lab.cancel(run)  # embedded, it never suspends
         return run.id
 
     run_id = client.portal.call(start_and_cancel_at_once)

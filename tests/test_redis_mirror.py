@@ -56,3 +56,13 @@ def test_a_run_killed_mid_span_is_cut_where_its_node_cut_it_and_a_second_end_cha
     later = {**entries[-1].doc, "status": "done", "error": None}
     fold(mirror, read_entry("99-0", {b"v": b"1", b"kind": b"state", b"doc": formats.dumps(later)}))
     assert mirror.status == Status.INTERRUPTED and mirror.error == "killed"
+
+
+def test_an_events_entry_written_twice_is_folded_once():
+    """A node's write sent again after Redis dropped the connection may have landed the first time too."""
+    node_run = Run("r3", RACE, {})
+    entries = entries_of_a_run(node_run, [header(), spans(2)])
+    mirror = mirror_of(entries[0].doc, {RACE.id: RACE})
+    for entry in entries[:4] + entries[3:]:  # the spans' entry twice
+        fold(mirror, entry)
+    assert drawn(mirror) == drawn(node_run) and mirror.received == node_run.received == 6

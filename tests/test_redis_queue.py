@@ -124,7 +124,7 @@ def test_a_queued_run_cancelled_ends_cancelled_and_leaves_the_queue(redis_server
 
     cancelled, again, doc, stream, found = on(redis_server.url, go)
 
-    assert cancelled and not again, "cancelled once; then it is not queued any more"
+    assert cancelled == doc and again is None, "cancelled once, saying how it ended; then it is not queued any more"
     assert (doc["status"], doc["error"], doc["ended_at"]) == ("cancelled", "cancelled while queued", 1234.5)
     assert doc["v"] == 1 and doc["id"] == "doomed"
     assert [e.doc["status"] for e in stream if e.kind == "state"] == ["queued", "cancelled"]
@@ -153,7 +153,7 @@ def test_an_unknown_or_ended_run_is_not_cancelled_as_queued(redis_server):
         await redis.set(formats.state_key("ended"), formats.dumps({**doc, "status": "done"}))
         return await cancel_queued(redis, "nobody", time.time()), await cancel_queued(redis, "ended", time.time())
 
-    assert on(redis_server.url, go) == (False, False)
+    assert on(redis_server.url, go) == (None, None)
 
 
 def test_a_node_started_after_a_queued_run_was_cancelled_never_runs_it(redis_server, tmp_path):

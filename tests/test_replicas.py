@@ -15,7 +15,6 @@ import threading
 import httpx2 as httpx
 import pytest
 
-from app.model.status import FINISHED
 from tests.helpers import SLEEPS, ServerProcess, alive_in_group, until, wait_for_status
 from tests.test_nodes import TTL_S, NodeProcess, redis, sleeping, state  # noqa: F401 (redis: a fixture)
 from tests.test_restart import drawn, watch
@@ -141,7 +140,10 @@ def test_a_redis_restart_mid_run_loses_no_finished_run(lab, redis_server):
     for server in (a, b):
         for run_id, run in before.items():
             assert wait_for_status(server.http, run_id) == run
-    assert wait_for_status(a.http, running, timeout=30)["status"] in FINISHED
+    ended = wait_for_status(a.http, running, timeout=30)
+    assert ended["status"] == "done" and wait_for_status(b.http, running) == ended, "the run mid-run when Redis restarted ends too"
+    until(lambda: all(f"/runs/{running}" not in server.http.get("/").text for server in (a, b)), timeout=5,
+          what="the run leaving Live now on both replicas")
     after = post(b, QUICK)
     assert wait_for_status(a.http, after)["status"] == "done", "the lab goes on once Redis is back"
 
@@ -199,3 +201,17 @@ def test_a_sweep_and_the_history_are_the_same_on_every_replica(lab):
     history = b.http.get("/runs").text
     first, second = (history.index(f'href="/runs/{run_id}"') for run_id in sweep["runs"])
     assert second < first, "the history lists them newest first, whichever replica queued them"
+
+
+def test_a_run_cancelled_while_queued_ends_at_once_on_every_replica_and_counts_no_more(lab):
+    web, _ = lab  # no node: what is queued stays queued
+    limits = {"LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "2"}
+    a, b = web("a", **limits), web("b", **limits)
+    first, second = post(a, SLEEPS, student=7), post(b, SLEEPS, student=7)
+    full = httpx.post(f"{a.url}/api/runs", json=SLEEPS, headers={"Cookie": cookie(7)}, timeout=10)
+    assert full.status_code == 429
+    cancelled = httpx.post(f"{b.url}/api/runs/{first}/cancel", headers={"Cookie": cookie(7)}, timeout=10)
+    assert cancelled.json() == {"id": first, "status": "cancelled"}, "answered as the embedded lab answers"
+    assert a.http.get(f"/api/runs/{first}").json()["status"] == "cancelled"
+    assert post(a, SLEEPS, student=7), "a cancelled run counts no more against its student, on either replica"
+    assert b.http.get(f"/api/runs/{second}").json()["status"] == "queued"

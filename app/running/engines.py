@@ -28,7 +28,7 @@ from app.running.seams import Queue
 from app.running.admission import Admission
 from app.settings import Settings
 from app.storage.pins import MemoryPin, Pin, RedisPin
-from app.storage.redis_store import RedisRunStore
+from app.storage.redis_store import FOLLOW_BLOCK_MS, RedisRunStore
 from app.storage.redis_sweeps import RedisSweeps
 from app.storage.redis_writer import OrderedWriter
 from app.storage.seams import RunStorage, SweepStorage
@@ -44,7 +44,7 @@ class Engine:
     sweeps: SweepStorage
     queue: Queue[str]
     runner: WarmRunner | None  # None: runner nodes execute the runs
-    stop_elsewhere: Callable[[Run], None] | None = None  # how a run executed elsewhere is cancelled
+    stop_elsewhere: Callable[[Run], Awaitable[None]] | None = None  # how a run executed elsewhere is cancelled
     rates: Rates | None = None  # the fair-use windows (None: this process's, app/running/limits.py)
     pin: Pin = field(default_factory=MemoryPin)  # the run the teacher pinned to every home page
     queue_moved: Callable[[], Awaitable[None]] | None = None  # until the queue may have moved elsewhere
@@ -55,6 +55,16 @@ def embedded(settings: Settings, experiments: dict[str, Experiment]) -> Engine:
     """One process: SQLite, a FIFO queue in memory, runs executed here."""
     store = RunStore(settings.database, experiments, int(settings.max_log_mb * 1_000_000))
     return Engine(store, SweepStore(store.db), Admission(settings.max_concurrent_runs), WarmRunner(settings))
+
+
+def redis_client(settings: Settings) -> Redis:
+    """A web replica's client of LAB_REDIS_URL. Every run in flight holds a connection while it is followed
+    (a blocked XREAD): the pool must hold them all beside the requests' (redis-py's default stops at 100).
+    A Redis host that vanishes without a word is found out by the timeouts, not waited for."""
+    assert settings.redis_url is not None
+    return Redis.from_url(settings.redis_url, max_connections=4 * settings.max_queued_runs + 200,
+                          socket_connect_timeout=5, socket_timeout=FOLLOW_BLOCK_MS / 1000 + 10,
+                          health_check_interval=30)
 
 
 def distributed(settings: Settings, experiments: dict[str, Experiment], redis: Redis) -> Engine:

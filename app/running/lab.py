@@ -192,7 +192,9 @@ class Lab:
         if self._stopping:  # shutdown never starts a queued run
             return
         for run_id in self.admission.admit():
-            self._live[run_id].admitted.set()
+            live = self._live.get(run_id)
+            if live is not None:  # gone only if its feed failed: its execution still waits for this
+                live.admitted.set()
         executing = [self._live[run_id].run for run_id in self.admission.executing if run_id in self._live]
         if self.warm_runner is not None:  # a node runs one run at a time: nothing beside it
             for run in executing:
@@ -218,9 +220,9 @@ class Lab:
                 self.warm_runner.start_next()  # now, not as the next run starts: see app/running/runners.py
             self._admit()
 
-    def cancel(self, run: Run) -> None:
+    async def cancel(self, run: Run) -> None:
         if self.engine.stop_elsewhere is not None:  # a node runs it, or will: it is asked to stop it
-            self.engine.stop_elsewhere(run)
+            await self.engine.stop_elsewhere(run)
             return
         if run.status == Status.QUEUED:
             if self.admission.position(run.id) is not None:  # still in the queue (not admitted, about to start)
@@ -240,7 +242,7 @@ class Lab:
         if self.warm_runner is not None:  # runs executed elsewhere go on, served by the other replicas
             for run in self._in_flight_runs():
                 run.stop_as = Status.INTERRUPTED
-                self.cancel(run)
+                await self.cancel(run)
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=self.settings.cancel_grace_s + 5)
         for task in list(self._tasks):

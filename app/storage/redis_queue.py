@@ -69,10 +69,17 @@ async def state(redis: Redis, run_id: str) -> dict[str, Any] | None:
 
 
 async def entries(redis: Redis, run_id: str, after: str = "-") -> list[Entry]:
-    """The run's stream from after the entry id `after` ("-": from its start)."""
+    """The run's stream from after the entry id `after` ("-": from its start); an entry of another version or
+    kind is left out (logged): the rest of the run is still shown."""
     start = "-" if after == "-" else f"({after}"
     reply = await redis.xrange(formats.events_key(run_id), start)
-    return [formats.read_entry(entry_id, fields) for entry_id, fields in formats.entries_of(reply)]
+    read = []
+    for entry_id, fields in formats.entries_of(reply):
+        try:
+            read.append(formats.read_entry(entry_id, fields))
+        except (ValueError, KeyError):
+            log.warning("run %s: entry %s left out", run_id, entry_id.decode(), exc_info=True)
+    return read
 
 
 async def in_flight(redis: Redis) -> InFlight:
@@ -134,19 +141,19 @@ return 0
 """
 
 
-async def cancel_queued(redis: Redis, run_id: str, now: float) -> bool:
+async def cancel_queued(redis: Redis, run_id: str, now: float) -> dict[str, Any] | None:
     """If `run_id` is still queued, take it off the queue and end it `cancelled` (its state document and
-    stream), at once and for good: True. False if no node is to be kept from it any more (a node took it,
-    or it has ended): nothing changed; `request_cancel` then stops a run a node took."""
+    stream), at once and for good: the state document it ended with. None if no node is to be kept from it
+    any more (a node took it, or it has ended): nothing changed; `request_cancel` then stops a run a node took."""
     doc = await state(redis, run_id)
     if doc is None or Status(doc["status"]) != Status.QUEUED:
-        return False
+        return None
     doc = formats.ended(doc, Status.CANCELLED, "cancelled while queued", 0, now)
     entry = [value for pair in formats.state_entry(doc).items() for value in pair]
     script = redis.register_script(CANCEL_QUEUED)
     done = await script(keys=[RUNS, formats.state_key(run_id), formats.events_key(run_id)],
                         args=[GROUP, run_id, formats.dumps(doc), *entry])
-    return formats.count_of(done) == 1
+    return doc if formats.count_of(done) == 1 else None
 
 
 async def history(redis: Redis, page: int, size: int) -> tuple[list[dict[str, Any]], int]:

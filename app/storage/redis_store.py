@@ -27,12 +27,13 @@ from redis.exceptions import RedisError
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.runs import Run
+from app.model.status import Status
 from app.storage import redis_formats as formats
 from app.storage import redis_queue, snapshots
+from app.storage.loads import Loads
 from app.storage.records import Page, history_row, run_of
 from app.storage.redis_formats import RUN_ID, Entry, InFlight, Job
-from app.storage.loads import Loads
-from app.storage.redis_mirror import fold, mirror_of
+from app.storage.redis_mirror import adopt, fold, mirror_of
 from app.storage.redis_writer import OrderedWriter
 from app.storage.run_cache import RunCache
 from app.storage.wire import unpack_events
@@ -87,17 +88,26 @@ class RedisRunStore:
         """A new run, queued for the nodes (written in order, see `flush`) and followed from its first entry."""
         run = Run(secrets.token_hex(6), experiment, params, owner, sweep=sweep)
         job = Job(run.id, experiment.id, params, experiment.measures_time, owner, sweep, run.created_at)
-        self.writer.write(lambda: redis_queue.submit(self.redis, job))
         self._cache.remember(run)
-        self._spawn(self._follow(run, "0-0"))
+        follower = self._spawn(self._follow(run, "0-0"))
+
+        def not_queued(error: RedisError) -> None:  # never in Redis: nobody will run it, no stream will come
+            follower.cancel()
+            run.finish(Status.FAILED, f"it could not be queued: Redis answered {error}")
+            self._cache.remember(run)
+
+        self.writer.write(lambda: redis_queue.submit(self.redis, job), not_queued)
         return run
 
-    def cancel(self, run: Run) -> None:
-        """Take it off the queue if no node took it yet (it ends `cancelled` at once), else ask its node to stop it."""
-        async def cancel() -> None:
-            if not await redis_queue.cancel_queued(self.redis, run.id, time.time()):
-                await redis_queue.request_cancel(self.redis, run.id)
-        self.writer.write(cancel)
+    async def cancel(self, run: Run) -> None:
+        """Take it off the queue if no node took it yet (it has ended `cancelled` when this returns), else ask
+        its node to stop it."""
+        await self.writer.flush()  # its submit, first
+        ended = await redis_queue.cancel_queued(self.redis, run.id, time.time())
+        if ended is not None:
+            adopt(run, ended)  # now, as the embedded lab does; its stream's end entry changes nothing after
+        else:
+            await redis_queue.request_cancel(self.redis, run.id)
 
     def get(self, run_id: str) -> Run | None:
         return self._cache.get(run_id)
@@ -125,7 +135,7 @@ class RedisRunStore:
         run = mirror_of(doc, self.experiments)  # the stream folded from its first entry brings it to now
         after = "0-0"
         for entry in await redis_queue.entries(self.redis, run_id):
-            fold(run, entry)
+            self._fold(run, entry)
             after = entry.id
         self._cache.remember(run)
         if not run.finished:
@@ -135,22 +145,45 @@ class RedisRunStore:
     async def _follow(self, run: Run, after: str) -> None:
         """Fold the run's stream into it, from after the entry `after`, until its end."""
         key = formats.events_key(run.id)
+        away = False
         while not run.finished:
             try:
                 reply = await self.redis.xread({key: after}, block=FOLLOW_BLOCK_MS)
-            except RedisError:
-                log.warning("run %s: Redis unreachable while following it; trying again", run.id, exc_info=True)
+            except RedisError as exc:
+                if not away:  # once per outage, not every RETRY_S
+                    log.warning("run %s: Redis unreachable while following it (%s); trying again", run.id, exc)
+                away = True
                 await asyncio.sleep(RETRY_S)
                 continue
+            away = False
             for entry_id, fields in formats.read_entries_of(reply):
                 after = entry_id.decode()
                 try:
                     entry = formats.read_entry(entry_id, fields)
-                except ValueError:
-                    log.warning("run %s: an entry this replica cannot read is left out", run.id, exc_info=True)
+                except (ValueError, KeyError):
+                    log.warning("run %s: entry %s left out", run.id, after, exc_info=True)
                     continue
-                fold(run, entry)
+                if run.truncated is not None and entry.doc is not None and entry.kind == "state" \
+                        and Status(entry.doc["status"]).finished:
+                    await self._end_with_snapshot(run, entry)
+                else:
+                    self._fold(run, entry)
         self._cache.remember(run)
+
+    async def _end_with_snapshot(self, run: Run, end: Entry) -> None:
+        """A run whose stored log was cut at LAB_MAX_LOG_MB: its mirror holds only what the cut log kept; it
+        ends drawn as its node drew it (the snapshot its end was written with), as any replica loads it."""
+        timeline = snapshots.load(await redis_queue.load_snapshot(self.redis, run.id), run.id)
+        self._fold(run, end)
+        if timeline is not None:
+            run.timeline = timeline  # in the same step as the end: the last frame draws it
+
+    @staticmethod
+    def _fold(run: Run, entry: Entry) -> None:
+        try:
+            fold(run, entry)
+        except Exception:  # a row this replica cannot decode: the rest of the run is still shown
+            log.exception("run %s: entry %s could not be folded", run.id, entry.id)
 
     # -- the event log, read from the run's stream --
 
@@ -191,10 +224,11 @@ class RedisRunStore:
 
     # -- tasks --
 
-    def _spawn(self, coroutine: Awaitable[Any]) -> None:
+    def _spawn(self, coroutine: Awaitable[Any]) -> asyncio.Future[Any]:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -205,14 +239,25 @@ class RedisRunStore:
         """Read the queue's view now; follow any run in flight not followed yet."""
         self.in_flight = await redis_queue.in_flight(self.redis)
         for job in (*self.in_flight.queued, *(job for job, _ in self.in_flight.executing)):
-            await self.find(job.run)
+            try:
+                await self.find(job.run)
+            except RedisError:
+                raise
+            except Exception:  # one run this replica cannot read: the others are still followed
+                log.exception("run %s could not be followed", job.run)
         self.polled.set()
 
     async def _poll(self) -> None:
         """Refresh every `poll_s`."""
+        away = False
         while True:
             try:
                 await self.refresh()
-            except RedisError:
-                log.warning("Redis unreachable: the queue's view is not refreshed", exc_info=True)
+                away = False
+            except RedisError as exc:
+                if not away:
+                    log.warning("Redis could not be read: the queue's view is not refreshed (%s)", exc)
+                away = True
+            except Exception:
+                log.exception("the queue's view could not be read")
             await asyncio.sleep(self.poll_s)

@@ -151,5 +151,5 @@ async def get_trace(run: RunDep, lab: LabDep) -> Response:
     **NO_RUN, 403: {"model": Detail, "description": "only the client that started it, or the teacher, may cancel it"}})
 async def cancel_run(run: CancellableRunDep, lab: LabDep) -> dict[str, Any]:
     if not run.finished:
-        lab.cancel(run)
+        await lab.cancel(run)
     return {"id": run.id, "status": run.status}

@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 
 
@@ -52,9 +54,10 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 STORE_AWAY_RETRY_S = 5
 
 
-async def _store_away(request: Request, exc: RedisConnectionError) -> Response:
-    # A distributed lab's Redis unreachable (restarting, say): the request may succeed in a moment.
-    return ErrorResponse({"detail": f"the lab's shared store (Redis) is unreachable: try again in {STORE_AWAY_RETRY_S} s"},
+async def _store_away(request: Request, exc: RedisError) -> Response:
+    # A distributed lab's Redis unreachable (restarting, say) or refusing (full): it may do it in a moment.
+    why = "is unreachable" if isinstance(exc, (RedisConnectionError, RedisTimeoutError)) else f"refused it ({exc})"
+    return ErrorResponse({"detail": f"the lab's shared store (Redis) {why}: try again in {STORE_AWAY_RETRY_S} s"},
                          status_code=503, headers={"Retry-After": str(STORE_AWAY_RETRY_S)})
 
 
@@ -63,4 +66,4 @@ def install(app: FastAPI) -> None:
     # Exception, and a handler of one class (which is all it is ever called with) does not fit the type.
     app.exception_handler(HTTPException)(_http_error)
     app.exception_handler(RequestValidationError)(_validation_error)
-    app.exception_handler(RedisConnectionError)(_store_away)
+    app.exception_handler(RedisError)(_store_away)

@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from redis.asyncio import Redis
 
 from app import ROOT
 from app.drawing.render import Renderer, environment
@@ -55,7 +54,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         interpreters = await asyncio.to_thread(pythons.offered, settings.python, settings.pythons)
         experiments = catalogue(modules, (pythons.param(interpreters),))
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = engines.redis_client(settings) if settings.redis_url else None
         engine = engines.distributed(settings, experiments, redis) if redis else engines.embedded(settings, experiments)
         lab = app.state.lab = Lab(settings, experiments, renderer, interpreters, engine)
         await lab.open()

@@ -113,7 +113,7 @@ async def cancel_sweep(sweep: SweepDep, request: Request, lab: LabDep) -> dict[s
     going = await unfinished(lab, sweep)
     queued = [run for run in going if run.status == Status.QUEUED]
     for run in [*reversed(queued), *(run for run in going if run not in queued)]:
-        lab.cancel(run)
+        await lab.cancel(run)
     return {"id": sweep.id, "cancelled": [run.id for run in going]}
 
 

@@ -1,0 +1,52 @@
+"""A web replica's ordered writer (app/storage/redis_writer.py), on a real redis-server: writes land in the order
+they were asked for, wait out a Redis restart, and one Redis refuses is told to its caller and raised by flush,
+the others going on."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from app.storage import redis_writer
+from app.storage.redis_writer import OrderedWriter
+
+
+def test_writes_land_in_order_and_wait_out_a_restart(redis_server, monkeypatch):
+    monkeypatch.setattr(redis_writer, "RETRY_S", 0.05)
+
+    async def go() -> list[bytes]:
+        async with Redis.from_url(redis_server.url) as redis:
+            writer = OrderedWriter()
+            for n in range(5):
+                writer.write(lambda n=n: redis.rpush("order", n))
+            await writer.flush()
+            redis_server.stop()
+            for n in range(5, 8):
+                writer.write(lambda n=n: redis.rpush("order", n))
+            await asyncio.sleep(0.3)  # trying meanwhile
+            await asyncio.to_thread(redis_server.restart)
+            await writer.flush()
+            await writer.close()
+            return await redis.lrange("order", 0, -1)
+
+    assert asyncio.run(go()) == [str(n).encode() for n in range(8)]
+
+
+def test_a_write_redis_refuses_is_told_to_its_caller_and_raised_by_flush_and_the_next_goes_on(redis_server):
+    async def go() -> tuple[list, list[bytes]]:
+        async with Redis.from_url(redis_server.url) as redis:
+            await redis.set("text", "not a number")
+            writer, told = OrderedWriter(), []
+            writer.write(lambda: redis.incr("text"), told.append)  # Redis refuses: not an integer
+            writer.write(lambda: redis.rpush("after", "still written"))
+            with pytest.raises(ResponseError):
+                await writer.flush()
+            await writer.flush()  # told once: the next flush has nothing to raise
+            await writer.close()
+            return told, await redis.lrange("after", 0, -1)
+
+    told, after = asyncio.run(go())
+    assert len(told) == 1 and isinstance(told[0], ResponseError)
+    assert after == [b"still written"]
