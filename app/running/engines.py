@@ -28,6 +28,7 @@ from app.running.seams import Queue
 from app.running.admission import Admission
 from app.settings import Settings
 from app.storage.pins import MemoryPin, Pin, RedisPin
+from app.storage.redis_formats import GROUP, RUNS
 from app.storage.redis_store import FOLLOW_BLOCK_MS, RedisRunStore
 from app.storage.redis_sweeps import RedisSweeps
 from app.storage.redis_writer import OrderedWriter
@@ -78,7 +79,8 @@ def distributed(settings: Settings, experiments: dict[str, Experiment], redis: R
         while True:
             await asyncio.sleep(settings.node_ttl_s / 3)
             try:
-                await reap(redis, settings.node_ttl_s, reaper=name)
+                if await reap(redis, settings.node_ttl_s, reaper=name):
+                    await redis.xgroup_delconsumer(RUNS, GROUP, name)  # it claimed and acked them: nothing pending
             except RedisError:
                 log.warning("Redis unreachable: dead nodes are not reaped now", exc_info=True)
 

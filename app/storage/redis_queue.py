@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.asyncio import Redis
@@ -71,15 +72,23 @@ async def state(redis: Redis, run_id: str) -> dict[str, Any] | None:
 async def entries(redis: Redis, run_id: str, after: str = "-") -> list[Entry]:
     """The run's stream from after the entry id `after` ("-": from its start); an entry of another version or
     kind is left out (logged): the rest of the run is still shown."""
-    start = "-" if after == "-" else f"({after}"
-    reply = await redis.xrange(formats.events_key(run_id), start)
-    read = []
-    for entry_id, fields in formats.entries_of(reply):
-        try:
-            read.append(formats.read_entry(entry_id, fields))
-        except (ValueError, KeyError):
-            log.warning("run %s: entry %s left out", run_id, entry_id.decode(), exc_info=True)
-    return read
+    return [entry async for entry in each_entry(redis, run_id, after, chunk=None)]
+
+
+async def each_entry(redis: Redis, run_id: str, after: str = "-", chunk: int | None = 64) -> AsyncIterator[Entry]:
+    """The run's stream from after `after`, read `chunk` entries at a time (None: at once): a reader that has
+    what it wanted stops, and reads no more of a log that may hold LAB_MAX_LOG_MB."""
+    while True:
+        start = "-" if after == "-" else f"({after}"
+        reply = formats.entries_of(await redis.xrange(formats.events_key(run_id), start, count=chunk))
+        for entry_id, fields in reply:
+            try:
+                yield formats.read_entry(entry_id, fields)
+            except (ValueError, KeyError):
+                log.warning("run %s: entry %s left out", run_id, entry_id.decode(), exc_info=True)
+        if chunk is None or len(reply) < chunk:
+            return
+        after = reply[-1][0].decode()
 
 
 async def in_flight(redis: Redis) -> InFlight:

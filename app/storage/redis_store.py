@@ -188,13 +188,18 @@ class RedisRunStore:
     # -- the event log, read from the run's stream --
 
     async def rows(self, run_id: str, first: int, last: int, limit: int) -> list[tuple[int, bytes]]:
-        rows = [(entry.first, entry.data) for entry in await redis_queue.entries(self.redis, run_id)
-                if entry.kind == "events" and first <= entry.first <= last]
-        return rows[:limit]
+        rows: list[tuple[int, bytes]] = []
+        async for entry in redis_queue.each_entry(self.redis, run_id):
+            if entry.kind != "events" or entry.first < first:
+                continue
+            if entry.first > last or len(rows) >= limit:
+                break
+            rows.append((entry.first, entry.data))
+        return rows
 
     async def stored_events(self, run_id: str, after: int, limit: int) -> list[tuple[int, Event]]:
         out: list[tuple[int, Event]] = []
-        for entry in await redis_queue.entries(self.redis, run_id):
+        async for entry in redis_queue.each_entry(self.redis, run_id):
             if entry.kind != "events" or entry.last <= after:
                 continue
             out.extend((seq, event) for seq, event in unpack_events(entry.data, entry.first) if seq > after)
