@@ -251,3 +251,15 @@ def test_redis_sweeps_has_the_sweep_stores_members():
         ours, theirs = getattr(RedisSweeps, name), getattr(SweepStore, name)
         assert list(inspect.signature(ours).parameters) == list(inspect.signature(theirs).parameters), name
         assert inspect.iscoroutinefunction(ours) == inspect.iscoroutinefunction(theirs), name
+
+
+def test_a_submit_sent_twice_queues_its_run_once(redis_server):
+    """A write retried after a dropped connection may have landed the first time: the second changes nothing."""
+    async def go(redis):
+        first = await submit(redis, job("once"))
+        again = await submit(redis, job("once"))
+        return first, again, await redis.xlen(RUNS), await entries(redis, "once"), await in_flight(redis)
+
+    first, again, queued, stream, found = on(redis_server.url, go)
+    assert first and again is None
+    assert queued == 1 and [e.doc["status"] for e in stream] == ["queued"] and runs(found) == (["once"], [])

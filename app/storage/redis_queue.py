@@ -33,16 +33,27 @@ async def ensure_group(redis: Redis) -> None:
             raise
 
 
-async def submit(redis: Redis, job: Job) -> str:
-    """Queue `job`: its run's state `queued` (document and stream), then its entry on the queue. The entry id."""
+# Atomic, and once: a submit sent again (its connection dropped before the answer, and it had landed) finds
+# the run's state and does nothing, so a run is never queued twice. KEYS: the run's state, its stream, the
+# history, the queue; ARGV: the state document, the run id, its created_at, the job, then its stream entry.
+SUBMIT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 5))
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+return redis.call('XADD', KEYS[4], '*', 'job', ARGV[4])
+"""
+
+
+async def submit(redis: Redis, job: Job) -> str | None:
+    """Queue `job`: its run's state `queued` (document and stream), its place in the history, then its entry on
+    the queue, at once. The entry id; None if the run was queued already (nothing changed)."""
     doc = formats.state_doc(formats.run_of_job(job))
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.set(formats.state_key(job.run), formats.dumps(doc))
-        pipe.xadd(formats.events_key(job.run), formats.state_entry(doc))
-        pipe.zadd(HISTORY, {job.run: job.created_at})
-        pipe.xadd(RUNS, job.to_fields())
-        *_, entry_id = await pipe.execute()
-    return formats.text_of(entry_id)
+    entry = [value for pair in formats.state_entry(doc).items() for value in pair]
+    script = redis.register_script(SUBMIT)
+    entry_id = await script(keys=[formats.state_key(job.run), formats.events_key(job.run), HISTORY, RUNS],
+                            args=[formats.dumps(doc), job.run, job.created_at, job.to_fields()["job"], *entry])
+    return None if entry_id is None else formats.text_of(entry_id)
 
 
 def add_ack_and_delete(pipe: Pipeline, entry_id: bytes) -> None:
