@@ -4,8 +4,9 @@ Its modules stand in layers, each a package that may import only those below it 
 import-linter contracts in pyproject.toml hold this, and CI checks them):
 
 - `web`: HTTP routes, pages, websockets, middleware: requests in, responses out.
-- `running`: the lab: admitting, limiting, starting and supervising runs on runner interpreters.
-- `storage`: SQLite: runs, their event logs, sweeps.
+- `running`: the lab: admitting, limiting, starting and supervising runs on runner interpreters, here or on
+  runner nodes (the engines: one process, or Redis).
+- `storage`: runs, their event logs, sweeps: in SQLite, or in Redis (a distributed lab).
 - `drawing`: a run's timeline and results turned into lanes, words, plots and traces; the live feed.
 - `model`: what a run is: its events, their fold into a timeline, its status, conditions and findings.
 
