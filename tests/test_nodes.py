@@ -43,9 +43,9 @@ def call(url: str, fn, *args):
 class NodeProcess:
     """`python -m app worker` on `url`, with the test experiments, its log in `log`."""
 
-    def __init__(self, url: str, name: str, directory: Path):
+    def __init__(self, url: str, name: str, directory: Path, ttl_s: float = TTL_S):
         self.name, self.log = name, directory / f"{name}.log"
-        env = {**os.environ, "LAB_NODE_TTL_S": str(TTL_S), "LAB_PYTHONS": json.dumps([sys.executable]),
+        env = {**os.environ, "LAB_NODE_TTL_S": str(ttl_s), "LAB_PYTHONS": json.dumps([sys.executable]),
                "PYTHONPATH": str(ROOT)}
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(

@@ -27,14 +27,14 @@ def lab(redis_server, tmp_path):
     """Start web replicas and runner nodes on the test's Redis; all stopped after."""
     started: list = []
 
-    def web(name: str, **env: str) -> ServerProcess:
-        settings = {"LAB_REDIS_URL": redis_server.url, "LAB_NODE_TTL_S": str(TTL_S),
+    def web(name: str, ttl_s: float = TTL_S, **env: str) -> ServerProcess:
+        settings = {"LAB_REDIS_URL": redis_server.url, "LAB_NODE_TTL_S": str(ttl_s),
                     "LAB_PYTHONS": json.dumps([sys.executable]), **env}
         started.append(ServerProcess(tmp_path / f"{name}.db", **settings))
         return started[-1]
 
-    def node(name: str) -> NodeProcess:
-        started.append(NodeProcess(redis_server.url, name, tmp_path))
+    def node(name: str, ttl_s: float = TTL_S) -> NodeProcess:
+        started.append(NodeProcess(redis_server.url, name, tmp_path, ttl_s))
         return started[-1]
 
     yield web, node
@@ -130,8 +130,10 @@ def test_forty_runs_from_twenty_clients_drain_fifo_across_two_nodes_without_a_5x
 
 def test_a_redis_restart_mid_run_loses_no_finished_run(lab, redis_server):
     web, node = lab
-    a, b = web("a"), web("b")
-    node("node-1")
+    # A node's heartbeat must outlive the restart, or the run it runs is reaped as its node's (here 2 s, on a
+    # loaded machine, might not): the default is 10 s (docs/distributed.md).
+    a, b = web("a", ttl_s=10), web("b", ttl_s=10)
+    node("node-1", ttl_s=10)
     finished = [post(a, QUICK) for _ in range(3)]
     before = {run_id: wait_for_status(a.http, run_id) for run_id in finished}
     running = post(b, {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 3}})
