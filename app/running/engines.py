@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Engine:
+    """What a lab is made of: where its runs and sweeps are kept, its queue, who executes its runs, and the
+    state its processes share (the fair-use windows, the pin)."""
+
     store: RunStorage
     sweeps: SweepStorage
     queue: Queue[str]
