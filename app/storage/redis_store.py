@@ -133,10 +133,11 @@ class RedisRunStore:
                 self._cache.remember(run)
                 return run
         run = mirror_of(doc, self.experiments)  # the stream folded from its first entry brings it to now
-        after = "0-0"
-        for entry in await redis_queue.entries(self.redis, run_id):
-            self._fold(run, entry)
-            after = entry.id
+        entries = await redis_queue.entries(self.redis, run_id)
+        # Off the loop, as the SQLite store replays on its database thread: a long log takes seconds to fold,
+        # and the replica's other viewers must not wait. Nothing else holds the mirror until it is remembered.
+        await asyncio.to_thread(self._fold_all, run, entries)
+        after = entries[-1].id if entries else "0-0"
         self._cache.remember(run)
         if not run.finished:
             self._spawn(self._follow(run, after))
@@ -177,6 +178,11 @@ class RedisRunStore:
         self._fold(run, end)
         if timeline is not None:
             run.timeline = timeline  # in the same step as the end: the last frame draws it
+
+    @classmethod
+    def _fold_all(cls, run: Run, entries: list[Entry]) -> None:
+        for entry in entries:
+            cls._fold(run, entry)
 
     @staticmethod
     def _fold(run: Run, entry: Entry) -> None:
