@@ -22,11 +22,8 @@ class NodeQueue:
     def queue(self) -> Sequence[str]:
         view = self.store.in_flight
         seen = {*(job.run for job in view.queued), *(job.run for job, _ in view.executing)}
-        for run_id in list(self._mine):
-            if not self._still(run_id, Status.QUEUED):
-                del self._mine[run_id]  # taken by a node, or ended
         listed = [job.run for job in view.queued if self._still(job.run, Status.QUEUED)]
-        return listed + [run_id for run_id in self._mine if run_id not in seen]
+        return listed + [run_id for run_id in self._mine if run_id not in seen and self._still(run_id, Status.QUEUED)]
 
     @property
     def executing(self) -> Mapping[str, bool]:
@@ -65,6 +62,7 @@ class NodeQueue:
 
     async def refresh(self) -> None:
         await self.store.refresh()
+        self._mine = {run_id: alone for run_id, alone in self._mine.items() if self._still(run_id, Status.QUEUED)}
 
     def would_queue(self, runs: int, measures_time: bool) -> int:
         """Every run waits behind a line; else as many as there are no idle nodes for (one run each)."""
