@@ -1,4 +1,5 @@
-# The two commands: `make run` (serve on http://127.0.0.1:8000) and `make test`; `make bench` prints the benchmarks.
+# The two commands: `make run` (serve on http://127.0.0.1:8000) and `make test`; `make bench` prints the benchmarks;
+# `make class` serves a class on this machine's network (docs/teacher.md).
 # Each creates .venv on first use and installs what it needs into it (again when pyproject.toml or
 # constraints.txt changes): `run` only what serving needs, `test` the test tools besides. Every install
 # is held to constraints.txt, the versions the Dockerfile installs too (docs/hosting.md).
@@ -11,7 +12,7 @@ BIN := $(VENV)/bin
 PIP = $$(if [ -x $(BIN)/pip ]; then echo "$(BIN)/python -m pip"; else echo "$(PYTHON) -m pip --python $(BIN)/python"; fi)
 INSTALL = $(PIP) install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test bench mutation pythons constraints
+.PHONY: run class test bench mutation pythons constraints
 
 $(BIN)/python:
 	if $(PYTHON) -c 'import pip, sys; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' 2>/dev/null; \
@@ -29,6 +30,10 @@ $(VENV)/.installed-test: $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
 	$(BIN)/python -m app $(ARGS)
+
+# Every interface, the students' address and a QR code printed, the teacher signed in by a printed link.
+class: $(VENV)/.installed-run
+	$(BIN)/python -m app class $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q

@@ -1,9 +1,13 @@
-"""`concurrency-lab` / `python -m app`: serve the lab with uvicorn; `concurrency-lab worker`: be a runner node."""
+"""`concurrency-lab` / `python -m app`: serve the lab with uvicorn (on 127.0.0.1 unless told otherwise);
+`concurrency-lab class`: serve it to a class on the network (app/web/classroom.py); `concurrency-lab worker`:
+be a runner node."""
 from __future__ import annotations
 
 import argparse
 import copy
 import gc
+import socket
+import sys
 from typing import Any
 
 import uvicorn
@@ -20,7 +24,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="concurrency-lab", description=__doc__)
     parser.add_argument("--host", default=settings.host, help=f"address to listen on (default {settings.host})")
     parser.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
-    commands = parser.add_subparsers(dest="command", metavar="worker", help="without one: serve the lab")
+    commands = parser.add_subparsers(dest="command", metavar="class|worker", help="without one: serve the lab")
+    lesson = commands.add_parser("class", help="serve a class on this machine's network: prints the students' "
+                                               "address, a QR code and your presenter link (docs/teacher.md)")
+    lesson.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
+    lesson.add_argument("--name", action="append", default=[], metavar="NAME",
+                        help="a name students may type for this machine, e.g. lab.local (repeatable)")
     worker = commands.add_parser("worker", help="a runner node: run the runs queued on Redis (docs/distributed.md)")
     worker.add_argument("--redis", default=settings.redis_url, help="Redis URL (default LAB_REDIS_URL)")
     worker.add_argument("--name", default=None, help="this node's name, unique among the nodes (default host-pid)")
@@ -29,6 +38,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "worker":
         work(settings, args.redis, args.name, tuple(args.module))
+        return
+    if args.command == "class":
+        serve_class(settings, args.port, args.name)
         return
     # The address it binds to is part of the settings: the Host check answers to a name it was bound by.
     settings = settings.model_copy(update={"host": args.host, "port": args.port})
@@ -50,11 +62,38 @@ def work(settings: Settings, redis_url: str | None, name: str | None, modules: t
     asyncio.run(node_work(settings, name or default_name(), MODULES + modules))
 
 
-def serve(app: FastAPI, settings: Settings, **options: Any) -> None:
-    """Compile the templates, tune the collector, then serve `app` (benchmarks/serve.py serves this way too)."""
+def serve_class(settings: Settings, port: int, names: list[str]) -> None:
+    """Listen on every interface (the port bound first, so that what is printed is where it listens), then
+    print the class's addresses, the teacher's link and the QR code, and serve."""
+    from app.web.classroom import EVERY_INTERFACE, admin_token, banner, class_settings
+    from app.web.join import interface_addresses
+
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((EVERY_INTERFACE, port))
+    except OSError as error:
+        raise SystemExit(f"concurrency-lab class: cannot listen on port {port}: {error.strerror}. "
+                         "Another lab running? Stop it, or choose another port: --port 8001") from None
+    listening.listen(2048)
+    token = admin_token(settings)
+    settings = class_settings(settings, token, listening.getsockname()[1], names)
+    print(banner(settings, token, interface_addresses(), names, settings.port), flush=True)
+    serve(create_app(settings), settings, sockets=[listening])
+
+
+def serve(app: FastAPI, settings: Settings, sockets: list[socket.socket] | None = None, **options: Any) -> None:
+    """Compile the templates, tune the collector, then serve `app` (benchmarks/serve.py serves this way too):
+    on `sockets` already bound, or where `options` say (host, port)."""
     warm_up(app.state.templates.env)
     tune_collector()
-    uvicorn.run(app, **options, **uvicorn_options(settings))
+    if sockets is None:
+        uvicorn.run(app, **options, **uvicorn_options(settings))
+        return
+    server = uvicorn.Server(uvicorn.Config(app, **options, **uvicorn_options(settings)))
+    server.run(sockets=sockets)
+    if not server.started:
+        sys.exit(1)
 
 
 GC_YOUNG_THRESHOLD = 10_000  # Python's default is 700

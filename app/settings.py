@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +43,7 @@ class Settings(BaseSettings):
     # Persistence
     database: str = Field(default="lab.db", description="SQLite file of runs and their event logs")
     max_log_mb: float = Field(default=50.0, gt=0, description="stored event log of one run, at most")
+    retain_days: float | None = Field(default=None, gt=0, description="runs created longer ago than this are deleted, at start and daily; unset: kept for good")
 
     # Runner nodes on Redis (docs/distributed.md; the web side does not read these yet)
     redis_url: str | None = Field(default=None, description="a distributed lab's Redis, redis://host:port/db: web replicas queue runs there, runner nodes run them")
@@ -48,12 +51,31 @@ class Settings(BaseSettings):
 
     # Security
     admin_token: SecretStr | None = Field(default=None, description="teacher's token: presenter mode, cancel any run")
+    admin_token_file: str | None = Field(default=None, description="where `concurrency-lab class` keeps the token it made (mode 0600, reused); unset: admin-token beside the database")
+    public_url: str | None = Field(default=None, description="the address students use behind a proxy, e.g. https://lab.school.example: an allowed origin and host, shown as the join address")
     allowed_origins: list[str] = Field(default_factory=list, description="origins allowed to open websockets; empty: the server's own")
     allowed_hosts: list[str] = Field(default_factory=list, description="host names answered besides IP addresses, localhost and the allowed origins' hosts; '*': any")
     max_body_bytes: int = Field(default=16_384, ge=1024, description="largest request body accepted")
     body_timeout_s: float = Field(default=10.0, gt=0, description="a request body not received in full by then gets 408")
     max_ws_message_bytes: int = Field(default=4_096, ge=256, description="largest websocket message accepted from a browser")
     ws_send_timeout_s: float = Field(default=5.0, gt=0, description="a viewer whose socket takes longer to accept a message is dropped (it reconnects)")
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _public_url_is_an_origin(cls, url: str | None) -> str | None:
+        if url is None or not url.strip():
+            return None
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query:
+            raise ValueError(f"LAB_PUBLIC_URL must be scheme://host[:port] (http or https, no path), got {url!r}")
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+
+    def origins(self) -> list[str]:
+        """The origins allowed besides the lab's own address as a browser reached it: LAB_ALLOWED_ORIGINS and LAB_PUBLIC_URL."""
+        return [*self.allowed_origins, *([self.public_url] if self.public_url else [])]
+
+    def token_file(self) -> Path:
+        return Path(self.admin_token_file) if self.admin_token_file else Path(self.database).parent / "admin-token"
 
     @field_validator("admin_token", mode="after")
     @classmethod

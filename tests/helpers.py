@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import os
 import re
 import select
+import shutil
 import socket
 import subprocess
 import sys
@@ -373,3 +375,55 @@ class RedisServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+# -- a class's network: a teacher's machine and a student's ------------------------------------
+
+class ClassNetwork:
+    """Two network namespaces joined by a veth pair: the teacher's machine (198.51.100.1) and a student's
+    (198.51.100.2), on a network of their own (TEST-NET-2: these addresses exist only inside them, and
+    nothing else is reachable from there). `exec_in` prefixes a command so that it runs on one of them.
+    Needs root and iproute2; `unavailable()` says why not where a machine cannot make them."""
+
+    TEACHER, STUDENT = "198.51.100.1", "198.51.100.2"
+
+    def __init__(self) -> None:
+        suffix = f"{os.getpid() % 100000}-{next(_networks)}"
+        self.teacher, self.student = f"lab-teacher-{suffix}", f"lab-student-{suffix}"
+        self._veth = (f"vt{suffix}"[:15], f"vs{suffix}"[:15])
+
+    @staticmethod
+    def unavailable() -> str | None:
+        if os.geteuid() != 0:
+            return "network namespaces need root (CI runs as root)"
+        if not shutil.which("ip"):
+            return "network namespaces need iproute2's `ip`"
+        return None
+
+    def exec_in(self, namespace: str, *argv: str) -> list[str]:
+        return ["ip", "netns", "exec", namespace, *argv]
+
+    def __enter__(self) -> ClassNetwork:
+        teacher_end, student_end = self._veth
+        steps = [["ip", "netns", "add", self.teacher], ["ip", "netns", "add", self.student],
+                 ["ip", "link", "add", teacher_end, "type", "veth", "peer", "name", student_end],
+                 ["ip", "link", "set", teacher_end, "netns", self.teacher],
+                 ["ip", "link", "set", student_end, "netns", self.student]]
+        for namespace, end, address in ((self.teacher, teacher_end, self.TEACHER), (self.student, student_end, self.STUDENT)):
+            steps += [["ip", "-n", namespace, "link", "set", "lo", "up"],
+                      ["ip", "-n", namespace, "addr", "add", f"{address}/24", "dev", end],
+                      ["ip", "-n", namespace, "link", "set", end, "up"]]
+        try:
+            for step in steps:
+                subprocess.run(step, check=True, capture_output=True, timeout=10)
+        except subprocess.CalledProcessError as failed:
+            self.__exit__()
+            raise RuntimeError(f"{' '.join(failed.cmd)}: {failed.stderr.decode().strip()}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for namespace in (self.teacher, self.student):  # the veth pair goes with them
+            subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=10)
+
+
+_networks = itertools.count()

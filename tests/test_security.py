@@ -86,10 +86,17 @@ def test_a_body_within_the_limit_is_read_as_usual(c):
     ("null", "lab.example", [], False),
     ("https://lab.example", None, [], False),
     ("https://class.example", "internal:8000", ["https://class.example"], True),
-    ("https://internal:8000", "internal:8000", ["https://class.example"], False),
+    ("https://internal:8000", "internal:8000", ["https://class.example"], False),  # a name never given
+    # A student who reached the lab by its address, with a proxy's origin given: its own page, allowed.
+    ("http://192.0.2.1:8000", "192.0.2.1:8000", ["https://class.example"], True),
+    ("http://192.0.2.1:8000", "192.0.2.1:8001", ["https://class.example"], False),  # another port: another origin
+    ("http://192.0.2.9:8000", "192.0.2.1:8000", ["https://class.example"], False),
+    ("https://evil.example", "192.0.2.1:8000", ["https://class.example"], False),
+    ("https://CLASS.example/", "internal:8000", ["https://class.example"], True),
 ])
 def test_origin_allowed(origin, host, allowed, ok):
-    assert origin_allowed(origin, host, allowed) is ok
+    # as for a lab told its name (LAB_ALLOWED_HOSTS=["lab.example"]): the Host check answers it
+    assert origin_allowed(origin, host, allowed, host_names(["lab.example"], allowed, "127.0.0.1")) is ok
 
 
 def test_a_cross_origin_websocket_is_refused_and_a_same_origin_one_is_not(c):

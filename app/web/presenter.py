@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from pydantic import BaseModel, Field
 
 from app.running.lab import Lab
@@ -24,9 +25,10 @@ from app.web.auth import (
     presented_token_matches,
 )
 from app.web.deps import LabDep, LobbyDep, SettingsDep, find_run
+from app.web.join import interface_addresses, qr_svg, student_urls
 from app.web.lobby import Lobby
 from app.web.schemas import Detail, Pin
-from app.web.security import origin_allowed
+from app.web.security import host_of, is_loopback, origin_allowed
 
 router = APIRouter()
 
@@ -57,7 +59,7 @@ def cross_site(request: Request, settings: Settings) -> str | None:
     if fetch_site in ("cross-site", "same-site"):
         return f"Sec-Fetch-Site is {fetch_site}"
     origin = request.headers.get("origin")
-    if not origin_allowed(origin, request.headers.get("host"), settings.allowed_origins):  # as for websockets
+    if not origin_allowed(origin, request.headers.get("host"), settings.origins(), request.app.state.host_names):  # as for websockets
         return f"Origin {origin} is not this server's"
     return None
 
@@ -112,14 +114,29 @@ async def delete_pin(lobby: LobbyDep) -> dict[str, Any]:
 
 # --- HTML, for the teacher's browser ---------------------------------------------------------
 
+def join_urls(request: Request, settings: Settings) -> list[str]:
+    """The address students type, as the presenter page shows it: the public one behind a proxy; the one
+    the teacher's browser reached unless that was this machine's loopback; else this machine's own."""
+    if settings.public_url:
+        return [settings.public_url]
+    host = host_of(request.headers.get("host"))
+    if host is not None and not is_loopback(host):
+        return [f"{request.url.scheme}://{request.headers['host']}"]
+    port = request.url.port or {"http": 80, "https": 443}.get(request.url.scheme, 80)
+    return student_urls(interface_addresses(), port, [], None)
+
+
 def page(request: Request, status_code: int = 200, message: str | None = None) -> HTMLResponse:
     settings = settings_of(request)
+    urls = join_urls(request, settings)
     context = {
         "enabled": settings.admin_token is not None,
         "signed_in": is_admin(request, settings),
         "pinned": lobby_of(request).pinned,
         "message": message,
         "max_token_chars": MAX_TOKEN_CHARS,
+        "join_urls": urls,
+        "join_qr": Markup(qr_svg(urls[0])) if urls else None,  # segno's own SVG: no user input in it
     }
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(request, "presenter.html", context, status_code=status_code)
@@ -135,8 +152,16 @@ async def form_field(request: Request, name: str, max_chars: int) -> str:
 
 
 @router.get("/presenter", response_class=HTMLResponse)
-async def presenter_page(request: Request) -> HTMLResponse:
-    return page(request)
+async def presenter_page(request: Request, settings: SettingsDep, token: str | None = None) -> Response:
+    """The presenter page; with `?token=`, the link `concurrency-lab class` prints: it signs in, then drops
+    the token from the address bar (a redirect), so it stays out of the browser's history and the screen."""
+    if token is None:
+        return page(request)
+    if settings.admin_token is None:
+        return page(request, 403, "Presenter mode is off on this server.")
+    if len(token) > MAX_TOKEN_CHARS:
+        return page(request, 422, f"token: at most {MAX_TOKEN_CHARS} characters, got {len(token)}")
+    return signed_in_or_refused(request, settings, token)
 
 
 @router.post("/presenter", response_class=HTMLResponse)
@@ -146,7 +171,10 @@ async def sign_in(request: Request, settings: SettingsDep) -> Response:
         return page(request, 403, f"Refused: the form was sent from another site ({why}).")
     if settings.admin_token is None:
         return page(request, 403, "Presenter mode is off on this server.")
-    token = await form_field(request, "token", MAX_TOKEN_CHARS)
+    return signed_in_or_refused(request, settings, await form_field(request, "token", MAX_TOKEN_CHARS))
+
+
+def signed_in_or_refused(request: Request, settings: Settings, token: str) -> Response:
     try:
         matches = presented_token_matches(request, settings, token)
     except HTTPException as throttled:

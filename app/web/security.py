@@ -7,10 +7,11 @@
   Content-Length or while it streams in: it is never read further, and never in full. One not
   received in full within `body_timeout_s` (`Content-Length: 100`, 5 bytes, then silence) gets
   408 and the connection is closed: uvicorn has no timeout of its own for a request's body.
-- A websocket (every `/ws/*` route) opened from an origin not allowed (`allowed_origins`;
-  empty: the origin of the Host the browser asked for) is refused before it is accepted
-  (close code 4403: uvicorn answers HTTP 403), so another site cannot ride a student's
-  cookies (cross-site websocket hijacking). A message from the browser larger than
+- A websocket (every `/ws/*` route) opened from an origin not allowed is refused before it is
+  accepted (close code 4403: uvicorn answers HTTP 403), so another site cannot ride a student's
+  cookies (cross-site websocket hijacking). Allowed: the lab's own address as the browser reached
+  it (the Origin names the Host the request was sent to, a host this lab answers to), and the
+  origins it was given (`LAB_ALLOWED_ORIGINS`, `LAB_PUBLIC_URL`: a proxy's public address). A message from the browser larger than
   `max_ws_message_bytes` closes the socket with 1009 (uvicorn's ws_max_size is set to the
   same bound, app/__main__.py, so the frame is refused before it is even buffered).
 - A request or websocket whose Host header names a host this lab does not answer to gets 400
@@ -145,20 +146,28 @@ class BodyLimitMiddleware:
         await self.app(scope, receive_replayed, send)
 
 
-def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
-    """May a page from `origin` open a websocket here? Pure, for tests."""
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str], names: frozenset[str]) -> bool:
+    """May a page from `origin` open a websocket (or send a form) here? Pure, for tests.
+
+    A page of the lab itself always may: its Origin names the very Host its request went to, and that
+    host is one the lab answers to (`names`, as the Host check has them: any IP address, localhost, the
+    names it was given). A student who reached the lab at http://192.168.1.20:8000 sends that as both.
+    Any other origin only if it was given (`allowed`: a proxy's public address, whose Host the proxy
+    may rewrite). A page on another site names its own origin, which is neither."""
     if origin is None:  # not a browser (browsers always send Origin on websockets): no cookies to ride
         return True
-    if allowed:
-        return origin.rstrip("/") in {o.rstrip("/") for o in allowed}
+    if origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in allowed}:
+        return True
     parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and host is not None and parts.netloc.lower() == host.lower()
+    return (parts.scheme in ("http", "https") and host is not None and parts.netloc.lower() == host.lower()
+            and host_allowed(host, names))
 
 
 class WebsocketGuardMiddleware:
-    def __init__(self, app: ASGIApp, allowed_origins: list[str], max_message_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, allowed_origins: list[str], names: frozenset[str], max_message_bytes: int) -> None:
         self.app = app
         self.allowed = allowed_origins
+        self.names = names
         self.max_message_bytes = max_message_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -166,7 +175,7 @@ class WebsocketGuardMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if not origin_allowed(headers.get("origin"), headers.get("host"), self.allowed):
+        if not origin_allowed(headers.get("origin"), headers.get("host"), self.allowed, self.names):
             await receive()  # websocket.connect
             await send({"type": "websocket.close", "code": FORBIDDEN_ORIGIN, "reason": "origin not allowed"})
             return
@@ -209,6 +218,13 @@ def is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (as host_of gives it) names this machine's loopback: only this machine reaches it."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    return is_ip(host) and ipaddress.ip_address(host).is_loopback
 
 
 def host_names(allowed_hosts: Iterable[str], allowed_origins: Iterable[str], bound_host: str) -> frozenset[str]:

@@ -76,7 +76,8 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app.state.admin_guesses = guess_window()  # wrong admin tokens per address (app/web/auth.py)
     app.state.templates = Jinja2Templates(env=env)
     app.add_middleware(ClientCookieMiddleware)
-    app.add_middleware(WebsocketGuardMiddleware, allowed_origins=settings.allowed_origins,
+    names = app.state.host_names = host_names(settings.allowed_hosts, settings.origins(), settings.host)
+    app.add_middleware(WebsocketGuardMiddleware, allowed_origins=settings.origins(), names=names,
                        max_message_bytes=settings.max_ws_message_bytes)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     cdn = (HTMX["cdn_htmx"], HTMX["cdn_ws"]) if settings.htmx_source == "cdn" else ()
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     # (benchmarks/pageweight.py); websockets are not affected.
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     # Outermost: a request for a host that is not ours (DNS rebinding) reaches nothing else.
-    app.add_middleware(HostGuardMiddleware, names=host_names(settings.allowed_hosts, settings.allowed_origins, settings.host))
+    app.add_middleware(HostGuardMiddleware, names=names)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
