@@ -26,6 +26,7 @@ from app.model.status import Status
 from app.running.engines import Engine, embedded
 from app.running.limits import Client, Limits, Load, Refusal
 from app.running.pythons import Interpreter
+from app.running.retention import retain
 from app.running.supervisor import execute_or_fail
 from app.settings import Settings
 
@@ -53,6 +54,7 @@ class Lab:
         self._live: dict[str, LiveRun] = {}  # by run id: added in start() or feed(), removed in _live_through()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._retention: asyncio.Task[None] | None = None
         self.limits = Limits(settings, rates=self.engine.rates)
         self._admitting = asyncio.Lock()  # one request at a time from its limits to its runs queued
         self.warm_runner = self.engine.runner
@@ -64,6 +66,8 @@ class Lab:
         engine's tasks started."""
         await self.store.open()
         await self.sweeps.open()
+        if self.settings.retain_days is not None:  # at start, then daily; not a run's task: shutdown waits for none of it
+            self._retention = asyncio.create_task(retain(self.settings.retain_days, self.store, self.sweeps))
         for work in self.engine.background:
             self._spawn(work())
         if self.engine.queue_moved is not None:
@@ -239,6 +243,8 @@ class Lab:
         """Stop every run (their process groups are killed) before the server exits; start none. They end
         `interrupted`: nobody cancelled them, and their page and the history say the server stopped."""
         self._stopping = True
+        if self._retention is not None:
+            self._retention.cancel()
         if self.warm_runner is not None:  # runs executed elsewhere go on, served by the other replicas
             for run in self._in_flight_runs():
                 run.stop_as = Status.INTERRUPTED

@@ -55,7 +55,8 @@ The history, `lab:history`: a sorted set of every run queued (`submit` adds it i
 its `created_at`, member its id; read newest first, a page at a time, with the runs' state documents.
 
 A sweep, `lab:sweep:{id}`: the JSON document `{"v": 1, "id", "experiment", "params", "vary", "points":
-[{"params", "run_id"}], "owner", "created_at"}` (app/storage/sweep_store.py's row), written once.
+[{"params", "run_id"}], "owner", "created_at"}` (app/storage/sweep_store.py's row), written once, and its id
+in the sorted set `lab:sweeps`, score its `created_at` (what LAB_RETAIN_DAYS deletes by).
 
 The pin, `lab:pin`: the pinned run's id, a plain string (no document: there is nothing else to say).
 
@@ -92,6 +93,7 @@ CANCEL_POLL_S = 0.2  # how often a node looks for a cancel request of the run it
 CANCEL_TTL_S = 24 * 3600  # a cancel request outlives any run it could be for
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 HISTORY = "lab:history"  # every run ever queued: a sorted set, score its created_at, member its id
+SWEEPS = "lab:sweeps"  # every sweep: a sorted set, score its created_at, member its id (for retention)
 PIN = "lab:pin"  # the pinned run's id (a string), if one is pinned
 SEEN_TTL_S = 24 * 3600  # a run's last sighting outlives any run it could be of
 
@@ -126,6 +128,11 @@ def snapshot_key(run_id: str) -> str:
 
 def seen_key(run_id: str) -> str:
     return f"lab:run:{run_id}:seen"
+
+
+def run_keys(run_id: str) -> tuple[str, ...]:
+    """Every key a run has in Redis (retention deletes them together)."""
+    return (state_key(run_id), events_key(run_id), snapshot_key(run_id), seen_key(run_id), cancel_key(run_id))
 
 
 def sweep_key(sweep_id: str) -> str:

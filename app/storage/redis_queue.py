@@ -190,6 +190,26 @@ async def history(redis: Redis, page: int, size: int) -> tuple[list[dict[str, An
     return [doc for doc in (_doc_of(raw) for raw in docs) if doc is not None], formats.count_of(total)
 
 
+async def delete_before(redis: Redis, cutoff: float, chunk: int = 500) -> list[str]:
+    """Delete the finished runs queued before `cutoff` (unix s): every key of each (its state, stream, snapshot,
+    last sighting, cancel request) and its place in the history; their ids. A run in flight is left, however old."""
+    deleted: list[str] = []
+    ids = [member.decode() for member in formats.keys_of(await redis.zrangebyscore(HISTORY, "-inf", f"({cutoff!r}"))]
+    for at in range(0, len(ids), chunk):
+        batch = ids[at:at + chunk]
+        docs = [_doc_of(raw) for raw in formats.values_of(await redis.mget([formats.state_key(i) for i in batch]))]
+        # A run whose state is gone (or unreadable) has nothing left to show: its place in the history goes too.
+        ended = [run_id for run_id, doc in zip(batch, docs) if doc is None or Status(doc["status"]).finished]
+        if not ended:
+            continue
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*(key for run_id in ended for key in formats.run_keys(run_id)))
+            pipe.zrem(HISTORY, *ended)
+            await pipe.execute()
+        deleted += ended
+    return deleted
+
+
 def _doc_of(raw: bytes | None) -> dict[str, Any] | None:
     doc = json.loads(raw) if raw is not None else None
     return doc if isinstance(doc, dict) and doc.get("v") == formats.VERSION else None

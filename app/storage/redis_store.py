@@ -217,6 +217,11 @@ class RedisRunStore:
                      lane_of_tid: dict[int, str] | None = None) -> list[dict[str, Any]]:
         return [{"seq": seq, **event.to_json(lane_of_tid)} for seq, event in await self.stored_events(run_id, after, limit)]
 
+    async def delete_before(self, cutoff: float) -> int:
+        deleted = await redis_queue.delete_before(self.redis, cutoff)
+        self._cache.forget(deleted)
+        return len(deleted)
+
     async def history(self, page: int, size: int) -> Page:
         docs, total = await redis_queue.history(self.redis, page, size)
         columns = ("id", "experiment", "params", "status", "created_at", "started_at", "ended_at")

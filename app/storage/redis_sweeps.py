@@ -38,7 +38,25 @@ class RedisSweeps:
         """Keep it: found at once here, written in order by the writer (on Redis for every replica soon after)."""
         self._remember(sweep)
         doc = formats.dumps(formats.sweep_doc(sweep))
-        self.writer.write(lambda: self.redis.set(formats.sweep_key(sweep.id), doc))
+        self.writer.write(lambda: self._write(sweep, doc))
+
+    async def _write(self, sweep: Sweep, doc: bytes) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(formats.sweep_key(sweep.id), doc)
+            pipe.zadd(formats.SWEEPS, {sweep.id: sweep.created_at})
+            await pipe.execute()
+
+    async def delete_before(self, cutoff: float) -> int:
+        """Delete the sweeps made before `cutoff` (unix s); how many (their runs go with the run store's)."""
+        ids = [member.decode() for member in formats.keys_of(await self.redis.zrangebyscore(formats.SWEEPS, "-inf", f"({cutoff!r}"))]
+        if ids:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(*(formats.sweep_key(sweep_id) for sweep_id in ids))
+                pipe.zrem(formats.SWEEPS, *ids)
+                await pipe.execute()
+        for sweep_id in ids:
+            self._cache.pop(sweep_id, None)
+        return len(ids)
 
     async def find(self, sweep_id: str) -> Sweep | None:
         sweep = self._cache.get(sweep_id)

@@ -22,6 +22,11 @@ class RunCache:
     def active(self) -> list[Run]:
         return [run for run in self.live.values() if not run.finished]
 
+    def forget(self, run_ids: list[str]) -> None:
+        """Drop finished runs that were deleted (app/running/retention.py): never served again from memory."""
+        for run_id in run_ids:
+            self.recent.pop(run_id, None)
+
     def remember(self, run: Run) -> None:
         """Keep `run`: live until it has finished, then among the recent ones (the oldest of those forgotten)."""
         if not run.finished:

@@ -151,6 +151,21 @@ def read_rows(conn: sqlite3.Connection, run_id: str, first: int, last: int, limi
                         "ORDER BY first_seq LIMIT ?", (run_id, first, last, limit)).fetchall()
 
 
+def delete_before(conn: sqlite3.Connection, cutoff: float) -> list[str]:
+    """Delete the finished runs created before `cutoff` (unix s) with their events; their ids. A run still
+    queued or running is never deleted, however old."""
+    finished = tuple(status.value for status in FINISHED)
+    marks = ",".join("?" * len(finished))
+    ids = [run_id for (run_id,) in conn.execute(
+        f"SELECT id FROM runs WHERE created_at < ? AND status IN ({marks})", (cutoff, *finished))]
+    for at in range(0, len(ids), 500):  # SQLite's host parameters are bounded
+        chunk = ids[at:at + 500]
+        holes = ",".join("?" * len(chunk))
+        conn.execute(f"DELETE FROM events WHERE run_id IN ({holes})", chunk)
+        conn.execute(f"DELETE FROM runs WHERE id IN ({holes})", chunk)
+    return ids
+
+
 def history(conn: sqlite3.Connection, page: int, size: int) -> Page:
     total = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
     rows = conn.execute(f"SELECT {HISTORY_COLUMNS} FROM runs ORDER BY created_at DESC, id LIMIT ? OFFSET ?",

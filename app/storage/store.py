@@ -132,6 +132,13 @@ class RunStore:
         self._hand_over()
         return await self.db.run(run_tables.history, page, size)
 
+    async def delete_before(self, cutoff: float) -> int:
+        """Delete the finished runs created before `cutoff` (unix s), events and all (LAB_RETAIN_DAYS); how many."""
+        self._hand_over()
+        deleted = await self.db.run(run_tables.delete_before, cutoff)
+        self._cache.forget(deleted)
+        return len(deleted)
+
     # -- the Journal a run reports to --
 
     def append(self, run: Run, events: list[Event], wire: bytes = b"") -> None:

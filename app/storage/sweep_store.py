@@ -69,6 +69,19 @@ class SweepStore:
                 self._remember(sweep)
         return sweep
 
+    async def delete_before(self, cutoff: float) -> int:
+        """Delete the sweeps made before `cutoff` (unix s); how many (their runs go with the run store's)."""
+        ids = await self.db.run(self._delete_before, cutoff)
+        for sweep_id in ids:
+            self._cache.pop(sweep_id, None)
+        return len(ids)
+
+    @staticmethod
+    def _delete_before(conn: sqlite3.Connection, cutoff: float) -> list[str]:
+        ids = [sweep_id for (sweep_id,) in conn.execute("SELECT id FROM sweeps WHERE created_at < ?", (cutoff,))]
+        conn.execute("DELETE FROM sweeps WHERE created_at < ?", (cutoff,))
+        return ids
+
     def _remember(self, sweep: Sweep) -> None:
         self._cache[sweep.id] = sweep
         self._cache.move_to_end(sweep.id)
