@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", metavar="class|worker", help="without one: serve the lab")
     lesson = commands.add_parser("class", help="serve a class on this machine's network: prints the students' "
                                                "address, a QR code and your presenter link (docs/teacher.md)")
+    lesson.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0: every interface; "
+                                                          "127.0.0.1 behind a proxy on this machine)")
     lesson.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
     lesson.add_argument("--name", action="append", default=[], metavar="NAME",
                         help="a name students may type for this machine, e.g. lab.local (repeatable)")
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         work(settings, args.redis, args.name, tuple(args.module))
         return
     if args.command == "class":
-        serve_class(settings, args.port, args.name)
+        serve_class(settings, args.host, args.port, args.name)
         return
     # The address it binds to is part of the settings: the Host check answers to a name it was bound by.
     settings = settings.model_copy(update={"host": args.host, "port": args.port})
@@ -62,23 +64,23 @@ def work(settings: Settings, redis_url: str | None, name: str | None, modules: t
     asyncio.run(node_work(settings, name or default_name(), MODULES + modules))
 
 
-def serve_class(settings: Settings, port: int, names: list[str]) -> None:
-    """Listen on every interface (the port bound first, so that what is printed is where it listens), then
-    print the class's addresses, the teacher's link and the QR code, and serve."""
-    from app.web.classroom import EVERY_INTERFACE, admin_token, banner, class_settings
-    from app.web.join import interface_addresses
+def serve_class(settings: Settings, host: str, port: int, names: list[str]) -> None:
+    """Listen (on every interface unless told `host`; the port bound first, so that what is printed is where
+    it listens), then print the class's addresses, the teacher's link and the QR code, and serve."""
+    from app.web.classroom import admin_token, banner, class_settings
+    from app.web.join import interface_addresses, reachable_addresses
 
-    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        listening.bind((EVERY_INTERFACE, port))
+        listening.bind((host, port))
     except OSError as error:
         raise SystemExit(f"concurrency-lab class: cannot listen on port {port}: {error.strerror}. "
                          "Another lab running? Stop it, or choose another port: --port 8001") from None
     listening.listen(2048)
     token = admin_token(settings)
-    settings = class_settings(settings, token, listening.getsockname()[1], names)
-    print(banner(settings, token, interface_addresses(), names, settings.port), flush=True)
+    settings = class_settings(settings, token, host, listening.getsockname()[1], names)
+    print(banner(settings, token, reachable_addresses(host, interface_addresses()), names, settings.port), flush=True)
     serve(create_app(settings), settings, sockets=[listening])
 
 

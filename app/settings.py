@@ -15,7 +15,8 @@ HTMX_WS_VERSION = "2.0.4"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LAB_")
+    # A variable set to nothing counts as unset (compose passes `${LAB_RETAIN_DAYS:-}` when .env has none).
+    model_config = SettingsConfigDict(env_prefix="LAB_", env_ignore_empty=True)
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -14,7 +14,7 @@ import httpx2 as httpx
 import segno
 
 from app.web.classroom import Token, admin_token, banner, presenter_link
-from app.web.join import qr_svg, qr_text, student_urls, url_of
+from app.web.join import qr_svg, qr_text, reachable_addresses, student_urls, url_of
 from tests.helpers import ROOT, make_settings, read_until, wait_until_up
 
 
@@ -37,8 +37,12 @@ def test_the_banner_names_the_students_address_the_presenter_link_and_where_the_
     assert "http://localhost:8000/presenter?token=s3cret%2Ftoken" in text
     assert f"made now and kept in {tmp_path / 'admin-token'}" in text
     assert qr_text("http://192.168.1.20:8000") in text
-    lonely = banner(settings, token, [], [], 8000)
+    lonely = banner(settings.model_copy(update={"host": "0.0.0.0"}), token, [], [], 8000)
     assert "No network address found" in lonely and "Students open" not in lonely
+    proxied = banner(settings.model_copy(update={"host": "127.0.0.1"}), token, [], [], 8000)
+    assert "Listening on 127.0.0.1 only" in proxied and "LAB_PUBLIC_URL" in proxied
+    assert reachable_addresses("0.0.0.0", ["192.0.2.7"]) == ["192.0.2.7"]
+    assert reachable_addresses("127.0.0.1", ["192.0.2.7"]) == [] and reachable_addresses("192.0.2.9", []) == ["192.0.2.9"]
 
 
 def test_the_qr_codes_encode_the_students_address():

@@ -52,14 +52,29 @@ def test_every_make_target_the_docs_name_exists():
         assert dry.returncode == 0, f"make {target}: {dry.stderr}"
 
 
-def test_every_link_points_inside_the_repository():
+def anchors(text: str) -> set[str]:
+    """The anchors a Markdown page's headings get on GitHub: lower-cased, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#{1,6} (.+)$", re.sub(r"```.*?```", "", text, flags=re.S), re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_link_points_inside_the_repository_at_a_heading_that_exists():
     for page, text in TEXT.items():
         for target in re.findall(r"\]\(([^)\s]+)\)", text):
             if re.match(r"https?://", target):
                 continue
-            path = (page.parent / target.split("#")[0]).resolve()
+            file, _, anchor = target.partition("#")
+            path = (page.parent / file).resolve() if file else page
             assert path.is_relative_to(ROOT) and path.exists(), f"{page.name}: {target}"
+            if anchor:
+                assert anchor in anchors(path.read_text()), f"{page.name}: {target}: no such heading in {path.name}"
         assert "shared/seed" not in text, f"{page.name} names a file outside the repository"
+
+
+def test_the_readme_links_the_teachers_page_first():
+    links = re.findall(r"(?<!!)\[[^\]]*\]\(([^)\s#]+)", TEXT[ROOT / "README.md"])  # not images
+    assert links[0] == "docs/teacher.md"
+    assert len(TEXT[ROOT / "docs" / "teacher.md"].splitlines()) <= 150
 
 
 def test_every_lab_variable_named_is_a_setting_and_every_setting_is_documented():

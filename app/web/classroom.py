@@ -18,9 +18,7 @@ from pydantic import SecretStr
 
 from app.settings import Settings
 from app.web.join import qr_text, student_urls, url_of
-
-EVERY_INTERFACE = "0.0.0.0"
-
+from app.web.security import is_loopback
 
 @dataclass(frozen=True)
 class Token:
@@ -53,10 +51,10 @@ def admin_token(settings: Settings) -> Token:
     return Token(token, path, made=True)
 
 
-def class_settings(settings: Settings, token: Token, port: int, names: list[str]) -> Settings:
-    """The settings a class is served with: every interface, the token, and the names the teacher gave."""
+def class_settings(settings: Settings, token: Token, host: str, port: int, names: list[str]) -> Settings:
+    """The settings a class is served with: where it listens, the token, and the names the teacher gave."""
     return settings.model_copy(update={
-        "host": EVERY_INTERFACE, "port": port, "admin_token": SecretStr(token.value),
+        "host": host, "port": port, "admin_token": SecretStr(token.value),
         "allowed_hosts": [*settings.allowed_hosts, *names],
     })
 
@@ -72,6 +70,9 @@ def banner(settings: Settings, token: Token, addresses: list[str], names: list[s
     if urls:
         lines.append(f"  Students open:  {urls[0]}")
         lines.extend(f"             or:  {url}" for url in urls[1:])
+    elif is_loopback(settings.host):
+        lines.append(f"  Listening on {settings.host} only: students reach the lab through a proxy on this machine, "
+                     "whose address LAB_PUBLIC_URL gives (or leave out --host to listen on every interface).")
     else:
         lines.append("  No network address found on this machine: join the class's network (Wi-Fi), then start again.")
     teacher_base = urls[0] if urls else url_of("http", "localhost", port)

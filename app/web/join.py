@@ -48,6 +48,14 @@ def _routed_address() -> list[str]:
         return [probe.getsockname()[0]]
 
 
+def reachable_addresses(host: str, interfaces: list[str]) -> list[str]:
+    """The addresses of this machine students can reach a lab listening on `host` at: every interface's for
+    0.0.0.0 or ::, none for a loopback address (only a proxy on this machine reaches it), else `host` itself."""
+    if host in ("0.0.0.0", "::", ""):
+        return interfaces
+    return [] if ipaddress.ip_address(host).is_loopback else [host]
+
+
 def url_of(scheme: str, host: str, port: int) -> str:
     """`scheme://host:port`, the port left out where it is the scheme's own, an IPv6 address in brackets."""
     shown = f"[{host}]" if ":" in host else host
