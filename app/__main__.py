@@ -93,7 +93,10 @@ def serve(app: FastAPI, settings: Settings, sockets: list[socket.socket] | None 
         uvicorn.run(app, **options, **uvicorn_options(settings))
         return
     server = uvicorn.Server(uvicorn.Config(app, **options, **uvicorn_options(settings)))
-    server.run(sockets=sockets)
+    try:
+        server.run(sockets=sockets)
+    except KeyboardInterrupt:  # Ctrl-C: the server has shut down already (uvicorn re-raises it), as uvicorn.run
+        pass
     if not server.started:
         sys.exit(1)
 

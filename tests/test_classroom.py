@@ -20,7 +20,8 @@ from tests.helpers import ROOT, make_settings, read_until, wait_until_up
 
 def test_students_are_given_the_names_first_then_each_address_and_behind_a_proxy_only_its_address():
     assert student_urls(["192.168.1.20", "10.0.0.5"], 8000, ["lab.local"], None) == [
-        "http://lab.local:8000", "http://192.168.1.20:8000", "http://10.0.0.5:8000"]
+        "http://192.168.1.20:8000", "http://10.0.0.5:8000", "http://lab.local:8000"]
+    assert student_urls([], 8000, ["lab.local"], None) == ["http://lab.local:8000"]
     assert student_urls(["192.168.1.20"], 8000, [], "https://lab.school.example") == ["https://lab.school.example"]
     assert student_urls([], 8000, [], None) == []
     assert url_of("http", "192.168.1.20", 80) == "http://192.168.1.20"

@@ -32,7 +32,7 @@ def admin_token(settings: Settings) -> Token:
     """LAB_ADMIN_TOKEN if set; else the one kept in the token file; else a new one, written there first."""
     if settings.admin_token is not None:
         return Token(settings.admin_token.get_secret_value(), None, made=False)
-    path = settings.token_file()
+    path = settings.token_file().resolve()
     try:
         kept = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:

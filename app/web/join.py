@@ -64,12 +64,13 @@ def url_of(scheme: str, host: str, port: int) -> str:
 
 
 def student_urls(addresses: list[str], port: int, names: list[str], public_url: str | None) -> list[str]:
-    """What students type, best first: the public address behind a proxy; else the names the lab was
-    given, then each of this machine's addresses. Pure, for tests."""
+    """What students type, best first: the public address behind a proxy; else each of this machine's
+    addresses, then the names the lab was given (a name such as lab.local may not resolve on every phone:
+    the QR code encodes the first, an address). Pure, for tests."""
     if public_url:
         return [public_url]
-    return list(dict.fromkeys([*(url_of("http", name, port) for name in names),
-                               *(url_of("http", address, port) for address in addresses)]))
+    return list(dict.fromkeys([*(url_of("http", address, port) for address in addresses),
+                               *(url_of("http", name, port) for name in names)]))
 
 
 def qr_svg(url: str) -> str:
