@@ -26,6 +26,16 @@ NOTICE = (
     "time, more with spawn, and with small tasks that cost can outweigh the gain. Tasks of "
     "unequal length leave a worker idle at the end, which also keeps the speedup below the ideal."
 )
+# A run on a free-threaded build with the GIL off (3.13t) is shown this instead.
+NOTICE_WITHOUT_GIL = (
+    "First main computes every task itself: that serial run is the yardstick. This build has "
+    "no GIL, so in the thread pool the worker lanes can compute at the same time, each on its "
+    "own CPU (look for their on-CPU strips side by side), as the process pool's workers do. "
+    "Either pool runs as many tasks at once as there are workers, cores or tasks, whichever "
+    "is fewest: that is the ideal speedup, an upper bound. Process workers start later (see "
+    "where their lanes begin): creating them costs time, more with spawn. Tasks of unequal "
+    "length leave a worker idle at the end, which also keeps the speedup below the ideal."
+)
 EXPECTED = ("thread_speedup about 1 or below under the GIL (up to the ideal on a free-threaded build); "
             "process_speedup above 1 when the tasks are long enough to pay for starting the processes, at most "
             "ideal_speedup = min(workers, cores, tasks).")

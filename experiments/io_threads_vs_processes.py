@@ -25,6 +25,15 @@ NOTICE = (
     "pool also has to start its worker processes first (see where its lanes begin), which "
     "threads do not: with short sleeps that start-up is most of its time."
 )
+# A run on a free-threaded build with the GIL off (3.13t) is shown this instead.
+NOTICE_WITHOUT_GIL = (
+    "First main waits for every task itself: that serial run is the yardstick. A sleeping "
+    "thread needs no CPU (and this build has no GIL to hold anyway), so in the thread pool all "
+    "its workers wait at once, just as the process pool's workers do. The tasks go in rounds of "
+    "`workers`: the ideal speedup is tasks over the number of rounds (10 tasks on 4 workers: 3 "
+    "rounds, 3.33). The process pool also has to start its worker processes first (see where "
+    "its lanes begin), which threads do not: with short sleeps that start-up is most of its time."
+)
 EXPECTED = ("thread_speedup near ideal_speedup = tasks / rounds of `workers`; process_speedup below it by the "
             "processes' start-up, which short tasks do not pay for.")
 PARAMS = (

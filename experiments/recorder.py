@@ -465,17 +465,22 @@ class traced:
     The events are flushed after each call, as a pool may end its worker processes abruptly.
     """
 
-    def __init__(self, fn: Callable[..., Any], recorder: Recorder, label: str = "", category: str = "run"):
+    def __init__(self, fn: Callable[..., Any], recorder: Recorder, label: str = "", category: str = "run",
+                 ran: list[tuple[int, int]] | None = None):
         self.fn = fn
         self.recorder = recorder
         self.label = label or fn.__name__
         self.category = category
+        self.ran = ran  # if given, each call's (start, end) in monotonic ns is appended (threads: the caller's list)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         rec = self.recorder
         rec.begin(self.label.format(*args, **kwargs)[:MAX_TEXT], self.category)
+        start = now()
         try:
             return self.fn(*args, **kwargs)
         finally:
+            if self.ran is not None:
+                self.ran.append((start, now()))
             rec.end()
             rec.flush()

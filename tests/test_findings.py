@@ -57,6 +57,39 @@ def test_race_with_three_workers_counts_the_loss_from_the_expected_value():
     assert "ended at 12 686, not 100 000, so at least 87 314 of the 300 000" in text
 
 
+PARALLEL = {"cores": 2, "phases": {}, "parallel": {"together_ms": 84.0, "span_ms": 175.0}}
+
+
+@pytest.mark.parametrize("window", ["none", "call"])
+def test_race_without_a_gil_blames_parallelism_from_the_runs_overlap_not_a_switch(window):
+    m = importlib.import_module("experiments.race_counter")
+    result = {"expected": 0, "actual": 5_000, "together_ms": 170.0, "gil_enabled": False}
+    text = " ".join(m.findings({**defaults(m.PARAMS), "window": window}, result, "3.13.5", cpu=PARALLEL))
+    assert "without a GIL" in text and "at the same time for at least 84.0 of the 175.0 ms" in text
+    assert "switch" not in text and "pause()" not in text
+
+
+def test_race_without_a_gil_whose_strips_were_not_measured_says_it_cannot_tell():
+    m = importlib.import_module("experiments.race_counter")
+    result = {"expected": 0, "actual": 0, "together_ms": 170.0, "gil_enabled": False}
+    text = " ".join(m.findings(defaults(m.PARAMS), result, "3.13.5", cpu=None))
+    assert "cannot tell how long its threads ran side by side" in text and "switch" not in text
+
+
+def test_a_race_whose_threads_never_overlapped_does_not_say_losses_cancelled_out():
+    text = said("race_counter", {"window": "call", "iterations": 1_000},
+                {"expected": 0, "actual": 0, "together_ms": 0.0, "gil_enabled": True})
+    assert "never ran at the same time" in text and "cancelled out" not in text
+
+
+def test_together_counts_the_time_two_intervals_were_going_on_at_once():
+    from experiments.intervals import together_ns
+
+    assert together_ns([(0, 10), (20, 30)]) == 0
+    assert together_ns([(0, 10), (5, 30), (8, 9)]) == 5
+    assert together_ns([]) == 0
+
+
 # -- lock-counter ---------------------------------------------------------------------------
 
 def test_lock_counter_with_many_workers_gives_the_measured_cost_per_update_not_rare_waits():

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.model.overlap import Overlap, overlap
 from app.model.timeline import Timeline
 
 MIN_PHASE_NS = 100_000_000  # shorter phases hold too few samples to average
@@ -45,6 +46,9 @@ class Budget:
     unlaned_ms: float  # threads of the run that are no worker's (pool managers, queue feeders)
     waited_for_cpu_ms: float  # the run's threads ready to run, with no core free for them
     phases: list[Stretch]
+    # How long the worker lanes (all but main's) were on CPUs at the same time, by their strips
+    # (app/model/overlap.py): what a free-threaded run's parallelism is measured by. None: no strips.
+    parallel: Overlap | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +56,7 @@ class Budget:
             "others_busy_cores": self.others_busy_cores, "on_cpu_ms": self.on_cpu_ms,
             "recorder_ms": self.recorder_ms, "sampler_ms": self.sampler_ms, "unlaned_ms": self.unlaned_ms,
             "waited_for_cpu_ms": self.waited_for_cpu_ms, "phases": [p.to_json() for p in self.phases],
+            "parallel": None if self.parallel is None else self.parallel.to_json(),
         }
 
 
@@ -101,8 +106,10 @@ def budget(timeline: Timeline) -> Budget | None:
             if span.lane == main.index and span.depth == 0 and span.end_ns - span.start_ns >= MIN_PHASE_NS:
                 phases.append(_stretch(samples, span.name, span.start_ns, span.end_ns, t0))
         phases.sort(key=lambda p: p.start_ms)
+    cores = int(last.get("cores") or 1)
+    workers = {lane.index for lane in timeline.lanes if lane.worker != "main"}
     return Budget(
-        cores=int(last.get("cores") or 1),
+        cores=cores,
         workers_busy_cores=whole.workers_busy_cores,
         others_busy_cores=whole.others_busy_cores,
         on_cpu_ms={lane.worker: round(lane.cpu_ns / 1e6, 1) for lane in timeline.lanes},
@@ -111,6 +118,7 @@ def budget(timeline: Timeline) -> Budget | None:
         unlaned_ms=round(timeline.unlaned_ns / 1e6, 1),
         waited_for_cpu_ms=round((last["waited_ns"] - first["waited_ns"]) / 1e6, 1),
         phases=phases,
+        parallel=overlap(timeline.cpu_spans, workers, cores),
     )
 
 
