@@ -121,9 +121,37 @@ def test_the_recorded_locks_keep_every_update_without_a_gil(experiment):
         workers = offered["params"]["workers"]["max"]
         runs = [run(client, experiment, {"workers": workers, "iterations": 20_000, "python": ft.key}, every=0.2)
                 for _ in range(20)]
+        page = client.get(f"/runs/{runs[0]['id']}").text
     assert [r["status"] for r in runs] == ["done"] * 20, [r.get("error") for r in runs]
     assert all(r["conditions"]["free_threaded"] and not r["conditions"]["gil_enabled"] for r in runs)
     assert [r["result"]["actual"] - r["result"]["expected"] for r in runs] == [0] * 20
+    if experiment == "lock-counter":  # and its page tells of threads side by side, not of a GIL to get back
+        assert "GIL back" not in page and "while one running beside it holds the lock" in page
+
+
+GIL_STORY = ("switched out", "switches threads only", "only one runs at a time", "which is why it rarely loses",
+             "GIL back", "switch landed")
+
+
+@needs["free-threaded"]
+@pytest.mark.parametrize("window", ["none", "call"])
+def test_a_race_without_a_gil_is_explained_by_its_threads_running_side_by_side(window):
+    """race-counter on a free-threaded build with the GIL off: its findings, notice and Bytecode note say the
+    threads ran at the same time, with the overlap its own on-CPU strips measured; never a GIL switch."""
+    with lab(FREE_THREADED) as client:
+        (ft,) = pythons.probe((FREE_THREADED,))
+        done = run(client, "race-counter", {"window": window, "iterations": 300_000, "python": ft.key}, every=0.2)
+        page = client.get(f"/runs/{done['id']}").text
+    assert done["status"] == "done" and done["result"]["gil_enabled"] is False
+    assert not [story for story in GIL_STORY if story in page]
+    assert "this build has no GIL, so the threads run Python at the same time" in page  # the notice
+    assert "This build ran without a GIL: its threads run at the same time" in page  # the Bytecode note
+    parallel = done["cpu"]["parallel"]
+    together = f"at the same time for at least {parallel['together_ms']:.1f} of the {parallel['span_ms']:.1f} ms"
+    if parallel["together_ms"] > 0:
+        assert together in page
+    else:
+        assert "show no moment with two threads on CPUs at once" in page
 
 
 @needs["free-threaded"]

@@ -7,6 +7,7 @@ overlap, a sleeping thread is not on a CPU, and a worker killed mid-task ends it
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -212,3 +213,22 @@ def test_with_sampling_off_processes_the_experiment_forks_keep_their_pipes(monke
     assert "Bad file descriptor" not in out.stderr
     consumed = [e.name for e in out.events if e.kind == "instant" and e.name.startswith("Consumed")]
     assert consumed == ["Consumed: Item-0", "Consumed: Item-1", "Consumed: Item-2"]
+
+
+def test_a_run_of_a_few_milliseconds_gives_no_figure_beyond_the_machine_and_says_what_it_cannot_tell():
+    """/proc/stat counts in ticks: over a run of a few ms a figure of what other programs used could be
+    off by several cores. The page gives none beyond the machine, and says the window was too short."""
+    with TestClient(create_app(make_settings(), modules=TEST_MODULES)) as c:
+        run = c.post("/api/runs", json={"experiment": "race-counter",
+                                        "params": {"workers": 2, "iterations": 1_000, "window": "none"}}).json()
+        body = until(lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b, timeout=30,
+                     what="the run finished")
+        page = c.get(body["url"]).text
+    cpu = body["cpu"]
+    assert cpu is not None, "the sampler sent fewer than two samples"
+    assert 0 <= cpu["workers_busy_cores"] <= cpu["cores"]
+    assert cpu["others_busy_cores"] is None or cpu["others_busy_cores"] <= cpu["cores"] - cpu["workers_busy_cores"]
+    if cpu["resolution_cores"] >= 0.5:
+        assert "the run was too short to tell" in page and not re.search(r"other programs used \d", page)
+    else:
+        assert f"other programs used {cpu['others_busy_cores']:.1f} (give or take" in page
