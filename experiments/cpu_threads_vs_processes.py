@@ -86,14 +86,42 @@ def run(params, rec):
 def findings(params, result, python, cpu=None):
     """What this run showed: each pool's speedup over the serial run, against what was possible, and
     where it fell short, what the lab measured meanwhile (`cpu`: the run's CPU budget, app/model/findings.py)."""
-    said = speedup.findings(params, result, "min(workers, cores, tasks) tasks at once")
+    said = speedup.findings(params, result, "min(workers, cores, tasks) tasks at once", cpu)
     t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
     gil = result.get("gil_enabled", True)
     if ideal > 1:
         said.insert(1, _threads(t, gil, speedup.others_during(cpu, "serial")))
         if p < ideal * 0.75:
-            said.insert(2, _processes_short(p, speedup.others_during(cpu, "process pool"), cpu))
+            head = ("The process pool was slower than serial" if p < 1 else
+                    "The process pool was faster than serial but short of the ideal")
+            said.insert(2, f"{head}: {process_pool_shortfall(result, cpu)}.")
     return said
+
+
+def process_pool_shortfall(result, cpu):
+    """Why the process pool fell short of the ideal, as far as this run's measurements single a cause out:
+    starting processes (its first task began late), other programs (the phase's budget), or neither."""
+    from experiments.wording import ms
+
+    measured = speedup.phase_budget(cpu, "process pool")
+    beyond = result["process_ms"] - result["serial_ms"] / result["ideal_speedup"]  # past the ideal time
+    startup, others = measured.get("first_task_ms"), speedup.others_during(cpu, "process pool")
+    load = speedup.load_singled_out(cpu, "process pool")
+    causes = []
+    if startup is not None and beyond > 0 and startup >= beyond / 2:
+        causes.append(f"its first task began only {ms(startup)} into it, starting the processes: "
+                      f"{min(1.0, startup / beyond):.0%} of the {ms(beyond)} it took beyond the ideal")
+    if load is not None:
+        causes.append(f"other programs used {load:.1f} of {cpu['cores']} cores while it ran")
+    if causes:
+        return "; and ".join(causes)
+    figures = [f"{ms(beyond)} beyond the ideal"]
+    if startup is not None:
+        figures.append(f"its first task began {ms(startup)} into it")
+    figures.append("other programs' use was not measured" if others is None
+                   else f"other programs used {others:.1f} cores meanwhile")
+    return (", ".join(figures) + ": neither accounts for it, and the run cannot tell what did (tasks of unequal "
+            "length, each fib(n + 1) about 1.6 times fib(n), may have left workers idle)")
 
 
 def _threads(t, gil, serial_others):
@@ -113,16 +141,6 @@ def _threads(t, gil, serial_others):
             f"than it should have been{measured}.")
 
 
-def _processes_short(p, others, cpu):
-    head = ("The process pool was slower than serial" if p < 1 else
-            "The process pool was faster than serial but short of the ideal")
-    if others is not None and others >= 0.3:
-        return f"{head}: other programs used {others:.1f} of {cpu['cores']} cores while it ran."
-    measured = "" if others is None else f" (other programs used only {others:.1f} cores meanwhile)"
-    return (f"{head}{measured}: starting its processes, and tasks of unequal length (each fib(n + 1) costs "
-            "about 1.6 times fib(n)), left workers idle.")
-
-
 def verdict(params, result, python, cpu=None):
     """The lesson, judged by this run's speedups: under the GIL, only processes run Python side by side."""
     t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
@@ -132,6 +150,5 @@ def verdict(params, result, python, cpu=None):
         return t >= 1.15, f"Without a GIL, threads were {t:.2f}× as fast as serial, processes {p:.2f}×."
     if p >= 1.15 and p > t * 1.1:
         return True, f"Processes were {p:.2f}× as fast as serial, threads {t:.2f}×: the GIL held the threads back."
-    why = speedup.shortfall(cpu, "process pool", "starting the processes cost more than running the tasks side by "
-                                                  "side saved")
-    return False, f"Processes were not faster this time ({p:.2f}× serial, threads {t:.2f}×): {why}."
+    return False, (f"Processes were not faster this time ({p:.2f}× serial, threads {t:.2f}×): "
+                   f"{process_pool_shortfall(result, cpu)}.")

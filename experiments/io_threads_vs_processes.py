@@ -88,11 +88,13 @@ def run(params, rec):
     return {"results": results, **speedup.report(serial_time, thread_time, process_time, ideal)}
 
 
-def findings(params, result, python):
-    """What this run showed: each pool's speedup over the serial run, against the rounds the tasks needed."""
+def findings(params, result, python, cpu=None):
+    """What this run showed: each pool's speedup over the serial run, against the rounds the tasks needed
+    (`cpu`: the run's CPU budget, app/model/findings.py, for what the run measured of each phase)."""
     tasks, workers = params["tasks"], params["workers"]
     n = rounds(workers, tasks)
-    said = speedup.findings(params, result, f"{tasks} tasks in {n} round{'s' if n != 1 else ''} of up to {workers}")
+    said = speedup.findings(params, result, f"{tasks} tasks in {n} round{'s' if n != 1 else ''} of up to {workers}",
+                            cpu)
     t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
     if ideal > 1:
         said.insert(1, f"The threads reached {t / ideal:.0%} of the ideal: sleeping threads wait together."
@@ -100,9 +102,15 @@ def findings(params, result, python):
                     f"The threads reached only {t / ideal:.0%} of the ideal: with {params['duration_ms']} ms sleeps, "
                     "starting threads and handing back results is a visible share of the time.")
         extra = result["process_ms"] - result["thread_ms"]
-        if extra > 0:
-            said.insert(2, f"The process pool took {extra:.0f} ms longer than the thread pool: mostly starting its "
-                        f"processes ({params['start_method']}), which threads need not do.")
+        startup = speedup.phase_budget(cpu, "process pool").get("first_task_ms")
+        if extra > 0 and startup is not None and startup >= extra / 2:
+            said.insert(2, f"The process pool took {extra:.0f} ms longer than the thread pool: its first task began "
+                        f"only {startup:.0f} ms into it, starting its processes ({params['start_method']}), which "
+                        "threads need not do.")
+        elif extra > 0:
+            began = "" if startup is None else f" (its first task began {startup:.0f} ms into it)"
+            said.insert(2, f"The process pool took {extra:.0f} ms longer than the thread pool{began}: the run "
+                        "cannot tell how much of it was starting its processes.")
     return said
 
 
