@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import html
 import os
 import re
 import select
@@ -373,3 +374,10 @@ class RedisServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def page_says(page: str) -> str:
+    """What a run page says about its run, as text: the page without the code that ran (whose source holds
+    every sentence the experiment could print), its markup and entities."""
+    said = page.split('<details class="code">')[0]
+    return html.unescape(re.sub(r"<[^>]+>", " ", said))

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from app.running import pythons
 from app.web.server import create_app
 from experiments import MODULES
-from tests.helpers import ROOT, make_settings, pyenv_python, python_under, wait_for_status
+from tests.helpers import ROOT, make_settings, page_says, pyenv_python, python_under, wait_for_status
 
 PY39 = pyenv_python("3.9.*")
 PY38 = pyenv_python("3.8.*")
@@ -121,7 +121,7 @@ def test_the_recorded_locks_keep_every_update_without_a_gil(experiment):
         workers = offered["params"]["workers"]["max"]
         runs = [run(client, experiment, {"workers": workers, "iterations": 20_000, "python": ft.key}, every=0.2)
                 for _ in range(20)]
-        page = client.get(f"/runs/{runs[0]['id']}").text
+        page = page_says(client.get(f"/runs/{runs[0]['id']}").text)
     assert [r["status"] for r in runs] == ["done"] * 20, [r.get("error") for r in runs]
     assert all(r["conditions"]["free_threaded"] and not r["conditions"]["gil_enabled"] for r in runs)
     assert [r["result"]["actual"] - r["result"]["expected"] for r in runs] == [0] * 20
@@ -141,7 +141,7 @@ def test_a_race_without_a_gil_is_explained_by_its_threads_running_side_by_side(w
     with lab(FREE_THREADED) as client:
         (ft,) = pythons.probe((FREE_THREADED,))
         done = run(client, "race-counter", {"window": window, "iterations": 300_000, "python": ft.key}, every=0.2)
-        page = client.get(f"/runs/{done['id']}").text
+        page = page_says(client.get(f"/runs/{done['id']}").text)
     assert done["status"] == "done" and done["result"]["gil_enabled"] is False
     assert not [story for story in GIL_STORY if story in page]
     assert "this build has no GIL, so the threads run Python at the same time" in page  # the notice
