@@ -159,15 +159,17 @@ def test_cpu_process_pool_slower_than_serial_says_so():
 
 # -- the edges: one worker, one task, zero durations, more permits than URLs -----------------
 
-@pytest.mark.parametrize(("workers", "tasks", "units"), [(2, 5, 4), (1, 1, 1), (8, 1, 1), (1, 3, 4), (3, 5, 3)])
-def test_starmap_best_schedule_hands_each_task_to_the_first_free_worker(workers, tasks, units):
+@pytest.mark.parametrize(("workers", "tasks", "units"), [(2, 5, 4), (1, 1, 1), (8, 1, 1), (1, 3, 4), (3, 5, 3),
+                                                         (2, 20, 15), (3, 20, 12), (2, 12, 9)])
+def test_starmap_best_schedule_hands_each_chunk_to_the_first_free_worker(workers, tasks, units):
+    # (2, 20): chunks of 3 fit in 15 units, where task by task would take 16; (3, 20): chunks of 2, 12 against 11
     assert process_pool_starmap.best_schedule_units(workers, tasks) == units
 
 
 def test_starmap_one_task_one_worker_puts_the_rest_on_start_up():
     text = said("process_pool_starmap", {"workers": 1, "tasks": 1, "unit_ms": 10},
                 {"results": ["Task 0 completed in 0.01 seconds"], "starmap_ms": 31.7})
-    assert "in task order" in text and "they fit in 1 unit; the other 2.17 are starting the workers" in text
+    assert "in task order" in text and "they fit in 1 unit; the other 2.17 went to starting the workers" in text
 
 
 def test_thread_start_join_with_zero_sleeps_does_not_claim_main_ended_first():
