@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from app.model.overlap import Overlap, overlap
-from app.model.timeline import Timeline
+from app.model.timeline import Span, Timeline
 
 MIN_PHASE_NS = 100_000_000  # shorter phases hold too few samples to average
 NOTABLE_CORES = 0.3  # other programs' use worth a sentence (less is within the jiffies' rounding)
@@ -121,6 +121,15 @@ def _stretch(samples: list[tuple[int, dict[str, Any]]], name: str, start: int, e
                    resolution(cores, wall, tick_ns))
 
 
+def _first_task(timeline: Timeline, stretch: Stretch, phase: Span, workers: set[int]) -> Stretch:
+    """The stretch with when its first task began: the first span on a worker's lane within it. Only for
+    the phases an experiment names as such (a pool's), not for every long wait of main: a lock experiment's
+    join covers hundreds of thousands of wait spans, and the budget is computed on every look at the run."""
+    first = min((s.start_ns for s in timeline.spans if s.lane in workers and phase.start_ns <= s.start_ns < phase.end_ns),
+                default=None)
+    return replace(stretch, first_task_ms=None if first is None else round((first - phase.start_ns) / 1e6, 1))
+
+
 def budget(timeline: Timeline) -> Budget | None:
     """The run's CPU budget, or None if the sampler sent too little (unavailable, or too short a run)."""
     samples = timeline.machine
@@ -138,10 +147,7 @@ def budget(timeline: Timeline) -> Budget | None:
         for span in timeline.spans:  # main's outermost spans: serial, thread pool, process pool, ...
             if span.lane == main.index and span.depth == 0 and span.end_ns - span.start_ns >= MIN_PHASE_NS:
                 stretch = _stretch(samples, span.name, span.start_ns, span.end_ns, t0, cores, tick_ns)
-                first_task = min((s.start_ns for s in timeline.spans if s.lane in workers
-                                  and span.start_ns <= s.start_ns < span.end_ns), default=None)
-                phases.append(replace(stretch, first_task_ms=None if first_task is None
-                                      else round((first_task - span.start_ns) / 1e6, 1)))
+                phases.append(stretch if span.category != "phase" else _first_task(timeline, stretch, span, workers))
         phases.sort(key=lambda p: p.start_ms)
     return Budget(
         cores=cores,
