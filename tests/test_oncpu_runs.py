@@ -228,6 +228,10 @@ def test_a_run_of_a_few_milliseconds_gives_no_figure_beyond_the_machine_and_says
     assert cpu is not None, "the sampler sent fewer than two samples"
     assert 0 <= cpu["workers_busy_cores"] <= cpu["cores"]
     assert cpu["others_busy_cores"] is None or cpu["others_busy_cores"] <= cpu["cores"] - cpu["workers_busy_cores"]
+    # threads that never ran at once are not said to have lost updates that cancelled out
+    said = page_says(page)
+    if body["result"]["together_ms"] == 0 and body["result"]["actual"] == body["result"]["expected"]:
+        assert "The threads never ran at the same time" in said and "cancelled out" not in said
     if cpu["resolution_cores"] >= 0.5:
         assert "the run was too short to tell" in page and not re.search(r"other programs used \d", page)
     else:

@@ -268,3 +268,12 @@ def test_a_sweep_of_sleeping_tasks_draws_their_own_ideal_not_one_capped_by_free_
     (line,) = [g for g in svg.iter(f"{SVG}g") if g.get("data-figure") == "ideal"]
     assert [float(d.get("data-value")) for d in line if d.get("data-run")] == [1.0, ideal]
     assert "its tasks wait, needing no core" in line.get("data-label")
+
+
+def test_a_lock_counter_sweep_does_not_wait_for_a_workers_1_point_its_param_does_not_allow(client):
+    created = sweep(client, {"workers": [2, 4]}, {"iterations": 1_000}, "lock-counter").json()
+    found = wait_for_sweep(client, created["id"])
+    assert [p["status"] for p in found["points"]] == ["done", "done"]
+    page = client.get(created["url"]).text
+    assert "has no point with workers=1, so no speedup over one worker to compute" in page
+    assert "has not finished" not in page
