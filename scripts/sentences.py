@@ -90,11 +90,21 @@ class Collector(ast.NodeVisitor):
     def generic_visit(self, node: ast.AST) -> None:
         if isinstance(node, ast.expr) and not isinstance(node, ast.IfExp):
             text = render(node)
-            if text is not None and not any(isinstance(n, ast.IfExp) for n in ast.walk(node)):
-                if len(text) >= SHORTEST:
+            if text is not None and not branches(node):
+                if len(text) >= SHORTEST and not text.isidentifier():  # a result's key is no sentence
                     self.found.append((text, tuple(self.conditions)))
                 return
         super().generic_visit(node)
+
+
+def branches(node: ast.AST) -> bool:
+    """Whether a string expression chooses between strings (`a + (b if c else d)`): then each is its own
+    template, under its condition. A choice inside a figure (`{'s' if n != 1 else ''}`) is part of one."""
+    if isinstance(node, ast.IfExp):
+        return True
+    if isinstance(node, ast.FormattedValue):
+        return False
+    return any(branches(child) for child in ast.iter_child_nodes(node))
 
 
 def negation(test: ast.expr) -> str:
