@@ -96,7 +96,7 @@ def run(params, rec):
     n = params["iterations"]
     # The threads run the tutorial's functions as they are: the span says which, the kernel
     # (experiments/sampler.py) says when each thread really ran.
-    ran = []  # when each thread's loop began and ended: whether they overlapped at all
+    ran: list = []  # when each thread's loop began and ended: whether they overlapped at all
     inc, dec = (traced(f, rec, f.__name__ + "({})", "cpu", ran) for f in thread_functions(params["window"]))
     threads = [
         threading.Thread(target=inc if i % 2 == 0 else dec, args=(n,), name=f"{'increment' if i % 2 == 0 else 'decrement'}-{i // 2 + 1}")
