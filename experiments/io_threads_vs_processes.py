@@ -122,5 +122,6 @@ def verdict(params, result, python, cpu=None):
     if t >= min(ideal * 0.5, 1.5):
         return True, (f"Threads were {t:.2f}× as fast as serial (processes {p:.2f}×): waiting on I/O, the GIL "
                       "does not hold threads back.")
-    why = speedup.shortfall(cpu, "thread pool", "starting the threads and handing back results took that share")
+    why = speedup.shortfall(cpu, "thread pool", "the run does not measure what did (starting the threads and "
+                                                "handing back results are what else takes time)")
     return False, f"Threads were only {t:.2f}× as fast as serial this time: {why}."
