@@ -129,6 +129,18 @@ def test_the_recorded_locks_keep_every_update_without_a_gil(experiment):
         assert "GIL back" not in page and "while one running beside it holds the lock" in page
 
 
+@needs["free-threaded"]
+def test_the_recorded_semaphore_never_lets_more_in_than_its_permits_without_a_gil():
+    """30 crawler threads at one Semaphore(3), with no request time: threads side by side take and give back
+    permits at once, and the wrapper's count of permits in use stays within the permits, every crawl counted."""
+    with lab(FREE_THREADED) as client:
+        (ft,) = pythons.probe((FREE_THREADED,))
+        runs = [run(client, "semaphore-crawler", {"variant": "fixed", "permits": 3, "urls": 30, "crawl_ms": 0,
+                                                  "python": ft.key}, every=0.2) for _ in range(3)]
+    assert [r["status"] for r in runs] == ["done"] * 3, [r.get("error") for r in runs]
+    assert all(1 <= r["result"]["max_concurrent"] <= 3 and len(r["result"]["crawl_order"]) == 30 for r in runs)
+
+
 GIL_STORY = ("switched out", "switches threads only", "only one runs at a time", "which is why it rarely loses",
              "GIL back", "switch landed")
 
