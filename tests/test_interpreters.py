@@ -29,8 +29,8 @@ needs = {
 }
 
 
-def lab(*paths: str):
-    return TestClient(create_app(make_settings(pythons=list(paths), max_concurrent_runs=1), modules=MODULES))
+def lab(*paths: str, **settings):
+    return TestClient(create_app(make_settings(pythons=list(paths), max_concurrent_runs=1, **settings), modules=MODULES))
 
 
 def run(client, experiment: str, params: dict, timeout: float = 60, every: float = 0.05) -> dict:
@@ -114,8 +114,12 @@ def test_the_tutorials_counter_race_loses_updates_on_3_9_and_not_on_3_13():
 def test_the_recorded_locks_keep_every_update_without_a_gil(experiment):
     """The recorder's Lock and RLock on a free-threaded build with the GIL off, at the experiment's most
     workers, 20 runs: none crashes, none loses an update (its RLock once lost 126 968 and once died of
-    SIGSEGV there). Threads on two cores at once contend for the lock far more than with a GIL."""
-    with lab(FREE_THREADED) as client:
+    SIGSEGV there). Threads on two cores at once contend for the lock far more than with a GIL.
+
+    Their waits are drawn by the thousand: on a loaded machine the server may fall behind reading them, the
+    run's recorder then waits for the pipe, and the hang watch (3 s of silence by default) took that for a
+    hang once in 40 runs here. A run that really deadlocked would still be caught, by the wait for its end."""
+    with lab(FREE_THREADED, hang_after_s=30) as client:
         (ft,) = pythons.probe((FREE_THREADED,))
         (offered,) = [e for e in client.get("/api/experiments").json() if e["id"] == experiment]
         workers = offered["params"]["workers"]["max"]

@@ -125,8 +125,8 @@ def _first_task(timeline: Timeline, stretch: Stretch, phase: Span, workers: set[
     """The stretch with when its first task began: the first span on a worker's lane within it. Only for
     the phases an experiment names as such (a pool's), not for every long wait of main: a lock experiment's
     join covers hundreds of thousands of wait spans, and the budget is computed on every look at the run."""
-    first = min((s.start_ns for s in timeline.spans if s.lane in workers and phase.start_ns <= s.start_ns < phase.end_ns),
-                default=None)
+    first = min((s.start_ns for s in timeline.spans
+                 if s.lane in workers and phase.start_ns <= s.start_ns < phase.end_ns), default=None)
     return replace(stretch, first_task_ms=None if first is None else round((first - phase.start_ns) / 1e6, 1))
 
 
