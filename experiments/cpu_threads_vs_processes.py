@@ -90,7 +90,7 @@ def findings(params, result, python, cpu=None):
     t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
     gil = result.get("gil_enabled", True)
     if ideal > 1:
-        said.insert(1, _threads(t, gil, speedup.others_during(cpu, "serial")))
+        said.insert(1, _threads(t, gil, speedup.others_during(cpu, "serial"), speedup.phase_budget(cpu, "thread pool")))
         if p < ideal * 0.75:
             head = ("The process pool was slower than serial" if p < 1 else
                     "The process pool was faster than serial but short of the ideal")
@@ -124,13 +124,17 @@ def process_pool_shortfall(result, cpu):
             "length, each fib(n + 1) about 1.6 times fib(n), may have left workers idle)")
 
 
-def _threads(t, gil, serial_others):
+def _threads(t, gil, serial_others, pool):
+    together, phase_ms = pool.get("together_ms"), (pool.get("end_ms") or 0) - (pool.get("start_ms") or 0)
+    strips = ("" if together is None else
+              f" (by their on-CPU strips, two or more were on CPUs at once for at least {together:.0f} ms"
+              + (f" of the pool's {phase_ms:.0f} ms)" if phase_ms > 0 else ")"))
     if not gil and t >= 1.15:
         return (f"The threads were {t:.2f}× as fast as serial on this free-threaded build, running without a GIL: "
-                "they ran Python side by side.")
+                f"they ran Python side by side{strips}.")
     if not gil:
-        return (f"The threads were {t:.2f}× as fast as serial although this free-threaded build ran without a GIL: "
-                "something else kept them from running Python side by side (their on-CPU strips show when each ran).")
+        return (f"The threads were {t:.2f}× as fast as serial although this free-threaded build ran without a GIL"
+                f"{strips}: the run cannot tell what kept them from running Python side by side.")
     if t < 1.15:
         return "The threads were no faster than serial: the GIL let one run Python at a time."
     if serial_others is not None and serial_others >= 0.3:

@@ -242,6 +242,10 @@ def test_a_speedup_that_fell_short_is_explained_by_what_the_lab_measured_not_gue
     slow_no_gil = {**slow, "thread_speedup": 0.94, "gil_enabled": False}
     said = " ".join(cpu_exp.findings(params, slow_no_gil, "3.13.5"))
     assert "0.94× as fast as serial although" in said and "they ran Python side by side" not in said
+    pool = {"cores": 2, "phases": {"thread pool": {"start_ms": 100.0, "end_ms": 1100.0, "together_ms": 850.0}}}
+    said = " ".join(cpu_exp.findings(params, no_gil, "3.13.5", cpu=pool))
+    assert "side by side (by their on-CPU strips, two or more were on CPUs at once for at least 850 ms of the pool's " \
+           "1000 ms)" in said
     assert cpu_exp.verdict(params, no_gil, "3.13.5")[1].startswith("Without a GIL")
 
 

@@ -57,3 +57,12 @@ def test_the_overlap_never_exceeds_what_any_pair_of_lanes_could_have_spent_toget
     assert found.together_ms * MS <= sum(ranked[1:]) + 0.05 * MS  # + the rounding to 0.1 ms
     if cores == 1:
         assert found.together_ms == 0
+
+
+def test_within_a_window_only_the_busy_time_the_strips_must_hold_there_counts():
+    # raw intervals are cut at the window; a half-busy bin cut to its last fifth must hold nothing there
+    assert overlap([strip(0, 0, 10), strip(1, 0, 10)], {0, 1}, 2, window=(4 * MS, 6 * MS)).together_ms == 2.0
+    assert overlap([strip(0, 0, 10, 5), strip(1, 0, 10)], {0, 1}, 2, window=(8 * MS, 10 * MS)) is not None
+    assert overlap([strip(0, 0, 10, 5), strip(1, 0, 10)], {0, 1}, 2, window=(8 * MS, 10 * MS)).together_ms == 0.0
+    assert overlap([strip(0, 0, 10, 9), strip(1, 0, 10)], {0, 1}, 2, window=(8 * MS, 10 * MS)).together_ms == 1.0
+    assert overlap([strip(0, 0, 10)], {0}, 2, window=(20 * MS, 30 * MS)) is None

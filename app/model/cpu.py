@@ -48,6 +48,7 @@ class Stretch:
     others_busy_cores: float | None  # None where the machine's busy time could not be read
     resolution_cores: float = 0.0  # how far off others_busy_cores may be (the ticks of /proc/stat)
     first_task_ms: float | None = None  # from its start to the first span begun on a worker's lane in it
+    together_ms: float | None = None  # in it, how long two or more workers were on CPUs at once (overlap.py)
 
     @property
     def measurable(self) -> bool:
@@ -57,7 +58,8 @@ class Stretch:
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "start_ms": self.start_ms, "end_ms": self.end_ms,
                 "workers_busy_cores": self.workers_busy_cores, "others_busy_cores": self.others_busy_cores,
-                "resolution_cores": self.resolution_cores, "first_task_ms": self.first_task_ms}
+                "resolution_cores": self.resolution_cores, "first_task_ms": self.first_task_ms,
+                "together_ms": self.together_ms}
 
 
 @dataclass(frozen=True)
@@ -121,13 +123,16 @@ def _stretch(samples: list[tuple[int, dict[str, Any]]], name: str, start: int, e
                    resolution(cores, wall, tick_ns))
 
 
-def _first_task(timeline: Timeline, stretch: Stretch, phase: Span, workers: set[int]) -> Stretch:
-    """The stretch with when its first task began: the first span on a worker's lane within it. Only for
+def _first_task(timeline: Timeline, stretch: Stretch, phase: Span, workers: set[int], cores: int) -> Stretch:
+    """The stretch with when its first task began (the first span on a worker's lane within it), and how long
+    its workers were on CPUs at the same time. Only for
     the phases an experiment names as such (a pool's), not for every long wait of main: a lock experiment's
     join covers hundreds of thousands of wait spans, and the budget is computed on every look at the run."""
     first = min((s.start_ns for s in timeline.spans
                  if s.lane in workers and phase.start_ns <= s.start_ns < phase.end_ns), default=None)
-    return replace(stretch, first_task_ms=None if first is None else round((first - phase.start_ns) / 1e6, 1))
+    together = overlap(timeline.cpu_spans, workers, cores, (phase.start_ns, phase.end_ns))
+    return replace(stretch, first_task_ms=None if first is None else round((first - phase.start_ns) / 1e6, 1),
+                   together_ms=None if together is None else together.together_ms)
 
 
 def budget(timeline: Timeline) -> Budget | None:
@@ -147,7 +152,7 @@ def budget(timeline: Timeline) -> Budget | None:
         for span in timeline.spans:  # main's outermost spans: serial, thread pool, process pool, ...
             if span.lane == main.index and span.depth == 0 and span.end_ns - span.start_ns >= MIN_PHASE_NS:
                 stretch = _stretch(samples, span.name, span.start_ns, span.end_ns, t0, cores, tick_ns)
-                phases.append(stretch if span.category != "phase" else _first_task(timeline, stretch, span, workers))
+                phases.append(stretch if span.category != "phase" else _first_task(timeline, stretch, span, workers, cores))
         phases.sort(key=lambda p: p.start_ms)
     return Budget(
         cores=cores,

@@ -24,9 +24,26 @@ class Overlap:
         return {"together_ms": self.together_ms, "span_ms": self.span_ms}
 
 
-def overlap(strips: Iterable[Span], lanes: set[int], cores: int) -> Overlap | None:
-    """The overlap of the strips of `lanes` on a machine of `cores` CPUs; None if they have none."""
+def clipped(strip: Span, start: int, end: int) -> Span | None:
+    """The part of `strip` within [start, end), with the busy time it must hold there; None if none."""
+    lo, hi = max(strip.start_ns, start), min(strip.end_ns, end)
+    if hi <= lo:
+        return None
+    if (lo, hi) == (strip.start_ns, strip.end_ns):
+        return strip
+    width = strip.end_ns - strip.start_ns
+    must = (strip.busy_ns or width) - (width - (hi - lo))  # what the rest of the strip cannot hold
+    # (busy_ns 0 reads as "all of it": a part that need hold nothing is left out, it proves no overlap)
+    return Span(strip.lane, strip.name, strip.category, lo, hi, busy_ns=must) if must > 0 else None
+
+
+def overlap(strips: Iterable[Span], lanes: set[int], cores: int,
+            window: tuple[int, int] | None = None) -> Overlap | None:
+    """The overlap of the strips of `lanes` on a machine of `cores` CPUs, within `window` (start, end) if
+    given; None if they have none there."""
     mine = [s for s in strips if s.lane in lanes and s.end_ns > s.start_ns]
+    if window is not None:
+        mine = [c for s in mine if (c := clipped(s, *window)) is not None]
     if not mine:
         return None
     bounds = sorted({t for s in mine for t in (s.start_ns, s.end_ns)})
