@@ -25,6 +25,15 @@ NOTICE = (
     "pool also has to start its worker processes first (see where its lanes begin), which "
     "threads do not: with short sleeps that start-up is most of its time."
 )
+# A run on a free-threaded build with the GIL off (3.13t) is shown this instead.
+NOTICE_WITHOUT_GIL = (
+    "First main waits for every task itself: that serial run is the yardstick. A sleeping "
+    "thread needs no CPU (and this build has no GIL to hold anyway), so in the thread pool all "
+    "its workers wait at once, just as the process pool's workers do. The tasks go in rounds of "
+    "`workers`: the ideal speedup is tasks over the number of rounds (10 tasks on 4 workers: 3 "
+    "rounds, 3.33). The process pool also has to start its worker processes first (see where "
+    "its lanes begin), which threads do not: with short sleeps that start-up is most of its time."
+)
 EXPECTED = ("thread_speedup near ideal_speedup = tasks / rounds of `workers`; process_speedup below it by the "
             "processes' start-up, which short tasks do not pay for.")
 PARAMS = (
@@ -79,11 +88,13 @@ def run(params, rec):
     return {"results": results, **speedup.report(serial_time, thread_time, process_time, ideal)}
 
 
-def findings(params, result, python):
-    """What this run showed: each pool's speedup over the serial run, against the rounds the tasks needed."""
+def findings(params, result, python, cpu=None):
+    """What this run showed: each pool's speedup over the serial run, against the rounds the tasks needed
+    (`cpu`: the run's CPU budget, app/model/findings.py, for what the run measured of each phase)."""
     tasks, workers = params["tasks"], params["workers"]
     n = rounds(workers, tasks)
-    said = speedup.findings(params, result, f"{tasks} tasks in {n} round{'s' if n != 1 else ''} of up to {workers}")
+    said = speedup.findings(params, result, f"{tasks} tasks in {n} round{'s' if n != 1 else ''} of up to {workers}",
+                            cpu)
     t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
     if ideal > 1:
         said.insert(1, f"The threads reached {t / ideal:.0%} of the ideal: sleeping threads wait together."
@@ -91,9 +102,15 @@ def findings(params, result, python):
                     f"The threads reached only {t / ideal:.0%} of the ideal: with {params['duration_ms']} ms sleeps, "
                     "starting threads and handing back results is a visible share of the time.")
         extra = result["process_ms"] - result["thread_ms"]
-        if extra > 0:
-            said.insert(2, f"The process pool took {extra:.0f} ms longer than the thread pool: mostly starting its "
-                        f"processes ({params['start_method']}), which threads need not do.")
+        startup = speedup.phase_budget(cpu, "process pool").get("first_task_ms")
+        if extra > 0 and startup is not None and startup >= extra / 2:
+            said.insert(2, f"The process pool took {extra:.0f} ms longer than the thread pool: its first task began "
+                        f"only {startup:.0f} ms into it, starting its processes ({params['start_method']}), which "
+                        "threads need not do.")
+        elif extra > 0:
+            began = "" if startup is None else f" (its first task began {startup:.0f} ms into it)"
+            said.insert(2, f"The process pool took {extra:.0f} ms longer than the thread pool{began}: the run "
+                        "cannot tell how much of it was starting its processes.")
     return said
 
 
@@ -105,5 +122,6 @@ def verdict(params, result, python, cpu=None):
     if t >= min(ideal * 0.5, 1.5):
         return True, (f"Threads were {t:.2f}× as fast as serial (processes {p:.2f}×): waiting on I/O, the GIL "
                       "does not hold threads back.")
-    why = speedup.shortfall(cpu, "thread pool", "starting the threads and handing back results took that share")
+    why = speedup.shortfall(cpu, "thread pool", "the run does not measure what did (starting the threads and "
+                                                "handing back results are what else takes time)")
     return False, f"Threads were only {t:.2f}× as fast as serial this time: {why}."

@@ -20,6 +20,15 @@ NOTICE = (
     "and at run_call_ms: try workers=16 against workers=2 for the cost of many threads taking "
     "turns at one lock, and race-counter for the same loop with no lock."
 )
+# A run on a free-threaded build with the GIL off (3.13t) is shown this instead: no GIL to get back.
+NOTICE_WITHOUT_GIL = (
+    "Each update is inside `with lock:`, so only the thread holding the lock can read and write "
+    "the counter. This build has no GIL: the threads run at the same time, each on its own CPU, "
+    "and an orange Lock.acquire span is a thread waiting while one running beside it holds the "
+    "lock. Look at how many such waits there are and how long, and at run_call_ms: try "
+    "workers=16 against workers=2 for the cost of many threads contending for one lock, and "
+    "race-counter for the same loop with no lock."
+)
 EXPECTED = 'Always correct: actual == expected, whatever the window and the interpreter.'
 PARAMS = (
     Int("workers", 2, 2, 16, "threads; even ones increment, odd ones decrement"),

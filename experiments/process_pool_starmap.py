@@ -15,10 +15,13 @@ NOTICE = (
     "Each worker lane is a separate process (its own pid). A worker takes the next task "
     "as soon as it is free, so short and long tasks interleave: with 2 workers the five "
     "tasks of 1 or 2 units can be done in 4 units, not 7, plus what starting the workers "
-    "costs. Main is blocked in Pool.starmap until the last task is done, and then prints "
+    "costs. With many tasks starmap hands them out in chunks (tasks over 4 × workers, "
+    "rounded up): a worker runs a whole chunk before it takes the next. Main is blocked in Pool.starmap until the last task is done, and then prints "
     "every result at once, in task order, whichever worker ran it and whenever it finished. "
     "Leaving the `with` block terminates the workers."
 )
+# Its tasks sleep: its ideal_speedup, over one worker, needs no core per task (app/drawing/sweeps.py).
+TASKS_WAIT = True
 EXPECTED = ("Results in task order; tasks spread over the workers; Pool.starmap takes about the tasks' best schedule "
             "on the workers (4 units for the defaults) plus the workers' start-up.")
 PARAMS = (
@@ -49,15 +52,26 @@ def run(params, rec):
 
         for result in results:
             print(result)
-    return {"results": results, "starmap_ms": round(starmap_s * 1000, 1)}
+    # The tasks' best schedule on one worker over theirs on these workers: they sleep, so no core bounds it.
+    ideal = best_schedule_units(1, params["tasks"]) / best_schedule_units(params["workers"], params["tasks"])
+    return {"results": results, "starmap_ms": round(starmap_s * 1000, 1), "ideal_speedup": round(ideal, 2)}
+
+
+def starmap_chunksize(workers, tasks):
+    """The chunksize Pool.starmap uses when given none: tasks over four times the workers, rounded up
+    (multiprocessing.pool.Pool._map_async)."""
+    chunksize, extra = divmod(tasks, workers * 4)
+    return chunksize + 1 if extra else chunksize
 
 
 def best_schedule_units(workers, tasks):
-    """How long the tasks take, in units, if each goes to the first free worker in task order (no start-up)."""
+    """How long the tasks take, in units, as starmap hands them out (no start-up): in chunks of
+    starmap_chunksize tasks, each chunk to the first free worker, in task order."""
+    size = max(1, starmap_chunksize(workers, tasks))
     free = [0] * workers
-    for i in range(tasks):
+    for first in range(0, tasks, size):
         at = min(range(workers), key=free.__getitem__)
-        free[at] += i % 2 + 1
+        free[at] += sum(i % 2 + 1 for i in range(first, min(first + size, tasks)))
     return max(free)
 
 
@@ -72,12 +86,16 @@ def findings(params, result, python):
 
     said = ["Main got the results in task order, " + ("as starmap promises." if ids == sorted(ids) else
             f"no: {ids}.")]
+    size = starmap_chunksize(params["workers"], params["tasks"])
+    handed = ("handing each task" if size == 1 else
+              f"handing the tasks out {size} at a time (starmap's chunksize: {params['tasks']} tasks over "
+              f"4 × {plural(params['workers'], 'worker')}, rounded up), each chunk")
     if took is not None:
         said.append(f"Pool.starmap took {took / unit_ms:.2f} units ({took:.0f} ms) for {plural(work, 'unit')} of work: "
-                    f"handing each task to the first free of {plural(params['workers'], 'worker')}, they fit in "
-                    f"{plural(best, 'unit')}; the "
-                    f"other {max(took / unit_ms - best, 0):.2f} are starting the workers ({params['start_method']}) "
-                    "and passing tasks and results between processes.")
+                    f"{handed} to the first free of {plural(params['workers'], 'worker')}, they fit in "
+                    f"{plural(best, 'unit')}; the other {max(took / unit_ms - best, 0):.2f} went to starting the "
+                    f"workers ({params['start_method']}) and passing tasks and results between processes, which this "
+                    "run does not tell apart.")
     return said
 
 

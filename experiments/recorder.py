@@ -68,6 +68,13 @@ _live: "weakref.WeakSet[Recorder]" = weakref.WeakSet()
 _process_recorder: "Recorder | None" = None
 
 
+def gil_enabled() -> bool:
+    """Whether this interpreter runs one thread's bytecode at a time: False on a free-threaded build
+    with the GIL off (3.13t), where threads run Python side by side."""
+    is_enabled = getattr(sys, "_is_gil_enabled", None)
+    return True if is_enabled is None else bool(is_enabled())
+
+
 class Recorder:
     def __init__(self, fd: int = 1, root_pid: int | None = None, flush_interval_s: float = FLUSH_INTERVAL_S,
                  high_water: int = HIGH_WATER):
@@ -90,6 +97,7 @@ class Recorder:
         self._flush_lock = threading.Lock()
         self._local = threading.local()
         self._labels: set[str] = set()
+        self._labels_lock = threading.Lock()  # two threads naming their lanes at once get two labels
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
 
@@ -112,9 +120,10 @@ class Recorder:
         thread = threading.current_thread()
         base = label or self._default_label(thread)
         label, n = base, 2
-        while label in self._labels:
-            label, n = f"{base} #{n}", n + 1
-        self._labels.add(label)
+        with self._labels_lock:
+            while label in self._labels:
+                label, n = f"{base} #{n}", n + 1
+            self._labels.add(label)
         self._local.lane = label
         info = {"pid": os.getpid(), "tid": threading.get_native_id(), "thread": thread.name}
         self._emit(("L", now(), label, info))
@@ -223,6 +232,10 @@ class Recorder:
         Waits under MIN_WAIT_NS are not drawn (the tutorial's lock counter can have hundreds of
         thousands of them); a wait longer than LOCK_QUICK_S is drawn as an open span while it
         lasts, so a deadlock shows as a wait that never ends.
+
+        Without a GIL (a free-threaded build) that trick is wrong twice over: another thread can take
+        the lock between the look-up and the call, and nothing needs it, as no thread waits for a
+        switch: threads run side by side. There `__enter__` is a plain method that tries the lock.
         """
         real = threading.Lock()
         acquire = real.acquire
@@ -233,15 +246,25 @@ class Recorder:
             recorder.contended(acquire, label, quick_s=LOCK_QUICK_S)
             return True
 
-        cls = type("RecordedLock", (map,), {
-            "__slots__": (),
-            "__enter__": property(next),  # next(lock): the map below, in C
+        lock_calls = {
             "__exit__": real.__exit__,
-            "__iter__": None,  # a lock, not something to loop over
             "acquire": real.acquire,
             "release": real.release,
             "locked": real.locked,
             "__repr__": lambda self: f"<recorded lock {name}>",
+        }
+        if not gil_enabled():
+            def enter(lock: Any) -> bool:
+                if not acquire(False):
+                    recorder.contended(acquire, label, quick_s=LOCK_QUICK_S)
+                return True
+
+            return type("RecordedLock", (), {"__slots__": (), "__enter__": enter, **lock_calls})()
+        cls = type("RecordedLock", (map,), {
+            "__slots__": (),
+            "__enter__": property(next),  # next(lock): the map below, in C
+            "__iter__": None,  # a lock, not something to loop over
+            **lock_calls,
         })
         enter_for = {False: real.__enter__, True: contended_enter}
         return cls(enter_for.__getitem__, starmap(real.locked, repeat(())))
@@ -442,17 +465,22 @@ class traced:
     The events are flushed after each call, as a pool may end its worker processes abruptly.
     """
 
-    def __init__(self, fn: Callable[..., Any], recorder: Recorder, label: str = "", category: str = "run"):
+    def __init__(self, fn: Callable[..., Any], recorder: Recorder, label: str = "", category: str = "run",
+                 ran: list[tuple[int, int]] | None = None):
         self.fn = fn
         self.recorder = recorder
         self.label = label or fn.__name__
         self.category = category
+        self.ran = ran  # if given, each call's (start, end) in monotonic ns is appended (threads: the caller's list)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         rec = self.recorder
         rec.begin(self.label.format(*args, **kwargs)[:MAX_TEXT], self.category)
+        start = now()
         try:
             return self.fn(*args, **kwargs)
         finally:
+            if self.ran is not None:
+                self.ran.append((start, now()))
             rec.end()
             rec.flush()

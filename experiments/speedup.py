@@ -19,21 +19,38 @@ def gil_enabled() -> bool:
     return True if is_enabled is None else bool(is_enabled())
 
 
+def phase_budget(cpu: dict[str, Any] | None, phase: str) -> dict[str, Any]:
+    """What the lab measured of `phase`: others_busy_cores, resolution_cores, first_task_ms ({} if nothing)."""
+    found: dict[str, Any] = ((cpu or {}).get("phases") or {}).get(phase) or {}
+    return found
+
+
 def others_during(cpu: dict[str, Any] | None, phase: str) -> float | None:
-    """The cores other programs kept busy during `phase`, measured by the lab (None if not measured)."""
-    others: float | None = ((cpu or {}).get("phases", {}).get(phase) or {}).get("others_busy_cores")
+    """The cores other programs kept busy during `phase`, measured by the lab (None if not measured, or
+    over too short a window for /proc/stat's ticks to tell)."""
+    measured = phase_budget(cpu, phase)
+    others: float | None = measured.get("others_busy_cores")
+    return None if measured.get("resolution_cores", 0) >= 0.5 else others
+
+
+def load_singled_out(cpu: dict[str, Any] | None, phase: str) -> float | None:
+    """Other programs' cores during `phase` when they are enough to name as a cause: 0.3 cores or more,
+    and more than the figure may be off by; else None."""
+    others = others_during(cpu, phase)
+    if others is None or others < max(0.3, phase_budget(cpu, phase).get("resolution_cores", 0)):
+        return None
     return others
 
 
 def shortfall(cpu: dict[str, Any] | None, phase: str, free: str) -> str:
-    """Why a pool fell short, from what the lab measured during its phase: other programs' use of
-    the cores, or, the cores being free, `free` (the pool's own overhead); or that it was not measured."""
+    """Why a pool fell short, from what the lab measured during its phase: other programs' use of the
+    cores when it singles them out; else the figures, and `free` (a cause the figures do not rule out)."""
     others = others_during(cpu, phase)
     if others is None:
-        return "what other programs took of the cores meanwhile was not measured"
-    if others >= 0.3:
+        return "what other programs took of the cores meanwhile was not measured, so the run cannot tell why"
+    if load_singled_out(cpu, phase) is not None:
         return f"other programs used {others:.1f} cores while the {phase} ran"
-    return f"the cores were free, so {free}"
+    return f"other programs used only {others:.1f} cores meanwhile, so not they: {free}"
 
 
 def report(serial_time: float, thread_time: float, process_time: float, ideal: int) -> dict:
@@ -49,7 +66,7 @@ def report(serial_time: float, thread_time: float, process_time: float, ideal: i
     }
 
 
-def findings(params, result, lesson):
+def findings(params, result, lesson, cpu=None):
     """The sentences both threads-vs-processes experiments share: each pool against the serial run."""
     from experiments.wording import ms, ratio
 
@@ -58,8 +75,29 @@ def findings(params, result, lesson):
             f"Process pool: {ms(result['process_ms'])}, {ratio(p)}× as fast (with start_method={params['start_method']}). "
             f"At best {ratio(ideal) if ideal != int(ideal) else int(ideal)}×: {lesson}."]
     if ideal <= 1:
-        said.append("With one worker, or one task, neither pool can run two tasks at once: whatever differs from "
-                    "serial is the pools' overhead.")
+        said.append(one_at_a_time(t, p, cpu))
     said.append(f"Processes were {ratio(p / t)}× as fast as threads (process_speedup / thread_speedup)"
                 + (", i.e. slower." if p < t else "."))
     return said
+
+
+def one_at_a_time(t, p, cpu):
+    """With one worker or one task: what the pools' difference from serial was, and whether the run can say why."""
+    if t > 1.05 or p > 1.05:
+        faster = "both pools were" if t > 1.05 and p > 1.05 else ("the thread pool was" if t > 1.05 else
+                                                                  "the process pool was")
+        load = load_singled_out(cpu, "serial")
+        why = (f"other programs used {load:.1f} cores during the serial run, which slowed it" if load is not None
+               else "the serial run itself was slower, and the run cannot tell why")
+        return (f"With one worker, or one task, neither pool can run two tasks at once, yet {faster} faster than "
+                f"serial: {why}.")
+    loads = [load_singled_out(cpu, phase) for phase in ("serial", "thread pool", "process pool")]
+    if any(load is not None for load in loads):
+        return ("With one worker, or one task, neither pool can run two tasks at once; other programs loaded the "
+                "cores during some phases, so the run cannot tell the pools' overhead from their load.")
+    measured = all(others_during(cpu, phase) is not None for phase in ("serial", "thread pool", "process pool"))
+    if not measured:
+        return ("With one worker, or one task, neither pool can run two tasks at once; what other programs took "
+                "was not measured for every phase, so the run cannot tell the pools' overhead from their load.")
+    return ("With one worker, or one task, neither pool can run two tasks at once, and other programs left the "
+            "cores free: what the pools took beyond serial is their overhead.")

@@ -20,7 +20,7 @@ from functools import partial
 from itertools import repeat, starmap, tee
 from typing import Any, Callable
 
-from experiments.recorder import LOCK_QUICK_S, Recorder, now
+from experiments.recorder import LOCK_QUICK_S, Recorder, gil_enabled, now
 
 HOLD_SAMPLE_NS = 1_000_000  # an RLock draws at most one uncontended hold per millisecond
 MISSED = object()  # what an attempt returns when it could not get what it waited for
@@ -95,6 +95,11 @@ def RLock(rec: Recorder, name: str = "lock") -> Any:
     most once per HOLD_SAMPLE_NS; the re-entrant holds inside a drawn hold are drawn with it, one
     level deeper. While a hold is drawn every `with` takes the slow path (the other threads' would
     wait anyway). The drawing state is closure variables, changed only by the thread holding the lock.
+
+    Without a GIL (a free-threaded build) the C path is unsafe: two threads advancing the shared
+    tee at once can each be handed the other's decision (measured on 3.13t: lost updates, and once
+    a crash). Nor is it needed there: threads run side by side, no holder waits to be switched
+    back in. So there `__enter__` and `__exit__` are plain methods that decide for their own thread.
     """
     real = threading.RLock()
     acquire, release = real.acquire, real.release
@@ -132,6 +137,21 @@ def RLock(rec: Recorder, name: str = "lock") -> Any:
             if not depth:
                 next_hold[0] = taken + HOLD_SAMPLE_NS
         release()
+
+    if not gil_enabled():
+        def enter(lock: Any) -> bool:
+            # Got it, nothing drawn now and no outermost hold due: nothing to draw.
+            if acquire(False) and not depth and (held_count(real) > 1 or now() < next_hold[0]):
+                return True
+            return slow_enter()
+
+        def exit_(lock: Any, *exc: Any) -> None:
+            slow_exit(*exc)
+
+        return type("RecordedRLock", (), {
+            "__slots__": (), "__enter__": enter, "__exit__": exit_,
+            "__repr__": lambda self: f"<recorded RLock {name}>",
+        })()
 
     due = map(operator.ge, starmap(now, repeat(())), map(next_hold.__getitem__, repeat(0)))
     fast = map(operator.gt, starmap(acquire, repeat((False,))), due)  # got it, and no hold due

@@ -26,6 +26,8 @@ NOTICE = (
     "them all as they complete. Whether the orders differ depends on when the fetches end: "
     "try delays 3,1,2 and 1,2,3, and workers 1."
 )
+# Its tasks sleep (the fetches): its ideal_speedup, over one worker, needs no core per task (app/drawing/sweeps.py).
+TASKS_WAIT = True
 EXPECTED = (
     "result and map: order [0, 1, 2], each result received no earlier than those before it; as_completed and "
     "wait_first: completion order (with delays 3,1,2 and 2 or more workers, task 1 first, after 1 unit)."
@@ -131,7 +133,18 @@ def run(params, rec):
         "started_units": [units(started[i]) for i in range(len(urls))],
         "ready_units": [units(ready[i]) for i in range(len(urls))],
         "received_units": [units(received[order.index(i)]) for i in range(len(urls))],
+        # The fetches' best time on one worker over theirs on these workers: they sleep, so no core bounds it.
+        "ideal_speedup": round(makespan_units(delays, 1) / makespan_units(delays, params["workers"]), 2),
     }
+
+
+def makespan_units(delays, workers):
+    """How long the fetches take if each goes, in submit order, to the first free of `workers` threads."""
+    free = [0.0] * workers
+    for delay in delays:
+        at = free.index(min(free))
+        free[at] += delay
+    return max(free)
 
 
 def findings(params, result, python):

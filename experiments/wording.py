@@ -48,3 +48,17 @@ def switches_only_at_calls_and_jumps(python: str | None) -> bool | None:
 
 def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{count(n)} {word if n == 1 else (words or word + 's')}"
+
+
+def on_cpus_together(cpu: dict | None) -> str:
+    """How long a run's threads were on CPUs at the same time, as its on-CPU strips show it (`cpu`: the
+    run's CPU budget, app/model/findings.py), in a sentence; or that the run cannot tell."""
+    parallel = (cpu or {}).get("parallel")
+    if not parallel:
+        return "this run's on-CPU strips were not measured, so it cannot tell how long its threads ran side by side."
+    if parallel["together_ms"] > 0:
+        return (f"its threads were on CPUs at the same time for at least {parallel['together_ms']:.1f} of the "
+                f"{parallel['span_ms']:.1f} ms they ran, by their on-CPU strips.")
+    return (f"its on-CPU strips show no moment with two threads on CPUs at once in the {parallel['span_ms']:.1f} ms "
+            "they ran (a strip can miss time, and without a GIL the OS may switch a thread out between any two "
+            "instructions).")

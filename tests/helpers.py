@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import html
 import itertools
 import os
 import re
@@ -427,3 +428,10 @@ class ClassNetwork:
 
 
 _networks = itertools.count()
+
+
+def page_says(page: str) -> str:
+    """What a run page says about its run, as text: the page without the code that ran (whose source holds
+    every sentence the experiment could print), its markup and entities."""
+    said = page.split('<details class="code">')[0]
+    return html.unescape(re.sub(r"<[^>]+>", " ", said))

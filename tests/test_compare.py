@@ -61,6 +61,18 @@ def rows_of(runs: list[Run]) -> dict[str, tuple[list[str], list[bool]]]:
             for s in sections(runs) for r in s.rows}
 
 
+def test_cells_that_read_the_same_are_not_marked_as_different():
+    # two timelines of 12.34 and 12.31 ms both read "12.3 ms"; two results of 0.1234 and 0.1231 likewise
+    a = finished("r1", "race-counter", {"workers": 2, "iterations": 1000, "window": "call"},
+                 {"expected": 0, "actual": 0, "took": 0.12341}, 12.34)
+    b = finished("r2", "race-counter", {"workers": 2, "iterations": 1000, "window": "call"},
+                 {"expected": 0, "actual": 0, "took": 0.12312}, 12.31)
+    rows = rows_of([a, b])
+    assert rows["Run/timeline's length"] == (["12.3 ms", "12.3 ms"], [False, False])
+    took = next(v for k, v in rows.items() if k.endswith("/took"))
+    assert took[0][0] == took[0][1] and took[1] == [False, False]
+
+
 def test_the_table_marks_the_cells_that_differ_from_the_first_runs_and_only_those():
     race = finished("r1", "race-counter", {"workers": 2, "iterations": 1000, "window": "call"},
                     {"expected": 0, "actual": 12, "correct": False}, 5.0)

@@ -40,6 +40,12 @@ def commands(pattern: str) -> list[tuple[Path, str]]:
     return found
 
 
+def test_the_table_of_sentences_is_what_the_code_prints():
+    """docs/sentences.md is generated from the experiments' findings() and verdict(): regenerated, it is unchanged."""
+    checked = subprocess.run([sys.executable, str(ROOT / "scripts" / "sentences.py"), "--check"], capture_output=True)
+    assert checked.returncode == 0, "docs/sentences.md is out of date: run python scripts/sentences.py"
+
+
 def test_the_readme_is_short():
     assert len(TEXT[ROOT / "README.md"].splitlines()) < 150
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import signal
 
-from app.model.cpu import budget, sentences as cpu_sentences
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.model.cpu import TOO_SHORT_CORES, budget, resolution, sentences as cpu_sentences
 from app.model.events import Event
 from app.model.timeline import HELD_MAX, ON_CPU, Span, Timeline
 from experiments import sampler
@@ -138,6 +141,50 @@ def test_a_budget_says_how_many_cores_others_took_during_a_phase():
     assert not any("speedup" in s for s in cpu_sentences(cpu, {"expected": 0, "actual": 0}))
 
 
+
+
+@st.composite
+def machine_samples(draw) -> tuple[int, list[tuple[int, dict]]]:
+    """A machine of 1 to 4 cores and its cumulative samples, each figure growing by anything up to twice
+    what the cores could do: /proc/stat's ticks and interpolation make the figures that far off."""
+    cores = draw(st.integers(1, 4))
+    ts, run, host, sampler_ns = 0, 0, 0, 0
+    samples = []
+    for _ in range(draw(st.integers(2, 6))):
+        samples.append((ts, {"cores": cores, "host_busy_ns": host, "run_ns": run, "waited_ns": 0,
+                             "sampler_ns": sampler_ns}))
+        gap = draw(st.integers(1, 300)) * MS
+        ts += gap
+        run += draw(st.integers(0, 2 * cores * gap // MS)) * MS
+        host += draw(st.integers(0, 2 * cores * gap // MS)) * MS
+        sampler_ns += draw(st.integers(0, gap // MS)) * MS
+    return cores, samples
+
+
+@given(machine_samples(), st.floats(0, 1), st.floats(0, 1))
+def test_no_budget_figure_exceeds_the_machines_cores(machine, a, b):
+    cores, samples = machine
+    last_ts = samples[-1][0]
+    start, end = sorted((int(a * last_ts), int(b * last_ts)))
+    timeline = events_of(("lane", 0, "main", "", "", {"pid": 1, "tid": 1}),
+                         ("begin", start, "main", "phase", "phase"), ("end", max(end, start + 100 * MS), "main"))
+    for ts, sample in samples:
+        timeline.apply(Event("machine", ts, "", value=sample))
+    cpu = budget(timeline)
+    assert cpu is not None
+    for stretch in [cpu, *cpu.phases]:
+        assert 0 <= stretch.workers_busy_cores <= cores
+        others = stretch.others_busy_cores
+        assert others is None or 0 <= others <= cores - stretch.workers_busy_cores + 0.01
+    words = " ".join(cpu_sentences(cpu))
+    if cpu.resolution_cores >= TOO_SHORT_CORES and cpu.others_busy_cores is not None:
+        assert "too short to tell" in words
+
+
+def test_a_figure_over_a_few_milliseconds_is_too_coarse_to_give_and_over_seconds_fine():
+    # 100 ticks a second (getconf CLK_TCK): over 5 ms on 2 cores a figure may be 8 cores off, over 2 s 0.02.
+    assert resolution(2, 5 * MS) == 8.0 and resolution(2, 2_000 * MS) == 0.02
+    assert resolution(2, 5 * MS, tick_ns=4 * MS) == 3.2  # a sampler that says its tick
 
 
 # -- the on-CPU strip as drawn: bins of the resolution, counted from the run's start ----------

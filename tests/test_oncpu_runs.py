@@ -7,6 +7,7 @@ overlap, a sleeping thread is not on a CPU, and a worker killed mid-task ends it
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -17,7 +18,7 @@ from app.model.cpu import budget
 from app.web.server import create_app
 from app.model.timeline import Timeline
 from experiments import MODULES, sampler
-from tests.helpers import alive_in_group, make_settings, until
+from tests.helpers import alive_in_group, make_settings, page_says, until
 from tests.runner_helpers import Outcome, run_experiment
 
 MS = 1_000_000
@@ -212,3 +213,58 @@ def test_with_sampling_off_processes_the_experiment_forks_keep_their_pipes(monke
     assert "Bad file descriptor" not in out.stderr
     consumed = [e.name for e in out.events if e.kind == "instant" and e.name.startswith("Consumed")]
     assert consumed == ["Consumed: Item-0", "Consumed: Item-1", "Consumed: Item-2"]
+
+
+def test_a_run_of_a_few_milliseconds_gives_no_figure_beyond_the_machine_and_says_what_it_cannot_tell():
+    """/proc/stat counts in ticks: over a run of a few ms a figure of what other programs used could be
+    off by several cores. The page gives none beyond the machine, and says the window was too short."""
+    with TestClient(create_app(make_settings(), modules=TEST_MODULES)) as c:
+        run = c.post("/api/runs", json={"experiment": "race-counter",
+                                        "params": {"workers": 2, "iterations": 1_000, "window": "none"}}).json()
+        body = until(lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b, timeout=30,
+                     what="the run finished")
+        page = c.get(body["url"]).text
+    cpu = body["cpu"]
+    assert cpu is not None, "the sampler sent fewer than two samples"
+    assert 0 <= cpu["workers_busy_cores"] <= cpu["cores"]
+    assert cpu["others_busy_cores"] is None or cpu["others_busy_cores"] <= cpu["cores"] - cpu["workers_busy_cores"]
+    # threads that never ran at once are not said to have lost updates that cancelled out
+    said = page_says(page)
+    if body["result"]["together_ms"] == 0 and body["result"]["actual"] == body["result"]["expected"]:
+        assert "The threads never ran at the same time" in said and "cancelled out" not in said
+    if cpu["resolution_cores"] >= 0.5:
+        assert "the run was too short to tell" in page and not re.search(r"other programs used \d", page)
+    else:
+        assert f"other programs used {cpu['others_busy_cores']:.1f} (give or take" in page
+
+
+def cpu_run_page(c: TestClient, params: dict) -> tuple[dict, str]:
+    run = c.post("/api/runs", json={"experiment": "cpu-threads-vs-processes", "params": params}).json()
+    body = until(lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b, timeout=60,
+                 what="the run finished")
+    return body, page_says(c.get(body["url"]).text)
+
+
+def test_a_slow_process_pool_is_blamed_on_what_its_own_phase_measured():
+    """cpu-threads-vs-processes with small tasks on spawn: the page names start-up only when the pool's first
+    task began late enough to account for the time, other programs only when its phase's budget shows them,
+    and otherwise gives the figures and says the run cannot tell."""
+    with TestClient(create_app(make_settings(), modules=TEST_MODULES)) as c:
+        body, page = cpu_run_page(c, {"workers": 2, "first": 20, "tasks": 4, "start_method": "spawn"})
+        one, one_page = cpu_run_page(c, {"workers": 1, "first": 20, "tasks": 2, "start_method": "spawn"})
+    result = body["result"]
+    (pool,) = [p for p in body["cpu"]["phases"] if p["name"] == "process pool"]
+    assert pool["first_task_ms"] is not None and 0 < pool["first_task_ms"] < pool["end_ms"] - pool["start_ms"]
+    if result["process_speedup"] < result["ideal_speedup"] * 0.75:
+        beyond = result["process_ms"] - result["serial_ms"] / result["ideal_speedup"]
+        startup = pool["first_task_ms"] >= beyond / 2
+        load = pool["others_busy_cores"] >= max(0.3, pool["resolution_cores"]) and pool["resolution_cores"] < 0.5
+        assert ("its first task began only" in page) == startup
+        assert ("cores while it ran" in page) == load
+        assert ("the run cannot tell what did" in page) == (not startup and not load)
+    # workers=1: the pools' difference from serial is called overhead only with every phase's cores free
+    phases = {p["name"]: p for p in one["cpu"]["phases"]}
+    free = all(n in phases and phases[n]["others_busy_cores"] is not None and phases[n]["others_busy_cores"] < 0.3
+               and phases[n]["resolution_cores"] < 0.5 for n in ("serial", "thread pool", "process pool"))
+    faster = max(one["result"]["thread_speedup"], one["result"]["process_speedup"]) > 1.05
+    assert ("is their overhead" in one_page) == (free and not faster)

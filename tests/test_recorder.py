@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from app.model.events import StreamParser
+from experiments import recorder
 from experiments.recorder import PIPE_BUF, Recorder
 from tests.lock_helpers import hold_while_another_waits, python_calls
 from tests.helpers import ROOT
@@ -183,7 +184,10 @@ def test_an_uncontended_recorded_lock_runs_no_python_code():
         iter(lock)
 
 
-def test_a_contended_recorded_lock_draws_the_wait_on_the_waiting_lane():
+@pytest.mark.parametrize("gil", [True, False], ids=["gil", "no gil"])
+def test_a_contended_recorded_lock_draws_the_wait_on_the_waiting_lane(gil, monkeypatch):
+    # Without a GIL (a free-threaded build) the lock is a plain method that tries the lock: drawn the same.
+    monkeypatch.setattr(recorder, "gil_enabled", lambda: gil)
     r, w = os.pipe()  # a few events: they fit in the pipe's buffer
     rec = Recorder(fd=w, flush_interval_s=60)
     hold_while_another_waits(rec.Lock("l"))

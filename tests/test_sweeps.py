@@ -250,3 +250,30 @@ def test_the_experiment_page_s_sweep_workers_form_starts_a_sweep_and_opens_its_p
     assert none_ticked.status_code == 422 and "vary.workers: empty list" in none_ticked.text
     wait_for_sweep(client, found["id"])
     wait_for_status(client, ran.headers["location"].rsplit("/", 1)[1])
+
+
+@pytest.mark.parametrize(("experiment", "params", "ideal"), [
+    ("thread-pool", {"delays": "3,1,2", "delay_ms": 30}, 2.0),  # 6 units on one thread, 3 on two
+    ("process-pool-starmap", {"tasks": 5, "unit_ms": 30, "start_method": "fork"}, 1.75),  # 7 units, 4 on two
+])
+def test_a_sweep_of_sleeping_tasks_draws_their_own_ideal_not_one_capped_by_free_cores(client, experiment, params,
+                                                                                      ideal):
+    """Tasks that sleep need no core: at workers=2 the ideal is the schedule's (2.0× for delays 3,1,2), not
+    min(workers, free cores), which a loaded machine would make 1.6 and call a 2.0× run "125 % of the ideal"."""
+    created = sweep(client, {"workers": [1, 2]}, params, experiment).json()
+    found = wait_for_sweep(client, created["id"])
+    assert [p["status"] for p in found["points"]] == ["done", "done"]
+    assert [p["result"]["ideal_speedup"] for p in found["points"]] == [1.0, ideal]
+    svg = plot_of(client.get(created["url"]).text)
+    (line,) = [g for g in svg.iter(f"{SVG}g") if g.get("data-figure") == "ideal"]
+    assert [float(d.get("data-value")) for d in line if d.get("data-run")] == [1.0, ideal]
+    assert "its tasks wait, needing no core" in line.get("data-label")
+
+
+def test_a_lock_counter_sweep_does_not_wait_for_a_workers_1_point_its_param_does_not_allow(client):
+    created = sweep(client, {"workers": [2, 4]}, {"iterations": 1_000}, "lock-counter").json()
+    found = wait_for_sweep(client, created["id"])
+    assert [p["status"] for p in found["points"]] == ["done", "done"]
+    page = client.get(created["url"]).text
+    assert "has no point with workers=1, so no speedup over one worker to compute" in page
+    assert "has not finished" not in page

@@ -108,6 +108,17 @@ def test_without_speedups_of_its_own_a_point_s_speedup_is_over_the_workers_1_poi
     assert any("no point with workers=1" in s for s in sentences(found))
 
 
+def test_a_line_whose_workers_1_point_is_still_running_waits_for_it_and_one_without_any_does_not():
+    # lock-counter's workers start at 2: a sweep of it never has a workers=1 point to wait for
+    def point(workers, run_id, status="done"):
+        return Outcome({"workers": workers}, run_id, status, {"run_call_ms": 100.0} if status == "done" else None, 2.0)
+
+    (without, _) = lines({"workers": [2, 4]}, [point(2, "a"), point(4, "b")])
+    assert "has no point with workers=1" in without.note and "finished" not in without.note
+    (waiting, _) = lines({"workers": [1, 2]}, [point(1, "a", "running"), point(2, "b")])
+    assert "has not finished" in waiting.note
+
+
 def test_the_sentences_carry_the_measured_figures_and_say_where_a_speedup_passed_the_ideal():
     outcomes = [own(1, "a", 1.0, 0.95), own(2, "b", 2.6, 1.8), own(4, "c", 3.1, 1.9)]
     said = sentences(lines({"workers": [1, 2, 4]}, outcomes))

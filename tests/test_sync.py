@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 import pytest
@@ -12,6 +13,15 @@ from experiments.recorder import Recorder
 from tests.lock_helpers import hold_while_another_waits, python_calls
 
 NEVER_NS = 10**15  # a hold sample interval no test outlives: only the first hold is sampled
+
+
+@pytest.fixture(params=["gil", "no gil"])
+def paths(request, monkeypatch):
+    """The RLock's drawing holds on both its paths: the C one for an interpreter with a GIL, and the
+    plain methods for one without (a free-threaded build, where the C path is unsafe)."""
+    if request.param == "no gil":
+        monkeypatch.setattr(sync, "gil_enabled", lambda: False)
+    return request.param
 
 
 def recorded(tmp_path, work) -> list:
@@ -67,7 +77,7 @@ def test_an_uncontended_rlock_runs_no_python_code_even_when_re_entered(monkeypat
         iter(lock)
 
 
-def test_the_first_hold_is_drawn_nested_by_depth_and_the_next_ones_are_sampled_away(tmp_path, monkeypatch):
+def test_the_first_hold_is_drawn_nested_by_depth_and_the_next_ones_are_sampled_away(tmp_path, monkeypatch, paths):
     monkeypatch.setattr(sync, "HOLD_SAMPLE_NS", NEVER_NS)
 
     def work(rec):
@@ -83,7 +93,7 @@ def test_the_first_hold_is_drawn_nested_by_depth_and_the_next_ones_are_sampled_a
     ]
 
 
-def test_a_due_sample_inside_an_undrawn_hold_waits_for_the_next_outermost_hold(tmp_path, monkeypatch):
+def test_a_due_sample_inside_an_undrawn_hold_waits_for_the_next_outermost_hold(tmp_path, monkeypatch, paths):
     clock = [0]
     monkeypatch.setattr(sync, "now", lambda: clock[0])  # the lock's own clock, set by hand
     monkeypatch.setattr(sync, "HOLD_SAMPLE_NS", 1000)
@@ -105,7 +115,7 @@ def test_a_due_sample_inside_an_undrawn_hold_waits_for_the_next_outermost_hold(t
     assert holds_and_waits(events) == [("main", "l held, depth 1"), ("end", "main")] * 2
 
 
-def test_a_contended_rlock_draws_the_wait_then_the_hold_it_waited_for(tmp_path, monkeypatch):
+def test_a_contended_rlock_draws_the_wait_then_the_hold_it_waited_for(tmp_path, monkeypatch, paths):
     monkeypatch.setattr(sync, "HOLD_SAMPLE_NS", NEVER_NS)
 
     def work(rec):
@@ -129,7 +139,7 @@ def test_a_contended_rlock_draws_the_wait_then_the_hold_it_waited_for(tmp_path, 
     assert wait_end.ts_ns - wait.ts_ns >= 15_000_000
 
 
-def test_an_exception_in_the_block_releases_the_rlock(monkeypatch):
+def test_an_exception_in_the_block_releases_the_rlock(monkeypatch, paths):
     monkeypatch.setattr(sync, "HOLD_SAMPLE_NS", NEVER_NS)
     rec = Recorder(fd=os.open(os.devnull, os.O_WRONLY), flush_interval_s=60)
     lock = sync.RLock(rec, "l")
@@ -139,6 +149,34 @@ def test_an_exception_in_the_block_releases_the_rlock(monkeypatch):
                 with lock:
                     1 / 0
     assert free_for_another_thread(lock), "the lock was left held"
+
+
+def test_without_a_gil_threads_taking_the_rlock_at_once_keep_every_update(monkeypatch):
+    # The tutorial's counter, its lock taken by eight threads (on a free-threaded build the runs through the
+    # real runner, tests/test_interpreters.py, are the proof; here the plain-method path's logic under contention).
+    monkeypatch.setattr(sync, "gil_enabled", lambda: False)
+    rec = Recorder(fd=os.open(os.devnull, os.O_WRONLY), flush_interval_s=60)
+    lock = sync.RLock(rec, "l")
+    counter = [0]
+
+    def add(n):
+        for _ in range(n):
+            with lock:
+                with lock:
+                    counter[0] += 1
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch as often as CPython can: a thread loses the GIL inside its holds
+    try:
+        threads = [threading.Thread(target=add, args=(5_000,)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert counter[0] == 8 * 5_000
+    assert free_for_another_thread(lock)
 
 
 def test_held_count_reads_the_depth_from_the_repr_where_the_rlock_cannot_tell_it():

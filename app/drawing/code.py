@@ -25,7 +25,8 @@ from pygments.token import STANDARD_TYPES, _TokenType
 
 from app.model.experiments import Experiment
 
-META = frozenset({"ID", "TITLE", "SUMMARY", "KIND", "NOTICE", "EXPECTED", "PARAMS", "MEASURES_TIME", "FIXED_VARIANT"})
+META = frozenset({"ID", "TITLE", "SUMMARY", "KIND", "NOTICE", "NOTICE_WITHOUT_GIL", "EXPECTED", "PARAMS",
+                  "MEASURES_TIME", "FIXED_VARIANT"})
 FOLDED_FUNCTIONS = {
     "findings": "findings(): how the page words this run's outcome (the lab's, not the tutorial's)",
     "verdict": "verdict(): how the page judges this run's lesson (the lab's, not the tutorial's)",

@@ -82,13 +82,17 @@ def _text(value: Any, unit: str = "") -> str:
 
 
 def row(label: str, values: list[Any], pending: list[bool], unit: str = "", texts: list[str] | None = None) -> Row:
-    """One row: a cell per run; a cell differs when its value is not the first compared run's."""
-    compared = [_key(v) for v, p in zip(values, pending) if not p]
-    first = compared[0] if compared else None
+    """One row: a cell per run; a cell differs when its value is not the first compared run's and that shows:
+    two values that read the same (12.34 and 12.341 both shown as 12.3) are not marked as different, unless
+    what is shown is cut short (then the reader cannot tell)."""
+    shown = [PENDING if waiting else texts[i] if texts else _text(value, unit)
+             for i, (value, waiting) in enumerate(zip(values, pending))]
+    compared = [(_key(v), text) for v, p, text in zip(values, pending, shown) if not p]
+    first_key, first_text = compared[0] if compared else (None, None)
     cells = []
-    for i, (value, waiting) in enumerate(zip(values, pending)):
-        text = PENDING if waiting else texts[i] if texts else _text(value, unit)
-        cells.append(Cell(text, waiting, not waiting and _key(value) != first))
+    for value, waiting, text in zip(values, pending, shown):
+        differs = not waiting and _key(value) != first_key and (text != first_text or text.endswith("…"))
+        cells.append(Cell(text, waiting, differs))
     return Row(label, tuple(cells))
 
 

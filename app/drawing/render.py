@@ -222,7 +222,8 @@ class Renderer:
 
     @staticmethod
     def _bytecode(run: Run) -> dict[str, Any]:
-        return {"bytecode": listings(run.timeline.header), "switch_points": switches_only_at_calls_and_jumps(run.python)}
+        return {"bytecode": listings(run.timeline.header), "switch_points": switches_only_at_calls_and_jumps(run.python),
+                "gil_enabled": bool((run.timeline.header or {}).get("gil_enabled", True))}
 
     def _context(self, run: Run, view: View) -> dict[str, Any]:
         """Everything drawn as of `view`, with the open parts as of now."""

@@ -252,19 +252,22 @@ def lines(vary: Mapping[str, Any], outcomes: Sequence[Outcome], tasks_wait: bool
             out.append(Line(group, key, tuple(Mark(_workers(o), figure, o.run_id) for o in done
                                               if (figure := _figure(_result(o).get(key))) is not None)))
         if over_one_worker:
-            out.append(_over_one_worker(group, done))
+            out.append(_over_one_worker(group, done, any(o.workers == 1 for o in members)))
         ideals = [(o, ideal_of(o, tasks_wait)) for o in members]
         out.append(Line(group, IDEAL, tuple(Mark(_workers(o), value, o.run_id) for o, value in ideals if value is not None),
                         tasks_wait=tasks_wait))
     return out
 
 
-def _over_one_worker(group: tuple[tuple[str, Any], ...], done: list[Outcome]) -> Line:
+def _over_one_worker(group: tuple[tuple[str, Any], ...], done: list[Outcome], has_one: bool) -> Line:
     figures = [(o, _figure(_result(o).get(BASELINE))) for o in done]
     timed = [(o, ms) for o, ms in figures if ms]
     base = next((ms for o, ms in timed if o.workers == 1), None)
     if base is None:
-        note = "no point with workers=1 has finished in this line: no speedup to compute" if done else ""
+        if not has_one:  # none to wait for (lock-counter's workers start at 2): say so, not that it is coming
+            note = "this line has no point with workers=1, so no speedup over one worker to compute"
+        else:
+            note = "its point with workers=1 has not finished: no speedup to compute yet" if done else ""
         return Line(group, BASELINE, (), note)
     return Line(group, BASELINE, tuple(Mark(_workers(o), round(base / ms, 2), o.run_id) for o, ms in timed))
 

@@ -10,13 +10,31 @@ the run, a browser, another program. A speedup cannot exceed the cores left to t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from app.model.timeline import Timeline
+from app.model.overlap import Overlap, overlap
+from app.model.timeline import Span, Timeline
 
 MIN_PHASE_NS = 100_000_000  # shorter phases hold too few samples to average
 NOTABLE_CORES = 0.3  # other programs' use worth a sentence (less is within the jiffies' rounding)
+# /proc/stat counts in USER_HZ ticks, 100 a second on Linux (`getconf CLK_TCK`), and the kernel adds
+# to them a scheduler tick at a time (250 Hz here): each CPU's count may lag up to a tick at either end
+# of a window. A sample may say its own tick (`tick_ns`); this is the Linux ABI's.
+USER_HZ_TICK_NS = 10_000_000
+TOO_SHORT_CORES = 0.5  # a figure that may be off by this much is not given: the window was too short
+
+
+def resolution(cores: int, wall_ns: int, tick_ns: int = USER_HZ_TICK_NS) -> float:
+    """How far off a figure of busy cores from /proc/stat over `wall_ns` may be: a tick per CPU at each end."""
+    return round(2 * cores * tick_ns / wall_ns, 2) if wall_ns > 0 else float(cores)
+
+
+def within(cores: int, workers: float, others: float | None) -> tuple[float, float | None]:
+    """The figures as the machine allows them: the run's at most every core, others' at most what the run
+    left (each is measured on its own, with its own rounding; together they cannot exceed the machine)."""
+    workers = min(max(0.0, workers), float(cores))
+    return workers, None if others is None else round(min(max(0.0, others), cores - workers), 2)
 
 
 @dataclass(frozen=True)
@@ -28,10 +46,20 @@ class Stretch:
     end_ms: float
     workers_busy_cores: float
     others_busy_cores: float | None  # None where the machine's busy time could not be read
+    resolution_cores: float = 0.0  # how far off others_busy_cores may be (the ticks of /proc/stat)
+    first_task_ms: float | None = None  # from its start to the first span begun on a worker's lane in it
+    together_ms: float | None = None  # in it, how long two or more workers were on CPUs at once (overlap.py)
+
+    @property
+    def measurable(self) -> bool:
+        """Whether the window was long enough for /proc/stat's ticks to tell what other programs used."""
+        return self.resolution_cores < TOO_SHORT_CORES
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "start_ms": self.start_ms, "end_ms": self.end_ms,
-                "workers_busy_cores": self.workers_busy_cores, "others_busy_cores": self.others_busy_cores}
+                "workers_busy_cores": self.workers_busy_cores, "others_busy_cores": self.others_busy_cores,
+                "resolution_cores": self.resolution_cores, "first_task_ms": self.first_task_ms,
+                "together_ms": self.together_ms}
 
 
 @dataclass(frozen=True)
@@ -45,6 +73,10 @@ class Budget:
     unlaned_ms: float  # threads of the run that are no worker's (pool managers, queue feeders)
     waited_for_cpu_ms: float  # the run's threads ready to run, with no core free for them
     phases: list[Stretch]
+    resolution_cores: float = 0.0  # how far off others_busy_cores may be, over the whole run
+    # How long the worker lanes (all but main's) were on CPUs at the same time, by their strips
+    # (app/model/overlap.py): what a free-threaded run's parallelism is measured by. None: no strips.
+    parallel: Overlap | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +84,8 @@ class Budget:
             "others_busy_cores": self.others_busy_cores, "on_cpu_ms": self.on_cpu_ms,
             "recorder_ms": self.recorder_ms, "sampler_ms": self.sampler_ms, "unlaned_ms": self.unlaned_ms,
             "waited_for_cpu_ms": self.waited_for_cpu_ms, "phases": [p.to_json() for p in self.phases],
+            "resolution_cores": self.resolution_cores,
+            "parallel": None if self.parallel is None else self.parallel.to_json(),
         }
 
 
@@ -75,15 +109,30 @@ def _at(samples: list[tuple[int, dict[str, Any]]], ts: int, key: str) -> float |
     return float(v1 + (v2 - v1) * (ts - t1) / (t2 - t1))
 
 
-def _stretch(samples: list[tuple[int, dict[str, Any]]], name: str, start: int, end: int, t0: int) -> Stretch:
+def _stretch(samples: list[tuple[int, dict[str, Any]]], name: str, start: int, end: int, t0: int,
+             cores: int, tick_ns: int) -> Stretch:
     wall = end - start
     run = (_at(samples, end, "run_ns") or 0) - (_at(samples, start, "run_ns") or 0)
     sampler = (_at(samples, end, "sampler_ns") or 0) - (_at(samples, start, "sampler_ns") or 0)
     host_end, host_start = _at(samples, end, "host_busy_ns"), _at(samples, start, "host_busy_ns")
     others = None
     if host_end is not None and host_start is not None:
-        others = round(max(0.0, host_end - host_start - run - sampler) / wall, 2)
-    return Stretch(name, round((start - t0) / 1e6, 1), round((end - t0) / 1e6, 1), round(run / wall, 2), others)
+        others = max(0.0, host_end - host_start - run - sampler) / wall
+    workers, others = within(cores, round(run / wall, 2), others)
+    return Stretch(name, round((start - t0) / 1e6, 1), round((end - t0) / 1e6, 1), workers, others,
+                   resolution(cores, wall, tick_ns))
+
+
+def _first_task(timeline: Timeline, stretch: Stretch, phase: Span, workers: set[int], cores: int) -> Stretch:
+    """The stretch with when its first task began (the first span on a worker's lane within it), and how long
+    its workers were on CPUs at the same time. Only for
+    the phases an experiment names as such (a pool's), not for every long wait of main: a lock experiment's
+    join covers hundreds of thousands of wait spans, and the budget is computed on every look at the run."""
+    first = min((s.start_ns for s in timeline.spans
+                 if s.lane in workers and phase.start_ns <= s.start_ns < phase.end_ns), default=None)
+    together = overlap(timeline.cpu_spans, workers, cores, (phase.start_ns, phase.end_ns))
+    return replace(stretch, first_task_ms=None if first is None else round((first - phase.start_ns) / 1e6, 1),
+                   together_ms=None if together is None else together.together_ms)
 
 
 def budget(timeline: Timeline) -> Budget | None:
@@ -93,16 +142,20 @@ def budget(timeline: Timeline) -> Budget | None:
         return None
     (first_ts, first), (last_ts, last) = samples[0], samples[-1]
     t0 = timeline.t0_ns or first_ts
-    whole = _stretch(samples, "the run", first_ts, last_ts, t0)
+    cores = int(last.get("cores") or 1)
+    tick_ns = int(last.get("tick_ns") or USER_HZ_TICK_NS)
+    whole = _stretch(samples, "the run", first_ts, last_ts, t0, cores, tick_ns)
     phases = []
     main = timeline.by_worker.get("main")
+    workers = {lane.index for lane in timeline.lanes if lane.worker != "main"}
     if main is not None:
         for span in timeline.spans:  # main's outermost spans: serial, thread pool, process pool, ...
             if span.lane == main.index and span.depth == 0 and span.end_ns - span.start_ns >= MIN_PHASE_NS:
-                phases.append(_stretch(samples, span.name, span.start_ns, span.end_ns, t0))
+                stretch = _stretch(samples, span.name, span.start_ns, span.end_ns, t0, cores, tick_ns)
+                phases.append(stretch if span.category != "phase" else _first_task(timeline, stretch, span, workers, cores))
         phases.sort(key=lambda p: p.start_ms)
     return Budget(
-        cores=int(last.get("cores") or 1),
+        cores=cores,
         workers_busy_cores=whole.workers_busy_cores,
         others_busy_cores=whole.others_busy_cores,
         on_cpu_ms={lane.worker: round(lane.cpu_ns / 1e6, 1) for lane in timeline.lanes},
@@ -111,24 +164,37 @@ def budget(timeline: Timeline) -> Budget | None:
         unlaned_ms=round(timeline.unlaned_ns / 1e6, 1),
         waited_for_cpu_ms=round((last["waited_ns"] - first["waited_ns"]) / 1e6, 1),
         phases=phases,
+        resolution_cores=whole.resolution_cores,
+        parallel=overlap(timeline.cpu_spans, workers, cores),
     )
 
 
 def sentences(b: Budget, result: dict[str, Any] | None = None) -> list[str]:
-    """What the budget says about this run, in words: each figure measured in it (and a word on
-    the speedup where `result`, the run's, reports one)."""
+    """What the budget says about this run, in words: each figure measured in it, with how far off it
+    may be, or that its window was too short to tell (and a word on the speedup where `result`, the
+    run's, reports one)."""
     speedup = any("speedup" in key for key in (result or {}))
     words = [f"The run's threads and processes kept {b.workers_busy_cores:.1f} of {b.cores} "
              f"core{'s' if b.cores != 1 else ''} busy on average."]
     if b.others_busy_cores is not None:
-        words[0] = words[0][:-1] + f"; other programs used {b.others_busy_cores:.1f}."
+        if b.resolution_cores < TOO_SHORT_CORES:
+            words[0] = words[0][:-1] + (f"; other programs used {b.others_busy_cores:.1f} "
+                                        f"(give or take {b.resolution_cores:.2f}: /proc/stat counts in ticks).")
+        else:
+            words[0] = words[0][:-1] + ("; what other programs used, the run was too short to tell (/proc/stat counts "
+                                        f"in ticks: over it, a figure could be off by {b.resolution_cores:.1f} cores).")
     for phase in b.phases:
         others = phase.others_busy_cores
-        if others is not None and others >= NOTABLE_CORES:
+        if others is not None and others >= max(NOTABLE_CORES, phase.resolution_cores) and phase.measurable:
             left = max(0.0, b.cores - others)
-            words.append(f"During “{phase.name}” other programs used {others:.1f} of {b.cores} cores: "
-                         f"the run got {phase.workers_busy_cores:.1f}, and could have had {left:.1f} at most."
-                         + (" A speedup measured there cannot exceed that." if speedup else ""))
+            said = (f"During “{phase.name}” other programs used {others:.1f} of {b.cores} cores (give or take "
+                    f"{phase.resolution_cores:.2f}): the run got {phase.workers_busy_cores:.1f}, and could have had "
+                    f"{left:.1f} at most.")
+            if speedup and phase.name == "serial":
+                said += " The serial run is the yardstick: slowed so, it makes the speedups over it larger."
+            elif speedup:
+                said += " A speedup measured there cannot exceed that."
+            words.append(said)
     if b.waited_for_cpu_ms >= 10:
         words.append(f"Its threads spent {b.waited_for_cpu_ms:,.0f} ms in all ready to run with no core free for them.")
     words.append(f"Measuring this cost {b.sampler_ms:,.0f} ms of CPU, recording {b.recorder_ms:,.0f} ms.")

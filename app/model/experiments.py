@@ -44,6 +44,12 @@ class Experiment:
     verdict: Callable[[dict[str, Any], dict[str, Any], str], tuple[bool | None, str]] | None = field(
         default=None, compare=False)
     fixed_variant: Variant | None = field(default=None, compare=False)  # its module's FIXED_VARIANT
+    # What to notice on a run without a GIL (a free-threaded build), where `notice` tells of GIL switches.
+    notice_without_gil: str = ""
+
+    def notice_for(self, gil_enabled: bool) -> str:
+        """What to notice on a run whose interpreter had the GIL on, or off."""
+        return self.notice if gil_enabled or not self.notice_without_gil else self.notice_without_gil
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -60,7 +66,7 @@ def load(module_name: str, lab_params: tuple[Param, ...] = ()) -> Experiment:
                       (*m.PARAMS, *lab_params),
                       inspect.getsource(m), getattr(m, "MEASURES_TIME", False), getattr(m, "TASKS_WAIT", False),
                       getattr(m, "findings", None), getattr(m, "verdict", None),
-                      Variant.of(getattr(m, "FIXED_VARIANT", None)))
+                      Variant.of(getattr(m, "FIXED_VARIANT", None)), getattr(m, "NOTICE_WITHOUT_GIL", ""))
 
 
 def catalogue(modules: tuple[str, ...] = MODULES, lab_params: tuple[Param, ...] = ()) -> dict[str, Experiment]:

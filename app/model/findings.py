@@ -2,7 +2,9 @@
 verdict on the lesson: `verdict(params, result, python)`, one sentence and whether it showed. Pure.
 
 A function that also takes `cpu` gets the run's CPU budget as plain data (None where it was not
-measured): {"cores", "others_busy_cores", "phases": {name: {"workers_busy_cores", "others_busy_cores"}}},
+measured): {"cores", "others_busy_cores", "phases": {name: {"workers_busy_cores", "others_busy_cores", "start_ms", "end_ms",
+"resolution_cores", "first_task_ms", "together_ms"}},
+"parallel": {"together_ms", "span_ms"} or None (how long the workers were on CPUs at the same time)},
 so a sentence about why a speedup fell short can say what other programs took, not guess it.
 
 The sentences come from the experiment module (experiments/*.py), each chosen from the run's own
@@ -28,8 +30,12 @@ def cpu_data(budget: Budget | None) -> dict[str, Any] | None:
     if budget is None:
         return None
     return {"cores": budget.cores, "others_busy_cores": budget.others_busy_cores,
-            "phases": {p.name: {"workers_busy_cores": p.workers_busy_cores, "others_busy_cores": p.others_busy_cores}
-                       for p in budget.phases}}
+            "phases": {p.name: {"workers_busy_cores": p.workers_busy_cores, "others_busy_cores": p.others_busy_cores,
+                                "start_ms": p.start_ms, "end_ms": p.end_ms,
+                                "resolution_cores": p.resolution_cores, "first_task_ms": p.first_task_ms,
+                                "together_ms": p.together_ms}
+                       for p in budget.phases},
+            "parallel": None if budget.parallel is None else budget.parallel.to_json()}
 
 
 def _call(fn: Callable[..., Any], params: dict[str, Any], result: dict[str, Any], python: str | None,

@@ -92,6 +92,11 @@ class Run:
         return header.get("python") if header else None
 
     @property
+    def notice(self) -> str:
+        """What to notice on this run: its experiment's words for an interpreter with the GIL, or without."""
+        return self.experiment.notice_for(bool(self.conditions.get("gil_enabled", True)))
+
+    @property
     def result(self) -> dict[str, Any] | None:
         return self.timeline.result
 
