@@ -128,6 +128,7 @@ class Turns:
         self.held: list[Switch | Lost | Exit] = []  # newer than the last cut-off: folded next time
         self.last_on_cpu: dict[int, int] = {}  # cpu -> time of its last record (a lost gap starts there)
         self.ran: set[int] = set()  # tids seen since `take_ran`
+        self.folded_to = since  # every record up to this time is folded
 
     def feed(self, records: list[Switch | Lost | Exit], upto: int) -> tuple[list[Turn], list[Gap]]:
         """Fold the records up to time `upto` (with those held from before); hold the rest."""
@@ -157,6 +158,7 @@ class Turns:
                     turns.append(Turn(record.tid, began_cpu[0], record.time, began_cpu[1], VOLUNTARY))
             self.last_on_cpu[record.cpu] = record.time
         self.held = pending[cut:]
+        self.folded_to = max(self.folded_to, upto)
         return turns, gaps
 
     def _switch(self, record: Switch, turns: list[Turn]) -> None:
@@ -175,7 +177,8 @@ class Turns:
             turns.append(Turn(tid, began[0], time, began[1], PREEMPTED if record.preempted else VOLUNTARY))
 
     def open_turns(self, now: int) -> list[Turn]:
-        """The turns going on, cut at `now` (they go on as new ones): a page draws them live."""
+        """The turns going on, cut at `now` (they go on as new ones): a page draws them live.
+        `now` must not be past `folded_to` (a switch-out held for later may come before it)."""
         turns = []
         for tid, (began, cpu) in self.on.items():
             if now > began:

@@ -15,9 +15,9 @@ KINDS = {
     "H": "header", "L": "lane", "B": "begin", "E": "end", "I": "instant",
     "C": "counter", "R": "result", "F": "failure", "S": "service",
     # From the on-CPU sampler (experiments/sampler.py), not the recorder:
-    "T": "oncpu", "X": "exit", "M": "machine",
+    "T": "oncpu", "X": "exit", "M": "machine", "G": "gap",
 }
-SAMPLED = frozenset({"oncpu", "exit", "machine"})  # what the kernel says, not what the code said
+SAMPLED = frozenset({"oncpu", "exit", "machine", "gap"})  # what the kernel says, not what the code said
 
 
 class Event(NamedTuple):
@@ -26,15 +26,19 @@ class Event(NamedTuple):
     worker: str
     name: str = ""
     category: str = ""
-    # header/lane/result/failure info, a counter's value, a notify's/woken's key, or an oncpu's (tid, end_ns)
+    # header/lane/result/failure info, a counter's value, a notify's/woken's key, or an oncpu's
+    # (tid, end_ns, cpu, how): cpu -1 and how "" where the /proc sampler could not tell
+    # (how: "p" preempted, "v" gave the CPU up, "" going on or unknown)
     value: Any = None
 
     def to_json(self, lane_of_tid: dict[int, str] | None = None) -> dict[str, Any]:
         """The API's form; an oncpu event's worker is the lane of its thread (`lane_of_tid`), "" if none."""
         out: dict[str, Any] = {"ts_ns": self.ts_ns, "worker": self.worker, "kind": self.kind}
         if self.kind == "oncpu":
-            tid, end = self.value
+            tid, end, cpu, how = self.value
             out.update(worker=(lane_of_tid or {}).get(tid, ""), tid=tid, start_ns=self.ts_ns, end_ns=end)
+            if cpu >= 0:
+                out.update(cpu=cpu, ended={"p": "preempted", "v": "voluntary"}.get(how, ""))
             return out
         if self.kind == "begin":
             out["start_ns"] = self.ts_ns
@@ -65,8 +69,10 @@ def decode(raw: list[Any]) -> Event:
         return Event(KINDS[code], ts, worker, name if type(name) is str else str(name),
                      category if type(category) is str else str(category),
                      key if key is None or type(key) is str else str(key))
-    if code == "T":  # ["T", start_ns, "", tid, end_ns]
-        return Event("oncpu", ts, worker, value=(int(raw[3]), int(raw[4])))
+    if code == "T":  # ["T", start_ns, "", tid, end_ns] from /proc, [..., cpu, how] from the switch records
+        if len(raw) > 6:
+            return Event("oncpu", ts, worker, value=(int(raw[3]), int(raw[4]), int(raw[5]), str(raw[6])))
+        return Event("oncpu", ts, worker, value=(int(raw[3]), int(raw[4]), -1, ""))
     if code == "C":
         name = raw[3]
         return Event("counter", ts, worker, name if type(name) is str else str(name), "", raw[4])
