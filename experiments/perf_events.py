@@ -194,8 +194,8 @@ class SwitchEvents:
                 view.release()
             found, used = parse(data)
             for record in found:
-                if type(record) is Lost:
-                    self.lost += record.count
+                if isinstance(record, Lost):
+                    self.lost += record.lost
             records += found
             struct.pack_into("<Q", buffer, DATA_TAIL, tail + used)
         return records

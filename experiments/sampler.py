@@ -156,9 +156,9 @@ def turn_event(turn: Turn) -> str:
 
 def gap_event(gap: Gap, buffer_kib: int) -> str:
     """Records the kernel dropped: a gap in every strip, with why (never drawn as idle)."""
-    why = (f"the kernel dropped {gap.count} context-switch record{'s' if gap.count != 1 else ''} on CPU {gap.cpu}: "
+    why = (f"the kernel dropped {gap.lost} context-switch record{'s' if gap.lost != 1 else ''} on CPU {gap.cpu}: "
            f"its {buffer_kib} KiB buffer was full before the lab read it (the machine was too busy to read in time)")
-    return json.dumps(["G", gap.start, "", {"end_ns": gap.end, "cpu": gap.cpu, "lost": gap.count, "why": why}],
+    return json.dumps(["G", gap.start, "", {"end_ns": gap.end, "cpu": gap.cpu, "lost": gap.lost, "why": why}],
                       separators=(",", ":"))
 
 
@@ -621,19 +621,40 @@ class Control:
                 pass
 
 
-def open_switches(root: int) -> tuple[perf_events.SwitchEvents | None, dict]:
-    """The kernel's switch records of `root`'s tree from now on, or why not: (events, what the header says)."""
-    if os.environ.get(SOURCE_ENV, "auto") == "proc":
+def open_switches(root: int, source: str = "auto", pretend_paranoid: int | None = None,
+                  ) -> tuple[perf_events.SwitchEvents | None, dict]:
+    """The kernel's switch records of `root`'s tree from now on, or why not: (events, what the header says).
+
+    What the header says: {"source": "switches"}, or {"source": "proc", "reason": why, "fix": what
+    would allow the switch records ("" if nothing the lab could say)}.
+    """
+    if source == "proc":
         return None, {"source": "proc", "reason": f"the /proc sampler was chosen ({SOURCE_ENV}=proc)", "fix": ""}
-    pretend = os.environ.get(PARANOID_ENV, "")
     try:
-        events = perf_events.SwitchEvents(root, paranoid_level=int(pretend) if pretend.strip() else None)
+        events = perf_events.SwitchEvents(root, paranoid_level=pretend_paranoid)
         events.enable()
     except perf_events.Unavailable as why:
         return None, {"source": "proc", "reason": why.reason, "fix": why.fix}
     except (OSError, ValueError) as exc:
         return None, {"source": "proc", "reason": f"the switch records could not be opened: {exc}", "fix": ""}
     return events, {"source": "switches"}
+
+
+def source_here(source: str = "auto", pretend_paranoid: int | None = None) -> dict:
+    """Which source a run would draw its strips from on this machine now, and if the /proc sampler,
+    why and the fix (the header's form, see `open_switches`): for a server to say at its start."""
+    off = unavailable()
+    if off is not None:
+        return {"source": "", "reason": off, "fix": ""}
+    events, said = open_switches(os.getpid(), source, pretend_paranoid)
+    if events is not None:
+        events.close()
+    return said
+
+
+def _from_env() -> tuple[str, int | None]:
+    pretend = os.environ.get(PARANOID_ENV, "").strip()
+    return os.environ.get(SOURCE_ENV, "auto"), int(pretend) if pretend.lstrip("-").isdigit() else None
 
 
 def fork(out_fd: int = 1) -> tuple[int, Control, dict]:
@@ -657,7 +678,7 @@ def fork(out_fd: int = 1) -> tuple[int, Control, dict]:
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)  # the job arrives on the runner's stdin: never ours to read
             os.close(devnull)
-            switches, source = open_switches(root)
+            switches, source = open_switches(root, *_from_env())
             os.write(ready_write, json.dumps(source).encode())
             os.close(ready_write)
             run(root, read_end, out_fd, switches)

@@ -45,7 +45,7 @@ class Switch(NamedTuple):
 class Lost(NamedTuple):
     time: int  # when the kernel could write again
     cpu: int
-    count: int  # records dropped
+    lost: int  # records dropped
 
 
 class Exit(NamedTuple):
@@ -110,7 +110,7 @@ class Gap(NamedTuple):
     start: int
     end: int
     cpu: int
-    count: int
+    lost: int
 
 
 class Turns:
@@ -145,14 +145,14 @@ class Turns:
                 self._switch(record, turns)
             elif type(record) is Lost:
                 start = self.last_on_cpu.get(record.cpu, self.since)
-                gaps.append(Gap(min(start, record.time), record.time, record.cpu, record.count))
+                gaps.append(Gap(min(start, record.time), record.time, record.cpu, record.lost))
                 # Whatever was on that CPU may have switched out unseen: its turn ends where knowledge does.
                 for tid, (began, cpu) in list(self.on.items()):
                     if cpu == record.cpu:
                         del self.on[tid]
                         if start > began:
                             turns.append(Turn(tid, began, start, cpu, ""))
-            else:  # Exit: the thread's last turn ends as it does
+            elif type(record) is Exit:  # the thread's last turn ends as it does
                 began_cpu = self.on.pop(record.tid, None)
                 if began_cpu is not None and record.time > began_cpu[0]:
                     turns.append(Turn(record.tid, began_cpu[0], record.time, began_cpu[1], VOLUNTARY))

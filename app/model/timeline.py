@@ -30,6 +30,7 @@ from app.model.events import Event
 from app.model.scale import resolution_for
 
 ON_CPU = "oncpu"  # the category (and name) of an on-CPU span
+LOST = "lost"  # the category of a gap in the on-CPU strips: switch records the kernel dropped
 
 
 def signal_name(number: int) -> str:
@@ -492,7 +493,10 @@ class Timeline:
         end = info.get("end_ns")
         if not isinstance(end, int) or end < start:
             return
-        self.gaps.append(Gap(start, end, int(info.get("lost") or 0), str(info.get("why") or "records lost")))
+        gap = Gap(start, end, int(info.get("lost") or 0), str(info.get("why") or "records lost"))
+        self.gaps.append(gap)
+        for lane in self.lanes:  # each strip shows it; lanes that come later began after it, as a rule
+            self.cpu_spans.append(Span(lane.index, LOST, LOST, start, max(end, start + 1), cut=gap.why))
 
     def lost_records(self) -> int:
         """How many switch records the kernel dropped in all (0: every turn of the run is drawn)."""

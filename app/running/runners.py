@@ -24,7 +24,7 @@ from typing import Any
 from app import ROOT
 from app.running.pythons import PARAM_NAME
 from app.settings import Settings
-from experiments import lifeline, rlimits
+from experiments import lifeline, rlimits, sampler
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,14 @@ def runner_env() -> dict[str, str]:
         # its first arena: past RLIMIT_AS, so no thread could start. 64 MiB (in KiB) reserved at a time.
         "MIMALLOC_ARENA_RESERVE": "65536",
     }
+
+
+def oncpu_env(settings: Settings) -> dict[str, str]:
+    """What the runner's sampler is told to use (experiments/sampler.py): it opens its source before the job comes."""
+    env: dict[str, str] = {sampler.SOURCE_ENV: settings.oncpu_source}
+    if settings.oncpu_pretend_paranoid is not None:
+        env[sampler.PARANOID_ENV] = str(settings.oncpu_pretend_paranoid)
+    return env
 
 
 def job(module: str, params: dict[str, Any], settings: Settings, user_tasks_before: int) -> dict[str, Any]:
@@ -131,7 +139,7 @@ async def start_runner(settings: Settings, python: str | None = None) -> Runner:
         proc = await asyncio.create_subprocess_exec(
             python or settings.python, "-m", "experiments.runner",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            cwd=ROOT, env={**runner_env(), lifeline.ENV: str(lifeline_fd)},
+            cwd=ROOT, env={**runner_env(), lifeline.ENV: str(lifeline_fd), **oncpu_env(settings)},
             start_new_session=True, pass_fds=(lifeline_fd,),
         )
     except BaseException:
