@@ -118,17 +118,30 @@ def decode_wire(wire: bytes) -> list[Event]:
     return _decode_batches(json.loads(b"[" + wire.replace(b"\n", b",") + b"]"))
 
 
+TORN = "torn"  # the kind of a line that was an event batch once, cut by another writer's bytes
+
+
+def looks_torn(line: bytes) -> bool:
+    """A bad line that begins or ends like a batch: a batch another write cut into, not a program's text."""
+    line = line.strip()
+    return line.startswith(b'[["') or line.endswith(b"]]")
+
+
 @dataclass
 class StreamParser:
     """Split a byte stream into lines and lines into events.
 
     A line that is not a valid event batch (a stray write to fd 1 by C code, a truncated
-    last line from a killed runner) becomes an "output" event instead of breaking the run.
+    last line from a killed runner) becomes an "output" event instead of breaking the run;
+    one that looks like a batch another write tore (`looks_torn`), or any bad line on a pipe
+    that only ever carries batches (`batches_only`: the sampler's), a "torn" event: counted
+    and shown as such, never as the run's output.
     """
 
     pending: bytes = b""
     last_ts: int = 0
     wire: bytes = b""  # the last feed's complete lines (stripped) when every one was a batch, else b""
+    batches_only: bool = False
 
     def feed(self, data: bytes) -> list[Event]:
         data = self.pending + data
@@ -148,15 +161,26 @@ class StreamParser:
         return events
 
     def close(self) -> list[Event]:
+        """The last line, without its newline: a runner killed mid-write (kept as output, as it came)."""
         rest, self.pending = self.pending, b""
-        return self._parse_line(rest) if rest.strip() else []
+        return self._parse_line(rest, last=True) if rest.strip() else []
 
-    def _parse_line(self, line: bytes) -> list[Event]:
+    def _parse_line(self, line: bytes, last: bool = False) -> list[Event]:
         try:
             batch = json.loads(line)
+        except ValueError:  # not JSON: a program's text, or a batch another write cut into
+            batch = None
+            torn = not last and (self.batches_only or looks_torn(line))
+        else:
+            torn = False
+        try:
+            if batch is None:
+                raise ValueError("not JSON")
             events = [decode(raw) for raw in batch]
         except (ValueError, KeyError, IndexError, TypeError):
             text = line.decode("utf-8", "replace")[:300]
+            if torn:
+                return [Event(TORN, self.last_ts, "main", text, TORN)]
             return [Event("output", self.last_ts, "main", text, "output")]
         if events:
             self.last_ts = max(self.last_ts, events[-1].ts_ns)

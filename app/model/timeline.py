@@ -26,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
-from app.model.events import Event
+from app.model.events import TORN, Event
 from app.model.scale import resolution_for
 
 ON_CPU = "oncpu"  # the category (and name) of an on-CPU span
@@ -46,6 +46,7 @@ HELD_MAX = 4096  # intervals kept per thread before its lane is known (then only
 NOTIFIES_KEPT = 1024  # notifies (and wokens) held for a partner, of each sort: older ones never pair in practice
 LAST_LANE = 1 << 62  # above any lane index: (ts, LAST_LANE) sorts after every (ts, lane)
 PRINTS_KEPT = 1000  # printed lines kept for the output pane; past that only their number
+TORN_KEPT = 20  # torn lines kept to show; past that only their number
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +346,8 @@ class Timeline:
     service_ns: dict[str, int] = field(default_factory=dict)  # on-CPU time by role
     held: dict[int, list[tuple[int, int, int, str]]] = field(default_factory=dict)  # by tid: intervals before its lane
     gaps: list[Gap] = field(default_factory=list)  # switch records the kernel dropped: unknown, not idle
+    torn: int = 0  # lines of events another write cut into (their events are lost)
+    torn_lines: list[str] = field(default_factory=list)  # the first TORN_KEPT of them, cut short
     unlaned_ns: int = 0  # on-CPU time of the run's threads that never had a lane
     resolution_ns: int = 0  # shapes closer than this are merged (0: never)
     _until_ns: int = -1  # the run's length up to which `resolution_ns` holds
@@ -375,6 +378,11 @@ class Timeline:
         if kind == "output":
             self.output.append(event.name)
             self._printed(ts, None, event.name)  # raw text on the event pipe: no lane said it
+            return
+        if kind == TORN:  # events lost to a write that cut into them: counted, never the run's output
+            self.torn += 1
+            if len(self.torn_lines) < TORN_KEPT:
+                self.torn_lines.append(event.name)
             return
         if kind in WORKERLESS:
             self._kernel(event)
