@@ -34,12 +34,13 @@ from typing import Callable
 from experiments.switch_records import Exit, Lost, Switch, parse, unwrap
 
 PARANOID = "/proc/sys/kernel/perf_event_paranoid"
-# 128 KiB per CPU. Counted on this machine, a 16-thread lock-counter writes some 1-2 MB/s of
-# switch records across both CPUs (32 bytes a record, two per switch); the kernel wakes the
-# reader at half a buffer (64 KiB: 2 000 switches), so it reads about every 50 ms at worst, its
-# usual pace. Small on purpose: an unprivileged user may lock `perf_event_mlock_kb` (516 KiB)
-# per CPU in all, for every run it has at once.
-DATA_PAGES = 32
+# 256 KiB per CPU. Counted on this machine, lock-counter at 16 threads (window=call) writes some
+# 30 000 switch records a second, about 0.5 MB/s per CPU (32 bytes a record); the kernel wakes the
+# reader at half a buffer, and the reader is read every 20 ms, but on a loaded machine it may not
+# get a CPU for 200 ms (measured: with 128 KiB it lost records then, with 1 MiB never). 256 KiB
+# holds half a second of that storm. Not more: an unprivileged user may lock `perf_event_mlock_kb`
+# (516 KiB) per CPU for all its runs at once, beyond which RLIMIT_MEMLOCK counts.
+DATA_PAGES = 64
 SYSCALL = {"x86_64": 298, "aarch64": 241, "arm64": 241}
 
 PERF_TYPE_SOFTWARE = 1

@@ -157,7 +157,8 @@ def turn_event(turn: Turn) -> str:
 def gap_event(gap: Gap, buffer_kib: int) -> str:
     """Records the kernel dropped: a gap in every strip, with why (never drawn as idle)."""
     why = (f"the kernel dropped {gap.lost} context-switch record{'s' if gap.lost != 1 else ''} on CPU {gap.cpu}: "
-           f"its {buffer_kib} KiB buffer was full before the lab read it (the machine was too busy to read in time)")
+           f"its {buffer_kib} KiB buffer filled faster than the lab read it (a storm of switches, or a machine too busy "
+           "to give the reader a CPU in time)")
     return json.dumps(["G", gap.start, "", {"end_ns": gap.end, "cpu": gap.cpu, "lost": gap.lost, "why": why}],
                       separators=(",", ":"))
 
@@ -513,6 +514,7 @@ def run_exact(root: int, control: int, out_fd: int, switches: perf_events.Switch
     switches.read()  # what the runner did before GO (waiting for its job, importing) is not the run's
     turns = Turns(since)
     sampler = Sampler(root, out_fd, exact=True)
+    sampler.tick_s = READ_EVERY_S  # what the budget reports as its tick: how often the records are read
     buffer_kib = switches.size // 1024
     sampler.poll.register(control, select.EPOLLIN)
     perf_fds = set(switches.fds)

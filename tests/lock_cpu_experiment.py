@@ -2,7 +2,7 @@
 
 The tutorial's increment/decrement (experiments/lock_counter.py) as they are; each thread reads
 `time.thread_time_ns()` (CLOCK_THREAD_CPUTIME_ID: the kernel's own total for the thread) as its
-task ends, so a test can hold each lane's drawn on-CPU time against it.
+task ends, and when, so a test can hold each lane's drawn on-CPU time up to then against it.
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def run(params, rec):
 
     def worker(function):
         traced(function, rec, function.__name__ + "(lock, {1})", "cpu")(lock, n)
-        totals[threading.current_thread().name] = time.thread_time_ns()
+        # When, and how much: the strip is held against the kernel's total up to this moment.
+        totals[threading.current_thread().name] = (time.monotonic_ns(), time.thread_time_ns())
 
     threads = [threading.Thread(target=worker, args=(increment if i % 2 == 0 else decrement,), name=f"worker-{i + 1}")
                for i in range(params["workers"])]

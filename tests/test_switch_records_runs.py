@@ -118,11 +118,14 @@ def test_sixteen_lock_counter_threads_each_have_their_strip_as_long_as_the_kerne
     assert len(counted) == 16
     if source.per_thread is None:
         pytest.skip("the /proc sampler misses short turns of many threads (docs/oncpu.md, Limits)")
-    for worker, kernel_ns in counted.items():
-        drawn = timeline.by_worker[worker].cpu_ns
+    for worker, (read_at, kernel_ns) in counted.items():
         assert worker in lanes, f"{worker} computed {kernel_ns / MS:.1f} ms and has no strip"
-        # The strip also holds the thread's last microseconds, after it read its total, up to its exit.
-        assert abs(drawn - kernel_ns) <= source.per_thread * kernel_ns + 0.2 * MS, (worker, drawn, kernel_ns)
+        # Up to when the thread read its total (after it, the thread still ends: GIL waits, its exit).
+        drawn = sum(min(end, read_at) - start for start, end in lanes[worker] if start < read_at)
+        # A turn is wall time between two switches; the kernel's total leaves out what interrupts and
+        # the hypervisor took meanwhile. Alone that is < 0.5 %; on this loaded virtual machine a thread
+        # of a few ms with one long preempted turn was seen 6-10 % (some 0.4 ms) over, once in a dozen.
+        assert abs(drawn - kernel_ns) <= max(source.per_thread * kernel_ns, 0.5 * MS), (worker, drawn, kernel_ns)
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "fork"])
