@@ -2,7 +2,7 @@
 
 Two sources. Where the kernel allows it (experiments/perf_events.py: `perf_event_paranoid` <= 2,
 or CAP_PERFMON), it writes a record of every context switch of the run's threads itself, and
-this process only reads them (`Switches` below): exact edges, the CPU, preempted or not, and no
+this process only reads them (`run_exact` below): exact edges, the CPU, preempted or not, and no
 tick at all. Elsewhere (paranoid 3 or 4, a container without CAP_PERFMON, LAB_ONCPU_SOURCE=proc)
 it samples /proc as described next, and the header says why and what would allow the exact one.
 
@@ -15,16 +15,20 @@ turns, two processes overlap on two cores, a sleeping thread shows nothing.
 
 It is its own process, forked by the runner before the experiment is imported (so it never
 takes an experiment interpreter's GIL and adds no instrumentation to its loops), and writes
-its events to the runner's event pipe in the recorder's wire format (whole lines of at most
-PIPE_BUF bytes: atomic, so they never interleave with the recorder's):
+its events in the recorder's wire format to a pipe of its own that the server reads (OUT_FD_ENV;
+without one, the runner's event pipe, in whole lines of at most PIPE_BUF bytes):
 
-  ["T", start_ns, "", tid, end_ns]   thread `tid` was on a CPU from start_ns to end_ns
+  ["T", start_ns, "", tid, end_ns]   thread `tid` was on a CPU from start_ns to end_ns (/proc)
+  ["T", start_ns, "", tid, end_ns, cpu, how]   the same from the switch records: the CPU it ran on,
+                                      and how the turn ended ("p" preempted, "v" gave the CPU up,
+                                      "" cut while going on, so a page draws it live)
+  ["G", start_ns, "", {end_ns, cpu, lost, why}]   switch records the kernel dropped: unknown, not idle
   ["X", ts, "", {pid, signal, status, known}]   a process of the run ended (its exit status,
                                       read while it is a zombie, before its parent reaps it)
   ["M", ts, "", {...}]               the CPU budget so far (cumulative): the machine's cores and
                                       busy time, the run's CPU and its wait for a CPU, our own cost
 
-Cost: one wake-up and one pread per thread per tick (two for a thread that ran part of it).
+Cost of the /proc sampler: one wake-up and one pread per thread per tick (two for a thread that ran part of it).
 The tick is 1 ms with a few threads; with more it adapts (up to 4 ms) so the sampler stays near
 TARGET_SHARE of one core; see Placer for why such ticks still place turns. docs/oncpu.md has
 the whole story. Stdlib only, Python 3.9+, Linux.
