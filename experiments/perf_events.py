@@ -31,7 +31,7 @@ import platform
 import struct
 from typing import Callable
 
-from experiments.switch_records import Exit, Lost, Switch, parse, unwrap
+from experiments.switch_records import Lost, Record, parse, unwrap
 
 PARANOID = "/proc/sys/kernel/perf_event_paranoid"
 # 256 KiB per CPU. Counted on this machine, lock-counter at 16 threads (window=call) writes some
@@ -178,9 +178,9 @@ class SwitchEvents:
         for fd in self.fds:
             fcntl.ioctl(fd, IOC_ENABLE, 0)
 
-    def read(self) -> list[Switch | Lost | Exit]:
+    def read(self) -> list[Record]:
         """Every record written since the last read, each CPU's in order; advances data_tail."""
-        records: list[Switch | Lost | Exit] = []
+        records: list[Record] = []
         for buffer in self.maps:
             head = struct.unpack_from("<Q", buffer, DATA_HEAD)[0]
             tail = struct.unpack_from("<Q", buffer, DATA_TAIL)[0]

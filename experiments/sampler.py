@@ -70,7 +70,7 @@ now = time.monotonic_ns
 SOURCE_ENV = "LAB_ONCPU_SOURCE"  # "proc": the /proc sampler even where the kernel's switch records are allowed
 PARANOID_ENV = "LAB_ONCPU_PRETEND_PARANOID"  # a perf_event_paranoid level to act as if the kernel had
 OUT_FD_ENV = "LAB_ONCPU_FD"  # the pipe of our own the server reads our events from (else the runner's fd 1)
-READ_EVERY_S = 0.02  # switch records are read at the recorder's pace (its FLUSH_INTERVAL_S)
+READ_EVERY_S = 0.05  # switch records are read as often as events are written (WRITE_EVERY_S)
 # A record stamped up to this long before a read began may still be being written by another CPU:
 # it is folded at the next read, so a thread moving between CPUs is never paired out of order.
 RECORD_SLACK_NS = 200_000
@@ -288,6 +288,21 @@ class Sampler:
                         seen.add(child)
                         todo.append(child)
         self._baseline = False
+
+    def started(self, pid: int, tid: int) -> None:
+        """A FORK record: thread `tid` of process `pid` started (its first thread, if a process)."""
+        if pid == self.me or pid in self.gone:
+            return
+        if pid not in self.processes:
+            if pid == tid and self._watch(pid):
+                try:  # a process forked from a thread of many has only that one; spawn's exec keeps it
+                    for task in map(int, os.listdir(f"{self.proc}/{pid}/task")):
+                        self._add_thread(pid, task)
+                except OSError:  # gone already
+                    pass
+            return
+        if tid not in self.threads:
+            self._add_thread(pid, tid)
 
     def _watch(self, pid: int) -> bool:
         try:
@@ -511,9 +526,10 @@ def run(root: int, control: int, out_fd: int = 1, switches: perf_events.SwitchEv
 
 
 def run_exact(root: int, control: int, out_fd: int, switches: perf_events.SwitchEvents) -> None:
-    """Read the kernel's switch records at the recorder's pace (or sooner, when a buffer is half
-    full); /proc only finds the run's processes, to read how each ended, and their threads' wait
-    for a CPU. No tick, no priority: this process wakes some 50 times a second."""
+    """Read the kernel's switch records at the pace events are written (or sooner, when a buffer is
+    half full). The records also say when a thread or process starts (FORK): a new process is watched
+    at once, to read how it ends, and a new thread's wait for a CPU is read from its schedstat at the
+    budget's pace. No tick, no polling of /proc, no priority: this process wakes some 20 times a second."""
     since = now()
     switches.read()  # what the runner did before GO (waiting for its job, importing) is not the run's
     turns = Turns(since)
@@ -537,33 +553,28 @@ def run_exact(root: int, control: int, out_fd: int, switches: perf_events.Switch
         done, gaps = turns.feed(switches.read(), upto)
         if final:
             done += turns.open_turns(turns.folded_to)
+        events, run_ns = sampler.events, 0
         for turn in done:
-            sampler.run_ns += turn.end - turn.start
-            sampler.events.append(turn_event(turn))
+            run_ns += turn.end - turn.start
+            events.append(turn_event(turn))
+        sampler.run_ns += run_ns
         for gap in gaps:
-            sampler.events.append(gap_event(gap, buffer_kib))
+            events.append(gap_event(gap, buffer_kib))
+        for fork in turns.take_forks():
+            sampler.started(fork.pid, fork.tid)
 
-    sampler.discover()
+    sampler.discover(with_children=False)  # the runner's threads so far; the records say what comes next
     sampler.budget()
-    last_read = last_write = last_discover = now()
+    last_write = now()
     while not stop:
-        woke = False
         for fd, _ in sampler.poll.poll(READ_EVERY_S):
             if fd == control:
                 stop = True
-            elif fd in perf_fds:
-                woke = True
-            else:
+            elif fd not in perf_fds:
                 sampler.ended(fd)
+        fold()
         b = now()
-        if woke or b - last_read >= READ_EVERY_S * 1e9:
-            fold()
-            last_read = b
-        if b - last_discover >= CHILDREN_EVERY_S * 1e9:
-            sampler.discover(full=True, ran=turns.take_ran())
-            last_discover = b
         if b - last_write >= WRITE_EVERY_S * 1e9:
-            fold()
             for turn in turns.open_turns(turns.folded_to):  # the page draws them live
                 sampler.run_ns += turn.end - turn.start
                 sampler.events.append(turn_event(turn))

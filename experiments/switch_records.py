@@ -20,17 +20,18 @@ Stdlib only, Python 3.9+.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
 RECORD_LOST = 2
 RECORD_EXIT = 4
+RECORD_FORK = 7
 RECORD_SWITCH = 14
 MISC_SWITCH_OUT = 1 << 13
 MISC_SWITCH_OUT_PREEMPT = 1 << 14
 HEADER = struct.Struct("<IHH")
 TRAILER = struct.Struct("<IIQII")  # sample_id: pid, tid, time, cpu, reserved
 LOST_BODY = struct.Struct("<QQ")  # id, lost
-EXIT_BODY = struct.Struct("<IIIIQ")  # pid, ppid, tid, ptid, time
+EXIT_BODY = struct.Struct("<IIIIQ")  # pid, ppid, tid, ptid, time (a FORK record's body too)
 SWITCH_RECORD = struct.Struct("<IHHIIQII")  # a whole PERF_RECORD_SWITCH: header and trailer, no body
 
 
@@ -58,7 +59,20 @@ class Exit(NamedTuple):
     cpu: int
 
 
-def parse(data: bytes | memoryview) -> tuple[list[Switch | Lost | Exit], int]:
+class Fork(NamedTuple):
+    """A traced thread started a thread or a process (`pid == tid`: a process, its first thread)."""
+
+    time: int
+    pid: int
+    ppid: int
+    tid: int
+    cpu: int
+
+
+Record = Union[Switch, Lost, Exit, Fork]
+
+
+def parse(data: bytes | memoryview) -> tuple[list[Record], int]:
     """The whole records at the start of `data`, and how many bytes they took.
 
     Records of other types (and a record too short for its trailer) are skipped by their size;
@@ -69,7 +83,7 @@ def parse(data: bytes | memoryview) -> tuple[list[Switch | Lost | Exit], int]:
     if only_switches(data):  # the usual case, at C speed but for one tuple per record
         return [new(Switch, (time, pid, tid, cpu, misc & MISC_SWITCH_OUT != 0, misc & MISC_SWITCH_OUT_PREEMPT != 0))
                 for _, misc, _, pid, tid, time, cpu, _ in SWITCH_RECORD.iter_unpack(data)], len(data)
-    records: list[Switch | Lost | Exit] = []
+    records: list[Record] = []
     append, header, whole_switch = records.append, HEADER.unpack_from, SWITCH_RECORD.unpack_from
     trailer, size_of_trailer, end, at = TRAILER.unpack_from, TRAILER.size, len(data), 0
     while at + 8 <= end:
@@ -88,6 +102,9 @@ def parse(data: bytes | memoryview) -> tuple[list[Switch | Lost | Exit], int]:
             elif kind == RECORD_EXIT and size >= HEADER.size + EXIT_BODY.size + size_of_trailer:
                 e_pid, _, e_tid, _, e_time = EXIT_BODY.unpack_from(data, at + HEADER.size)
                 append(Exit(e_time, e_pid, e_tid, cpu))
+            elif kind == RECORD_FORK and size >= HEADER.size + EXIT_BODY.size + size_of_trailer:
+                f_pid, f_ppid, f_tid, _, f_time = EXIT_BODY.unpack_from(data, at + HEADER.size)
+                append(Fork(f_time, f_pid, f_ppid, f_tid, cpu))
         at += size
     return records, at
 
@@ -144,12 +161,13 @@ class Turns:
     def __init__(self, since: int):
         self.since = since
         self.on: dict[int, tuple[int, int]] = {}  # tid -> (switched in at, cpu)
-        self.held: list[Switch | Lost | Exit] = []  # newer than the last cut-off: folded next time
+        self.held: list[Record] = []  # newer than the last cut-off: folded next time
         self.last_on_cpu: dict[int, int] = {}  # cpu -> time of its last record (a lost gap starts there)
         self.ran: set[int] = set()  # tids seen since `take_ran`
         self.folded_to = since  # every record up to this time is folded
+        self.forks: list[Fork] = []  # threads and processes started, folded, not yet taken (`take_forks`)
 
-    def feed(self, records: list[Switch | Lost | Exit], upto: int) -> tuple[list[Turn], list[Gap]]:
+    def feed(self, records: list[Record], upto: int) -> tuple[list[Turn], list[Gap]]:
         """Fold the records up to time `upto` (with those held from before); hold the rest."""
         pending = self.held + records
         pending.sort()  # by time: each record is a tuple whose first field is its time
@@ -191,6 +209,8 @@ class Turns:
                 if began is not None and time > began[0]:
                     turns.append(Turn(record.tid, began[0], time, began[1], VOLUNTARY))
             else:
+                if type(record) is Fork:
+                    self.forks.append(record)
                 continue
             last_on_cpu[cpu] = time
         self.held = pending[cut:]
@@ -206,6 +226,11 @@ class Turns:
                 turns.append(Turn(tid, began, now, cpu, ""))
                 self.on[tid] = (now, cpu)
         return turns
+
+    def take_forks(self) -> list[Fork]:
+        """The threads and processes started since the last call, in time order."""
+        forks, self.forks = self.forks, []
+        return forks
 
     def take_ran(self) -> set[int]:
         """The threads seen switching since the last call."""

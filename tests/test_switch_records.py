@@ -12,7 +12,7 @@ import pytest
 from experiments import perf_events
 from experiments.switch_records import (
     MISC_SWITCH_OUT, MISC_SWITCH_OUT_PREEMPT, PREEMPTED, RECORD_EXIT, RECORD_LOST, RECORD_SWITCH, VOLUNTARY,
-    Exit, Gap, Lost, Switch, Turn, Turns, parse, unwrap,
+    Exit, Fork, Gap, Lost, Switch, Turn, Turns, parse, unwrap,
 )
 
 MS = 1_000_000
@@ -151,3 +151,15 @@ def test_a_pretended_paranoid_3_is_refused_as_such_a_kernel_would_even_for_root(
         perf_events.SwitchEvents(1, cpus=2, open_call=never, paranoid_level=3)
     assert "kernel.perf_event_paranoid is 3" in info.value.reason
     assert "sysctl kernel.perf_event_paranoid=2" in info.value.fix
+
+
+def test_fork_records_say_which_threads_and_processes_started():
+    fork_thread = struct.pack("<IHHIIIIQ", 7, 0, 56, PID, PID, 12, 11, 2 * MS) + trailer(12, 2 * MS, 0)
+    fork_process = struct.pack("<IHHIIIIQ", 7, 0, 56, 4100, PID, 4100, 11, 3 * MS) + trailer(4100, 3 * MS, 1)
+    records, _ = parse(fork_thread + fork_process)
+    assert records == [Fork(2 * MS, PID, PID, 12, 0), Fork(3 * MS, 4100, PID, 4100, 1)]
+    turns = Turns(since=0)
+    turns.feed(records, upto=2 * MS)
+    assert turns.take_forks() == [Fork(2 * MS, PID, PID, 12, 0)]  # the later one waits for its cut-off
+    turns.feed([], upto=4 * MS)
+    assert turns.take_forks() == [Fork(3 * MS, 4100, PID, 4100, 1)] and turns.take_forks() == []

@@ -89,7 +89,8 @@ def test_two_cpu_bound_threads_under_one_gil_take_turns_with_exact_handovers(sou
     timeline, lanes = lanes_of(run_experiment("tests.oncpu_experiment",
                                               {"workers": "threads", "task": "spin", "ms": 400}), source)
     a, b = lanes["worker-1"], lanes["worker-2"]
-    assert total(a) > 50 * MS and total(b) > 50 * MS
+    # Each spins for 400 ms of wall time: on a machine other programs keep busy, they get less CPU.
+    assert total(a) > 10 * MS and total(b) > 10 * MS
     assert overlap(a, b) < source.together * (total(a) + total(b))
     gaps = handovers(a, b)
     assert len(gaps) >= 5  # turns, not one long stretch each
