@@ -70,7 +70,11 @@ now = time.monotonic_ns
 SOURCE_ENV = "LAB_ONCPU_SOURCE"  # "proc": the /proc sampler even where the kernel's switch records are allowed
 PARANOID_ENV = "LAB_ONCPU_PRETEND_PARANOID"  # a perf_event_paranoid level to act as if the kernel had
 OUT_FD_ENV = "LAB_ONCPU_FD"  # the pipe of our own the server reads our events from (else the runner's fd 1)
-READ_EVERY_S = 0.05  # switch records are read as often as events are written (WRITE_EVERY_S)
+# Switch records are read, and what they say written, every tenth of a second (or when the kernel
+# wakes us at half a buffer): each wake-up costs some 0.3 ms here whatever it finds (a sleeping
+# virtual CPU, cold caches, /proc/stat for the budget), so 10 a second keep the reader under
+# 0.5 % of a core when the run switches little; a page's strips then grow ten times a second.
+READ_EVERY_S = 0.1
 # A record stamped up to this long before a read began may still be being written by another CPU:
 # it is folded at the next read, so a thread moving between CPUs is never paired out of order.
 RECORD_SLACK_NS = 200_000
@@ -529,7 +533,7 @@ def run_exact(root: int, control: int, out_fd: int, switches: perf_events.Switch
     """Read the kernel's switch records at the pace events are written (or sooner, when a buffer is
     half full). The records also say when a thread or process starts (FORK): a new process is watched
     at once, to read how it ends, and a new thread's wait for a CPU is read from its schedstat at the
-    budget's pace. No tick, no polling of /proc, no priority: this process wakes some 20 times a second."""
+    budget's pace. No tick, no polling of /proc, no priority: this process wakes some 10 times a second."""
     since = now()
     switches.read()  # what the runner did before GO (waiting for its job, importing) is not the run's
     turns = Turns(since)
@@ -574,7 +578,7 @@ def run_exact(root: int, control: int, out_fd: int, switches: perf_events.Switch
                 sampler.ended(fd)
         fold()
         b = now()
-        if b - last_write >= WRITE_EVERY_S * 1e9:
+        if b - last_write >= READ_EVERY_S * 1e9 * 0.9:  # not a wake-up at half a buffer just after one
             for turn in turns.open_turns(turns.folded_to):  # the page draws them live
                 sampler.run_ns += turn.end - turn.start
                 sampler.events.append(turn_event(turn))
