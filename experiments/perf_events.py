@@ -86,10 +86,14 @@ def paranoid(path: str = PARANOID) -> int | None:
 def why_refused(code: int, level: int | None) -> Unavailable:
     """The words for a refused perf_event_open, from its errno and the paranoid level."""
     setting = f"kernel.perf_event_paranoid is {level}" if level is not None else "kernel.perf_event_paranoid is unknown"
-    if code == errno.EACCES or (level is not None and level > 2):
+    if level is not None and level > 2 and code in (errno.EACCES, errno.EPERM):
         return Unavailable(f"{setting}: the kernel refuses perf_event_open to unprivileged users "
                            f"({errno.errorcode.get(code, code)})",
                            "sysctl kernel.perf_event_paranoid=2 (or give the lab CAP_PERFMON)")
+    if code == errno.EACCES:
+        return Unavailable(f"perf_event_open refused with EACCES while {setting}: a security module "
+                           "(SELinux, AppArmor) or a missing CAP_PERFMON",
+                           "allow perf_event_open for the lab's user, or give it CAP_PERFMON")
     if code == errno.EPERM:
         return Unavailable(f"perf_event_open refused with EPERM while {setting}: a seccomp filter "
                            "(Docker's default profile) or a missing CAP_PERFMON",
@@ -139,9 +143,8 @@ class SwitchEvents:
         level): a level > 2 is refused as the kernel would, before any call.
         """
         level = paranoid() if paranoid_level is None else paranoid_level
-        if level is not None and level > 2 and os.geteuid() != 0:
-            raise why_refused(errno.EACCES, level)
-        if paranoid_level is not None and paranoid_level > 2:  # pretended: refused as such a kernel would
+        # A real level is the kernel's to apply (CAP_PERFMON passes it); a pretended one is refused here.
+        if paranoid_level is not None and paranoid_level > 2:
             raise why_refused(errno.EACCES, level)
         page = mmap.PAGESIZE
         self.size = data_pages * page
@@ -186,8 +189,9 @@ class SwitchEvents:
             tail = struct.unpack_from("<Q", buffer, DATA_TAIL)[0]
             if head == tail:
                 continue
-            # data_head is written by the kernel; the load above orders before the data's on x86
-            # and through mmap's syscall-free read elsewhere is good enough for records this size.
+            # data_head is the kernel's: the records before it are whole once it is read. x86-64 keeps
+            # loads in order, so the data read below is not older than it; on arm64, where a reader
+            # in C puts a read barrier here (uftrace: rmb()), a record could in principle read stale.
             view = memoryview(buffer)[mmap.PAGESIZE:mmap.PAGESIZE + self.size]
             try:
                 data = unwrap(view, tail, head)

@@ -124,6 +124,8 @@ def test_the_attr_asks_for_switch_records_with_tid_time_cpu_on_the_monotonic_clo
 @pytest.mark.parametrize("code, level, says, fix", [
     (errno.EACCES, 3, "kernel.perf_event_paranoid is 3", "sysctl kernel.perf_event_paranoid=2"),
     (errno.EPERM, 2, "EPERM", "--cap-add PERFMON"),
+    (errno.EPERM, 4, "kernel.perf_event_paranoid is 4", "sysctl kernel.perf_event_paranoid=2"),  # Ubuntu's
+    (errno.EACCES, 2, "security module", "CAP_PERFMON"),
     (errno.ENOSYS, 2, "ENOSYS", "CONFIG_PERF_EVENTS"),
 ])
 def test_a_refusal_names_its_reason_and_the_fix(code, level, says, fix):
