@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # Running one experiment
     run_timeout_s: float = Field(default=120.0, gt=0, description="wall-time limit of one run")
     oncpu: bool = Field(default=True, description="sample when the kernel had each worker on a CPU (experiments/sampler.py)")
+    oncpu_source: Literal["auto", "proc"] = Field(default="auto", description="auto: the kernel's context-switch records where it allows them, else the /proc sampler; proc: always the /proc sampler")
+    oncpu_pretend_paranoid: int | None = Field(default=None, ge=-1, le=4, description="act as if kernel.perf_event_paranoid were this (3: see the fallback and its hint on a machine that allows the exact source)")
     hang_after_s: float = Field(default=3.0, gt=0, description="silence, with every live worker blocked, that ends a run as hung")
     cancel_grace_s: float = Field(default=0.5, ge=0, description="SIGTERM to SIGKILL delay on cancel, timeout or hang")
     run_memory_mb: int = Field(default=1024, ge=64, description="address-space limit of each runner process (RLIMIT_AS)")

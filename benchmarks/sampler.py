@@ -1,6 +1,9 @@
 """The on-CPU sampler: what it costs per second of run, and whether it still resolves the GIL's turns.
 
-    .venv/bin/python -m benchmarks sampler     (or: python -m benchmarks.sampler --repeat 5)
+    .venv/bin/python -m benchmarks sampler     (or: python -m benchmarks.sampler --repeat 5 --source proc)
+
+`--source auto` (the default) reads the kernel's switch records where it allows them; `--source
+proc` forces the /proc sampler (LAB_ONCPU_SOURCE), the fallback, for the same figures beside them.
 
 Each workload runs through the runner alone (`python -m experiments.runner`, recorder and
 sampler on), so nothing but the run competes with the sampler. From the run's own events:
@@ -26,8 +29,10 @@ from app.model.events import StreamParser
 from app.model.timeline import Timeline
 from benchmarks.fidelity import ROOT, env
 from benchmarks.serve import header
+from experiments.sampler import SOURCE_ENV
 
 WORKLOADS = (  # name, experiment module, params (each run lasts about a second or two here)
+    ("lock-counter call, 2 threads", "experiments.lock_counter", {"workers": 2, "iterations": 500_000, "window": "call"}),
     ("race-counter call, 2 threads", "experiments.race_counter", {"workers": 2, "iterations": 2_000_000, "window": "call"}),
     ("race-counter call, 16 threads", "experiments.race_counter", {"workers": 16, "iterations": 250_000, "window": "call"}),
     ("lock-counter call, 16 threads", "experiments.lock_counter", {"workers": 16, "iterations": 100_000, "window": "call"}),
@@ -36,9 +41,9 @@ WORKLOADS = (  # name, experiment module, params (each run lasts about a second 
 )
 
 
-def run(module: str, params: dict) -> Timeline:
+def run(module: str, params: dict, source: str = "auto") -> Timeline:
     out = subprocess.run([sys.executable, "-m", "experiments.runner", module, json.dumps(params)],
-                         capture_output=True, check=True, cwd=ROOT, env=env()).stdout
+                         capture_output=True, check=True, cwd=ROOT, env={**env(), SOURCE_ENV: source}).stdout
     parser = StreamParser()
     timeline = Timeline(coalesce=False)
     timeline.apply_all(parser.feed(out) + parser.close())
@@ -71,6 +76,7 @@ def figures(timeline: Timeline) -> dict[str, float]:
         "turn_ms": statistics.median(end - start for start, end in spans) / 1e6 if spans else 0.0,
         "overlap": 100 * shared / any_on if any_on else 0.0,
         "per_s": len(spans) / ((last_ts - first_ts) / 1e9),
+        "lost": timeline.lost_records(),
     }
 
 
@@ -78,20 +84,21 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sampler")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--source", choices=("auto", "proc"), default="auto")
     args = parser.parse_args(argv)
     repeat = 1 if args.quick else args.repeat
-    print(header(f"each workload through the runner alone, median of {repeat}"))
+    print(header(f"each workload through the runner alone, median of {repeat}, {SOURCE_ENV}={args.source}"))
     print()
-    print("| workload | sampler cost, % of a core | tick it settled on, ms | threads' median on-CPU interval, ms "
-          "| time two threads of one process were both on a CPU, % | intervals/s |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| workload | sampler cost, % of a core | tick (or read interval), ms | threads' median on-CPU interval, ms "
+          "| time two threads of one process were both on a CPU, % | intervals/s | records lost |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, module, params in WORKLOADS:
         if args.quick:
             params = {**params, **{k: max(1000, v // 20) for k, v in params.items() if k == "iterations"}}
-        rows = [figures(run(module, params)) for _ in range(repeat)]
+        rows = [figures(run(module, params, args.source)) for _ in range(repeat)]
         m = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
         print(f"| {name} | {m['cost']:.2f} | {m['tick_ms']:.1f} | {m['turn_ms']:.2f} | {m['overlap']:.1f} "
-              f"| {m['per_s']:.0f} |", flush=True)
+              f"| {m['per_s']:.0f} | {m['lost']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

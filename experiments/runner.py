@@ -49,9 +49,14 @@ def main(argv: list[str]) -> int:
     if len(argv) not in (0, 2):
         print("usage: python -m experiments.runner [MODULE PARAMS_JSON]", file=sys.stderr)
         return 2
-    # The sampler is forked now, before any thread of ours or the experiment's exists.
+    # The sampler is forked now, before any thread of ours or the experiment's exists; it opens the
+    # kernel's switch records on us before fork() returns, so every thread started later is covered.
     oncpu_off = sampler.unavailable()
-    sampler_pid, sampler_control = sampler.fork() if oncpu_off is None else (0, None)
+    oncpu_fd = _own_pipe()
+    sampler_pid, sampler_control, oncpu_source = (
+        sampler.fork(oncpu_fd) if oncpu_off is None else (0, None, {}))
+    if oncpu_fd != 1:
+        os.close(oncpu_fd)  # the sampler's alone: the server sees its end when the sampler exits
     if argv:
         (module_name, params_json), limits = argv, rlimits.from_env()
         wants_oncpu = os.environ.get(ONCPU_ENV, "1") != "0"
@@ -100,7 +105,7 @@ def main(argv: list[str]) -> int:
         "cpus": os.cpu_count(),
         "loadavg": os.getloadavg()[0],
         "bytecode": _disassemble(module, params),
-        "oncpu": {"sampler_pid": sampler_pid} if sampler_pid else {"unavailable": oncpu_off},
+        "oncpu": {"sampler_pid": sampler_pid, **oncpu_source} if sampler_pid else {"unavailable": oncpu_off},
     })
     rec.flush()  # now, not at the flusher's next turn: the page draws the first lane from it
     started = time.monotonic_ns()
@@ -133,6 +138,13 @@ def _stop_sampler(pid: int, control: sampler.Control | None) -> None:
     if pid:
         assert control is not None  # a sampler's pid comes with its control (sampler.fork)
         sampler.stop(pid, control)
+
+
+def _own_pipe() -> int:
+    """The pipe the server reads the sampler's events from, apart from ours (fd 1): a write of the
+    experiment's longer than PIPE_BUF cannot tear the sampler's lines, nor theirs. fd 1 without one."""
+    value = os.environ.pop(sampler.OUT_FD_ENV, "")  # not for the processes the experiment starts
+    return int(value) if value.isdigit() else 1
 
 
 def _wait_for_job() -> dict | None:

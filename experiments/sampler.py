@@ -1,5 +1,11 @@
 """The on-CPU sampler: when the kernel had each thread of the run on a CPU, read from outside.
 
+Two sources. Where the kernel allows it (experiments/perf_events.py: `perf_event_paranoid` <= 2,
+or CAP_PERFMON), it writes a record of every context switch of the run's threads itself, and
+this process only reads them (`run_exact` below): exact edges, the CPU, preempted or not, and no
+tick at all. Elsewhere (paranoid 3 or 4, a container without CAP_PERFMON, LAB_ONCPU_SOURCE=proc)
+it samples /proc as described next, and the header says why and what would allow the exact one.
+
 The recorder says what the code meant (a task's name, a wait on a Lock); only the kernel knows
 what the machine did. Linux keeps, for every thread, the nanoseconds it has spent on a CPU
 (`/proc/<pid>/task/<tid>/schedstat`, first field; the second is the time it spent runnable,
@@ -9,16 +15,20 @@ turns, two processes overlap on two cores, a sleeping thread shows nothing.
 
 It is its own process, forked by the runner before the experiment is imported (so it never
 takes an experiment interpreter's GIL and adds no instrumentation to its loops), and writes
-its events to the runner's event pipe in the recorder's wire format (whole lines of at most
-PIPE_BUF bytes: atomic, so they never interleave with the recorder's):
+its events in the recorder's wire format to a pipe of its own that the server reads (OUT_FD_ENV;
+without one, the runner's event pipe, in whole lines of at most PIPE_BUF bytes):
 
-  ["T", start_ns, "", tid, end_ns]   thread `tid` was on a CPU from start_ns to end_ns
+  ["T", start_ns, "", tid, end_ns]   thread `tid` was on a CPU from start_ns to end_ns (/proc)
+  ["T", start_ns, "", tid, end_ns, cpu, how]   the same from the switch records: the CPU it ran on,
+                                      and how the turn ended ("p" preempted, "v" gave the CPU up,
+                                      "" cut while going on, so a page draws it live)
+  ["G", start_ns, "", {end_ns, cpu, lost, why}]   switch records the kernel dropped: unknown, not idle
   ["X", ts, "", {pid, signal, status, known}]   a process of the run ended (its exit status,
                                       read while it is a zombie, before its parent reaps it)
   ["M", ts, "", {...}]               the CPU budget so far (cumulative): the machine's cores and
                                       busy time, the run's CPU and its wait for a CPU, our own cost
 
-Cost: one wake-up and one pread per thread per tick (two for a thread that ran part of it).
+Cost of the /proc sampler: one wake-up and one pread per thread per tick (two for a thread that ran part of it).
 The tick is 1 ms with a few threads; with more it adapts (up to 4 ms) so the sampler stays near
 TARGET_SHARE of one core; see Placer for why such ticks still place turns. docs/oncpu.md has
 the whole story. Stdlib only, Python 3.9+, Linux.
@@ -32,7 +42,9 @@ import signal
 import sys
 import time
 
+from experiments import perf_events
 from experiments.recorder import PIPE_BUF
+from experiments.switch_records import Gap, Turn, Turns
 
 GO = b"g"
 TARGET_SHARE = 0.025  # of one core: what the sampler may spend on itself
@@ -55,6 +67,17 @@ CONTIGUOUS_NS = 20_000  # pieces closer than this are one interval
 # a tick costs: a 1 ms tick then shows the gap, which is real.)
 FULL_SLACK_NS = 50_000
 now = time.monotonic_ns
+SOURCE_ENV = "LAB_ONCPU_SOURCE"  # "proc": the /proc sampler even where the kernel's switch records are allowed
+PARANOID_ENV = "LAB_ONCPU_PRETEND_PARANOID"  # a perf_event_paranoid level to act as if the kernel had
+OUT_FD_ENV = "LAB_ONCPU_FD"  # the pipe of our own the server reads our events from (else the runner's fd 1)
+# Switch records are read, and what they say written, every tenth of a second (or when the kernel
+# wakes us at half a buffer): each wake-up costs some 0.3 ms here whatever it finds (a sleeping
+# virtual CPU, cold caches, /proc/stat for the budget), so 10 a second keep the reader under
+# 0.5 % of a core when the run switches little; a page's strips then grow ten times a second.
+READ_EVERY_S = 0.1
+# A record stamped up to this long before a read began may still be being written by another CPU:
+# it is folded at the next read, so a thread moving between CPUs is never paired out of order.
+RECORD_SLACK_NS = 200_000
 
 
 def unavailable(proc: str = "/proc") -> str | None:
@@ -134,6 +157,20 @@ def on_cpu(tid: int, interval: tuple[int, int]) -> str:
     return f'["T",{interval[0]},"",{tid},{interval[1]}]'
 
 
+def turn_event(turn: Turn) -> str:
+    """A turn from the switch records: its CPU and how it ended ("p" preempted, "v" voluntary, "" going on)."""
+    return f'["T",{turn.start},"",{turn.tid},{turn.end},{turn.cpu},"{turn.how}"]'
+
+
+def gap_event(gap: Gap, buffer_kib: int) -> str:
+    """Records the kernel dropped: a gap in every strip, with why (never drawn as idle)."""
+    why = (f"the kernel dropped {gap.lost} context-switch record{'s' if gap.lost != 1 else ''} on CPU {gap.cpu}: "
+           f"its {buffer_kib} KiB buffer filled faster than the lab read it (a storm of switches, or a machine too busy "
+           "to give the reader a CPU in time)")
+    return json.dumps(["G", gap.start, "", {"end_ns": gap.end, "cpu": gap.cpu, "lost": gap.lost, "why": why}],
+                      separators=(",", ":"))
+
+
 def exit_of(stat: str) -> dict:
     """A zombie's exit from its /proc/<pid>/stat line: field 52 holds the status as waitpid reports it."""
     fields = stat[stat.rindex(")") + 2:].split()
@@ -188,8 +225,11 @@ class Process:
 
 
 class Sampler:
-    def __init__(self, root: int, out_fd: int = 1, proc: str = "/proc"):
+    def __init__(self, root: int, out_fd: int = 1, proc: str = "/proc", exact: bool = False):
         self.root, self.out_fd, self.proc = root, out_fd, proc
+        # exact: the on-CPU time comes from the kernel's switch records (run_ns too); /proc only
+        # finds processes (to see them end) and their threads' wait for a CPU.
+        self.exact = exact
         self.me = os.getpid()
         self.threads: dict[int, Thread] = {}
         self.processes: dict[int, Process] = {}
@@ -208,8 +248,11 @@ class Sampler:
 
     # -- discovery --
 
-    def discover(self, full: bool = False, with_children: bool = True) -> None:
+    def discover(self, full: bool = False, with_children: bool = True, ran: set[int] | None = None) -> None:
         """New threads of the processes we know, and new children of any of their threads.
+
+        `ran`: the threads the switch records saw run since the last call (else those whose
+        schedstat grew): a thread that has not run has started no process.
 
         A process's task directory counts its threads in its link count: it is listed only
         when that changed, or when `full` (a thread that ended while another began is seen then).
@@ -232,7 +275,12 @@ class Sampler:
                 continue
             for thread in self.threads.values() if with_children else ():
                 # A thread that has not run since its children were last read has started none.
-                if thread.pid != pid or thread.children < 0 or thread.raw == thread.forked_raw:
+                if thread.pid != pid or thread.children < 0:
+                    continue
+                if ran is not None:
+                    if thread.tid not in ran:
+                        continue
+                elif thread.raw == thread.forked_raw:
                     continue
                 thread.forked_raw = thread.raw
                 try:
@@ -244,6 +292,21 @@ class Sampler:
                         seen.add(child)
                         todo.append(child)
         self._baseline = False
+
+    def started(self, pid: int, tid: int) -> None:
+        """A FORK record: thread `tid` of process `pid` started (its first thread, if a process)."""
+        if pid == self.me or pid in self.gone:
+            return
+        if pid not in self.processes:
+            if pid == tid and self._watch(pid):
+                try:  # a process forked from a thread of many has only that one; spawn's exec keeps it
+                    for task in map(int, os.listdir(f"{self.proc}/{pid}/task")):
+                        self._add_thread(pid, task)
+                except OSError:  # gone already
+                    pass
+            return
+        if tid not in self.threads:
+            self._add_thread(pid, tid)
 
     def _watch(self, pid: int) -> bool:
         try:
@@ -274,7 +337,7 @@ class Sampler:
         children, wchan = _open_or_none(f"{task}/children"), _open_or_none(f"{task}/wchan")
         # Without children (CONFIG_PROC_CHILDREN) the processes it starts go unseen; without wchan
         # (or where it always says 0) its turns are placed from its CPU time alone.
-        if not self._baseline:  # born during the run: all its time is the run's (not drawn before now)
+        if not self._baseline and not self.exact:  # born during the run: all its time is the run's (not drawn before now)
             self.run_ns += cpu
             waited = 0
         self.threads[tid] = Thread(tid, pid, (fd, wchan, children), raw, waited)
@@ -331,6 +394,18 @@ class Sampler:
             if fd >= 0:
                 os.close(fd)
         del self.threads[thread.tid]
+
+    def refresh(self) -> None:
+        """Each thread's schedstat read again (for its wait for a CPU), and the threads that ended let go:
+        what `sample` does each tick, done at the budget's pace where the switch records say the rest."""
+        gone = []
+        for thread in self.threads.values():
+            try:
+                thread.raw = os.pread(thread.fd, 64, 0)
+            except OSError:
+                gone.append(thread)
+        for thread in gone:
+            self._drop(thread)
 
     def cut_open(self) -> None:
         """Hand over the intervals still going on (they go on as new ones): the page draws them live."""
@@ -397,10 +472,14 @@ class Sampler:
             self.tick_s = min(MAX_TICK_S, max(MIN_TICK_S, self.tick_s * cpu_share / TARGET_SHARE))
 
 
-def run(root: int, control: int, out_fd: int = 1) -> None:
-    """Wait for GO on `control`, then sample `root`'s process group until `control` reaches EOF
-    (the runner closes it at its end, or dies)."""
+def run(root: int, control: int, out_fd: int = 1, switches: perf_events.SwitchEvents | None = None) -> None:
+    """Wait for GO on `control`, then follow `root`'s process group until `control` reaches EOF
+    (the runner closes it at its end, or dies): from the kernel's switch records if `switches`,
+    else by sampling /proc."""
     if os.read(control, 1) != GO:
+        return
+    if switches is not None:
+        run_exact(root, control, out_fd, switches)
         return
     sampler = Sampler(root, out_fd)
     sampler.poll.register(control, select.EPOLLIN)
@@ -450,6 +529,72 @@ def run(root: int, control: int, out_fd: int = 1) -> None:
     sampler.write()
 
 
+def run_exact(root: int, control: int, out_fd: int, switches: perf_events.SwitchEvents) -> None:
+    """Read the kernel's switch records at the pace events are written (or sooner, when a buffer is
+    half full). The records also say when a thread or process starts (FORK): a new process is watched
+    at once, to read how it ends, and a new thread's wait for a CPU is read from its schedstat at the
+    budget's pace. No tick, no polling of /proc, no priority: this process wakes some 10 times a second."""
+    since = now()
+    switches.read()  # what the runner did before GO (waiting for its job, importing) is not the run's
+    turns = Turns(since)
+    sampler = Sampler(root, out_fd, exact=True)
+    sampler.tick_s = READ_EVERY_S  # what the budget reports as its tick: how often the records are read
+    buffer_kib = switches.size // 1024
+    sampler.poll.register(control, select.EPOLLIN)
+    perf_fds = set(switches.fds)
+    for fd in perf_fds:
+        sampler.poll.register(fd, select.EPOLLIN)  # woken when a buffer is half full
+    stop = False
+
+    def on_term(signum, frame):  # the run is cancelled: keep what was measured
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+
+    def fold(final: bool = False) -> None:
+        upto = now() - (0 if final else RECORD_SLACK_NS)
+        done, gaps = turns.feed(switches.read(), upto)
+        if final:
+            done += turns.open_turns(turns.folded_to)
+        events, run_ns = sampler.events, 0
+        for turn in done:
+            run_ns += turn.end - turn.start
+            events.append(turn_event(turn))
+        sampler.run_ns += run_ns
+        for gap in gaps:
+            events.append(gap_event(gap, buffer_kib))
+        for fork in turns.take_forks():
+            sampler.started(fork.pid, fork.tid)
+
+    sampler.discover(with_children=False)  # the runner's threads so far; the records say what comes next
+    sampler.budget()
+    last_write = now()
+    while not stop:
+        for fd, _ in sampler.poll.poll(READ_EVERY_S):
+            if fd == control:
+                stop = True
+            elif fd not in perf_fds:
+                sampler.ended(fd)
+        fold()
+        b = now()
+        if b - last_write >= READ_EVERY_S * 1e9 * 0.9:  # not a wake-up at half a buffer just after one
+            for turn in turns.open_turns(turns.folded_to):  # the page draws them live
+                sampler.run_ns += turn.end - turn.start
+                sampler.events.append(turn_event(turn))
+            sampler.refresh()
+            sampler.budget()
+            sampler.write()
+            last_write = b
+        if not sampler.processes:
+            break
+    fold(final=True)
+    sampler.refresh()
+    sampler.budget()
+    sampler.write()
+    switches.close()
+
+
 def _open_or_none(path: str) -> int:
     try:
         return os.open(path, os.O_RDONLY)
@@ -497,23 +642,67 @@ class Control:
                 pass
 
 
-def fork(out_fd: int = 1) -> tuple[int, Control]:
-    """Fork the sampler of this process's group, waiting for `start`: its pid and its control.
+def open_switches(root: int, source: str = "auto", pretend_paranoid: int | None = None,
+                  ) -> tuple[perf_events.SwitchEvents | None, dict]:
+    """The kernel's switch records of `root`'s tree from now on, or why not: (events, what the header says).
+
+    What the header says: {"source": "switches"}, or {"source": "proc", "reason": why, "fix": what
+    would allow the switch records ("" if nothing the lab could say)}.
+    """
+    if source == "proc":
+        return None, {"source": "proc", "reason": f"the /proc sampler was chosen ({SOURCE_ENV}=proc)", "fix": ""}
+    try:
+        events = perf_events.SwitchEvents(root, paranoid_level=pretend_paranoid)
+        events.enable()
+    except perf_events.Unavailable as why:
+        return None, {"source": "proc", "reason": why.reason, "fix": why.fix}
+    except (OSError, ValueError) as exc:
+        return None, {"source": "proc", "reason": f"the switch records could not be opened: {exc}", "fix": ""}
+    return events, {"source": "switches"}
+
+
+def source_here(source: str = "auto", pretend_paranoid: int | None = None) -> dict:
+    """Which source a run would draw its strips from on this machine now, and if the /proc sampler,
+    why and the fix (the header's form, see `open_switches`): for a server to say at its start."""
+    off = unavailable()
+    if off is not None:
+        return {"source": "", "reason": off, "fix": ""}
+    events, said = open_switches(os.getpid(), source, pretend_paranoid)
+    if events is not None:
+        events.close()
+    return said
+
+
+def _from_env() -> tuple[str, int | None]:
+    pretend = os.environ.get(PARANOID_ENV, "").strip()
+    return os.environ.get(SOURCE_ENV, "auto"), int(pretend) if pretend.lstrip("-").isdigit() else None
+
+
+def fork(out_fd: int = 1) -> tuple[int, Control, dict]:
+    """Fork the sampler of this process's group, waiting for `start`: its pid, its control, and its
+    source ({"source": "switches"}, or {"source": "proc", "reason": ..., "fix": ...}).
 
     Call it before any thread starts (a fork copies only the calling thread), so the runner
-    forks it while it waits for its job, not when the run starts.
+    forks it while it waits for its job, not when the run starts. The switch records are opened
+    on this process now, before this returns: every thread and process it starts from then on
+    is covered (inherit), none before.
     """
     read_end, write_end = os.pipe()
+    ready_read, ready_write = os.pipe()
     root = os.getpid()
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
             os.close(write_end)
+            os.close(ready_read)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)  # the job arrives on the runner's stdin: never ours to read
             os.close(devnull)
-            run(root, read_end, out_fd)
+            switches, source = open_switches(root, *_from_env())
+            os.write(ready_write, json.dumps(source).encode())
+            os.close(ready_write)
+            run(root, read_end, out_fd, switches)
         except SystemExit:
             pass
         except BaseException:
@@ -521,9 +710,18 @@ def fork(out_fd: int = 1) -> tuple[int, Control]:
         finally:
             os._exit(code)
     os.close(read_end)
+    os.close(ready_write)
+    answer = b""
+    while chunk := os.read(ready_read, 4096):  # EOF once it has opened the records, or failed to
+        answer += chunk
+    os.close(ready_read)
+    try:
+        source = json.loads(answer)
+    except ValueError:
+        source = {"source": "proc", "reason": "the sampler died while opening the switch records", "fix": ""}
     control = Control(write_end)
     os.register_at_fork(after_in_child=control.close)
-    return pid, control
+    return pid, control, source
 
 
 def start(control: Control) -> None:

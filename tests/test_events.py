@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from app.model.events import Event, StreamParser
+from app.model.timeline import Timeline
 
 BATCH = [
     ["H", 10, "main", {"python": "3.11.7"}],
@@ -85,3 +86,19 @@ def test_the_inlined_fast_path_decodes_every_kind_as_decode_does():
     fast = _decode_batches([batch])
     assert fast == [decode(raw) for raw in batch]
     assert all(type(a) is type(b) for e, d in zip(fast, map(decode, batch)) for a, b in zip(e, d))
+
+
+def test_a_batch_another_write_cut_into_is_counted_as_torn_not_shown_as_output():
+    whole = encoded(BATCH[:2])
+    cut = whole[:30] + encoded(BATCH[2:3]) + whole[30:]  # a long write of another process landed inside it
+    parser = StreamParser()
+    events = parser.feed(cut)
+    assert [e.kind for e in events] == ["torn", "torn"]  # both halves: neither is the run's output
+    timeline = Timeline()
+    timeline.apply_all(parser.feed(encoded(BATCH[:1])) + events)
+    assert timeline.torn == 2 and timeline.output == []
+
+
+def test_on_the_samplers_own_pipe_any_bad_line_is_torn():
+    parser = StreamParser(batches_only=True)
+    assert [e.kind for e in parser.feed(b"Segmentation fault\n")] == ["torn"]

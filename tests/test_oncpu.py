@@ -9,8 +9,9 @@ import signal
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.drawing.placement import Axis, place_cpu
 from app.model.cpu import TOO_SHORT_CORES, budget, resolution, sentences as cpu_sentences
-from app.model.events import Event
+from app.model.events import Event, decode_wire
 from app.model.timeline import HELD_MAX, ON_CPU, Span, Timeline
 from experiments import sampler
 
@@ -354,3 +355,31 @@ def test_full_bins_apart_are_drawn_apart_however_their_last_bin_was_filled():
     timeline = cpu_run((0, 400), (802, 1_000), (1_000, 1_050))  # full bins; a gap; a bin full but for 2 µs
     timeline.close()
     assert bins(timeline.cpu_spans) == [(0, 400, 400), (800, 1_000, 200), (1_000, 1_200, 50)]
+
+
+def test_switch_records_lost_are_a_gap_in_every_strip_saying_why_and_counted():
+    timeline = Timeline(coalesce=False)
+    timeline.apply(Event("lane", 0, "worker-1", value={"pid": 1, "tid": 11, "thread": "worker-1"}))
+    timeline.apply(Event("lane", 0, "worker-2", value={"pid": 1, "tid": 12, "thread": "worker-2"}))
+    (gap,) = decode_wire(b'[["G",' + str(2 * MS).encode()
+                         + b',"",{"end_ns":' + str(5 * MS).encode() + b',"cpu":1,"lost":40,"why":"buffer full"}]]')
+    timeline.apply(gap)
+    assert timeline.lost_records() == 40
+    lost = [s for s in timeline.cpu_spans if s.category == "lost"]
+    assert [(s.lane, s.start_ns, s.end_ns, s.cut) for s in lost] == [(0, 2 * MS, 5 * MS, "buffer full"),
+                                                                      (1, 2 * MS, 5 * MS, "buffer full")]
+    assert timeline.lanes[0].cpu_ns == 0  # unknown is not time on a CPU
+    box = place_cpu(lost[0], Axis(0, 10 * MS))
+    assert box.category == "lost" and "buffer full" in box.tip and box.title == "switch records lost"
+
+
+def test_a_turn_from_the_switch_records_keeps_its_cpu_and_how_it_ended():
+    timeline = Timeline(coalesce=False)
+    timeline.apply(Event("lane", 0, "worker-1", value={"pid": 1, "tid": 11, "thread": "worker-1"}))
+    (turn,) = decode_wire(b'[["T",' + str(MS).encode() + b',"",11,' + str(3 * MS).encode() + b',1,"p"]]')
+    timeline.apply(turn)
+    (span,) = timeline.cpu_spans
+    assert (span.start_ns, span.end_ns, span.cpu, span.how) == (MS, 3 * MS, 1, "p")
+    assert turn.to_json({11: "worker-1"})["ended"] == "preempted"
+    box = place_cpu(span, Axis(0, 10 * MS))
+    assert "on CPU 1, then preempted" in box.title  # the details panel says where it ran and how it ended

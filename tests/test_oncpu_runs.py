@@ -151,10 +151,11 @@ def start_and_kill_the_long_task(c: TestClient, pool: str) -> tuple[dict, int, s
     return run, pid, worker, killed_at
 
 
+@pytest.mark.parametrize("source", ["auto", "proc"])  # the switch records where allowed; the /proc sampler
 @pytest.mark.parametrize("pool, status", [("Pool", "hung"), ("ProcessPoolExecutor", "failed")])
-def test_a_pool_worker_killed_mid_task_ends_the_run_soon_naming_it(pool, status):
+def test_a_pool_worker_killed_mid_task_ends_the_run_soon_naming_it(pool, status, source):
     hang_after_s = 1.0
-    settings = make_settings(hang_after_s=hang_after_s, run_timeout_s=60)
+    settings = make_settings(hang_after_s=hang_after_s, run_timeout_s=60, oncpu_source=source)
     with TestClient(create_app(settings, modules=TEST_MODULES)) as c:
         run, pid, worker, killed_at = start_and_kill_the_long_task(c, pool)
         body = until(lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] not in ("queued", "running") and b,

@@ -10,7 +10,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Iterable
 
-from app.model.timeline import ON_CPU, Arrow, Mark, Span, Timeline
+from app.model.timeline import LOST, ON_CPU, Arrow, Mark, Span, Timeline
 
 OPEN = "open"  # a span still going: drawn fading at the live edge
 CUT = "cut"  # a span that never ended
@@ -36,6 +36,7 @@ ENTRIES = (
     Entry(OPEN, "open", "still going: the end fades at now"),
     Entry(CUT, "cut", "cut: never ended (its process was killed or exited under it, or the run was stopped)"),
     Entry(ON_CPU, "strip", "on a CPU, as the kernel measured it (the strip under the spans; a gap: not on a CPU)"),
+    Entry(LOST, "strip", "switch records lost: who was on a CPU then is unknown (the kernel's buffer was full)"),
     Entry("print", "tick", "a print (listed under Output)"),
     Entry("mark", "tick", "an event (hover for its text)"),
     Entry("result", "tick", "a result received"),
@@ -55,8 +56,8 @@ def drawn(spans: Iterable[Span], marks: Iterable[Mark], cpu: Iterable[Span], arr
         if span.cut:
             keys.add(CUT)
     keys.update(mark.category for mark in marks)
-    if any(True for _ in cpu):
-        keys.add(ON_CPU)
+    for span in cpu:
+        keys.add(span.category)  # ON_CPU, or LOST: a gap where the kernel dropped switch records
     if any(True for _ in arrows):
         keys.add(ARROW)
     return keys

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.model.scale import MIN_WIDTH, RESOLUTION, round_up
-from app.model.timeline import ON_CPU, Arrow, Mark, Series, Span
+from app.model.timeline import LOST, MIXED_CPUS, ON_CPU, Arrow, Mark, Series, Span
 
 LANE_HEIGHT = 34  # a lane's track: the recorder's spans above, the on-CPU strip below
 CPU_STRIP = 8  # the on-CPU strip's full height, at the bottom of the track
@@ -175,8 +175,27 @@ def place_span(span: Span, axis: Axis) -> Box:
                depth, title, axis.ms(span.start_ns), axis.ms(span.end_ns))
 
 
+def where_and_how(span: Span) -> str:
+    """The CPU a turn ran on and how it ended, in words (from the kernel's switch records; "" from /proc)."""
+    words = []
+    if span.cpu >= 0:
+        words.append(f"on CPU {span.cpu}")
+    elif span.cpu == MIXED_CPUS:
+        words.append("on several CPUs")
+    if span.how == "p":
+        words.append("then preempted (the kernel took the CPU)")
+    elif span.how == "v":
+        words.append("then gave the CPU up (a wait)")
+    return ", ".join(words)
+
+
 def place_cpu(span: Span, axis: Axis) -> Box:
     """An on-CPU span: a strip at the bottom of the lane, as high as the share of it the lane was on a CPU."""
+    x, width = axis.extent(span.start_ns, span.end_ns)
+    if span.category == LOST:  # records the kernel dropped: unknown, drawn full height and hatched
+        tip = f"unknown {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms: {span.cut}"
+        return Box(x, width, LANE_HEIGHT - 1 - CPU_STRIP, CPU_STRIP, "", LOST, tip, False, layer=CPU_LAYER,
+                   title="switch records lost", start_ms=axis.ms(span.start_ns), end_ms=axis.ms(span.end_ns))
     length = span.end_ns - span.start_ns
     share = min(1.0, span.busy_ns / length) if length and span.busy_ns else 1.0
     if share >= 0.98:
@@ -185,10 +204,12 @@ def place_cpu(span: Span, axis: Axis) -> Box:
         tip = (f"on a CPU {share:.0%} of {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms "
                f"({span.busy_ns / 1e6:.2f} of {length / 1e6:.2f} ms)")
     h = max(1, round(CPU_STRIP * share))
-    x, width = axis.extent(span.start_ns, span.end_ns)
+    title = "on a CPU" if share >= 0.98 else f"on a CPU {share:.0%}"
+    where = where_and_how(span)
+    if where:
+        tip, title = f"{tip} · {where}", f"{title}, {where}"
     return Box(x, width, LANE_HEIGHT - 1 - h, h, "", ON_CPU, tip, False, layer=CPU_LAYER,
-               title="on a CPU" if share >= 0.98 else f"on a CPU {share:.0%}",
-               start_ms=axis.ms(span.start_ns), end_ms=axis.ms(span.end_ns))
+               title=title, start_ms=axis.ms(span.start_ns), end_ms=axis.ms(span.end_ns))
 
 
 def place_mark(mark: Mark, axis: Axis) -> Box:

@@ -41,7 +41,7 @@ from app.drawing.result_words import words_for
 from app.drawing.sweeps import worker_choices
 from app.drawing.table import tables as timeline_tables
 from app.drawing.window import Window, overlapping
-from app.model.conditions import describe as describe_conditions
+from app.model.conditions import describe as describe_conditions, fallback_words
 from app.model.cpu import sentences as cpu_sentences
 from app.model.scale import MIN_FINISHED_SCALE_NS, MIN_SCALE_NS, scale_for
 from app.model.timeline import Lane, Mark, Series, Span, Timeline
@@ -59,6 +59,7 @@ def environment() -> Environment:
     env.globals.update(lane_height=LANE_HEIGHT, row_height=ROW_HEIGHT,
                        series_height=SERIES_HEIGHT, layers=LAYERS, group_id=group_id,
                        describe_conditions=describe_conditions, cpu_sentences=cpu_sentences,
+                       oncpu_fallback=fallback_words,
                        lane_colour=output.lane_colour, result_words=words_for)
     env.globals.update(code_view=code_view)  # an experiment's code as the pages show it (app/drawing/code.py)
     env.globals.update(timeline_tables=timeline_tables)  # the timeline as text (app/drawing/table.py)

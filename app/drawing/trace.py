@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from app.model.events import Event
-from app.model.timeline import Lane, Span, Timeline
+from app.model.timeline import ON_CPU as ON_CPU_CATEGORY, Lane, Span, Timeline
 
 ONCPU_NAME = "on a CPU"
 FLOW_NAME = "notify → woken"
@@ -167,7 +167,8 @@ class _Writer:
         """The kernel's on-CPU intervals, each lane's on its own track (one thread's never overlap)."""
         spans: dict[int, list[Span]] = {}
         for s in self.timeline.cpu_spans:
-            spans.setdefault(s.lane, []).append(s)
+            if s.category == ON_CPU_CATEGORY:  # not a gap of lost records: unknown, not a turn
+                spans.setdefault(s.lane, []).append(s)
         for index, lane_spans in spans.items():
             lane = self.timeline.lanes[index]
             pid = self.pid(lane)

@@ -85,9 +85,9 @@ class WindowTimeline(Timeline):
         if self.lo <= ts <= self.hi:
             super()._mark(lane, ts, name, category)
 
-    def _on_cpu(self, lane: Lane, start: int, end: int) -> None:
+    def _on_cpu(self, lane: Lane, start: int, end: int, cpu: int = -1, how: str = "") -> None:
         # Cut to the window, so its bins (at the window's resolution) start where it starts.
-        super()._on_cpu(lane, max(start, self.lo), min(end, self.hi))
+        super()._on_cpu(lane, max(start, self.lo), min(end, self.hi), cpu, how if end <= self.hi else "")
 
     def _pair(self, lane: int, ts: int, name: str, category: str, key: Any) -> None:
         pass  # the arrows are the run's (see `of`): who woke whom may lie before the rows folded here

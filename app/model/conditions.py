@@ -12,6 +12,8 @@ from typing import Any
 
 
 def from_header(header: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    oncpu = header.get("oncpu")
+    oncpu = oncpu if isinstance(oncpu, dict) else {}
     return {
         "loadavg": header.get("loadavg"),
         "python": header.get("python"),
@@ -19,7 +21,24 @@ def from_header(header: dict[str, Any], params: dict[str, Any]) -> dict[str, Any
         "gil_enabled": header.get("gil_enabled", True),
         "start_method": params.get("start_method") or header.get("start_method"),
         "cpus": header.get("cpus"),
+        # Which source drew the on-CPU strips (experiments/sampler.py), and for the fallback why and the fix.
+        "oncpu_source": oncpu.get("source", "proc" if oncpu.get("sampler_pid") else ""),
+        "oncpu_reason": oncpu.get("reason", ""),
+        "oncpu_fix": oncpu.get("fix", ""),
     }
+
+
+SOURCE_WORDS = {"switches": "on-CPU strips from the kernel's context-switch records (exact)",
+                "proc": "on-CPU strips sampled from /proc (approximate)"}
+
+
+def fallback_words(conditions: dict[str, Any]) -> str:
+    """Why the strips were sampled from /proc, and what would allow the exact ones ("" if they were not)."""
+    if conditions.get("oncpu_source") != "proc" or not conditions.get("oncpu_reason"):
+        return ""
+    fix = conditions.get("oncpu_fix")
+    return (f"on-CPU strips sampled from /proc: {conditions['oncpu_reason']}"
+            + (f"; for exact strips: {fix}" if fix else ""))
 
 
 def describe(conditions: dict[str, Any]) -> list[str]:
@@ -36,6 +55,8 @@ def describe(conditions: dict[str, Any]) -> list[str]:
         words.append(f"Python {conditions['python']}" + gil_words(conditions))
     if conditions.get("start_method"):
         words.append(f"start method {conditions['start_method']}")
+    if conditions.get("oncpu_source") in SOURCE_WORDS:
+        words.append(SOURCE_WORDS[conditions["oncpu_source"]])
     return words
 
 

@@ -15,9 +15,9 @@ KINDS = {
     "H": "header", "L": "lane", "B": "begin", "E": "end", "I": "instant",
     "C": "counter", "R": "result", "F": "failure", "S": "service",
     # From the on-CPU sampler (experiments/sampler.py), not the recorder:
-    "T": "oncpu", "X": "exit", "M": "machine",
+    "T": "oncpu", "X": "exit", "M": "machine", "G": "gap",
 }
-SAMPLED = frozenset({"oncpu", "exit", "machine"})  # what the kernel says, not what the code said
+SAMPLED = frozenset({"oncpu", "exit", "machine", "gap"})  # what the kernel says, not what the code said
 
 
 class Event(NamedTuple):
@@ -26,15 +26,19 @@ class Event(NamedTuple):
     worker: str
     name: str = ""
     category: str = ""
-    # header/lane/result/failure info, a counter's value, a notify's/woken's key, or an oncpu's (tid, end_ns)
+    # header/lane/result/failure info, a counter's value, a notify's/woken's key, or an oncpu's
+    # (tid, end_ns, cpu, how): cpu -1 and how "" where the /proc sampler could not tell
+    # (how: "p" preempted, "v" gave the CPU up, "" going on or unknown)
     value: Any = None
 
     def to_json(self, lane_of_tid: dict[int, str] | None = None) -> dict[str, Any]:
         """The API's form; an oncpu event's worker is the lane of its thread (`lane_of_tid`), "" if none."""
         out: dict[str, Any] = {"ts_ns": self.ts_ns, "worker": self.worker, "kind": self.kind}
         if self.kind == "oncpu":
-            tid, end = self.value
+            tid, end, cpu, how = self.value
             out.update(worker=(lane_of_tid or {}).get(tid, ""), tid=tid, start_ns=self.ts_ns, end_ns=end)
+            if cpu >= 0:
+                out.update(cpu=cpu, ended={"p": "preempted", "v": "voluntary"}.get(how, ""))
             return out
         if self.kind == "begin":
             out["start_ns"] = self.ts_ns
@@ -65,8 +69,10 @@ def decode(raw: list[Any]) -> Event:
         return Event(KINDS[code], ts, worker, name if type(name) is str else str(name),
                      category if type(category) is str else str(category),
                      key if key is None or type(key) is str else str(key))
-    if code == "T":  # ["T", start_ns, "", tid, end_ns]
-        return Event("oncpu", ts, worker, value=(int(raw[3]), int(raw[4])))
+    if code == "T":  # ["T", start_ns, "", tid, end_ns] from /proc, [..., cpu, how] from the switch records
+        if len(raw) > 6:
+            return Event("oncpu", ts, worker, value=(int(raw[3]), int(raw[4]), int(raw[5]), str(raw[6])))
+        return Event("oncpu", ts, worker, value=(int(raw[3]), int(raw[4]), -1, ""))
     if code == "C":
         name = raw[3]
         return Event("counter", ts, worker, name if type(name) is str else str(name), "", raw[4])
@@ -112,17 +118,30 @@ def decode_wire(wire: bytes) -> list[Event]:
     return _decode_batches(json.loads(b"[" + wire.replace(b"\n", b",") + b"]"))
 
 
+TORN = "torn"  # the kind of a line that was an event batch once, cut by another writer's bytes
+
+
+def looks_torn(line: bytes) -> bool:
+    """A bad line that begins or ends like a batch: a batch another write cut into, not a program's text."""
+    line = line.strip()
+    return line.startswith(b'[["') or line.endswith(b"]]")
+
+
 @dataclass
 class StreamParser:
     """Split a byte stream into lines and lines into events.
 
     A line that is not a valid event batch (a stray write to fd 1 by C code, a truncated
-    last line from a killed runner) becomes an "output" event instead of breaking the run.
+    last line from a killed runner) becomes an "output" event instead of breaking the run;
+    one that looks like a batch another write tore (`looks_torn`), or any bad line on a pipe
+    that only ever carries batches (`batches_only`: the sampler's), a "torn" event: counted
+    and shown as such, never as the run's output.
     """
 
     pending: bytes = b""
     last_ts: int = 0
     wire: bytes = b""  # the last feed's complete lines (stripped) when every one was a batch, else b""
+    batches_only: bool = False
 
     def feed(self, data: bytes) -> list[Event]:
         data = self.pending + data
@@ -142,15 +161,26 @@ class StreamParser:
         return events
 
     def close(self) -> list[Event]:
+        """The last line, without its newline: a runner killed mid-write (kept as output, as it came)."""
         rest, self.pending = self.pending, b""
-        return self._parse_line(rest) if rest.strip() else []
+        return self._parse_line(rest, last=True) if rest.strip() else []
 
-    def _parse_line(self, line: bytes) -> list[Event]:
+    def _parse_line(self, line: bytes, last: bool = False) -> list[Event]:
         try:
             batch = json.loads(line)
+        except ValueError:  # not JSON: a program's text, or a batch another write cut into
+            batch = None
+            torn = not last and (self.batches_only or looks_torn(line))
+        else:
+            torn = False
+        try:
+            if batch is None:
+                raise ValueError("not JSON")
             events = [decode(raw) for raw in batch]
         except (ValueError, KeyError, IndexError, TypeError):
             text = line.decode("utf-8", "replace")[:300]
+            if torn:
+                return [Event(TORN, self.last_ts, "main", text, TORN)]
             return [Event("output", self.last_ts, "main", text, "output")]
         if events:
             self.last_ts = max(self.last_ts, events[-1].ts_ns)

@@ -120,6 +120,16 @@ class Run:
         oncpu = (self.timeline.header or {}).get("oncpu")
         return oncpu.get("unavailable") if isinstance(oncpu, dict) else None
 
+    @property
+    def lost_records(self) -> int:
+        """Context-switch records the kernel dropped in this run (drawn as gaps in the strips)."""
+        return self.timeline.lost_records()
+
+    @property
+    def torn_lines(self) -> int:
+        """Lines of events another write cut into (app/model/events.py `looks_torn`): their events are lost."""
+        return self.timeline.torn
+
     def ingest(self, events: list[Event], wire: bytes = b"") -> None:
         """Fold `events` in and journal them; `wire`, if given, is the runner's lines they were parsed
         from (StreamParser.wire), which the store keeps as they are."""

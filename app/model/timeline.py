@@ -26,10 +26,11 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
-from app.model.events import Event
+from app.model.events import TORN, Event
 from app.model.scale import resolution_for
 
 ON_CPU = "oncpu"  # the category (and name) of an on-CPU span
+LOST = "lost"  # the category of a gap in the on-CPU strips: switch records the kernel dropped
 
 
 def signal_name(number: int) -> str:
@@ -40,11 +41,12 @@ def signal_name(number: int) -> str:
 
 
 SHORT_PATH = frozenset({"begin", "end", "instant", "counter"})  # what apply_all folds without apply()
-WORKERLESS = frozenset({"oncpu", "exit", "machine", "service"})  # events about threads and processes, not lanes
+WORKERLESS = frozenset({"oncpu", "exit", "machine", "service", "gap"})  # events about threads and processes, not lanes
 HELD_MAX = 4096  # intervals kept per thread before its lane is known (then only their total)
 NOTIFIES_KEPT = 1024  # notifies (and wokens) held for a partner, of each sort: older ones never pair in practice
 LAST_LANE = 1 << 62  # above any lane index: (ts, LAST_LANE) sorts after every (ts, lane)
 PRINTS_KEPT = 1000  # printed lines kept for the output pane; past that only their number
+TORN_KEPT = 20  # torn lines kept to show; past that only their number
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,13 @@ class Span:
     cut: str = ""  # why it never ended ("killed at exit", ...), empty if it did
     count: int = 1  # spans merged into this one (too short to draw apart)
     busy_ns: int = 0  # when merged: their total time (the gaps between them excluded)
+    # An on-CPU span from the kernel's switch records: the CPU it ran on (-1 unknown, -2 several)
+    # and how its last turn ended ("p" preempted, "v" gave the CPU up, "" going on or unknown).
+    cpu: int = -1
+    how: str = ""
+
+
+MIXED_CPUS = -2  # an on-CPU span merged from turns on several CPUs
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +171,16 @@ class Printed:
 
 
 @dataclass(frozen=True, slots=True)
+class Gap:
+    """Context-switch records the kernel dropped (its buffer was full): who ran then is unknown."""
+
+    start_ns: int
+    end_ns: int
+    lost: int
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class Arrow:
     """A notify on one lane and the wait it ended on another (a `woken` instant)."""
 
@@ -189,65 +208,73 @@ class _CpuBins:
     much (busy_ns), drawn that much high. So two threads taking 5 ms turns still look half-busy
     each on a two-minute axis, instead of both solid (a sliver every few ms) or both empty.
     A bin keeps the bounds it was opened with when the axis grows; the next starts where it ends.
+    Each drawn span keeps the CPU its turns ran on (MIXED_CPUS if several) and how the last ended.
     """
 
-    __slots__ = ("bin", "bin_end", "busy", "floor", "run_start", "run_end")
+    __slots__ = ("bin", "bin_end", "busy", "floor", "run_start", "run_end", "cpu", "how", "run_cpu", "run_how")
 
     def __init__(self) -> None:
         self.bin = self.bin_end = -1  # the bin being filled (-1: none)
         self.busy = 0
         self.floor = 0  # where the last bin drawn ended: no bin starts before it
         self.run_start = self.run_end = 0  # full bins in a row, not drawn yet (run_end 0: none)
+        self.cpu, self.how = -1, ""  # the open bin's
+        self.run_cpu, self.run_how = -1, ""  # the run's
 
-    def add(self, start: int, end: int, t0: int, res: int, out: list[tuple[int, int, int]]) -> None:
-        """Account [start, end); append (start, end, busy) for each span that can no longer change.
+    def add(self, start: int, end: int, t0: int, res: int, out: list[tuple[int, int, int, int, str]],
+            cpu: int = -1, how: str = "") -> None:
+        """Account [start, end); append (start, end, busy, cpu, how) for each span that can no longer change.
         Intervals come in time order (one thread's, from one sampler)."""
         while start < end:
             if start < self.bin_end:  # the open bin
                 take = min(end, self.bin_end) - start
                 self.busy += take
                 start += take
+                self.cpu = cpu if self.cpu == -1 or self.cpu == cpu else MIXED_CPUS
+                self.how = how
                 continue
             self.close_bin(out)
             aligned = t0 + (start - t0) // res * res
             first = max(aligned, self.floor)
             if start == first and end >= aligned + res:  # whole bins at once
                 last = t0 + (end - t0) // res * res
-                self._full(first, last, out)
+                self._full(first, last, out, cpu, how if last == end else "")
                 start = last
                 continue
             self.bin, self.bin_end = first, aligned + res
 
-    def _full(self, start: int, end: int, out: list[tuple[int, int, int]]) -> None:
+    def _full(self, start: int, end: int, out: list[tuple[int, int, int, int, str]], cpu: int, how: str) -> None:
         self.floor = end
         if self.run_end and self.run_end == start:
             self.run_end = end
+            self.run_cpu = cpu if self.run_cpu == cpu else MIXED_CPUS
+            self.run_how = how
             return
         self.flush_run(out)
-        self.run_start, self.run_end = start, end
+        self.run_start, self.run_end, self.run_cpu, self.run_how = start, end, cpu, how
 
-    def close_bin(self, out: list[tuple[int, int, int]]) -> None:
+    def close_bin(self, out: list[tuple[int, int, int, int, str]]) -> None:
         if self.bin < 0:
             return
         width = self.bin_end - self.bin
         if self.busy >= width - width // 50:  # full, give or take the sampler's rounding
-            self._full(self.bin, self.bin_end, out)
+            self._full(self.bin, self.bin_end, out, self.cpu, self.how)
         else:
             self.flush_run(out)
-            out.append((self.bin, self.bin_end, self.busy))
+            out.append((self.bin, self.bin_end, self.busy, self.cpu, self.how))
             self.floor = self.bin_end
-        self.bin, self.bin_end, self.busy = -1, -1, 0
+        self.bin, self.bin_end, self.busy, self.cpu, self.how = -1, -1, 0, -1, ""
 
-    def flush_run(self, out: list[tuple[int, int, int]]) -> None:
+    def flush_run(self, out: list[tuple[int, int, int, int, str]]) -> None:
         if self.run_end:
-            out.append((self.run_start, self.run_end, self.run_end - self.run_start))
+            out.append((self.run_start, self.run_end, self.run_end - self.run_start, self.run_cpu, self.run_how))
             self.run_start = self.run_end = 0
 
-    def pending(self) -> list[tuple[int, int, int]]:
+    def pending(self) -> list[tuple[int, int, int, int, str]]:
         """What is still being filled: the run of full bins and the bin in progress."""
-        out = [(self.run_start, self.run_end, self.run_end - self.run_start)] if self.run_end else []
+        out = [(self.run_start, self.run_end, self.run_end - self.run_start, self.run_cpu, "")] if self.run_end else []
         if self.bin >= 0:
-            out.append((self.bin, self.bin_end, self.busy))
+            out.append((self.bin, self.bin_end, self.busy, self.cpu, ""))
         return out
 
 
@@ -317,7 +344,10 @@ class Timeline:
     by_tid: dict[int, Lane] = field(default_factory=dict)
     service: dict[int, str] = field(default_factory=dict)  # tid -> role ("recorder")
     service_ns: dict[str, int] = field(default_factory=dict)  # on-CPU time by role
-    held: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # by tid: intervals before its lane
+    held: dict[int, list[tuple[int, int, int, str]]] = field(default_factory=dict)  # by tid: intervals before its lane
+    gaps: list[Gap] = field(default_factory=list)  # switch records the kernel dropped: unknown, not idle
+    torn: int = 0  # lines of events another write cut into (their events are lost)
+    torn_lines: list[str] = field(default_factory=list)  # the first TORN_KEPT of them, cut short
     unlaned_ns: int = 0  # on-CPU time of the run's threads that never had a lane
     resolution_ns: int = 0  # shapes closer than this are merged (0: never)
     _until_ns: int = -1  # the run's length up to which `resolution_ns` holds
@@ -349,6 +379,11 @@ class Timeline:
             self.output.append(event.name)
             self._printed(ts, None, event.name)  # raw text on the event pipe: no lane said it
             return
+        if kind == TORN:  # events lost to a write that cut into them: counted, never the run's output
+            self.torn += 1
+            if len(self.torn_lines) < TORN_KEPT:
+                self.torn_lines.append(event.name)
+            return
         if kind in WORKERLESS:
             self._kernel(event)
             return
@@ -374,8 +409,8 @@ class Timeline:
             if isinstance(tid, int):
                 lane.tid = tid
                 self.by_tid[tid] = lane
-                for start, end in self.held.pop(tid, ()):
-                    self._on_cpu(lane, start, end)
+                for start, end, cpu, how in self.held.pop(tid, ()):
+                    self._on_cpu(lane, start, end, cpu, how)
         elif kind == "header":
             self.header = event.value
         elif kind == "result":
@@ -418,19 +453,22 @@ class Timeline:
     def _kernel(self, event: Event) -> None:
         kind, info = event.kind, event.value
         if kind == "oncpu":
-            tid, end = info
+            tid, end = info[0], info[1]
+            cpu, how = (info[2], info[3]) if len(info) > 3 else (-1, "")
             lane = self.by_tid.get(tid)
             if lane is not None:
-                self._on_cpu(lane, event.ts_ns, end)
+                self._on_cpu(lane, event.ts_ns, end, cpu, how)
             elif tid in self.service:
                 role = self.service[tid]
                 self.service_ns[role] = self.service_ns.get(role, 0) + end - event.ts_ns
-            else:  # its lane may still come (two writers share the pipe): hold it, bounded
+            else:  # its lane may still come (the sampler writes apart from the recorder): hold it, bounded
                 held = self.held.setdefault(tid, [])
                 if len(held) < HELD_MAX:
-                    held.append((event.ts_ns, end))
+                    held.append((event.ts_ns, end, cpu, how))
                 else:
                     self.unlaned_ns += end - event.ts_ns
+        elif kind == "gap":
+            self._gap(event.ts_ns, info)
         elif kind == "machine":
             self.machine.append((event.ts_ns, info))
         elif kind == "exit":
@@ -439,24 +477,38 @@ class Timeline:
             tid = info.get("tid")
             if isinstance(tid, int):
                 self.service[tid] = str(info.get("role", "service"))
-                for start, end in self.held.pop(tid, ()):
+                for start, end, _, _ in self.held.pop(tid, ()):
                     self.service_ns[self.service[tid]] = self.service_ns.get(self.service[tid], 0) + end - start
 
-    def _on_cpu(self, lane: Lane, start: int, end: int) -> None:
+    def _on_cpu(self, lane: Lane, start: int, end: int, cpu: int = -1, how: str = "") -> None:
         if end <= start:
             return
         lane.cpu_ns += end - start
         res = self.resolution_ns
         if not res:
-            self.cpu_spans.append(Span(lane.index, ON_CPU, ON_CPU, start, end))
+            self.cpu_spans.append(Span(lane.index, ON_CPU, ON_CPU, start, end, cpu=cpu, how=how))
             return
-        done: list[tuple[int, int, int]] = []
-        lane.cpu.add(start, end, start if self.t0_ns is None else self.t0_ns, res, done)
+        done: list[tuple[int, int, int, int, str]] = []
+        lane.cpu.add(start, end, start if self.t0_ns is None else self.t0_ns, res, done, cpu, how)
         self._cpu_drawn(lane, done)
 
-    def _cpu_drawn(self, lane: Lane, done: list[tuple[int, int, int]]) -> None:
-        for start, end, busy in done:
-            self.cpu_spans.append(Span(lane.index, ON_CPU, ON_CPU, start, end, busy_ns=busy))
+    def _cpu_drawn(self, lane: Lane, done: list[tuple[int, int, int, int, str]]) -> None:
+        for start, end, busy, cpu, how in done:
+            self.cpu_spans.append(Span(lane.index, ON_CPU, ON_CPU, start, end, busy_ns=busy, cpu=cpu, how=how))
+
+    def _gap(self, start: int, info: dict[str, Any]) -> None:
+        """Switch records the kernel dropped: every strip has a gap there, saying why (not idle: unknown)."""
+        end = info.get("end_ns")
+        if not isinstance(end, int) or end < start:
+            return
+        gap = Gap(start, end, int(info.get("lost") or 0), str(info.get("why") or "records lost"))
+        self.gaps.append(gap)
+        for lane in self.lanes:  # each strip shows it; lanes that come later began after it, as a rule
+            self.cpu_spans.append(Span(lane.index, LOST, LOST, start, max(end, start + 1), cut=gap.why))
+
+    def lost_records(self) -> int:
+        """How many switch records the kernel dropped in all (0: every turn of the run is drawn)."""
+        return sum(gap.lost for gap in self.gaps)
 
     def _exited(self, ts: int, info: dict[str, Any]) -> None:
         """A process of the run ended: what its lanes had open ends here, marked with how it ended."""
@@ -619,12 +671,12 @@ class Timeline:
             while lane.stack:
                 name, category, start = lane.stack.pop()
                 self.spans.append(Span(lane.index, name, category, start, end, len(lane.stack), cut=why))
-            done: list[tuple[int, int, int]] = []
+            done: list[tuple[int, int, int, int, str]] = []
             lane.cpu.close_bin(done)
             lane.cpu.flush_run(done)
             self._cpu_drawn(lane, done)
         for intervals in self.held.values():  # threads that never had a lane: pool managers, feeders
-            self.unlaned_ns += sum(end - start for start, end in intervals)
+            self.unlaned_ns += sum(end - start for start, end, _, _ in intervals)
         self.held.clear()
         self.last_ns = end
 
@@ -642,8 +694,8 @@ class Timeline:
 
     def open_cpu(self, lane: Lane) -> list[Span]:
         """The lane's on-CPU bins still being filled."""
-        return [Span(lane.index, ON_CPU, ON_CPU, start, end, busy_ns=busy)
-                for start, end, busy in lane.cpu.pending()]
+        return [Span(lane.index, ON_CPU, ON_CPU, start, end, busy_ns=busy, cpu=cpu, how=how)
+                for start, end, busy, cpu, how in lane.cpu.pending()]
 
     def pending_marks(self, lane: Lane) -> list[Mark]:
         return [lane.pending_mark.mark()] if lane.pending_mark is not None else []

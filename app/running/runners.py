@@ -24,7 +24,7 @@ from typing import Any
 from app import ROOT
 from app.running.pythons import PARAM_NAME
 from app.settings import Settings
-from experiments import lifeline, rlimits
+from experiments import lifeline, rlimits, sampler
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,14 @@ def runner_env() -> dict[str, str]:
     }
 
 
+def oncpu_env(settings: Settings) -> dict[str, str]:
+    """What the runner's sampler is told to use (experiments/sampler.py): it opens its source before the job comes."""
+    env: dict[str, str] = {sampler.SOURCE_ENV: settings.oncpu_source}
+    if settings.oncpu_pretend_paranoid is not None:
+        env[sampler.PARANOID_ENV] = str(settings.oncpu_pretend_paranoid)
+    return env
+
+
 def job(module: str, params: dict[str, Any], settings: Settings, user_tasks_before: int) -> dict[str, Any]:
     """What a runner is handed: the experiment, its params, and the run's resource limits.
 
@@ -84,10 +92,17 @@ def job(module: str, params: dict[str, Any], settings: Settings, user_tasks_befo
 
 @dataclass
 class Runner:
-    """A started runner interpreter, waiting for its job, and the write end of its lifeline."""
+    """A started runner interpreter, waiting for its job, the write end of its lifeline, and the read
+    end of its sampler's own pipe (-1: none; the supervisor takes it, `take_oncpu`)."""
 
     proc: asyncio.subprocess.Process
     holder: int
+    oncpu: int = -1
+
+    def take_oncpu(self) -> int:
+        """The sampler's pipe, now the caller's to read and close."""
+        fd, self.oncpu = self.oncpu, -1
+        return fd
 
     @property
     def alive(self) -> bool:
@@ -118,6 +133,9 @@ class Runner:
         if self.holder >= 0:
             os.close(self.holder)
             self.holder = -1
+        if self.oncpu >= 0:
+            os.close(self.oncpu)
+            self.oncpu = -1
 
     async def discard(self) -> None:
         self.release()
@@ -127,19 +145,24 @@ class Runner:
 async def start_runner(settings: Settings, python: str | None = None) -> Runner:
     """A runner on `python` (a path; the default is LAB_PYTHON)."""
     lifeline_fd, holder = os.pipe()
+    # The sampler's own pipe: the experiment's writes to fd 1 (a flood's 64 KiB) never tear its lines.
+    oncpu_read, oncpu_write = os.pipe()
     try:
         proc = await asyncio.create_subprocess_exec(
             python or settings.python, "-m", "experiments.runner",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            cwd=ROOT, env={**runner_env(), lifeline.ENV: str(lifeline_fd)},
-            start_new_session=True, pass_fds=(lifeline_fd,),
+            cwd=ROOT, env={**runner_env(), lifeline.ENV: str(lifeline_fd), sampler.OUT_FD_ENV: str(oncpu_write),
+                           **oncpu_env(settings)},
+            start_new_session=True, pass_fds=(lifeline_fd, oncpu_write),
         )
     except BaseException:
         os.close(holder)
+        os.close(oncpu_read)
         raise
     finally:
         os.close(lifeline_fd)
-    return Runner(proc, holder)
+        os.close(oncpu_write)
+    return Runner(proc, holder, oncpu_read)
 
 
 class WarmRunner:

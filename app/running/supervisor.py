@@ -46,8 +46,20 @@ class Heartbeat:
         return time.monotonic() - self.at
 
 
-async def _pump_events(stream: asyncio.StreamReader, run: Run, heartbeat: Heartbeat) -> None:
-    parser = StreamParser()
+async def _pump_oncpu(fd: int, run: Run, heartbeat: Heartbeat) -> None:
+    """The sampler's own pipe (experiments/sampler.py): batches only, so any bad line is a torn one."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=READ_SIZE)
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), open(fd, "rb", 0))
+    try:
+        await _pump_events(reader, run, heartbeat, StreamParser(batches_only=True))
+    finally:
+        transport.close()
+
+
+async def _pump_events(stream: asyncio.StreamReader, run: Run, heartbeat: Heartbeat,
+                       parser: StreamParser | None = None) -> None:
+    parser = parser or StreamParser()
     while data := await stream.read(READ_SIZE):
         events = parser.feed(data)
         # The sampler writes while workers run, and while they are all blocked too: only what the
@@ -141,6 +153,9 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
     assert proc.stdout is not None and proc.stderr is not None  # a runner is started with both piped
     pumps = [asyncio.create_task(_pump_events(proc.stdout, run, heartbeat)),
              asyncio.create_task(_pump_stderr(proc.stderr, run))]
+    oncpu = runner.take_oncpu()
+    if oncpu >= 0:
+        pumps.append(asyncio.create_task(_pump_oncpu(oncpu, run, heartbeat)))
     exited = asyncio.create_task(_runner_exit(proc))
     cancelled = asyncio.create_task(run.cancel_requested.wait())
     hung = asyncio.create_task(_watch_for_hang(run, heartbeat, settings.hang_after_s))

@@ -11,13 +11,13 @@ import json
 import zlib
 from dataclasses import dataclass
 
-from app.model.events import KINDS, Event, decode, decode_wire
+from app.model.events import KINDS, TORN, Event, decode, decode_wire
 from app.model.runs import Truncation
 
 CHUNK_EVENTS = 4096  # events per stored row: what a page read decompresses at most, twice
 WIRE_MARK = b"#wire\n"  # a row of the runner's lines as they came (no event line starts with #)
 KEEP_PAST_BOUND = frozenset({"header", "lane", "result", "failure"})  # what replay cannot do without
-CODES = {kind: code for code, kind in KINDS.items()} | {"output": "O"}
+CODES = {kind: code for code, kind in KINDS.items()} | {"output": "O", TORN: "W"}
 
 
 def encode(seq: int, event: Event) -> str:
@@ -33,7 +33,7 @@ def encode(seq: int, event: Event) -> str:
         raw = [seq, code, event.ts_ns, event.worker]
     elif code == "T":
         raw = [seq, code, event.ts_ns, event.worker, *event.value]
-    elif code == "O":
+    elif code == "O" or code == "W":
         raw = [seq, code, event.ts_ns, event.worker, event.name]
     else:
         raw = [seq, code, event.ts_ns, event.worker, event.value]
@@ -44,6 +44,8 @@ def decode_line(line: str) -> tuple[int, Event]:
     seq, *raw = json.loads(line)
     if raw[0] == "O":
         return seq, Event("output", int(raw[1]), str(raw[2]), str(raw[3]), "output")
+    if raw[0] == "W":
+        return seq, Event(TORN, int(raw[1]), str(raw[2]), str(raw[3]), TORN)
     return seq, decode(raw)
 
 
