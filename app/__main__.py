@@ -67,7 +67,8 @@ def work(settings: Settings, redis_url: str | None, name: str | None, modules: t
 def serve_class(settings: Settings, host: str, port: int, names: list[str]) -> None:
     """Listen (on every interface unless told `host`; the port bound first, so that what is printed is where
     it listens), then print the class's addresses, the teacher's link and the QR code, and serve."""
-    from app.web.classroom import admin_token, banner, class_settings
+    from app.web.classroom import admin_token, banner, class_settings, oncpu_line
+    from experiments import sampler
     from app.web.join import interface_addresses, reachable_addresses
 
     listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -80,8 +81,13 @@ def serve_class(settings: Settings, host: str, port: int, names: list[str]) -> N
     listening.listen(2048)
     token = admin_token(settings)
     settings = class_settings(settings, token, host, listening.getsockname()[1], names)
-    print(banner(settings, token, reachable_addresses(host, interface_addresses()), names, settings.port), flush=True)
-    serve(create_app(settings), settings, sockets=[listening])
+    source = sampler.source_here(settings.oncpu_source, settings.oncpu_pretend_paranoid) if settings.oncpu else {}
+    print(banner(settings, token, reachable_addresses(host, interface_addresses()), names, settings.port,
+                 oncpu_line(settings, source)), flush=True)
+    try:
+        serve(create_app(settings), settings, sockets=[listening])
+    except KeyboardInterrupt:  # Ctrl-C: before the server started, or after it shut down (uvicorn re-raises it)
+        pass
 
 
 def serve(app: FastAPI, settings: Settings, sockets: list[socket.socket] | None = None, **options: Any) -> None:
@@ -93,10 +99,7 @@ def serve(app: FastAPI, settings: Settings, sockets: list[socket.socket] | None 
         uvicorn.run(app, **options, **uvicorn_options(settings))
         return
     server = uvicorn.Server(uvicorn.Config(app, **options, **uvicorn_options(settings)))
-    try:
-        server.run(sockets=sockets)
-    except KeyboardInterrupt:  # Ctrl-C: the server has shut down already (uvicorn re-raises it), as uvicorn.run
-        pass
+    server.run(sockets=sockets)
     if not server.started:
         sys.exit(1)
 

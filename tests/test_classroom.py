@@ -13,7 +13,7 @@ import sys
 import httpx2 as httpx
 import segno
 
-from app.web.classroom import Token, admin_token, banner, presenter_link
+from app.web.classroom import Token, admin_token, banner, oncpu_line, presenter_link
 from app.web.join import qr_svg, qr_text, reachable_addresses, student_urls, url_of
 from tests.helpers import ROOT, make_settings, read_until, wait_until_up
 
@@ -44,6 +44,29 @@ def test_the_banner_names_the_students_address_the_presenter_link_and_where_the_
     assert "Listening on 127.0.0.1 only" in proxied and "LAB_PUBLIC_URL" in proxied
     assert reachable_addresses("0.0.0.0", ["192.0.2.7"]) == ["192.0.2.7"]
     assert reachable_addresses("127.0.0.1", ["192.0.2.7"]) == [] and reachable_addresses("192.0.2.9", []) == ["192.0.2.9"]
+
+
+def test_the_class_command_says_which_source_draws_the_strips_and_how_to_get_the_exact_one(tmp_path):
+    settings = make_settings(database=str(tmp_path / "lab.db"))
+    assert "exact" in oncpu_line(settings, {"source": "switches"})
+    line = oncpu_line(settings, {"source": "proc", "reason": "kernel.perf_event_paranoid is 3",
+                                 "fix": "sudo sysctl kernel.perf_event_paranoid=2"})
+    assert "sampled from /proc" in line and "paranoid is 3" in line and "sysctl kernel.perf_event_paranoid=2" in line
+    assert "off" in oncpu_line(settings.model_copy(update={"oncpu": False}), {})
+
+
+def test_the_class_command_prints_the_kernels_answer_for_the_strips(tmp_path):
+    """Started as a teacher would on a kernel that refuses (pretended: paranoid 3), it prints the fallback and the fix."""
+    env = {**os.environ, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local",
+           "LAB_ONCPU_PRETEND_PARANOID": "3"}
+    server = subprocess.Popen([sys.executable, "-m", "app", "class", "--port", "0"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        said = read_until(server.stdout, r"On-CPU strips: [^\n]*\n")[0].group(0)
+        assert "sampled from /proc" in said and "perf_event_paranoid" in said
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
 
 
 def test_the_qr_codes_encode_the_students_address():

@@ -63,8 +63,21 @@ def presenter_link(base: str, token: str) -> str:
     return f"{base}/presenter?token={quote(token, safe='')}"
 
 
-def banner(settings: Settings, token: Token, addresses: list[str], names: list[str], port: int) -> str:
-    """What `concurrency-lab class` prints at start. Pure, for tests."""
+def oncpu_line(settings: Settings, source: dict[str, str]) -> str:
+    """What the class command says of the on-CPU strips, from `experiments.sampler.source_here()`. Pure."""
+    if not settings.oncpu:
+        return "On-CPU strips: off (LAB_ONCPU=false)."
+    if source.get("source") == "switches":
+        return "On-CPU strips: exact, from the kernel's own context-switch records."
+    if not source.get("source"):
+        return f"On-CPU strips: none on this machine ({source.get('reason', 'unknown')}); runs work without them."
+    fix = f" For exact ones: {source['fix']}." if source.get("fix") else ""
+    return f"On-CPU strips: sampled from /proc, as {source.get('reason', 'the exact source is not available')}.{fix}"
+
+
+def banner(settings: Settings, token: Token, addresses: list[str], names: list[str], port: int,
+           oncpu: str = "") -> str:
+    """What `concurrency-lab class` prints at start (`oncpu`: oncpu_line's). Pure, for tests."""
     urls = student_urls(addresses, port, names, settings.public_url)
     lines = ["", "Concurrency Lab is serving your class.", ""]
     if urls:
@@ -87,5 +100,7 @@ def banner(settings: Settings, token: Token, addresses: list[str], names: list[s
         lines.append("  The admin token is LAB_ADMIN_TOKEN's.")
     if urls:
         lines += ["", f"  Students can scan this to open {urls[0]} (the presenter page shows it too):", "", qr_text(urls[0])]
+    if oncpu:
+        lines += ["", f"  {oncpu}"]
     lines += ["", "  Stop with Ctrl-C. Runs are kept in " + str(Path(settings.database)) + ".", ""]
     return "\n".join(lines)
