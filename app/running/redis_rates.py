@@ -56,12 +56,13 @@ class RedisRates:
         self.window_ms = max(1, math.ceil(window_s * 1000))
         self._take = redis.register_script(TAKE)
 
-    async def take(self, client: Client, check: bool = True) -> Refusal | None:
-        keys = [rate_key(window.kind, window.key(client)) for window in WINDOWS]
-        limits = [window.limit(self.settings) for window in WINDOWS]
+    async def take(self, client: Client, check: bool = True, kinds: tuple[str, ...] = ()) -> Refusal | None:
+        windows = [window for window in WINDOWS if not kinds or window.kind in kinds]
+        keys = [rate_key(window.kind, window.key(client)) for window in windows]
+        limits = [window.limit(self.settings) for window in windows]
         args: list[int | str] = [self.window_ms, *limits, int(check), secrets.token_hex(8)]
-        refused, wait_us = refusal_of(await self._take(keys=keys, args=args), len(WINDOWS))
-        return WINDOWS[refused - 1].refusal(self.settings, wait_us / 1e6) if refused else None
+        refused, wait_us = refusal_of(await self._take(keys=keys, args=args), len(windows))
+        return windows[refused - 1].refusal(self.settings, wait_us / 1e6) if refused else None
 
 
 def refusal_of(reply: object, windows: int) -> tuple[int, int]:
