@@ -78,7 +78,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     # permessage-deflate keeps compression state per connection, so every viewer's socket
     # compressed the same frame again: with 200 viewers of one run, a quarter of the server's CPU
     # (benchmarks/fanout.py). Frames are small HTML fragments: send them as they are.
-    return {"proxy_headers": True, "ws_max_size": settings.max_ws_message_bytes, "ws_per_message_deflate": False,
+    # proxy_headers off: the app believes X-Forwarded-For only from LAB_TRUSTED_PROXIES (app/web/clients.py),
+    # where uvicorn's would believe FORWARDED_ALLOW_IPS, which deployments set to "*".
+    return {"proxy_headers": False, "ws_max_size": settings.max_ws_message_bytes, "ws_per_message_deflate": False,
             "log_config": log_config()}
 
 

@@ -7,9 +7,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from fastapi.testclient import TestClient
 
-from app.web.clients import COOKIE
 from app.web.server import create_app
-from tests.helpers import TEST_MODULES, make_settings, until, wait_for_status
+from tests.helpers import TEST_MODULES, client_cookie, make_settings, until, wait_for_status
 
 CPU = "cpu-threads-vs-processes"
 SMALL = {"first": 15, "tasks": 2, "start_method": "fork"}  # tasks of a few ms: a run takes well under a second
@@ -86,7 +85,7 @@ def test_unknown_experiment_or_sweep_is_404_naming_it(client):
     assert client.get("/sweeps/nosuchsweep").status_code == 404
 
 
-ME = {"cookie": f"{COOKIE}={1:032x}"}
+ME = client_cookie(1)
 
 
 def sleeps(c, seconds: list[int]):

@@ -93,6 +93,7 @@ CANCEL_TTL_S = 24 * 3600  # a cancel request outlives any run it could be for
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 HISTORY = "lab:history"  # every run ever queued: a sorted set, score its created_at, member its id
 PIN = "lab:pin"  # the pinned run's id (a string), if one is pinned
+SECRET = "lab:secret"  # the key of the client cookies' signatures, hex (app/storage/lab_secret.py)
 SEEN_TTL_S = 24 * 3600  # a run's last sighting outlives any run it could be of
 
 

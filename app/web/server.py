@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import ROOT
 from app.drawing.render import Renderer, environment
@@ -44,6 +45,13 @@ HTMX = {
 }
 
 
+async def client_key(settings: Settings, engine: engines.Engine) -> bytes | None:
+    """The key client cookies are signed with: LAB_SECRET, else the one the lab keeps (app/storage/lab_secret.py)."""
+    if settings.secret is not None:
+        return settings.secret.get_secret_value().encode()
+    return await engine.secret() if engine.secret is not None else None
+
+
 def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODULES) -> FastAPI:
     settings = settings or get_settings()
     env = environment()
@@ -58,6 +66,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
         engine = engines.distributed(settings, experiments, redis) if redis else engines.embedded(settings, experiments)
         lab = app.state.lab = Lab(settings, experiments, renderer, interpreters, engine)
         await lab.open()
+        app.state.client_key = await client_key(settings, engine)
         app.state.zoom = Zoom(lab.store)
         app.state.lobby = Lobby(lab, env, pin=lab.engine.pin)
         lobby_task = asyncio.create_task(app.state.lobby.run())
@@ -86,6 +95,8 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     # Outermost: a request for a host that is not ours (DNS rebinding) reaches nothing else.
     app.add_middleware(HostGuardMiddleware, names=host_names(settings.allowed_hosts, settings.allowed_origins, settings.host))
+    # Before anything asks who the client is: the address a trusted proxy forwarded, no other (app/web/clients.py).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
