@@ -141,3 +141,23 @@ def test_requests_refused_for_the_full_queue_count_in_the_address_window_on_ever
         assert await a.admit(Client("c" * 32, "10.0.0.2"), IDLE) is None
 
     on_two_replicas(redis_server.url, test)
+
+
+def test_wrong_admin_tokens_counted_by_two_replicas_are_one_count(redis_server):
+    from app.running.ratelimit import ADMIN_GUESSES_PER_MINUTE, Guesses, MemoryGuesses
+    from app.running.redis_rates import RedisGuesses
+
+    async def test() -> None:
+        async with Redis.from_url(redis_server.url) as a, Redis.from_url(redis_server.url) as b:
+            replicas = (RedisGuesses(a), RedisGuesses(b))
+            for i in range(ADMIN_GUESSES_PER_MINUTE):
+                assert await replicas[i % 2].retry_after("10.0.0.1") == 0
+                await replicas[i % 2].record("10.0.0.1")
+            assert 59 < await replicas[0].retry_after("10.0.0.1") <= 60
+            assert 59 < await replicas[1].retry_after("10.0.0.1") <= 60
+            assert await replicas[1].retry_after("10.0.0.2") == 0
+            assert await a.zcard(rate_key("admin-guess", "10.0.0.1")) == ADMIN_GUESSES_PER_MINUTE
+
+    asyncio.run(test())
+    for guesses in (MemoryGuesses, RedisGuesses):
+        assert inspect.signature(guesses.retry_after) == inspect.signature(Guesses.retry_after)

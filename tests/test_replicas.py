@@ -230,3 +230,17 @@ def test_a_run_cancelled_while_queued_ends_at_once_on_every_replica_and_counts_n
     wait_for_status(a.http, first, statuses={"cancelled"}, timeout=5)  # A folds the end from the stream
     assert post(a, SLEEPS, student=7), "a cancelled run counts no more against its student, on either replica"
     assert b.http.get(f"/api/runs/{second}").json()["status"] == "queued"
+
+
+def test_wrong_admin_tokens_through_two_replicas_with_invented_addresses_hit_the_limit(lab):
+    web, _ = lab
+    behind_a_proxy = {"LAB_TRUSTED_PROXIES": '["127.0.0.1"]', "LAB_ADMIN_TOKEN": "teacher-secret"}
+    a, b = web("a", **behind_a_proxy), web("b", **behind_a_proxy)
+    answers = []
+    for i in range(25):
+        # As a proxy that appends sends it: the address the guesser wrote, then the one it connected from.
+        headers = {"authorization": f"Bearer guess-{i}", "x-forwarded-for": f"203.0.113.{i}, 192.0.2.1"}
+        answers.append(httpx.delete(f"{(a, b)[i % 2].url}/api/pin", headers=headers, timeout=10).status_code)
+    assert answers == [403] * 10 + [429] * 15, "10 wrong tokens a minute from one address, on both replicas together"
+    teacher = {"authorization": "Bearer teacher-secret", "x-forwarded-for": "192.0.2.2"}  # another address
+    assert httpx.delete(f"{b.url}/api/pin", headers=teacher, timeout=10).status_code == 200

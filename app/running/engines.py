@@ -21,7 +21,8 @@ from app.model.experiments import Experiment
 from app.model.runs import Run
 from app.running.limits import Rates
 from app.running.node_queue import NodeQueue
-from app.running.redis_rates import RedisRates
+from app.running.ratelimit import Guesses, MemoryGuesses
+from app.running.redis_rates import RedisGuesses, RedisRates
 from app.running.reaper import reap
 from app.running.runners import WarmRunner
 from app.running.seams import Queue
@@ -55,6 +56,7 @@ class Engine:
     queue_moved: Callable[[], Awaitable[None]] | None = None  # until the queue may have moved elsewhere
     background: tuple[Callable[[], Awaitable[None]], ...] = field(default=())  # tasks while the lab is open
     secret: Callable[[], Awaitable[bytes]] | None = None  # the key that signs client cookies (app/storage/lab_secret.py)
+    guesses: Guesses = field(default_factory=MemoryGuesses)  # wrong admin tokens per address (app/web/auth.py)
 
 
 def embedded(settings: Settings, experiments: dict[str, Experiment]) -> Engine:
@@ -95,4 +97,4 @@ def distributed(settings: Settings, experiments: dict[str, Experiment], redis: R
                 log.warning("Redis unreachable: dead nodes are not reaped now", exc_info=True)
 
     return Engine(store, RedisSweeps(redis, writer), NodeQueue(store), None, store.cancel, RedisRates(redis, settings),
-                  RedisPin(redis), store.next_poll, (reap_dead_nodes,), lambda: redis_secret(redis))
+                  RedisPin(redis), store.next_poll, (reap_dead_nodes,), lambda: redis_secret(redis), RedisGuesses(redis))

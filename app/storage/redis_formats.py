@@ -114,7 +114,8 @@ def node_key(name: str) -> str:
 
 
 def rate_key(kind: str, who: str) -> str:
-    """A rate window's sorted set: `kind` "client" (by client id) or "ip" (by address)."""
+    """A rate window's sorted set: `kind` "client" (by client id), "ip" (by address), or "admin-guess" (wrong admin
+    tokens, by address)."""
     return f"lab:rate:{kind}:{who}"
 
 

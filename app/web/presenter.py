@@ -148,7 +148,7 @@ async def sign_in(request: Request, settings: SettingsDep) -> Response:
         return page(request, 403, "Presenter mode is off on this server.")
     token = await form_field(request, "token", MAX_TOKEN_CHARS)
     try:
-        matches = presented_token_matches(request, settings, token)
+        matches = await presented_token_matches(request, settings, token)
     except HTTPException as throttled:
         response = page(request, throttled.status_code, f"Refused: {throttled.detail}.")
         response.headers.update(throttled.headers or {})

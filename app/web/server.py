@@ -19,7 +19,8 @@ from app.running import engines, pythons
 from app.running.lab import Lab
 from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
 from app.web import api, errors, live, pages, presenter, sweep_routes
-from app.web.auth import guess_window
+from app.running.ratelimit import MemoryGuesses
+from app.web.auth import AdminTokenMiddleware
 from app.web.clients import ClientCookieMiddleware
 from app.web.lobby import Lobby
 from app.web.security import (
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
         lab = app.state.lab = Lab(settings, experiments, renderer, interpreters, engine)
         await lab.open()
         app.state.client_key = await client_key(settings, engine)
+        app.state.admin_guesses = engine.guesses
         app.state.zoom = Zoom(lab.store)
         app.state.lobby = Lobby(lab, env, pin=lab.engine.pin)
         lobby_task = asyncio.create_task(app.state.lobby.run())
@@ -82,8 +84,9 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app = FastAPI(title="Concurrency Lab", lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)  # every error message encodable, whatever the request held
-    app.state.admin_guesses = guess_window()  # wrong admin tokens per address (app/web/auth.py)
+    app.state.admin_guesses = MemoryGuesses()  # wrong admin tokens per address (app/web/auth.py); the engine's once open
     app.state.templates = Jinja2Templates(env=env)
+    app.add_middleware(AdminTokenMiddleware)
     app.add_middleware(ClientCookieMiddleware)
     app.add_middleware(WebsocketGuardMiddleware, allowed_origins=settings.allowed_origins,
                        max_message_bytes=settings.max_ws_message_bytes)
