@@ -12,6 +12,7 @@ from uvicorn.config import LOGGING_CONFIG
 
 from app.drawing.render import warm_up
 from app.settings import Settings, get_settings
+from app.web import header_deadline
 from app.web.server import create_app
 
 
@@ -80,7 +81,11 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     # (benchmarks/fanout.py). Frames are small HTML fragments: send them as they are.
     # proxy_headers off: the app believes X-Forwarded-For only from LAB_TRUSTED_PROXIES (app/web/clients.py),
     # where uvicorn's would believe FORWARDED_ALLOW_IPS, which deployments set to "*".
-    return {"proxy_headers": False, "ws_max_size": settings.max_ws_message_bytes, "ws_per_message_deflate": False,
+    # http: uvicorn's own protocol with a deadline and a size bound for a request's line and headers, which
+    # uvicorn has neither of (app/web/header_deadline.py); h11's own bound on an incomplete event, the same.
+    return {"http": header_deadline.protocol(settings.header_timeout_s, settings.max_header_bytes),
+            "h11_max_incomplete_event_size": settings.max_header_bytes,
+            "proxy_headers": False, "ws_max_size": settings.max_ws_message_bytes, "ws_per_message_deflate": False,
             "log_config": log_config()}
 
 

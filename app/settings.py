@@ -56,9 +56,12 @@ class Settings(BaseSettings):
     max_ws_message_bytes: int = Field(default=4_096, ge=256, description="largest websocket message accepted from a browser")
     ws_send_timeout_s: float = Field(default=5.0, gt=0, description="a viewer whose socket takes longer to accept a message is dropped (it reconnects)")
 
-    # Who a client is (issue 22): signed cookies, trusted proxies
+    # Who a client is, and headers that never finish (issue 22): signed cookies, trusted proxies, header bounds
     secret: SecretStr | None = Field(default=None, description="key that signs client cookies; unset: one made once and kept beside the database (or in Redis)")
     trusted_proxies: list[str] = Field(default_factory=list, description="addresses (or networks) of the reverse proxies whose X-Forwarded-For is believed; empty: none")
+
+    header_timeout_s: float = Field(default=10.0, gt=0, description="a request line and headers not received in full by then (from the connection's opening, or its last response) get 408")
+    max_header_bytes: int = Field(default=16_384, ge=1024, description="largest request line and headers accepted; larger get 431")
 
     @field_validator("trusted_proxies", mode="after")
     @classmethod
