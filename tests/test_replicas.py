@@ -244,3 +244,26 @@ def test_wrong_admin_tokens_through_two_replicas_with_invented_addresses_hit_the
     assert answers == [403] * 10 + [429] * 15, "10 wrong tokens a minute from one address, on both replicas together"
     teacher = {"authorization": "Bearer teacher-secret", "x-forwarded-for": "192.0.2.2"}  # another address
     assert httpx.delete(f"{b.url}/api/pin", headers=teacher, timeout=10).status_code == 200
+
+
+def test_a_sigkill_of_a_web_replica_or_a_node_loses_no_queued_run_and_only_the_executing_one_is_interrupted(
+        lab, redis_server):
+    web, node = lab
+    a = web("a")
+    first = node("node-1")
+    executing = post(a, SLEEPS)
+    runner, _ = until(lambda: sleeping(redis_server.url, executing), timeout=20, what="the sleeper sleeping")
+    queued = [post(a, QUICK) for _ in range(10)]
+    a.proc.send_signal(signal.SIGKILL)  # the web replica dies: the queue is Redis's, the run the node's
+    a.proc.wait()
+    b = web("b")
+    assert [b.http.get(f"/api/runs/{run_id}").json()["status"] for run_id in queued] == ["queued"] * 10
+    first.proc.send_signal(signal.SIGKILL)  # the node dies mid-run: its run cannot go on
+    first.proc.wait()
+    until(lambda: not alive_in_group(runner), timeout=10, what="the runner's group gone with its node")
+    node("node-2")
+    runs = [wait_for_status(b.http, run_id, timeout=60) for run_id in queued]
+    assert [run["status"] for run in runs] == ["done"] * 10
+    started = [run["started_at"] for run in runs]
+    assert started == sorted(started), "they ran in the order they were queued"
+    assert wait_for_status(b.http, executing, timeout=TTL_S * 6)["status"] == "interrupted"
