@@ -77,7 +77,7 @@ def test_headers_trickling_in_past_the_deadline_get_408_though_each_byte_came_so
 
 def test_headers_over_the_bound_get_431(url):
     with opened(url) as sock:
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 4096 + b"\r\n")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 3000 + b"\r\n")
         answer = until_closed(sock)
     assert answer.startswith(b"HTTP/1.1 431 ") and b"LAB_MAX_HEADER_BYTES" in answer
 
@@ -105,3 +105,12 @@ def test_uvicorn_would_pick_httptools_and_the_deadline_is_on_it():
     served = protocol(1.0, 2048)
     assert served.__name__ == "HttpToolsWithDeadline" and served.header_timeout_s == 1.0  # type: ignore[attr-defined]
     assert H11WithDeadline.max_header_bytes == 16_384
+
+
+def test_a_body_sent_with_its_headers_does_not_count_as_headers(url):
+    body = b'{"experiment": "nope", "pad": "' + b"a" * 8000 + b'"}'
+    with opened(url) as sock:
+        sock.sendall(b"POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        answer = until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 404 ")  # read whole, as any body within LAB_MAX_BODY_BYTES

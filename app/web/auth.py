@@ -15,6 +15,7 @@ import hashlib
 import hmac
 
 from fastapi import HTTPException
+from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,7 +23,7 @@ from app.running.ratelimit import ADMIN_GUESSES_PER_MINUTE as ADMIN_GUESSES_PER_
 from app.running.ratelimit import Guesses, whole_seconds
 from app.settings import Settings
 from app.web.clients import client_of
-from app.web.errors import ErrorResponse
+from app.web.errors import ErrorResponse, store_away
 
 ADMIN_COOKIE = "lab_admin"
 
@@ -66,7 +67,7 @@ def is_admin(conn: HTTPConnection, settings: Settings) -> bool:
 
 def bearer(conn: HTTPConnection) -> str | None:
     scheme, _, presented = conn.headers.get("authorization", "").partition(" ")
-    return presented.strip() or None if scheme.lower() == "bearer" else None
+    return (presented.strip() or None) if scheme.lower() == "bearer" else None
 
 
 class AdminTokenMiddleware:
@@ -87,6 +88,9 @@ class AdminTokenMiddleware:
                 conn.state.lab_admin = await presented_token_matches(conn, conn.app.state.settings, presented)
             except HTTPException as throttled:
                 await ErrorResponse({"detail": throttled.detail}, throttled.status_code, throttled.headers)(scope, receive, send)
+                return
+            except RedisError as exc:  # the guesses are in a distributed lab's Redis, away: as a route would answer
+                await store_away(exc)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

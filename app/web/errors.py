@@ -64,7 +64,12 @@ STORE_AWAY_RETRY_S = 5
 
 
 async def _store_away(request: Request, exc: RedisError) -> Response:
-    # A distributed lab's Redis unreachable (restarting, say) or refusing (full): it may do it in a moment.
+    return store_away(exc)
+
+
+def store_away(exc: RedisError) -> Response:
+    """503 with Retry-After: a distributed lab's Redis unreachable (restarting, say) or refusing (full). Also
+    for middleware (app/web/auth.py), which the app's exception handlers do not cover."""
     why = "is unreachable" if isinstance(exc, (RedisConnectionError, RedisTimeoutError)) else f"refused it ({exc})"
     return ErrorResponse({"detail": f"the lab's shared store (Redis) {why}: try again in {STORE_AWAY_RETRY_S} s"},
                          status_code=503, headers={"Retry-After": str(STORE_AWAY_RETRY_S)})

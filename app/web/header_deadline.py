@@ -58,17 +58,16 @@ class HeaderClock:
             self.timer.cancel()
             self.timer = None
 
-    def over(self, transport: asyncio.Transport, data: bytes) -> bool:
-        """Count bytes received while the headers are due; past the bound, answer 431 and close (True)."""
+    def count(self, transport: asyncio.Transport, data: bytes) -> None:
+        """Count bytes the parser has just read without finishing the headers (a chunk that finished them
+        disarmed the clock, and the body it carried is not counted); past the bound, 431 and close."""
         if self.timer is None:
-            return False
+            return
         self.received += len(data)
-        if self.received <= self.max_bytes:
-            return False
-        self.disarm()
-        _refuse(transport, 431, "Request Header Fields Too Large",
-                f"the request line and headers are over {self.max_bytes} bytes (LAB_MAX_HEADER_BYTES)\n")
-        return True
+        if self.received > self.max_bytes:
+            self.disarm()
+            _refuse(transport, 431, "Request Header Fields Too Large",
+                    f"the request line and headers are over {self.max_bytes} bytes (LAB_MAX_HEADER_BYTES)\n")
 
 
 class H11WithDeadline(H11Protocol):
@@ -88,11 +87,10 @@ class H11WithDeadline(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.header_clock.over(self.transport, data):
-            return
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE:  # the request's line and headers are in (or it is gone)
             self.header_clock.disarm()
+        self.header_clock.count(self.transport, data)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -118,9 +116,8 @@ if HttpToolsProtocol is not None:
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            if self.header_clock.over(self.transport, data):
-                return
-            super().data_received(data)
+            super().data_received(data)  # on_headers_complete disarms the clock if this finished them
+            self.header_clock.count(self.transport, data)
 
         def on_headers_complete(self) -> None:
             self.header_clock.disarm()  # before the app is called: the clock stops as the headers are in

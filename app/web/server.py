@@ -17,9 +17,9 @@ from app.drawing.render import Renderer, environment
 from app.model.experiments import catalogue
 from app.running import engines, pythons
 from app.running.lab import Lab
+from app.running.ratelimit import MemoryGuesses
 from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
 from app.web import api, errors, live, pages, presenter, sweep_routes
-from app.running.ratelimit import MemoryGuesses
 from app.web.auth import AdminTokenMiddleware
 from app.web.clients import ClientCookieMiddleware
 from app.web.lobby import Lobby
