@@ -16,6 +16,7 @@ from uvicorn.config import LOGGING_CONFIG
 
 from app.drawing.render import warm_up
 from app.settings import Settings, get_settings
+from app.web import header_deadline
 from app.web.server import create_app
 
 
@@ -125,7 +126,14 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     # permessage-deflate keeps compression state per connection, so every viewer's socket
     # compressed the same frame again: with 200 viewers of one run, a quarter of the server's CPU
     # (benchmarks/fanout.py). Frames are small HTML fragments: send them as they are.
-    return {"proxy_headers": True, "ws_max_size": settings.max_ws_message_bytes, "ws_per_message_deflate": False,
+    # proxy_headers off: the app believes X-Forwarded-For only from LAB_TRUSTED_PROXIES (app/web/clients.py),
+    # where uvicorn's would believe FORWARDED_ALLOW_IPS, which deployments set to "*".
+    # http: uvicorn's own protocol with a deadline and a size bound for a request's line and headers, which
+    # uvicorn has neither of (app/web/header_deadline.py). h11's own bound on an incomplete event backs it up
+    # (a 400 for one chunk far past the bound, before the protocol has counted it).
+    return {"http": header_deadline.protocol(settings.header_timeout_s, settings.max_header_bytes),
+            "h11_max_incomplete_event_size": 2 * settings.max_header_bytes,
+            "proxy_headers": False, "ws_max_size": settings.max_ws_message_bytes, "ws_per_message_deflate": False,
             "log_config": log_config()}
 
 

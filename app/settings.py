@@ -1,6 +1,7 @@
 """All configuration, from environment variables prefixed LAB_ (docs/settings.md has the table)."""
 from __future__ import annotations
 
+import ipaddress
 import sys
 from pathlib import Path
 from functools import lru_cache
@@ -63,6 +64,24 @@ class Settings(BaseSettings):
     max_ws_message_bytes: int = Field(default=4_096, ge=256, description="largest websocket message accepted from a browser")
     ws_send_timeout_s: float = Field(default=5.0, gt=0, description="a viewer whose socket takes longer to accept a message is dropped (it reconnects)")
 
+    # Who a client is, and headers that never finish (issue 22): signed cookies, trusted proxies, header bounds
+    secret: SecretStr | None = Field(default=None, description="key that signs client cookies; unset: one made once and kept beside the database (or in Redis)")
+    trusted_proxies: list[str] = Field(default_factory=list, description="addresses (or networks) of the reverse proxies whose X-Forwarded-For is believed; empty: none")
+
+    header_timeout_s: float = Field(default=10.0, gt=0, description="a request line and headers not received in full by then (from the connection's opening, or its last response) get 408")
+    max_header_bytes: int = Field(default=16_384, ge=1024, description="largest request line and headers accepted; larger get 431")
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _proxies_are_addresses(cls, proxies: list[str]) -> list[str]:
+        # "*" would believe the leftmost X-Forwarded-For, which the client writes: every address invented.
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network: name the proxies (\"*\" is not allowed)") from None
+        return [proxy.strip() for proxy in proxies]
+
     @field_validator("public_url", mode="after")
     @classmethod
     def _public_url_is_an_origin(cls, url: str | None) -> str | None:
@@ -80,7 +99,7 @@ class Settings(BaseSettings):
     def token_file(self) -> Path:
         return Path(self.admin_token_file) if self.admin_token_file else Path(self.database).parent / "admin-token"
 
-    @field_validator("admin_token", mode="after")
+    @field_validator("admin_token", "secret", mode="after")
     @classmethod
     def _blank_token_is_none(cls, token: SecretStr | None) -> SecretStr | None:
         # LAB_ADMIN_TOKEN= (say `${TOKEN}` unset) must not turn presenter mode on: the admin cookie

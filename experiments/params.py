@@ -57,6 +57,16 @@ class ParamError(ValueError):
         self.errors = errors
 
 
+def shown(value: Any) -> str:
+    """A value as an error message quotes it: a number that is not finite as the JSON word that made it
+    (Python reads `NaN`, `Infinity` and a float beyond a double's range, `1e400`, as nan and inf)."""
+    if isinstance(value, float) and value != value:
+        return "NaN"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "Infinity (or a number too large for a float)" if value > 0 else "-Infinity (or a number too large for a float)"
+    return repr(value)
+
+
 def _check(spec: Param, value: Any) -> str | None:
     if spec.type == "int":
         ok = isinstance(value, int) and not isinstance(value, bool)
@@ -64,7 +74,7 @@ def _check(spec: Param, value: Any) -> str | None:
             return None
     elif isinstance(value, str) and value in spec.choices:
         return None
-    return f"{spec.name}: must be {spec.bounds()}, got {value!r}"
+    return f"{spec.name}: must be {spec.bounds()}, got {shown(value)}"
 
 
 def validate(specs: Sequence[Param], raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -125,7 +125,9 @@ class Recorder:
                 label, n = f"{base} #{n}", n + 1
             self._labels.add(label)
         self._local.lane = label
-        info = {"pid": os.getpid(), "tid": threading.get_native_id(), "thread": thread.name}
+        # The process's name tells a multiprocessing.Pool worker (its lost task is a hang, app/model/hangs.py).
+        info = {"pid": os.getpid(), "tid": threading.get_native_id(), "thread": thread.name,
+                "process": multiprocessing.current_process().name}
         self._emit(("L", now(), label, info))
         return label
 

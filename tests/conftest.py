@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.web.server import create_app
-from tests.helpers import TEST_MODULES, databases, make_settings
+from tests.helpers import SECRET, TEST_MODULES, databases, make_settings
 
 # Every test's database is a fresh file in a temporary directory, never lab.db in the repo,
 # also for tests that build Settings() themselves.
@@ -32,7 +32,8 @@ def lab_with():
     clients = []
 
     def make(**limits) -> TestClient:
-        settings = make_settings(**{"max_concurrent_runs": 1, "admin_token": "teacher-secret", **limits})
+        settings = make_settings(**{"max_concurrent_runs": 1, "admin_token": "teacher-secret", "secret": SECRET,
+                                    **limits})
         clients.append(TestClient(create_app(settings, modules=TEST_MODULES)).__enter__())
         return clients[-1]
 

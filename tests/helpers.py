@@ -37,6 +37,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_MODULES = MODULES + ("tests.experiment_raises", "tests.experiment_sleeps")
 # A run that lasts until it is cancelled: a sleeping child process and a sleeping thread.
 SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
+SECRET = "lab-test-secret"  # LAB_SECRET of the tests that make their clients' cookies (client_cookie)
+
+
+def client_cookie(n: int, secret: str = SECRET) -> dict[str, str]:
+    """The cookie header of the client numbered `n`, as a lab whose LAB_SECRET is `secret` signs it."""
+    from app.web.clients import COOKIE, signed
+
+    return {"cookie": f"{COOKIE}={signed(secret.encode(), f'{n:032x}')}"}
 T = TypeVar("T")
 
 

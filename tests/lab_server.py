@@ -15,4 +15,9 @@ from app.settings import Settings
 from tests.helpers import TEST_MODULES
 
 if __name__ == "__main__":
-    uvicorn.run(create_app(Settings(), modules=TEST_MODULES), fd=int(sys.argv[1]), log_level="warning")
+    from app.__main__ import uvicorn_options
+
+    settings = Settings()
+    # As `python -m app` serves (whom it believes X-Forwarded-For from, the header deadline), uvicorn's own logging.
+    options = {key: value for key, value in uvicorn_options(settings).items() if key != "log_config"}
+    uvicorn.run(create_app(settings, modules=TEST_MODULES), fd=int(sys.argv[1]), log_level="warning", **options)

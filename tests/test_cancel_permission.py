@@ -7,16 +7,16 @@ from fastapi.testclient import TestClient
 from app.web.auth import ADMIN_COOKIE, admin_cookie_value
 from app.web.clients import COOKIE
 from app.web.server import create_app
-from tests.helpers import TEST_MODULES, make_settings, post_sleeps, wait_for_status
+from tests.helpers import SECRET, TEST_MODULES, client_cookie, make_settings, post_sleeps, wait_for_status
 
-OWNER = {"cookie": f"{COOKIE}={'1' * 32}"}
-STRANGER = {"cookie": f"{COOKIE}={'2' * 32}"}
+OWNER = client_cookie(1)
+STRANGER = client_cookie(2)
 TEACHER = {"authorization": "Bearer teacher-secret"}
 
 
 @pytest.fixture
 def c():
-    settings = make_settings(admin_token="teacher-secret")
+    settings = make_settings(admin_token="teacher-secret", secret=SECRET)
     with TestClient(create_app(settings, modules=TEST_MODULES)) as client:
         yield client
 

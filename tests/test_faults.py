@@ -103,15 +103,20 @@ def test_a_runner_that_cannot_start_fails_the_run_instead_of_leaving_it_queued(c
     assert "FileNotFoundError" in caplog.text and "Traceback" in caplog.text
 
 
-def test_shutdown_never_starts_queued_runs():
-    app = create_app(make_settings(max_concurrent_runs=1), modules=TEST_MODULES)
+def test_shutdown_never_starts_queued_runs_and_leaves_them_queued_for_the_next_server():
+    settings = make_settings(max_concurrent_runs=1)
+    app = create_app(settings, modules=TEST_MODULES)
     with TestClient(app) as client:
         first, runner_pid, child_pid = start_sleeper(client)
         queued = [post_sleeps(client) for _ in range(3)]
         lab = app.state.lab
-    assert all(lab.store.get(run_id).status == "interrupted" for run_id in queued)
+    assert lab.store.get(first).status == "interrupted"  # it was executing: it cannot go on
+    assert all(lab.store.get(run_id).status == "queued" for run_id in queued)
     assert all(lab.store.get(run_id).received == 0 for run_id in queued)  # no runner ever reported
     assert not alive(child_pid)
+    with TestClient(create_app(settings, modules=TEST_MODULES)) as client:  # queued again, in their order
+        assert [client.get(f"/api/runs/{run_id}").json()["queue_position"] for run_id in queued[1:]] == [1, 2]
+        assert wait_for_status(client, queued[0], statuses={"running"})["status"] == "running"
 
 
 def test_the_served_app_logs_what_it_caught_with_its_traceback(tmp_path):

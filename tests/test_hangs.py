@@ -64,3 +64,35 @@ def test_since_when_is_in_ms_from_the_runs_start_to_the_µs_however_late_the_wai
     timeline = timeline_of(("begin", 0, "main", "run()", "run"), ("end", 1, "main"),
                            ("begin", 1500.2504, "consumer", "Queue.get", "wait"))
     assert blocked_workers(timeline) == [Blocked("consumer", "Queue.get", 1500.25)]
+
+
+def pool_timeline(process: str, label: str) -> Timeline:
+    """A pool worker (process `process`, lane `label`) killed in the middle of a task, another still working."""
+    return timeline_of(
+        ("begin", 0, "main", "Pool.map", "wait"),
+        ("lane", 0, label, "", "", {"pid": 41, "tid": 41, "thread": "MainThread", "process": process}),
+        ("begin", 1, label, "task sleeps 20.0", "sleep"),
+        ("lane", 1, "other", "", "", {"pid": 42, "tid": 42, "thread": "MainThread", "process": "ForkPoolWorker-2"}),
+        ("begin", 2, "other", "task sleeps 1.0", "sleep"),
+        ("exit", 3, "", "", "", {"pid": 41, "signal": 9, "status": -9, "known": True}),
+    )
+
+
+@pytest.mark.parametrize("process, label", [("ForkPoolWorker-1", "ForkPoolWorker-1"), ("SpawnPoolWorker-3", "w"),
+                                            ("ForkServerPoolWorker-1", "w"), ("", "ForkPoolWorker-1")])
+def test_a_pool_worker_killed_mid_task_is_a_lost_task_named_by_worker_pid_signal_and_task(process, label):
+    from app.model.hangs import lost_tasks, lost_words
+
+    timeline = pool_timeline(process, label)
+    assert blocked_workers(timeline) == []  # another worker still works: not a hang by the waits alone
+    lost = lost_tasks(timeline)
+    assert [(d.worker, d.pid, d.how, d.during) for d in lost] == [(label, 41, "was killed by SIGKILL", "task sleeps 20.0")]
+    assert lost_words(lost).startswith(f"{label} (pid 41) was killed by SIGKILL during task sleeps 20.0: ")
+
+
+@pytest.mark.parametrize("process, label", [("ForkProcess-1", "ForkProcess-1"), ("MainProcess", "pid 41")])
+def test_a_process_pool_executor_or_a_plain_process_killed_mid_task_is_no_lost_task(process, label):
+    from app.model.hangs import lost_tasks
+
+    timeline = pool_timeline(process, label)
+    assert timeline.deaths and lost_tasks(timeline) == []  # its death is known; the pool raises (or nobody waits)

@@ -133,3 +133,29 @@ def test_the_admin_is_held_to_no_rate_but_its_runs_count_against_its_address():
     assert [admit(lim, teacher, IDLE, admin=True) for _ in range(4)] == [None] * 4
     assert admit(lim, ME, IDLE) is None
     assert admit(lim, ME, IDLE).limit == "max_runs_per_minute_per_ip"  # 4 of the teacher's, 1 of mine
+
+
+FULL = Load(would_wait=1, queued=50, in_flight_of_client=0)  # the default queue, full
+
+
+def test_a_request_refused_for_the_full_queue_counts_in_its_address_window_and_then_that_window_refuses():
+    lim = limits()
+    # A script retrying a full queue with a new cookie each time: each try is counted against its address.
+    tries = [admit(lim, Client(f"{i:032x}", ME.ip), FULL) for i in range(7)]
+    assert [t.limit for t in tries] == ["max_queued_runs"] * 5 + ["max_runs_per_minute_per_ip"] * 2
+    # The place that frees is not its: its address is refused, whatever cookie it sends; another address is not.
+    assert admit(lim, Client("c" * 32, ME.ip), IDLE).limit == "max_runs_per_minute_per_ip"
+    assert admit(lim, Client("d" * 32, "10.0.0.2"), IDLE) is None
+
+
+def test_a_request_refused_for_the_full_queue_does_not_count_in_the_clients_own_window():
+    lim = limits()
+    assert admit(lim, ME, FULL).limit == "max_queued_runs"
+    assert [admit(lim, ME, IDLE) for _ in range(3)] == [None] * 3  # the client's 3 a minute are all still there
+
+
+def test_the_admins_request_refused_for_the_full_queue_is_not_counted():
+    lim = limits()
+    teacher = Client("t" * 32, ME.ip)
+    assert [admit(lim, teacher, FULL, admin=True).limit for _ in range(6)] == ["max_queued_runs"] * 6
+    assert admit(lim, ME, IDLE) is None

@@ -4,19 +4,20 @@
 """
 from __future__ import annotations
 
-from app.web.clients import COOKIE
+from app.web.clients import COOKIE, signed
 from tests.helpers import SLEEPS, wait_for_status
 
 
-def as_client(n: int) -> dict[str, str]:
-    return {"cookie": f"{COOKIE}={n:032x}"}
+def as_client(c, n: int) -> dict[str, str]:
+    """The cookie the lab would have given client number `n` (signed with its key)."""
+    return {"cookie": f"{COOKIE}={signed(c.app.state.client_key, f'{n:032x}')}"}
 
 
 TEACHER = {"authorization": "Bearer teacher-secret"}
 
 
 def start(c, n, extra=None):
-    return c.post("/api/runs", json=SLEEPS, headers={**as_client(n), **(extra or {})})
+    return c.post("/api/runs", json=SLEEPS, headers={**as_client(c, n), **(extra or {})})
 
 
 def cancel_all(c, responses):
@@ -97,3 +98,45 @@ def test_the_form_shows_the_refusal_on_the_experiment_page(lab_with):
         c.post(f"/api/runs/{run_id}/cancel")
     for run_id in ids:
         wait_for_status(c, run_id)
+
+
+QUICK = {"experiment": "thread-start-join", "params": {"duration1_ms": 0, "duration2_ms": 0}}
+
+
+def posted_without_the_jar(c, headers: dict[str, str]):
+    """A POST with only these headers: the cookie an earlier response set is not sent (TestClient keeps a jar)."""
+    c.cookies.clear()
+    return c.post("/api/runs", json=SLEEPS, headers=headers)
+
+
+def test_forty_posts_with_a_new_forged_cookie_or_forwarded_address_each_are_admitted_as_often_as_forty_with_none(lab_with):
+    admitted = {}
+    ways = {"no cookie": lambda i: {},
+            "forged cookie": lambda i: {"cookie": f"{COOKIE}={i:032x}"},  # what every cookie was before they were signed
+            "forged signature": lambda i: {"cookie": f"{COOKIE}={i:032x}.{i:032x}"},
+            "X-Forwarded-For": lambda i: {"x-forwarded-for": f"203.0.113.{i}"}}  # no proxy is trusted by default
+    for way, headers in ways.items():
+        c = lab_with(max_runs_in_flight_per_client=2, max_runs_per_minute_per_client=10)
+        responses = [posted_without_the_jar(c, headers(i)) for i in range(40)]
+        assert {r.status_code for r in responses} <= {201, 429}
+        admitted[way] = [r for r in responses if r.status_code == 201]
+        assert_refused(responses[-1], "max_runs_in_flight_per_client", 2)
+        cancel_all(c, admitted[way])
+    assert {way: len(runs) for way, runs in admitted.items()} == {way: 2 for way in ways}
+
+
+def test_thirty_students_behind_one_address_each_with_the_cookie_the_lab_gave_start_their_runs(lab_with):
+    # The default limits; the address's window (300 a minute) holds 30 students' 10 a minute each.
+    c = lab_with(max_concurrent_runs=2, max_runs_in_flight_per_client=2, max_runs_per_minute_per_client=10)
+    cookies = []
+    for _ in range(30):  # each student's browser opens the home page first: the lab gives it its cookie
+        c.cookies.clear()
+        given = c.get("/").headers["set-cookie"].split(";")[0]
+        cookies.append({"cookie": given})
+    ids = []
+    for student in cookies:  # each from the same address as all the others, at once (the queue holds 50)
+        c.cookies.clear()
+        response = c.post("/api/runs", json=QUICK, headers=student)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    assert all(wait_for_status(c, run_id, timeout=120)["status"] == "done" for run_id in ids)

@@ -12,9 +12,8 @@ import time
 import httpx2 as httpx
 import pytest
 
-from app.web.clients import COOKIE
 from app.web.server import create_app
-from tests.helpers import TEST_MODULES, make_settings, serving
+from tests.helpers import SECRET, TEST_MODULES, client_cookie, make_settings, serving
 
 MODULES = TEST_MODULES + ("tests.experiment_quick",)
 CLIENTS, PER_CLIENT = 20, 5
@@ -26,7 +25,7 @@ MAX_CONCURRENT = 2
 @pytest.fixture
 def served():
     # The real fair-use limits, not the tests' generous ones.
-    settings = make_settings(max_concurrent_runs=MAX_CONCURRENT, max_queued_runs=30, max_runs_in_flight_per_client=2,
+    settings = make_settings(secret=SECRET, max_concurrent_runs=MAX_CONCURRENT, max_queued_runs=30, max_runs_in_flight_per_client=2,
                              max_runs_per_minute_per_client=3, max_runs_per_minute_per_ip=300)
     app = create_app(settings, modules=MODULES)
     with serving(app, settings) as url:
@@ -59,7 +58,7 @@ async def hammer(base_url: str) -> list[tuple[int, httpx.Response]]:
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
         async def one(client: int, i: int):
             body = TIMED if i % 3 == 0 else QUICK
-            headers = {"cookie": f"{COOKIE}={client:032x}"}
+            headers = client_cookie(client)
             return client, await http.post("/api/runs", json=body, headers=headers)
         return await asyncio.gather(*(one(c, i) for c in range(CLIENTS) for i in range(PER_CLIENT)))
 

@@ -72,3 +72,55 @@ def test_printable_escapes_surrogates_in_keys_and_values_and_leaves_the_rest():
     assert printable({"\ud800": ["a\udc00", 1, None, ("é", "\U0001f600")]}) == {
         "\\ud800": ["a\\udc00", 1, None, ["é", "\U0001f600"]]}
     assert printable("plain") == "plain"
+
+
+# JSON numbers no response may hold: Python reads NaN, Infinity and 1e400 (beyond a double) as floats that are
+# not finite, which a 422 echoing its input could not encode (allow_nan=False): it answered 500.
+NOT_FINITE = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"]
+NOT_FINITE_SHOWN = {"NaN": "NaN", "Infinity": "Infinity", "-Infinity": "-Infinity", "1e400": "Infinity",
+                    "-1e400": "-Infinity"}
+
+
+def post_literal(c: TestClient, path: str, body: str) -> object:
+    return c.post(path, content=body, headers={"content-type": "application/json", **BEARER})
+
+
+@pytest.mark.parametrize("number", NOT_FINITE)
+@pytest.mark.parametrize("path, template, field", [
+    ("/api/runs", '{"experiment": %s}', "experiment"),
+    ("/api/runs", '{"experiment": "race-counter", "params": {"workers": %s}}', "workers"),
+    ("/api/runs", '{"experiment": "race-counter", "params": {"window": %s}}', "window"),
+    ("/api/runs", '{"experiment": "race-counter", "params": %s}', "params"),
+    ("/api/runs", '%s', "body"),
+    ("/api/sweeps", '{"experiment": "race-counter", "vary": {"workers": [2, %s]}}', "workers"),
+    ("/api/sweeps", '{"experiment": "race-counter", "params": {"iterations": %s}, "vary": {"workers": [2]}}', "iterations"),
+    ("/api/sweeps", '{"experiment": "race-counter", "vary": {"workers": %s}}', "workers"),
+    ("/api/sweeps", '{"experiment": "race-counter", "vary": %s}', "vary"),
+    ("/api/sweeps", '{"experiment": %s, "vary": {"workers": [2]}}', "experiment"),
+    ("/api/pin", '{"run_id": %s}', "run_id"),
+    ("/api/pin", '%s', "body"),
+])
+def test_a_number_that_is_not_finite_gets_a_422_naming_its_field(c, path, template, field, number):
+    response = post_literal(c, path, template % number)
+    assert response.status_code == 422, response.text
+    assert field in response.text
+    assert NOT_FINITE_SHOWN[number] in response.text  # the value is shown as the word the client sent, not nan/inf
+
+
+def test_a_repeated_infinity_in_a_sweep_is_named_as_sent(c):
+    response = post_literal(c, "/api/sweeps", '{"experiment": "race-counter", "vary": {"workers": [Infinity, 1e400]}}')
+    assert response.status_code == 422
+    assert "vary.workers: Infinity (or a number too large for a float) is listed twice" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("number", ["nan", "NaN", "inf", "-Infinity", "1e400"])
+def test_a_number_that_is_not_finite_in_a_form_gets_a_422_naming_its_field(c, number):
+    for path in ("/experiments/race-counter/runs", "/experiments/race-counter/sweeps"):
+        response = c.post(path, content=f"workers={number}&iterations={number}".encode(),
+                          headers={"content-type": "application/x-www-form-urlencoded"})
+        assert response.status_code == 422, (path, response.text)
+        assert "workers" in response.text or "iterations" in response.text
+
+
+def test_printable_shows_numbers_that_are_not_finite_as_their_words():
+    assert printable({"a": [float("nan"), float("inf"), -float("inf"), 1.5]}) == {"a": ["NaN", "Infinity", "-Infinity", 1.5]}

@@ -132,8 +132,9 @@ def watches(sampler_pid: int, pid: int) -> bool:
     return False
 
 
-def start_and_kill_the_long_task(c: TestClient, pool: str) -> tuple[dict, int, str, float]:
-    run = c.post("/api/runs", json={"experiment": "pool-victim", "params": {"pool": pool, "ms": 20_000}}).json()
+def start_and_kill_the_long_task(c: TestClient, pool: str, more: int = 0) -> tuple[dict, int, str, float]:
+    params = {"pool": pool, "ms": 20_000, "more": more, "more_ms": 1_000}
+    run = c.post("/api/runs", json={"experiment": "pool-victim", "params": params}).json()
 
     def long_task():
         events = c.get(f"/api/runs/{run['id']}/events").json()
@@ -269,3 +270,26 @@ def test_a_slow_process_pool_is_blamed_on_what_its_own_phase_measured():
                and phases[n]["resolution_cores"] < 0.5 for n in ("serial", "thread pool", "process pool"))
     faster = max(one["result"]["thread_speedup"], one["result"]["process_speedup"]) > 1.05
     assert ("is their overhead" in one_page) == (free and not faster)
+
+
+def test_a_pool_that_lost_a_task_ends_hung_soon_while_its_other_workers_still_work():
+    """multiprocessing.Pool never runs a lost task again: 20 one-second tasks left for the other workers would
+    keep the run going some 10 s more and then hang; it ends `hung` at once, naming the worker and the task."""
+    hang_after_s = 1.0
+    settings = make_settings(hang_after_s=hang_after_s, run_timeout_s=60)
+    with TestClient(create_app(settings, modules=TEST_MODULES)) as c:
+        run, pid, worker, killed_at = start_and_kill_the_long_task(c, "Pool", more=20)
+        body = until(lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] not in ("queued", "running") and b,
+                     timeout=30, what="the run ended")
+        took = time.monotonic() - killed_at
+        assert body["status"] == "hung", body
+        assert took < hang_after_s + 2, f"ended {took:.1f} s after the kill"
+        assert f"{worker} (pid {pid}) was killed by SIGKILL during task sleeps 20" in body["error"]
+        assert "never runs a lost task again" in body["error"]
+        events = c.get(f"/api/runs/{run['id']}/events?limit=100000").json()
+        finished = [e for e in events if e["kind"] == "end" and e["worker"] != worker]
+        assert len(finished) < 21, "it ended before the other workers had done their tasks"
+        runner = next(e["value"]["pid"] for e in events if e["kind"] == "header")
+        assert alive_in_group(runner) == []
+        page = c.get(body["url"]).text
+        assert "never runs a lost task again" in page and "killed by SIGKILL" in page

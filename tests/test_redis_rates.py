@@ -127,3 +127,37 @@ def test_a_reply_the_script_cannot_give_is_refused_in_words():
     for reply in ([3, 10], [1], b"OK", [1, -1], None):
         with pytest.raises(TypeError, match="the rate script answered"):
             refusal_of(reply, 2)
+
+
+def test_requests_refused_for_the_full_queue_count_in_the_address_window_on_every_replica(redis_server):
+    full = Load(would_wait=1, queued=50, in_flight_of_client=0)
+
+    async def test(a: Limits, b: Limits, redis: Redis) -> None:
+        tries = [await (a, b)[i % 2].admit(Client(f"{i:032x}", ME.ip), full) for i in range(7)]
+        assert [t.limit for t in tries] == ["max_queued_runs"] * 5 + ["max_runs_per_minute_per_ip"] * 2
+        assert await redis.zcard(rate_key("ip", ME.ip)) == 5
+        assert await redis.exists(rate_key("client", f"{0:032x}")) == 0  # the client's own window counts none
+        assert (await b.admit(Client("c" * 32, ME.ip), IDLE)).limit == "max_runs_per_minute_per_ip"
+        assert await a.admit(Client("c" * 32, "10.0.0.2"), IDLE) is None
+
+    on_two_replicas(redis_server.url, test)
+
+
+def test_wrong_admin_tokens_counted_by_two_replicas_are_one_count(redis_server):
+    from app.running.ratelimit import ADMIN_GUESSES_PER_MINUTE, Guesses, MemoryGuesses
+    from app.running.redis_rates import RedisGuesses
+
+    async def test() -> None:
+        async with Redis.from_url(redis_server.url) as a, Redis.from_url(redis_server.url) as b:
+            replicas = (RedisGuesses(a), RedisGuesses(b))
+            for i in range(ADMIN_GUESSES_PER_MINUTE):
+                assert await replicas[i % 2].retry_after("10.0.0.1") == 0
+                await replicas[i % 2].record("10.0.0.1")
+            assert 59 < await replicas[0].retry_after("10.0.0.1") <= 60
+            assert 59 < await replicas[1].retry_after("10.0.0.1") <= 60
+            assert await replicas[1].retry_after("10.0.0.2") == 0
+            assert await a.zcard(rate_key("admin-guess", "10.0.0.1")) == ADMIN_GUESSES_PER_MINUTE
+
+    asyncio.run(test())
+    for guesses in (MemoryGuesses, RedisGuesses):
+        assert inspect.signature(guesses.retry_after) == inspect.signature(Guesses.retry_after)

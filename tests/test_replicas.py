@@ -26,6 +26,7 @@ QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 20
 def lab(redis_server, tmp_path):
     """Start web replicas and runner nodes on the test's Redis; all stopped after."""
     started: list = []
+    COOKIES.clear()
 
     def web(name: str, ttl_s: float = TTL_S, **env: str) -> ServerProcess:
         settings = {"LAB_REDIS_URL": redis_server.url, "LAB_NODE_TTL_S": str(ttl_s),
@@ -49,13 +50,20 @@ def post(server: ServerProcess, body: dict, student: int | None = None) -> str:
     if student is None:
         response = server.http.post("/api/runs", json=body)
     else:
-        response = httpx.post(f"{server.url}/api/runs", json=body, headers={"Cookie": cookie(student)}, timeout=10)
+        response = httpx.post(f"{server.url}/api/runs", json=body, headers={"Cookie": cookie(server, student)}, timeout=10)
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
 
-def cookie(student: int) -> str:
-    return f"lab_client={student:032x}"
+COOKIES: dict[int, str] = {}  # each student's cookie, as the replica it first asked gave it (the fixture clears it)
+
+
+def cookie(server: ServerProcess, student: int) -> str:
+    """Student `student`'s cookie: given by `server` the first time, then sent to either replica (they share the
+    key that signs it, in Redis)."""
+    if student not in COOKIES:
+        COOKIES[student] = httpx.get(f"{server.url}/healthz", timeout=10).headers["set-cookie"].split(";")[0]
+    return COOKIES[student]
 
 
 def test_a_run_started_through_one_replica_is_watched_live_through_the_other(lab):
@@ -119,7 +127,7 @@ def test_forty_runs_from_twenty_clients_drain_fifo_across_two_nodes_without_a_5x
         thread.join()
     # A third run of the last student to post is refused while their two wait, whichever replica is asked.
     last = students[-1]
-    refused = httpx.post(f"{replicas[last % 2].url}/api/runs", json=body, headers={"Cookie": cookie(last)}, timeout=10)
+    refused = httpx.post(f"{replicas[last % 2].url}/api/runs", json=body, headers={"Cookie": cookie(replicas[last % 2], last)}, timeout=10)
     assert refused.status_code == 429 and refused.json()["limit"] == "max_runs_in_flight_per_client"
     runs = [wait_for_status(replicas[0].http, run_id, timeout=120) for run_id in ids]
     assert [run["status"] for run in runs] == ["done"] * 40
@@ -215,10 +223,47 @@ def test_a_run_cancelled_while_queued_ends_at_once_on_every_replica_and_counts_n
     limits = {"LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "2"}
     a, b = web("a", **limits), web("b", **limits)
     first, second = post(a, SLEEPS, student=7), post(b, SLEEPS, student=7)
-    full = httpx.post(f"{a.url}/api/runs", json=SLEEPS, headers={"Cookie": cookie(7)}, timeout=10)
+    full = httpx.post(f"{a.url}/api/runs", json=SLEEPS, headers={"Cookie": cookie(a, 7)}, timeout=10)
     assert full.status_code == 429
-    cancelled = httpx.post(f"{b.url}/api/runs/{first}/cancel", headers={"Cookie": cookie(7)}, timeout=10)
+    cancelled = httpx.post(f"{b.url}/api/runs/{first}/cancel", headers={"Cookie": cookie(a, 7)}, timeout=10)
     assert cancelled.json() == {"id": first, "status": "cancelled"}, "answered as the embedded lab answers"
     wait_for_status(a.http, first, statuses={"cancelled"}, timeout=5)  # A folds the end from the stream
     assert post(a, SLEEPS, student=7), "a cancelled run counts no more against its student, on either replica"
     assert b.http.get(f"/api/runs/{second}").json()["status"] == "queued"
+
+
+def test_wrong_admin_tokens_through_two_replicas_with_invented_addresses_hit_the_limit(lab):
+    web, _ = lab
+    behind_a_proxy = {"LAB_TRUSTED_PROXIES": '["127.0.0.1"]', "LAB_ADMIN_TOKEN": "teacher-secret"}
+    a, b = web("a", **behind_a_proxy), web("b", **behind_a_proxy)
+    answers = []
+    for i in range(25):
+        # As a proxy that appends sends it: the address the guesser wrote, then the one it connected from.
+        headers = {"authorization": f"Bearer guess-{i}", "x-forwarded-for": f"203.0.113.{i}, 192.0.2.1"}
+        answers.append(httpx.delete(f"{(a, b)[i % 2].url}/api/pin", headers=headers, timeout=10).status_code)
+    assert answers == [403] * 10 + [429] * 15, "10 wrong tokens a minute from one address, on both replicas together"
+    teacher = {"authorization": "Bearer teacher-secret", "x-forwarded-for": "192.0.2.2"}  # another address
+    assert httpx.delete(f"{b.url}/api/pin", headers=teacher, timeout=10).status_code == 200
+
+
+def test_a_sigkill_of_a_web_replica_or_a_node_loses_no_queued_run_and_only_the_executing_one_is_interrupted(
+        lab, redis_server):
+    web, node = lab
+    a = web("a")
+    first = node("node-1")
+    executing = post(a, SLEEPS)
+    runner, _ = until(lambda: sleeping(redis_server.url, executing), timeout=20, what="the sleeper sleeping")
+    queued = [post(a, QUICK) for _ in range(10)]
+    a.proc.send_signal(signal.SIGKILL)  # the web replica dies: the queue is Redis's, the run the node's
+    a.proc.wait()
+    b = web("b")
+    assert [b.http.get(f"/api/runs/{run_id}").json()["status"] for run_id in queued] == ["queued"] * 10
+    first.proc.send_signal(signal.SIGKILL)  # the node dies mid-run: its run cannot go on
+    first.proc.wait()
+    until(lambda: not alive_in_group(runner), timeout=10, what="the runner's group gone with its node")
+    node("node-2")
+    runs = [wait_for_status(b.http, run_id, timeout=60) for run_id in queued]
+    assert [run["status"] for run in runs] == ["done"] * 10
+    started = [run["started_at"] for run in runs]
+    assert started == sorted(started), "they ran in the order they were queued"
+    assert wait_for_status(b.http, executing, timeout=TTL_S * 6)["status"] == "interrupted"

@@ -104,3 +104,39 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
         assert server.http.get("/runs/nope").status_code == 404
     finally:
         server.stop(signal.SIGTERM)
+
+
+def test_a_sigkill_loses_no_queued_run_they_run_in_their_order_and_only_the_executing_one_is_interrupted(tmp_path):
+    database = tmp_path / "lab.db"
+    one_at_a_time = {"LAB_MAX_CONCURRENT_RUNS": "1"}
+    server = ServerProcess(database, **one_at_a_time)
+    try:
+        executing, runner_pid, child_pid = start_sleeper(server.http)
+        # The last sleeps 2 s: its page's socket, opened as the server is back, sees it wait and run.
+        bodies = [QUICK] * 9 + [{"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 2}}]
+        queued = [server.http.post("/api/runs", json=body).json()["id"] for body in bodies]
+        assert [server.http.get(f"/api/runs/{run_id}").json()["queue_position"] for run_id in queued] == list(range(1, 11))
+    finally:
+        server.stop(signal.SIGKILL)
+    until(lambda: not alive(runner_pid) and not alive(child_pid), timeout=5, what="the run's processes ending", every=0.05)
+
+    server = ServerProcess(database, **one_at_a_time)
+    try:
+        # A student's page still open on the last run: its socket reconnects, and it follows the run to its end.
+        messages, code = watch(server, queued[-1])
+        assert code == 1000 and len(messages) >= 2, "it was sent live as it waited and ran, not only at its end"
+        assert 'class="status status-done"' in messages[-1] and "sleep(2)" in "".join(messages)
+        runs = [wait_for_status(server.http, run_id, timeout=60) for run_id in queued]
+        assert [run["status"] for run in runs] == ["done"] * 10
+        started = [run["started_at"] for run in runs]
+        assert started == sorted(started), "they ran in the order they were queued"
+        assert all(earlier["ended_at"] <= later["started_at"] for earlier, later in zip(runs, runs[1:]))
+
+        interrupted = server.http.get(f"/api/runs/{executing}").json()
+        assert interrupted["status"] == "interrupted"
+        page = server.http.get(f"/runs/{executing}").text
+        assert "the server stopped while it ran" in page and "run it again" in page  # in words, on its page
+        history = server.http.get("/runs").text
+        assert all(f"/runs/{run_id}" in history for run_id in queued)
+    finally:
+        server.stop(signal.SIGTERM)

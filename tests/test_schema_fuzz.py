@@ -98,3 +98,64 @@ def test_no_json_body_with_lone_surrogates_gets_a_5xx(client, operation):
 
     check()
     assert answered, f"no request reached {operation.method.upper()} {operation.path}"
+
+
+# Numbers JSON may carry that no JSON response may hold: each is sent as written (json.dumps would spell 1e400
+# as Infinity), put in place of every value of the drawn body in turn, and of the body itself.
+NOT_FINITE = ("NaN", "Infinity", "-Infinity", "1e400", "-1e400")
+PLACE = "\x00not-finite\x00"  # stands for the number until the body is written out
+CATALOGUE = catalogue(TEST_MODULES)
+BEARER = {"authorization": "Bearer teacher-secret"}  # the teacher's routes check their body too
+
+
+def places(value, path=()):
+    """The path of every value in `value` (itself included), to put a number in."""
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from places(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from places(item, (*path, i))
+
+
+def put(value, path, new):
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = put(value[path[0]], path[1:], new)
+    return copy
+
+
+def with_real_params(body, data):
+    """Sometimes a real experiment with its real params (drawn values), so each param's own check is reached."""
+    if not isinstance(body, dict) or not data.draw(st.booleans()):
+        return body
+    experiment = CATALOGUE[data.draw(st.sampled_from(EXPERIMENTS))]
+    params = {p.name: p.default for p in experiment.params}
+    ints = [p.name for p in experiment.params if p.type == "int"]
+    return {**body, "experiment": experiment.id, "params": params,
+            **({"vary": {ints[0]: [params[ints[0]]]}} if ints and "vary" in body else {})}
+
+
+@pytest.mark.parametrize("operation", JSON_BODIES, ids=lambda op: f"{op.method.upper()} {op.path}")
+def test_no_json_body_with_a_number_that_is_not_finite_gets_a_5xx(client, operation):
+    answered = []
+
+    @given(case=operation.as_strategy(), data=st.data())
+    @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def check(case, data):
+        body = with_real_params(case.body, data)
+        for path in places(body):
+            for number in NOT_FINITE:
+                text = json.dumps(put(body, path, PLACE)).replace(json.dumps(PLACE), number)
+                headers = {**(case.headers or {}), **BEARER, "content-type": "application/json"}
+                response = client.request(case.method, case.formatted_path, headers=headers, content=text)
+                assert response.status_code < 500, f"{case.method} {case.formatted_path} {text[:200]}: {response.status_code}"
+                response.json()  # what was sent can be read back
+                if reached(response):
+                    answered.append(response.status_code)
+
+    check()
+    assert answered, f"no request reached {operation.method.upper()} {operation.path}"
+    assert 422 in answered  # a number in place of a field is refused, naming it (tests/test_odd_input.py)

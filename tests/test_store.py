@@ -115,7 +115,7 @@ def test_events_ingested_in_one_tick_are_written_in_one_transaction(tmp_path):
     assert rows(path, f"SELECT events FROM runs WHERE id = '{run_id}'") == [(200,)]
 
 
-def test_runs_left_running_become_interrupted_with_their_events_kept(tmp_path):
+def test_runs_left_running_become_interrupted_with_their_events_kept_and_queued_ones_stay_queued(tmp_path):
     path = tmp_path / "lab.db"
 
     async def first():
@@ -128,15 +128,18 @@ def test_runs_left_running_become_interrupted_with_their_events_kept(tmp_path):
         return queued.id, running.id
 
     async def second(ids):
-        store = await opened(path)
+        store = RunStore(str(path), EXPERIMENTS)
+        left_queued = await store.open()
         runs = [await store.find(i) for i in ids]
         events = await store.events(ids[1], 0, 100)
         await store.close()
-        return runs, events
+        return runs, events, left_queued
 
     before = time.time()
-    queued, running = asyncio.run(second(asyncio.run(first())))[0]
-    assert queued.status == running.status == "interrupted" and queued.finished
+    (queued, running), _, left_queued = asyncio.run(second(asyncio.run(first())))
+    assert left_queued == [queued] and queued.journal is not None  # to be queued again, journalled again
+    assert queued.status == "queued" and not queued.finished
+    assert running.status == "interrupted"
     assert "server stopped" in running.error
     assert before <= running.ended_at <= time.time()  # when the restart found it
     assert running.conditions["python"] == "3.11.7"  # known from its start (the header), kept

@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 
 from app.drawing.result_words import LABELS, number
 from app.model.status import FINISHED, Status, status_words
-from experiments.params import Param, ParamError, defaults, validate
+from experiments.params import Param, ParamError, defaults, shown, validate
 
 MAX_POINTS = 16
 FORM_FIELD = "sweep_workers"  # the experiment page's "Sweep workers" ticks (templates/experiment.html)
@@ -83,7 +83,7 @@ def expand(specs: Sequence[Param], params: Mapping[str, Any], vary: Mapping[str,
         else:
             repeated = [value for i, value in enumerate(values) if value in values[:i]]
             if repeated:
-                errors.append(f"vary.{name}: {repeated[0]!r} is listed twice")
+                errors.append(f"vary.{name}: {shown(repeated[0])} is listed twice")
     if errors:
         raise ParamError(errors)
     count = math.prod(len(values) for values in vary.values())

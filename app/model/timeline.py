@@ -301,6 +301,7 @@ class Lane:
     pid: int | None = None
     tid: int | None = None
     thread: str = ""
+    process: str = ""  # its process's multiprocessing name ("ForkPoolWorker-1"), if the recorder said it
     cpu_ns: int = 0  # on a CPU, as the kernel counted it (the sampler's intervals)
     ended: str = ""  # why its process ended under it, if it did ("killed by SIGKILL")
     stack: list[tuple[str, str, int]] = field(default_factory=list)  # open spans: name, category, start
@@ -405,6 +406,7 @@ class Timeline:
         elif kind == "lane":
             lane.pid = event.value.get("pid")
             lane.thread = event.value.get("thread", "")
+            lane.process = str(event.value.get("process", ""))
             tid = event.value.get("tid")
             if isinstance(tid, int):
                 lane.tid = tid

@@ -21,12 +21,14 @@ from app.model.experiments import Experiment
 from app.model.runs import Run
 from app.running.limits import Rates
 from app.running.node_queue import NodeQueue
-from app.running.redis_rates import RedisRates
+from app.running.ratelimit import Guesses, MemoryGuesses
+from app.running.redis_rates import RedisGuesses, RedisRates
 from app.running.reaper import reap
 from app.running.runners import WarmRunner
 from app.running.seams import Queue
 from app.running.admission import Admission
 from app.settings import Settings
+from app.storage.lab_secret import file_secret, redis_secret, secret_file
 from app.storage.pins import MemoryPin, Pin, RedisPin
 from app.storage.redis_formats import GROUP, RUNS
 from app.storage.redis_store import FOLLOW_BLOCK_MS, RedisRunStore
@@ -53,12 +55,19 @@ class Engine:
     pin: Pin = field(default_factory=MemoryPin)  # the run the teacher pinned to every home page
     queue_moved: Callable[[], Awaitable[None]] | None = None  # until the queue may have moved elsewhere
     background: tuple[Callable[[], Awaitable[None]], ...] = field(default=())  # tasks while the lab is open
+    secret: Callable[[], Awaitable[bytes]] | None = None  # the key that signs client cookies (app/storage/lab_secret.py)
+    guesses: Guesses = field(default_factory=MemoryGuesses)  # wrong admin tokens per address (app/web/auth.py)
 
 
 def embedded(settings: Settings, experiments: dict[str, Experiment]) -> Engine:
     """One process: SQLite, a FIFO queue in memory, runs executed here."""
     store = RunStore(settings.database, experiments, int(settings.max_log_mb * 1_000_000))
-    return Engine(store, SweepStore(store.db), Admission(settings.max_concurrent_runs), WarmRunner(settings))
+
+    async def secret() -> bytes:
+        return await asyncio.to_thread(file_secret, secret_file(settings.database))
+
+    return Engine(store, SweepStore(store.db), Admission(settings.max_concurrent_runs), WarmRunner(settings),
+                  secret=secret)
 
 
 def redis_client(settings: Settings) -> Redis:
@@ -88,4 +97,4 @@ def distributed(settings: Settings, experiments: dict[str, Experiment], redis: R
                 log.warning("Redis unreachable: dead nodes are not reaped now", exc_info=True)
 
     return Engine(store, RedisSweeps(redis, writer), NodeQueue(store), None, store.cancel, RedisRates(redis, settings),
-                  RedisPin(redis), store.next_poll, (reap_dead_nodes,))
+                  RedisPin(redis), store.next_poll, (reap_dead_nodes,), lambda: redis_secret(redis), RedisGuesses(redis))

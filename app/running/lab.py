@@ -40,6 +40,7 @@ class LiveRun:
     run: Run
     feed: LiveFeed  # its frames for the viewers of its page
     admitted: asyncio.Event = field(default_factory=asyncio.Event)  # set once it may start, or was cancelled waiting
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)  # its feed, and its execution here if any
 
 
 class Lab:
@@ -62,12 +63,14 @@ class Lab:
             self.warm_runner.start_next()  # the first run's runner
 
     async def open(self) -> None:
-        """Ready to serve: the stores opened (runs the last server left running are marked interrupted), the
-        engine's tasks started."""
-        await self.store.open()
+        """Ready to serve: the stores opened (runs the last server left running are marked interrupted, runs it
+        left queued are queued again, in their order, ahead of any new one), the engine's tasks started."""
+        left_queued = await self.store.open()
         await self.sweeps.open()
         if self.settings.retain_days is not None:  # at start, then daily; not a run's task: shutdown waits for none of it
             self._retention = asyncio.create_task(retain(self.settings.retain_days, self.store, self.sweeps))
+        for run in left_queued:
+            self._queue_again(run)
         for work in self.engine.background:
             self._spawn(work())
         if self.engine.queue_moved is not None:
@@ -116,23 +119,36 @@ class Lab:
 
     def start(self, experiment: Experiment, params: dict[str, Any], owner: str = "", sweep: str | None = None) -> Run:
         run = self.store.create(experiment, params, owner, sweep)
+        self._enqueue(run)
+        return run
+
+    def _enqueue(self, run: Run) -> None:
         live = self._go_live(run)
-        self.admission.enqueue(run.id, experiment.measures_time)
+        self.admission.enqueue(run.id, run.experiment.measures_time)
         self._admit()
         if self.warm_runner is not None:
-            self._spawn(self._execute(live))
-        return run
+            live.tasks.append(self._spawn(self._execute(live)))
+
+    def _queue_again(self, run: Run) -> None:
+        """A run the last server left queued (it never started): queued again, live, so a page still open on
+        it follows it once its socket reconnects. One of an experiment this server no longer has cannot run."""
+        if run.experiment.id not in self.experiments:
+            run.finish(Status.INTERRUPTED, "the server stopped before it started, and this server no longer has "
+                                           "its experiment")
+            return
+        self._enqueue(run)
 
     def _go_live(self, run: Run) -> LiveRun:
         live = LiveRun(run, Broadcast(run, self.renderer, self.settings.frame_rate))
         self._live[run.id] = live
-        self._spawn(self._live_through(live))
+        live.tasks.append(self._spawn(self._live_through(live)))
         return live
 
-    def _spawn(self, work: Awaitable[None]) -> None:
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -213,7 +229,7 @@ class Lab:
         run = live.run
         try:
             await live.admitted.wait()
-            if run.finished:  # cancelled while it waited
+            if run.finished or self._stopping:  # cancelled while it waited; or never started: it stays queued
                 return
             run.place = None
             assert self.warm_runner is not None  # only runs executed here get here
@@ -241,16 +257,19 @@ class Lab:
 
     async def shutdown(self) -> None:
         """Stop every run (their process groups are killed) before the server exits; start none. They end
-        `interrupted`: nobody cancelled them, and their page and the history say the server stopped."""
+        `interrupted`: nobody cancelled them, and their page and the history say the server stopped. Runs still
+        queued stay queued, stored so: the next server queues them again (open)."""
         self._stopping = True
         if self._retention is not None:
             self._retention.cancel()
         if self.warm_runner is not None:  # runs executed elsewhere go on, served by the other replicas
-            for run in self._in_flight_runs():
+            stopping = [run for run in self._in_flight_runs() if run.status != Status.QUEUED]
+            for run in stopping:  # a run still queued never started: it stays queued, and the next server queues it again
                 run.stop_as = Status.INTERRUPTED
                 await self.cancel(run)
-            if self._tasks:
-                await asyncio.wait(self._tasks, timeout=self.settings.cancel_grace_s + 5)
+            ending = [task for run in stopping if (live := self._live.get(run.id)) for task in live.tasks]
+            if ending:
+                await asyncio.wait(ending, timeout=self.settings.cancel_grace_s + 5)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -3,7 +3,10 @@
 Checked, in this order, before a run is created (by the API and by the form alike):
 the queue's length (only when the run would have to wait), the client's runs in flight
 (queued or executing), then its runs per minute and its IP address's runs per minute
-(sliding windows). A refused request does not count against the rates.
+(sliding windows). A request refused by the client's own limits does not count against the rates; one
+refused because the queue is full counts in its address's window (checked first): a script retrying
+without pause from one address, whatever cookies it sends, is refused by that window within
+`max_runs_per_minute_per_ip` tries, so it cannot take every place the moment it frees and hold the queue.
 
 The two windows are a seam, `Rates`: `MemoryRates` (app/running/ratelimit.py's SlidingWindow, in this
 process) embedded, `RedisRates` (app/running/redis_rates.py) when web replicas share them (issue 15), so a
@@ -84,15 +87,20 @@ class Window:
 
 WINDOWS = (Window("client", "max_runs_per_minute_per_client", "you"),
            Window("ip", "max_runs_per_minute_per_ip", "your IP address"))  # checked in this order
+ADDRESS_ONLY = ("ip",)  # the windows a request refused for the full queue counts in
+
+
+QUEUE_LIMIT = "max_queued_runs"
 
 
 class Rates(Protocol):
     """The per-minute windows of every client, wherever they are kept."""
 
-    async def take(self, client: Client, check: bool = True) -> Refusal | None:
-        """In one step: if every window (WINDOWS, in order) allows one more request from `client`, count it in
-        each and return None; else count nothing and return the first window's refusal.
-        `check=False` counts it without asking (the admin, held to no rate, whose runs still count)."""
+    async def take(self, client: Client, check: bool = True, kinds: tuple[str, ...] = ()) -> Refusal | None:
+        """In one step: if every window (WINDOWS, in order; only those of `kinds` if given) allows one more
+        request from `client`, count it in each and return None; else count nothing and return the first
+        window's refusal. `check=False` counts it without asking (the admin, held to no rate, whose runs
+        still count)."""
         ...
 
 
@@ -103,12 +111,13 @@ class MemoryRates:
         self.settings = settings
         self.windows = [(window, SlidingWindow(window.limit(settings), MINUTE_S, clock)) for window in WINDOWS]
 
-    async def take(self, client: Client, check: bool = True) -> Refusal | None:
-        for window, counts in self.windows if check else ():
+    async def take(self, client: Client, check: bool = True, kinds: tuple[str, ...] = ()) -> Refusal | None:
+        windows = [(window, counts) for window, counts in self.windows if not kinds or window.kind in kinds]
+        for window, counts in windows if check else ():
             wait = counts.retry_after(window.key(client))
             if wait > 0:
                 return window.refusal(self.settings, wait)
-        for window, counts in self.windows:
+        for window, counts in windows:
             counts.record(window.key(client))
         return None
 
@@ -121,8 +130,12 @@ class Limits:
     async def admit(self, client: Client, load: Load, admin: bool = False, runs: int = 1) -> Refusal | None:
         """Why this client may not start a request of `runs` runs now (a run, or a sweep's points), or None,
         and then it is counted against the client's rates (a sweep once, however many runs).
-        The admin is held only to the queue's length (its request still counts)."""
+        The admin is held only to the queue's length (its request still counts).
+        Refused for the full queue, the request still counts in its address's window, or that window
+        refuses it if it is spent (see the module's docstring)."""
         refusal = self.check_load(load, admin, runs)
+        if refusal is not None and refusal.limit == QUEUE_LIMIT and not admin:
+            return await self.rates.take(client, kinds=ADDRESS_ONLY) or refusal
         if refusal is not None:
             return refusal
         return await self.rates.take(client, check=not admin)
@@ -140,7 +153,7 @@ class Limits:
                 message = (f"the queue cannot hold this sweep: {load.would_wait} of its {runs} runs would wait "
                            f"behind the {load.queued} waiting, and it holds {s.max_queued_runs} (max_queued_runs): "
                            f"try again in {retry} s, or sweep fewer points")
-            return Refusal("max_queued_runs", s.max_queued_runs, retry, message)
+            return Refusal(QUEUE_LIMIT, s.max_queued_runs, retry, message)
         if admin:
             return None
         if load.in_flight_of_client >= s.max_runs_in_flight_per_client:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from typing import Callable, Hashable
+from typing import Callable, Hashable, Protocol
 
 SWEEP_EVERY = 1024  # calls between drops of idle keys
+ADMIN_GUESSES_PER_MINUTE = 10  # wrong admin tokens an address may present in a minute (app/web/auth.py)
 
 
 class SlidingWindow:
@@ -60,3 +61,27 @@ class SlidingWindow:
 def whole_seconds(seconds: float) -> int:
     """A Retry-After value: whole seconds, at least 1."""
     return max(1, math.ceil(seconds))
+
+
+class Guesses(Protocol):
+    """Wrong admin tokens per address in the last minute, wherever they are kept: in this process
+    (MemoryGuesses), or in Redis, shared by a distributed lab's replicas (app/running/redis_rates.py)."""
+
+    async def retry_after(self, address: str) -> float:
+        """Seconds until `address` may present a token again: 0 if it may now."""
+        ...
+
+    async def record(self, address: str) -> None:
+        """Count a wrong token from `address`."""
+        ...
+
+
+class MemoryGuesses:
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.window = SlidingWindow(ADMIN_GUESSES_PER_MINUTE, 60.0, clock)
+
+    async def retry_after(self, address: str) -> float:
+        return self.window.retry_after(address)
+
+    async def record(self, address: str) -> None:
+        self.window.record(address)

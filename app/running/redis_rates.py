@@ -15,6 +15,7 @@ import secrets
 from redis.asyncio import Redis
 
 from app.running.limits import MINUTE_S, WINDOWS, Client, Refusal
+from app.running.ratelimit import ADMIN_GUESSES_PER_MINUTE
 from app.settings import Settings
 from app.storage.redis_formats import rate_key
 
@@ -56,12 +57,13 @@ class RedisRates:
         self.window_ms = max(1, math.ceil(window_s * 1000))
         self._take = redis.register_script(TAKE)
 
-    async def take(self, client: Client, check: bool = True) -> Refusal | None:
-        keys = [rate_key(window.kind, window.key(client)) for window in WINDOWS]
-        limits = [window.limit(self.settings) for window in WINDOWS]
+    async def take(self, client: Client, check: bool = True, kinds: tuple[str, ...] = ()) -> Refusal | None:
+        windows = [window for window in WINDOWS if not kinds or window.kind in kinds]
+        keys = [rate_key(window.kind, window.key(client)) for window in windows]
+        limits = [window.limit(self.settings) for window in windows]
         args: list[int | str] = [self.window_ms, *limits, int(check), secrets.token_hex(8)]
-        refused, wait_us = refusal_of(await self._take(keys=keys, args=args), len(WINDOWS))
-        return WINDOWS[refused - 1].refusal(self.settings, wait_us / 1e6) if refused else None
+        refused, wait_us = refusal_of(await self._take(keys=keys, args=args), len(windows))
+        return windows[refused - 1].refusal(self.settings, wait_us / 1e6) if refused else None
 
 
 def refusal_of(reply: object, windows: int) -> tuple[int, int]:
@@ -70,3 +72,45 @@ def refusal_of(reply: object, windows: int) -> tuple[int, int]:
             and 0 <= reply[0] <= windows and reply[1] >= 0):
         return reply[0], reply[1]
     raise TypeError(f"the rate script answered {reply!r}, not [window, wait in µs]")
+
+
+# The admin token's wrong guesses per address (app/web/auth.py), one sorted set each, as the windows above.
+# KEYS: the address's set. ARGV: the window in ms, the limit. Returns µs until it may guess again (0: now).
+GUESS_WAIT = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local window = tonumber(ARGV[1]) * 1000
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now)
+"""
+# KEYS: the address's set. ARGV: the window in ms, the limit, a random token.
+GUESS_COUNT = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+redis.call('ZADD', KEYS[1], now, time[1] .. '.' .. time[2] .. ':' .. ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[2]) + 1))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 0
+"""
+
+
+class RedisGuesses:
+    """The admin token's guess limit shared by every web replica: two replicas allow no more guesses than one."""
+
+    def __init__(self, redis: Redis, window_s: float = MINUTE_S, limit: int = ADMIN_GUESSES_PER_MINUTE):
+        self.window_ms = max(1, math.ceil(window_s * 1000))
+        self.limit = limit
+        self._wait = redis.register_script(GUESS_WAIT)
+        self._count = redis.register_script(GUESS_COUNT)
+
+    async def retry_after(self, address: str) -> float:
+        wait_us = await self._wait(keys=[rate_key("admin-guess", address)], args=[self.window_ms, self.limit])
+        return int(wait_us) / 1e6 if isinstance(wait_us, int) else 0.0
+
+    async def record(self, address: str) -> None:
+        await self._count(keys=[rate_key("admin-guess", address)], args=[self.window_ms, self.limit, secrets.token_hex(8)])

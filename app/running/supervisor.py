@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.model.events import SAMPLED, StreamParser
-from app.model.hangs import Blocked, blocked_workers
+from app.model.hangs import Blocked, blocked_workers, lost_tasks, lost_words
 from app.model.runs import Run
 from app.model.status import Status
-from app.model.timeline import signal_name
+from app.model.timeline import Death, signal_name
 from app.running import pythons
 from app.running.pythons import Interpreter
 from app.running.runners import WarmRunner, signal_group
@@ -76,15 +76,21 @@ async def _pump_events(stream: asyncio.StreamReader, run: Run, heartbeat: Heartb
     run.ingest(parser.close())
 
 
-async def _watch_for_hang(run: Run, heartbeat: Heartbeat, after_s: float) -> list[Blocked]:
-    """Return who is blocked on what once the run is silent for `after_s` with every live worker blocked."""
+async def _watch_for_hang(run: Run, heartbeat: Heartbeat, after_s: float) -> tuple[list[Blocked], list[Death]]:
+    """Return who is blocked on what once the run is silent for `after_s` with every live worker blocked; or,
+    with the tasks a multiprocessing.Pool lost, `after_s` after it lost the first, whatever the others do."""
     poll_s = min(0.25, after_s / 4)
+    lost_at: float | None = None
     while True:
         await asyncio.sleep(poll_s)
         if heartbeat.silent_for() >= after_s:
             blocked = blocked_workers(run.timeline)
             if blocked:
-                return blocked
+                return blocked, []
+        if lost_at is None and lost_tasks(run.timeline):
+            lost_at = time.monotonic()
+        if lost_at is not None and time.monotonic() - lost_at >= after_s:
+            return blocked_workers(run.timeline), lost_tasks(run.timeline)
 
 
 async def _pump_stderr(stream: asyncio.StreamReader, run: Run) -> None:
@@ -169,8 +175,8 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
                 stopped_by = run.stop_as  # cancelled, or interrupted by the server's shutdown
             elif hung in done:
                 stopped_by = Status.HUNG
-                run.blocked = hung.result()  # taken before the kill: what they were blocked on
-                deaths_before_stop = _deaths(run)
+                run.blocked, lost = hung.result()  # taken before the kill: what they were blocked on
+                deaths_before_stop = lost_words(lost) if lost else _deaths(run)
             else:
                 stopped_by = Status.TIMED_OUT
             await _stop_group(proc, exited, settings.cancel_grace_s)
@@ -192,8 +198,10 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
                 pump.cancel()
         if stopped_by is not None:
             why: str | None = _why_stopped(run, stopped_by, settings)
-            if stopped_by == Status.HUNG:  # waiting on a worker that was killed: say which
+            if stopped_by == Status.HUNG and run.blocked:  # waiting on a worker that was killed: say which
                 why = _joined(why, deaths_before_stop)
+            elif stopped_by == Status.HUNG:  # a pool's lost task, while other workers still worked
+                why = _joined(deaths_before_stop, "the run's processes were killed")
             run.finish(stopped_by, why, cut_at_ns=time.monotonic_ns())
         else:
             assert proc.returncode is not None  # `exited` ended, above: it returns once the runner has exited

@@ -95,6 +95,7 @@ RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 HISTORY = "lab:history"  # every run ever queued: a sorted set, score its created_at, member its id
 SWEEPS = "lab:sweeps"  # every sweep: a sorted set, score its created_at, member its id (for retention)
 PIN = "lab:pin"  # the pinned run's id (a string), if one is pinned
+SECRET = "lab:secret"  # the key of the client cookies' signatures, hex (app/storage/lab_secret.py)
 SEEN_TTL_S = 24 * 3600  # a run's last sighting outlives any run it could be of
 
 
@@ -115,7 +116,8 @@ def node_key(name: str) -> str:
 
 
 def rate_key(kind: str, who: str) -> str:
-    """A rate window's sorted set: `kind` "client" (by client id) or "ip" (by address)."""
+    """A rate window's sorted set: `kind` "client" (by client id), "ip" (by address), or "admin-guess" (wrong admin
+    tokens, by address)."""
     return f"lab:rate:{kind}:{who}"
 
 

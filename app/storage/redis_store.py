@@ -60,12 +60,12 @@ class RedisRunStore:
 
     # -- life cycle --
 
-    async def open(self) -> int:
+    async def open(self) -> list[Run]:
         """Ready: the nodes' group exists; runs left running are the reapers' (app/running/reaper.py), not
-        this replica's to end. Returns 0."""
+        this replica's to end, and runs queued are still in Redis's queue: none to queue again."""
         await redis_queue.ensure_group(self.redis)
         self._spawn(self._poll())
-        return 0
+        return []
 
     async def close(self) -> None:
         await self.writer.close()

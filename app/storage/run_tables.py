@@ -14,7 +14,7 @@ from typing import Any
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.runs import Run, Truncation, cut_why
-from app.model.status import FINISHED
+from app.model.status import FINISHED, Status
 from app.model.timeline import Timeline
 from app.storage import snapshots
 from app.storage.records import HISTORY_COLUMNS, Page, history_row, run_of
@@ -54,21 +54,26 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 """
 
-NEVER_ENDED = "never ended: the server stopped (found at restart)"
+NEVER_ENDED = ("the server stopped while it ran (found at restart): a run cannot go on from where it was cut, "
+               "so run it again")
 
 Batch = tuple[Run, int, list[Event], bytes]  # a run, the number of its first event, the events, the lines they came as
 
 log = logging.getLogger(__name__)
 
 
-def open_tables(conn: sqlite3.Connection) -> int:
-    """Create the tables if need be; every run stored as queued or running becomes interrupted. Returns how many."""
+def open_tables(conn: sqlite3.Connection) -> list[str]:
+    """Create the tables if need be; every run stored as running (the server stopped or died under it) becomes
+    interrupted. Returns the ids of the runs stored as queued, which never started: oldest first, the order
+    they were queued in, to be queued again."""
     for statement in SCHEMA.split(";"):  # not executescript: it would commit the job's transaction
         conn.execute(statement)
-    cursor = conn.execute(  # ended when this restart found it: the server that ran it left no time
+    conn.execute(  # ended when this restart found it: the server that ran it left no time
         "UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE status NOT IN (%s)"
-        % ",".join("?" * len(FINISHED)), (NEVER_ENDED, time.time(), *FINISHED))
-    return cursor.rowcount
+        % ",".join("?" * (len(FINISHED) + 1)), (NEVER_ENDED, time.time(), *FINISHED, Status.QUEUED))
+    # rowid: the order rows were written in, for runs queued within the clock's resolution of each other
+    return [run_id for (run_id,) in conn.execute("SELECT id FROM runs WHERE status = ? ORDER BY created_at, rowid",
+                                                 (Status.QUEUED,))]
 
 
 def seen(conn: sqlite3.Connection, running: list[tuple[int, str]]) -> None:

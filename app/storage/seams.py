@@ -17,8 +17,9 @@ from app.storage.records import Page
 class RunStorage(Journal, Protocol):
     """Runs and their event logs, kept beyond the server process; also the Journal each run reports to."""
 
-    async def open(self) -> int:
-        """Ready to serve; every run stored as queued or running becomes interrupted. Returns how many."""
+    async def open(self) -> list[Run]:
+        """Ready to serve; every run stored as running becomes interrupted. Returns the runs stored as queued (they
+        never started), oldest first, for the lab to queue again; none where the queue outlives the server."""
         ...
 
     async def close(self) -> None:

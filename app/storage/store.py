@@ -63,14 +63,18 @@ class RunStore:
 
     # -- life cycle --
 
-    async def open(self) -> int:
-        """Start the writer; every run stored as queued or running (the server died under it) becomes
-        interrupted. Returns how many."""
+    async def open(self) -> list[Run]:
+        """Start the writer; every run stored as running (the server stopped or died under it) becomes
+        interrupted. Returns the runs stored as queued, which never started, in the order they were queued:
+        journalled here again, for the lab to queue again."""
         self._loop = asyncio.get_running_loop()
         self.db.start()
-        interrupted = await self.db.run(run_tables.open_tables)
+        left_queued = await self.db.run(run_tables.open_tables)
         self._heartbeat = asyncio.create_task(self._beat())
-        return interrupted
+        runs = [run for run in [await self.find(run_id) for run_id in left_queued] if run is not None]
+        for run in runs:
+            run.journal = self
+        return runs
 
     async def close(self) -> None:
         """Write whatever is still waiting, then stop the writer."""

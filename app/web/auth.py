@@ -5,6 +5,9 @@ presenter page, which sets the `lab_admin` cookie to a keyed hash of the token (
 token itself). Both are compared in constant time; the token is never logged or echoed.
 Guessing it online is throttled: after ADMIN_GUESSES_PER_MINUTE wrong tokens from one address, any
 token it presents gets 429 until the minute is over (a signed-in browser's cookie is not affected).
+The address is the one app/web/clients.py believes (a client cannot name its own), and the count is the
+lab's (`Engine.guesses`): in Redis in a distributed lab, so two replicas allow no more guesses than one.
+A bearer token is checked once per request, by AdminTokenMiddleware, before any route asks.
 """
 from __future__ import annotations
 
@@ -12,33 +15,31 @@ import hashlib
 import hmac
 
 from fastapi import HTTPException
+from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.running.ratelimit import SlidingWindow, whole_seconds
+from app.running.ratelimit import ADMIN_GUESSES_PER_MINUTE as ADMIN_GUESSES_PER_MINUTE  # the limit enforced here
+from app.running.ratelimit import Guesses, whole_seconds
 from app.settings import Settings
 from app.web.clients import client_of
+from app.web.errors import ErrorResponse, store_away
 
 ADMIN_COOKIE = "lab_admin"
-ADMIN_GUESSES_PER_MINUTE = 10
 
 
-def guess_window() -> SlidingWindow:
-    """Wrong tokens per address (app.state.admin_guesses, made by app/web/server.py)."""
-    return SlidingWindow(ADMIN_GUESSES_PER_MINUTE, 60.0)
-
-
-def presented_token_matches(conn: HTTPConnection, settings: Settings, presented: str) -> bool:
+async def presented_token_matches(conn: HTTPConnection, settings: Settings, presented: str) -> bool:
     """`token_matches`, throttled per address: 429 once it presented too many wrong tokens lately."""
-    guesses: SlidingWindow = conn.app.state.admin_guesses
+    guesses: Guesses = conn.app.state.admin_guesses  # app/web/server.py: the engine's
     address = client_of(conn).ip
-    wait = guesses.retry_after(address)
+    wait = await guesses.retry_after(address)
     if wait > 0:
         retry = whole_seconds(wait)
         raise HTTPException(429, f"too many wrong admin tokens from your address ({ADMIN_GUESSES_PER_MINUTE} a minute): "
                                  f"try again in {retry} s", headers={"Retry-After": str(retry)})
     if token_matches(settings, presented):
         return True
-    guesses.record(address)
+    await guesses.record(address)
     return False
 
 
@@ -64,10 +65,39 @@ def is_admin(conn: HTTPConnection, settings: Settings) -> bool:
     return admin
 
 
-def _is_admin(conn: HTTPConnection, settings: Settings) -> bool:
+def bearer(conn: HTTPConnection) -> str | None:
     scheme, _, presented = conn.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and presented:
-        return presented_token_matches(conn, settings, presented.strip())
+    return (presented.strip() or None) if scheme.lower() == "bearer" else None
+
+
+class AdminTokenMiddleware:
+    """Check a request's bearer token once, throttled, before any route asks `is_admin` (which is not async,
+    and the guesses may be in Redis): a wrong one is one guess, and past the limit the request gets 429."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        presented = bearer(conn)
+        if presented is not None:
+            try:
+                conn.state.lab_admin = await presented_token_matches(conn, conn.app.state.settings, presented)
+            except HTTPException as throttled:
+                await ErrorResponse({"detail": throttled.detail}, throttled.status_code, throttled.headers)(scope, receive, send)
+                return
+            except RedisError as exc:  # the guesses are in a distributed lab's Redis, away: as a route would answer
+                await store_away(exc)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _is_admin(conn: HTTPConnection, settings: Settings) -> bool:
+    if bearer(conn) is not None:  # AdminTokenMiddleware answered already, unless it is not installed: no admin
+        return False
     expected = admin_cookie_value(settings)
     cookie = conn.cookies.get(ADMIN_COOKIE)
     return expected is not None and cookie is not None and hmac.compare_digest(cookie.encode(), expected.encode())

@@ -5,9 +5,15 @@ response can hold. An error message that quotes the input (a 404 naming the expe
 FastAPI's 422 echoing the `input`, an unknown param's name) would then fail to encode, and the
 request would end in a 500. Every JSON error goes out through `ErrorResponse`, which shows such a
 character as its escape (`\\ud800`), the way `repr()` does: the one place messages are made safe.
+
+JSON may also carry numbers no JSON response may hold: Python's parser reads `NaN`, `Infinity`,
+`-Infinity` and any float too large for a double (`1e400`) as floats that are not finite, and a
+response is encoded with `allow_nan=False`. FastAPI's 422 echoes such a value back as its `input`:
+it is shown as the word the client sent (`"NaN"`, `"Infinity"`, `"-Infinity"`).
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,7 +28,10 @@ from starlette.exceptions import HTTPException
 
 
 def printable(value: Any) -> Any:
-    """`value` (JSON-like) with every lone surrogate in its strings and keys shown as its escape."""
+    """`value` (JSON-like) with every lone surrogate in its strings and keys shown as its escape, and every
+    number that is not finite as its word."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
@@ -55,7 +64,12 @@ STORE_AWAY_RETRY_S = 5
 
 
 async def _store_away(request: Request, exc: RedisError) -> Response:
-    # A distributed lab's Redis unreachable (restarting, say) or refusing (full): it may do it in a moment.
+    return store_away(exc)
+
+
+def store_away(exc: RedisError) -> Response:
+    """503 with Retry-After: a distributed lab's Redis unreachable (restarting, say) or refusing (full). Also
+    for middleware (app/web/auth.py), which the app's exception handlers do not cover."""
     why = "is unreachable" if isinstance(exc, (RedisConnectionError, RedisTimeoutError)) else f"refused it ({exc})"
     return ErrorResponse({"detail": f"the lab's shared store (Redis) {why}: try again in {STORE_AWAY_RETRY_S} s"},
                          status_code=503, headers={"Retry-After": str(STORE_AWAY_RETRY_S)})

@@ -161,7 +161,7 @@ async def presenter_page(request: Request, settings: SettingsDep, token: str | N
         return page(request, 403, "Presenter mode is off on this server.")
     if len(token) > MAX_TOKEN_CHARS:
         return page(request, 422, f"token: at most {MAX_TOKEN_CHARS} characters, got {len(token)}")
-    return signed_in_or_refused(request, settings, token)
+    return await signed_in_or_refused(request, settings, token)
 
 
 @router.post("/presenter", response_class=HTMLResponse)
@@ -171,12 +171,12 @@ async def sign_in(request: Request, settings: SettingsDep) -> Response:
         return page(request, 403, f"Refused: the form was sent from another site ({why}).")
     if settings.admin_token is None:
         return page(request, 403, "Presenter mode is off on this server.")
-    return signed_in_or_refused(request, settings, await form_field(request, "token", MAX_TOKEN_CHARS))
+    return await signed_in_or_refused(request, settings, await form_field(request, "token", MAX_TOKEN_CHARS))
 
 
-def signed_in_or_refused(request: Request, settings: Settings, token: str) -> Response:
+async def signed_in_or_refused(request: Request, settings: Settings, token: str) -> Response:
     try:
-        matches = presented_token_matches(request, settings, token)
+        matches = await presented_token_matches(request, settings, token)
     except HTTPException as throttled:
         response = page(request, throttled.status_code, f"Refused: {throttled.detail}.")
         response.headers.update(throttled.headers or {})

@@ -10,15 +10,17 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import ROOT
 from app.drawing.render import Renderer, environment
 from app.model.experiments import catalogue
 from app.running import engines, pythons
 from app.running.lab import Lab
+from app.running.ratelimit import MemoryGuesses
 from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
 from app.web import api, errors, live, pages, presenter, sweep_routes
-from app.web.auth import guess_window
+from app.web.auth import AdminTokenMiddleware
 from app.web.clients import ClientCookieMiddleware
 from app.web.lobby import Lobby
 from app.web.security import (
@@ -44,6 +46,13 @@ HTMX = {
 }
 
 
+async def client_key(settings: Settings, engine: engines.Engine) -> bytes | None:
+    """The key client cookies are signed with: LAB_SECRET, else the one the lab keeps (app/storage/lab_secret.py)."""
+    if settings.secret is not None:
+        return settings.secret.get_secret_value().encode()
+    return await engine.secret() if engine.secret is not None else None
+
+
 def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODULES) -> FastAPI:
     settings = settings or get_settings()
     env = environment()
@@ -58,6 +67,8 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
         engine = engines.distributed(settings, experiments, redis) if redis else engines.embedded(settings, experiments)
         lab = app.state.lab = Lab(settings, experiments, renderer, interpreters, engine)
         await lab.open()
+        app.state.client_key = await client_key(settings, engine)
+        app.state.admin_guesses = engine.guesses
         app.state.zoom = Zoom(lab.store)
         app.state.lobby = Lobby(lab, env, pin=lab.engine.pin)
         lobby_task = asyncio.create_task(app.state.lobby.run())
@@ -73,8 +84,9 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app = FastAPI(title="Concurrency Lab", lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)  # every error message encodable, whatever the request held
-    app.state.admin_guesses = guess_window()  # wrong admin tokens per address (app/web/auth.py)
+    app.state.admin_guesses = MemoryGuesses()  # wrong admin tokens per address (app/web/auth.py); the engine's once open
     app.state.templates = Jinja2Templates(env=env)
+    app.add_middleware(AdminTokenMiddleware)
     app.add_middleware(ClientCookieMiddleware)
     names = app.state.host_names = host_names(settings.allowed_hosts, settings.origins(), settings.host)
     app.add_middleware(WebsocketGuardMiddleware, allowed_origins=settings.origins(), names=names,
@@ -85,8 +97,11 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     # A finished big run's page is some 100-400 KB of SVG markup that compresses ten-fold
     # (benchmarks/pageweight.py); websockets are not affected.
     app.add_middleware(GZipMiddleware, minimum_size=2048)
-    # Outermost: a request for a host that is not ours (DNS rebinding) reaches nothing else.
+    # A request for a host that is not ours (DNS rebinding) reaches nothing else.
     app.add_middleware(HostGuardMiddleware, names=names)
+    # Outermost, before anything asks who the client is: the address a trusted proxy forwarded, no other
+    # (app/web/clients.py).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
