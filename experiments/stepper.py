@@ -1,0 +1,516 @@
+"""The race stepper's controller: race-counter's or lock-counter's threads, one bytecode instruction at a time.
+
+Runs inside the interpreter a student chose (3.9 to free-threaded 3.13t), so it is stdlib only and
+derives everything from that interpreter's own `dis`: the instructions, their lines, which one reads
+or writes the shared counter, which one takes the lock, and where the interpreter could switch threads.
+
+Each thread runs the experiment's own function. Before each instruction of that function it parks
+(a baton per thread, under one Condition) until the controller lets it execute exactly that one
+instruction: on Python < 3.12 through `sys.settrace` opcode events, on >= 3.12 through
+`sys.monitoring` INSTRUCTION events (settrace is unsafe on free-threaded builds; monitoring is
+process-wide, so the callback only parks the threads it started). A thread whose next instruction
+would block on the lock is not stepped: it is reported waiting, and the lock's owner named.
+
+Run as `python -m experiments.stepper` with a JSON request on stdin; prints one JSON answer (see `answer`).
+"""
+from __future__ import annotations
+
+import dis
+import importlib
+import json
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+EXPERIMENTS = ("race-counter", "lock-counter")
+WINDOWS = ("none", "call")
+MIN_THREADS, MAX_THREADS = 2, 4
+MIN_ITERATIONS, MAX_ITERATIONS = 1, 5
+MAX_STEPS = 1000  # 4 threads x 5 iterations of the longest loop (3.9's `with lock:` window) is under 600
+# `with lock:` calls lock.__enter__ in this instruction (3.9-3.10, 3.11-3.13): it blocks while another holds the lock.
+WITH_ENTRY = ("SETUP_WITH", "BEFORE_WITH")
+# A step is one instruction: far less than this. A step that takes longer blocked where nothing should.
+STEP_TIMEOUT_S = 5.0
+SEARCH_BUDGET_S = 8.0
+NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+class Stuck(Exception):
+    """A thread did not reach its next instruction in time: the controller gives up instead of hanging."""
+
+
+@dataclass(frozen=True)
+class Instruction:
+    offset: int
+    opname: str
+    argrepr: str
+    line: Optional[int]
+    line_start: bool
+    role: str  # "load" / "store" of the shared counter, "acquire" (`with lock:`), or ""
+    switch: bool  # whether this interpreter, scheduling normally, may switch threads right after it
+
+
+def switch_rule() -> str:
+    """Where this interpreter may switch threads: "any" (between any two instructions: CPython 3.9,
+    and a free-threaded build, whose threads run at once) or "checks" (3.10+ with the GIL: only
+    where the eval loop looks at a switch request)."""
+    if sys.version_info < (3, 10):
+        return "any"
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    return "checks" if gil else "any"
+
+
+def checks_for_switch(ins: dis.Instruction) -> bool:
+    """Whether the eval loop (3.10+) looks at a switch request at this instruction, from what it does:
+    a call (the callee's entry or the call's end), the function's entry, or a jump backwards (a loop
+    going round; not the NO_INTERRUPT ones that `yield from`/`await` use)."""
+    name = ins.opname
+    if name == "RESUME" or (name.startswith("CALL") and not name.startswith("CALL_INTRINSIC")):
+        return True
+    return ("JUMP" in name and "NO_INTERRUPT" not in name and isinstance(ins.argval, int)
+            and ins.argval <= ins.offset)
+
+
+def instructions(function: Callable[..., Any], rule: str) -> List[Instruction]:
+    """The function's instructions as this interpreter's `dis` gives them, each with its part in the race."""
+    found = list(dis.get_instructions(function))
+    shared = {i.argval for i in found if i.opname == "STORE_GLOBAL"}
+    listed = []
+    line = None
+    for ins in found:
+        if isinstance(ins.starts_line, bool):  # 3.13: a flag, the number in line_number
+            start, line = ins.starts_line, getattr(ins, "line_number", None)
+        else:
+            start = ins.starts_line is not None
+            line = ins.starts_line if start else line
+        role = ""
+        if ins.opname == "LOAD_GLOBAL" and ins.argval in shared:
+            role = "load"
+        elif ins.opname == "STORE_GLOBAL" and ins.argval in shared:
+            role = "store"
+        elif ins.opname in WITH_ENTRY:
+            role = "acquire"
+        listed.append(Instruction(ins.offset, ins.opname, ins.argrepr, line, start, role,
+                                  rule == "any" or checks_for_switch(ins)))
+    return listed
+
+
+def words(n: int, noun: str) -> str:
+    return f"{NUMBERS[n] if n < len(NUMBERS) else n} {noun}{'' if n == 1 else 's'}"
+
+
+# --- the threads and their batons -------------------------------------------------------------------------
+
+class Worker:
+    def __init__(self, index: int, function: Callable[..., Any], args: Tuple[Any, ...]):
+        self.index = index
+        self.function = function
+        self.code = function.__code__
+        self.args = args
+        self.at: Optional[int] = None  # the offset of the instruction it executes next; None once done
+        self.arrived = False  # parked before `at`, or done
+        self.go = False  # the baton: may execute one instruction
+        self.done = False
+        self.error: Optional[str] = None
+        self.thread: Optional[threading.Thread] = None
+
+
+_MONITORING_TOOL: Optional[int] = None
+_MONITORED: Dict[int, "Threads"] = {}  # thread id -> the Threads that parks it (monitoring is process-wide)
+
+
+def _monitoring() -> Any:
+    return getattr(sys, "monitoring")  # 3.12+ only: mypy checks this module as 3.11
+
+
+def _on_instruction(code: Any, offset: int) -> Any:
+    owner = _MONITORED.get(threading.get_ident())
+    if owner is not None:  # another thread running this code (none here, but monitoring is process-wide)
+        owner.arrive(code, offset)
+    return None  # never DISABLE: that would turn the event off at this offset for every thread
+
+
+class Threads:
+    """The experiment's threads, each parked before every instruction of its function until stepped."""
+
+    def __init__(self, workers: List[Worker]):
+        self.workers = workers
+        self.cv = threading.Condition()
+        self.aborting = False
+        self.by_ident: Dict[int, Worker] = {}
+        self.codes = {w.code for w in workers}
+
+    def start(self) -> None:
+        global _MONITORING_TOOL
+        if sys.version_info >= (3, 12):
+            mon = _monitoring()
+            if _MONITORING_TOOL is None:
+                tool = next(t for t in range(6) if mon.get_tool(t) is None)
+                mon.use_tool_id(tool, "concurrency-lab stepper")
+                mon.register_callback(tool, mon.events.INSTRUCTION, _on_instruction)
+                _MONITORING_TOOL = tool
+            for code in self.codes:
+                mon.set_local_events(_MONITORING_TOOL, code, mon.events.INSTRUCTION)
+        for w in self.workers:
+            w.thread = threading.Thread(target=self._body, args=(w,), name=f"thread {w.index + 1}", daemon=True)
+            w.thread.start()
+        with self.cv:
+            if not self.cv.wait_for(lambda: all(w.arrived for w in self.workers), STEP_TIMEOUT_S):
+                raise Stuck("the threads did not reach their first instruction")
+
+    def _body(self, w: Worker) -> None:
+        ident = threading.get_ident()
+        self.by_ident[ident] = w
+        if sys.version_info >= (3, 12):
+            _MONITORED[ident] = self
+        else:
+            sys.settrace(self._trace_calls)
+        try:
+            w.function(*w.args)
+        except BaseException as exc:  # reported with the state: the page says the thread failed and how
+            w.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            sys.settrace(None)
+            _MONITORED.pop(ident, None)
+            with self.cv:
+                w.done, w.at, w.arrived = True, None, True
+                self.cv.notify_all()
+
+    def _trace_calls(self, frame: Any, event: str, arg: Any) -> Any:
+        if event == "call" and frame.f_code in self.codes:
+            frame.f_trace_opcodes = True
+            frame.f_trace_lines = False
+            return self._trace_opcodes
+        return None  # pause() and the rest run untraced, inside the step that calls them
+
+    def _trace_opcodes(self, frame: Any, event: str, arg: Any) -> Any:
+        if event == "opcode":
+            self.arrive(frame.f_code, frame.f_lasti)
+        return self._trace_opcodes
+
+    def arrive(self, code: Any, offset: int) -> None:
+        """Called in a worker before each of its instructions: park until given the baton."""
+        w = self.by_ident.get(threading.get_ident())
+        if w is None or code is not w.code:
+            return
+        with self.cv:
+            if self.aborting:
+                return
+            w.at, w.arrived = offset, True
+            self.cv.notify_all()
+            while not w.go and not self.aborting:
+                self.cv.wait()
+            w.go = False
+
+    def step(self, index: int) -> None:
+        """Let one worker execute exactly its next instruction; return once it is parked before the following one."""
+        w = self.workers[index]
+        with self.cv:
+            w.arrived, w.go = False, True
+            self.cv.notify_all()
+            if not self.cv.wait_for(lambda: w.arrived, STEP_TIMEOUT_S):
+                raise Stuck(f"thread {index + 1} did not finish its instruction in {STEP_TIMEOUT_S:.0f} s")
+
+    def stop(self) -> None:
+        """Let every worker run freely to its end (no longer parked) and wait for them."""
+        with self.cv:
+            self.aborting = True
+            self.cv.notify_all()
+        for w in self.workers:
+            if w.thread is not None:
+                w.thread.join(STEP_TIMEOUT_S)
+        if sys.version_info >= (3, 12) and _MONITORING_TOOL is not None:
+            for code in self.codes:
+                _monitoring().set_local_events(_MONITORING_TOOL, code, 0)
+
+
+# --- one stepping of the experiment: threads, counter, lock, and what each step did ------------------------
+
+@dataclass
+class Write:
+    thread: int
+    value: int
+
+
+class Race:
+    """The experiment's threads stepped by a schedule, and the ledger of what they read, wrote and lost."""
+
+    def __init__(self, experiment: str, window: str, threads: int, iterations: int):
+        self.module = importlib.import_module("experiments." + experiment.replace("-", "_"))
+        names = ("increment", "decrement") if window == "none" else ("increment_with_window", "decrement_with_window")
+        self.functions = [getattr(self.module, name) for name in names]
+        self.lock = threading.Lock() if experiment == "lock-counter" else None
+        self.rule = switch_rule()
+        self.listings = [instructions(f, self.rule) for f in self.functions]
+        self.by_offset = [{i.offset: i for i in listing} for listing in self.listings]
+        self.kinds = [("increment" if i % 2 == 0 else "decrement") for i in range(threads)]
+        self.expected = ((threads + 1) // 2 - threads // 2) * iterations
+        args: Tuple[Any, ...] = (iterations,) if self.lock is None else (self.lock, iterations)
+        self.module.counter = 0
+        self.threads = Threads([Worker(i, self.functions[i % 2], args) for i in range(threads)])
+        self.loaded: List[Optional[Tuple[int, int]]] = [None] * threads  # (value read, writes seen then)
+        self.writes: List[Write] = []
+        self.owner: Optional[int] = None
+        self.lost = 0
+        self.schedule: List[int] = []
+        self.last: List[Optional[Instruction]] = [None] * threads  # the instruction each executed last
+        self.threads.start()
+
+    # What each thread is doing now.
+    def next_instruction(self, index: int) -> Optional[Instruction]:
+        w = self.threads.workers[index]
+        return None if w.done or w.at is None else self.by_offset[index % 2].get(w.at)
+
+    def waits_for(self, index: int) -> Optional[int]:
+        """The owner of the lock, if this thread's next instruction would block taking it."""
+        ins = self.next_instruction(index)
+        if ins is not None and ins.role == "acquire" and self.lock is not None and self.lock.locked():
+            return self.owner
+        return None
+
+    def status(self, index: int) -> str:
+        if self.threads.workers[index].done:
+            return "done"
+        return "waiting" if self.waits_for(index) is not None else "ready"
+
+    def runnable(self) -> List[int]:
+        return [i for i in range(len(self.threads.workers)) if self.status(i) == "ready"]
+
+    def refusal(self, index: int) -> Optional[str]:
+        """Why this thread cannot be stepped now (None: it can)."""
+        if not 0 <= index < len(self.threads.workers):
+            return f"there is no thread {index + 1}"
+        status = self.status(index)
+        if status == "done":
+            return f"thread {index + 1} has finished"
+        if status == "waiting":
+            return f"thread {index + 1} waits for the lock, which thread {self.waits_for(index) + 1} holds"  # type: ignore[operator]
+        if len(self.schedule) >= MAX_STEPS:
+            return f"a schedule has at most {MAX_STEPS} steps"
+        return None
+
+    def switch(self, index: int) -> str:
+        """What a step of this thread is, as a switch: "" (no switch, or the last thread could not go on),
+        "forced" (a preemption the interpreter could make here), "never" (one it never makes here)."""
+        if not self.schedule or self.schedule[-1] == index:
+            return ""
+        previous = self.schedule[-1]
+        if self.status(previous) != "ready":
+            return ""  # it finished or waits for the lock: any interpreter switches then
+        last = self.last[previous]
+        return "forced" if last is None or last.switch else "never"
+
+    def step(self, index: int) -> Dict[str, Any]:
+        """Execute one instruction of this thread (it must be able to go: see `refusal`); what it did."""
+        ins = self.next_instruction(index)
+        assert ins is not None
+        switch = self.switch(index)
+        before = self.module.counter
+        self.threads.step(index)
+        after = self.module.counter
+        self.schedule.append(index)
+        self.last[index] = ins
+        said = []
+        name = f"thread {index + 1}"
+        if ins.role == "load":
+            self.loaded[index] = (before, len(self.writes))
+            said.append(f"{name} read {before}")
+        elif ins.role == "store":
+            seen = self.loaded[index][1] if self.loaded[index] is not None else len(self.writes)  # type: ignore[index]
+            over = [w for w in self.writes[seen:] if w.thread != index]
+            self.writes.append(Write(index, after))
+            self.loaded[index] = None
+            if over:
+                self.lost += len(over)
+                kinds = {self.kinds[w.thread] for w in over}
+                what = words(len(over), kinds.pop() if len(kinds) == 1 else "update")
+                overwritten = " and ".join(f"thread {w.thread + 1}'s {w.value}" for w in over)
+                said.append(f"{name} wrote {after} over {overwritten}: {what} lost")
+            else:
+                said.append(f"{name} wrote {after}")
+        if self.lock is not None:
+            if ins.role == "acquire" and self.lock.locked() and self.owner is None:
+                self.owner = index
+                said.append(f"{name} took the lock")
+            elif self.owner == index and not self.lock.locked():
+                self.owner = None
+                said.append(f"{name} released the lock")
+        error = self.threads.workers[index].error
+        if error:
+            said.append(f"{name} failed: {error}")
+        return {"thread": index, "offset": ins.offset, "switch": switch, "said": said}
+
+    def state(self, did: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        threads = []
+        for i, w in enumerate(self.threads.workers):
+            loaded = self.loaded[i]
+            threads.append({"at": w.at, "status": self.status(i), "loaded": loaded[0] if loaded else None,
+                            "waits_for": self.waits_for(i)})
+        return {"step": len(self.schedule), "did": did, "counter": self.module.counter, "lost": self.lost,
+                "owner": self.owner, "threads": threads}
+
+    def stop(self) -> None:
+        self.threads.stop()
+        self.module.counter = 0
+
+
+# --- moves, replay and search -------------------------------------------------------------------------------
+
+def replay(race: Race, schedule: List[int], then: Optional[Tuple[int, str]] = None) -> Dict[str, Any]:
+    """Step `schedule` from the start (then the move `then`); each state, and the first step refused."""
+    states = [race.state()]
+    refused = None
+    for k, thread in enumerate(schedule):
+        why = race.refusal(thread)
+        if why is not None:
+            refused = {"at": k, "thread": thread, "why": why}
+            break
+        states.append(race.state(race.step(thread)))
+    if refused is None and then is not None:
+        thread, until = then
+        why = race.refusal(thread)
+        if why is not None:
+            refused = {"at": len(race.schedule), "thread": thread, "why": why}
+        while why is None:
+            did = race.step(thread)
+            states.append(race.state(did))
+            ins = race.next_instruction(thread)
+            if until == "instruction" or (until == "line" and ins is not None and ins.line_start):
+                break
+            why = race.refusal(thread)
+    return {"schedule": list(race.schedule), "states": states, "refused": refused}
+
+
+def _try(make: Callable[[], Race], start: int, preemptions: List[Tuple[int, int]],
+         ) -> Tuple[Optional[List[int]], bool, List[Tuple[int, int, List[int]]]]:
+    """Run one schedule: `start` first, each thread on until it finishes or waits (then the next one that can
+    go, in turn), except at the preemptions (step index, thread). The schedule up to the first lost
+    update (or None), whether it needs a switch the interpreter never makes, and where another preemption
+    could go (step index, the thread preempted, the threads that could go then)."""
+    race = make()
+    try:
+        current = start
+        pending = list(preemptions)
+        options = []
+        never = False  # a preemption where the interpreter never switches
+        fresh = [False] * len(race.threads.workers)  # touched shared state, no switch point since
+        while True:
+            k = len(race.schedule)
+            if pending and pending[0][0] == k:
+                current = pending.pop(0)[1]
+            can = race.runnable()
+            if not can:
+                return None, never, options
+            if current not in can:
+                current = next((i for i in can if i > current), can[0])
+            ins = race.next_instruction(current)
+            never = race.step(current)["switch"] == "never" or never
+            if race.lost:
+                return list(race.schedule), never, options
+            if ins is None:
+                continue
+            # Preempt right after each instruction that touched shared state, and after the first point
+            # following it where the interpreter could switch (the same order of shared reads and writes,
+            # but a switch the real interpreter can make).
+            point = bool(ins.role) or (fresh[current] and ins.switch)
+            fresh[current] = (bool(ins.role) and not ins.switch) or (fresh[current] and not ins.switch)
+            if point and k + 1 > (preemptions[-1][0] if preemptions else 0):
+                others = [i for i in race.runnable() if i != current]
+                if others and current in race.runnable():
+                    options.append((k + 1, current, others))
+    finally:
+        race.stop()
+
+
+def find(make: Callable[[], Race], threads: int, bound: int = 2, budget_s: float = SEARCH_BUDGET_S) -> Dict[str, Any]:
+    """The shortest schedule that loses an update with the fewest forced switches (0, 1, then up to `bound`),
+    CHESS's preemption bound; among those, one whose switches the interpreter could make first. A switch only matters right after an instruction that touches shared state
+    (the counter or the lock): between two such instructions a thread only touches its own locals, so
+    preempting it anywhere there orders the shared reads and writes the same way."""
+    deadline = time.monotonic() + budget_s
+    tried = 0
+    frontier: List[Tuple[int, List[Tuple[int, int]]]] = [(s, []) for s in range(threads)]
+    for preemptions in range(bound + 1):
+        best: Optional[Tuple[bool, int, List[int]]] = None  # switches the interpreter never makes last, then shortest
+        following = []
+        for start, chosen in frontier:
+            if time.monotonic() > deadline:
+                return {"found": None, "bound": preemptions - 1, "tried": tried, "complete": False}
+            lost, never, options = _try(make, start, chosen)
+            tried += 1
+            if lost is not None and (best is None or (never, len(lost)) < best[:2]):
+                best = (never, len(lost), lost)
+            following += [(start, chosen + [(k, j)]) for k, _, others in options for j in others]
+        if best is not None:
+            return {"found": best[2], "preemptions": preemptions, "never": best[0], "tried": tried, "complete": True}
+        frontier = following
+    return {"found": None, "bound": bound, "tried": tried, "complete": True}
+
+
+def describe(race: Race) -> Dict[str, Any]:
+    return {
+        "python": {"version": sys.version.split()[0], "free_threaded": switch_rule() == "any" and sys.version_info >= (3, 10),
+                   "rule": race.rule},
+        "functions": [{"name": f.__name__, "instructions": [asdict(i) for i in listing]}
+                      for f, listing in zip(race.functions, race.listings)],
+        "expected": race.expected,
+        "kinds": race.kinds,
+    }
+
+
+def check(request: Dict[str, Any]) -> List[str]:
+    """The request's errors, each naming the field and its bounds (the server checks first: this is the last word)."""
+    errors = []
+    if request.get("experiment") not in EXPERIMENTS:
+        errors.append(f"experiment: one of {', '.join(EXPERIMENTS)}")
+    if request.get("window") not in WINDOWS:
+        errors.append(f"window: one of {', '.join(WINDOWS)}")
+    for name, low, high in (("threads", MIN_THREADS, MAX_THREADS), ("iterations", MIN_ITERATIONS, MAX_ITERATIONS)):
+        if not isinstance(request.get(name), int) or not low <= request[name] <= high:
+            errors.append(f"{name}: an integer from {low} to {high}")
+    schedule = request.get("schedule", [])
+    if not isinstance(schedule, list) or len(schedule) > MAX_STEPS or not all(isinstance(t, int) for t in schedule):
+        errors.append(f"schedule: a list of at most {MAX_STEPS} thread indices")
+    return errors
+
+
+def answer(request: Dict[str, Any]) -> Dict[str, Any]:
+    """Request: experiment, window, threads, iterations, schedule (0-based thread indices), optional
+    then = [thread, "instruction" | "line" | "end"], optional find (true: search instead of the schedule).
+    Answer: the interpreter, the functions' instructions, the accepted schedule, the state before the first
+    step and after each, the step refused (why), and what the search found."""
+    errors = check(request)
+    if errors:
+        return {"errors": errors}
+
+    def make() -> Race:
+        return Race(request["experiment"], request["window"], request["threads"], request["iterations"])
+
+    found = None
+    schedule = request.get("schedule", [])
+    if request.get("find"):
+        found = find(make, request["threads"])
+        schedule = found["found"] or []
+    then = request.get("then")
+    race = make()
+    try:
+        stepped = replay(race, schedule, (int(then[0]), str(then[1])) if then else None)
+        return {**describe(race), **stepped, "found": found}
+    finally:
+        race.stop()
+
+
+def main() -> None:
+    request = json.loads(sys.stdin.read())
+    try:
+        out = answer(request)
+    except Stuck as exc:
+        out = {"errors": [f"stuck: {exc}"]}
+    sys.stdout.write(json.dumps(out))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
