@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 EXPERIMENTS = ("race-counter", "lock-counter")
 WINDOWS = ("none", "call")
@@ -137,7 +137,11 @@ class Threads:
 
     def __init__(self, workers: List[Worker]):
         self.workers = workers
-        self.cv = threading.Condition()
+        # One lock; a Condition for the controller and one per worker (the baton), so a step wakes only
+        # the worker stepped and then the controller, never every parked thread.
+        lock = threading.Lock()
+        self.cv = threading.Condition(lock)
+        self.batons = [threading.Condition(lock) for _ in workers]
         self.aborting = False
         self.by_ident: Dict[int, Worker] = {}
         self.codes = {w.code for w in workers}
@@ -199,9 +203,10 @@ class Threads:
             if self.aborting:
                 return
             w.at, w.arrived = offset, True
-            self.cv.notify_all()
+            self.cv.notify()
+            baton = self.batons[w.index]
             while not w.go and not self.aborting:
-                self.cv.wait()
+                baton.wait()
             w.go = False
 
     def step(self, index: int) -> None:
@@ -209,7 +214,7 @@ class Threads:
         w = self.workers[index]
         with self.cv:
             w.arrived, w.go = False, True
-            self.cv.notify_all()
+            self.batons[index].notify()
             if not self.cv.wait_for(lambda: w.arrived, STEP_TIMEOUT_S):
                 raise Stuck(f"thread {index + 1} did not finish its instruction in {STEP_TIMEOUT_S:.0f} s")
 
@@ -217,7 +222,8 @@ class Threads:
         """Let every worker run freely to its end (no longer parked) and wait for them."""
         with self.cv:
             self.aborting = True
-            self.cv.notify_all()
+            for baton in self.batons:
+                baton.notify_all()
         for w in self.workers:
             if w.thread is not None:
                 w.thread.join(STEP_TIMEOUT_S)
@@ -238,7 +244,7 @@ class Race:
     """The experiment's threads stepped by a schedule, and the ledger of what they read, wrote and lost."""
 
     def __init__(self, experiment: str, window: str, threads: int, iterations: int):
-        self.module = importlib.import_module("experiments." + experiment.replace("-", "_"))
+        self.module: Any = cast(Any, importlib.import_module("experiments." + experiment.replace("-", "_")))  # its `counter`
         names = ("increment", "decrement") if window == "none" else ("increment_with_window", "decrement_with_window")
         self.functions = [getattr(self.module, name) for name in names]
         self.lock = threading.Lock() if experiment == "lock-counter" else None
@@ -383,28 +389,32 @@ def replay(race: Race, schedule: List[int], then: Optional[Tuple[int, str]] = No
     return {"schedule": list(race.schedule), "states": states, "refused": refused}
 
 
-def _try(make: Callable[[], Race], start: int, preemptions: List[Tuple[int, int]],
+def _try(make: Callable[[], Race], start: int, preemptions: List[Tuple[int, int]], limit: Optional[int] = None,
          ) -> Tuple[Optional[List[int]], bool, List[Tuple[int, int, List[int]]]]:
-    """Run one schedule: `start` first, each thread on until it finishes or waits (then the next one that can
-    go, in turn), except at the preemptions (step index, thread). The schedule up to the first lost
+    """Run one schedule: `start` first, each thread on until it finishes or waits (then back to the thread
+    preempted last, else the next one that can go, in turn), except at the preemptions (step index,
+    thread); stop after `limit` steps (a shorter schedule is known). The schedule up to the first lost
     update (or None), whether it needs a switch the interpreter never makes, and where another preemption
     could go (step index, the thread preempted, the threads that could go then)."""
     race = make()
     try:
         current = start
         pending = list(preemptions)
-        options = []
+        options: List[Tuple[int, int, List[int]]] = []
         never = False  # a preemption where the interpreter never switches
         fresh = [False] * len(race.threads.workers)  # touched shared state, no switch point since
+        preempted: List[int] = []
         while True:
             k = len(race.schedule)
             if pending and pending[0][0] == k:
+                preempted.append(current)
                 current = pending.pop(0)[1]
             can = race.runnable()
-            if not can:
+            if not can or (limit is not None and k >= limit):
                 return None, never, options
             if current not in can:
-                current = next((i for i in can if i > current), can[0])
+                back = [i for i in preempted if i in can]
+                current = back[-1] if back else next((i for i in can if i > current), can[0])
             ins = race.next_instruction(current)
             never = race.step(current)["switch"] == "never" or never
             if race.lost:
@@ -438,7 +448,7 @@ def find(make: Callable[[], Race], threads: int, bound: int = 2, budget_s: float
         for start, chosen in frontier:
             if time.monotonic() > deadline:
                 return {"found": None, "bound": preemptions - 1, "tried": tried, "complete": False}
-            lost, never, options = _try(make, start, chosen)
+            lost, never, options = _try(make, start, chosen, best[1] if best and not best[0] else None)
             tried += 1
             if lost is not None and (best is None or (never, len(lost)) < best[:2]):
                 best = (never, len(lost), lost)
