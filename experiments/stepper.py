@@ -98,7 +98,7 @@ def instructions(function: Callable[..., Any], rule: str) -> List[Instruction]:
 
 
 def words(n: int, noun: str) -> str:
-    return f"{NUMBERS[n] if n < len(NUMBERS) else n} {noun}{'' if n == 1 else 's'}"
+    return f"{NUMBERS[n] if n < len(NUMBERS) else n} {noun}{'' if n == 1 else ('es' if noun.endswith(('ch', 's')) else 's')}"
 
 
 # --- the threads and their batons -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight",
 
 
 def words(n: int, noun: str) -> str:
-    return f"{NUMBERS[n] if 0 <= n < len(NUMBERS) else n} {noun}{'' if n == 1 else 's'}"
+    return f"{NUMBERS[n] if 0 <= n < len(NUMBERS) else n} {noun}{'' if n == 1 else ('es' if noun.endswith(('ch', 's')) else 's')}"
 
 
 @dataclass(frozen=True)
