@@ -128,7 +128,8 @@ def _switches(answer: StepAnswer) -> tuple[Switch, ...]:
 def _schedule_says(schedule: list[int]) -> str:
     if not schedule:
         return "No step yet: every thread waits before its first instruction."
-    return ", then ".join(f"thread {t + 1} {words(n, 'instruction')}" for t, _, n in runs(schedule)) + "."
+    return "Thread " + ", then thread ".join(f"{t + 1} for {n} instruction{'' if n == 1 else 's'}"
+                                          for t, _, n in runs(schedule)) + "."
 
 
 def _found_says(answer: StepAnswer, python: str) -> str:
