@@ -23,6 +23,7 @@ BENCHMARKS = (
     "pageweight",
     "replay",
     "dispatch",
+    "stepper",
 )
 
 
