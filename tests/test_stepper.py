@@ -36,7 +36,7 @@ def ask(python: str, experiment: str = "race-counter", window: str = "none", sch
         then: tuple[int, str] | None = None, find: bool = False, threads: int = 2, iterations: int = 2) -> StepAnswer:
     """The controller's answer, from a real child of `python`, as the server gets it."""
     stepping = Stepping(OFFERED, 1, _no_limit)
-    request = StepRequest(experiment, window, threads, iterations, python, schedule, then, find)  # type: ignore[arg-type]
+    request = StepRequest(experiment, window, threads, iterations, python, schedule, then, find)
     answer = asyncio.run(stepping.answer(request, Client("test", "127.0.0.1"), counts=False))
     assert isinstance(answer, dict), answer
     return answer
