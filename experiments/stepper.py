@@ -4,12 +4,10 @@ Runs inside the interpreter a student chose (3.9 to free-threaded 3.13t), so it 
 derives everything from that interpreter's own `dis`: the instructions, their lines, which one reads
 or writes the shared counter, which one takes the lock, and where the interpreter could switch threads.
 
-Each thread runs the experiment's own function. Before each instruction of that function it parks
-(a baton per thread, under one Condition) until the controller lets it execute exactly that one
-instruction: on Python < 3.12 through `sys.settrace` opcode events, on >= 3.12 through
-`sys.monitoring` INSTRUCTION events (settrace is unsafe on free-threaded builds; monitoring is
-process-wide, so the callback only parks the threads it started). A thread whose next instruction
-would block on the lock is not stepped: it is reported waiting, and the lock's owner named.
+Each thread runs the experiment's own function, parked before each of its instructions until the
+controller lets it execute exactly that one (experiments/baton.py). A thread whose next instruction
+would block on the lock is not stepped: it is reported waiting, and the lock's owner named. Here: what
+each step read, wrote and lost, and replay of a schedule; "find one for me" is experiments/preemption.py.
 
 Run as `python -m experiments.stepper` with a JSON request on stdin; prints one JSON answer (see `answer`).
 """
@@ -20,9 +18,11 @@ import importlib
 import json
 import sys
 import threading
-import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple, cast
+
+from experiments.baton import Stuck, Threads, Worker
+from experiments.preemption import find
 
 EXPERIMENTS = ("race-counter", "lock-counter")
 WINDOWS = ("none", "call")
@@ -31,14 +31,7 @@ MIN_ITERATIONS, MAX_ITERATIONS = 1, 5
 MAX_STEPS = 1000  # 4 threads x 5 iterations of the longest loop (3.9's `with lock:` window) is under 600
 # `with lock:` calls lock.__enter__ in this instruction (3.9-3.10, 3.11-3.13): it blocks while another holds the lock.
 WITH_ENTRY = ("SETUP_WITH", "BEFORE_WITH")
-# A step is one instruction: far less than this. A step that takes longer blocked where nothing should.
-STEP_TIMEOUT_S = 5.0
-SEARCH_BUDGET_S = 8.0
 NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-
-
-class Stuck(Exception):
-    """A thread did not reach its next instruction in time: the controller gives up instead of hanging."""
 
 
 @dataclass(frozen=True)
@@ -99,137 +92,6 @@ def instructions(function: Callable[..., Any], rule: str) -> List[Instruction]:
 
 def words(n: int, noun: str) -> str:
     return f"{NUMBERS[n] if n < len(NUMBERS) else n} {noun}{'' if n == 1 else ('es' if noun.endswith(('ch', 's')) else 's')}"
-
-
-# --- the threads and their batons -------------------------------------------------------------------------
-
-class Worker:
-    def __init__(self, index: int, function: Callable[..., Any], args: Tuple[Any, ...]):
-        self.index = index
-        self.function = function
-        self.code = function.__code__
-        self.args = args
-        self.at: Optional[int] = None  # the offset of the instruction it executes next; None once done
-        self.arrived = False  # parked before `at`, or done
-        self.go = False  # the baton: may execute one instruction
-        self.done = False
-        self.error: Optional[str] = None
-        self.thread: Optional[threading.Thread] = None
-
-
-_MONITORING_TOOL: Optional[int] = None
-_MONITORED: Dict[int, "Threads"] = {}  # thread id -> the Threads that parks it (monitoring is process-wide)
-
-
-def _monitoring() -> Any:
-    return getattr(sys, "monitoring")  # 3.12+ only: mypy checks this module as 3.11
-
-
-def _on_instruction(code: Any, offset: int) -> Any:
-    owner = _MONITORED.get(threading.get_ident())
-    if owner is not None:  # another thread running this code (none here, but monitoring is process-wide)
-        owner.arrive(code, offset)
-    return None  # never DISABLE: that would turn the event off at this offset for every thread
-
-
-class Threads:
-    """The experiment's threads, each parked before every instruction of its function until stepped."""
-
-    def __init__(self, workers: List[Worker]):
-        self.workers = workers
-        # One lock; a Condition for the controller and one per worker (the baton), so a step wakes only
-        # the worker stepped and then the controller, never every parked thread.
-        lock = threading.Lock()
-        self.cv = threading.Condition(lock)
-        self.batons = [threading.Condition(lock) for _ in workers]
-        self.aborting = False
-        self.by_ident: Dict[int, Worker] = {}
-        self.codes = {w.code for w in workers}
-
-    def start(self) -> None:
-        global _MONITORING_TOOL
-        if sys.version_info >= (3, 12):
-            mon = _monitoring()
-            if _MONITORING_TOOL is None:
-                tool = next(t for t in range(6) if mon.get_tool(t) is None)
-                mon.use_tool_id(tool, "concurrency-lab stepper")
-                mon.register_callback(tool, mon.events.INSTRUCTION, _on_instruction)
-                _MONITORING_TOOL = tool
-            for code in self.codes:
-                mon.set_local_events(_MONITORING_TOOL, code, mon.events.INSTRUCTION)
-        for w in self.workers:
-            w.thread = threading.Thread(target=self._body, args=(w,), name=f"thread {w.index + 1}", daemon=True)
-            w.thread.start()
-        with self.cv:
-            if not self.cv.wait_for(lambda: all(w.arrived for w in self.workers), STEP_TIMEOUT_S):
-                raise Stuck("the threads did not reach their first instruction")
-
-    def _body(self, w: Worker) -> None:
-        ident = threading.get_ident()
-        self.by_ident[ident] = w
-        if sys.version_info >= (3, 12):
-            _MONITORED[ident] = self
-        else:
-            sys.settrace(self._trace_calls)
-        try:
-            w.function(*w.args)
-        except BaseException as exc:  # reported with the state: the page says the thread failed and how
-            w.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            sys.settrace(None)
-            _MONITORED.pop(ident, None)
-            with self.cv:
-                w.done, w.at, w.arrived = True, None, True
-                self.cv.notify_all()
-
-    def _trace_calls(self, frame: Any, event: str, arg: Any) -> Any:
-        if event == "call" and frame.f_code in self.codes:
-            frame.f_trace_opcodes = True
-            frame.f_trace_lines = False
-            return self._trace_opcodes
-        return None  # pause() and the rest run untraced, inside the step that calls them
-
-    def _trace_opcodes(self, frame: Any, event: str, arg: Any) -> Any:
-        if event == "opcode":
-            self.arrive(frame.f_code, frame.f_lasti)
-        return self._trace_opcodes
-
-    def arrive(self, code: Any, offset: int) -> None:
-        """Called in a worker before each of its instructions: park until given the baton."""
-        w = self.by_ident.get(threading.get_ident())
-        if w is None or code is not w.code:
-            return
-        with self.cv:
-            if self.aborting:
-                return
-            w.at, w.arrived = offset, True
-            self.cv.notify()
-            baton = self.batons[w.index]
-            while not w.go and not self.aborting:
-                baton.wait()
-            w.go = False
-
-    def step(self, index: int) -> None:
-        """Let one worker execute exactly its next instruction; return once it is parked before the following one."""
-        w = self.workers[index]
-        with self.cv:
-            w.arrived, w.go = False, True
-            self.batons[index].notify()
-            if not self.cv.wait_for(lambda: w.arrived, STEP_TIMEOUT_S):
-                raise Stuck(f"thread {index + 1} did not finish its instruction in {STEP_TIMEOUT_S:.0f} s")
-
-    def stop(self) -> None:
-        """Let every worker run freely to its end (no longer parked) and wait for them."""
-        with self.cv:
-            self.aborting = True
-            for baton in self.batons:
-                baton.notify_all()
-        for w in self.workers:
-            if w.thread is not None:
-                w.thread.join(STEP_TIMEOUT_S)
-        if sys.version_info >= (3, 12) and _MONITORING_TOOL is not None:
-            for code in self.codes:
-                _monitoring().set_local_events(_MONITORING_TOOL, code, 0)
 
 
 # --- one stepping of the experiment: threads, counter, lock, and what each step did ------------------------
@@ -387,76 +249,6 @@ def replay(race: Race, schedule: List[int], then: Optional[Tuple[int, str]] = No
                 break
             why = race.refusal(thread)
     return {"schedule": list(race.schedule), "states": states, "refused": refused}
-
-
-def _try(make: Callable[[], Race], start: int, preemptions: List[Tuple[int, int]], limit: Optional[int] = None,
-         ) -> Tuple[Optional[List[int]], bool, List[Tuple[int, int, List[int]]]]:
-    """Run one schedule: `start` first, each thread on until it finishes or waits (then back to the thread
-    preempted last, else the next one that can go, in turn), except at the preemptions (step index,
-    thread); stop after `limit` steps (a shorter schedule is known). The schedule up to the first lost
-    update (or None), whether it needs a switch the interpreter never makes, and where another preemption
-    could go (step index, the thread preempted, the threads that could go then)."""
-    race = make()
-    try:
-        current = start
-        pending = list(preemptions)
-        options: List[Tuple[int, int, List[int]]] = []
-        never = False  # a preemption where the interpreter never switches
-        fresh = [False] * len(race.threads.workers)  # touched shared state, no switch point since
-        preempted: List[int] = []
-        while True:
-            k = len(race.schedule)
-            if pending and pending[0][0] == k:
-                preempted.append(current)
-                current = pending.pop(0)[1]
-            can = race.runnable()
-            if not can or (limit is not None and k >= limit):
-                return None, never, options
-            if current not in can:
-                back = [i for i in preempted if i in can]
-                current = back[-1] if back else next((i for i in can if i > current), can[0])
-            ins = race.next_instruction(current)
-            never = race.step(current)["switch"] == "never" or never
-            if race.lost:
-                return list(race.schedule), never, options
-            if ins is None:
-                continue
-            # Preempt right after each instruction that touched shared state, and after the first point
-            # following it where the interpreter could switch (the same order of shared reads and writes,
-            # but a switch the real interpreter can make).
-            point = bool(ins.role) or (fresh[current] and ins.switch)
-            fresh[current] = (bool(ins.role) and not ins.switch) or (fresh[current] and not ins.switch)
-            if point and k + 1 > (preemptions[-1][0] if preemptions else 0):
-                others = [i for i in race.runnable() if i != current]
-                if others and current in race.runnable():
-                    options.append((k + 1, current, others))
-    finally:
-        race.stop()
-
-
-def find(make: Callable[[], Race], threads: int, bound: int = 2, budget_s: float = SEARCH_BUDGET_S) -> Dict[str, Any]:
-    """The shortest schedule that loses an update with the fewest forced switches (0, 1, then up to `bound`),
-    CHESS's preemption bound; among those, one whose switches the interpreter could make first. A switch only matters right after an instruction that touches shared state
-    (the counter or the lock): between two such instructions a thread only touches its own locals, so
-    preempting it anywhere there orders the shared reads and writes the same way."""
-    deadline = time.monotonic() + budget_s
-    tried = 0
-    frontier: List[Tuple[int, List[Tuple[int, int]]]] = [(s, []) for s in range(threads)]
-    for preemptions in range(bound + 1):
-        best: Optional[Tuple[bool, int, List[int]]] = None  # switches the interpreter never makes last, then shortest
-        following = []
-        for start, chosen in frontier:
-            if time.monotonic() > deadline:
-                return {"found": None, "bound": preemptions - 1, "tried": tried, "complete": False}
-            lost, never, options = _try(make, start, chosen, best[1] if best and not best[0] else None)
-            tried += 1
-            if lost is not None and (best is None or (never, len(lost)) < best[:2]):
-                best = (never, len(lost), lost)
-            following += [(start, chosen + [(k, j)]) for k, _, others in options for j in others]
-        if best is not None:
-            return {"found": best[2], "preemptions": preemptions, "never": best[0], "tried": tried, "complete": True}
-        frontier = following
-    return {"found": None, "bound": bound, "tried": tried, "complete": True}
 
 
 def describe(race: Race) -> Dict[str, Any]:

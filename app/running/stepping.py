@@ -26,7 +26,7 @@ from app.running import pythons
 from app.running.limits import Client, Refusal
 from app.running.pythons import Interpreter
 from app.running.runners import runner_env
-from experiments.stepper import SEARCH_BUDGET_S
+from experiments.preemption import SEARCH_BUDGET_S
 
 # A replay of the longest schedule is well under a second even on a busy machine; a search is bounded
 # by its budget inside the child.
