@@ -18,7 +18,7 @@ import time
 from benchmarks.serve import header
 
 
-async def _free(client: object) -> None:
+async def _free(client: object, admin: bool) -> None:
     return None
 
 

@@ -28,7 +28,7 @@ GIL_CHECKS = [i.key for i in OFFERED if (3, 10) <= tuple(map(int, i.version.spli
 PY39 = [i.key for i in OFFERED if i.version.startswith("3.9.")]
 
 
-async def _no_limit(client: Client) -> None:
+async def _no_limit(client: Client, admin: bool) -> None:
     return None
 
 

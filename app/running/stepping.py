@@ -41,23 +41,25 @@ class StepFailed(Exception):
 
 class Stepping:
     def __init__(self, interpreters: tuple[Interpreter, ...], children: int,
-                 count_run: Callable[[Client], Awaitable[Refusal | None]]):
+                 count_run: Callable[[Client, bool], Awaitable[Refusal | None]]):
         self.interpreters = interpreters
         self.slots = asyncio.Semaphore(children)
         self.children = children
-        self.count_run = count_run  # the client's per-minute limits (app/running/limits.py), as a run counts
+        # Counts a run in the client's per-minute limits (app/running/limits.py), the admin's too, unchecked.
+        self.count_run = count_run
         self.busy: set[str] = set()  # clients with a child now
 
     def interpreter(self, key: str) -> Interpreter | None:
         return next((i for i in self.interpreters if i.key == key), None)
 
-    async def answer(self, request: StepRequest, client: Client, counts: bool) -> StepAnswer | Refusal:
+    async def answer(self, request: StepRequest, client: Client, counts: bool, admin: bool = False) -> StepAnswer | Refusal:
         """The controller's answer to `request` for `client`, or why the limits refuse it. `counts`: it opens a
-        stepping session or searches, and counts as a run in the client's per-minute limits."""
+        stepping session or searches, and counts as a run in the client's per-minute limits (the admin is
+        held to none, as for runs)."""
         if client.id in self.busy:
             return Refusal("stepping", 1, 1, "you are already stepping a race (one step at a time): try again in a second")
         if counts:
-            refusal = await self.count_run(client)
+            refusal = await self.count_run(client, admin)
             if refusal is not None:
                 return refusal
         self.busy.add(client.id)

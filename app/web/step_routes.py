@@ -32,8 +32,9 @@ from app.model.schedules import (
     parse,
 )
 from app.running.lab import Lab
-from app.running.limits import Refusal
+from app.running.limits import Client, Refusal
 from app.running.stepping import Stepping, StepFailed
+from app.web.auth import is_admin
 from app.web.clients import client_of
 from app.web.deps import ExperimentDep, LabDep
 from app.web.pages import problem, render
@@ -47,8 +48,8 @@ def stepping_of(state: State, lab: Lab) -> Stepping:
     """The lab's stepper, made on first use (the interpreters are known once the lab is open)."""
     stepping: Stepping | None = getattr(state, "stepping", None)
     if stepping is None:
-        async def count_run(client: Any) -> Refusal | None:
-            return await lab.limits.rates.take(client)
+        async def count_run(client: Client, admin: bool) -> Refusal | None:
+            return await lab.limits.rates.take(client, check=not admin)
 
         stepping = state.stepping = Stepping(lab.interpreters, lab.settings.max_concurrent_runs, count_run)
     return stepping
@@ -110,7 +111,8 @@ async def _answer(request: Request, lab: Lab, ask: Asked) -> StepAnswer | Respon
     # Opening a stepping session (a page, not a click inside one) or a search counts as a run.
     counts = ask.request.find or not request.headers.get("hx-request")
     try:
-        answer = await stepping_of(request.app.state, lab).answer(ask.request, client_of(request), counts)
+        answer = await stepping_of(request.app.state, lab).answer(ask.request, client_of(request), counts,
+                                                                  is_admin(request, lab.settings))
     except StepFailed as exc:
         return problem(request, 503, "The stepper failed", [str(exc)])
     if isinstance(answer, Refusal):
