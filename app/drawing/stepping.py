@@ -81,8 +81,9 @@ def rule_says(answer: StepAnswer) -> str:
         return (f"On {name} threads run at the same time, on several cores: any interleaving of their "
                 "instructions can happen, so a switch can come after any instruction (each is marked ⇄).")
     if py["rule"] == "any":
-        return (f"{name} may switch threads between any two instructions when its switch interval expires "
-                "(each is marked ⇄).")
+        return (f"{name} may switch threads between almost any two instructions when its switch interval "
+                "expires: each is marked ⇄ (its eval loop skips the check after a few simple ones, such as "
+                "LOAD_FAST and LOAD_CONST, which the marks do not tell apart).")
     return (f"{name} switches threads only where its eval loop checks for a switch request: after the "
             "instructions marked ⇄ (a call, the function's entry, a jump back to the loop's start). A schedule "
             "that switches anywhere else shows a switch this interpreter never makes.")
