@@ -24,6 +24,7 @@ BENCHMARKS = (
     "replay",
     "dispatch",
     "lesson",
+    "stepper",
 )
 
 

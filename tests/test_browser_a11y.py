@@ -55,7 +55,9 @@ def violations(page, url: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("path", ["/", "/experiments/race-counter", "/experiments/mp-pipe", "/runs", "/presenter"])
+@pytest.mark.parametrize("path", ["/", "/experiments/race-counter", "/experiments/mp-pipe", "/runs", "/presenter",
+                                  "/experiments/race-counter/step?find=1",
+                                  "/experiments/lock-counter/step?window=call&s=11111111111&thread=2&move=end"])
 def test_pages_have_no_axe_violations(page, site, path):
     url, _ = site
     assert violations(page, url + path) == []

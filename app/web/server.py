@@ -19,7 +19,7 @@ from app.running import engines, pythons
 from app.running.lab import Lab
 from app.running.ratelimit import MemoryGuesses
 from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
-from app.web import api, errors, live, pages, presenter, sweep_routes
+from app.web import api, errors, live, pages, presenter, step_routes, sweep_routes
 from app.web.auth import AdminTokenMiddleware
 from app.web.clients import ClientCookieMiddleware
 from app.web.lobby import Lobby
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(sweep_routes.router)
+    app.include_router(step_routes.router)
     app.include_router(live.router)
     app.include_router(presenter.router)
     return app
