@@ -164,7 +164,10 @@ def test_a_race_without_a_gil_is_explained_by_its_threads_running_side_by_side(w
     assert "This build ran without a GIL: its threads run at the same time" in page  # the Bytecode note
     parallel = done["cpu"]["parallel"]
     together = f"at the same time for at least {parallel['together_ms']:.1f} of the {parallel['span_ms']:.1f} ms"
-    if parallel["together_ms"] > 0:
+    if done["result"]["together_ms"] == 0 and done["result"]["actual"] == done["result"]["expected"]:
+        # a loaded machine started the second thread after the first had finished: nothing raced, and it says so
+        assert "The threads never ran at the same time" in page
+    elif parallel["together_ms"] > 0:
         assert together in page
     else:
         assert "show no moment with two threads on CPUs at once" in page
