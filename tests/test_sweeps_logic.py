@@ -1,4 +1,5 @@
-"""Sweeps, pure (app/model/sweeps.py, app/drawing/sweeps.py, app/drawing/sweep_plot.py): points, speedup lines, the ideal, the plot's places."""
+"""Sweeps, pure (app/model/sweeps.py, app/drawing/sweeps.py, app/drawing/sweep_plot.py): points, speedup lines,
+the ideal, the plot's places."""
 from __future__ import annotations
 
 import pytest

@@ -24,7 +24,8 @@ KINDS: Final[dict[str, Kind]] = {
     # From the on-CPU sampler (experiments/sampler.py), not the recorder:
     "T": "oncpu", "X": "exit", "M": "machine", "G": "gap",
 }
-SAMPLED: Final[frozenset[Kind]] = frozenset({"oncpu", "exit", "machine", "gap"})  # what the kernel says, not what the code said
+# What the kernel says, not what the code said:
+SAMPLED: Final[frozenset[Kind]] = frozenset({"oncpu", "exit", "machine", "gap"})
 
 
 class Event(NamedTuple):

@@ -39,7 +39,8 @@ def signal_name(number: int) -> str:
 
 
 SHORT_PATH: frozenset[Kind] = frozenset({"begin", "end", "instant", "counter"})  # what apply_all folds the short way
-WORKERLESS: frozenset[Kind] = frozenset({"oncpu", "exit", "machine", "service", "gap"})  # events about threads and processes, not lanes
+# Events about threads and processes, not lanes:
+WORKERLESS: frozenset[Kind] = frozenset({"oncpu", "exit", "machine", "service", "gap"})
 HELD_MAX = 4096  # intervals kept per thread before its lane is known (then only their total)
 PRINTS_KEPT = 1000  # printed lines kept for the output pane; past that only their number
 TORN_KEPT = 20  # torn lines kept to show; past that only their number

@@ -27,7 +27,8 @@ VERSION = 1
 log = logging.getLogger(__name__)
 
 
-TIMELINE_MODULES = (timeline_module, arrows, cpu_bins)  # a Timeline's parts: app/model/timeline.py and what it folds with
+# A Timeline's parts: app/model/timeline.py and the modules it folds with.
+TIMELINE_MODULES = (timeline_module, arrows, cpu_bins)
 
 
 def _classes() -> dict[str, type]:
