@@ -36,8 +36,6 @@ class Sweep:
     created_at: float = 0.0
 
 
-# ---- Points ----
-
 def expand(specs: Sequence[Param], params: Mapping[str, Any], vary: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Every point's params, checked, in the order of the product of the `vary` lists (the last varies
     fastest) over `params`. ParamError names each problem: an unknown param, an empty or repeating list,
