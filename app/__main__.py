@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.config import LOGGING_CONFIG
 
-from app.drawing.render import warm_up
+from app.drawing.environment import warm_up
 from app.settings import Settings, get_settings
 from app.web import header_deadline
 from app.web.server import create_app

@@ -53,6 +53,7 @@ from websockets.sync.client import connect
 
 from app.model.status import FINISHED
 from app.storage import redis_formats as formats
+from app.storage import redis_replies as replies
 from app.storage.redis_formats import Job
 from app.storage.redis_queue import submit
 from benchmarks.serve import BENCH_MODULES, ROOT, Server, free_port, header, serving
@@ -174,7 +175,7 @@ def first_events_entry(client: Redis, run_id: str, timeout: float = 60) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         reply = client.xread({key: last}, block=1000)
-        for entry_id, fields in formats.read_entries_of(reply):
+        for entry_id, fields in replies.read_entries_of(reply):
             if fields.get(b"kind") == b"events":
                 return entry_ms(entry_id)
             last = entry_id.decode()
@@ -317,7 +318,7 @@ def landed(client: Redis, run_id: str) -> Landed:
     counts from the second events entry: the first holds the header, sent while the flood is still being
     encoded, which is the experiment's own time, not the path's."""
     rows = [(entry_ms(entry_id), int(fields[b"last"]))
-            for entry_id, fields in formats.entries_of(client.xrange(formats.events_key(run_id)))
+            for entry_id, fields in replies.entries_of(client.xrange(formats.events_key(run_id)))
             if fields.get(b"kind") == b"events"]
     size = int(client.memory_usage(formats.events_key(run_id), samples=0) or 0)
     if len(rows) < 3:

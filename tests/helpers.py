@@ -28,9 +28,10 @@ import anyio
 import httpx2 as httpx
 from jinja2 import Environment
 
-from app.drawing.render import environment
+from app.drawing.environment import environment
 from app.model.runs import FINISHED
 from app.settings import Settings
+from app.web import urls
 from experiments import MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,8 +66,9 @@ def make_settings(**overrides) -> Settings:
 
 @functools.cache
 def templates() -> Environment:
-    """The app's templates (app/drawing/render.py's environment), compiled once for every test: some 0.2 s each time."""
-    return environment()
+    """The app's templates (app/drawing/environment.py's, with app/web/urls.py's links), compiled once for
+    every test: some 0.2 s each time."""
+    return environment(urls.GLOBALS)
 
 
 # -- waiting on a condition -------------------------------------------------------------------

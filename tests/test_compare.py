@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.web.again import fixed_variant, params_for
 from app.drawing.compare import CompareError, run_ids, sections
+from app.drawing.compare_timelines import compare_timelines
 from app.model.events import Event
 from app.model.experiments import catalogue
 from app.drawing.render import Renderer
@@ -127,7 +128,7 @@ def test_finished_runs_are_drawn_on_the_longest_ones_axis_and_a_run_still_going_
     long = finished("r2", QUICK, {"workers": 1, "ms": 200}, {"slept_ms": 200}, 200)
     going = Run("r3", CATALOGUE[QUICK], {"workers": 1, "ms": 900}, status="running")
     going.timeline.apply(Event("begin", T0, "main", "sleep", "sleep"))
-    drawn, legend, scale = renderer.compare([short, long, going])
+    drawn, legend, scale = compare_timelines(renderer, [short, long, going])
     assert scale == scale_for(200 * MS, finished=True)  # the longest run's snug axis, for every run
     assert [d.extent.percent for d in drawn[:2]] == [round(100 * 10 * MS / scale, 3), round(100 * 200 * MS / scale, 3)]
     assert all(f'data-scale-ns="{scale}"' in d.timeline for d in drawn[:2])

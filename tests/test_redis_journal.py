@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from app.model.events import Event
 from app.model.runs import Journal, Run
 from app.storage import redis_formats as formats
+from app.storage import redis_replies as replies
 from app.storage.redis_formats import JobError, read_job
 from app.storage.redis_journal import RedisJournal
 from app.storage import snapshots
@@ -47,21 +48,21 @@ def test_a_job_that_cannot_be_read_is_refused_naming_the_problem(fields, problem
 
 def test_replies_are_read_as_the_client_gives_them_nil_entries_left_out():
     fields = {b"v": b"1", b"kind": b"state"}
-    assert formats.entries_of([(b"1-0", fields), (None, None)]) == [(b"1-0", fields)]  # nil: deleted (XCLAIM, Redis < 7)
-    assert formats.entries_of(None) == []
-    assert formats.read_entries_of([[b"lab:runs", [(b"1-0", fields)]], [b"other", [(b"2-0", {})]]]) == \
+    assert replies.entries_of([(b"1-0", fields), (None, None)]) == [(b"1-0", fields)]  # nil: deleted (XCLAIM, Redis < 7)
+    assert replies.entries_of(None) == []
+    assert replies.read_entries_of([[b"lab:runs", [(b"1-0", fields)]], [b"other", [(b"2-0", {})]]]) == \
         [(b"1-0", fields), (b"2-0", {})]
-    assert formats.read_entries_of(None) == formats.read_entries_of([]) == []
+    assert replies.read_entries_of(None) == replies.read_entries_of([]) == []
     pending = [{"message_id": b"1-0", "consumer": b"node-a", "time_since_delivered": 5, "times_delivered": 1}]
-    assert formats.pending_of(pending) == [(b"1-0", "node-a")]
-    assert formats.text_of(b"1-0") == "1-0"
+    assert replies.pending_of(pending) == [(b"1-0", "node-a")]
+    assert replies.text_of(b"1-0") == "1-0"
 
 
 def test_a_reply_of_a_client_made_with_decode_responses_is_refused_saying_so():
     with pytest.raises(TypeError, match="decode_responses"):
-        formats.entries_of([("1-0", {"v": "1"})])
+        replies.entries_of([("1-0", {"v": "1"})])
     with pytest.raises(TypeError, match="decode_responses"):
-        formats.pending_of([{"message_id": "1-0", "consumer": "node-a"}])
+        replies.pending_of([{"message_id": "1-0", "consumer": "node-a"}])
 
 
 def test_the_redis_journal_has_every_member_of_the_journal_a_run_reports_to():

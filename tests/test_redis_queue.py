@@ -14,8 +14,9 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from app.drawing.sweeps import Point, Sweep
+from app.model.sweeps import Point, Sweep
 from app.storage import redis_formats as formats
+from app.storage import redis_replies as replies
 from app.storage.redis_formats import GROUP, RUNS, InFlight, Job, in_flight_of
 from app.storage.redis_queue import (
     ack_and_delete, cancel_queued, ensure_group, entries, history, in_flight, state, submit,
@@ -49,7 +50,7 @@ def beat(node: str, run: str | None) -> bytes:
 async def take(redis: Redis, node: str) -> bytes:
     """Take the queue's head as `node` would (its beat says it runs it); its entry id."""
     reply = await redis.xreadgroup(GROUP, node, {RUNS: ">"}, count=1)
-    [(entry_id, fields)] = formats.read_entries_of(reply)
+    [(entry_id, fields)] = replies.read_entries_of(reply)
     run = formats.read_job(fields).run
     await redis.set(formats.node_key(node), beat(node, run))
     await redis.sadd(formats.NODES, node)

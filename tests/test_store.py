@@ -359,7 +359,7 @@ def test_a_snapshot_is_a_json_document_that_comes_back_as_the_same_timeline():
     again = snapshots.load(blob)
     def seen(tl):
         lanes = [(lane.index, lane.worker, lane.pid, lane.thread, lane.cpu.floor) for lane in tl.lanes]
-        return lanes, tl.spans, tl.marks, tl.header, tl.result, tl.last_ns, tl.early_wokens.maxlen
+        return lanes, tl.spans, tl.marks, tl.header, tl.result, tl.last_ns, tl.pairing.early_wokens.maxlen
 
     assert seen(again) == seen(store_run)
     assert again.by_worker["main"] is again.lanes[0]  # one Lane, held in two places, as before

@@ -1,4 +1,5 @@
-"""Sweeps, pure (app/drawing/sweeps.py, app/drawing/sweep_plot.py): points, speedup lines, the ideal, the plot's places."""
+"""Sweeps, pure (app/model/sweeps.py, app/drawing/sweeps.py, app/drawing/sweep_plot.py): points, speedup lines,
+the ideal, the plot's places."""
 from __future__ import annotations
 
 import pytest
@@ -7,17 +8,14 @@ from app.drawing.sweep_plot import layout
 from app.drawing.sweeps import (
     BASELINE,
     IDEAL,
-    MAX_POINTS,
     Outcome,
-    expand,
     free_cores,
     ideal,
     lines,
     sentences,
-    status,
     table,
-    worker_choices,
 )
+from app.model.sweeps import MAX_POINTS, expand, status, worker_choices
 from experiments.cpu_threads_vs_processes import PARAMS as CPU
 from experiments.params import Choice, Int, ParamError
 

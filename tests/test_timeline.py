@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from app.model.events import Event
-from app.model.timeline import NOTIFIES_KEPT, Arrow, Mark, Printed, Span, Timeline
+from app.model.arrows import NOTIFIES_KEPT
+from app.model.timeline import Arrow, Mark, Printed, Span, Timeline
 
 MS = 1_000_000
 
@@ -160,8 +161,8 @@ def test_replaying_the_same_events_draws_the_same_arrows(keys):
 def test_pending_notifies_and_wokens_stay_bounded():
     timeline = fold(*(handed(i / 100, "producer", f"put {i}", "notify", f"1:{i}") for i in range(5_000)),
                     *(handed(i / 100, "consumer", "woken", "woken", None) for i in range(5_000)))
-    assert timeline.keyed_notifies.count <= NOTIFIES_KEPT
-    assert len(timeline.early_wokens) <= NOTIFIES_KEPT
+    assert timeline.pairing.keyed_notifies.count <= NOTIFIES_KEPT
+    assert len(timeline.pairing.early_wokens) <= NOTIFIES_KEPT
 
 
 def test_counter_samples_make_one_series_per_name_in_arrival_order():
@@ -490,7 +491,7 @@ def test_a_notify_at_the_very_moment_of_the_wait_woke_it_and_a_later_one_on_its_
                     instant(6, "Other", "woken"), instant(7, "Other", "notify"))
     speaker, listener, other = 1, 0, 2
     assert timeline.arrows == [Arrow(speaker, 5 * MS, listener, 5 * MS), Arrow(speaker, 5 * MS, other, 6 * MS)]
-    assert list(timeline.early_wokens) == []
+    assert list(timeline.pairing.early_wokens) == []
 
 
 def test_keyed_notifies_and_wokens_pair_on_other_lanes_only_and_in_time_order():
@@ -504,18 +505,18 @@ def test_keyed_notifies_and_wokens_pair_on_other_lanes_only_and_in_time_order():
     )
     producer, consumer = 0, 1
     assert timeline.arrows == [Arrow(producer, 1 * MS, consumer, 3 * MS), Arrow(producer, 9 * MS, consumer, 10 * MS)]
-    assert timeline.keyed_notifies.by_key == {"j": [(11 * MS, producer)]}
-    assert timeline.keyed_wokens.by_key == {"k": [(2 * MS, producer)]}
-    assert (timeline.keyed_notifies.count, timeline.keyed_wokens.count) == (1, 1)
+    assert timeline.pairing.keyed_notifies.by_key == {"j": [(11 * MS, producer)]}
+    assert timeline.pairing.keyed_wokens.by_key == {"k": [(2 * MS, producer)]}
+    assert (timeline.pairing.keyed_notifies.count, timeline.pairing.keyed_wokens.count) == (1, 1)
 
 
 def test_unpaired_notifies_past_the_bound_drop_the_oldest_of_the_longest_held_item():
     timeline = fold(*(handed(i, "producer", f"put {i}", "notify", f"1:{i}") for i in range(NOTIFIES_KEPT + 2)))
-    held = timeline.keyed_notifies
+    held = timeline.pairing.keyed_notifies
     assert held.count == NOTIFIES_KEPT == sum(len(v) for v in held.by_key.values())
     assert "1:0" not in held.by_key and "1:1" not in held.by_key and "1:2" in held.by_key
     plain = fold(*(instant(i / 1000, "Speaker", "notify") for i in range(NOTIFIES_KEPT + 2)))
-    assert len(plain.notifies) == NOTIFIES_KEPT and plain.notifies[0] == (2 * MS // 1000, 0)
+    assert len(plain.pairing.notifies) == NOTIFIES_KEPT and plain.pairing.notifies[0] == (2 * MS // 1000, 0)
 
 
 def test_arrows_a_resolution_apart_at_either_end_are_drawn_apart():
@@ -554,4 +555,4 @@ def test_wokens_still_waiting_for_their_notify_stay_bounded_after_a_notify_came(
     timeline = fold(instant(1_000, "Speaker", "notify"), instant(0, "Listener", "woken"),
                     instant(1_000, "Speaker", "notify"),  # early wokens are looked at again, and kept
                     *(instant(i / 100, "Listener", "woken") for i in range(NOTIFIES_KEPT + 10)))
-    assert len(timeline.early_wokens) == NOTIFIES_KEPT
+    assert len(timeline.pairing.early_wokens) == NOTIFIES_KEPT

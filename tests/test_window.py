@@ -12,6 +12,8 @@ from app.model.runs import Run
 from app.model.experiments import load
 from app.model.timeline import ON_CPU, Timeline
 from app.drawing.window import RowIndex, Window, WindowTimeline
+from app.drawing.zoom_bar import ZoomBar
+from app.web import urls
 from tests.helpers import templates
 
 US = 1_000
@@ -151,3 +153,13 @@ def test_a_zoomed_page_lists_the_runs_output_and_a_legend_of_what_the_window_dra
     assert "Speaker: Hello" in listed
     legend = page.split('id="legend"')[1].split("</ul>")[0]
     assert 'data-key="wait"' in legend and 'data-key="print"' in legend
+
+
+def test_the_zoom_bars_links_lead_to_the_window_zoomed_in_out_and_panned_by_half():
+    bar = ZoomBar("r1", 40 * MS, 44 * MS, 100 * MS, zoomed=True)
+    assert {name: urls.run("r1", window) for name, window in bar.links().items()} == {
+        "in": "/runs/r1?from_ms=41&to_ms=43", "out": "/runs/r1?from_ms=38&to_ms=46",
+        "earlier": "/runs/r1?from_ms=38&to_ms=42", "later": "/runs/r1?from_ms=42&to_ms=46"}
+    # Out from the whole run is the whole run: its page without a window.
+    assert urls.run("r1", ZoomBar("r1", 0, 100 * MS, 100 * MS, zoomed=False).links()["out"]) == "/runs/r1"
+

@@ -1,7 +1,7 @@
 """The Compare view's data: which runs were asked for, and their params, conditions, status and
 results side by side with the differences marked. Pure.
 
-The timelines themselves are drawn by app/drawing/render.py on one shared axis (Renderer.compare_timelines);
+The timelines themselves are drawn on one shared axis by app/drawing/compare_timelines.py;
 this module only words the table and checks the `runs` query.
 """
 from __future__ import annotations

@@ -14,7 +14,6 @@ MAX_PAGE = 100_000  # beyond it: 422 (a page past the last run is just empty)
 @dataclass(frozen=True)
 class Row:
     id: str
-    url: str
     experiment: str
     params: str
     status: str
@@ -36,6 +35,6 @@ def duration(started: float | None, ended: float | None) -> str:
 
 def row(stored: dict[str, Any]) -> Row:
     params = " ".join(f"{k}={v}" for k, v in stored["params"].items())
-    return Row(stored["id"], stored["url"], stored["experiment"], params, stored["status"],
+    return Row(stored["id"], stored["experiment"], params, stored["status"],
                status_words(stored["status"]), when(stored["started_at"] or stored["created_at"]),
                duration(stored["started_at"], stored["ended_at"]))

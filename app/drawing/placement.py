@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.model.cpu_bins import MIXED_CPUS
 from app.model.scale import MIN_WIDTH, RESOLUTION, round_up
-from app.model.timeline import LOST, MIXED_CPUS, ON_CPU, Arrow, Mark, Series, Span
+from app.model.timeline import LOST, ON_CPU, Arrow, Mark, Series, Span
 
 LANE_HEIGHT = 34  # a lane's track: the recorder's spans above, the on-CPU strip below
 CPU_STRIP = 8  # the on-CPU strip's full height, at the bottom of the track

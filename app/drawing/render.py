@@ -4,7 +4,9 @@ A View remembers how far a stream of frames has drawn a run (how many lanes, spa
 arrows and counter steps). Each delta appends what is new and redraws the few things that
 change in place: the open spans, the last step of each counter series, the status. When the
 run outgrows its time axis, or finishes (the axis then shrinks to fit), the whole timeline is
-drawn again. The same fragment templates serve the first render and every delta.
+drawn again. The same fragment templates serve the first render and every delta. (The templates'
+environment: app/drawing/environment.py; the zoom bar: app/drawing/zoom_bar.py; the Compare view's
+timelines: app/drawing/compare_timelines.py.)
 """
 from __future__ import annotations
 
@@ -13,18 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from jinja2 import Environment
 
-from app import ROOT
 from app.drawing import legend, output
 from app.drawing.bytecode import listings, switches_only_at_calls_and_jumps
-from app.drawing.code import view_of as code_view
 from app.drawing.placement import (
-    LANE_HEIGHT,
-    LAYERS,
-    ROW_HEIGHT,
-    SERIES_HEIGHT,
     Axis,
     Box,
     Step,
@@ -37,40 +32,13 @@ from app.drawing.placement import (
     series_top,
     ticks,
 )
-from app.drawing.result_words import words_for
-from app.drawing.sweeps import worker_choices
-from app.drawing.table import tables as timeline_tables
 from app.drawing.window import Window, overlapping
-from app.model.conditions import describe as describe_conditions, fallback_words
-from app.model.cpu import sentences as cpu_sentences
-from app.model.scale import MIN_FINISHED_SCALE_NS, MIN_SCALE_NS, scale_for
+from app.drawing.zoom_bar import ZoomBar
+from app.model.scale import MIN_SCALE_NS, scale_for
 from app.model.timeline import Lane, Mark, Series, Span, Timeline
 
 if TYPE_CHECKING:
     from app.model.runs import Run
-
-TEMPLATES = ROOT / "templates"
-
-
-def environment() -> Environment:
-    # auto_reload off: templates do not change under a running server, and checking their files'
-    # mtimes on every render cost a few percent of a busy frame loop.
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
-    env.globals.update(lane_height=LANE_HEIGHT, row_height=ROW_HEIGHT,
-                       series_height=SERIES_HEIGHT, layers=LAYERS, group_id=group_id,
-                       describe_conditions=describe_conditions, cpu_sentences=cpu_sentences,
-                       oncpu_fallback=fallback_words,
-                       lane_colour=output.lane_colour, result_words=words_for)
-    env.globals.update(code_view=code_view)  # an experiment's code as the pages show it (app/drawing/code.py)
-    env.globals.update(timeline_tables=timeline_tables)  # the timeline as text (app/drawing/table.py)
-    env.globals.update(sweep_choices=worker_choices)  # the experiment page's "Sweep workers" (app/drawing/sweeps.py)
-    return env
-
-
-def warm_up(env: Environment) -> None:
-    """Compile every template now, not on the first page or frame a user waits for (some 0.1 s)."""
-    for name in env.list_templates(filter_func=lambda name: name.endswith(".html")):
-        env.get_template(name)
 
 
 @dataclass
@@ -103,77 +71,6 @@ class SeriesRow:
     top: float
     steps: list[Step]
     open: Step
-
-
-def ms_param(ns: int) -> str:
-    """A time as a URL's from_ms/to_ms: ms, to the ns, without trailing zeros."""
-    return f"{ns / 1e6:.6f}".rstrip("0").rstrip(".")
-
-
-@dataclass(frozen=True)
-class ZoomBar:
-    """Where the drawn window sits in the whole run, and the windows its links lead to."""
-
-    run_id: str
-    from_ns: int
-    to_ns: int
-    run_ns: int  # the whole run's axis
-    zoomed: bool
-    note: str = ""  # why a zoomed window is drawn coarser than its resolution, if it is
-
-    @property
-    def overview(self) -> tuple[float, float]:
-        """The window in the overview strip: x and width in percent of the whole run's axis."""
-        whole = max(self.run_ns, self.to_ns)
-        return round(100 * self.from_ns / whole, 3), round(max(0.5, 100 * (self.to_ns - self.from_ns) / whole), 3)
-
-    def url(self, from_ns: int, to_ns: int) -> str:
-        from_ns, to_ns = max(0, from_ns), min(to_ns, 10 ** 15)
-        if from_ns <= 0 and to_ns >= self.run_ns:
-            return f"/runs/{self.run_id}"
-        return f"/runs/{self.run_id}?from_ms={ms_param(from_ns)}&to_ms={ms_param(to_ns)}"
-
-    def links(self) -> dict[str, str]:
-        """Zoom in and out about the middle, and pan by half the window: plain links, no script needed."""
-        width, middle = self.to_ns - self.from_ns, (self.from_ns + self.to_ns) // 2
-        wider = min(2 * width, max(self.run_ns, self.to_ns))
-        start = min(max(0, middle - wider // 2), max(self.run_ns, self.to_ns) - wider)
-        return {
-            "in": self.url(middle - width // 4, middle - width // 4 + max(width // 2, 1_000)),
-            "out": self.url(start, start + wider),
-            "earlier": self.url(max(0, self.from_ns - width // 2), max(0, self.from_ns - width // 2) + width),
-            "later": self.url(self.from_ns + width // 2, self.to_ns + width // 2),
-        }
-
-    @property
-    def range_words(self) -> str:
-        return f"{ms_param(self.from_ns)}–{ms_param(self.to_ns)} ms"
-
-
-@dataclass(frozen=True)
-class Extent:
-    """A compared run's length on the axis the Compare view's runs share."""
-
-    elapsed_ns: int
-    scale_ns: int  # the shared axis: the longest compared run's
-
-    @property
-    def percent(self) -> float:
-        return round(100 * self.elapsed_ns / self.scale_ns, 3)
-
-    @property
-    def words(self) -> str:
-        return f"{self.elapsed_ns / 1e6:.1f} ms"
-
-
-@dataclass(frozen=True)
-class Compared:
-    """One run of the Compare view: its timeline drawn on the shared axis, or None while it goes on."""
-
-    run: Run
-    timeline: Markup | None
-    extent: Extent | None
-    so_far_ms: float | None = None  # a run still going: how long it has gone so far
 
 
 class Renderer:
@@ -226,8 +123,8 @@ class Renderer:
         return {"bytecode": listings(run.timeline.header), "switch_points": switches_only_at_calls_and_jumps(run.python),
                 "gil_enabled": bool((run.timeline.header or {}).get("gil_enabled", True))}
 
-    def _context(self, run: Run, view: View) -> dict[str, Any]:
-        """Everything drawn as of `view`, with the open parts as of now."""
+    def context(self, run: Run, view: View) -> dict[str, Any]:
+        """Everything drawn as of `view`, with the open parts as of now: what a timeline template is rendered with."""
         timeline = run.timeline
         now = self._now(timeline, run.finished)
         axis = Axis(timeline.t0_ns or now, view.scale_ns)
@@ -317,7 +214,7 @@ class Renderer:
         after that), all of it once the run is over (no socket then, and `view` may lag a frame)."""
         if run.finished:
             view = self.caught_up(run)
-        return self._context(run, view)
+        return self.context(run, view)
 
     def caught_up(self, run: Run) -> View:
         """A fresh view of everything the run has now, on an axis that fits it."""
@@ -325,33 +222,9 @@ class Renderer:
         self.catch_up(run, view)
         return view
 
-    def compare(self, runs: list[Run]) -> tuple[list[Compared], list[legend.Entry], int]:
-        """The Compare view's timelines: every finished run drawn whole (as its own page draws it) on
-        one axis, the longest run's, so the same time is the same width in each. A run still going is
-        not drawn (its axis would still grow): None, until it ends. Also the legend they need together,
-        and the shared axis."""
-        views = {run.id: self.caught_up(run) for run in runs if run.finished}
-        scale = max((view.scale_ns for view in views.values()), default=MIN_FINISHED_SCALE_NS)
-        template = self.env.get_template("_timeline.html")
-        keys: set[str] = set()
-        compared = []
-        for i, run in enumerate(runs):
-            view = views.get(run.id)
-            if view is None:
-                t0 = run.timeline.t0_ns
-                compared.append(Compared(run, None, None, (self.clock() - t0) / 1e6 if t0 is not None else None))
-                continue
-            view.scale_ns = scale
-            keys |= view.legend
-            timeline = run.timeline
-            extent = Extent(timeline.last_ns - timeline.t0_ns if timeline.t0_ns is not None else 0, scale)
-            html = template.render(**self._context(run, view), ids=f"c{i}-", extent=extent)
-            compared.append(Compared(run, Markup(html), extent))
-        return compared, legend.entries(keys), scale
-
     def full(self, run: Run, view: View) -> str:
         """Everything, as out-of-band swaps: the first message on a socket, or after a rescale."""
-        return self.env.get_template("_full.html").render(**self._context(run, view), oob=True)
+        return self.env.get_template("_full.html").render(**self.context(run, view), oob=True)
 
     def _needs_full(self, run: Run, view: View, now: int) -> bool:
         t0 = run.timeline.t0_ns

@@ -1,8 +1,7 @@
-"""Sweeps: one experiment run at every combination of some params' values, and what its runs measured
-as speedup lines against workers beside the ideal. Pure: plain data in, plain data out.
+"""What a sweep's runs measured (the sweep itself, its points and status: app/model/sweeps.py), drawn as
+speedup lines against workers beside the ideal, in words, and as a table. Pure: plain data in, plain
+data out.
 
-A sweep's points are the cartesian product of its `vary` lists over its base params (a param given in
-neither takes the experiment's default). Each point is an ordinary run (app/running/lab.py starts them).
 Points that differ only in `workers` make one line: a line per value of the other varied params
 (per interpreter, say).
 
@@ -23,18 +22,16 @@ result reports (tasks over rounds of workers).
 """
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from app.drawing.result_words import LABELS, number
-from app.model.status import FINISHED, Status, status_words
-from experiments.params import Param, ParamError, defaults, shown, validate
+from app.model.status import Status, status_words
+# Re-exported for app/running/lab.py (issue-25a's to change) until it imports them from app.model.sweeps.
+from app.model.sweeps import Point as Point, Sweep as Sweep
+from app.model.sweeps import X
 
-MAX_POINTS = 16
-FORM_FIELD = "sweep_workers"  # the experiment page's "Sweep workers" ticks (templates/experiment.html)
-X = "workers"  # the plot's x axis
 TASKS = "tasks"
 OWN_SUFFIX = "_speedup"  # a speedup the result reports itself
 IDEAL = "ideal"  # the figure of the ideal line
@@ -43,90 +40,6 @@ IDEAL_WORDS = "min(workers, free cores, tasks)"
 WAITING_IDEAL_WORDS = "the run's own ideal_speedup: its tasks wait, needing no core"
 OWN_IDEAL = "ideal_speedup"
 
-
-@dataclass(frozen=True)
-class Point:
-    params: dict[str, Any]
-    run_id: str
-
-
-@dataclass(frozen=True)
-class Sweep:
-    id: str
-    experiment: str
-    params: dict[str, Any]  # the params every point shares: all but the varied ones
-    vary: dict[str, list[Any]]
-    points: tuple[Point, ...]
-    owner: str = ""  # the client that started it
-    created_at: float = 0.0
-
-    @property
-    def url(self) -> str:
-        return f"/sweeps/{self.id}"
-
-
-# ---- Points ----
-
-def expand(specs: Sequence[Param], params: Mapping[str, Any], vary: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    """Every point's params, checked, in the order of the product of the `vary` lists (the last varies
-    fastest) over `params`. ParamError names each problem: an unknown param, an empty or repeating list,
-    more than MAX_POINTS points, a value out of bounds (experiments/params.py words those)."""
-    known = {spec.name for spec in specs}
-    if not vary:
-        raise ParamError([f'vary: name at least one param and its values, e.g. {{"{X}": [1, 2, 4]}}'])
-    errors = []
-    for name, values in vary.items():
-        if name not in known:
-            errors.append(f"vary.{name}: unknown parameter (known: {', '.join(sorted(known))})")
-        elif not values:
-            errors.append(f"vary.{name}: empty list: give at least one value")
-        else:
-            repeated = [value for i, value in enumerate(values) if value in values[:i]]
-            if repeated:
-                errors.append(f"vary.{name}: {shown(repeated[0])} is listed twice")
-    if errors:
-        raise ParamError(errors)
-    count = math.prod(len(values) for values in vary.values())
-    if count > MAX_POINTS:
-        sizes = " × ".join(f"{len(values)} {name}" for name, values in vary.items())
-        raise ParamError([f"vary: {sizes} make {count} points; a sweep has at most {MAX_POINTS}"])
-    base = {**defaults(specs), **params}
-    points = []
-    for combination in itertools.product(*vary.values()):
-        try:
-            points.append(validate(specs, {**base, **dict(zip(vary, combination))}))
-        except ParamError as exc:  # the same problem at every point is said once
-            errors.extend(error for error in exc.errors if error not in errors)
-    if errors:
-        raise ParamError(errors)
-    return points
-
-
-def shared(points: Sequence[Mapping[str, Any]], vary: Mapping[str, Any]) -> dict[str, Any]:
-    """The params every point has alike: all but the varied ones."""
-    return {name: value for name, value in points[0].items() if name not in vary}
-
-
-def worker_choices(specs: Sequence[Param]) -> list[int]:
-    """The worker counts the experiment page offers to sweep: the powers of two within the `workers`
-    param's bounds, and the bounds ([]: no `workers` param with a range)."""
-    spec = next((p for p in specs if p.name == X and p.type == "int"), None)
-    if spec is None or spec.min >= spec.max:
-        return []
-    powers = {2 ** i for i in range(spec.max.bit_length()) if spec.min <= 2 ** i <= spec.max}
-    return sorted(powers | {spec.min, spec.max})[:MAX_POINTS]
-
-
-def status(statuses: Sequence[str]) -> str:
-    """The sweep's status from its runs': finished when every one is, queued while none has started."""
-    if all(s in FINISHED for s in statuses):
-        return "finished"
-    if all(s == Status.QUEUED for s in statuses):
-        return Status.QUEUED
-    return Status.RUNNING
-
-
-# ---- What the runs measured ----
 
 @dataclass(frozen=True)
 class Outcome:

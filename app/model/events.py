@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
-KINDS = {
+# What an event is. The wire carries a one-letter code (KINDS); the API and the stored form the word.
+Kind = Literal[
+    "header", "lane", "begin", "end", "instant", "counter", "result", "failure", "service",
+    "oncpu", "exit", "machine", "gap",
+    "output", "torn",  # a line that was not an event batch: a program's text, or a batch another write cut
+]
+
+KINDS: Final[dict[str, Kind]] = {
     "H": "header", "L": "lane", "B": "begin", "E": "end", "I": "instant",
     "C": "counter", "R": "result", "F": "failure", "S": "service",
     # From the on-CPU sampler (experiments/sampler.py), not the recorder:
     "T": "oncpu", "X": "exit", "M": "machine", "G": "gap",
 }
-SAMPLED = frozenset({"oncpu", "exit", "machine", "gap"})  # what the kernel says, not what the code said
+# What the kernel says, not what the code said:
+SAMPLED: Final[frozenset[Kind]] = frozenset({"oncpu", "exit", "machine", "gap"})
 
 
 class Event(NamedTuple):
-    kind: str  # one of KINDS' values, or "output" for a line that was not JSON
+    kind: Kind
     ts_ns: int
     worker: str
     name: str = ""
@@ -118,7 +126,7 @@ def decode_wire(wire: bytes) -> list[Event]:
     return _decode_batches(json.loads(b"[" + wire.replace(b"\n", b",") + b"]"))
 
 
-TORN = "torn"  # the kind of a line that was an event batch once, cut by another writer's bytes
+TORN: Final = "torn"  # the kind of a line that was an event batch once, cut by another writer's bytes
 
 
 def looks_torn(line: bytes) -> bool:

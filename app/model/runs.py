@@ -55,7 +55,7 @@ class Run:
     experiment: Experiment
     params: dict[str, Any]
     owner: str = ""  # the client that started it (app/web/clients.py): it may cancel it
-    sweep: str | None = None  # the sweep it is a point of (app/drawing/sweeps.py): with it, one request to the limits
+    sweep: str | None = None  # the sweep it is a point of (app/model/sweeps.py): with it, one request to the limits
     status: Status = Status.QUEUED  # a plain string (a database row's) is made a Status
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
@@ -196,7 +196,6 @@ class Run:
             "created_at": self.created_at,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
-            "url": f"/runs/{self.id}",
             "sweep": self.sweep,
             "log": {"events": self.received, "truncated": self.truncated.to_json() if self.truncated else None},
         }

@@ -12,21 +12,19 @@ likewise; a counter sample that close to the previous one replaces its value. A 
 at most a few RESOLUTIONs of shapes per step of the axis. The resolution depends on the events
 alone (their timestamps), never on the wall clock, so replaying a stored log draws the same.
 
-Arrows join a `notify` instant to the `woken` one it caused, paired by what happened, not by the
-order events arrive in: two processes' events reach the server as their recorders flush them, so a
-consumer's `got 'Item-2'` may come before the producer's `put 'Item-2'`. A notify and a woken that
-carry a key (the item a Queue handed over) pair with each other only, whichever comes first; one
-without waits for a partner that comes later. Pairing too depends on the events alone.
+Arrows join a `notify` instant to the `woken` one it caused, as app/model/arrows.py pairs them (by
+what happened, not by the order events arrive in); a lane's on-CPU turns are drawn in bins of the
+resolution by app/model/cpu_bins.py.
 """
 from __future__ import annotations
 
 import signal
-from bisect import bisect_right, insort
-from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
-from app.model.events import TORN, Event
+from app.model.arrows import Pairing
+from app.model.cpu_bins import CpuBins
+from app.model.events import TORN, Event, Kind
 from app.model.scale import resolution_for
 
 ON_CPU = "oncpu"  # the category (and name) of an on-CPU span
@@ -40,11 +38,10 @@ def signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-SHORT_PATH = frozenset({"begin", "end", "instant", "counter"})  # what apply_all folds without apply()
-WORKERLESS = frozenset({"oncpu", "exit", "machine", "service", "gap"})  # events about threads and processes, not lanes
+SHORT_PATH: frozenset[Kind] = frozenset({"begin", "end", "instant", "counter"})  # what apply_all folds the short way
+# Events about threads and processes, not lanes:
+WORKERLESS: frozenset[Kind] = frozenset({"oncpu", "exit", "machine", "service", "gap"})
 HELD_MAX = 4096  # intervals kept per thread before its lane is known (then only their total)
-NOTIFIES_KEPT = 1024  # notifies (and wokens) held for a partner, of each sort: older ones never pair in practice
-LAST_LANE = 1 << 62  # above any lane index: (ts, LAST_LANE) sorts after every (ts, lane)
 PRINTS_KEPT = 1000  # printed lines kept for the output pane; past that only their number
 TORN_KEPT = 20  # torn lines kept to show; past that only their number
 
@@ -64,9 +61,6 @@ class Span:
     # and how its last turn ended ("p" preempted, "v" gave the CPU up, "" going on or unknown).
     cpu: int = -1
     how: str = ""
-
-
-MIXED_CPUS = -2  # an on-CPU span merged from turns on several CPUs
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,48 +113,6 @@ class _MarkBucket:
         return Mark(self.lane, self.ts, self.name, self.category, count=self.count, last_ns=self.last_ns)
 
 
-class _Unpaired:
-    """Keyed notifies, or keyed wokens, still waiting for their partner: (ts, lane) by key, in arrival order.
-
-    At most NOTIFIES_KEPT in all; past that the oldest entry of the longest-held key goes (in
-    practice a put whose item was taken without a wait, so no woken will ever come for it).
-    """
-
-    __slots__ = ("by_key", "count")
-
-    def __init__(self) -> None:
-        self.by_key: dict[str, list[tuple[int, int]]] = {}
-        self.count = 0
-
-    def add(self, key: str, ts: int, lane: int) -> None:
-        self.by_key.setdefault(key, []).append((ts, lane))
-        self.count += 1
-        if self.count > NOTIFIES_KEPT:
-            self._take(next(iter(self.by_key)), 0)
-
-    def take(self, key: str, lane: int, not_before: int = 0, not_after: int = 1 << 62) -> tuple[int, int] | None:
-        """The earliest entry of `key` on another lane than `lane`, within the times given, taken out.
-
-        The earliest: a queue is first in, first out, so among equal items the first put is the first got.
-        """
-        entries = self.by_key.get(key)
-        if not entries:
-            return None
-        best = -1
-        for i, (ts, other) in enumerate(entries):
-            if other != lane and not_before <= ts <= not_after and (best < 0 or ts < entries[best][0]):
-                best = i
-        return None if best < 0 else self._take(key, best)
-
-    def _take(self, key: str, i: int) -> tuple[int, int]:
-        entries = self.by_key[key]
-        entry = entries.pop(i)
-        if not entries:
-            del self.by_key[key]
-        self.count -= 1
-        return entry
-
-
 @dataclass(frozen=True, slots=True)
 class Printed:
     """A line the run printed: a `print` instant on a lane, or an `output` line (lane None: the runner's raw output)."""
@@ -199,85 +151,6 @@ class Series:
     samples: list[tuple[int, float]] = field(default_factory=list)
 
 
-class _CpuBins:
-    """A lane's on-CPU intervals as drawn: bins of the resolution, each as full as the time it was on a CPU.
-
-    Without coalescing (resolution 0) each interval is drawn as it came. With it, time is cut
-    into bins of `resolution_ns` from the run's start: a bin the lane filled joins its full
-    neighbours in one span; a bin it only partly filled becomes a span of its own that says how
-    much (busy_ns), drawn that much high. So two threads taking 5 ms turns still look half-busy
-    each on a two-minute axis, instead of both solid (a sliver every few ms) or both empty.
-    A bin keeps the bounds it was opened with when the axis grows; the next starts where it ends.
-    Each drawn span keeps the CPU its turns ran on (MIXED_CPUS if several) and how the last ended.
-    """
-
-    __slots__ = ("bin", "bin_end", "busy", "floor", "run_start", "run_end", "cpu", "how", "run_cpu", "run_how")
-
-    def __init__(self) -> None:
-        self.bin = self.bin_end = -1  # the bin being filled (-1: none)
-        self.busy = 0
-        self.floor = 0  # where the last bin drawn ended: no bin starts before it
-        self.run_start = self.run_end = 0  # full bins in a row, not drawn yet (run_end 0: none)
-        self.cpu, self.how = -1, ""  # the open bin's
-        self.run_cpu, self.run_how = -1, ""  # the run's
-
-    def add(self, start: int, end: int, t0: int, res: int, out: list[tuple[int, int, int, int, str]],
-            cpu: int = -1, how: str = "") -> None:
-        """Account [start, end); append (start, end, busy, cpu, how) for each span that can no longer change.
-        Intervals come in time order (one thread's, from one sampler)."""
-        while start < end:
-            if start < self.bin_end:  # the open bin
-                take = min(end, self.bin_end) - start
-                self.busy += take
-                start += take
-                self.cpu = cpu if self.cpu == -1 or self.cpu == cpu else MIXED_CPUS
-                self.how = how
-                continue
-            self.close_bin(out)
-            aligned = t0 + (start - t0) // res * res
-            first = max(aligned, self.floor)
-            if start == first and end >= aligned + res:  # whole bins at once
-                last = t0 + (end - t0) // res * res
-                self._full(first, last, out, cpu, how if last == end else "")
-                start = last
-                continue
-            self.bin, self.bin_end = first, aligned + res
-
-    def _full(self, start: int, end: int, out: list[tuple[int, int, int, int, str]], cpu: int, how: str) -> None:
-        self.floor = end
-        if self.run_end and self.run_end == start:
-            self.run_end = end
-            self.run_cpu = cpu if self.run_cpu == cpu else MIXED_CPUS
-            self.run_how = how
-            return
-        self.flush_run(out)
-        self.run_start, self.run_end, self.run_cpu, self.run_how = start, end, cpu, how
-
-    def close_bin(self, out: list[tuple[int, int, int, int, str]]) -> None:
-        if self.bin < 0:
-            return
-        width = self.bin_end - self.bin
-        if self.busy >= width - width // 50:  # full, give or take the sampler's rounding
-            self._full(self.bin, self.bin_end, out, self.cpu, self.how)
-        else:
-            self.flush_run(out)
-            out.append((self.bin, self.bin_end, self.busy, self.cpu, self.how))
-            self.floor = self.bin_end
-        self.bin, self.bin_end, self.busy, self.cpu, self.how = -1, -1, 0, -1, ""
-
-    def flush_run(self, out: list[tuple[int, int, int, int, str]]) -> None:
-        if self.run_end:
-            out.append((self.run_start, self.run_end, self.run_end - self.run_start, self.run_cpu, self.run_how))
-            self.run_start = self.run_end = 0
-
-    def pending(self) -> list[tuple[int, int, int, int, str]]:
-        """What is still being filled: the run of full bins and the bin in progress."""
-        out = [(self.run_start, self.run_end, self.run_end - self.run_start, self.run_cpu, "")] if self.run_end else []
-        if self.bin >= 0:
-            out.append((self.bin, self.bin_end, self.busy, self.cpu, ""))
-        return out
-
-
 PROCESS_ENDED = "its process ended"  # why a lane ended, while how its process ended is not known
 
 
@@ -307,7 +180,7 @@ class Lane:
     stack: list[tuple[str, str, int]] = field(default_factory=list)  # open spans: name, category, start
     pending: dict[int, _Bucket] = field(default_factory=dict)  # by depth: short spans being merged
     pending_mark: _MarkBucket | None = None
-    cpu: _CpuBins = field(default_factory=_CpuBins)
+    cpu: CpuBins = field(default_factory=CpuBins)
 
 
 @dataclass
@@ -320,13 +193,7 @@ class Timeline:
     spans: list[Span] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
     arrows: list[Arrow] = field(default_factory=list)
-    # What pairing arrows remembers: notifies without a key as (ts, lane), sorted (a notify_all
-    # wakes several waiters, so these stay); wokens that came before any notify that could have
-    # woken them; keyed notifies and wokens waiting for the partner of the same key.
-    notifies: list[tuple[int, int]] = field(default_factory=list)
-    early_wokens: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=NOTIFIES_KEPT))
-    keyed_notifies: _Unpaired = field(default_factory=_Unpaired)
-    keyed_wokens: _Unpaired = field(default_factory=_Unpaired)
+    pairing: Pairing = field(default_factory=Pairing)  # notifies and wokens still waiting for their partner
     series: list[Series] = field(default_factory=list)
     by_name: dict[str, Series] = field(default_factory=dict)
     header: dict[str, Any] | None = None
@@ -368,6 +235,28 @@ class Timeline:
         return lane
 
     def apply(self, event: Event) -> None:
+        self.apply_all((event,))
+
+    def apply_all(self, events: Iterable[Event]) -> None:
+        """Fold each event in order; spans on known lanes (the bulk of a flood) take a short path."""
+        by_worker = self.by_worker
+        for event in events:
+            kind, ts, worker, name, category, value = event
+            # A mutant of these two lines only sends events the long way round, through _first(): the
+            # same fold, slower (equivalent mutants: docs/benchmarks.md, Mutation testing).
+            lane = by_worker.get(worker)  # pragma: no mutate
+            t0 = self.t0_ns  # pragma: no mutate
+            if lane is None or t0 is None or ts < t0 or kind not in SHORT_PATH:
+                self._first(event)
+                continue
+            if ts > self.last_ns:
+                self.last_ns = ts
+                if ts - t0 > self._until_ns:  # the axis grew a step: merge more coarsely
+                    self.resolution_ns, self._until_ns = resolution_for(ts - t0)
+            self._on_lane(lane, kind, ts, name, category, value)
+
+    def _first(self, event: Event) -> None:
+        """The long way: an event that may move the run's start, make a lane, or is about no lane."""
         ts = event.ts_ns
         if self.t0_ns is None or ts < self.t0_ns:
             self.t0_ns = ts
@@ -379,78 +268,47 @@ class Timeline:
         if kind == "output":
             self.output.append(event.name)
             self._printed(ts, None, event.name)  # raw text on the event pipe: no lane said it
-            return
-        if kind == TORN:  # events lost to a write that cut into them: counted, never the run's output
+        elif kind == TORN:  # events lost to a write that cut into them: counted, never the run's output
             self.torn += 1
             if len(self.torn_lines) < TORN_KEPT:
                 self.torn_lines.append(event.name)
-            return
-        if kind in WORKERLESS:
+        elif kind in WORKERLESS:
             self._kernel(event)
-            return
-        lane = self.lane(event.worker)
+        else:
+            self._on_lane(self.lane(event.worker), kind, ts, event.name, event.category, event.value)
+
+    def _on_lane(self, lane: Lane, kind: Kind, ts: int, name: str, category: str, value: Any) -> None:
+        """The one dispatch of what a worker's lane says."""
         if kind == "begin":
-            lane.stack.append((event.name, event.category, ts))
+            lane.stack.append((name, category, ts))
         elif kind == "end":
             if lane.stack:
                 name, category, start = lane.stack.pop()
                 self._finish(lane, name, category, start, ts, len(lane.stack))
         elif kind == "instant":
-            if event.category == "notify" or event.category == "woken":
-                self._pair(lane.index, ts, event.name, event.category, event.value)
-            elif event.category == "print":
-                self._printed(ts, lane.index, event.name)
-            self._mark(lane, ts, event.name, event.category)
+            if category == "notify" or category == "woken":
+                self._pair(lane.index, ts, name, category, value)
+            elif category == "print":
+                self._printed(ts, lane.index, name)
+            self._mark(lane, ts, name, category)
         elif kind == "counter":
-            self._sample(event.name, ts, event.value)
+            self._sample(name, ts, value)
         elif kind == "lane":
-            lane.pid = event.value.get("pid")
-            lane.thread = event.value.get("thread", "")
-            lane.process = str(event.value.get("process", ""))
-            tid = event.value.get("tid")
+            lane.pid = value.get("pid")
+            lane.thread = value.get("thread", "")
+            lane.process = str(value.get("process", ""))
+            tid = value.get("tid")
             if isinstance(tid, int):
                 lane.tid = tid
                 self.by_tid[tid] = lane
                 for start, end, cpu, how in self.held.pop(tid, ()):
                     self._on_cpu(lane, start, end, cpu, how)
         elif kind == "header":
-            self.header = event.value
+            self.header = value
         elif kind == "result":
-            self.result = event.value
+            self.result = value
         elif kind == "failure":
-            self.failure = event.value
-
-    def apply_all(self, events: Iterable[Event]) -> None:
-        """`apply` each event in order; spans on known lanes (the bulk of a flood) take a short path."""
-        by_worker = self.by_worker
-        for event in events:
-            kind, ts, worker, name, category, value = event
-            # A mutant of these two lines only sends events the long way round, through apply(): the
-            # same fold, slower (equivalent mutants: docs/benchmarks.md, Mutation testing).
-            lane = by_worker.get(worker)  # pragma: no mutate
-            t0 = self.t0_ns  # pragma: no mutate
-            if lane is None or t0 is None or ts < t0 or kind not in SHORT_PATH:
-                self.apply(event)
-                continue
-            if ts > self.last_ns:
-                self.last_ns = ts
-                if ts - t0 > self._until_ns:  # the axis grew a step: merge more coarsely
-                    self.resolution_ns, self._until_ns = resolution_for(ts - t0)
-            stack = lane.stack
-            if kind == "begin":
-                stack.append((name, category, ts))
-            elif kind == "end":
-                if stack:
-                    name, category, start = stack.pop()
-                    self._finish(lane, name, category, start, ts, len(stack))
-            elif kind == "instant":
-                if category == "notify" or category == "woken":
-                    self._pair(lane.index, ts, name, category, value)
-                elif category == "print":
-                    self._printed(ts, lane.index, name)
-                self._mark(lane, ts, name, category)
-            else:
-                self._sample(name, ts, value)
+            self.failure = value
 
     def _kernel(self, event: Event) -> None:
         kind, info = event.kind, event.value
@@ -590,44 +448,8 @@ class Timeline:
 
     def _pair(self, lane: int, ts: int, name: str, category: str, key: Any) -> None:
         """Draw the arrow from a notify to the woken it caused, whichever of the two came first."""
-        if key is None and name[:4] in ("put ", "got "):
-            key = name[4:]  # a Queue's log from before its items carried keys: the item's repr identifies it
-        if key is not None:
-            if category == "notify":
-                woken = self.keyed_wokens.take(key, lane, not_before=ts)
-                if woken is None:
-                    self.keyed_notifies.add(key, ts, lane)
-                else:
-                    self._arrow(lane, ts, woken[1], woken[0])
-            else:
-                notify = self.keyed_notifies.take(key, lane, not_after=ts)
-                if notify is None:
-                    self.keyed_wokens.add(key, ts, lane)
-                else:
-                    self._arrow(notify[1], notify[0], lane, ts)
-        elif category == "notify":
-            insort(self.notifies, (ts, lane))
-            if len(self.notifies) > NOTIFIES_KEPT:
-                del self.notifies[0]
-            if self.early_wokens:  # woken ones that came first, if this notify is before them
-                early, self.early_wokens = self.early_wokens, deque(maxlen=NOTIFIES_KEPT)
-                for woken_ns, woken_lane in early:
-                    if woken_lane != lane and woken_ns >= ts:
-                        self._arrow(lane, ts, woken_lane, woken_ns)
-                    else:
-                        self.early_wokens.append((woken_ns, woken_lane))
-        else:
-            # Whoever notified last before this wait returned (on another lane) woke it. A
-            # notify_all wakes several waiters, so one notify can start several arrows.
-            notifies = self.notifies
-            i = bisect_right(notifies, (ts, LAST_LANE))
-            while i:
-                i -= 1
-                notify_ns, notify_lane = notifies[i]
-                if notify_lane != lane:
-                    self._arrow(notify_lane, notify_ns, lane, ts)
-                    return
-            self.early_wokens.append((ts, lane))  # its notify has not come yet
+        for from_lane, from_ns, to_lane, to_ns in self.pairing.pair(lane, ts, name, category, key):
+            self._arrow(from_lane, from_ns, to_lane, to_ns)
 
     def _arrow(self, from_lane: int, from_ns: int, to_lane: int, to_ns: int) -> None:
         arrow = Arrow(from_lane, from_ns, to_lane, to_ns)

@@ -13,7 +13,7 @@ process) embedded, `RedisRates` (app/running/redis_rates.py) when web replicas s
 client's limit holds whichever replica answers. Either checks both windows and counts the request in both as one step, so
 requests racing for a client's last run cannot all have it.
 
-A sweep (app/drawing/sweeps.py) is one request of several runs, checked once: the queue must have room
+A sweep (app/model/sweeps.py) is one request of several runs, checked once: the queue must have room
 for every one of its runs that would wait, and it counts as one run in flight and one run per
 minute, so its own later points are never refused.
 """

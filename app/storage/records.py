@@ -121,7 +121,7 @@ def history_row(row: tuple[Any, ...]) -> dict[str, Any]:
     """A row of HISTORY_COLUMNS as the history page and /api/runs list it."""
     run_id, experiment, params, status, created_at, started_at, ended_at = row
     return {"id": run_id, "experiment": experiment, "params": json.loads(params), "status": status,
-            "created_at": created_at, "started_at": started_at, "ended_at": ended_at, "url": f"/runs/{run_id}"}
+            "created_at": created_at, "started_at": started_at, "ended_at": ended_at}
 
 
 HISTORY_COLUMNS = "id, experiment, params, status, created_at, started_at, ended_at"

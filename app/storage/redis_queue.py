@@ -18,6 +18,7 @@ from redis.exceptions import ResponseError
 
 from app.model.status import Status
 from app.storage import redis_formats as formats
+from app.storage import redis_replies as replies
 from app.storage.redis_formats import GROUP, HISTORY, NODES, RUNS, Entry, InFlight, Job
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ async def submit(redis: Redis, job: Job) -> str | None:
     script = redis.register_script(SUBMIT)
     entry_id = await script(keys=[formats.state_key(job.run), formats.events_key(job.run), HISTORY, RUNS],
                             args=[formats.dumps(doc), job.run, job.created_at, job.to_fields()["job"], *entry])
-    return None if entry_id is None else formats.text_of(entry_id)
+    return None if entry_id is None else replies.text_of(entry_id)
 
 
 def add_ack_and_delete(pipe: Pipeline, entry_id: bytes) -> None:
@@ -77,7 +78,7 @@ async def request_cancel(redis: Redis, run_id: str) -> None:
 
 async def state(redis: Redis, run_id: str) -> dict[str, Any] | None:
     """The run's state document, None if there is none (or of another version)."""
-    return _doc_of(formats.value_of(await redis.get(formats.state_key(run_id))))
+    return _doc_of(replies.value_of(await redis.get(formats.state_key(run_id))))
 
 
 async def entries(redis: Redis, run_id: str, after: str = "-") -> list[Entry]:
@@ -91,7 +92,7 @@ async def each_entry(redis: Redis, run_id: str, after: str = "-", chunk: int | N
     what it wanted stops, and reads no more of a log that may hold LAB_MAX_LOG_MB."""
     while True:
         start = "-" if after == "-" else f"({after}"
-        reply = formats.entries_of(await redis.xrange(formats.events_key(run_id), start, count=chunk))
+        reply = replies.entries_of(await redis.xrange(formats.events_key(run_id), start, count=chunk))
         for entry_id, fields in reply:
             try:
                 yield formats.read_entry(entry_id, fields)
@@ -118,8 +119,8 @@ async def in_flight(redis: Redis) -> InFlight:
     for reply in (groups, queue, pending, names):
         if isinstance(reply, Exception):
             raise reply
-    found, problems = formats.in_flight_of(formats.last_delivered_of(groups), formats.entries_of(queue),
-                                           formats.pending_of(pending), await _heartbeats(redis, names))
+    found, problems = formats.in_flight_of(replies.last_delivered_of(groups, GROUP), replies.entries_of(queue),
+                                           replies.pending_of(pending), await _heartbeats(redis, names))
     for problem in problems:
         log.warning("in flight: left out %s", problem)
     return found
@@ -127,8 +128,8 @@ async def in_flight(redis: Redis) -> InFlight:
 
 async def _heartbeats(redis: Redis, names: object) -> list[bytes | None]:
     """The heartbeats of the nodes named in `lab:nodes` (None: expired, a node that died and is not reaped yet)."""
-    keys = [formats.node_key(name.decode()) for name in formats.members_of(names)]
-    return formats.values_of(await redis.mget(keys)) if keys else []
+    keys = [formats.node_key(name.decode()) for name in replies.members_of(names)]
+    return replies.values_of(await redis.mget(keys)) if keys else []
 
 
 # Atomic against the nodes' XREADGROUP: the job is taken either before the script (it is no longer after
@@ -173,7 +174,7 @@ async def cancel_queued(redis: Redis, run_id: str, now: float) -> dict[str, Any]
     script = redis.register_script(CANCEL_QUEUED)
     done = await script(keys=[RUNS, formats.state_key(run_id), formats.events_key(run_id)],
                         args=[GROUP, run_id, formats.dumps(doc), *entry])
-    return doc if formats.count_of(done) == 1 else None
+    return doc if replies.count_of(done) == 1 else None
 
 
 async def history(redis: Redis, page: int, size: int) -> tuple[list[dict[str, Any]], int]:
@@ -185,19 +186,19 @@ async def history(redis: Redis, page: int, size: int) -> tuple[list[dict[str, An
         pipe.zrevrange(HISTORY, start, start + size - 1)
         pipe.zcard(HISTORY)
         members, total = await pipe.execute()
-    ids = [member.decode() for member in formats.keys_of(members)]
-    docs = formats.values_of(await redis.mget([formats.state_key(run_id) for run_id in ids])) if ids else []
-    return [doc for doc in (_doc_of(raw) for raw in docs) if doc is not None], formats.count_of(total)
+    ids = [member.decode() for member in replies.keys_of(members)]
+    docs = replies.values_of(await redis.mget([formats.state_key(run_id) for run_id in ids])) if ids else []
+    return [doc for doc in (_doc_of(raw) for raw in docs) if doc is not None], replies.count_of(total)
 
 
 async def delete_before(redis: Redis, cutoff: float, chunk: int = 500) -> list[str]:
     """Delete the finished runs queued before `cutoff` (unix s): every key of each (its state, stream, snapshot,
     last sighting, cancel request) and its place in the history; their ids. A run in flight is left, however old."""
     deleted: list[str] = []
-    ids = [member.decode() for member in formats.keys_of(await redis.zrangebyscore(HISTORY, "-inf", f"({cutoff!r}"))]
+    ids = [member.decode() for member in replies.keys_of(await redis.zrangebyscore(HISTORY, "-inf", f"({cutoff!r}"))]
     for at in range(0, len(ids), chunk):
         batch = ids[at:at + chunk]
-        docs = [_doc_of(raw) for raw in formats.values_of(await redis.mget([formats.state_key(i) for i in batch]))]
+        docs = [_doc_of(raw) for raw in replies.values_of(await redis.mget([formats.state_key(i) for i in batch]))]
         # A run whose state is gone (or unreadable) has nothing left to show: its place in the history goes too.
         ended = [run_id for run_id, doc in zip(batch, docs) if doc is None or Status(doc["status"]).finished]
         if not ended:
@@ -217,4 +218,4 @@ def _doc_of(raw: bytes | None) -> dict[str, Any] | None:
 
 async def load_snapshot(redis: Redis, run_id: str) -> bytes | None:
     """The finished run's timeline as `snapshots.dump` made it (`snapshots.load` reads it); None if it has none."""
-    return formats.value_of(await redis.get(formats.snapshot_key(run_id)))
+    return replies.value_of(await redis.get(formats.snapshot_key(run_id)))

@@ -29,6 +29,7 @@ from app.model.experiments import Experiment
 from app.model.runs import Run
 from app.model.status import Status
 from app.storage import redis_formats as formats
+from app.storage import redis_replies as replies
 from app.storage import redis_queue, snapshots
 from app.storage.loads import Loads
 from app.storage.records import Page, history_row, run_of
@@ -157,7 +158,7 @@ class RedisRunStore:
                 await asyncio.sleep(RETRY_S)
                 continue
             away = False
-            for entry_id, fields in formats.read_entries_of(reply):
+            for entry_id, fields in replies.read_entries_of(reply):
                 after = entry_id.decode()
                 try:
                     entry = formats.read_entry(entry_id, fields)

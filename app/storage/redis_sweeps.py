@@ -1,4 +1,4 @@
-"""The sweeps on Redis: each sweep (app/drawing/sweeps.py) the document `lab:sweep:{id}`, so every web replica
+"""The sweeps on Redis: each sweep (app/model/sweeps.py) the document `lab:sweep:{id}`, so every web replica
 finds the sweeps any of them started. The Redis counterpart of app/storage/sweep_store.py, with its interface.
 
 A sweep never changes once made (its status comes from its runs), so it is written once. As the SQLite store
@@ -13,8 +13,9 @@ from collections import OrderedDict
 
 from redis.asyncio import Redis
 
-from app.drawing.sweeps import Sweep
+from app.model.sweeps import Sweep
 from app.storage import redis_formats as formats
+from app.storage import redis_replies as replies
 from app.storage.redis_writer import OrderedWriter
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class RedisSweeps:
 
     async def delete_before(self, cutoff: float) -> int:
         """Delete the sweeps made before `cutoff` (unix s); how many (their runs go with the run store's)."""
-        ids = [member.decode() for member in formats.keys_of(await self.redis.zrangebyscore(formats.SWEEPS, "-inf", f"({cutoff!r}"))]
+        ids = [member.decode() for member in replies.keys_of(await self.redis.zrangebyscore(formats.SWEEPS, "-inf", f"({cutoff!r}"))]
         if ids:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.delete(*(formats.sweep_key(sweep_id) for sweep_id in ids))
@@ -61,7 +62,7 @@ class RedisSweeps:
     async def find(self, sweep_id: str) -> Sweep | None:
         sweep = self._cache.get(sweep_id)
         if sweep is None and len(sweep_id) <= 64:
-            raw = formats.value_of(await self.redis.get(formats.sweep_key(sweep_id)))
+            raw = replies.value_of(await self.redis.get(formats.sweep_key(sweep_id)))
             if raw is not None:
                 try:
                     sweep = formats.read_sweep(raw)

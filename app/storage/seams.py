@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from app.drawing.sweeps import Sweep
+from app.model.sweeps import Sweep
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.runs import Journal, Run
@@ -69,7 +69,7 @@ class RunStorage(Journal, Protocol):
 
 
 class SweepStorage(Protocol):
-    """Sweeps (app/drawing/sweeps.py), kept as their runs are. The embedded one is SweepStore
+    """Sweeps (app/model/sweeps.py), kept as their runs are. The embedded one is SweepStore
     (app/storage/sweep_store.py), the distributed one RedisSweeps (app/storage/redis_sweeps.py)."""
 
     async def open(self) -> None: ...

@@ -3,11 +3,11 @@
 Replaying a big run's events takes seconds (docs/benchmarks.md, "Finished runs: snapshot or replay"),
 and a log past its bound no longer holds what the timeline drew: so the finished Timeline is stored.
 Never as pickle: whoever can write the database must not be able to run code in the server. The
-document names its format (VERSION) and the fields of every class of app/model/timeline.py it holds
-(SHAPE); a document of another version or shape, or anything else in the column (an older server's
+document names its format (VERSION) and the fields of every class of the timeline's modules it holds
+(TIMELINE_MODULES; SHAPE); a document of another version or shape, or anything else in the column (an older server's
 pickle), is never decoded: `load` says why and the run is replayed from its stored events.
 
-Only the classes of app/model/timeline.py are rebuilt, by name, without calling their __init__ (as
+Only the classes of those modules are rebuilt, by name, without calling their __init__ (as
 their fields say); everything else is JSON's own types, with tuples, dicts, deques and sets tagged.
 An object held in two places (a Lane in `lanes` and in `by_worker`) comes back as one object.
 """
@@ -20,16 +20,20 @@ import zlib
 from collections import deque
 from typing import Any
 
-from app.model import timeline as timeline_module
+from app.model import arrows, cpu_bins, timeline as timeline_module
 from app.model.timeline import Timeline
 
 VERSION = 1
 log = logging.getLogger(__name__)
 
 
+# A Timeline's parts: app/model/timeline.py and the modules it folds with.
+TIMELINE_MODULES = (timeline_module, arrows, cpu_bins)
+
+
 def _classes() -> dict[str, type]:
-    return {name: cls for name, cls in sorted(vars(timeline_module).items())
-            if isinstance(cls, type) and cls.__module__ == timeline_module.__name__}
+    return {name: cls for module in TIMELINE_MODULES for name, cls in sorted(vars(module).items())
+            if isinstance(cls, type) and cls.__module__ == module.__name__}
 
 
 CLASSES = _classes()

@@ -1,4 +1,4 @@
-"""The sweep store: each sweep (app/drawing/sweeps.py) a row of the runs' SQLite database, so a sweep survives a
+"""The sweep store: each sweep (app/model/sweeps.py) a row of the runs' SQLite database, so a sweep survives a
 restart as its runs do. A sweep never changes once made (its status comes from its runs), so it is
 written once; it is read back on the database thread of the run store (app/storage/database.py).
 """
@@ -10,7 +10,7 @@ import sqlite3
 from collections import OrderedDict
 from typing import Any
 
-from app.drawing.sweeps import Point, Sweep
+from app.model.sweeps import Point, Sweep
 from app.storage.database import Database
 
 SCHEMA = """

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from app.drawing.trace import TraceBuilder
 from app.model.runs import Run, cut_why
 from app.running.limits import Refusal
+from app.web import urls
 from app.web.auth import is_admin
 from app.web.clients import client_of
 from app.web.deps import CancellableRunDep, LabDep, RunDep, find_run
@@ -91,12 +92,12 @@ async def create_run(body: RunRequest, request: Request, lab: LabDep) -> Any:
     run = await lab.request(experiment, params, client_of(request), is_admin(request, lab.settings))
     if isinstance(run, Refusal):
         return JSONResponse(run.to_json(), status_code=run.status, headers=run.headers)
-    return {"id": run.id, "status": run.status, "url": f"/runs/{run.id}"}
+    return {"id": run.id, "status": run.status, "url": urls.run(run.id)}
 
 
 @router.get("/api/runs/{run_id}", response_model=RunOut, response_model_exclude_unset=True, responses=NO_RUN)
 async def get_run(run: RunDep, lab: LabDep) -> dict[str, Any]:
-    return {**run.to_json(), "queue_position": lab.position(run)}
+    return {**run.to_json(), "url": urls.run(run.id), "queue_position": lab.position(run)}
 
 
 @router.get("/api/runs/{run_id}/events", responses=NO_RUN)

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from starlette.requests import HTTPConnection
 
-from app.drawing.sweeps import Sweep
+from app.model.sweeps import Sweep
 from app.model.experiments import Experiment
 from app.model.runs import Run
 from app.running.lab import Lab

@@ -20,6 +20,7 @@ from jinja2 import Environment
 from app.storage.pins import MemoryPin, Pin
 
 from app.model.status import Status
+from app.web import urls
 
 if TYPE_CHECKING:
     from app.model.runs import Run
@@ -42,7 +43,7 @@ class LiveRun:
 
     @property
     def url(self) -> str:
-        return f"/runs/{self.id}"
+        return urls.run(self.id)
 
 
 def row(run: Run, position: Callable[[Run], int | None] | None = None) -> LiveRun:

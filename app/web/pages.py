@@ -11,14 +11,16 @@ from fastapi.templating import Jinja2Templates
 
 from app.drawing.compare import BOUND, CompareError, run_ids
 from app.drawing.compare import sections as compare_sections
+from app.drawing.compare_timelines import compare_timelines
 from app.drawing.history import MAX_PAGE, PAGE_SIZE, row
 from app.drawing.render import View
-from app.drawing.sweeps import FORM_FIELD as SWEEP_FORM_FIELD
+from app.model.sweeps import FORM_FIELD as SWEEP_FORM_FIELD
 from app.drawing.window import MAX_MS, MIN_WIDTH_NS, Window
 from app.model.experiments import sections
 from app.model.runs import Run
 from app.model.scale import scale_for
 from app.running.limits import Refusal
+from app.web import urls
 from app.web.again import fixed_variant, other_pythons, params_for
 from app.web.auth import is_admin
 from app.web.clients import client_of
@@ -64,7 +66,7 @@ async def start_from_form(exp: ExperimentDep, request: Request, lab: LabDep) -> 
                           errors=[run.message])
         response.headers.update(run.headers)
         return response
-    return RedirectResponse(f"/runs/{run.id}", status_code=303)
+    return RedirectResponse(urls.run(run.id), status_code=303)
 
 
 @router.get("/runs", response_class=HTMLResponse)
@@ -162,7 +164,7 @@ async def compare_page(
         errors = [f"runs: no run with id {run_id[:64]!r}" for run_id in missing]
         return problem(request, 404, "No such run", errors)
     compared = [run for run in found if run is not None]
-    drawn, legend_entries, _ = lab.renderer.compare(compared)
+    drawn, legend_entries, _ = compare_timelines(lab.renderer, compared)
     context: dict[str, Any] = {"compared": drawn, "sections": compare_sections(compared), "legend": legend_entries,
                "query": ",".join(ids), "polling": not all(run.finished for run in compared)}
     if request.headers.get("hx-request"):  # the poll while a run goes on: the part that changes

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from app.running.lab import Lab
 from app.settings import Settings
+from app.web import urls
 from app.web.auth import (
     ADMIN_COOKIE,
     admin_cookie_value,
@@ -200,12 +201,13 @@ async def sign_out() -> Response:
 async def pin_from_form(request: Request, lab: LabDep, lobby: LobbyDep) -> Response:
     run_id = await form_field(request, "run_id", MAX_RUN_ID_CHARS)
     await pin_run(lab, lobby, run_id)
-    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+    return RedirectResponse(urls.run(run_id), status_code=303)
 
 
 @router.post("/presenter/unpin", dependencies=[PresenterOnly])
 async def unpin_from_form(request: Request, lab: LabDep, lobby: LobbyDep) -> Response:
     await lobby.unpin()
     back = (await request.form()).get("run_id")
-    run_known = isinstance(back, str) and len(back) <= MAX_RUN_ID_CHARS and await lab.store.find(back) is not None
-    return RedirectResponse(f"/runs/{back}" if run_known else "/presenter", status_code=303)
+    if isinstance(back, str) and len(back) <= MAX_RUN_ID_CHARS and await lab.store.find(back) is not None:
+        return RedirectResponse(urls.run(back), status_code=303)
+    return RedirectResponse("/presenter", status_code=303)

@@ -13,13 +13,14 @@ from fastapi.templating import Jinja2Templates
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import ROOT
-from app.drawing.render import Renderer, environment
+from app.drawing.environment import environment
+from app.drawing.render import Renderer
 from app.model.experiments import catalogue
 from app.running import engines, pythons
 from app.running.lab import Lab
 from app.running.ratelimit import MemoryGuesses
 from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
-from app.web import api, errors, live, pages, presenter, step_routes, sweep_routes
+from app.web import api, errors, live, pages, presenter, step_routes, sweep_routes, urls
 from app.web.auth import AdminTokenMiddleware
 from app.web.clients import ClientCookieMiddleware
 from app.web.lobby import Lobby
@@ -55,7 +56,7 @@ async def client_key(settings: Settings, engine: engines.Engine) -> bytes | None
 
 def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODULES) -> FastAPI:
     settings = settings or get_settings()
-    env = environment()
+    env = environment(urls.GLOBALS)  # the templates' links: app/web/urls.py
     env.globals["htmx"] = {**HTMX, "source": settings.htmx_source}
     renderer = Renderer(env)
 

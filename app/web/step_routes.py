@@ -34,6 +34,7 @@ from app.model.schedules import (
 from app.running.lab import Lab
 from app.running.limits import Client, Refusal
 from app.running.stepping import Stepping, StepFailed
+from app.web import urls
 from app.web.auth import is_admin
 from app.web.clients import client_of
 from app.web.deps import ExperimentDep, LabDep
@@ -102,9 +103,9 @@ AskedDep = Annotated[Asked, Depends(asked)]
 def url(req: StepRequest, schedule: str, redo: str = "", find: bool = False) -> str:
     query = {"python": req.python, "window": req.window, "threads": req.threads, "iterations": req.iterations}
     if find:
-        return f"/experiments/{req.experiment}/step?{urlencode({**query, 'find': 1})}"
+        return f"{urls.experiment(req.experiment)}/step?{urlencode({**query, 'find': 1})}"
     query.update({"s": schedule, **({"r": redo} if redo else {})})
-    return f"/experiments/{req.experiment}/step?{urlencode(query)}"
+    return f"{urls.experiment(req.experiment)}/step?{urlencode(query)}"
 
 
 async def _answer(request: Request, lab: Lab, ask: Asked) -> StepAnswer | Response:

@@ -1,5 +1,6 @@
 """The sweeps' routes: POST and GET /api/sweeps, the sweep page with its plot (polled by htmx until every
-run has finished), and the experiment page's "Sweep workers" form. The logic is app/drawing/sweeps.py's."""
+run has finished), and the experiment page's "Sweep workers" form. The logic is
+app/model/sweeps.py's (points, status) and app/drawing/sweeps.py's (lines, table)."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,24 +12,20 @@ from pydantic import BaseModel, Field
 from app.drawing.sweep_plot import layout
 from app.drawing.sweeps import (
     BASELINE,
-    FORM_FIELD,
     IDEAL,
     Outcome,
-    Sweep,
-    X,
-    expand,
     figure_label,
     free_cores,
     lines,
     sentences,
-    shared,
-    status,
     table,
 )
 from app.model.runs import Run
 from app.model.status import Status
+from app.model.sweeps import FORM_FIELD, Sweep, X, expand, shared, status
 from app.running.lab import Lab
 from app.running.limits import Refusal
+from app.web import urls
 from app.web.auth import is_admin
 from app.web.clients import client_of
 from app.web.deps import ExperimentDep, LabDep, SweepDep, may_cancel
@@ -80,7 +77,7 @@ async def create_sweep(body: SweepRequest, request: Request, lab: LabDep) -> Any
                       is_admin(request, lab.settings))
     if isinstance(sweep, Refusal):
         return JSONResponse(sweep.to_json(), status_code=sweep.status, headers=sweep.headers)
-    return {"id": sweep.id, "url": sweep.url, "runs": [point.run_id for point in sweep.points]}
+    return {"id": sweep.id, "url": urls.sweep(sweep.id), "runs": [point.run_id for point in sweep.points]}
 
 
 @router.get("/api/sweeps/{sweep_id}", response_model=SweepOut, response_model_exclude_unset=True,
@@ -89,7 +86,7 @@ async def get_sweep(sweep: SweepDep, lab: LabDep) -> dict[str, Any]:
     found = await outcomes(lab, sweep)
     return {
         "id": sweep.id, "experiment": sweep.experiment, "status": status([o.status for o, _ in found]),
-        "params": sweep.params, "vary": sweep.vary, "url": sweep.url, "created_at": sweep.created_at,
+        "params": sweep.params, "vary": sweep.vary, "url": urls.sweep(sweep.id), "created_at": sweep.created_at,
         "points": [{"params": o.params, "run_id": o.run_id, "status": o.status, "result": result}
                    for o, result in found],
     }
@@ -170,4 +167,4 @@ async def sweep_from_form(exp: ExperimentDep, request: Request, lab: LabDep) -> 
         response = render(request, "experiment.html", sweep.status, errors=[sweep.message], **page)
         response.headers.update(sweep.headers)
         return response
-    return RedirectResponse(sweep.url, status_code=303)
+    return RedirectResponse(urls.sweep(sweep.id), status_code=303)
