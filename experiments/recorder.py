@@ -300,11 +300,13 @@ class Recorder:
         import asyncio
 
         loop = asyncio.new_event_loop()
-        TaskLanes(self, loop, eager).install()
+        lanes = TaskLanes(self, loop, eager)
+        lanes.install()
         try:
             asyncio.set_event_loop(loop)
             return loop.run_until_complete(loop.create_task(main, name=f"{_name_of(main)}()"))
         finally:  # as asyncio.run ends: cancel what is left, close async generators and the default executor
+            lanes.uninstall()  # the tasks that close the loop down are asyncio's, not the experiment's
             try:
                 left = [task for task in asyncio.all_tasks(loop) if not task.done()]
                 for task in left:
@@ -534,6 +536,10 @@ class TaskLanes:
         # call_later goes through call_at; Future and Task (in C too) call loop.call_soon by name.
         for method in ("call_soon", "call_soon_threadsafe", "call_at"):
             setattr(loop, method, self._drawing(getattr(loop, method), method == "call_at"))
+
+    def uninstall(self) -> None:
+        for method in ("create_task", "call_soon", "call_soon_threadsafe", "call_at"):
+            self.loop.__dict__.pop(method, None)
 
     def create_task(self, coro: Any, *, name: str | None = None, context: Any = None) -> Any:
         stepped = Stepped(coro, self.recorder, self.lane, name)
