@@ -77,7 +77,8 @@ async def main(rec, params, ticks, ran):
 
 
 def run(params, rec):
-    ticks, ran = [], []
+    ticks: list[float] = []
+    ran: list[tuple[float, float]] = []
     rec.asyncio_run(main(rec, params, ticks, ran))
     (start, end), ticks = ran[0], sorted(ticks)
     # How long the loop went without giving a ticker a step, from the call's start until a step after it.

@@ -63,7 +63,7 @@ async def generate_data(rec, queue, delay_s, items):
 async def main(rec, params, consumers):
     fixed = params["variant"] == "fixed"
     process_s = params["process_ms"] / 1000
-    data_queue = asyncio.Queue(maxsize=params["maxsize"])
+    data_queue: asyncio.Queue = asyncio.Queue(maxsize=params["maxsize"])
 
     producer = asyncio.create_task(generate_data(rec, data_queue, params["produce_delay_ms"] / 1000, params["items"]),
                                    name="producer")
@@ -83,7 +83,7 @@ async def main(rec, params, consumers):
 
 
 def run(params, rec):
-    consumers = []
+    consumers: list[asyncio.Task] = []
     still_running = rec.asyncio_run(main(rec, params, consumers))
     # variant=tutorial: main returned with the consumers awaiting Queue.get; asyncio.run cancelled them.
     return {"items": params["items"], "consumers_still_running": still_running,
