@@ -139,12 +139,15 @@ async def process_data_fixed(queue, process_s):
         item = await queue.get()
         if item is None:
             break
+        print(f"Processing: {{item}}")
         await asyncio.sleep(process_s)
         queue.task_done()
 async def generate_data(queue, delay_s, items):
+    print("Generating data...")
     await asyncio.sleep(delay_s)
     for i in range(items):
         await queue.put(f"Item-{{i}}")
+    print("Data generation complete")
 async def main(workers, items, maxsize, delay_s, process_s):
     data_queue = asyncio.Queue(maxsize=maxsize)
     producer = asyncio.create_task(generate_data(data_queue, delay_s, items))
@@ -154,6 +157,7 @@ async def main(workers, items, maxsize, delay_s, process_s):
     for _ in consumers:
         await data_queue.put(None)
     await asyncio.gather(*consumers)
+    print("All tasks completed")
 if __name__ == "__main__":
     t = time.monotonic_ns()
     asyncio.run(main({workers}, {items}, {maxsize}, {delay}, {process}))
