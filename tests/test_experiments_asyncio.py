@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from app.web.server import create_app
 from experiments import sampler
 from experiments.wording import ms
-from tests.helpers import make_settings, page_says, pyenv_python, until
+from tests.helpers import ROOT, make_settings, page_says, pyenv_python, python_under, until
 from tests.runner_helpers import Outcome, run_experiment
 
 PYTHONS = [
@@ -21,6 +21,8 @@ PYTHONS = [
     *[pytest.param(pyenv_python(v), id=f"python{v}",
                    marks=pytest.mark.skipif(pyenv_python(v) is None, reason=f"no Python {v} here"))
       for v in ("3.9.18", "3.13.0")],
+    pytest.param(python_under(ROOT / ".pythons", "*t"), id="free-threaded",
+                 marks=pytest.mark.skipif(python_under(ROOT / ".pythons", "*t") is None, reason="no free-threaded build")),
 ]
 FINISHING = {
     "experiments.asyncio_gather": {"tasks": 4, "duration_ms": 100, "workers": 2},
