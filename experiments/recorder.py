@@ -633,6 +633,13 @@ class Stepped(collections.abc.Coroutine):
     def __await__(self) -> Any:
         return self.coro.__await__()
 
+    def __getattr__(self, name: str) -> Any:
+        # What introspection asks of a task's coroutine (cr_frame, cr_await, __qualname__: a task's repr,
+        # print_stack) is the wrapped coroutine's.
+        if name == "coro":
+            raise AttributeError(name)
+        return getattr(self.coro, name)
+
     def _step(self, step: Callable[..., Any], *args: Any) -> Any:
         rec = self.recorder
         lane = self.lane
