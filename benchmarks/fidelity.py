@@ -91,6 +91,79 @@ def simulate_io(duration):
     return duration
 """
 
+# The asyncio experiments' code, bare: asyncio.run and, for asyncio-gather, the same waits on a thread pool.
+GATHER_BARE = """
+import asyncio, time
+from concurrent.futures import ThreadPoolExecutor
+async def simulate_io(duration):
+    await asyncio.sleep(duration)
+    return duration
+async def main(durations):
+    return await asyncio.gather(*(simulate_io(d) for d in durations))
+def simulate_io_blocking(duration):
+    time.sleep(duration)
+    return duration
+if __name__ == "__main__":
+    durations = [{duration}] * {tasks}
+    t = time.monotonic_ns()
+    results = asyncio.run(main(durations))
+    with ThreadPoolExecutor(max_workers={workers}) as executor:
+        results = list(executor.map(simulate_io_blocking, durations))
+    print("{mark}", (time.monotonic_ns() - t) / 1e6)
+"""
+BLOCKED_BARE = """
+import asyncio, time
+async def ticker(tick_s, ticks, done):
+    while not done.is_set():
+        await asyncio.sleep(tick_s)
+        ticks.append(time.perf_counter())
+async def blocker(block_s, tick_s):
+    await asyncio.sleep(tick_s * 3)
+    time.sleep(block_s)
+    await asyncio.sleep(tick_s * 3)
+async def main(tickers, tick_s, block_s, ticks):
+    done = asyncio.Event()
+    tasks = [asyncio.create_task(ticker(tick_s, ticks, done)) for _ in range(tickers)]
+    await asyncio.create_task(blocker(block_s, tick_s))
+    done.set()
+    await asyncio.gather(*tasks)
+if __name__ == "__main__":
+    t = time.monotonic_ns()
+    asyncio.run(main({tickers}, {tick}, {block}, []))
+    print("{mark}", (time.monotonic_ns() - t) / 1e6)
+"""
+QUEUE_BARE = """
+import asyncio, time
+async def process_data_fixed(queue, process_s):
+    while True:
+        item = await queue.get()
+        if item is None:
+            break
+        print(f"Processing: {{item}}")
+        await asyncio.sleep(process_s)
+        queue.task_done()
+async def generate_data(queue, delay_s, items):
+    print("Generating data...")
+    await asyncio.sleep(delay_s)
+    for i in range(items):
+        await queue.put(f"Item-{{i}}")
+    print("Data generation complete")
+async def main(workers, items, maxsize, delay_s, process_s):
+    data_queue = asyncio.Queue(maxsize=maxsize)
+    producer = asyncio.create_task(generate_data(data_queue, delay_s, items))
+    consumers = [asyncio.create_task(process_data_fixed(data_queue, process_s)) for _ in range(workers)]
+    await producer
+    await data_queue.join()
+    for _ in consumers:
+        await data_queue.put(None)
+    await asyncio.gather(*consumers)
+    print("All tasks completed")
+if __name__ == "__main__":
+    t = time.monotonic_ns()
+    asyncio.run(main({workers}, {items}, {maxsize}, {delay}, {process}))
+    print("{mark}", (time.monotonic_ns() - t) / 1e6)
+"""
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -123,11 +196,31 @@ def io_workload(tasks: int, duration_ms: int, workers: int = 4, method: str = "s
     return Workload(f"io-threads-vs-processes {duration_ms}ms", "io-threads-vs-processes", params, code)
 
 
+def asyncio_workloads(quick: bool) -> list[Workload]:
+    """asyncio-gather, asyncio-blocked-loop and asyncio-queue (fixed), each run bare with asyncio.run."""
+    tasks, ms = (2, 10) if quick else (10, 100)
+    gather = Workload(f"asyncio-gather {tasks}x{ms}ms", "asyncio-gather",
+                      {"tasks": tasks, "duration_ms": ms, "workers": 4},
+                      GATHER_BARE.format(duration=ms / 1000, tasks=tasks, workers=4, mark=MARK))
+    block_ms, tick_ms = (50, 10) if quick else (300, 20)
+    blocked = Workload(f"asyncio-blocked-loop {block_ms}ms", "asyncio-blocked-loop",
+                       {"variant": "blocked", "call": "time.sleep", "block_ms": block_ms, "tickers": 3,
+                        "tick_ms": tick_ms},
+                       BLOCKED_BARE.format(tickers=3, tick=tick_ms / 1000, block=block_ms / 1000, mark=MARK))
+    items, process_ms = (4, 1) if quick else (50, 10)
+    queue = Workload(f"asyncio-queue {items} items", "asyncio-queue",
+                     {"variant": "fixed", "workers": 3, "items": items, "maxsize": 5, "produce_delay_ms": 10,
+                      "process_ms": process_ms},
+                     QUEUE_BARE.format(workers=3, items=items, maxsize=5, delay=0.01, process=process_ms / 1000,
+                                       mark=MARK))
+    return [gather, blocked, queue]
+
+
 def workloads(quick: bool) -> list[Workload]:
     if quick:
         # fork, not spawn: starting interpreters would take most of the few seconds allowed
         return [counter_workload("race-counter", "call", 20_000), counter_workload("lock-counter", "call", 5_000),
-                cpu_workload(15, 2, "fork"), io_workload(2, 10, 2, "fork")]
+                cpu_workload(15, 2, "fork"), io_workload(2, 10, 2, "fork"), *asyncio_workloads(quick)]
     return [
         counter_workload("race-counter", "none", 1_000_000),
         counter_workload("race-counter", "call", 1_000_000),
@@ -136,6 +229,7 @@ def workloads(quick: bool) -> list[Workload]:
         cpu_workload(22, 5),  # fib(22) .. fib(26): VizTracer records every call, millions of them
         cpu_workload(30, 5, traced_too=False),  # the experiment's defaults: fib(30) .. fib(34), about 9 s a run
         io_workload(10, 100),  # the tutorial's 10 sleeps on 4 workers, 100 ms each instead of 1 s
+        *asyncio_workloads(quick),
     ]
 
 
@@ -155,6 +249,32 @@ t2 = time.thread_time_ns()
 print((t1 - t0) / n, (t2 - t1) / n)
 """
 
+# What a task lane costs per step the loop gives a task: tasks that only await asyncio.sleep(0), each
+# step a run span and a wait span (experiments/recorder.py: Stepped), against the same loop bare.
+STEP_COST = """
+import asyncio, os, statistics, time
+from experiments.recorder import Recorder, TaskLanes
+rec = Recorder(os.open(os.devnull, os.O_WRONLY), flush_interval_s=0.02)
+async def spin(n):
+    for _ in range(n):
+        await asyncio.sleep(0)
+async def main(tasks, n):
+    await asyncio.gather(*(spin(n) for _ in range(tasks)))
+def steps(recorded, tasks, n):
+    loop = asyncio.new_event_loop()
+    if recorded:
+        TaskLanes(rec, loop).install()
+    t = time.thread_time_ns()
+    loop.run_until_complete(main(tasks, n))
+    spent = time.thread_time_ns() - t
+    loop.close()
+    return spent / (tasks * n)
+times = {{"bare": [], "recorded": []}}
+for _ in range({repeat}):
+    for kind in times:
+        times[kind].append(steps(kind == "recorded", 10, {n}))
+print(statistics.median(times["bare"]), statistics.median(times["recorded"]))
+"""
 
 # CPU time, not wall time, so that other processes on the machine do not count.
 LOCK_COST = """
@@ -254,6 +374,11 @@ def main(argv: list[str] | None = None) -> None:
     plain, recorded = map(float, python(LOCK_COST.format(n=n, repeat=max(3, 3 * args.repeat))).split())
     print(f"uncontended `with lock: counter += 1`, CPU time per iteration (median of {max(3, 3 * args.repeat)} x {n}): "
           f"threading.Lock {plain:.0f} ns, rec.Lock {recorded:.0f} ns, ratio {recorded / plain:.3f}")
+    n = 200 if args.quick else 5_000
+    bare_step, recorded_step = map(float, python(STEP_COST.format(n=n, repeat=max(3, args.repeat))).split())
+    print(f"asyncio step (10 tasks x {n} `await asyncio.sleep(0)`), loop thread's CPU time per step (median of "
+          f"{max(3, args.repeat)}): bare {bare_step / 1000:.1f} us, with task lanes {recorded_step / 1000:.1f} us "
+          f"(+{(recorded_step - bare_step) / 1000:.1f} us, events encoded by the flusher thread not counted)")
     n = 20_000 if args.quick else 200_000
     costs = [tuple(map(float, python(EVENT_COST.format(n=n)).split())) for _ in range(args.repeat)]
     hot = statistics.median(c[0] for c in costs)

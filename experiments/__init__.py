@@ -37,6 +37,9 @@ MODULES = (  # in the tutorial's order
     "experiments.mp_queue",
     "experiments.mp_pipe",
     "experiments.manager_dict",
+    "experiments.asyncio_gather",
+    "experiments.asyncio_blocked_loop",
+    "experiments.asyncio_queue",
 )
 # The tutorial's sections, in its order, each with its experiments: the home page groups them so.
 SECTIONS = (
@@ -49,4 +52,6 @@ SECTIONS = (
     ("Comparing threads and processes", ("experiments.cpu_threads_vs_processes", "experiments.io_threads_vs_processes")),
     ("Process programming", ("experiments.fork", "experiments.process_pool_starmap")),
     ("Process communication", ("experiments.mp_queue", "experiments.mp_pipe", "experiments.manager_dict")),
+    ("Beyond the tutorial: asyncio", ("experiments.asyncio_gather", "experiments.asyncio_blocked_loop",
+                                      "experiments.asyncio_queue")),
 )

@@ -23,6 +23,7 @@ Stdlib only, Python 3.9+: this module runs inside every interpreter under test.
 from __future__ import annotations
 
 import collections
+import collections.abc
 import io
 import json
 import multiprocessing.util
@@ -38,7 +39,9 @@ from typing import Any, Callable, Iterator
 FORMAT = 1
 # Event kinds on the wire (arrays, to keep encoding and parsing cheap):
 #   ["H", ts, lane, info]                  header: python, pid, experiment, params
-#   ["L", ts, lane, info]                  a lane (worker) appears: pid, tid, thread name
+#   ["L", ts, lane, info]                  a lane (worker) appears: pid, tid, thread name; an asyncio task's
+#                                          lane has no tid (its loop's thread is on the CPU for it), but
+#                                          "task": its name and "loop": the lane of its loop's thread
 #   ["B", ts, lane, name, category]        a span begins on the lane
 #   ["E", ts, lane]                        the lane's innermost open span ends
 #   ["I", ts, lane, name, category]        an instant (a print, a notify, a result received)
@@ -290,6 +293,44 @@ class Recorder:
         self.end()
         return True
 
+    # -- asyncio tasks ------------------------------------------------------------------------
+
+    def asyncio_run(self, main: Any, eager: bool = False) -> Any:
+        """`asyncio.run(main)`, with a lane per task (TaskLanes); `eager`: tasks start eagerly (3.12+)."""
+        import asyncio
+
+        loop = asyncio.new_event_loop()
+        lanes = TaskLanes(self, loop, eager)
+        lanes.install()
+        try:
+            asyncio.set_event_loop(loop)
+            return loop.run_until_complete(loop.create_task(main, name=f"{_name_of(main)}()"))
+        finally:  # as asyncio.run ends: cancel what is left, close async generators and the default executor
+            lanes.uninstall()  # the tasks that close the loop down are asyncio's, not the experiment's
+            try:
+                left = [task for task in asyncio.all_tasks(loop) if not task.done()]
+                for task in left:
+                    task.cancel()
+                if left:
+                    loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+
+    def task_lane(self, name: str, loop_lane: str) -> str:
+        """Declare the lane of an asyncio task called `name`, run by the thread whose lane is `loop_lane`."""
+        label, n = name, 2
+        with self._labels_lock:
+            while label in self._labels:
+                label, n = f"{name} #{n}", n + 1
+            self._labels.add(label)
+        info = {"pid": os.getpid(), "task": name, "loop": loop_lane, "thread": threading.current_thread().name,
+                "process": multiprocessing.current_process().name}
+        self._emit(("L", now(), label, info))
+        return label
+
     # -- writing ------------------------------------------------------------------------------
 
     def _emit(self, event: tuple) -> None:
@@ -457,6 +498,180 @@ def _tell_how_children_end() -> None:
 
     poll.tells_how_children_end = True  # type: ignore[attr-defined]  # a mark on the function: installed
     popen_fork.Popen.poll = poll  # type: ignore[method-assign]
+
+
+def _name_of(coro: Any) -> str:
+    return str(getattr(coro, "__qualname__", None) or type(coro).__name__)[:MAX_TEXT]
+
+
+class TaskLanes:
+    """One lane per asyncio task of `loop`, and the loop's own lane for its plain callbacks.
+
+    The least code in the loop: each task's coroutine is wrapped (Stepped) so that every step the
+    loop gives the task is a run span on the task's lane, and the time between two steps a wait span
+    named after what the task awaits. The loop's thread keeps its own lane (the one it had): the
+    kernel's on-CPU strip of that thread is drawn there, under the task lanes, as the tasks have no
+    thread of their own. Callbacks that are not a task's step (a sleep's timer, a future's
+    done-callback, a thread handing a result back) are drawn as run spans on that lane.
+
+    `loop.create_task` is replaced rather than `set_task_factory` used: a task factory is not told
+    the task's name, which create_task sets only after the factory returns, after an eager task
+    (3.12+) has already run its first step. Everything that makes tasks (asyncio.create_task,
+    gather, TaskGroup, ensure_future, run_until_complete) goes through loop.create_task.
+    """
+
+    def __init__(self, recorder: Recorder, loop: Any, eager: bool = False):
+        import asyncio
+
+        self.recorder = recorder
+        self.loop = loop
+        self.eager = eager and sys.version_info >= (3, 12)
+        self.lane = recorder.lane()  # the loop's thread's lane: the loop's own
+        self._Task = asyncio.Task
+        self._make_task = loop.create_task
+
+    def install(self) -> None:
+        loop = self.loop
+        loop.create_task = self.create_task
+        # call_later goes through call_at; Future and Task (in C too) call loop.call_soon by name.
+        for method in ("call_soon", "call_soon_threadsafe", "call_at"):
+            setattr(loop, method, self._drawing(getattr(loop, method), method == "call_at"))
+
+    def uninstall(self) -> None:
+        for method in ("create_task", "call_soon", "call_soon_threadsafe", "call_at"):
+            self.loop.__dict__.pop(method, None)
+
+    def create_task(self, coro: Any, *, name: str | None = None, context: Any = None) -> Any:
+        stepped = Stepped(coro, self.recorder, self.lane, name)
+        kwargs: dict[str, Any] = {"loop": self.loop, "name": name}
+        if context is not None:
+            kwargs["context"] = context
+        if self.eager:
+            kwargs["eager_start"] = True
+        return self._Task(stepped, **kwargs)
+
+    def _drawing(self, schedule: Callable[..., Any], timed: bool) -> Callable[..., Any]:
+        recorder, lane, Task = self.recorder, self.lane, self._Task
+
+        def plain(callback: Callable[..., Any]) -> Callable[..., Any]:
+            if isinstance(getattr(callback, "__self__", None), Task):
+                return callback  # a task's step (or wake-up): drawn on the task's lane by Stepped
+            name = str(getattr(callback, "__name__", None) or type(callback).__name__)
+            queue = recorder._queue
+
+            def drawn(*args: Any) -> Any:
+                queue.append(("B", now(), lane, name, "run"))
+                try:
+                    return callback(*args)
+                finally:
+                    queue.append(("E", now(), lane))
+            return drawn
+
+        if timed:
+            return lambda when, callback, *args, **kw: schedule(when, plain(callback), *args, **kw)
+        return lambda callback, *args, **kw: schedule(plain(callback), *args, **kw)
+
+
+_ASYNCIO_DIR = os.path.join(os.path.dirname(os.__file__), "asyncio", "")  # where asyncio's coroutines are
+
+
+def awaited(coro: Any, yielded: Any) -> tuple[str, str]:
+    """What a task whose coroutine `coro` just yielded `yielded` waits for: (span name, category).
+
+    The innermost coroutine the task is in, if asyncio's own ("sleep", "Queue.get", "Lock.acquire",
+    "to_thread", "wait_for"); else what it yielded: a task (by name), a gather, a future (one a thread
+    will complete, from run_in_executor)."""
+    inner = None
+    obj = getattr(coro, "cr_await", None)
+    while obj is not None and hasattr(obj, "cr_code"):
+        inner, obj = obj, obj.cr_await
+    if inner is not None and inner.cr_code.co_filename.startswith(_ASYNCIO_DIR):
+        what = str(inner.__qualname__)
+        if what == "sleep":
+            delay = inner.cr_frame.f_locals.get("delay") if inner.cr_frame is not None else None
+            return f"await sleep({delay})", "sleep"
+        return f"await {what}", "wait"
+    if yielded is None:  # a bare yield: asyncio.sleep(0) gives the loop one turn
+        return "await sleep(0)", "sleep"
+    get_name = getattr(yielded, "get_name", None)
+    if get_name is not None:
+        return f"await {get_name()}"[:MAX_TEXT], "wait"
+    kind = type(yielded).__name__
+    return ("await gather" if kind == "_GatheringFuture" else f"await {kind.lstrip('_')}"), "wait"
+
+
+class Stepped(collections.abc.Coroutine):
+    """A task's coroutine as the loop steps it: each step a run span on the task's lane, each
+    suspension a wait span named after what it awaits, until the next step. While a step runs, the
+    recorder's calls made by the task (a print, a blocking call it draws) go to the task's lane.
+
+    Per step: two clock reads and four tuples on the deque; the name of the wait costs a walk
+    down the awaited coroutines (one or two)."""
+
+    __slots__ = ("coro", "recorder", "loop_lane", "name", "lane", "waiting", "__weakref__")
+
+    def __init__(self, coro: Any, recorder: Recorder, loop_lane: str, name: str | None):
+        self.coro = coro
+        self.recorder = recorder
+        self.loop_lane = loop_lane
+        self.name = name
+        self.lane: str | None = None
+        self.waiting = False
+
+    def send(self, value: Any) -> Any:
+        return self._step(self.coro.send, value)
+
+    def throw(self, *exc: Any) -> Any:
+        return self._step(self.coro.throw, *exc)
+
+    def close(self) -> None:
+        self.coro.close()
+        if self.waiting and self.lane is not None:
+            self.recorder._queue.append(("E", now(), self.lane))
+            self.waiting = False
+
+    def __await__(self) -> Any:
+        return self.coro.__await__()
+
+    def __getattr__(self, name: str) -> Any:
+        # What introspection asks of a task's coroutine (cr_frame, cr_await, __qualname__: a task's repr,
+        # print_stack) is the wrapped coroutine's.
+        if name == "coro":
+            raise AttributeError(name)
+        return getattr(self.coro, name)
+
+    def _step(self, step: Callable[..., Any], *args: Any) -> Any:
+        rec = self.recorder
+        lane = self.lane
+        if lane is None:  # on its first step the task has its name, even an eager one
+            import asyncio
+
+            task = asyncio.current_task()
+            name = self.name or (task.get_name() if task is not None else _name_of(self.coro))
+            lane = self.lane = rec.task_lane(name, self.loop_lane)
+        queue, local = rec._queue, rec._local
+        start = now()
+        if self.waiting:
+            queue.append(("E", start, lane))
+        queue.append(("B", start, lane, _name_of(self.coro), "run"))
+        caller = local.lane  # the loop's lane; an eager task's creator's, if this is its first step
+        local.lane = lane
+        try:
+            yielded = step(*args)
+        except BaseException:  # StopIteration: the task is done
+            self.waiting = False
+            queue.append(("E", now(), lane))
+            raise
+        finally:
+            local.lane = caller
+        what, category = awaited(self.coro, yielded)
+        end = now()
+        queue.append(("E", end, lane))
+        queue.append(("B", end, lane, what, category))
+        self.waiting = True
+        if len(queue) > rec._high_water:
+            rec.flush()
+        return yielded
 
 
 class traced:

@@ -199,3 +199,45 @@ def test_a_contended_recorded_lock_draws_the_wait_on_the_waiting_lane(gil, monke
     assert [e.worker for e in waits] == ["waiter"]
     end = next(e for e in events if e.kind == "end" and e.worker == "waiter")
     assert end.ts_ns - waits[0].ts_ns >= 15_000_000
+
+
+def test_each_task_gets_a_lane_and_its_waits_are_named_after_what_it_awaits():
+    events = run_script("""
+import asyncio, threading, time
+from experiments.recorder import attach
+rec = attach(1)
+async def sleeper():
+    await asyncio.sleep(0.01)
+async def getter(queue):
+    await queue.get()
+async def locker(lock):
+    async with lock:
+        print("got the lock")
+async def threaded():
+    await asyncio.get_running_loop().run_in_executor(None, time.sleep, 0.01)
+async def main():
+    queue, lock = asyncio.Queue(), asyncio.Lock()
+    await lock.acquire()
+    tasks = [asyncio.create_task(sleeper(), name="sleeper"), asyncio.create_task(getter(queue), name="getter"),
+             asyncio.create_task(locker(lock), name="locker"), asyncio.create_task(threaded(), name="threaded")]
+    await asyncio.sleep(0.02)
+    queue.put_nowait(1)
+    lock.release()
+    await asyncio.gather(*tasks)
+rec.asyncio_run(main())
+rec.close()
+""")
+    waits = {}
+    for e in events:
+        if e.kind == "begin" and e.category in ("wait", "sleep"):
+            waits.setdefault(e.worker, []).append(e.name)
+    assert waits["sleeper"] == ["await sleep(0.01)"]
+    assert waits["getter"] == ["await Queue.get"]
+    assert waits["locker"] == ["await Lock.acquire"]
+    assert waits["threaded"] == ["await Future"]  # the future a thread of the loop's pool completes
+    assert waits["main()"][-1] == "await gather"
+    lanes = {e.worker: e.value for e in events if e.kind == "lane"}
+    assert lanes["locker"]["loop"] == "main" and "tid" not in lanes["locker"] and "tid" in lanes["main"]
+    # a task's print lands on its own lane, the loop's plain callbacks (a sleep's timer) on the loop's
+    assert [e.worker for e in events if e.kind == "instant" and e.name == "got the lock"] == ["locker"]
+    assert "_set_result_unless_cancelled" in {e.name for e in events if e.kind == "begin" and e.worker == "main"}
