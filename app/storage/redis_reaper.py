@@ -8,7 +8,8 @@ writes the run's end (state document and stream entry, its open spans cut where 
 never run again: its student sees it interrupted, as after the embedded server's restart, and may run it
 again. Its runner died with the node (its lifeline, experiments/lifeline.py).
 
-The nodes call it before they take a job; the web replicas will call it periodically (issue 15).
+The nodes call it before they take a job (app/running/node.py); the web replicas every third of the
+heartbeat's TTL (`reap_for_replica`, app/running/execute_on_nodes.py).
 """
 from __future__ import annotations
 
@@ -44,6 +45,15 @@ async def reap(redis: Redis, ttl_s: float, reaper: str = "reaper") -> list[str]:
         if not is_alive:  # its entries are claimed: it is gone from the group
             await redis.xgroup_delconsumer(RUNS, GROUP, node)
     await _forget_silent_nodes(redis)
+    return ended
+
+
+async def reap_for_replica(redis: Redis, ttl_s: float, name: str) -> list[str]:
+    """`reap` as the web replica `name`: the entries it claimed are acknowledged, so it leaves the nodes'
+    group with nothing pending."""
+    ended = await reap(redis, ttl_s, reaper=name)
+    if ended:
+        await redis.xgroup_delconsumer(RUNS, GROUP, name)
     return ended
 
 
