@@ -18,7 +18,7 @@ from app.model.experiments import Experiment
 from app.running.admission import Admission
 from app.running.execute_here import ExecuteHere
 from app.running.execute_on_nodes import ExecuteOnNodes
-from app.running.limits import Rates
+from app.running.limits import MemoryRates, Rates
 from app.running.node_queue import NodeQueue
 from app.running.pythons import Interpreter
 from app.running.ratelimit import Guesses, MemoryGuesses
@@ -45,9 +45,9 @@ class Engine:
     sweeps: SweepStorage
     queue: Queue[str]
     execution: Execution
-    rates: Rates | None = None  # the fair-use windows (None: this process's, app/running/limits.py)
+    rates: Rates  # the fair-use windows (app/running/limits.py)
+    secret: Callable[[], Awaitable[bytes]]  # the key that signs client cookies (app/storage/lab_secret.py)
     pin: Pin = field(default_factory=MemoryPin)  # the run the teacher pinned to every home page
-    secret: Callable[[], Awaitable[bytes]] | None = None  # the key that signs client cookies (app/storage/lab_secret.py)
     guesses: Guesses = field(default_factory=MemoryGuesses)  # wrong admin tokens per address (app/web/auth.py)
 
 
@@ -59,7 +59,7 @@ def embedded(settings: Settings, experiments: dict[str, Experiment], interpreter
         return await asyncio.to_thread(file_secret, secret_file(settings.database))
 
     return Engine(store, SweepStore(store.db), Admission(settings.max_concurrent_runs), ExecuteHere(settings, interpreters),
-                  secret=secret)
+                  MemoryRates(settings), secret)
 
 
 def distributed(settings: Settings, experiments: dict[str, Experiment], redis: Redis) -> Engine:
@@ -68,4 +68,4 @@ def distributed(settings: Settings, experiments: dict[str, Experiment], redis: R
     store = RedisRunStore(redis, experiments, writer=writer)
     execution = ExecuteOnNodes(store, settings.node_ttl_s, f"web-{socket.gethostname()}-{os.getpid()}")
     return Engine(store, RedisSweeps(redis, writer), NodeQueue(store), execution, RedisRates(redis, settings),
-                  RedisPin(redis), lambda: redis_secret(redis), RedisGuesses(redis))
+                  lambda: redis_secret(redis), RedisPin(redis), RedisGuesses(redis))

@@ -47,11 +47,11 @@ HTMX = {
 }
 
 
-async def client_key(settings: Settings, engine: engines.Engine) -> bytes | None:
+async def client_key(settings: Settings, engine: engines.Engine) -> bytes:
     """The key client cookies are signed with: LAB_SECRET, else the one the lab keeps (app/storage/lab_secret.py)."""
     if settings.secret is not None:
         return settings.secret.get_secret_value().encode()
-    return await engine.secret() if engine.secret is not None else None
+    return await engine.secret()
 
 
 def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODULES) -> FastAPI:
