@@ -51,15 +51,16 @@ class Engine:
     guesses: Guesses = field(default_factory=MemoryGuesses)  # wrong admin tokens per address (app/web/auth.py)
 
 
-def embedded(settings: Settings, experiments: dict[str, Experiment], interpreters: tuple[Interpreter, ...] = ()) -> Engine:
+def embedded(settings: Settings, experiments: dict[str, Experiment],
+             interpreters: tuple[Interpreter, ...] = ()) -> Engine:
     """One process: SQLite, a FIFO queue in memory, runs executed here (on `interpreters`, app/running/pythons.py)."""
     store = RunStore(settings.database, experiments, int(settings.max_log_mb * 1_000_000))
 
     async def secret() -> bytes:
         return await asyncio.to_thread(file_secret, secret_file(settings.database))
 
-    return Engine(store, SweepStore(store.db), Admission(settings.max_concurrent_runs), ExecuteHere(settings, interpreters),
-                  MemoryRates(settings), secret)
+    return Engine(store, SweepStore(store.db), Admission(settings.max_concurrent_runs),
+                  ExecuteHere(settings, interpreters), MemoryRates(settings), secret)
 
 
 def distributed(settings: Settings, experiments: dict[str, Experiment], redis: Redis) -> Engine:

@@ -228,7 +228,8 @@ class Lab:
         run = live.run
         try:
             await live.admitted.wait()
-            if run.finished or self._stopping:  # cancelled while it waited, or ended on a node; or never started: it stays queued
+            # cancelled while it waited, or ended on a node; or never started here: it stays queued
+            if run.finished or self._stopping:
                 return
             run.place = None
             self._executing[run.id] = live
