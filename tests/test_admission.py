@@ -3,8 +3,15 @@ from __future__ import annotations
 
 from collections import deque
 
-from app.model.runs import Place, ordinal
+from redis.asyncio import Redis
+
+from app.model.runs import ordinal
 from app.running.admission import Admission
+from app.running.execute_here import ExecuteHere
+from app.running.execute_on_nodes import ExecuteOnNodes
+from app.storage.redis_formats import InFlight
+from app.storage.redis_store import RedisRunStore
+from tests.helpers import make_settings
 
 
 def test_runs_that_do_not_measure_time_share_up_to_the_limit():
@@ -63,11 +70,17 @@ def test_removing_the_blocking_head_lets_the_next_one_start():
     assert a.admit() == ["y"]
 
 
-def test_place_in_words():
-    assert Place(3, 2).words == "3rd in line, 2 runs ahead of it executing"
-    assert Place(1, 1).words == "1st in line, 1 run ahead of it executing"
-    assert Place(1, 0, nodes=2).words == "1st in line, 0 runs ahead of it executing"
-    assert Place(2, 0, nodes=0).words == "2nd in line, and no runner node is up: it starts once one is"
+def test_place_in_words_says_what_a_queued_run_waits_for_where_it_executes():
+    here = ExecuteHere(make_settings())
+    assert here.place(3, 2).words == "3rd in line, 2 runs ahead of it executing"
+    assert here.place(1, 1).words == "1st in line, 1 run ahead of it executing"
+    store = RedisRunStore(Redis(), {})  # a client made without a server: nothing here connects
+    nodes = ExecuteOnNodes(store, node_ttl_s=3, name="web-test")
+    store.in_flight = InFlight(nodes=2)
+    assert nodes.place(1, 0).words == "1st in line, 0 runs ahead of it executing"
+    store.in_flight = InFlight(nodes=0)
+    assert nodes.place(2, 0).words == "2nd in line, and no runner node is up: it starts once one is"
+    assert nodes.place(2, 0).position == 2
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
 

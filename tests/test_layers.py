@@ -1,5 +1,5 @@
-"""The layers of app/ import only downwards, storage never imports drawing, and the experiments never import
-the app: the import-linter contracts in pyproject.toml, checked on the code as it is."""
+"""The layers of app/ import only downwards, storage never imports drawing, only storage imports redis, and the
+experiments never import the app: the import-linter contracts in pyproject.toml, each checked on the code as it is."""
 from __future__ import annotations
 
 import subprocess
@@ -13,4 +13,5 @@ def test_the_import_contracts_are_kept():
     lint = Path(sys.executable).parent / "lint-imports"
     checked = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]
-    assert "Contracts: 3 kept, 0 broken." in checked.stdout
+    contracts = (ROOT / "pyproject.toml").read_text().count("[[tool.importlinter.contracts]]")
+    assert contracts >= 3 and f"Contracts: {contracts} kept, 0 broken." in checked.stdout

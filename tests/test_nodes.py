@@ -21,7 +21,7 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from app.model.status import FINISHED
-from app.running.reaper import reap
+from app.storage.redis_reaper import reap
 from app.storage import redis_formats as formats
 from app.storage import snapshots
 from app.storage.redis_formats import GROUP, RUNS, Job

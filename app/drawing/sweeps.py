@@ -28,8 +28,6 @@ from typing import Any, Mapping, Sequence
 
 from app.drawing.result_words import LABELS, number
 from app.model.status import Status, status_words
-# Re-exported for app/running/lab.py (issue-25a's to change) until it imports them from app.model.sweeps.
-from app.model.sweeps import Point as Point, Sweep as Sweep
 from app.model.sweeps import X
 
 TASKS = "tasks"

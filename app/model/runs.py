@@ -208,15 +208,13 @@ def ordinal(n: int) -> str:
 
 @dataclass(frozen=True)
 class Place:
-    """Where a queued run stands: its 1-based position and how many runs execute meanwhile."""
+    """Where a queued run stands: its 1-based position, in words for its page. Who executes the runs words it
+    (app/running/seams.py Execution.place): only they know what it waits for."""
 
     position: int
-    executing: int
-    nodes: int | None = None  # runner nodes up (a distributed lab); None: runs execute in this process
+    words: str
 
-    @property
-    def words(self) -> str:
-        if self.nodes == 0:
-            return f"{ordinal(self.position)} in line, and no runner node is up: it starts once one is"
-        runs = "run" if self.executing == 1 else "runs"
-        return f"{ordinal(self.position)} in line, {self.executing} {runs} ahead of it executing"
+
+def in_line(position: int, executing: int) -> str:
+    runs = "run" if executing == 1 else "runs"
+    return f"{ordinal(position)} in line, {executing} {runs} ahead of it executing"

@@ -20,7 +20,6 @@ class Admission(Generic[Key]):
     queue: deque[Key] = field(default_factory=deque)
     executing: dict[Key, bool] = field(default_factory=dict)  # key → measures time
     _alone: dict[Key, bool] = field(default_factory=dict)  # queued key → measures time
-    nodes: None = None  # runs execute in this process, on no runner node
 
     def enqueue(self, key: Key, measures_time: bool) -> None:
         self.queue.append(key)

@@ -4,22 +4,25 @@ cancel them, stop them all.
 A run started here is a LiveRun until it has ended and its last frame is out: the one place that holds it
 with its live feed and its admission. Which live runs are queued or executing is the queue's to say.
 
-Where runs are kept and who executes them is the engine's (app/running/engines.py): this process, or the
-runner nodes of a distributed lab. There a run another replica started is live here too, once anyone asks
-for its feed: its mirror (app/storage/redis_store.py) is drawn as a local run is."""
+Where runs are kept and where they execute is the engine's (app/running/engines.py), chosen once: this
+process, or the runner nodes of a distributed lab (the Execution seam, app/running/seams.py). Every run
+started here takes the same path: queued, live, handed to the execution once the queue admits it, and its
+execution here waits no more once it ended, however it ended. In a distributed lab a run another replica
+started is live here too, once anyone asks for its feed: its mirror (app/storage/redis_store.py) is drawn
+as a local run is."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.drawing.broadcast import Broadcast
 from app.drawing.render import Renderer
 from app.drawing.seams import LiveFeed
-from app.drawing.sweeps import Point, Sweep
+from app.model.sweeps import Point, Sweep
 from app.model.experiments import Experiment
 from app.model.runs import Place, Run
 from app.model.status import Status
@@ -27,7 +30,6 @@ from app.running.engines import Engine, embedded
 from app.running.limits import Client, Limits, Load, Refusal
 from app.running.pythons import Interpreter
 from app.running.retention import retain
-from app.running.supervisor import execute_or_fail
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ class LiveRun:
     run: Run
     feed: LiveFeed  # its frames for the viewers of its page
     admitted: asyncio.Event = field(default_factory=asyncio.Event)  # set once it may start, or was cancelled waiting
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)  # its feed, and its execution here if any
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)  # its feed, and its execution
 
 
 class Lab:
@@ -50,17 +52,17 @@ class Lab:
         self.interpreters = interpreters  # what a run's `python` param may choose (app/running/pythons.py)
         self.experiments = experiments
         self.renderer = renderer
-        self.engine = engine or embedded(settings, experiments)
+        self.engine = engine or embedded(settings, experiments, interpreters)
         self.store, self.sweeps, self.admission = self.engine.store, self.engine.sweeps, self.engine.queue
+        self.execution = self.engine.execution
         self._live: dict[str, LiveRun] = {}  # by run id: added in start() or feed(), removed in _live_through()
+        self._executing: dict[str, LiveRun] = {}  # by run id: handed to the execution, which has not returned yet
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._retention: asyncio.Task[None] | None = None
         self.limits = Limits(settings, rates=self.engine.rates)
         self._admitting = asyncio.Lock()  # one request at a time from its limits to its runs queued
-        self.warm_runner = self.engine.runner
-        if self.warm_runner is not None:
-            self.warm_runner.start_next()  # the first run's runner
+        self.execution.ready()  # for the first run
 
     async def open(self) -> None:
         """Ready to serve: the stores opened (runs the last server left running are marked interrupted, runs it
@@ -71,15 +73,13 @@ class Lab:
             self._retention = asyncio.create_task(retain(self.settings.retain_days, self.store, self.sweeps))
         for run in left_queued:
             self._queue_again(run)
-        for work in self.engine.background:
-            self._spawn(work())
-        if self.engine.queue_moved is not None:
-            self._spawn(self._tell_places(self.engine.queue_moved))
+        self._spawn(self.execution.serve())
+        self._spawn(self._tell_places())
 
-    async def _tell_places(self, queue_moved: Callable[[], Awaitable[None]]) -> None:
+    async def _tell_places(self) -> None:
         """Runs queued elsewhere, or taken by a node, move the line: each queued run is told where it stands."""
         while True:
-            await queue_moved()
+            await self.execution.moved()
             self._admit()
 
     async def request(self, experiment: Experiment, params: dict[str, Any], client: Client, admin: bool = False) -> Run | Refusal:
@@ -126,8 +126,7 @@ class Lab:
         live = self._go_live(run)
         self.admission.enqueue(run.id, run.experiment.measures_time)
         self._admit()
-        if self.warm_runner is not None:
-            live.tasks.append(self._spawn(self._execute(live)))
+        live.tasks.append(self._spawn(self._execute(live)))
 
     def _queue_again(self, run: Run) -> None:
         """A run the last server left queued (it never started): queued again, live, so a page still open on
@@ -164,6 +163,8 @@ class Lab:
             log.exception("run %s (%s): its live feed failed", live.run.id, live.run.experiment.id)
         finally:
             del self._live[live.run.id]
+            if live.run.finished:  # ended elsewhere (its node ended it, or Redis took it off the queue) or here
+                live.admitted.set()  # its execution waits no more
 
     def feed(self, run_id: str) -> LiveFeed | None:
         """A live run's feed; None once a finished run's last frame is out (or it is not in flight). A run
@@ -183,7 +184,7 @@ class Lab:
 
     def place(self, run: Run) -> Place | None:
         position = self.position(run)
-        return None if position is None else Place(position, len(self.admission.executing), self.admission.nodes)
+        return None if position is None else self.execution.place(position, len(self.admission.executing))
 
     @property
     def queued(self) -> int:
@@ -216,9 +217,7 @@ class Lab:
             if live is not None:  # gone only if its feed failed: its execution still waits for this
                 live.admitted.set()
         executing = [self._live[run_id].run for run_id in self.admission.executing if run_id in self._live]
-        if self.warm_runner is not None:  # a node runs one run at a time: nothing beside it
-            for run in executing:
-                run.ran_beside(len(executing) - 1)
+        self.execution.executing_together(executing)
         for run_id in self.admission.queue:
             queued = self.store.get(run_id)
             if queued is not None and queued.place != (place := self.place(queued)):
@@ -229,31 +228,32 @@ class Lab:
         run = live.run
         try:
             await live.admitted.wait()
-            if run.finished or self._stopping:  # cancelled while it waited; or never started: it stays queued
+            # cancelled while it waited, or ended on a node; or never started here: it stays queued
+            if run.finished or self._stopping:
                 return
             run.place = None
-            assert self.warm_runner is not None  # only runs executed here get here
-            await execute_or_fail(run, self.settings, self.warm_runner, self.interpreters)
+            self._executing[run.id] = live
+            await self.execution.execute(run)
         finally:
+            self._executing.pop(run.id, None)
             self.admission.finish(run.id)
-            if not self._stopping and self.warm_runner is not None:
-                self.warm_runner.start_next()  # now, not as the next run starts: see app/running/runners.py
+            if not self._stopping:
+                self.execution.ready()  # for the next run, now it ended
             self._admit()
 
     async def cancel(self, run: Run) -> None:
-        if self.engine.stop_elsewhere is not None:  # a node runs it, or will: it is asked to stop it
-            await self.engine.stop_elsewhere(run)
-            return
-        if run.status == Status.QUEUED:
-            if self.admission.position(run.id) is not None:  # still in the queue (not admitted, about to start)
-                self.admission.remove(run.id)  # counts no more against its client's limit, at once
-            run.place = None
-            run.finish(run.stop_as, "cancelled while queued" if run.stop_as == Status.CANCELLED else "the server stopped before it started")
-            live = self._live.get(run.id)
-            if live is not None:
-                live.admitted.set()  # its execution wakes, sees it finished, and ends
-            self._admit()
-        run.cancel_requested.set()
+        await self.execution.stop(run, self._withdraw)
+
+    def _withdraw(self, run: Run) -> None:
+        """A run still queued in the lab's own queue (or admitted, about to start) ends now, having never started."""
+        if self.admission.position(run.id) is not None:  # still in the queue (not admitted, about to start)
+            self.admission.remove(run.id)  # counts no more against its client's limit, at once
+        run.place = None
+        run.finish(run.stop_as, "cancelled while queued" if run.stop_as == Status.CANCELLED else "the server stopped before it started")
+        live = self._live.get(run.id)
+        if live is not None:
+            live.admitted.set()  # its execution wakes, sees it finished, and ends
+        self._admit()
 
     async def shutdown(self) -> None:
         """Stop every run (their process groups are killed) before the server exits; start none. They end
@@ -262,16 +262,16 @@ class Lab:
         self._stopping = True
         if self._retention is not None:
             self._retention.cancel()
-        if self.warm_runner is not None:  # runs executed elsewhere go on, served by the other replicas
-            stopping = [run for run in self._in_flight_runs() if run.status != Status.QUEUED]
-            for run in stopping:  # a run still queued never started: it stays queued, and the next server queues it again
-                run.stop_as = Status.INTERRUPTED
-                await self.cancel(run)
-            ending = [task for run in stopping if (live := self._live.get(run.id)) for task in live.tasks]
-            if ending:
-                await asyncio.wait(ending, timeout=self.settings.cancel_grace_s + 5)
+        # Only runs executing here: a run still queued never started (it stays queued, and the next server queues
+        # it again); runs executed elsewhere go on, served by the other replicas.
+        stopping = [live for live in self._executing.values() if live.run.status != Status.QUEUED]
+        for live in stopping:
+            live.run.stop_as = Status.INTERRUPTED
+            await self.cancel(live.run)
+        ending = [task for live in stopping for task in live.tasks]
+        if ending:
+            await asyncio.wait(ending, timeout=self.settings.cancel_grace_s + 5)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.warm_runner is not None:
-            await self.warm_runner.close()
+        await self.execution.close()

@@ -8,7 +8,7 @@ RedisJournal instead of the SQLite store. Once its end is written, the entry is 
 transaction): the queue holds only runs in flight.
 
 Beside the run, two loops: the heartbeat (`lab:node:{name}`, a TTL of LAB_NODE_TTL_S, refreshed every
-third of it), whose expiry tells the reaper (app/running/reaper.py) the node died, and which notes where the
+third of it), whose expiry tells the reaper (app/storage/redis_reaper.py) the node died, and which notes where the
 run it runs was last seen (`lab:run:{id}:seen`, its monotonic clock); and the cancel watch,
 which looks for the run's cancel request every CANCEL_POLL_S and sets `run.cancel_requested`, as the
 embedded cancel does. SIGTERM (or SIGINT) stops the node as the embedded server's shutdown stops the lab:
@@ -16,6 +16,8 @@ its run ends `interrupted`, its process group killed, and it takes no other.
 
 A job that cannot run (another version, an unknown experiment, params out of bounds) ends its run `failed`,
 saying why; the node goes on.
+
+Its Redis commands are app/storage's (redis_nodes.py, redis_queue.py, redis_reaper.py): this module is the loop.
 """
 from __future__ import annotations
 
@@ -26,21 +28,21 @@ import signal
 import socket
 import time
 
-from redis.asyncio import Redis
-
 from app.model.experiments import Experiment, catalogue
 from app.model.runs import Run
 from app.model.status import Status
 from app.running import pythons
 from app.running.pythons import Interpreter
-from app.running.reaper import reap, reap_own
 from app.running.runners import WarmRunner
 from app.running.supervisor import execute_or_fail
 from app.settings import Settings
 from app.storage import redis_formats as formats
-from app.storage.redis_formats import GROUP, RUNS, Job, JobError, read_job
+from app.storage import redis_nodes
+from app.storage.redis_connection import Redis, connect
+from app.storage.redis_formats import RUNS, Job, JobError, read_job
 from app.storage.redis_journal import RedisJournal
 from app.storage.redis_queue import ack_and_delete, ensure_group, state
+from app.storage.redis_reaper import reap, reap_own
 from experiments.params import ParamError, validate
 
 log = logging.getLogger(__name__)
@@ -72,17 +74,14 @@ class Node:
         try:
             while not self.stopping.is_set():
                 await reap(self.redis, self.settings.node_ttl_s, reaper=self.name)
-                reply = await self.redis.xreadgroup(GROUP, self.name, {RUNS: ">"}, count=1, block=READ_BLOCK_MS)
-                for entry_id, fields in formats.read_entries_of(reply):
+                for entry_id, fields in await redis_nodes.take(self.redis, self.name, READ_BLOCK_MS):
                     await self._take(entry_id, fields)
         finally:
             heartbeat.cancel()
             await self.journal.close()
             await self.warm_runner.close()
             try:
-                await self.redis.delete(formats.node_key(self.name))
-                await self.redis.srem(formats.NODES, self.name)
-                await self.redis.xgroup_delconsumer(RUNS, GROUP, self.name)  # nothing pending: every entry it took is acked
+                await redis_nodes.leave(self.redis, self.name)
             except Exception:  # Redis gone: its heartbeat expires by itself
                 log.warning("node %s: could not take its heartbeat down", self.name, exc_info=True)
 
@@ -102,7 +101,7 @@ class Node:
             run.journal = self.journal
             if self.stopping.is_set():  # taken as SIGTERM came: it never starts
                 run.finish(Status.INTERRUPTED, "the node stopped before it started")
-            elif await self.redis.exists(formats.cancel_key(run.id)):
+            elif await redis_nodes.cancel_requested(self.redis, run.id):
                 run.finish(Status.CANCELLED, "cancelled while queued")
             else:
                 await self._execute(run)
@@ -159,7 +158,7 @@ class Node:
         while not run.cancel_requested.is_set():
             await asyncio.sleep(formats.CANCEL_POLL_S)
             try:
-                if await self.redis.exists(formats.cancel_key(run.id)):
+                if await redis_nodes.cancel_requested(self.redis, run.id):
                     run.cancel_requested.set()  # stop_as is still CANCELLED: the supervisor ends it so
             except Exception:  # Redis unreachable for a moment: look again
                 log.warning("node %s: could not look for a cancel of run %s", self.name, run.id, exc_info=True)
@@ -177,19 +176,14 @@ class Node:
         events are stamped with): a reaper cuts its open spans there if the node dies."""
         run_id = self.run.id if self.run is not None else None
         doc = formats.heartbeat_doc(self.name, socket.gethostname(), os.getpid(), run_id, time.time())
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(formats.node_key(self.name), formats.dumps(doc), px=int(self.settings.node_ttl_s * 1000))
-            pipe.sadd(formats.NODES, self.name)
-            if run_id is not None:
-                pipe.set(formats.seen_key(run_id), str(time.monotonic_ns()), ex=formats.SEEN_TTL_S)
-            await pipe.execute()
+        await redis_nodes.beat(self.redis, self.name, formats.dumps(doc), int(self.settings.node_ttl_s * 1000), run_id)
 
 
 async def work(settings: Settings, name: str, modules: tuple[str, ...]) -> None:
     """Be a node until SIGTERM or SIGINT: the experiments of `modules`, on the interpreters the lab offers."""
     interpreters = await asyncio.to_thread(pythons.offered, settings.python, settings.pythons)
     experiments = catalogue(modules, (pythons.param(interpreters),))
-    redis = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
+    redis = connect(settings.redis_url or "redis://127.0.0.1:6379/0")
     node = Node(redis, settings, experiments, interpreters, name)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -40,10 +40,6 @@ class NodeQueue:
     def queued(self) -> int:
         return len(self.queue)
 
-    @property
-    def nodes(self) -> int | None:
-        return self.store.in_flight.nodes
-
     def enqueue(self, key: str, measures_time: bool) -> None:
         self._mine[key] = measures_time
 

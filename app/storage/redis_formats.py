@@ -81,11 +81,6 @@ from app.model.runs import Run, Truncation
 from app.model.status import Status
 from app.storage.records import placeholder, record_of
 from app.storage.redis_replies import Fields
-# Re-exported for app/running/node.py and reaper.py, which still send their own Redis commands (issue 25
-# moves those into storage/; then they go).
-from app.storage.redis_replies import entries_of as entries_of, members_of as members_of
-from app.storage.redis_replies import pending_of as pending_of, read_entries_of as read_entries_of
-from app.storage.redis_replies import value_of as value_of, values_of as values_of
 
 if TYPE_CHECKING:
     from redis.typing import EncodableT, FieldT

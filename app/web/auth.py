@@ -15,7 +15,6 @@ import hashlib
 import hmac
 
 from fastapi import HTTPException
-from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -23,7 +22,7 @@ from app.running.ratelimit import ADMIN_GUESSES_PER_MINUTE as ADMIN_GUESSES_PER_
 from app.running.ratelimit import Guesses, whole_seconds
 from app.settings import Settings
 from app.web.clients import client_of
-from app.web.errors import ErrorResponse, store_away
+from app.web.errors import STORE_AWAY, ErrorResponse, store_away
 
 ADMIN_COOKIE = "lab_admin"
 
@@ -89,7 +88,7 @@ class AdminTokenMiddleware:
             except HTTPException as throttled:
                 await ErrorResponse({"detail": throttled.detail}, throttled.status_code, throttled.headers)(scope, receive, send)
                 return
-            except RedisError as exc:  # the guesses are in a distributed lab's Redis, away: as a route would answer
+            except STORE_AWAY as exc:  # the guesses are in a distributed lab's Redis, away: as a route would answer
                 await store_away(exc)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

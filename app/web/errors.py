@@ -21,10 +21,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
+
+from app.storage import redis_connection
 
 
 def printable(value: Any) -> Any:
@@ -63,14 +62,18 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 STORE_AWAY_RETRY_S = 5
 
 
-async def _store_away(request: Request, exc: RedisError) -> Response:
+STORE_AWAY = redis_connection.ERRORS  # what the storage layer raises when a distributed lab's Redis is away
+
+
+async def _store_away(request: Request, exc: Exception) -> Response:
     return store_away(exc)
 
 
-def store_away(exc: RedisError) -> Response:
-    """503 with Retry-After: a distributed lab's Redis unreachable (restarting, say) or refusing (full). Also
-    for middleware (app/web/auth.py), which the app's exception handlers do not cover."""
-    why = "is unreachable" if isinstance(exc, (RedisConnectionError, RedisTimeoutError)) else f"refused it ({exc})"
+def store_away(exc: Exception) -> Response:
+    """503 with Retry-After: a distributed lab's Redis unreachable (restarting, say) or refusing (full), as
+    app/storage/redis_connection.py says. Also for middleware (app/web/auth.py), which the app's exception
+    handlers do not cover."""
+    why = redis_connection.why(exc)
     return ErrorResponse({"detail": f"the lab's shared store (Redis) {why}: try again in {STORE_AWAY_RETRY_S} s"},
                          status_code=503, headers={"Retry-After": str(STORE_AWAY_RETRY_S)})
 
@@ -80,4 +83,5 @@ def install(app: FastAPI) -> None:
     # Exception, and a handler of one class (which is all it is ever called with) does not fit the type.
     app.exception_handler(HTTPException)(_http_error)
     app.exception_handler(RequestValidationError)(_validation_error)
-    app.exception_handler(RedisError)(_store_away)
+    for away in STORE_AWAY:
+        app.exception_handler(away)(_store_away)

@@ -20,6 +20,7 @@ from app.running import engines, pythons
 from app.running.lab import Lab
 from app.running.ratelimit import MemoryGuesses
 from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
+from app.storage import redis_connection
 from app.web import api, errors, live, pages, presenter, step_routes, sweep_routes, urls
 from app.web.auth import AdminTokenMiddleware
 from app.web.clients import ClientCookieMiddleware
@@ -47,11 +48,11 @@ HTMX = {
 }
 
 
-async def client_key(settings: Settings, engine: engines.Engine) -> bytes | None:
+async def client_key(settings: Settings, engine: engines.Engine) -> bytes:
     """The key client cookies are signed with: LAB_SECRET, else the one the lab keeps (app/storage/lab_secret.py)."""
     if settings.secret is not None:
         return settings.secret.get_secret_value().encode()
-    return await engine.secret() if engine.secret is not None else None
+    return await engine.secret()
 
 
 def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODULES) -> FastAPI:
@@ -64,8 +65,9 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         interpreters = await asyncio.to_thread(pythons.offered, settings.python, settings.pythons)
         experiments = catalogue(modules, (pythons.param(interpreters),))
-        redis = engines.redis_client(settings) if settings.redis_url else None
-        engine = engines.distributed(settings, experiments, redis) if redis else engines.embedded(settings, experiments)
+        redis = redis_connection.client(settings) if settings.redis_url else None
+        engine = (engines.distributed(settings, experiments, redis) if redis
+                  else engines.embedded(settings, experiments, interpreters))
         lab = app.state.lab = Lab(settings, experiments, renderer, interpreters, engine)
         await lab.open()
         app.state.client_key = await client_key(settings, engine)

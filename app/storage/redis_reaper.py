@@ -8,7 +8,8 @@ writes the run's end (state document and stream entry, its open spans cut where 
 never run again: its student sees it interrupted, as after the embedded server's restart, and may run it
 again. Its runner died with the node (its lifeline, experiments/lifeline.py).
 
-The nodes call it before they take a job; the web replicas will call it periodically (issue 15).
+The nodes call it before they take a job (app/running/node.py); the web replicas every third of the
+heartbeat's TTL (`reap_for_replica`, app/running/execute_on_nodes.py).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from redis.asyncio import Redis
 
 from app.model.status import Status
 from app.storage import redis_formats as formats
+from app.storage import redis_replies as replies
 from app.storage.redis_formats import GROUP, RUNS, JobError, read_job
 from app.storage.redis_queue import ack_and_delete, add_ack_and_delete, state
 
@@ -30,7 +32,7 @@ async def reap(redis: Redis, ttl_s: float, reaper: str = "reaper") -> list[str]:
     """End the runs pending for nodes whose heartbeat expired; the ids of the runs it ended."""
     ended: list[str] = []
     alive: dict[str, bool] = {}
-    for entry_id, node in formats.pending_of(await redis.xpending_range(RUNS, GROUP, min="-", max="+", count=BATCH)):
+    for entry_id, node in replies.pending_of(await redis.xpending_range(RUNS, GROUP, min="-", max="+", count=BATCH)):
         if node not in alive:
             alive[node] = bool(await redis.exists(formats.node_key(node)))
         if alive[node]:
@@ -47,11 +49,20 @@ async def reap(redis: Redis, ttl_s: float, reaper: str = "reaper") -> list[str]:
     return ended
 
 
+async def reap_for_replica(redis: Redis, ttl_s: float, name: str) -> list[str]:
+    """`reap` as the web replica `name`: the entries it claimed are acknowledged, so it leaves the nodes'
+    group with nothing pending."""
+    ended = await reap(redis, ttl_s, reaper=name)
+    if ended:
+        await redis.xgroup_delconsumer(RUNS, GROUP, name)
+    return ended
+
+
 async def _forget_silent_nodes(redis: Redis) -> None:
     """Take the names of nodes whose heartbeat expired (dead, idle or reaped) out of `lab:nodes`."""
-    names = formats.members_of(await redis.smembers(formats.NODES))
+    names = replies.members_of(await redis.smembers(formats.NODES))
     if names:
-        beats = formats.values_of(await redis.mget([formats.node_key(name.decode()) for name in names]))
+        beats = replies.values_of(await redis.mget([formats.node_key(name.decode()) for name in names]))
         silent = [name for name, beat in zip(names, beats) if beat is None]
         if silent:
             await redis.srem(formats.NODES, *silent)
@@ -62,7 +73,7 @@ async def reap_own(redis: Redis, node: str) -> list[str]:
     ended: list[str] = []
     why = f"never ended: its node {node} stopped while it ran (found when the node started again); it is not run again"
     reply = await redis.xpending_range(RUNS, GROUP, min="-", max="+", count=BATCH, consumername=node)
-    for entry_id, _ in formats.pending_of(reply):
+    for entry_id, _ in replies.pending_of(reply):
         run_id = await _claim_and_end(redis, entry_id, node, 0, why)
         if run_id:
             ended.append(run_id)
@@ -73,7 +84,7 @@ async def _claim_and_end(redis: Redis, entry_id: bytes, reaper: str, min_idle_ms
     reply = await redis.xclaim(RUNS, GROUP, reaper, min_idle_time=min_idle_ms, message_ids=[entry_id])
     if not reply:
         return None  # another reaper took it first, or the entry was deleted
-    claimed = formats.entries_of(reply)
+    claimed = replies.entries_of(reply)
     fields = claimed[0][1] if claimed else {}  # none: deleted while pending (Redis < 7 answers nil); acked below
     try:
         job = read_job(fields)
@@ -88,7 +99,7 @@ async def _claim_and_end(redis: Redis, entry_id: bytes, reaper: str, min_idle_ms
         return None
     assert run_id is not None
     doc = formats.ended(doc, Status.INTERRUPTED, why, await _events_sent(redis, run_id), time.time())
-    seen = formats.value_of(await redis.get(formats.seen_key(run_id)))
+    seen = replies.value_of(await redis.get(formats.seen_key(run_id)))
     if seen is not None:  # its open spans are cut where its node last saw it running, not at its last event
         doc["cut_at_ns"] = int(seen)
     async with redis.pipeline(transaction=True) as pipe:
@@ -103,7 +114,7 @@ async def _claim_and_end(redis: Redis, entry_id: bytes, reaper: str, min_idle_ms
 
 async def _events_sent(redis: Redis, run_id: str) -> int:
     """The number of the last event the run's stream holds (0: none)."""
-    for _, fields in formats.entries_of(await redis.xrevrange(formats.events_key(run_id), count=BATCH)):
+    for _, fields in replies.entries_of(await redis.xrevrange(formats.events_key(run_id), count=BATCH)):
         if fields.get(b"kind") == b"events":
             return int(fields[b"last"])
     return 0
