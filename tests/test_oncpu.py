@@ -104,6 +104,20 @@ def test_a_process_killed_mid_span_cuts_its_lanes_there_and_is_named():
     assert [lane.worker for lane in timeline.lanes if lane.stack] == ["main"]  # the hang check sees main alone
 
 
+def test_processes_that_end_once_the_lab_is_stopping_the_run_are_no_deaths_and_their_spans_wait_for_the_reason():
+    """A cancel, a time limit or the server stopping kills the run's processes: what they had open is cut as the
+    run ends, with that reason ("never ended (the server stopped)"), not as a death of its own."""
+    timeline = events_of(
+        ("lane", 0, "main", "", "", {"pid": 1, "tid": 1}),
+        ("begin", 1 * MS, "main", "sleep(60)", "sleep"),
+    )
+    timeline.stopping(4 * MS)
+    for info in ({"pid": 1, "signal": signal.SIGKILL, "status": 0, "known": True}, {"pid": 1}):  # known, or found reaped
+        timeline.apply(Event("exit", 5 * MS, "", value=info))
+    assert timeline.deaths == [] and not [s for s in timeline.spans if s.cut]
+    assert [lane.worker for lane in timeline.lanes if lane.stack] == ["main"]  # still open: cut when the run ends
+
+
 def test_an_idle_worker_ended_by_its_pool_is_marked_but_is_no_death():
     timeline = events_of(
         ("lane", 0, "pool-1", "", "", {"pid": 7, "tid": 7}),

@@ -188,6 +188,9 @@ class Timeline:
     coalesce: bool = True  # False: keep every span and mark apart (to read an experiment's story)
     t0_ns: int | None = None
     last_ns: int = 0
+    # When the lab began stopping the run (cancel, time limit, hang, the server stopping): its processes end
+    # from then on because they were stopped, and what they had open is cut for that reason, not as deaths.
+    stopping_at_ns: int | None = None
     lanes: list[Lane] = field(default_factory=list)
     by_worker: dict[str, Lane] = field(default_factory=dict)
     spans: list[Span] = field(default_factory=list)
@@ -370,8 +373,15 @@ class Timeline:
         """How many switch records the kernel dropped in all (0: every turn of the run is drawn)."""
         return sum(gap.lost for gap in self.gaps)
 
+    def stopping(self, ts: int) -> None:
+        """The lab is stopping the run from `ts` on (the runner's clock): later exits are its doing."""
+        self.stopping_at_ns = ts if self.stopping_at_ns is None else self.stopping_at_ns
+
     def _exited(self, ts: int, info: dict[str, Any]) -> None:
-        """A process of the run ended: what its lanes had open ends here, marked with how it ended."""
+        """A process of the run ended: what its lanes had open ends here, marked with how it ended; unless
+        the lab was stopping the run by then (its open spans are cut as the run ends, with the reason)."""
+        if self.stopping_at_ns is not None and ts >= self.stopping_at_ns:
+            return
         pid, number = info.get("pid"), info.get("signal") or 0
         if number:
             why, how = f"killed by {signal_name(number)}", f"was killed by {signal_name(number)}"

@@ -179,9 +179,11 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
                 deaths_before_stop = lost_words(lost) if lost else _deaths(run)
             else:
                 stopped_by = Status.TIMED_OUT
+            run.timeline.stopping(time.monotonic_ns())  # the runner's clock: what ends from now on, we ended
             await _stop_group(proc, exited, settings.cancel_grace_s)
     except asyncio.CancelledError:  # the server is shutting down
         stopped_by = Status.INTERRUPTED
+        run.timeline.stopping(time.monotonic_ns())
         await _stop_group(proc, exited, settings.cancel_grace_s)
         raise
     finally:
