@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from app.drawing.render import Renderer, environment
+from app.drawing.environment import environment
+from app.drawing.render import Renderer
 from app.model.experiments import Experiment, catalogue
 from app.model.runs import Run
 from app.model.status import Status
