@@ -21,10 +21,10 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_MODULES = ("benchmarks.flood_experiment", "benchmarks.stamps_experiment")

@@ -47,7 +47,7 @@ def main(argv: list[str]) -> None:
     repeat = 1 if args.quick else args.repeat
     stepping = Stepping(offered, 1, _free)
     print(header(f"median of {repeat}, wall time per request (child start included); a busy machine is noisy"))
-    print(f"\n| interpreter | empty replay s | 40-step replay s | find race s | find lock s | find race / replay |")
+    print("\n| interpreter | empty replay s | 40-step replay s | find race s | find lock s | find race / replay |")
     print("| --- | --- | --- | --- | --- | --- |")
     for interpreter in chosen:
         def ask(experiment: str, schedule: tuple[int, ...] = (), find: bool = False) -> StepRequest:

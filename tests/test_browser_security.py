@@ -5,7 +5,6 @@ htmx CDN in the policy (unreachable here: the page falls back to static/vendor/)
 """
 from __future__ import annotations
 
-
 import pytest
 
 from app.web.server import create_app

@@ -25,7 +25,7 @@ from app.running.reaper import reap
 from app.storage import redis_formats as formats
 from app.storage import snapshots
 from app.storage.redis_formats import GROUP, RUNS, Job
-from app.storage.redis_queue import entries, ensure_group, load_snapshot, request_cancel, submit
+from app.storage.redis_queue import ensure_group, entries, load_snapshot, request_cancel, submit
 from app.storage.wire import unpack_events
 from tests.helpers import ROOT, alive, alive_in_group, until
 

@@ -11,8 +11,8 @@ import pytest
 from app.model.events import StreamParser
 from experiments import recorder
 from experiments.recorder import PIPE_BUF, Recorder
-from tests.lock_helpers import hold_while_another_waits, python_calls
 from tests.helpers import ROOT
+from tests.lock_helpers import hold_while_another_waits, python_calls
 
 
 def read_all(fd: int) -> list:

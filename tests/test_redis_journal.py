@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 from app.model.events import Event
 from app.model.runs import Journal, Run
 from app.storage import redis_formats as formats
+from app.storage import snapshots
 from app.storage.redis_formats import JobError, read_job
 from app.storage.redis_journal import RedisJournal
-from app.storage import snapshots
 from app.storage.redis_queue import entries, load_snapshot
 from app.storage.wire import unpack_events
 from tests.test_seams import members

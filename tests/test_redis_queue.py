@@ -18,7 +18,14 @@ from app.drawing.sweeps import Point, Sweep
 from app.storage import redis_formats as formats
 from app.storage.redis_formats import GROUP, RUNS, InFlight, Job, in_flight_of
 from app.storage.redis_queue import (
-    ack_and_delete, cancel_queued, ensure_group, entries, history, in_flight, state, submit,
+    ack_and_delete,
+    cancel_queued,
+    ensure_group,
+    entries,
+    history,
+    in_flight,
+    state,
+    submit,
 )
 from app.storage.redis_sweeps import RedisSweeps
 from app.storage.sweep_store import SweepStore

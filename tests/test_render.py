@@ -5,11 +5,11 @@ import re
 
 import pytest
 
+from app.drawing.placement import group_id
+from app.drawing.render import Renderer, View
 from app.model.events import Event
 from app.model.experiments import load
 from app.model.hangs import blocked_workers
-from app.drawing.placement import group_id
-from app.drawing.render import Renderer, View
 from app.model.runs import Run
 from tests.helpers import FakeClock, templates
 

@@ -9,10 +9,10 @@ import time
 from fastapi.testclient import TestClient
 from redis.asyncio import Redis
 
+from app.drawing.sweeps import Point, Sweep
 from app.model.experiments import catalogue
 from app.model.status import Status
 from app.running.retention import DAY_S, retain
-from app.drawing.sweeps import Point, Sweep
 from app.storage import redis_formats as formats
 from app.storage import redis_queue
 from app.storage.redis_formats import Job
