@@ -157,7 +157,7 @@ def serving() -> Iterator[Server]:
                     break
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("the benchmark server did not start")
+                        raise RuntimeError("the benchmark server did not start") from None
                     time.sleep(0.05)
             yield server
         finally:

@@ -62,6 +62,32 @@ def browser_type_launch_args():
 
 
 @pytest.fixture
+def clock():
+    """A hand-moved clock, at T0 (tests/helpers.py), for the renderer and whatever else takes one."""
+    from tests.helpers import T0, FakeClock
+
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def renderer(clock):
+    """The app's renderer on the templates compiled once, its clock the test's `clock`."""
+    from app.drawing.render import Renderer
+    from tests.helpers import templates
+
+    return Renderer(templates(), clock=clock)
+
+
+@pytest.fixture
+def redis(redis_server):
+    """A (synchronous) client of the test's redis-server."""
+    from redis import Redis as SyncRedis
+
+    with SyncRedis.from_url(redis_server.url) as client:
+        yield client
+
+
+@pytest.fixture
 def redis_server(tmp_path):
     """A real redis-server (append-only) on a free loopback port, its files in the test's tmp dir; stopped after."""
     from tests.helpers import RedisServer

@@ -157,6 +157,10 @@ def receive_text(ws, timeout_s: float = 10) -> str:
 
 # -- a clock moved by hand ------------------------------------------------------------------
 
+MS = 1_000_000  # a millisecond, in the ns of event timestamps
+T0 = 5_000 * MS  # where the renderer tests' runs start, and their clock (conftest.py's `clock`) reads at first
+
+
 class FakeClock:
     """A clock for code that takes one (`clock=`): it reads `now`, which the test sets."""
 

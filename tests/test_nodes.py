@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from app.model.status import FINISHED
@@ -78,12 +77,6 @@ def nodes(redis_server, tmp_path):
         if node.proc.poll() is None:
             node.proc.kill()
             node.proc.wait()
-
-
-@pytest.fixture
-def redis(redis_server):
-    with SyncRedis.from_url(redis_server.url) as client:
-        yield client
 
 
 def sleeps(run_id: str, seconds: int) -> Job:

@@ -57,7 +57,7 @@ for t in threads: t.join()
 rec.close()
 """)
     lanes = [e.worker for e in events if e.kind == "lane"]
-    assert sorted(lanes) == sorted(["w%d" % i for i in range(8)])
+    assert sorted(lanes) == sorted([f"w{i}" for i in range(8)])
     for lane in lanes:
         mine = [e for e in events if e.worker == lane and e.kind in ("begin", "end")]
         assert [e.kind for e in mine] == ["begin", "end"]

@@ -216,7 +216,7 @@ def test_the_history_of_an_empty_lab_is_empty(redis_server):
 def test_a_history_page_of_no_runs_is_refused_rather_than_every_run(redis_server):
     for page, size in ((1, 0), (0, 20)):
         with pytest.raises(ValueError, match="numbered from 1"):
-            on(redis_server.url, lambda redis: history(redis, page, size))
+            on(redis_server.url, lambda redis: history(redis, page, size))  # noqa: B023 (called at once)
 
 
 # -- sweeps --

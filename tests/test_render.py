@@ -6,26 +6,14 @@ import re
 import pytest
 
 from app.drawing.placement import group_id
-from app.drawing.render import Renderer, View
+from app.drawing.render import View
 from app.model.events import Event
 from app.model.experiments import load
 from app.model.hangs import blocked_workers
 from app.model.runs import Run
-from tests.helpers import FakeClock, templates
+from tests.helpers import MS, T0
 
-MS = 1_000_000
-T0 = 5_000 * MS
 HEADER = {"python": "3.11.7", "pid": 100}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(T0)
-
-
-@pytest.fixture
-def renderer(clock: FakeClock) -> Renderer:
-    return Renderer(templates(), clock=clock)
 
 
 def a_run(*events: Event, header: dict | None = HEADER) -> Run:

@@ -16,7 +16,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.helpers import SLEEPS, ServerProcess, alive_in_group, until, wait_for_status
-from tests.test_nodes import TTL_S, NodeProcess, redis, sleeping, state  # noqa: F401 (redis: a fixture)
+from tests.test_nodes import TTL_S, NodeProcess, sleeping, state
 from tests.test_restart import drawn, watch
 
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 20_000, "window": "call"}}

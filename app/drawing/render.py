@@ -41,7 +41,8 @@ from app.drawing.result_words import words_for
 from app.drawing.sweeps import worker_choices
 from app.drawing.table import tables as timeline_tables
 from app.drawing.window import Window, overlapping
-from app.model.conditions import describe as describe_conditions, fallback_words
+from app.model.conditions import describe as describe_conditions
+from app.model.conditions import fallback_words
 from app.model.cpu import sentences as cpu_sentences
 from app.model.scale import MIN_FINISHED_SCALE_NS, MIN_SCALE_NS, scale_for
 from app.model.timeline import Lane, Mark, Series, Span, Timeline

@@ -23,8 +23,9 @@ from __future__ import annotations
 import signal
 from bisect import bisect_right, insort
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
 
 from app.model.events import TORN, Event
 from app.model.scale import resolution_for

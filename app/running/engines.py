@@ -19,14 +19,14 @@ from redis.exceptions import RedisError
 
 from app.model.experiments import Experiment
 from app.model.runs import Run
+from app.running.admission import Admission
 from app.running.limits import Rates
 from app.running.node_queue import NodeQueue
 from app.running.ratelimit import Guesses, MemoryGuesses
-from app.running.redis_rates import RedisGuesses, RedisRates
 from app.running.reaper import reap
+from app.running.redis_rates import RedisGuesses, RedisRates
 from app.running.runners import WarmRunner
 from app.running.seams import Queue
-from app.running.admission import Admission
 from app.settings import Settings
 from app.storage.lab_secret import file_secret, redis_secret, secret_file
 from app.storage.pins import MemoryPin, Pin, RedisPin

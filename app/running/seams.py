@@ -5,8 +5,8 @@ Only what the lab uses; the lab holds a Queue and never asks which one it is.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Hashable, Protocol, TypeVar
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Protocol, TypeVar
 
 Key = TypeVar("Key", bound=Hashable)
 
