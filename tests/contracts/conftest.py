@@ -1,5 +1,6 @@
 """Every contract test runs once per implementation of its seam: `where` is "embedded" (this process, SQLite)
 or "redis" (a distributed lab's, on a real redis-server), as uvicorn's conftest parametrizes its protocols."""
+
 from __future__ import annotations
 
 import pytest

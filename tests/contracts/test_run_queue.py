@@ -2,6 +2,7 @@
 lab's, in memory) and NodeQueue (a web replica's view of the runner nodes' queue in Redis). With no room to
 start a run (the embedded lab busy with a run that measures time; no runner node up), runs wait in the
 order they were queued, each knows its place, and a run cancelled while waiting leaves the line."""
+
 from __future__ import annotations
 
 import asyncio

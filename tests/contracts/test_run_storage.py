@@ -4,6 +4,7 @@ nodes run them and journal them to Redis, app/storage/redis_journal.py), so `Sto
 its lab does. What a caller relies on is the same: a created run is queued and found; a run that ended
 elsewhere (before a restart, or on a node) is read back as it was drawn; its events are numbered from 1 and
 paged; the history is newest first; retention deletes only finished runs older than its cutoff."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,10 @@ EVERYTHING = 10**9
 
 
 def header() -> list[Event]:
-    return [Event("header", 1, "main", value={"python": "3.11.7", "pid": 10}),
-            Event("lane", 1, "main", value={"pid": 10, "thread": "MainThread"})]
+    return [
+        Event("header", 1, "main", value={"python": "3.11.7", "pid": 10}),
+        Event("lane", 1, "main", value={"pid": 10, "thread": "MainThread"}),
+    ]
 
 
 def spans(n: int, t0: int = 10, worker: str = "w1") -> list[Event]:
@@ -81,8 +84,9 @@ class Storage:
         if self.redis is not None:
             await self.redis.aclose()
 
-    async def ended(self, store: RunStorage, batches: list[list[Event]], status: Status = Status.DONE,
-                    owner: str = "") -> Run:
+    async def ended(
+        self, store: RunStorage, batches: list[list[Event]], status: Status = Status.DONE, owner: str = ""
+    ) -> Run:
         """A run created through `store`, executed and ended where this implementation executes runs; when this
         returns, everything it journalled is written."""
         created = store.create(RACE, {"workers": 2}, owner=owner)
@@ -120,8 +124,7 @@ class Storage:
         return await self.open()
 
 
-def with_storage(where: str, tmp_path: Path, redis_url: str,
-                 body: Callable[[Storage], Awaitable[Any]]) -> Any:
+def with_storage(where: str, tmp_path: Path, redis_url: str, body: Callable[[Storage], Awaitable[Any]]) -> Any:
     async def go() -> Any:
         async with AsyncExitStack() as stack:
             storage = Storage(where, tmp_path, redis_url, stack)
@@ -148,8 +151,12 @@ def test_a_created_run_is_queued_found_and_active_and_found_afresh_once_flushed(
         await store.flush()
         found = await (await storage.again()).find(run.id)
         assert found is not None
-        assert (found.status, found.params, found.owner, found.experiment.id) == (Status.QUEUED, {"workers": 3},
-                                                                                 "c" * 32, RACE.id)
+        assert (found.status, found.params, found.owner, found.experiment.id) == (
+            Status.QUEUED,
+            {"workers": 3},
+            "c" * 32,
+            RACE.id,
+        )
 
     with_storage(where, tmp_path, redis_url, body)
 
@@ -157,8 +164,13 @@ def test_a_created_run_is_queued_found_and_active_and_found_afresh_once_flushed(
 def test_a_run_that_ended_elsewhere_reads_back_as_it_was_drawn(where, tmp_path, redis_url):
     async def body(storage: Storage) -> None:
         store = await storage.open()
-        run = await storage.ended(store, [header() + [Event("begin", 5, "main", "never ends", "wait")],
-                                          spans(20) + [Event("instant", 99, "w1", "print", "print")] + result(700)])
+        run = await storage.ended(
+            store,
+            [
+                header() + [Event("begin", 5, "main", "never ends", "wait")],
+                spans(20) + [Event("instant", 99, "w1", "print", "print")] + result(700),
+            ],
+        )
         found = await (await storage.again()).find(run.id)
         assert found is not None and found.status == Status.DONE and found.finished
         assert drawn(found) == drawn(run)
@@ -181,7 +193,9 @@ def test_events_are_numbered_from_1_and_paged_however_they_are_read(where, tmp_p
             assert await reader.events(run.id, 43, 10) == []
             stored = await reader.stored_events(run.id, 0, EVERYTHING)
             assert [seq for seq, _ in stored] == list(range(1, 44))
-            assert [event.to_json() for _, event in stored] == [{k: v for k, v in e.items() if k != "seq"} for e in every]
+            assert [event.to_json() for _, event in stored] == [
+                {k: v for k, v in e.items() if k != "seq"} for e in every
+            ]
             assert await reader.stored_events(run.id, 20, 3) == stored[20:23]
 
     with_storage(where, tmp_path, redis_url, body)
@@ -194,8 +208,9 @@ def test_rows_hold_the_log_in_order_and_a_window_is_a_slice_of_them(where, tmp_p
         rows = await store.rows(run.id, 1, EVERYTHING, EVERYTHING)
         assert len(rows) >= 2 and [first for first, _ in rows] == sorted(first for first, _ in rows)
         unpacked = [pair for first, blob in rows for pair in unpack_events(blob, first)]
-        assert [(seq, event.to_json()) for seq, event in unpacked] == \
-            [(seq, event.to_json()) for seq, event in await store.stored_events(run.id, 0, EVERYTHING)]
+        assert [(seq, event.to_json()) for seq, event in unpacked] == [
+            (seq, event.to_json()) for seq, event in await store.stored_events(run.id, 0, EVERYTHING)
+        ]
         second = rows[1][0]
         assert await store.rows(run.id, second, EVERYTHING, 1) == rows[1:2]
         assert await store.rows(run.id, 2, second, EVERYTHING) == [row for row in rows if 2 <= row[0] <= second]

@@ -2,6 +2,7 @@
 fair-use rate windows (MemoryRates, RedisRates) and the admin token's guess limit (MemoryGuesses,
 RedisGuesses). The Redis ones are what keep a distributed lab's replicas agreeing; a caller holds either and
 never asks which, so each must answer as the other does."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,6 +23,7 @@ PER_CLIENT, PER_IP = 2, 3
 
 def with_redis(redis_url: str, body: Callable[[Redis | None], Awaitable[T]]) -> T:
     """`body` given a client of the test's redis-server (None for the embedded implementation), closed after."""
+
     async def go() -> T:
         if not redis_url:
             return await body(None)
@@ -32,6 +34,7 @@ def with_redis(redis_url: str, body: Callable[[Redis | None], Awaitable[T]]) -> 
 
 
 # -- the pinned run --
+
 
 def pin(redis: Redis | None) -> Pin:
     return MemoryPin() if redis is None else RedisPin(redis)
@@ -52,6 +55,7 @@ def test_nothing_is_pinned_until_a_run_is_and_unpinning_clears_it(redis_url):
 
 
 # -- the rate windows --
+
 
 def rates(redis: Redis | None) -> Rates:
     settings = make_settings(max_runs_per_minute_per_client=PER_CLIENT, max_runs_per_minute_per_ip=PER_IP)
@@ -80,6 +84,7 @@ def test_a_client_past_its_runs_per_minute_is_refused_by_its_own_window_and_a_re
 
 def test_runs_counted_without_asking_still_count(redis_url):
     """The admin is held to no rate (check=False), but its runs still count against the address."""
+
     async def body(redis: Redis | None) -> list[tuple[str, int] | None]:
         windows, admin = rates(redis), Client("admin", "10.0.0.2")
         said = [refused_by(await windows.take(admin, check=False)) for _ in range(PER_IP + 1)]
@@ -100,12 +105,15 @@ def test_a_request_counted_in_the_address_window_only_leaves_the_clients_own_unt
 def test_each_client_and_address_has_a_window_of_its_own(redis_url):
     async def body(redis: Redis | None) -> list[tuple[str, int] | None]:
         windows = rates(redis)
-        return [refused_by(await windows.take(Client(f"c{i}", f"10.1.0.{i}"))) for i in range(5) for _ in range(PER_CLIENT)]
+        return [
+            refused_by(await windows.take(Client(f"c{i}", f"10.1.0.{i}"))) for i in range(5) for _ in range(PER_CLIENT)
+        ]
 
     assert with_redis(redis_url, body) == [None] * 5 * PER_CLIENT
 
 
 # -- the admin token's guesses --
+
 
 def guesses(redis: Redis | None) -> Guesses:
     return MemoryGuesses() if redis is None else RedisGuesses(redis)
@@ -123,4 +131,3 @@ def test_an_address_past_its_wrong_guesses_waits_and_the_others_do_not(redis_url
     waits, spent, other = with_redis(redis_url, body)
     assert waits == [0.0] * ADMIN_GUESSES_PER_MINUTE
     assert 0 < spent <= 60 and other == 0.0
-

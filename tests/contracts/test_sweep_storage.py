@@ -2,6 +2,7 @@
 database) and RedisSweeps (a document per sweep, for every web replica). A saved sweep is found at once,
 found afresh once written (after a restart, or by another replica), and retention deletes only the sweeps
 made before its cutoff."""
+
 from __future__ import annotations
 
 import asyncio
@@ -71,9 +72,15 @@ def with_sweeps(where: str, tmp_path: Path, redis_url: str, body: Callable[[Swee
 
 
 def sweep(sweep_id: str, created_at: float, owner: str = "") -> Sweep:
-    return Sweep(sweep_id, "race-counter", {"increments": 1000}, {"workers": [1, 2]},
-                 (Point({"increments": 1000, "workers": 1}, "run1"), Point({"increments": 1000, "workers": 2}, "run2")),
-                 owner, created_at)
+    return Sweep(
+        sweep_id,
+        "race-counter",
+        {"increments": 1000},
+        {"workers": [1, 2]},
+        (Point({"increments": 1000, "workers": 1}, "run1"), Point({"increments": 1000, "workers": 2}, "run2")),
+        owner,
+        created_at,
+    )
 
 
 def test_new_ids_are_distinct_and_fit_a_url(where, tmp_path, redis_url):
