@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -97,6 +97,16 @@ async def until_async(predicate: Callable[[], T], timeout: float = 5.0, what: st
     """`until` inside an event loop: the loop's other tasks run between two calls."""
     deadline = time.monotonic() + timeout
     while not (value := predicate()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        await asyncio.sleep(every)
+    return value
+
+
+async def until_awaited(predicate: Callable[[], Awaitable[T]], timeout: float = 5.0, what: str = "the condition",
+                        every: float = 0.01) -> T:
+    """`until_async` for a condition read by awaiting (a Redis reply): awaited until true, at most `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (value := await predicate()):
         assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
         await asyncio.sleep(every)
     return value

@@ -17,6 +17,7 @@ from app.storage.redis_formats import JobError, read_job
 from app.storage.redis_journal import RedisJournal
 from app.storage.redis_queue import entries, load_snapshot
 from app.storage.wire import unpack_events
+from tests.helpers import until_async
 from tests.test_seams import members
 from tests.test_store import RACE, drawn, header, result, spans
 
@@ -149,7 +150,7 @@ def test_what_a_node_writes_while_redis_restarts_is_written_once_it_is_back(redi
             redis_server.stop()
             run.ingest(spans(3))
             run.finish("done")
-            await asyncio.sleep(1.0)  # the writer is trying meanwhile
+            await until_async(lambda: "Redis unreachable; writing again" in caplog.text, what="the writer meeting Redis away")
             await asyncio.to_thread(redis_server.restart)
             await journal.close()
             return run, await entries(redis, "through")
