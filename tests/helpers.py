@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import html
+import inspect
 import itertools
 import os
 import re
@@ -23,14 +24,16 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import httpx2 as httpx
 from jinja2 import Environment
 
 from app.drawing.render import environment
-from app.model.runs import FINISHED
+from app.model.events import Event
+from app.model.experiments import catalogue, load
+from app.model.runs import FINISHED, Run
 from app.settings import Settings
 from experiments import MODULES
 
@@ -458,3 +461,75 @@ def page_says(page: str) -> str:
     every sentence the experiment could print), its markup and entities."""
     said = page.split('<details class="code">')[0]
     return html.unescape(re.sub(r"<[^>]+>", " ", said))
+
+# -- runs made by hand: stored (the store tests') and drawn (the renderer's) --------------------
+
+# The race-counter experiment, for runs that need a real one but never execute.
+EXPERIMENTS = catalogue(("experiments.race_counter",))
+RACE = EXPERIMENTS["race-counter"]
+
+
+def header(ts: int = 1) -> list[Event]:
+    return [Event("header", ts, "main", value={"python": "3.11.7", "pid": 10}),
+            Event("lane", ts, "main", value={"pid": 10, "thread": "MainThread"})]
+
+
+def spans(n: int, t0: int = 10, worker: str = "w1") -> list[Event]:
+    out: list[Event] = []
+    for i in range(n):
+        out += [Event("begin", t0 + 10 * i, worker, f"step {i}", "run"), Event("end", t0 + 10 * i + 5, worker)]
+    return out
+
+
+def result(ts: int) -> list[Event]:
+    return [Event("result", ts, "main", value={"expected": 0, "actual": 0, "correct": True})]
+
+
+def drawn(run: Run) -> tuple[Any, ...]:
+    """What a page draws from a run: its lanes, spans, marks, result and header."""
+    tl = run.timeline
+    return ([(lane.worker, lane.pid) for lane in tl.lanes], list(tl.spans), list(tl.marks), tl.result, tl.header)
+
+
+HEADER = {"python": "3.11.7", "pid": 100}
+
+
+def a_run(*events: Event, header: dict | None = HEADER) -> Run:
+    run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
+    run.start()
+    run.ingest([Event("header", T0, "main", value=header)] if header else [])
+    run.ingest(list(events))
+    return run
+
+
+def at(ms: float) -> int:
+    return T0 + int(ms * MS)
+
+
+def begin(ms: float, worker: str, name: str, category: str = "run") -> Event:
+    return Event("begin", at(ms), worker, name, category)
+
+
+def end(ms: float, worker: str) -> Event:
+    return Event("end", at(ms), worker)
+
+
+def instant(ms: float, worker: str, category: str) -> Event:
+    return Event("instant", at(ms), worker, category, category)
+
+
+def counter(ms: float, value: float, name: str = "items waiting") -> Event:
+    return Event("counter", at(ms), "main", name, value=value)
+
+
+def oob_targets(html: str) -> list[str]:
+    return re.findall(r'hx-swap-oob="([^"]+)"', html)
+
+
+# -- seams -----------------------------------------------------------------------------------
+
+def members(protocol: type) -> dict[str, object]:
+    """The members a Protocol declares (its own and its Protocol bases'), by name."""
+    names = {name for klass in protocol.__mro__ if klass not in (object,) and getattr(klass, "_is_protocol", False)
+             for name in vars(klass) if not name.startswith("_")}
+    return {name: inspect.getattr_static(protocol, name) for name in names}

@@ -17,9 +17,7 @@ from app.storage.redis_formats import JobError, read_job
 from app.storage.redis_journal import RedisJournal
 from app.storage.redis_queue import entries, load_snapshot
 from app.storage.wire import unpack_events
-from tests.helpers import until_async
-from tests.test_seams import members
-from tests.test_store import RACE, drawn, header, result, spans
+from tests.helpers import RACE, drawn, header, members, result, spans, until_async
 
 
 def job(**fields) -> dict[bytes, bytes]:

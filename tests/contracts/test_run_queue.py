@@ -11,15 +11,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from app.model.experiments import catalogue
 from app.model.runs import Run
 from app.running.admission import Admission
 from app.running.node_queue import NodeQueue
 from app.running.seams import Queue
 from app.storage.redis_store import RedisRunStore
-
-EXPERIMENTS = catalogue(("experiments.race_counter",))
-RACE = EXPERIMENTS["race-counter"]
+from tests.helpers import EXPERIMENTS, RACE
 
 
 class Line:

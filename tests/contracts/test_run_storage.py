@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
 
 from app.model.events import Event
-from app.model.experiments import catalogue
 from app.model.runs import Run
 from app.model.status import Status
 from app.storage.redis_journal import RedisJournal
@@ -25,34 +23,9 @@ from app.storage.redis_store import RedisRunStore
 from app.storage.seams import RunStorage
 from app.storage.store import RunStore
 from app.storage.wire import unpack_events
+from tests.helpers import EXPERIMENTS, RACE, drawn, header, result, spans
 
-EXPERIMENTS = catalogue(("experiments.race_counter",))
-RACE = EXPERIMENTS["race-counter"]
 EVERYTHING = 10**9
-
-
-def header() -> list[Event]:
-    return [
-        Event("header", 1, "main", value={"python": "3.11.7", "pid": 10}),
-        Event("lane", 1, "main", value={"pid": 10, "thread": "MainThread"}),
-    ]
-
-
-def spans(n: int, t0: int = 10, worker: str = "w1") -> list[Event]:
-    out: list[Event] = []
-    for i in range(n):
-        out += [Event("begin", t0 + 10 * i, worker, f"step {i}", "run"), Event("end", t0 + 10 * i + 5, worker)]
-    return out
-
-
-def result(ts: int) -> list[Event]:
-    return [Event("result", ts, "main", value={"expected": 0, "actual": 0, "correct": True})]
-
-
-def drawn(run: Run) -> tuple[Any, ...]:
-    """What a page draws from a run: its lanes, spans, marks, result and header."""
-    tl = run.timeline
-    return [(lane.worker, lane.pid) for lane in tl.lanes], list(tl.spans), list(tl.marks), tl.result, tl.header
 
 
 class Storage:
@@ -60,8 +33,8 @@ class Storage:
     implementation runs runs; `again` is the same runs seen afresh (the embedded store reopened after a restart,
     or another web replica)."""
 
-    def __init__(self, where: str, tmp_path: Path, redis_url: str, stack: AsyncExitStack):
-        self.where, self.path, self.stack = where, str(tmp_path / "lab.db"), stack
+    def __init__(self, where: str, tmp_path: Path, redis_url: str):
+        self.where, self.path = where, str(tmp_path / "lab.db")
         self.redis = Redis.from_url(redis_url) if where == "redis" else None
         self.stores: list[RunStorage] = []
         self.journal: RedisJournal | None = None
@@ -126,12 +99,11 @@ class Storage:
 
 def with_storage(where: str, tmp_path: Path, redis_url: str, body: Callable[[Storage], Awaitable[Any]]) -> Any:
     async def go() -> Any:
-        async with AsyncExitStack() as stack:
-            storage = Storage(where, tmp_path, redis_url, stack)
-            try:
-                return await body(storage)
-            finally:
-                await storage.close()
+        storage = Storage(where, tmp_path, redis_url)
+        try:
+            return await body(storage)
+        finally:
+            await storage.close()
 
     return asyncio.run(go())
 
