@@ -29,7 +29,7 @@ from app.storage.redis_queue import (
 )
 from app.storage.redis_sweeps import RedisSweeps
 from app.storage.sweep_store import SweepStore
-from tests.test_nodes import NodeProcess, call, sleeps
+from tests.helpers import NodeProcess, call, sleeps
 
 
 def on(url: str, test) -> object:
