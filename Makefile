@@ -1,4 +1,5 @@
-# The two commands: `make run` (serve on http://127.0.0.1:8000) and `make test`; `make bench` prints the benchmarks;
+# The two commands: `make run` (serve on http://127.0.0.1:8000) and `make test`; `make check` checks the code before
+# the tests (under a minute); `make bench` prints the benchmarks;
 # `make class` serves a class on this machine's network (docs/teacher.md).
 # Each creates .venv on first use and installs what it needs into it (again when pyproject.toml or
 # constraints.txt changes): `run` only what serving needs, `test` the test tools besides. Every install
@@ -12,7 +13,7 @@ BIN := $(VENV)/bin
 PIP = $$(if [ -x $(BIN)/pip ]; then echo "$(BIN)/python -m pip"; else echo "$(PYTHON) -m pip --python $(BIN)/python"; fi)
 INSTALL = $(PIP) install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run class test bench mutation pythons constraints
+.PHONY: run class check test bench mutation pythons constraints
 
 $(BIN)/python:
 	if $(PYTHON) -c 'import pip, sys; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' 2>/dev/null; \
@@ -35,8 +36,24 @@ run: $(VENV)/.installed-run
 class: $(VENV)/.installed-run
 	$(BIN)/python -m app class $(ARGS)
 
+# The code before the tests, in under a minute (as Starlette's scripts/check): the formatter and the linter
+# ([tool.ruff]), the types ([tool.mypy]), the layers ([tool.importlinter]), then the fast unit tests of the pure
+# core and the renderer: no server, no runner process, no redis-server.
+# ruff format checks FORMATTED only, the files already formatted: the rest of the tree is formatted in one commit
+# once issue 25's branches are merged (then FORMATTED becomes ".").
+FORMATTED ?= tests/contracts
+UNIT_TESTS := $(foreach name,admission limits params placement timeline oncpu hangs render output_pane overlap \
+	ratelimit redis_mirror result_words events schedules findings switch_records sweeps_logic bytecode,tests/test_$(name).py)
+check: $(VENV)/.installed-test
+	$(BIN)/ruff format --check $(FORMATTED)
+	$(BIN)/ruff check app experiments benchmarks scripts tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -p no:playwright $(UNIT_TESTS)
+
+# Everything, the slowest 15 tests named at the end (what to look at when the suite slows down).
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # The benchmarks also need the `bench` extra (VizTracer, to compare with).
 $(VENV)/.installed-bench: $(VENV)/.installed-test

@@ -55,7 +55,8 @@ def work(settings: Settings, redis_url: str | None, name: str | None, modules: t
     import asyncio
     import logging
 
-    from app.running.node import default_name, work as node_work
+    from app.running.node import default_name
+    from app.running.node import work as node_work
     from experiments import MODULES
 
     if not redis_url:
@@ -69,8 +70,8 @@ def serve_class(settings: Settings, host: str, port: int, names: list[str]) -> N
     """Listen (on every interface unless told `host`; the port bound first, so that what is printed is where
     it listens), then print the class's addresses, the teacher's link and the QR code, and serve."""
     from app.web.classroom import admin_token, banner, class_settings, oncpu_line
-    from experiments import sampler
     from app.web.join import interface_addresses, reachable_addresses
+    from experiments import sampler
 
     listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 

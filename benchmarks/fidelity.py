@@ -356,10 +356,11 @@ def main(argv: list[str] | None = None) -> None:
         for work in [w for w in workloads(args.quick) if args.only in w.name]:
             script = Path(tmp) / "bare.py"
             script.write_text(work.bare)
-            ways = {"bare": lambda: bare(script), "ours": lambda: through_dashboard(server, work),
-                    "runner": lambda: through_runner(work)}
+            # Each way is called in this iteration only, so each closes over this iteration's script and work.
+            ways = {"bare": lambda: bare(script), "ours": lambda: through_dashboard(server, work),  # noqa: B023
+                    "runner": lambda: through_runner(work)}  # noqa: B023
             if tracer and work.traced_too:
-                ways["viztracer"] = lambda: bare(script, tracer)
+                ways["viztracer"] = lambda: bare(script, tracer)  # noqa: B023
             times: dict[str, list[float]] = {way: [] for way in ways}
             for _ in range(args.repeat):
                 for way, measure in ways.items():

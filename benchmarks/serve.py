@@ -21,10 +21,10 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_MODULES = ("benchmarks.flood_experiment", "benchmarks.stamps_experiment")
@@ -157,7 +157,7 @@ def serving() -> Iterator[Server]:
                     break
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("the benchmark server did not start")
+                        raise RuntimeError("the benchmark server did not start") from None
                     time.sleep(0.05)
             yield server
         finally:

@@ -47,11 +47,11 @@ def main(argv: list[str]) -> None:
     repeat = 1 if args.quick else args.repeat
     stepping = Stepping(offered, 1, _free)
     print(header(f"median of {repeat}, wall time per request (child start included); a busy machine is noisy"))
-    print(f"\n| interpreter | empty replay s | 40-step replay s | find race s | find lock s | find race / replay |")
+    print("\n| interpreter | empty replay s | 40-step replay s | find race s | find lock s | find race / replay |")
     print("| --- | --- | --- | --- | --- | --- |")
     for interpreter in chosen:
         def ask(experiment: str, schedule: tuple[int, ...] = (), find: bool = False) -> StepRequest:
-            return StepRequest(experiment, "call", 2, 2, interpreter.key, schedule, None, find)
+            return StepRequest(experiment, "call", 2, 2, interpreter.key, schedule, None, find)  # noqa: B023 (this iteration's)
 
         empty, _ = timed(stepping, ask("race-counter"), repeat)
         longer, _ = timed(stepping, ask("race-counter", (0,) * 20 + (1,) * 20), repeat)

@@ -40,7 +40,7 @@ _MONITORED: Dict[int, "Threads"] = {}  # thread id -> the Threads that parks it 
 
 
 def _monitoring() -> Any:
-    return getattr(sys, "monitoring")  # 3.12+ only: mypy checks this module as 3.11
+    return getattr(sys, "monitoring")  # noqa: B009 (3.12+ only: mypy checks this module as 3.11)
 
 
 def _on_instruction(code: Any, offset: int) -> Any:

@@ -95,7 +95,7 @@ def findings(params, result, python, cpu=None):
     n = rounds(workers, tasks)
     said = speedup.findings(params, result, f"{tasks} tasks in {n} round{'s' if n != 1 else ''} of up to {workers}",
                             cpu)
-    t, p, ideal = result["thread_speedup"], result["process_speedup"], result["ideal_speedup"]
+    t, ideal = result["thread_speedup"], result["ideal_speedup"]
     if ideal > 1:
         said.insert(1, f"The threads reached {t / ideal:.0%} of the ideal: sleeping threads wait together."
                     if t >= ideal * 0.8 else

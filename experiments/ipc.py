@@ -151,7 +151,7 @@ class RecordedDictProxy(DictProxy):
         rebuild, (proxytype, token, serializer, kwds) = super().__reduce__()
         return rebuild, (proxytype, token, serializer, {**kwds, "recorder": self._recorder})
 
-    def _callmethod(self, methodname, args=(), kwds={}):
+    def _callmethod(self, methodname, args=(), kwds={}):  # noqa: B006 (BaseProxy._callmethod's own signature)
         with self._recorder.activity(f"DictProxy.{methodname}", "wait"):
             return super()._callmethod(methodname, args, kwds)
 

@@ -95,7 +95,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: every item processed, and whether the consumers could stop."""
-    from experiments.wording import count, plural
+    from experiments.wording import plural
 
     still = result["consumers_still_running"]
     said = [f"Queue.join returned: task_done() was called for each of the {plural(result['items'], 'item')}, so "

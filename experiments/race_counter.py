@@ -5,8 +5,7 @@ import threading
 
 from experiments.intervals import together_ns
 from experiments.params import Choice, Int
-from experiments.recorder import gil_enabled
-from experiments.recorder import traced
+from experiments.recorder import gil_enabled, traced
 
 ID = "race-counter"
 TITLE = "Race on a shared counter"

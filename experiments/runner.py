@@ -23,11 +23,9 @@ import threading
 import time
 from types import ModuleType
 
-from experiments import lifeline
+from experiments import lifeline, rlimits, sampler
 from experiments import params as params_module
-from experiments import rlimits, sampler
 from experiments.recorder import FORMAT, Recorder, attach
-
 
 ONCPU_ENV = "LAB_ONCPU"  # "0": no on-CPU sampling (the runner started with its job on the command line)
 

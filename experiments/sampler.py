@@ -459,7 +459,7 @@ class Sampler:
             while data:
                 data = data[os.write(self.out_fd, data):]
         except OSError:  # the server is gone
-            raise SystemExit(0)
+            raise SystemExit(0) from None
 
     def adapt(self, cpu_share: float) -> None:
         """The tick: 1 ms while there are few threads (two threads' 5 ms turns need it, whatever it

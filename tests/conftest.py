@@ -62,6 +62,60 @@ def browser_type_launch_args():
 
 
 @pytest.fixture
+def clock():
+    """A hand-moved clock, at T0 (tests/helpers.py), for the renderer and whatever else takes one."""
+    from tests.helpers import T0, FakeClock
+
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def renderer(clock):
+    """The app's renderer on the templates compiled once, its clock the test's `clock`."""
+    from app.drawing.render import Renderer
+    from tests.helpers import templates
+
+    return Renderer(templates(), clock=clock)
+
+
+@pytest.fixture
+def redis(redis_server):
+    """A (synchronous) client of the test's redis-server."""
+    from redis import Redis as SyncRedis
+
+    with SyncRedis.from_url(redis_server.url) as client:
+        yield client
+
+
+@pytest.fixture
+def lab(redis_server, tmp_path):
+    """Start web replicas and runner nodes on the test's Redis; all stopped after (tests/test_replicas.py)."""
+    import json
+    import sys
+
+    from tests.helpers import COOKIES, TTL_S, NodeProcess, ServerProcess
+
+    started: list = []
+    COOKIES.clear()
+
+    def web(name: str, ttl_s: float = TTL_S, **env: str) -> ServerProcess:
+        settings = {"LAB_REDIS_URL": redis_server.url, "LAB_NODE_TTL_S": str(ttl_s),
+                    "LAB_PYTHONS": json.dumps([sys.executable]), **env}
+        started.append(ServerProcess(tmp_path / f"{name}.db", **settings))
+        return started[-1]
+
+    def node(name: str, ttl_s: float = TTL_S) -> NodeProcess:
+        started.append(NodeProcess(redis_server.url, name, tmp_path, ttl_s))
+        return started[-1]
+
+    yield web, node
+    for process in reversed(started):
+        if process.proc.poll() is None:
+            process.proc.kill()
+            process.proc.wait()
+
+
+@pytest.fixture
 def redis_server(tmp_path):
     """A real redis-server (append-only) on a free loopback port, its files in the test's tmp dir; stopped after."""
     from tests.helpers import RedisServer

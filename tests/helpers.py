@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import html
+import inspect
 import itertools
+import json
 import os
 import re
 import select
@@ -20,17 +22,27 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import httpx2 as httpx
 from jinja2 import Environment
+from redis.asyncio import Redis
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from app.drawing.environment import environment
-from app.model.runs import FINISHED
+from app.model.events import Event
+from app.model.experiments import catalogue, load
+from app.model.runs import FINISHED, Run
 from app.settings import Settings
+from app.storage import redis_formats as formats
+from app.storage.redis_formats import Job
+from app.storage.redis_queue import entries
+from app.storage.wire import unpack_events
 from app.web import urls
 from experiments import MODULES
 
@@ -103,6 +115,16 @@ async def until_async(predicate: Callable[[], T], timeout: float = 5.0, what: st
     return value
 
 
+async def until_awaited(predicate: Callable[[], Awaitable[T]], timeout: float = 5.0, what: str = "the condition",
+                        every: float = 0.01) -> T:
+    """`until_async` for a condition read by awaiting (a Redis reply): awaited until true, at most `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (value := await predicate()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        await asyncio.sleep(every)
+    return value
+
+
 def wait_for_status(client, run_id: str, statuses=FINISHED, timeout=30.0, every=0.05) -> dict:
     """Until the run's status is one of `statuses` (by default: it is over), asking every `every` s.
     `client`: a TestClient or an httpx.Client."""
@@ -157,6 +179,10 @@ def receive_text(ws, timeout_s: float = 10) -> str:
 
 
 # -- a clock moved by hand ------------------------------------------------------------------
+
+MS = 1_000_000  # a millisecond, in the ns of event timestamps
+T0 = 5_000 * MS  # where the renderer tests' runs start, and their clock (conftest.py's `clock`) reads at first
+
 
 class FakeClock:
     """A clock for code that takes one (`clock=`): it reads `now`, which the test sets."""
@@ -445,3 +471,177 @@ def page_says(page: str) -> str:
     every sentence the experiment could print), its markup and entities."""
     said = page.split('<details class="code">')[0]
     return html.unescape(re.sub(r"<[^>]+>", " ", said))
+
+# -- runs made by hand: stored (the store tests') and drawn (the renderer's) --------------------
+
+# The race-counter experiment, for runs that need a real one but never execute.
+EXPERIMENTS = catalogue(("experiments.race_counter",))
+RACE = EXPERIMENTS["race-counter"]
+
+
+def header(ts: int = 1) -> list[Event]:
+    return [Event("header", ts, "main", value={"python": "3.11.7", "pid": 10}),
+            Event("lane", ts, "main", value={"pid": 10, "thread": "MainThread"})]
+
+
+def spans(n: int, t0: int = 10, worker: str = "w1") -> list[Event]:
+    out: list[Event] = []
+    for i in range(n):
+        out += [Event("begin", t0 + 10 * i, worker, f"step {i}", "run"), Event("end", t0 + 10 * i + 5, worker)]
+    return out
+
+
+def result(ts: int) -> list[Event]:
+    return [Event("result", ts, "main", value={"expected": 0, "actual": 0, "correct": True})]
+
+
+def drawn(run: Run) -> tuple[Any, ...]:
+    """What a page draws from a run: its lanes, spans, marks, result and header."""
+    tl = run.timeline
+    return ([(lane.worker, lane.pid) for lane in tl.lanes], list(tl.spans), list(tl.marks), tl.result, tl.header)
+
+
+HEADER = {"python": "3.11.7", "pid": 100}
+
+
+def a_run(*events: Event, header: dict | None = HEADER) -> Run:
+    run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
+    run.start()
+    run.ingest([Event("header", T0, "main", value=header)] if header else [])
+    run.ingest(list(events))
+    return run
+
+
+def at(ms: float) -> int:
+    return T0 + int(ms * MS)
+
+
+def begin(ms: float, worker: str, name: str, category: str = "run") -> Event:
+    return Event("begin", at(ms), worker, name, category)
+
+
+def end(ms: float, worker: str) -> Event:
+    return Event("end", at(ms), worker)
+
+
+def instant(ms: float, worker: str, category: str) -> Event:
+    return Event("instant", at(ms), worker, category, category)
+
+
+def counter(ms: float, value: float, name: str = "items waiting") -> Event:
+    return Event("counter", at(ms), "main", name, value=value)
+
+
+def oob_targets(html: str) -> list[str]:
+    return re.findall(r'hx-swap-oob="([^"]+)"', html)
+
+
+# -- seams -----------------------------------------------------------------------------------
+
+def members(protocol: type) -> dict[str, object]:
+    """The members a Protocol declares (its own and its Protocol bases'), by name."""
+    names = {name for klass in protocol.__mro__ if klass not in (object,) and getattr(klass, "_is_protocol", False)
+             for name in vars(klass) if not name.startswith("_")}
+    return {name: inspect.getattr_static(protocol, name) for name in names}
+
+# -- a distributed lab: runner nodes and web replicas on a redis-server -----------------------
+
+TTL_S = 2.0  # the nodes' heartbeat: a killed node is found dead this long after
+
+
+def call(url: str, fn, *args):
+    """An async function of app/storage/redis_queue.py (or the reaper) called with a client of its own."""
+    async def go():
+        async with Redis.from_url(url) as redis:
+            return await fn(redis, *args)
+    return asyncio.run(go())
+
+
+class NodeProcess:
+    """`python -m app worker` on `url`, with the test experiments, its log in `log`."""
+
+    def __init__(self, url: str, name: str, directory: Path, ttl_s: float = TTL_S):
+        self.name, self.log = name, directory / f"{name}.log"
+        env = {**os.environ, "LAB_NODE_TTL_S": str(ttl_s), "LAB_PYTHONS": json.dumps([sys.executable]),
+               "PYTHONPATH": str(ROOT)}
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "app", "worker", "--redis", url, "--name", name,
+                 "--module", "tests.experiment_sleeps", "--module", "tests.experiment_raises"],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        until(lambda: "taking runs" in self.text() or self.proc.poll() is not None, timeout=20,
+              what=f"node {name} starting")
+        assert self.proc.poll() is None, self.text()
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+def sleeps(run_id: str, seconds: int) -> Job:
+    return Job(run_id, "test-sleeps", {"workers": 1, "seconds": seconds}, measures_time=False, owner="tester",
+               created_at=time.time())
+
+
+def state(redis, run_id: str) -> dict | None:
+    raw = redis.get(formats.state_key(run_id))
+    return json.loads(raw) if raw else None
+
+
+def events_of(url: str, run_id: str) -> list:
+    return [event for entry in call(url, entries, run_id) if entry.kind == "events"
+            for _, event in unpack_events(entry.data, entry.first)]
+
+
+def sleeping(url: str, run_id: str) -> tuple[int, int] | None:
+    """Once the sleeper sleeps: the runner's pid (its group) and its child's."""
+    events = events_of(url, run_id)
+    header = next((e for e in events if e.kind == "header"), None)
+    child = next((e for e in events if e.kind == "instant" and e.name.startswith("child pid")), None)
+    if header and child and any(e.kind == "begin" and e.name.startswith("sleep(") for e in events):
+        return header.value["pid"], int(child.name.split()[-1])
+    return None
+
+
+def drawn_page(page: str) -> str:
+    """The parts of a run page that show the run: its timeline, status and result."""
+    parts = {part: re.search(rf'<(section|div) id="{part}".*?</\1>', page, re.S) for part in ("timeline", "status", "result")}
+    assert all(parts.values()), f"not on the page: {[k for k, p in parts.items() if not p]}"
+    return "\n".join(p.group(0) for p in parts.values())
+
+
+def watch(server: ServerProcess, run_id: str) -> tuple[list[str], int]:
+    """Every message the run's websocket sends, and its close code."""
+    origin = f"http://127.0.0.1:{server.port}"
+    with connect(f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}", origin=origin, open_timeout=10) as socket:
+        messages = []
+        try:
+            while True:
+                messages.append(socket.recv(timeout=10))
+        except ConnectionClosed as closed:
+            return messages, closed.rcvd.code if closed.rcvd else 1006
+
+
+def post(server: ServerProcess, body: dict, student: int | None = None) -> str:
+    """Start a run through `server`: as its own client, or as the student numbered `student` (their cookie)."""
+    if student is None:
+        response = server.http.post("/api/runs", json=body)
+    else:
+        response = httpx.post(f"{server.url}/api/runs", json=body, headers={"Cookie": cookie(server, student)}, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+COOKIES: dict[int, str] = {}  # each student's cookie, as the replica it first asked gave it (the fixture clears it)
+
+
+def cookie(server: ServerProcess, student: int) -> str:
+    """Student `student`'s cookie: given by `server` the first time, then sent to either replica (they share the
+    key that signs it, in Redis)."""
+    if student not in COOKIES:
+        COOKIES[student] = httpx.get(f"{server.url}/healthz", timeout=10).headers["set-cookie"].split(";")[0]
+    return COOKIES[student]

@@ -10,8 +10,8 @@ import sys
 
 import uvicorn
 
-from app.web.server import create_app
 from app.settings import Settings
+from app.web.server import create_app
 from tests.helpers import TEST_MODULES
 
 if __name__ == "__main__":

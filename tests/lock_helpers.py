@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 
 def python_calls(fn: Callable[[], object]) -> list[str]:

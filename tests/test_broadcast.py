@@ -4,9 +4,9 @@ from __future__ import annotations
 import asyncio
 
 from app.drawing.broadcast import Broadcast
+from app.drawing.render import Renderer
 from app.model.events import Event
 from app.model.experiments import load
-from app.drawing.render import Renderer
 from app.model.runs import Run
 from tests.helpers import templates, until_async
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_replicas import lab, post  # noqa: F401 (lab: the fixture)
+from tests.helpers import post
 
 pytestmark = pytest.mark.browser
 
 
-def test_a_run_started_through_one_replica_fills_in_live_on_a_page_of_the_other(lab, page):  # noqa: F811
+def test_a_run_started_through_one_replica_fills_in_live_on_a_page_of_the_other(lab, page):
     web, node = lab
     a, b = web("a"), web("b")
     node("node-1")

@@ -5,8 +5,8 @@ htmx CDN in the policy (unreachable here: the page falls back to static/vendor/)
 """
 from __future__ import annotations
 
-
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from app.web.server import create_app
 from tests.helpers import TEST_MODULES, make_settings, serving
@@ -45,7 +45,7 @@ def test_a_run_works_under_the_policy_with_no_violation(page, server_url):
 def test_the_policy_blocks_an_inline_script(page, server_url):
     violations = csp_violations(page)
     page.goto(f"{server_url}/")
-    with pytest.raises(Exception):
+    with pytest.raises(PlaywrightError):
         page.add_script_tag(content="window.injected = 1")
     assert page.evaluate("typeof window.injected") == "undefined"
     assert any("inline script" in v or "script-src" in v for v in violations)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.requests import Request
-
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.web.clients import COOKIE, ClientCookieMiddleware, client_of, signed, verified

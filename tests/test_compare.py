@@ -9,14 +9,14 @@ from collections import Counter
 import pytest
 from fastapi.testclient import TestClient
 
-from app.web.again import fixed_variant, params_for
 from app.drawing.compare import CompareError, run_ids, sections
 from app.drawing.compare_timelines import compare_timelines
+from app.drawing.render import Renderer
 from app.model.events import Event
 from app.model.experiments import catalogue
-from app.drawing.render import Renderer
 from app.model.runs import Run
 from app.model.scale import scale_for
+from app.web.again import fixed_variant, params_for
 from app.web.server import create_app
 from experiments import MODULES
 from tests.helpers import make_settings, start_sleeper, templates, wait_for_status

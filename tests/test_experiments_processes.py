@@ -10,7 +10,8 @@ import importlib
 
 import pytest
 
-from experiments import MODULES, params as params_module
+from experiments import MODULES
+from experiments import params as params_module
 from tests.helpers import pyenv_python
 from tests.runner_helpers import Outcome, run_experiment, run_until_quiet
 

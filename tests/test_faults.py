@@ -11,7 +11,14 @@ from fastapi.testclient import TestClient
 
 from app.web.server import create_app
 from tests.helpers import (
-    TEST_MODULES, AppProcess, alive, make_settings, post_sleeps, start_sleeper, until, wait_for_status,
+    TEST_MODULES,
+    AppProcess,
+    alive,
+    make_settings,
+    post_sleeps,
+    start_sleeper,
+    until,
+    wait_for_status,
 )
 
 

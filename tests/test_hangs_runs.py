@@ -8,8 +8,8 @@ import time
 
 from fastapi.testclient import TestClient
 
-from app.web.server import create_app
 from app.settings import Settings
+from app.web.server import create_app
 from experiments import MODULES
 from tests.helpers import alive_in_group, make_settings, wait_for_status
 

@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.model.experiments import catalogue
+from app.model.runs import Run
 from app.web.live import lobbies, pump
 from app.web.lobby import Lobby, Subscriber, live_runs
 from app.web.presenter import NOT_PRESENTER
-from app.model.runs import Run
 from app.web.server import create_app
 from tests.helpers import make_settings, receive_text, templates, until_async, wait_for_status
 

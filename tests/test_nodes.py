@@ -7,62 +7,20 @@ cannot run fails saying why, and the node goes on.
 """
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from redis import Redis as SyncRedis
-from redis.asyncio import Redis
 
 from app.model.status import FINISHED
-from app.storage.redis_reaper import reap
 from app.storage import redis_formats as formats
 from app.storage import snapshots
-from app.storage.redis_formats import GROUP, RUNS, Job
-from app.storage.redis_queue import entries, ensure_group, load_snapshot, request_cancel, submit
+from app.storage.redis_formats import GROUP, RUNS
+from app.storage.redis_queue import ensure_group, entries, load_snapshot, request_cancel, submit
+from app.storage.redis_reaper import reap
 from app.storage.wire import unpack_events
-from tests.helpers import ROOT, alive, alive_in_group, until
-
-TTL_S = 2.0  # the nodes' heartbeat: a killed node is found dead this long after
-
-
-def call(url: str, fn, *args):
-    """An async function of app/storage/redis_queue.py (or the reaper) called with a client of its own."""
-    async def go():
-        async with Redis.from_url(url) as redis:
-            return await fn(redis, *args)
-    return asyncio.run(go())
-
-
-class NodeProcess:
-    """`python -m app worker` on `url`, with the test experiments, its log in `log`."""
-
-    def __init__(self, url: str, name: str, directory: Path, ttl_s: float = TTL_S):
-        self.name, self.log = name, directory / f"{name}.log"
-        env = {**os.environ, "LAB_NODE_TTL_S": str(ttl_s), "LAB_PYTHONS": json.dumps([sys.executable]),
-               "PYTHONPATH": str(ROOT)}
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "app", "worker", "--redis", url, "--name", name,
-                 "--module", "tests.experiment_sleeps", "--module", "tests.experiment_raises"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        until(lambda: "taking runs" in self.text() or self.proc.poll() is not None, timeout=20,
-              what=f"node {name} starting")
-        assert self.proc.poll() is None, self.text()
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
+from tests.helpers import TTL_S, NodeProcess, alive, alive_in_group, call, events_of, sleeping, sleeps, state, until
 
 
 @pytest.fixture
@@ -80,40 +38,9 @@ def nodes(redis_server, tmp_path):
             node.proc.wait()
 
 
-@pytest.fixture
-def redis(redis_server):
-    with SyncRedis.from_url(redis_server.url) as client:
-        yield client
-
-
-def sleeps(run_id: str, seconds: int) -> Job:
-    return Job(run_id, "test-sleeps", {"workers": 1, "seconds": seconds}, measures_time=False, owner="tester",
-               created_at=time.time())
-
-
-def state(redis, run_id: str) -> dict | None:
-    raw = redis.get(formats.state_key(run_id))
-    return json.loads(raw) if raw else None
-
-
 def ended(redis, run_id: str, timeout: float = 20) -> dict:
     return until(lambda: (doc := state(redis, run_id)) and doc["status"] in FINISHED and doc, timeout=timeout,
                  what=f"run {run_id} ending")
-
-
-def events_of(url: str, run_id: str) -> list:
-    return [event for entry in call(url, entries, run_id) if entry.kind == "events"
-            for _, event in unpack_events(entry.data, entry.first)]
-
-
-def sleeping(url: str, run_id: str) -> tuple[int, int] | None:
-    """Once the sleeper sleeps: the runner's pid (its group) and its child's."""
-    events = events_of(url, run_id)
-    header = next((e for e in events if e.kind == "header"), None)
-    child = next((e for e in events if e.kind == "instant" and e.name.startswith("child pid")), None)
-    if header and child and any(e.kind == "begin" and e.name.startswith("sleep(") for e in events):
-        return header.value["pid"], int(child.name.split()[-1])
-    return None
 
 
 def pending(redis) -> int:

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.drawing.placement import Axis, place_cpu
-from app.model.cpu import TOO_SHORT_CORES, budget, resolution, sentences as cpu_sentences
+from app.model.cpu import TOO_SHORT_CORES, budget, resolution
+from app.model.cpu import sentences as cpu_sentences
 from app.model.events import Event, decode_wire
 from app.model.timeline import HELD_MAX, ON_CPU, Span, Timeline
 from experiments import sampler

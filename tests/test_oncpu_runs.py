@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.model.cpu import budget
-from app.web.server import create_app
 from app.model.timeline import Timeline
+from app.web.server import create_app
 from experiments import MODULES, sampler
 from tests.helpers import alive_in_group, make_settings, page_says, until
 from tests.runner_helpers import Outcome, run_experiment

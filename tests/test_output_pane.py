@@ -7,7 +7,7 @@ from app.drawing import legend
 from app.drawing.render import View
 from app.model.events import Event
 from app.model.timeline import PRINTS_KEPT, Timeline
-from tests.test_render import MS, a_run, at, begin, clock, end, oob_targets, renderer  # noqa: F401 (fixtures)
+from tests.helpers import a_run, at, begin, end, oob_targets
 
 
 def printed(ms: float, worker: str, text: str) -> Event:

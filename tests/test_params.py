@@ -5,6 +5,7 @@ import pytest
 
 from experiments.params import Choice, Int, ParamError, defaults, from_form, validate
 
+
 def specs():
     """An experiment's params, declared as its module declares them (here, in the test, so that what
     declaring them does is tested too)."""

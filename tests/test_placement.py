@@ -4,8 +4,25 @@ from __future__ import annotations
 import pytest
 
 from app.drawing.placement import (
-    CPU_LAYER, CPU_STRIP, LANE_HEIGHT, MARK_LAYER, ROW_HEIGHT, SERIES_HEIGHT, SPAN_HEIGHT, ArrowLine, Axis, Box, Step,
-    digits_for, place_arrow, place_cpu, place_mark, place_span, place_step, series_top, ticks,
+    CPU_LAYER,
+    CPU_STRIP,
+    LANE_HEIGHT,
+    MARK_LAYER,
+    ROW_HEIGHT,
+    SERIES_HEIGHT,
+    SPAN_HEIGHT,
+    ArrowLine,
+    Axis,
+    Box,
+    Step,
+    digits_for,
+    place_arrow,
+    place_cpu,
+    place_mark,
+    place_span,
+    place_step,
+    series_top,
+    ticks,
 )
 from app.model.scale import MIN_SCALE_NS, MIN_WIDTH, scale_for
 from app.model.timeline import ON_CPU, Arrow, Mark, Series, Span

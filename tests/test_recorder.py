@@ -11,8 +11,8 @@ import pytest
 from app.model.events import StreamParser
 from experiments import recorder
 from experiments.recorder import PIPE_BUF, Recorder
-from tests.lock_helpers import hold_while_another_waits, python_calls
 from tests.helpers import ROOT
+from tests.lock_helpers import hold_while_another_waits, python_calls
 
 
 def read_all(fd: int) -> list:
@@ -57,7 +57,7 @@ for t in threads: t.join()
 rec.close()
 """)
     lanes = [e.worker for e in events if e.kind == "lane"]
-    assert sorted(lanes) == sorted(["w%d" % i for i in range(8)])
+    assert sorted(lanes) == sorted([f"w{i}" for i in range(8)])
     for lane in lanes:
         mine = [e for e in events if e.worker == lane and e.kind in ("begin", "end")]
         assert [e.kind for e in mine] == ["begin", "end"]

@@ -13,13 +13,12 @@ from app.model.events import Event
 from app.model.runs import Journal, Run
 from app.storage import redis_formats as formats
 from app.storage import redis_replies as replies
+from app.storage import snapshots
 from app.storage.redis_formats import JobError, read_job
 from app.storage.redis_journal import RedisJournal
-from app.storage import snapshots
 from app.storage.redis_queue import entries, load_snapshot
 from app.storage.wire import unpack_events
-from tests.test_seams import members
-from tests.test_store import RACE, drawn, header, result, spans
+from tests.helpers import RACE, drawn, header, members, result, spans, until_async
 
 
 def job(**fields) -> dict[bytes, bytes]:
@@ -150,7 +149,7 @@ def test_what_a_node_writes_while_redis_restarts_is_written_once_it_is_back(redi
             redis_server.stop()
             run.ingest(spans(3))
             run.finish("done")
-            await asyncio.sleep(1.0)  # the writer is trying meanwhile
+            await until_async(lambda: "Redis unreachable; writing again" in caplog.text, what="the writer meeting Redis away")
             await asyncio.to_thread(redis_server.restart)
             await journal.close()
             return run, await entries(redis, "through")

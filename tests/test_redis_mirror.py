@@ -8,7 +8,7 @@ from app.storage import redis_formats as formats
 from app.storage.redis_formats import read_entry
 from app.storage.redis_mirror import fold, mirror_of
 from app.storage.wire import LogState, bounded, rows_of
-from tests.test_store import RACE, drawn, header, result, spans
+from tests.helpers import RACE, drawn, header, result, spans
 
 
 def entries_of_a_run(run: Run, batches: list, cut_at_ns: int | None = None, status: Status = Status.DONE) -> list:

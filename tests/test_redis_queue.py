@@ -19,11 +19,18 @@ from app.storage import redis_formats as formats
 from app.storage import redis_replies as replies
 from app.storage.redis_formats import GROUP, RUNS, InFlight, Job, in_flight_of
 from app.storage.redis_queue import (
-    ack_and_delete, cancel_queued, ensure_group, entries, history, in_flight, state, submit,
+    ack_and_delete,
+    cancel_queued,
+    ensure_group,
+    entries,
+    history,
+    in_flight,
+    state,
+    submit,
 )
 from app.storage.redis_sweeps import RedisSweeps
 from app.storage.sweep_store import SweepStore
-from tests.test_nodes import NodeProcess, call, sleeps
+from tests.helpers import NodeProcess, call, sleeps
 
 
 def on(url: str, test) -> object:
@@ -210,7 +217,7 @@ def test_the_history_of_an_empty_lab_is_empty(redis_server):
 def test_a_history_page_of_no_runs_is_refused_rather_than_every_run(redis_server):
     for page, size in ((1, 0), (0, 20)):
         with pytest.raises(ValueError, match="numbered from 1"):
-            on(redis_server.url, lambda redis: history(redis, page, size))
+            on(redis_server.url, lambda redis: history(redis, page, size))  # noqa: B023 (called at once)
 
 
 # -- sweeps --

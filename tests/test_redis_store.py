@@ -10,11 +10,14 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from app.model.experiments import catalogue
 from app.storage import redis_formats as formats
 from app.storage.redis_formats import Job
 from app.storage.redis_queue import submit
 from app.storage.redis_store import RedisRunStore
-from tests.test_store import RACE
+from tests.helpers import until_async
+
+RACE = catalogue(("experiments.race_counter",))["race-counter"]
 
 
 def job(run_id: str) -> Job:
@@ -32,7 +35,7 @@ def test_an_unreadable_entry_costs_that_entry_and_the_other_runs_are_still_follo
                                                          "data": b"not zlib"})
             await store.refresh()
             await submit(redis, job("plain"))
-            await asyncio.sleep(0.3)  # polled meanwhile
+            await until_async(lambda: {"odd", "plain"} <= {run.id for run in store.active()}, what="both runs followed")
             followed = sorted(run.id for run in store.active())
             await store.close()
             return followed

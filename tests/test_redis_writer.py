@@ -11,9 +11,10 @@ from redis.exceptions import ResponseError
 
 from app.storage import redis_writer
 from app.storage.redis_writer import OrderedWriter
+from tests.helpers import until_async
 
 
-def test_writes_land_in_order_and_wait_out_a_restart(redis_server, monkeypatch):
+def test_writes_land_in_order_and_wait_out_a_restart(redis_server, monkeypatch, caplog):
     monkeypatch.setattr(redis_writer, "RETRY_S", 0.05)
 
     async def go() -> list[bytes]:
@@ -25,7 +26,7 @@ def test_writes_land_in_order_and_wait_out_a_restart(redis_server, monkeypatch):
             redis_server.stop()
             for n in range(5, 8):
                 writer.write(lambda n=n: redis.rpush("order", n))
-            await asyncio.sleep(0.3)  # trying meanwhile
+            await until_async(lambda: "Redis unreachable" in caplog.text, what="the writer meeting Redis away")
             await asyncio.to_thread(redis_server.restart)
             await writer.flush()
             await writer.close()

@@ -5,59 +5,11 @@ import re
 
 import pytest
 
-from app.model.events import Event
-from app.model.experiments import load
-from app.model.hangs import blocked_workers
 from app.drawing.placement import group_id
-from app.drawing.render import Renderer, View
-from app.model.runs import Run
-from tests.helpers import FakeClock, templates
-
-MS = 1_000_000
-T0 = 5_000 * MS
-HEADER = {"python": "3.11.7", "pid": 100}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(T0)
-
-
-@pytest.fixture
-def renderer(clock: FakeClock) -> Renderer:
-    return Renderer(templates(), clock=clock)
-
-
-def a_run(*events: Event, header: dict | None = HEADER) -> Run:
-    run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
-    run.start()
-    run.ingest([Event("header", T0, "main", value=header)] if header else [])
-    run.ingest(list(events))
-    return run
-
-
-def at(ms: float) -> int:
-    return T0 + int(ms * MS)
-
-
-def begin(ms: float, worker: str, name: str, category: str = "run") -> Event:
-    return Event("begin", at(ms), worker, name, category)
-
-
-def end(ms: float, worker: str) -> Event:
-    return Event("end", at(ms), worker)
-
-
-def instant(ms: float, worker: str, category: str) -> Event:
-    return Event("instant", at(ms), worker, category, category)
-
-
-def counter(ms: float, value: float, name: str = "items waiting") -> Event:
-    return Event("counter", at(ms), "main", name, value=value)
-
-
-def oob_targets(html: str) -> list[str]:
-    return re.findall(r'hx-swap-oob="([^"]+)"', html)
+from app.drawing.render import View
+from app.model.events import Event
+from app.model.hangs import blocked_workers
+from tests.helpers import HEADER, MS, T0, a_run, at, begin, counter, end, instant, oob_targets
 
 
 def test_first_render_draws_spans_marks_arrows_and_series(renderer, clock):

@@ -7,63 +7,26 @@ clients drain FIFO across the two nodes with no 5xx; a restart of Redis mid-run 
 """
 from __future__ import annotations
 
-import json
 import signal
-import sys
 import threading
 
 import httpx2 as httpx
-import pytest
 
-from tests.helpers import SLEEPS, ServerProcess, alive_in_group, until, wait_for_status
-from tests.test_nodes import TTL_S, NodeProcess, redis, sleeping, state  # noqa: F401 (redis: a fixture)
-from tests.test_restart import drawn, watch
+from tests.helpers import (
+    SLEEPS,
+    TTL_S,
+    alive_in_group,
+    cookie,
+    drawn_page,
+    post,
+    sleeping,
+    state,
+    until,
+    wait_for_status,
+    watch,
+)
 
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 20_000, "window": "call"}}
-
-
-@pytest.fixture
-def lab(redis_server, tmp_path):
-    """Start web replicas and runner nodes on the test's Redis; all stopped after."""
-    started: list = []
-    COOKIES.clear()
-
-    def web(name: str, ttl_s: float = TTL_S, **env: str) -> ServerProcess:
-        settings = {"LAB_REDIS_URL": redis_server.url, "LAB_NODE_TTL_S": str(ttl_s),
-                    "LAB_PYTHONS": json.dumps([sys.executable]), **env}
-        started.append(ServerProcess(tmp_path / f"{name}.db", **settings))
-        return started[-1]
-
-    def node(name: str, ttl_s: float = TTL_S) -> NodeProcess:
-        started.append(NodeProcess(redis_server.url, name, tmp_path, ttl_s))
-        return started[-1]
-
-    yield web, node
-    for process in reversed(started):
-        if process.proc.poll() is None:
-            process.proc.kill()
-            process.proc.wait()
-
-
-def post(server: ServerProcess, body: dict, student: int | None = None) -> str:
-    """Start a run through `server`: as its own client, or as the student numbered `student` (their cookie)."""
-    if student is None:
-        response = server.http.post("/api/runs", json=body)
-    else:
-        response = httpx.post(f"{server.url}/api/runs", json=body, headers={"Cookie": cookie(server, student)}, timeout=10)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-COOKIES: dict[int, str] = {}  # each student's cookie, as the replica it first asked gave it (the fixture clears it)
-
-
-def cookie(server: ServerProcess, student: int) -> str:
-    """Student `student`'s cookie: given by `server` the first time, then sent to either replica (they share the
-    key that signs it, in Redis)."""
-    if student not in COOKIES:
-        COOKIES[student] = httpx.get(f"{server.url}/healthz", timeout=10).headers["set-cookie"].split(";")[0]
-    return COOKIES[student]
 
 
 def test_a_run_started_through_one_replica_is_watched_live_through_the_other(lab):
@@ -80,7 +43,7 @@ def test_a_run_started_through_one_replica_is_watched_live_through_the_other(lab
     on_a, on_b = (wait_for_status(server.http, run_id) for server in (a, b))
     assert on_a["status"] == on_b["status"] == "done"
     assert on_a == on_b, "both replicas tell the same run"
-    assert drawn(a.http.get(f"/runs/{run_id}").text) == drawn(b.http.get(f"/runs/{run_id}").text)
+    assert drawn_page(a.http.get(f"/runs/{run_id}").text) == drawn_page(b.http.get(f"/runs/{run_id}").text)
     assert a.http.get(f"/api/runs/{run_id}/events").json() == b.http.get(f"/api/runs/{run_id}/events").json()
 
 

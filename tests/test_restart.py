@@ -12,31 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
-from tests.helpers import ServerProcess, alive, alive_in_group, start_sleeper, until, wait_for_status
+from tests.helpers import ServerProcess, alive, alive_in_group, drawn_page, start_sleeper, until, wait_for_status, watch
 
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 2_000, "window": "call"}}
-
-
-def drawn(page: str) -> str:
-    """The parts of a run page that show the run: its timeline, status and result."""
-    parts = {part: re.search(rf'<(section|div) id="{part}".*?</\1>', page, re.S) for part in ("timeline", "status", "result")}
-    assert all(parts.values()), f"not on the page: {[k for k, p in parts.items() if not p]}"
-    return "\n".join(p.group(0) for p in parts.values())
-
-
-def watch(server: ServerProcess, run_id: str) -> tuple[list[str], int]:
-    """Every message the run's websocket sends, and its close code."""
-    origin = f"http://127.0.0.1:{server.port}"
-    with connect(f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}", origin=origin, open_timeout=10) as socket:
-        messages = []
-        try:
-            while True:
-                messages.append(socket.recv(timeout=10))
-        except ConnectionClosed as closed:
-            return messages, closed.rcvd.code if closed.rcvd else 1006
 
 
 def wait_until_seen_running(database: Path, run_id: str, after_ns: int) -> None:
@@ -57,7 +36,7 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
         quick = server.http.post("/api/runs", json=QUICK).json()["id"]
         assert wait_for_status(server.http, quick)["status"] == "done"
         before = server.http.get(f"/api/runs/{quick}").json()
-        before_page = drawn(server.http.get(f"/runs/{quick}").text)
+        before_page = drawn_page(server.http.get(f"/runs/{quick}").text)
         before_events = server.http.get(f"/api/runs/{quick}/events").json()
         long_run, runner_pid, child_pid = start_sleeper(server.http)
         events_then = server.http.get(f"/api/runs/{long_run}/events").json()
@@ -77,7 +56,7 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
     server = ServerProcess(database)
     try:
         assert server.http.get(f"/api/runs/{quick}").json() == before
-        assert drawn(server.http.get(f"/runs/{quick}").text) == before_page
+        assert drawn_page(server.http.get(f"/runs/{quick}").text) == before_page
         assert server.http.get(f"/api/runs/{quick}/events").json() == before_events
         messages, code = watch(server, quick)  # its socket: everything at once, then a normal close
         assert code == 1000 and len(messages) == 1

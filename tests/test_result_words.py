@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from app.drawing.result_words import speedup_chart, worded_value, words_for
 from app.model.experiments import load
-from app.drawing.result_words import speedup_chart, words_for, worded_value
 from app.model.runs import Run
 from experiments.params import defaults
 from tests.helpers import templates

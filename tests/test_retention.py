@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 
 from app.model.experiments import catalogue
 from app.model.status import Status
-from app.running.retention import DAY_S, retain
 from app.model.sweeps import Point, Sweep
+from app.running.retention import DAY_S, retain
 from app.storage import redis_formats as formats
 from app.storage import redis_queue
 from app.storage.redis_formats import Job
@@ -22,7 +22,7 @@ from app.storage.redis_sweeps import RedisSweeps
 from app.storage.store import RunStore
 from app.storage.sweep_store import SweepStore
 from app.web.server import create_app
-from tests.helpers import TEST_MODULES, FakeClock, make_settings, until, wait_for_status
+from tests.helpers import TEST_MODULES, FakeClock, make_settings, until, until_async, wait_for_status
 
 QUICK = {"experiment": "test-raises", "params": {"workers": 1}}
 RACE = catalogue(("experiments.race_counter",))["race-counter"]
@@ -59,9 +59,14 @@ def test_sqlite_runs_and_sweeps_become_old_and_go_at_the_next_daily_turn_and_run
         ended.finish(Status.DONE)
         sweep = Sweep(sweeps.new_id(), RACE.id, {}, {"workers": [2]}, (Point({"workers": 2}, ended.id),), "", time.time())
         sweeps.save(sweep)
-        clock = FakeClock(time.time())
-        daily = asyncio.create_task(retain(1, store, sweeps, clock=clock, every_s=0.01))
-        await asyncio.sleep(0.05)  # some turns: nothing is a day old yet
+        clock, turns = FakeClock(time.time()), []
+
+        def counted() -> float:
+            turns.append(clock.now)
+            return clock()
+
+        daily = asyncio.create_task(retain(1, store, sweeps, clock=counted, every_s=0.01))
+        await until_async(lambda: len(turns) >= 3, what="three turns of the daily task")  # nothing a day old yet
         kept = await store.find(ended.id) is not None
         clock.now += 2 * DAY_S
         for _ in range(500):

@@ -6,11 +6,10 @@ import os
 import pytest
 from fastapi.testclient import TestClient
 
-from app.web.server import create_app
 from app.running.runners import user_tasks
 from app.running.supervisor import limit_hit
-from tests.helpers import TEST_MODULES, make_settings, wait_for_status
-from tests.helpers import ROOT
+from app.web.server import create_app
+from tests.helpers import ROOT, TEST_MODULES, make_settings, wait_for_status
 
 MODULES = TEST_MODULES + ("tests.experiment_hog",)
 

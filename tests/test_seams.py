@@ -17,18 +17,13 @@ from app.storage.pins import MemoryPin, Pin
 from app.storage.seams import RunStorage, SweepStorage
 from app.storage.store import RunStore
 from app.storage.sweep_store import SweepStore
-
-
-def members(protocol: type) -> dict[str, object]:
-    names = {name for klass in protocol.__mro__ if klass not in (object,) and getattr(klass, "_is_protocol", False)
-             for name in vars(klass) if not name.startswith("_")}
-    return {name: inspect.getattr_static(protocol, name) for name in names}
+from tests.helpers import members
 
 
 def embedded() -> list[tuple[type, object]]:
     from app.drawing.render import Renderer
     from app.model.runs import Run
-    from tests.test_store import RACE
+    from tests.helpers import RACE
 
     async def made():
         return Broadcast(Run("r1", RACE, {}), Renderer.__new__(Renderer), 20)

@@ -10,34 +10,9 @@ import zlib
 import pytest
 
 from app.model.events import Event
-from app.model.experiments import catalogue
 from app.storage.store import BACKLOG_HIGH, RunStore
 from app.storage.wire import WIRE_MARK
-
-EXPERIMENTS = catalogue(("experiments.race_counter",))
-RACE = EXPERIMENTS["race-counter"]
-
-
-def header(ts=1) -> list[Event]:
-    return [Event("header", ts, "main", value={"python": "3.11.7", "pid": 10}),
-            Event("lane", ts, "main", value={"pid": 10, "thread": "MainThread"})]
-
-
-def spans(n: int, t0=10, worker="w1") -> list[Event]:
-    out = []
-    for i in range(n):
-        out += [Event("begin", t0 + 10 * i, worker, f"step {i}", "run"), Event("end", t0 + 10 * i + 5, worker)]
-    return out
-
-
-def result(ts: int) -> list[Event]:
-    return [Event("result", ts, "main", value={"expected": 0, "actual": 0, "correct": True})]
-
-
-def drawn(run) -> tuple:
-    """What a page draws from a run: its lanes, spans, marks and result."""
-    tl = run.timeline
-    return ([(lane.worker, lane.pid) for lane in tl.lanes], list(tl.spans), list(tl.marks), tl.result, tl.header)
+from tests.helpers import EXPERIMENTS, RACE, drawn, header, result, spans
 
 
 def rows(path, sql):

@@ -11,8 +11,22 @@ import pytest
 
 from experiments import perf_events
 from experiments.switch_records import (
-    MISC_SWITCH_OUT, MISC_SWITCH_OUT_PREEMPT, PREEMPTED, RECORD_EXIT, RECORD_LOST, RECORD_SWITCH, VOLUNTARY,
-    Exit, Fork, Gap, Lost, Switch, Turn, Turns, parse, unwrap,
+    MISC_SWITCH_OUT,
+    MISC_SWITCH_OUT_PREEMPT,
+    PREEMPTED,
+    RECORD_EXIT,
+    RECORD_LOST,
+    RECORD_SWITCH,
+    VOLUNTARY,
+    Exit,
+    Fork,
+    Gap,
+    Lost,
+    Switch,
+    Turn,
+    Turns,
+    parse,
+    unwrap,
 )
 
 MS = 1_000_000

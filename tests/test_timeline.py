@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.model.events import Event
 from app.model.arrows import NOTIFIES_KEPT
+from app.model.events import Event
 from app.model.timeline import Arrow, Mark, Printed, Span, Timeline
 
 MS = 1_000_000

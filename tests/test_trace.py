@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from app.web import api
-from app.model.events import Event
-from app.web.server import create_app
-from app.model.timeline import Span
 from app.drawing.trace import trace_of, tracks_for
+from app.model.events import Event
+from app.model.timeline import Span
+from app.web import api
+from app.web.server import create_app
 from tests.helpers import TEST_MODULES, make_settings, wait_for_status
 
 MS = 1_000_000

@@ -11,10 +11,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app.model.experiments import load
-from app.running.runners import WarmRunner, job
 from app.model.runs import Run
-from app.web.server import create_app
+from app.running.runners import WarmRunner, job
 from app.running.supervisor import execute
+from app.web.server import create_app
 from tests.helpers import TEST_MODULES, ServerProcess, alive, make_settings, until, wait_for_status
 
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 1_000, "window": "call"}}

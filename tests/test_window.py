@@ -6,13 +6,13 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from app.model.events import Event
 from app.drawing.render import Renderer
-from app.model.runs import Run
-from app.model.experiments import load
-from app.model.timeline import ON_CPU, Timeline
 from app.drawing.window import RowIndex, Window, WindowTimeline
 from app.drawing.zoom_bar import ZoomBar
+from app.model.events import Event
+from app.model.experiments import load
+from app.model.runs import Run
+from app.model.timeline import ON_CPU, Timeline
 from app.web import urls
 from tests.helpers import templates
 

@@ -58,7 +58,7 @@ class Broadcast:
             remaining = deadline - asyncio.get_running_loop().time()
             try:
                 await asyncio.wait_for(self._new_frame.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
 
     def _publish(self, frame: str, last: bool) -> None:

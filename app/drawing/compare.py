@@ -7,8 +7,9 @@ this module only words the table and checks the `runs` query.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from app.drawing.result_words import cell, label_of, scalar
 from app.model.findings import verdict

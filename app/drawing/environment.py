@@ -15,7 +15,8 @@ from app.drawing.code import view_of as code_view
 from app.drawing.placement import LANE_HEIGHT, LAYERS, ROW_HEIGHT, SERIES_HEIGHT, group_id
 from app.drawing.result_words import words_for
 from app.drawing.table import tables as timeline_tables
-from app.model.conditions import describe as describe_conditions, fallback_words
+from app.model.conditions import describe as describe_conditions
+from app.model.conditions import fallback_words
 from app.model.cpu import sentences as cpu_sentences
 from app.model.sweeps import worker_choices
 

@@ -6,9 +6,9 @@ only what this run has drawn so far (and what is open now), so a student reads a
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Iterable
 
 from app.model.timeline import LOST, ON_CPU, Arrow, Mark, Span, Timeline
 

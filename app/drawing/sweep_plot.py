@@ -8,8 +8,8 @@ does not move as points finish); the y axis at the largest speedup or ideal so f
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from app.drawing.result_words import number
 from app.drawing.sweeps import IDEAL, Line

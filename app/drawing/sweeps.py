@@ -23,8 +23,9 @@ result reports (tasks over rounds of workers).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from app.drawing.result_words import LABELS, number
 from app.model.status import Status, status_words

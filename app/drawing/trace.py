@@ -21,11 +21,13 @@ keeps every span, so it must not be fed a million events.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from app.model.events import Event
-from app.model.timeline import ON_CPU as ON_CPU_CATEGORY, Lane, Span, Timeline
+from app.model.timeline import ON_CPU as ON_CPU_CATEGORY
+from app.model.timeline import Lane, Span, Timeline
 
 ONCPU_NAME = "on a CPU"
 FLOW_NAME = "notify → woken"

@@ -17,8 +17,9 @@ woken needs what came before), and the end of a span still open past the rows it
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, TypeVar
+from typing import Any, TypeVar
 
 from app.model.events import Event
 from app.model.scale import RESOLUTION

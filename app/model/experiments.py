@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from experiments import MODULES, SECTIONS
 from experiments.params import Param

@@ -9,8 +9,8 @@ CPUs at once. Exact where the strips are exact (whole bins, raw intervals).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from app.model.timeline import Span
 

@@ -19,8 +19,9 @@ resolution by app/model/cpu_bins.py.
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
 
 from app.model.arrows import Pairing
 from app.model.cpu_bins import CpuBins

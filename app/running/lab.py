@@ -22,10 +22,10 @@ from typing import Any
 from app.drawing.broadcast import Broadcast
 from app.drawing.render import Renderer
 from app.drawing.seams import LiveFeed
-from app.model.sweeps import Point, Sweep
 from app.model.experiments import Experiment
 from app.model.runs import Place, Run
 from app.model.status import Status
+from app.model.sweeps import Point, Sweep
 from app.running.engines import Engine, embedded
 from app.running.limits import Client, Limits, Load, Refusal
 from app.running.pythons import Interpreter

@@ -20,8 +20,9 @@ minute, so its own later points are never refused.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from app.running.ratelimit import SlidingWindow, whole_seconds
 from app.settings import Settings

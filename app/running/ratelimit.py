@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from typing import Callable, Hashable, Protocol
+from collections.abc import Callable, Hashable
+from typing import Protocol
 
 SWEEP_EVERY = 1024  # calls between drops of idle keys
 ADMIN_GUESSES_PER_MINUTE = 10  # wrong admin tokens an address may present in a minute (app/web/auth.py)

@@ -18,7 +18,7 @@ import asyncio
 import json
 import os
 import signal
-from collections.abc import Callable, Awaitable
+from collections.abc import Awaitable, Callable
 
 from app import ROOT
 from app.model.schedules import StepAnswer, StepRequest

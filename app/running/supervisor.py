@@ -195,7 +195,7 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
         # The pipes close once every process holding them is gone.
         try:
             await asyncio.wait_for(asyncio.gather(proc.wait(), *pumps, return_exceptions=True), timeout=5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             for pump in pumps:
                 pump.cancel()
         if stopped_by is not None:
@@ -257,6 +257,6 @@ async def _stop_group(proc: asyncio.subprocess.Process, exited: asyncio.Task[int
     signal_group(proc.pid, signal.SIGTERM)
     try:
         await asyncio.wait_for(asyncio.shield(exited), timeout=grace_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     signal_group(proc.pid, signal.SIGKILL)

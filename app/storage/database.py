@@ -11,9 +11,10 @@ import logging
 import queue
 import sqlite3
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 Job = tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]
 MAX_JOBS_PER_TRANSACTION = 256

@@ -75,10 +75,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from app.model.sweeps import Point, Sweep
 from app.model.experiments import Experiment
 from app.model.runs import Run, Truncation
 from app.model.status import Status
+from app.model.sweeps import Point, Sweep
 from app.storage.records import placeholder, record_of
 from app.storage.redis_replies import Fields
 

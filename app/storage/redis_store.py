@@ -29,8 +29,8 @@ from app.model.experiments import Experiment
 from app.model.runs import Run
 from app.model.status import Status
 from app.storage import redis_formats as formats
-from app.storage import redis_replies as replies
 from app.storage import redis_queue, snapshots
+from app.storage import redis_replies as replies
 from app.storage.loads import Loads
 from app.storage.records import Page, history_row, run_of
 from app.storage.redis_formats import RUN_ID, Entry, InFlight, Job

@@ -69,7 +69,7 @@ def open_tables(conn: sqlite3.Connection) -> list[str]:
     for statement in SCHEMA.split(";"):  # not executescript: it would commit the job's transaction
         conn.execute(statement)
     conn.execute(  # ended when this restart found it: the server that ran it left no time
-        "UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE status NOT IN (%s)"
+        "UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE status NOT IN (%s)"  # noqa: UP031
         % ",".join("?" * (len(FINISHED) + 1)), (NEVER_ENDED, time.time(), *FINISHED, Status.QUEUED))
     # rowid: the order rows were written in, for runs queued within the clock's resolution of each other
     return [run_id for (run_id,) in conn.execute("SELECT id FROM runs WHERE status = ? ORDER BY created_at, rowid",

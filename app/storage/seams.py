@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from app.model.sweeps import Sweep
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.runs import Journal, Run
+from app.model.sweeps import Sweep
 from app.storage.records import Page
 
 

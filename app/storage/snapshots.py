@@ -20,7 +20,8 @@ import zlib
 from collections import deque
 from typing import Any
 
-from app.model import arrows, cpu_bins, timeline as timeline_module
+from app.model import arrows, cpu_bins
+from app.model import timeline as timeline_module
 from app.model.timeline import Timeline
 
 VERSION = 1

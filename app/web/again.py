@@ -7,8 +7,9 @@ that shape works the same way (e.g. "Run again on <interpreter>" posting only a 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from app.model.experiments import Experiment
 from app.running.pythons import PARAM_NAME

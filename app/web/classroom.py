@@ -20,6 +20,7 @@ from app.settings import Settings
 from app.web.join import qr_text, student_urls, url_of
 from app.web.security import is_loopback
 
+
 @dataclass(frozen=True)
 class Token:
     value: str

@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from starlette.requests import HTTPConnection
 
-from app.model.sweeps import Sweep
 from app.model.experiments import Experiment
 from app.model.runs import Run
+from app.model.sweeps import Sweep
 from app.running.lab import Lab
 from app.settings import Settings
 from app.web.auth import is_admin

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment
 
-from app.storage.pins import MemoryPin, Pin
-
 from app.model.status import Status
+from app.storage.pins import MemoryPin, Pin
 from app.web import urls
 
 if TYPE_CHECKING:
@@ -145,7 +144,7 @@ class Lobby:
         while True:
             try:
                 await asyncio.wait_for(self._poke.wait(), self.refresh_s)
-            except asyncio.TimeoutError:  # expected: nothing poked it, refresh on the clock
+            except TimeoutError:  # expected: nothing poked it, refresh on the clock
                 pass
             self._poke.clear()
             try:

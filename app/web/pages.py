@@ -14,11 +14,11 @@ from app.drawing.compare import sections as compare_sections
 from app.drawing.compare_timelines import compare_timelines
 from app.drawing.history import MAX_PAGE, PAGE_SIZE, row
 from app.drawing.render import View
-from app.model.sweeps import FORM_FIELD as SWEEP_FORM_FIELD
 from app.drawing.window import MAX_MS, MIN_WIDTH_NS, Window
 from app.model.experiments import sections
 from app.model.runs import Run
 from app.model.scale import scale_for
+from app.model.sweeps import FORM_FIELD as SWEEP_FORM_FIELD
 from app.running.limits import Refusal
 from app.web import urls
 from app.web.again import fixed_variant, other_pythons, params_for

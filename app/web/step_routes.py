@@ -33,7 +33,7 @@ from app.model.schedules import (
 )
 from app.running.lab import Lab
 from app.running.limits import Client, Refusal
-from app.running.stepping import Stepping, StepFailed
+from app.running.stepping import StepFailed, Stepping
 from app.web import urls
 from app.web.auth import is_admin
 from app.web.clients import client_of
