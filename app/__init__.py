@@ -12,6 +12,7 @@ import-linter contracts in pyproject.toml hold this, and CI checks them):
 
 `settings` (configuration) and `ROOT` (the checkout: templates, static files, experiments) are for all.
 """
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,7 @@
 """`concurrency-lab` / `python -m app`: serve the lab with uvicorn (on 127.0.0.1 unless told otherwise);
 `concurrency-lab class`: serve it to a class on the network (app/web/classroom.py); `concurrency-lab worker`:
 be a runner node."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,18 +27,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=settings.host, help=f"address to listen on (default {settings.host})")
     parser.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
     commands = parser.add_subparsers(dest="command", metavar="class|worker", help="without one: serve the lab")
-    lesson = commands.add_parser("class", help="serve a class on this machine's network: prints the students' "
-                                               "address, a QR code and your presenter link (docs/teacher.md)")
-    lesson.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0: every interface; "
-                                                          "127.0.0.1 behind a proxy on this machine)")
+    lesson = commands.add_parser(
+        "class",
+        help="serve a class on this machine's network: prints the students' "
+        "address, a QR code and your presenter link (docs/teacher.md)",
+    )
+    lesson.add_argument(
+        "--host",
+        default="0.0.0.0",
+        help="address to listen on (default 0.0.0.0: every interface; 127.0.0.1 behind a proxy on this machine)",
+    )
     lesson.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
-    lesson.add_argument("--name", action="append", default=[], metavar="NAME",
-                        help="a name students may type for this machine, e.g. lab.local (repeatable)")
+    lesson.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name students may type for this machine, e.g. lab.local (repeatable)",
+    )
     worker = commands.add_parser("worker", help="a runner node: run the runs queued on Redis (docs/distributed.md)")
     worker.add_argument("--redis", default=settings.redis_url, help="Redis URL (default LAB_REDIS_URL)")
     worker.add_argument("--name", default=None, help="this node's name, unique among the nodes (default host-pid)")
-    worker.add_argument("--module", action="append", default=[], metavar="MODULE",
-                        help="an experiment module to offer beside the catalogue's (repeatable)")
+    worker.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="an experiment module to offer beside the catalogue's (repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.command == "worker":
         work(settings, args.redis, args.name, tuple(args.module))
@@ -78,14 +95,25 @@ def serve_class(settings: Settings, host: str, port: int, names: list[str]) -> N
     try:
         listening.bind((host, port))
     except OSError as error:
-        raise SystemExit(f"concurrency-lab class: cannot listen on port {port}: {error.strerror}. "
-                         "Another lab running? Stop it, or choose another port: --port 8001") from None
+        raise SystemExit(
+            f"concurrency-lab class: cannot listen on port {port}: {error.strerror}. "
+            "Another lab running? Stop it, or choose another port: --port 8001"
+        ) from None
     listening.listen(2048)
     token = admin_token(settings)
     settings = class_settings(settings, token, host, listening.getsockname()[1], names)
     source = sampler.source_here(settings.oncpu_source, settings.oncpu_pretend_paranoid) if settings.oncpu else {}
-    print(banner(settings, token, reachable_addresses(host, interface_addresses()), names, settings.port,
-                 oncpu_line(settings, source)), flush=True)
+    print(
+        banner(
+            settings,
+            token,
+            reachable_addresses(host, interface_addresses()),
+            names,
+            settings.port,
+            oncpu_line(settings, source),
+        ),
+        flush=True,
+    )
     try:
         serve(create_app(settings), settings, sockets=[listening])
     except KeyboardInterrupt:  # Ctrl-C: before the server started, or after it shut down (uvicorn re-raises it)
@@ -132,10 +160,14 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     # http: uvicorn's own protocol with a deadline and a size bound for a request's line and headers, which
     # uvicorn has neither of (app/web/header_deadline.py). h11's own bound on an incomplete event backs it up
     # (a 400 for one chunk far past the bound, before the protocol has counted it).
-    return {"http": header_deadline.protocol(settings.header_timeout_s, settings.max_header_bytes),
-            "h11_max_incomplete_event_size": 2 * settings.max_header_bytes,
-            "proxy_headers": False, "ws_max_size": settings.max_ws_message_bytes, "ws_per_message_deflate": False,
-            "log_config": log_config()}
+    return {
+        "http": header_deadline.protocol(settings.header_timeout_s, settings.max_header_bytes),
+        "h11_max_incomplete_event_size": 2 * settings.max_header_bytes,
+        "proxy_headers": False,
+        "ws_max_size": settings.max_ws_message_bytes,
+        "ws_per_message_deflate": False,
+        "log_config": log_config(),
+    }
 
 
 def log_config() -> dict[str, Any]:
@@ -143,8 +175,11 @@ def log_config() -> dict[str, Any]:
     stderr from INFO up, each line naming its module. They still propagate: a handler on the root (pytest's
     caplog) sees them too; uvicorn's config puts none there, so nothing is written twice."""
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["app"] = {"()": "uvicorn.logging.DefaultFormatter", "fmt": "%(levelprefix)s %(name)s: %(message)s",
-                                   "use_colors": None}
+    config["formatters"]["app"] = {
+        "()": "uvicorn.logging.DefaultFormatter",
+        "fmt": "%(levelprefix)s %(name)s: %(message)s",
+        "use_colors": None,
+    }
     config["handlers"]["app"] = {"class": "logging.StreamHandler", "formatter": "app", "stream": "ext://sys.stderr"}
     config["loggers"]["app"] = {"handlers": ["app"], "level": "INFO", "propagate": True}
     return config

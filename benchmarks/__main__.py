@@ -6,6 +6,7 @@
 
 Each benchmark is a module here with `main(argv: list[str]) -> None` that accepts `--quick`.
 """
+
 from __future__ import annotations
 
 import importlib

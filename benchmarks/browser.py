@@ -1,4 +1,5 @@
 """Headless Chromium for the benchmarks that need a browser (Debian's, driven by Playwright)."""
+
 from __future__ import annotations
 
 import shutil

@@ -27,6 +27,7 @@ temporary directory) and real `python -m app worker` processes, and queues runs 
 
 Medians over `--repeat` rounds, the node counts of a round in rotation.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,6 +67,7 @@ ALL_PARTS = ("drain", "first", "flood", "sizing")
 
 # -- Redis and nodes -------------------------------------------------------------------------------
 
+
 @contextmanager
 def redis_server(appendfsync: str = "everysec") -> Iterator[str]:
     """A fresh redis-server on a free loopback port, append-only, in a temporary directory: its URL."""
@@ -74,9 +76,28 @@ def redis_server(appendfsync: str = "everysec") -> Iterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         proc = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--appendonly", "yes",
-             "--appendfsync", appendfsync, "--save", "", "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                tmp,
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                appendfsync,
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"redis://127.0.0.1:{port}/0"
         try:
             with Redis.from_url(url) as client:
@@ -99,17 +120,35 @@ def redis_server(appendfsync: str = "everysec") -> Iterator[str]:
 def nodes(url: str, count: int, modules: tuple[str, ...] = ()) -> Iterator[list[subprocess.Popen]]:
     """`count` runner nodes (`python -m app worker`) on `url`, each ready to take a run; stopped (SIGTERM) after."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "LAB_PYTHONS": json.dumps([sys.executable]),
-               "LAB_RUN_TIMEOUT_S": "600"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "LAB_PYTHONS": json.dumps([sys.executable]),
+            "LAB_RUN_TIMEOUT_S": "600",
+        }
         module_args = [arg for module in modules for arg in ("--module", module)]
         started: list[tuple[subprocess.Popen, Path]] = []
         try:
             for i in range(count):
                 log = Path(tmp) / f"node-{i + 1}.log"
                 with log.open("wb") as out:
-                    proc = subprocess.Popen([sys.executable, "-m", "app", "worker", "--redis", url,
-                                             "--name", f"bench-{i + 1}", *module_args],
-                                            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                    proc = subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "app",
+                            "worker",
+                            "--redis",
+                            url,
+                            "--name",
+                            f"bench-{i + 1}",
+                            *module_args,
+                        ],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
                 started.append((proc, log))
             deadline = time.monotonic() + NODE_START_S
             for proc, log in started:
@@ -132,18 +171,21 @@ def nodes(url: str, count: int, modules: tuple[str, ...] = ()) -> Iterator[list[
 
 
 def new_job(experiment: str, params: dict[str, Any], measures_time: bool = False) -> Job:
-    return Job(f"bench-{uuid.uuid4().hex[:12]}", experiment, params, measures_time, owner="bench",
-               created_at=time.time())
+    return Job(
+        f"bench-{uuid.uuid4().hex[:12]}", experiment, params, measures_time, owner="bench", created_at=time.time()
+    )
 
 
 def submit_all(url: str, jobs: list[Job]) -> float:
     """Queue every job at once, as many web replicas would: the wall time (time.time()) before the first."""
+
     async def go() -> float:
         async with AsyncRedis.from_url(url) as redis:
             started = time.time()
             for job in jobs:  # in order: the queue is FIFO
                 await submit(redis, job)
             return started
+
     return asyncio.run(go())
 
 
@@ -220,9 +262,14 @@ def median(values: list[float]) -> float:
 
 # -- (a) drain -------------------------------------------------------------------------------------
 
+
 def drain(counts: tuple[int, ...], runs: int, sleep_ms: int, repeat: int) -> None:
-    print(header(f"{runs} runs of a {sleep_ms} ms sleep ({SLEEP_MODULE}) queued at once; "
-                 f"median of {repeat}, node counts in rotation"))
+    print(
+        header(
+            f"{runs} runs of a {sleep_ms} ms sleep ({SLEEP_MODULE}) queued at once; "
+            f"median of {repeat}, node counts in rotation"
+        )
+    )
     times: dict[int, list[float]] = {n: [] for n in counts}
     cpu: dict[int, list[float]] = {n: [] for n in counts}
     for _ in range(repeat):
@@ -237,13 +284,17 @@ def drain(counts: tuple[int, ...], runs: int, sleep_ms: int, repeat: int) -> Non
                 cpu[n].append(cpu_s(procs) - cpu_before)
     one = median(times[counts[0]])
     ideal = runs * sleep_ms / 1000
-    print(f"{'nodes':>5} {'drain s':>8} {'ratio to 1':>10} {'ideal 1/N':>9} {'s per run per node':>18} "
-          f"{'node CPU s per run':>18}")
+    print(
+        f"{'nodes':>5} {'drain s':>8} {'ratio to 1':>10} {'ideal 1/N':>9} {'s per run per node':>18} "
+        f"{'node CPU s per run':>18}"
+    )
     for n in counts:
         m = median(times[n])
         print(f"{n:5d} {m:8.2f} {m / one:10.2f} {1 / n:9.2f} {m * n / runs:18.3f} {median(cpu[n]) / runs:18.3f}")
-    print(f"(the sleeps alone: {ideal:.1f} s on one node; per run beyond its sleep: dispatch, a fresh runner "
-          "interpreter, journal. Node CPU: the nodes and their runners, /proc; it is what 2 cores cannot multiply)")
+    print(
+        f"(the sleeps alone: {ideal:.1f} s on one node; per run beyond its sleep: dispatch, a fresh runner "
+        "interpreter, journal. Node CPU: the nodes and their runners, /proc; it is what 2 cores cannot multiply)"
+    )
 
 
 # -- (b) first event -------------------------------------------------------------------------------
@@ -287,20 +338,26 @@ def first(repeat: int, web: bool) -> None:
                     for _ in range(repeat):
                         run_id, posted_wall, lane_s = first_lane(server)
                         rows.setdefault("web replica + node: POST -> first events entry", []).append(
-                            first_events_entry(client, run_id) - posted_wall * 1000)
+                            first_events_entry(client, run_id) - posted_wall * 1000
+                        )
                         rows.setdefault("web replica + node: POST -> first lane on the websocket", []).append(
-                            lane_s * 1000)
+                            lane_s * 1000
+                        )
                 else:
-                    print("(the server given LAB_REDIS_URL ran the run itself: no web replica mode in this commit; "
-                          "its rows are left out)")
+                    print(
+                        "(the server given LAB_REDIS_URL ran the run itself: no web replica mode in this commit; "
+                        "its rows are left out)"
+                    )
     print(f"{'path':58} {'median ms':>9} {'min ms':>8} {'max ms':>8} {'to embedded':>11}")
     embedded = median(rows["embedded: POST -> first lane on the websocket"])
     for label, values in rows.items():
-        print(f"{label:58} {median(values):9.1f} {min(values):8.1f} {max(values):8.1f} "
-              f"{median(values) / embedded:11.2f}")
+        print(
+            f"{label:58} {median(values):9.1f} {min(values):8.1f} {max(values):8.1f} {median(values) / embedded:11.2f}"
+        )
 
 
 # -- (c) flood -------------------------------------------------------------------------------------
+
 
 @dataclass
 class Landed:
@@ -318,9 +375,11 @@ def landed(client: Redis, run_id: str) -> Landed:
     """How many events landed in the run's stream, and how fast (from the stream's own entry ids). The rate
     counts from the second events entry: the first holds the header, sent while the flood is still being
     encoded, which is the experiment's own time, not the path's."""
-    rows = [(entry_ms(entry_id), int(fields[b"last"]))
-            for entry_id, fields in replies.entries_of(client.xrange(formats.events_key(run_id)))
-            if fields.get(b"kind") == b"events"]
+    rows = [
+        (entry_ms(entry_id), int(fields[b"last"]))
+        for entry_id, fields in replies.entries_of(client.xrange(formats.events_key(run_id)))
+        if fields.get(b"kind") == b"events"
+    ]
     size = int(client.memory_usage(formats.events_key(run_id), samples=0) or 0)
     if len(rows) < 3:
         return Landed(rows[-1][1] if rows else 0, 0, 0.0, size)
@@ -344,8 +403,13 @@ def flood(events: int, repeat: int, web: bool) -> None:
                 results.setdefault(f"node, appendfsync {fsync}", []).append(landed(client, job.run))
     lag: list[tuple[float, float, float]] = []
     if web:
-        with redis_server("always") as url, nodes(url, 1, BENCH_MODULES), Redis.from_url(url) as client, \
-                environ(LAB_REDIS_URL=url), serving() as server:
+        with (
+            redis_server("always") as url,
+            nodes(url, 1, BENCH_MODULES),
+            Redis.from_url(url) as client,
+            environ(LAB_REDIS_URL=url),
+            serving() as server,
+        ):
             probe = server.start_run("stamps", {"count": 1, "every_ms": 0, "busy": 0, "delay_ms": 0})
             server.wait_done(probe)
             if client.exists(formats.state_key(probe)):
@@ -359,19 +423,26 @@ def flood(events: int, repeat: int, web: bool) -> None:
                     stats = server.request("GET", "/bench/stats")
                     lag.append((stats["p50_ms"], stats["p99_ms"], stats["max_ms"]))
                     results.setdefault("web replica + node + 1 viewer, appendfsync always", []).append(
-                        landed(client, run_id))
+                        landed(client, run_id)
+                    )
             else:
-                print("(the server given LAB_REDIS_URL ran the run itself: no web replica mode in this commit; "
-                      "its rows are left out)")
+                print(
+                    "(the server given LAB_REDIS_URL ran the run itself: no web replica mode in this commit; "
+                    "its rows are left out)"
+                )
     print(f"{'path':54} {'events':>8} {'events/s':>9} {'ratio':>6} {'stream B/event':>14}")
     base = median([r.per_s for r in results["node, appendfsync everysec"]])
     for label, rows in results.items():
         rate = median([r.per_s for r in rows])
-        print(f"{label:54} {median([r.events for r in rows]):8.0f} {rate:9.0f} {rate / base:6.2f} "
-              f"{median([r.stream_bytes / max(1, r.events) for r in rows]):14.2f}")
+        print(
+            f"{label:54} {median([r.events for r in rows]):8.0f} {rate:9.0f} {rate / base:6.2f} "
+            f"{median([r.stream_bytes / max(1, r.events) for r in rows]):14.2f}"
+        )
     if lag:
-        print(f"web replica's loop lag while a viewer follows the flood: p50 {median([x[0] for x in lag]):.1f} ms, "
-              f"p99 {median([x[1] for x in lag]):.1f} ms, max {median([x[2] for x in lag]):.1f} ms (medians)")
+        print(
+            f"web replica's loop lag while a viewer follows the flood: p50 {median([x[0] for x in lag]):.1f} ms, "
+            f"p99 {median([x[1] for x in lag]):.1f} ms, max {median([x[2] for x in lag]):.1f} ms (medians)"
+        )
 
 
 def follow(port: int, run_id: str) -> None:
@@ -386,6 +457,7 @@ def follow(port: int, run_id: str) -> None:
 
 # -- (d) sizing ------------------------------------------------------------------------------------
 
+
 def run_bytes(client: Redis, run_id: str) -> int:
     """What one run takes in Redis: every key of it (state, stream, snapshot, ...), by MEMORY USAGE."""
     keys = [formats.state_key(run_id), *client.scan_iter(match=f"{formats.state_key(run_id)}:*", count=1000)]
@@ -397,27 +469,34 @@ def sizing(repeat: int, only: tuple[str, ...]) -> None:
     from experiments import MODULES
 
     experiments = [e for e in catalogue(MODULES).values() if not only or e.id in only]
-    print(header(f"each experiment's default params alone on one node, one run at a time, appendfsync always; "
-                 f"median of {repeat}"))
-    print(f"{'experiment':28} {'times':>5} {'s per run':>9} {'runs/min':>8} {'events':>8} {'Redis KB per run':>16} "
-          "ended")
+    print(
+        header(
+            f"each experiment's default params alone on one node, one run at a time, appendfsync always; "
+            f"median of {repeat}"
+        )
+    )
+    print(
+        f"{'experiment':28} {'times':>5} {'s per run':>9} {'runs/min':>8} {'events':>8} {'Redis KB per run':>16} ended"
+    )
     with redis_server("always") as url, nodes(url, 1), Redis.from_url(url) as client:
         for experiment in experiments:
             seconds, events, size, statuses = [], [], [], []
             for _ in range(repeat):
                 job = new_job(experiment.id, {}, experiment.measures_time)
                 started = submit_all(url, [job])
-                doc, = wait_ended(client, [job.run])
+                (doc,) = wait_ended(client, [job.run])
                 statuses.append(doc["status"])  # a run that did not end done is timed all the same, and shown
                 seconds.append(doc["ended_at"] - started)
                 events.append(doc.get("events") or 0)
                 size.append(run_bytes(client, job.run))
             m = median(seconds)
-            print(f"{experiment.id:28} {'yes' if experiment.measures_time else 'no':>5} {m:9.2f} {60 / m:8.1f} "
-                  f"{median(events):8.0f} {median(size) / 1000:16.1f} {','.join(statuses)}", flush=True)
+            print(
+                f"{experiment.id:28} {'yes' if experiment.measures_time else 'no':>5} {m:9.2f} {60 / m:8.1f} "
+                f"{median(events):8.0f} {median(size) / 1000:16.1f} {','.join(statuses)}",
+                flush=True,
+            )
         info = client.info("memory")
-        print(f"Redis used_memory after these runs: {info['used_memory'] / 1e6:.1f} MB "
-              f"({client.dbsize()} keys)")
+        print(f"Redis used_memory after these runs: {info['used_memory'] / 1e6:.1f} MB ({client.dbsize()} keys)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -428,8 +507,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sleep-ms", type=int, default=500, help="the sleep of each drained run")
     parser.add_argument("--events", type=int, default=500_000, help="events of the flood")
     parser.add_argument("--experiments", default="", help="sizing: only these experiment ids (comma-separated)")
-    parser.add_argument("--no-web", dest="web", action="store_false",
-                        help="leave out the web replica's rows (first, flood): nodes and the embedded server only")
+    parser.add_argument(
+        "--no-web",
+        dest="web",
+        action="store_false",
+        help="leave out the web replica's rows (first, flood): nodes and the embedded server only",
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     parts = tuple(p for p in args.parts.split(",") if p)

@@ -12,6 +12,7 @@ All viewers live in this one process (asyncio), so at 1 000 their own CPU time, 
 cores as the server, is part of the lag. "messages" is per viewer: fewer than the frames produced
 means the viewer was sent frames joined or a fresh full render (coalesced), as designed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.viewers, args.count = "20", 60
     print(header(f"one live run of {args.count} stamps 7 ms apart, default frame rate; lag in ms, end to end"))
-    print(f"{'viewers':>8} {'got result':>11} {'errors':>7} {'lag p50':>8} {'p95':>7} {'p99':>7} {'max':>7} "
-          f"{'messages':>9} {'RSS before':>11} {'peak':>7} {'loop lag p99':>13}")
+    print(
+        f"{'viewers':>8} {'got result':>11} {'errors':>7} {'lag p50':>8} {'p95':>7} {'p99':>7} {'max':>7} "
+        f"{'messages':>9} {'RSS before':>11} {'peak':>7} {'loop lag p99':>13}"
+    )
     with serving() as server:
         for n in (int(v) for v in args.viewers.split(",")):
             before = server.request("POST", "/bench/reset")["rss_mb"]
@@ -90,10 +93,12 @@ def main(argv: list[str] | None = None) -> None:
             stats = server.request("GET", "/bench/stats")
             lags = [lag for v in viewers for lag in v.lags_ms]
             errors = [v.error for v in viewers if v.error]
-            print(f"{n:8} {sum(v.result for v in viewers):11} {len(errors):7} {percentile(lags, 50):8.1f} "
-                  f"{percentile(lags, 95):7.1f} {percentile(lags, 99):7.1f} {max(lags, default=0):7.1f} "
-                  f"{statistics.median(v.messages for v in viewers):9.0f} {before:11.1f} "
-                  f"{max(peak.peak, stats['rss_mb']):7.1f} {stats['p99_ms']:13.1f}")
+            print(
+                f"{n:8} {sum(v.result for v in viewers):11} {len(errors):7} {percentile(lags, 50):8.1f} "
+                f"{percentile(lags, 95):7.1f} {percentile(lags, 99):7.1f} {max(lags, default=0):7.1f} "
+                f"{statistics.median(v.messages for v in viewers):9.0f} {before:11.1f} "
+                f"{max(peak.peak, stats['rss_mb']):7.1f} {stats['p99_ms']:13.1f}"
+            )
             if errors:
                 print(f"         first error: {errors[0]}")
 

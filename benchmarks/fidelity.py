@@ -18,6 +18,7 @@ one, and what one recorded event costs: the hot path (what the recording thread 
 encoding and writing that follow in batches (paid by the flusher thread).
 A benchmark, not a test: the figures depend on the machine's load, printed in the header.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -179,48 +180,75 @@ def counter_workload(experiment: str, window: str, n: int) -> Workload:
     if experiment == "lock-counter":
         inc, dec = LOCKED + inc, LOCKED + dec
     code = COUNTER_BARE.format(n=n, inc=inc, dec=dec, mark=MARK)
-    return Workload(f"{experiment} window={window}", experiment, {"workers": 2, "iterations": n, "window": window}, code)
+    return Workload(
+        f"{experiment} window={window}", experiment, {"workers": 2, "iterations": n, "window": window}, code
+    )
 
 
 def cpu_workload(first: int, tasks: int, method: str = "spawn", traced_too: bool = True) -> Workload:
     params = {"workers": 2, "first": first, "tasks": tasks, "start_method": method}
-    code = POOLS_BARE.format(task=FIBONACCI, fn="fibonacci", items=[first + i for i in range(tasks)],
-                             workers=2, method=method, mark=MARK)
+    code = POOLS_BARE.format(
+        task=FIBONACCI, fn="fibonacci", items=[first + i for i in range(tasks)], workers=2, method=method, mark=MARK
+    )
     return Workload(f"cpu-threads-vs-processes first={first}", "cpu-threads-vs-processes", params, code, traced_too)
 
 
 def io_workload(tasks: int, duration_ms: int, workers: int = 4, method: str = "spawn") -> Workload:
     params = {"workers": workers, "tasks": tasks, "duration_ms": duration_ms, "start_method": method}
-    code = POOLS_BARE.format(task=SIMULATE_IO, fn="simulate_io", items=[duration_ms / 1000] * tasks,
-                             workers=workers, method=method, mark=MARK)
+    code = POOLS_BARE.format(
+        task=SIMULATE_IO,
+        fn="simulate_io",
+        items=[duration_ms / 1000] * tasks,
+        workers=workers,
+        method=method,
+        mark=MARK,
+    )
     return Workload(f"io-threads-vs-processes {duration_ms}ms", "io-threads-vs-processes", params, code)
 
 
 def asyncio_workloads(quick: bool) -> list[Workload]:
     """asyncio-gather, asyncio-blocked-loop and asyncio-queue (fixed), each run bare with asyncio.run."""
     tasks, ms = (2, 10) if quick else (10, 100)
-    gather = Workload(f"asyncio-gather {tasks}x{ms}ms", "asyncio-gather",
-                      {"tasks": tasks, "duration_ms": ms, "workers": 4},
-                      GATHER_BARE.format(duration=ms / 1000, tasks=tasks, workers=4, mark=MARK))
+    gather = Workload(
+        f"asyncio-gather {tasks}x{ms}ms",
+        "asyncio-gather",
+        {"tasks": tasks, "duration_ms": ms, "workers": 4},
+        GATHER_BARE.format(duration=ms / 1000, tasks=tasks, workers=4, mark=MARK),
+    )
     block_ms, tick_ms = (50, 10) if quick else (300, 20)
-    blocked = Workload(f"asyncio-blocked-loop {block_ms}ms", "asyncio-blocked-loop",
-                       {"variant": "blocked", "call": "time.sleep", "block_ms": block_ms, "tickers": 3,
-                        "tick_ms": tick_ms},
-                       BLOCKED_BARE.format(tickers=3, tick=tick_ms / 1000, block=block_ms / 1000, mark=MARK))
+    blocked = Workload(
+        f"asyncio-blocked-loop {block_ms}ms",
+        "asyncio-blocked-loop",
+        {"variant": "blocked", "call": "time.sleep", "block_ms": block_ms, "tickers": 3, "tick_ms": tick_ms},
+        BLOCKED_BARE.format(tickers=3, tick=tick_ms / 1000, block=block_ms / 1000, mark=MARK),
+    )
     items, process_ms = (4, 1) if quick else (50, 10)
-    queue = Workload(f"asyncio-queue {items} items", "asyncio-queue",
-                     {"variant": "fixed", "workers": 3, "items": items, "maxsize": 5, "produce_delay_ms": 10,
-                      "process_ms": process_ms},
-                     QUEUE_BARE.format(workers=3, items=items, maxsize=5, delay=0.01, process=process_ms / 1000,
-                                       mark=MARK))
+    queue = Workload(
+        f"asyncio-queue {items} items",
+        "asyncio-queue",
+        {
+            "variant": "fixed",
+            "workers": 3,
+            "items": items,
+            "maxsize": 5,
+            "produce_delay_ms": 10,
+            "process_ms": process_ms,
+        },
+        QUEUE_BARE.format(workers=3, items=items, maxsize=5, delay=0.01, process=process_ms / 1000, mark=MARK),
+    )
     return [gather, blocked, queue]
 
 
 def workloads(quick: bool) -> list[Workload]:
     if quick:
         # fork, not spawn: starting interpreters would take most of the few seconds allowed
-        return [counter_workload("race-counter", "call", 20_000), counter_workload("lock-counter", "call", 5_000),
-                cpu_workload(15, 2, "fork"), io_workload(2, 10, 2, "fork"), *asyncio_workloads(quick)]
+        return [
+            counter_workload("race-counter", "call", 20_000),
+            counter_workload("lock-counter", "call", 5_000),
+            cpu_workload(15, 2, "fork"),
+            io_workload(2, 10, 2, "fork"),
+            *asyncio_workloads(quick),
+        ]
     return [
         counter_workload("race-counter", "none", 1_000_000),
         counter_workload("race-counter", "call", 1_000_000),
@@ -304,8 +332,14 @@ def env() -> dict:
 
 def bare(script: Path, tracer: list[str] | None = None) -> float:
     """Run a bare script (under `tracer`, a command prefix, if given); its workload's wall time in ms."""
-    out = subprocess.run([*(tracer or [sys.executable]), str(script)], capture_output=True, text=True,
-                         check=True, cwd=script.parent, env=env()).stdout
+    out = subprocess.run(
+        [*(tracer or [sys.executable]), str(script)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=script.parent,
+        env=env(),
+    ).stdout
     return float(next(line.split()[1] for line in out.splitlines() if line.startswith(MARK)))
 
 
@@ -325,8 +359,13 @@ def through_dashboard(server: Server, work: Workload) -> float:
 def through_runner(work: Workload) -> float:
     """The experiment through the runner alone (recorder on, no server): what the recorder costs by itself."""
     module = f"experiments.{work.experiment.replace('-', '_')}"
-    out = subprocess.run([sys.executable, "-m", "experiments.runner", module, json.dumps(work.params)],
-                         capture_output=True, check=True, cwd=ROOT, env=env()).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "experiments.runner", module, json.dumps(work.params)],
+        capture_output=True,
+        check=True,
+        cwd=ROOT,
+        env=env(),
+    ).stdout
     result = next(e for line in out.splitlines() for e in json.loads(line) if e[0] == "R")
     return result[3]["run_call_ms"]
 
@@ -351,14 +390,19 @@ def main(argv: list[str] | None = None) -> None:
         tracer = None if args.no_viztracer else viztracer_command(Path(tmp) / "trace.json")
         if tracer is None and not args.no_viztracer:
             print("(VizTracer not installed: pip install -e '.[bench]'; its columns are left empty)")
-        print(f"{'workload':36} {'bare ms':>9} {'ours ms':>9} {'ours':>6} {'runner':>7} {'viztracer ms':>13} "
-              f"{'viztracer':>9} {'ours best':>10} {'viz best':>9}")
+        print(
+            f"{'workload':36} {'bare ms':>9} {'ours ms':>9} {'ours':>6} {'runner':>7} {'viztracer ms':>13} "
+            f"{'viztracer':>9} {'ours best':>10} {'viz best':>9}"
+        )
         for work in [w for w in workloads(args.quick) if args.only in w.name]:
             script = Path(tmp) / "bare.py"
             script.write_text(work.bare)
             # Each way is called in this iteration only, so each closes over this iteration's script and work.
-            ways = {"bare": lambda: bare(script), "ours": lambda: through_dashboard(server, work),  # noqa: B023
-                    "runner": lambda: through_runner(work)}  # noqa: B023
+            ways = {
+                "bare": lambda: bare(script),  # noqa: B023
+                "ours": lambda: through_dashboard(server, work),  # noqa: B023
+                "runner": lambda: through_runner(work),  # noqa: B023
+            }
             if tracer and work.traced_too:
                 ways["viztracer"] = lambda: bare(script, tracer)  # noqa: B023
             times: dict[str, list[float]] = {way: [] for way in ways}
@@ -366,32 +410,45 @@ def main(argv: list[str] | None = None) -> None:
                 for way, measure in ways.items():
                     times[way].append(measure())
             median = {way: statistics.median(t) for way, t in times.items()}
-            b, best = median["bare"], min(times["bare"])  # other processes only ever add time: best runs, a second opinion
+            b, best = (
+                median["bare"],
+                min(times["bare"]),
+            )  # other processes only ever add time: best runs, a second opinion
             v = median.get("viztracer", float("nan"))
             v_best = min(times["viztracer"]) / best if "viztracer" in times else float("nan")
-            print(f"{work.name:36} {b:9.1f} {median['ours']:9.1f} {median['ours'] / b:6.2f} {median['runner'] / b:7.2f}"
-                  f" {v:13.1f} {v / b:9.2f} {min(times['ours']) / best:10.2f} {v_best:9.2f}", flush=True)
+            print(
+                f"{work.name:36} {b:9.1f} {median['ours']:9.1f} {median['ours'] / b:6.2f} {median['runner'] / b:7.2f}"
+                f" {v:13.1f} {v / b:9.2f} {min(times['ours']) / best:10.2f} {v_best:9.2f}",
+                flush=True,
+            )
     n = 20_000 if args.quick else 100_000
     plain, recorded = map(float, python(LOCK_COST.format(n=n, repeat=max(3, 3 * args.repeat))).split())
-    print(f"uncontended `with lock: counter += 1`, CPU time per iteration (median of {max(3, 3 * args.repeat)} x {n}): "
-          f"threading.Lock {plain:.0f} ns, rec.Lock {recorded:.0f} ns, ratio {recorded / plain:.3f}")
+    print(
+        f"uncontended `with lock: counter += 1`, CPU time per iteration (median of {max(3, 3 * args.repeat)} x {n}): "
+        f"threading.Lock {plain:.0f} ns, rec.Lock {recorded:.0f} ns, ratio {recorded / plain:.3f}"
+    )
     n = 200 if args.quick else 5_000
     bare_step, recorded_step = map(float, python(STEP_COST.format(n=n, repeat=max(3, args.repeat))).split())
-    print(f"asyncio step (10 tasks x {n} `await asyncio.sleep(0)`), loop thread's CPU time per step (median of "
-          f"{max(3, args.repeat)}): bare {bare_step / 1000:.1f} us, with task lanes {recorded_step / 1000:.1f} us "
-          f"(+{(recorded_step - bare_step) / 1000:.1f} us, events encoded by the flusher thread not counted)")
+    print(
+        f"asyncio step (10 tasks x {n} `await asyncio.sleep(0)`), loop thread's CPU time per step (median of "
+        f"{max(3, args.repeat)}): bare {bare_step / 1000:.1f} us, with task lanes {recorded_step / 1000:.1f} us "
+        f"(+{(recorded_step - bare_step) / 1000:.1f} us, events encoded by the flusher thread not counted)"
+    )
     n = 20_000 if args.quick else 200_000
     costs = [tuple(map(float, python(EVENT_COST.format(n=n)).split())) for _ in range(args.repeat)]
     hot = statistics.median(c[0] for c in costs)
     encode = statistics.median(c[1] for c in costs)
-    print(f"recorder cost per event (instant, median of {args.repeat} x {n}): hot path {hot:.0f} ns "
-          f"(target <= 1000); encoding and writing, in batches: {encode:.0f} ns; total {hot + encode:.0f} ns")
+    print(
+        f"recorder cost per event (instant, median of {args.repeat} x {n}): hot path {hot:.0f} ns "
+        f"(target <= 1000); encoding and writing, in batches: {encode:.0f} ns; total {hot + encode:.0f} ns"
+    )
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def python(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          cwd=ROOT, env=env()).stdout
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=env()
+    ).stdout
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ process: a write blocks once the pipe's 64 KiB are full. `run_call_ms` is then t
 time for the whole flood (to within one pipe's worth). Timestamps are synthetic: one event every
 `gap_ns` from the start, so the timeline is as dense as a real flood would be.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,5 +59,9 @@ def run(params, rec):
         written = os.write(rec.fd, view[: 1 << 16])
         view = view[written:]
     took_ns = time.perf_counter_ns() - started
-    return {"events": params["events"], "bytes": len(payload), "write_ms": round(took_ns / 1e6, 3),
-            "events_per_s": round(params["events"] / (took_ns / 1e9))}
+    return {
+        "events": params["events"],
+        "bytes": len(payload),
+        "write_ms": round(took_ns / 1e6, 3),
+        "events_per_s": round(params["events"] / (took_ns / 1e9)),
+    }

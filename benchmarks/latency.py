@@ -11,6 +11,7 @@ by default), render, websocket. Issue 5, target 4: p50 <= 60 ms, p95 <= 150 ms a
 Stamps recorded before the socket's first message are left out (they come in the snapshot).
 A second row does the same while the experiment also records 200 short spans between stamps.
 """
+
 from __future__ import annotations
 
 import argparse

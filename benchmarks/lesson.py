@@ -14,6 +14,7 @@ executing at the kill may end `interrupted`: a run that was queued is queued aga
 runners left alive at the end (their pids from each run's header: none), and the seconds the class could not
 reach the server. A figure printed, nothing failed: tests/test_lesson.py runs it short and asserts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,12 @@ class Lesson:
         """(status, JSON body, headers); retries while the server is down, until the lesson stops."""
         data = json.dumps(body).encode() if body is not None else None
         while True:
-            request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
-                                             headers={"content-type": "application/json", "cookie": cookie})
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{self.port}{path}",
+                data=data,
+                method=method,
+                headers={"content-type": "application/json", "cookie": cookie},
+            )
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:
                     status, raw, headers = response.status, response.read(), dict(response.headers)
@@ -100,8 +105,13 @@ class Lesson:
 
 def start_server(port: int, database: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "LAB_DATABASE": str(database), "LAB_HTMX_SOURCE": "local", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -155,7 +165,9 @@ def lesson(students: int, seconds: float) -> dict:
                     break
                 time.sleep(0.2)
             ended[run["status"]] += 1
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs/{run_id}/events?limit=5", timeout=30) as response:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/api/runs/{run_id}/events?limit=5", timeout=30
+            ) as response:
                 head = next((e for e in json.loads(response.read()) if e["kind"] == "header"), None)
             if head is not None:
                 runner_pids.add(head["value"]["pid"])
@@ -164,10 +176,17 @@ def lesson(students: int, seconds: float) -> dict:
         deadline = time.monotonic() + 10
         while any(alive(pid) for pid in runner_pids) and time.monotonic() < deadline:
             time.sleep(0.1)
-        return {"students": students, "seconds": seconds, "answers": dict(class_.answers),
-                "server_errors": sum(n for status, n in class_.answers.items() if status >= 500),
-                "runs": len(class_.runs), "ended": dict(ended), "orphans": sum(alive(pid) for pid in runner_pids),
-                "unreachable_requests": class_.unreachable - unreachable_before, "down_s": down_s}
+        return {
+            "students": students,
+            "seconds": seconds,
+            "answers": dict(class_.answers),
+            "server_errors": sum(n for status, n in class_.answers.items() if status >= 500),
+            "runs": len(class_.runs),
+            "ended": dict(ended),
+            "orphans": sum(alive(pid) for pid in runner_pids),
+            "unreachable_requests": class_.unreachable - unreachable_before,
+            "down_s": down_s,
+        }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,7 +204,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'runs started':28} {figures['runs']}")
     print(f"{'runs ended':28} {', '.join(f'{s}: {n}' for s, n in sorted(figures['ended'].items()))}")
     print(f"{'runners left alive':28} {figures['orphans']}")
-    print(f"{'server down for':28} {figures['down_s']:.1f} s ({figures['unreachable_requests']} requests found no server)")
+    print(
+        f"{'server down for':28} {figures['down_s']:.1f} s ({figures['unreachable_requests']} requests found no server)"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ growth = peak during the run - before it. DOM nodes are counted in headless Chro
 websocket has drawn the end ("live"), and on a fresh load of the finished run ("reloaded").
 Coalescing (app/model/timeline.py) is what keeps both bounded: the table also gives the drawn spans.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     runs = QUICK if args.quick else RUNS
     print(header("one run each, a fresh server for each run"))
-    print(f"{'run':34} {'events':>9} {'RSS before':>11} {'peak':>7} {'growth MB':>10} {'after':>7} "
-          f"{'DOM live':>9} {'DOM reloaded':>13} {'status':>7}")
+    print(
+        f"{'run':34} {'events':>9} {'RSS before':>11} {'peak':>7} {'growth MB':>10} {'after':>7} "
+        f"{'DOM live':>9} {'DOM reloaded':>13} {'status':>7}"
+    )
     with chromium() as browser:
         for label, (experiment, params) in runs.items():
             with serving() as server:
@@ -54,8 +57,10 @@ def main(argv: list[str] | None = None) -> None:
                 reloaded = page.evaluate(COUNT_NODES)
                 page.close()
                 top = max(peak.peak, after)
-                print(f"{label:34} {run['log']['events'] if 'log' in run else 0:9} {before:11.1f} {top:7.1f} "
-                      f"{top - before:10.1f} {after:7.1f} {live:9} {reloaded:13} {run['status']:>7}")
+                print(
+                    f"{label:34} {run['log']['events'] if 'log' in run else 0:9} {before:11.1f} {top:7.1f} "
+                    f"{top - before:10.1f} {after:7.1f} {live:9} {reloaded:13} {run['status']:>7}"
+                )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ page received (HTML, CSS, scripts other than the htmx files, websocket messages)
 ended, and a fresh load of the same page once it is over (no socket then: it is all in the HTML).
 The flood row is the worst case: a finished run of 1 million events (5 000 with --quick).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -113,11 +114,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.repeat = 1
     print(header(f"headless Chromium, median of {args.repeat}"))
-    print(f"{'run page':28} {'first lane ms':>13} {'(page)':>7} {'first load KB':>14} {'(html':>6} "
-          f"{'static':>7} {'frame)':>7} {'ws to end KB':>13} {'over, KB':>9}")
+    print(
+        f"{'run page':28} {'first lane ms':>13} {'(page)':>7} {'first load KB':>14} {'(html':>6} "
+        f"{'static':>7} {'frame)':>7} {'ws to end KB':>13} {'over, KB':>9}"
+    )
     with serving() as server, chromium() as browser:
-        defaults = {e["id"]: {k: p["default"] for k, p in e["params"].items()}
-                    for e in server.request("GET", "/api/experiments")}
+        defaults = {
+            e["id"]: {k: p["default"] for k, p in e["params"].items()}
+            for e in server.request("GET", "/api/experiments")
+        }
         for experiment in experiments:
             rows = []
             for _ in range(args.repeat):
@@ -125,20 +130,35 @@ def main(argv: list[str] | None = None) -> None:
                 run_id = server.start_run(experiment, defaults[experiment])
                 live = first_load(browser, f"{server.url}/runs/{run_id}", live=True)
                 over = first_load(browser, f"{server.url}/runs/{run_id}", live=False)
-                rows.append((ms["lane"], ms["page"], live["total"], live["html"], live["static"],
-                             live["first frame"], live["websocket"], over["total"]))
+                rows.append(
+                    (
+                        ms["lane"],
+                        ms["page"],
+                        live["total"],
+                        live["html"],
+                        live["static"],
+                        live["first frame"],
+                        live["websocket"],
+                        over["total"],
+                    )
+                )
             m = medians(rows)
-            print(f"{experiment:28} {m[0]:13.0f} {m[1]:7.0f} {m[2]:14.1f} {m[3]:6.1f} {m[4]:7.1f} "
-                  f"{m[5]:7.1f} {m[6]:13.1f} {m[7]:9.1f}")
+            print(
+                f"{experiment:28} {m[0]:13.0f} {m[1]:7.0f} {m[2]:14.1f} {m[3]:6.1f} {m[4]:7.1f} "
+                f"{m[5]:7.1f} {m[6]:13.1f} {m[7]:9.1f}"
+            )
         run_id = server.start_run("flood", {"events": flood, "lanes": 4, "gap_ns": 1_000, "mix": "mixed"})
         server.wait_done(run_id)
-        kb = statistics.median(first_load(browser, f"{server.url}/runs/{run_id}", live=False)["total"]
-                               for _ in range(args.repeat))
+        kb = statistics.median(
+            first_load(browser, f"{server.url}/runs/{run_id}", live=False)["total"] for _ in range(args.repeat)
+        )
         print(f"{f'flood {flood} events':28} {'':13} {'':7} {'':14} {'':6} {'':7} {'':7} {'':13} {kb:9.1f}")
-    print("\nfirst lane: click on Run → the first lane drawn, timed in the pages (page: the run page's load "
-          "event). first load: a fresh browser opening the run page while it runs: HTML, CSS and "
-          "scripts (htmx aside) and the websocket's first message, as transferred; ws to end: every message "
-          "until the run ended. over: the page of the finished run (all drawn in the HTML, no socket).")
+    print(
+        "\nfirst lane: click on Run → the first lane drawn, timed in the pages (page: the run page's load "
+        "event). first load: a fresh browser opening the run page while it runs: HTML, CSS and "
+        "scripts (htmx aside) and the websocket's first message, as transferred; ws to end: every message "
+        "until the run ended. over: the page of the finished run (all drawn in the HTML, no socket)."
+    )
 
 
 if __name__ == "__main__":

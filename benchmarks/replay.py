@@ -7,6 +7,7 @@ in a fresh database, then times, in a fresh store each time, what the run page w
 visit: `find` through the snapshot (app/storage/snapshots.py), and the replay of the stored events
 that a run without one (or with one of another version) gets. CPU seconds of this process, median.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ async def store_flood(path: Path, events: int, mix: str, gap_ns: int = 1_000) ->
     parser = StreamParser()
     data = b"".join(encode(events, 4, gap_ns, mix, 10**12))
     for start in range(0, len(data), 1 << 16):
-        run.ingest(parser.feed(data[start:start + (1 << 16)]), parser.wire)
+        run.ingest(parser.feed(data[start : start + (1 << 16)]), parser.wire)
         await store.room()
     run.finish("done")
     await store.close()
@@ -70,7 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.repeat, args.events = 1, 20_000
     print(header(f"{args.events} events a run, median of {args.repeat} (CPU s of this process)"))
-    print(f"\n{'mix':8} {'shapes':>7} {'snapshot KB':>12} {'log KB':>8} {'snapshot s':>11} {'replay s':>9} {'replay/snapshot':>16}")
+    print(
+        f"\n{'mix':8} {'shapes':>7} {'snapshot KB':>12} {'log KB':>8} {'snapshot s':>11} {'replay s':>9} {'replay/snapshot':>16}"
+    )
     for mix in MIXES:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "lab.db"
@@ -84,8 +87,10 @@ def main(argv: list[str] | None = None) -> None:
             s = statistics.median(t for t, _ in snapshot)
             r = statistics.median(t for t, _ in replay)
             shapes = snapshot[0][1]
-            print(f"{mix:8} {shapes:7} {snapshot_bytes / 1e3:12.1f} {log_bytes / 1e3:8.0f} {s:11.3f} {r:9.3f} {r / s:16.1f}",
-                  flush=True)
+            print(
+                f"{mix:8} {shapes:7} {snapshot_bytes / 1e3:12.1f} {log_bytes / 1e3:8.0f} {s:11.3f} {r:9.3f} {r / s:16.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

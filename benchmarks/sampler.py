@@ -17,6 +17,7 @@ sampler on), so nothing but the run competes with the sampler. From the run's ow
   or threads on a CPU without the GIL: waking to ask for it, taking a lock).
 A benchmark, not a test: the figures depend on the machine's load, printed in the header.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,18 +33,42 @@ from benchmarks.serve import header
 from experiments.sampler import SOURCE_ENV
 
 WORKLOADS = (  # name, experiment module, params (each run lasts about a second or two here)
-    ("lock-counter call, 2 threads", "experiments.lock_counter", {"workers": 2, "iterations": 500_000, "window": "call"}),
-    ("race-counter call, 2 threads", "experiments.race_counter", {"workers": 2, "iterations": 2_000_000, "window": "call"}),
-    ("race-counter call, 16 threads", "experiments.race_counter", {"workers": 16, "iterations": 250_000, "window": "call"}),
-    ("lock-counter call, 16 threads", "experiments.lock_counter", {"workers": 16, "iterations": 100_000, "window": "call"}),
-    ("cpu-threads-vs-processes, 2 workers", "experiments.cpu_threads_vs_processes",
-     {"workers": 2, "first": 27, "tasks": 4, "start_method": "fork"}),
+    (
+        "lock-counter call, 2 threads",
+        "experiments.lock_counter",
+        {"workers": 2, "iterations": 500_000, "window": "call"},
+    ),
+    (
+        "race-counter call, 2 threads",
+        "experiments.race_counter",
+        {"workers": 2, "iterations": 2_000_000, "window": "call"},
+    ),
+    (
+        "race-counter call, 16 threads",
+        "experiments.race_counter",
+        {"workers": 16, "iterations": 250_000, "window": "call"},
+    ),
+    (
+        "lock-counter call, 16 threads",
+        "experiments.lock_counter",
+        {"workers": 16, "iterations": 100_000, "window": "call"},
+    ),
+    (
+        "cpu-threads-vs-processes, 2 workers",
+        "experiments.cpu_threads_vs_processes",
+        {"workers": 2, "first": 27, "tasks": 4, "start_method": "fork"},
+    ),
 )
 
 
 def run(module: str, params: dict, source: str = "auto") -> Timeline:
-    out = subprocess.run([sys.executable, "-m", "experiments.runner", module, json.dumps(params)],
-                         capture_output=True, check=True, cwd=ROOT, env={**env(), SOURCE_ENV: source}).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "experiments.runner", module, json.dumps(params)],
+        capture_output=True,
+        check=True,
+        cwd=ROOT,
+        env={**env(), SOURCE_ENV: source},
+    ).stdout
     parser = StreamParser()
     timeline = Timeline(coalesce=False)
     timeline.apply_all(parser.feed(out) + parser.close())
@@ -89,16 +114,21 @@ def main(argv: list[str]) -> None:
     repeat = 1 if args.quick else args.repeat
     print(header(f"each workload through the runner alone, median of {repeat}, {SOURCE_ENV}={args.source}"))
     print()
-    print("| workload | sampler cost, % of a core | tick (or read interval), ms | threads' median on-CPU interval, ms "
-          "| time two threads of one process were both on a CPU, % | intervals/s | records lost |")
+    print(
+        "| workload | sampler cost, % of a core | tick (or read interval), ms | threads' median on-CPU interval, ms "
+        "| time two threads of one process were both on a CPU, % | intervals/s | records lost |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, module, params in WORKLOADS:
         if args.quick:
             params = {**params, **{k: max(1000, v // 20) for k, v in params.items() if k == "iterations"}}
         rows = [figures(run(module, params, args.source)) for _ in range(repeat)]
         m = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
-        print(f"| {name} | {m['cost']:.2f} | {m['tick_ms']:.1f} | {m['turn_ms']:.2f} | {m['overlap']:.1f} "
-              f"| {m['per_s']:.0f} | {m['lost']:.0f} |", flush=True)
+        print(
+            f"| {name} | {m['cost']:.2f} | {m['tick_ms']:.1f} | {m['turn_ms']:.2f} | {m['overlap']:.1f} "
+            f"| {m['per_s']:.0f} | {m['lost']:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

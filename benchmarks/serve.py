@@ -8,6 +8,7 @@ routes the benchmarks read: `POST /bench/reset` starts (or restarts) the loop-la
 that asks to sleep 1 ms and records how late it woke: any stretch of work that holds the loop
 (parsing a chunk, rendering a frame) shows up as lag, exactly as a /healthz request would see it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -70,8 +71,14 @@ class LagProbe:
 
     def stats(self) -> dict:
         lags = sorted(self.lags_ms)
-        return {"samples": len(lags), "p50_ms": percentile(lags, 50), "p99_ms": percentile(lags, 99),
-                "max_ms": max(lags, default=0.0), "rss_mb": rss_mb(), "cpu_s": time.process_time()}
+        return {
+            "samples": len(lags),
+            "p50_ms": percentile(lags, 50),
+            "p99_ms": percentile(lags, 99),
+            "max_ms": max(lags, default=0.0),
+            "rss_mb": rss_mb(),
+            "cpu_s": time.process_time(),
+        }
 
 
 def build_app():
@@ -103,6 +110,7 @@ def main(argv: list[str]) -> None:
 
 # -- the benchmarks' side ------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -120,8 +128,9 @@ class Server:
 
     def request(self, method: str, path: str, body: dict | None = None) -> dict:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"content-type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"content-type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=30) as response:
             body = response.read()
         return json.loads(body) if response.headers.get_content_type() == "application/json" else {"text": body}
@@ -144,9 +153,15 @@ def serving() -> Iterator[Server]:
     """A fresh server in its own process (its own RSS, its own loop), killed at the end."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "LAB_DATABASE": str(Path(tmp) / "bench.db"),
-               "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "1000", "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "50",
-               "LAB_MAX_CONCURRENT_RUNS": "1", "LAB_RUN_TIMEOUT_S": "600"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "LAB_DATABASE": str(Path(tmp) / "bench.db"),
+            "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "1000",
+            "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "50",
+            "LAB_MAX_CONCURRENT_RUNS": "1",
+            "LAB_RUN_TIMEOUT_S": "600",
+        }
         proc = subprocess.Popen([sys.executable, "-m", "benchmarks.serve", str(port)], cwd=ROOT, env=env)
         server = Server(port, proc)
         try:
@@ -185,7 +200,7 @@ class PeakRss(threading.Thread):
 def header(what: str) -> str:
     import platform
 
-    return (f"python {platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; {what}")
+    return f"python {platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; {what}"
 
 
 if __name__ == "__main__":

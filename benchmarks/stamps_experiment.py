@@ -5,6 +5,7 @@ pipe), so a websocket client on the same machine that notes `time.monotonic_ns()
 fragment holding a stamp arrives measures the whole path: recorder → runner's pipe → server →
 frame → socket. (CLOCK_MONOTONIC is one clock for every process on Linux.)
 """
+
 from __future__ import annotations
 
 import time

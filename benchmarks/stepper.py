@@ -7,6 +7,7 @@ replays the schedule, or searches. Wall time of the whole request (child start i
 for race-counter and lock-counter at the page's defaults (2 threads, 2 iterations), window=call.
 The issue's target: a click answers in well under a second, a search "within a few seconds".
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,6 +51,7 @@ def main(argv: list[str]) -> None:
     print("\n| interpreter | empty replay s | 40-step replay s | find race s | find lock s | find race / replay |")
     print("| --- | --- | --- | --- | --- | --- |")
     for interpreter in chosen:
+
         def ask(experiment: str, schedule: tuple[int, ...] = (), find: bool = False) -> StepRequest:
             return StepRequest(experiment, "call", 2, 2, interpreter.key, schedule, None, find)  # noqa: B023 (this iteration's)
 
@@ -57,8 +59,10 @@ def main(argv: list[str]) -> None:
         longer, _ = timed(stepping, ask("race-counter", (0,) * 20 + (1,) * 20), repeat)
         race, _ = timed(stepping, ask("race-counter", find=True), repeat)
         lock, _ = timed(stepping, ask("lock-counter", find=True), repeat)
-        print(f"| {interpreter.label} | {empty:.2f} | {longer:.2f} | {race:.2f} | {lock:.2f} | {race / empty:.1f} |",
-              flush=True)
+        print(
+            f"| {interpreter.label} | {empty:.2f} | {longer:.2f} | {race:.2f} | {lock:.2f} | {race / empty:.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

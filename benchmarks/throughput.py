@@ -9,6 +9,7 @@ records how late a 1 ms sleep wakes (target: p99 < 50 ms), and this process, a s
 asks /healthz every 20 ms (every answer must come back). First, for context, the pure parts alone
 in this process: StreamParser.feed and Timeline.apply over the same bytes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ def pure_rates(events: int, mix: str) -> tuple[float, float]:
     from app.model.timeline import Timeline
 
     data = b"".join(encode(events, 4, 1_000, mix, 10**12))
-    chunks = [data[i:i + (1 << 16)] for i in range(0, len(data), 1 << 16)]
+    chunks = [data[i : i + (1 << 16)] for i in range(0, len(data), 1 << 16)]
     started = time.process_time()
     parser = StreamParser()
     parsed = [parser.feed(c) for c in chunks]
@@ -79,8 +80,10 @@ def main(argv: list[str] | None = None) -> None:
         rates = [pure_rates(min(args.events, 500_000), mix) for _ in range(args.repeat)]
         p, f = medians(rates)
         print(f"{'':35} {mix:8} {p:10.0f} {f:11.0f}")
-    print(f"\nthrough a real server: {'mix':8} {'events/s':>10} {'per CPU s':>10} {'run s':>7} {'lag p50':>8} {'lag p99':>8} "
-          f"{'lag max':>8} {'healthz p99':>12} {'healthz fails':>14} {'RSS +MB':>8}")
+    print(
+        f"\nthrough a real server: {'mix':8} {'events/s':>10} {'per CPU s':>10} {'run s':>7} {'lag p50':>8} {'lag p99':>8} "
+        f"{'lag max':>8} {'healthz p99':>12} {'healthz fails':>14} {'RSS +MB':>8}"
+    )
     with serving() as server:
         for mix in MIXES:
             rows = []
@@ -95,17 +98,30 @@ def main(argv: list[str] | None = None) -> None:
                 stats = server.request("GET", "/bench/stats")
                 if run["status"] != "done":
                     raise RuntimeError(f"flood run ended {run['status']}: {run.get('error')}")
-                rows.append((run["result"]["events_per_s"], args.events / (stats["cpu_s"] - before["cpu_s"]),
-                             run["ended_at"] - run["started_at"], stats["p50_ms"],
-                             stats["p99_ms"], stats["max_ms"], percentile(health.latencies_ms, 99), health.failures,
-                             stats["rss_mb"] - before["rss_mb"]))
+                rows.append(
+                    (
+                        run["result"]["events_per_s"],
+                        args.events / (stats["cpu_s"] - before["cpu_s"]),
+                        run["ended_at"] - run["started_at"],
+                        stats["p50_ms"],
+                        stats["p99_ms"],
+                        stats["max_ms"],
+                        percentile(health.latencies_ms, 99),
+                        health.failures,
+                        stats["rss_mb"] - before["rss_mb"],
+                    )
+                )
             med = medians(rows)
-            print(f"{'':22} {mix:8} {med[0]:10.0f} {med[1]:10.0f} {med[2]:7.2f} {med[3]:8.1f} {med[4]:8.1f} "
-                  f"{med[5]:8.1f} {med[6]:12.1f} {med[7]:14.0f} {med[8]:8.1f}")
-    print("\nevents/s: flood events / time to write them into the pipe (the server reads as fast as it can); "
-          "per CPU s: flood events / the server process's CPU time meanwhile (what one free core would ingest; "
-          "steadier than events/s on a loaded machine); run s: started → ended, incl. runner start-up; "
-          "lag: how late the server's 1 ms probe sleep woke; healthz: asked every 20 ms from this process.")
+            print(
+                f"{'':22} {mix:8} {med[0]:10.0f} {med[1]:10.0f} {med[2]:7.2f} {med[3]:8.1f} {med[4]:8.1f} "
+                f"{med[5]:8.1f} {med[6]:12.1f} {med[7]:14.0f} {med[8]:8.1f}"
+            )
+    print(
+        "\nevents/s: flood events / time to write them into the pipe (the server reads as fast as it can); "
+        "per CPU s: flood events / the server process's CPU time meanwhile (what one free core would ingest; "
+        "steadier than events/s on a loaded machine); run s: started → ended, incl. runner start-up; "
+        "lag: how late the server's 1 ms probe sleep woke; healthz: asked every 20 ms from this process."
+    )
 
 
 if __name__ == "__main__":

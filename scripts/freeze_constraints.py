@@ -5,6 +5,7 @@ installed packages' metadata, with the extras each one asks of the next (uvicorn
 under this interpreter's markers (the Docker image's Python, 3.11 on Linux). `make constraints`
 runs it in a fresh venv holding the newest versions (docs/hosting.md, "What the image installs").
 """
+
 from __future__ import annotations
 
 import sys

@@ -9,6 +9,7 @@ template is a figure filled in from the run.
     python scripts/sentences.py          # rewrite docs/sentences.md
     python scripts/sentences.py --check  # exit 1 if it is out of date (tests/test_docs.py)
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,14 +38,18 @@ def render(node: ast.expr) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(part.value if isinstance(part, ast.Constant) else "{" + ast.unparse(part.value) + "}"
-                       for part in node.values if isinstance(part, (ast.Constant, ast.FormattedValue)))
+        return "".join(
+            part.value if isinstance(part, ast.Constant) else "{" + ast.unparse(part.value) + "}"
+            for part in node.values
+            if isinstance(part, (ast.Constant, ast.FormattedValue))
+        )
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left, right = render(node.left), render(node.right)
         if left is None and right is None:
             return None
-        return (left if left is not None else "{" + ast.unparse(node.left) + "}") + \
-               (right if right is not None else "{" + ast.unparse(node.right) + "}")
+        return (left if left is not None else "{" + ast.unparse(node.left) + "}") + (
+            right if right is not None else "{" + ast.unparse(node.right) + "}"
+        )
     return None
 
 
@@ -63,7 +68,7 @@ class Collector(ast.NodeVisitor):
             if isinstance(stmt, ast.If) and stmt.body and isinstance(stmt.body[-1], (ast.Return, ast.Raise)):
                 self.conditions.append(negation(stmt.test))
                 pushed += 1
-        del self.conditions[len(self.conditions) - pushed:]
+        del self.conditions[len(self.conditions) - pushed :]
 
     def visit_If(self, node: ast.If) -> None:
         self.visit(node.test)
@@ -123,15 +128,24 @@ def functions(module: object, names: tuple[str, ...]) -> list[ast.FunctionDef]:
         if name in seen:
             continue
         seen.append(name)
-        todo += [c.func.id for c in ast.walk(defs[name]) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
-                 and c.func.id in defs]
+        todo += [
+            c.func.id
+            for c in ast.walk(defs[name])
+            if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id in defs
+        ]
     return [defs[n] for n in seen]
 
 
 def section(title: str, module_name: str, names: tuple[str, ...]) -> list[str]:
     module = importlib.import_module(module_name)
-    lines = [f"## {title}", "", f"`{module_name.replace('.', '/')}.py`", "",
-             "| function | sentence template | selected when |", "|---|---|---|"]
+    lines = [
+        f"## {title}",
+        "",
+        f"`{module_name.replace('.', '/')}.py`",
+        "",
+        "| function | sentence template | selected when |",
+        "|---|---|---|",
+    ]
     names_used = []
     for fn in functions(module, names):
         collector = Collector()
@@ -141,7 +155,9 @@ def section(title: str, module_name: str, names: tuple[str, ...]) -> list[str]:
             lines.append(f"| `{fn.name}` | {cell(text)} | {cell(when)} |")
         local = assignments(fn)
         if local:
-            names_used.append(f"- in `{fn.name}`: " + "; ".join(f"`{name}` = {code(cell(value))}" for name, value in local))
+            names_used.append(
+                f"- in `{fn.name}`: " + "; ".join(f"`{name}` = {code(cell(value))}" for name, value in local)
+            )
     return lines + ([""] + ["Where the names come from:", ""] + names_used if names_used else []) + [""]
 
 

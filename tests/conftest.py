@@ -2,6 +2,7 @@
 
 What test modules import by name (settings, waits, clocks, servers) is in tests/helpers.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,9 @@ def lab_with():
     clients = []
 
     def make(**limits) -> TestClient:
-        settings = make_settings(**{"max_concurrent_runs": 1, "admin_token": "teacher-secret", "secret": SECRET,
-                                    **limits})
+        settings = make_settings(
+            **{"max_concurrent_runs": 1, "admin_token": "teacher-secret", "secret": SECRET, **limits}
+        )
         clients.append(TestClient(create_app(settings, modules=TEST_MODULES)).__enter__())
         return clients[-1]
 
@@ -99,8 +101,12 @@ def lab(redis_server, tmp_path):
     COOKIES.clear()
 
     def web(name: str, ttl_s: float = TTL_S, **env: str) -> ServerProcess:
-        settings = {"LAB_REDIS_URL": redis_server.url, "LAB_NODE_TTL_S": str(ttl_s),
-                    "LAB_PYTHONS": json.dumps([sys.executable]), **env}
+        settings = {
+            "LAB_REDIS_URL": redis_server.url,
+            "LAB_NODE_TTL_S": str(ttl_s),
+            "LAB_PYTHONS": json.dumps([sys.executable]),
+            **env,
+        }
         started.append(ServerProcess(tmp_path / f"{name}.db", **settings))
         return started[-1]
 

@@ -3,6 +3,7 @@
 A helper process, started first, waits on a pipe nobody writes to: the run's process group
 then holds a second process, which the server must kill with the runner.
 """
+
 from __future__ import annotations
 
 import multiprocessing

@@ -1,4 +1,5 @@
 """Test-only experiment: takes memory or CPU until a resource limit stops it."""
+
 from __future__ import annotations
 
 from experiments.params import Choice, Int

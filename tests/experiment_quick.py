@@ -1,4 +1,5 @@
 """Test-only experiment: a few milliseconds of sleep, for load tests of the queue."""
+
 from __future__ import annotations
 
 import time

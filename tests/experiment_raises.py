@@ -1,4 +1,5 @@
 """Test-only experiment: works a little, then raises."""
+
 from __future__ import annotations
 
 from experiments.params import Int

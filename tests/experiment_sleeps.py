@@ -1,4 +1,5 @@
 """Test-only experiment: a child process and a thread that sleep far longer than any test waits."""
+
 from __future__ import annotations
 
 import multiprocessing

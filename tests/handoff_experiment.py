@@ -3,6 +3,7 @@
 It exercises what the server draws beyond spans: notify → woken arrows, a counter series
 ("items waiting"), and a daemon thread whose sleep is cut off when the interpreter exits.
 """
+
 from __future__ import annotations
 
 import threading

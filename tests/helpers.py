@@ -4,6 +4,7 @@ app and a free port, other interpreters.
 conftest.py keeps the fixtures and hooks; anything a test module imports by name lives here, once.
 A test waits on the condition it needs (`until`), never for a while in the hope that it holds.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -58,10 +59,13 @@ def client_cookie(n: int, secret: str = SECRET) -> dict[str, str]:
     from app.web.clients import COOKIE, signed
 
     return {"cookie": f"{COOKIE}={signed(secret.encode(), f'{n:032x}')}"}
+
+
 T = TypeVar("T")
 
 
 # -- settings ---------------------------------------------------------------------------------
+
 
 @functools.cache
 def databases() -> str:
@@ -85,8 +89,10 @@ def templates() -> Environment:
 
 # -- waiting on a condition -------------------------------------------------------------------
 
-def poll(predicate: Callable[[], T], timeout: float, every: float = 0.02,
-         sleep: Callable[[float], object] = time.sleep) -> T:
+
+def poll(
+    predicate: Callable[[], T], timeout: float, every: float = 0.02, sleep: Callable[[float], object] = time.sleep
+) -> T:
     """Call `predicate` until it returns something true or `timeout` s have passed: its last value."""
     deadline = time.monotonic() + timeout
     while not (value := predicate()) and time.monotonic() < deadline:
@@ -94,8 +100,13 @@ def poll(predicate: Callable[[], T], timeout: float, every: float = 0.02,
     return value
 
 
-def until(predicate: Callable[[], T], timeout: float = 10.0, what: str = "the condition", every: float = 0.02,
-          sleep: Callable[[float], object] = time.sleep) -> T:
+def until(
+    predicate: Callable[[], T],
+    timeout: float = 10.0,
+    what: str = "the condition",
+    every: float = 0.02,
+    sleep: Callable[[float], object] = time.sleep,
+) -> T:
     """Poll `predicate` until it returns something true (returned), for at most `timeout` s, else fail saying `what`.
 
     `sleep`: how to pass the time between two calls (a Playwright page's, so that its events run meanwhile).
@@ -105,8 +116,9 @@ def until(predicate: Callable[[], T], timeout: float = 10.0, what: str = "the co
     return value
 
 
-async def until_async(predicate: Callable[[], T], timeout: float = 5.0, what: str = "the condition",
-                      every: float = 0.001) -> T:
+async def until_async(
+    predicate: Callable[[], T], timeout: float = 5.0, what: str = "the condition", every: float = 0.001
+) -> T:
     """`until` inside an event loop: the loop's other tasks run between two calls."""
     deadline = time.monotonic() + timeout
     while not (value := predicate()):
@@ -115,8 +127,9 @@ async def until_async(predicate: Callable[[], T], timeout: float = 5.0, what: st
     return value
 
 
-async def until_awaited(predicate: Callable[[], Awaitable[T]], timeout: float = 5.0, what: str = "the condition",
-                        every: float = 0.01) -> T:
+async def until_awaited(
+    predicate: Callable[[], Awaitable[T]], timeout: float = 5.0, what: str = "the condition", every: float = 0.01
+) -> T:
     """`until_async` for a condition read by awaiting (a Redis reply): awaited until true, at most `timeout` s."""
     deadline = time.monotonic() + timeout
     while not (value := await predicate()):
@@ -169,6 +182,7 @@ def receive_text(ws, timeout_s: float = 10) -> str:
     Starlette's test session has no timeout of its own: this is its receive_text() with one
     (it reaches into the session's stream and close check, as of starlette 1.x).
     """
+
     async def receive():
         with anyio.fail_after(timeout_s):
             return await ws._send_rx.receive()
@@ -195,6 +209,7 @@ class FakeClock:
 
 
 # -- processes --------------------------------------------------------------------------------
+
 
 def alive(pid: int) -> bool:
     """True if `pid` is a live process (a zombie awaiting its parent counts as gone)."""
@@ -237,6 +252,7 @@ def read_until(stream, pattern: str, timeout: float = 15.0) -> tuple[re.Match, s
 
 # -- serving the app --------------------------------------------------------------------------
 
+
 def listening_socket(send_buffer: int | None = None) -> socket.socket:
     """A socket listening on a free loopback port, to hand to a server (by object or fd).
 
@@ -278,6 +294,7 @@ def serving(app, settings: Settings | None = None) -> Iterator[str]:
 
 def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float = 20.0) -> None:
     """Until the server at `url` answers /healthz with 200 (failing at once if its process `proc` exits)."""
+
     def up() -> bool:
         assert proc is None or proc.poll() is None, f"the server exited with {proc.returncode}"
         try:
@@ -297,8 +314,13 @@ class AppProcess:
         self.env, self.url, self.output = env, "", ""
 
     def __enter__(self) -> AppProcess:
-        self.proc = subprocess.Popen([sys.executable, "-m", "app", "--port", "0"], cwd=ROOT, env=self.env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "--port", "0"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             started, self.output = read_until(self.proc.stdout, r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
             self.url = started.group(1)
@@ -320,10 +342,18 @@ class ServerProcess:
         sock = listening_socket()
         self.port = sock.getsockname()[1]
         self.url = url = url_of(sock)
-        env = {**os.environ, "LAB_DATABASE": str(database), "LAB_HTMX_SOURCE": "local", "PYTHONPATH": str(ROOT),
-               "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "100", "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "1000", **env}
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.lab_server", str(sock.fileno())], cwd=ROOT, env=env,
-                                     pass_fds=[sock.fileno()])
+        env = {
+            **os.environ,
+            "LAB_DATABASE": str(database),
+            "LAB_HTMX_SOURCE": "local",
+            "PYTHONPATH": str(ROOT),
+            "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "100",
+            "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "1000",
+            **env,
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.lab_server", str(sock.fileno())], cwd=ROOT, env=env, pass_fds=[sock.fileno()]
+        )
         sock.close()  # the server holds it now: once it is gone, so is the port
         self.http = httpx.Client(base_url=url, timeout=10)
         wait_until_up(url, self.proc)
@@ -352,6 +382,7 @@ def pyenv_python(pattern: str) -> str | None:
 
 # -- a real redis-server ----------------------------------------------------------------------
 
+
 class RedisServer:
     """Debian's `redis-server` on a free loopback port, its files (AOF) in `directory`, for the tests of runner
     nodes: `url` once it answers PING; stopped, and waited for, on exit. Append-only, as a deployment runs it.
@@ -366,7 +397,9 @@ class RedisServer:
     def __enter__(self) -> RedisServer:
         import shutil
 
-        assert shutil.which("redis-server"), "the node tests need redis-server: apt-get install redis-server (see .ci/run)"
+        assert shutil.which("redis-server"), (
+            "the node tests need redis-server: apt-get install redis-server (see .ci/run)"
+        )
         for _ in range(5):
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
@@ -378,9 +411,26 @@ class RedisServer:
 
     def _start(self, port: int) -> bool:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--appendonly", "yes", "--save", "", "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.url = f"redis://127.0.0.1:{port}/0"
         return bool(poll(self._answers, timeout=10, every=0.02)) and self.proc.poll() is None
 
@@ -416,6 +466,7 @@ class RedisServer:
 
 # -- a class's network: a teacher's machine and a student's ------------------------------------
 
+
 class ClassNetwork:
     """Two network namespaces joined by a veth pair: the teacher's machine (198.51.100.1) and a student's
     (198.51.100.2), on a network of their own (TEST-NET-2: these addresses exist only inside them, and
@@ -442,14 +493,22 @@ class ClassNetwork:
 
     def __enter__(self) -> ClassNetwork:
         teacher_end, student_end = self._veth
-        steps = [["ip", "netns", "add", self.teacher], ["ip", "netns", "add", self.student],
-                 ["ip", "link", "add", teacher_end, "type", "veth", "peer", "name", student_end],
-                 ["ip", "link", "set", teacher_end, "netns", self.teacher],
-                 ["ip", "link", "set", student_end, "netns", self.student]]
-        for namespace, end, address in ((self.teacher, teacher_end, self.TEACHER), (self.student, student_end, self.STUDENT)):
-            steps += [["ip", "-n", namespace, "link", "set", "lo", "up"],
-                      ["ip", "-n", namespace, "addr", "add", f"{address}/24", "dev", end],
-                      ["ip", "-n", namespace, "link", "set", end, "up"]]
+        steps = [
+            ["ip", "netns", "add", self.teacher],
+            ["ip", "netns", "add", self.student],
+            ["ip", "link", "add", teacher_end, "type", "veth", "peer", "name", student_end],
+            ["ip", "link", "set", teacher_end, "netns", self.teacher],
+            ["ip", "link", "set", student_end, "netns", self.student],
+        ]
+        for namespace, end, address in (
+            (self.teacher, teacher_end, self.TEACHER),
+            (self.student, student_end, self.STUDENT),
+        ):
+            steps += [
+                ["ip", "-n", namespace, "link", "set", "lo", "up"],
+                ["ip", "-n", namespace, "addr", "add", f"{address}/24", "dev", end],
+                ["ip", "-n", namespace, "link", "set", end, "up"],
+            ]
         try:
             for step in steps:
                 subprocess.run(step, check=True, capture_output=True, timeout=10)
@@ -472,6 +531,7 @@ def page_says(page: str) -> str:
     said = page.split('<details class="code">')[0]
     return html.unescape(re.sub(r"<[^>]+>", " ", said))
 
+
 # -- runs made by hand: stored (the store tests') and drawn (the renderer's) --------------------
 
 # The race-counter experiment, for runs that need a real one but never execute.
@@ -480,8 +540,10 @@ RACE = EXPERIMENTS["race-counter"]
 
 
 def header(ts: int = 1) -> list[Event]:
-    return [Event("header", ts, "main", value={"python": "3.11.7", "pid": 10}),
-            Event("lane", ts, "main", value={"pid": 10, "thread": "MainThread"})]
+    return [
+        Event("header", ts, "main", value={"python": "3.11.7", "pid": 10}),
+        Event("lane", ts, "main", value={"pid": 10, "thread": "MainThread"}),
+    ]
 
 
 def spans(n: int, t0: int = 10, worker: str = "w1") -> list[Event]:
@@ -538,11 +600,18 @@ def oob_targets(html: str) -> list[str]:
 
 # -- seams -----------------------------------------------------------------------------------
 
+
 def members(protocol: type) -> dict[str, object]:
     """The members a Protocol declares (its own and its Protocol bases'), by name."""
-    names = {name for klass in protocol.__mro__ if klass not in (object,) and getattr(klass, "_is_protocol", False)
-             for name in vars(klass) if not name.startswith("_")}
+    names = {
+        name
+        for klass in protocol.__mro__
+        if klass not in (object,) and getattr(klass, "_is_protocol", False)
+        for name in vars(klass)
+        if not name.startswith("_")
+    }
     return {name: inspect.getattr_static(protocol, name) for name in names}
+
 
 # -- a distributed lab: runner nodes and web replicas on a redis-server -----------------------
 
@@ -551,9 +620,11 @@ TTL_S = 2.0  # the nodes' heartbeat: a killed node is found dead this long after
 
 def call(url: str, fn, *args):
     """An async function of app/storage/redis_queue.py (or the reaper) called with a client of its own."""
+
     async def go():
         async with Redis.from_url(url) as redis:
             return await fn(redis, *args)
+
     return asyncio.run(go())
 
 
@@ -562,15 +633,38 @@ class NodeProcess:
 
     def __init__(self, url: str, name: str, directory: Path, ttl_s: float = TTL_S):
         self.name, self.log = name, directory / f"{name}.log"
-        env = {**os.environ, "LAB_NODE_TTL_S": str(ttl_s), "LAB_PYTHONS": json.dumps([sys.executable]),
-               "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "LAB_NODE_TTL_S": str(ttl_s),
+            "LAB_PYTHONS": json.dumps([sys.executable]),
+            "PYTHONPATH": str(ROOT),
+        }
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "app", "worker", "--redis", url, "--name", name,
-                 "--module", "tests.experiment_sleeps", "--module", "tests.experiment_raises"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        until(lambda: "taking runs" in self.text() or self.proc.poll() is not None, timeout=20,
-              what=f"node {name} starting")
+                [
+                    sys.executable,
+                    "-m",
+                    "app",
+                    "worker",
+                    "--redis",
+                    url,
+                    "--name",
+                    name,
+                    "--module",
+                    "tests.experiment_sleeps",
+                    "--module",
+                    "tests.experiment_raises",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        until(
+            lambda: "taking runs" in self.text() or self.proc.poll() is not None,
+            timeout=20,
+            what=f"node {name} starting",
+        )
         assert self.proc.poll() is None, self.text()
 
     def text(self) -> str:
@@ -583,8 +677,14 @@ class NodeProcess:
 
 
 def sleeps(run_id: str, seconds: int) -> Job:
-    return Job(run_id, "test-sleeps", {"workers": 1, "seconds": seconds}, measures_time=False, owner="tester",
-               created_at=time.time())
+    return Job(
+        run_id,
+        "test-sleeps",
+        {"workers": 1, "seconds": seconds},
+        measures_time=False,
+        owner="tester",
+        created_at=time.time(),
+    )
 
 
 def state(redis, run_id: str) -> dict | None:
@@ -593,8 +693,12 @@ def state(redis, run_id: str) -> dict | None:
 
 
 def events_of(url: str, run_id: str) -> list:
-    return [event for entry in call(url, entries, run_id) if entry.kind == "events"
-            for _, event in unpack_events(entry.data, entry.first)]
+    return [
+        event
+        for entry in call(url, entries, run_id)
+        if entry.kind == "events"
+        for _, event in unpack_events(entry.data, entry.first)
+    ]
 
 
 def sleeping(url: str, run_id: str) -> tuple[int, int] | None:
@@ -609,7 +713,9 @@ def sleeping(url: str, run_id: str) -> tuple[int, int] | None:
 
 def drawn_page(page: str) -> str:
     """The parts of a run page that show the run: its timeline, status and result."""
-    parts = {part: re.search(rf'<(section|div) id="{part}".*?</\1>', page, re.S) for part in ("timeline", "status", "result")}
+    parts = {
+        part: re.search(rf'<(section|div) id="{part}".*?</\1>', page, re.S) for part in ("timeline", "status", "result")
+    }
     assert all(parts.values()), f"not on the page: {[k for k, p in parts.items() if not p]}"
     return "\n".join(p.group(0) for p in parts.values())
 
@@ -631,7 +737,9 @@ def post(server: ServerProcess, body: dict, student: int | None = None) -> str:
     if student is None:
         response = server.http.post("/api/runs", json=body)
     else:
-        response = httpx.post(f"{server.url}/api/runs", json=body, headers={"Cookie": cookie(server, student)}, timeout=10)
+        response = httpx.post(
+            f"{server.url}/api/runs", json=body, headers={"Cookie": cookie(server, student)}, timeout=10
+        )
     assert response.status_code == 201, response.text
     return response.json()["id"]
 

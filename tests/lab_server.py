@@ -4,6 +4,7 @@ It serves on the listening socket it inherits as file descriptor FD (tests/helpe
 binds it), so no other process can take the port between its choice and the server's start.
 Settings come from the environment (LAB_DATABASE, ...), as for `python -m app`.
 """
+
 from __future__ import annotations
 
 import sys

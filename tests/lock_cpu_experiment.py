@@ -4,6 +4,7 @@ The tutorial's increment/decrement (experiments/lock_counter.py) as they are; ea
 `time.thread_time_ns()` (CLOCK_THREAD_CPUTIME_ID: the kernel's own total for the thread) as its
 task ends, and when, so a test can hold each lane's drawn on-CPU time up to then against it.
 """
+
 from __future__ import annotations
 
 import threading
@@ -34,8 +35,10 @@ def run(params, rec):
         # When, and how much: the strip is held against the kernel's total up to this moment.
         totals[threading.current_thread().name] = (time.monotonic_ns(), time.thread_time_ns())
 
-    threads = [threading.Thread(target=worker, args=(increment if i % 2 == 0 else decrement,), name=f"worker-{i + 1}")
-               for i in range(params["workers"])]
+    threads = [
+        threading.Thread(target=worker, args=(increment if i % 2 == 0 else decrement,), name=f"worker-{i + 1}")
+        for i in range(params["workers"])
+    ]
     for thread in threads:
         thread.start()
     with rec.activity("Thread.join", "wait"):

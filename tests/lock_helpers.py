@@ -1,4 +1,5 @@
 """Helpers for the tests of recorded locks: what Python a call runs, and a lock held while another thread waits."""
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """Test-only experiment: two workers spin on the CPU (threads or processes), or sleep, for the on-CPU lanes."""
+
 from __future__ import annotations
 
 import multiprocessing

@@ -1,4 +1,5 @@
 """Test-only experiment: a process pool whose worker a test kills mid-task (SIGKILL, as the OOM killer would)."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -10,13 +11,19 @@ from experiments.recorder import traced
 
 ID = "pool-victim"
 TITLE = "A pool to kill a worker of (test only)"
-SUMMARY = ("A pool of two gets a long task (the one to kill), a short one, and `more` tasks of `more_ms` each; "
-           "main waits for the results.")
+SUMMARY = (
+    "A pool of two gets a long task (the one to kill), a short one, and `more` tasks of `more_ms` each; "
+    "main waits for the results."
+)
 KIND = "processes"
 NOTICE = "For tests."
 PARAMS = (
-    Choice("pool", "Pool", ("Pool", "ProcessPoolExecutor"), "multiprocessing.Pool waits forever for a lost task; "
-                                                             "ProcessPoolExecutor raises BrokenProcessPool"),
+    Choice(
+        "pool",
+        "Pool",
+        ("Pool", "ProcessPoolExecutor"),
+        "multiprocessing.Pool waits forever for a lost task; ProcessPoolExecutor raises BrokenProcessPool",
+    ),
     Int("ms", 20_000, 10, 60_000, "how long the long task sleeps"),
     Int("more", 0, 0, 40, "tasks after the first two: the other workers still work when the long one is killed"),
     Int("more_ms", 1_000, 10, 10_000, "how long each of those sleeps"),

@@ -4,6 +4,7 @@ Each run gets its own session, so its process group holds the runner and every p
 starts; whatever is left of the group at the end is killed, and reported, so no test leaves
 orphan processes behind.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,12 @@ class Outcome:
 def _start(module: str, params: dict, python: str) -> subprocess.Popen:
     return subprocess.Popen(
         [python, "-m", "experiments.runner", module, json.dumps(params)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
     )
 
 
@@ -103,8 +108,9 @@ def run_experiment(module: str, params: dict, python: str = sys.executable, time
     return Outcome(events, proc.returncode, stderr.decode("utf-8", "replace"), leftovers)
 
 
-def run_until_quiet(module: str, params: dict, quiet_s: float = 2.0, limit_s: float = 30,
-                    python: str = sys.executable) -> Outcome:
+def run_until_quiet(
+    module: str, params: dict, quiet_s: float = 2.0, limit_s: float = 30, python: str = sys.executable
+) -> Outcome:
     """Run until the runner exits or its events stop for `quiet_s`, then kill its process group.
 
     For runs that hang: they never end by themselves. `leftovers` are the processes still

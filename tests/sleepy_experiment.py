@@ -1,4 +1,5 @@
 """Test-only experiment: a thread sleeps while the main thread waits for it. Slow, not hung."""
+
 from __future__ import annotations
 
 import threading

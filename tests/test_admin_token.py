@@ -1,5 +1,6 @@
 """An empty LAB_ADMIN_TOKEN (e.g. `LAB_ADMIN_TOKEN=${TOKEN}` with TOKEN unset) must not turn presenter mode on:
 the admin cookie would be an HMAC under the empty key, a value anyone can compute."""
+
 from __future__ import annotations
 
 import hashlib
@@ -53,7 +54,9 @@ def test_a_wrong_token_on_a_run_page_counts_as_one_guess():
     from app.web.auth import ADMIN_GUESSES_PER_MINUTE
 
     with TestClient(create_app(make_settings(admin_token="teacher-secret"), modules=TEST_MODULES)) as c:
-        run_id = c.post("/api/runs", json={"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 1}}).json()["id"]
+        run_id = c.post("/api/runs", json={"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 1}}).json()[
+            "id"
+        ]
         wrong = {"authorization": "Bearer guess"}
         views = [c.get(f"/runs/{run_id}", headers=wrong).status_code for _ in range(ADMIN_GUESSES_PER_MINUTE + 1)]
     assert views == [200] * ADMIN_GUESSES_PER_MINUTE + [429]

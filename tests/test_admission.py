@@ -1,4 +1,5 @@
 """Admission control, pure: FIFO, timing runs alone, positions, removal."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -82,7 +83,18 @@ def test_place_in_words_says_what_a_queued_run_waits_for_where_it_executes():
     assert nodes.place(2, 0).words == "2nd in line, and no runner node is up: it starts once one is"
     assert nodes.place(2, 0).position == 2
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
-        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+        "1st",
+        "2nd",
+        "3rd",
+        "4th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+        "101st",
+        "111th",
+    ]
 
 
 def test_how_many_of_a_sweep_s_runs_would_wait():
@@ -127,4 +139,12 @@ def test_a_sweep_behind_runs_already_waiting_counts_every_one_of_its_runs():
 
 def test_ordinals_past_a_hundred():
     assert [ordinal(n) for n in (110, 112, 113, 120, 121, 122, 123, 1011)] == [
-        "110th", "112th", "113th", "120th", "121st", "122nd", "123rd", "1011th"]
+        "110th",
+        "112th",
+        "113th",
+        "120th",
+        "121st",
+        "122nd",
+        "123rd",
+        "1011th",
+    ]

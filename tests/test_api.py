@@ -1,4 +1,5 @@
 """The HTTP API and the websocket, through Starlette's TestClient, against real runner processes."""
+
 from __future__ import annotations
 
 import platform
@@ -24,7 +25,13 @@ def test_experiments_list_their_params_with_bounds(client):
     assert {"race-counter", "lock-counter", "cpu-threads-vs-processes"} <= set(listed)
     race = listed["race-counter"]
     assert race["kind"] == "threads" and race["title"] and race["summary"]
-    assert race["params"]["workers"] == {"type": "int", "default": 2, "min": 2, "max": 16, "help": race["params"]["workers"]["help"]}
+    assert race["params"]["workers"] == {
+        "type": "int",
+        "default": 2,
+        "min": 2,
+        "max": 16,
+        "help": race["params"]["workers"]["help"],
+    }
     assert race["params"]["window"]["choices"] == ["none", "call"]
 
 
@@ -48,13 +55,16 @@ def test_a_run_reports_expected_and_actual_and_its_events(client):
     assert any(e["kind"] == "end" and "end_ns" in e for e in events)
 
 
-@pytest.mark.parametrize("params, field, bound", [
-    ({"workers": 40, "iterations": 1000, "window": "call"}, "workers", "from 2 to 16"),
-    ({"workers": "2", "iterations": 1000, "window": "call"}, "workers", "from 2 to 16"),
-    ({"workers": True, "iterations": 1000, "window": "call"}, "workers", "from 2 to 16"),
-    ({"workers": 2, "iterations": 1000, "window": "sometimes"}, "window", "'none', 'call'"),
-    ({"workers": 2, "iterations": 1000, "window": "call", "turbo": 1}, "turbo", "unknown parameter"),
-])
+@pytest.mark.parametrize(
+    "params, field, bound",
+    [
+        ({"workers": 40, "iterations": 1000, "window": "call"}, "workers", "from 2 to 16"),
+        ({"workers": "2", "iterations": 1000, "window": "call"}, "workers", "from 2 to 16"),
+        ({"workers": True, "iterations": 1000, "window": "call"}, "workers", "from 2 to 16"),
+        ({"workers": 2, "iterations": 1000, "window": "sometimes"}, "window", "'none', 'call'"),
+        ({"workers": 2, "iterations": 1000, "window": "call", "turbo": 1}, "turbo", "unknown parameter"),
+    ],
+)
 def test_bad_params_get_a_422_naming_the_field_and_bound(client, params, field, bound):
     response = client.post("/api/runs", json={"experiment": "race-counter", "params": params})
     assert response.status_code == 422
@@ -99,9 +109,19 @@ def test_the_openapi_schema_documents_the_json_a_run_and_the_catalogue_return(cl
     described = documented("/api/runs/{run_id}")
     assert set(run) == set(described["properties"]) == set(described["required"])
     assert described["properties"]["status"] == {"$ref": "#/components/schemas/Status"}
-    assert components["Status"]["enum"] == ["queued", "running", "done", "failed", "cancelled", "timed_out", "hung",
-                                            "interrupted"]
-    assert set(client.post(f"/api/runs/{run['id']}/cancel").json()) == set(documented("/api/runs/{run_id}/cancel", "post")["properties"])
+    assert components["Status"]["enum"] == [
+        "queued",
+        "running",
+        "done",
+        "failed",
+        "cancelled",
+        "timed_out",
+        "hung",
+        "interrupted",
+    ]
+    assert set(client.post(f"/api/runs/{run['id']}/cancel").json()) == set(
+        documented("/api/runs/{run_id}/cancel", "post")["properties"]
+    )
     experiment = client.get("/api/experiments").json()[0]
     assert set(experiment) == set(documented("/api/experiments")["properties"])
     assert set(experiment["params"]["workers"]) <= set(components["ParamSpec"]["properties"])
@@ -146,7 +166,7 @@ def test_websocket_of_a_finished_run_replays_it(client):
         messages, code = receive_until_closed(ws)
     assert code == 1000
     assert messages[0].count('class="lane"') == 3  # main + two workers, drawn in the first message
-    assert f"got <b class=\"actual\">{run['result']['actual']}</b>" in "".join(messages)
+    assert f'got <b class="actual">{run["result"]["actual"]}</b>' in "".join(messages)
 
 
 def test_websocket_for_unknown_run_closes_4404(client):
@@ -164,13 +184,16 @@ def test_pages_list_experiments_and_show_params_and_code(client):
 
 
 def test_form_post_starts_a_run_and_redirects_to_its_page(client):
-    response = client.post("/experiments/race-counter/runs", data={"workers": "2", "iterations": "5000", "window": "none"},
-                           follow_redirects=False)
+    response = client.post(
+        "/experiments/race-counter/runs",
+        data={"workers": "2", "iterations": "5000", "window": "none"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     run_id = response.headers["location"].rsplit("/", 1)[1]
     wait_for_status(client, run_id)
     page = client.get(f"/runs/{run_id}").text
-    assert "expected <b>0</b>" in page and 'ws-connect' not in page
+    assert "expected <b>0</b>" in page and "ws-connect" not in page
 
 
 def test_a_form_without_some_fields_runs_with_their_defaults(client):
@@ -182,7 +205,9 @@ def test_a_form_without_some_fields_runs_with_their_defaults(client):
 
 
 def test_form_with_bad_value_shows_the_error_on_the_form(client):
-    response = client.post("/experiments/race-counter/runs", data={"workers": "99", "iterations": "5000", "window": "none"})
+    response = client.post(
+        "/experiments/race-counter/runs", data={"workers": "99", "iterations": "5000", "window": "none"}
+    )
     assert response.status_code == 422
     assert "workers: must be an integer from 2 to 16, got 99" in response.text
 
@@ -190,10 +215,23 @@ def test_form_with_bad_value_shows_the_error_on_the_form(client):
 def test_every_tutorial_experiment_is_listed_with_its_story(client):
     ids = {e["id"] for e in client.get("/api/experiments").json()}
     assert {
-        "race-counter", "thread-start-join", "thread-subclass", "shared-list-polling", "queue-producer-consumer",
-        "lock-counter", "rlock-counter", "condition-dialogue", "semaphore-crawler", "thread-pool",
-        "cpu-threads-vs-processes", "io-threads-vs-processes", "fork", "process-pool-starmap", "mp-queue",
-        "mp-pipe", "manager-dict",
+        "race-counter",
+        "thread-start-join",
+        "thread-subclass",
+        "shared-list-polling",
+        "queue-producer-consumer",
+        "lock-counter",
+        "rlock-counter",
+        "condition-dialogue",
+        "semaphore-crawler",
+        "thread-pool",
+        "cpu-threads-vs-processes",
+        "io-threads-vs-processes",
+        "fork",
+        "process-pool-starmap",
+        "mp-queue",
+        "mp-pipe",
+        "manager-dict",
     } <= ids
     for module in MODULES:
         exp = load(module)

@@ -1,4 +1,5 @@
 """Fan-out: frames shared by every viewer, and a full render made once per frame however many ask."""
+
 from __future__ import annotations
 
 import asyncio

@@ -2,6 +2,7 @@
 
 The CDN is unreachable here, so these tests also prove the page falls back to static/vendor/.
 """
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ axe-core is vendored under tests/vendor/ (see its README: CI needs no npm) and i
 Playwright through the DevTools protocol, which the page's CSP does not apply to; the pages are
 checked with every <details> open, so the folded code and the timeline's table are checked too.
 """
+
 from __future__ import annotations
 
 import base64
@@ -55,9 +56,18 @@ def violations(page, url: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("path", ["/", "/experiments/race-counter", "/experiments/mp-pipe", "/runs", "/presenter",
-                                  "/experiments/race-counter/step?find=1",
-                                  "/experiments/lock-counter/step?window=call&s=11111111111&thread=2&move=end"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/experiments/race-counter",
+        "/experiments/mp-pipe",
+        "/runs",
+        "/presenter",
+        "/experiments/race-counter/step?find=1",
+        "/experiments/lock-counter/step?window=call&s=11111111111&thread=2&move=end",
+    ],
+)
 def test_pages_have_no_axe_violations(page, site, path):
     url, _ = site
     assert violations(page, url + path) == []

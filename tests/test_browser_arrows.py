@@ -2,6 +2,7 @@
 
 Needs Debian's `chromium` (installed by .ci/run) and Playwright.
 """
+
 from __future__ import annotations
 
 import httpx2

@@ -9,6 +9,7 @@ address (a student who types the lab's IP address still gets its websockets), an
 file's nginx configuration (deploy/nginx.conf) with LAB_PUBLIC_URL, the name the students type resolved
 by the student's browser to the teacher's address.
 """
+
 from __future__ import annotations
 
 import os
@@ -82,8 +83,14 @@ def network() -> Iterator[ClassNetwork]:
 def class_served(net: ClassNetwork, tmp_path: Path, env: dict[str, str]) -> Iterator[str]:
     """`concurrency-lab class` on the teacher's machine: the students' address it printed, once it serves."""
     command = net.exec_in(net.teacher, sys.executable, "-m", "app", "class", "--port", "8000")
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                              env={**os.environ, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local", **env})
+    server = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local", **env},
+    )
     try:
         printed, output = read_until(server.stdout, r"Students open:\s+(\S+)")
         output += read_until(server.stdout, r"Application startup complete", timeout=30)[1]
@@ -110,14 +117,25 @@ def nginx_in_front(net: ClassNetwork, tmp_path: Path) -> Iterator[None]:
     site, listens = re.subn(r"listen 80;", f"listen {ClassNetwork.TEACHER}:8080;", site)
     assert (upstreams, listens) == (1, 1), "deploy/nginx.conf changed shape: update this test"
     (tmp_path / "site.conf").write_text(site)
-    temp = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    (tmp_path / "nginx.conf").write_text(f"daemon off; master_process off; pid {tmp_path}/nginx.pid; error_log stderr;\n"
-                                         f"events {{}}\nhttp {{ access_log off; {temp} include {tmp_path}/site.conf; }}\n")
-    proxy = subprocess.Popen(net.exec_in(net.teacher, "nginx", "-e", "stderr", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    temp = " ".join(
+        f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (tmp_path / "nginx.conf").write_text(
+        f"daemon off; master_process off; pid {tmp_path}/nginx.pid; error_log stderr;\n"
+        f"events {{}}\nhttp {{ access_log off; {temp} include {tmp_path}/site.conf; }}\n"
+    )
+    proxy = subprocess.Popen(
+        net.exec_in(net.teacher, "nginx", "-e", "stderr", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
-        waited = subprocess.run(net.exec_in(net.student, sys.executable, "-c", ANSWERS, ClassNetwork.TEACHER, "8080"),
-                                capture_output=True, text=True, timeout=30)
+        waited = subprocess.run(
+            net.exec_in(net.student, sys.executable, "-c", ANSWERS, ClassNetwork.TEACHER, "8080"),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert waited.returncode == 0, waited.stderr[-1000:]
         yield
     finally:
@@ -129,10 +147,13 @@ def nginx_in_front(net: ClassNetwork, tmp_path: Path) -> Iterator[None]:
 def student_browser(playwright, net: ClassNetwork, tmp_path: Path):
     """Debian's Chromium on the student's machine (Playwright drives it over a pipe, not the network)."""
     wrapper = tmp_path / "chromium-on-the-students-machine"
-    wrapper.write_text(f'#!/bin/sh\nexec {" ".join(net.exec_in(net.student, shutil.which("chromium") or "chromium"))} "$@"\n')
+    wrapper.write_text(
+        f'#!/bin/sh\nexec {" ".join(net.exec_in(net.student, shutil.which("chromium") or "chromium"))} "$@"\n'
+    )
     wrapper.chmod(0o755)
-    browser = playwright.chromium.launch(executable_path=str(wrapper),
-                                         args=[f"--host-resolver-rules=MAP {PUBLIC_NAME} {ClassNetwork.TEACHER}"])
+    browser = playwright.chromium.launch(
+        executable_path=str(wrapper), args=[f"--host-resolver-rules=MAP {PUBLIC_NAME} {ClassNetwork.TEACHER}"]
+    )
     try:
         yield browser
     finally:
@@ -169,14 +190,24 @@ def a_student_runs_race_counter(browser, url: str) -> None:
 
 
 def foreign_requests_are_refused(net: ClassNetwork, url: str) -> None:
-    answers = subprocess.run(net.exec_in(net.student, sys.executable, "-c", FOREIGN, url), cwd=ROOT,
-                             capture_output=True, text=True, timeout=60)
+    answers = subprocess.run(
+        net.exec_in(net.student, sys.executable, "-c", FOREIGN, url),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert answers.stdout.split() == ["400", "403"], answers.stderr[-2000:]
 
 
-@pytest.mark.parametrize("env", [{}, {"LAB_ALLOWED_ORIGINS": '["https://lab.school.example"]'}],
-                         ids=["class", "with-a-proxys-origin-allowed"])
-def test_a_student_on_the_class_network_opens_the_printed_address_and_runs_race_counter(network, tmp_path, playwright, env):
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"LAB_ALLOWED_ORIGINS": '["https://lab.school.example"]'}],
+    ids=["class", "with-a-proxys-origin-allowed"],
+)
+def test_a_student_on_the_class_network_opens_the_printed_address_and_runs_race_counter(
+    network, tmp_path, playwright, env
+):
     with class_served(network, tmp_path, env) as url:
         assert url == f"http://{ClassNetwork.TEACHER}:8000"  # the teacher's only address on this network
         with student_browser(playwright, network, tmp_path) as browser:

@@ -1,5 +1,6 @@
 """The Compare view in a real browser: one time axis for all its runs (measured in pixels), reached
 from History's checkboxes, and a run still going drawn once it ends (htmx polling)."""
+
 from __future__ import annotations
 
 import httpx2 as httpx
@@ -25,7 +26,11 @@ def site():
         with httpx.Client(base_url=url) as client:
             ids = []
             for ms in (40, 240):
-                ids.append(client.post("/api/runs", json={"experiment": "test-quick", "params": {"workers": 1, "ms": ms}}).json()["id"])
+                ids.append(
+                    client.post(
+                        "/api/runs", json={"experiment": "test-quick", "params": {"workers": 1, "ms": ms}}
+                    ).json()["id"]
+                )
             for run_id in ids:
                 assert wait_for_status(client, run_id)["status"] == "done"
         yield url, ids
@@ -76,8 +81,9 @@ def test_ticking_only_one_run_says_to_tick_two_to_four(page, site):
 
 def test_a_run_still_going_is_drawn_on_the_page_once_it_ends(page, site):
     url, (short, _) = site
-    going = page.request.post(f"{url}/api/runs", data={"experiment": "test-sleeps",
-                                                       "params": {"workers": 1, "seconds": 2}}).json()["id"]
+    going = page.request.post(
+        f"{url}/api/runs", data={"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 2}}
+    ).json()["id"]
     page.goto(f"{url}/compare?runs={short},{going}")
     assert page.locator(".compare-waiting").is_visible()
     assert page.locator("#c1-timeline").count() == 0

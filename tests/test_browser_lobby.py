@@ -5,6 +5,7 @@ A real uvicorn server on a free port, headless Chromium; each student or teacher
 browser context (its own cookies). No reload happens unless a test says so: a marker set on
 `window` must survive until the end.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,8 +47,10 @@ def wait_until(page, condition, timeout_s: float = 20.0, what: str = "condition"
 
 def titles(page, prefix: str) -> int:
     """Finished spans drawn on the page whose tooltip starts with `prefix`."""
-    return page.evaluate("([sel, prefix]) => [...document.querySelectorAll(sel)].filter(t => t.textContent.startsWith(prefix)).length",
-                         [TICK_1, prefix])
+    return page.evaluate(
+        "([sel, prefix]) => [...document.querySelectorAll(sel)].filter(t => t.textContent.startsWith(prefix)).length",
+        [TICK_1, prefix],
+    )
 
 
 def paused(page, server_url, run_id: str, workers: int) -> bool:
@@ -154,6 +157,7 @@ def test_a_run_page_whose_socket_drops_reconnects_without_gaps_or_duplicates(pag
         def forward(message):
             received.append(message)
             ws.send(message)
+
         server.on_message(forward)
 
     page.route_web_socket("**/ws/runs/*", route)

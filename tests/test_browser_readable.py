@@ -3,6 +3,7 @@ presentation mode on a projector (1024×768), and a phone (390×844).
 
 Needs Debian's `chromium` (installed by .ci/run) and Playwright.
 """
+
 from __future__ import annotations
 
 import httpx2
@@ -74,8 +75,14 @@ def test_the_output_pane_lists_printed_lines_and_a_click_marks_the_moment_on_the
     assert hello.count() == 1
     assert hello.locator(".who").inner_text().strip() == "Speaker"
     lines = page.locator("#output-lines .said").all_inner_texts()
-    assert set(lines) == {"Speaker: Hello", "Listener: Hi there", "Speaker: How are you?", "Listener: I'm good, thanks!",
-                          "Speaker: Let's discuss programming", "Listener: Sounds great!"}
+    assert set(lines) == {
+        "Speaker: Hello",
+        "Listener: Hi there",
+        "Speaker: How are you?",
+        "Listener: I'm good, thanks!",
+        "Speaker: Let's discuss programming",
+        "Listener: Sounds great!",
+    }
     # The line wears its lane's colour: the swatch beside the Speaker lane's label.
     speaker_lane = page.locator("#lanes .lane").filter(has=page.locator(".lane-label", has_text="Speaker"))
     swatch = speaker_lane.locator(".swatch").evaluate("s => getComputedStyle(s).backgroundColor")
@@ -93,7 +100,9 @@ def test_the_output_pane_lists_printed_lines_and_a_click_marks_the_moment_on_the
 
 def test_printed_lines_arrive_live_over_the_socket(base_url, browser):
     page = new_page(browser, 1280, 900)
-    page.goto(start(base_url, "thread-start-join", {"join": "yes", "daemon": "no", "duration1_ms": 300, "duration2_ms": 4000}))
+    page.goto(
+        start(base_url, "thread-start-join", {"join": "yes", "daemon": "no", "duration1_ms": 300, "duration2_ms": 4000})
+    )
     page.wait_for_selector("#output-lines li:has-text('Starting Task 2')", timeout=15_000)
     assert page.locator("#status.status-running").count() == 1  # listed while the run still goes on
     assert page.locator("#output-lines li:has-text('Finished Task 2')").count() == 0
@@ -109,8 +118,10 @@ def test_the_legend_lists_only_the_categories_the_timeline_draws(base_url, brows
     page.goto(start(base_url, "condition-dialogue", {"variant": "fixed"}))
     page.wait_for_selector("#status.status-done", timeout=20_000)
     page.reload()  # the page of a finished run: the whole timeline and legend at once
-    drawn = set(page.evaluate("""() => [...document.querySelectorAll('#lanes [class*="c-"]')]
-        .map(e => String(e.className.baseVal ?? e.className).split(' ').find(c => c.startsWith('c-')).slice(2))"""))
+    drawn = set(
+        page.evaluate("""() => [...document.querySelectorAll('#lanes [class*="c-"]')]
+        .map(e => String(e.className.baseVal ?? e.className).split(' ').find(c => c.startsWith('c-')).slice(2))""")
+    )
     drawn = {"notify" if c == "woken" else c for c in drawn}
     if page.locator("#lanes .cut").count():
         drawn.add("cut")

@@ -1,6 +1,7 @@
 """A distributed lab in a browser: a run started through one web replica is watched live through the other,
 htmx over the other replica's websocket (docs/distributed.md). Real processes: two replicas, a runner node,
 redis-server; headless Chromium."""
+
 from __future__ import annotations
 
 import pytest

@@ -3,6 +3,7 @@
 Served like `python -m app` serves it (uvicorn with app/__main__.py's options), with the
 htmx CDN in the policy (unreachable here: the page falls back to static/vendor/).
 """
+
 from __future__ import annotations
 
 import pytest

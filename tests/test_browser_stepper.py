@@ -1,5 +1,6 @@
 """The race stepper in a browser: a student steps a losing schedule by clicks, copies its URL, and a second page
 opened at it shows the same state (a real uvicorn, headless Chromium, htmx swapping #stepper)."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,8 +37,12 @@ def step_until(page: Page, thread: int, done: str) -> None:
 def seen(page: Page) -> tuple[str, str, list[str], str]:
     """What the student sees: the step count, the counter, each thread's highlighted instruction, what happened."""
     current = [page.locator(f"#thread-{t} tr.current").all_inner_texts() for t in (1, 2)]
-    return (page.locator("#step-count").inner_text(), page.locator("#counter").inner_text(),
-            [" ".join(c) for c in current], page.locator(".last-step").inner_text())
+    return (
+        page.locator("#step-count").inner_text(),
+        page.locator("#counter").inner_text(),
+        [" ".join(c) for c in current],
+        page.locator(".last-step").inner_text(),
+    )
 
 
 def test_a_student_steps_a_losing_schedule_by_clicks_and_shares_its_url(page, context, server_url):

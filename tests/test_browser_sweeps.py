@@ -1,4 +1,5 @@
 """What only a browser shows of a sweep: its page, polled by htmx, draws each point as its run finishes."""
+
 from __future__ import annotations
 
 import pytest

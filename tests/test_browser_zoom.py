@@ -1,4 +1,5 @@
 """Zoom, pan and details in a real browser: gestures become a shareable URL, the server draws the window."""
+
 from __future__ import annotations
 
 import re
@@ -49,7 +50,9 @@ def drag_across_lanes(page, start: float, end: float) -> None:
     page.mouse.up()
 
 
-def test_dragging_across_the_lanes_zooms_into_a_shareable_window_and_reset_restores_the_run(page, finished_run, context):
+def test_dragging_across_the_lanes_zooms_into_a_shareable_window_and_reset_restores_the_run(
+    page, finished_run, context
+):
     page.goto(finished_run)
     whole = axis_labels(page)
     assert whole[0] == "0 ms"

@@ -1,4 +1,5 @@
 """The Bytecode view: `dis` text tagged with the load, modify and store of the shared counter."""
+
 from __future__ import annotations
 
 import dis
@@ -73,8 +74,9 @@ def test_race_counter_sends_the_bytecode_its_interpreter_ran(version, window):
     python = pyenv_python(version)
     if python is None:
         pytest.skip(f"no Python {version} here")
-    out = run_experiment("experiments.race_counter", {"workers": 2, "iterations": 1_000, "window": window},
-                         python=python)
+    out = run_experiment(
+        "experiments.race_counter", {"workers": 2, "iterations": 1_000, "window": window}, python=python
+    )
     assert out.returncode == 0, out.stderr
     header = out.of("header")[0].value
     assert header["python"] == version

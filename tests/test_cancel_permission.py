@@ -1,4 +1,5 @@
 """Cancel: the run's owner (its cookie) or the teacher (admin token); anyone else 403."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,7 +24,12 @@ def c():
 
 def test_a_stranger_gets_403_and_the_run_goes_on(c):
     run_id = post_sleeps(c, OWNER)
-    for headers in (STRANGER, {}, {"authorization": "Bearer wrong"}, {**STRANGER, "authorization": "Basic teacher-secret"}):
+    for headers in (
+        STRANGER,
+        {},
+        {"authorization": "Bearer wrong"},
+        {**STRANGER, "authorization": "Basic teacher-secret"},
+    ):
         refused = c.post(f"/api/runs/{run_id}/cancel", headers=headers)
         assert refused.status_code == 403
         assert "only the client that started this run" in refused.json()["detail"]

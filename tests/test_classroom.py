@@ -1,6 +1,7 @@
 """`concurrency-lab class` (app/web/classroom.py, app/web/join.py): the students' address, the teacher's link,
 the admin token kept for the next start, the QR code; and `make class` printing them as a teacher sees them.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,10 @@ from tests.helpers import ROOT, make_settings, read_until, wait_until_up
 
 def test_students_are_given_the_names_first_then_each_address_and_behind_a_proxy_only_its_address():
     assert student_urls(["192.168.1.20", "10.0.0.5"], 8000, ["lab.local"], None) == [
-        "http://192.168.1.20:8000", "http://10.0.0.5:8000", "http://lab.local:8000"]
+        "http://192.168.1.20:8000",
+        "http://10.0.0.5:8000",
+        "http://lab.local:8000",
+    ]
     assert student_urls([], 8000, ["lab.local"], None) == ["http://lab.local:8000"]
     assert student_urls(["192.168.1.20"], 8000, [], "https://lab.school.example") == ["https://lab.school.example"]
     assert student_urls([], 8000, [], None) == []
@@ -43,24 +47,42 @@ def test_the_banner_names_the_students_address_the_presenter_link_and_where_the_
     proxied = banner(settings.model_copy(update={"host": "127.0.0.1"}), token, [], [], 8000)
     assert "Listening on 127.0.0.1 only" in proxied and "LAB_PUBLIC_URL" in proxied
     assert reachable_addresses("0.0.0.0", ["192.0.2.7"]) == ["192.0.2.7"]
-    assert reachable_addresses("127.0.0.1", ["192.0.2.7"]) == [] and reachable_addresses("192.0.2.9", []) == ["192.0.2.9"]
+    assert reachable_addresses("127.0.0.1", ["192.0.2.7"]) == [] and reachable_addresses("192.0.2.9", []) == [
+        "192.0.2.9"
+    ]
 
 
 def test_the_class_command_says_which_source_draws_the_strips_and_how_to_get_the_exact_one(tmp_path):
     settings = make_settings(database=str(tmp_path / "lab.db"))
     assert "exact" in oncpu_line(settings, {"source": "switches"})
-    line = oncpu_line(settings, {"source": "proc", "reason": "kernel.perf_event_paranoid is 3",
-                                 "fix": "sudo sysctl kernel.perf_event_paranoid=2"})
+    line = oncpu_line(
+        settings,
+        {
+            "source": "proc",
+            "reason": "kernel.perf_event_paranoid is 3",
+            "fix": "sudo sysctl kernel.perf_event_paranoid=2",
+        },
+    )
     assert "sampled from /proc" in line and "paranoid is 3" in line and "sysctl kernel.perf_event_paranoid=2" in line
     assert "off" in oncpu_line(settings.model_copy(update={"oncpu": False}), {})
 
 
 def test_the_class_command_prints_the_kernels_answer_for_the_strips(tmp_path):
     """Started as a teacher would on a kernel that refuses (pretended: paranoid 3), it prints the fallback and the fix."""
-    env = {**os.environ, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local",
-           "LAB_ONCPU_PRETEND_PARANOID": "3"}
-    server = subprocess.Popen([sys.executable, "-m", "app", "class", "--port", "0"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {
+        **os.environ,
+        "LAB_DATABASE": str(tmp_path / "lab.db"),
+        "LAB_HTMX_SOURCE": "local",
+        "LAB_ONCPU_PRETEND_PARANOID": "3",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "class", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         said = read_until(server.stdout, r"On-CPU strips: [^\n]*\n")[0].group(0)
         assert "sampled from /proc" in said and "perf_event_paranoid" in said
@@ -95,13 +117,21 @@ def test_the_token_is_made_once_readable_by_its_owner_only_and_used_again(tmp_pa
     assert (given.value, given.path) == ("from-the-environment", None)
 
 
-def test_make_class_prints_the_address_and_a_link_that_signs_the_teacher_in_and_the_next_start_keeps_the_token(tmp_path):
+def test_make_class_prints_the_address_and_a_link_that_signs_the_teacher_in_and_the_next_start_keeps_the_token(
+    tmp_path,
+):
     env = {**os.environ, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local"}
     env.pop("LAB_ADMIN_TOKEN", None)
 
     def start() -> tuple[str, str]:
-        server = subprocess.Popen(["make", "--no-print-directory", "class", "ARGS=--port 0"], cwd=ROOT, env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            ["make", "--no-print-directory", "class", "ARGS=--port 0"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             link, _ = read_until(server.stdout, r"also (http://localhost:(\d+)/presenter\?token=(\S+))\)", timeout=60)
             base = f"http://127.0.0.1:{link.group(2)}"
@@ -125,9 +155,20 @@ def test_make_class_prints_the_address_and_a_link_that_signs_the_teacher_in_and_
 
 
 def test_a_link_with_a_wrong_token_counts_as_a_guess(tmp_path):
-    env = {**os.environ, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local", "LAB_ADMIN_TOKEN": "right"}
-    server = subprocess.Popen([sys.executable, "-m", "app", "class", "--port", "0"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {
+        **os.environ,
+        "LAB_DATABASE": str(tmp_path / "lab.db"),
+        "LAB_HTMX_SOURCE": "local",
+        "LAB_ADMIN_TOKEN": "right",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "class", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         port = read_until(server.stdout, r"http://localhost:(\d+)/presenter")[0].group(1)
         base = f"http://127.0.0.1:{port}"

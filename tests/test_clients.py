@@ -1,5 +1,6 @@
 """Who a client is: the signed cookie set on first contact, the IP address without one (or with one the lab
 did not sign); the address a trusted proxy forwarded, and no other."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -53,10 +54,17 @@ def test_a_request_without_a_valid_cookie_is_known_by_its_ip_address():
 def test_a_cookie_the_lab_did_not_sign_is_the_address_and_gets_a_signed_one():
     client = make_client()
     token = "0123456789abcdef" * 2
-    forged = [token,  # the unsigned cookie every client had before
-              f"{token}.{'0' * 32}", f"{token}.{signed(b'another lab', token).split('.')[1]}",
-              f"{token}.{signed(KEY, token).split('.')[1][:-1]}", f"{'0' * 32}.{signed(KEY, token).split('.')[1]}",
-              f"{token.upper()}.{signed(KEY, token).split('.')[1]}", f"{token}.{signed(KEY, token).split('.')[1]}x", "..", "."]
+    forged = [
+        token,  # the unsigned cookie every client had before
+        f"{token}.{'0' * 32}",
+        f"{token}.{signed(b'another lab', token).split('.')[1]}",
+        f"{token}.{signed(KEY, token).split('.')[1][:-1]}",
+        f"{'0' * 32}.{signed(KEY, token).split('.')[1]}",
+        f"{token.upper()}.{signed(KEY, token).split('.')[1]}",
+        f"{token}.{signed(KEY, token).split('.')[1]}x",
+        "..",
+        ".",
+    ]
     for value in forged:
         response = client.get("/who", headers={"cookie": f"{COOKIE}={value}"})
         assert response.json()["id"] == "ip:testclient", value

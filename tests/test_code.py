@@ -1,4 +1,5 @@
 """The code the pages show: highlighted on the server, the lab's parts set apart, the fix as a diff."""
+
 from __future__ import annotations
 
 import html
@@ -42,21 +43,32 @@ def test_the_metadata_and_the_labs_functions_are_folded_and_recorder_calls_greye
     assert "def increment_with_window(iterations):" in shown
     assert not any(line.plumbing for b in view.blocks for line in b.lines if "counter" in text(line.html))
     # every line once, in order
-    assert [line.number for b in view.blocks for line in b.lines] == list(range(1, len(CATALOGUE["race-counter"].source.splitlines()) + 1))
+    assert [line.number for b in view.blocks for line in b.lines] == list(
+        range(1, len(CATALOGUE["race-counter"].source.splitlines()) + 1)
+    )
 
 
 def test_each_variant_runs_its_own_branches():
     source = CATALOGUE["mp-pipe"].source
     tutorial, fixed = variant_source(source, "tutorial"), variant_source(source, "fixed")
     assert "target=sender_closing_unused" in fixed and "target=sender_closing_unused" not in tutorial
-    assert "target=sender," in tutorial and 'params["variant"]' not in tutorial.split("def run(")[1].split("def findings")[0]
+    assert (
+        "target=sender," in tutorial
+        and 'params["variant"]' not in tutorial.split("def run(")[1].split("def findings")[0]
+    )
     semaphore = CATALOGUE["semaphore-crawler"].source
     assert "with self.semaphore:\n                self.start_crawler(url)" in variant_source(semaphore, "tutorial")
     assert "for url in urls:\n            self.start_crawler(url)" in variant_source(semaphore, "fixed")
 
 
 def test_every_experiment_with_a_fixed_variant_shows_what_the_fix_changes():
-    assert {"shared-list-polling", "queue-producer-consumer", "condition-dialogue", "semaphore-crawler", "mp-pipe"} <= VARIANTS
+    assert {
+        "shared-list-polling",
+        "queue-producer-consumer",
+        "condition-dialogue",
+        "semaphore-crawler",
+        "mp-pipe",
+    } <= VARIANTS
     for exp_id, exp in CATALOGUE.items():
         diffs = view_of(exp).diffs
         assert bool(diffs) == (exp_id in VARIANTS), exp_id

@@ -1,5 +1,6 @@
 """The Compare view and "run again": which runs it takes, what its table marks as different, the
 shared time axis, its errors, History's form and the run page's "Run the fixed variant"."""
+
 from __future__ import annotations
 
 import platform
@@ -29,16 +30,22 @@ QUICK = "test-quick"
 
 # -- the runs asked for ----------------------------------------------------------------------------
 
+
 def test_runs_come_comma_separated_or_repeated_in_the_order_asked():
     assert run_ids(["a,b"]) == ["a", "b"]
     assert run_ids(["a", "b", "c"]) == ["a", "b", "c"]
     assert run_ids(["a, b", "c,", "d"]) == ["a", "b", "c", "d"]
 
 
-@pytest.mark.parametrize("values, words", [
-    ([], "got none"), (["a"], "got 1: a"), (["a,b,c,d,e"], "got 5: a, b, c, d, e"),
-    (["a,b", "a"], "got a more than once"),
-])
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        ([], "got none"),
+        (["a"], "got 1: a"),
+        (["a,b,c,d,e"], "got 5: a, b, c, d, e"),
+        (["a,b", "a"], "got a more than once"),
+    ],
+)
 def test_fewer_than_two_more_than_four_or_a_duplicate_is_refused_naming_runs_and_the_bound(values, words):
     with pytest.raises(CompareError) as refused:
         run_ids(values)
@@ -47,8 +54,16 @@ def test_fewer_than_two_more_than_four_or_a_duplicate_is_refused_naming_runs_and
 
 # -- the table ---------------------------------------------------------------------------------------
 
-def finished(run_id: str, experiment: str, params: dict, result: dict, length_ms: float, status: str = "done",
-             python: str = "3.11.7") -> Run:
+
+def finished(
+    run_id: str,
+    experiment: str,
+    params: dict,
+    result: dict,
+    length_ms: float,
+    status: str = "done",
+    python: str = "3.11.7",
+) -> Run:
     run = Run(run_id, CATALOGUE[experiment], params, status=status)
     run.timeline.apply(Event("begin", T0, "main", "sleep", "sleep"))
     run.timeline.apply(Event("end", T0 + int(length_ms * MS), "main"))
@@ -58,16 +73,29 @@ def finished(run_id: str, experiment: str, params: dict, result: dict, length_ms
 
 
 def rows_of(runs: list[Run]) -> dict[str, tuple[list[str], list[bool]]]:
-    return {f"{s.title}/{r.label}": ([c.text for c in r.cells], [c.differs for c in r.cells])
-            for s in sections(runs) for r in s.rows}
+    return {
+        f"{s.title}/{r.label}": ([c.text for c in r.cells], [c.differs for c in r.cells])
+        for s in sections(runs)
+        for r in s.rows
+    }
 
 
 def test_cells_that_read_the_same_are_not_marked_as_different():
     # two timelines of 12.34 and 12.31 ms both read "12.3 ms"; two results of 0.1234 and 0.1231 likewise
-    a = finished("r1", "race-counter", {"workers": 2, "iterations": 1000, "window": "call"},
-                 {"expected": 0, "actual": 0, "took": 0.12341}, 12.34)
-    b = finished("r2", "race-counter", {"workers": 2, "iterations": 1000, "window": "call"},
-                 {"expected": 0, "actual": 0, "took": 0.12312}, 12.31)
+    a = finished(
+        "r1",
+        "race-counter",
+        {"workers": 2, "iterations": 1000, "window": "call"},
+        {"expected": 0, "actual": 0, "took": 0.12341},
+        12.34,
+    )
+    b = finished(
+        "r2",
+        "race-counter",
+        {"workers": 2, "iterations": 1000, "window": "call"},
+        {"expected": 0, "actual": 0, "took": 0.12312},
+        12.31,
+    )
     rows = rows_of([a, b])
     assert rows["Run/timeline's length"] == (["12.3 ms", "12.3 ms"], [False, False])
     took = next(v for k, v in rows.items() if k.endswith("/took"))
@@ -75,10 +103,20 @@ def test_cells_that_read_the_same_are_not_marked_as_different():
 
 
 def test_the_table_marks_the_cells_that_differ_from_the_first_runs_and_only_those():
-    race = finished("r1", "race-counter", {"workers": 2, "iterations": 1000, "window": "call"},
-                    {"expected": 0, "actual": 12, "correct": False}, 5.0)
-    lock = finished("r2", "lock-counter", {"workers": 2, "iterations": 1000, "window": "call"},
-                    {"expected": 0, "actual": 0, "correct": True}, 10.0)
+    race = finished(
+        "r1",
+        "race-counter",
+        {"workers": 2, "iterations": 1000, "window": "call"},
+        {"expected": 0, "actual": 12, "correct": False},
+        5.0,
+    )
+    lock = finished(
+        "r2",
+        "lock-counter",
+        {"workers": 2, "iterations": 1000, "window": "call"},
+        {"expected": 0, "actual": 0, "correct": True},
+        10.0,
+    )
     rows = rows_of([race, lock])
     assert rows["Run/experiment"] == (["Race on a shared counter", "A Lock makes the counter correct"], [False, True])
     assert rows["Run/status"] == (["done", "done"], [False, False])
@@ -92,10 +130,16 @@ def test_the_table_marks_the_cells_that_differ_from_the_first_runs_and_only_thos
 
 
 def test_with_three_runs_each_cell_is_compared_with_the_first_run_and_a_missing_param_is_a_dash():
-    runs = [finished(f"r{i}", QUICK, params, {"slept_ms": ms}, ms, python=python)
-            for i, (params, ms, python) in enumerate([({"workers": 1, "ms": 20}, 20, "3.11.7"),
-                                                      ({"workers": 1, "ms": 20}, 20, "3.13.0"),
-                                                      ({"workers": 1}, 40, "3.11.7")])]
+    runs = [
+        finished(f"r{i}", QUICK, params, {"slept_ms": ms}, ms, python=python)
+        for i, (params, ms, python) in enumerate(
+            [
+                ({"workers": 1, "ms": 20}, 20, "3.11.7"),
+                ({"workers": 1, "ms": 20}, 20, "3.13.0"),
+                ({"workers": 1}, 40, "3.11.7"),
+            ]
+        )
+    ]
     rows = rows_of(runs)
     assert rows["Params/ms"] == (["20", "20", "—"], [False, False, True])
     assert rows["Conditions/Python"] == (["3.11.7", "3.13.0", "3.11.7"], [False, True, False])
@@ -115,12 +159,15 @@ def test_a_run_still_going_says_so_and_is_not_counted_as_a_difference():
 def test_a_failed_runs_error_is_a_row():
     ok = finished("r1", QUICK, {"workers": 1, "ms": 20}, {"slept_ms": 20}, 20)
     failed = finished("r2", QUICK, {"workers": 1, "ms": 20}, {}, 3, status="failed")
-    failed.timeline.apply(Event("failure", T0 + 3 * MS, "main", value={"type": "ValueError", "message": "boom", "traceback": ""}))
+    failed.timeline.apply(
+        Event("failure", T0 + 3 * MS, "main", value={"type": "ValueError", "message": "boom", "traceback": ""})
+    )
     rows = rows_of([ok, failed])
     assert rows["Result/the experiment failed"] == (["—", "ValueError: boom"], [False, True])
 
 
 # -- the timelines -----------------------------------------------------------------------------------
+
 
 def test_finished_runs_are_drawn_on_the_longest_ones_axis_and_a_run_still_going_is_not_drawn():
     renderer = Renderer(templates(), clock=lambda: T0 + 50 * MS)
@@ -142,6 +189,7 @@ def test_finished_runs_are_drawn_on_the_longest_ones_axis_and_a_run_still_going_
 
 # -- run again: the fixed variant ------------------------------------------------------------------
 
+
 def test_the_fixed_variant_is_another_experiment_or_a_changed_param_and_carries_the_other_params():
     race = Run("r", CATALOGUE["race-counter"], {"workers": 4, "iterations": 5000, "window": "none"})
     again = fixed_variant(race, CATALOGUE)
@@ -151,7 +199,10 @@ def test_the_fixed_variant_is_another_experiment_or_a_changed_param_and_carries_
     again = fixed_variant(pipe, CATALOGUE)
     assert again is not None and (again.experiment.id, again.changes) == ("mp-pipe", {"variant": "fixed"})
     assert params_for(again.experiment, pipe.params, {"variant": "fixed"}) == {
-        "variant": "fixed", "messages": 3, "start_method": "fork"}
+        "variant": "fixed",
+        "messages": 3,
+        "start_method": "fork",
+    }
     # already fixed, or nothing to fix: no button
     assert fixed_variant(Run("q", CATALOGUE["mp-pipe"], {**pipe.params, "variant": "fixed"}), CATALOGUE) is None
     assert fixed_variant(Run("l", CATALOGUE["lock-counter"], race.params), CATALOGUE) is None
@@ -160,22 +211,32 @@ def test_the_fixed_variant_is_another_experiment_or_a_changed_param_and_carries_
 def test_params_for_another_experiment_carry_what_it_has_and_take_its_defaults_for_the_rest():
     quick = Run("q", CATALOGUE[QUICK], {"workers": 1, "ms": 5})
     assert params_for(CATALOGUE["lock-counter"], quick.params, {"iterations": "2000"}) == {
-        "workers": 1, "iterations": 2000, "window": "call"}  # ms dropped; workers=1 is then refused by validate()
+        "workers": 1,
+        "iterations": 2000,
+        "window": "call",
+    }  # ms dropped; workers=1 is then refused by validate()
 
 
 # -- through the app ---------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def app_client():
-    with TestClient(create_app(make_settings(max_concurrent_runs=2),
-                               modules=MODULES + ("tests.experiment_quick", "tests.experiment_sleeps"))) as client:
+    with TestClient(
+        create_app(
+            make_settings(max_concurrent_runs=2),
+            modules=MODULES + ("tests.experiment_quick", "tests.experiment_sleeps"),
+        )
+    ) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def two_quick_runs(app_client) -> list[str]:
-    ids = [app_client.post("/api/runs", json={"experiment": QUICK, "params": {"workers": 1, "ms": ms}}).json()["id"]
-           for ms in (10, 80)]
+    ids = [
+        app_client.post("/api/runs", json={"experiment": QUICK, "params": {"workers": 1, "ms": ms}}).json()["id"]
+        for ms in (10, 80)
+    ]
     for run_id in ids:
         assert wait_for_status(app_client, run_id)["status"] == "done"
     return ids
@@ -199,7 +260,9 @@ def test_two_finished_runs_are_drawn_on_one_axis_with_ids_of_their_own(app_clien
     assert f'href="/runs/{short}"' in html and f'href="/runs/{long}"' in html
     assert "hx-trigger" not in html  # both over: nothing to poll
     # a cell that differs is marked with a class and a visible sign, not colour alone
-    ms_row = re.search(r'<tr class="differs"><th scope="row">ms <span class="differs-mark">≠ differs</span></th>(.*?)</tr>', html, re.S)
+    ms_row = re.search(
+        r'<tr class="differs"><th scope="row">ms <span class="differs-mark">≠ differs</span></th>(.*?)</tr>', html, re.S
+    )
     assert ms_row and '<td class="differs"><span class="differs-mark" aria-hidden="true">≠</span>' in ms_row.group(1)
     assert re.search(r'<tr><th scope="row">workers</th><td>1</td><td>1</td></tr>', html)
 
@@ -211,7 +274,9 @@ def test_runs_repeated_in_the_query_work_as_the_history_form_sends_them(app_clie
     assert page.text.index(f"run 1: {long}") < page.text.index(f"run 2: {short}")
 
 
-@pytest.mark.parametrize("query", ["", "?runs=", "?runs={a}", "?runs={a},{b},{a}", "?runs={a},{b},{a}1,{a}2,{a}3", "?runs={a}&runs={a}"])
+@pytest.mark.parametrize(
+    "query", ["", "?runs=", "?runs={a}", "?runs={a},{b},{a}", "?runs={a},{b},{a}1,{a}2,{a}3", "?runs={a}&runs={a}"]
+)
 def test_the_wrong_number_of_runs_or_a_duplicate_is_a_422_naming_runs_and_the_bound(app_client, two_quick_runs, query):
     a, b = two_quick_runs
     response = app_client.get("/compare" + query.format(a=a, b=b))
@@ -256,7 +321,7 @@ def test_a_run_still_going_is_not_drawn_and_the_part_polls_until_it_ends(app_cli
 
 def test_history_has_a_compare_form_with_a_checkbox_per_run(app_client, two_quick_runs):
     page = app_client.get("/runs").text
-    form = page[page.index('<form method="get" action="/compare"'):page.index("</form>")]
+    form = page[page.index('<form method="get" action="/compare"') : page.index("</form>")]
     for run_id in two_quick_runs:
         assert f'<input type="checkbox" name="runs" value="{run_id}"' in form
     assert '<button type="submit">Compare</button>' in form
@@ -264,20 +329,26 @@ def test_history_has_a_compare_form_with_a_checkbox_per_run(app_client, two_quic
 
 def test_the_run_page_offers_the_fixed_variant_only_where_there_is_one(app_client, two_quick_runs):
     assert "Run the fixed variant" not in app_client.get(f"/runs/{two_quick_runs[0]}").text
-    race = app_client.post("/api/runs", json={"experiment": "race-counter",
-                                              "params": {"workers": 2, "iterations": 1000, "window": "none"}}).json()["id"]
+    race = app_client.post(
+        "/api/runs", json={"experiment": "race-counter", "params": {"workers": 2, "iterations": 1000, "window": "none"}}
+    ).json()["id"]
     wait_for_status(app_client, race)
     page = app_client.get(f"/runs/{race}").text
-    form = page[page.index('<form method="post" action="/runs/'):]
-    form = form[:form.index("</form>")]
-    assert f'action="/runs/{race}/again"' in form and '<input type="hidden" name="experiment" value="lock-counter">' in form
+    form = page[page.index('<form method="post" action="/runs/') :]
+    form = form[: form.index("</form>")]
+    assert (
+        f'action="/runs/{race}/again"' in form
+        and '<input type="hidden" name="experiment" value="lock-counter">' in form
+    )
     response = app_client.post(f"/runs/{race}/again", data={"experiment": "lock-counter"}, follow_redirects=False)
     assert response.status_code == 303
     old, new = re.fullmatch(r"/compare\?runs=(\w+),(\w+)", response.headers["location"]).groups()
     assert old == race
     fixed = wait_for_status(app_client, new)
-    assert (fixed["experiment"], fixed["params"]) == ("lock-counter", {"workers": 2, "iterations": 1000, "window": "none",
-                                                                       "python": platform.python_version()})
+    assert (fixed["experiment"], fixed["params"]) == (
+        "lock-counter",
+        {"workers": 2, "iterations": 1000, "window": "none", "python": platform.python_version()},
+    )
     assert fixed["result"]["correct"] is True
     assert "Run the fixed variant" not in app_client.get(f"/runs/{new}").text
     assert app_client.get(response.headers["location"]).status_code == 200
@@ -288,7 +359,11 @@ def test_run_again_with_a_changed_param_and_its_errors(app_client, two_quick_run
     response = app_client.post(f"/runs/{run_id}/again", data={"ms": "5"}, follow_redirects=False)
     assert response.status_code == 303
     new = response.headers["location"].split(",")[-1]
-    assert app_client.get(f"/api/runs/{new}").json()["params"] == {"workers": 1, "ms": 5, "python": platform.python_version()}
+    assert app_client.get(f"/api/runs/{new}").json()["params"] == {
+        "workers": 1,
+        "ms": 5,
+        "python": platform.python_version(),
+    }
     bad = app_client.post(f"/runs/{run_id}/again", data={"ms": "99999"})
     assert bad.status_code == 422 and bad.json()["errors"] == ["ms: must be an integer from 0 to 1000, got 99999"]
     unknown = app_client.post(f"/runs/{run_id}/again", data={"colour": "red"})
@@ -298,8 +373,9 @@ def test_run_again_with_a_changed_param_and_its_errors(app_client, two_quick_run
 
 
 def test_run_again_goes_through_the_fair_use_limits():
-    with TestClient(create_app(make_settings(max_runs_per_minute_per_client=1),
-                               modules=MODULES + ("tests.experiment_quick",))) as client:
+    with TestClient(
+        create_app(make_settings(max_runs_per_minute_per_client=1), modules=MODULES + ("tests.experiment_quick",))
+    ) as client:
         client.get("/healthz")  # its cookie: the same client from here on
         run_id = client.post("/api/runs", json={"experiment": QUICK, "params": {"workers": 1, "ms": 1}}).json()["id"]
         wait_for_status(client, run_id)

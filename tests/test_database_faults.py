@@ -4,6 +4,7 @@ A full disk is made real in a child process: RLIMIT_FSIZE caps the files it may 
 is ignored so the write fails with an I/O error, as it does on a full disk. SQLite then rolls the
 transaction back by itself, and a ROLLBACK after it raises.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,8 +53,14 @@ CHILD = textwrap.dedent("""
 
 
 def test_a_commit_that_fails_for_a_full_disk_fails_its_jobs_and_the_next_ones_run(tmp_path):
-    out = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "lab.db")], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tmp_path / "lab.db")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert out.stdout.splitlines() == ["big write: failed", "small write: 1"], out.stdout + out.stderr
 
 

@@ -1,6 +1,7 @@
 """The README's and docs' commands work where a test can run them: the `make` targets they name exist,
 the curl examples get their answers from a real server, the hosting command serves, the backup command
 copies; every link stays inside the repository and every `LAB_` variable named is a setting."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def commands(pattern: str) -> list[tuple[Path, str]]:
     found = []
     for page, text in TEXT.items():
         snippets = [line for block in SHELL_BLOCKS[page] for line in block.replace("\\\n", " ").splitlines()]
-        snippets += [code.replace("\n", " ") for code in re.findall(r"`([^`]+)`", re.sub(r"```.*?```", "", text, flags=re.S))]
+        snippets += [
+            code.replace("\n", " ") for code in re.findall(r"`([^`]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+        ]
         for snippet in snippets:
             snippet = re.sub(r"\s+#.*$", "", snippet).strip()
             if re.search(pattern, snippet):
@@ -103,8 +106,13 @@ def test_the_curl_examples_get_their_answers(tmp_path):
             command = re.sub(r"https?://(127\.0\.0\.1:8000|lab\.school\.example)", base, command)
             if run_id is not None:
                 command = command.replace("RUN_ID", run_id).replace("…", run_id)
-            done = subprocess.run(["bash", "-c", command.replace("curl ", "curl --fail-with-body -sS ", 1)],
-                                  env={**os.environ, "LAB_ADMIN_TOKEN": token}, capture_output=True, text=True, timeout=30)
+            done = subprocess.run(
+                ["bash", "-c", command.replace("curl ", "curl --fail-with-body -sS ", 1)],
+                env={**os.environ, "LAB_ADMIN_TOKEN": token},
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             assert done.returncode == 0, f"{page.name}: {command}\n{done.stdout}{done.stderr}"
             answer = json.loads(done.stdout)
             if isinstance(answer, dict) and "url" in answer:
@@ -125,9 +133,20 @@ def test_the_hosting_command_serves(tmp_path):
     (block,) = [b for b in SHELL_BLOCKS[ROOT / "docs" / "hosting.md"] if "uvicorn app.web.server:create_app" in b]
     # Port 0: uvicorn binds a free port itself (no other process can take it first) and says which.
     script = block.replace("--port 8000", "--port 0").replace(".venv/bin/", f"{BIN}/")
-    env = {**os.environ, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local", "PATH": f"{BIN}:{os.environ['PATH']}"}
-    server = subprocess.Popen(["bash", "-c", f"exec env {script.strip()}"], cwd=ROOT, env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "LAB_DATABASE": str(tmp_path / "lab.db"),
+        "LAB_HTMX_SOURCE": "local",
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+    }
+    server = subprocess.Popen(
+        ["bash", "-c", f"exec env {script.strip()}"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         started, _ = read_until(server.stderr, r"Uvicorn running on http://127\.0\.0\.1:(\d+)", timeout=20)
         port = started.group(1)

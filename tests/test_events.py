@@ -1,4 +1,5 @@
 """Parsing the runner's byte stream: lines split anywhere, junk tolerated, nothing invented."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ def test_a_batch_line_becomes_events_of_each_kind():
 def test_lines_split_across_reads_are_reassembled():
     data = encoded(BATCH[:3]) + encoded(BATCH[3:])
     parser = StreamParser()
-    events = [e for i in range(0, len(data), 7) for e in parser.feed(data[i:i + 7])]
+    events = [e for i in range(0, len(data), 7) for e in parser.feed(data[i : i + 7])]
     assert [e.ts_ns for e in events] == [10, 11, 12, 13, 14, 15, 16]
 
 
@@ -51,7 +52,14 @@ def test_a_truncated_last_line_from_a_killed_runner_is_kept_as_output():
 
 def test_api_shape_of_span_events():
     begin, end = Event("begin", 5, "w", "fib(3)", "cpu"), Event("end", 9, "w")
-    assert begin.to_json() == {"ts_ns": 5, "worker": "w", "kind": "begin", "start_ns": 5, "name": "fib(3)", "category": "cpu"}
+    assert begin.to_json() == {
+        "ts_ns": 5,
+        "worker": "w",
+        "kind": "begin",
+        "start_ns": 5,
+        "name": "fib(3)",
+        "category": "cpu",
+    }
     assert end.to_json() == {"ts_ns": 9, "worker": "w", "kind": "end", "end_ns": 9}
 
 
@@ -70,9 +78,15 @@ def test_a_chunk_of_many_lines_with_one_bad_line_keeps_every_good_event():
 
 
 def test_an_instant_keeps_the_key_that_pairs_a_woken_with_its_notify_and_old_instants_have_none():
-    events = StreamParser().feed(encoded([["I", 1, "producer", "put 'Item-0'", "notify", "4021:1"],
-                                          ["I", 2, "consumer", "got 'Item-0'", "woken", "4021:1"],
-                                          ["I", 3, "consumer", "got 'Item-1'", "woken"]]))
+    events = StreamParser().feed(
+        encoded(
+            [
+                ["I", 1, "producer", "put 'Item-0'", "notify", "4021:1"],
+                ["I", 2, "consumer", "got 'Item-0'", "woken", "4021:1"],
+                ["I", 3, "consumer", "got 'Item-1'", "woken"],
+            ]
+        )
+    )
     assert [e.value for e in events] == ["4021:1", "4021:1", None]
     assert events[0] == Event("instant", 1, "producer", "put 'Item-0'", "notify", "4021:1")
 
@@ -80,9 +94,17 @@ def test_an_instant_keeps_the_key_that_pairs_a_woken_with_its_notify_and_old_ins
 def test_the_inlined_fast_path_decodes_every_kind_as_decode_does():
     from app.model.events import _decode_batches, decode
 
-    batch = [["B", 1, "w", "n", "c"], ["E", 2, "w"], ["I", 3, "w", "m", "print"], ["C", 4, "w", "depth", 2.5],
-             ["C", 5, "w", "depth", None], ["C", 6, 7, 8, "9"], ["B", 7.9, 3, 4, 5], ["E", "8", "w"],
-             ["R", 9, "main", {"ok": True}]]
+    batch = [
+        ["B", 1, "w", "n", "c"],
+        ["E", 2, "w"],
+        ["I", 3, "w", "m", "print"],
+        ["C", 4, "w", "depth", 2.5],
+        ["C", 5, "w", "depth", None],
+        ["C", 6, 7, 8, "9"],
+        ["B", 7.9, 3, 4, 5],
+        ["E", "8", "w"],
+        ["R", 9, "main", {"ok": True}],
+    ]
     fast = _decode_batches([batch])
     assert fast == [decode(raw) for raw in batch]
     assert all(type(a) is type(b) for e, d in zip(fast, map(decode, batch)) for a, b in zip(e, d))

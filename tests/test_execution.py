@@ -3,6 +3,7 @@ the lab as a server drives it: runs executed here on a warm runner (ExecuteHere)
 real redis-server (ExecuteOnNodes, with a Node in the same event loop). A run started ends; a cancel stops it,
 and a queued one ends at once; stopping what executes (the embedded server's shutdown, a node's SIGTERM)
 interrupts the run executing and leaves the queued one queued."""
+
 from __future__ import annotations
 
 import asyncio
@@ -105,12 +106,14 @@ def start(lab: Lab, experiment: Experiment, params: dict[str, int]) -> Run:
 
 async def reaches(store: RunStorage, run: Run, *statuses: Status, timeout: float = 30) -> Run:
     """The run as the lab's store has it once it is in one of `statuses`."""
+
     def found() -> Run | None:
         stored = store.get(run.id)
         return stored if stored is not None and stored.status in statuses else None
 
-    reached: Run | None = await until_async(found, timeout=timeout, what=f"run {run.id} {'/'.join(statuses)}",
-                                            every=0.02)
+    reached: Run | None = await until_async(
+        found, timeout=timeout, what=f"run {run.id} {'/'.join(statuses)}", every=0.02
+    )
     assert reached is not None
     return reached
 
@@ -154,7 +157,9 @@ def test_stopping_what_executes_interrupts_the_run_executing_and_leaves_the_queu
             await running.stop_executing()
             stopped = await reaches(lab.store, first, *(s for s in Status if s.finished))
             assert stopped.status == Status.INTERRUPTED, stopped.error
-            assert await running.queued_still(second), "a run that never started stays queued for the next server or node"
+            assert await running.queued_still(second), (
+                "a run that never started stays queued for the next server or node"
+            )
             assert second.started_at is None
 
     asyncio.run(go())

@@ -3,6 +3,7 @@
 Durations are short (tens to hundreds of milliseconds); what is asserted is how the spans of one
 run relate (overlap, exclusion, a share of a phase), never an absolute time.
 """
+
 from __future__ import annotations
 
 import sys
@@ -18,19 +19,34 @@ from tests.runner_helpers import Outcome, run_experiment
 
 PYTHONS = [
     pytest.param(sys.executable, id="this-python"),
-    *[pytest.param(pyenv_python(v), id=f"python{v}",
-                   marks=pytest.mark.skipif(pyenv_python(v) is None, reason=f"no Python {v} here"))
-      for v in ("3.9.18", "3.13.0")],
-    pytest.param(python_under(ROOT / ".pythons", "*t"), id="free-threaded",
-                 marks=pytest.mark.skipif(python_under(ROOT / ".pythons", "*t") is None, reason="no free-threaded build")),
+    *[
+        pytest.param(
+            pyenv_python(v),
+            id=f"python{v}",
+            marks=pytest.mark.skipif(pyenv_python(v) is None, reason=f"no Python {v} here"),
+        )
+        for v in ("3.9.18", "3.13.0")
+    ],
+    pytest.param(
+        python_under(ROOT / ".pythons", "*t"),
+        id="free-threaded",
+        marks=pytest.mark.skipif(python_under(ROOT / ".pythons", "*t") is None, reason="no free-threaded build"),
+    ),
 ]
 FINISHING = {
     "experiments.asyncio_gather": {"tasks": 4, "duration_ms": 100, "workers": 2},
     "experiments.asyncio_blocked_loop": {"block_ms": 100, "tick_ms": 20, "tickers": 2},
-    "experiments.asyncio_queue": {"variant": "tutorial", "workers": 2, "items": 4, "produce_delay_ms": 50,
-                                  "process_ms": 20},
+    "experiments.asyncio_queue": {
+        "variant": "tutorial",
+        "workers": 2,
+        "items": 4,
+        "produce_delay_ms": 50,
+        "process_ms": 20,
+    },
 }
-needs_sampler = pytest.mark.skipif(sampler.unavailable() is not None, reason=f"no on-CPU sampling here: {sampler.unavailable()}")
+needs_sampler = pytest.mark.skipif(
+    sampler.unavailable() is not None, reason=f"no on-CPU sampling here: {sampler.unavailable()}"
+)
 
 
 def task_lanes(out: Outcome) -> dict[str, dict]:
@@ -39,7 +55,9 @@ def task_lanes(out: Outcome) -> dict[str, dict]:
 
 
 def spans_of(out: Outcome, worker: str, category: str | None = None) -> list[tuple[int, int, str]]:
-    return sorted((s.start_ns, s.end_ns, s.name) for s in out.spans(worker) if category is None or s.category == category)
+    return sorted(
+        (s.start_ns, s.end_ns, s.name) for s in out.spans(worker) if category is None or s.category == category
+    )
 
 
 def finished(module: str, params: dict, python: str = sys.executable) -> Outcome:
@@ -72,15 +90,19 @@ def test_gathered_tasks_wait_at_once_while_the_loop_thread_is_mostly_off_the_cpu
         timeline.close()
         main = timeline.by_worker["main"]
         ((start, end, _),) = [s for s in spans_of(out, "main", "phase") if s[2] == "asyncio.gather"]
-        on_cpu = sum(max(0, min(s.end_ns, end) - max(s.start_ns, start))
-                     for s in timeline.cpu_spans if s.lane == main.index)
+        on_cpu = sum(
+            max(0, min(s.end_ns, end) - max(s.start_ns, start)) for s in timeline.cpu_spans if s.lane == main.index
+        )
         assert on_cpu < 0.1 * (end - start), f"the loop's thread was on a CPU {on_cpu / (end - start):.0%} of the phase"
 
 
 @pytest.mark.skipif(pyenv_python("3.13.0") is None, reason="no Python 3.13 here")
 def test_eager_tasks_take_their_first_step_inside_their_creators_step():
-    out = finished("experiments.asyncio_gather", {"tasks": 3, "duration_ms": 50, "workers": 1, "eager": "yes"},
-                   python=pyenv_python("3.13.0"))
+    out = finished(
+        "experiments.asyncio_gather",
+        {"tasks": 3, "duration_ms": 50, "workers": 1, "eager": "yes"},
+        python=pyenv_python("3.13.0"),
+    )
     (main_step, *_) = spans_of(out, "main()", "run")
     firsts = [spans_of(out, lane, "run")[0] for lane, info in task_lanes(out).items() if info["task"] != "main()"]
     assert len(firsts) == 3
@@ -101,7 +123,9 @@ def test_a_blocking_call_in_a_task_stops_every_other_task():
 
 
 def test_with_to_thread_the_other_tasks_keep_running_during_the_call():
-    out = finished("experiments.asyncio_blocked_loop", {"variant": "fixed", "block_ms": 300, "tick_ms": 20, "tickers": 2})
+    out = finished(
+        "experiments.asyncio_blocked_loop", {"variant": "fixed", "block_ms": 300, "tick_ms": 20, "tickers": 2}
+    )
     (thread,) = [e.worker for e in out.of("lane") if "task" not in e.value and e.worker != "main"]
     ((start, end, _),) = [s for s in spans_of(out, thread) if s[2] == "time.sleep(0.3)"]
     # The blocker awaits to_thread from just after handing the call over (its thread may start first) to its end.
@@ -113,10 +137,15 @@ def test_with_to_thread_the_other_tasks_keep_running_during_the_call():
 
 def test_the_page_says_how_long_the_loop_was_blocked_from_the_run():
     with TestClient(create_app(make_settings())) as c:
-        run = c.post("/api/runs", json={"experiment": "asyncio-blocked-loop",
-                                        "params": {"block_ms": 200, "tick_ms": 20, "tickers": 2}}).json()
-        body = until(lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b, timeout=30,
-                     what="the run finished")
+        run = c.post(
+            "/api/runs",
+            json={"experiment": "asyncio-blocked-loop", "params": {"block_ms": 200, "tick_ms": 20, "tickers": 2}},
+        ).json()
+        body = until(
+            lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b,
+            timeout=30,
+            what="the run finished",
+        )
         said = page_says(c.get(body["url"]).text)
     result = body["result"]
     assert result["blocked_ms"] >= result["call_ms"] * 0.9
@@ -124,12 +153,16 @@ def test_the_page_says_how_long_the_loop_was_blocked_from_the_run():
 
 
 def test_queue_consumers_left_awaiting_get_are_cancelled_when_main_returns():
-    out = finished("experiments.asyncio_queue", {"variant": "tutorial", "workers": 2, "items": 4,
-                                                 "produce_delay_ms": 50, "process_ms": 20})
+    out = finished(
+        "experiments.asyncio_queue",
+        {"variant": "tutorial", "workers": 2, "items": 4, "produce_delay_ms": 50, "process_ms": 20},
+    )
     assert out.result["consumers_still_running"] == 2 and out.result["consumers_cancelled"] == 2
     for lane in ("consumer-1", "consumer-2"):
         waits = [s[2] for s in spans_of(out, lane, "wait")]
         assert waits and waits[-1] == "await Queue.get"  # the last wait, ended by the cancel
-    fixed = finished("experiments.asyncio_queue", {"variant": "fixed", "workers": 2, "items": 4,
-                                                   "produce_delay_ms": 50, "process_ms": 20})
+    fixed = finished(
+        "experiments.asyncio_queue",
+        {"variant": "fixed", "workers": 2, "items": 4, "produce_delay_ms": 50, "process_ms": 20},
+    )
     assert fixed.result["consumers_still_running"] == 0 and fixed.result["consumers_cancelled"] == 0

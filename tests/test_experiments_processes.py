@@ -4,6 +4,7 @@ Process experiments run under fork and under spawn (Python 3.14 defaults to fork
 nothing may depend on fork). Every run happens in its own process group, which is checked
 empty at the end: no test leaves processes behind.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -43,6 +44,7 @@ def lane_pids(out: Outcome) -> dict[str, int]:
 
 # -- thread-pool ----------------------------------------------------------------------------
 
+
 def thread_pool(collect: str, workers: int = 2) -> Outcome:
     params = {"workers": workers, "collect": collect, "delays": "3,1,2", "delay_ms": 100}
     return finished(run_experiment("experiments.thread_pool", params))
@@ -74,7 +76,9 @@ def test_thread_pool_as_completed_hands_back_each_result_when_it_is_ready():
     assert out.result["order"] == [1, 2, 0]  # delays 3, 1, 2: fastest first
     got = received(out)
     assert got[0] < fetch(out, 2).end_ns and got[1] < fetch(out, 0).end_ns
-    assert [s.name for s in out.spans("main") if s.category == "wait"] == ["as_completed"] * 4  # 3 results, then the end
+    assert [s.name for s in out.spans("main") if s.category == "wait"] == [
+        "as_completed"
+    ] * 4  # 3 results, then the end
 
 
 def test_thread_pool_wait_first_blocks_until_one_fetch_is_done_then_takes_the_rest():
@@ -129,6 +133,7 @@ def test_cpu_serial_run_on_main_is_the_yardstick_and_threads_do_not_beat_it():
 
 # -- fork -----------------------------------------------------------------------------------
 
+
 def test_fork_child_is_a_second_process_with_its_own_pid():
     out = finished(run_experiment("experiments.fork", {"sleep_ms": 50}))
     parent, child = out.result["parent_pid"], out.result["child_pid"]
@@ -136,7 +141,9 @@ def test_fork_child_is_a_second_process_with_its_own_pid():
     assert lane_pids(out) == {"main": parent, f"pid {child}": child}
     assert prints(out, f"pid {child}") == [f"Child process: {child}, Parent: {parent}", "Child process completed"]
     assert prints(out, "main") == [
-        f"Main process: {parent}", f"Created child process with PID: {child}", "Main process completed",
+        f"Main process: {parent}",
+        f"Created child process with PID: {child}",
+        "Main process completed",
     ]
     # The parent is blocked in waitpid until the child is done.
     done = instant(out, f"pid {child}", "Child process completed")
@@ -145,6 +152,7 @@ def test_fork_child_is_a_second_process_with_its_own_pid():
 
 
 # -- process-pool-starmap -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("start_method", START_METHODS)
 def test_starmap_spreads_tasks_over_worker_processes_and_returns_them_in_task_order(start_method):
@@ -167,6 +175,7 @@ def test_starmap_spreads_tasks_over_worker_processes_and_returns_them_in_task_or
 
 
 # -- mp-queue -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("start_method", START_METHODS)
 def test_queue_carries_items_to_the_consumer_process_until_the_sentinel(start_method):
@@ -193,7 +202,9 @@ def test_queue_arrows_join_each_get_to_the_put_of_the_same_item(start_method):
     timeline = out.timeline()
     mark = {(m.lane, m.ts_ns): m for m in timeline.marks}
     gets = [e for e in out.of("instant", "consumer") if e.category == "woken"]
-    assert len(gets) > 25 and gets[-1].name == "got None"  # most gets wait: the consumer is faster (a loaded machine: 39)
+    assert (
+        len(gets) > 25 and gets[-1].name == "got None"
+    )  # most gets wait: the consumer is faster (a loaded machine: 39)
     joined = {}
     for arrow in timeline.arrows:
         put, got = mark[(arrow.from_lane, arrow.from_ns)], mark[(arrow.to_lane, arrow.to_ns)]
@@ -205,6 +216,7 @@ def test_queue_arrows_join_each_get_to_the_put_of_the_same_item(start_method):
 
 
 # -- mp-pipe --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("start_method", START_METHODS)
 def test_pipe_tutorial_variant_hangs_with_the_receiver_blocked_in_recv(start_method):
@@ -234,6 +246,7 @@ def test_pipe_fixed_variant_closes_unused_ends_and_the_receiver_gets_eof(start_m
 
 
 # -- manager-dict ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("start_method", START_METHODS)
 def test_manager_dict_writes_are_requests_served_in_the_manager_process(start_method):

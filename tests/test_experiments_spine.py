@@ -1,4 +1,5 @@
 """The spine's three experiments, run through the real runner, tell their story in events."""
+
 from __future__ import annotations
 
 import pytest

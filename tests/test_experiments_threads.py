@@ -4,6 +4,7 @@ Durations are shortened (tens of milliseconds) so each test takes well under a f
 orderings are asserted, never exact timings. Hangs are tested the way the server sees them:
 the runner is killed once its events stop, and the waits it was stuck in are still open.
 """
+
 from __future__ import annotations
 
 import signal
@@ -17,7 +18,11 @@ from tests.runner_helpers import Outcome, run_experiment, run_until_quiet
 
 # Python 3.9 (oldest supported) and 3.13 (newest here), besides the interpreter running the tests.
 OTHER_PYTHONS = [
-    pytest.param(pyenv_python(v), id=f"python{v}", marks=pytest.mark.skipif(pyenv_python(v) is None, reason=f"no Python {v} here"))
+    pytest.param(
+        pyenv_python(v),
+        id=f"python{v}",
+        marks=pytest.mark.skipif(pyenv_python(v) is None, reason=f"no Python {v} here"),
+    )
     for v in ("3.9.18", "3.13.0")
 ]
 QUIET_S = 1.5  # no events for this long: the run is stuck (every test run has shorter gaps)
@@ -27,10 +32,23 @@ KILLED = -signal.SIGKILL  # the returncode of a run that run_until_quiet had to 
 FINISHING = {
     "experiments.thread_start_join": {"join": "yes", "daemon": "no", "duration1_ms": 100, "duration2_ms": 150},
     "experiments.thread_subclass": {"duration1_ms": 100, "duration2_ms": 200},
-    "experiments.shared_list_polling": {"variant": "fixed", "workers": 2, "items": 4, "produce_delay_ms": 150,
-                                        "process_ms": 40, "poll_ms": 20, "give_up_ms": 3000},
-    "experiments.queue_producer_consumer": {"variant": "fixed", "workers": 2, "items": 5, "maxsize": 2,
-                                            "produce_delay_ms": 100, "process_ms": 30},
+    "experiments.shared_list_polling": {
+        "variant": "fixed",
+        "workers": 2,
+        "items": 4,
+        "produce_delay_ms": 150,
+        "process_ms": 40,
+        "poll_ms": 20,
+        "give_up_ms": 3000,
+    },
+    "experiments.queue_producer_consumer": {
+        "variant": "fixed",
+        "workers": 2,
+        "items": 5,
+        "maxsize": 2,
+        "produce_delay_ms": 100,
+        "process_ms": 30,
+    },
     "experiments.rlock_counter": {"workers": 2, "iterations": 20_000},
     "experiments.condition_dialogue": {"variant": "fixed"},
     "experiments.semaphore_crawler": {"variant": "fixed", "permits": 2, "urls": 5, "crawl_ms": 50},
@@ -104,6 +122,7 @@ def test_daemon_workers_are_cut_off_at_exit():
 
 # -- thread-subclass --------------------------------------------------------------------------
 
+
 def test_each_data_fetcher_runs_on_its_own_lane_and_they_overlap():
     out = run_experiment("experiments.thread_subclass", {"duration1_ms": 100, "duration2_ms": 300})
     assert out.returncode == 0, out.stderr
@@ -157,7 +176,9 @@ def test_tutorial_consumers_hang_in_queue_get_after_main_is_done():
     assert out.result["consumers_still_running"] == 2
     assert len(instant_ts(out, "task_done")) == 5
     assert out.open_spans() == {
-        "consumer-1": ["Queue.get"], "consumer-2": ["Queue.get"], "main": ["Thread.join (interpreter exit)"],
+        "consumer-1": ["Queue.get"],
+        "consumer-2": ["Queue.get"],
+        "main": ["Thread.join (interpreter exit)"],
     }
 
 
@@ -184,6 +205,7 @@ def test_queue_draws_blocking_get_put_and_its_depth():
 
 
 # -- rlock-counter ----------------------------------------------------------------------------
+
 
 def test_rlock_holds_nest_on_the_incrementing_thread_and_the_count_is_right():
     out = run_experiment("experiments.rlock_counter", {"workers": 2, "iterations": 50_000})
@@ -212,6 +234,7 @@ def test_rlock_draws_far_fewer_events_than_acquisitions():
 
 # -- condition-dialogue -----------------------------------------------------------------------
 
+
 def test_tutorial_dialogue_loses_the_first_notify_and_hangs():
     out = run_until_quiet("experiments.condition_dialogue", {"variant": "tutorial"}, quiet_s=QUIET_S)
     assert out.returncode == KILLED and out.result is None
@@ -220,7 +243,9 @@ def test_tutorial_dialogue_loses_the_first_notify_and_hangs():
     (listener_waits,) = [e.ts_ns for e in out.of("begin", "Listener") if e.name == "Condition.wait"]
     assert lost_notify < listener_waits, "the Speaker notified before anyone waited"
     assert out.open_spans() == {
-        "Speaker": ["Condition.wait"], "Listener": ["Condition.wait"], "main": ["Thread.join Speaker"],
+        "Speaker": ["Condition.wait"],
+        "Listener": ["Condition.wait"],
+        "main": ["Thread.join Speaker"],
     }
 
 
@@ -230,8 +255,12 @@ def test_fixed_dialogue_always_finishes_in_order(python):
     assert out.returncode == 0, out.stderr
     assert out.result["dialogue"] == "finished"
     assert prints(out) == [
-        "Speaker: Hello", "Listener: Hi there", "Speaker: How are you?",
-        "Listener: I'm good, thanks!", "Speaker: Let's discuss programming", "Listener: Sounds great!",
+        "Speaker: Hello",
+        "Listener: Hi there",
+        "Speaker: How are you?",
+        "Listener: I'm good, thanks!",
+        "Speaker: Let's discuss programming",
+        "Listener: Sounds great!",
     ]
     # Every wake-up has a notify from the other thread before it: the server's arrows.
     notifies = [(e.ts_ns, e.worker) for e in out.of("instant") if e.name == "notify"]
@@ -259,7 +288,9 @@ def test_semaphore_never_lets_more_than_permits_in(variant):
     # Counted from the lanes too: never more than 2 permits held at once.
     holds = [s for w in out.workers() for s in permit_holds(out, w)]
     assert max(sum(h.start_ns <= s.start_ns < h.end_ns for h in holds) for s in holds) == 2
-    assert sorted(p for p in prints(out) if p.startswith("Crawled")) == [f"Crawled: https://example.com/{p}" for p in PAGES]
+    assert sorted(p for p in prints(out) if p.startswith("Crawled")) == [
+        f"Crawled: https://example.com/{p}" for p in PAGES
+    ]
     assert sorted(out.result["crawl_order"]) == PAGES
 
 

@@ -5,6 +5,7 @@ Each of the script's tries counts against its address, refused or not, so within
 tries it is refused for the minute, whatever cookie it sends; a place that frees in the queue is then the
 student's, who waits only for the runs queued ahead of it.
 """
+
 from __future__ import annotations
 
 import signal
@@ -20,9 +21,15 @@ PER_IP = 12
 
 
 def test_a_script_retrying_with_new_cookies_cannot_hold_the_queue_from_a_student(tmp_path):
-    server = ServerProcess(tmp_path / "lab.db", LAB_TRUSTED_PROXIES='["127.0.0.1"]', LAB_MAX_CONCURRENT_RUNS="1",
-                           LAB_MAX_QUEUED_RUNS="3", LAB_MAX_RUNS_PER_MINUTE_PER_IP=str(PER_IP),
-                           LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT="2", LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT="10")
+    server = ServerProcess(
+        tmp_path / "lab.db",
+        LAB_TRUSTED_PROXIES='["127.0.0.1"]',
+        LAB_MAX_CONCURRENT_RUNS="1",
+        LAB_MAX_QUEUED_RUNS="3",
+        LAB_MAX_RUNS_PER_MINUTE_PER_IP=str(PER_IP),
+        LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT="2",
+        LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT="10",
+    )
     answers: list[int] = []
     admitted: list[str] = []
     student_in = threading.Event()
@@ -54,8 +61,11 @@ def test_a_script_retrying_with_new_cookies_cannot_hold_the_queue_from_a_student
         assert ahead is not None and ahead <= 3, "it waits behind the runs queued before it, no more"
         ran = wait_for_status(server.http, mine, timeout=60)
         assert ran["status"] == "done"
-        started_after = [run_id for run_id in admitted
-                         if (server.http.get(f"/api/runs/{run_id}").json()["started_at"] or 0) > ran["started_at"]]
+        started_after = [
+            run_id
+            for run_id in admitted
+            if (server.http.get(f"/api/runs/{run_id}").json()["started_at"] or 0) > ran["started_at"]
+        ]
         assert started_after == [], "no run of the script's overtook it"
         assert len(admitted) <= PER_IP
     finally:

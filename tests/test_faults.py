@@ -1,4 +1,5 @@
 """Crashes, kills, cancels and timeouts end the run with the right status and leave no process behind."""
+
 from __future__ import annotations
 
 import logging
@@ -128,8 +129,12 @@ def test_shutdown_never_starts_queued_runs_and_leaves_them_queued_for_the_next_s
 
 def test_the_served_app_logs_what_it_caught_with_its_traceback(tmp_path):
     """`python -m app` (uvicorn's logging, app/__main__.py): a run whose runner cannot start is in the log."""
-    env = {**os.environ, "LAB_PYTHON": "/nonexistent/python3", "LAB_DATABASE": str(tmp_path / "lab.db"),
-           "LAB_HTMX_SOURCE": "local"}
+    env = {
+        **os.environ,
+        "LAB_PYTHON": "/nonexistent/python3",
+        "LAB_DATABASE": str(tmp_path / "lab.db"),
+        "LAB_HTMX_SOURCE": "local",
+    }
     with AppProcess(env) as server:
         experiment = httpx.get(f"{server.url}/api/experiments").json()[0]["id"]
         run_id = httpx.post(f"{server.url}/api/runs", json={"experiment": experiment}).json()["id"]

@@ -1,4 +1,5 @@
 """What a run page says about a run is computed from that run: each experiment's findings()."""
+
 from __future__ import annotations
 
 import importlib
@@ -26,16 +27,23 @@ def test_every_experiment_has_findings(module):
 @pytest.mark.parametrize("module", MODULES)
 def test_no_notice_claims_an_outcome_the_runs_contradicted(module):
     m = importlib.import_module(module)
-    for claim in ("does not show on this interpreter", "at once, although", "about 3.3", "so it is rare",
-                  "none at all with permits=1"):
+    for claim in (
+        "does not show on this interpreter",
+        "at once, although",
+        "about 3.3",
+        "so it is rare",
+        "none at all with permits=1",
+    ):
         assert claim not in m.NOTICE and claim not in m.EXPECTED
 
 
 # -- race-counter ---------------------------------------------------------------------------
 
+
 def test_race_on_cpython_3_9_says_updates_were_lost_and_why():
-    text = said("race_counter", {"window": "none", "iterations": 1_000_000},
-                {"expected": 0, "actual": 168_253}, python="3.9.18")
+    text = said(
+        "race_counter", {"window": "none", "iterations": 1_000_000}, {"expected": 0, "actual": 168_253}, python="3.9.18"
+    )
     assert "Updates were lost" in text and "168 253 of the 2 000 000 updates" in text
     assert "CPython 3.9 can switch threads between any two bytecodes" in text
     assert "No update was lost" not in text
@@ -77,8 +85,11 @@ def test_race_without_a_gil_whose_strips_were_not_measured_says_it_cannot_tell()
 
 
 def test_a_race_whose_threads_never_overlapped_does_not_say_losses_cancelled_out():
-    text = said("race_counter", {"window": "call", "iterations": 1_000},
-                {"expected": 0, "actual": 0, "together_ms": 0.0, "gil_enabled": True})
+    text = said(
+        "race_counter",
+        {"window": "call", "iterations": 1_000},
+        {"expected": 0, "actual": 0, "together_ms": 0.0, "gil_enabled": True},
+    )
     assert "never ran at the same time" in text and "cancelled out" not in text
 
 
@@ -92,9 +103,11 @@ def test_together_counts_the_time_two_intervals_were_going_on_at_once():
 
 # -- lock-counter ---------------------------------------------------------------------------
 
+
 def test_lock_counter_with_many_workers_gives_the_measured_cost_per_update_not_rare_waits():
-    text = said("lock_counter", {"workers": 16, "iterations": 200_000},
-                {"expected": 0, "actual": 0, "run_call_ms": 22_400.0})
+    text = said(
+        "lock_counter", {"workers": 16, "iterations": 200_000}, {"expected": 0, "actual": 0, "run_call_ms": 22_400.0}
+    )
     assert "3 200 000 updates by 16 threads took 22400 ms, 7.00 µs per update" in text
     assert "rare" not in text and "No update was lost" in text
 
@@ -107,8 +120,11 @@ def test_lock_counter_that_ended_wrong_says_so():
 # -- thread-pool ----------------------------------------------------------------------------
 
 DEFAULT_POOL_RUN = {  # workers=2, collect=result, delays 3,1,2: what every interpreter measured
-    "order": [0, 1, 2], "results": ["a", "b", "c"],
-    "started_units": [0.0, 0.0, 1.0], "ready_units": [3.0, 1.0, 3.01], "received_units": [3.01, 3.01, 3.01],
+    "order": [0, 1, 2],
+    "results": ["a", "b", "c"],
+    "started_units": [0.0, 0.0, 1.0],
+    "ready_units": [3.0, 1.0, 3.01],
+    "received_units": [3.01, 3.01, 3.01],
 }
 
 
@@ -121,13 +137,19 @@ def test_thread_pool_in_submit_order_names_the_result_that_sat_ready_and_only_th
 
 
 def test_thread_pool_with_one_worker_says_results_came_as_soon_as_ready():
-    result = {"order": [0, 1, 2], "results": [], "started_units": [0.0, 3.0, 4.0],
-              "ready_units": [3.0, 4.0, 6.0], "received_units": [3.0, 4.0, 6.0]}
+    result = {
+        "order": [0, 1, 2],
+        "results": [],
+        "started_units": [0.0, 3.0, 4.0],
+        "ready_units": [3.0, 4.0, 6.0],
+        "received_units": [3.0, 4.0, 6.0],
+    }
     text = said("thread_pool", {"workers": 1, "collect": "as_completed"}, result)
     assert "as soon as it was ready" in text and "tasks 1, 2 started only when a thread was free" in text
 
 
 # -- io / cpu threads vs processes ----------------------------------------------------------
+
 
 @pytest.mark.parametrize(("workers", "tasks", "ideal"), [(4, 10, 3.33), (4, 8, 4.0), (16, 1, 1.0), (1, 40, 1.0)])
 def test_io_ideal_speedup_counts_the_rounds_of_tasks(workers, tasks, ideal):
@@ -135,23 +157,41 @@ def test_io_ideal_speedup_counts_the_rounds_of_tasks(workers, tasks, ideal):
 
 
 def test_io_defaults_say_3_33_at_best_in_3_rounds():
-    result = {"serial_ms": 10013.7, "thread_ms": 3005.2, "process_ms": 3248.5, "thread_speedup": 3.33,
-              "process_speedup": 3.08, "ideal_speedup": 3.33}
+    result = {
+        "serial_ms": 10013.7,
+        "thread_ms": 3005.2,
+        "process_ms": 3248.5,
+        "thread_speedup": 3.33,
+        "process_speedup": 3.08,
+        "ideal_speedup": 3.33,
+    }
     text = said("io_threads_vs_processes", {}, result)
     assert "At best 3.33×: 10 tasks in 3 rounds of up to 4" in text
     assert "The threads reached 100% of the ideal" in text and "243 ms longer than the thread pool" in text
 
 
 def test_io_with_one_task_says_there_is_nothing_to_overlap():
-    result = {"serial_ms": 10.2, "thread_ms": 12.8, "process_ms": 124.4, "thread_speedup": 0.8,
-              "process_speedup": 0.08, "ideal_speedup": 1}
+    result = {
+        "serial_ms": 10.2,
+        "thread_ms": 12.8,
+        "process_ms": 124.4,
+        "thread_speedup": 0.8,
+        "process_speedup": 0.08,
+        "ideal_speedup": 1,
+    }
     text = said("io_threads_vs_processes", {"workers": 16, "tasks": 1, "duration_ms": 10}, result)
     assert "neither pool can run two tasks at once" in text and "reached" not in text
 
 
 def test_cpu_process_pool_slower_than_serial_says_so():
-    result = {"serial_ms": 3753.8, "thread_ms": 4304.4, "process_ms": 5129.4, "thread_speedup": 0.87,
-              "process_speedup": 0.73, "ideal_speedup": 2}
+    result = {
+        "serial_ms": 3753.8,
+        "thread_ms": 4304.4,
+        "process_ms": 5129.4,
+        "thread_speedup": 0.87,
+        "process_speedup": 0.73,
+        "ideal_speedup": 2,
+    }
     text = said("cpu_threads_vs_processes", {}, result)
     assert "The process pool was slower than serial" in text and "no faster than serial" in text
     assert "Processes were 0.84× as fast as threads" in text
@@ -159,16 +199,22 @@ def test_cpu_process_pool_slower_than_serial_says_so():
 
 # -- the edges: one worker, one task, zero durations, more permits than URLs -----------------
 
-@pytest.mark.parametrize(("workers", "tasks", "units"), [(2, 5, 4), (1, 1, 1), (8, 1, 1), (1, 3, 4), (3, 5, 3),
-                                                         (2, 20, 15), (3, 20, 12), (2, 12, 9)])
+
+@pytest.mark.parametrize(
+    ("workers", "tasks", "units"),
+    [(2, 5, 4), (1, 1, 1), (8, 1, 1), (1, 3, 4), (3, 5, 3), (2, 20, 15), (3, 20, 12), (2, 12, 9)],
+)
 def test_starmap_best_schedule_hands_each_chunk_to_the_first_free_worker(workers, tasks, units):
     # (2, 20): chunks of 3 fit in 15 units, where task by task would take 16; (3, 20): chunks of 2, 12 against 11
     assert process_pool_starmap.best_schedule_units(workers, tasks) == units
 
 
 def test_starmap_one_task_one_worker_puts_the_rest_on_start_up():
-    text = said("process_pool_starmap", {"workers": 1, "tasks": 1, "unit_ms": 10},
-                {"results": ["Task 0 completed in 0.01 seconds"], "starmap_ms": 31.7})
+    text = said(
+        "process_pool_starmap",
+        {"workers": 1, "tasks": 1, "unit_ms": 10},
+        {"results": ["Task 0 completed in 0.01 seconds"], "starmap_ms": 31.7},
+    )
     assert "in task order" in text and "they fit in 1 unit; the other 2.17 went to starting the workers" in text
 
 
@@ -178,8 +224,11 @@ def test_thread_start_join_with_zero_sleeps_does_not_claim_main_ended_first():
 
 
 def test_thread_subclass_with_a_zero_fetch_cannot_show_the_overlap():
-    text = said("thread_subclass", {"duration1_ms": 0, "duration2_ms": 10_000},
-                {"total_ms": 10008.2, "longest_ms": 10_000, "sum_ms": 10_000})
+    text = said(
+        "thread_subclass",
+        {"duration1_ms": 0, "duration2_ms": 10_000},
+        {"total_ms": 10008.2, "longest_ms": 10_000, "sum_ms": 10_000},
+    )
     assert "too short for the overlap to show" in text
 
 
@@ -202,6 +251,7 @@ def test_queue_tutorial_consumers_left_blocked_say_the_run_cannot_end():
 
 # -- app/model/findings.py: safe -------------------------------------------------------------------
 
+
 def test_findings_that_raise_are_logged_and_show_nothing(caplog):
     def broken(params, result, python):
         raise KeyError("missing")
@@ -217,24 +267,38 @@ def test_no_result_or_no_findings_says_nothing():
     exp = load("experiments.race_counter")
     assert app_findings(exp, {}, None, "3.11.7") == []
     assert app_findings(type(exp)(**{**exp.__dict__, "findings": None}), {}, {"a": 1}, "3.11.7") == []
-    assert app_findings(exp, {"workers": 2, "iterations": 1000, "window": "none"}, {"expected": 0, "actual": 0},
-                        "3.9.18")[0].startswith("No update was lost")
+    assert app_findings(
+        exp, {"workers": 2, "iterations": 1000, "window": "none"}, {"expected": 0, "actual": 0}, "3.9.18"
+    )[0].startswith("No update was lost")
 
 
 def test_a_speedup_that_fell_short_is_explained_by_what_the_lab_measured_not_guessed():
     from experiments import cpu_threads_vs_processes as cpu_exp
 
     params = {"workers": 2, "first": 30, "tasks": 5, "start_method": "spawn"}
-    slow = {"serial_ms": 1000, "thread_ms": 990, "process_ms": 1100, "thread_speedup": 1.01,
-            "process_speedup": 0.91, "ideal_speedup": 2}
-    busy = {"cores": 2, "others_busy_cores": 0.8, "phases": {"process pool": {"others_busy_cores": 0.9},
-                                                            "serial": {"others_busy_cores": 0.0}}}
+    slow = {
+        "serial_ms": 1000,
+        "thread_ms": 990,
+        "process_ms": 1100,
+        "thread_speedup": 1.01,
+        "process_speedup": 0.91,
+        "ideal_speedup": 2,
+    }
+    busy = {
+        "cores": 2,
+        "others_busy_cores": 0.8,
+        "phases": {"process pool": {"others_busy_cores": 0.9}, "serial": {"others_busy_cores": 0.0}},
+    }
     free = {"cores": 2, "others_busy_cores": 0.05, "phases": {"process pool": {"others_busy_cores": 0.05}}}
     assert "other programs used 0.9 of 2 cores while it ran" in cpu_exp.verdict(params, slow, "3.11.7", cpu=busy)[1]
     assert "the run cannot tell what did" in cpu_exp.verdict(params, slow, "3.11.7", cpu=free)[1]
     assert "not measured" in cpu_exp.verdict(params, slow, "3.11.7")[1]
     fast_threads = {**slow, "thread_speedup": 1.5, "process_speedup": 1.9}
-    said = " ".join(cpu_exp.findings(params, fast_threads, "3.11.7", cpu={"cores": 2, "phases": {"serial": {"others_busy_cores": 1.2}}}))
+    said = " ".join(
+        cpu_exp.findings(
+            params, fast_threads, "3.11.7", cpu={"cores": 2, "phases": {"serial": {"others_busy_cores": 1.2}}}
+        )
+    )
     assert "other programs used 1.2 cores during the serial run" in said
     no_gil = {**fast_threads, "gil_enabled": False}
     assert "they ran Python side by side" in " ".join(cpu_exp.findings(params, no_gil, "3.13.5"))
@@ -244,21 +308,37 @@ def test_a_speedup_that_fell_short_is_explained_by_what_the_lab_measured_not_gue
     assert "0.94× as fast as serial although" in said and "they ran Python side by side" not in said
     pool = {"cores": 2, "phases": {"thread pool": {"start_ms": 100.0, "end_ms": 1100.0, "together_ms": 850.0}}}
     said = " ".join(cpu_exp.findings(params, no_gil, "3.13.5", cpu=pool))
-    assert "side by side (by their on-CPU strips, two or more were on CPUs at once for at least 850 ms of the pool's " \
-           "1000 ms)" in said
+    assert (
+        "side by side (by their on-CPU strips, two or more were on CPUs at once for at least 850 ms of the pool's "
+        "1000 ms)" in said
+    )
     assert cpu_exp.verdict(params, no_gil, "3.13.5")[1].startswith("Without a GIL")
 
 
 # -- a cause named only when the run singles it out ------------------------------------------------
 
 CPU_PARAMS = {"workers": 2, "first": 30, "tasks": 5, "start_method": "spawn"}
-SLOW_POOL = {"serial_ms": 3000, "thread_ms": 3000, "process_ms": 4800, "thread_speedup": 1.0,
-             "process_speedup": 0.63, "ideal_speedup": 2}
+SLOW_POOL = {
+    "serial_ms": 3000,
+    "thread_ms": 3000,
+    "process_ms": 4800,
+    "thread_speedup": 1.0,
+    "process_speedup": 0.63,
+    "ideal_speedup": 2,
+}
 
 
 def pool_budget(others: float, first_task_ms: float | None, resolution: float = 0.02) -> dict:
-    return {"cores": 2, "phases": {"process pool": {"others_busy_cores": others, "first_task_ms": first_task_ms,
-                                                    "resolution_cores": resolution}}}
+    return {
+        "cores": 2,
+        "phases": {
+            "process pool": {
+                "others_busy_cores": others,
+                "first_task_ms": first_task_ms,
+                "resolution_cores": resolution,
+            }
+        },
+    }
 
 
 def test_a_process_pool_whose_first_task_began_late_is_blamed_on_start_up_not_on_other_programs():
@@ -290,8 +370,14 @@ def test_a_process_pool_neither_cause_accounts_for_gives_the_figures_and_says_th
 def test_one_worker_with_both_pools_faster_than_a_loaded_serial_run_does_not_call_it_overhead():
     from experiments import cpu_threads_vs_processes as cpu_exp
 
-    result = {"serial_ms": 1500, "thread_ms": 1000, "process_ms": 1200, "thread_speedup": 1.5,
-              "process_speedup": 1.25, "ideal_speedup": 1}
+    result = {
+        "serial_ms": 1500,
+        "thread_ms": 1000,
+        "process_ms": 1200,
+        "thread_speedup": 1.5,
+        "process_speedup": 1.25,
+        "ideal_speedup": 1,
+    }
     loaded = {"cores": 2, "phases": {"serial": {"others_busy_cores": 1.1, "resolution_cores": 0.03}}}
     text = " ".join(cpu_exp.findings({**CPU_PARAMS, "workers": 1}, result, "3.11.7", cpu=loaded))
     assert "yet both pools were faster than serial: other programs used 1.1 cores during the serial run" in text

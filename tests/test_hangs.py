@@ -2,6 +2,7 @@
 
 tests/test_hangs_runs.py runs real deadlocks and sleeps through the API.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -32,7 +33,9 @@ def test_every_live_lane_blocked_in_a_wait_is_a_hang_naming_what_each_waits_on()
     )
     blocked = blocked_workers(timeline)
     assert [(b.worker, b.waiting_on, b.since_ms) for b in blocked] == [
-        ("main", "Thread.join", 0), ("Speaker", "Condition.wait", 2), ("Listener", "Condition.wait", 3),  # to the µs
+        ("main", "Thread.join", 0),
+        ("Speaker", "Condition.wait", 2),
+        ("Listener", "Condition.wait", 3),  # to the µs
     ]
     assert blocked[1].to_json() == {"worker": "Speaker", "waiting_on": "Condition.wait"}  # what the API says
 
@@ -61,8 +64,9 @@ def test_no_live_lane_is_no_hang():
 
 
 def test_since_when_is_in_ms_from_the_runs_start_to_the_µs_however_late_the_wait_began():
-    timeline = timeline_of(("begin", 0, "main", "run()", "run"), ("end", 1, "main"),
-                           ("begin", 1500.2504, "consumer", "Queue.get", "wait"))
+    timeline = timeline_of(
+        ("begin", 0, "main", "run()", "run"), ("end", 1, "main"), ("begin", 1500.2504, "consumer", "Queue.get", "wait")
+    )
     assert blocked_workers(timeline) == [Blocked("consumer", "Queue.get", 1500.25)]
 
 
@@ -78,15 +82,24 @@ def pool_timeline(process: str, label: str) -> Timeline:
     )
 
 
-@pytest.mark.parametrize("process, label", [("ForkPoolWorker-1", "ForkPoolWorker-1"), ("SpawnPoolWorker-3", "w"),
-                                            ("ForkServerPoolWorker-1", "w"), ("", "ForkPoolWorker-1")])
+@pytest.mark.parametrize(
+    "process, label",
+    [
+        ("ForkPoolWorker-1", "ForkPoolWorker-1"),
+        ("SpawnPoolWorker-3", "w"),
+        ("ForkServerPoolWorker-1", "w"),
+        ("", "ForkPoolWorker-1"),
+    ],
+)
 def test_a_pool_worker_killed_mid_task_is_a_lost_task_named_by_worker_pid_signal_and_task(process, label):
     from app.model.hangs import lost_tasks, lost_words
 
     timeline = pool_timeline(process, label)
     assert blocked_workers(timeline) == []  # another worker still works: not a hang by the waits alone
     lost = lost_tasks(timeline)
-    assert [(d.worker, d.pid, d.how, d.during) for d in lost] == [(label, 41, "was killed by SIGKILL", "task sleeps 20.0")]
+    assert [(d.worker, d.pid, d.how, d.during) for d in lost] == [
+        (label, 41, "was killed by SIGKILL", "task sleeps 20.0")
+    ]
     assert lost_words(lost).startswith(f"{label} (pid 41) was killed by SIGKILL during task sleeps 20.0: ")
 
 

@@ -2,6 +2,7 @@
 
 Through the API, with real runner processes (the predicate itself, pure: tests/test_hangs.py).
 """
+
 from __future__ import annotations
 
 import time

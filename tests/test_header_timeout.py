@@ -2,6 +2,7 @@
 (app/web/header_deadline.py): 408 and closed once LAB_HEADER_TIMEOUT_S has passed since the connection was ready
 for a request; 431 past LAB_MAX_HEADER_BYTES; a request whose headers came in time is served, however long
 its connection then lives."""
+
 from __future__ import annotations
 
 import contextlib
@@ -50,8 +51,9 @@ def until_closed(sock: socket.socket) -> bytes:
     return received
 
 
-@pytest.mark.parametrize("sent", [b"", b"GET /healthz HTTP/1.1\r\n", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n",
-                                  b"GE"])
+@pytest.mark.parametrize(
+    "sent", [b"", b"GET /healthz HTTP/1.1\r\n", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"GE"]
+)
 def test_a_request_line_and_headers_that_never_finish_get_408_and_the_connection_closed(url, sent):
     began = time.monotonic()  # before the connection: the server's clock starts after
     with opened(url) as sock:
@@ -110,7 +112,9 @@ def test_uvicorn_would_pick_httptools_and_the_deadline_is_on_it():
 def test_a_body_sent_with_its_headers_does_not_count_as_headers(url):
     body = b'{"experiment": "nope", "pad": "' + b"a" * 8000 + b'"}'
     with opened(url) as sock:
-        sock.sendall(b"POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        sock.sendall(
+            b"POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+        )
         answer = until_closed(sock)
     assert answer.startswith(b"HTTP/1.1 404 ")  # read whole, as any body within LAB_MAX_BODY_BYTES

@@ -1,4 +1,5 @@
 """The home page reads like the tutorial: its sections in its order; every page has a visible header and an icon."""
+
 from __future__ import annotations
 
 import re
@@ -21,16 +22,20 @@ def test_experiments_outside_the_tutorial_come_last_under_their_own_heading():
 def test_the_home_page_shows_the_sections_as_headings_in_order(client):
     page = client.get("/").text
     headings = re.findall(r'<h2 id="section-\d+">([^<]+)</h2>', page)
-    assert headings[:len(SECTIONS)] == [title for title, _ in SECTIONS]
-    synchronization = page[page.index(">Thread synchronization<"):page.index(">Thread pools<")]
+    assert headings[: len(SECTIONS)] == [title for title, _ in SECTIONS]
+    synchronization = page[page.index(">Thread synchronization<") : page.index(">Thread pools<")]
     assert [m for m in re.findall(r'href="/experiments/([a-z-]+)"', synchronization)] == [
-        "lock-counter", "rlock-counter", "condition-dialogue", "semaphore-crawler"]
+        "lock-counter",
+        "rlock-counter",
+        "condition-dialogue",
+        "semaphore-crawler",
+    ]
 
 
 def test_every_page_has_the_header_links_and_the_favicon(client):
     for path in ("/", "/runs", "/experiments/race-counter", "/presenter"):
         page = client.get(path).text
-        nav = page[page.index('<nav aria-label="Site">'):page.index("</nav>")]
+        nav = page[page.index('<nav aria-label="Site">') : page.index("</nav>")]
         assert 'href="/runs">History<' in nav and 'href="/presenter">Presenter<' in nav, path
         assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
     icon = client.get("/static/favicon.svg")

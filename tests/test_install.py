@@ -1,5 +1,6 @@
 """What gets installed: `make run`, `make test` and the Docker image hold to constraints.txt, and it pins
 what these tests run against, so an image built later serves the versions tested now."""
+
 from __future__ import annotations
 
 import re
@@ -55,5 +56,7 @@ def test_the_image_and_both_make_targets_install_under_the_constraints():
     assert re.search(r"^INSTALL :?= .*install .*-c constraints\.txt", makefile, re.M)
     assert "$(INSTALL) --no-compile -r constraints.txt" in makefile  # make run: the pinned set, nothing else
     assert '$(INSTALL) -e ".[test]"' in makefile
-    assert re.search(r"^\$\(VENV\)/\.installed-run: .*constraints\.txt", makefile, re.M)  # changed pins: installed again
+    assert re.search(
+        r"^\$\(VENV\)/\.installed-run: .*constraints\.txt", makefile, re.M
+    )  # changed pins: installed again
     assert Path(CONSTRAINTS).read_text().startswith("# What serving needs")

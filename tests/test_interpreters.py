@@ -5,6 +5,7 @@ The older and free-threaded interpreters are looked for where the lab looks (app
 that needs one that is not installed is skipped, saying which. CI builds the free-threaded one
 (`make pythons`), so there its tests run.
 """
+
 from __future__ import annotations
 
 import platform
@@ -25,12 +26,16 @@ FREE_THREADED = python_under(ROOT / ".pythons", "*t")
 needs = {
     "3.9": pytest.mark.skipif(PY39 is None, reason="no CPython 3.9 under pyenv's versions"),
     "3.13": pytest.mark.skipif(PY313 is None, reason="no CPython 3.13 under pyenv's versions"),
-    "free-threaded": pytest.mark.skipif(FREE_THREADED is None, reason="no free-threaded build in .pythons/: make pythons"),
+    "free-threaded": pytest.mark.skipif(
+        FREE_THREADED is None, reason="no free-threaded build in .pythons/: make pythons"
+    ),
 }
 
 
 def lab(*paths: str, **settings):
-    return TestClient(create_app(make_settings(pythons=list(paths), max_concurrent_runs=1, **settings), modules=MODULES))
+    return TestClient(
+        create_app(make_settings(pythons=list(paths), max_concurrent_runs=1, **settings), modules=MODULES)
+    )
 
 
 def run(client, experiment: str, params: dict, timeout: float = 60, every: float = 0.05) -> dict:
@@ -40,6 +45,7 @@ def run(client, experiment: str, params: dict, timeout: float = 60, every: float
 
 
 # -- probing -------------------------------------------------------------------------------
+
 
 def test_the_servers_own_interpreter_is_probed_and_offered_first():
     offered = pythons.offered(sys.executable, [])
@@ -64,6 +70,7 @@ def test_a_free_threaded_build_is_keyed_and_labelled_as_such():
 
 
 # -- the param, through the API ------------------------------------------------------------
+
 
 @needs["3.9"]
 def test_every_experiment_offers_the_interpreters_and_the_server_says_which_ran():
@@ -123,8 +130,10 @@ def test_the_recorded_locks_keep_every_update_without_a_gil(experiment):
         (ft,) = pythons.probe((FREE_THREADED,))
         (offered,) = [e for e in client.get("/api/experiments").json() if e["id"] == experiment]
         workers = offered["params"]["workers"]["max"]
-        runs = [run(client, experiment, {"workers": workers, "iterations": 20_000, "python": ft.key}, every=0.2)
-                for _ in range(20)]
+        runs = [
+            run(client, experiment, {"workers": workers, "iterations": 20_000, "python": ft.key}, every=0.2)
+            for _ in range(20)
+        ]
         page = page_says(client.get(f"/runs/{runs[0]['id']}").text)
     assert [r["status"] for r in runs] == ["done"] * 20, [r.get("error") for r in runs]
     assert all(r["conditions"]["free_threaded"] and not r["conditions"]["gil_enabled"] for r in runs)
@@ -139,14 +148,27 @@ def test_the_recorded_semaphore_never_lets_more_in_than_its_permits_without_a_gi
     permits at once, and the wrapper's count of permits in use stays within the permits, every crawl counted."""
     with lab(FREE_THREADED) as client:
         (ft,) = pythons.probe((FREE_THREADED,))
-        runs = [run(client, "semaphore-crawler", {"variant": "fixed", "permits": 3, "urls": 30, "crawl_ms": 0,
-                                                  "python": ft.key}, every=0.2) for _ in range(3)]
+        runs = [
+            run(
+                client,
+                "semaphore-crawler",
+                {"variant": "fixed", "permits": 3, "urls": 30, "crawl_ms": 0, "python": ft.key},
+                every=0.2,
+            )
+            for _ in range(3)
+        ]
     assert [r["status"] for r in runs] == ["done"] * 3, [r.get("error") for r in runs]
     assert all(1 <= r["result"]["max_concurrent"] <= 3 and len(r["result"]["crawl_order"]) == 30 for r in runs)
 
 
-GIL_STORY = ("switched out", "switches threads only", "only one runs at a time", "which is why it rarely loses",
-             "GIL back", "switch landed")
+GIL_STORY = (
+    "switched out",
+    "switches threads only",
+    "only one runs at a time",
+    "which is why it rarely loses",
+    "GIL back",
+    "switch landed",
+)
 
 
 @needs["free-threaded"]
@@ -187,8 +209,12 @@ def test_cpu_bound_threads_run_side_by_side_on_the_free_threaded_build_only():
     with lab(FREE_THREADED) as client:
         (ft,) = pythons.probe((FREE_THREADED,))
         regulars = runs_on_free_cores(client, params, enough=lambda done: len(done) == 3, tries=8)
-        frees = runs_on_free_cores(client, {**params, "python": ft.key}, tries=8,
-                                   enough=lambda done: any(thread_speedup(r) > 1.5 for r in done))
+        frees = runs_on_free_cores(
+            client,
+            {**params, "python": ft.key},
+            tries=8,
+            enough=lambda done: any(thread_speedup(r) > 1.5 for r in done),
+        )
         if len(regulars) < 3 or not frees:
             pytest.skip("two cores were not free for enough runs")
         free = max(frees, key=thread_speedup)

@@ -1,5 +1,6 @@
 """The key that signs client cookies (app/storage/lab_secret.py): made once, kept beside the database or in
 Redis, the same for every server of a lab; and a cookie signed by a lab stays good after it restarts."""
+
 from __future__ import annotations
 
 import asyncio

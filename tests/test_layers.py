@@ -1,5 +1,6 @@
 """The layers of app/ import only downwards, storage never imports drawing, only storage imports redis, and the
 experiments never import the app: the import-linter contracts in pyproject.toml, each checked on the code as it is."""
+
 from __future__ import annotations
 
 import subprocess

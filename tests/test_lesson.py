@@ -2,6 +2,7 @@
 against `python -m app`, the server SIGKILLed halfway and started again on its database. No 5xx, no runner
 left alive, and no run lost: every run started ends `done`, but those executing at the kill (`interrupted`,
 at most LAB_MAX_CONCURRENT_RUNS of them)."""
+
 from __future__ import annotations
 
 from benchmarks.lesson import lesson

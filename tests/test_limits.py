@@ -2,6 +2,7 @@
 
 tests/test_limits_runs.py sees the 429s on the API and the form, with real runs.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,8 +14,17 @@ IDLE = Load(would_wait=False, queued=0, in_flight_of_client=0)
 
 
 def limits(clock=None, **overrides) -> Limits:
-    return Limits(make_settings(**{"max_runs_in_flight_per_client": 2, "max_runs_per_minute_per_client": 3,
-                                   "max_runs_per_minute_per_ip": 5, **overrides}), clock or FakeClock())
+    return Limits(
+        make_settings(
+            **{
+                "max_runs_in_flight_per_client": 2,
+                "max_runs_per_minute_per_client": 3,
+                "max_runs_per_minute_per_ip": 5,
+                **overrides,
+            }
+        ),
+        clock or FakeClock(),
+    )
 
 
 def admit(lim: Limits, client: Client, load: Load, admin: bool = False, runs: int = 1) -> Refusal | None:
@@ -70,27 +80,38 @@ def test_a_sweep_needs_queue_room_for_every_run_that_would_wait():
     assert "cannot hold this sweep: 4 of its 4 runs would wait" in refusal.message
 
 
-
 ME = Client("a" * 32, "10.0.0.1")
 
 
 def test_a_full_queue_says_so_and_to_retry_in_half_a_minute_or_the_time_limit_if_shorter():
-    refusal = admit(limits(max_queued_runs=2, run_timeout_s=120), ME, Load(would_wait=1, queued=2, in_flight_of_client=0))
-    assert refusal == Refusal("max_queued_runs", 2, 30, "the queue is full (2 runs waiting, max_queued_runs): try again in 30 s")
+    refusal = admit(
+        limits(max_queued_runs=2, run_timeout_s=120), ME, Load(would_wait=1, queued=2, in_flight_of_client=0)
+    )
+    assert refusal == Refusal(
+        "max_queued_runs", 2, 30, "the queue is full (2 runs waiting, max_queued_runs): try again in 30 s"
+    )
     assert refusal.to_json() == {"detail": refusal.message, "limit": "max_queued_runs", "value": 2, "retry_after_s": 30}
     assert refusal.headers == {"Retry-After": "30"}
-    quick = admit(limits(max_queued_runs=2, run_timeout_s=12.5), ME, Load(would_wait=1, queued=2, in_flight_of_client=0))
+    quick = admit(
+        limits(max_queued_runs=2, run_timeout_s=12.5), ME, Load(would_wait=1, queued=2, in_flight_of_client=0)
+    )
     assert quick.retry_after_s == 13 and quick.message.endswith("try again in 13 s")
     sweep = admit(limits(max_queued_runs=5), ME, Load(would_wait=4, queued=2, in_flight_of_client=0), runs=6)
-    assert sweep.message == ("the queue cannot hold this sweep: 4 of its 6 runs would wait behind the 2 waiting, "
-                             "and it holds 5 (max_queued_runs): try again in 30 s, or sweep fewer points")
+    assert sweep.message == (
+        "the queue cannot hold this sweep: 4 of its 6 runs would wait behind the 2 waiting, "
+        "and it holds 5 (max_queued_runs): try again in 30 s, or sweep fewer points"
+    )
 
 
 def test_too_many_runs_in_flight_says_how_many_and_to_retry_in_ten_seconds_or_the_time_limit_if_shorter():
     refusal = admit(limits(run_timeout_s=120), ME, Load(would_wait=0, queued=0, in_flight_of_client=2))
-    assert refusal == Refusal("max_runs_in_flight_per_client", 2, 10,
-                              "you already have 2 runs queued or running, a sweep counting as one "
-                              "(max_runs_in_flight_per_client = 2): try again when one ends, in about 10 s, or cancel one")
+    assert refusal == Refusal(
+        "max_runs_in_flight_per_client",
+        2,
+        10,
+        "you already have 2 runs queued or running, a sweep counting as one "
+        "(max_runs_in_flight_per_client = 2): try again when one ends, in about 10 s, or cancel one",
+    )
     assert admit(limits(run_timeout_s=3.2), ME, Load(0, 0, 2)).retry_after_s == 4
 
 
@@ -102,14 +123,18 @@ def test_the_rate_limits_say_who_started_how_many_and_refuse_until_the_last_seco
         assert admit(lim, ME, IDLE) is None
     clock.now = 59.5
     assert admit(lim, ME, IDLE) == Refusal(
-        "max_runs_per_minute_per_client", 3, 1,
-        "you started 3 runs in the last minute (max_runs_per_minute_per_client = 3): try again in 1 s")
+        "max_runs_per_minute_per_client",
+        3,
+        1,
+        "you started 3 runs in the last minute (max_runs_per_minute_per_client = 3): try again in 1 s",
+    )
     clock.now = 60.25  # the first run left the window
     assert admit(lim, ME, IDLE) is None
     for i in range(2):  # new cookies, one address: the IP's fifth run in a minute
         assert admit(lim, Client(f"{i:032x}", ME.ip), IDLE) is None
     assert admit(lim, Client("b" * 32, ME.ip), IDLE).message == (
-        "your IP address started 5 runs in the last minute (max_runs_per_minute_per_ip = 5): try again in 1 s")
+        "your IP address started 5 runs in the last minute (max_runs_per_minute_per_ip = 5): try again in 1 s"
+    )
 
 
 def test_a_refused_request_does_not_count_against_either_rate():

@@ -2,6 +2,7 @@
 
 (Which limit refuses what, pure: tests/test_limits.py.)
 """
+
 from __future__ import annotations
 
 from app.web.clients import COOKIE, signed
@@ -85,7 +86,9 @@ def test_the_form_shows_the_refusal_on_the_experiment_page(lab_with):
     c.get("/experiments/test-sleeps")  # as a browser does: the page (and its cookie) before the form's post
     ids = []
     for _ in range(2):
-        response = c.post("/experiments/test-sleeps/runs", data={"workers": "1", "seconds": "60"}, follow_redirects=False)
+        response = c.post(
+            "/experiments/test-sleeps/runs", data={"workers": "1", "seconds": "60"}, follow_redirects=False
+        )
         assert response.status_code == 303
         ids.append(response.headers["location"].rsplit("/", 1)[-1])
     refused = c.post("/experiments/test-sleeps/runs", data={"workers": "1", "seconds": "60"}, follow_redirects=False)
@@ -109,12 +112,16 @@ def posted_without_the_jar(c, headers: dict[str, str]):
     return c.post("/api/runs", json=SLEEPS, headers=headers)
 
 
-def test_forty_posts_with_a_new_forged_cookie_or_forwarded_address_each_are_admitted_as_often_as_forty_with_none(lab_with):
+def test_forty_posts_with_a_new_forged_cookie_or_forwarded_address_each_are_admitted_as_often_as_forty_with_none(
+    lab_with,
+):
     admitted = {}
-    ways = {"no cookie": lambda i: {},
-            "forged cookie": lambda i: {"cookie": f"{COOKIE}={i:032x}"},  # what every cookie was before they were signed
-            "forged signature": lambda i: {"cookie": f"{COOKIE}={i:032x}.{i:032x}"},
-            "X-Forwarded-For": lambda i: {"x-forwarded-for": f"203.0.113.{i}"}}  # no proxy is trusted by default
+    ways = {
+        "no cookie": lambda i: {},
+        "forged cookie": lambda i: {"cookie": f"{COOKIE}={i:032x}"},  # what every cookie was before they were signed
+        "forged signature": lambda i: {"cookie": f"{COOKIE}={i:032x}.{i:032x}"},
+        "X-Forwarded-For": lambda i: {"x-forwarded-for": f"203.0.113.{i}"},
+    }  # no proxy is trusted by default
     for way, headers in ways.items():
         c = lab_with(max_runs_in_flight_per_client=2, max_runs_per_minute_per_client=10)
         responses = [posted_without_the_jar(c, headers(i)) for i in range(40)]

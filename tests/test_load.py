@@ -3,6 +3,7 @@
 Never more runs execute than allowed (the lab's state sampled all along; a timing run always
 alone), every request is answered 201 or 429, no accepted run is lost or stuck, the queue drains.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,14 @@ MAX_CONCURRENT = 2
 @pytest.fixture
 def served():
     # The real fair-use limits, not the tests' generous ones.
-    settings = make_settings(secret=SECRET, max_concurrent_runs=MAX_CONCURRENT, max_queued_runs=30, max_runs_in_flight_per_client=2,
-                             max_runs_per_minute_per_client=3, max_runs_per_minute_per_ip=300)
+    settings = make_settings(
+        secret=SECRET,
+        max_concurrent_runs=MAX_CONCURRENT,
+        max_queued_runs=30,
+        max_runs_in_flight_per_client=2,
+        max_runs_per_minute_per_client=3,
+        max_runs_per_minute_per_ip=300,
+    )
     app = create_app(settings, modules=MODULES)
     with serving(app, settings) as url:
         yield app, url
@@ -56,10 +63,12 @@ class Sampler(threading.Thread):
 async def hammer(base_url: str) -> list[tuple[int, httpx.Response]]:
     limits = httpx.Limits(max_connections=100)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
+
         async def one(client: int, i: int):
             body = TIMED if i % 3 == 0 else QUICK
             headers = client_cookie(client)
             return client, await http.post("/api/runs", json=body, headers=headers)
+
         return await asyncio.gather(*(one(c, i) for c in range(CLIENTS) for i in range(PER_CLIENT)))
 
 
@@ -91,7 +100,11 @@ def test_a_hundred_requests_from_twenty_clients(served):
         assert accepted and refused
         for r in refused:
             body = r.json()
-            assert body["limit"] in ("max_queued_runs", "max_runs_in_flight_per_client", "max_runs_per_minute_per_client")
+            assert body["limit"] in (
+                "max_queued_runs",
+                "max_runs_in_flight_per_client",
+                "max_runs_per_minute_per_client",
+            )
             assert int(r.headers["retry-after"]) >= 1 and str(body["value"]) in body["detail"]
         per_client: dict[int, int] = {}
         for client, r in answers:

@@ -3,6 +3,7 @@
 Pure parts over plain runs, the pump over a fake socket (a stalled send, a viewer leaving), then
 the real app through the TestClient: /ws/lobby following a real run in and out of "Live now".
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -113,6 +114,7 @@ def test_the_lobby_offers_a_change_once_and_nothing_when_nothing_changed():
         assert run.id in second
         lobby.unsubscribe(subscriber)
         assert not lobby.subscribers
+
     asyncio.run(scenario())
 
 
@@ -163,6 +165,7 @@ def test_pump_drops_a_viewer_whose_send_stalls_instead_of_buffering_for_it():
 
         ended = await asyncio.wait_for(pump(socket, endless(), send_timeout=0.05), 10)
         return ended, socket, produced
+
     ended, socket, produced = asyncio.run(scenario())
     assert ended == "dropped"
     assert len(socket.sent) == 2 and socket.closed_with is None  # no close frame: it could not be sent
@@ -178,6 +181,7 @@ def test_pump_ends_when_the_viewer_leaves_and_the_lobby_forgets_it():
         assert len(lobby.subscribers) == 1
         socket.gone.set()
         return await asyncio.wait_for(task, 5), lobby, socket
+
     ended, lobby, socket = asyncio.run(scenario())
     assert ended == "left" and not lobby.subscribers and socket.closed_with is None
     assert "Live now" in socket.sent[0]
@@ -280,7 +284,9 @@ def test_a_cross_site_request_cannot_pin_even_with_the_teachers_cookie(lab_clien
     assert lab_client.get("/api/pin").json() == {"pinned": None}
     same = lab_client.post("/api/pin", json={"run_id": run_id}, headers={"Origin": "http://testserver"})
     assert same.status_code == 200
-    signed_out = lab_client.post("/presenter/sign-out", headers={"Origin": "https://evil.example"}, follow_redirects=False)
+    signed_out = lab_client.post(
+        "/presenter/sign-out", headers={"Origin": "https://evil.example"}, follow_redirects=False
+    )
     assert signed_out.status_code == 403 and "lab_admin" not in signed_out.headers.get("set-cookie", "")
 
 
@@ -289,4 +295,7 @@ def test_presenter_mode_is_off_without_a_token():
         assert "Presenter mode is off" in client.get("/presenter").text
         refused = client.post("/presenter", data={"token": "anything"})
         assert refused.status_code == 403 and "off" in refused.text
-        assert client.post("/api/pin", json={"run_id": "x"}, headers={"Authorization": "Bearer anything"}).status_code == 403
+        assert (
+            client.post("/api/pin", json={"run_id": "x"}, headers={"Authorization": "Bearer anything"}).status_code
+            == 403
+        )

@@ -5,6 +5,7 @@ in order; nodes drain the queue FIFO, one run each at a time; a cancel request s
 mid-run leaves no process behind and its run, once reaped, `interrupted` with what it had sent; a job that
 cannot run fails saying why, and the node goes on.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,11 @@ def nodes(redis_server, tmp_path):
 
 
 def ended(redis, run_id: str, timeout: float = 20) -> dict:
-    return until(lambda: (doc := state(redis, run_id)) and doc["status"] in FINISHED and doc, timeout=timeout,
-                 what=f"run {run_id} ending")
+    return until(
+        lambda: (doc := state(redis, run_id)) and doc["status"] in FINISHED and doc,
+        timeout=timeout,
+        what=f"run {run_id} ending",
+    )
 
 
 def pending(redis) -> int:
@@ -66,11 +70,17 @@ def test_a_node_runs_a_queued_run_and_its_stream_holds_all_of_it_in_order(redis_
     states = [entry.doc["status"] for entry in stream if entry.kind == "state"]
     assert states[0] == "queued" and states[1] == "running" and states[-1] == "done"
     assert stream[-1].kind == "state", "the end comes last"
-    events = [event for entry in stream if entry.kind == "events" for _, event in unpack_events(entry.data, entry.first)]
+    events = [
+        event for entry in stream if entry.kind == "events" for _, event in unpack_events(entry.data, entry.first)
+    ]
     kinds = [event.kind for event in events]
     assert {"header", "lane", "begin", "end", "result"} <= set(kinds), kinds
     sleep = next(i for i, event in enumerate(events) if event.kind == "begin" and event.name == "sleep(1)")
-    its_end = next(i for i, event in enumerate(events[sleep:], sleep) if event.kind == "end" and event.worker == events[sleep].worker)
+    its_end = next(
+        i
+        for i, event in enumerate(events[sleep:], sleep)
+        if event.kind == "end" and event.worker == events[sleep].worker
+    )
     assert its_end < kinds.index("result"), "the sleep's span, then the result"
     numbers = [(entry.first, entry.last) for entry in stream if entry.kind == "events"]
     assert numbers[0][0] == 1 and all(b[0] == a[1] + 1 for a, b in zip(numbers, numbers[1:])), "numbered on, none lost"

@@ -2,6 +2,7 @@
 
 tests/test_oncpu_runs.py measures real runs through the runner and its sampler process.
 """
+
 from __future__ import annotations
 
 import signal
@@ -113,7 +114,10 @@ def test_processes_that_end_once_the_lab_is_stopping_the_run_are_no_deaths_and_t
         ("begin", 1 * MS, "main", "sleep(60)", "sleep"),
     )
     timeline.stopping(4 * MS)
-    for info in ({"pid": 1, "signal": signal.SIGKILL, "status": 0, "known": True}, {"pid": 1}):  # known, or found reaped
+    for info in (
+        {"pid": 1, "signal": signal.SIGKILL, "status": 0, "known": True},
+        {"pid": 1},
+    ):  # known, or found reaped
         timeline.apply(Event("exit", 5 * MS, "", value=info))
     assert timeline.deaths == [] and not [s for s in timeline.spans if s.cut]
     assert [lane.worker for lane in timeline.lanes if lane.stack] == ["main"]  # still open: cut when the run ends
@@ -147,16 +151,20 @@ def test_a_budget_says_how_many_cores_others_took_during_a_phase():
         ("end", 1000 * MS, "main"),
     )
     for ms, run, host in ((0, 0, 0), (500, 500, 1000), (1000, 1000, 2000)):  # one core ours, one someone else's
-        timeline.apply(Event("machine", ms * MS, "", value={
-            "cores": 2, "host_busy_ns": host * MS, "run_ns": run * MS, "waited_ns": 0, "sampler_ns": 0}))
+        timeline.apply(
+            Event(
+                "machine",
+                ms * MS,
+                "",
+                value={"cores": 2, "host_busy_ns": host * MS, "run_ns": run * MS, "waited_ns": 0, "sampler_ns": 0},
+            )
+        )
     cpu = budget(timeline)
     assert (cpu.workers_busy_cores, cpu.others_busy_cores) == (1.0, 1.0)
     assert [(p.name, p.workers_busy_cores, p.others_busy_cores) for p in cpu.phases] == [("process pool", 1.0, 1.0)]
     assert any("could have had 1.0 at most." in s for s in cpu_sentences(cpu))
     assert any("speedup measured there cannot exceed" in s for s in cpu_sentences(cpu, {"process_speedup": 1.1}))
     assert not any("speedup" in s for s in cpu_sentences(cpu, {"expected": 0, "actual": 0}))
-
-
 
 
 @st.composite
@@ -167,8 +175,9 @@ def machine_samples(draw) -> tuple[int, list[tuple[int, dict]]]:
     ts, run, host, sampler_ns = 0, 0, 0, 0
     samples = []
     for _ in range(draw(st.integers(2, 6))):
-        samples.append((ts, {"cores": cores, "host_busy_ns": host, "run_ns": run, "waited_ns": 0,
-                             "sampler_ns": sampler_ns}))
+        samples.append(
+            (ts, {"cores": cores, "host_busy_ns": host, "run_ns": run, "waited_ns": 0, "sampler_ns": sampler_ns})
+        )
         gap = draw(st.integers(1, 300)) * MS
         ts += gap
         run += draw(st.integers(0, 2 * cores * gap // MS)) * MS
@@ -182,8 +191,11 @@ def test_no_budget_figure_exceeds_the_machines_cores(machine, a, b):
     cores, samples = machine
     last_ts = samples[-1][0]
     start, end = sorted((int(a * last_ts), int(b * last_ts)))
-    timeline = events_of(("lane", 0, "main", "", "", {"pid": 1, "tid": 1}),
-                         ("begin", start, "main", "phase", "phase"), ("end", max(end, start + 100 * MS), "main"))
+    timeline = events_of(
+        ("lane", 0, "main", "", "", {"pid": 1, "tid": 1}),
+        ("begin", start, "main", "phase", "phase"),
+        ("end", max(end, start + 100 * MS), "main"),
+    )
     for ts, sample in samples:
         timeline.apply(Event("machine", ts, "", value=sample))
     cpu = budget(timeline)
@@ -228,7 +240,9 @@ def test_whole_bins_on_a_cpu_are_one_span_and_a_bin_partly_on_a_cpu_says_how_muc
     lane = timeline.lanes[0]
     assert bins(timeline.cpu_spans) == [(0, 600, 600), (600, 800, 100)]  # bins from the run's start
     assert bins(timeline.open_cpu(lane)) == [(1_000, 1_200, 100)]  # still being filled
-    assert all((s.lane, s.name, s.category) == (0, ON_CPU, ON_CPU) for s in timeline.cpu_spans + timeline.open_cpu(lane))
+    assert all(
+        (s.lane, s.name, s.category) == (0, ON_CPU, ON_CPU) for s in timeline.cpu_spans + timeline.open_cpu(lane)
+    )
     timeline.close()
     assert bins(timeline.cpu_spans) == [(0, 600, 600), (600, 800, 100), (1_000, 1_200, 100)]
     assert lane.cpu_ns == 800 * US and timeline.open_cpu(lane) == []
@@ -257,7 +271,8 @@ def test_without_coalescing_each_interval_is_drawn_as_it_came():
     for start, end in ((0, 1), (5, 5), (9, 8)):  # an empty or backwards interval is nothing
         timeline.apply(Event("oncpu", T0 + start * US, "", value=(7, T0 + end * US)))
     assert [(s.lane, s.name, s.category, s.start_ns - T0, s.end_ns - T0) for s in timeline.cpu_spans] == [
-        (0, ON_CPU, ON_CPU, 0, 1 * US)]
+        (0, ON_CPU, ON_CPU, 0, 1 * US)
+    ]
     assert timeline.lanes[0].cpu_ns == 1 * US
 
 
@@ -301,6 +316,7 @@ def test_a_lane_knows_its_process_thread_and_native_id():
 
 # -- a process that ended under its lanes ------------------------------------------------------
 
+
 def exited(timeline: Timeline, ms: float, pid: int, **info) -> Timeline:
     timeline.apply(Event("exit", T0 + int(ms * MS), "", value={"pid": pid, **info}))
     return timeline
@@ -323,7 +339,9 @@ def pool() -> Timeline:
 def test_a_killed_process_marks_each_of_its_lanes_and_cuts_what_they_had_open_where_it_died():
     timeline = exited(pool(), 5, pid=7, signal=signal.SIGKILL, known=True)
     assert [(m.lane, m.ts_ns - T0, m.name, m.category) for m in timeline.marks] == [
-        (1, 5 * MS, "killed by SIGKILL", "end"), (2, 5 * MS, "killed by SIGKILL", "end")]
+        (1, 5 * MS, "killed by SIGKILL", "end"),
+        (2, 5 * MS, "killed by SIGKILL", "end"),
+    ]
     assert timeline.spans == [
         Span(2, "Queue.get", "wait", T0 + 2 * MS, T0 + 5 * MS, 1, cut="killed by SIGKILL"),
         Span(2, "fib(30)", "cpu", T0 + 1 * MS, T0 + 5 * MS, 0, cut="killed by SIGKILL"),
@@ -344,7 +362,8 @@ def test_a_process_reaped_before_its_end_was_read_cuts_its_spans_saying_so():
     assert timeline.marks == []  # no signal known: nothing to mark
     assert {s.cut for s in timeline.spans} == {"its process ended"}
     assert [d.words() for d in timeline.deaths] == [
-        "pool-1 (pid 7) ended (how is unknown: its parent reaped it before it could be read) during Queue.get"]
+        "pool-1 (pid 7) ended (how is unknown: its parent reaped it before it could be read) during Queue.get"
+    ]
 
 
 def test_the_parent_reaping_a_process_says_how_it_ended_when_the_sampler_could_not():
@@ -354,7 +373,9 @@ def test_the_parent_reaping_a_process_says_how_it_ended_when_the_sampler_could_n
     assert [d.words() for d in timeline.deaths] == ["pool-1 (pid 7) was killed by SIGKILL during Queue.get"]
     # both lanes of process 7 are marked where its parent saw it killed
     assert sorted((timeline.lanes[m.lane].worker, m.name, m.ts_ns - T0) for m in timeline.marks) == [
-        ("idle", "killed by SIGKILL", 5.2 * MS), ("pool-1", "killed by SIGKILL", 5.2 * MS)]
+        ("idle", "killed by SIGKILL", 5.2 * MS),
+        ("pool-1", "killed by SIGKILL", 5.2 * MS),
+    ]
     assert [lane.ended for lane in timeline.lanes] == ["", "", "killed by SIGKILL"]
     exited(timeline, 5.4, pid=7, known=False)  # and the other way round: a known end is not unsaid
     assert [d.words() for d in timeline.deaths] == ["pool-1 (pid 7) was killed by SIGKILL during Queue.get"]
@@ -363,7 +384,9 @@ def test_the_parent_reaping_a_process_says_how_it_ended_when_the_sampler_could_n
 def test_a_span_that_began_after_its_process_died_is_cut_where_it_began():
     timeline = exited(pool(), 1.5, pid=7, signal=signal.SIGKILL, known=True)  # the wait began at 2 ms
     assert [(s.name, s.start_ns - T0, s.end_ns - T0) for s in timeline.spans] == [
-        ("Queue.get", 2 * MS, 2 * MS), ("fib(30)", 1 * MS, 1.5 * MS)]
+        ("Queue.get", 2 * MS, 2 * MS),
+        ("fib(30)", 1 * MS, 1.5 * MS),
+    ]
 
 
 def test_full_bins_apart_are_drawn_apart_however_their_last_bin_was_filled():
@@ -376,13 +399,20 @@ def test_switch_records_lost_are_a_gap_in_every_strip_saying_why_and_counted():
     timeline = Timeline(coalesce=False)
     timeline.apply(Event("lane", 0, "worker-1", value={"pid": 1, "tid": 11, "thread": "worker-1"}))
     timeline.apply(Event("lane", 0, "worker-2", value={"pid": 1, "tid": 12, "thread": "worker-2"}))
-    (gap,) = decode_wire(b'[["G",' + str(2 * MS).encode()
-                         + b',"",{"end_ns":' + str(5 * MS).encode() + b',"cpu":1,"lost":40,"why":"buffer full"}]]')
+    (gap,) = decode_wire(
+        b'[["G",'
+        + str(2 * MS).encode()
+        + b',"",{"end_ns":'
+        + str(5 * MS).encode()
+        + b',"cpu":1,"lost":40,"why":"buffer full"}]]'
+    )
     timeline.apply(gap)
     assert timeline.lost_records() == 40
     lost = [s for s in timeline.cpu_spans if s.category == "lost"]
-    assert [(s.lane, s.start_ns, s.end_ns, s.cut) for s in lost] == [(0, 2 * MS, 5 * MS, "buffer full"),
-                                                                      (1, 2 * MS, 5 * MS, "buffer full")]
+    assert [(s.lane, s.start_ns, s.end_ns, s.cut) for s in lost] == [
+        (0, 2 * MS, 5 * MS, "buffer full"),
+        (1, 2 * MS, 5 * MS, "buffer full"),
+    ]
     assert timeline.lanes[0].cpu_ns == 0  # unknown is not time on a CPU
     box = place_cpu(lost[0], Axis(0, 10 * MS))
     assert box.category == "lost" and "buffer full" in box.tip and box.title == "switch records lost"

@@ -4,6 +4,7 @@ Through the real runner (and its sampler process): threads under one GIL take tu
 overlap, a sleeping thread is not on a CPU, and a worker killed mid-task ends its lane, named.
 (The sampler's arithmetic and the timeline's fold, pure: tests/test_oncpu.py.)
 """
+
 from __future__ import annotations
 
 import os
@@ -57,6 +58,7 @@ def probe(workers: str, task: str, ms: int = 400) -> Outcome:
 
 
 # -- through the runner ----------------------------------------------------------------------
+
 
 def test_two_cpu_bound_threads_take_turns_on_the_gil():
     _, lanes = on_cpu(probe("threads", "spin"))
@@ -116,6 +118,7 @@ def test_without_schedstat_sampling_is_unavailable_and_says_why(tmp_path):
 
 # -- a worker killed mid-task, through the API ----------------------------------------------
 
+
 def watches(sampler_pid: int, pid: int) -> bool:
     """Whether the run's sampler holds a thread of process `pid` open: it found `pid`, and sees it end from
     then on (a kill sooner goes unseen)."""
@@ -159,15 +162,19 @@ def test_a_pool_worker_killed_mid_task_ends_the_run_soon_naming_it(pool, status,
     settings = make_settings(hang_after_s=hang_after_s, run_timeout_s=60, oncpu_source=source)
     with TestClient(create_app(settings, modules=TEST_MODULES)) as c:
         run, pid, worker, killed_at = start_and_kill_the_long_task(c, pool)
-        body = until(lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] not in ("queued", "running") and b,
-                     timeout=30, what="the run ended")
+        body = until(
+            lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] not in ("queued", "running") and b,
+            timeout=30,
+            what="the run ended",
+        )
         took = time.monotonic() - killed_at
         assert body["status"] == status, body
         assert took < hang_after_s + 2, f"ended {took:.1f} s after the kill"
         assert f"{worker} (pid {pid}) was killed by SIGKILL" in body["error"]
         events = c.get(f"/api/runs/{run['id']}/events").json()
-        assert any(e["kind"] == "exit" and e["value"]["pid"] == pid and e["value"]["signal"] == signal.SIGKILL
-                   for e in events)
+        assert any(
+            e["kind"] == "exit" and e["value"]["pid"] == pid and e["value"]["signal"] == signal.SIGKILL for e in events
+        )
         runner = next(e["value"]["pid"] for e in events if e["kind"] == "header")
         assert alive_in_group(runner) == []
         page = c.get(body["url"]).text
@@ -176,14 +183,21 @@ def test_a_pool_worker_killed_mid_task_ends_the_run_soon_naming_it(pool, status,
 
 def test_the_api_has_the_runs_cpu_budget_and_oncpu_events_on_their_lanes():
     with TestClient(create_app(make_settings(), modules=TEST_MODULES)) as c:
-        run = c.post("/api/runs", json={"experiment": "oncpu-probe",
-                                        "params": {"workers": "processes", "task": "spin", "ms": 200}}).json()
-        body = until(lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b, timeout=30,
-                     what="the run finished")
+        run = c.post(
+            "/api/runs",
+            json={"experiment": "oncpu-probe", "params": {"workers": "processes", "task": "spin", "ms": 200}},
+        ).json()
+        body = until(
+            lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b,
+            timeout=30,
+            what="the run finished",
+        )
         cpu = body["cpu"]
         assert cpu["cores"] == os.cpu_count()
         assert set(cpu["on_cpu_ms"]) >= {"main", "worker-1", "worker-2"}
-        assert cpu["on_cpu_ms"]["worker-1"] > 10 and cpu["workers_busy_cores"] > 0.05  # spinning (less on a busy machine)
+        assert (
+            cpu["on_cpu_ms"]["worker-1"] > 10 and cpu["workers_busy_cores"] > 0.05
+        )  # spinning (less on a busy machine)
         assert cpu["others_busy_cores"] is not None and cpu["others_busy_cores"] >= 0
         events = c.get(f"/api/runs/{run['id']}/events?limit=100000").json()
         oncpu = [e for e in events if e["kind"] == "oncpu"]
@@ -195,10 +209,15 @@ def test_the_api_has_the_runs_cpu_budget_and_oncpu_events_on_their_lanes():
 
 def test_with_sampling_off_the_page_says_on_cpu_lanes_are_unavailable_and_why():
     with TestClient(create_app(make_settings(oncpu=False), modules=TEST_MODULES)) as c:
-        run = c.post("/api/runs", json={"experiment": "race-counter",
-                                        "params": {"workers": 2, "iterations": 5_000, "window": "none"}}).json()
-        body = until(lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b, timeout=30,
-                     what="the run finished")
+        run = c.post(
+            "/api/runs",
+            json={"experiment": "race-counter", "params": {"workers": 2, "iterations": 5_000, "window": "none"}},
+        ).json()
+        body = until(
+            lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b,
+            timeout=30,
+            what="the run finished",
+        )
         assert body["cpu"] is None
         page = c.get(body["url"]).text
         assert "on-CPU lanes unavailable: turned off (LAB_ONCPU)" in page
@@ -221,10 +240,15 @@ def test_a_run_of_a_few_milliseconds_gives_no_figure_beyond_the_machine_and_says
     """/proc/stat counts in ticks: over a run of a few ms a figure of what other programs used could be
     off by several cores. The page gives none beyond the machine, and says the window was too short."""
     with TestClient(create_app(make_settings(), modules=TEST_MODULES)) as c:
-        run = c.post("/api/runs", json={"experiment": "race-counter",
-                                        "params": {"workers": 2, "iterations": 1_000, "window": "none"}}).json()
-        body = until(lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b, timeout=30,
-                     what="the run finished")
+        run = c.post(
+            "/api/runs",
+            json={"experiment": "race-counter", "params": {"workers": 2, "iterations": 1_000, "window": "none"}},
+        ).json()
+        body = until(
+            lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b,
+            timeout=30,
+            what="the run finished",
+        )
         page = c.get(body["url"]).text
     cpu = body["cpu"]
     assert cpu is not None, "the sampler sent fewer than two samples"
@@ -242,8 +266,11 @@ def test_a_run_of_a_few_milliseconds_gives_no_figure_beyond_the_machine_and_says
 
 def cpu_run_page(c: TestClient, params: dict) -> tuple[dict, str]:
     run = c.post("/api/runs", json={"experiment": "cpu-threads-vs-processes", "params": params}).json()
-    body = until(lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b, timeout=60,
-                 what="the run finished")
+    body = until(
+        lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] == "done" and b,
+        timeout=60,
+        what="the run finished",
+    )
     return body, page_says(c.get(body["url"]).text)
 
 
@@ -266,8 +293,13 @@ def test_a_slow_process_pool_is_blamed_on_what_its_own_phase_measured():
         assert ("the run cannot tell what did" in page) == (not startup and not load)
     # workers=1: the pools' difference from serial is called overhead only with every phase's cores free
     phases = {p["name"]: p for p in one["cpu"]["phases"]}
-    free = all(n in phases and phases[n]["others_busy_cores"] is not None and phases[n]["others_busy_cores"] < 0.3
-               and phases[n]["resolution_cores"] < 0.5 for n in ("serial", "thread pool", "process pool"))
+    free = all(
+        n in phases
+        and phases[n]["others_busy_cores"] is not None
+        and phases[n]["others_busy_cores"] < 0.3
+        and phases[n]["resolution_cores"] < 0.5
+        for n in ("serial", "thread pool", "process pool")
+    )
     faster = max(one["result"]["thread_speedup"], one["result"]["process_speedup"]) > 1.05
     assert ("is their overhead" in one_page) == (free and not faster)
 
@@ -279,8 +311,11 @@ def test_a_pool_that_lost_a_task_ends_hung_soon_while_its_other_workers_still_wo
     settings = make_settings(hang_after_s=hang_after_s, run_timeout_s=60)
     with TestClient(create_app(settings, modules=TEST_MODULES)) as c:
         run, pid, worker, killed_at = start_and_kill_the_long_task(c, "Pool", more=20)
-        body = until(lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] not in ("queued", "running") and b,
-                     timeout=30, what="the run ended")
+        body = until(
+            lambda: (b := c.get(f"/api/runs/{run['id']}").json())["status"] not in ("queued", "running") and b,
+            timeout=30,
+            what="the run ended",
+        )
         took = time.monotonic() - killed_at
         assert body["status"] == "hung", body
         assert took < hang_after_s + 2, f"ended {took:.1f} s after the kill"

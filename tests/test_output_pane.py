@@ -1,4 +1,5 @@
 """The output pane, the legend and the live edge: what a run page lists and draws beside its lanes."""
+
 from __future__ import annotations
 
 import re
@@ -36,14 +37,23 @@ def test_printed_lines_past_the_cap_are_counted_not_kept_and_replay_keeps_the_sa
 
 def test_the_pane_lists_lines_with_time_worker_and_lane_colour(renderer, clock):
     clock.now = at(20)
-    run = a_run(begin(0, "Speaker", "talk"), printed(5, "Speaker", "Speaker: Hello"),
-                printed(6.25, "Listener", "Listener: Hi there"))
+    run = a_run(
+        begin(0, "Speaker", "talk"),
+        printed(5, "Speaker", "Speaker: Hello"),
+        printed(6.25, "Listener", "Listener: Hi there"),
+    )
     view = View()
     renderer.catch_up(run, view)
     html = renderer.full(run, view)
-    lines = re.findall(r'<li class="out (l-\d)" data-ms="([\d.]+)".*?<b class="who">.*?</i>(\w+)</b> '
-                       r'<span class="said">([^<]+)</span>', html)
-    assert lines == [("l-1", "5.0", "Speaker", "Speaker: Hello"), ("l-2", "6.25", "Listener", "Listener: Hi there")]  # main is l-0
+    lines = re.findall(
+        r'<li class="out (l-\d)" data-ms="([\d.]+)".*?<b class="who">.*?</i>(\w+)</b> '
+        r'<span class="said">([^<]+)</span>',
+        html,
+    )
+    assert lines == [
+        ("l-1", "5.0", "Speaker", "Speaker: Hello"),
+        ("l-2", "6.25", "Listener", "Listener: Hi there"),
+    ]  # main is l-0
     assert re.search(r'<i class="swatch l-2"></i>Listener</div>', html)  # the lane's swatch, the same colour
     assert 'data-scale-ms="100.0"' in html  # what static/output.js places the picked moment with
 
@@ -71,8 +81,15 @@ def test_the_legend_lists_only_what_the_run_draws_and_follows_it_live(renderer, 
     keys = re.findall(r'<li data-key="([\w-]+)">', renderer.full(run, view))
     assert keys == ["phase", "wait", legend.OPEN]  # no hold, no sleep, no strip, no arrow
     assert 'id="legend"' not in renderer.delta(run, view)  # unchanged: not sent again
-    run.ingest([end(2, "w"), begin(2, "w", "counter += 1", "hold"), end(3, "w"),
-                Event("instant", at(3), "w", "notify", "notify"), Event("instant", at(4), "main", "woken", "woken")])
+    run.ingest(
+        [
+            end(2, "w"),
+            begin(2, "w", "counter += 1", "hold"),
+            end(3, "w"),
+            Event("instant", at(3), "w", "notify", "notify"),
+            Event("instant", at(4), "main", "woken", "woken"),
+        ]
+    )
     html = renderer.delta(run, view)
     assert re.findall(r'<li data-key="([\w-]+)">', html) == ["phase", "hold", "wait", legend.OPEN, "notify", "arrow"]
 
@@ -81,8 +98,11 @@ def test_open_spans_fade_at_the_live_edge_and_finished_ones_do_not(renderer, clo
     clock.now = at(10)
     run = a_run(begin(0, "w", "Condition.wait", "wait"))
     html = renderer.delta(run, View())
-    assert re.search(r'innerHTML:#open-\d+"><svg [^>]*class="c-wait live"><rect [^>]*/><svg x="100%" '
-                     r'overflow="visible"><rect class="edge"', html)
+    assert re.search(
+        r'innerHTML:#open-\d+"><svg [^>]*class="c-wait live"><rect [^>]*/><svg x="100%" '
+        r'overflow="visible"><rect class="edge"',
+        html,
+    )
     run.finish("done")
     view = View()
     renderer.catch_up(run, view)

@@ -1,4 +1,5 @@
 """How long threads were on CPUs at the same time, from their on-CPU strips: what the strips prove."""
+
 from __future__ import annotations
 
 from hypothesis import given
@@ -40,8 +41,10 @@ def test_lanes_left_out_and_no_strips_count_for_nothing():
     assert overlap([], {0, 1}, cores=2) is None
 
 
-@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 50), st.integers(1, 20), st.integers(0, 100)),
-                max_size=12), st.integers(1, 4))
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 50), st.integers(1, 20), st.integers(0, 100)), max_size=12),
+    st.integers(1, 4),
+)
 def test_the_overlap_never_exceeds_what_any_pair_of_lanes_could_have_spent_together(raw, cores):
     strips = [strip(lane, start, start + width, width * pct / 100) for lane, start, width, pct in raw]
     found = overlap(strips, {0, 1, 2, 3}, cores)

@@ -1,4 +1,5 @@
 """Param validation: the messages a user sees name the field, the bound and the value."""
+
 from __future__ import annotations
 
 import pytest
@@ -58,16 +59,40 @@ def test_a_default_outside_its_bounds_is_a_programming_error():
 
 def test_the_api_describes_each_param_with_its_bounds_or_choices_their_labels_and_help():
     assert Int("workers", 2, 1, 16, "threads to start").describe() == {
-        "type": "int", "default": 2, "min": 1, "max": 16, "help": "threads to start"}
+        "type": "int",
+        "default": 2,
+        "min": 1,
+        "max": 16,
+        "help": "threads to start",
+    }
     assert Int("workers", 2, 1, 16).describe() == {"type": "int", "default": 2, "min": 1, "max": 16}  # no help
     window = Choice("window", "call", ["none", "call"], "where a thread may switch", labels=["never", "at a call"])
-    assert window == ("window", "choice", "call", "where a thread may switch", None, None, ("none", "call"),
-                      ("never", "at a call"))
-    assert window.describe() == {"type": "choice", "default": "call", "min": None, "max": None,
-                                 "choices": ["none", "call"], "labels": {"none": "never", "call": "at a call"},
-                                 "help": "where a thread may switch"}
+    assert window == (
+        "window",
+        "choice",
+        "call",
+        "where a thread may switch",
+        None,
+        None,
+        ("none", "call"),
+        ("never", "at a call"),
+    )
+    assert window.describe() == {
+        "type": "choice",
+        "default": "call",
+        "min": None,
+        "max": None,
+        "choices": ["none", "call"],
+        "labels": {"none": "never", "call": "at a call"},
+        "help": "where a thread may switch",
+    }
     assert Choice("window", "call", ("none", "call")).describe() == {
-        "type": "choice", "default": "call", "min": None, "max": None, "choices": ["none", "call"]}  # no labels, no help
+        "type": "choice",
+        "default": "call",
+        "min": None,
+        "max": None,
+        "choices": ["none", "call"],
+    }  # no labels, no help
 
 
 def test_an_int_may_default_to_either_bound_and_take_either():

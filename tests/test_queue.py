@@ -1,4 +1,5 @@
 """The FIFO queue through the API and the run page's websocket, against real runner processes."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,9 @@ from tests.helpers import TEST_MODULES, make_settings, post_sleeps, receive_text
 
 @pytest.fixture
 def one_at_a_time():
-    with TestClient(create_app(make_settings(max_concurrent_runs=1, max_runs_in_flight_per_client=10),
-                               modules=TEST_MODULES)) as c:
+    with TestClient(
+        create_app(make_settings(max_concurrent_runs=1, max_runs_in_flight_per_client=10), modules=TEST_MODULES)
+    ) as c:
         yield c
 
 
@@ -51,8 +53,11 @@ def test_conditions_say_alone_or_beside_how_many(client):
     # client: max_concurrent_runs=2; test-sleeps does not measure time, so two share the CPU
     a = post_sleeps(client)
     wait_for_status(client, a, ("running",))
-    conditions = until(lambda: (c := client.get(f"/api/runs/{a}").json()["conditions"]).get("python") is not None and c,
-                       what="the run's conditions naming its python", every=0.05)
+    conditions = until(
+        lambda: (c := client.get(f"/api/runs/{a}").json()["conditions"]).get("python") is not None and c,
+        what="the run's conditions naming its python",
+        every=0.05,
+    )
     assert conditions["beside"] == 0 and conditions["start_method"] in ("fork", "spawn", "forkserver")
     assert isinstance(conditions["loadavg"], float) and conditions["python"].count(".") == 2
     assert "with no other run beside it" in client.get(f"/runs/{a}").text
@@ -69,8 +74,9 @@ def test_conditions_say_alone_or_beside_how_many(client):
 
 def test_a_timing_experiment_never_runs_beside_another(client):
     a = post_sleeps(client)
-    race = client.post("/api/runs", json={"experiment": "race-counter",
-                                          "params": {"workers": 2, "iterations": 1000, "window": "call"}}).json()["id"]
+    race = client.post(
+        "/api/runs", json={"experiment": "race-counter", "params": {"workers": 2, "iterations": 1000, "window": "call"}}
+    ).json()["id"]
     b = post_sleeps(client)
     wait_for_status(client, a, ("running",))
     # max_concurrent_runs=2, but race-counter measures time: it waits for a, and b waits behind it (FIFO)
@@ -85,8 +91,12 @@ def test_a_timing_experiment_never_runs_beside_another(client):
 
 def test_experiments_say_whether_they_measure_time(client):
     listed = {e["id"]: e["measures_time"] for e in client.get("/api/experiments").json()}
-    assert {k for k, v in listed.items() if v} == {"race-counter", "lock-counter", "cpu-threads-vs-processes",
-                                                     "io-threads-vs-processes"}
+    assert {k for k, v in listed.items() if v} == {
+        "race-counter",
+        "lock-counter",
+        "cpu-threads-vs-processes",
+        "io-threads-vs-processes",
+    }
     assert "it runs alone" in client.get("/experiments/lock-counter").text
     assert "it runs alone" not in client.get("/experiments/rlock-counter").text
 

@@ -1,4 +1,5 @@
 """The sliding-window limiter with a hand-moved clock."""
+
 from __future__ import annotations
 
 from app.running.ratelimit import SWEEP_EVERY, SlidingWindow, whole_seconds

@@ -1,4 +1,5 @@
 """The recorder, in real threads and real child processes (fork and spawn), read back from a pipe."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,13 @@ def child_work(rec, n):
 
 def run_script(code: str) -> list:
     """Run `code` in a fresh interpreter with a Recorder on fd 1; return the parsed events."""
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     parser = StreamParser()
     events = parser.feed(proc.stdout) + parser.close()
@@ -115,7 +121,9 @@ t.start(); t.join()
 print("done"); rec.close()
 """)
     assert [(e.worker, e.name, e.category) for e in events if e.kind == "instant"] == [
-        ("talker", "hello world", "print"), ("main", "done", "print")]
+        ("talker", "hello world", "print"),
+        ("main", "done", "print"),
+    ]
 
 
 def test_no_write_exceeds_pipe_buf_so_processes_never_interleave(tmp_path):
@@ -172,6 +180,7 @@ def test_an_uncontended_recorded_lock_runs_no_python_code():
     # and so make a lock contended that is not contended in the tutorial's code.
     rec = Recorder(fd=os.open(os.devnull, os.O_WRONLY), flush_interval_s=60)
     lock = rec.Lock("l")
+
     def locked():
         with lock:
             pass

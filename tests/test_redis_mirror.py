@@ -1,5 +1,6 @@
 """A web replica's mirror of a run a node runs (app/storage/redis_mirror.py): the run's stream, folded entry by
 entry, gives the run the node had, drawn the same; an end is final. Pure: no Redis."""
+
 from __future__ import annotations
 
 from app.model.runs import Run
@@ -25,8 +26,10 @@ def entries_of_a_run(run: Run, batches: list, cut_at_ns: int | None = None, stat
             raw.append(formats.events_entry(*stored))
     run.finish(status, None if status == Status.DONE else "killed", cut_at_ns)
     raw.append(formats.state_entry(formats.state_doc(run, "node-1")))
-    return [read_entry(f"{n}-0", {k.encode(): v if isinstance(v, bytes) else str(v).encode() for k, v in fields.items()})
-            for n, fields in enumerate(raw, 1)]
+    return [
+        read_entry(f"{n}-0", {k.encode(): v if isinstance(v, bytes) else str(v).encode() for k, v in fields.items()})
+        for n, fields in enumerate(raw, 1)
+    ]
 
 
 def test_a_mirror_folded_from_the_stream_is_the_run_the_node_had():

@@ -4,6 +4,7 @@ queued run cancelled for good, the history newest first, a sweep written and fou
 
 A node "taking" a job here is what a node does to Redis: XREADGROUP as its consumer (tests/test_nodes.py runs
 real ones)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,9 +36,11 @@ from tests.helpers import NodeProcess, call, sleeps
 
 def on(url: str, test) -> object:
     """`test(redis)` run with a client of its own on `url`."""
+
     async def go():
         async with Redis.from_url(url) as redis:
             return await test(redis)
+
     return asyncio.run(go())
 
 
@@ -69,6 +72,7 @@ def runs(found: InFlight) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 # -- what is in flight --
+
 
 def test_in_flight_is_read_from_the_queue_entries_the_group_and_the_heartbeats():
     entries_ = [(b"5-0", fields("a")), (b"6-0", fields("b")), (b"6-1", {b"job": b"{"}), (b"10-0", fields("c"))]
@@ -120,6 +124,7 @@ def test_in_flight_lists_the_queue_head_first_the_runs_executing_with_their_node
 
 
 # -- cancelling a queued run --
+
 
 def test_a_queued_run_cancelled_ends_cancelled_and_leaves_the_queue(redis_server):
     async def go(redis):
@@ -195,6 +200,7 @@ async def _ended(redis: Redis, run_id: str, timeout: float = 20) -> dict:
 
 # -- the history --
 
+
 def test_the_history_is_every_run_queued_newest_first_a_page_at_a_time(redis_server):
     async def go(redis):
         for run_id, created_at in (("old", 100.0), ("newest", 300.0), ("middle", 200.0), ("gone", 150.0)):
@@ -222,8 +228,15 @@ def test_a_history_page_of_no_runs_is_refused_rather_than_every_run(redis_server
 
 # -- sweeps --
 
-SWEEP = Sweep("s1", "test-sleeps", {"seconds": 1}, {"workers": [1, 2]},
-              (Point({"seconds": 1, "workers": 1}, "r1"), Point({"seconds": 1, "workers": 2}, "r2")), "c1", 1700.0)
+SWEEP = Sweep(
+    "s1",
+    "test-sleeps",
+    {"seconds": 1},
+    {"workers": [1, 2]},
+    (Point({"seconds": 1, "workers": 1}, "r1"), Point({"seconds": 1, "workers": 2}, "r2")),
+    "c1",
+    1700.0,
+)
 
 
 def test_a_sweep_saved_on_one_replica_is_found_by_another(redis_server):
@@ -242,8 +255,10 @@ def test_a_sweep_saved_on_one_replica_is_found_by_another(redis_server):
 
     assert found_here == SWEEP and found == SWEEP and missing is None and too_long is None
     doc = json.loads(raw)
-    assert doc["v"] == 1 and doc["points"] == [{"params": {"seconds": 1, "workers": 1}, "run_id": "r1"},
-                                               {"params": {"seconds": 1, "workers": 2}, "run_id": "r2"}]
+    assert doc["v"] == 1 and doc["points"] == [
+        {"params": {"seconds": 1, "workers": 1}, "run_id": "r1"},
+        {"params": {"seconds": 1, "workers": 2}, "run_id": "r2"},
+    ]
 
 
 def test_a_sweep_of_another_version_is_not_found(redis_server):
@@ -263,6 +278,7 @@ def test_redis_sweeps_has_the_sweep_stores_members():
 
 def test_a_submit_sent_twice_queues_its_run_once(redis_server):
     """A write retried after a dropped connection may have landed the first time: the second changes nothing."""
+
     async def go(redis):
         first = await submit(redis, job("once"))
         again = await submit(redis, job("once"))

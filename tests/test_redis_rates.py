@@ -3,6 +3,7 @@
 
 tests/test_limits.py has the same rules with the windows in memory and a hand-moved clock.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -23,16 +24,26 @@ IDLE = Load(would_wait=0, queued=0, in_flight_of_client=0)
 ME = Client("a" * 32, "10.0.0.1")
 
 
-def on_two_replicas(url: str, test: Callable[[Limits, Limits, Redis], Awaitable[T]], window_s: float = 60,
-                    **limits: int) -> T:
+def on_two_replicas(
+    url: str, test: Callable[[Limits, Limits, Redis], Awaitable[T]], window_s: float = 60, **limits: int
+) -> T:
     """Run `test` with two replicas' Limits on the Redis at `url` (a connection each), and a third connection."""
-    settings = make_settings(**{"max_runs_in_flight_per_client": 100, "max_runs_per_minute_per_client": 3,
-                                "max_runs_per_minute_per_ip": 5, **limits})
+    settings = make_settings(
+        **{
+            "max_runs_in_flight_per_client": 100,
+            "max_runs_per_minute_per_client": 3,
+            "max_runs_per_minute_per_ip": 5,
+            **limits,
+        }
+    )
 
     async def replicas() -> T:
         async with Redis.from_url(url) as a, Redis.from_url(url) as b, Redis.from_url(url) as look:
-            return await test(Limits(settings, rates=RedisRates(a, settings, window_s)),
-                              Limits(settings, rates=RedisRates(b, settings, window_s)), look)
+            return await test(
+                Limits(settings, rates=RedisRates(a, settings, window_s)),
+                Limits(settings, rates=RedisRates(b, settings, window_s)),
+                look,
+            )
 
     return asyncio.run(replicas())
 
@@ -42,9 +53,13 @@ def test_two_replicas_share_a_clients_runs_per_minute(redis_server):
         assert [await a.admit(ME, IDLE), await b.admit(ME, IDLE), await a.admit(ME, IDLE)] == [None] * 3
         refusal = await b.admit(ME, IDLE)
         assert refusal is not None and 59 <= refusal.retry_after_s <= 60
-        assert refusal == Refusal("max_runs_per_minute_per_client", 3, refusal.retry_after_s,
-                                  "you started 3 runs in the last minute (max_runs_per_minute_per_client = 3): "
-                                  f"try again in {refusal.retry_after_s} s")
+        assert refusal == Refusal(
+            "max_runs_per_minute_per_client",
+            3,
+            refusal.retry_after_s,
+            "you started 3 runs in the last minute (max_runs_per_minute_per_client = 3): "
+            f"try again in {refusal.retry_after_s} s",
+        )
         assert (await a.admit(ME, IDLE)) == refusal
         assert await b.admit(Client("b" * 32, ME.ip), IDLE) is None  # another client
         assert 0 < await redis.pttl(rate_key("client", ME.id)) <= 60_000  # gone a minute after its last run
@@ -58,8 +73,14 @@ def test_the_ip_window_holds_across_client_ids_and_replicas(redis_server):
             assert await (a, b)[i % 2].admit(Client(f"ip:{i}", ME.ip), IDLE) is None
         refusal = await a.admit(Client("b" * 32, ME.ip), IDLE)
         assert refusal is not None and (refusal.limit, refusal.value) == ("max_runs_per_minute_per_ip", 5)
-        assert refusal.message == ("your IP address started 5 runs in the last minute (max_runs_per_minute_per_ip = 5): "
-                                   f"try again in {refusal.retry_after_s} s") and 59 <= refusal.retry_after_s <= 60
+        assert (
+            refusal.message
+            == (
+                "your IP address started 5 runs in the last minute (max_runs_per_minute_per_ip = 5): "
+                f"try again in {refusal.retry_after_s} s"
+            )
+            and 59 <= refusal.retry_after_s <= 60
+        )
         assert await b.admit(Client("b" * 32, "10.0.0.2"), IDLE) is None  # another address
 
     on_two_replicas(redis_server.url, test)
@@ -86,12 +107,14 @@ def test_a_refused_request_counts_in_neither_window(redis_server):
 def test_requests_racing_on_both_replicas_never_get_more_than_the_limit(redis_server):
     async def test(a: Limits, b: Limits, redis: Redis) -> tuple[list[Refusal | None], list[Refusal | None]]:
         one_client = await asyncio.gather(*((a, b)[i % 2].admit(ME, IDLE) for i in range(60)))
-        one_address = await asyncio.gather(*((a, b)[i % 2].admit(Client(f"{i:032x}", "10.0.0.9"), IDLE)
-                                             for i in range(60)))
+        one_address = await asyncio.gather(
+            *((a, b)[i % 2].admit(Client(f"{i:032x}", "10.0.0.9"), IDLE) for i in range(60))
+        )
         return one_client, one_address
 
-    one_client, one_address = on_two_replicas(redis_server.url, test, max_runs_per_minute_per_client=10,
-                                              max_runs_per_minute_per_ip=25)
+    one_client, one_address = on_two_replicas(
+        redis_server.url, test, max_runs_per_minute_per_client=10, max_runs_per_minute_per_ip=25
+    )
     assert one_client.count(None) == 10
     assert {r.limit for r in one_client if r is not None} == {"max_runs_per_minute_per_client"}
     assert one_address.count(None) == 25

@@ -1,6 +1,7 @@
 """A web replica's run store (app/storage/redis_store.py) on a real redis-server: what it cannot read costs one
 entry, never the following of the other runs; a run Redis refuses to queue (full) fails at once, is not left
 `queued` in Live now, and the request hears of it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,9 @@ def test_an_unreadable_entry_costs_that_entry_and_the_other_runs_are_still_follo
             await store.open()
             await submit(redis, job("odd"))
             await redis.xadd(formats.events_key("odd"), {"v": "2", "kind": "state", "doc": "{}"})  # a newer node's
-            await redis.xadd(formats.events_key("odd"), {"v": "1", "kind": "events", "first": "1", "last": "1",
-                                                         "data": b"not zlib"})
+            await redis.xadd(
+                formats.events_key("odd"), {"v": "1", "kind": "events", "first": "1", "last": "1", "data": b"not zlib"}
+            )
             await store.refresh()
             await submit(redis, job("plain"))
             await until_async(lambda: {"odd", "plain"} <= {run.id for run in store.active()}, what="both runs followed")
@@ -75,13 +77,20 @@ def test_a_page_of_a_long_log_is_the_same_slice_however_it_is_read_in_chunks(red
             run.journal = journal
             run.start()
             for batch in range(150):  # 150 rows: more than two chunks of entries
-                run.ingest([Event("begin", 10 * batch, "w1", f"step {batch}", "run"), Event("end", 10 * batch + 5, "w1")])
+                run.ingest(
+                    [Event("begin", 10 * batch, "w1", f"step {batch}", "run"), Event("end", 10 * batch + 5, "w1")]
+                )
                 await journal.flush()
             await journal.close()
             store = RedisRunStore(redis, {RACE.id: RACE})
             every = [(entry.first, entry.data) for entry in await entries(redis, "long") if entry.kind == "events"]
-            return (every, await store.stored_events("long", 0, 10_000), await store.stored_events("long", 151, 7),
-                    await store.rows("long", 41, 121, 5), await store.rows("long", 201, 10**9, 10_000))
+            return (
+                every,
+                await store.stored_events("long", 0, 10_000),
+                await store.stored_events("long", 151, 7),
+                await store.rows("long", 41, 121, 5),
+                await store.rows("long", 201, 10**9, 10_000),
+            )
 
     every, all_events, page, rows, tail = asyncio.run(go())
     assert len(every) == 150 and [seq for seq, _ in all_events] == list(range(1, 301))

@@ -1,6 +1,7 @@
 """A web replica's ordered writer (app/storage/redis_writer.py), on a real redis-server: writes land in the order
 they were asked for, wait out a Redis restart, and one Redis refuses is told to its caller and raised by flush,
 the others going on."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """The HTML fragments a run is drawn with: the first full render and the deltas after it."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,12 @@ from tests.helpers import HEADER, MS, T0, a_run, at, begin, counter, end, instan
 def test_first_render_draws_spans_marks_arrows_and_series(renderer, clock):
     clock.now = at(50)
     run = a_run(
-        begin(1, "consumer", "Condition.wait", "wait"), instant(9, "producer", "notify"),
-        end(10, "consumer"), instant(10, "consumer", "woken"), counter(9, 1), counter(11, 0),
+        begin(1, "consumer", "Condition.wait", "wait"),
+        instant(9, "producer", "notify"),
+        end(10, "consumer"),
+        instant(10, "consumer", "woken"),
+        counter(9, 1),
+        counter(11, 0),
     )
     view = View()
     renderer.catch_up(run, view)
@@ -35,8 +40,9 @@ def test_delta_appends_only_what_is_new_and_redraws_the_open_parts(renderer, clo
     view = View()
     renderer.catch_up(run, view)
     clock.now = at(20)
-    run.ingest([instant(9, "producer", "notify"), end(10, "consumer"), instant(10, "consumer", "woken"),
-                counter(11, 0)])
+    run.ingest(
+        [instant(9, "producer", "notify"), end(10, "consumer"), instant(10, "consumer", "woken"), counter(11, 0)]
+    )
     html = renderer.delta(run, view)
     targets = oob_targets(html)
     consumer = run.timeline.by_worker["consumer"].index
@@ -72,8 +78,9 @@ def test_a_new_series_gets_a_row_appended(renderer, clock):
 
 
 def test_a_nested_span_goes_into_a_layer_above_the_span_around_it(renderer, clock):
-    run = a_run(begin(1, "left", "hold a", "hold"), begin(2, "left", "Lock.acquire b", "wait"),
-                end(3, "left"), end(4, "left"))
+    run = a_run(
+        begin(1, "left", "hold a", "hold"), begin(2, "left", "Lock.acquire b", "wait"), end(3, "left"), end(4, "left")
+    )
     view = View()
     renderer.catch_up(run, view)
     html = renderer.full(run, view)
@@ -93,11 +100,14 @@ def test_spans_open_at_the_end_of_a_done_run_are_drawn_cut_killed_at_exit(render
     assert re.search(r'class="c-sleep cut".*sleep\(3600\) · killed at exit', html)
 
 
-@pytest.mark.parametrize(("status", "words"), [
-    ("hung", "never ended (the run hung)"),
-    ("cancelled", "never ended (the run was cancelled)"),
-    ("timed_out", "never ended (the run timed out)"),
-])
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        ("hung", "never ended (the run hung)"),
+        ("cancelled", "never ended (the run was cancelled)"),
+        ("timed_out", "never ended (the run timed out)"),
+    ],
+)
 def test_spans_open_when_the_run_was_stopped_say_it_never_ended(renderer, status, words):
     run = a_run(begin(1, "left", "Lock.acquire b", "wait"))
     run.finish(status, "stopped", cut_at_ns=at(100))
@@ -125,30 +135,50 @@ def test_the_bytecode_view_is_sent_once_when_the_header_arrives(renderer, clock)
     run = a_run(header=None)
     view = View()
     assert 'id="bytecode"' not in renderer.delta(run, view)
-    run.ingest([Event("header", T0, "main", value={**HEADER, "bytecode": {
-        "increment": "  3     0 LOAD_GLOBAL   0 (counter)\n        2 LOAD_CONST 1 (1)\n"
-                     "        4 BINARY_OP  13 (+=)\n        8 STORE_GLOBAL  0 (counter)\n"}})])
+    run.ingest(
+        [
+            Event(
+                "header",
+                T0,
+                "main",
+                value={
+                    **HEADER,
+                    "bytecode": {
+                        "increment": "  3     0 LOAD_GLOBAL   0 (counter)\n        2 LOAD_CONST 1 (1)\n"
+                        "        4 BINARY_OP  13 (+=)\n        8 STORE_GLOBAL  0 (counter)\n"
+                    },
+                },
+            )
+        ]
+    )
     html = renderer.delta(run, view)
     assert '<section id="bytecode" class="bytecode" hx-swap-oob="true">' in html
-    listing = html[html.index('<pre class="dis">'):]
+    listing = html[html.index('<pre class="dis">') :]
     assert listing.count('class="op-load"') == 1 and listing.count('class="op-store"') == 1
     assert 'id="bytecode"' not in renderer.delta(run, view)
 
 
 def test_a_hung_run_lists_each_blocked_worker_what_it_waits_on_and_since_when(renderer):
-    run = a_run(begin(0.5, "main", "Thread.join", "wait"), begin(1, "Listener", "hold condition", "hold"),
-                begin(2.3, "Listener", "Condition.wait", "wait"))
+    run = a_run(
+        begin(0.5, "main", "Thread.join", "wait"),
+        begin(1, "Listener", "hold condition", "hold"),
+        begin(2.3, "Listener", "Condition.wait", "wait"),
+    )
     run.blocked = blocked_workers(run.timeline)  # as the supervisor takes them, before the kill
     run.finish("hung", "every live worker was blocked", cut_at_ns=at(3000))
     html = renderer.delta(run, View())
     assert '<div id="status" class="status status-hung"' in html
-    items = re.findall(r'<b class="worker">(.*?)</b> → <code class="waiting-on">(.*?)</code> <small>since (.*?) ms</small>', html)
+    items = re.findall(
+        r'<b class="worker">(.*?)</b> → <code class="waiting-on">(.*?)</code> <small>since (.*?) ms</small>', html
+    )
     assert items == [("main", "Thread.join", "0.5"), ("Listener", "Condition.wait", "2.3")]  # since the run began
 
 
 def test_lanes_of_the_runner_process_do_not_repeat_its_pid(renderer):
-    run = a_run(Event("lane", T0, "main", value={"pid": 100, "thread": "MainThread"}),
-                Event("lane", T0, "SpawnProcess-1", value={"pid": 200, "thread": "MainThread"}))
+    run = a_run(
+        Event("lane", T0, "main", value={"pid": 100, "thread": "MainThread"}),
+        Event("lane", T0, "SpawnProcess-1", value={"pid": 200, "thread": "MainThread"}),
+    )
     view = View()
     renderer.catch_up(run, view)
     html = renderer.full(run, view)

@@ -5,6 +5,7 @@ A run started through one replica is watched live through the other and ends ide
 killed mid-run leaves its run `interrupted` on every replica, and no process behind; 40 runs from 20
 clients drain FIFO across the two nodes with no 5xx; a restart of Redis mid-run loses no finished run.
 """
+
 from __future__ import annotations
 
 import signal
@@ -35,7 +36,11 @@ def test_a_run_started_through_one_replica_is_watched_live_through_the_other(lab
     node("node-1"), node("node-2")
     run_id = post(a, {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 2}})
     # B has never heard of the run: it finds it in Redis and follows it from its first entry.
-    until(lambda: b.http.get(f"/api/runs/{run_id}").json()["status"] == "running", timeout=15, what="the run running, on B")
+    until(
+        lambda: b.http.get(f"/api/runs/{run_id}").json()["status"] == "running",
+        timeout=15,
+        what="the run running, on B",
+    )
     messages, code = watch(b, run_id)
     assert code == 1000, "B's socket closes normally once the run has ended"
     assert len(messages) >= 2, "B sent the run as it ran (a full render, then frames), not only its end"
@@ -90,7 +95,12 @@ def test_forty_runs_from_twenty_clients_drain_fifo_across_two_nodes_without_a_5x
         thread.join()
     # A third run of the last student to post is refused while their two wait, whichever replica is asked.
     last = students[-1]
-    refused = httpx.post(f"{replicas[last % 2].url}/api/runs", json=body, headers={"Cookie": cookie(replicas[last % 2], last)}, timeout=10)
+    refused = httpx.post(
+        f"{replicas[last % 2].url}/api/runs",
+        json=body,
+        headers={"Cookie": cookie(replicas[last % 2], last)},
+        timeout=10,
+    )
     assert refused.status_code == 429 and refused.json()["limit"] == "max_runs_in_flight_per_client"
     runs = [wait_for_status(replicas[0].http, run_id, timeout=120) for run_id in ids]
     assert [run["status"] for run in runs] == ["done"] * 40
@@ -117,9 +127,14 @@ def test_a_redis_restart_mid_run_loses_no_finished_run(lab, redis_server):
         for run_id, run in before.items():
             assert wait_for_status(server.http, run_id) == run
     ended = wait_for_status(a.http, running, timeout=30)
-    assert ended["status"] == "done" and wait_for_status(b.http, running) == ended, "the run mid-run when Redis restarted ends too"
-    until(lambda: all(f"/runs/{running}" not in server.http.get("/").text for server in (a, b)), timeout=5,
-          what="the run leaving Live now on both replicas")
+    assert ended["status"] == "done" and wait_for_status(b.http, running) == ended, (
+        "the run mid-run when Redis restarted ends too"
+    )
+    until(
+        lambda: all(f"/runs/{running}" not in server.http.get("/").text for server in (a, b)),
+        timeout=5,
+        what="the run leaving Live now on both replicas",
+    )
     after = post(b, QUICK)
     assert wait_for_status(a.http, after)["status"] == "done", "the lab goes on once Redis is back"
 
@@ -129,19 +144,29 @@ def test_live_now_the_pin_and_places_in_line_are_the_same_on_every_replica(lab):
     teacher = {"LAB_ADMIN_TOKEN": "teacher-secret"}
     a, b = web("a", **teacher), web("b", **teacher)
     busy = post(a, SLEEPS)
-    until(lambda: "no runner node is up" in b.http.get(f"/runs/{busy}").text, timeout=10,
-          what="B saying the run waits for a node")
+    until(
+        lambda: "no runner node is up" in b.http.get(f"/runs/{busy}").text,
+        timeout=10,
+        what="B saying the run waits for a node",
+    )
     node("node-1")  # the only node: busy with the first run, so what comes next waits
     waiting = [post(a, QUICK, student=n) for n in (1, 2)]
     wait_for_status(b.http, busy, statuses={"running"}, timeout=20)
-    home = until(lambda: (page := b.http.get("/").text) and all(f"/runs/{i}" in page for i in (busy, *waiting)) and page,
-                 timeout=10, what="B's Live now listing the runs started through A")
+    home = until(
+        lambda: (page := b.http.get("/").text) and all(f"/runs/{i}" in page for i in (busy, *waiting)) and page,
+        timeout=10,
+        what="B's Live now listing the runs started through A",
+    )
     assert home.count("/runs/") >= 3
-    second = until(lambda: "2nd in line" in (page := b.http.get(f"/runs/{waiting[1]}").text) and page, timeout=10,
-                   what="B telling the second run its place")
+    second = until(
+        lambda: "2nd in line" in (page := b.http.get(f"/runs/{waiting[1]}").text) and page,
+        timeout=10,
+        what="B telling the second run its place",
+    )
     assert "1 run ahead of it executing" in second
-    pinned = a.http.post("/api/pin", json={"run_id": waiting[0]},
-                         headers={"authorization": "Bearer teacher-secret", "origin": a.url})
+    pinned = a.http.post(
+        "/api/pin", json={"run_id": waiting[0]}, headers={"authorization": "Bearer teacher-secret", "origin": a.url}
+    )
     assert pinned.status_code == 200, pinned.text
     until(lambda: b.http.get("/api/pin").json()["pinned"] == waiting[0], timeout=5, what="B showing A's pin")
     a.http.post(f"/api/runs/{busy}/cancel")
@@ -164,15 +189,25 @@ def test_a_sweep_and_the_history_are_the_same_on_every_replica(lab):
     web, node = lab
     a, b = web("a"), web("b")
     node("node-1"), node("node-2")
-    body = {"experiment": "cpu-threads-vs-processes", "params": {"first": 15, "tasks": 2, "start_method": "fork"},
-            "vary": {"workers": [1, 2]}}
+    body = {
+        "experiment": "cpu-threads-vs-processes",
+        "params": {"first": 15, "tasks": 2, "start_method": "fork"},
+        "vary": {"workers": [1, 2]},
+    }
     created = a.http.post("/api/sweeps", json=body)
     assert created.status_code == 201, created.text
     sweep = created.json()
     # Each replica folds the runs' streams at its own pace: they agree once both have seen the end.
-    on_a, on_b = (until(lambda server=server: (found := server.http.get(f"/api/sweeps/{sweep['id']}").json())["status"]
-                        == "finished" and found, timeout=60, what="the sweep finishing")
-                  for server in (a, b))
+    on_a, on_b = (
+        until(
+            lambda server=server: (
+                (found := server.http.get(f"/api/sweeps/{sweep['id']}").json())["status"] == "finished" and found
+            ),
+            timeout=60,
+            what="the sweep finishing",
+        )
+        for server in (a, b)
+    )
     assert [point["run_id"] for point in on_b["points"]] == sweep["runs"]
     assert on_b == on_a
     assert "sweep-plot" in b.http.get(f"/sweeps/{sweep['id']}").text
@@ -210,7 +245,8 @@ def test_wrong_admin_tokens_through_two_replicas_with_invented_addresses_hit_the
 
 
 def test_a_sigkill_of_a_web_replica_or_a_node_loses_no_queued_run_and_only_the_executing_one_is_interrupted(
-        lab, redis_server):
+    lab, redis_server
+):
     web, node = lab
     a = web("a")
     first = node("node-1")

@@ -3,6 +3,7 @@
 Finished runs replay identically (API and page), the run that was executing says it was
 interrupted and keeps its events up to then, and no experiment process survives the server.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,6 +21,7 @@ QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 2_
 
 def wait_until_seen_running(database: Path, run_id: str, after_ns: int) -> None:
     """Until the server has noted the run alive after `after_ns` (app/storage/store.py's heartbeat), read from this process (WAL)."""
+
     def seen() -> bool:
         with sqlite3.connect(database) as conn:
             noted = conn.execute("SELECT cut_at_ns FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
@@ -47,6 +49,7 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
     finally:
         stopped_at = time.time()
         server.stop(sig)
+
     # Whether the server stopped the run (SIGTERM) or died (SIGKILL: the runner's lifeline), nothing is left.
     def gone() -> bool:
         return not alive(runner_pid) and not alive(child_pid) and alive_in_group(runner_pid) == []
@@ -72,7 +75,10 @@ def test_a_restart_keeps_finished_runs_and_marks_the_running_one_interrupted(tmp
         assert events[: len(events_then)] == events_then  # everything it had sent is kept
         page = server.http.get(f"/runs/{long_run}").text
         assert '<span class="badge">interrupted</span>' in page
-        cut = re.search(r'class="c-sleep cut">.*?<title>sleep\(60\) · [\d.]+–[\d.]+ ms \(([\d.]+) ms\) · never ended \(the server stopped\)', page)
+        cut = re.search(
+            r'class="c-sleep cut">.*?<title>sleep\(60\) · [\d.]+–[\d.]+ ms \(([\d.]+) ms\) · never ended \(the server stopped\)',
+            page,
+        )
         assert cut is not None
         # SIGTERM: cut when the server stopped it; SIGKILL: where the server last saw it running (≤ 1 s before).
         assert float(cut.group(1)) > 0
@@ -94,10 +100,14 @@ def test_a_sigkill_loses_no_queued_run_they_run_in_their_order_and_only_the_exec
         # The last sleeps 2 s: its page's socket, opened as the server is back, sees it wait and run.
         bodies = [QUICK] * 9 + [{"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 2}}]
         queued = [server.http.post("/api/runs", json=body).json()["id"] for body in bodies]
-        assert [server.http.get(f"/api/runs/{run_id}").json()["queue_position"] for run_id in queued] == list(range(1, 11))
+        assert [server.http.get(f"/api/runs/{run_id}").json()["queue_position"] for run_id in queued] == list(
+            range(1, 11)
+        )
     finally:
         server.stop(signal.SIGKILL)
-    until(lambda: not alive(runner_pid) and not alive(child_pid), timeout=5, what="the run's processes ending", every=0.05)
+    until(
+        lambda: not alive(runner_pid) and not alive(child_pid), timeout=5, what="the run's processes ending", every=0.05
+    )
 
     server = ServerProcess(database, **one_at_a_time)
     try:

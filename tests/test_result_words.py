@@ -1,4 +1,5 @@
 """The result panel in words: labels and units, tables, the speedup chart, and each experiment's verdict."""
+
 from __future__ import annotations
 
 import importlib
@@ -16,13 +17,19 @@ from tests.helpers import templates
 def finished(module: str, result: dict, params: dict | None = None, python: str = "3.11.7") -> Run:
     run = Run("r1", load(module), {**defaults(importlib.import_module(module).PARAMS), **(params or {})})
     from app.model.events import Event
-    run.ingest([Event("header", 1, "main", value={"python": python, "pid": 1}), Event("result", 2, "main", value=result)])
+
+    run.ingest(
+        [Event("header", 1, "main", value={"python": python, "pid": 1}), Event("result", 2, "main", value=result)]
+    )
     run.finish("done")
     return run
 
 
 def test_run_call_ms_is_worded_with_its_unit_and_unknown_keys_by_their_suffix():
-    assert (worded_value("run_call_ms", 2.514).label, worded_value("run_call_ms", 2.514).text) == ("run() took", "2.51 ms")
+    assert (worded_value("run_call_ms", 2.514).label, worded_value("run_call_ms", 2.514).text) == (
+        "run() took",
+        "2.51 ms",
+    )
     assert worded_value("thread_speedup", 1.5).text == "1.50×"
     assert (worded_value("warmup_ms", 1234.0).label, worded_value("warmup_ms", 1234.0).text) == ("warmup", "1 234 ms")
     assert worded_value("max_concurrent", 3).label == "most permits in use at once"
@@ -38,8 +45,10 @@ def test_lists_and_dicts_are_tables_not_python_reprs():
 
 
 def test_the_result_panel_has_no_python_repr_left():
-    run = finished("experiments.manager_dict", {"expected": {"w0": 0, "w1": 1}, "actual": {"w0": 0, "w1": 1},
-                                                "correct": True, "run_call_ms": 40.0})
+    run = finished(
+        "experiments.manager_dict",
+        {"expected": {"w0": 0, "w1": 1}, "actual": {"w0": 0, "w1": 1}, "correct": True, "run_call_ms": 40.0},
+    )
     html = templates().get_template("_result.html").render(run=run)
     assert "{" not in html.split("<h2>Result</h2>")[1].split("CPU budget")[0]
     assert "<th>run() took</th><td>40.0 ms</td>" in re.sub(r"\s+(?=<)", "", html)
@@ -49,25 +58,44 @@ def test_the_result_panel_has_no_python_repr_left():
 def test_the_speedup_chart_has_serial_threads_processes_and_the_ideal_time():
     chart = speedup_chart({"serial_ms": 800.0, "thread_ms": 1600.0, "process_ms": 500.0, "ideal_speedup": 2})
     assert [(b.label, b.ms, b.width) for b in chart.bars] == [
-        ("serial, on main", 800.0, 50.0), ("thread pool", 1600.0, 100.0), ("process pool", 500.0, 31.25),
-        ("ideal (2.00× faster)", 400.0, 25.0)]
+        ("serial, on main", 800.0, 50.0),
+        ("thread pool", 1600.0, 100.0),
+        ("process pool", 500.0, 31.25),
+        ("ideal (2.00× faster)", 400.0, 25.0),
+    ]
     assert chart.bars[2].words == "500 ms (1.60× serial)"
     assert speedup_chart({"expected": 0, "actual": 0}) is None
 
 
 def test_the_chart_is_drawn_for_the_threads_vs_processes_runs_only():
-    report = {"serial_ms": 845.0, "thread_ms": 1664.0, "process_ms": 920.0, "thread_speedup": 0.51,
-              "process_speedup": 0.92, "ideal_speedup": 2, "results": [1, 2]}
+    report = {
+        "serial_ms": 845.0,
+        "thread_ms": 1664.0,
+        "process_ms": 920.0,
+        "thread_speedup": 0.51,
+        "process_speedup": 0.92,
+        "ideal_speedup": 2,
+        "results": [1, 2],
+    }
     html = templates().get_template("_result.html").render(run=finished("experiments.cpu_threads_vs_processes", report))
     assert len(re.findall(r'<svg y="\d+" height="38" width="100%" class="bar bar-\d"', html)) == 4
-    html = templates().get_template("_result.html").render(run=finished("experiments.lock_counter",
-                                                                          {"expected": 0, "actual": 0, "correct": True}))
+    html = (
+        templates()
+        .get_template("_result.html")
+        .render(run=finished("experiments.lock_counter", {"expected": 0, "actual": 0, "correct": True}))
+    )
     assert 'class="speedup"' not in html
 
 
 # For each experiment, two results its lesson tells apart: the verdict must follow the result.
-SPEEDUP = {"serial_ms": 800.0, "thread_ms": 790.0, "process_ms": 420.0, "thread_speedup": 1.01,
-           "process_speedup": 1.9, "ideal_speedup": 2}
+SPEEDUP = {
+    "serial_ms": 800.0,
+    "thread_ms": 790.0,
+    "process_ms": 420.0,
+    "thread_speedup": 1.01,
+    "process_speedup": 1.9,
+    "ideal_speedup": 2,
+}
 SLOW = {**SPEEDUP, "process_ms": 900.0, "process_speedup": 0.89}
 IO_FAST = {**SPEEDUP, "thread_ms": 250.0, "thread_speedup": 3.2, "ideal_speedup": 4}
 IO_SLOW = {**IO_FAST, "thread_ms": 790.0, "thread_speedup": 1.01}
@@ -76,29 +104,67 @@ PAIRS = {
     "lock_counter": ({"expected": 0, "actual": 0}, {"expected": 0, "actual": 7}),
     "rlock_counter": ({"expected": 0, "actual": 0}, {"expected": 0, "actual": 7}),
     "thread_start_join": ({"main_ms": 0.4, "total_ms": 2010.0}, {"main_ms": 0.4, "total_ms": 3010.0}),
-    "thread_subclass": ({"total_ms": 2004.0, "longest_ms": 2000, "sum_ms": 3000},
-                        {"total_ms": 3004.0, "longest_ms": 2000, "sum_ms": 3000}),
-    "shared_list_polling": ({"wasted_polls": 40, "wasted_per_poller": {}, "wasted_after_producer_done": 10, "items_left": 0},
-                            {"wasted_polls": 0, "wasted_per_poller": {}, "wasted_after_producer_done": 0, "items_left": 0}),
-    "queue_producer_consumer": ({"items": 10, "consumers_still_running": 3}, {"items": 10, "consumers_still_running": 0}),
+    "thread_subclass": (
+        {"total_ms": 2004.0, "longest_ms": 2000, "sum_ms": 3000},
+        {"total_ms": 3004.0, "longest_ms": 2000, "sum_ms": 3000},
+    ),
+    "shared_list_polling": (
+        {"wasted_polls": 40, "wasted_per_poller": {}, "wasted_after_producer_done": 10, "items_left": 0},
+        {"wasted_polls": 0, "wasted_per_poller": {}, "wasted_after_producer_done": 0, "items_left": 0},
+    ),
+    "queue_producer_consumer": (
+        {"items": 10, "consumers_still_running": 3},
+        {"items": 10, "consumers_still_running": 0},
+    ),
     "condition_dialogue": ({"dialogue": "finished"}, {"dialogue": "stopped"}),
-    "semaphore_crawler": ({"permits": 3, "max_concurrent": 3, "generator_took_permits": 0, "crawl_order": []},
-                          {"permits": 3, "max_concurrent": 4, "generator_took_permits": 0, "crawl_order": []}),
-    "thread_pool": ({"order": [0, 1, 2], "results": [], "ready_units": [3, 1, 2], "started_units": [0, 0, 0], "received_units": [3, 3, 3]},
-                    {"order": [1, 2, 0], "results": [], "ready_units": [3, 1, 2], "started_units": [0, 0, 0], "received_units": [3, 1, 2]}),
+    "semaphore_crawler": (
+        {"permits": 3, "max_concurrent": 3, "generator_took_permits": 0, "crawl_order": []},
+        {"permits": 3, "max_concurrent": 4, "generator_took_permits": 0, "crawl_order": []},
+    ),
+    "thread_pool": (
+        {
+            "order": [0, 1, 2],
+            "results": [],
+            "ready_units": [3, 1, 2],
+            "started_units": [0, 0, 0],
+            "received_units": [3, 3, 3],
+        },
+        {
+            "order": [1, 2, 0],
+            "results": [],
+            "ready_units": [3, 1, 2],
+            "started_units": [0, 0, 0],
+            "received_units": [3, 1, 2],
+        },
+    ),
     "cpu_threads_vs_processes": (SPEEDUP, SLOW),
     "io_threads_vs_processes": (IO_FAST, IO_SLOW),
-    "fork": ({"parent_pid": 10, "child_pid": 11, "child_exit_code": 0}, {"parent_pid": 10, "child_pid": 11, "child_exit_code": 1}),
-    "process_pool_starmap": ({"results": ["Task 0 done", "Task 1 done"], "starmap_ms": 2100.0},
-                             {"results": ["Task 1 done", "Task 0 done"], "starmap_ms": 2100.0}),
-    "mp_queue": ({"items": 5, "producer_exitcode": 0, "consumer_exitcode": 0}, {"items": 5, "producer_exitcode": 0, "consumer_exitcode": 1}),
-    "mp_pipe": ({"messages": 5, "sender_exitcode": 0, "receiver_exitcode": 0}, {"messages": 5, "sender_exitcode": 0, "receiver_exitcode": -9}),
-    "manager_dict": ({"expected": {"a": 1, "b": 2}, "actual": {"a": 1, "b": 2}}, {"expected": {"a": 1, "b": 2}, "actual": {"a": 1}}),
+    "fork": (
+        {"parent_pid": 10, "child_pid": 11, "child_exit_code": 0},
+        {"parent_pid": 10, "child_pid": 11, "child_exit_code": 1},
+    ),
+    "process_pool_starmap": (
+        {"results": ["Task 0 done", "Task 1 done"], "starmap_ms": 2100.0},
+        {"results": ["Task 1 done", "Task 0 done"], "starmap_ms": 2100.0},
+    ),
+    "mp_queue": (
+        {"items": 5, "producer_exitcode": 0, "consumer_exitcode": 0},
+        {"items": 5, "producer_exitcode": 0, "consumer_exitcode": 1},
+    ),
+    "mp_pipe": (
+        {"messages": 5, "sender_exitcode": 0, "receiver_exitcode": 0},
+        {"messages": 5, "sender_exitcode": 0, "receiver_exitcode": -9},
+    ),
+    "manager_dict": (
+        {"expected": {"a": 1, "b": 2}, "actual": {"a": 1, "b": 2}},
+        {"expected": {"a": 1, "b": 2}, "actual": {"a": 1}},
+    ),
 }
 
 
 def test_every_experiment_has_a_verdict_and_a_pair_of_results_for_it():
     from experiments import MODULES
+
     assert {m.split(".")[1] for m in MODULES} == set(PAIRS)
 
 
@@ -113,6 +179,7 @@ def test_each_verdict_is_computed_from_the_result_never_canned(module):
 def test_verdicts_say_what_the_issue_asks_for():
     def said(module, result, **params):
         return words_for(finished(f"experiments.{module}", result, params)).verdict
+
     assert said("lock_counter", {"expected": 0, "actual": 0}).words.startswith("The lock kept every update")
     sem = said("semaphore_crawler", {"permits": 3, "max_concurrent": 3, "generator_took_permits": 0, "crawl_order": []})
     assert sem.shown and "never let more than 3 in" in sem.words

@@ -1,5 +1,6 @@
 """LAB_RETAIN_DAYS (app/running/retention.py): a run made longer ago is deleted with everything kept of it, at
 start and then daily, from SQLite and from Redis; a run still in flight never is, however old; unset, nothing is."""
+
 from __future__ import annotations
 
 import asyncio
@@ -57,7 +58,9 @@ def test_sqlite_runs_and_sweeps_become_old_and_go_at_the_next_daily_turn_and_run
         ended, waiting = store.create(RACE, {}), store.create(RACE, {})
         ended.start()
         ended.finish(Status.DONE)
-        sweep = Sweep(sweeps.new_id(), RACE.id, {}, {"workers": [2]}, (Point({"workers": 2}, ended.id),), "", time.time())
+        sweep = Sweep(
+            sweeps.new_id(), RACE.id, {}, {"workers": [2]}, (Point({"workers": 2}, ended.id),), "", time.time()
+        )
         sweeps.save(sweep)
         clock, turns = FakeClock(time.time()), []
 
@@ -93,7 +96,9 @@ def test_redis_runs_and_sweeps_made_two_days_ago_are_deleted_with_every_key_and_
             for run_id in ("old", "new"):  # ended as a node ends them: the state document, a snapshot
                 queued = await redis_queue.state(redis, run_id)
                 assert queued is not None
-                await redis.set(formats.state_key(run_id), formats.dumps(formats.ended(queued, Status.DONE, "", 0, now)))
+                await redis.set(
+                    formats.state_key(run_id), formats.dumps(formats.ended(queued, Status.DONE, "", 0, now))
+                )
                 await redis.set(formats.snapshot_key(run_id), b"snapshot")
             for sweep_id, made in (("oldsweep", now - 2 * DAY_S), ("newsweep", now)):
                 sweeps.save(Sweep(sweep_id, RACE.id, {}, {"workers": [2]}, (Point({"workers": 2}, "old"),), "", made))

@@ -1,4 +1,5 @@
 """Runner rlimits: a run past its memory or CPU limit fails, naming the limit; the limits are in force."""
+
 from __future__ import annotations
 
 import os
@@ -57,28 +58,39 @@ def test_the_runner_runs_under_all_three_limits(tight):
 
 
 def test_limits_do_not_get_in_the_way_of_sixteen_threads(tight):
-    response = tight.post("/api/runs", json={"experiment": "race-counter",
-                                             "params": {"workers": 16, "iterations": 1000, "window": "call"}})
+    response = tight.post(
+        "/api/runs",
+        json={"experiment": "race-counter", "params": {"workers": 16, "iterations": 1000, "window": "call"}},
+    )
     assert wait_for_status(tight, response.json()["id"])["status"] == "done"
 
 
-@pytest.mark.parametrize("failure, returncode, words", [
-    ({"type": "MemoryError", "message": ""}, 1, "at most 256 MB of address space"),
-    ({"type": "BlockingIOError", "message": "[Errno 11] Resource temporarily unavailable"}, 1, "at most 40 to the server user's"),
-    ({"type": "RuntimeError", "message": "can't start new thread"}, 1, "LAB_RUN_PROCESSES"),
-    (None, -24, "used its 1 CPU-seconds limit"),
-    ({"type": "ZeroDivisionError", "message": "division by zero"}, 1, None),
-    (None, -9, None),
-    (None, 0, None),
-])
+@pytest.mark.parametrize(
+    "failure, returncode, words",
+    [
+        ({"type": "MemoryError", "message": ""}, 1, "at most 256 MB of address space"),
+        (
+            {"type": "BlockingIOError", "message": "[Errno 11] Resource temporarily unavailable"},
+            1,
+            "at most 40 to the server user's",
+        ),
+        ({"type": "RuntimeError", "message": "can't start new thread"}, 1, "LAB_RUN_PROCESSES"),
+        (None, -24, "used its 1 CPU-seconds limit"),
+        ({"type": "ZeroDivisionError", "message": "division by zero"}, 1, None),
+        (None, -9, None),
+        (None, 0, None),
+    ],
+)
 def test_which_limit_ended_a_run(failure, returncode, words):
     settings = make_settings(run_memory_mb=256, run_cpu_s=1, run_processes=40)
     said = limit_hit(failure, returncode, settings)
     assert (said is None) if words is None else (words in said)
 
 
-@pytest.mark.skipif(os.getuid() != 0 or not os.path.exists("/usr/bin/python3"),
-                    reason="runs the runner as `nobody`: needs root and the system Python (stdlib only suffices)")
+@pytest.mark.skipif(
+    os.getuid() != 0 or not os.path.exists("/usr/bin/python3"),
+    reason="runs the runner as `nobody`: needs root and the system Python (stdlib only suffices)",
+)
 def test_the_process_limit_bites_a_user_other_than_root():
     """Root ignores RLIMIT_NPROC, so the runner runs as nobody here: starting threads soon fails."""
     import json
@@ -89,12 +101,28 @@ def test_the_process_limit_bites_a_user_other_than_root():
     from experiments import rlimits
 
     nobody = 65534
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
-           rlimits.ENV: rlimits.encode(4096, 10, user_tasks(nobody) + 8)}  # memory for hundreds
-    proc = subprocess.Popen(["/usr/bin/python3", "-m", "experiments.runner", "tests.experiment_hog",
-                             json.dumps({"workers": 1, "what": "threads"})],
-                            cwd="/", env=env, user=nobody, group=nobody, extra_groups=[], start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        rlimits.ENV: rlimits.encode(4096, 10, user_tasks(nobody) + 8),
+    }  # memory for hundreds
+    proc = subprocess.Popen(
+        [
+            "/usr/bin/python3",
+            "-m",
+            "experiments.runner",
+            "tests.experiment_hog",
+            json.dumps({"workers": 1, "what": "threads"}),
+        ],
+        cwd="/",
+        env=env,
+        user=nobody,
+        group=nobody,
+        extra_groups=[],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         out, err = proc.communicate(timeout=20)
     finally:

@@ -1,4 +1,5 @@
 """A real run, through the app: what its page and its websocket draw beyond the spans."""
+
 from __future__ import annotations
 
 import re
@@ -36,7 +37,7 @@ def test_race_counter_page_shows_the_bytecode_of_the_functions_that_ran():
         run = client.post("/api/runs", json={"experiment": "race-counter", "params": params}).json()
         assert wait_for_status(client, run["id"])["status"] == "done"
         page = client.get(run["url"]).text
-    section = page[page.index('<section id="bytecode"'):]
+    section = page[page.index('<section id="bytecode"') :]
     assert "<h2>Bytecode</h2>" in section and "increment_with_window" in section
     assert re.search(r'class="op-load">[^<]*LOAD_GLOBAL[^<]*\(counter\)', section)
     assert re.search(r'class="op-store">[^<]*STORE_GLOBAL[^<]*\(counter\)', section)
@@ -51,8 +52,8 @@ def test_a_finished_race_counter_page_says_what_its_own_result_showed():
         assert body["status"] == "done"
         page = client.get(run["url"]).text
     result = body["result"]
-    section = page[page.index('<section class="findings">'):]
-    section = section[:section.index("</section>")]
+    section = page[page.index('<section class="findings">') :]
+    section = section[: section.index("</section>")]
     assert "What this run showed" in section
     actual, expected = (f"{n:,}".replace(",", " ") for n in (result["actual"], result["expected"]))
     if result["actual"] == result["expected"]:

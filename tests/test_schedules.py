@@ -1,5 +1,6 @@
 """A stepper's schedule as data (app/model/schedules.py) and the words its page draws from an answer
 (app/drawing/stepping.py): pure, no child process."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,12 +16,15 @@ def test_a_url_schedule_is_thread_numbers_and_round_trips():
     assert runs((0, 0, 1, 0)) == [(0, 0, 2), (1, 2, 1), (0, 3, 1)]
 
 
-@pytest.mark.parametrize(("text", "threads", "says"), [
-    ("13", 2, "thread numbers from 1 to 2 (threads=2), got '3'"),
-    ("10", 4, "got '0'"),
-    ("1a", 2, "got 'a'"),
-    ("1" * (MAX_STEPS + 1), 2, f"at most {MAX_STEPS} steps"),
-])
+@pytest.mark.parametrize(
+    ("text", "threads", "says"),
+    [
+        ("13", 2, "thread numbers from 1 to 2 (threads=2), got '3'"),
+        ("10", 4, "got '0'"),
+        ("1a", 2, "got 'a'"),
+        ("1" * (MAX_STEPS + 1), 2, f"at most {MAX_STEPS} steps"),
+    ],
+)
 def test_a_schedule_that_does_not_fit_its_threads_names_the_field_and_bound(text, threads, says):
     with pytest.raises(ScheduleError, match="^s: ") as raised:
         parse(text, threads)
@@ -36,38 +40,97 @@ def test_numbers_are_words_up_to_ten_and_switch_takes_es():
 def answer(rule: str = "checks", free_threaded: bool = False) -> StepAnswer:
     """Two threads of a three-instruction function: thread 1 read 0, then thread 2 read 0 (a forced switch after a load)."""
     instructions = [
-        {"offset": 0, "opname": "LOAD_GLOBAL", "argrepr": "counter", "line": 5, "line_start": True, "role": "load", "switch": rule == "any"},
-        {"offset": 2, "opname": "STORE_GLOBAL", "argrepr": "counter", "line": 5, "line_start": False, "role": "store", "switch": rule == "any"},
-        {"offset": 4, "opname": "JUMP_BACKWARD", "argrepr": "to 0", "line": 5, "line_start": False, "role": "", "switch": True},
+        {
+            "offset": 0,
+            "opname": "LOAD_GLOBAL",
+            "argrepr": "counter",
+            "line": 5,
+            "line_start": True,
+            "role": "load",
+            "switch": rule == "any",
+        },
+        {
+            "offset": 2,
+            "opname": "STORE_GLOBAL",
+            "argrepr": "counter",
+            "line": 5,
+            "line_start": False,
+            "role": "store",
+            "switch": rule == "any",
+        },
+        {
+            "offset": 4,
+            "opname": "JUMP_BACKWARD",
+            "argrepr": "to 0",
+            "line": 5,
+            "line_start": False,
+            "role": "",
+            "switch": True,
+        },
     ]
     ready = {"status": "ready", "waits_for": None}
     return {
         "python": {"version": "3.11.7", "free_threaded": free_threaded, "rule": rule},
         "functions": [{"name": "increment", "instructions": instructions}] * 2,
-        "expected": 0, "kinds": ["increment", "decrement"], "schedule": [0, 1],
+        "expected": 0,
+        "kinds": ["increment", "decrement"],
+        "schedule": [0, 1],
         "states": [
-            {"step": 0, "did": None, "counter": 0, "lost": 0, "owner": None,
-             "threads": [{"at": 0, "loaded": None, **ready}, {"at": 0, "loaded": None, **ready}]},
-            {"step": 1, "did": {"thread": 0, "offset": 0, "switch": "", "said": ["thread 1 read 0"]}, "counter": 0,
-             "lost": 0, "owner": None, "threads": [{"at": 2, "loaded": 0, **ready}, {"at": 0, "loaded": None, **ready}]},
-            {"step": 2, "did": {"thread": 1, "offset": 0, "switch": "never" if rule == "checks" else "forced",
-                                "said": ["thread 2 read 0"]}, "counter": 0, "lost": 0, "owner": None,
-             "threads": [{"at": 2, "loaded": 0, **ready}, {"at": 2, "loaded": 0, **ready}]},
+            {
+                "step": 0,
+                "did": None,
+                "counter": 0,
+                "lost": 0,
+                "owner": None,
+                "threads": [{"at": 0, "loaded": None, **ready}, {"at": 0, "loaded": None, **ready}],
+            },
+            {
+                "step": 1,
+                "did": {"thread": 0, "offset": 0, "switch": "", "said": ["thread 1 read 0"]},
+                "counter": 0,
+                "lost": 0,
+                "owner": None,
+                "threads": [{"at": 2, "loaded": 0, **ready}, {"at": 0, "loaded": None, **ready}],
+            },
+            {
+                "step": 2,
+                "did": {
+                    "thread": 1,
+                    "offset": 0,
+                    "switch": "never" if rule == "checks" else "forced",
+                    "said": ["thread 2 read 0"],
+                },
+                "counter": 0,
+                "lost": 0,
+                "owner": None,
+                "threads": [{"at": 2, "loaded": 0, **ready}, {"at": 2, "loaded": 0, **ready}],
+            },
         ],
-        "refused": None, "found": None,
+        "refused": None,
+        "found": None,
     }
 
 
 def test_the_page_names_a_switch_the_interpreter_never_makes():
     drawn = page(answer("checks"))
     (switch,) = drawn.switches
-    assert (switch.step, switch.before, switch.after, switch.instruction, switch.kind) == (2, 0, 1, "LOAD_GLOBAL counter", "never")
+    assert (switch.step, switch.before, switch.after, switch.instruction, switch.kind) == (
+        2,
+        0,
+        1,
+        "LOAD_GLOBAL counter",
+        "never",
+    )
     assert drawn.never == 1
     assert "only where its eval loop checks" in drawn.rule_says
-    assert [c.holds for c in drawn.columns] == ["thread 1 read 0 and has not written it back yet.",
-                                                "thread 2 read 0 and has not written it back yet."]
+    assert [c.holds for c in drawn.columns] == [
+        "thread 1 read 0 and has not written it back yet.",
+        "thread 2 read 0 and has not written it back yet.",
+    ]
     assert [r.offset for c in drawn.columns for r in c.rows if r.current] == [2, 2]
-    assert drawn.schedule == "12" and drawn.schedule_says == "Thread 1 for 1 instruction, then thread 2 for 1 instruction."
+    assert (
+        drawn.schedule == "12" and drawn.schedule_says == "Thread 1 for 1 instruction, then thread 2 for 1 instruction."
+    )
 
 
 def test_on_an_interpreter_that_switches_anywhere_the_same_switch_is_one_it_can_make():

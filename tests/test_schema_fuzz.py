@@ -6,6 +6,7 @@ Generated strings are valid Unicode; JSON can also carry lone UTF-16 surrogates 
 which no UTF-8 response can hold as they are: the JSON bodies are drawn again with such strings
 in their keys and values (tests/test_odd_input.py has the cases one by one).
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,10 @@ from app.model.experiments import catalogue
 from app.web.server import create_app
 from tests.helpers import TEST_MODULES, make_settings
 
-APP = create_app(make_settings(max_runs_in_flight_per_client=2, max_runs_per_minute_per_client=10,
-                               admin_token="teacher-secret"), modules=TEST_MODULES)
+APP = create_app(
+    make_settings(max_runs_in_flight_per_client=2, max_runs_per_minute_per_client=10, admin_token="teacher-secret"),
+    modules=TEST_MODULES,
+)
 SCHEMA = schemathesis.openapi.from_dict(APP.openapi())
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 JSON_BODIES = [op for op in OPERATIONS if any(body.media_type == "application/json" for body in op.body)]
@@ -46,8 +49,14 @@ def send(client: TestClient, case) -> object:
     body = {key: kwargs[key] for key in ("json", "data", "files") if key in kwargs}
     if "data" in body and isinstance(body["data"], (str, bytes)):
         body["content"] = body.pop("data")
-    return client.request(kwargs["method"], kwargs["url"], headers=kwargs.get("headers"), params=kwargs.get("params"),
-                          cookies=kwargs.get("cookies") or None, **body)
+    return client.request(
+        kwargs["method"],
+        kwargs["url"],
+        headers=kwargs.get("headers"),
+        params=kwargs.get("params"),
+        cookies=kwargs.get("cookies") or None,
+        **body,
+    )
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: f"{op.method.upper()} {op.path}")
@@ -58,7 +67,9 @@ def test_no_generated_request_gets_a_5xx(client, operation):
     @settings(max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     def check(case):
         response = send(client, case)
-        assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
+        assert response.status_code < 500, (
+            f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
+        )
         if reached(response):
             answered.append(response.status_code)
 
@@ -134,8 +145,12 @@ def with_real_params(body, data):
     experiment = CATALOGUE[data.draw(st.sampled_from(EXPERIMENTS))]
     params = {p.name: p.default for p in experiment.params}
     ints = [p.name for p in experiment.params if p.type == "int"]
-    return {**body, "experiment": experiment.id, "params": params,
-            **({"vary": {ints[0]: [params[ints[0]]]}} if ints and "vary" in body else {})}
+    return {
+        **body,
+        "experiment": experiment.id,
+        "params": params,
+        **({"vary": {ints[0]: [params[ints[0]]]}} if ints and "vary" in body else {}),
+    }
 
 
 @pytest.mark.parametrize("operation", JSON_BODIES, ids=lambda op: f"{op.method.upper()} {op.path}")
@@ -151,7 +166,9 @@ def test_no_json_body_with_a_number_that_is_not_finite_gets_a_5xx(client, operat
                 text = json.dumps(put(body, path, PLACE)).replace(json.dumps(PLACE), number)
                 headers = {**(case.headers or {}), **BEARER, "content-type": "application/json"}
                 response = client.request(case.method, case.formatted_path, headers=headers, content=text)
-                assert response.status_code < 500, f"{case.method} {case.formatted_path} {text[:200]}: {response.status_code}"
+                assert response.status_code < 500, (
+                    f"{case.method} {case.formatted_path} {text[:200]}: {response.status_code}"
+                )
                 response.json()  # what was sent can be read back
                 if reached(response):
                     answered.append(response.status_code)

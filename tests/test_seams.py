@@ -1,6 +1,7 @@
 """The seams, implemented twice: embedded (one process) and distributed (Redis, docs/distributed.md). Each
 implementation has every member of its Protocol, with the same parameters, so callers typed against the
 Protocol hold either."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +30,13 @@ def embedded() -> list[tuple[type, object]]:
         return Broadcast(Run("r1", RACE, {}), Renderer.__new__(Renderer), 20)
 
     store = RunStore(":memory:", {})
-    return [(Queue, Admission(2)), (RunStorage, store), (LiveFeed, asyncio.run(made())), (SweepStorage, SweepStore(store.db)),
-            (Pin, MemoryPin())]
+    return [
+        (Queue, Admission(2)),
+        (RunStorage, store),
+        (LiveFeed, asyncio.run(made())),
+        (SweepStorage, SweepStore(store.db)),
+        (Pin, MemoryPin()),
+    ]
 
 
 def distributed() -> list[tuple[type, object]]:
@@ -47,9 +53,21 @@ def distributed() -> list[tuple[type, object]]:
     return [(Queue, NodeQueue(store)), (RunStorage, store), (SweepStorage, RedisSweeps(redis)), (Pin, RedisPin(redis))]
 
 
-@pytest.mark.parametrize("protocol, implementation", embedded() + distributed(),
-                         ids=["queue", "run store", "live feed", "sweep store", "pin",
-                              "node queue", "Redis run store", "Redis sweep store", "Redis pin"])
+@pytest.mark.parametrize(
+    "protocol, implementation",
+    embedded() + distributed(),
+    ids=[
+        "queue",
+        "run store",
+        "live feed",
+        "sweep store",
+        "pin",
+        "node queue",
+        "Redis run store",
+        "Redis sweep store",
+        "Redis pin",
+    ],
+)
 def test_each_implementation_has_every_member_of_its_seam(protocol, implementation):
     for name, member in members(protocol).items():
         assert hasattr(implementation, name), f"{type(implementation).__name__} lacks {protocol.__name__}.{name}"
@@ -57,7 +75,9 @@ def test_each_implementation_has_every_member_of_its_seam(protocol, implementati
             ours = inspect.signature(getattr(implementation, name))
             theirs = inspect.signature(member)
             assert list(ours.parameters) == list(theirs.parameters)[1:], name  # without self
-            assert inspect.iscoroutinefunction(getattr(implementation, name)) == inspect.iscoroutinefunction(member), name
+            assert inspect.iscoroutinefunction(getattr(implementation, name)) == inspect.iscoroutinefunction(member), (
+                name
+            )
 
 
 def test_the_run_store_seam_is_also_the_journal_a_run_reports_to():

@@ -1,4 +1,5 @@
 """Security edges: headers, body size, websocket origin and message size, the admin token never logged."""
+
 from __future__ import annotations
 
 import asyncio
@@ -77,23 +78,26 @@ def test_a_body_within_the_limit_is_read_as_usual(c):
     assert response.status_code == 422  # got through to validation
 
 
-@pytest.mark.parametrize("origin, host, allowed, ok", [
-    (None, "lab.example", [], True),
-    ("https://lab.example", "lab.example", [], True),
-    ("http://127.0.0.1:8000", "127.0.0.1:8000", [], True),
-    ("https://evil.example", "lab.example", [], False),
-    ("https://lab.example.evil.example", "lab.example", [], False),
-    ("null", "lab.example", [], False),
-    ("https://lab.example", None, [], False),
-    ("https://class.example", "internal:8000", ["https://class.example"], True),
-    ("https://internal:8000", "internal:8000", ["https://class.example"], False),  # a name never given
-    # A student who reached the lab by its address, with a proxy's origin given: its own page, allowed.
-    ("http://192.0.2.1:8000", "192.0.2.1:8000", ["https://class.example"], True),
-    ("http://192.0.2.1:8000", "192.0.2.1:8001", ["https://class.example"], False),  # another port: another origin
-    ("http://192.0.2.9:8000", "192.0.2.1:8000", ["https://class.example"], False),
-    ("https://evil.example", "192.0.2.1:8000", ["https://class.example"], False),
-    ("https://CLASS.example/", "internal:8000", ["https://class.example"], True),
-])
+@pytest.mark.parametrize(
+    "origin, host, allowed, ok",
+    [
+        (None, "lab.example", [], True),
+        ("https://lab.example", "lab.example", [], True),
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", [], True),
+        ("https://evil.example", "lab.example", [], False),
+        ("https://lab.example.evil.example", "lab.example", [], False),
+        ("null", "lab.example", [], False),
+        ("https://lab.example", None, [], False),
+        ("https://class.example", "internal:8000", ["https://class.example"], True),
+        ("https://internal:8000", "internal:8000", ["https://class.example"], False),  # a name never given
+        # A student who reached the lab by its address, with a proxy's origin given: its own page, allowed.
+        ("http://192.0.2.1:8000", "192.0.2.1:8000", ["https://class.example"], True),
+        ("http://192.0.2.1:8000", "192.0.2.1:8001", ["https://class.example"], False),  # another port: another origin
+        ("http://192.0.2.9:8000", "192.0.2.1:8000", ["https://class.example"], False),
+        ("https://evil.example", "192.0.2.1:8000", ["https://class.example"], False),
+        ("https://CLASS.example/", "internal:8000", ["https://class.example"], True),
+    ],
+)
 def test_origin_allowed(origin, host, allowed, ok):
     # as for a lab told its name (LAB_ALLOWED_HOSTS=["lab.example"]): the Host check answers it
     assert origin_allowed(origin, host, allowed, host_names(["lab.example"], allowed, "127.0.0.1")) is ok
@@ -113,7 +117,9 @@ def test_a_cross_origin_websocket_is_refused_and_a_same_origin_one_is_not(c):
 def test_over_a_real_socket_big_body_413_cross_origin_403_oversized_frame_closes():
     settings = make_settings(max_ws_message_bytes=1024)  # served with app/__main__.py's options
     with serving(create_app(settings, modules=TEST_MODULES), settings) as base, httpx.Client(base_url=base) as http:
-        too_big = http.post("/api/runs", content=b"{" + b" " * 20_000 + b"}", headers={"content-type": "application/json"})
+        too_big = http.post(
+            "/api/runs", content=b"{" + b" " * 20_000 + b"}", headers={"content-type": "application/json"}
+        )
         assert too_big.status_code == 413
         run_id = post_sleeps(http)
         url = f"ws://{base.removeprefix('http://')}/ws/runs/{run_id}"
@@ -157,13 +163,27 @@ def test_an_oversized_websocket_message_closes_the_socket_with_1009():
         wait_for_status(client, run_id)
 
 
-@pytest.mark.parametrize("header, ok", [
-    ("127.0.0.1:8000", True), ("localhost:8000", True), ("[::1]:8000", True), ("LOCALHOST", True),
-    ("192.168.1.20:8000", True),  # a class reaching the lab (or its container) by address
-    ("lab.school.example", True), ("lab.school.example.:443", True), ("lab.local:8000", True),
-    ("evil.example:8000", False), ("127.0.0.1.nip.io:8000", False), ("lab.school.example.evil.example", False),
-    ("", False), (None, False), ("x:y", False), ("user@127.0.0.1", False), ("[::1", False),
-])
+@pytest.mark.parametrize(
+    "header, ok",
+    [
+        ("127.0.0.1:8000", True),
+        ("localhost:8000", True),
+        ("[::1]:8000", True),
+        ("LOCALHOST", True),
+        ("192.168.1.20:8000", True),  # a class reaching the lab (or its container) by address
+        ("lab.school.example", True),
+        ("lab.school.example.:443", True),
+        ("lab.local:8000", True),
+        ("evil.example:8000", False),
+        ("127.0.0.1.nip.io:8000", False),
+        ("lab.school.example.evil.example", False),
+        ("", False),
+        (None, False),
+        ("x:y", False),
+        ("user@127.0.0.1", False),
+        ("[::1", False),
+    ],
+)
 def test_host_allowed(header, ok):
     names = host_names(["lab.local"], ["https://lab.school.example"], "127.0.0.1")
     assert host_allowed(header, names) is ok
@@ -173,7 +193,12 @@ def test_the_hosts_answered_come_from_the_settings_and_the_address_bound():
     assert host_names([], [], "127.0.0.1") == {"localhost"}
     assert host_names([], [], "0.0.0.0") == {"localhost"}
     assert host_names([" Lab.Local ", "[::1]"], ["http://a.example:8000", "null"], "lab.internal") == {
-        "localhost", "lab.local", "::1", "a.example", "lab.internal"}
+        "localhost",
+        "lab.local",
+        "::1",
+        "a.example",
+        "lab.internal",
+    }
     assert host_allowed("anything.example", host_names(["*"], [], "0.0.0.0"))
 
 
@@ -198,9 +223,15 @@ def test_dns_rebinding_a_host_that_is_not_ours_is_refused_over_http_and_websocke
         port = base.rsplit(":", 1)[1]
         evil = raw_request(base, ["GET /api/experiments HTTP/1.1", f"Host: evil.example:{port}", "Connection: close"])
         assert evil.startswith(b"HTTP/1.1 400") and b"LAB_ALLOWED_HOSTS" in evil, evil[:300]
-        upgrade = ["GET /ws/lobby HTTP/1.1", f"Host: evil.example:{port}", f"Origin: http://evil.example:{port}",
-                   "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]
+        upgrade = [
+            "GET /ws/lobby HTTP/1.1",
+            f"Host: evil.example:{port}",
+            f"Origin: http://evil.example:{port}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Version: 13",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        ]
         refused = raw_request(base, upgrade)
         assert refused.startswith(b"HTTP/1.1 400") and b"LAB_ALLOWED_HOSTS" in refused, refused[:300]
         ours = [line.replace("evil.example", "127.0.0.1") for line in upgrade]
@@ -212,8 +243,9 @@ def test_dns_rebinding_a_host_that_is_not_ours_is_refused_over_http_and_websocke
 
 
 def test_a_host_name_set_in_the_settings_is_answered(c):
-    with TestClient(create_app(make_settings(allowed_hosts=["lab.local"]), modules=TEST_MODULES),
-                    base_url="http://lab.local:8000") as lab:
+    with TestClient(
+        create_app(make_settings(allowed_hosts=["lab.local"]), modules=TEST_MODULES), base_url="http://lab.local:8000"
+    ) as lab:
         assert lab.get("/healthz").status_code == 200
     assert c.get("/healthz", headers={"host": "lab.local"}).status_code == 400
 
@@ -225,8 +257,10 @@ def test_a_half_sent_body_is_answered_408_and_the_connection_closed_not_held_for
     with serving(create_app(settings, modules=TEST_MODULES), settings) as base:
         host, port = base.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=5) as sock:
-            sock.sendall(b"POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: 100\r\n\r\n{\"exp")
+            sock.sendall(
+                b"POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"exp'
+            )
             started = time.monotonic()
             answer = b""
             while chunk := sock.recv(65536):  # until the server closes the connection

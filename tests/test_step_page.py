@@ -1,5 +1,6 @@
 """The stepper's page and JSON through the app (TestClient, real child processes of the server's interpreter):
 where it is reached, Undo and Redo, the URL pushed after a move, bad input, and the fair-use limits."""
+
 from __future__ import annotations
 
 import re
@@ -69,15 +70,18 @@ def test_the_losing_schedule_is_named_at_its_store_and_as_json(client):
     assert state["schedule"] == found["schedule"] and state["states"][-1]["lost"] == 1
 
 
-@pytest.mark.parametrize(("query", "field", "says"), [
-    ({"threads": 9}, "threads", "less than or equal to 4"),
-    ({"iterations": 0}, "iterations", "greater than or equal to 1"),
-    ({"s": "1213"}, "s", "thread numbers from 1 to 2"),
-    ({"s": "1" * 1001}, "s", "at most 1000"),
-    ({"python": "2.7"}, "python", "python must be one of"),
-    ({"thread": 3}, "thread", "from 1 to 2"),
-    ({"move": "jump"}, "move", "instruction"),
-])
+@pytest.mark.parametrize(
+    ("query", "field", "says"),
+    [
+        ({"threads": 9}, "threads", "less than or equal to 4"),
+        ({"iterations": 0}, "iterations", "greater than or equal to 1"),
+        ({"s": "1213"}, "s", "thread numbers from 1 to 2"),
+        ({"s": "1" * 1001}, "s", "at most 1000"),
+        ({"python": "2.7"}, "python", "python must be one of"),
+        ({"thread": 3}, "thread", "from 1 to 2"),
+        ({"move": "jump"}, "move", "instruction"),
+    ],
+)
 def test_bad_input_is_a_422_naming_the_field_and_its_bound(client, query, field, says):
     answered = client.get(PAGE, params=query)
     assert answered.status_code == 422, answered.text

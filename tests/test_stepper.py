@@ -6,6 +6,7 @@ iteration, thread 1 writes" loses one update on race-counter and cannot be enter
 exact, "find one for me" finds a one-switch schedule (race) or says none exists (lock), and the switch marks
 agree with what real runs of the interpreter do.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,16 @@ async def _no_limit(client: Client, admin: bool) -> None:
     return None
 
 
-def ask(python: str, experiment: str = "race-counter", window: str = "none", schedule: tuple[int, ...] = (),
-        then: tuple[int, str] | None = None, find: bool = False, threads: int = 2, iterations: int = 2) -> StepAnswer:
+def ask(
+    python: str,
+    experiment: str = "race-counter",
+    window: str = "none",
+    schedule: tuple[int, ...] = (),
+    then: tuple[int, str] | None = None,
+    find: bool = False,
+    threads: int = 2,
+    iterations: int = 2,
+) -> StepAnswer:
     """The controller's answer, from a real child of `python`, as the server gets it."""
     stepping = Stepping(OFFERED, 1, _no_limit)
     request = StepRequest(experiment, window, threads, iterations, python, schedule, then, find)
@@ -107,7 +116,7 @@ def test_replay_is_exact_undo_then_redo_gives_the_same_state(python):
     whole = ask(python, "race-counter", "call", schedule)
     for cut in (len(schedule) - 1, len(schedule) // 2, 1):
         undone = ask(python, "race-counter", "call", schedule[:cut])
-        assert undone["states"] == whole["states"][:cut + 1]
+        assert undone["states"] == whole["states"][: cut + 1]
     redone = ask(python, "race-counter", "call", schedule)
     assert redone["states"] == whole["states"]
     assert [c.rows for c in page(redone).columns] == [c.rows for c in page(whole).columns]
@@ -174,8 +183,15 @@ print(m.counter)
 
 def real_run_counter(python: str, window: str) -> int:
     path = pythons.path_of(OFFERED, {"python": python})
-    done = subprocess.run([path, "-c", REAL_RUN, window], cwd=ROOT, env=runner_env(), capture_output=True,
-                          text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [path, "-c", REAL_RUN, window],
+        cwd=ROOT,
+        env=runner_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return int(done.stdout)
 
 

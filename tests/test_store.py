@@ -1,4 +1,5 @@
 """The SQLite run store: what a run leaves behind survives a reopen, paged, batched and bounded."""
+
 from __future__ import annotations
 
 import asyncio
@@ -67,7 +68,15 @@ def test_events_are_numbered_and_paged(tmp_path):
 
     first, middle, tail, everything = asyncio.run(main())
     assert [e["seq"] for e in first] == [1, 2, 3] and first[0]["kind"] == "header"
-    assert first[2] == {"seq": 3, "ts_ns": 10, "worker": "w1", "kind": "begin", "start_ns": 10, "name": "step 0", "category": "run"}
+    assert first[2] == {
+        "seq": 3,
+        "ts_ns": 10,
+        "worker": "w1",
+        "kind": "begin",
+        "start_ns": 10,
+        "name": "step 0",
+        "category": "run",
+    }
     assert [e["seq"] for e in middle] == [4098, 4099, 4100, 4101]
     assert [e["seq"] for e in tail] == [10_001, 10_002]
     assert [e["seq"] for e in everything] == list(range(1, 10_003))
@@ -135,8 +144,9 @@ def test_a_log_past_its_bound_keeps_what_replay_needs_and_says_where_it_was_cut(
         run.ingest(header())
         run.ingest(spans(3))
         for i in range(40):  # ~130 kB compressed in all, which the timeline folds into nothing (as coalescing does)
-            run.ingest([Event("counter", 100 + i * 1000 + k, "w1", "depth", f"{i}.{k} {'x' * (k % 97)}")
-                        for k in range(1000)])
+            run.ingest(
+                [Event("counter", 100 + i * 1000 + k, "w1", "depth", f"{i}.{k} {'x' * (k % 97)}") for k in range(1000)]
+            )
             await asyncio.sleep(0)
         run.ingest([Event("lane", 50_000, "w9", value={"pid": 11})] + result(60_000))
         run.finish("done")
@@ -153,8 +163,10 @@ def test_a_log_past_its_bound_keeps_what_replay_needs_and_says_where_it_was_cut(
     run_id, before, before_json, truncation = asyncio.run(first())
     after, after_json, events = asyncio.run(second(run_id))
     assert truncation is not None and 0 < truncation.after_events < 40_000
-    assert before_json["log"]["truncated"] == {"at_mb": round(truncation.at_bytes / 1e6, 3),
-                                               "after_events": truncation.after_events}
+    assert before_json["log"]["truncated"] == {
+        "at_mb": round(truncation.at_bytes / 1e6, 3),
+        "after_events": truncation.after_events,
+    }
     assert after == before and after_json == before_json  # the snapshot replays it identically
     assert rows(path, "SELECT sum(length(data)) FROM events")[0][0] <= bound
     kinds = [e["kind"] for e in events]
@@ -199,9 +211,13 @@ def test_the_fast_encoding_of_spans_and_marks_is_what_json_would_write():
 
     from app.storage.wire import decode_line, encode
 
-    events = [Event("begin", 12, "w \"1\" é", "fib(3)\n", "cpu"), Event("end", 13, "w"),
-              Event("instant", 14, "main", "print ☃", "print"), Event("counter", 15, "main", "depth", value=2.5),
-              Event("instant", 16, "consumer", "got 'Item-2'", "woken", "4021:3")]  # a woken with its key
+    events = [
+        Event("begin", 12, 'w "1" é', "fib(3)\n", "cpu"),
+        Event("end", 13, "w"),
+        Event("instant", 14, "main", "print ☃", "print"),
+        Event("counter", 15, "main", "depth", value=2.5),
+        Event("instant", 16, "consumer", "got 'Item-2'", "woken", "4021:3"),
+    ]  # a woken with its key
     for seq, event in enumerate(events, 1):
         line = encode(seq, event)
         assert json.loads(line)[0] == seq and decode_line(line) == (seq, event)
@@ -224,8 +240,10 @@ def test_a_flood_of_events_is_stored_without_growing_memory(tmp_path):
         before = peak = rss_mb()
         backlog = 0
         for i in range(n // batch):
-            events = [Event("begin", k, f"w{k % 4}", "Lock.acquire", "hold") if k % 2 == 0 else Event("end", k, f"w{k % 4}")
-                      for k in range(i * batch, (i + 1) * batch)]
+            events = [
+                Event("begin", k, f"w{k % 4}", "Lock.acquire", "hold") if k % 2 == 0 else Event("end", k, f"w{k % 4}")
+                for k in range(i * batch, (i + 1) * batch)
+            ]
             run.received += len(events)
             store.append(run, events)
             await store.room()
@@ -258,7 +276,7 @@ def wire_chunks(n_lines: int, per_line: int = 32) -> list[bytes]:
         if i == n_lines // 2:
             lines.append(b"stray C output")
     data = b"\n".join(lines) + b"\n" + json.dumps([["I", 10**7, "w1", "last", "mark"]]).encode()  # no newline: close()
-    return [data[i:i + 5000] for i in range(0, len(data), 5000)]
+    return [data[i : i + 5000] for i in range(0, len(data), 5000)]
 
 
 def feed(run, chunks, wire: bool) -> None:
@@ -332,6 +350,7 @@ def test_a_snapshot_is_a_json_document_that_comes_back_as_the_same_timeline():
     blob = snapshots.dump(store_run)
     assert zlib.decompress(blob).startswith(b"{")  # JSON, never pickle
     again = snapshots.load(blob)
+
     def seen(tl):
         lanes = [(lane.index, lane.worker, lane.pid, lane.thread, lane.cpu.floor) for lane in tl.lanes]
         return lanes, tl.spans, tl.marks, tl.header, tl.result, tl.last_ns, tl.pairing.early_wokens.maxlen

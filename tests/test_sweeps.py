@@ -1,4 +1,5 @@
 """Sweeps through the API, the form and the page, against real runner processes (app/web/sweep_routes.py)."""
+
 from __future__ import annotations
 
 import re
@@ -17,13 +18,20 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def sweep(client, vary, params=None, experiment=CPU, headers=None):
-    return client.post("/api/sweeps", json={"experiment": experiment, "params": SMALL if params is None else params,
-                                            "vary": vary}, headers=headers)
+    return client.post(
+        "/api/sweeps",
+        json={"experiment": experiment, "params": SMALL if params is None else params, "vary": vary},
+        headers=headers,
+    )
 
 
 def wait_for_sweep(client, sweep_id: str, timeout: float = 60.0) -> dict:
-    return until(lambda: (found := client.get(f"/api/sweeps/{sweep_id}").json())["status"] == "finished" and found,
-                 timeout=timeout, what=f"sweep {sweep_id} finishing", every=0.1)
+    return until(
+        lambda: (found := client.get(f"/api/sweeps/{sweep_id}").json())["status"] == "finished" and found,
+        timeout=timeout,
+        what=f"sweep {sweep_id} finishing",
+        every=0.1,
+    )
 
 
 def plot_of(page: str) -> ET.Element:
@@ -61,15 +69,18 @@ def test_params_left_out_take_the_experiment_s_defaults(client):
     wait_for_status(client, run["id"])
 
 
-@pytest.mark.parametrize("params, vary, said", [
-    ({**SMALL, "turbo": 1}, {"workers": [1, 2]}, "turbo: unknown parameter"),
-    (SMALL, {"turbo": [1, 2]}, "vary.turbo: unknown parameter"),
-    (SMALL, {"workers": [1, 16]}, "workers: must be an integer from 1 to 8, got 16"),
-    ({**SMALL, "first": 99}, {"workers": [1, 2]}, "first: must be an integer from 15 to 34, got 99"),
-    (SMALL, {"workers": []}, "vary.workers: empty list"),
-    (SMALL, {"workers": [1, 2, 3, 4, 5, 6], "tasks": [1, 2, 3]}, "18 points; a sweep has at most 16"),
-    (SMALL, {}, "vary: name at least one param"),
-])
+@pytest.mark.parametrize(
+    "params, vary, said",
+    [
+        ({**SMALL, "turbo": 1}, {"workers": [1, 2]}, "turbo: unknown parameter"),
+        (SMALL, {"turbo": [1, 2]}, "vary.turbo: unknown parameter"),
+        (SMALL, {"workers": [1, 16]}, "workers: must be an integer from 1 to 8, got 16"),
+        ({**SMALL, "first": 99}, {"workers": [1, 2]}, "first: must be an integer from 15 to 34, got 99"),
+        (SMALL, {"workers": []}, "vary.workers: empty list"),
+        (SMALL, {"workers": [1, 2, 3, 4, 5, 6], "tasks": [1, 2, 3]}, "18 points; a sweep has at most 16"),
+        (SMALL, {}, "vary: name at least one param"),
+    ],
+)
 def test_bad_sweeps_are_422_naming_the_param_and_the_bound(client, params, vary, said):
     response = sweep(client, vary, params)
     assert response.status_code == 422
@@ -179,7 +190,9 @@ def test_a_sweep_of_cpu_threads_vs_processes_finishes_and_plots_a_point_per_run(
     found = wait_for_sweep(client, created["id"])
     assert [p["status"] for p in found["points"]] == ["done"] * 3
     assert [p["params"]["workers"] for p in found["points"]] == [1, 2, 4]
-    assert all(p["result"]["process_ms"] > 0 and "process_speedup" in p["result"] for p in found["points"])  # fib(15): may round to 0.0×
+    assert all(
+        p["result"]["process_ms"] > 0 and "process_speedup" in p["result"] for p in found["points"]
+    )  # fib(15): may round to 0.0×
     page = client.get(created["url"]).text
     svg = plot_of(page)
     assert svg.find(f"{SVG}title").text.startswith("Speedup against workers")
@@ -196,7 +209,7 @@ def test_a_sweep_of_cpu_threads_vs_processes_finishes_and_plots_a_point_per_run(
         assert float(dot.get("data-value")) == point["result"]["process_speedup"]
     for run_id in created["runs"]:  # the table links each run
         assert f'<a href="/runs/{run_id}">' in page
-    assert 'hx-trigger' not in client.get(f"/sweeps/{created['id']}/live").text  # finished: polling stops
+    assert "hx-trigger" not in client.get(f"/sweeps/{created['id']}/live").text  # finished: polling stops
 
 
 def test_a_sweep_over_interpreters_draws_a_line_per_interpreter(client):
@@ -205,11 +218,14 @@ def test_a_sweep_over_interpreters_draws_a_line_per_interpreter(client):
     assert created.status_code == 201, created.text
     found = wait_for_sweep(client, created.json()["id"])
     assert [(p["params"]["workers"], p["params"]["python"]) for p in found["points"]] == [
-        (w, python) for w in (1, 2) for python in offered]
+        (w, python) for w in (1, 2) for python in offered
+    ]
     assert all(p["status"] == "done" for p in found["points"])
     svg = plot_of(client.get(created.json()["url"]).text)
     process = [g for g in svg.iter(f"{SVG}g") if g.get("data-figure") == "process_speedup"]
-    assert [g.get("data-label") for g in process] == [f"process pool's speedup over serial (python={p})" for p in offered]
+    assert [g.get("data-label") for g in process] == [
+        f"process pool's speedup over serial (python={p})" for p in offered
+    ]
     for line, python in zip(process, offered):
         runs = [p["run_id"] for p in found["points"] if p["params"]["python"] == python]
         assert [d.get("data-run") for d in line if d.get("data-run")] == runs
@@ -253,12 +269,16 @@ def test_the_experiment_page_s_sweep_workers_form_starts_a_sweep_and_opens_its_p
     wait_for_status(client, ran.headers["location"].rsplit("/", 1)[1])
 
 
-@pytest.mark.parametrize(("experiment", "params", "ideal"), [
-    ("thread-pool", {"delays": "3,1,2", "delay_ms": 30}, 2.0),  # 6 units on one thread, 3 on two
-    ("process-pool-starmap", {"tasks": 5, "unit_ms": 30, "start_method": "fork"}, 1.75),  # 7 units, 4 on two
-])
-def test_a_sweep_of_sleeping_tasks_draws_their_own_ideal_not_one_capped_by_free_cores(client, experiment, params,
-                                                                                      ideal):
+@pytest.mark.parametrize(
+    ("experiment", "params", "ideal"),
+    [
+        ("thread-pool", {"delays": "3,1,2", "delay_ms": 30}, 2.0),  # 6 units on one thread, 3 on two
+        ("process-pool-starmap", {"tasks": 5, "unit_ms": 30, "start_method": "fork"}, 1.75),  # 7 units, 4 on two
+    ],
+)
+def test_a_sweep_of_sleeping_tasks_draws_their_own_ideal_not_one_capped_by_free_cores(
+    client, experiment, params, ideal
+):
     """Tasks that sleep need no core: at workers=2 the ideal is the schedule's (2.0× for delays 3,1,2), not
     min(workers, free cores), which a loaded machine would make 1.6 and call a 2.0× run "125 % of the ideal"."""
     created = sweep(client, {"workers": [1, 2]}, params, experiment).json()

@@ -1,5 +1,6 @@
 """Sweeps, pure (app/model/sweeps.py, app/drawing/sweeps.py, app/drawing/sweep_plot.py): points, speedup lines,
 the ideal, the plot's places."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,22 +26,27 @@ SPECS = (Int("workers", 2, 1, 8), Int("tasks", 5, 1, 10), Choice("python", "3.11
 def test_points_are_the_product_of_the_lists_over_the_params_and_their_defaults():
     points = expand(SPECS, {"tasks": 3}, {"workers": [1, 2], "python": ["3.9", "3.11"]})
     assert points == [
-        {"workers": 1, "tasks": 3, "python": "3.9"}, {"workers": 1, "tasks": 3, "python": "3.11"},
-        {"workers": 2, "tasks": 3, "python": "3.9"}, {"workers": 2, "tasks": 3, "python": "3.11"},
+        {"workers": 1, "tasks": 3, "python": "3.9"},
+        {"workers": 1, "tasks": 3, "python": "3.11"},
+        {"workers": 2, "tasks": 3, "python": "3.9"},
+        {"workers": 2, "tasks": 3, "python": "3.11"},
     ]
 
 
-@pytest.mark.parametrize("params, vary, said", [
-    ({"turbo": 1}, {"workers": [1]}, "turbo: unknown parameter"),
-    ({}, {"turbo": [1]}, "vary.turbo: unknown parameter"),
-    ({}, {"workers": []}, "vary.workers: empty list"),
-    ({}, {"workers": [1, 1]}, "vary.workers: 1 is listed twice"),
-    ({}, {"workers": [1, 9]}, "workers: must be an integer from 1 to 8, got 9"),
-    ({"tasks": 0}, {"workers": [1, 2]}, "tasks: must be an integer from 1 to 10, got 0"),
-    ({}, {"python": ["3.9", "2.7"]}, "python: must be one of '3.9', '3.11', got '2.7'"),
-    ({}, {}, "vary: name at least one param"),
-    ({}, {"workers": [1, 2, 3, 4, 5, 6], "tasks": [1, 2, 3]}, f"18 points; a sweep has at most {MAX_POINTS}"),
-])
+@pytest.mark.parametrize(
+    "params, vary, said",
+    [
+        ({"turbo": 1}, {"workers": [1]}, "turbo: unknown parameter"),
+        ({}, {"turbo": [1]}, "vary.turbo: unknown parameter"),
+        ({}, {"workers": []}, "vary.workers: empty list"),
+        ({}, {"workers": [1, 1]}, "vary.workers: 1 is listed twice"),
+        ({}, {"workers": [1, 9]}, "workers: must be an integer from 1 to 8, got 9"),
+        ({"tasks": 0}, {"workers": [1, 2]}, "tasks: must be an integer from 1 to 10, got 0"),
+        ({}, {"python": ["3.9", "2.7"]}, "python: must be one of '3.9', '3.11', got '2.7'"),
+        ({}, {}, "vary: name at least one param"),
+        ({}, {"workers": [1, 2, 3, 4, 5, 6], "tasks": [1, 2, 3]}, f"18 points; a sweep has at most {MAX_POINTS}"),
+    ],
+)
 def test_bad_sweeps_name_the_param_and_the_bound(params, vary, said):
     with pytest.raises(ParamError) as raised:
         expand(SPECS, params, vary)
@@ -70,24 +76,43 @@ def test_free_cores_are_the_budget_s_cores_less_what_others_used_at_least_one():
 
 def own(workers, run_id, thread, process, python="3.11", status="done", free=2.0):
     result = {"thread_speedup": thread, "process_speedup": process, "ideal_speedup": 2, "run_call_ms": 100.0}
-    return Outcome({"workers": workers, "tasks": 5, "python": python}, run_id, status,
-                   result if status == "done" else None, free if status == "done" else None)
+    return Outcome(
+        {"workers": workers, "tasks": 5, "python": python},
+        run_id,
+        status,
+        result if status == "done" else None,
+        free if status == "done" else None,
+    )
 
 
 VARY = {"workers": [1, 2, 4], "python": ["3.9", "3.11"]}
 
 
 def test_the_results_own_speedups_make_a_line_each_per_value_of_the_other_varied_param():
-    outcomes = [own(1, "a", 1.0, 0.9, "3.9"), own(2, "b", 1.0, 1.8, "3.9"), own(4, "c", 0.9, 1.9, "3.9"),
-                own(1, "d", 1.0, 0.9), own(2, "e", 1.7, 1.8), own(4, "f", 0, 0, status="running")]
+    outcomes = [
+        own(1, "a", 1.0, 0.9, "3.9"),
+        own(2, "b", 1.0, 1.8, "3.9"),
+        own(4, "c", 0.9, 1.9, "3.9"),
+        own(1, "d", 1.0, 0.9),
+        own(2, "e", 1.7, 1.8),
+        own(4, "f", 0, 0, status="running"),
+    ]
     found = lines(VARY, outcomes)
     assert [(line.group, line.figure) for line in found] == [
-        ((("python", "3.9"),), "thread_speedup"), ((("python", "3.9"),), "process_speedup"), ((("python", "3.9"),), IDEAL),
-        ((("python", "3.11"),), "thread_speedup"), ((("python", "3.11"),), "process_speedup"), ((("python", "3.11"),), IDEAL),
+        ((("python", "3.9"),), "thread_speedup"),
+        ((("python", "3.9"),), "process_speedup"),
+        ((("python", "3.9"),), IDEAL),
+        ((("python", "3.11"),), "thread_speedup"),
+        ((("python", "3.11"),), "process_speedup"),
+        ((("python", "3.11"),), IDEAL),
     ]
     process_39 = found[1]
     assert [(m.workers, m.value, m.run_id) for m in process_39.marks] == [(1, 0.9, "a"), (2, 1.8, "b"), (4, 1.9, "c")]
-    assert [(m.workers, m.value) for m in found[2].marks] == [(1, 1.0), (2, 2.0), (4, 2.0)]  # min(workers, 2 cores, 5 tasks)
+    assert [(m.workers, m.value) for m in found[2].marks] == [
+        (1, 1.0),
+        (2, 2.0),
+        (4, 2.0),
+    ]  # min(workers, 2 cores, 5 tasks)
     assert [m.run_id for m in found[3].marks] == ["d", "e"]  # the running point has no mark yet
     assert found[4].label == "process pool's speedup over serial (python=3.11)"
 
@@ -96,8 +121,10 @@ def test_without_speedups_of_its_own_a_point_s_speedup_is_over_the_workers_1_poi
     def timed(workers, run_id, ms, python="3.11"):
         return Outcome({"workers": workers, "python": python}, run_id, "done", {"run_call_ms": ms}, 4.0)
 
-    found = lines({"workers": [1, 2, 4], "python": ["3.9", "3.11"]},
-                  [timed(1, "a", 400.0), timed(2, "b", 200.0), timed(4, "c", 160.0), timed(2, "d", 100.0, "3.9")])
+    found = lines(
+        {"workers": [1, 2, 4], "python": ["3.9", "3.11"]},
+        [timed(1, "a", 400.0), timed(2, "b", 200.0), timed(4, "c", 160.0), timed(2, "d", 100.0, "3.9")],
+    )
     by = {(line.group, line.figure): line for line in found}
     assert [(m.workers, m.value) for m in by[((("python", "3.11"),), BASELINE)].marks] == [(1, 1.0), (2, 2.0), (4, 2.5)]
     no_base = by[((("python", "3.9"),), BASELINE)]
@@ -121,17 +148,25 @@ def test_the_sentences_carry_the_measured_figures_and_say_where_a_speedup_passed
     outcomes = [own(1, "a", 1.0, 0.95), own(2, "b", 2.6, 1.8), own(4, "c", 3.1, 1.9)]
     said = sentences(lines({"workers": [1, 2, 4]}, outcomes))
     thread, process = said
-    assert thread.startswith("thread pool's speedup over serial: 1.00× with 1 worker, 2.60× with 2 workers, 3.10× with 4 workers.")
+    assert thread.startswith(
+        "thread pool's speedup over serial: 1.00× with 1 worker, 2.60× with 2 workers, 3.10× with 4 workers."
+    )
     assert "Above the ideal at workers=2 (2.60× against 2.00×) and workers=4 (3.10× against 2.00×)" in thread
     assert "Its best, 1.90× at workers=4, is 95% of the ideal there (2.00×)." in process and "Above" not in process
 
 
 def test_tasks_that_wait_take_the_run_s_own_ideal_which_no_core_bounds():
     """io-threads-vs-processes: 10 sleeps on 4 workers go in 3 rounds, 3.33 at best, on 2 cores."""
+
     def io(workers, run_id, thread, own_ideal, status="done"):
         result = {"thread_speedup": thread, "process_speedup": 1.0, "ideal_speedup": own_ideal}
-        return Outcome({"workers": workers, "tasks": 10}, run_id, status, result if status == "done" else None,
-                       2.0 if status == "done" else None)
+        return Outcome(
+            {"workers": workers, "tasks": 10},
+            run_id,
+            status,
+            result if status == "done" else None,
+            2.0 if status == "done" else None,
+        )
 
     outcomes = [io(1, "a", 1.0, 1.0), io(4, "b", 3.2, 3.33), io(8, "c", 0, 0, status="running")]
     found = lines({"workers": [1, 4, 8]}, outcomes, tasks_wait=True)
@@ -162,7 +197,9 @@ def test_the_plot_places_a_mark_per_finished_run_on_linear_axes_from_zero():
     process = next(t for t in plot.traces if t.figure == "process_speedup")
     assert [d.run_id for d in process.dots] == ["a", "b", "c"]
     xs = [d.x for d in process.dots]
-    assert xs == sorted(xs) and xs[1] - plot.left == pytest.approx(2 * (xs[0] - plot.left), abs=0.2)  # linear in workers
+    assert xs == sorted(xs) and xs[1] - plot.left == pytest.approx(
+        2 * (xs[0] - plot.left), abs=0.2
+    )  # linear in workers
     assert process.dots[0].y > process.dots[1].y  # a higher speedup is higher up
     assert plot.x_ticks[-1].label == "8" and plot.x_ticks[-1].at == plot.right  # the axis holds the point still queued
     zero = next(t for t in plot.y_ticks if t.label == "0")

@@ -2,6 +2,7 @@
 
 tests/test_switch_records_runs.py asks the real kernel for them, through the runner.
 """
+
 from __future__ import annotations
 
 import errno
@@ -54,8 +55,11 @@ def test_switch_records_give_direction_preemption_cpu_tid_and_time():
     data = switch(11, 5 * MS, cpu=1) + switch(11, 9 * MS, cpu=1, out=True, preempt=True) + switch(12, 9 * MS, out=True)
     records, used = parse(data)
     assert used == len(data)
-    assert records == [Switch(5 * MS, PID, 11, 1, False, False), Switch(9 * MS, PID, 11, 1, True, True),
-                       Switch(9 * MS, PID, 12, 0, True, False)]
+    assert records == [
+        Switch(5 * MS, PID, 11, 1, False, False),
+        Switch(9 * MS, PID, 11, 1, True, True),
+        Switch(9 * MS, PID, 12, 0, True, False),
+    ]
 
 
 def test_lost_and_exit_records_are_read_and_other_types_are_skipped_by_their_size():
@@ -109,8 +113,13 @@ def test_a_thread_on_a_cpu_when_tracing_began_starts_there_and_an_exit_ends_its_
 
 def test_lost_records_are_a_gap_and_end_what_was_on_that_cpu_where_knowledge_ends():
     turns = Turns(since=0)
-    records = parse(switch(11, 1 * MS, 0) + switch(12, 1 * MS, 1) + switch(12, 2 * MS, 1, out=True)
-                    + lost(40, 9 * MS, 0) + switch(11, 10 * MS, 0))[0]
+    records = parse(
+        switch(11, 1 * MS, 0)
+        + switch(12, 1 * MS, 1)
+        + switch(12, 2 * MS, 1, out=True)
+        + lost(40, 9 * MS, 0)
+        + switch(11, 10 * MS, 0)
+    )[0]
     done, gaps = turns.feed(records, upto=11 * MS)
     assert gaps == [Gap(1 * MS, 9 * MS, 0, 40)]  # from CPU 0's last record to where records resume
     assert Turn(12, MS, 2 * MS, 1, VOLUNTARY) in done
@@ -130,18 +139,30 @@ def test_the_attr_asks_for_switch_records_with_tid_time_cpu_on_the_monotonic_clo
     kind, size, config, _period, sample_type, _read, flags, watermark = struct.unpack_from("<IIQQQQQI", attr)
     assert (kind, size, config) == (1, len(attr), 9)  # software, dummy
     assert sample_type == (1 << 1) | (1 << 2) | (1 << 7)
-    for bit in (1, 5, 6, 13, 14, 18, 25, 26):  # inherit, exclude_kernel/hv, task, watermark, sample_id_all, clockid, switch
+    for bit in (
+        1,
+        5,
+        6,
+        13,
+        14,
+        18,
+        25,
+        26,
+    ):  # inherit, exclude_kernel/hv, task, watermark, sample_id_all, clockid, switch
         assert flags & (1 << bit)
     assert watermark == 4096 and struct.unpack_from("<i", attr, 92)[0] == 1
 
 
-@pytest.mark.parametrize("code, level, says, fix", [
-    (errno.EACCES, 3, "kernel.perf_event_paranoid is 3", "sysctl kernel.perf_event_paranoid=2"),
-    (errno.EPERM, 2, "EPERM", "--cap-add PERFMON"),
-    (errno.EPERM, 4, "kernel.perf_event_paranoid is 4", "sysctl kernel.perf_event_paranoid=2"),  # Ubuntu's
-    (errno.EACCES, 2, "security module", "CAP_PERFMON"),
-    (errno.ENOSYS, 2, "ENOSYS", "CONFIG_PERF_EVENTS"),
-])
+@pytest.mark.parametrize(
+    "code, level, says, fix",
+    [
+        (errno.EACCES, 3, "kernel.perf_event_paranoid is 3", "sysctl kernel.perf_event_paranoid=2"),
+        (errno.EPERM, 2, "EPERM", "--cap-add PERFMON"),
+        (errno.EPERM, 4, "kernel.perf_event_paranoid is 4", "sysctl kernel.perf_event_paranoid=2"),  # Ubuntu's
+        (errno.EACCES, 2, "security module", "CAP_PERFMON"),
+        (errno.ENOSYS, 2, "ENOSYS", "CONFIG_PERF_EVENTS"),
+    ],
+)
 def test_a_refusal_names_its_reason_and_the_fix(code, level, says, fix):
     why = perf_events.why_refused(code, level)
     assert says in why.reason and fix in why.fix

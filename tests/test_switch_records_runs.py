@@ -3,6 +3,7 @@ the /proc sampler, forced by its setting, held to the bounds that source can kee
 
 (The records' bytes and their pairing into turns, pure: tests/test_switch_records.py.)
 """
+
 from __future__ import annotations
 
 import os
@@ -37,9 +38,14 @@ class Source:
 SWITCHES = Source("switches", "auto", 0.02, 1 * MS, 1 * MS, 0.05)
 # The /proc sampler places turns within its tick: the bounds it keeps on a busy 2-core machine.
 PROC = Source("proc", "proc", 0.2, None, 10 * MS, None)
-SOURCES = [pytest.param(SWITCHES, id="switches", marks=pytest.mark.skipif(
-    not EXACT, reason=f"no switch records here: {sampler.source_here().get('reason')}")),
-           pytest.param(PROC, id="proc")]
+SOURCES = [
+    pytest.param(
+        SWITCHES,
+        id="switches",
+        marks=pytest.mark.skipif(not EXACT, reason=f"no switch records here: {sampler.source_here().get('reason')}"),
+    ),
+    pytest.param(PROC, id="proc"),
+]
 
 
 @pytest.fixture(params=SOURCES)
@@ -86,8 +92,9 @@ def handovers(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[int]:
 
 
 def test_two_cpu_bound_threads_under_one_gil_take_turns_with_exact_handovers(source):
-    timeline, lanes = lanes_of(run_experiment("tests.oncpu_experiment",
-                                              {"workers": "threads", "task": "spin", "ms": 400}), source)
+    timeline, lanes = lanes_of(
+        run_experiment("tests.oncpu_experiment", {"workers": "threads", "task": "spin", "ms": 400}), source
+    )
     a, b = lanes["worker-1"], lanes["worker-2"]
     # Each spins for 400 ms of wall time: on a machine other programs keep busy, they get less CPU.
     assert total(a) > 10 * MS and total(b) > 10 * MS
@@ -106,8 +113,9 @@ def test_two_cpu_bound_threads_under_one_gil_take_turns_with_exact_handovers(sou
 
 
 def test_a_sleeping_thread_is_on_a_cpu_for_next_to_nothing(source):
-    timeline, lanes = lanes_of(run_experiment("tests.oncpu_experiment",
-                                              {"workers": "threads", "task": "sleep", "ms": 300}), source)
+    timeline, lanes = lanes_of(
+        run_experiment("tests.oncpu_experiment", {"workers": "threads", "task": "sleep", "ms": 300}), source
+    )
     for worker in ("worker-1", "worker-2"):
         assert total(lanes.get(worker, [])) < source.sleeping_ns, worker
 
@@ -129,15 +137,19 @@ def test_sixteen_lock_counter_threads_each_have_their_strip_as_long_as_the_kerne
     # Each thread's: on this loaded virtual machine, about one run in four has one thread (rarely two) of a
     # few ms whose long preempted turns come out 6-16 % over the kernel's count for it, while the total
     # over the threads stays within 0.1 % and no two turns overlap on a CPU (docs/oncpu.md, Limits).
-    off = {w: (drawn_ns[w], k) for w, (_, k) in counted.items()
-           if abs(drawn_ns[w] - k) > max(source.per_thread * k, 0.2 * MS)}
+    off = {
+        w: (drawn_ns[w], k)
+        for w, (_, k) in counted.items()
+        if abs(drawn_ns[w] - k) > max(source.per_thread * k, 0.2 * MS)
+    }
     assert len(off) <= 2, off
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "fork"])
 def test_the_workers_of_a_process_pool_each_get_a_strip(source, start_method):
-    out = run_experiment("experiments.cpu_threads_vs_processes",
-                         {"workers": 2, "first": 22, "tasks": 4, "start_method": start_method})
+    out = run_experiment(
+        "experiments.cpu_threads_vs_processes", {"workers": 2, "first": 22, "tasks": 4, "start_method": start_method}
+    )
     timeline, lanes = lanes_of(out, source)
     workers = [lane for lane in timeline.lanes if lane.pid != out.of("header")[0].value["pid"]]
     assert workers  # a pool worker that got no task has no lane: the pool hands out tasks as it likes
@@ -147,8 +159,9 @@ def test_the_workers_of_a_process_pool_each_get_a_strip(source, start_method):
 
 @pytest.mark.skipif(FREE_THREADED is None, reason="no free-threaded build in .pythons/: make pythons")
 def test_on_the_free_threaded_build_two_threads_run_side_by_side_when_two_cores_are_free(source):
-    out = run_experiment("tests.oncpu_experiment", {"workers": "threads", "task": "spin", "ms": 400},
-                         python=str(FREE_THREADED))
+    out = run_experiment(
+        "tests.oncpu_experiment", {"workers": "threads", "task": "spin", "ms": 400}, python=str(FREE_THREADED)
+    )
     timeline, lanes = lanes_of(out, source)
     cpu = budget(timeline)
     assert cpu is not None and cpu.others_busy_cores is not None
@@ -183,6 +196,7 @@ def test_a_pretended_paranoid_3_falls_back_to_proc_and_says_why_and_the_fix(monk
 
 # -- why the fallback, said where a teacher looks -------------------------------------------------
 
+
 def seccomp_refusing_perf_event_open() -> None:
     """As Docker's default seccomp profile does without CAP_PERFMON: perf_event_open fails with EPERM.
     (A preexec_fn: installed in the runner's process before it starts, inherited by all it starts.)"""
@@ -198,8 +212,12 @@ def seccomp_refusing_perf_event_open() -> None:
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
 
     # load the syscall number; if it is perf_event_open, fail with EPERM; else allow
-    code = (Filter * 4)(Filter(0x20, 0, 0, 0), Filter(0x15, 0, 1, 298),
-                        Filter(0x06, 0, 0, 0x00050000 | errnos.EPERM), Filter(0x06, 0, 0, 0x7FFF0000))
+    code = (Filter * 4)(
+        Filter(0x20, 0, 0, 0),
+        Filter(0x15, 0, 1, 298),
+        Filter(0x06, 0, 0, 0x00050000 | errnos.EPERM),
+        Filter(0x06, 0, 0, 0x7FFF0000),
+    )
     program = Program(4, code)
     if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.byref(program), 0, 0) != 0:  # no_new_privs, filter
         raise OSError(ctypes.get_errno(), "seccomp")
@@ -212,12 +230,23 @@ def test_a_seccomp_eperm_falls_back_to_proc_and_names_the_capability():
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments.runner", "tests.oncpu_experiment",
-         json.dumps({"workers": "threads", "task": "spin", "ms": 50})],
-        capture_output=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60,
-        preexec_fn=seccomp_refusing_perf_event_open, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "experiments.runner",
+            "tests.oncpu_experiment",
+            json.dumps({"workers": "threads", "task": "spin", "ms": 50}),
+        ],
+        capture_output=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        preexec_fn=seccomp_refusing_perf_event_open,
+        start_new_session=True,
+    )
     assert proc.returncode == 0, proc.stderr
     from app.model.events import StreamParser
+
     events = StreamParser().feed(proc.stdout)
     oncpu = next(e for e in events if e.kind == "header").value["oncpu"]
     assert oncpu["source"] == "proc" and "EPERM" in oncpu["reason"] and "seccomp" in oncpu["reason"]

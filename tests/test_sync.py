@@ -1,4 +1,5 @@
 """sync.RLock in real threads: no Python on its uncontended path, its waits and sampled holds drawn."""
+
 from __future__ import annotations
 
 import os
@@ -39,12 +40,14 @@ def recorded(tmp_path, work) -> list:
 
 def holds_and_waits(events: list) -> list[tuple[str, str]]:
     """(worker, name) of each span begun, and ("end", worker) for each end, in order."""
-    return [(e.worker, e.name) if e.kind == "begin" else ("end", e.worker)
-            for e in events if e.kind in ("begin", "end")]
+    return [
+        (e.worker, e.name) if e.kind == "begin" else ("end", e.worker) for e in events if e.kind in ("begin", "end")
+    ]
 
 
 def free_for_another_thread(lock) -> bool:
     """Whether another thread can take the lock (and does, and lets it go) within 10 s."""
+
     def take():
         with lock:
             pass
@@ -89,7 +92,10 @@ def test_the_first_hold_is_drawn_nested_by_depth_and_the_next_ones_are_sampled_a
 
     events = recorded(tmp_path, work)
     assert holds_and_waits(events) == [
-        ("main", "l held, depth 1"), ("main", "l held, depth 2"), ("end", "main"), ("end", "main"),
+        ("main", "l held, depth 1"),
+        ("main", "l held, depth 2"),
+        ("end", "main"),
+        ("end", "main"),
     ]
 
 
@@ -131,8 +137,12 @@ def test_a_contended_rlock_draws_the_wait_then_the_hold_it_waited_for(tmp_path, 
 
     events = recorded(tmp_path, work)
     assert [s for s in holds_and_waits(events) if "main" not in s] == [
-        ("waiter", "RLock.acquire"), ("end", "waiter"),
-        ("waiter", "l held, depth 1"), ("waiter", "l held, depth 2"), ("end", "waiter"), ("end", "waiter"),
+        ("waiter", "RLock.acquire"),
+        ("end", "waiter"),
+        ("waiter", "l held, depth 1"),
+        ("waiter", "l held, depth 2"),
+        ("end", "waiter"),
+        ("end", "waiter"),
     ]
     wait = next(e for e in events if e.kind == "begin" and e.name == "RLock.acquire")
     wait_end = next(e for e in events if e.kind == "end" and e.worker == "waiter")

@@ -1,4 +1,5 @@
 """The timeline as a table: every lane's spans and events as text, bounded for huge runs."""
+
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
@@ -25,8 +26,12 @@ def test_rows_are_each_lanes_spans_and_events_in_time_order_with_their_kind():
         timeline.apply(event)
     main, worker = tables(timeline, now_ns=5 * MS)
     assert [(r.start_ms, r.end_ms, r.what, r.kind) for r in main.rows] == [
-        (0, 2, "start threads", "running"), (1, None, "hello", "print")]
-    assert [(r.what, r.kind, r.end_ms, r.note) for r in worker.rows] == [("Lock.acquire", "waiting / blocked", 5, "still going")]
+        (0, 2, "start threads", "running"),
+        (1, None, "hello", "print"),
+    ]
+    assert [(r.what, r.kind, r.end_ms, r.note) for r in worker.rows] == [
+        ("Lock.acquire", "waiting / blocked", 5, "still going")
+    ]
 
 
 def test_a_huge_run_is_bounded_per_lane_and_in_all():

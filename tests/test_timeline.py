@@ -1,4 +1,5 @@
 """Folding events into lanes, spans, arrows and counter series: pure, no server."""
+
 from __future__ import annotations
 
 import pytest
@@ -61,6 +62,7 @@ def test_a_woken_that_arrives_before_its_notify_is_joined_to_it_when_it_comes():
 
 # -- a Queue between processes: each process's events arrive when its recorder flushes -------
 
+
 def handed(ms: float, worker: str, name: str, category: str, key: str | None) -> Event:
     return Event("instant", int(ms * MS), worker, name, category, key)
 
@@ -87,7 +89,13 @@ def queue_run(items: int, interval_ms: float, keys: bool) -> tuple[list[Event], 
         got_ms = put_ms + 0.4
         put_flush = flushed(put_ms, 20, 19) if i < items else 10**6  # main flushes at the end
         happened.append((put_flush, putter, handed(put_ms, putter, f"put {item}", "notify", key if keys else None)))
-        happened.append((flushed(got_ms, 20, 11), "consumer", handed(got_ms, "consumer", f"got {item}", "woken", key if keys else None)))
+        happened.append(
+            (
+                flushed(got_ms, 20, 11),
+                "consumer",
+                handed(got_ms, "consumer", f"got {item}", "woken", key if keys else None),
+            )
+        )
         expected.append((putter, int(put_ms * MS), "consumer", int(got_ms * MS)))
     arrival = [event for _, _, event in sorted(happened, key=lambda h: (h[0], h[1], h[2].ts_ns))]
     return arrival, sorted(expected)
@@ -151,7 +159,7 @@ def test_replaying_the_same_events_draws_the_same_arrows(keys):
     events += [instant(600 + i, "Speaker" if i % 2 else "Listener", "notify" if i % 3 else "woken") for i in range(30)]
     live = Timeline()
     for start in range(0, len(events), 7):  # as received, a few at a time
-        live.apply_all(events[start:start + 7])
+        live.apply_all(events[start : start + 7])
     replayed = Timeline()
     replayed.apply_all(events)
     assert replayed.arrows == live.arrows == fold(*events).arrows
@@ -159,8 +167,10 @@ def test_replaying_the_same_events_draws_the_same_arrows(keys):
 
 
 def test_pending_notifies_and_wokens_stay_bounded():
-    timeline = fold(*(handed(i / 100, "producer", f"put {i}", "notify", f"1:{i}") for i in range(5_000)),
-                    *(handed(i / 100, "consumer", "woken", "woken", None) for i in range(5_000)))
+    timeline = fold(
+        *(handed(i / 100, "producer", f"put {i}", "notify", f"1:{i}") for i in range(5_000)),
+        *(handed(i / 100, "consumer", "woken", "woken", None) for i in range(5_000)),
+    )
     assert timeline.pairing.keyed_notifies.count <= NOTIFIES_KEPT
     assert len(timeline.pairing.early_wokens) <= NOTIFIES_KEPT
 
@@ -201,8 +211,15 @@ def test_close_cuts_every_open_span_with_the_reason():
 US = 1_000
 
 
-def short_spans(n: int, worker: str = "w", every_ns: int = 2 * US, length_ns: int = US, t0: int = 0,
-                name: str = "step", category: str = "run") -> list[Event]:
+def short_spans(
+    n: int,
+    worker: str = "w",
+    every_ns: int = 2 * US,
+    length_ns: int = US,
+    t0: int = 0,
+    name: str = "step",
+    category: str = "run",
+) -> list[Event]:
     events = []
     for i in range(n):
         start = t0 + i * every_ns
@@ -224,7 +241,8 @@ def test_spans_too_short_to_see_are_merged_into_drawn_spans_that_keep_count_and_
 def test_a_span_wide_enough_to_see_is_drawn_alone_and_a_far_one_is_not_joined():
     timeline = fold(
         *short_spans(3),  # 0-5 µs: merged
-        Event("begin", 10 * US, "w", "long", "run"), Event("end", 5 * MS, "w"),
+        Event("begin", 10 * US, "w", "long", "run"),
+        Event("end", 5 * MS, "w"),
         *short_spans(1, t0=50 * MS),  # alone, far from the others
     )
     timeline.close()
@@ -287,14 +305,22 @@ def test_without_coalescing_every_span_and_mark_is_kept():
 def test_apply_all_folds_exactly_as_apply_one_by_one():
     events = [Event("header", 0, "main", value={"pid": 1}), Event("lane", 1, "w", value={"pid": 2, "thread": "w"})]
     events += short_spans(3_000, every_ns=37 * US, length_ns=5 * US, t0=10)
-    events += [Event("begin", 5, "v", "early", "wait"), Event("instant", 50 * MS, "w", "x", "print"),
-               Event("counter", 60 * MS, "v", "depth", value=3), Event("end", 200 * MS, "v")]
+    events += [
+        Event("begin", 5, "v", "early", "wait"),
+        Event("instant", 50 * MS, "w", "x", "print"),
+        Event("counter", 60 * MS, "v", "depth", value=3),
+        Event("end", 200 * MS, "v"),
+    ]
     one_by_one, at_once = fold(*events), Timeline()
     at_once.apply_all(events)
     for timeline in (one_by_one, at_once):
         timeline.close()
     assert at_once.spans == one_by_one.spans and at_once.marks == one_by_one.marks
-    assert (at_once.t0_ns, at_once.last_ns, at_once.resolution_ns) == (one_by_one.t0_ns, one_by_one.last_ns, one_by_one.resolution_ns)
+    assert (at_once.t0_ns, at_once.last_ns, at_once.resolution_ns) == (
+        one_by_one.t0_ns,
+        one_by_one.last_ns,
+        one_by_one.resolution_ns,
+    )
     assert [lane.pid for lane in at_once.lanes] == [lane.pid for lane in one_by_one.lanes]
 
 
@@ -311,15 +337,25 @@ def test_the_resolution_follows_the_runs_length_not_the_clocks_reading():
     timeline = fold(Event("begin", at(0), "w", "run()", "run"), Event("end", at(150_000), "w"))  # 150 ms long
     assert timeline.resolution_ns == 200 * MS // 500  # the 200 ms axis of a 150 ms run
     at_once = Timeline()
-    at_once.apply_all([Event("begin", at(0), "w", "run()", "run"), Event("begin", at(10), "w", "step", "run"),
-                       Event("end", at(20), "w"), Event("end", at(150_000), "w")])
+    at_once.apply_all(
+        [
+            Event("begin", at(0), "w", "run()", "run"),
+            Event("begin", at(10), "w", "step", "run"),
+            Event("end", at(20), "w"),
+            Event("end", at(150_000), "w"),
+        ]
+    )
     assert at_once.resolution_ns == 200 * MS // 500
 
 
 def test_marks_are_merged_only_while_closer_than_the_resolution_to_the_first_of_them():
     # the resolution of a short run: 200 µs (1/500 of its 100 ms axis)
-    timeline = fold(*(Event("instant", at(us), "w", f"print {i}", "print")
-                      for i, us in enumerate((0, 0, 150, 100, 250, 1_000, 1_200))))
+    timeline = fold(
+        *(
+            Event("instant", at(us), "w", f"print {i}", "print")
+            for i, us in enumerate((0, 0, 150, 100, 250, 1_000, 1_200))
+        )
+    )
     timeline.close()
     assert [(m.ts_ns, m.name, m.count, m.last_ns) for m in timeline.marks] == [
         (at(0), "print 0", 4, at(150)),  # 100 µs after 150 µs: the merged mark still ends at the latest
@@ -330,11 +366,18 @@ def test_marks_are_merged_only_while_closer_than_the_resolution_to_the_first_of_
 
 
 def test_a_mark_of_another_category_or_before_the_merged_ones_is_drawn_apart():
-    timeline = fold(Event("instant", at(100), "w", "put 1", "notify"), Event("instant", at(110), "w", "print", "print"),
-                    Event("instant", at(120), "w", "print", "print"), Event("instant", at(50), "w", "print", "print"))
+    timeline = fold(
+        Event("instant", at(100), "w", "put 1", "notify"),
+        Event("instant", at(110), "w", "print", "print"),
+        Event("instant", at(120), "w", "print", "print"),
+        Event("instant", at(50), "w", "print", "print"),
+    )
     timeline.close()
     assert [(m.ts_ns, m.category, m.count) for m in timeline.marks] == [
-        (at(100), "notify", 1), (at(110), "print", 2), (at(50), "print", 1)]
+        (at(100), "notify", 1),
+        (at(110), "print", 2),
+        (at(50), "print", 1),
+    ]
     assert timeline.pending_marks(timeline.lanes[0]) == []
 
 
@@ -348,7 +391,10 @@ def test_arrows_too_close_to_tell_apart_between_the_same_lanes_are_drawn_once():
     pairs = [(0, 5), (10, 15), (20, 300), (400, 405)]  # µs: notify, then the wait it ends
     events = []
     for notify, woken in pairs:
-        events += [Event("instant", at(notify), "Speaker", "notify", "notify"), Event("instant", at(woken), "Listener", "woken", "woken")]
+        events += [
+            Event("instant", at(notify), "Speaker", "notify", "notify"),
+            Event("instant", at(woken), "Listener", "woken", "woken"),
+        ]
     events += [Event("instant", at(30), "Other", "woken", "woken")]  # the same notify, another lane: its own arrow
     speaker, listener, other = 0, 1, 2
     assert fold(*events).arrows == [
@@ -376,7 +422,8 @@ def test_open_spans_are_drawn_up_to_now_outermost_first_then_the_spans_still_mer
     timeline = fold(
         Event("begin", at(1_000), "w", "hold a", "hold"),
         Event("begin", at(2_000), "w", "Lock.acquire b", "wait"),
-        Event("begin", at(2_010), "w", "tiny", "run"), Event("end", at(2_011), "w"),  # merging, inside the wait
+        Event("begin", at(2_010), "w", "tiny", "run"),
+        Event("end", at(2_011), "w"),  # merging, inside the wait
     )
     lane = timeline.lanes[0]
     assert timeline.open_spans(lane, now_ns=at(5_000)) == [
@@ -391,11 +438,19 @@ def test_open_spans_are_drawn_up_to_now_outermost_first_then_the_spans_still_mer
 
 def test_a_span_as_long_as_the_resolution_is_drawn_alone_and_one_a_resolution_away_is_not_joined():
     res = 200 * US
-    timeline = fold(*short_spans(1, t0=T0, length_ns=res - 1), *short_spans(1, t0=at(300), length_ns=res),
-                    *short_spans(1, t0=at(600), length_ns=US), *short_spans(1, t0=at(601) + res, length_ns=US))
+    timeline = fold(
+        *short_spans(1, t0=T0, length_ns=res - 1),
+        *short_spans(1, t0=at(300), length_ns=res),
+        *short_spans(1, t0=at(600), length_ns=US),
+        *short_spans(1, t0=at(601) + res, length_ns=US),
+    )
     timeline.close()
     assert [(s.start_ns - T0, s.end_ns - T0, s.count) for s in timeline.spans] == [
-        (0, res - 1, 1), (300 * US, 500 * US, 1), (600 * US, 601 * US, 1), (801 * US, 802 * US, 1)]
+        (0, res - 1, 1),
+        (300 * US, 500 * US, 1),
+        (600 * US, 601 * US, 1),
+        (801 * US, 802 * US, 1),
+    ]
     assert all((s.lane, s.depth, s.name) == (0, 0, "step") for s in timeline.spans)
 
 
@@ -415,13 +470,16 @@ def test_short_spans_nested_in_one_that_ends_are_drawn_at_their_depth_when_it_en
     )
     inner = Span(0, "inner", "run", at(2), at(5), 2, count=2, busy_ns=2 * US)
     assert timeline.spans == [inner]  # middle, short too, is merging at depth 1
-    timeline.apply_all([
-        Event("begin", at(12), "w", "middle", "run"),
-        *short_spans(1, t0=at(13), name="inner"),  # depth 2 again, beside the middles merging at depth 1
-        Event("end", at(15), "w"),  # this middle joins the first; the inner in it is drawn
-        Event("begin", at(600), "w", "long middle", "run"), Event("end", at(900), "w"),  # drawn alone
-        Event("end", at(1_000), "w"),  # outer ends
-    ])
+    timeline.apply_all(
+        [
+            Event("begin", at(12), "w", "middle", "run"),
+            *short_spans(1, t0=at(13), name="inner"),  # depth 2 again, beside the middles merging at depth 1
+            Event("end", at(15), "w"),  # this middle joins the first; the inner in it is drawn
+            Event("begin", at(600), "w", "long middle", "run"),
+            Event("end", at(900), "w"),  # drawn alone
+            Event("end", at(1_000), "w"),  # outer ends
+        ]
+    )
     assert timeline.spans == [
         inner,
         Span(0, "inner", "run", at(13), at(14), 2),
@@ -463,23 +521,35 @@ def test_a_mark_is_placed_on_its_lane_with_its_name_category_and_time():
 
 
 def test_counter_samples_closer_than_the_resolution_keep_the_first_time_and_the_latest_value():
-    timeline = fold(*(Event("counter", at(us), "w", "depth", value=v)
-                      for us, v in ((0, 1), (0, 2), (199, 3), (200, 4), (399.999, 5), (400, 6))))
+    timeline = fold(
+        *(
+            Event("counter", at(us), "w", "depth", value=v)
+            for us, v in ((0, 1), (0, 2), (199, 3), (200, 4), (399.999, 5), (400, 6))
+        )
+    )
     assert timeline.by_name["depth"].samples == [(at(0), 3.0), (at(200), 5.0), (at(400), 6.0)]
 
 
 def test_the_output_the_result_and_the_failure_are_kept_as_they_came():
-    timeline = fold(Event("header", at(0), "main", value={"pid": 1}), Event("output", at(1), "", "raw line"),
-                    Event("result", at(2), "main", value={"actual": 3}), Event("failure", at(3), "main", value={"error": "boom"}))
+    timeline = fold(
+        Event("header", at(0), "main", value={"pid": 1}),
+        Event("output", at(1), "", "raw line"),
+        Event("result", at(2), "main", value={"actual": 3}),
+        Event("failure", at(3), "main", value={"error": "boom"}),
+    )
     assert (timeline.header, timeline.result, timeline.failure) == ({"pid": 1}, {"actual": 3}, {"error": "boom"})
     assert timeline.output == ["raw line"] and timeline.prints == [Printed(at(1), None, "raw line")]
     assert [lane.worker for lane in timeline.lanes] == ["main"]  # raw output is no lane's
 
 
 def test_apply_all_takes_an_event_earlier_than_the_first_and_a_lane_event_of_a_known_lane_like_apply():
-    events = [Event("begin", at(100), "w", "work", "run"), Event("end", at(200), "w"),
-              Event("begin", at(50), "w", "earlier", "run"), Event("end", at(60), "w"),  # another process's, late
-              Event("lane", at(300), "w", value={"pid": 4, "tid": 40, "thread": "w"})]
+    events = [
+        Event("begin", at(100), "w", "work", "run"),
+        Event("end", at(200), "w"),
+        Event("begin", at(50), "w", "earlier", "run"),
+        Event("end", at(60), "w"),  # another process's, late
+        Event("lane", at(300), "w", value={"pid": 4, "tid": 40, "thread": "w"}),
+    ]
     at_once = Timeline()
     at_once.apply_all(events)
     assert at_once.t0_ns == at(50) and (at_once.lanes[0].pid, at_once.lanes[0].tid) == (4, 40)
@@ -487,8 +557,12 @@ def test_apply_all_takes_an_event_earlier_than_the_first_and_a_lane_event_of_a_k
 
 
 def test_a_notify_at_the_very_moment_of_the_wait_woke_it_and_a_later_one_on_its_lane_did_not():
-    timeline = fold(instant(5, "Listener", "woken"), instant(5, "Speaker", "notify"),  # the woken came first
-                    instant(6, "Other", "woken"), instant(7, "Other", "notify"))
+    timeline = fold(
+        instant(5, "Listener", "woken"),
+        instant(5, "Speaker", "notify"),  # the woken came first
+        instant(6, "Other", "woken"),
+        instant(7, "Other", "notify"),
+    )
     speaker, listener, other = 1, 0, 2
     assert timeline.arrows == [Arrow(speaker, 5 * MS, listener, 5 * MS), Arrow(speaker, 5 * MS, other, 6 * MS)]
     assert list(timeline.pairing.early_wokens) == []
@@ -520,39 +594,62 @@ def test_unpaired_notifies_past_the_bound_drop_the_oldest_of_the_longest_held_it
 
 
 def test_arrows_a_resolution_apart_at_either_end_are_drawn_apart():
-    timeline = fold(instant(0, "Speaker", "notify"), instant(0.25, "Listener", "woken"),
-                    instant(0.2, "Speaker", "notify"), instant(0.26, "Listener", "woken"),  # notified 200 µs later
-                    instant(0.21, "Speaker", "notify"), instant(0.46, "Listener", "woken"))  # woken 200 µs later
-    assert [(a.from_ns, a.to_ns) for a in timeline.arrows] == [(0, 250 * US), (200 * US, 260 * US), (210 * US, 460 * US)]
+    timeline = fold(
+        instant(0, "Speaker", "notify"),
+        instant(0.25, "Listener", "woken"),
+        instant(0.2, "Speaker", "notify"),
+        instant(0.26, "Listener", "woken"),  # notified 200 µs later
+        instant(0.21, "Speaker", "notify"),
+        instant(0.46, "Listener", "woken"),
+    )  # woken 200 µs later
+    assert [(a.from_ns, a.to_ns) for a in timeline.arrows] == [
+        (0, 250 * US),
+        (200 * US, 260 * US),
+        (210 * US, 460 * US),
+    ]
 
 
 def test_a_queues_old_log_pairs_a_get_with_the_put_of_the_same_whole_item():
-    timeline = fold(handed(1, "producer", "put 1", "notify", None), handed(2, "producer", "put 2", "notify", None),
-                    handed(3, "consumer", "got 2", "woken", None))
+    timeline = fold(
+        handed(1, "producer", "put 1", "notify", None),
+        handed(2, "producer", "put 2", "notify", None),
+        handed(3, "consumer", "got 2", "woken", None),
+    )
     assert timeline.arrows == [Arrow(0, 2 * MS, 1, 3 * MS)]
 
 
 def test_a_keyed_handover_pairs_across_lanes_at_the_same_instant_never_backwards_in_time():
     timeline = fold(
-        handed(5, "producer", "got 'c'", "woken", "c"), handed(4, "producer", "put 'c'", "notify", "c"),  # its own lane
-        handed(7, "consumer", "got 'e'", "woken", "e"), handed(7, "producer", "put 'e'", "notify", "e"),  # same instant
-        handed(8, "producer", "put 'f'", "notify", "f"), handed(8, "consumer", "got 'f'", "woken", "f"),
-        handed(20, "producer", "put 'd'", "notify", "d"), handed(19, "consumer", "got 'd'", "woken", "d"),  # got before put
+        handed(5, "producer", "got 'c'", "woken", "c"),
+        handed(4, "producer", "put 'c'", "notify", "c"),  # its own lane
+        handed(7, "consumer", "got 'e'", "woken", "e"),
+        handed(7, "producer", "put 'e'", "notify", "e"),  # same instant
+        handed(8, "producer", "put 'f'", "notify", "f"),
+        handed(8, "consumer", "got 'f'", "woken", "f"),
+        handed(20, "producer", "put 'd'", "notify", "d"),
+        handed(19, "consumer", "got 'd'", "woken", "d"),  # got before put
     )
     producer, consumer = 0, 1
     assert timeline.arrows == [Arrow(producer, 7 * MS, consumer, 7 * MS), Arrow(producer, 8 * MS, consumer, 8 * MS)]
 
 
 def test_a_get_pairs_with_the_earliest_put_of_its_item_and_of_equal_ones_the_first_to_arrive():
-    timeline = fold(handed(5, "producer-2", "put 'x'", "notify", "x"), handed(3, "producer-1", "put 'x'", "notify", "x"),
-                    handed(6, "consumer", "got 'x'", "woken", "x"),
-                    handed(9, "producer-1", "put 'y'", "notify", "y"), handed(9, "producer-2", "put 'y'", "notify", "y"),
-                    handed(10, "consumer", "got 'y'", "woken", "y"))
+    timeline = fold(
+        handed(5, "producer-2", "put 'x'", "notify", "x"),
+        handed(3, "producer-1", "put 'x'", "notify", "x"),
+        handed(6, "consumer", "got 'x'", "woken", "x"),
+        handed(9, "producer-1", "put 'y'", "notify", "y"),
+        handed(9, "producer-2", "put 'y'", "notify", "y"),
+        handed(10, "consumer", "got 'y'", "woken", "y"),
+    )
     assert drawn(timeline) == [("producer-1", 3 * MS, "consumer", 6 * MS), ("producer-1", 9 * MS, "consumer", 10 * MS)]
 
 
 def test_wokens_still_waiting_for_their_notify_stay_bounded_after_a_notify_came():
-    timeline = fold(instant(1_000, "Speaker", "notify"), instant(0, "Listener", "woken"),
-                    instant(1_000, "Speaker", "notify"),  # early wokens are looked at again, and kept
-                    *(instant(i / 100, "Listener", "woken") for i in range(NOTIFIES_KEPT + 10)))
+    timeline = fold(
+        instant(1_000, "Speaker", "notify"),
+        instant(0, "Listener", "woken"),
+        instant(1_000, "Speaker", "notify"),  # early wokens are looked at again, and kept
+        *(instant(i / 100, "Listener", "woken") for i in range(NOTIFIES_KEPT + 10)),
+    )
     assert len(timeline.pairing.early_wokens) == NOTIFIES_KEPT

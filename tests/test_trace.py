@@ -4,6 +4,7 @@ The rules checked (what Perfetto's and chrome://tracing's JSON importers rely on
 phase requires, durations on one thread that nest, flow starts and finishes that pair by id,
 complete events in time order within a thread, and names for every process and thread used.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -89,6 +90,7 @@ def check_trace(trace: dict) -> dict[str, int]:
 
 # -- the pure core ------------------------------------------------------------------------------
 
+
 def span(start_ms: int, end_ms: int, depth: int = 0) -> Span:
     return Span(0, f"{start_ms}-{end_ms}", "run", start_ms * MS, end_ms * MS, depth)
 
@@ -128,8 +130,10 @@ def test_a_handmade_run_becomes_named_tracks_spans_instants_and_a_flow():
 
 RUNS = [
     ("race-counter", {"workers": 2, "iterations": 100_000, "window": "call"}),
-    ("queue-producer-consumer", {"variant": "fixed", "workers": 2, "items": 6, "maxsize": 2,
-                                 "produce_delay_ms": 50, "process_ms": 20}),
+    (
+        "queue-producer-consumer",
+        {"variant": "fixed", "workers": 2, "items": 6, "maxsize": 2, "produce_delay_ms": 50, "process_ms": 20},
+    ),
     ("condition-dialogue", {"variant": "fixed"}),
     ("mp-queue", {"items": 4, "interval_ms": 30, "start_method": "fork"}),
     ("mp-pipe", {"variant": "fixed", "messages": 3, "start_method": "fork"}),
@@ -185,8 +189,9 @@ def test_a_trace_is_bounded_and_says_where_it_stops(finished_runs, monkeypatch):
     check_trace(trace)
     assert trace["otherData"]["events_in_trace"] == 10
     assert trace["otherData"]["truncated"].startswith("the trace stops here: only the first 10 events")
-    assert any(e["ph"] == "i" and e["s"] == "g" and e["name"] == trace["otherData"]["truncated"]
-               for e in trace["traceEvents"])
+    assert any(
+        e["ph"] == "i" and e["s"] == "g" and e["name"] == trace["otherData"]["truncated"] for e in trace["traceEvents"]
+    )
 
 
 def test_a_running_runs_trace_cuts_what_is_still_open():
@@ -200,6 +205,7 @@ def test_a_running_runs_trace_cuts_what_is_still_open():
             return any(e["kind"] == "begin" and e["name"].startswith("sleep(") for e in events)
 
         from tests.helpers import until
+
         until(sleeping, 20, "the producer's sleep")
         trace = client.get(f"/api/runs/{run_id}/trace.json").json()
         client.post(f"/api/runs/{run_id}/cancel")

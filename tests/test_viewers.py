@@ -6,6 +6,7 @@ it instead of holding a growing buffer for it. The server's listening socket get
 buffer (accepted sockets inherit it), so a stalled viewer fills it after some 100 KB instead of
 the megabytes Linux's autotuning would otherwise allow on loopback.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,19 +27,40 @@ from tests.helpers import ROOT, listening_socket, url_of, wait_until_up
 VIEWERS = 200
 TICKER = {"workers": 2, "ticks": 80, "tick_ms": 25, "pause_ms": 1000}  # about 5 s live, some 250 KB of frames
 RESULT = "<tr><th>ticks</th><td>320</td></tr>"
-SEND_TIMEOUT_S = 3  # 1 s dropped healthy viewers too when a loaded machine kept this one client from reading 200 sockets
+SEND_TIMEOUT_S = (
+    3  # 1 s dropped healthy viewers too when a loaded machine kept this one client from reading 200 sockets
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     sock = listening_socket(send_buffer=8192)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LAB_HTMX_SOURCE": "local",
-           "LAB_DATABASE": str(tmp_path_factory.mktemp("viewers") / "lab.db"), "LAB_WS_SEND_TIMEOUT_S": str(SEND_TIMEOUT_S),
-           "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "100", "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "1000"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "LAB_HTMX_SOURCE": "local",
+        "LAB_DATABASE": str(tmp_path_factory.mktemp("viewers") / "lab.db"),
+        "LAB_WS_SEND_TIMEOUT_S": str(SEND_TIMEOUT_S),
+        "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "100",
+        "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "1000",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--fd", str(sock.fileno()), "--factory", "tests.viewer_server:create",
-         "--log-level", "warning", "--backlog", "1024"],
-        pass_fds=[sock.fileno()], env=env)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--fd",
+            str(sock.fileno()),
+            "--factory",
+            "tests.viewer_server:create",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "1024",
+        ],
+        pass_fds=[sock.fileno()],
+        env=env,
+    )
     url = url_of(sock)
     wait_until_up(url, proc)
     yield url
@@ -67,8 +89,12 @@ def stalled_viewer(url: str, run_id: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
     sock.connect(tuple(host.split(":")[0:1]) + (int(host.split(":")[1]),))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET /ws/runs/{run_id} HTTP/1.1\r\nHost: {host}\r\nOrigin: {url}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"GET /ws/runs/{run_id} HTTP/1.1\r\nHost: {host}\r\nOrigin: {url}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     return sock
 
 
@@ -80,7 +106,7 @@ def frame_opcodes(stream: bytes) -> list[int]:
         length, j = body[i + 1] & 0x7F, i + 2
         if length >= 126:
             size = 2 if length == 126 else 8
-            length, j = int.from_bytes(body[j:j + size], "big"), j + size
+            length, j = int.from_bytes(body[j : j + size], "big"), j + size
         if j + length > len(body):
             break
         opcodes.append(body[i] & 0x0F)
@@ -105,6 +131,7 @@ def watch(url: str, with_stalled_viewer: bool) -> tuple[float, list, socket.sock
 
     async def everyone():
         return await asyncio.gather(*(view(ws_url, url) for _ in range(VIEWERS)))
+
     results = asyncio.run(asyncio.wait_for(everyone(), 120))
     return time.monotonic() - started, results, stalled
 

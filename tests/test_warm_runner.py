@@ -1,5 +1,6 @@
 """A runner is started ahead of each run (app/running/runners.py): a run takes it, the next starts when a run ends,
 a dead one is replaced, a run cancelled meanwhile never starts, and none outlives the server."""
+
 from __future__ import annotations
 
 import asyncio
@@ -108,8 +109,12 @@ def test_a_run_cancelled_while_its_runner_started_never_starts_the_experiment():
 def test_the_job_counts_the_users_tasks_at_hand_over_plus_the_runs_allowance():
     settings = make_settings(run_processes=40, run_memory_mb=256, run_cpu_s=7)
     handed = job("tests.experiment_quick", {"ms": 1}, settings, user_tasks_before=100)
-    assert handed == {"module": "tests.experiment_quick", "params": '{"ms": 1}', "oncpu": True,
-                      "limits": {"memory_mb": 256, "cpu_s": 7, "nproc": 140}}
+    assert handed == {
+        "module": "tests.experiment_quick",
+        "params": '{"ms": 1}',
+        "oncpu": True,
+        "limits": {"memory_mb": 256, "cpu_s": 7, "nproc": 140},
+    }
     assert job("tests.experiment_quick", {}, make_settings(oncpu=False), 0)["oncpu"] is False
 
 

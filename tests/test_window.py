@@ -1,4 +1,5 @@
 """A zoomed window: its events folded again at its own resolution, reading only its rows; its page and 422s."""
+
 from __future__ import annotations
 
 import re
@@ -38,10 +39,12 @@ def busy_run(ms: int = 100) -> list[Event]:
 
 
 def rows_of(events: list[Event], size: int = 1000) -> list[list[Event]]:
-    return [events[i:i + size] for i in range(0, len(events), size)]
+    return [events[i : i + size] for i in range(0, len(events), size)]
 
 
-def window_of(events: list[Event], window: Window, size: int = 1000) -> tuple[WindowTimeline, Timeline, tuple[int, int]]:
+def window_of(
+    events: list[Event], window: Window, size: int = 1000
+) -> tuple[WindowTimeline, Timeline, tuple[int, int]]:
     """The run's own timeline, and the window folded from the rows its index picks (as app/web/zoom.py does)."""
     run = Timeline()
     run.apply_all(events)
@@ -111,26 +114,36 @@ def test_a_windows_axis_is_labelled_from_its_start_and_its_shapes_stay_inside_it
         assert 0 <= float(x) and float(x) + float(w) <= 100.2
     # the open-across span says where it really starts and ends, in ms since the run's start
     assert 'data-n="run()" data-s="0.000" data-e="100.000"' in html
-    assert 'showing 40–43 ms' in html and 'href="/runs/r1" class="zoom-reset"' in html
+    assert "showing 40–43 ms" in html and 'href="/runs/r1" class="zoom-reset"' in html
 
 
 def test_the_details_of_an_on_cpu_bin_say_its_share():
-    events = [lane("w", 2), Event("oncpu", T0, "", value=(2, T0 + 4 * MS)), Event("oncpu", T0 + 8 * MS, "", value=(2, T0 + 9 * MS))]
+    events = [
+        lane("w", 2),
+        Event("oncpu", T0, "", value=(2, T0 + 4 * MS)),
+        Event("oncpu", T0 + 8 * MS, "", value=(2, T0 + 9 * MS)),
+    ]
     html = render_window(events + [Event("instant", T0 + 200 * MS, "w", "end", "mark")], Window.of_ms(0, 10_000))
     # A window wider than the run: its 20 ms bins come from the run's own timeline, 25 % full.
-    assert re.search(r'data-n="on a CPU 25%" data-s="0.00" data-e="20.00" class="c-oncpu"><title>on a CPU 25% of '
-                     r'0.00–20.00 ms \(5.00 of 20.00 ms\)', html)
+    assert re.search(
+        r'data-n="on a CPU 25%" data-s="0.00" data-e="20.00" class="c-oncpu"><title>on a CPU 25% of '
+        r"0.00–20.00 ms \(5.00 of 20.00 ms\)",
+        html,
+    )
 
 
-@pytest.mark.parametrize("query, field, words", [
-    ("from_ms=-1&to_ms=2", "from_ms", "greater than or equal to 0"),
-    ("from_ms=5&to_ms=2", "to_ms", "greater than from_ms (5)"),
-    ("from_ms=3&to_ms=3", "to_ms", "greater than from_ms (3) by at least 0.001 ms"),
-    ("from_ms=abc&to_ms=3", "from_ms", "a valid number"),
-    ("from_ms=nan&to_ms=3", "from_ms", "finite"),
-    ("from_ms=1&to_ms=2e9", "to_ms", "less than or equal to 1000000000"),
-    ("to_ms=-4", "to_ms", "greater than 0"),
-])
+@pytest.mark.parametrize(
+    "query, field, words",
+    [
+        ("from_ms=-1&to_ms=2", "from_ms", "greater than or equal to 0"),
+        ("from_ms=5&to_ms=2", "to_ms", "greater than from_ms (5)"),
+        ("from_ms=3&to_ms=3", "to_ms", "greater than from_ms (3) by at least 0.001 ms"),
+        ("from_ms=abc&to_ms=3", "from_ms", "a valid number"),
+        ("from_ms=nan&to_ms=3", "from_ms", "finite"),
+        ("from_ms=1&to_ms=2e9", "to_ms", "less than or equal to 1000000000"),
+        ("to_ms=-4", "to_ms", "greater than 0"),
+    ],
+)
 def test_a_bad_window_gets_422_naming_the_field_and_its_bound(client: TestClient, query, field, words):
     response = client.get(f"/runs/nosuchrun?{query}")
     assert response.status_code == 422
@@ -158,8 +171,10 @@ def test_a_zoomed_page_lists_the_runs_output_and_a_legend_of_what_the_window_dra
 def test_the_zoom_bars_links_lead_to_the_window_zoomed_in_out_and_panned_by_half():
     bar = ZoomBar("r1", 40 * MS, 44 * MS, 100 * MS, zoomed=True)
     assert {name: urls.run("r1", window) for name, window in bar.links().items()} == {
-        "in": "/runs/r1?from_ms=41&to_ms=43", "out": "/runs/r1?from_ms=38&to_ms=46",
-        "earlier": "/runs/r1?from_ms=38&to_ms=42", "later": "/runs/r1?from_ms=42&to_ms=46"}
+        "in": "/runs/r1?from_ms=41&to_ms=43",
+        "out": "/runs/r1?from_ms=38&to_ms=46",
+        "earlier": "/runs/r1?from_ms=38&to_ms=42",
+        "later": "/runs/r1?from_ms=42&to_ms=46",
+    }
     # Out from the whole run is the whole run: its page without a window.
     assert urls.run("r1", ZoomBar("r1", 0, 100 * MS, 100 * MS, zoomed=False).links()["out"]) == "/runs/r1"
-

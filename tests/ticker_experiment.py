@@ -3,6 +3,7 @@
 A steady stream of small spans (a live run with something to draw every frame), and a pause in
 which nothing new is recorded, so a test can compare two viewers of a live run while it stands still.
 """
+
 from __future__ import annotations
 
 import threading
@@ -34,7 +35,9 @@ def ticker(rec, params):
 
 
 def run(params, rec):
-    threads = [threading.Thread(target=ticker, args=(rec, params), name=f"ticker-{i + 1}") for i in range(params["workers"])]
+    threads = [
+        threading.Thread(target=ticker, args=(rec, params), name=f"ticker-{i + 1}") for i in range(params["workers"])
+    ]
     for thread in threads:
         thread.start()
     with rec.activity("Thread.join", "wait"):

@@ -1,4 +1,5 @@
 """The app for tests that serve it from a separate uvicorn process (`--factory`): settings from LAB_* variables."""
+
 from __future__ import annotations
 
 from app.settings import Settings

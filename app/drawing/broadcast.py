@@ -6,6 +6,7 @@ the last few frames. Each viewer reads frames at its own pace;
 one that falls behind the kept frames gets a fresh full render instead of the backlog, so a
 slow viewer costs the others nothing and memory stays bounded.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -8,6 +8,7 @@ at certain instructions (CPython 3.10+: calls, function entry, backward jumps), 
 instructions: `switch`, or `window` when it sits between the load and the store, where a
 switch loses updates. On 3.9 a switch can come between almost any two instructions.
 """
+
 from __future__ import annotations
 
 import re

@@ -10,6 +10,7 @@
   (`params["variant"] == "fixed"`, or a name assigned from such a test); the diff between the two
   is what the fix changes, and a function named `X_fixed` is diffed against `X`.
 """
+
 from __future__ import annotations
 
 import ast
@@ -25,8 +26,20 @@ from pygments.token import STANDARD_TYPES, _TokenType
 
 from app.model.experiments import Experiment
 
-META = frozenset({"ID", "TITLE", "SUMMARY", "KIND", "NOTICE", "NOTICE_WITHOUT_GIL", "EXPECTED", "PARAMS",
-                  "MEASURES_TIME", "FIXED_VARIANT"})
+META = frozenset(
+    {
+        "ID",
+        "TITLE",
+        "SUMMARY",
+        "KIND",
+        "NOTICE",
+        "NOTICE_WITHOUT_GIL",
+        "EXPECTED",
+        "PARAMS",
+        "MEASURES_TIME",
+        "FIXED_VARIANT",
+    }
+)
 FOLDED_FUNCTIONS = {
     "findings": "findings(): how the page words this run's outcome (the lab's, not the tutorial's)",
     "verdict": "verdict(): how the page judges this run's lesson (the lab's, not the tutorial's)",
@@ -44,7 +57,8 @@ STYLE = "default"  # static/pygments.css is its get_style_defs(".hl")
 # Classes the style colours (whitespace aside): only their tokens get a span, which halves the markup.
 # (class2style is set in HtmlFormatter.__init__; types-Pygments does not declare it.)
 STYLED = frozenset(
-    cls for cls, (style, _, _) in HtmlFormatter(style=STYLE).class2style.items()  # type: ignore[attr-defined]
+    cls
+    for cls, (style, _, _) in HtmlFormatter(style=STYLE).class2style.items()  # type: ignore[attr-defined]
     if style
 ) - {"w"}
 
@@ -112,12 +126,20 @@ def highlight(source: str) -> list[Markup]:
 def _folds(tree: ast.Module) -> list[tuple[int, int, str]]:
     """(first line, last line, summary) of each part to fold, 1-based, in order."""
     folds = []
-    meta = [node for node in tree.body if isinstance(node, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id in META for t in node.targets)]
+    meta = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in META for t in node.targets)
+    ]
     if meta:
         names = [t.id for node in meta for t in node.targets if isinstance(t, ast.Name)]
-        folds.append((meta[0].lineno, meta[-1].end_lineno or meta[-1].lineno,
-                      f"The experiment's metadata: {', '.join(names)} (what the lab shows about it, not the tutorial's code)"))
+        folds.append(
+            (
+                meta[0].lineno,
+                meta[-1].end_lineno or meta[-1].lineno,
+                f"The experiment's metadata: {', '.join(names)} (what the lab shows about it, not the tutorial's code)",
+            )
+        )
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name in FOLDED_FUNCTIONS:
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
@@ -126,6 +148,7 @@ def _folds(tree: ast.Module) -> list[tuple[int, int, str]]:
 
 
 # -- one variant's code ------------------------------------------------------------------------
+
 
 def _is_variant(node: ast.expr) -> bool:
     """`params["variant"]`, `self.params["variant"]`, ...: a subscript by the constant "variant"."""
@@ -163,20 +186,32 @@ def _indent(line: str) -> str:
 
 def _offset(lines: list[str], lineno: int, col: int) -> int:
     """The character offset of an ast position (1-based line, UTF-8 byte column) in the joined lines."""
-    return sum(map(len, lines[:lineno - 1])) + len(lines[lineno - 1].encode()[:col].decode())
+    return sum(map(len, lines[: lineno - 1])) + len(lines[lineno - 1].encode()[:col].decode())
 
 
 def _resolve_one(source: str, variant: str) -> str | None:
     """`source` with its first `if` (statement or expression) on the variant resolved; None if none is left."""
     tree = ast.parse(source)
-    names = {node.targets[0].id: node.value for node in ast.walk(tree)
-             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-             and _truth(node.value, variant, {}) is not None}
-    lab_parts = [(node.lineno, _end(node)[0]) for node in tree.body
-                 if isinstance(node, ast.FunctionDef) and node.name in FOLDED_FUNCTIONS]
-    found = [node for node in ast.walk(tree) if isinstance(node, (ast.If, ast.IfExp))
-             and _truth(node.test, variant, names) is not None
-             and not any(first <= node.lineno <= last for first, last in lab_parts)]
+    names = {
+        node.targets[0].id: node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and _truth(node.value, variant, {}) is not None
+    }
+    lab_parts = [
+        (node.lineno, _end(node)[0])
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name in FOLDED_FUNCTIONS
+    ]
+    found = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.If, ast.IfExp))
+        and _truth(node.test, variant, names) is not None
+        and not any(first <= node.lineno <= last for first, last in lab_parts)
+    ]
     if not found:
         return None
     node = min(found, key=lambda n: (n.lineno, n.col_offset))  # the outermost: nested ones are resolved next
@@ -195,11 +230,17 @@ def _resolve_one(source: str, variant: str) -> str | None:
             kept = [lines[first - 1].replace("elif ", "if ", 1)] + lines[first:last]
         else:
             # From the line after the `if …:` (or `else:`), so a comment heading the branch stays with it.
-            after = _end(node.test)[0] if taken else next(
-                (n for n in range(_end(node.body[-1])[0], first) if lines[n - 1].strip().startswith("else")), first - 1)
+            after = (
+                _end(node.test)[0]
+                if taken
+                else next(
+                    (n for n in range(_end(node.body[-1])[0], first) if lines[n - 1].strip().startswith("else")),
+                    first - 1,
+                )
+            )
             inner = _indent(lines[first - 1])
-            kept = [indent + line[len(inner):] if line.startswith(inner) else line for line in lines[after:last]]
-    return "".join(lines[:node.lineno - 1] + kept + lines[_end(node)[0]:])
+            kept = [indent + line[len(inner) :] if line.startswith(inner) else line for line in lines[after:last]]
+    return "".join(lines[: node.lineno - 1] + kept + lines[_end(node)[0] :])
 
 
 def variant_source(source: str, variant: str) -> str:
@@ -228,7 +269,10 @@ def diff(old: str, new: str, title: str, first_old: int = 1, first_new: int = 1)
         hunk: list[DiffLine] = []
         for tag, i1, i2, j1, j2 in group:
             if tag == "equal":
-                hunk += [DiffLine(" ", new_html[j], i + first_old, j + first_new) for i, j in zip(range(i1, i2), range(j1, j2))]
+                hunk += [
+                    DiffLine(" ", new_html[j], i + first_old, j + first_new)
+                    for i, j in zip(range(i1, i2), range(j1, j2))
+                ]
                 continue
             hunk += [DiffLine("-", old_html[i], i + first_old, None) for i in range(i1, i2)]
             hunk += [DiffLine("+", new_html[j], None, j + first_new) for j in range(j1, j2)]
@@ -243,7 +287,7 @@ def _definitions(source: str) -> dict[str, tuple[int, str]]:
     for node in ast.parse(source).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            out[node.name] = (first, "".join(lines[first - 1:node.end_lineno]))
+            out[node.name] = (first, "".join(lines[first - 1 : node.end_lineno]))
     return out
 
 
@@ -254,12 +298,22 @@ def variant_diffs(source: str, variants: tuple[str, ...]) -> tuple[Diff, ...]:
     out = []
     tutorial, fixed = variant_source(source, "tutorial"), variant_source(source, "fixed")
     if tutorial != fixed:
-        out.append(diff(tutorial, fixed, "What variant=fixed runs instead of variant=tutorial (the branches on the variant resolved)"))
+        out.append(
+            diff(
+                tutorial,
+                fixed,
+                "What variant=fixed runs instead of variant=tutorial (the branches on the variant resolved)",
+            )
+        )
     definitions = _definitions(source)
     for name, (first, text) in definitions.items():
-        if name.endswith("_fixed") and name[:-len("_fixed")] in definitions:
-            old_first, old_text = definitions[name[:-len("_fixed")]]
-            out.append(diff(old_text, text, f"{name[:-len('_fixed')]}() as the tutorial wrote it → {name}()", old_first, first))
+        if name.endswith("_fixed") and name[: -len("_fixed")] in definitions:
+            old_first, old_text = definitions[name[: -len("_fixed")]]
+            out.append(
+                diff(
+                    old_text, text, f"{name[: -len('_fixed')]}() as the tutorial wrote it → {name}()", old_first, first
+                )
+            )
     return tuple(out)
 
 
@@ -269,19 +323,20 @@ def code_view(source: str, variants: tuple[str, ...] = ()) -> CodeView:
     the diffs of its fixed variant if `variants` has one."""
     html = highlight(source)
     plain = source.splitlines()
-    lines = [Line(n, h, bool(PLUMBING.match(plain[n - 1])) if n <= len(plain) else False)
-             for n, h in enumerate(html, 1)]
+    lines = [
+        Line(n, h, bool(PLUMBING.match(plain[n - 1])) if n <= len(plain) else False) for n, h in enumerate(html, 1)
+    ]
     blocks: list[Block] = []
     at = 1
     for first, last, summary in _folds(ast.parse(source)):
         if first < at:
             continue
         if first > at:
-            blocks.append(Block(tuple(lines[at - 1:first - 1])))
-        blocks.append(Block(tuple(lines[first - 1:last]), summary))
+            blocks.append(Block(tuple(lines[at - 1 : first - 1])))
+        blocks.append(Block(tuple(lines[first - 1 : last]), summary))
         at = last + 1
     if at <= len(lines):
-        blocks.append(Block(tuple(lines[at - 1:])))
+        blocks.append(Block(tuple(lines[at - 1 :])))
     return CodeView(tuple(blocks), variant_diffs(source, variants), sum(line.plumbing for line in lines))
 
 

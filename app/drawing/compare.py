@@ -4,6 +4,7 @@ results side by side with the differences marked. Pure.
 The timelines themselves are drawn on one shared axis by app/drawing/compare_timelines.py;
 this module only words the table and checks the `runs` query.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,11 @@ def run_ids(values: Iterable[str]) -> list[str]:
     """The run ids of `runs=a,b` and of `runs=a&runs=b` (or both mixed), in order, each checked once."""
     ids = [part.strip() for value in values for part in value.split(",") if part.strip()]
     if not MIN_RUNS <= len(ids) <= MAX_RUNS:
-        got = "none" if not ids else f"{len(ids)}: {', '.join(ids[:MAX_RUNS + 1])}{' ...' if len(ids) > MAX_RUNS + 1 else ''}"
+        got = (
+            "none"
+            if not ids
+            else f"{len(ids)}: {', '.join(ids[: MAX_RUNS + 1])}{' ...' if len(ids) > MAX_RUNS + 1 else ''}"
+        )
         raise CompareError(f"runs: must be {BOUND}, comma-separated or repeated (runs=a,b or runs=a&runs=b), got {got}")
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
@@ -86,8 +91,10 @@ def row(label: str, values: list[Any], pending: list[bool], unit: str = "", text
     """One row: a cell per run; a cell differs when its value is not the first compared run's and that shows:
     two values that read the same (12.34 and 12.341 both shown as 12.3) are not marked as different, unless
     what is shown is cut short (then the reader cannot tell)."""
-    shown = [PENDING if waiting else texts[i] if texts else _text(value, unit)
-             for i, (value, waiting) in enumerate(zip(values, pending))]
+    shown = [
+        PENDING if waiting else texts[i] if texts else _text(value, unit)
+        for i, (value, waiting) in enumerate(zip(values, pending))
+    ]
     compared = [(_key(v), text) for v, p, text in zip(values, pending, shown) if not p]
     first_key, first_text = compared[0] if compared else (None, None)
     cells = []
@@ -129,21 +136,37 @@ def sections(runs: list[Run]) -> list[Section]:
     overview = (
         row("experiment", [r.experiment.id for r in runs], nowhere, texts=[r.experiment.title for r in runs]),
         row("status", [r.status for r in runs], nowhere, texts=[r.status_words for r in runs]),
-        row("timeline's length", [_MISSING if d is None else d for d in durations], [not f for f in finished],
-            texts=[PENDING if not f else "—" if d in (None, _MISSING) else f"{d:.1f} ms" for f, d in zip(finished, durations)]),
+        row(
+            "timeline's length",
+            [_MISSING if d is None else d for d in durations],
+            [not f for f in finished],
+            texts=[
+                PENDING if not f else "—" if d in (None, _MISSING) else f"{d:.1f} ms"
+                for f, d in zip(finished, durations)
+            ],
+        ),
     )
-    params = tuple(row(name, [r.params.get(name, _MISSING) for r in runs], nowhere)
-                   for name in _union(r.params for r in runs))
+    params = tuple(
+        row(name, [r.params.get(name, _MISSING) for r in runs], nowhere) for name in _union(r.params for r in runs)
+    )
     # A condition is known once the runner's header came: before that the run is still starting.
     conditions = tuple(
-        row(label, [r.conditions.get(key, _MISSING) for r in runs],
-            [r.conditions.get(key) is None and not r.finished for r in runs], unit)
-        for key, label, unit in CONDITIONS if any(r.conditions.get(key) is not None for r in runs))
+        row(
+            label,
+            [r.conditions.get(key, _MISSING) for r in runs],
+            [r.conditions.get(key) is None and not r.finished for r in runs],
+            unit,
+        )
+        for key, label, unit in CONDITIONS
+        if any(r.conditions.get(key) is not None for r in runs)
+    )
     results = [r.result_json() or {} for r in runs]
     result_rows = []
     verdicts = [verdict(r.experiment, r.params, r.result, r.python, r.cpu) if r.finished else None for r in runs]
     if any(verdicts):
-        result_rows.append(row("what it showed", [v.words if v else _MISSING for v in verdicts], [not f for f in finished]))
+        result_rows.append(
+            row("what it showed", [v.words if v else _MISSING for v in verdicts], [not f for f in finished])
+        )
     for key in _union(results):
         label, unit = label_of(key)
         if key == "error":
@@ -154,5 +177,9 @@ def sections(runs: list[Run]) -> list[Section]:
         result_rows.append(row(label, [res.get(key, _MISSING) for res in results], [not f for f in finished], unit))
     if not result_rows:
         result_rows.append(row("result", [_MISSING] * len(runs), [not f for f in finished]))
-    return [Section("Run", overview), Section("Params", params), Section("Conditions", conditions),
-            Section("Result", tuple(result_rows))]
+    return [
+        Section("Run", overview),
+        Section("Params", params),
+        Section("Conditions", conditions),
+        Section("Result", tuple(result_rows)),
+    ]

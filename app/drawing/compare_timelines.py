@@ -2,6 +2,7 @@
 shared by all (the longest run's), so the same time is the same width in each. Pure over plain data. (The
 table of the runs side by side: app/drawing/compare.py.)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

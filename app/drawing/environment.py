@@ -2,6 +2,7 @@
 helper of the web's (its URLs, app/web/urls.py) is added by whoever builds the app, as `extra` globals: the
 drawing builds no URL.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -27,11 +28,18 @@ def environment(extra: Mapping[str, Any] | None = None) -> Environment:
     # auto_reload off: templates do not change under a running server, and checking their files'
     # mtimes on every render cost a few percent of a busy frame loop.
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
-    env.globals.update(lane_height=LANE_HEIGHT, row_height=ROW_HEIGHT,
-                       series_height=SERIES_HEIGHT, layers=LAYERS, group_id=group_id,
-                       describe_conditions=describe_conditions, cpu_sentences=cpu_sentences,
-                       oncpu_fallback=fallback_words,
-                       lane_colour=output.lane_colour, result_words=words_for)
+    env.globals.update(
+        lane_height=LANE_HEIGHT,
+        row_height=ROW_HEIGHT,
+        series_height=SERIES_HEIGHT,
+        layers=LAYERS,
+        group_id=group_id,
+        describe_conditions=describe_conditions,
+        cpu_sentences=cpu_sentences,
+        oncpu_fallback=fallback_words,
+        lane_colour=output.lane_colour,
+        result_words=words_for,
+    )
     env.globals.update(code_view=code_view)  # an experiment's code as the pages show it (app/drawing/code.py)
     env.globals.update(timeline_tables=timeline_tables)  # the timeline as text (app/drawing/table.py)
     env.globals.update(sweep_choices=worker_choices)  # the experiment page's "Sweep workers" (app/model/sweeps.py)

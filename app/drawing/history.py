@@ -1,4 +1,5 @@
 """The run history page's rows: stored runs in words (when, how long, which params). Pure."""
+
 from __future__ import annotations
 
 import time
@@ -30,11 +31,23 @@ def duration(started: float | None, ended: float | None) -> str:
     if started is None or ended is None:
         return "—"
     seconds = max(0.0, ended - started)
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    return (
+        f"{seconds * 1000:.0f} ms"
+        if seconds < 1
+        else f"{seconds:.1f} s"
+        if seconds < 120
+        else f"{seconds / 60:.1f} min"
+    )
 
 
 def row(stored: dict[str, Any]) -> Row:
     params = " ".join(f"{k}={v}" for k, v in stored["params"].items())
-    return Row(stored["id"], stored["experiment"], params, stored["status"],
-               status_words(stored["status"]), when(stored["started_at"] or stored["created_at"]),
-               duration(stored["started_at"], stored["ended_at"]))
+    return Row(
+        stored["id"],
+        stored["experiment"],
+        params,
+        stored["status"],
+        status_words(stored["status"]),
+        when(stored["started_at"] or stored["created_at"]),
+        duration(stored["started_at"], stored["ended_at"]),
+    )

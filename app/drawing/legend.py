@@ -4,6 +4,7 @@ Each colour on the chart means one thing (style.css): a span's fill is what its 
 tick is an instant, the strip under the spans is the kernel's on-CPU measure. The legend lists
 only what this run has drawn so far (and what is open now), so a student reads a short list.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -4,6 +4,7 @@ Every printed line is listed, also those the timeline merged into one mark becau
 too close together to draw apart: the timeline keeps them apart for this pane (Timeline.prints,
 the first PRINTS_KEPT of them, then only their number).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ stack of lanes (arrows, which cross lanes). The axis is a round duration that gr
 run in 1-2-5 steps and fits it snugly once it is over; a series' track stands for a round value
 that grows with its largest sample.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +48,14 @@ def ticks(scale_ns: int, from_ns: int = 0) -> list[tuple[float, str]]:
     in_seconds = scale_ns >= 2_000_000_000
     first = -(-from_ns // step) * step
     return [
-        (round(100 * (t - from_ns) / scale_ns, 3), f"{t / 1e9:g} s" if in_seconds else f"{t / 1e6:.{digits_for(step)}f} ms"
-         if step < 1_000_000 else f"{t / 1e6:g} ms")
+        (
+            round(100 * (t - from_ns) / scale_ns, 3),
+            f"{t / 1e9:g} s"
+            if in_seconds
+            else f"{t / 1e6:.{digits_for(step)}f} ms"
+            if step < 1_000_000
+            else f"{t / 1e6:g} ms",
+        )
         for t in range(first, from_ns + scale_ns + 1, step)
     ]
 
@@ -158,11 +165,15 @@ def fits(text: str, width: float) -> bool:
 def place_span(span: Span, axis: Axis) -> Box:
     depth = min(span.depth, MAX_DEPTH)
     if span.count > 1:  # merged: too short to draw apart
-        tip = (f"{span.count} spans ({span.name}), total {span.busy_ns / 1e6:.3f} ms · "
-               f"{axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms")
+        tip = (
+            f"{span.count} spans ({span.name}), total {span.busy_ns / 1e6:.3f} ms · "
+            f"{axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms"
+        )
     else:
-        tip = (f"{span.name} · {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms "
-               f"({(span.end_ns - span.start_ns) / 1e6:.2f} ms)")
+        tip = (
+            f"{span.name} · {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms "
+            f"({(span.end_ns - span.start_ns) / 1e6:.2f} ms)"
+        )
     if span.cut:
         tip += f" · {span.cut}"
     x, width = axis.extent(span.start_ns, span.end_ns)
@@ -172,8 +183,21 @@ def place_span(span: Span, axis: Axis) -> Box:
         labels = [f"{span.count}× {span.name}"]
     label = next((text for text in labels if fits(text, width)), "")
     title = f"{span.count} spans ({span.name})" if span.count > 1 else span.name
-    return Box(x, width, 2 + 3 * depth, SPAN_HEIGHT - 6 * depth, label, span.category, tip, bool(label), span.cut,
-               depth, title, axis.ms(span.start_ns), axis.ms(span.end_ns))
+    return Box(
+        x,
+        width,
+        2 + 3 * depth,
+        SPAN_HEIGHT - 6 * depth,
+        label,
+        span.category,
+        tip,
+        bool(label),
+        span.cut,
+        depth,
+        title,
+        axis.ms(span.start_ns),
+        axis.ms(span.end_ns),
+    )
 
 
 def where_and_how(span: Span) -> str:
@@ -195,22 +219,48 @@ def place_cpu(span: Span, axis: Axis) -> Box:
     x, width = axis.extent(span.start_ns, span.end_ns)
     if span.category == LOST:  # records the kernel dropped: unknown, drawn full height and hatched
         tip = f"unknown {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms: {span.cut}"
-        return Box(x, width, LANE_HEIGHT - 1 - CPU_STRIP, CPU_STRIP, "", LOST, tip, False, layer=CPU_LAYER,
-                   title="switch records lost", start_ms=axis.ms(span.start_ns), end_ms=axis.ms(span.end_ns))
+        return Box(
+            x,
+            width,
+            LANE_HEIGHT - 1 - CPU_STRIP,
+            CPU_STRIP,
+            "",
+            LOST,
+            tip,
+            False,
+            layer=CPU_LAYER,
+            title="switch records lost",
+            start_ms=axis.ms(span.start_ns),
+            end_ms=axis.ms(span.end_ns),
+        )
     length = span.end_ns - span.start_ns
     share = min(1.0, span.busy_ns / length) if length and span.busy_ns else 1.0
     if share >= 0.98:
         tip = f"on a CPU · {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms ({length / 1e6:.2f} ms)"
     else:
-        tip = (f"on a CPU {share:.0%} of {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms "
-               f"({span.busy_ns / 1e6:.2f} of {length / 1e6:.2f} ms)")
+        tip = (
+            f"on a CPU {share:.0%} of {axis.ms(span.start_ns)}–{axis.ms(span.end_ns)} ms "
+            f"({span.busy_ns / 1e6:.2f} of {length / 1e6:.2f} ms)"
+        )
     h = max(1, round(CPU_STRIP * share))
     title = "on a CPU" if share >= 0.98 else f"on a CPU {share:.0%}"
     where = where_and_how(span)
     if where:
         tip, title = f"{tip} · {where}", f"{title}, {where}"
-    return Box(x, width, LANE_HEIGHT - 1 - h, h, "", ON_CPU, tip, False, layer=CPU_LAYER,
-               title=title, start_ms=axis.ms(span.start_ns), end_ms=axis.ms(span.end_ns))
+    return Box(
+        x,
+        width,
+        LANE_HEIGHT - 1 - h,
+        h,
+        "",
+        ON_CPU,
+        tip,
+        False,
+        layer=CPU_LAYER,
+        title=title,
+        start_ms=axis.ms(span.start_ns),
+        end_ms=axis.ms(span.end_ns),
+    )
 
 
 def place_mark(mark: Mark, axis: Axis) -> Box:
@@ -218,9 +268,20 @@ def place_mark(mark: Mark, axis: Axis) -> Box:
     if mark.count > 1:  # merged: too close to draw apart
         tip = f"{mark.count} marks, the first {mark.name} · {axis.ms(mark.ts_ns)}–{axis.ms(mark.last_ns)} ms"
     last = mark.last_ns if mark.count > 1 else mark.ts_ns
-    return Box(axis.x(mark.ts_ns), 0.15, 1, LANE_HEIGHT - CPU_STRIP - 3, mark.name, mark.category, tip, False,
-               layer=MARK_LAYER, title=f"{mark.count} marks, the first {mark.name}" if mark.count > 1 else mark.name,
-               start_ms=axis.ms(mark.ts_ns), end_ms=axis.ms(last))
+    return Box(
+        axis.x(mark.ts_ns),
+        0.15,
+        1,
+        LANE_HEIGHT - CPU_STRIP - 3,
+        mark.name,
+        mark.category,
+        tip,
+        False,
+        layer=MARK_LAYER,
+        title=f"{mark.count} marks, the first {mark.name}" if mark.count > 1 else mark.name,
+        start_ms=axis.ms(mark.ts_ns),
+        end_ms=axis.ms(last),
+    )
 
 
 def place_step(series: Series, index: int, axis: Axis, top: float, now_ns: int) -> Step:
@@ -235,6 +296,13 @@ def place_step(series: Series, index: int, axis: Axis, top: float, now_ns: int) 
 
 def place_arrow(arrow: Arrow, axis: Axis) -> ArrowLine:
     middle = 2 + SPAN_HEIGHT // 2  # the middle of a depth-0 span
-    return ArrowLine(axis.x(arrow.from_ns), arrow.from_lane * ROW_HEIGHT + middle,
-                     axis.x(arrow.to_ns), arrow.to_lane * ROW_HEIGHT + middle,
-                     arrow.from_lane, arrow.to_lane, axis.ms(arrow.from_ns), axis.ms(arrow.to_ns))
+    return ArrowLine(
+        axis.x(arrow.from_ns),
+        arrow.from_lane * ROW_HEIGHT + middle,
+        axis.x(arrow.to_ns),
+        arrow.to_lane * ROW_HEIGHT + middle,
+        arrow.from_lane,
+        arrow.to_lane,
+        axis.ms(arrow.from_ns),
+        axis.ms(arrow.to_ns),
+    )

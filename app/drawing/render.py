@@ -8,6 +8,7 @@ drawn again. The same fragment templates serve the first render and every delta.
 environment: app/drawing/environment.py; the zoom bar: app/drawing/zoom_bar.py; the Compare view's
 timelines: app/drawing/compare_timelines.py.)
 """
+
 from __future__ import annotations
 
 import time
@@ -89,8 +90,11 @@ class Renderer:
     @staticmethod
     def _grouped(spans: list[Span], marks: list[Mark], cpu: list[Span], axis: Axis) -> dict[str, list[Box]]:
         """Spans, marks and on-CPU spans placed, by the SVG group (lane and layer) they go into."""
-        placed = ([(s.lane, place_span(s, axis)) for s in spans] + [(m.lane, place_mark(m, axis)) for m in marks]
-                  + [(s.lane, place_cpu(s, axis)) for s in cpu])
+        placed = (
+            [(s.lane, place_span(s, axis)) for s in spans]
+            + [(m.lane, place_mark(m, axis)) for m in marks]
+            + [(s.lane, place_cpu(s, axis)) for s in cpu]
+        )
         groups: dict[str, list[Box]] = {}
         for lane, box in placed:
             groups.setdefault(group_id(lane, box.layer), []).append(box)
@@ -100,10 +104,15 @@ class Renderer:
     def _open(timeline: Timeline, lanes: list[Lane], axis: Axis, now: int, live: bool = True) -> dict[int, list[Box]]:
         """What changes in place, by lane. open_spans() lists the lane's open spans first, then its
         pending merges: while the run goes on, the open ones are drawn live (fading at now)."""
-        return {lane.index: [place_cpu(s, axis) for s in timeline.open_cpu(lane)]
-                + [replace(place_span(s, axis), live=live and i < len(lane.stack))
-                   for i, s in enumerate(timeline.open_spans(lane, now))]
-                + [place_mark(m, axis) for m in timeline.pending_marks(lane)] for lane in lanes}
+        return {
+            lane.index: [place_cpu(s, axis) for s in timeline.open_cpu(lane)]
+            + [
+                replace(place_span(s, axis), live=live and i < len(lane.stack))
+                for i, s in enumerate(timeline.open_spans(lane, now))
+            ]
+            + [place_mark(m, axis) for m in timeline.pending_marks(lane)]
+            for lane in lanes
+        }
 
     @staticmethod
     def _legend(run: Run, view: View) -> frozenset[str]:
@@ -120,8 +129,11 @@ class Renderer:
 
     @staticmethod
     def _bytecode(run: Run) -> dict[str, Any]:
-        return {"bytecode": listings(run.timeline.header), "switch_points": switches_only_at_calls_and_jumps(run.python),
-                "gil_enabled": bool((run.timeline.header or {}).get("gil_enabled", True))}
+        return {
+            "bytecode": listings(run.timeline.header),
+            "switch_points": switches_only_at_calls_and_jumps(run.python),
+            "gil_enabled": bool((run.timeline.header or {}).get("gil_enabled", True)),
+        }
 
     def context(self, run: Run, view: View) -> dict[str, Any]:
         """Everything drawn as of `view`, with the open parts as of now: what a timeline template is rendered with."""
@@ -133,16 +145,18 @@ class Renderer:
             **self._common(run, now),
             **self._bytecode(run),
             "lanes": lanes,
-            "spans": self._grouped(timeline.spans[: view.spans], timeline.marks[: view.marks],
-                                   timeline.cpu_spans[: view.cpu], axis),
+            "spans": self._grouped(
+                timeline.spans[: view.spans], timeline.marks[: view.marks], timeline.cpu_spans[: view.cpu], axis
+            ),
             "open": self._open(timeline, lanes, axis, now, not run.finished),
             "arrows": [place_arrow(a, axis) for a in timeline.arrows[: view.arrows]],
             "output": output.lines(timeline, 0, view.prints),
             "prints_more": view.prints_more,
             "legend": legend.entries(view.legend),
             "scale_ms": view.scale_ns / 1e6,
-            "series": [self._row(s, view.steps[s.index], view.tops[s.index], axis, now)
-                       for s in timeline.series[: view.series]],
+            "series": [
+                self._row(s, view.steps[s.index], view.tops[s.index], axis, now) for s in timeline.series[: view.series]
+            ],
             "ticks": ticks(view.scale_ns),
             "zoom": ZoomBar(run.id, 0, view.scale_ns, view.scale_ns, zoomed=False),
         }
@@ -156,16 +170,22 @@ class Renderer:
         axis = Axis.window(t0, window.from_ns, window.to_ns)
         lo, hi = axis.lo, axis.hi
         lanes = timeline.lanes
-        opened = {lane.index: [place_cpu(s, axis) for s in overlapping(timeline.open_cpu(lane), lo, hi)]
-                  + [place_span(s, axis) for s in overlapping(timeline.open_spans(lane, now), lo, hi)]
-                  + [place_mark(m, axis) for m in overlapping(timeline.pending_marks(lane), lo, hi)] for lane in lanes}
+        opened = {
+            lane.index: [place_cpu(s, axis) for s in overlapping(timeline.open_cpu(lane), lo, hi)]
+            + [place_span(s, axis) for s in overlapping(timeline.open_spans(lane, now), lo, hi)]
+            + [place_mark(m, axis) for m in overlapping(timeline.pending_marks(lane), lo, hi)]
+            for lane in lanes
+        }
         series = []
         for s in timeline.series:
             if not s.samples:
                 continue
-            steps = [place_step(s, i, axis, series_top(s), now) for i in range(len(s.samples))
-                     if (s.samples[i + 1][0] if i + 1 < len(s.samples) else max(now, s.samples[i][0])) >= lo
-                     and s.samples[i][0] <= hi]
+            steps = [
+                place_step(s, i, axis, series_top(s), now)
+                for i in range(len(s.samples))
+                if (s.samples[i + 1][0] if i + 1 < len(s.samples) else max(now, s.samples[i][0])) >= lo
+                and s.samples[i][0] <= hi
+            ]
             if steps:
                 series.append(SeriesRow(s.index, s.name, series_top(s), steps[:-1], steps[-1]))
         whole = scale_for((now - t0) if own.t0_ns else 0, finished=run.finished)
@@ -242,18 +262,23 @@ class Renderer:
             self.catch_up(run, view)
             return self.full(run, view)
         axis = Axis(timeline.t0_ns or now, view.scale_ns)
-        appended = self._grouped(timeline.spans[view.spans:], timeline.marks[view.marks:],
-                                 timeline.cpu_spans[view.cpu:], axis)
+        appended = self._grouped(
+            timeline.spans[view.spans :], timeline.marks[view.marks :], timeline.cpu_spans[view.cpu :], axis
+        )
         new_series, redrawn, steps, open_steps = self._series_delta(timeline, view, axis, now)
         # The header (with any bytecode) comes once, first; the Bytecode view is sent with it.
         bytecode = self._bytecode(run) if timeline.header and not view.bytecode else {}
-        view.legend_drawn |= legend.drawn(timeline.spans[view.spans:], timeline.marks[view.marks:],
-                                          timeline.cpu_spans[view.cpu:], timeline.arrows[view.arrows:])
+        view.legend_drawn |= legend.drawn(
+            timeline.spans[view.spans :],
+            timeline.marks[view.marks :],
+            timeline.cpu_spans[view.cpu :],
+            timeline.arrows[view.arrows :],
+        )
         legend_now = self._legend(run, view)
         html = self.env.get_template("_delta.html").render(
             **self._common(run, now),
             **bytecode,
-            new_lanes=timeline.lanes[view.lanes:],
+            new_lanes=timeline.lanes[view.lanes :],
             spans={},
             appended=appended,
             open=self._open(timeline, timeline.lanes, axis, now, not run.finished),
@@ -261,7 +286,7 @@ class Renderer:
             new_output=output.lines(timeline, view.prints),
             prints_more=timeline.prints_more if timeline.prints_more != view.prints_more else None,
             legend=legend.entries(legend_now) if legend_now != view.legend else None,
-            arrows=[place_arrow(a, axis) for a in timeline.arrows[view.arrows:]],
+            arrows=[place_arrow(a, axis) for a in timeline.arrows[view.arrows :]],
             new_series=new_series,
             redrawn_series=redrawn,
             appended_steps=steps,
@@ -275,7 +300,11 @@ class Renderer:
         return html
 
     def _series_delta(
-        self, timeline: Timeline, view: View, axis: Axis, now: int,
+        self,
+        timeline: Timeline,
+        view: View,
+        axis: Axis,
+        now: int,
     ) -> tuple[list[SeriesRow], list[SeriesRow], dict[int, list[Step]], dict[int, Step]]:
         """Per series: a new row, a redrawn row (its top had to grow), or new steps and the open one."""
         new_rows: list[SeriesRow] = []

@@ -4,6 +4,7 @@ threads-vs-processes bar chart, and the verdict on the lesson. Pure.
 The values come from the experiment's `run()` (and the runner's run_call_ms); the verdict from the
 experiment's own `verdict(params, result, python)` (app/model/findings.py), computed from the result.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -178,8 +179,12 @@ def speedup_chart(result: dict[str, Any]) -> Chart | None:
         return None
     if serial <= 0 or ideal <= 0:
         return None
-    times = [("serial, on main", serial), ("thread pool", threads), ("process pool", processes),
-             (f"ideal ({number(ideal)}× faster)", serial / ideal)]
+    times = [
+        ("serial, on main", serial),
+        ("thread pool", threads),
+        ("process pool", processes),
+        (f"ideal ({number(ideal)}× faster)", serial / ideal),
+    ]
     longest = max(ms for _, ms in times)
     bars = []
     for name, ms in times:
@@ -194,11 +199,15 @@ def words_for(run: Run) -> Worded | None:
     result = run.result
     if not result:
         return None
-    counter = "expected" in result and "actual" in result and all(
-        isinstance(result[k], (int, float)) for k in ("expected", "actual"))
+    counter = (
+        "expected" in result
+        and "actual" in result
+        and all(isinstance(result[k], (int, float)) for k in ("expected", "actual"))
+    )
     skip = SHOWN_ELSEWHERE | ({"expected", "actual"} if counter else set())
     values = [worded_value(k, v) for k, v in result.items() if k not in skip]
     if run.python:
         values.append(Value("python", "Python", run.python))
-    return Worded(verdict(run.experiment, run.params, result, run.python, run.cpu), values, speedup_chart(result),
-                  counter)
+    return Worded(
+        verdict(run.experiment, run.params, result, run.python, run.cpu), values, speedup_chart(result), counter
+    )

@@ -4,6 +4,7 @@ once per tick in this process, shared by every socket).
 
 Only what callers use; a caller holds a LiveFeed and never asks which one it is.
 """
+
 from __future__ import annotations
 
 from typing import Protocol

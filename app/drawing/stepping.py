@@ -4,6 +4,7 @@ the switches the schedule makes and whether the interpreter could make them. Pur
 Every sentence is computed from the controller's answer (app/model/schedules.py), that is from the
 interpreter that ran the threads: its `dis`, its counter, its lock.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -78,15 +79,21 @@ def rule_says(answer: StepAnswer) -> str:
     py = answer["python"]
     name = f"Python {py['version']}{' (free-threaded)' if py['free_threaded'] else ''}"
     if py["free_threaded"]:
-        return (f"On {name} threads run at the same time, on several cores: any interleaving of their "
-                "instructions can happen, so a switch can come after any instruction (each is marked ⇄).")
+        return (
+            f"On {name} threads run at the same time, on several cores: any interleaving of their "
+            "instructions can happen, so a switch can come after any instruction (each is marked ⇄)."
+        )
     if py["rule"] == "any":
-        return (f"{name} may switch threads between almost any two instructions when its switch interval "
-                "expires: each is marked ⇄ (its eval loop skips the check after a few simple ones, such as "
-                "LOAD_FAST and LOAD_CONST, which the marks do not tell apart).")
-    return (f"{name} switches threads only where its eval loop checks for a switch request: after the "
-            "instructions marked ⇄ (a call, the function's entry, a jump back to the loop's start). A schedule "
-            "that switches anywhere else shows a switch this interpreter never makes.")
+        return (
+            f"{name} may switch threads between almost any two instructions when its switch interval "
+            "expires: each is marked ⇄ (its eval loop skips the check after a few simple ones, such as "
+            "LOAD_FAST and LOAD_CONST, which the marks do not tell apart)."
+        )
+    return (
+        f"{name} switches threads only where its eval loop checks for a switch request: after the "
+        "instructions marked ⇄ (a call, the function's entry, a jump back to the loop's start). A schedule "
+        "that switches anywhere else shows a switch this interpreter never makes."
+    )
 
 
 def _column(answer: StepAnswer, state: StepState, index: int) -> Column:
@@ -94,8 +101,17 @@ def _column(answer: StepAnswer, state: StepState, index: int) -> Column:
     thread = state["threads"][index]
     at = thread["at"]
     by_offset = {ins["offset"]: ins for ins in function["instructions"]}
-    rows = tuple(Row(ins["offset"], ins["line"] if ins["line_start"] else None, _text(ins), ins["role"],
-                     ins["switch"], ins["offset"] == at) for ins in function["instructions"])
+    rows = tuple(
+        Row(
+            ins["offset"],
+            ins["line"] if ins["line_start"] else None,
+            _text(ins),
+            ins["role"],
+            ins["switch"],
+            ins["offset"] == at,
+        )
+        for ins in function["instructions"]
+    )
     name = f"thread {index + 1}"
     if thread["status"] == "done":
         says = f"{name} has finished."
@@ -106,10 +122,18 @@ def _column(answer: StepAnswer, state: StepState, index: int) -> Column:
     else:
         ins = by_offset.get(at) if at is not None else None
         says = f"{name} executes {_text(ins)} next (offset {at})." if ins else f"{name} is ready."
-    holds = (f"{name} read {thread['loaded']} and has not written it back yet."
-             if thread["loaded"] is not None else "")
-    return Column(index, name, answer["kinds"][index], function["name"], rows, thread["status"], says, holds,
-                  thread["status"] == "ready")
+    holds = f"{name} read {thread['loaded']} and has not written it back yet." if thread["loaded"] is not None else ""
+    return Column(
+        index,
+        name,
+        answer["kinds"][index],
+        function["name"],
+        rows,
+        thread["status"],
+        says,
+        holds,
+        thread["status"] == "ready",
+    )
 
 
 def _switches(answer: StepAnswer) -> tuple[Switch, ...]:
@@ -129,8 +153,11 @@ def _switches(answer: StepAnswer) -> tuple[Switch, ...]:
 def _schedule_says(schedule: list[int]) -> str:
     if not schedule:
         return "No step yet: every thread waits before its first instruction."
-    return "Thread " + ", then thread ".join(f"{t + 1} for {n} instruction{'' if n == 1 else 's'}"
-                                          for t, _, n in runs(schedule)) + "."
+    return (
+        "Thread "
+        + ", then thread ".join(f"{t + 1} for {n} instruction{'' if n == 1 else 's'}" for t, _, n in runs(schedule))
+        + "."
+    )
 
 
 def _found_says(answer: StepAnswer, python: str) -> str:
@@ -140,17 +167,25 @@ def _found_says(answer: StepAnswer, python: str) -> str:
     schedule = found.get("found")
     if schedule:
         n = found.get("preemptions", 0)
-        said = (f"Found: {words(len(schedule), 'step')} with {words(n, 'forced switch')} lose an update "
-                f"(the shortest such, among {found.get('tried', 0)} schedules tried).")
+        said = (
+            f"Found: {words(len(schedule), 'step')} with {words(n, 'forced switch')} lose an update "
+            f"(the shortest such, among {found.get('tried', 0)} schedules tried)."
+        )
         if found.get("never"):
-            said += f" It needs a switch {python} never makes: on this interpreter a run does not lose updates this way."
+            said += (
+                f" It needs a switch {python} never makes: on this interpreter a run does not lose updates this way."
+            )
         return said
     bound = found.get("bound", 0)
     if not found.get("complete", True):
-        return (f"No schedule found that loses an update in the time allowed ({found.get('tried', 0)} schedules "
-                f"tried, with up to {words(max(bound, 0), 'forced switch')}).")
-    return (f"None exists: no schedule with at most {words(bound, 'forced switch')} loses an update "
-            f"({found.get('tried', 0)} schedules tried).")
+        return (
+            f"No schedule found that loses an update in the time allowed ({found.get('tried', 0)} schedules "
+            f"tried, with up to {words(max(bound, 0), 'forced switch')})."
+        )
+    return (
+        f"None exists: no schedule with at most {words(bound, 'forced switch')} loses an update "
+        f"({found.get('tried', 0)} schedules tried)."
+    )
 
 
 def page(answer: StepAnswer, index: int | None = None) -> Page:
@@ -161,7 +196,7 @@ def page(answer: StepAnswer, index: int | None = None) -> Page:
     schedule = answer["schedule"][:k]
     py = answer["python"]
     python = f"Python {py['version']}{' (free-threaded)' if py['free_threaded'] else ''}"
-    log = tuple((s["step"], said) for s in states[1:k + 1] if s["did"] for said in s["did"]["said"])
+    log = tuple((s["step"], said) for s in states[1 : k + 1] if s["did"] for said in s["did"]["said"])
     switches = tuple(s for s in _switches(answer) if s.step <= k)
     refused = answer["refused"]
     return Page(

@@ -5,6 +5,7 @@ Both axes start at 0 and are linear, so the ideal min(workers, cores, tasks) is 
 cores run out, then flat. The x axis ends at the sweep's largest worker count (from its params, so it
 does not move as points finish); the y axis at the largest speedup or ideal so far, in whole steps.
 """
+
 from __future__ import annotations
 
 import math
@@ -89,11 +90,28 @@ def layout(found: Sequence[Line], workers: Sequence[int]) -> Plot | None:
     traces = []
     for i, line in enumerate(found):
         shape = "" if line.figure == IDEAL else SHAPES[measured.index(line.figure) % len(SHAPES)]
-        dots = tuple(Dot(x_at(m.workers), y_at(m.value), m.workers, m.value, m.run_id,
-                         f"{line.label}: {number(m.value)}× at workers={m.workers} (run {m.run_id})")
-                     for m in line.marks)
-        traces.append(Trace(line.label, line.figure, line.figure == IDEAL, i % COLOURS, shape,
-                            " ".join(f"{d.x},{d.y}" for d in dots), dots))
+        dots = tuple(
+            Dot(
+                x_at(m.workers),
+                y_at(m.value),
+                m.workers,
+                m.value,
+                m.run_id,
+                f"{line.label}: {number(m.value)}× at workers={m.workers} (run {m.run_id})",
+            )
+            for m in line.marks
+        )
+        traces.append(
+            Trace(
+                line.label,
+                line.figure,
+                line.figure == IDEAL,
+                i % COLOURS,
+                shape,
+                " ".join(f"{d.x},{d.y}" for d in dots),
+                dots,
+            )
+        )
     y_ticks = tuple(Tick(y_at(i * step), f"{i * step:g}") for i in range(int(round(y_max / step)) + 1))
     x_ticks = tuple(Tick(x_at(w), str(w)) for w in sorted(set(workers)))
     return Plot(WIDTH, HEIGHT, LEFT, right, TOP, bottom, (Tick(x_at(0), "0"),) + x_ticks, y_ticks, tuple(traces))

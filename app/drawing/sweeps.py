@@ -20,6 +20,7 @@ cores meanwhile): the page says where one passed it. An experiment whose tasks w
 TASKS_WAIT, experiments/__init__.py) needs no core per task: its ideal is the `ideal_speedup` its
 result reports (tasks over rounds of workers).
 """
+
 from __future__ import annotations
 
 import math
@@ -161,13 +162,28 @@ def lines(vary: Mapping[str, Any], outcomes: Sequence[Outcome], tasks_wait: bool
         members = sorted(members, key=_workers)
         done = [o for o in members if o.done]
         for key in own:
-            out.append(Line(group, key, tuple(Mark(_workers(o), figure, o.run_id) for o in done
-                                              if (figure := _figure(_result(o).get(key))) is not None)))
+            out.append(
+                Line(
+                    group,
+                    key,
+                    tuple(
+                        Mark(_workers(o), figure, o.run_id)
+                        for o in done
+                        if (figure := _figure(_result(o).get(key))) is not None
+                    ),
+                )
+            )
         if over_one_worker:
             out.append(_over_one_worker(group, done, any(o.workers == 1 for o in members)))
         ideals = [(o, ideal_of(o, tasks_wait)) for o in members]
-        out.append(Line(group, IDEAL, tuple(Mark(_workers(o), value, o.run_id) for o, value in ideals if value is not None),
-                        tasks_wait=tasks_wait))
+        out.append(
+            Line(
+                group,
+                IDEAL,
+                tuple(Mark(_workers(o), value, o.run_id) for o, value in ideals if value is not None),
+                tasks_wait=tasks_wait,
+            )
+        )
     return out
 
 
@@ -195,25 +211,33 @@ def sentences(found: Sequence[Line]) -> list[str]:
             if line.note:
                 said.append(f"{line.label}: {line.note}.")
             continue
-        words = ", ".join(f"{number(m.value)}× with {m.workers} worker{'s' if m.workers != 1 else ''}" for m in line.marks)
+        words = ", ".join(
+            f"{number(m.value)}× with {m.workers} worker{'s' if m.workers != 1 else ''}" for m in line.marks
+        )
         sentence = f"{line.label}: {words}."
         best = max(line.marks, key=lambda m: m.value)
         at = ideals.get(line.group, {})
         if best.run_id in at:
             bound = at[best.run_id].value
-            sentence += (f" Its best, {number(best.value)}× at workers={best.workers}, is {best.value / bound:.0%} "
-                         f"of the ideal there ({number(bound)}×).")
+            sentence += (
+                f" Its best, {number(best.value)}× at workers={best.workers}, is {best.value / bound:.0%} "
+                f"of the ideal there ({number(bound)}×)."
+            )
         above = [m for m in line.marks if m.run_id in at and m.value > at[m.run_id].value * 1.05]
         if above:
-            where = " and ".join(f"workers={m.workers} ({number(m.value)}× against {number(at[m.run_id].value)}×)"
-                                 for m in above)
-            sentence += (f" Above the ideal at {where}: either its tasks did not each need a core, or what it is "
-                         "measured against ran slower than it could (the run's page says what else used the cores).")
+            where = " and ".join(
+                f"workers={m.workers} ({number(m.value)}× against {number(at[m.run_id].value)}×)" for m in above
+            )
+            sentence += (
+                f" Above the ideal at {where}: either its tasks did not each need a core, or what it is "
+                "measured against ran slower than it could (the run's page says what else used the cores)."
+            )
         said.append(sentence)
     return said
 
 
 # ---- The table of figures ----
+
 
 @dataclass(frozen=True)
 class Column:
@@ -237,7 +261,9 @@ class Table:
     rows: tuple[Row, ...]
 
 
-def table(vary: Mapping[str, Any], outcomes: Sequence[Outcome], found: Sequence[Line], tasks_wait: bool = False) -> Table:
+def table(
+    vary: Mapping[str, Any], outcomes: Sequence[Outcome], found: Sequence[Line], tasks_wait: bool = False
+) -> Table:
     """A row per point: its varied params, status, run, then the figures: its speedup over workers=1
     (where that is how it is computed), the ideal, the free cores, and every number its result reports."""
     baseline = {m.run_id: m.value for line in found if line.figure == BASELINE for m in line.marks}
@@ -245,15 +271,24 @@ def table(vary: Mapping[str, Any], outcomes: Sequence[Outcome], found: Sequence[
     keys: list[str] = []
     for o in outcomes:
         keys.extend(k for k, v in (o.result or {}).items() if _figure(v) is not None and k not in keys)
-    columns = ([Column("speedup", figure_label(BASELINE))] if any(line.figure == BASELINE for line in found) else [])
-    columns += [Column("ideal", WAITING_IDEAL_WORDS if tasks_wait else IDEAL_WORDS),
-                Column("free cores", "the run's cores less what other programs used meanwhile")]
+    columns = [Column("speedup", figure_label(BASELINE))] if any(line.figure == BASELINE for line in found) else []
+    columns += [
+        Column("ideal", WAITING_IDEAL_WORDS if tasks_wait else IDEAL_WORDS),
+        Column("free cores", "the run's cores less what other programs used meanwhile"),
+    ]
     columns += [Column(k, LABELS.get(k, (k.replace("_", " "), ""))[0]) for k in keys]
     rows = []
     for o in outcomes:
         figures: list[float | None] = [baseline.get(o.run_id)] if columns[0].name == "speedup" else []
         figures += [ideals.get(o.run_id), o.free_cores]
         figures += [_figure((o.result or {}).get(k)) for k in keys]
-        rows.append(Row(o.run_id, tuple(str(o.params.get(name)) for name in vary), o.status,
-                        status_words(o.status), tuple("—" if f is None else number(f) for f in figures)))
+        rows.append(
+            Row(
+                o.run_id,
+                tuple(str(o.params.get(name)) for name in vary),
+                o.status,
+                status_words(o.status),
+                tuple("—" if f is None else number(f) for f in figures),
+            )
+        )
     return Table(tuple(vary), tuple(columns), tuple(rows))

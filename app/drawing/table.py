@@ -5,6 +5,7 @@ the same Timeline (coalesced as drawn: a merged span is one row, "N spans, total
 for huge runs: at most ROWS_PER_LANE rows per lane (the earliest) and ROWS_MAX in all, each lane
 saying how many more it has; trace.json has every one of them.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -16,9 +17,18 @@ ROWS_PER_LANE = 60
 ROWS_MAX = 600
 # What a span's or a mark's category means, in the legend's words.
 KINDS = {
-    "run": "running", "cpu": "computing", "hold": "holding a lock", "wait": "waiting / blocked",
-    "sleep": "sleeping / I/O", "io": "I/O", "print": "print", "mark": "event", "notify": "notify",
-    "woken": "woken by a notify", "result": "result", "end": "process ended",
+    "run": "running",
+    "cpu": "computing",
+    "hold": "holding a lock",
+    "wait": "waiting / blocked",
+    "sleep": "sleeping / I/O",
+    "io": "I/O",
+    "print": "print",
+    "mark": "event",
+    "notify": "notify",
+    "woken": "woken by a notify",
+    "result": "result",
+    "end": "process ended",
 }
 
 
@@ -49,7 +59,9 @@ def _span_row(span: Span, t0: int, open_: bool = False) -> Row:
         note = f"merged: too short to draw apart, {span.busy_ns / 1e6:.3f} ms in all"
     elif open_:
         note = "still going"
-    return Row((span.start_ns - t0) / 1e6, (span.end_ns - t0) / 1e6, what, KINDS.get(span.category, span.category), note)
+    return Row(
+        (span.start_ns - t0) / 1e6, (span.end_ns - t0) / 1e6, what, KINDS.get(span.category, span.category), note
+    )
 
 
 def _mark_row(mark: Mark, t0: int) -> Row:
@@ -80,4 +92,3 @@ def tables(timeline: Timeline, now_ns: int | None = None) -> list[LaneTable]:
         shown = heapq.nsmallest(keep, rows, key=lambda r: (r.start_ms, r.end_ms is None))
         out.append(LaneTable(lane.worker, lane.pid, lane.cpu_ns / 1e6, tuple(shown), len(rows) - keep, lane.ended))
     return out
-

@@ -19,6 +19,7 @@ print, notify and on-CPU interval apart), then written out as trace events:
 The caller bounds what it reads (app/web/api.py, TRACE_EVENTS_MAX): a Timeline without coalescing
 keeps every span, so it must not be fed a million events.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -51,8 +52,13 @@ class TraceBuilder:
         self.timeline.apply_all(events)
         self.read += len(events)
 
-    def finish(self, end_ns: int | None = None, why: str = "never ended", truncated: str = "",
-               other: dict[str, Any] | None = None) -> dict[str, Any]:
+    def finish(
+        self,
+        end_ns: int | None = None,
+        why: str = "never ended",
+        truncated: str = "",
+        other: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """The trace as a JSON-ready dict. Spans still open are cut at `end_ns` (or the last event)
         for the reason `why`; `truncated`, if given, says why the trace stops before the run did."""
         timeline = self.timeline
@@ -61,8 +67,13 @@ class TraceBuilder:
         return _Writer(timeline, t0).write(truncated, other or {})
 
 
-def trace_of(events: Iterable[Event], t0_ns: int | None = None, end_ns: int | None = None,
-             why: str = "never ended", other: dict[str, Any] | None = None) -> dict[str, Any]:
+def trace_of(
+    events: Iterable[Event],
+    t0_ns: int | None = None,
+    end_ns: int | None = None,
+    why: str = "never ended",
+    other: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The whole trace of `events` at once (for tests and scripts)."""
     builder = TraceBuilder(t0_ns)
     builder.feed(list(events))
@@ -124,8 +135,15 @@ class _Writer:
                     tid, self.next_tid = self.next_tid, self.next_tid + 1
                     self.thread(pid, tid, f"{lane.worker} (overlapping {k})", lane.index * SORT_STEP + k)
                 for s in track:
-                    event = {"ph": "X", "name": s.name, "cat": s.category or "run", "ts": us(s.start_ns, t0),
-                             "dur": (s.end_ns - s.start_ns) / 1000, "pid": pid, "tid": tid}
+                    event = {
+                        "ph": "X",
+                        "name": s.name,
+                        "cat": s.category or "run",
+                        "ts": us(s.start_ns, t0),
+                        "dur": (s.end_ns - s.start_ns) / 1000,
+                        "pid": pid,
+                        "tid": tid,
+                    }
                     if s.cut:
                         event["args"] = {"cut": s.cut}
                     out.append(event)
@@ -133,23 +151,54 @@ class _Writer:
         lanes = timeline.lanes
         for m in timeline.marks:
             lane = lanes[m.lane]
-            out.append({"ph": "i", "name": m.name, "cat": m.category or "mark", "ts": us(m.ts_ns, t0),
-                        "pid": self.pid(lane), "tid": lane.index + 1, "s": "t"})
+            out.append(
+                {
+                    "ph": "i",
+                    "name": m.name,
+                    "cat": m.category or "mark",
+                    "ts": us(m.ts_ns, t0),
+                    "pid": self.pid(lane),
+                    "tid": lane.index + 1,
+                    "s": "t",
+                }
+            )
         for i, a in enumerate(timeline.arrows, 1):
             start, end = lanes[a.from_lane], lanes[a.to_lane]
             common = {"name": FLOW_NAME, "cat": "notify", "id": i}
             out.append({"ph": "s", **common, "ts": us(a.from_ns, t0), "pid": self.pid(start), "tid": start.index + 1})
-            out.append({"ph": "f", "bp": "e", **common, "ts": us(a.to_ns, t0), "pid": self.pid(end), "tid": end.index + 1})
+            out.append(
+                {"ph": "f", "bp": "e", **common, "ts": us(a.to_ns, t0), "pid": self.pid(end), "tid": end.index + 1}
+            )
         for series in timeline.series:
             for ts, value in series.samples:
-                out.append({"ph": "C", "name": series.name, "ts": us(ts, t0), "pid": self.runner_pid, "tid": 0,
-                            "args": {"value": value}})
+                out.append(
+                    {
+                        "ph": "C",
+                        "name": series.name,
+                        "ts": us(ts, t0),
+                        "pid": self.runner_pid,
+                        "tid": 0,
+                        "args": {"value": value},
+                    }
+                )
         if truncated:
-            out.append({"ph": "i", "name": truncated, "cat": "trace", "ts": us(timeline.last_ns, t0),
-                        "pid": self.runner_pid, "tid": 0, "s": "g"})
-        meta = {**other, "deaths": [d.words() for d in timeline.deaths],
-                "unlaned_cpu_ms": timeline.unlaned_ns / 1e6,
-                "service_cpu_ms": {role: ns / 1e6 for role, ns in timeline.service_ns.items()}}
+            out.append(
+                {
+                    "ph": "i",
+                    "name": truncated,
+                    "cat": "trace",
+                    "ts": us(timeline.last_ns, t0),
+                    "pid": self.runner_pid,
+                    "tid": 0,
+                    "s": "g",
+                }
+            )
+        meta = {
+            **other,
+            "deaths": [d.words() for d in timeline.deaths],
+            "unlaned_cpu_ms": timeline.unlaned_ns / 1e6,
+            "service_cpu_ms": {role: ns / 1e6 for role, ns in timeline.service_ns.items()},
+        }
         if timeline.output:
             meta["output"] = timeline.output[:100]
         if truncated:
@@ -162,8 +211,12 @@ class _Writer:
             names.setdefault(self.pid(lane), []).append(lane.worker)
         for order, (pid, workers) in enumerate(names.items()):
             role = "runner" if pid == self.runner_pid else ", ".join(workers[:3]) + (", …" if len(workers) > 3 else "")
-            self.out.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": f"{role} (pid {pid})"}})
-            self.out.append({"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0, "args": {"sort_index": order}})
+            self.out.append(
+                {"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": f"{role} (pid {pid})"}}
+            )
+            self.out.append(
+                {"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0, "args": {"sort_index": order}}
+            )
 
     def on_cpu(self) -> None:
         """The kernel's on-CPU intervals, each lane's on its own track (one thread's never overlap)."""
@@ -179,5 +232,14 @@ class _Writer:
                 suffix = f" (overlapping {k})" if k else ""
                 self.thread(pid, tid, f"{lane.worker} · {ONCPU_NAME}{suffix}", index * SORT_STEP + SORT_STEP - 10 + k)
                 for s in track:
-                    self.out.append({"ph": "X", "name": ONCPU_NAME, "cat": "oncpu", "ts": us(s.start_ns, self.t0),
-                                     "dur": (s.end_ns - s.start_ns) / 1000, "pid": pid, "tid": tid})
+                    self.out.append(
+                        {
+                            "ph": "X",
+                            "name": ONCPU_NAME,
+                            "cat": "oncpu",
+                            "ts": us(s.start_ns, self.t0),
+                            "dur": (s.end_ns - s.start_ns) / 1000,
+                            "pid": pid,
+                            "tid": tid,
+                        }
+                    )

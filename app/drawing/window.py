@@ -14,6 +14,7 @@ starting from the checkpoint before them. What it takes from the run's own timel
 the lanes, the value each counter held into the window, the arrows (pairing a notify with its
 woken needs what came before), and the end of a span still open past the rows it read.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
@@ -53,7 +54,9 @@ class WindowTimeline(Timeline):
     hi: int = 0
 
     @classmethod
-    def of(cls, run: Timeline, window: Window, stacks: dict[str, tuple[tuple[str, str, int], ...]] | None = None) -> WindowTimeline:
+    def of(
+        cls, run: Timeline, window: Window, stacks: dict[str, tuple[tuple[str, str, int], ...]] | None = None
+    ) -> WindowTimeline:
         """A window of `run` (its folded timeline), to fold from a checkpoint's open spans (`stacks`)."""
         t0 = run.t0_ns or 0
         timeline = cls(lo=t0 + window.from_ns, hi=t0 + window.to_ns)
@@ -114,8 +117,11 @@ class WindowTimeline(Timeline):
         """After the rows that can hold anything in the window: spans still open end where the run's
         timeline says they did (one that long was never merged there); in a finished run whatever is
         left ends with it. Then only what reaches into the window is kept."""
-        exact = {(s.lane, s.depth, s.start_ns): s for s in run.spans if s.count == 1} \
-            if any(lane.stack for lane in self.lanes) else {}
+        exact = (
+            {(s.lane, s.depth, s.start_ns): s for s in run.spans if s.count == 1}
+            if any(lane.stack for lane in self.lanes)
+            else {}
+        )
         for lane in self.lanes:
             still_open: list[tuple[str, str, int]] = []
             for depth in reversed(range(len(lane.stack))):  # innermost first, as they end

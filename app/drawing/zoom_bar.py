@@ -2,6 +2,7 @@
 links lead to (zoom in and out about the middle, pan by half). Pure. The links' URLs are the web's
 (app/web/urls.py `run_window`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ class ZoomBar:
 
     def window(self, from_ns: int, to_ns: int) -> tuple[int, int] | None:
         """The window a link leads to, within bounds; None: the whole run."""
-        from_ns, to_ns = max(0, from_ns), min(to_ns, 10 ** 15)
+        from_ns, to_ns = max(0, from_ns), min(to_ns, 10**15)
         if from_ns <= 0 and to_ns >= self.run_ns:
             return None
         return from_ns, to_ns

@@ -6,6 +6,7 @@ A notify and a woken that carry a key (the item a Queue handed over) pair with e
 comes first; one without waits for a partner that comes later. Pairing depends on the events alone.
 (app/model/timeline.py draws each pair as an Arrow.)
 """
+
 from __future__ import annotations
 
 from bisect import bisect_right, insort

@@ -6,6 +6,7 @@ comes from the runner's header: the load average when it started, the Python tha
 and the multiprocessing start method (the run's `start_method` param where the experiment
 has one, else the platform's default the runner reported).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,8 +29,10 @@ def from_header(header: dict[str, Any], params: dict[str, Any]) -> dict[str, Any
     }
 
 
-SOURCE_WORDS = {"switches": "on-CPU strips from the kernel's context-switch records (exact)",
-                "proc": "on-CPU strips sampled from /proc (approximate)"}
+SOURCE_WORDS = {
+    "switches": "on-CPU strips from the kernel's context-switch records (exact)",
+    "proc": "on-CPU strips sampled from /proc (approximate)",
+}
 
 
 def fallback_words(conditions: dict[str, Any]) -> str:
@@ -37,8 +40,9 @@ def fallback_words(conditions: dict[str, Any]) -> str:
     if conditions.get("oncpu_source") != "proc" or not conditions.get("oncpu_reason"):
         return ""
     fix = conditions.get("oncpu_fix")
-    return (f"on-CPU strips sampled from /proc: {conditions['oncpu_reason']}"
-            + (f"; for exact strips: {fix}" if fix else ""))
+    return f"on-CPU strips sampled from /proc: {conditions['oncpu_reason']}" + (
+        f"; for exact strips: {fix}" if fix else ""
+    )
 
 
 def describe(conditions: dict[str, Any]) -> list[str]:

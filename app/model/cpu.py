@@ -8,6 +8,7 @@ stretch of the run; a phase's bounds fall between samples, where the figures are
 What the machine spent besides the run and the sampler is "others": the web server drawing
 the run, a browser, another program. A speedup cannot exceed the cores left to the run.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -56,10 +57,16 @@ class Stretch:
         return self.resolution_cores < TOO_SHORT_CORES
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "start_ms": self.start_ms, "end_ms": self.end_ms,
-                "workers_busy_cores": self.workers_busy_cores, "others_busy_cores": self.others_busy_cores,
-                "resolution_cores": self.resolution_cores, "first_task_ms": self.first_task_ms,
-                "together_ms": self.together_ms}
+        return {
+            "name": self.name,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "workers_busy_cores": self.workers_busy_cores,
+            "others_busy_cores": self.others_busy_cores,
+            "resolution_cores": self.resolution_cores,
+            "first_task_ms": self.first_task_ms,
+            "together_ms": self.together_ms,
+        }
 
 
 @dataclass(frozen=True)
@@ -80,10 +87,15 @@ class Budget:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "cores": self.cores, "workers_busy_cores": self.workers_busy_cores,
-            "others_busy_cores": self.others_busy_cores, "on_cpu_ms": self.on_cpu_ms,
-            "recorder_ms": self.recorder_ms, "sampler_ms": self.sampler_ms, "unlaned_ms": self.unlaned_ms,
-            "waited_for_cpu_ms": self.waited_for_cpu_ms, "phases": [p.to_json() for p in self.phases],
+            "cores": self.cores,
+            "workers_busy_cores": self.workers_busy_cores,
+            "others_busy_cores": self.others_busy_cores,
+            "on_cpu_ms": self.on_cpu_ms,
+            "recorder_ms": self.recorder_ms,
+            "sampler_ms": self.sampler_ms,
+            "unlaned_ms": self.unlaned_ms,
+            "waited_for_cpu_ms": self.waited_for_cpu_ms,
+            "phases": [p.to_json() for p in self.phases],
             "resolution_cores": self.resolution_cores,
             "parallel": None if self.parallel is None else self.parallel.to_json(),
         }
@@ -109,8 +121,9 @@ def _at(samples: list[tuple[int, dict[str, Any]]], ts: int, key: str) -> float |
     return float(v1 + (v2 - v1) * (ts - t1) / (t2 - t1))
 
 
-def _stretch(samples: list[tuple[int, dict[str, Any]]], name: str, start: int, end: int, t0: int,
-             cores: int, tick_ns: int) -> Stretch:
+def _stretch(
+    samples: list[tuple[int, dict[str, Any]]], name: str, start: int, end: int, t0: int, cores: int, tick_ns: int
+) -> Stretch:
     wall = end - start
     run = (_at(samples, end, "run_ns") or 0) - (_at(samples, start, "run_ns") or 0)
     sampler = (_at(samples, end, "sampler_ns") or 0) - (_at(samples, start, "sampler_ns") or 0)
@@ -119,8 +132,14 @@ def _stretch(samples: list[tuple[int, dict[str, Any]]], name: str, start: int, e
     if host_end is not None and host_start is not None:
         others = max(0.0, host_end - host_start - run - sampler) / wall
     workers, others = within(cores, round(run / wall, 2), others)
-    return Stretch(name, round((start - t0) / 1e6, 1), round((end - t0) / 1e6, 1), workers, others,
-                   resolution(cores, wall, tick_ns))
+    return Stretch(
+        name,
+        round((start - t0) / 1e6, 1),
+        round((end - t0) / 1e6, 1),
+        workers,
+        others,
+        resolution(cores, wall, tick_ns),
+    )
 
 
 def _first_task(timeline: Timeline, stretch: Stretch, phase: Span, workers: set[int], cores: int) -> Stretch:
@@ -128,11 +147,16 @@ def _first_task(timeline: Timeline, stretch: Stretch, phase: Span, workers: set[
     its workers were on CPUs at the same time. Only for
     the phases an experiment names as such (a pool's), not for every long wait of main: a lock experiment's
     join covers hundreds of thousands of wait spans, and the budget is computed on every look at the run."""
-    first = min((s.start_ns for s in timeline.spans
-                 if s.lane in workers and phase.start_ns <= s.start_ns < phase.end_ns), default=None)
+    first = min(
+        (s.start_ns for s in timeline.spans if s.lane in workers and phase.start_ns <= s.start_ns < phase.end_ns),
+        default=None,
+    )
     together = overlap(timeline.cpu_spans, workers, cores, (phase.start_ns, phase.end_ns))
-    return replace(stretch, first_task_ms=None if first is None else round((first - phase.start_ns) / 1e6, 1),
-                   together_ms=None if together is None else together.together_ms)
+    return replace(
+        stretch,
+        first_task_ms=None if first is None else round((first - phase.start_ns) / 1e6, 1),
+        together_ms=None if together is None else together.together_ms,
+    )
 
 
 def budget(timeline: Timeline) -> Budget | None:
@@ -152,7 +176,9 @@ def budget(timeline: Timeline) -> Budget | None:
         for span in timeline.spans:  # main's outermost spans: serial, thread pool, process pool, ...
             if span.lane == main.index and span.depth == 0 and span.end_ns - span.start_ns >= MIN_PHASE_NS:
                 stretch = _stretch(samples, span.name, span.start_ns, span.end_ns, t0, cores, tick_ns)
-                phases.append(stretch if span.category != "phase" else _first_task(timeline, stretch, span, workers, cores))
+                phases.append(
+                    stretch if span.category != "phase" else _first_task(timeline, stretch, span, workers, cores)
+                )
         phases.sort(key=lambda p: p.start_ms)
     return Budget(
         cores=cores,
@@ -174,22 +200,30 @@ def sentences(b: Budget, result: dict[str, Any] | None = None) -> list[str]:
     may be, or that its window was too short to tell (and a word on the speedup where `result`, the
     run's, reports one)."""
     speedup = any("speedup" in key for key in (result or {}))
-    words = [f"The run's threads and processes kept {b.workers_busy_cores:.1f} of {b.cores} "
-             f"core{'s' if b.cores != 1 else ''} busy on average."]
+    words = [
+        f"The run's threads and processes kept {b.workers_busy_cores:.1f} of {b.cores} "
+        f"core{'s' if b.cores != 1 else ''} busy on average."
+    ]
     if b.others_busy_cores is not None:
         if b.resolution_cores < TOO_SHORT_CORES:
-            words[0] = words[0][:-1] + (f"; other programs used {b.others_busy_cores:.1f} "
-                                        f"(give or take {b.resolution_cores:.2f}: /proc/stat counts in ticks).")
+            words[0] = words[0][:-1] + (
+                f"; other programs used {b.others_busy_cores:.1f} "
+                f"(give or take {b.resolution_cores:.2f}: /proc/stat counts in ticks)."
+            )
         else:
-            words[0] = words[0][:-1] + ("; what other programs used, the run was too short to tell (/proc/stat counts "
-                                        f"in ticks: over it, a figure could be off by {b.resolution_cores:.1f} cores).")
+            words[0] = words[0][:-1] + (
+                "; what other programs used, the run was too short to tell (/proc/stat counts "
+                f"in ticks: over it, a figure could be off by {b.resolution_cores:.1f} cores)."
+            )
     for phase in b.phases:
         others = phase.others_busy_cores
         if others is not None and others >= max(NOTABLE_CORES, phase.resolution_cores) and phase.measurable:
             left = max(0.0, b.cores - others)
-            said = (f"During “{phase.name}” other programs used {others:.1f} of {b.cores} cores (give or take "
-                    f"{phase.resolution_cores:.2f}): the run got {phase.workers_busy_cores:.1f}, and could have had "
-                    f"{left:.1f} at most.")
+            said = (
+                f"During “{phase.name}” other programs used {others:.1f} of {b.cores} cores (give or take "
+                f"{phase.resolution_cores:.2f}): the run got {phase.workers_busy_cores:.1f}, and could have had "
+                f"{left:.1f} at most."
+            )
             if speedup and phase.name == "serial":
                 said += " The serial run is the yardstick: slowed so, it makes the speedups over it larger."
             elif speedup:

@@ -1,6 +1,7 @@
 """A lane's on-CPU turns as drawn: bins of the timeline's resolution, each as full as the time the lane was on
 a CPU in it (app/model/timeline.py feeds it the sampler's turns, in time order, and draws what it returns).
 Pure."""
+
 from __future__ import annotations
 
 MIXED_CPUS = -2  # an on-CPU span merged from turns on several CPUs
@@ -28,8 +29,16 @@ class CpuBins:
         self.cpu, self.how = -1, ""  # the open bin's
         self.run_cpu, self.run_how = -1, ""  # the run's
 
-    def add(self, start: int, end: int, t0: int, res: int, out: list[tuple[int, int, int, int, str]],
-            cpu: int = -1, how: str = "") -> None:
+    def add(
+        self,
+        start: int,
+        end: int,
+        t0: int,
+        res: int,
+        out: list[tuple[int, int, int, int, str]],
+        cpu: int = -1,
+        how: str = "",
+    ) -> None:
         """Account [start, end); append (start, end, busy, cpu, how) for each span that can no longer change.
         Intervals come in time order (one thread's, from one sampler)."""
         while start < end:

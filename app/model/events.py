@@ -5,6 +5,7 @@ Hot path (issue 5: >= 200 000 events/s): a read chunk's complete lines are parse
 build, where a frozen dataclass costs a Python-level __init__). A chunk with a bad line falls
 back to line by line, so only that line becomes an "output" event.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,16 +14,38 @@ from typing import Any, Final, Literal, NamedTuple
 
 # What an event is. The wire carries a one-letter code (KINDS); the API and the stored form the word.
 Kind = Literal[
-    "header", "lane", "begin", "end", "instant", "counter", "result", "failure", "service",
-    "oncpu", "exit", "machine", "gap",
-    "output", "torn",  # a line that was not an event batch: a program's text, or a batch another write cut
+    "header",
+    "lane",
+    "begin",
+    "end",
+    "instant",
+    "counter",
+    "result",
+    "failure",
+    "service",
+    "oncpu",
+    "exit",
+    "machine",
+    "gap",
+    "output",
+    "torn",  # a line that was not an event batch: a program's text, or a batch another write cut
 ]
 
 KINDS: Final[dict[str, Kind]] = {
-    "H": "header", "L": "lane", "B": "begin", "E": "end", "I": "instant",
-    "C": "counter", "R": "result", "F": "failure", "S": "service",
+    "H": "header",
+    "L": "lane",
+    "B": "begin",
+    "E": "end",
+    "I": "instant",
+    "C": "counter",
+    "R": "result",
+    "F": "failure",
+    "S": "service",
     # From the on-CPU sampler (experiments/sampler.py), not the recorder:
-    "T": "oncpu", "X": "exit", "M": "machine", "G": "gap",
+    "T": "oncpu",
+    "X": "exit",
+    "M": "machine",
+    "G": "gap",
 }
 # What the kernel says, not what the code said:
 SAMPLED: Final[frozenset[Kind]] = frozenset({"oncpu", "exit", "machine", "gap"})
@@ -74,9 +97,14 @@ def decode(raw: list[Any]) -> Event:
         name, category = raw[3], raw[4]
         # An instant's sixth item, if any, is the key pairing a woken with its notify (kept as value).
         key = raw[5] if code == "I" and len(raw) > 5 and raw[5] is not None else None
-        return Event(KINDS[code], ts, worker, name if type(name) is str else str(name),
-                     category if type(category) is str else str(category),
-                     key if key is None or type(key) is str else str(key))
+        return Event(
+            KINDS[code],
+            ts,
+            worker,
+            name if type(name) is str else str(name),
+            category if type(category) is str else str(category),
+            key if key is None or type(key) is str else str(key),
+        )
     if code == "T":  # ["T", start_ns, "", tid, end_ns] from /proc, [..., cpu, how] from the switch records
         if len(raw) > 6:
             return Event("oncpu", ts, worker, value=(int(raw[3]), int(raw[4]), int(raw[5]), str(raw[6])))
@@ -107,8 +135,14 @@ def _decode_batches(batches: list[list[list[Any]]]) -> list[Event]:
             n = len(raw)
             if code == "E" and n == 3 and type(raw[1]) is int and type(raw[2]) is str:
                 append(_new(Event, ("end", raw[1], raw[2], "", "", None)))
-            elif (code == "B" or code == "I") and n == 5 and type(raw[1]) is int and type(raw[2]) is str \
-                    and type(raw[3]) is str and type(raw[4]) is str:
+            elif (
+                (code == "B" or code == "I")
+                and n == 5
+                and type(raw[1]) is int
+                and type(raw[2]) is str
+                and type(raw[3]) is str
+                and type(raw[4]) is str
+            ):
                 append(_new(Event, ("begin" if code == "B" else "instant", raw[1], raw[2], raw[3], raw[4], None)))
             elif code == "C" and n == 5 and type(raw[1]) is int and type(raw[2]) is str and type(raw[3]) is str:
                 append(_new(Event, ("counter", raw[1], raw[2], raw[3], "", raw[4])))

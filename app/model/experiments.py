@@ -1,4 +1,5 @@
 """The server's view of the experiment catalogue: metadata and source, never the code's execution."""
+
 from __future__ import annotations
 
 import importlib
@@ -43,7 +44,8 @@ class Experiment:
     findings: Callable[[dict[str, Any], dict[str, Any], str], list[str]] | None = field(default=None, compare=False)
     # verdict(params, result, python) -> (shown: bool | None, sentence): the run's lesson, judged by its result
     verdict: Callable[[dict[str, Any], dict[str, Any], str], tuple[bool | None, str]] | None = field(
-        default=None, compare=False)
+        default=None, compare=False
+    )
     fixed_variant: Variant | None = field(default=None, compare=False)  # its module's FIXED_VARIANT
     # What to notice on a run without a GIL (a free-threaded build), where `notice` tells of GIL switches.
     notice_without_gil: str = ""
@@ -54,7 +56,10 @@ class Experiment:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "id": self.id, "title": self.title, "summary": self.summary, "kind": self.kind,
+            "id": self.id,
+            "title": self.title,
+            "summary": self.summary,
+            "kind": self.kind,
             "measures_time": self.measures_time,
             "params": {p.name: p.describe() for p in self.params},
         }
@@ -63,11 +68,23 @@ class Experiment:
 def load(module_name: str, lab_params: tuple[Param, ...] = ()) -> Experiment:
     """The experiment of `module_name`, its own params followed by `lab_params` (the lab's, such as `python`)."""
     m = importlib.import_module(module_name)
-    return Experiment(m.ID, module_name, m.TITLE, m.SUMMARY, m.KIND, m.NOTICE, getattr(m, "EXPECTED", ""),
-                      (*m.PARAMS, *lab_params),
-                      inspect.getsource(m), getattr(m, "MEASURES_TIME", False), getattr(m, "TASKS_WAIT", False),
-                      getattr(m, "findings", None), getattr(m, "verdict", None),
-                      Variant.of(getattr(m, "FIXED_VARIANT", None)), getattr(m, "NOTICE_WITHOUT_GIL", ""))
+    return Experiment(
+        m.ID,
+        module_name,
+        m.TITLE,
+        m.SUMMARY,
+        m.KIND,
+        m.NOTICE,
+        getattr(m, "EXPECTED", ""),
+        (*m.PARAMS, *lab_params),
+        inspect.getsource(m),
+        getattr(m, "MEASURES_TIME", False),
+        getattr(m, "TASKS_WAIT", False),
+        getattr(m, "findings", None),
+        getattr(m, "verdict", None),
+        Variant.of(getattr(m, "FIXED_VARIANT", None)),
+        getattr(m, "NOTICE_WITHOUT_GIL", ""),
+    )
 
 
 def catalogue(modules: tuple[str, ...] = MODULES, lab_params: tuple[Param, ...] = ()) -> dict[str, Experiment]:

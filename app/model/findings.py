@@ -11,6 +11,7 @@ The sentences come from the experiment module (experiments/*.py), each chosen fr
 measurements. An experiment without `findings` says nothing here; one whose `findings` raises is
 logged and says nothing either: a wrong sentence is worse than none, and the page must not break.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -30,23 +31,39 @@ def cpu_data(budget: Budget | None) -> dict[str, Any] | None:
     """The budget as an experiment's functions get it: plain data."""
     if budget is None:
         return None
-    return {"cores": budget.cores, "others_busy_cores": budget.others_busy_cores,
-            "phases": {p.name: {"workers_busy_cores": p.workers_busy_cores, "others_busy_cores": p.others_busy_cores,
-                                "start_ms": p.start_ms, "end_ms": p.end_ms,
-                                "resolution_cores": p.resolution_cores, "first_task_ms": p.first_task_ms,
-                                "together_ms": p.together_ms}
-                       for p in budget.phases},
-            "parallel": None if budget.parallel is None else budget.parallel.to_json()}
+    return {
+        "cores": budget.cores,
+        "others_busy_cores": budget.others_busy_cores,
+        "phases": {
+            p.name: {
+                "workers_busy_cores": p.workers_busy_cores,
+                "others_busy_cores": p.others_busy_cores,
+                "start_ms": p.start_ms,
+                "end_ms": p.end_ms,
+                "resolution_cores": p.resolution_cores,
+                "first_task_ms": p.first_task_ms,
+                "together_ms": p.together_ms,
+            }
+            for p in budget.phases
+        },
+        "parallel": None if budget.parallel is None else budget.parallel.to_json(),
+    }
 
 
-def _call(fn: Callable[..., Any], params: dict[str, Any], result: dict[str, Any], python: str | None,
-          cpu: Budget | None) -> Any:
+def _call(
+    fn: Callable[..., Any], params: dict[str, Any], result: dict[str, Any], python: str | None, cpu: Budget | None
+) -> Any:
     extra = {"cpu": cpu_data(cpu)} if "cpu" in inspect.signature(fn).parameters else {}
     return fn(params, result, python or "", **extra)
 
 
-def findings(experiment: Experiment, params: dict[str, Any], result: dict[str, Any] | None,
-             python: str | None, cpu: Budget | None = None) -> list[str]:
+def findings(
+    experiment: Experiment,
+    params: dict[str, Any],
+    result: dict[str, Any] | None,
+    python: str | None,
+    cpu: Budget | None = None,
+) -> list[str]:
     """The sentences about this run's outcome, or none if it has no result (yet) or they fail."""
     if not result or experiment.findings is None:
         return []
@@ -69,8 +86,13 @@ class Verdict:
         return {True: "shown", False: "not-shown", None: "unsure"}[self.shown]
 
 
-def verdict(experiment: Experiment, params: dict[str, Any], result: dict[str, Any] | None,
-            python: str | None, cpu: Budget | None = None) -> Verdict | None:
+def verdict(
+    experiment: Experiment,
+    params: dict[str, Any],
+    result: dict[str, Any] | None,
+    python: str | None,
+    cpu: Budget | None = None,
+) -> Verdict | None:
     """The experiment's `verdict(params, result, python)` on this run, or None (no result, none, or it failed)."""
     judge = getattr(experiment, "verdict", None)
     if not result or judge is None:

@@ -13,6 +13,7 @@ never runs that task again, so whoever waits for its result (`map`, `AsyncResult
 `concurrent.futures.ProcessPoolExecutor` is not such a pool: it raises BrokenProcessPool, and the run fails
 by itself.
 """
+
 from __future__ import annotations
 
 import re
@@ -61,5 +62,7 @@ def lost_tasks(timeline: Timeline) -> list[Death]:
 def lost_words(lost: list[Death]) -> str:
     """Why a run that lost a pool's task was ended, in words: the task named by who ran it and how it died."""
     tasks = "; ".join(death.words() for death in lost)
-    return (f"{tasks}: a multiprocessing.Pool never runs a lost task again, so the run could never end "
-            "(a ProcessPoolExecutor would have raised BrokenProcessPool)")
+    return (
+        f"{tasks}: a multiprocessing.Pool never runs a lost task again, so the run could never end "
+        "(a ProcessPoolExecutor would have raised BrokenProcessPool)"
+    )

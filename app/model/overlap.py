@@ -7,6 +7,7 @@ computed is what the strips prove: a lower bound. Within a stretch where k lanes
 busy time that must fall inside it, beyond what one core could hold, was spent with two or more on
 CPUs at once. Exact where the strips are exact (whole bins, raw intervals).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -37,8 +38,9 @@ def clipped(strip: Span, start: int, end: int) -> Span | None:
     return Span(strip.lane, strip.name, strip.category, lo, hi, busy_ns=must) if must > 0 else None
 
 
-def overlap(strips: Iterable[Span], lanes: set[int], cores: int,
-            window: tuple[int, int] | None = None) -> Overlap | None:
+def overlap(
+    strips: Iterable[Span], lanes: set[int], cores: int, window: tuple[int, int] | None = None
+) -> Overlap | None:
     """The overlap of the strips of `lanes` on a machine of `cores` CPUs, within `window` (start, end) if
     given; None if they have none there."""
     mine = [s for s in strips if s.lane in lanes and s.end_ns > s.start_ns]

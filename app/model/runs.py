@@ -2,6 +2,7 @@
 
 A run keeps no event log in memory: each batch it ingests is folded into its timeline and handed
 to its journal (the store), which writes the raw events to SQLite off the event loop."""
+
 from __future__ import annotations
 
 import asyncio
@@ -141,7 +142,9 @@ class Run:
         self.received += len(events)
         if self.journal is not None:
             self.journal.append(self, events, wire)
-            if new_header is not None:  # stored now: a server killed before the run ends must not lose what it ran under
+            if (
+                new_header is not None
+            ):  # stored now: a server killed before the run ends must not lose what it ran under
                 self.journal.save(self)
         self.changed.set()
 

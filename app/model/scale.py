@@ -5,6 +5,7 @@ fits it snugly once it is over. Both the placement of shapes (app/drawing/placem
 of events into drawable spans (app/model/timeline.py, which merges what the axis could not show apart)
 depend on it, so it lives apart from both.
 """
+
 from __future__ import annotations
 
 MIN_SCALE_NS = 100_000_000  # 100 ms: a growing run's first axis

@@ -6,6 +6,7 @@ one), so a losing schedule can be shared as a link; as JSON it is a list of the 
 controller (experiments/stepper.py, run in the chosen interpreter) answers with the shapes below,
 with 0-based thread indices.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -112,9 +113,15 @@ class StepRequest:
     find: bool = False
 
     def to_json(self) -> dict[str, object]:
-        return {"experiment": self.experiment, "window": self.window, "threads": self.threads,
-                "iterations": self.iterations, "schedule": list(self.schedule),
-                "then": list(self.then) if self.then else None, "find": self.find}
+        return {
+            "experiment": self.experiment,
+            "window": self.window,
+            "threads": self.threads,
+            "iterations": self.iterations,
+            "schedule": list(self.schedule),
+            "then": list(self.then) if self.then else None,
+            "find": self.find,
+        }
 
 
 class ScheduleError(ValueError):

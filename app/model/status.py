@@ -3,6 +3,7 @@
 A `str` enum: each status is its own word as the JSON API, the database and the templates spell it
 (`Status.TIMED_OUT == "timed_out"`), so a status read back from SQLite as a plain string compares,
 hashes and serialises as the member does."""
+
 from __future__ import annotations
 
 from enum import StrEnum

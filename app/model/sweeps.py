@@ -4,6 +4,7 @@ experiment's default), each an ordinary run (app/running/lab.py starts them), an
 runs'. Pure: plain data in, plain data out. What its runs measured, drawn as speedup lines and a table,
 is app/drawing/sweeps.py's.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -37,7 +38,9 @@ class Sweep:
     created_at: float = 0.0
 
 
-def expand(specs: Sequence[Param], params: Mapping[str, Any], vary: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+def expand(
+    specs: Sequence[Param], params: Mapping[str, Any], vary: Mapping[str, Sequence[Any]]
+) -> list[dict[str, Any]]:
     """Every point's params, checked, in the order of the product of the `vary` lists (the last varies
     fastest) over `params`. ParamError names each problem: an unknown param, an empty or repeating list,
     more than MAX_POINTS points, a value out of bounds (experiments/params.py words those)."""
@@ -83,7 +86,7 @@ def worker_choices(specs: Sequence[Param]) -> list[int]:
     spec = next((p for p in specs if p.name == X and p.type == "int"), None)
     if spec is None or spec.min >= spec.max:
         return []
-    powers = {2 ** i for i in range(spec.max.bit_length()) if spec.min <= 2 ** i <= spec.max}
+    powers = {2**i for i in range(spec.max.bit_length()) if spec.min <= 2**i <= spec.max}
     return sorted(powers | {spec.min, spec.max})[:MAX_POINTS]
 
 

@@ -16,6 +16,7 @@ Arrows join a `notify` instant to the `woken` one it caused, as app/model/arrows
 what happened, not by the order events arrive in); a lane's on-CPU turns are drawn in bins of the
 resolution by app/model/cpu_bins.py.
 """
+
 from __future__ import annotations
 
 import signal
@@ -396,8 +397,9 @@ class Timeline:
             if lane.ended == PROCESS_ENDED and number:  # the sampler found it reaped; its parent, reaping it, says how
                 self._mark(lane, ts, why, "end")
                 lane.ended = why
-                self.deaths = [replace(d, how=how) if d.pid == pid and d.worker == lane.worker else d
-                               for d in self.deaths]
+                self.deaths = [
+                    replace(d, how=how) if d.pid == pid and d.worker == lane.worker else d for d in self.deaths
+                ]
                 continue
             if lane.ended:
                 continue
@@ -472,8 +474,11 @@ class Timeline:
         if not self.arrows or not self.resolution_ns:
             return False
         last, res = self.arrows[-1], self.resolution_ns
-        return (last.from_lane, last.to_lane) == (arrow.from_lane, arrow.to_lane) and \
-            abs(last.from_ns - arrow.from_ns) < res and abs(last.to_ns - arrow.to_ns) < res
+        return (
+            (last.from_lane, last.to_lane) == (arrow.from_lane, arrow.to_lane)
+            and abs(last.from_ns - arrow.from_ns) < res
+            and abs(last.to_ns - arrow.to_ns) < res
+        )
 
     def _sample(self, name: str, ts: int, value: Any) -> None:
         try:
@@ -529,8 +534,10 @@ class Timeline:
 
     def open_cpu(self, lane: Lane) -> list[Span]:
         """The lane's on-CPU bins still being filled."""
-        return [Span(lane.index, ON_CPU, ON_CPU, start, end, busy_ns=busy, cpu=cpu, how=how)
-                for start, end, busy, cpu, how in lane.cpu.pending()]
+        return [
+            Span(lane.index, ON_CPU, ON_CPU, start, end, busy_ns=busy, cpu=cpu, how=how)
+            for start, end, busy, cpu, how in lane.cpu.pending()
+        ]
 
     def pending_marks(self, lane: Lane) -> list[Mark]:
         return [lane.pending_mark.mark()] if lane.pending_mark is not None else []

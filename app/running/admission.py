@@ -5,6 +5,7 @@ timings mean something); any other run executes beside at most `max_concurrent -
 that do not measure time. The queue is strict FIFO: its head is never overtaken, so a run
 behind a waiting timing run waits too, and a queued run's position (1-based) is well defined.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -54,7 +55,8 @@ class Admission(Generic[Key]):
         """How many of `runs` runs enqueued now (a sweep's points, in a row) could not start at once."""
         # A copy that also takes keys of its own (fresh objects, so none is mistaken for a run's).
         trial: Admission[Hashable] = Admission(
-            self.max_concurrent, deque(self.queue), dict(self.executing.items()), dict(self._alone.items()))
+            self.max_concurrent, deque(self.queue), dict(self.executing.items()), dict(self._alone.items())
+        )
         keys = [object() for _ in range(runs)]
         for key in keys:
             trial.enqueue(key, measures_time)

@@ -6,6 +6,7 @@ The embedded lab executes its runs here, on a WarmRunner (app/running/execute_he
 them to the runner nodes (app/running/node.py), asks Redis to cancel, and reaps the runs of nodes that died
 (app/running/execute_on_nodes.py).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,16 +52,23 @@ class Engine:
     guesses: Guesses = field(default_factory=MemoryGuesses)  # wrong admin tokens per address (app/web/auth.py)
 
 
-def embedded(settings: Settings, experiments: dict[str, Experiment],
-             interpreters: tuple[Interpreter, ...] = ()) -> Engine:
+def embedded(
+    settings: Settings, experiments: dict[str, Experiment], interpreters: tuple[Interpreter, ...] = ()
+) -> Engine:
     """One process: SQLite, a FIFO queue in memory, runs executed here (on `interpreters`, app/running/pythons.py)."""
     store = RunStore(settings.database, experiments, int(settings.max_log_mb * 1_000_000))
 
     async def secret() -> bytes:
         return await asyncio.to_thread(file_secret, secret_file(settings.database))
 
-    return Engine(store, SweepStore(store.db), Admission(settings.max_concurrent_runs),
-                  ExecuteHere(settings, interpreters), MemoryRates(settings), secret)
+    return Engine(
+        store,
+        SweepStore(store.db),
+        Admission(settings.max_concurrent_runs),
+        ExecuteHere(settings, interpreters),
+        MemoryRates(settings),
+        secret,
+    )
 
 
 def distributed(settings: Settings, experiments: dict[str, Experiment], redis: Redis) -> Engine:
@@ -68,5 +76,13 @@ def distributed(settings: Settings, experiments: dict[str, Experiment], redis: R
     writer = OrderedWriter()  # runs, sweeps and cancels reach Redis in the order they were made
     store = RedisRunStore(redis, experiments, writer=writer)
     execution = ExecuteOnNodes(store, settings.node_ttl_s, f"web-{socket.gethostname()}-{os.getpid()}")
-    return Engine(store, RedisSweeps(redis, writer), NodeQueue(store), execution, RedisRates(redis, settings),
-                  lambda: redis_secret(redis), RedisPin(redis), RedisGuesses(redis))
+    return Engine(
+        store,
+        RedisSweeps(redis, writer),
+        NodeQueue(store),
+        execution,
+        RedisRates(redis, settings),
+        lambda: redis_secret(redis),
+        RedisPin(redis),
+        RedisGuesses(redis),
+    )

@@ -1,5 +1,6 @@
 """The Execution seam when runs execute in this process (the embedded lab): each admitted run on the warm runner
 (app/running/runners.py), through the supervisor (app/running/supervisor.py), as a runner node runs its own."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,6 +1,7 @@
 """The Execution seam when runner nodes execute the runs (a distributed lab, docs/distributed.md): a web replica
 executes none. The nodes take the runs from Redis's queue (app/running/node.py); a replica asks Redis to
 cancel one, says where each queued run stands from the queue's view, and reaps the runs of nodes that died."""
+
 from __future__ import annotations
 
 import asyncio

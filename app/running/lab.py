@@ -10,6 +10,7 @@ started here takes the same path: queued, live, handed to the execution once the
 execution here waits no more once it ended, however it ended. In a distributed lab a run another replica
 started is live here too, once anyone asks for its feed: its mirror (app/storage/redis_store.py) is drawn
 as a local run is."""
+
 from __future__ import annotations
 
 import asyncio
@@ -46,8 +47,14 @@ class LiveRun:
 
 
 class Lab:
-    def __init__(self, settings: Settings, experiments: dict[str, Experiment], renderer: Renderer,
-                 interpreters: tuple[Interpreter, ...] = (), engine: Engine | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        experiments: dict[str, Experiment],
+        renderer: Renderer,
+        interpreters: tuple[Interpreter, ...] = (),
+        engine: Engine | None = None,
+    ):
         self.settings = settings
         self.interpreters = interpreters  # what a run's `python` param may choose (app/running/pythons.py)
         self.experiments = experiments
@@ -69,7 +76,9 @@ class Lab:
         left queued are queued again, in their order, ahead of any new one), the engine's tasks started."""
         left_queued = await self.store.open()
         await self.sweeps.open()
-        if self.settings.retain_days is not None:  # at start, then daily; not a run's task: shutdown waits for none of it
+        if (
+            self.settings.retain_days is not None
+        ):  # at start, then daily; not a run's task: shutdown waits for none of it
             self._retention = asyncio.create_task(retain(self.settings.retain_days, self.store, self.sweeps))
         for run in left_queued:
             self._queue_again(run)
@@ -82,7 +91,9 @@ class Lab:
             await self.execution.moved()
             self._admit()
 
-    async def request(self, experiment: Experiment, params: dict[str, Any], client: Client, admin: bool = False) -> Run | Refusal:
+    async def request(
+        self, experiment: Experiment, params: dict[str, Any], client: Client, admin: bool = False
+    ) -> Run | Refusal:
         """Start a run for `client` if the fair-use limits (app/running/limits.py) allow it, else say which refuses it."""
         async with self._admitting:
             refusal = await self._allow(experiment, 1, client, admin)
@@ -92,8 +103,15 @@ class Lab:
         await self.store.flush()  # found from any replica once answered
         return run
 
-    async def sweep(self, experiment: Experiment, base: dict[str, Any], vary: dict[str, list[Any]],
-              points: list[dict[str, Any]], client: Client, admin: bool = False) -> Sweep | Refusal:
+    async def sweep(
+        self,
+        experiment: Experiment,
+        base: dict[str, Any],
+        vary: dict[str, list[Any]],
+        points: list[dict[str, Any]],
+        client: Client,
+        admin: bool = False,
+    ) -> Sweep | Refusal:
         """Queue a run per point (checked by app/drawing/sweeps.py expand) as one request: the limits are asked
         once whether they hold all of them, so none of its own points is refused later."""
         async with self._admitting:
@@ -102,8 +120,15 @@ class Lab:
                 return refusal
             sweep_id = self.sweeps.new_id()
             runs = [self.start(experiment, params, client.id, sweep_id) for params in points]
-        sweep = Sweep(sweep_id, experiment.id, base, vary, tuple(Point(run.params, run.id) for run in runs),
-                      client.id, time.time())
+        sweep = Sweep(
+            sweep_id,
+            experiment.id,
+            base,
+            vary,
+            tuple(Point(run.params, run.id) for run in runs),
+            client.id,
+            time.time(),
+        )
         self.sweeps.save(sweep)
         await self.store.flush()
         return sweep
@@ -113,8 +138,9 @@ class Lab:
         `_admitting`: the limits may wait on a shared store (app/running/redis_rates.py), and two requests of
         one client must not both count its runs in flight before either is queued."""
         await self.admission.refresh()  # runs other replicas queued, counted too
-        load = Load(self.admission.would_queue(runs, experiment.measures_time), self.queued,
-                    self.in_flight_of(client.id))
+        load = Load(
+            self.admission.would_queue(runs, experiment.measures_time), self.queued, self.in_flight_of(client.id)
+        )
         return await self.limits.admit(client, load, admin, runs)
 
     def start(self, experiment: Experiment, params: dict[str, Any], owner: str = "", sweep: str | None = None) -> Run:
@@ -132,8 +158,9 @@ class Lab:
         """A run the last server left queued (it never started): queued again, live, so a page still open on
         it follows it once its socket reconnects. One of an experiment this server no longer has cannot run."""
         if run.experiment.id not in self.experiments:
-            run.finish(Status.INTERRUPTED, "the server stopped before it started, and this server no longer has "
-                                           "its experiment")
+            run.finish(
+                Status.INTERRUPTED, "the server stopped before it started, and this server no longer has its experiment"
+            )
             return
         self._enqueue(run)
 
@@ -249,7 +276,10 @@ class Lab:
         if self.admission.position(run.id) is not None:  # still in the queue (not admitted, about to start)
             self.admission.remove(run.id)  # counts no more against its client's limit, at once
         run.place = None
-        run.finish(run.stop_as, "cancelled while queued" if run.stop_as == Status.CANCELLED else "the server stopped before it started")
+        run.finish(
+            run.stop_as,
+            "cancelled while queued" if run.stop_as == Status.CANCELLED else "the server stopped before it started",
+        )
         live = self._live.get(run.id)
         if live is not None:
             live.admitted.set()  # its execution wakes, sees it finished, and ends

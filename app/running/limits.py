@@ -17,6 +17,7 @@ A sweep (app/model/sweeps.py) is one request of several runs, checked once: the 
 for every one of its runs that would wait, and it counts as one run in flight and one run per
 minute, so its own later points are never refused.
 """
+
 from __future__ import annotations
 
 import time
@@ -81,13 +82,18 @@ class Window:
     def refusal(self, settings: Settings, wait_s: float) -> Refusal:
         """Refused for `wait_s` more seconds, until the oldest run it counts leaves the window."""
         limit, retry = self.limit(settings), whole_seconds(wait_s)
-        return Refusal(self.limit_name, limit, retry,
-                       f"{self.who} started {limit} runs in the last minute ({self.limit_name} = {limit}): "
-                       f"try again in {retry} s")
+        return Refusal(
+            self.limit_name,
+            limit,
+            retry,
+            f"{self.who} started {limit} runs in the last minute ({self.limit_name} = {limit}): try again in {retry} s",
+        )
 
 
-WINDOWS = (Window("client", "max_runs_per_minute_per_client", "you"),
-           Window("ip", "max_runs_per_minute_per_ip", "your IP address"))  # checked in this order
+WINDOWS = (
+    Window("client", "max_runs_per_minute_per_client", "you"),
+    Window("ip", "max_runs_per_minute_per_ip", "your IP address"),
+)  # checked in this order
 ADDRESS_ONLY = ("ip",)  # the windows a request refused for the full queue counts in
 
 
@@ -149,18 +155,26 @@ class Limits:
             # No way to know when a slot frees: a run lasts up to the time limit, most far less.
             retry = whole_seconds(min(s.run_timeout_s, 30))
             if runs == 1:
-                message = f"the queue is full ({s.max_queued_runs} runs waiting, max_queued_runs): try again in {retry} s"
+                message = (
+                    f"the queue is full ({s.max_queued_runs} runs waiting, max_queued_runs): try again in {retry} s"
+                )
             else:
-                message = (f"the queue cannot hold this sweep: {load.would_wait} of its {runs} runs would wait "
-                           f"behind the {load.queued} waiting, and it holds {s.max_queued_runs} (max_queued_runs): "
-                           f"try again in {retry} s, or sweep fewer points")
+                message = (
+                    f"the queue cannot hold this sweep: {load.would_wait} of its {runs} runs would wait "
+                    f"behind the {load.queued} waiting, and it holds {s.max_queued_runs} (max_queued_runs): "
+                    f"try again in {retry} s, or sweep fewer points"
+                )
             return Refusal(QUEUE_LIMIT, s.max_queued_runs, retry, message)
         if admin:
             return None
         if load.in_flight_of_client >= s.max_runs_in_flight_per_client:
             retry = whole_seconds(min(s.run_timeout_s, 10))
-            return Refusal("max_runs_in_flight_per_client", s.max_runs_in_flight_per_client, retry,
-                           f"you already have {load.in_flight_of_client} runs queued or running, a sweep counting as one "
-                           f"(max_runs_in_flight_per_client = {s.max_runs_in_flight_per_client}): "
-                           f"try again when one ends, in about {retry} s, or cancel one")
+            return Refusal(
+                "max_runs_in_flight_per_client",
+                s.max_runs_in_flight_per_client,
+                retry,
+                f"you already have {load.in_flight_of_client} runs queued or running, a sweep counting as one "
+                f"(max_runs_in_flight_per_client = {s.max_runs_in_flight_per_client}): "
+                f"try again when one ends, in about {retry} s, or cancel one",
+            )
         return None

@@ -19,6 +19,7 @@ saying why; the node goes on.
 
 Its Redis commands are app/storage's (redis_nodes.py, redis_queue.py, redis_reaper.py): this module is the loop.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,10 +55,21 @@ def default_name() -> str:
 
 
 class Node:
-    def __init__(self, redis: Redis, settings: Settings, experiments: dict[str, Experiment],
-                 interpreters: tuple[Interpreter, ...], name: str):
+    def __init__(
+        self,
+        redis: Redis,
+        settings: Settings,
+        experiments: dict[str, Experiment],
+        interpreters: tuple[Interpreter, ...],
+        name: str,
+    ):
         self.redis, self.settings, self.experiments, self.interpreters, self.name = (
-            redis, settings, experiments, interpreters, name)
+            redis,
+            settings,
+            experiments,
+            interpreters,
+            name,
+        )
         self.journal = RedisJournal(redis, name, int(settings.max_log_mb * 1_000_000))
         self.warm_runner = WarmRunner(settings)
         self.stopping = asyncio.Event()
@@ -123,8 +135,10 @@ class Node:
             job = read_job(fields)
             experiment = self.experiments.get(job.experiment)
             if experiment is None:
-                raise JobError(f"unknown experiment {job.experiment!r}: this node has "
-                               f"{', '.join(sorted(self.experiments))}", job.run)
+                raise JobError(
+                    f"unknown experiment {job.experiment!r}: this node has {', '.join(sorted(self.experiments))}",
+                    job.run,
+                )
             try:
                 params = validate(experiment.params, job.params)
             except ParamError as exc:

@@ -5,6 +5,7 @@ says where each run stands. It does so from the queue's view as the Redis run st
 (app/storage/redis_store.py, every POLL_S), plus the runs this replica queued since that read, at the end
 of the line, so a run is counted against its client's limit from the moment it is queued.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -27,8 +28,11 @@ class NodeQueue:
 
     @property
     def executing(self) -> Mapping[str, bool]:
-        return {job.run: job.measures_time for job, _ in self.store.in_flight.executing
-                if self._still(job.run, Status.QUEUED, Status.RUNNING)}
+        return {
+            job.run: job.measures_time
+            for job, _ in self.store.in_flight.executing
+            if self._still(job.run, Status.QUEUED, Status.RUNNING)
+        }
 
     def _still(self, run_id: str, *statuses: Status) -> bool:
         """Whether the run is, as far as its mirror knows, in one of `statuses`: the view is read every POLL_S,

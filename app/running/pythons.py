@@ -7,6 +7,7 @@ project's `.pythons/` (where `scripts/build-python` puts a free-threaded build).
 once (a short child process): its version, whether it is free-threaded, its default start
 method. The param's value is a short key such as `3.13.5t`, the same on every server.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,15 @@ class Interpreter:
         return " ".join(words)
 
     def describe(self) -> dict[str, Any]:
-        return {"key": self.key, "label": self.label, "version": self.version, "implementation": self.implementation,
-                "free_threaded": self.free_threaded, "gil_enabled": self.gil_enabled, "start_method": self.start_method}
+        return {
+            "key": self.key,
+            "label": self.label,
+            "version": self.version,
+            "implementation": self.implementation,
+            "free_threaded": self.free_threaded,
+            "gil_enabled": self.gil_enabled,
+            "start_method": self.start_method,
+        }
 
 
 def found(own: str) -> list[str]:
@@ -101,8 +109,9 @@ def probe(paths: tuple[str, ...]) -> tuple[Interpreter, ...]:
     started = []
     for path in dict.fromkeys(paths):
         try:
-            started.append((path, subprocess.Popen([path, "-c", PROBE], stdout=subprocess.PIPE,
-                                                   stderr=subprocess.PIPE, text=True)))
+            started.append(
+                (path, subprocess.Popen([path, "-c", PROBE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            )
         except OSError as exc:
             log.warning("interpreter %s: cannot start it: %s", path, exc)
     interpreters: dict[str, Interpreter] = {}
@@ -137,8 +146,13 @@ def offered(own: str, listed: list[str] | None) -> tuple[Interpreter, ...]:
 def param(interpreters: tuple[Interpreter, ...]) -> Param:
     """The `python` param every experiment gets: one of the offered keys (oldest first), the server's own by default."""
     ordered = sorted(interpreters, key=lambda i: (_version(i.version), i.free_threaded))
-    return Choice(PARAM_NAME, interpreters[0].key, [i.key for i in ordered], "the interpreter that runs it",
-                  labels=[i.label + (" (the server's)" if i is interpreters[0] else "") for i in ordered])
+    return Choice(
+        PARAM_NAME,
+        interpreters[0].key,
+        [i.key for i in ordered],
+        "the interpreter that runs it",
+        labels=[i.label + (" (the server's)" if i is interpreters[0] else "") for i in ordered],
+    )
 
 
 def _version(version: str) -> tuple[int, ...]:

@@ -4,6 +4,7 @@ The clock is passed in (monotonic seconds), so tests move time by hand. Each key
 times of its last `limit` events at most; keys whose events all left the window are dropped,
 so memory follows the clients active in the last window, not every client ever seen.
 """
+
 from __future__ import annotations
 
 import math

@@ -8,6 +8,7 @@ Each window is a sorted set (app/storage/redis_formats.py `rate_key`) trimmed as
 last minute and to its limit's count of members, and it expires a window after its last request. The
 scripts and their keys are app/storage/redis_windows.py's.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,16 +29,22 @@ class RedisRates:
     async def take(self, client: Client, check: bool = True, kinds: tuple[str, ...] = ()) -> Refusal | None:
         windows = [window for window in WINDOWS if not kinds or window.kind in kinds]
         limits = [window.limit(self.settings) for window in windows]
-        reply = await self._windows.take([(window.kind, window.key(client)) for window in windows], self.window_ms,
-                                         limits, check)
+        reply = await self._windows.take(
+            [(window.kind, window.key(client)) for window in windows], self.window_ms, limits, check
+        )
         refused, wait_us = refusal_of(reply, len(windows))
         return windows[refused - 1].refusal(self.settings, wait_us / 1e6) if refused else None
 
 
 def refusal_of(reply: object, windows: int) -> tuple[int, int]:
     """The script's reply, checked: (0, 0) if counted, else (the refusing window's number from 1, its wait in µs)."""
-    if (isinstance(reply, list) and len(reply) == 2 and all(isinstance(x, int) for x in reply)
-            and 0 <= reply[0] <= windows and reply[1] >= 0):
+    if (
+        isinstance(reply, list)
+        and len(reply) == 2
+        and all(isinstance(x, int) for x in reply)
+        and 0 <= reply[0] <= windows
+        and reply[1] >= 0
+    ):
         return reply[0], reply[1]
     raise TypeError(f"the rate script answered {reply!r}, not [window, wait in µs]")
 

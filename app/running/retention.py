@@ -4,6 +4,7 @@ A lab keeps every run for good unless told otherwise (a run's URL is shared and 
 notes). A teacher who wants a class's runs gone after a term sets the days; a run still queued or running
 is never deleted, however old. In a distributed lab every replica does this: deleting is idempotent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,13 +23,18 @@ async def forget_older(days: float, runs: RunStorage, sweeps: SweepStorage, now:
     cutoff = now - days * DAY_S
     deleted = await runs.delete_before(cutoff), await sweeps.delete_before(cutoff)
     if any(deleted):
-        log.info("LAB_RETAIN_DAYS=%g: deleted %d runs and %d sweeps made before %s", days, *deleted,
-                 time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(cutoff)))
+        log.info(
+            "LAB_RETAIN_DAYS=%g: deleted %d runs and %d sweeps made before %s",
+            days,
+            *deleted,
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(cutoff)),
+        )
     return deleted
 
 
-async def retain(days: float, runs: RunStorage, sweeps: SweepStorage, clock: Callable[[], float] = time.time,
-                 every_s: float = DAY_S) -> None:
+async def retain(
+    days: float, runs: RunStorage, sweeps: SweepStorage, clock: Callable[[], float] = time.time, every_s: float = DAY_S
+) -> None:
     """Forever: delete what is older than `days`, then wait `every_s`. A failure (the database or Redis away)
     is logged and tried again at the next turn: nothing else depends on it."""
     while True:

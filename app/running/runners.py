@@ -11,6 +11,7 @@ Each runner comes with its lifeline (experiments/lifeline.py): the write end of 
 this process holds. If the server dies, the runner reads EOF and kills its own group, waiting
 or running.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -59,7 +60,9 @@ def _tasks_of(pid: int) -> int:
 
 def runner_env() -> dict[str, str]:
     return {
-        **os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
         # glibc reserves 64 MB of address space per malloc arena, up to 8 per core: with many
         # threads that alone would exhaust RLIMIT_AS. Two arenas are plenty for these experiments.
         "MALLOC_ARENA_MAX": "2",
@@ -86,8 +89,12 @@ def job(module: str, params: dict[str, Any], settings: Settings, user_tasks_befo
     """
     nproc = user_tasks_before + settings.run_processes
     params = {name: value for name, value in params.items() if name != PARAM_NAME}  # the lab's, not the experiment's
-    return {"module": module, "params": json.dumps(params), "oncpu": settings.oncpu,
-            "limits": rlimits.spec(settings.run_memory_mb, settings.run_cpu_s, nproc)}
+    return {
+        "module": module,
+        "params": json.dumps(params),
+        "oncpu": settings.oncpu,
+        "limits": rlimits.spec(settings.run_memory_mb, settings.run_cpu_s, nproc),
+    }
 
 
 @dataclass
@@ -149,11 +156,21 @@ async def start_runner(settings: Settings, python: str | None = None) -> Runner:
     oncpu_read, oncpu_write = os.pipe()
     try:
         proc = await asyncio.create_subprocess_exec(
-            python or settings.python, "-m", "experiments.runner",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            cwd=ROOT, env={**runner_env(), lifeline.ENV: str(lifeline_fd), sampler.OUT_FD_ENV: str(oncpu_write),
-                           **oncpu_env(settings)},
-            start_new_session=True, pass_fds=(lifeline_fd, oncpu_write),
+            python or settings.python,
+            "-m",
+            "experiments.runner",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+            env={
+                **runner_env(),
+                lifeline.ENV: str(lifeline_fd),
+                sampler.OUT_FD_ENV: str(oncpu_write),
+                **oncpu_env(settings),
+            },
+            start_new_session=True,
+            pass_fds=(lifeline_fd, oncpu_write),
         )
     except BaseException:
         os.close(holder)

@@ -8,6 +8,7 @@
 
 Only what the lab uses.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -33,8 +34,7 @@ class Queue(Protocol[Key]):
         ...
 
     @property
-    def queued(self) -> int:
-        ...
+    def queued(self) -> int: ...
 
     def enqueue(self, key: Key, measures_time: bool) -> None: ...
 

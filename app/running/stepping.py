@@ -12,6 +12,7 @@ time, opening a stepping session (a first page without a schedule) and a search 
 seconds of CPU) count as a run in the client's per-minute limits, and every child is killed
 (its whole process group) past its time limit or when its request is abandoned.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,8 +41,12 @@ class StepFailed(Exception):
 
 
 class Stepping:
-    def __init__(self, interpreters: tuple[Interpreter, ...], children: int,
-                 count_run: Callable[[Client, bool], Awaitable[Refusal | None]]):
+    def __init__(
+        self,
+        interpreters: tuple[Interpreter, ...],
+        children: int,
+        count_run: Callable[[Client, bool], Awaitable[Refusal | None]],
+    ):
         self.interpreters = interpreters
         self.slots = asyncio.Semaphore(children)
         self.children = children
@@ -52,12 +57,16 @@ class Stepping:
     def interpreter(self, key: str) -> Interpreter | None:
         return next((i for i in self.interpreters if i.key == key), None)
 
-    async def answer(self, request: StepRequest, client: Client, counts: bool, admin: bool = False) -> StepAnswer | Refusal:
+    async def answer(
+        self, request: StepRequest, client: Client, counts: bool, admin: bool = False
+    ) -> StepAnswer | Refusal:
         """The controller's answer to `request` for `client`, or why the limits refuse it. `counts`: it opens a
         stepping session or searches, and counts as a run in the client's per-minute limits (the admin is
         held to none, as for runs)."""
         if client.id in self.busy:
-            return Refusal("stepping", 1, 1, "you are already stepping a race (one step at a time): try again in a second")
+            return Refusal(
+                "stepping", 1, 1, "you are already stepping a race (one step at a time): try again in a second"
+            )
         if counts:
             refusal = await self.count_run(client, admin)
             if refusal is not None:
@@ -67,8 +76,12 @@ class Stepping:
             try:
                 await asyncio.wait_for(self.slots.acquire(), SLOT_WAIT_S)
             except TimeoutError:
-                return Refusal("max_concurrent_runs", self.children, 5,
-                               f"{self.children} races are being stepped right now (max_concurrent_runs): try again in 5 s")
+                return Refusal(
+                    "max_concurrent_runs",
+                    self.children,
+                    5,
+                    f"{self.children} races are being stepped right now (max_concurrent_runs): try again in 5 s",
+                )
             try:
                 return await self._child(request)
             finally:
@@ -80,8 +93,16 @@ class Stepping:
         python = pythons.path_of(self.interpreters, {pythons.PARAM_NAME: request.python})
         timeout = SEARCH_TIMEOUT_S if request.find else REPLAY_TIMEOUT_S
         proc = await asyncio.create_subprocess_exec(
-            python, "-m", "experiments.stepper", cwd=ROOT, env=runner_env(), start_new_session=True,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            python,
+            "-m",
+            "experiments.stepper",
+            cwd=ROOT,
+            env=runner_env(),
+            start_new_session=True,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         try:
             out, err = await asyncio.wait_for(proc.communicate(json.dumps(request.to_json()).encode()), timeout)
         except TimeoutError:
@@ -94,8 +115,10 @@ class Stepping:
                     pass
                 await proc.wait()
         if proc.returncode != 0:
-            raise StepFailed(f"the stepper on {request.python} exited with {proc.returncode}: "
-                             f"{err.decode(errors='replace').strip()[-500:]}")
+            raise StepFailed(
+                f"the stepper on {request.python} exited with {proc.returncode}: "
+                f"{err.decode(errors='replace').strip()[-500:]}"
+            )
         try:
             answer = json.loads(out)
         except ValueError:

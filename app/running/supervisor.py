@@ -8,6 +8,7 @@ experiment process outlives its run.
 A watchdog ends a deadlocked run early: when the runner has sent nothing for `hang_after_s`
 and every live worker is blocked in a wait (app/model/hangs.py), nothing will ever move again.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,8 +58,9 @@ async def _pump_oncpu(fd: int, run: Run, heartbeat: Heartbeat) -> None:
         transport.close()
 
 
-async def _pump_events(stream: asyncio.StreamReader, run: Run, heartbeat: Heartbeat,
-                       parser: StreamParser | None = None) -> None:
+async def _pump_events(
+    stream: asyncio.StreamReader, run: Run, heartbeat: Heartbeat, parser: StreamParser | None = None
+) -> None:
     parser = parser or StreamParser()
     while data := await stream.read(READ_SIZE):
         events = parser.feed(data)
@@ -103,15 +105,25 @@ def limit_hit(failure: dict[str, Any] | None, returncode: int, settings: Setting
     if failure:
         kind, message = failure.get("type"), str(failure.get("message", ""))
         if kind == "MemoryError":
-            return (f"ran out of memory: each of the run's processes may use at most "
-                    f"{settings.run_memory_mb} MB of address space (LAB_RUN_MEMORY_MB)")
+            return (
+                f"ran out of memory: each of the run's processes may use at most "
+                f"{settings.run_memory_mb} MB of address space (LAB_RUN_MEMORY_MB)"
+            )
         # fork() past RLIMIT_NPROC fails with EAGAIN; so does starting a thread
-        if kind == "BlockingIOError" or "Resource temporarily unavailable" in message or "can't start new thread" in message:
-            return (f"could not start another process or thread: a run may add at most {settings.run_processes} "
-                    f"to the server user's (LAB_RUN_PROCESSES)")
+        if (
+            kind == "BlockingIOError"
+            or "Resource temporarily unavailable" in message
+            or "can't start new thread" in message
+        ):
+            return (
+                f"could not start another process or thread: a run may add at most {settings.run_processes} "
+                f"to the server user's (LAB_RUN_PROCESSES)"
+            )
     if returncode == -signal.SIGXCPU:
-        return (f"a process of the run used its {settings.run_cpu_s} CPU-seconds limit (LAB_RUN_CPU_S) "
-                f"and was killed by SIGXCPU")
+        return (
+            f"a process of the run used its {settings.run_cpu_s} CPU-seconds limit (LAB_RUN_CPU_S) "
+            f"and was killed by SIGXCPU"
+        )
     return None
 
 
@@ -131,8 +143,9 @@ def _outcome(run: Run, returncode: int, settings: Settings) -> tuple[Status, str
     return Status.FAILED, _joined(f"the runner exited with status {returncode} without a result", deaths)
 
 
-async def execute_or_fail(run: Run, settings: Settings, warm_runner: WarmRunner,
-                          interpreters: tuple[Interpreter, ...] = ()) -> None:
+async def execute_or_fail(
+    run: Run, settings: Settings, warm_runner: WarmRunner, interpreters: tuple[Interpreter, ...] = ()
+) -> None:
     """`execute` on the interpreter the run's `python` param picks among `interpreters`; a run whose runner
     could not even start (LAB_PYTHON missing, say) fails, saying why. The lab and a runner node both run so."""
     try:
@@ -157,8 +170,10 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
     proc = runner.proc
     heartbeat = Heartbeat()
     assert proc.stdout is not None and proc.stderr is not None  # a runner is started with both piped
-    pumps = [asyncio.create_task(_pump_events(proc.stdout, run, heartbeat)),
-             asyncio.create_task(_pump_stderr(proc.stderr, run))]
+    pumps = [
+        asyncio.create_task(_pump_events(proc.stdout, run, heartbeat)),
+        asyncio.create_task(_pump_stderr(proc.stderr, run)),
+    ]
     oncpu = runner.take_oncpu()
     if oncpu >= 0:
         pumps.append(asyncio.create_task(_pump_oncpu(oncpu, run, heartbeat)))
@@ -168,8 +183,9 @@ async def execute(run: Run, settings: Settings, warm_runner: WarmRunner, python:
     stopped_by: Status | None = None
     deaths_before_stop: str | None = None  # our own SIGTERM kills the rest: those are not news
     try:
-        done, _ = await asyncio.wait({exited, cancelled, hung}, timeout=settings.run_timeout_s,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {exited, cancelled, hung}, timeout=settings.run_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
         if exited not in done:
             if cancelled in done:
                 stopped_by = run.stop_as  # cancelled, or interrupted by the server's shutdown
@@ -243,8 +259,10 @@ def _joined(*parts: str | None) -> str | None:
 
 def _why_stopped(run: Run, stopped_by: Status, settings: Settings) -> str:
     if stopped_by == Status.HUNG:
-        return (f"every live worker was blocked, with no progress for {settings.hang_after_s:g} s: "
-                "the run's processes were killed")
+        return (
+            f"every live worker was blocked, with no progress for {settings.hang_after_s:g} s: "
+            "the run's processes were killed"
+        )
     if stopped_by == Status.TIMED_OUT:
         return f"stopped at the time limit of {settings.run_timeout_s:g} s"
     if stopped_by == Status.INTERRUPTED:

@@ -4,6 +4,7 @@ Jobs run in the order they were submitted. Whatever jobs are waiting when the th
 one transaction: under load, many small writes cost one commit. A job that raises fails alone
 (its future gets the exception); the others in its transaction are kept.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -5,6 +5,7 @@ cookie the lab gave stays good across restarts, and shared, so every web replica
 readable by its owner only) in an embedded lab, or in Redis (`lab:secret`) in a distributed one, where the
 first replica to start sets it and the others read it. A database in memory keeps its secret in memory too.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -1,5 +1,6 @@
 """One load per key however many ask at once: a class opening the same finished run together costs one read
 of the database (or Redis), the others awaiting the same result."""
+
 from __future__ import annotations
 
 import asyncio

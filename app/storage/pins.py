@@ -1,6 +1,7 @@
 """The run the teacher pinned to every home page (app/web/lobby.py): held in this process, or in Redis so that
 every web replica shows the same one (`lab:pin`, app/storage/redis_formats.py). A restart of the embedded
 server unpins; Redis keeps the pin as it keeps the runs."""
+
 from __future__ import annotations
 
 from typing import Protocol

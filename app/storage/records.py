@@ -4,6 +4,7 @@ RUN_COLUMNS names, once, each column that holds a field of Run and how the value
 fields without a column of their own travel in `extra` (JSON), those of a live server only
 (RUNTIME) nowhere. Pure: the store (app/storage/store.py) runs the SQL.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,8 +47,11 @@ RUN_COLUMNS = (
     Column("ended_at"),
     Column("error"),
     Column("stderr_tail"),
-    Column("blocked", stored=lambda blocked: json.dumps([dataclasses.asdict(b) for b in blocked]),
-           read=lambda text: [Blocked(**b) for b in json.loads(text)]),
+    Column(
+        "blocked",
+        stored=lambda blocked: json.dumps([dataclasses.asdict(b) for b in blocked]),
+        read=lambda text: [Blocked(**b) for b in json.loads(text)],
+    ),
     Column("cut_at_ns"),
     Column("events", "received"),
 )
@@ -104,8 +108,9 @@ def record_of(run: Run) -> dict[str, Any]:
 
 def placeholder(experiment_id: str) -> Experiment:
     """A stored run of an experiment this server no longer lists: shown, never run again."""
-    return Experiment(experiment_id, "", experiment_id, "", "unknown", "(this experiment is no longer in the catalogue)",
-                      "", (), "")
+    return Experiment(
+        experiment_id, "", experiment_id, "", "unknown", "(this experiment is no longer in the catalogue)", "", (), ""
+    )
 
 
 def run_of(row: Any, experiments: dict[str, Experiment]) -> Run:
@@ -121,8 +126,15 @@ def run_of(row: Any, experiments: dict[str, Experiment]) -> Run:
 def history_row(row: tuple[Any, ...]) -> dict[str, Any]:
     """A row of HISTORY_COLUMNS as the history page and /api/runs list it."""
     run_id, experiment, params, status, created_at, started_at, ended_at = row
-    return {"id": run_id, "experiment": experiment, "params": json.loads(params), "status": status,
-            "created_at": created_at, "started_at": started_at, "ended_at": ended_at}
+    return {
+        "id": run_id,
+        "experiment": experiment,
+        "params": json.loads(params),
+        "status": status,
+        "created_at": created_at,
+        "started_at": started_at,
+        "ended_at": ended_at,
+    }
 
 
 HISTORY_COLUMNS = "id, experiment, params, status, created_at, started_at, ended_at"

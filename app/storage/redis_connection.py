@@ -1,5 +1,6 @@
 """The Redis client of a distributed lab, and what its failures mean to the layers above, which import no
 `redis`: which exceptions say the shared store is away (`ERRORS`), and why, in words (`why`)."""
+
 from __future__ import annotations
 
 from redis.asyncio import Redis
@@ -27,9 +28,13 @@ def client(settings: Settings) -> Redis:
     (a blocked XREAD): the pool must hold them all beside the requests' (redis-py's default stops at 100).
     A Redis host that vanishes without a word is found out by the timeouts, not waited for."""
     assert settings.redis_url is not None
-    return Redis.from_url(settings.redis_url, max_connections=4 * settings.max_queued_runs + 200,
-                          socket_connect_timeout=5, socket_timeout=FOLLOW_BLOCK_MS / 1000 + 10,
-                          health_check_interval=30)
+    return Redis.from_url(
+        settings.redis_url,
+        max_connections=4 * settings.max_queued_runs + 200,
+        socket_connect_timeout=5,
+        socket_timeout=FOLLOW_BLOCK_MS / 1000 + 10,
+        health_check_interval=30,
+    )
 
 
 def connect(url: str) -> Redis:

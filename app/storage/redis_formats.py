@@ -67,6 +67,7 @@ Redis's TIME in microseconds; TTL one window.
 What the client answers (a client made without decode_responses: bytes, never str) is checked and typed at
 the boundary by app/storage/redis_replies.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -146,6 +147,7 @@ def dumps(doc: dict[str, Any]) -> bytes:
 
 # ---- the job ----
 
+
 class JobError(ValueError):
     """A job that cannot run, in words naming the problem; `run` is its run id when it had a valid one."""
 
@@ -166,9 +168,20 @@ class Job:
 
     def to_fields(self) -> dict[FieldT, EncodableT]:
         """The entry of `lab:runs` that queues it."""
-        return {"job": dumps({"v": VERSION, "run": self.run, "experiment": self.experiment, "params": self.params,
-                              "measures_time": self.measures_time, "owner": self.owner, "sweep": self.sweep,
-                              "created_at": self.created_at})}
+        return {
+            "job": dumps(
+                {
+                    "v": VERSION,
+                    "run": self.run,
+                    "experiment": self.experiment,
+                    "params": self.params,
+                    "measures_time": self.measures_time,
+                    "owner": self.owner,
+                    "sweep": self.sweep,
+                    "created_at": self.created_at,
+                }
+            )
+        }
 
 
 def read_job(fields: dict[bytes, bytes]) -> Job:
@@ -195,33 +208,51 @@ def read_job(fields: dict[bytes, bytes]) -> Job:
         raise JobError(f"the job's params must be a JSON object, got {params!r}", run_id)
     measures_time, owner, sweep = doc.get("measures_time", False), doc.get("owner", ""), doc.get("sweep")
     created_at = doc.get("created_at") or time.time()
-    if not isinstance(measures_time, bool) or not isinstance(owner, str) or not isinstance(sweep, (str, type(None))) \
-            or not isinstance(created_at, (int, float)):
-        raise JobError("the job's measures_time must be a boolean, owner a string, sweep a string or null, "
-                       "created_at a number", run_id)
+    if (
+        not isinstance(measures_time, bool)
+        or not isinstance(owner, str)
+        or not isinstance(sweep, (str, type(None)))
+        or not isinstance(created_at, (int, float))
+    ):
+        raise JobError(
+            "the job's measures_time must be a boolean, owner a string, sweep a string or null, created_at a number",
+            run_id,
+        )
     return Job(run_id, experiment, params, measures_time, owner, sweep, float(created_at))
 
 
 def run_of_job(job: Job, experiment: Experiment | None = None) -> Run:
     """The queued Run a job stands for; of `experiment` if known, else of a placeholder named by its id."""
-    return Run(job.run, experiment or placeholder(job.experiment), job.params, job.owner, job.sweep,
-               created_at=job.created_at)
+    return Run(
+        job.run, experiment or placeholder(job.experiment), job.params, job.owner, job.sweep, created_at=job.created_at
+    )
 
 
 # ---- a run's state and stream ----
 
+
 def state_doc(run: Run, node: str | None = None) -> dict[str, Any]:
     """The run's state document: its SQLite row (app/storage/records.py) with the version and the node."""
     truncated = run.truncated
-    return {"v": VERSION, "node": node, **record_of(run),
-            "truncated_at_bytes": truncated and truncated.at_bytes,
-            "truncated_after_events": truncated and truncated.after_events}
+    return {
+        "v": VERSION,
+        "node": node,
+        **record_of(run),
+        "truncated_at_bytes": truncated and truncated.at_bytes,
+        "truncated_after_events": truncated and truncated.after_events,
+    }
 
 
 def ended(doc: dict[str, Any], status: Status, error: str, events: int, now: float) -> dict[str, Any]:
     """A state document ended from outside a node (its node is gone, or none took it): `status`, why, when;
     `events` received."""
-    return {**doc, "status": str(status), "error": error, "ended_at": now, "events": max(doc.get("events") or 0, events)}
+    return {
+        **doc,
+        "status": str(status),
+        "error": error,
+        "ended_at": now,
+        "events": max(doc.get("events") or 0, events),
+    }
 
 
 def state_entry(doc: dict[str, Any]) -> dict[FieldT, EncodableT]:
@@ -233,8 +264,11 @@ def events_entry(first: int, last: int, data: bytes) -> dict[FieldT, EncodableT]
 
 
 def truncated_entry(truncation: Truncation) -> dict[FieldT, EncodableT]:
-    return {"v": VERSION, "kind": "truncated",
-            "doc": dumps({"v": VERSION, "at_bytes": truncation.at_bytes, "after_events": truncation.after_events})}
+    return {
+        "v": VERSION,
+        "kind": "truncated",
+        "doc": dumps({"v": VERSION, "at_bytes": truncation.at_bytes, "after_events": truncation.after_events}),
+    }
 
 
 @dataclass(frozen=True)
@@ -272,6 +306,7 @@ def cancel_doc(now: float) -> dict[str, Any]:
 
 # ---- what is in flight ----
 
+
 @dataclass(frozen=True)
 class InFlight:
     """The queue's runs not yet taken, head first; those taken, each with the node running it; the nodes."""
@@ -288,8 +323,12 @@ def stream_id(entry_id: bytes) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def in_flight_of(last_delivered: bytes, entries: list[tuple[bytes, Fields]], pending: list[tuple[bytes, str]],
-                 beats: list[bytes | None]) -> tuple[InFlight, list[str]]:
+def in_flight_of(
+    last_delivered: bytes,
+    entries: list[tuple[bytes, Fields]],
+    pending: list[tuple[bytes, str]],
+    beats: list[bytes | None],
+) -> tuple[InFlight, list[str]]:
     """What is in flight, from the queue's entries (every one queued or executing: whoever ends a job deletes
     its entry), the group's last-delivered-id, its pending entries and the nodes' heartbeats; and, in words,
     each entry or heartbeat left out because it could not be read."""
@@ -301,8 +340,9 @@ def in_flight_of(last_delivered: bytes, entries: list[tuple[bytes, Fields]], pen
         except JobError as exc:
             problems.append(f"queue entry {entry_id.decode()}: {exc}")
     taken = stream_id(last_delivered)
-    executing = tuple((jobs[entry_id], node) for entry_id, node in sorted(pending, key=lambda p: stream_id(p[0]))
-                      if entry_id in jobs)
+    executing = tuple(
+        (jobs[entry_id], node) for entry_id, node in sorted(pending, key=lambda p: stream_id(p[0])) if entry_id in jobs
+    )
     queued = tuple(job for entry_id, job in jobs.items() if stream_id(entry_id) > taken)
     runs = [run for run in (_beat_run(beat, problems) for beat in beats) if run is not False]
     return InFlight(queued, executing, len(runs), sum(run is None for run in runs)), problems
@@ -325,11 +365,19 @@ def _beat_run(beat: bytes | None, problems: list[str]) -> str | None | Literal[F
 
 # ---- a sweep ----
 
+
 def sweep_doc(sweep: Sweep) -> dict[str, Any]:
     """A sweep as `lab:sweep:{id}` keeps it: sweep_store's row, as one JSON document."""
-    return {"v": VERSION, "id": sweep.id, "experiment": sweep.experiment, "params": sweep.params,
-            "vary": sweep.vary, "points": [{"params": p.params, "run_id": p.run_id} for p in sweep.points],
-            "owner": sweep.owner, "created_at": sweep.created_at}
+    return {
+        "v": VERSION,
+        "id": sweep.id,
+        "experiment": sweep.experiment,
+        "params": sweep.params,
+        "vary": sweep.vary,
+        "points": [{"params": p.params, "run_id": p.run_id} for p in sweep.points],
+        "owner": sweep.owner,
+        "created_at": sweep.created_at,
+    }
 
 
 def read_sweep(raw: bytes) -> Sweep:
@@ -338,7 +386,14 @@ def read_sweep(raw: bytes) -> Sweep:
     if not isinstance(doc, dict) or doc.get("v") != VERSION:
         raise ValueError(f"the sweep is of version {doc.get('v') if isinstance(doc, dict) else None!r}, not {VERSION}")
     try:
-        return Sweep(doc["id"], doc["experiment"], doc["params"], doc["vary"],
-                     tuple(Point(p["params"], p["run_id"]) for p in doc["points"]), doc["owner"], doc["created_at"])
+        return Sweep(
+            doc["id"],
+            doc["experiment"],
+            doc["params"],
+            doc["vary"],
+            tuple(Point(p["params"], p["run_id"]) for p in doc["points"]),
+            doc["owner"],
+            doc["created_at"],
+        )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"the sweep document lacks {exc}") from None

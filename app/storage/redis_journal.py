@@ -14,6 +14,7 @@ lane, result, failure); the stream says so with a `truncated` entry, and the run
 A finished run's state is written with its timeline's snapshot (`lab:run:{id}:snapshot`, app/storage/
 snapshots.py's document, as the SQLite store keeps it), in the same pipeline: a finished run is not replayed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -145,8 +146,11 @@ class RedisJournal:
             add_events()  # the events before a state, first
             doc, timeline = item
             if run.truncated is not None:  # learnt by the writer, maybe after the state was taken
-                doc = {**doc, "truncated_at_bytes": run.truncated.at_bytes,
-                       "truncated_after_events": run.truncated.after_events}
+                doc = {
+                    **doc,
+                    "truncated_at_bytes": run.truncated.at_bytes,
+                    "truncated_after_events": run.truncated.after_events,
+                }
             if Status(doc["status"]).finished:
                 self._logs.pop(run.id, None)
             if timeline is not None:  # with its end, in the same pipeline: a finished run always has both

@@ -7,6 +7,7 @@ entry says where the stored log was cut. The mirror journals nothing (its journa
 is already stored. The drawing (app/drawing/broadcast.py) renders it exactly as it renders a local run.
 Pure: the store (app/storage/redis_store.py) reads the stream.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,11 @@ from app.storage.wire import unpack_events
 
 # What a state document may change on a run already mirrored: its columns but the ones fixed at its start
 # (and `received`, which the events count), and what travels in `extra` (conditions, ...).
-CHANGING = tuple(column.attr for column in RUN_COLUMNS
-                 if column.attr not in ("id", "experiment", "params", "owner", "created_at", "received"))
+CHANGING = tuple(
+    column.attr
+    for column in RUN_COLUMNS
+    if column.attr not in ("id", "experiment", "params", "owner", "created_at", "received")
+)
 
 
 def mirror_of(doc: dict[str, Any], experiments: dict[str, Experiment]) -> Run:
@@ -30,7 +34,13 @@ def mirror_of(doc: dict[str, Any], experiments: dict[str, Experiment]) -> Run:
     stream's entries, folded from the first, bring it to where the run is."""
     run = run_of(doc, experiments)
     run.status, run.started_at, run.ended_at, run.error, run.received, run.truncated = (
-        Status.QUEUED, None, None, None, 0, None)
+        Status.QUEUED,
+        None,
+        None,
+        None,
+        0,
+        None,
+    )
     return run
 
 

@@ -1,5 +1,6 @@
 """A runner node's side of the queue in Redis (app/running/node.py): take the next job, look for a cancel of the
 run it runs, beat, and leave. The formats are app/storage/redis_formats.py's."""
+
 from __future__ import annotations
 
 import time

@@ -4,6 +4,7 @@ read a run and the history back.
 The formats are app/storage/redis_formats.py's. The runner nodes take what `submit` queues
 (app/running/node.py); the web replicas will call these (issue 15, docs/distributed.md), the tests do now.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,10 @@ async def submit(redis: Redis, job: Job) -> str | None:
     doc = formats.state_doc(formats.run_of_job(job))
     entry = [value for pair in formats.state_entry(doc).items() for value in pair]
     script = redis.register_script(SUBMIT)
-    entry_id = await script(keys=[formats.state_key(job.run), formats.events_key(job.run), HISTORY, RUNS],
-                            args=[formats.dumps(doc), job.run, job.created_at, job.to_fields()["job"], *entry])
+    entry_id = await script(
+        keys=[formats.state_key(job.run), formats.events_key(job.run), HISTORY, RUNS],
+        args=[formats.dumps(doc), job.run, job.created_at, job.to_fields()["job"], *entry],
+    )
     return None if entry_id is None else replies.text_of(entry_id)
 
 
@@ -72,8 +75,7 @@ async def ack_and_delete(redis: Redis, entry_id: bytes) -> None:
 
 async def request_cancel(redis: Redis, run_id: str) -> None:
     """Ask the node running `run_id` (or the one that takes it) to stop it: it ends `cancelled`."""
-    await redis.set(formats.cancel_key(run_id), formats.dumps(formats.cancel_doc(time.time())),
-                    ex=formats.CANCEL_TTL_S)
+    await redis.set(formats.cancel_key(run_id), formats.dumps(formats.cancel_doc(time.time())), ex=formats.CANCEL_TTL_S)
 
 
 async def state(redis: Redis, run_id: str) -> dict[str, Any] | None:
@@ -119,8 +121,12 @@ async def in_flight(redis: Redis) -> InFlight:
     for reply in (groups, queue, pending, names):
         if isinstance(reply, Exception):
             raise reply
-    found, problems = formats.in_flight_of(replies.last_delivered_of(groups, GROUP), replies.entries_of(queue),
-                                           replies.pending_of(pending), await _heartbeats(redis, names))
+    found, problems = formats.in_flight_of(
+        replies.last_delivered_of(groups, GROUP),
+        replies.entries_of(queue),
+        replies.pending_of(pending),
+        await _heartbeats(redis, names),
+    )
     for problem in problems:
         log.warning("in flight: left out %s", problem)
     return found
@@ -172,8 +178,10 @@ async def cancel_queued(redis: Redis, run_id: str, now: float) -> dict[str, Any]
     doc = formats.ended(doc, Status.CANCELLED, "cancelled while queued", 0, now)
     entry = [value for pair in formats.state_entry(doc).items() for value in pair]
     script = redis.register_script(CANCEL_QUEUED)
-    done = await script(keys=[RUNS, formats.state_key(run_id), formats.events_key(run_id)],
-                        args=[GROUP, run_id, formats.dumps(doc), *entry])
+    done = await script(
+        keys=[RUNS, formats.state_key(run_id), formats.events_key(run_id)],
+        args=[GROUP, run_id, formats.dumps(doc), *entry],
+    )
     return doc if replies.count_of(done) == 1 else None
 
 
@@ -197,7 +205,7 @@ async def delete_before(redis: Redis, cutoff: float, chunk: int = 500) -> list[s
     deleted: list[str] = []
     ids = [member.decode() for member in replies.keys_of(await redis.zrangebyscore(HISTORY, "-inf", f"({cutoff!r}"))]
     for at in range(0, len(ids), chunk):
-        batch = ids[at:at + chunk]
+        batch = ids[at : at + chunk]
         docs = [_doc_of(raw) for raw in replies.values_of(await redis.mget([formats.state_key(i) for i in batch]))]
         # A run whose state is gone (or unreadable) has nothing left to show: its place in the history goes too.
         ended = [run_id for run_id, doc in zip(batch, docs) if doc is None or Status(doc["status"]).finished]

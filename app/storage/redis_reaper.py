@@ -11,6 +11,7 @@ again. Its runner died with the node (its lifeline, experiments/lifeline.py).
 The nodes call it before they take a job (app/running/node.py); the web replicas every third of the
 heartbeat's TTL (`reap_for_replica`, app/running/execute_on_nodes.py).
 """
+
 from __future__ import annotations
 
 import logging

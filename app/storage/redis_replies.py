@@ -5,6 +5,7 @@ the lab's clients are made without decode_responses and speak RESP2. Each reply 
 and what does not fit is a TypeError saying what came, never a wrong value passed on. (What the lab
 keeps in Redis, key names and documents: app/storage/redis_formats.py.)
 """
+
 from __future__ import annotations
 
 Fields = dict[bytes, bytes]  # a stream entry's fields
@@ -52,8 +53,12 @@ def pending_of(reply: object) -> list[tuple[bytes, str]]:
     for entry in reply:
         if not isinstance(entry, dict):
             raise TypeError(f"Redis answered {entry!r:.80} where it gives a pending entry")
-        pending.append((_bytes(entry.get("message_id"), "a pending entry's id"),
-                        _bytes(entry.get("consumer"), "a pending entry's consumer").decode()))
+        pending.append(
+            (
+                _bytes(entry.get("message_id"), "a pending entry's id"),
+                _bytes(entry.get("consumer"), "a pending entry's consumer").decode(),
+            )
+        )
     return pending
 
 
@@ -116,6 +121,8 @@ def _fields(fields: object) -> Fields:
 
 def _bytes(value: object, what: str) -> bytes:
     if not isinstance(value, bytes):
-        raise TypeError(f"Redis answered {what} as {type(value).__name__} {value!r:.80}, not bytes "
-                        "(a client made with decode_responses?)")
+        raise TypeError(
+            f"Redis answered {what} as {type(value).__name__} {value!r:.80}, not bytes "
+            "(a client made with decode_responses?)"
+        )
     return value

@@ -12,6 +12,7 @@ run of the class. A finished run is read back from its state document and its sn
 it has none), and a few are kept in memory. Writes go out in order (app/storage/redis_writer.py), retried
 while Redis is away for a moment; a follower that loses Redis reads on from the last entry it had once Redis is back.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,13 @@ RETRY_S = 0.5  # Redis unreachable: a follower reads again after this long
 
 
 class RedisRunStore:
-    def __init__(self, redis: Redis, experiments: dict[str, Experiment], poll_s: float = POLL_S,
-                 writer: OrderedWriter | None = None):
+    def __init__(
+        self,
+        redis: Redis,
+        experiments: dict[str, Experiment],
+        poll_s: float = POLL_S,
+        writer: OrderedWriter | None = None,
+    ):
         self.redis = redis
         self.experiments = experiments
         self.poll_s = poll_s
@@ -165,8 +171,12 @@ class RedisRunStore:
                 except (ValueError, KeyError):
                     log.warning("run %s: entry %s left out", run.id, after, exc_info=True)
                     continue
-                if run.truncated is not None and entry.doc is not None and entry.kind == "state" \
-                        and Status(entry.doc["status"]).finished:
+                if (
+                    run.truncated is not None
+                    and entry.doc is not None
+                    and entry.kind == "state"
+                    and Status(entry.doc["status"]).finished
+                ):
                     await self._end_with_snapshot(run, entry)
                 else:
                     self._fold(run, entry)
@@ -214,9 +224,12 @@ class RedisRunStore:
                 break
         return out[:limit]
 
-    async def events(self, run_id: str, after: int, limit: int,
-                     lane_of_tid: dict[int, str] | None = None) -> list[dict[str, Any]]:
-        return [{"seq": seq, **event.to_json(lane_of_tid)} for seq, event in await self.stored_events(run_id, after, limit)]
+    async def events(
+        self, run_id: str, after: int, limit: int, lane_of_tid: dict[int, str] | None = None
+    ) -> list[dict[str, Any]]:
+        return [
+            {"seq": seq, **event.to_json(lane_of_tid)} for seq, event in await self.stored_events(run_id, after, limit)
+        ]
 
     async def delete_before(self, cutoff: float) -> int:
         deleted = await redis_queue.delete_before(self.redis, cutoff)

@@ -5,6 +5,7 @@ A sweep never changes once made (its status comes from its runs), so it is writt
 writes it after the runs queued before it (its database thread takes jobs in order), `save` queues the write
 for the replica's one writer (app/storage/redis_writer.py), after the runs queued before it; `flush` waits.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,7 +50,10 @@ class RedisSweeps:
 
     async def delete_before(self, cutoff: float) -> int:
         """Delete the sweeps made before `cutoff` (unix s); how many (their runs go with the run store's)."""
-        ids = [member.decode() for member in replies.keys_of(await self.redis.zrangebyscore(formats.SWEEPS, "-inf", f"({cutoff!r}"))]
+        ids = [
+            member.decode()
+            for member in replies.keys_of(await self.redis.zrangebyscore(formats.SWEEPS, "-inf", f"({cutoff!r}"))
+        ]
         if ids:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.delete(*(formats.sweep_key(sweep_id) for sweep_id in ids))

@@ -1,6 +1,7 @@
 """The fair-use windows in Redis (app/running/redis_rates.py says what they count): a sorted set per window
 (app/storage/redis_formats.py `rate_key`), checked and counted by Lua scripts that Redis runs alone, on
 Redis's own clock (TIME, inside the script), so the replicas' clocks do not matter."""
+
 from __future__ import annotations
 
 import secrets
@@ -64,8 +65,6 @@ redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[2]) + 1))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 0
 """
-
-
 
 
 class RateWindows:

@@ -5,6 +5,7 @@ so a replica answers a request only once any other replica would find what it ma
 (full) or that it gives up on is told to its caller, and `flush` raises it.
 
 The run store and the sweep store of a replica share one (app/running/engines.py `distributed`)."""
+
 from __future__ import annotations
 
 import asyncio

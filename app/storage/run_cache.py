@@ -1,6 +1,7 @@
 """The runs a run store keeps in memory: every run not finished yet (live), and a few recently finished ones,
 so a class opening the run that just ended reads no database. The SQLite store and a web replica's Redis
 store keep theirs alike."""
+
 from __future__ import annotations
 
 from collections import OrderedDict

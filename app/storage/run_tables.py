@@ -2,6 +2,7 @@
 on them, each given the connection first. The run store (app/storage/store.py) hands these jobs over; only
 that thread runs them. How events are stored is app/storage/wire.py, a run's row app/storage/records.py.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,8 +55,9 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 """
 
-NEVER_ENDED = ("the server stopped while it ran (found at restart): a run cannot go on from where it was cut, "
-               "so run it again")
+NEVER_ENDED = (
+    "the server stopped while it ran (found at restart): a run cannot go on from where it was cut, so run it again"
+)
 
 Batch = tuple[Run, int, list[Event], bytes]  # a run, the number of its first event, the events, the lines they came as
 
@@ -70,10 +72,16 @@ def open_tables(conn: sqlite3.Connection) -> list[str]:
         conn.execute(statement)
     conn.execute(  # ended when this restart found it: the server that ran it left no time
         "UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE status NOT IN (%s)"  # noqa: UP031
-        % ",".join("?" * (len(FINISHED) + 1)), (NEVER_ENDED, time.time(), *FINISHED, Status.QUEUED))
+        % ",".join("?" * (len(FINISHED) + 1)),
+        (NEVER_ENDED, time.time(), *FINISHED, Status.QUEUED),
+    )
     # rowid: the order rows were written in, for runs queued within the clock's resolution of each other
-    return [run_id for (run_id,) in conn.execute("SELECT id FROM runs WHERE status = ? ORDER BY created_at, rowid",
-                                                 (Status.QUEUED,))]
+    return [
+        run_id
+        for (run_id,) in conn.execute(
+            "SELECT id FROM runs WHERE status = ? ORDER BY created_at, rowid", (Status.QUEUED,)
+        )
+    ]
 
 
 def seen(conn: sqlite3.Connection, running: list[tuple[int, str]]) -> None:
@@ -108,10 +116,11 @@ class Writer:
             if not last:
                 continue
             truncation = log.truncation
-            conn.execute("UPDATE runs SET events = max(events, ?), log_bytes = ?, truncated_at_bytes = ?, "
-                         "truncated_after_events = ? WHERE id = ?",
-                         (last, log.bytes, truncation and truncation.at_bytes,
-                          truncation and truncation.after_events, run_id))
+            conn.execute(
+                "UPDATE runs SET events = max(events, ?), log_bytes = ?, truncated_at_bytes = ?, "
+                "truncated_after_events = ? WHERE id = ?",
+                (last, log.bytes, truncation and truncation.at_bytes, truncation and truncation.after_events, run_id),
+            )
 
     def save(self, conn: sqlite3.Connection, record: dict[str, Any], timeline: Timeline | None) -> None:
         """A run's row (app/storage/records.py); with `timeline`, the run finished: its snapshot too."""
@@ -119,7 +128,8 @@ class Writer:
         conn.execute(
             f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
             f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names if n != 'id')}",
-            [record[n] for n in names])
+            [record[n] for n in names],
+        )
         if timeline is not None:
             self._logs.pop(record["id"], None)
             try:
@@ -133,15 +143,17 @@ class Writer:
             conn.execute("UPDATE runs SET snapshot = ? WHERE id = ?", (snapshot, record["id"]))
 
 
-def read_events(conn: sqlite3.Connection, run_id: str, after: int, limit: int,
-                lane_of_tid: dict[int, str] | None = None) -> list[dict[str, Any]]:
+def read_events(
+    conn: sqlite3.Connection, run_id: str, after: int, limit: int, lane_of_tid: dict[int, str] | None = None
+) -> list[dict[str, Any]]:
     return [{"seq": seq, **event.to_json(lane_of_tid)} for seq, event in read_stored(conn, run_id, after, limit)]
 
 
 def read_stored(conn: sqlite3.Connection, run_id: str, after: int, limit: int) -> list[tuple[int, Event]]:
     out: list[tuple[int, Event]] = []
-    rows = conn.execute("SELECT data, first_seq FROM events WHERE run_id = ? AND last_seq > ? ORDER BY first_seq",
-                        (run_id, after))
+    rows = conn.execute(
+        "SELECT data, first_seq FROM events WHERE run_id = ? AND last_seq > ? ORDER BY first_seq", (run_id, after)
+    )
     for blob, first_seq in rows:
         for seq, event in unpack_events(blob, first_seq):
             if seq > after:
@@ -152,8 +164,10 @@ def read_stored(conn: sqlite3.Connection, run_id: str, after: int, limit: int) -
 
 
 def read_rows(conn: sqlite3.Connection, run_id: str, first: int, last: int, limit: int) -> list[tuple[int, bytes]]:
-    return conn.execute("SELECT first_seq, data FROM events WHERE run_id = ? AND first_seq BETWEEN ? AND ? "
-                        "ORDER BY first_seq LIMIT ?", (run_id, first, last, limit)).fetchall()
+    return conn.execute(
+        "SELECT first_seq, data FROM events WHERE run_id = ? AND first_seq BETWEEN ? AND ? ORDER BY first_seq LIMIT ?",
+        (run_id, first, last, limit),
+    ).fetchall()
 
 
 def delete_before(conn: sqlite3.Connection, cutoff: float) -> list[str]:
@@ -161,10 +175,14 @@ def delete_before(conn: sqlite3.Connection, cutoff: float) -> list[str]:
     queued or running is never deleted, however old."""
     finished = tuple(status.value for status in FINISHED)
     marks = ",".join("?" * len(finished))
-    ids = [run_id for (run_id,) in conn.execute(
-        f"SELECT id FROM runs WHERE created_at < ? AND status IN ({marks})", (cutoff, *finished))]
+    ids = [
+        run_id
+        for (run_id,) in conn.execute(
+            f"SELECT id FROM runs WHERE created_at < ? AND status IN ({marks})", (cutoff, *finished)
+        )
+    ]
     for at in range(0, len(ids), 500):  # SQLite's host parameters are bounded
-        chunk = ids[at:at + 500]
+        chunk = ids[at : at + 500]
         holes = ",".join("?" * len(chunk))
         conn.execute(f"DELETE FROM events WHERE run_id IN ({holes})", chunk)
         conn.execute(f"DELETE FROM runs WHERE id IN ({holes})", chunk)
@@ -173,8 +191,9 @@ def delete_before(conn: sqlite3.Connection, cutoff: float) -> list[str]:
 
 def history(conn: sqlite3.Connection, page: int, size: int) -> Page:
     total = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
-    rows = conn.execute(f"SELECT {HISTORY_COLUMNS} FROM runs ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-                        (size, (page - 1) * size))
+    rows = conn.execute(
+        f"SELECT {HISTORY_COLUMNS} FROM runs ORDER BY created_at DESC, id LIMIT ? OFFSET ?", (size, (page - 1) * size)
+    )
     runs = [history_row(r) for r in rows]
     return Page(runs, page, size, total)
 
@@ -196,8 +215,9 @@ def load(conn: sqlite3.Connection, run_id: str, experiments: dict[str, Experimen
 def replay(conn: sqlite3.Connection, run: Run) -> Timeline:
     """The timeline from the stored events, closed as the run ended (or where its events stop)."""
     timeline = Timeline()
-    for blob, first_seq in conn.execute("SELECT data, first_seq FROM events WHERE run_id = ? ORDER BY first_seq",
-                                        (run.id,)):
+    for blob, first_seq in conn.execute(
+        "SELECT data, first_seq FROM events WHERE run_id = ? ORDER BY first_seq", (run.id,)
+    ):
         timeline.apply_all([event for _, event in unpack_events(blob, first_seq)])
     if run.status in FINISHED:
         timeline.close(run.cut_at_ns, cut_why(run.status))

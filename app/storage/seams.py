@@ -3,6 +3,7 @@ implements again. The embedded one is RunStore (app/storage/store.py: SQLite thr
 
 Only what callers use; a caller holds a RunStorage and never asks which one it is.
 """
+
 from __future__ import annotations
 
 from typing import Any, Protocol
@@ -46,8 +47,9 @@ class RunStorage(Journal, Protocol):
         """A run, live or finished, loaded if need be; None if there is no such run."""
         ...
 
-    async def events(self, run_id: str, after: int, limit: int,
-                     lane_of_tid: dict[int, str] | None = None) -> list[dict[str, Any]]:
+    async def events(
+        self, run_id: str, after: int, limit: int, lane_of_tid: dict[int, str] | None = None
+    ) -> list[dict[str, Any]]:
         """Stored events numbered after `after`, at most `limit`, each as JSON with its `seq`."""
         ...
 

@@ -11,6 +11,7 @@ Only the classes of those modules are rebuilt, by name, without calling their __
 their fields say); everything else is JSON's own types, with tuples, dicts, deques and sets tagged.
 An object held in two places (a Lane in `lanes` and in `by_worker`) comes back as one object.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,8 +34,12 @@ TIMELINE_MODULES = (timeline_module, arrows, cpu_bins)
 
 
 def _classes() -> dict[str, type]:
-    return {name: cls for module in TIMELINE_MODULES for name, cls in sorted(vars(module).items())
-            if isinstance(cls, type) and cls.__module__ == module.__name__}
+    return {
+        name: cls
+        for module in TIMELINE_MODULES
+        for name, cls in sorted(vars(module).items())
+        if isinstance(cls, type) and cls.__module__ == module.__name__
+    }
 
 
 CLASSES = _classes()
@@ -87,7 +92,9 @@ class _Encoder:
             return {"r": ref}
         ref = self.refs[id(v)] = len(self.refs)
         self.keep.append(v)
-        attrs = vars(v) if hasattr(v, "__dict__") else {name: getattr(v, name) for name in _slots(cls) if hasattr(v, name)}
+        attrs = (
+            vars(v) if hasattr(v, "__dict__") else {name: getattr(v, name) for name in _slots(cls) if hasattr(v, name)}
+        )
         return {"o": cls.__name__, "i": ref, "a": {name: self.value(x) for name, x in attrs.items()}}
 
 
@@ -132,13 +139,21 @@ def load(blob: bytes | None, run_id: str = "") -> Timeline | None:
         return None
     try:
         document = json.loads(zlib.decompress(blob))
-    except (zlib.error, ValueError, RecursionError):  # not a JSON document: an older server's pickled snapshot, never unpickled
+    except (
+        zlib.error,
+        ValueError,
+        RecursionError,
+    ):  # not a JSON document: an older server's pickled snapshot, never unpickled
         log.info("run %s: its snapshot is not a JSON document (an older server's); replaying its events", run_id)
         return None
     if not isinstance(document, dict) or document.get("version") != VERSION or document.get("shape") != SHAPE:
         version = document.get("version") if isinstance(document, dict) else None
-        log.info("run %s: its snapshot is of another version or shape (%r, this server's %r); replaying its events",
-                 run_id, version, VERSION)
+        log.info(
+            "run %s: its snapshot is of another version or shape (%r, this server's %r); replaying its events",
+            run_id,
+            version,
+            VERSION,
+        )
         return None
     try:
         timeline = _Decoder().value(document["timeline"])

@@ -18,6 +18,7 @@ Live runs and a few recently finished ones are kept in memory; any other run is 
 the database when asked for. The tables, and the jobs the database thread runs on them, are
 app/storage/run_tables.py; this module is the cache, the batching and the back-pressure.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -114,8 +115,9 @@ class RunStore:
             self._cache.remember(run)
         return run
 
-    async def events(self, run_id: str, after: int, limit: int,
-                     lane_of_tid: dict[int, str] | None = None) -> list[dict[str, Any]]:
+    async def events(
+        self, run_id: str, after: int, limit: int, lane_of_tid: dict[int, str] | None = None
+    ) -> list[dict[str, Any]]:
         """Stored events numbered after `after`, at most `limit`, each as JSON with its `seq`;
         on-CPU intervals on the lane of their thread (`lane_of_tid`, the run's timeline knows it)."""
         self._hand_over()  # so the read sees every event ingested so far

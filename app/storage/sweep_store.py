@@ -2,6 +2,7 @@
 restart as its runs do. A sweep never changes once made (its status comes from its runs), so it is
 written once; it is read back on the database thread of the run store (app/storage/database.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,14 +30,28 @@ CACHE = 64  # sweeps kept in memory
 
 def record_of(sweep: Sweep) -> tuple[Any, ...]:
     points = [{"params": p.params, "run_id": p.run_id} for p in sweep.points]
-    return (sweep.id, sweep.experiment, json.dumps(sweep.params), json.dumps(sweep.vary), json.dumps(points),
-            sweep.owner, sweep.created_at)
+    return (
+        sweep.id,
+        sweep.experiment,
+        json.dumps(sweep.params),
+        json.dumps(sweep.vary),
+        json.dumps(points),
+        sweep.owner,
+        sweep.created_at,
+    )
 
 
 def sweep_of(row: tuple[Any, ...]) -> Sweep:
     id_, experiment, params, vary, points, owner, created_at = row
-    return Sweep(id_, experiment, json.loads(params), json.loads(vary),
-                 tuple(Point(p["params"], p["run_id"]) for p in json.loads(points)), owner, created_at)
+    return Sweep(
+        id_,
+        experiment,
+        json.loads(params),
+        json.loads(vary),
+        tuple(Point(p["params"], p["run_id"]) for p in json.loads(points)),
+        owner,
+        created_at,
+    )
 
 
 class SweepStore:
@@ -95,6 +110,7 @@ class SweepStore:
     @staticmethod
     def _select(conn: sqlite3.Connection, sweep_id: str) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = conn.execute(
-            "SELECT id, experiment, params, vary, points, owner, created_at FROM sweeps WHERE id = ?", (sweep_id,),
+            "SELECT id, experiment, params, vary, points, owner, created_at FROM sweeps WHERE id = ?",
+            (sweep_id,),
         ).fetchone()
         return row

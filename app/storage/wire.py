@@ -5,6 +5,7 @@ first) cost the writer no decoding or encoding; events that did not come as such
 server itself, or kept past a log's bound) are encoded one per line with their number first. Pure:
 bytes and events in, bytes and events out.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,7 +63,7 @@ def unpack_events(blob: bytes, first_seq: int) -> list[tuple[int, Event]]:
     """A stored row's events, numbered; a wire row's are numbered on from its first_seq."""
     data = zlib.decompress(blob)
     if data.startswith(WIRE_MARK):
-        return list(enumerate(decode_wire(data[len(WIRE_MARK):]), first_seq))
+        return list(enumerate(decode_wire(data[len(WIRE_MARK) :]), first_seq))
     return [decode_line(line) for line in data.decode().split("\n")]
 
 
@@ -88,7 +89,7 @@ def rows_of(pieces: list[tuple[int, list[Event], bytes]]) -> list[Row]:
 
     def cut_loose() -> None:
         for start in range(0, len(loose), CHUNK_EVENTS):
-            chunk = loose[start:start + CHUNK_EVENTS]
+            chunk = loose[start : start + CHUNK_EVENTS]
             rows.append(Row(chunk[0][0], chunk[-1][0], [(chunk[0][0], [e for _, e in chunk])]))
         loose.clear()
 

@@ -5,6 +5,7 @@ The run page's "Run the fixed variant" (the experiment's FIXED_VARIANT) posts to
 change; the others are the run's where the experiment has them, else its defaults. Any button of
 that shape works the same way (e.g. "Run again on <interpreter>" posting only a changed param).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

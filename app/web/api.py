@@ -1,4 +1,5 @@
 """The JSON API: experiments, runs, their events, cancel, health."""
+
 from __future__ import annotations
 
 import asyncio
@@ -76,11 +77,23 @@ async def list_pythons(lab: LabDep) -> list[dict[str, Any]]:
     return [i.describe() for i in lab.interpreters]
 
 
-@router.post("/api/runs", status_code=201, response_model=RunCreated, response_model_exclude_unset=True, responses={
-    404: {"model": Detail, "description": "no such experiment"},
-    422: {"model": Detail, "description": "a param out of its bounds (`errors`: one message each), or a malformed body"},
-    429: {"model": Refused, "description": "a fair-use limit (or the full queue) refused it; `Retry-After` says when "
-                                            "to try again"}})
+@router.post(
+    "/api/runs",
+    status_code=201,
+    response_model=RunCreated,
+    response_model_exclude_unset=True,
+    responses={
+        404: {"model": Detail, "description": "no such experiment"},
+        422: {
+            "model": Detail,
+            "description": "a param out of its bounds (`errors`: one message each), or a malformed body",
+        },
+        429: {
+            "model": Refused,
+            "description": "a fair-use limit (or the full queue) refused it; `Retry-After` says when to try again",
+        },
+    },
+)
 async def create_run(body: RunRequest, request: Request, lab: LabDep) -> Any:
     experiment = lab.experiments.get(body.experiment)
     if experiment is None:
@@ -138,18 +151,33 @@ async def get_trace(run: RunDep, lab: LabDep) -> Response:
             end, why = run.cut_at_ns, cut_why(run.status)
         else:
             end, why = None, truncated or "still running when the trace was taken"
-        other = {"run": run.id, "experiment": run.experiment.id, "params": run.params, "status": run.status,
-                 "python": run.python, "events_received": stored, "events_in_trace": builder.read,
-                 "log_truncated": run.truncated.to_json() if run.truncated else None}
+        other = {
+            "run": run.id,
+            "experiment": run.experiment.id,
+            "params": run.params,
+            "status": run.status,
+            "python": run.python,
+            "events_received": stored,
+            "events_in_trace": builder.read,
+            "log_truncated": run.truncated.to_json() if run.truncated else None,
+        }
         trace = await asyncio.to_thread(builder.finish, end, why, truncated, other)
         body = await asyncio.to_thread(lambda: json.dumps(trace, separators=(",", ":"), default=str).encode())
     filename = f"{run.experiment.id}-{run.id}.trace.json"
-    return Response(body, media_type="application/json",
-                    headers={"content-disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        body, media_type="application/json", headers={"content-disposition": f'attachment; filename="{filename}"'}
+    )
 
 
-@router.post("/api/runs/{run_id}/cancel", response_model=RunCancelled, response_model_exclude_unset=True, responses={
-    **NO_RUN, 403: {"model": Detail, "description": "only the client that started it, or the teacher, may cancel it"}})
+@router.post(
+    "/api/runs/{run_id}/cancel",
+    response_model=RunCancelled,
+    response_model_exclude_unset=True,
+    responses={
+        **NO_RUN,
+        403: {"model": Detail, "description": "only the client that started it, or the teacher, may cancel it"},
+    },
+)
 async def cancel_run(run: CancellableRunDep, lab: LabDep) -> dict[str, Any]:
     if not run.finished:
         await lab.cancel(run)

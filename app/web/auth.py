@@ -9,6 +9,7 @@ The address is the one app/web/clients.py believes (a client cannot name its own
 lab's (`Engine.guesses`): in Redis in a distributed lab, so two replicas allow no more guesses than one.
 A bearer token is checked once per request, by AdminTokenMiddleware, before any route asks.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,12 @@ async def presented_token_matches(conn: HTTPConnection, settings: Settings, pres
     wait = await guesses.retry_after(address)
     if wait > 0:
         retry = whole_seconds(wait)
-        raise HTTPException(429, f"too many wrong admin tokens from your address ({ADMIN_GUESSES_PER_MINUTE} a minute): "
-                                 f"try again in {retry} s", headers={"Retry-After": str(retry)})
+        raise HTTPException(
+            429,
+            f"too many wrong admin tokens from your address ({ADMIN_GUESSES_PER_MINUTE} a minute): "
+            f"try again in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
     if token_matches(settings, presented):
         return True
     await guesses.record(address)
@@ -86,7 +91,9 @@ class AdminTokenMiddleware:
             try:
                 conn.state.lab_admin = await presented_token_matches(conn, conn.app.state.settings, presented)
             except HTTPException as throttled:
-                await ErrorResponse({"detail": throttled.detail}, throttled.status_code, throttled.headers)(scope, receive, send)
+                await ErrorResponse({"detail": throttled.detail}, throttled.status_code, throttled.headers)(
+                    scope, receive, send
+                )
                 return
             except STORE_AWAY as exc:  # the guesses are in a distributed lab's Redis, away: as a route would answer
                 await store_away(exc)(scope, receive, send)

@@ -5,6 +5,7 @@ in a file only its owner may read, and used again the next time), and prints wha
 Jupyter prints its token URL: the addresses students type, the teacher's presenter link, and a QR code
 of the students' address. `make run` stays the private default, on 127.0.0.1 only.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,10 +55,14 @@ def admin_token(settings: Settings) -> Token:
 
 def class_settings(settings: Settings, token: Token, host: str, port: int, names: list[str]) -> Settings:
     """The settings a class is served with: where it listens, the token, and the names the teacher gave."""
-    return settings.model_copy(update={
-        "host": host, "port": port, "admin_token": SecretStr(token.value),
-        "allowed_hosts": [*settings.allowed_hosts, *names],
-    })
+    return settings.model_copy(
+        update={
+            "host": host,
+            "port": port,
+            "admin_token": SecretStr(token.value),
+            "allowed_hosts": [*settings.allowed_hosts, *names],
+        }
+    )
 
 
 def presenter_link(base: str, token: str) -> str:
@@ -76,8 +81,7 @@ def oncpu_line(settings: Settings, source: dict[str, str]) -> str:
     return f"On-CPU strips: sampled from /proc, as {source.get('reason', 'the exact source is not available')}.{fix}"
 
 
-def banner(settings: Settings, token: Token, addresses: list[str], names: list[str], port: int,
-           oncpu: str = "") -> str:
+def banner(settings: Settings, token: Token, addresses: list[str], names: list[str], port: int, oncpu: str = "") -> str:
     """What `concurrency-lab class` prints at start (`oncpu`: oncpu_line's). Pure, for tests."""
     urls = student_urls(addresses, port, names, settings.public_url)
     lines = ["", "Concurrency Lab is serving your class.", ""]
@@ -85,22 +89,34 @@ def banner(settings: Settings, token: Token, addresses: list[str], names: list[s
         lines.append(f"  Students open:  {urls[0]}")
         lines.extend(f"             or:  {url}" for url in urls[1:])
     elif is_loopback(settings.host):
-        lines.append(f"  Listening on {settings.host} only: students reach the lab through a proxy on this machine, "
-                     "whose address LAB_PUBLIC_URL gives (or leave out --host to listen on every interface).")
+        lines.append(
+            f"  Listening on {settings.host} only: students reach the lab through a proxy on this machine, "
+            "whose address LAB_PUBLIC_URL gives (or leave out --host to listen on every interface)."
+        )
     else:
         lines.append("  No network address found on this machine: join the class's network (Wi-Fi), then start again.")
     teacher_base = urls[0] if urls else url_of("http", "localhost", port)
-    lines += ["", f"  You, the teacher, sign in with:  {presenter_link(teacher_base, token.value)}",
-              f"  (on this machine also {presenter_link(url_of('http', 'localhost', port), token.value)})"]
+    lines += [
+        "",
+        f"  You, the teacher, sign in with:  {presenter_link(teacher_base, token.value)}",
+        f"  (on this machine also {presenter_link(url_of('http', 'localhost', port), token.value)})",
+    ]
     if token.path is not None:
         kept = "made now and kept" if token.made else "kept"
-        lines.append(f"  The admin token is {kept} in {token.path} (only you can read it; the next start uses it again).")
+        lines.append(
+            f"  The admin token is {kept} in {token.path} (only you can read it; the next start uses it again)."
+        )
         if token.tightened:
             lines.append(f"  {token.path} could be read by others: it is now readable by you only (mode 0600).")
     else:
         lines.append("  The admin token is LAB_ADMIN_TOKEN's.")
     if urls:
-        lines += ["", f"  Students can scan this to open {urls[0]} (the presenter page shows it too):", "", qr_text(urls[0])]
+        lines += [
+            "",
+            f"  Students can scan this to open {urls[0]} (the presenter page shows it too):",
+            "",
+            qr_text(urls[0]),
+        ]
     if oncpu:
         lines += ["", f"  {oncpu}"]
     lines += ["", "  Stop with Ctrl-C. Runs are kept in " + str(Path(settings.database)) + ".", ""]

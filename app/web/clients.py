@@ -12,6 +12,7 @@ X-Forwarded-For that is not one of those proxies (app/web/server.py installs uvi
 with that list; uvicorn's own `--proxy-headers` is left off, app/__main__.py). An address named by anyone
 else is not believed: a client cannot choose its own.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -84,7 +85,9 @@ class ClientCookieMiddleware:
                 headers = MutableHeaders(scope=message)
                 # Secure behind TLS (a trusted proxy's X-Forwarded-Proto gives the scheme).
                 secure = "; Secure" if scope.get("scheme") == "https" else ""
-                headers.append("set-cookie", f"{COOKIE}={value}; Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax{secure}")
+                headers.append(
+                    "set-cookie", f"{COOKIE}={value}; Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax{secure}"
+                )
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)

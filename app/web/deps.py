@@ -7,6 +7,7 @@ the route's own query and body are checked, so a route with more to check than t
 run page, a page of events) makes those checks part of the dependency that finds its run: a bad query to
 an unknown run is then still a 422, not a 404.
 """
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -95,7 +96,9 @@ def may_cancel(request: Request, owner: str) -> bool:
 
 async def get_cancellable_run(request: Request, run: RunDep) -> Run:
     if not may_cancel(request, run.owner):
-        raise HTTPException(403, "only the client that started this run, or the teacher with the admin token, may cancel it")
+        raise HTTPException(
+            403, "only the client that started this run, or the teacher with the admin token, may cancel it"
+        )
     return run
 
 

@@ -11,6 +11,7 @@ JSON may also carry numbers no JSON response may hold: Python's parser reads `Na
 response is encoded with `allow_nan=False`. FastAPI's 422 echoes such a value back as its `input`:
 it is shown as the word the client sent (`"NaN"`, `"Infinity"`, `"-Infinity"`).
 """
+
 from __future__ import annotations
 
 import math
@@ -74,8 +75,11 @@ def store_away(exc: Exception) -> Response:
     app/storage/redis_connection.py says. Also for middleware (app/web/auth.py), which the app's exception
     handlers do not cover."""
     why = redis_connection.why(exc)
-    return ErrorResponse({"detail": f"the lab's shared store (Redis) {why}: try again in {STORE_AWAY_RETRY_S} s"},
-                         status_code=503, headers={"Retry-After": str(STORE_AWAY_RETRY_S)})
+    return ErrorResponse(
+        {"detail": f"the lab's shared store (Redis) {why}: try again in {STORE_AWAY_RETRY_S} s"},
+        status_code=503,
+        headers={"Retry-After": str(STORE_AWAY_RETRY_S)},
+    )
 
 
 def install(app: FastAPI) -> None:

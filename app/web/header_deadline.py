@@ -14,6 +14,7 @@ timeout, a response its own time, a websocket lives as long as it likes.
 uvicorn's own protocol classes are subclassed, httptools' (what uvicorn picks when it is installed) and
 h11's, each told where its headers end.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,10 @@ def _refuse(transport: asyncio.Transport, status: int, reason: str, message: str
     if transport.is_closing():
         return
     body = message.encode()
-    transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-                    b"connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body))
+    transport.write(
+        b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
+        b"connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body)
+    )
     transport.close()
 
 
@@ -49,9 +52,14 @@ class HeaderClock:
         """Ready for a request: its line and headers are due within the timeout."""
         self.disarm()
         self.received = 0
-        self.timer = self.loop.call_later(self.timeout_s, _refuse, transport, 408, "Request Timeout",
-                                          f"the request line and headers did not arrive within {self.timeout_s:g} s "
-                                          "(LAB_HEADER_TIMEOUT_S)\n")
+        self.timer = self.loop.call_later(
+            self.timeout_s,
+            _refuse,
+            transport,
+            408,
+            "Request Timeout",
+            f"the request line and headers did not arrive within {self.timeout_s:g} s (LAB_HEADER_TIMEOUT_S)\n",
+        )
 
     def disarm(self) -> None:
         if self.timer is not None:
@@ -66,8 +74,12 @@ class HeaderClock:
         self.received += len(data)
         if self.received > self.max_bytes:
             self.disarm()
-            _refuse(transport, 431, "Request Header Fields Too Large",
-                    f"the request line and headers are over {self.max_bytes} bytes (LAB_MAX_HEADER_BYTES)\n")
+            _refuse(
+                transport,
+                431,
+                "Request Header Fields Too Large",
+                f"the request line and headers are over {self.max_bytes} bytes (LAB_MAX_HEADER_BYTES)\n",
+            )
 
 
 class H11WithDeadline(H11Protocol):
@@ -99,6 +111,7 @@ class H11WithDeadline(H11Protocol):
 
 
 if HttpToolsProtocol is not None:
+
     class HttpToolsWithDeadline(HttpToolsProtocol):
         header_timeout_s = 10.0
         max_header_bytes = 16_384
@@ -132,5 +145,6 @@ if HttpToolsProtocol is not None:
 def protocol(header_timeout_s: float, max_header_bytes: int) -> type[asyncio.Protocol]:
     """The HTTP protocol class to give uvicorn (`http=`): the one it would pick, with the deadline."""
     base: type[H11WithDeadline] | type[HttpToolsWithDeadline] = (
-        HttpToolsWithDeadline if HttpToolsProtocol is not None else H11WithDeadline)
+        HttpToolsWithDeadline if HttpToolsProtocol is not None else H11WithDeadline
+    )
     return type(base.__name__, (base,), {"header_timeout_s": header_timeout_s, "max_header_bytes": max_header_bytes})

@@ -5,6 +5,7 @@ shows them large enough for a projector. The addresses are this machine's own, r
 network interfaces (the loopback left out: a student's phone cannot reach 127.0.0.1), or
 `LAB_PUBLIC_URL` when a proxy stands in front, or the name the teacher gave.
 """
+
 from __future__ import annotations
 
 import array
@@ -35,7 +36,7 @@ def _linux_addresses() -> list[str]:
         request = struct.pack("iL", len(buffer), buffer.buffer_info()[0])
         length = struct.unpack("iL", fcntl.ioctl(probe.fileno(), SIOCGIFCONF, request))[0]
     raw = buffer.tobytes()[:length]
-    return [socket.inet_ntoa(raw[at + 20:at + 24]) for at in range(0, length, slot)]
+    return [socket.inet_ntoa(raw[at + 20 : at + 24]) for at in range(0, length, slot)]
 
 
 def _routed_address() -> list[str]:
@@ -69,15 +70,17 @@ def student_urls(addresses: list[str], port: int, names: list[str], public_url: 
     the QR code encodes the first, an address). Pure, for tests."""
     if public_url:
         return [public_url]
-    return list(dict.fromkeys([*(url_of("http", address, port) for address in addresses),
-                               *(url_of("http", name, port) for name in names)]))
+    return list(
+        dict.fromkeys(
+            [*(url_of("http", address, port) for address in addresses), *(url_of("http", name, port) for name in names)]
+        )
+    )
 
 
 def qr_svg(url: str) -> str:
     """The QR code of `url` as an inline SVG element that scales to its box (the page sets its size)."""
     code = segno.make(url, error="m")
-    svg: str = code.svg_inline(scale=1, border=2, dark="#000", light="#fff", omitsize=True,
-                               title=f"QR code: {url}")
+    svg: str = code.svg_inline(scale=1, border=2, dark="#000", light="#fff", omitsize=True, title=f"QR code: {url}")
     return svg
 
 
@@ -91,5 +94,7 @@ def qr_text(url: str) -> str:
     if len(matrix) % 2:
         matrix.append([0] * len(matrix[0]))
     blocks = {(1, 1): "█", (1, 0): "▀", (0, 1): "▄", (0, 0): " "}  # (top dark, bottom dark)
-    return "\n".join(BLACK_ON_WHITE + "".join(blocks[(top, bottom)] for top, bottom in zip(upper, lower)) + RESET
-                     for upper, lower in zip(matrix[::2], matrix[1::2]))
+    return "\n".join(
+        BLACK_ON_WHITE + "".join(blocks[(top, bottom)] for top, bottom in zip(upper, lower)) + RESET
+        for upper, lower in zip(matrix[::2], matrix[1::2])
+    )

@@ -7,6 +7,7 @@ reconnects it once it can, starting with a full render. The first message on eve
 replaces everything it covers (out-of-band swaps by id), so a reconnect never duplicates or
 leaves a gap.
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator

@@ -7,6 +7,7 @@ only when the HTML changed, hands it to every subscribed home page. Each message
 whole lobby, so a subscriber keeps only the newest one: a slow home page skips to the latest
 state and never builds a backlog, and never holds up the others.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -93,8 +94,10 @@ class Lobby:
         lab = self.lab
         position = lab.position
         pinned = self.pinned_run
-        return {"live": live_runs(lab.store.active(), position),
-                "pinned": row(pinned, position) if pinned is not None else None}
+        return {
+            "live": live_runs(lab.store.active(), position),
+            "pinned": row(pinned, position) if pinned is not None else None,
+        }
 
     def render(self) -> str:
         return self.env.get_template("_lobby.html").render(**self.context(), oob=True)

@@ -1,5 +1,6 @@
 """The HTML pages: the experiment list, one experiment's form and code, a run's live page, the run history,
 the Compare view and "run again" (a run's fixed variant, compared with it)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any, NamedTuple
@@ -42,8 +43,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
 
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request, lab: LabDep) -> HTMLResponse:
-    return render(request, "index.html", sections=sections(lab.experiments),
-                  **request.app.state.lobby.context())
+    return render(request, "index.html", sections=sections(lab.experiments), **request.app.state.lobby.context())
 
 
 @router.get("/experiments/{experiment_id}", response_class=HTMLResponse)
@@ -59,19 +59,28 @@ async def start_from_form(exp: ExperimentDep, request: Request, lab: LabDep) -> 
     try:
         params = validate(exp.params, raw)
     except ParamError as exc:
-        return render(request, "experiment.html", 422, exp=exp, values={**defaults(exp.params), **raw}, errors=exc.errors)
+        return render(
+            request, "experiment.html", 422, exp=exp, values={**defaults(exp.params), **raw}, errors=exc.errors
+        )
     run = await lab.request(exp, params, client_of(request), is_admin(request, lab.settings))
     if isinstance(run, Refusal):
-        response = render(request, "experiment.html", run.status, exp=exp, values={**defaults(exp.params), **raw},
-                          errors=[run.message])
+        response = render(
+            request,
+            "experiment.html",
+            run.status,
+            exp=exp,
+            values={**defaults(exp.params), **raw},
+            errors=[run.message],
+        )
         response.headers.update(run.headers)
         return response
     return RedirectResponse(urls.run(run.id), status_code=303)
 
 
 @router.get("/runs", response_class=HTMLResponse)
-async def history(request: Request, lab: LabDep,
-                  page: int = Query(1, ge=1, le=MAX_PAGE, description="1 is the newest runs")) -> HTMLResponse:
+async def history(
+    request: Request, lab: LabDep, page: int = Query(1, ge=1, le=MAX_PAGE, description="1 is the newest runs")
+) -> HTMLResponse:
     found = await lab.store.history(page, PAGE_SIZE)
     return render(request, "runs.html", page=found, rows=[row(r) for r in found.runs])
 
@@ -80,11 +89,17 @@ def window_of(from_ms: float | None, to_ms: float | None) -> tuple[float | None,
     """Check a zoomed window's bounds together (each alone is checked by its Query): a 422 like FastAPI's."""
     # Compared in whole ns: 1.001 - 1 is 0.000999... in floats.
     if from_ms is not None and to_ms is not None and round(to_ms * 1e6) - round(from_ms * 1e6) < MIN_WIDTH_NS:
-        raise RequestValidationError([{
-            "type": "greater_than", "loc": ("query", "to_ms"), "input": to_ms,
-            "msg": f"to_ms must be greater than from_ms ({from_ms:g}) by at least {MIN_WIDTH_NS / 1e6:g} ms",
-            "ctx": {"gt": from_ms},
-        }])
+        raise RequestValidationError(
+            [
+                {
+                    "type": "greater_than",
+                    "loc": ("query", "to_ms"),
+                    "input": to_ms,
+                    "msg": f"to_ms must be greater than from_ms ({from_ms:g}) by at least {MIN_WIDTH_NS / 1e6:g} ms",
+                    "ctx": {"gt": from_ms},
+                }
+            ]
+        )
     return from_ms, to_ms
 
 
@@ -97,10 +112,12 @@ class Zoomed(NamedTuple):
 async def zoomed_run(
     run_id: str,
     lab: LabDep,
-    from_ms: float | None = Query(None, ge=0, lt=MAX_MS, allow_inf_nan=False,
-                                  description="zoom: the window's start, in ms since the run's start"),
-    to_ms: float | None = Query(None, gt=0, le=MAX_MS, allow_inf_nan=False,
-                                description="zoom: the window's end, in ms since the run's start"),
+    from_ms: float | None = Query(
+        None, ge=0, lt=MAX_MS, allow_inf_nan=False, description="zoom: the window's start, in ms since the run's start"
+    ),
+    to_ms: float | None = Query(
+        None, gt=0, le=MAX_MS, allow_inf_nan=False, description="zoom: the window's end, in ms since the run's start"
+    ),
 ) -> Zoomed:
     """The run and the window of it asked for (none: all of it); the window is checked first (app/web/deps.py)."""
     from_ms, to_ms = window_of(from_ms, to_ms)
@@ -117,23 +134,39 @@ async def run_page(zoomed: Annotated[Zoomed, Depends(zoomed_run)], request: Requ
         parts = lab.renderer.page_parts(run, broadcast.view if broadcast else View())
     else:  # zoomed: this window of what the run has so far (a live one's page then follows no more)
         timeline = run.timeline
-        end = to_ms if to_ms is not None else scale_for(timeline.last_ns - (timeline.t0_ns or timeline.last_ns),
-                                                        finished=run.finished) / 1e6
+        end = (
+            to_ms
+            if to_ms is not None
+            else scale_for(timeline.last_ns - (timeline.t0_ns or timeline.last_ns), finished=run.finished) / 1e6
+        )
         window = Window.of_ms(from_ms or 0.0, end)
         if window.scale_ns < MIN_WIDTH_NS:  # from_ms alone, at or past the run's end
             window = Window(window.from_ns, window.from_ns + MIN_WIDTH_NS)
         drawn, note = await request.app.state.zoom.timeline(run, window)
         parts = lab.renderer.window_parts(run, drawn, window, note)
-    return render(request, "run.html", **parts, may_cancel=may_cancel(request, run.owner),
-                  fixed=fixed_variant(run, lab.experiments), pythons=other_pythons(run), **presenter_context(request))
+    return render(
+        request,
+        "run.html",
+        **parts,
+        may_cancel=may_cancel(request, run.owner),
+        fixed=fixed_variant(run, lab.experiments),
+        pythons=other_pythons(run),
+        **presenter_context(request),
+    )
 
 
 def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def problem(request: Request, status: int, title: str, errors: list[str], body: dict[str, Any] | None = None,
-            headers: dict[str, str] | None = None) -> Response:
+def problem(
+    request: Request,
+    status: int,
+    title: str,
+    errors: list[str],
+    body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """An error from a page's route: a page saying what to do for a browser, JSON for any other
     client (`body`, shaped as the API's errors are; by default {"detail": the errors})."""
     if wants_html(request):
@@ -155,9 +188,13 @@ async def compare_page(
     try:
         ids = run_ids(runs)
     except CompareError as exc:
-        return problem(request, 422, "Compare needs 2 to 4 runs",
-                       ["Tick 2 to 4 runs in the history and press Compare.", str(exc)],
-                       {"detail": [{"type": "value_error", "loc": ["query", "runs"], "msg": str(exc), "input": runs}]})
+        return problem(
+            request,
+            422,
+            "Compare needs 2 to 4 runs",
+            ["Tick 2 to 4 runs in the history and press Compare.", str(exc)],
+            {"detail": [{"type": "value_error", "loc": ["query", "runs"], "msg": str(exc), "input": runs}]},
+        )
     found = [await lab.store.find(run_id) for run_id in ids]
     missing = [run_id for run_id, run in zip(ids, found) if run is None]
     if missing:
@@ -165,8 +202,13 @@ async def compare_page(
         return problem(request, 404, "No such run", errors)
     compared = [run for run in found if run is not None]
     drawn, legend_entries, _ = compare_timelines(lab.renderer, compared)
-    context: dict[str, Any] = {"compared": drawn, "sections": compare_sections(compared), "legend": legend_entries,
-               "query": ",".join(ids), "polling": not all(run.finished for run in compared)}
+    context: dict[str, Any] = {
+        "compared": drawn,
+        "sections": compare_sections(compared),
+        "legend": legend_entries,
+        "query": ",".join(ids),
+        "polling": not all(run.finished for run in compared),
+    }
     if request.headers.get("hx-request"):  # the poll while a run goes on: the part that changes
         return render(request, "_compare.html", **context)
     return render(request, "compare.html", **context)
@@ -181,14 +223,26 @@ async def run_again(run: RunDep, request: Request, lab: LabDep) -> Response:
     experiment_id = form.pop("experiment", "") or run.experiment.id
     target = lab.experiments.get(experiment_id)
     if target is None:
-        return problem(request, 404, "No such experiment",
-                       [f"experiment: no experiment {experiment_id[:100]!r} (known: {', '.join(lab.experiments)})"])
+        return problem(
+            request,
+            404,
+            "No such experiment",
+            [f"experiment: no experiment {experiment_id[:100]!r} (known: {', '.join(lab.experiments)})"],
+        )
     try:
         params = validate(target.params, params_for(target, run.params, form))
     except ParamError as exc:
-        return problem(request, 422, f"Could not start {target.title}", exc.errors, {"detail": str(exc), "errors": exc.errors})
+        return problem(
+            request, 422, f"Could not start {target.title}", exc.errors, {"detail": str(exc), "errors": exc.errors}
+        )
     started = await lab.request(target, params, client_of(request), is_admin(request, lab.settings))
     if isinstance(started, Refusal):
-        return problem(request, started.status, f"Could not start {target.title}", [started.message],
-                       started.to_json(), started.headers)
+        return problem(
+            request,
+            started.status,
+            f"Could not start {target.title}",
+            [started.message],
+            started.to_json(),
+            started.headers,
+        )
     return RedirectResponse(f"/compare?runs={run.id},{started.id}", status_code=303)

@@ -6,6 +6,7 @@ through `Authorization: Bearer <token>` (app/web/auth.py). Pinning changes what 
 so on top of SameSite=Strict a request another site made (by its Origin or Sec-Fetch-Site
 header) is refused: a page elsewhere cannot pin or sign in on the teacher's behalf.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,7 +37,9 @@ router = APIRouter()
 COOKIE_MAX_AGE = 12 * 3600  # a teaching day; the teacher signs in again the next one
 MAX_TOKEN_CHARS = 1000
 MAX_RUN_ID_CHARS = 64
-NOT_PRESENTER = "only the presenter may pin a run: sign in at /presenter, or send Authorization: Bearer <LAB_ADMIN_TOKEN>"
+NOT_PRESENTER = (
+    "only the presenter may pin a run: sign in at /presenter, or send Authorization: Bearer <LAB_ADMIN_TOKEN>"
+)
 
 
 class PinRequest(BaseModel):
@@ -60,7 +63,9 @@ def cross_site(request: Request, settings: Settings) -> str | None:
     if fetch_site in ("cross-site", "same-site"):
         return f"Sec-Fetch-Site is {fetch_site}"
     origin = request.headers.get("origin")
-    if not origin_allowed(origin, request.headers.get("host"), settings.origins(), request.app.state.host_names):  # as for websockets
+    if not origin_allowed(
+        origin, request.headers.get("host"), settings.origins(), request.app.state.host_names
+    ):  # as for websockets
         return f"Origin {origin} is not this server's"
     return None
 
@@ -92,7 +97,9 @@ def presenter_context(request: Request) -> dict[str, Any]:
 
 # --- JSON, for scripts and the tests ---------------------------------------------------------
 
-REFUSED: dict[int | str, dict[str, Any]] = {403: {"model": Detail, "description": "not the presenter, or a request another site made"}}
+REFUSED: dict[int | str, dict[str, Any]] = {
+    403: {"model": Detail, "description": "not the presenter, or a request another site made"}
+}
 
 
 @router.get("/api/pin", response_model=Pin)
@@ -100,8 +107,12 @@ async def get_pin(lobby: LobbyDep) -> dict[str, Any]:
     return {"pinned": lobby.pinned}
 
 
-@router.post("/api/pin", dependencies=[PresenterOnly], response_model=Pin,
-             responses={**REFUSED, 404: {"model": Detail, "description": "no run with that id"}})
+@router.post(
+    "/api/pin",
+    dependencies=[PresenterOnly],
+    response_model=Pin,
+    responses={**REFUSED, 404: {"model": Detail, "description": "no run with that id"}},
+)
 async def post_pin(body: PinRequest, lab: LabDep, lobby: LobbyDep) -> dict[str, Any]:
     await pin_run(lab, lobby, body.run_id)
     return {"pinned": body.run_id}
@@ -114,6 +125,7 @@ async def delete_pin(lobby: LobbyDep) -> dict[str, Any]:
 
 
 # --- HTML, for the teacher's browser ---------------------------------------------------------
+
 
 def join_urls(request: Request, settings: Settings) -> list[str]:
     """The address students type, as the presenter page shows it: the public one behind a proxy; the one
@@ -185,8 +197,15 @@ async def signed_in_or_refused(request: Request, settings: Settings, token: str)
     if not matches:
         return page(request, 403, "That is not the admin token. Check LAB_ADMIN_TOKEN on the server and try again.")
     signed_in = RedirectResponse("/presenter", status_code=303)
-    signed_in.set_cookie(ADMIN_COOKIE, admin_cookie_value(settings) or "", max_age=COOKIE_MAX_AGE, path="/",
-                         httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    signed_in.set_cookie(
+        ADMIN_COOKIE,
+        admin_cookie_value(settings) or "",
+        max_age=COOKIE_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return signed_in
 
 

@@ -5,6 +5,7 @@ them: routes serialise through them with `response_model_exclude_unset=True`, so
 stays out, and each model allows extra keys, so one a dict gains is kept. What a run's experiment decides
 (its params, its result, what it ran under) stays an open object.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -90,8 +91,10 @@ class RunOut(Schema):
     experiment: str
     params: dict[str, Any]
     status: Status
-    result: dict[str, Any] | None = Field(description="the experiment's result; with `error` (its exception) if it "
-                                                      "raised, `blocked` (who waited on what) if it hung")
+    result: dict[str, Any] | None = Field(
+        description="the experiment's result; with `error` (its exception) if it "
+        "raised, `blocked` (who waited on what) if it hung"
+    )
     error: str | None = Field(description="why the run failed or was stopped, in words")
     python: str | None = Field(description="the interpreter's version, once the runner said it")
     conditions: dict[str, Any] = Field(description="what it ran under (cores, interpreter, runs beside it, ...)")
@@ -107,7 +110,9 @@ class RunOut(Schema):
 
 class RunCancelled(Schema):
     id: str
-    status: Status = Field(description="`cancelled` at once for a queued run; a running one ends within the grace period")
+    status: Status = Field(
+        description="`cancelled` at once for a queued run; a running one ends within the grace period"
+    )
 
 
 class SweepCreated(Schema):

@@ -21,6 +21,7 @@
   address was one, and rebinding needs a name. Names: `allowed_hosts`, the host of each
   allowed origin, and the name the server was told to bind to (`host_names`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,17 +42,19 @@ MESSAGE_TOO_BIG = 1009
 def content_security_policy(cdn_scripts: tuple[str, ...] = ()) -> str:
     # Exact CDN file URLs, not the whole host: nothing else from it may run here.
     scripts = " ".join(("'self'", *cdn_scripts))
-    return "; ".join((
-        "default-src 'self'",
-        f"script-src {scripts}",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",  # the same-origin websocket (ws:/wss: to self, CSP Level 3)
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ))
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src {scripts}",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",  # the same-origin websocket (ws:/wss: to self, CSP Level 3)
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
 
 
 class SecurityHeadersMiddleware:
@@ -82,15 +85,30 @@ class SecurityHeadersMiddleware:
 async def _refuse(send: Send, status: int, content: dict[str, Any]) -> None:
     """Answer and close the connection: the rest of the body is never read."""
     body = json.dumps(content).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    await _refuse(send, 413, {"detail": f"request body too large: at most {limit} bytes (max_body_bytes)",
-                              "limit": "max_body_bytes", "value": limit})
+    await _refuse(
+        send,
+        413,
+        {
+            "detail": f"request body too large: at most {limit} bytes (max_body_bytes)",
+            "limit": "max_body_bytes",
+            "value": limit,
+        },
+    )
 
 
 class BodyTooLarge(Exception):
@@ -135,8 +153,15 @@ class BodyLimitMiddleware:
             await _too_large(send, self.limit)
             return
         except TimeoutError:
-            await _refuse(send, 408, {"detail": f"request body not received in full within {self.timeout_s:g} s "
-                                                "(LAB_BODY_TIMEOUT_S)", "limit": "body_timeout_s", "value": self.timeout_s})
+            await _refuse(
+                send,
+                408,
+                {
+                    "detail": f"request body not received in full within {self.timeout_s:g} s (LAB_BODY_TIMEOUT_S)",
+                    "limit": "body_timeout_s",
+                    "value": self.timeout_s,
+                },
+            )
             return
         replay = [{"type": "http.request", "body": body, "more_body": False}]
 
@@ -159,8 +184,12 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str], nam
     if origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in allowed}:
         return True
     parts = urlsplit(origin)
-    return (parts.scheme in ("http", "https") and host is not None and parts.netloc.lower() == host.lower()
-            and host_allowed(host, names))
+    return (
+        parts.scheme in ("http", "https")
+        and host is not None
+        and parts.netloc.lower() == host.lower()
+        and host_allowed(host, names)
+    )
 
 
 class WebsocketGuardMiddleware:
@@ -185,8 +214,13 @@ class WebsocketGuardMiddleware:
             if message["type"] == "websocket.receive":
                 size = len(message.get("bytes") or b"") + len((message.get("text") or "").encode())
                 if size > self.max_message_bytes:
-                    await send({"type": "websocket.close", "code": MESSAGE_TOO_BIG,
-                                "reason": f"message over {self.max_message_bytes} bytes"})
+                    await send(
+                        {
+                            "type": "websocket.close",
+                            "code": MESSAGE_TOO_BIG,
+                            "reason": f"message over {self.max_message_bytes} bytes",
+                        }
+                    )
                     return {"type": "websocket.disconnect", "code": MESSAGE_TOO_BIG}
             return message
 
@@ -265,9 +299,11 @@ class HostGuardMiddleware:
             await self.app(scope, receive, send)
             return
         shown = (header or "")[:100].encode("ascii", "backslashreplace").decode()
-        message = (f"Host {shown!r} is not a name this lab answers to: it answers to IP addresses, localhost and "
-                   f"{', '.join(sorted(self.names - {'localhost'})) or 'no other name'}. "
-                   "Serving it under another name? Add that name to LAB_ALLOWED_HOSTS.\n")
+        message = (
+            f"Host {shown!r} is not a name this lab answers to: it answers to IP addresses, localhost and "
+            f"{', '.join(sorted(self.names - {'localhost'})) or 'no other name'}. "
+            "Serving it under another name? Add that name to LAB_ALLOWED_HOSTS.\n"
+        )
         if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
             await receive()  # websocket.connect: refused without a body (the server answers 403)
             await send({"type": "websocket.close", "code": FORBIDDEN_ORIGIN, "reason": "host not allowed"})

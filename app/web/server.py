@@ -1,4 +1,5 @@
 """Build the FastAPI app: settings, experiment catalogue, templates, the lab, and the routes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -66,8 +67,11 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
         interpreters = await asyncio.to_thread(pythons.offered, settings.python, settings.pythons)
         experiments = catalogue(modules, (pythons.param(interpreters),))
         redis = redis_connection.client(settings) if settings.redis_url else None
-        engine = (engines.distributed(settings, experiments, redis) if redis
-                  else engines.embedded(settings, experiments, interpreters))
+        engine = (
+            engines.distributed(settings, experiments, redis)
+            if redis
+            else engines.embedded(settings, experiments, interpreters)
+        )
         lab = app.state.lab = Lab(settings, experiments, renderer, interpreters, engine)
         await lab.open()
         app.state.client_key = await client_key(settings, engine)
@@ -87,13 +91,19 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app = FastAPI(title="Concurrency Lab", lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)  # every error message encodable, whatever the request held
-    app.state.admin_guesses = MemoryGuesses()  # wrong admin tokens per address (app/web/auth.py); the engine's once open
+    app.state.admin_guesses = (
+        MemoryGuesses()
+    )  # wrong admin tokens per address (app/web/auth.py); the engine's once open
     app.state.templates = Jinja2Templates(env=env)
     app.add_middleware(AdminTokenMiddleware)
     app.add_middleware(ClientCookieMiddleware)
     names = app.state.host_names = host_names(settings.allowed_hosts, settings.origins(), settings.host)
-    app.add_middleware(WebsocketGuardMiddleware, allowed_origins=settings.origins(), names=names,
-                       max_message_bytes=settings.max_ws_message_bytes)
+    app.add_middleware(
+        WebsocketGuardMiddleware,
+        allowed_origins=settings.origins(),
+        names=names,
+        max_message_bytes=settings.max_ws_message_bytes,
+    )
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     cdn = (HTMX["cdn_htmx"], HTMX["cdn_ws"]) if settings.htmx_source == "cdn" else ()
     app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(cdn))

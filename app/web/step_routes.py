@@ -6,6 +6,7 @@ move of one thread, or a search), which htmx swaps into #stepper, pushing the sc
 a student copies that URL and anyone opening it sees the same state. Undo is a link to the
 schedule one step shorter (the step undone kept in `r`, for Redo).
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NamedTuple
@@ -49,6 +50,7 @@ def stepping_of(state: State, lab: Lab) -> Stepping:
     """The lab's stepper, made on first use (the interpreters are known once the lab is open)."""
     stepping: Stepping | None = getattr(state, "stepping", None)
     if stepping is None:
+
         async def count_run(client: Client, admin: bool) -> Refusal | None:
             return await lab.limits.rates.take(client, check=not admin)
 
@@ -69,14 +71,18 @@ class Asked(NamedTuple):
 async def asked(
     exp: ExperimentDep,
     lab: LabDep,
-    python: str | None = Query(None, max_length=40, description="the interpreter's key (GET /api/pythons); default the server's"),
+    python: str | None = Query(
+        None, max_length=40, description="the interpreter's key (GET /api/pythons); default the server's"
+    ),
     window: Literal["none", "call"] = Query("none", description="none: counter += 1; call: read, call pause(), write"),
     threads: int = Query(2, ge=MIN_THREADS, le=MAX_THREADS, description="threads; odd-numbered ones increment"),
     iterations: int = Query(2, ge=MIN_ITERATIONS, le=MAX_ITERATIONS, description="loop iterations per thread"),
     s: str = Query("", max_length=MAX_STEPS, description="the schedule: thread numbers, one per instruction stepped"),
     r: str = Query("", max_length=MAX_STEPS, description="steps undone, for Redo"),
     thread: int | None = Query(None, ge=1, le=MAX_THREADS, description="a move of this thread after the schedule"),
-    move: Literal["instruction", "line", "end"] = Query("instruction", description="the move: one instruction, to the next line, to its end"),
+    move: Literal["instruction", "line", "end"] = Query(
+        "instruction", description="the move: one instruction, to the next line, to its end"
+    ),
     find: bool = Query(False, description="search for the shortest schedule that loses an update instead"),
 ) -> Asked:
     if exp.id not in STEPPED:
@@ -112,8 +118,9 @@ async def _answer(request: Request, lab: Lab, ask: Asked) -> StepAnswer | Respon
     # Opening a stepping session (a page, not a click inside one) or a search counts as a run.
     counts = ask.request.find or not request.headers.get("hx-request")
     try:
-        answer = await stepping_of(request.app.state, lab).answer(ask.request, client_of(request), counts,
-                                                                  is_admin(request, lab.settings))
+        answer = await stepping_of(request.app.state, lab).answer(
+            ask.request, client_of(request), counts, is_admin(request, lab.settings)
+        )
     except StepFailed as exc:
         return problem(request, 503, "The stepper failed", [str(exc)])
     if isinstance(answer, Refusal):
@@ -142,9 +149,18 @@ async def step_page(ask: AskedDep, request: Request, lab: LabDep) -> Response:
         "end": [url(req, drawn.schedule) + f"&thread={c.index + 1}&move=end" for c in drawn.columns],
     }
     pythons = [(i.key, i.label) for i in lab.interpreters]
-    response = render(request, "step.html", exp=ask.experiment, req=req, drawn=drawn, links=links, here=here,
-                      pythons=pythons, threads_range=range(MIN_THREADS, MAX_THREADS + 1),
-                      iterations_range=range(MIN_ITERATIONS, MAX_ITERATIONS + 1))
+    response = render(
+        request,
+        "step.html",
+        exp=ask.experiment,
+        req=req,
+        drawn=drawn,
+        links=links,
+        here=here,
+        pythons=pythons,
+        threads_range=range(MIN_THREADS, MAX_THREADS + 1),
+        iterations_range=range(MIN_ITERATIONS, MAX_ITERATIONS + 1),
+    )
     if request.headers.get("hx-request"):
         response.headers["HX-Push-Url"] = here  # the schedule's own URL, whatever the button asked
     return response
@@ -158,9 +174,20 @@ async def step_json(ask: AskedDep, request: Request, lab: LabDep) -> Response:
         return answer
     req = ask.request
     schedule = encode(answer["schedule"])
-    return JSONResponse({
-        "experiment": req.experiment, "python": req.python, "window": req.window, "threads": req.threads,
-        "iterations": req.iterations, "schedule": [t + 1 for t in answer["schedule"]], "url": url(req, schedule),
-        "interpreter": answer["python"], "functions": answer["functions"], "expected": answer["expected"],
-        "states": answer["states"], "refused": answer["refused"], "found": answer["found"],
-    })
+    return JSONResponse(
+        {
+            "experiment": req.experiment,
+            "python": req.python,
+            "window": req.window,
+            "threads": req.threads,
+            "iterations": req.iterations,
+            "schedule": [t + 1 for t in answer["schedule"]],
+            "url": url(req, schedule),
+            "interpreter": answer["python"],
+            "functions": answer["functions"],
+            "expected": answer["expected"],
+            "states": answer["states"],
+            "refused": answer["refused"],
+            "found": answer["found"],
+        }
+    )

@@ -1,6 +1,7 @@
 """The sweeps' routes: POST and GET /api/sweeps, the sweep page with its plot (polled by htmx until every
 run has finished), and the experiment page's "Sweep workers" form. The logic is
 app/model/sweeps.py's (points, status) and app/drawing/sweeps.py's (lines, table)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -55,16 +56,27 @@ async def outcomes(lab: Lab, sweep: Sweep) -> list[tuple[Outcome, dict[str, Any]
         free = None
         if run.status == Status.DONE:
             cpu = run.cpu
-            free = free_cores(cpu.cores if cpu else None, cpu.others_busy_cores if cpu else None,
-                              run.conditions.get("cpus"))
+            free = free_cores(
+                cpu.cores if cpu else None, cpu.others_busy_cores if cpu else None, run.conditions.get("cpus")
+            )
         out.append((Outcome(point.params, run.id, run.status, result, free), result))
     return out
 
 
-@router.post("/api/sweeps", status_code=201, response_model=SweepCreated, response_model_exclude_unset=True, responses={
-    404: {"model": Detail, "description": "no such experiment"},
-    422: {"model": Detail, "description": "a param or a varied value out of its bounds (`errors`: one message each)"},
-    429: {"model": Refused, "description": "a fair-use limit refused its runs (all of them: none started)"}})
+@router.post(
+    "/api/sweeps",
+    status_code=201,
+    response_model=SweepCreated,
+    response_model_exclude_unset=True,
+    responses={
+        404: {"model": Detail, "description": "no such experiment"},
+        422: {
+            "model": Detail,
+            "description": "a param or a varied value out of its bounds (`errors`: one message each)",
+        },
+        429: {"model": Refused, "description": "a fair-use limit refused its runs (all of them: none started)"},
+    },
+)
 async def create_sweep(body: SweepRequest, request: Request, lab: LabDep) -> Any:
     experiment = lab.experiments.get(body.experiment)
     if experiment is None:
@@ -73,22 +85,33 @@ async def create_sweep(body: SweepRequest, request: Request, lab: LabDep) -> Any
         points = expand(experiment.params, body.params, body.vary)
     except ParamError as exc:
         return ErrorResponse({"detail": str(exc), "errors": exc.errors}, status_code=422)
-    sweep = await lab.sweep(experiment, shared(points, body.vary), body.vary, points, client_of(request),
-                      is_admin(request, lab.settings))
+    sweep = await lab.sweep(
+        experiment, shared(points, body.vary), body.vary, points, client_of(request), is_admin(request, lab.settings)
+    )
     if isinstance(sweep, Refusal):
         return JSONResponse(sweep.to_json(), status_code=sweep.status, headers=sweep.headers)
     return {"id": sweep.id, "url": urls.sweep(sweep.id), "runs": [point.run_id for point in sweep.points]}
 
 
-@router.get("/api/sweeps/{sweep_id}", response_model=SweepOut, response_model_exclude_unset=True,
-            responses={404: {"model": Detail, "description": "no sweep with that id"}})
+@router.get(
+    "/api/sweeps/{sweep_id}",
+    response_model=SweepOut,
+    response_model_exclude_unset=True,
+    responses={404: {"model": Detail, "description": "no sweep with that id"}},
+)
 async def get_sweep(sweep: SweepDep, lab: LabDep) -> dict[str, Any]:
     found = await outcomes(lab, sweep)
     return {
-        "id": sweep.id, "experiment": sweep.experiment, "status": status([o.status for o, _ in found]),
-        "params": sweep.params, "vary": sweep.vary, "url": urls.sweep(sweep.id), "created_at": sweep.created_at,
-        "points": [{"params": o.params, "run_id": o.run_id, "status": o.status, "result": result}
-                   for o, result in found],
+        "id": sweep.id,
+        "experiment": sweep.experiment,
+        "status": status([o.status for o, _ in found]),
+        "params": sweep.params,
+        "vary": sweep.vary,
+        "url": urls.sweep(sweep.id),
+        "created_at": sweep.created_at,
+        "points": [
+            {"params": o.params, "run_id": o.run_id, "status": o.status, "result": result} for o, result in found
+        ],
     }
 
 
@@ -98,15 +121,21 @@ async def unfinished(lab: Lab, sweep: Sweep) -> list[Run]:
     return [run for run in runs if run is not None and not run.finished]
 
 
-@router.post("/api/sweeps/{sweep_id}/cancel", response_model=SweepCancelled, responses={
-    403: {"model": Detail, "description": "not the client that started the sweep, nor the teacher"},
-    404: {"model": Detail, "description": "no sweep with that id"}})
+@router.post(
+    "/api/sweeps/{sweep_id}/cancel",
+    response_model=SweepCancelled,
+    responses={
+        403: {"model": Detail, "description": "not the client that started the sweep, nor the teacher"},
+        404: {"model": Detail, "description": "no sweep with that id"},
+    },
+)
 async def cancel_sweep(sweep: SweepDep, request: Request, lab: LabDep) -> dict[str, Any]:
     """Cancel every point not finished yet: the queued ones first, from the last, so that none of them
     starts as the executing one ends; then that one. Finished points keep their results."""
     if not may_cancel(request, sweep.owner):  # its points are its owner's runs
-        raise HTTPException(403, "only the client that started this sweep, or the teacher with the admin token, "
-                                 "may cancel it")
+        raise HTTPException(
+            403, "only the client that started this sweep, or the teacher with the admin token, may cancel it"
+        )
     going = await unfinished(lab, sweep)
     queued = [run for run in going if run.status == Status.QUEUED]
     for run in [*reversed(queued), *(run for run in going if run not in queued)]:
@@ -123,18 +152,26 @@ async def page_context(lab: Lab, sweep: Sweep, request: Request) -> dict[str, An
     workers = [p.params[X] for p in sweep.points if isinstance(p.params.get(X), int)]
     measured = [line.figure for line in drawn if line.figure != IDEAL]
     if BASELINE in measured:
-        meaning = (f"{figure_label(BASELINE)}: the run() time of the line's point with workers=1 over each "
-                   "point's own")
+        meaning = f"{figure_label(BASELINE)}: the run() time of the line's point with workers=1 over each point's own"
     elif measured:
-        meaning = ("as each run reports it: " + ", ".join(dict.fromkeys(figure_label(f) for f in measured))
-                   + ", each measured against a serial run of the same tasks in that run")
+        meaning = (
+            "as each run reports it: "
+            + ", ".join(dict.fromkeys(figure_label(f) for f in measured))
+            + ", each measured against a serial run of the same tasks in that run"
+        )
     else:
         meaning = ""
     return {
-        "sweep": sweep, "title": experiment.title if experiment else sweep.experiment,
-        "status": state, "finished": sum(Status(o.status).finished for o in found),
-        "plot": layout(drawn, workers), "said": sentences(drawn), "table": table(sweep.vary, found, drawn, tasks_wait),
-        "meaning": meaning, "has_workers": bool(workers), "tasks_wait": tasks_wait,
+        "sweep": sweep,
+        "title": experiment.title if experiment else sweep.experiment,
+        "status": state,
+        "finished": sum(Status(o.status).finished for o in found),
+        "plot": layout(drawn, workers),
+        "said": sentences(drawn),
+        "table": table(sweep.vary, found, drawn, tasks_wait),
+        "meaning": meaning,
+        "has_workers": bool(workers),
+        "tasks_wait": tasks_wait,
         "may_cancel": state != "finished" and may_cancel(request, sweep.owner),
     }
 
@@ -162,7 +199,9 @@ async def sweep_from_form(exp: ExperimentDep, request: Request, lab: LabDep) -> 
         points = expand(exp.params, raw, vary)
     except ParamError as exc:
         return render(request, "experiment.html", 422, errors=exc.errors, **page)
-    sweep = await lab.sweep(exp, shared(points, vary), vary, points, client_of(request), is_admin(request, lab.settings))
+    sweep = await lab.sweep(
+        exp, shared(points, vary), vary, points, client_of(request), is_admin(request, lab.settings)
+    )
     if isinstance(sweep, Refusal):
         response = render(request, "experiment.html", sweep.status, errors=[sweep.message], **page)
         response.headers.update(sweep.headers)

@@ -2,6 +2,7 @@
 templates (through GLOBALS, added to the templates' environment where the app is built) all take them from
 here, so a page that moves moves once.
 """
+
 from __future__ import annotations
 
 from typing import Any, Final

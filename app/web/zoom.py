@@ -8,6 +8,7 @@ timeline is coarser than the window's resolution; otherwise, or when the work wo
 bound (a log past the store's bound, too many events to index, or too many in the window's
 rows), the window is drawn from the run's own timeline, and the page says so.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,9 @@ def _fold_rows(timeline: WindowTimeline, rows: list[tuple[int, bytes]]) -> None:
 
 
 class Zoom:
-    def __init__(self, store: RunStorage, max_index_events: int = MAX_INDEX_EVENTS,
-                 max_window_events: int = MAX_WINDOW_EVENTS):
+    def __init__(
+        self, store: RunStorage, max_index_events: int = MAX_INDEX_EVENTS, max_window_events: int = MAX_WINDOW_EVENTS
+    ):
         self.store = store
         self.max_index_events = max_index_events
         self.max_window_events = max_window_events
@@ -72,8 +74,11 @@ class Zoom:
             first, last = index.rows_for(own.t0_ns + window.from_ns, own.t0_ns + window.to_ns, own.resolution_ns)
             events = sum(index.counts[first:last])
             if events > self.max_window_events:
-                return own, f"{coarse}: this window spans {events} events, more than a zoom folds " \
-                            f"({self.max_window_events}); zoom in further for every detail"
+                return (
+                    own,
+                    f"{coarse}: this window spans {events} events, more than a zoom folds "
+                    f"({self.max_window_events}); zoom in further for every detail",
+                )
             stacks = index.checkpoints[first] if first < len(index.checkpoints) else index.stacks
             timeline = WindowTimeline.of(own, window, {w: tuple(s) for w, s in stacks.items()})
             if first < last:
