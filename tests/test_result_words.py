@@ -151,6 +151,34 @@ PAIRS = {
         {"items": 5, "producer_exitcode": 0, "consumer_exitcode": 0},
         {"items": 5, "producer_exitcode": 0, "consumer_exitcode": 1},
     ),
+    "asyncio_gather": (
+        {
+            "results": 5,
+            "waits_ms": 2500.0,
+            "asyncio_ms": 510.0,
+            "thread_ms": 520.0,
+            "asyncio_speedup": 4.9,
+            "thread_speedup": 4.8,
+            "rounds": 1,
+        },
+        {
+            "results": 5,
+            "waits_ms": 2500.0,
+            "asyncio_ms": 2400.0,
+            "thread_ms": 520.0,
+            "asyncio_speedup": 1.04,
+            "thread_speedup": 4.8,
+            "rounds": 1,
+        },
+    ),
+    "asyncio_blocked_loop": (
+        {"call_ms": 500.0, "blocked_ms": 500.0, "ticks_during_call": 0, "ticks": 20},
+        {"call_ms": 500.0, "blocked_ms": 40.0, "ticks_during_call": 9, "ticks": 20},
+    ),
+    "asyncio_queue": (
+        {"items": 10, "consumers_still_running": 3, "consumers_cancelled": 3},
+        {"items": 10, "consumers_still_running": 0, "consumers_cancelled": 0},
+    ),
     "mp_pipe": (
         {"messages": 5, "sender_exitcode": 0, "receiver_exitcode": 0},
         {"messages": 5, "sender_exitcode": 0, "receiver_exitcode": -9},
