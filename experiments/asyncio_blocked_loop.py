@@ -54,10 +54,11 @@ async def ticker(tick_s, ticks, done):
         ticks.append(time.perf_counter())
 
 
-async def blocker(rec, call, block_s, tick_s, fixed, ran):
+async def blocker(rec, params, block_s, tick_s, ran):
+    call = params["call"]
     await asyncio.sleep(tick_s * 3)  # the tickers tick a few times first
     start = time.perf_counter()
-    if fixed:
+    if params["variant"] == "fixed":
         await asyncio.to_thread(blocking, rec, call, block_s)
     else:
         blocking(rec, call, block_s)  # the whole loop waits here
@@ -70,8 +71,7 @@ async def main(rec, params, ticks, ran):
     done = asyncio.Event()
     tickers = [asyncio.create_task(ticker(tick_s, ticks, done), name=f"ticker-{i + 1}")
                for i in range(params["tickers"])]
-    await asyncio.create_task(blocker(rec, params["call"], block_s, tick_s, params["variant"] == "fixed", ran),
-                              name="blocker")
+    await asyncio.create_task(blocker(rec, params, block_s, tick_s, ran), name="blocker")
     done.set()
     await asyncio.gather(*tickers)
 

@@ -292,17 +292,20 @@ def _definitions(source: str) -> dict[str, tuple[int, str]]:
 
 
 def variant_diffs(source: str, variants: tuple[str, ...]) -> tuple[Diff, ...]:
-    """What the fixed variant changes: the code each runs, diffed, and each `X_fixed` against `X`."""
-    if "tutorial" not in variants or "fixed" not in variants:
+    """What the fixed variant changes: the code each runs, diffed against the variant it fixes (`tutorial`, or
+    the one other variant, e.g. asyncio-blocked-loop's `blocked`), and each `X_fixed` against `X`."""
+    others = [variant for variant in variants if variant != "fixed"]
+    base = "tutorial" if "tutorial" in others else (others[0] if len(others) == 1 else None)
+    if base is None or "fixed" not in variants:
         return ()
     out = []
-    tutorial, fixed = variant_source(source, "tutorial"), variant_source(source, "fixed")
-    if tutorial != fixed:
+    unfixed, fixed = variant_source(source, base), variant_source(source, "fixed")
+    if unfixed != fixed:
         out.append(
             diff(
-                tutorial,
+                unfixed,
                 fixed,
-                "What variant=fixed runs instead of variant=tutorial (the branches on the variant resolved)",
+                f"What variant=fixed runs instead of variant={base} (the branches on the variant resolved)",
             )
         )
     definitions = _definitions(source)
