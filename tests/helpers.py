@@ -753,3 +753,23 @@ def cookie(server: ServerProcess, student: int) -> str:
     if student not in COOKIES:
         COOKIES[student] = httpx.get(f"{server.url}/healthz", timeout=10).headers["set-cookie"].split(";")[0]
     return COOKIES[student]
+
+
+# -- on-CPU intervals, as the tests of the strips compare them -------------------------------------------
+
+
+def total(intervals: list[tuple[int, int]]) -> int:
+    """How long sorted, disjoint intervals (start, end) last in all."""
+    return sum(end - start for start, end in intervals)
+
+
+def overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
+    """How long two lists of sorted, disjoint intervals (start, end) cover together."""
+    i = j = shared = 0
+    while i < len(a) and j < len(b):
+        shared += max(0, min(a[i][1], b[j][1]) - max(a[i][0], b[j][0]))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return shared

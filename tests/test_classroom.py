@@ -10,6 +10,7 @@ import signal
 import stat
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import httpx2 as httpx
 import segno
@@ -17,6 +18,24 @@ import segno
 from app.web.classroom import Token, admin_token, banner, oncpu_line, presenter_link
 from app.web.join import qr_svg, qr_text, reachable_addresses, student_urls, url_of
 from tests.helpers import ROOT, make_settings, read_until, wait_until_up
+
+
+@contextmanager
+def teaching(tmp_path, *command: str, **env: str):
+    """`concurrency-lab class --port 0` (or `command`, e.g. `make class`) as a teacher starts it, its own session,
+    with the database in `tmp_path` and `env` besides; its stdout to read; stopped with SIGTERM after."""
+    environ = {**os.environ, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local", **env}
+    if "LAB_ADMIN_TOKEN" not in env:
+        environ.pop("LAB_ADMIN_TOKEN", None)
+    argv = list(command) or [sys.executable, "-m", "app", "class", "--port", "0"]
+    server = subprocess.Popen(
+        argv, cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        yield server
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
 
 
 def test_students_are_given_the_names_first_then_each_address_and_behind_a_proxy_only_its_address():
@@ -69,26 +88,9 @@ def test_the_class_command_says_which_source_draws_the_strips_and_how_to_get_the
 
 def test_the_class_command_prints_the_kernels_answer_for_the_strips(tmp_path):
     """Started as a teacher would on a kernel that refuses (pretended: paranoid 3), it prints the fallback and the fix."""
-    env = {
-        **os.environ,
-        "LAB_DATABASE": str(tmp_path / "lab.db"),
-        "LAB_HTMX_SOURCE": "local",
-        "LAB_ONCPU_PRETEND_PARANOID": "3",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "class", "--port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    with teaching(tmp_path, LAB_ONCPU_PRETEND_PARANOID="3") as server:
         said = read_until(server.stdout, r"On-CPU strips: [^\n]*\n")[0].group(0)
-        assert "sampled from /proc" in said and "perf_event_paranoid" in said
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
+    assert "sampled from /proc" in said and "perf_event_paranoid" in said
 
 
 def test_the_qr_codes_encode_the_students_address():
@@ -120,19 +122,8 @@ def test_the_token_is_made_once_readable_by_its_owner_only_and_used_again(tmp_pa
 def test_make_class_prints_the_address_and_a_link_that_signs_the_teacher_in_and_the_next_start_keeps_the_token(
     tmp_path,
 ):
-    env = {**os.environ, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local"}
-    env.pop("LAB_ADMIN_TOKEN", None)
-
     def start() -> tuple[str, str]:
-        server = subprocess.Popen(
-            ["make", "--no-print-directory", "class", "ARGS=--port 0"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
+        with teaching(tmp_path, "make", "--no-print-directory", "class", "ARGS=--port 0") as server:
             link, _ = read_until(server.stdout, r"also (http://localhost:(\d+)/presenter\?token=(\S+))\)", timeout=60)
             base = f"http://127.0.0.1:{link.group(2)}"
             wait_until_up(base, server)
@@ -144,9 +135,6 @@ def test_make_class_prints_the_address_and_a_link_that_signs_the_teacher_in_and_
                 wrong = httpx.get(f"{base}/presenter", params={"token": "not-it"})
                 assert wrong.status_code == 403
             return link.group(3), base
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
 
     token, _ = start()
     kept = tmp_path / "admin-token"
@@ -155,29 +143,12 @@ def test_make_class_prints_the_address_and_a_link_that_signs_the_teacher_in_and_
 
 
 def test_a_link_with_a_wrong_token_counts_as_a_guess(tmp_path):
-    env = {
-        **os.environ,
-        "LAB_DATABASE": str(tmp_path / "lab.db"),
-        "LAB_HTMX_SOURCE": "local",
-        "LAB_ADMIN_TOKEN": "right",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "class", "--port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    with teaching(tmp_path, LAB_ADMIN_TOKEN="right") as server:
         port = read_until(server.stdout, r"http://localhost:(\d+)/presenter")[0].group(1)
         base = f"http://127.0.0.1:{port}"
         wait_until_up(base, server)
         answers = [httpx.get(f"{base}/presenter", params={"token": f"guess-{n}"}).status_code for n in range(11)]
-        assert answers == [403] * 10 + [429]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
+    assert answers == [403] * 10 + [429]
 
 
 def test_presenter_link_quotes_the_token():

@@ -19,7 +19,7 @@ from app.model.cpu import budget
 from app.model.timeline import Timeline
 from app.web.server import create_app
 from experiments import MODULES, sampler
-from tests.helpers import alive_in_group, make_settings, page_says, until
+from tests.helpers import alive_in_group, make_settings, overlap, page_says, total, until
 from tests.runner_helpers import Outcome, run_experiment
 
 MS = 1_000_000
@@ -33,21 +33,6 @@ def on_cpu(out: Outcome) -> tuple[Timeline, dict[str, list[tuple[int, int]]]]:
     for span in timeline.cpu_spans:
         intervals.setdefault(timeline.lanes[span.lane].worker, []).append((span.start_ns, span.end_ns))
     return timeline, {worker: sorted(spans) for worker, spans in intervals.items()}
-
-
-def total(intervals: list[tuple[int, int]]) -> int:
-    return sum(end - start for start, end in intervals)
-
-
-def overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
-    i = j = shared = 0
-    while i < len(a) and j < len(b):
-        shared += max(0, min(a[i][1], b[j][1]) - max(a[i][0], b[j][0]))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return shared
 
 
 def probe(workers: str, task: str, ms: int = 400) -> Outcome:

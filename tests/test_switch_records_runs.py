@@ -15,7 +15,7 @@ import pytest
 from app.model.cpu import budget
 from app.model.timeline import LOST, ON_CPU, Timeline
 from experiments import sampler
-from tests.helpers import ROOT, python_under
+from tests.helpers import ROOT, overlap, python_under, total
 from tests.runner_helpers import Outcome, run_experiment
 
 MS = 1_000_000
@@ -67,21 +67,6 @@ def lanes_of(out: Outcome, source: Source) -> tuple[Timeline, dict[str, list[tup
         if span.category == ON_CPU:
             intervals.setdefault(timeline.lanes[span.lane].worker, []).append((span.start_ns, span.end_ns))
     return timeline, {worker: sorted(spans) for worker, spans in intervals.items()}
-
-
-def total(intervals: list[tuple[int, int]]) -> int:
-    return sum(end - start for start, end in intervals)
-
-
-def overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
-    i = j = shared = 0
-    while i < len(a) and j < len(b):
-        shared += max(0, min(a[i][1], b[j][1]) - max(a[i][0], b[j][0]))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return shared
 
 
 def handovers(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[int]:
