@@ -96,6 +96,8 @@ def test_experiments_say_whether_they_measure_time(client):
         "lock-counter",
         "cpu-threads-vs-processes",
         "io-threads-vs-processes",
+        "asyncio-gather",  # asyncio against a thread pool, timed
+        "asyncio-blocked-loop",  # how long the loop was blocked
     }
     assert "it runs alone" in client.get("/experiments/lock-counter").text
     assert "it runs alone" not in client.get("/experiments/rlock-counter").text
