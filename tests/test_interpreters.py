@@ -226,8 +226,10 @@ def test_cpu_bound_threads_run_side_by_side_on_the_free_threaded_build_only():
     assert thread_speedup(free) > 1.5, [thread_speedup(t) for t in frees]
     assert thread_speedup(regular) < 1.3, [thread_speedup(t) for t in regulars]
     # Why, from the on-CPU lanes: the free-threaded workers were on both cores, the GIL's on one at a time.
+    # (Not the GIL's busy cores: counted exactly from the kernel's switch records, its handovers, the main
+    # thread and the recorder's flusher put a GIL run's phase at 1.04-1.15 cores on a quiet CI machine.)
     assert busy_cores(free, "thread pool") > 1.2
-    assert all(busy_cores(r, "thread pool") < 1.1 for r in regulars), [busy_cores(r, "thread pool") for r in regulars]
+    assert all(together(r, "thread pool") < 0.1 for r in regulars), [together(r, "thread pool") for r in regulars]
     assert "running without a GIL: they ran Python side by side" in said
 
 
@@ -252,3 +254,9 @@ def thread_speedup(run: dict) -> float:
 def busy_cores(run: dict, phase: str) -> float:
     (stretch,) = [p for p in run["cpu"]["phases"] if p["name"] == phase]
     return stretch["workers_busy_cores"]
+
+
+def together(run: dict, phase: str) -> float:
+    """The share of a phase in which two or more workers were on CPUs at once, by their strips."""
+    (stretch,) = [p for p in run["cpu"]["phases"] if p["name"] == phase]
+    return (stretch["together_ms"] or 0.0) / (stretch["end_ms"] - stretch["start_ms"])
