@@ -41,6 +41,7 @@ from app.storage.run_cache import RunCache
 from app.storage.wire import unpack_events
 
 log = logging.getLogger(__name__)
+CLOSE_ROUNDS, CLOSE_ROUND_S = 5, 1.0  # close(): rounds of cancelling what still runs, and how long each waits
 
 POLL_S = 0.25  # how often the queue's view is read again
 FOLLOW_BLOCK_MS = 2_000  # a follower's XREAD waits this long for new entries, then asks again
@@ -75,10 +76,18 @@ class RedisRunStore:
         return []
 
     async def close(self) -> None:
+        """Stop following: every task cancelled and awaited, a few rounds at most. A follower the poll spawned
+        while the writer closed, or one whose Redis call took a round to notice its cancel, is cancelled again;
+        closing never waits for good (a test once hung here)."""
         await self.writer.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for _ in range(CLOSE_ROUNDS):
+            tasks = [task for task in self._tasks if not task.done()]
+            if not tasks:
+                return
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks, timeout=CLOSE_ROUND_S)
+        log.warning("closing the run store: %d tasks would not stop", sum(not task.done() for task in self._tasks))
 
     async def next_poll(self) -> None:
         """Until the queue's view is read again."""
