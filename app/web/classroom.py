@@ -95,11 +95,12 @@ def banner(settings: Settings, token: Token, addresses: list[str], names: list[s
         )
     else:
         lines.append("  No network address found on this machine: join the class's network (Wi-Fi), then start again.")
-    teacher_base = urls[0] if urls else url_of("http", "localhost", port)
+    here = url_of("http", "localhost", port)
+    teacher_base = urls[0] if urls else here
     lines += [
         "",
         f"  You, the teacher, sign in with:  {presenter_link(teacher_base, token.value)}",
-        f"  (on this machine also {presenter_link(url_of('http', 'localhost', port), token.value)})",
+        f"  (on this machine also {presenter_link(here, token.value)})",
     ]
     if token.path is not None:
         kept = "made now and kept" if token.made else "kept"
