@@ -6,10 +6,12 @@ Only what callers use; a caller holds a RunStorage and never asks which one it i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from app.model.events import Event
 from app.model.experiments import Experiment
+from app.model.lesson_state import LessonState
 from app.model.runs import Journal, Run
 from app.model.sweeps import Sweep
 from app.storage.records import Page
@@ -86,4 +88,31 @@ class SweepStorage(Protocol):
 
     async def delete_before(self, cutoff: float) -> int:
         """Delete the sweeps made before `cutoff` (unix s); how many."""
+        ...
+
+
+class LessonStorage(Protocol):
+    """The lessons a class was given (app/model/lesson_state.py): the live one, and each kept after it ended as
+    the record of that class. Every web replica sees the same ones. Each change is a pure function applied
+    atomically to the state as stored now, so two replicas' changes (two answers at once) never lose one."""
+
+    async def open(self) -> None: ...
+
+    async def live(self) -> LessonState | None:
+        """The lesson being given now, if any."""
+        ...
+
+    async def begin(self, state: LessonState) -> None:
+        """`state` (a new session) is the live lesson from now; one live before it ends then."""
+        ...
+
+    async def change(self, session: str, change: Callable[[LessonState], LessonState]) -> LessonState:
+        """`change` applied to session `session` as stored now, kept, and returned. A LessonError it raises
+        passes through with nothing kept; an unknown session raises LessonError too."""
+        ...
+
+    async def find(self, session: str) -> LessonState | None: ...
+
+    async def given(self, lesson: str) -> list[LessonState]:
+        """Every session of lesson `lesson`, newest first."""
         ...
