@@ -96,6 +96,16 @@ def join(state: LessonState, client: str, name: str) -> LessonState:
     return _changed(state, people={**state.people, client: name})
 
 
+def join_once(state: LessonState, client: str) -> LessonState:
+    """`client` among the people (with no name) if they were not: a student who answers without joining."""
+    return state if client in state.people else join(state, client, "")
+
+
+def at_step(state: LessonState, step: int) -> LessonState:
+    """The same session as seen at step `step` (the record of a past lesson shows each step so)."""
+    return replace(state, step=step)
+
+
 def ask(state: LessonState, question: Question | None) -> LessonState:
     """Open the current step's question: the first time, or a second round after the reveal."""
     if question is None:
