@@ -64,9 +64,7 @@ def parse(text: str, name: str, experiments: Mapping[str, Experiment]) -> tuple[
     errors = _Errors(name)
     lesson_id = Path(name).name.removesuffix(SUFFIX)
     if not ID.fullmatch(lesson_id):
-        errors.add(
-            "", f"the file's name is the lesson's address (/lessons/{lesson_id}): use only a-z, 0-9 and - in it"
-        )
+        errors.add("", f"the file's name is the lesson's address (/lessons/{lesson_id}): use only a-z, 0-9 and - in it")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -94,7 +92,7 @@ def parse(text: str, name: str, experiments: Mapping[str, Experiment]) -> tuple[
 
 def _step(errors: _Errors, number: int, raw: dict[str, Any], experiments: Mapping[str, Experiment]) -> Step | None:
     title = raw.get("title")
-    where = (f'step {number} ("{title}"): ' if isinstance(title, str) and title.strip() else f"step {number}: ")
+    where = f'step {number} ("{title}"): ' if isinstance(title, str) and title.strip() else f"step {number}: "
     before = len(errors.said)
     _unknown(errors, where, raw, STEP_FIELDS, "a step")
     title = _text(errors, where, raw, "title", required=True)
@@ -176,7 +174,9 @@ def _question(errors: _Errors, where: str, raw: Any, measure: str) -> Question |
 def _choices(errors: _Errors, where: str, raw: Any) -> tuple[str, ...]:
     ok = isinstance(raw, list) and all(isinstance(c, str) and c.strip() for c in raw)
     if not ok or not MIN_CHOICES <= len(raw) <= MAX_CHOICES:
-        errors.add(where, f"a list of {MIN_CHOICES} to {MAX_CHOICES} answers, each a non-empty string, got {shown(raw)}")
+        errors.add(
+            where, f"a list of {MIN_CHOICES} to {MAX_CHOICES} answers, each a non-empty string, got {shown(raw)}"
+        )
         return ()
     if len(set(raw)) < len(raw):
         errors.add(where, f"each answer once, got {shown(raw)}")
