@@ -26,6 +26,7 @@ WORKDIR /app
 COPY pyproject.toml README.md constraints.txt ./
 COPY app ./app
 COPY experiments ./experiments
+COPY lessons ./lessons
 COPY templates ./templates
 COPY static ./static
 COPY --from=pythons /app/.pythons ./.pythons

@@ -1,6 +1,6 @@
 """`concurrency-lab` / `python -m app`: serve the lab with uvicorn (on 127.0.0.1 unless told otherwise);
 `concurrency-lab class`: serve it to a class on the network (app/web/classroom.py); `concurrency-lab worker`:
-be a runner node."""
+be a runner node; `concurrency-lab lessons check`: check the lesson files (app/model/lesson_files.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import copy
 import gc
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="concurrency-lab", description=__doc__)
     parser.add_argument("--host", default=settings.host, help=f"address to listen on (default {settings.host})")
     parser.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
-    commands = parser.add_subparsers(dest="command", metavar="class|worker", help="without one: serve the lab")
+    commands = parser.add_subparsers(dest="command", metavar="class|worker|lessons", help="without one: serve the lab")
     lesson = commands.add_parser(
         "class",
         help="serve a class on this machine's network: prints the students' "
@@ -55,7 +56,22 @@ def main(argv: list[str] | None = None) -> None:
         metavar="MODULE",
         help="an experiment module to offer beside the catalogue's (repeatable)",
     )
+    lessons = commands.add_parser("lessons", help="the lessons a class follows (docs/lessons.md)")
+    lessons_commands = lessons.add_subparsers(dest="lessons_command", metavar="check", required=True)
+    check = lessons_commands.add_parser(
+        "check",
+        help="check every lesson in lessons/ and LAB_LESSONS_DIR against this lab's experiments and interpreters",
+    )
+    check.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="lesson files or directories to check instead (default: lessons/ and LAB_LESSONS_DIR)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "lessons":
+        sys.exit(check_lessons(settings, args.paths))
     if args.command == "worker":
         work(settings, args.redis, args.name, tuple(args.module))
         return
@@ -81,6 +97,27 @@ def work(settings: Settings, redis_url: str | None, name: str | None, modules: t
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = settings.model_copy(update={"redis_url": redis_url})
     asyncio.run(node_work(settings, name or default_name(), MODULES + modules))
+
+
+def check_lessons(settings: Settings, paths: list[Path]) -> int:
+    """Print each lesson (id, title, steps, minutes), or else each error on its own line: checked against the
+    catalogue the server offers, the `python` param naming the same interpreters. 1 if any error, else 0."""
+    from app.model import lesson_files
+    from app.model.experiments import catalogue
+    from app.running import pythons
+    from experiments import MODULES
+
+    interpreters = pythons.offered(settings.python, settings.pythons)
+    experiments = catalogue(MODULES, (pythons.param(interpreters),))
+    lessons, errors = lesson_files.load(paths or lesson_files.places(settings.lessons_dir), experiments)
+    if errors:
+        print(*errors, sep="\n", file=sys.stderr)
+        print(f"lessons check: {len(errors)} error{'s' if len(errors) != 1 else ''}", file=sys.stderr)
+        return 1
+    for lesson in lessons:
+        steps = len(lesson.steps)
+        print(f"{lesson.id}: {lesson.title} ({steps} step{'s' if steps != 1 else ''}, {lesson.minutes} minutes)")
+    return 0
 
 
 def serve_class(settings: Settings, host: str, port: int, names: list[str]) -> None:

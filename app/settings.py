@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     htmx_source: Literal["cdn", "local"] = "cdn"
     frame_rate: float = Field(default=20.0, gt=0, le=60, description="live frames per second per run")
 
+    lessons_dir: Path | None = Field(
+        default=None,
+        description="a directory of the teacher's own lessons (*.toml, docs/lessons.md), offered beside the repository's lessons/",
+    )
+
     # Running one experiment
     run_timeout_s: float = Field(default=120.0, gt=0, description="wall-time limit of one run")
     oncpu: bool = Field(
