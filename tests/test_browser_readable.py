@@ -9,17 +9,16 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from app.settings import Settings
 from app.web.server import create_app
 from experiments import MODULES
-from tests.helpers import serving
+from tests.helpers import make_settings, serving
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def base_url():
-    with serving(create_app(Settings(htmx_source="local"), modules=MODULES + ("tests.handoff_experiment",))) as url:
+    with serving(create_app(make_settings(), modules=MODULES + ("tests.handoff_experiment",))) as url:
         yield url
 
 
