@@ -236,6 +236,10 @@ def test_on_a_phone_a_sideways_swipe_across_the_lanes_zooms_in(base_url, browser
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     assert "from_ms=" in page.url and "to_ms=" in page.url  # the browser did not take the swipe as a scroll
     assert page.locator("#timeline.zoomed").count() == 1
+    page.goto(page.url.split("?")[0])  # the whole run: its hint says how to zoom with a finger
+    assert page.locator(".zoom-hint:visible").all_inner_texts() == [
+        "swipe sideways across the lanes to zoom in, along the time axis to pan; tap a shape for details"
+    ]
     assert page.evaluate(PAGE_WIDTH) <= 390
     page.close()
 
@@ -249,4 +253,6 @@ def test_on_a_wide_screen_the_names_stay_beside_their_lanes(base_url, browser):
         assert lane["name"]["right"] <= lane["track"]["left"] + 0.5
         assert lane["name"]["top"] < lane["track"]["bottom"] and lane["track"]["top"] < lane["name"]["bottom"]
     assert_arrows_join_their_notify_and_woken(page)
+    (hint,) = page.locator(".zoom-hint:visible").all_inner_texts()  # a mouse's words
+    assert hint.startswith("drag across the lanes to zoom in; ctrl+wheel")
     page.close()
