@@ -1,5 +1,5 @@
 """What only a browser shows of a readable run page: the output pane live and its click, the legend,
-presentation mode on a projector (1024×768), and a phone (390×844).
+presentation mode on a projector (1024×768), and a phone (390×844: names above the lanes).
 
 Needs Debian's `chromium` (installed by .ci/run) and Playwright.
 """
@@ -9,17 +9,16 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from app.settings import Settings
 from app.web.server import create_app
 from experiments import MODULES
-from tests.helpers import serving
+from tests.helpers import make_settings, serving
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def base_url():
-    with serving(create_app(Settings(htmx_source="local"), modules=MODULES + ("tests.handoff_experiment",))) as url:
+    with serving(create_app(make_settings(), modules=MODULES + ("tests.handoff_experiment",))) as url:
         yield url
 
 
@@ -159,15 +158,101 @@ def test_presentation_mode_fits_a_projector_with_big_text_and_lanes_and_aligned_
     page.close()
 
 
-def test_on_a_phone_the_timeline_scrolls_in_its_box_and_the_page_never_sideways(base_url, browser):
-    page = new_page(browser, 390, 844, present=False, base_url=base_url)
-    page.goto(start(base_url, "semaphore-crawler", {"variant": "tutorial", "permits": 3, "urls": 12, "crawl_ms": 50}))
+# Each lane's name box and its track's, in page pixels.
+LANE_BOXES = """() => [...document.querySelectorAll('#lanes .lane')].map(lane => {
+    const name = lane.querySelector('.lane-label').getBoundingClientRect();
+    const track = lane.querySelector('.track').getBoundingClientRect();
+    return {name: {left: name.left, right: name.right, top: name.top, bottom: name.bottom},
+            track: {left: track.left, right: track.right, top: track.top, bottom: track.bottom, width: track.width}};
+})"""
+PAGE_WIDTH = "document.scrollingElement.scrollWidth"
+
+
+def phone(browser):
+    """A phone's screen: 390×844 CSS pixels at 3 device pixels each, touch, its viewport meta honoured."""
+    return browser.new_page(
+        viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True, has_touch=True
+    )
+
+
+def finished(page, base_url: str, experiment: str, params: dict) -> str:
+    url = start(base_url, experiment, params)
+    page.goto(url)
     page.wait_for_selector("#status.status-done", timeout=20_000)
-    page.reload()
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    assert page.evaluate("(t => t.scrollWidth > t.clientWidth)(document.getElementById('timeline'))")
+    page.reload()  # the page of a finished run: the whole timeline at once
+    return url
+
+
+def assert_arrows_join_their_notify_and_woken(page) -> None:
+    notifies, wokens = page.evaluate(MARKS, "#lanes rect.c-notify"), page.evaluate(MARKS, "#lanes rect.c-woken")
+    arrows = page.evaluate(ARROW_ENDS)
+    assert arrows
+    for arrow in arrows:
+        assert any(abs(m["x"] - arrow["x1"]) < 2 and m["top"] < arrow["y1"] < m["bottom"] for m in notifies)
+        assert any(abs(m["x"] - arrow["x2"]) < 2 and m["top"] < arrow["y2"] < m["bottom"] for m in wokens)
+
+
+def test_on_a_phone_each_lanes_name_is_above_it_and_the_lane_takes_the_full_width(base_url, browser):
+    page = phone(browser)
+    run_url = finished(page, base_url, "handoff", {"items": 6, "consume_ms": 15})
+    lanes = page.evaluate(LANE_BOXES)
+    assert len(lanes) >= 3
+    for lane in lanes:
+        assert lane["name"]["bottom"] <= lane["track"]["top"] + 0.5  # the name above its lane, not beside it
+        assert lane["track"]["width"] >= 0.9 * 390
+        assert 0 <= lane["track"]["left"] and lane["track"]["right"] <= 390  # nothing cut off
+    assert page.evaluate(PAGE_WIDTH) <= 390
+    # The shapes go with their lanes: the notify arrows still join a notify to the wait it ended,
+    # and each lane's on-CPU strip lies along the bottom of its own track.
+    assert_arrows_join_their_notify_and_woken(page)
+    for i, lane in enumerate(lanes):
+        for strip in page.locator(f"#lane-{i} rect.c-oncpu").all():
+            box = strip.bounding_box()
+            assert lane["track"]["top"] <= box["y"] and box["y"] + box["height"] <= lane["track"]["bottom"] + 0.5
+    assert page.locator("#lanes rect.c-oncpu").count() > 0
     page.screenshot(path="/tmp/readable/test-phone-390.png", full_page=True)
-    for path in ("/", "/experiments/cpu-threads-vs-processes"):
+    # The other pages a student opens on a phone: none scrolls sideways either.
+    other_url = finished(page, base_url, "handoff", {"items": 3, "consume_ms": 15})
+    runs = ",".join(url.rsplit("/", 1)[1] for url in (run_url, other_url))
+    for path in ("/", "/experiments/cpu-threads-vs-processes", "/runs", f"/compare?runs={runs}"):
         page.goto(base_url + path)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        assert page.evaluate(PAGE_WIDTH) <= 390, path
+    compared = page.evaluate(LANE_BOXES.replace("#lanes", "#c0-lanes"))
+    assert compared and all(lane["name"]["bottom"] <= lane["track"]["top"] + 0.5 for lane in compared)
+    page.close()
+
+
+def test_on_a_phone_a_sideways_swipe_across_the_lanes_zooms_in(base_url, browser):
+    page = phone(browser)
+    finished(page, base_url, "handoff", {"items": 6, "consume_ms": 15})
+    axis = page.locator("#timeline .axis .track").bounding_box()
+    y = page.locator("#lane-1 .track").bounding_box()["y"] + 10
+    cdp = page.context.new_cdp_session(page)
+    xs = [axis["x"] + axis["width"] * f for f in (0.2, 0.3, 0.4, 0.5, 0.6)]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": xs[0], "y": y}]})
+    for x in xs[1:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    with page.expect_navigation(timeout=10_000):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    assert "from_ms=" in page.url and "to_ms=" in page.url  # the browser did not take the swipe as a scroll
+    assert page.locator("#timeline.zoomed").count() == 1
+    page.goto(page.url.split("?")[0])  # the whole run: its hint says how to zoom with a finger
+    assert page.locator(".zoom-hint:visible").all_inner_texts() == [
+        "swipe sideways across the lanes to zoom in, along the time axis to pan; tap a shape for details"
+    ]
+    assert page.evaluate(PAGE_WIDTH) <= 390
+    page.close()
+
+
+def test_on_a_wide_screen_the_names_stay_beside_their_lanes(base_url, browser):
+    page = new_page(browser, 1280, 900)
+    finished(page, base_url, "handoff", {"items": 6, "consume_ms": 15})
+    lanes = page.evaluate(LANE_BOXES)
+    assert len(lanes) >= 3
+    for lane in lanes:
+        assert lane["name"]["right"] <= lane["track"]["left"] + 0.5
+        assert lane["name"]["top"] < lane["track"]["bottom"] and lane["track"]["top"] < lane["name"]["bottom"]
+    assert_arrows_join_their_notify_and_woken(page)
+    (hint,) = page.locator(".zoom-hint:visible").all_inner_texts()  # a mouse's words
+    assert hint.startswith("drag across the lanes to zoom in; ctrl+wheel")
     page.close()
