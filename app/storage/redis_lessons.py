@@ -1,0 +1,133 @@
+"""The lessons a class was given, on Redis: each session (app/model/lesson_state.py) the document
+`lab:lesson:{session}`, the live one named by `lab:live-lesson`, each lesson's sessions indexed by `lab:given:{lesson}`
+(app/storage/redis_formats.py), so every web replica shows and changes the same lesson. The Redis counterpart
+of app/storage/lesson_store.py, with its interface (LessonStorage, app/storage/seams.py).
+
+A change is an optimistic transaction: WATCH the session's key, GET it, apply the pure change here, then MULTI
+SET EXEC, which Redis refuses if anyone wrote the key since the WATCH; refused, it is tried again on the state
+as stored then. So two replicas' answers at once are applied one after the other and neither is lost. Nothing
+is cached: another replica may have changed any session since.
+
+Every write is awaited: once `change` returns, any replica finds what it kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
+
+from app.model.lesson_state import LessonError, LessonState, end
+from app.storage import redis_formats as formats
+from app.storage import redis_replies as replies
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+TRIES = 100  # a class of a hundred answering at once: each round of them, one at least is kept
+BACKOFF_S = 0.002  # the most a try waits before the next, times its number (so the ones refused spread out)
+MAX_ID_CHARS = 64
+
+
+class RedisLessons:
+    def __init__(self, redis: Redis):
+        self.redis = redis
+
+    async def open(self) -> None:
+        """Nothing to make: Redis has no schema. Here for the interface (the SQLite store makes its table)."""
+
+    async def live(self) -> LessonState | None:
+        for _ in range(3):  # a begin between reading the name and the document: read the new one
+            session = replies.value_of(await self.redis.get(formats.LIVE_LESSON))
+            if session is None:
+                return None
+            state = await self.find(session.decode())
+            if state is None or state.live:
+                return state
+        return None
+
+    async def begin(self, state: LessonState) -> None:
+        """`state` live from now; the one live before it ends as `state` starts, in the same transaction."""
+        key = formats.lesson_key(state.id)
+
+        async def attempt(pipe: Pipeline) -> None:
+            await pipe.watch(formats.LIVE_LESSON, key)
+            if replies.value_of(await pipe.get(key)) is not None:
+                raise LessonError(f"session {state.id} was begun already")
+            before = replies.value_of(await pipe.get(formats.LIVE_LESSON))
+            ended = None
+            if before is not None:
+                await pipe.watch(formats.lesson_key(before.decode()))
+                ended = await self._read(pipe, before.decode())
+            pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+            if ended is not None and ended.live:
+                pipe.set(formats.lesson_key(ended.id), formats.dumps(formats.lesson_doc(end(ended, state.started_at))))
+            pipe.set(key, formats.dumps(formats.lesson_doc(state)))
+            pipe.set(formats.LIVE_LESSON, state.id)
+            pipe.zadd(formats.given_key(state.lesson), {state.id: state.started_at})
+            pipe.zadd(formats.LESSONS, {state.id: state.started_at})
+            await pipe.execute()
+
+        await self._optimistic(f"begin session {state.id}", attempt)
+
+    async def change(self, session: str, change: Callable[[LessonState], LessonState]) -> LessonState:
+        key = formats.lesson_key(session)
+
+        async def attempt(pipe: Pipeline) -> LessonState:
+            await pipe.watch(key)
+            state = await self._read(pipe, session)
+            if state is None:
+                raise LessonError(f"there is no lesson session {session[:MAX_ID_CHARS]!r}")
+            changed = change(state)  # a LessonError leaves the pipeline, which unwatches: nothing kept
+            if changed is not state:
+                pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+                pipe.set(key, formats.dumps(formats.lesson_doc(changed)))
+                await pipe.execute()
+            return changed
+
+        if len(session) > MAX_ID_CHARS:
+            raise LessonError(f"there is no lesson session {session[:MAX_ID_CHARS]!r}")
+        return await self._optimistic(f"change session {session}", attempt)
+
+    async def find(self, session: str) -> LessonState | None:
+        if len(session) > MAX_ID_CHARS:
+            return None
+        return self._state_of(session, replies.value_of(await self.redis.get(formats.lesson_key(session))))
+
+    async def given(self, lesson: str) -> list[LessonState]:
+        """Every session of `lesson`, newest first (by started_at; one deleted meanwhile is left out)."""
+        sessions = [m.decode() for m in replies.keys_of(await self.redis.zrevrange(formats.given_key(lesson), 0, -1))]
+        if not sessions:
+            return []
+        docs = replies.values_of(await self.redis.mget([formats.lesson_key(session) for session in sessions]))
+        states = (self._state_of(session, doc) for session, doc in zip(sessions, docs, strict=True))
+        return [state for state in states if state is not None]
+
+    async def _optimistic(self, what: str, attempt: Callable[[Pipeline], Awaitable[T]]) -> T:
+        """`attempt` on a fresh pipeline until its EXEC is not refused (a watched key was written meanwhile)."""
+        for tries in range(1, TRIES + 1):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    return await attempt(pipe)
+                except WatchError:
+                    await asyncio.sleep(random.uniform(0, BACKOFF_S * tries))
+        raise LessonError(f"the lesson changed under {what} {TRIES} times running: the class is too busy, try again")
+
+    async def _read(self, pipe: Pipeline, session: str) -> LessonState | None:
+        """The session as stored now, read on a watching pipeline (commands run at once until MULTI)."""
+        return self._state_of(session, replies.value_of(await pipe.get(formats.lesson_key(session))))
+
+    @staticmethod
+    def _state_of(session: str, raw: bytes | None) -> LessonState | None:
+        if raw is None:
+            return None
+        try:
+            return formats.read_lesson(raw)
+        except ValueError:
+            log.warning("lesson session %s cannot be read", session, exc_info=True)
+            return None
