@@ -76,6 +76,7 @@ class Lab:
         left queued are queued again, in their order, ahead of any new one), the engine's tasks started."""
         left_queued = await self.store.open()
         await self.sweeps.open()
+        await self.engine.lessons.open()  # the lesson left live is held again
         if (
             self.settings.retain_days is not None
         ):  # at start, then daily; not a run's task: shutdown waits for none of it
