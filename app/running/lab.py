@@ -80,7 +80,9 @@ class Lab:
         if (
             self.settings.retain_days is not None
         ):  # at start, then daily; not a run's task: shutdown waits for none of it
-            self._retention = asyncio.create_task(retain(self.settings.retain_days, self.store, self.sweeps))
+            self._retention = asyncio.create_task(
+                retain(self.settings.retain_days, self.store, self.sweeps, self.engine.lessons)
+            )
         for run in left_queued:
             self._queue_again(run)
         self._spawn(self.execution.serve())

@@ -90,6 +90,14 @@ class LessonStore:
         docs = await self.db.run(_given, lesson)
         return [self._held(state.id) or state for state in (from_doc(json.loads(doc)) for doc in docs)]
 
+    async def delete_before(self, cutoff: float) -> int:
+        """Delete the ended sessions begun before `cutoff` (unix s); how many. The live one's row says it is
+        live (written before this job runs), so it stays."""
+        ids = await self.db.run(_delete_before, cutoff)
+        for session in ids:
+            self._cache.pop(session, None)
+        return len(ids)
+
     def _held(self, session: str) -> LessonState | None:
         if self._live is not None and self._live.id == session:
             return self._live
@@ -136,6 +144,13 @@ def _write(conn: sqlite3.Connection, records: list[tuple[Any, ...]]) -> None:
 def _select(conn: sqlite3.Connection, session: str) -> str | None:
     row = conn.execute("SELECT doc FROM lessons WHERE id = ?", (session,)).fetchone()
     return None if row is None else str(row[0])
+
+
+def _delete_before(conn: sqlite3.Connection, cutoff: float) -> list[str]:
+    ended = "FROM lessons WHERE started_at < ? AND ended_at IS NOT NULL"
+    ids = [str(session) for (session,) in conn.execute(f"SELECT id {ended}", (cutoff,))]
+    conn.execute(f"DELETE {ended}", (cutoff,))
+    return ids
 
 
 def _given(conn: sqlite3.Connection, lesson: str) -> list[str]:

@@ -108,6 +108,33 @@ class RedisLessons:
         states = (self._state_of(session, doc) for session, doc in zip(sessions, docs, strict=True))
         return [state for state in states if state is not None]
 
+    async def delete_before(self, cutoff: float) -> int:
+        """Delete the ended sessions begun before `cutoff` (unix s), with their places in the indexes; how many.
+        A session that has ended never changes again, so nothing is watched: the live one is left alone."""
+        found = replies.keys_of(await self.redis.zrangebyscore(formats.LESSONS, "-inf", f"({cutoff!r}"))
+        sessions = [member.decode() for member in found]
+        if not sessions:
+            return 0
+        live = replies.value_of(await self.redis.get(formats.LIVE_LESSON))
+        docs = replies.values_of(await self.redis.mget([formats.lesson_key(session) for session in sessions]))
+        gone: list[str] = []  # out of the indexes (a document already deleted, or unreadable, too)
+        deleted: list[LessonState] = []
+        for session, doc in zip(sessions, docs, strict=True):
+            state = self._state_of(session, doc)
+            if live is not None and session == live.decode() or state is not None and state.live:
+                continue
+            gone.append(session)
+            if state is not None:
+                deleted.append(state)
+        if gone:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(*(formats.lesson_key(session) for session in gone))
+                pipe.zrem(formats.LESSONS, *gone)
+                for lesson in {state.lesson for state in deleted}:
+                    pipe.zrem(formats.given_key(lesson), *(s.id for s in deleted if s.lesson == lesson))
+                await pipe.execute()
+        return len(deleted)
+
     async def _optimistic(self, what: str, attempt: Callable[[Pipeline], Awaitable[T]]) -> T:
         """`attempt` on a fresh pipeline until its EXEC is not refused (a watched key was written meanwhile)."""
         for tries in range(1, TRIES + 1):

@@ -286,3 +286,25 @@ def test_the_live_lesson_and_its_answers_survive_a_restart(where, tmp_path, redi
         assert await (await lessons.again()).live() == more
 
     with_lessons(where, tmp_path, redis_url, body)
+
+
+def test_retention_deletes_the_ended_sessions_begun_before_its_cutoff_never_the_live_one(where, tmp_path, redis_url):
+    async def body(lessons: Lessons) -> None:
+        store = await lessons.open()
+        for session, at, lesson in [
+            ("r1", 100.0, RACE),
+            ("l1", 200.0, LOCKS),
+            ("r2", 300.0, RACE),
+            ("r3", 400.0, RACE),
+        ]:
+            await store.begin(begun(session, at, lesson))
+        assert await store.delete_before(350.0) == 3  # r1, l1, r2 (ended: r3 began)
+        assert await store.delete_before(10_000.0) == 0  # r3 is live, however old
+        for session in ("r1", "l1", "r2"):
+            assert await store.find(session) is None
+        live = await store.change("r3", asked)
+        assert await store.live() == live and await store.given("race") == [live] and await store.given("locks") == []
+        again = await lessons.again()
+        assert await again.find("r1") is None and await again.given("race") == [live] and await again.live() == live
+
+    with_lessons(where, tmp_path, redis_url, body)
