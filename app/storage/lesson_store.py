@@ -75,9 +75,11 @@ class LessonStore:
         assert state is not None, "held since it was loaded: the live one, or in the cache it was just put in"
         changed = change(state)
         if changed is not state:
-            if self._live is not None and self._live.id == session:
+            if self._live is not None and self._live.id == session and changed.live:
                 self._live = changed
-            else:
+            else:  # an ended one, or the live one just ended: none is live now
+                if self._live is not None and self._live.id == session:
+                    self._live = None
                 self._remember(changed)
             self.db.submit(_write, [_record(changed)])
         return changed

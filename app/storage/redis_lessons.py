@@ -30,7 +30,7 @@ from app.storage import redis_replies as replies
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 TRIES = 100  # a class of a hundred answering at once: each round of them, one at least is kept
-BACKOFF_S = 0.002  # the most a try waits before the next, times its number (so the ones refused spread out)
+BACKOFF_S = 0.005  # the most a refused try waits before the next, times its number (so the refused spread out)
 MAX_ID_CHARS = 64
 
 
@@ -42,13 +42,17 @@ class RedisLessons:
         """Nothing to make: Redis has no schema. Here for the interface (the SQLite store makes its table)."""
 
     async def live(self) -> LessonState | None:
-        for _ in range(3):  # a begin between reading the name and the document: read the new one
+        """The session `lab:live-lesson` names, unless it has ended (by a change, or a begin since the name
+        was read: then the name is read again)."""
+        named = None
+        for _ in range(3):
             session = replies.value_of(await self.redis.get(formats.LIVE_LESSON))
-            if session is None:
+            if session is None or session == named:
                 return None
             state = await self.find(session.decode())
             if state is None or state.live:
                 return state
+            named = session
         return None
 
     async def begin(self, state: LessonState) -> None:
@@ -110,18 +114,17 @@ class RedisLessons:
 
     async def delete_before(self, cutoff: float) -> int:
         """Delete the ended sessions begun before `cutoff` (unix s), with their places in the indexes; how many.
-        A session that has ended never changes again, so nothing is watched: the live one is left alone."""
+        A session that has ended never changes again, so nothing is watched; the live one is left alone."""
         found = replies.keys_of(await self.redis.zrangebyscore(formats.LESSONS, "-inf", f"({cutoff!r}"))
         sessions = [member.decode() for member in found]
         if not sessions:
             return 0
-        live = replies.value_of(await self.redis.get(formats.LIVE_LESSON))
         docs = replies.values_of(await self.redis.mget([formats.lesson_key(session) for session in sessions]))
         gone: list[str] = []  # out of the indexes (a document already deleted, or unreadable, too)
         deleted: list[LessonState] = []
         for session, doc in zip(sessions, docs, strict=True):
             state = self._state_of(session, doc)
-            if live is not None and session == live.decode() or state is not None and state.live:
+            if state is not None and state.live:  # ended, a session never changes again
                 continue
             gone.append(session)
             if state is not None:
@@ -138,11 +141,11 @@ class RedisLessons:
     async def _optimistic(self, what: str, attempt: Callable[[Pipeline], Awaitable[T]]) -> T:
         """`attempt` on a fresh pipeline until its EXEC is not refused (a watched key was written meanwhile)."""
         for tries in range(1, TRIES + 1):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                try:
+            try:
+                async with self.redis.pipeline(transaction=True) as pipe:
                     return await attempt(pipe)
-                except WatchError:
-                    await asyncio.sleep(random.uniform(0, BACKOFF_S * tries))
+            except WatchError:  # the pipeline is back in the pool while this one waits
+                await asyncio.sleep(random.uniform(0, BACKOFF_S * tries))
         raise LessonError(f"the lesson changed under {what} {TRIES} times running: the class is too busy, try again")
 
     async def _read(self, pipe: Pipeline, session: str) -> LessonState | None:

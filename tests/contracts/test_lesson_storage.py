@@ -132,6 +132,21 @@ def test_a_second_lesson_begun_ends_the_first_which_stays_its_class_record(where
     with_lessons(where, tmp_path, redis_url, body)
 
 
+def test_a_lesson_ended_by_a_change_leaves_none_live_and_stays_its_class_record(where, tmp_path, redis_url):
+    async def body(lessons: Lessons) -> None:
+        store = await lessons.open()
+        await store.begin(begun("s1", 100.0))
+        ended = await store.change("s1", lambda state: lesson_state.end(state, 500.0))
+        assert await store.live() is None and await store.find("s1") == ended and ended.ended_at == 500.0
+        store = await lessons.again()
+        assert await store.live() is None and await store.given("race") == [ended]
+        await store.begin(begun("s2", 600.0))
+        assert await store.find("s1") == ended  # ended once, when it was
+        assert await store.delete_before(550.0) == 1 and await store.given("race") == [begun("s2", 600.0)]
+
+    with_lessons(where, tmp_path, redis_url, body)
+
+
 def test_a_change_is_kept_and_returned(where, tmp_path, redis_url):
     async def body(lessons: Lessons) -> None:
         store = await lessons.open()
