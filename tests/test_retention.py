@@ -1,5 +1,6 @@
 """LAB_RETAIN_DAYS (app/running/retention.py): a run made longer ago is deleted with everything kept of it, at
-start and then daily, from SQLite and from Redis; a run still in flight never is, however old; unset, nothing is."""
+start and then daily, from SQLite and from Redis; a run still in flight never is, however old, nor the lesson
+being given; unset, nothing is."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import time
 from fastapi.testclient import TestClient
 from redis.asyncio import Redis
 
+from app.model import lesson_state
 from app.model.experiments import catalogue
+from app.model.lessons import Lesson, Step
 from app.model.status import Status
 from app.model.sweeps import Point, Sweep
 from app.running.retention import DAY_S, retain
 from app.storage import redis_formats as formats
 from app.storage import redis_queue
+from app.storage.lesson_store import LessonStore
 from app.storage.redis_formats import Job
 from app.storage.redis_queue import submit
 from app.storage.redis_store import RedisRunStore
@@ -49,12 +53,16 @@ def test_a_run_made_two_days_ago_is_deleted_at_start_and_one_made_today_is_kept(
         assert conn.execute("SELECT count(*) FROM events WHERE run_id = ?", (new,)).fetchone()[0] > 0
 
 
-def test_sqlite_runs_and_sweeps_become_old_and_go_at_the_next_daily_turn_and_runs_in_flight_stay(tmp_path):
+def test_sqlite_runs_sweeps_and_lessons_become_old_and_go_at_the_next_daily_turn_and_those_in_flight_stay(tmp_path):
     async def go():
         store = RunStore(str(tmp_path / "lab.db"), {RACE.id: RACE})
         await store.open()
-        sweeps = SweepStore(store.db)
+        sweeps, lessons = SweepStore(store.db), LessonStore(store.db)
         await sweeps.open()
+        await lessons.open()
+        lesson = Lesson("race", "Races", (Step("Race", RACE.id),))
+        for session in ("given", "giving"):  # the second ends the first
+            await lessons.begin(lesson_state.begin(session, lesson, time.time()))
         ended, waiting = store.create(RACE, {}), store.create(RACE, {})
         ended.start()
         ended.finish(Status.DONE)
@@ -68,16 +76,25 @@ def test_sqlite_runs_and_sweeps_become_old_and_go_at_the_next_daily_turn_and_run
             turns.append(clock.now)
             return clock()
 
-        daily = asyncio.create_task(retain(1, store, sweeps, clock=counted, every_s=0.01))
+        daily = asyncio.create_task(retain(1, store, sweeps, lessons, clock=counted, every_s=0.01))
         await until_async(lambda: len(turns) >= 3, what="three turns of the daily task")  # nothing a day old yet
-        kept = await store.find(ended.id) is not None
+        kept = await store.find(ended.id) is not None and await lessons.find("given") is not None
         clock.now += 2 * DAY_S
         for _ in range(500):
-            if await store.find(ended.id) is None and await sweeps.find(sweep.id) is None:
+            if (
+                await store.find(ended.id) is None
+                and await sweeps.find(sweep.id) is None
+                and await lessons.find("given") is None
+            ):
                 break
             await asyncio.sleep(0.01)
-        gone = await store.find(ended.id) is None and await sweeps.find(sweep.id) is None
-        still = await store.find(waiting.id) is not None  # queued: in flight, never deleted
+        gone = (
+            await store.find(ended.id) is None
+            and await sweeps.find(sweep.id) is None
+            and await lessons.find("given") is None
+        )
+        # queued: in flight, never deleted; nor the lesson being given
+        still = await store.find(waiting.id) is not None and await lessons.live() == await lessons.find("giving")
         daily.cancel()
         await store.close()
         return kept, gone, still

@@ -14,8 +14,9 @@ from app.drawing.seams import LiveFeed
 from app.model.runs import Journal
 from app.running.admission import Admission
 from app.running.seams import Queue
+from app.storage.lesson_store import LessonStore
 from app.storage.pins import MemoryPin, Pin
-from app.storage.seams import RunStorage, SweepStorage
+from app.storage.seams import LessonStorage, RunStorage, SweepStorage
 from app.storage.store import RunStore
 from app.storage.sweep_store import SweepStore
 from tests.helpers import members
@@ -35,6 +36,7 @@ def embedded() -> list[tuple[type, object]]:
         (RunStorage, store),
         (LiveFeed, asyncio.run(made())),
         (SweepStorage, SweepStore(store.db)),
+        (LessonStorage, LessonStore(store.db)),
         (Pin, MemoryPin()),
     ]
 
@@ -45,12 +47,19 @@ def distributed() -> list[tuple[type, object]]:
 
     from app.running.node_queue import NodeQueue
     from app.storage.pins import RedisPin
+    from app.storage.redis_lessons import RedisLessons
     from app.storage.redis_store import RedisRunStore
     from app.storage.redis_sweeps import RedisSweeps
 
     redis = Redis()
     store = RedisRunStore(redis, {})
-    return [(Queue, NodeQueue(store)), (RunStorage, store), (SweepStorage, RedisSweeps(redis)), (Pin, RedisPin(redis))]
+    return [
+        (Queue, NodeQueue(store)),
+        (RunStorage, store),
+        (SweepStorage, RedisSweeps(redis)),
+        (LessonStorage, RedisLessons(redis)),
+        (Pin, RedisPin(redis)),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -61,10 +70,12 @@ def distributed() -> list[tuple[type, object]]:
         "run store",
         "live feed",
         "sweep store",
+        "lesson store",
         "pin",
         "node queue",
         "Redis run store",
         "Redis sweep store",
+        "Redis lesson store",
         "Redis pin",
     ],
 )

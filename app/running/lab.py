@@ -76,10 +76,13 @@ class Lab:
         left queued are queued again, in their order, ahead of any new one), the engine's tasks started."""
         left_queued = await self.store.open()
         await self.sweeps.open()
+        await self.engine.lessons.open()  # the lesson left live is held again
         if (
             self.settings.retain_days is not None
         ):  # at start, then daily; not a run's task: shutdown waits for none of it
-            self._retention = asyncio.create_task(retain(self.settings.retain_days, self.store, self.sweeps))
+            self._retention = asyncio.create_task(
+                retain(self.settings.retain_days, self.store, self.sweeps, self.engine.lessons)
+            )
         for run in left_queued:
             self._queue_again(run)
         self._spawn(self.execution.serve())

@@ -58,6 +58,13 @@ A sweep, `lab:sweep:{id}`: the JSON document `{"v": 1, "id", "experiment", "para
 [{"params", "run_id"}], "owner", "created_at"}` (app/storage/sweep_store.py's row), written once, and its id
 in the sorted set `lab:sweeps`, score its `created_at` (what LAB_RETAIN_DAYS deletes by).
 
+A class's session of a lesson (app/model/lesson_state.py), `lab:lesson:{session}`: the JSON document
+`{"v": 1, ...}` whose other fields are `lesson_state.to_doc`'s (id, lesson, started_at, ended_at, step,
+version, people, steps), rewritten whole by each change in an optimistic transaction (WATCH, GET, MULTI SET
+EXEC, app/storage/redis_lessons.py). The live session's id, `lab:live-lesson`, a plain string (none while no
+lesson is live). Each lesson's sessions, `lab:given:{lesson id}`: a sorted set, score the session's
+`started_at`, member its id; and every session in `lab:lessons`, scored so too (what LAB_RETAIN_DAYS deletes by).
+
 The pin, `lab:pin`: the pinned run's id, a plain string (no document: there is nothing else to say).
 
 A fair-use rate window (app/running/redis_rates.py), `lab:rate:client:{client id}` and `lab:rate:ip:{address}`: a
@@ -77,6 +84,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from app.model.experiments import Experiment
+from app.model.lesson_state import LessonState, from_doc, to_doc
 from app.model.runs import Run, Truncation
 from app.model.status import Status
 from app.model.sweeps import Point, Sweep
@@ -95,6 +103,8 @@ RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 HISTORY = "lab:history"  # every run ever queued: a sorted set, score its created_at, member its id
 SWEEPS = "lab:sweeps"  # every sweep: a sorted set, score its created_at, member its id (for retention)
 PIN = "lab:pin"  # the pinned run's id (a string), if one is pinned
+LIVE_LESSON = "lab:live-lesson"  # the live lesson session's id (a string), if one is live
+LESSONS = "lab:lessons"  # every lesson session: a sorted set, score its started_at, member its id (for retention)
 SECRET = "lab:secret"  # the key of the client cookies' signatures, hex (app/storage/lab_secret.py)
 SEEN_TTL_S = 24 * 3600  # a run's last sighting outlives any run it could be of
 
@@ -139,6 +149,15 @@ def run_keys(run_id: str) -> tuple[str, ...]:
 
 def sweep_key(sweep_id: str) -> str:
     return f"lab:sweep:{sweep_id}"
+
+
+def lesson_key(session: str) -> str:
+    return f"lab:lesson:{session}"
+
+
+def given_key(lesson: str) -> str:
+    """The sorted set of the sessions of lesson `lesson`, by started_at."""
+    return f"lab:given:{lesson}"
 
 
 def dumps(doc: dict[str, Any]) -> bytes:
@@ -397,3 +416,22 @@ def read_sweep(raw: bytes) -> Sweep:
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"the sweep document lacks {exc}") from None
+
+
+# ---- a lesson session ----
+
+
+def lesson_doc(state: LessonState) -> dict[str, Any]:
+    """A session as `lab:lesson:{session}` keeps it: lesson_state's document, with the version."""
+    return {"v": VERSION, **to_doc(state)}
+
+
+def read_lesson(raw: bytes) -> LessonState:
+    """A session read back; ValueError if it is of another version (or no session document)."""
+    doc = json.loads(raw)
+    if not isinstance(doc, dict) or doc.get("v") != VERSION:
+        raise ValueError(f"the lesson is of version {doc.get('v') if isinstance(doc, dict) else None!r}, not {VERSION}")
+    try:
+        return from_doc(doc)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"the lesson document cannot be read: {exc!r}") from None

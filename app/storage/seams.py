@@ -116,3 +116,7 @@ class LessonStorage(Protocol):
     async def given(self, lesson: str) -> list[LessonState]:
         """Every session of lesson `lesson`, newest first."""
         ...
+
+    async def delete_before(self, cutoff: float) -> int:
+        """Delete the sessions begun before `cutoff` (unix s) that have ended (never the live one); how many."""
+        ...
