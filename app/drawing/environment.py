@@ -5,6 +5,7 @@ drawing builds no URL.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,8 +44,14 @@ def environment(extra: Mapping[str, Any] | None = None) -> Environment:
     env.globals.update(code_view=code_view)  # an experiment's code as the pages show it (app/drawing/code.py)
     env.globals.update(timeline_tables=timeline_tables)  # the timeline as text (app/drawing/table.py)
     env.globals.update(sweep_choices=worker_choices)  # the experiment page's "Sweep workers" (app/model/sweeps.py)
+    env.filters["datetime"] = when
     env.globals.update(extra or {})
     return env
+
+
+def when(unix_s: float) -> str:
+    """A moment as pages say it: the day and the minute, in UTC (a server's clock has no class's time zone)."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(unix_s))
 
 
 def warm_up(env: Environment) -> None:

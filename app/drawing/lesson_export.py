@@ -34,10 +34,22 @@ def _answer(view: LessonView, value: int | float) -> str:
     return str(value)
 
 
+def plain(value: float | None) -> int | float | str:
+    """A measured value as a cell holds it: a whole number without ".0" (a counter), nothing when none."""
+    if value is None:
+        return ""
+    return int(value) if float(value).is_integer() else value
+
+
 def _run(summary: RunSummary | None) -> dict[str, Any] | None:
     if summary is None:
         return None
-    return {"id": summary.id, "status": summary.status, "value": summary.value, "seconds": summary.seconds}
+    return {
+        "id": summary.id,
+        "status": summary.status,
+        "value": plain(summary.value) if summary.value is not None else None,
+        "seconds": summary.seconds,
+    }
 
 
 def document(lesson: Lesson, state: LessonState, views: Sequence[LessonView]) -> dict[str, Any]:
@@ -81,8 +93,7 @@ def csv_text(lesson: Lesson, state: LessonState, views: Sequence[LessonView]) ->
                 writer.writerow((*head, "answer", r, cell(who.get(client, client)), cell(_answer(view, value)), "", ""))
         if view.teacher_run is not None:
             t = view.teacher_run
-            writer.writerow((*head, "teacher run", "", "teacher", "", t.id, "" if t.value is None else t.value))
+            writer.writerow((*head, "teacher run", "", "teacher", "", t.id, plain(t.value)))
         for client, summary in view.class_runs.items():
-            value = "" if summary.value is None else summary.value
-            writer.writerow((*head, "run", "", cell(who.get(client, client)), "", summary.id, value))
+            writer.writerow((*head, "run", "", cell(who.get(client, client)), "", summary.id, plain(summary.value)))
     return out.getvalue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,15 +17,17 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app import ROOT
 from app.drawing.environment import environment
 from app.drawing.render import Renderer
+from app.model import lesson_files
 from app.model.experiments import catalogue
 from app.running import engines, pythons
 from app.running.lab import Lab
 from app.running.ratelimit import MemoryGuesses
 from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
 from app.storage import redis_connection
-from app.web import api, errors, live, pages, presenter, step_routes, sweep_routes, urls
+from app.web import api, errors, lesson_routes, live, pages, presenter, step_routes, sweep_routes, urls
 from app.web.auth import AdminTokenMiddleware
 from app.web.clients import ClientCookieMiddleware
+from app.web.lesson_feed import LessonFeed
 from app.web.lobby import Lobby
 from app.web.security import (
     BodyLimitMiddleware,
@@ -37,6 +40,7 @@ from app.web.security import (
 from app.web.zoom import Zoom
 from experiments import MODULES
 
+log = logging.getLogger(__name__)
 STATIC = ROOT / "static"
 HTMX = {
     "cdn_htmx": f"https://cdn.jsdelivr.net/npm/htmx.org@{HTMX_VERSION}/dist/htmx.min.js",
@@ -78,11 +82,20 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
         app.state.admin_guesses = engine.guesses
         app.state.zoom = Zoom(lab.store)
         app.state.lobby = Lobby(lab, env, pin=lab.engine.pin)
-        lobby_task = asyncio.create_task(app.state.lobby.run())
+        lessons, problems = await asyncio.to_thread(
+            lesson_files.load, lesson_files.places(settings.lessons_dir), experiments
+        )
+        for problem in problems:  # the server serves the good ones; the teacher sees these on /lessons too
+            log.error("lesson file refused: %s", problem)
+        app.state.lessons, app.state.lesson_problems = {lesson.id: lesson for lesson in lessons}, problems
+        app.state.lesson_feed = LessonFeed(lab, lab.engine.lessons, app.state.lessons)
+        await app.state.lesson_feed.refresh()  # a lesson live before a restart is followed again at once
+        tasks = [asyncio.create_task(app.state.lobby.run()), asyncio.create_task(app.state.lesson_feed.run())]
         yield
-        lobby_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):  # expected: it was just cancelled
-            await lobby_task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):  # expected: it was just cancelled
+                await task
         await lab.shutdown()
         await lab.store.close()  # after the runs ended: their last events and status are written
         if redis is not None:
@@ -122,4 +135,5 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app.include_router(step_routes.router)
     app.include_router(live.router)
     app.include_router(presenter.router)
+    app.include_router(lesson_routes.router)
     return app

@@ -28,5 +28,31 @@ def experiment(experiment_id: str) -> str:
     return f"/experiments/{experiment_id}"
 
 
+def lesson(lesson_id: str) -> str:
+    """A lesson's page: its steps, and (for the teacher) the button that starts it."""
+    return f"/lessons/{lesson_id}"
+
+
+def present(lesson_id: str) -> str:
+    """The teacher's page of a live lesson: the notes, the class and the controls."""
+    return f"/lessons/{lesson_id}/present"
+
+
+def session(session_id: str) -> str:
+    """The record of one class's session of a lesson, every step's answers and results."""
+    return f"/lessons/given/{session_id}"
+
+
+FOLLOW = "/lesson"  # where a student follows the live lesson
+
+
 # What the templates call them.
-GLOBALS: Final[dict[str, Any]] = {"run_url": run, "sweep_url": sweep, "experiment_url": experiment}
+GLOBALS: Final[dict[str, Any]] = {
+    "run_url": run,
+    "sweep_url": sweep,
+    "experiment_url": experiment,
+    "lesson_url": lesson,
+    "present_url": present,
+    "session_url": session,
+    "follow_url": FOLLOW,
+}

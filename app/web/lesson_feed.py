@@ -1,0 +1,111 @@
+"""The live lesson as this process's pages follow it: a few times a second (at once after a change made here)
+it reads the lesson's state from its storage (shared by every web replica, app/storage/seams.py LessonStorage),
+looks up the runs of the current step, and when anything a page shows changed, wakes every page following it
+(their websockets, app/web/lesson_routes.py), which then render their own copy. A page that was busy simply
+renders the newest view when it gets to it: nothing queues up behind a slow phone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+
+from app.drawing.lesson_view import LessonView, RunSummary
+from app.model.lesson_state import LessonError, LessonState
+from app.model.lessons import Lesson
+from app.running.lab import Lab
+from app.storage.seams import LessonStorage
+
+log = logging.getLogger(__name__)
+REFRESH_S = 0.2  # a step change made on another replica reaches this one's pages within this and a render
+
+
+class LessonFeed:
+    def __init__(
+        self, lab: Lab, storage: LessonStorage, lessons: Mapping[str, Lesson], refresh_s: float = REFRESH_S
+    ) -> None:
+        self.lab = lab
+        self.storage = storage
+        self.lessons = lessons
+        self.refresh_s = refresh_s
+        self.view: LessonView | None = None  # the live lesson as of the last look; None when none is live
+        self._changed = asyncio.Event()  # set (and replaced) at each change of the view
+        self._finished: dict[str, RunSummary] = {}  # a finished run's summary never changes: looked up once
+
+    # --- what the routes do -------------------------------------------------------------------------
+
+    async def live(self) -> LessonState | None:
+        return await self.storage.live()
+
+    async def change(self, change: Callable[[LessonState], LessonState]) -> LessonState:
+        """Apply `change` to the live lesson (LessonError if none is live, or it refuses), and show it at once."""
+        state = await self.storage.live()
+        if state is None:
+            raise LessonError("no lesson is live now")
+        changed = await self.storage.change(state.id, change)
+        await self.refresh()
+        return changed
+
+    async def begin(self, state: LessonState) -> None:
+        await self.storage.begin(state)
+        await self.refresh()
+
+    # --- following ----------------------------------------------------------------------------------
+
+    def changed(self) -> asyncio.Event:
+        """An event set at the next change of `view` (take it before reading `view`, then wait on it)."""
+        return self._changed
+
+    async def refresh(self) -> None:
+        view = await self.look()
+        if view != self.view:
+            self.view = view
+            self._changed.set()
+            self._changed = asyncio.Event()
+
+    async def look(self) -> LessonView | None:
+        state = await self.storage.live()
+        if state is None:
+            return None
+        lesson = self.lessons.get(state.lesson)
+        if lesson is None:  # its file was removed or broke since it began: nothing to show
+            return None
+        return await self.view_of(lesson, state)
+
+    async def view_of(self, lesson: Lesson, state: LessonState) -> LessonView:
+        """`state` at its current step, with that step's runs as far as they got."""
+        step = lesson.steps[state.step]
+        now = state.current
+        teacher = await self.summary(now.teacher_run, step.measure) if now.teacher_run else None
+        runs = {client: await self.summary(run_id, step.measure) for client, run_id in now.class_runs.items()}
+        experiment = self.lab.experiments.get(step.experiment)
+        at_once = 1 if experiment is None or experiment.measures_time else self.lab.settings.max_concurrent_runs
+        return LessonView(
+            lesson,
+            state,
+            teacher,
+            {client: summary for client, summary in runs.items() if summary is not None},
+            at_once,
+        )
+
+    async def summary(self, run_id: str, measure: str) -> RunSummary | None:
+        key = f"{run_id}:{measure}"
+        if key in self._finished:
+            return self._finished[key]
+        run = await self.lab.store.find(run_id)
+        if run is None:
+            return None
+        summary = RunSummary.of(run, measure)
+        if summary.finished:
+            self._finished[key] = summary
+        return summary
+
+    async def run(self) -> None:
+        """Follow the live lesson while the server runs (a task the app's lifespan starts)."""
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            try:
+                await self.refresh()
+            except Exception:  # the shared store away for a moment: pages keep the last view
+                log.warning("the lesson feed could not read the live lesson", exc_info=True)
