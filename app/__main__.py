@@ -9,6 +9,7 @@ import copy
 import gc
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -55,7 +56,12 @@ def main(argv: list[str] | None = None) -> None:
         metavar="MODULE",
         help="an experiment module to offer beside the catalogue's (repeatable)",
     )
+    checks = commands.add_parser("experiments", help="your own experiments (LAB_EXPERIMENTS_DIR, docs/experiments.md)")
+    checks.add_argument("action", choices=["check"], help="check them as the lab does at start")
+    checks.add_argument("--dir", type=Path, default=settings.experiments_dir, help="(default LAB_EXPERIMENTS_DIR)")
     args = parser.parse_args(argv)
+    if args.command == "experiments":
+        sys.exit(check_experiments(settings, args.dir))
     if args.command == "worker":
         work(settings, args.redis, args.name, tuple(args.module))
         return
@@ -81,6 +87,26 @@ def work(settings: Settings, redis_url: str | None, name: str | None, modules: t
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = settings.model_copy(update={"redis_url": redis_url})
     asyncio.run(node_work(settings, name or default_name(), MODULES + modules))
+
+
+def check_experiments(settings: Settings, directory: Path | None) -> int:
+    """Check the teacher's experiments as the lab does at start: each file served or what is wrong with it.
+    Exit status 0: all served; 1: a file is left out; 2: no directory to check."""
+    from app.model.experiments import catalogue
+    from app.model.own_experiments import add_own, summary
+    from app.running import pythons
+
+    if directory is None:
+        print(
+            "concurrency-lab experiments check: give the directory: --dir PATH or LAB_EXPERIMENTS_DIR", file=sys.stderr
+        )
+        return 2
+    directory = directory.expanduser().resolve()
+    # Only the `python` param's name matters to the check: not every interpreter found is asked its version.
+    lab_params = (pythons.param(pythons.offered(settings.python, settings.pythons or [settings.python])),)
+    experiments, problems = add_own(catalogue(lab_params=lab_params), directory, lab_params)
+    print("\n".join(summary(directory, experiments, problems)))
+    return 1 if problems else 0
 
 
 def serve_class(settings: Settings, host: str, port: int, names: list[str]) -> None:

@@ -17,6 +17,7 @@ from app import ROOT
 from app.drawing.environment import environment
 from app.drawing.render import Renderer
 from app.model.experiments import catalogue
+from app.model.own_experiments import add_own, report
 from app.running import engines, pythons
 from app.running.lab import Lab
 from app.running.ratelimit import MemoryGuesses
@@ -65,7 +66,11 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         interpreters = await asyncio.to_thread(pythons.offered, settings.python, settings.pythons)
-        experiments = catalogue(modules, (pythons.param(interpreters),))
+        lab_params = (pythons.param(interpreters),)
+        # The teacher's own after the built-in ones; a file that breaks the contract is left out, saying why.
+        experiments, problems = add_own(catalogue(modules, lab_params), settings.experiments_dir, lab_params)
+        report(settings.experiments_dir, experiments, problems)
+        app.state.experiment_problems = problems  # the teacher's home page lists them (app/web/pages.py)
         redis = redis_connection.client(settings) if settings.redis_url else None
         engine = (
             engines.distributed(settings, experiments, redis)
@@ -90,6 +95,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
 
     app = FastAPI(title="Concurrency Lab", lifespan=lifespan)
     app.state.settings = settings
+    app.state.experiment_problems = []
     errors.install(app)  # every error message encodable, whatever the request held
     app.state.admin_guesses = (
         MemoryGuesses()
