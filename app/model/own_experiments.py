@@ -82,7 +82,11 @@ def add_own(
         if messages:
             problems.extend(Problem(path.name, message) for message in messages)
             continue
-        experiment = load(module_name(path), lab_params)
+        try:
+            experiment = load(module_name(path), lab_params)
+        except Exception as exc:  # what the contract cannot foresee (its source unreadable): the file's, not the lab's
+            problems.append(Problem(path.name, f"cannot be read as an experiment: {type(exc).__name__}: {exc}"))
+            continue
         file_of[experiment.id] = path.name
         experiments[experiment.id] = experiment
     for exp_id, file in file_of.items():  # a fix named by ID: known once every file is read
