@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="concurrency-lab", description=__doc__)
     parser.add_argument("--host", default=settings.host, help=f"address to listen on (default {settings.host})")
     parser.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
-    commands = parser.add_subparsers(dest="command", metavar="class|worker|lessons", help="without one: serve the lab")
+    commands = parser.add_subparsers(
+        dest="command", metavar="class|worker|lessons|experiments", help="without one: serve the lab"
+    )
     lesson = commands.add_parser(
         "class",
         help="serve a class on this machine's network: prints the students' "
@@ -69,9 +71,14 @@ def main(argv: list[str] | None = None) -> None:
         metavar="PATH",
         help="lesson files or directories to check instead (default: lessons/ and LAB_LESSONS_DIR)",
     )
+    checks = commands.add_parser("experiments", help="your own experiments (LAB_EXPERIMENTS_DIR, docs/experiments.md)")
+    checks.add_argument("action", choices=["check"], help="check them as the lab does at start")
+    checks.add_argument("--dir", type=Path, default=settings.experiments_dir, help="(default LAB_EXPERIMENTS_DIR)")
     args = parser.parse_args(argv)
     if args.command == "lessons":
         sys.exit(check_lessons(settings, args.paths))
+    if args.command == "experiments":
+        sys.exit(check_experiments(settings, args.dir))
     if args.command == "worker":
         work(settings, args.redis, args.name, tuple(args.module))
         return
@@ -104,11 +111,13 @@ def check_lessons(settings: Settings, paths: list[Path]) -> int:
     catalogue the server offers, the `python` param naming the same interpreters. 1 if any error, else 0."""
     from app.model import lesson_files
     from app.model.experiments import catalogue
+    from app.model.own_experiments import add_own
     from app.running import pythons
     from experiments import MODULES
 
-    interpreters = pythons.offered(settings.python, settings.pythons)
-    experiments = catalogue(MODULES, (pythons.param(interpreters),))
+    lab_params = (pythons.param(pythons.offered(settings.python, settings.pythons)),)
+    # The teacher's own experiments too (LAB_EXPERIMENTS_DIR): a lesson may name one, as the server offers it.
+    experiments, _ = add_own(catalogue(MODULES, lab_params), settings.experiments_dir, lab_params)
     lessons, errors = lesson_files.load(paths or lesson_files.places(settings.lessons_dir), experiments)
     if errors:
         print(*errors, sep="\n", file=sys.stderr)
@@ -118,6 +127,26 @@ def check_lessons(settings: Settings, paths: list[Path]) -> int:
         steps = len(lesson.steps)
         print(f"{lesson.id}: {lesson.title} ({steps} step{'s' if steps != 1 else ''}, {lesson.minutes} minutes)")
     return 0
+
+
+def check_experiments(settings: Settings, directory: Path | None) -> int:
+    """Check the teacher's experiments as the lab does at start: each file served or what is wrong with it.
+    Exit status 0: all served; 1: a file is left out; 2: no directory to check."""
+    from app.model.experiments import catalogue
+    from app.model.own_experiments import add_own, summary
+    from app.running import pythons
+
+    if directory is None:
+        print(
+            "concurrency-lab experiments check: give the directory: --dir PATH or LAB_EXPERIMENTS_DIR", file=sys.stderr
+        )
+        return 2
+    directory = directory.expanduser().resolve()
+    # Only the `python` param's name matters to the check: not every interpreter found is asked its version.
+    lab_params = (pythons.param(pythons.offered(settings.python, settings.pythons or [settings.python])),)
+    experiments, problems = add_own(catalogue(lab_params=lab_params), directory, lab_params)
+    print("\n".join(summary(directory, experiments, problems)))
+    return 1 if problems else 0
 
 
 def serve_class(settings: Settings, host: str, port: int, names: list[str]) -> None:

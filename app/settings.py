@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         default=64, ge=4, description="processes a run may add to the server user's (RLIMIT_NPROC)"
     )
 
+    experiments_dir: Path | None = Field(
+        default=None,
+        description="a directory of the teacher's own experiment modules, one per NAME.py (docs/experiments.md)",
+    )
+
     # Fair use: admission and limits (a client is its cookie, the IP address as a backstop)
     max_concurrent_runs: int = Field(
         default=2, ge=1, description="runs executing at once; a run that measures time always runs alone"
@@ -156,6 +161,12 @@ class Settings(BaseSettings):
                     f'{proxy!r} is not an IP address or network: name the proxies ("*" is not allowed)'
                 ) from None
         return [proxy.strip() for proxy in proxies]
+
+    @field_validator("experiments_dir", mode="after")
+    @classmethod
+    def _experiments_dir_is_absolute(cls, directory: Path | None) -> Path | None:
+        # Runners start in the repository (app/running/runners.py), not where the lab was started.
+        return directory.expanduser().resolve() if directory is not None else None
 
     @field_validator("public_url", mode="after")
     @classmethod

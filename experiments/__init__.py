@@ -16,6 +16,9 @@ beside another run, so they may share the CPU up to LAB_MAX_CONCURRENT_RUNS.
 
 TASKS_WAIT = True marks an experiment whose tasks wait (sleep) rather than compute, and whose result's
 `ideal_speedup` is therefore not bounded by the cores: a sweep draws that as its ideal (app/drawing/sweeps.py).
+
+A teacher's own experiments keep the same contract, in a directory of theirs (LAB_EXPERIMENTS_DIR), imported
+as `experiments.own.NAME` (experiments/own/__init__.py; docs/experiments.md has the contract for them).
 """
 from __future__ import annotations
 

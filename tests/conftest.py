@@ -110,8 +110,8 @@ def lab(redis_server, tmp_path):
         started.append(ServerProcess(tmp_path / f"{name}.db", **settings))
         return started[-1]
 
-    def node(name: str, ttl_s: float = TTL_S) -> NodeProcess:
-        started.append(NodeProcess(redis_server.url, name, tmp_path, ttl_s))
+    def node(name: str, ttl_s: float = TTL_S, **env: str) -> NodeProcess:
+        started.append(NodeProcess(redis_server.url, name, tmp_path, ttl_s, **env))
         return started[-1]
 
     yield web, node

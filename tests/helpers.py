@@ -629,15 +629,16 @@ def call(url: str, fn, *args):
 
 
 class NodeProcess:
-    """`python -m app worker` on `url`, with the test experiments, its log in `log`."""
+    """`python -m app worker` on `url`, with the test experiments, its log in `log`; `env`: its settings (LAB_...)."""
 
-    def __init__(self, url: str, name: str, directory: Path, ttl_s: float = TTL_S):
+    def __init__(self, url: str, name: str, directory: Path, ttl_s: float = TTL_S, **env: str):
         self.name, self.log = name, directory / f"{name}.log"
         env = {
             **os.environ,
             "LAB_NODE_TTL_S": str(ttl_s),
             "LAB_PYTHONS": json.dumps([sys.executable]),
             "PYTHONPATH": str(ROOT),
+            **env,
         }
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from experiments import MODULES, SECTIONS
+from experiments import MODULES, SECTIONS, own
 from experiments.params import Param
 
 
@@ -93,12 +93,20 @@ def catalogue(modules: tuple[str, ...] = MODULES, lab_params: tuple[Param, ...] 
 
 
 OTHERS = "More experiments"
+OWN = "Your experiments"  # the teacher's own, from LAB_EXPERIMENTS_DIR (app/model/own_experiments.py)
+
+
+def is_own(module: str) -> bool:
+    """Whether `module` (an Experiment's) is one of the teacher's (experiments/own/__init__.py)."""
+    return module.startswith(own.__name__ + ".")
 
 
 def sections(experiments: dict[str, Experiment]) -> list[tuple[str, list[Experiment]]]:
-    """The experiments grouped by the tutorial's sections, in its order; any other (a test's) under OTHERS."""
+    """The experiments grouped by the tutorial's sections, in its order; then the teacher's own under OWN
+    and any other (a test's) under OTHERS."""
     section_of = {module: title for title, modules in SECTIONS for module in modules}
     grouped: dict[str, list[Experiment]] = {title: [] for title, _ in SECTIONS}
+    grouped[OWN] = []
     for exp in experiments.values():
-        grouped.setdefault(section_of.get(exp.module, OTHERS), []).append(exp)
+        grouped.setdefault(section_of.get(exp.module, OWN if is_own(exp.module) else OTHERS), []).append(exp)
     return [(title, exps) for title, exps in grouped.items() if exps]

@@ -30,6 +30,7 @@ import socket
 import time
 
 from app.model.experiments import Experiment, catalogue
+from app.model.own_experiments import add_own, report
 from app.model.runs import Run
 from app.model.status import Status
 from app.running import pythons
@@ -196,7 +197,10 @@ class Node:
 async def work(settings: Settings, name: str, modules: tuple[str, ...]) -> None:
     """Be a node until SIGTERM or SIGINT: the experiments of `modules`, on the interpreters the lab offers."""
     interpreters = await asyncio.to_thread(pythons.offered, settings.python, settings.pythons)
-    experiments = catalogue(modules, (pythons.param(interpreters),))
+    lab_params = (pythons.param(interpreters),)
+    # The teacher's own too, as the web side lists them: LAB_EXPERIMENTS_DIR must hold the same files here.
+    experiments, problems = add_own(catalogue(modules, lab_params), settings.experiments_dir, lab_params)
+    report(settings.experiments_dir, experiments, problems)
     redis = connect(settings.redis_url or "redis://127.0.0.1:6379/0")
     node = Node(redis, settings, experiments, interpreters, name)
     loop = asyncio.get_running_loop()

@@ -25,7 +25,7 @@ from typing import Any
 from app import ROOT
 from app.running.pythons import PARAM_NAME
 from app.settings import Settings
-from experiments import lifeline, rlimits, sampler
+from experiments import lifeline, own, rlimits, sampler
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,13 @@ def oncpu_env(settings: Settings) -> dict[str, str]:
     if settings.oncpu_pretend_paranoid is not None:
         env[sampler.PARANOID_ENV] = str(settings.oncpu_pretend_paranoid)
     return env
+
+
+def own_env(settings: Settings) -> dict[str, str]:
+    """Where the runner, and every process its experiment starts, imports the teacher's experiments from
+    (experiments/own/__init__.py): LAB_EXPERIMENTS_DIR as this lab's settings say, whatever the server's
+    environment holds; empty: none."""
+    return {own.ENV: str(settings.experiments_dir or "")}
 
 
 def job(module: str, params: dict[str, Any], settings: Settings, user_tasks_before: int) -> dict[str, Any]:
@@ -168,6 +175,7 @@ async def start_runner(settings: Settings, python: str | None = None) -> Runner:
                 lifeline.ENV: str(lifeline_fd),
                 sampler.OUT_FD_ENV: str(oncpu_write),
                 **oncpu_env(settings),
+                **own_env(settings),
             },
             start_new_session=True,
             pass_fds=(lifeline_fd, oncpu_write),

@@ -43,7 +43,17 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
 
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request, lab: LabDep) -> HTMLResponse:
-    return render(request, "index.html", sections=sections(lab.experiments), **request.app.state.lobby.context())
+    # What is wrong with the teacher's own experiment files: theirs to see (anyone's on a lab without a token).
+    settings = lab.settings
+    problems = request.app.state.experiment_problems if not settings.admin_token or is_admin(request, settings) else []
+    return render(
+        request,
+        "index.html",
+        sections=sections(lab.experiments),
+        experiment_problems=problems,
+        experiments_dir=settings.experiments_dir,
+        **request.app.state.lobby.context(),
+    )
 
 
 @router.get("/experiments/{experiment_id}", response_class=HTMLResponse)

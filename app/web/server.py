@@ -19,6 +19,7 @@ from app.drawing.environment import environment
 from app.drawing.render import Renderer
 from app.model import lesson_files
 from app.model.experiments import catalogue
+from app.model.own_experiments import add_own, report
 from app.running import engines, pythons
 from app.running.lab import Lab
 from app.running.ratelimit import MemoryGuesses
@@ -69,7 +70,11 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         interpreters = await asyncio.to_thread(pythons.offered, settings.python, settings.pythons)
-        experiments = catalogue(modules, (pythons.param(interpreters),))
+        lab_params = (pythons.param(interpreters),)
+        # The teacher's own after the built-in ones; a file that breaks the contract is left out, saying why.
+        experiments, problems = add_own(catalogue(modules, lab_params), settings.experiments_dir, lab_params)
+        report(settings.experiments_dir, experiments, problems)
+        app.state.experiment_problems = problems  # the teacher's home page lists them (app/web/pages.py)
         redis = redis_connection.client(settings) if settings.redis_url else None
         engine = (
             engines.distributed(settings, experiments, redis)
@@ -82,12 +87,12 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
         app.state.admin_guesses = engine.guesses
         app.state.zoom = Zoom(lab.store)
         app.state.lobby = Lobby(lab, env, pin=lab.engine.pin)
-        lessons, problems = await asyncio.to_thread(
+        lessons, refused = await asyncio.to_thread(
             lesson_files.load, lesson_files.places(settings.lessons_dir), experiments
         )
-        for problem in problems:  # the server serves the good ones; the teacher sees these on /lessons too
+        for problem in refused:  # the server serves the good ones; the teacher sees these on /lessons too
             log.error("lesson file refused: %s", problem)
-        app.state.lessons, app.state.lesson_problems = {lesson.id: lesson for lesson in lessons}, problems
+        app.state.lessons, app.state.lesson_problems = {lesson.id: lesson for lesson in lessons}, refused
         app.state.lesson_feed = LessonFeed(lab, lab.engine.lessons, app.state.lessons)
         await app.state.lesson_feed.refresh()  # a lesson live before a restart is followed again at once
         tasks = [asyncio.create_task(app.state.lobby.run()), asyncio.create_task(app.state.lesson_feed.run())]
@@ -103,6 +108,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
 
     app = FastAPI(title="Concurrency Lab", lifespan=lifespan)
     app.state.settings = settings
+    app.state.experiment_problems = []
     errors.install(app)  # every error message encodable, whatever the request held
     app.state.admin_guesses = (
         MemoryGuesses()
