@@ -84,10 +84,19 @@ def teachers_dir(tmp_path):
 
 
 def test_the_docs_worked_example_runs_draws_its_lanes_and_is_in_the_catalogue_lessons_name(teachers_dir):
-    settings = make_settings(experiments_dir=teachers_dir, pythons=[sys.executable, *OTHER_PYTHONS])
+    lessons = teachers_dir.parent / "my-lessons"
+    lessons.mkdir()
+    (lessons / "tickets.toml").write_text(
+        'title = "Tickets"\n[[steps]]\ntitle = "Without a lock"\nexperiment = "tickets"\nparams = { lock = "off" }\n'
+    )
+    settings = make_settings(
+        experiments_dir=teachers_dir, lessons_dir=lessons, pythons=[sys.executable, *OTHER_PYTHONS]
+    )
     with TestClient(create_app(settings, modules=MODULES)) as client:
         lab = client.app.state.lab
         assert {"tickets", "spawned-squares"} <= set(lab.experiments)  # what a lesson's step names, by its ID
+        assert client.app.state.lesson_problems == []
+        assert 'href="/experiments/tickets">tickets</a>' in client.get("/lessons/tickets").text  # a lesson's step
         assert "broken" not in lab.experiments
         home = client.get("/").text
         own = home[home.index(f">{OWN}</h2>") :]
