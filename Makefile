@@ -43,7 +43,7 @@ class: $(VENV)/.installed-run
 FORMATTED ?= app benchmarks scripts tests
 UNIT_TESTS := $(foreach name,admission limits params placement timeline oncpu hangs render output_pane overlap \
 	ratelimit redis_mirror result_words events schedules findings switch_records sweeps_logic bytecode \
-	lesson_files,tests/test_$(name).py)
+	lesson_files lesson_state lesson_reveal,tests/test_$(name).py)
 check: $(VENV)/.installed-test
 	$(BIN)/ruff format --check $(FORMATTED)
 	$(BIN)/ruff check app experiments benchmarks scripts tests
