@@ -3,7 +3,7 @@ grouped only when there are many, the teacher's value is marked, and the sentenc
 
 from __future__ import annotations
 
-from app.model.lesson_reveal import choices, numbers, spread, time_left, within
+from app.model.lesson_reveal import choices, numbers, spread, time_left, time_needed, within
 from app.model.lessons import Question
 
 CHOICE = Question("Lost updates?", choices=("none", "some", "many"))
@@ -57,3 +57,12 @@ def test_time_left_counts_runs_that_execute_alone_one_after_another():
     )
     assert time_left(4, 2.0, 2).endswith("about 4 s more.")
     assert "once one has finished" in time_left(3, None, 1)
+
+
+def test_before_the_class_runs_it_the_teacher_is_told_how_long_from_a_run_of_it():
+    assert (
+        time_needed(30, 11.0, 1)
+        == "The class's 30 runs: one at a time, alone on the CPU, about 11 s each: about 6 min."
+    )
+    assert "run it yourself first" in time_needed(30, None, 1)
+    assert time_needed(0, 11.0, 1) == ""

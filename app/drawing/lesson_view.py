@@ -95,6 +95,11 @@ class LessonView:
         each = max(durations) if durations else None
         return lesson_reveal.time_left(left, each, self.at_once)
 
+    def time_needed(self) -> str:
+        """Before everyone runs the step: how long the class's runs will take, from the teacher's run of it."""
+        each = self.teacher_run.seconds if self.teacher_run is not None else None
+        return lesson_reveal.time_needed(len(self.state.people), each, self.at_once)
+
     def reveal(self) -> Reveal:
         question, now = self.step.question, self.now
         teacher = self.teacher_run.value if self.teacher_run is not None else None

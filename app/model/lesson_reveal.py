@@ -133,9 +133,23 @@ def time_left(runs_left: int, seconds_each: float | None, at_once: int) -> str:
         return ""
     if seconds_each is None:
         return f"{runs_left} runs to go; how long they take is known once one has finished."
-    total = math.ceil(runs_left / max(at_once, 1)) * seconds_each
+    return f"{runs_left} runs to go, {_pace(runs_left, seconds_each, at_once)} more."
+
+
+def time_needed(runs: int, seconds_each: float | None, at_once: int) -> str:
+    """Before the class runs a step: how long `runs` runs will take here, from a run of it that finished."""
+    if runs <= 0:
+        return ""
+    if seconds_each is None:
+        how = "one after another, alone on the CPU" if at_once <= 1 else f"{at_once} at a time"
+        return f"The class's {runs} runs will execute {how}: run it yourself first to see how long one takes here."
+    return f"The class's {runs} runs: {_pace(runs, seconds_each, at_once)}."
+
+
+def _pace(runs: int, seconds_each: float, at_once: int) -> str:
+    total = math.ceil(runs / max(at_once, 1)) * seconds_each
     alone = "one at a time, alone on the CPU, " if at_once <= 1 else f"{at_once} at a time, "
-    return f"{runs_left} runs to go, {alone}about {number(round(seconds_each, 1))} s each: about {clock(total)} more."
+    return f"{alone}about {number(round(seconds_each, 1))} s each: about {clock(total)}"
 
 
 def clock(seconds: float) -> str:
