@@ -9,7 +9,7 @@ import pytest
 
 from app.model import lesson_files
 from app.model.experiments import catalogue
-from app.model.lessons import Lesson, Question, Step
+from app.model.lessons import Beside, Lesson, Question, Step
 from experiments import MODULES
 from experiments.params import Choice
 from tests.helpers import ROOT
@@ -300,3 +300,29 @@ def test_the_gil_lesson_races_locks_then_compares_threads_and_processes():
     ]
     assert lesson.steps[1].everyone and lesson.steps[1].measure == "actual"
     assert [s.experiment for s in lesson.steps[3:]] == ["cpu-threads-vs-processes"] * 2
+
+
+def test_a_step_may_compare_its_run_with_another_or_sweep_its_params():
+    lesson, errors = parse(
+        step('experiment = "race-counter"\ncompare = { experiment = "lock-counter", params = { workers = 4 } }')
+    )
+    assert errors == [] and lesson is not None
+    assert lesson.steps[0].compare == Beside("lock-counter", {"workers": 4})
+    lesson, errors = parse(step('experiment = "lock-counter"\nsweep = { workers = [2, 4] }'))
+    assert errors == [] and lesson is not None and lesson.steps[0].sweep == {"workers": (2, 4)}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ('compare = { experiment = "nope" }', "step 1 (\"A lock\"): compare.experiment: no experiment 'nope'"),
+        ("compare = { params = { workers = 99 } }", "compare.params.workers: an integer from 2 to 16, got 99"),
+        ("compare = {}", "compare: name what differs"),
+        ("sweep = { workers = [1, 40] }", "sweep: workers"),
+        ('sweep = "workers"', "sweep: a table of params and their values"),
+        ("compare = { params = { workers = 4 } }\nsweep = { workers = [2, 4] }", "not both"),
+    ],
+)
+def test_a_bad_compare_or_sweep_names_the_step_and_the_field(fields, message):
+    errors = errors_of(step(f'experiment = "lock-counter"\n{fields}'))
+    assert any(message in error for error in errors), errors

@@ -43,9 +43,27 @@ params = { workers = 2, iterations = 2000 }
 """
 
 
+SIDE_BY_SIDE = """
+title = "Side by side"
+
+[[steps]]
+title = "The race and its fix"
+experiment = "race-counter"
+params = { workers = 2, iterations = 2000, window = "call" }
+compare = { experiment = "lock-counter" }
+
+[[steps]]
+title = "More threads"
+experiment = "lock-counter"
+params = { iterations = 2000 }
+sweep = { workers = [2, 4] }
+"""
+
+
 @pytest.fixture
 def lab(tmp_path):
     (tmp_path / "races.toml").write_text(LESSON)
+    (tmp_path / "side.toml").write_text(SIDE_BY_SIDE)
     settings = make_settings(admin_token="teacher-secret", secret=SECRET, lessons_dir=tmp_path, max_concurrent_runs=1)
     with TestClient(create_app(settings, modules=TEST_MODULES), follow_redirects=False) as client:
         yield client
@@ -144,3 +162,19 @@ def test_a_page_elsewhere_offers_the_way_back_while_a_lesson_is_live(lab):
     lab.post("/lessons/races/start", headers=TEACHER)
     bar = lab.get("/lesson/bar").text
     assert "Back to the lesson" in bar and 'href="/lesson"' in bar
+
+
+def test_a_step_that_compares_runs_both_and_a_sweep_step_runs_a_sweep_each_linked_on_every_page(lab):
+    lab.post("/lessons/side/start", headers=TEACHER)
+    assert lab.post("/lessons/side/present/run", headers=TEACHER).status_code == 303
+    page = lab.get("/lesson", headers=STUDENTS[0]).text
+    first, second = re.search(r'href="/compare\?runs=([0-9a-f]+),([0-9a-f]+)"', page).groups()
+    race, lock = wait_for_status(lab, first), wait_for_status(lab, second)
+    assert (race["experiment"], lock["experiment"]) == ("race-counter", "lock-counter")
+    assert lock["params"]["iterations"] == 2000 and lock["params"]["workers"] == 2  # carried over from the step
+
+    assert lab.post("/lessons/side/present/go", data={"step": 2}, headers=TEACHER).status_code == 303
+    assert lab.post("/lessons/side/present/run", headers=TEACHER).status_code == 303
+    sweep_id = re.search(r'href="/sweeps/([0-9a-f]+)"', lab.get("/lesson", headers=STUDENTS[0]).text)[1]
+    sweep = lab.get(f"/api/sweeps/{sweep_id}").json()
+    assert [point["params"]["workers"] for point in sweep["points"]] == [2, 4]

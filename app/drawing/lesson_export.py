@@ -74,6 +74,8 @@ def document(lesson: Lesson, state: LessonState, views: Sequence[LessonView]) ->
                     for r, answers in sorted(view.now.answers.items())
                 },
                 "teacher_run": _run(view.teacher_run),
+                "teacher_compare": view.now.teacher_compare,
+                "teacher_sweep": view.now.teacher_sweep,
                 "class_runs": {who.get(c, c): _run(summary) for c, summary in view.class_runs.items()},
             }
             for i, view in enumerate(views, start=1)

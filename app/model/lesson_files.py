@@ -11,7 +11,9 @@ A lesson's format: top-level `title` (required), `summary`, `minutes`; then one 
 params, the lab's `python` among them), `notes` (the teacher's), `notice` (shown at the reveal), `measure` (a
 result field, e.g. race-counter's `actual`), `measure_label`, `everyone` (bool), and an optional
 `[steps.question]`: `text`, and either `choices` (2 to 8) or `unit` and `tolerance` (a number question, judged
-against `measure`). Any other key is an error: a typo must not be a field quietly ignored.
+against `measure`); and at most one of `compare` (`{ experiment, params }`: the run the teacher's is compared
+with, on /compare) and `sweep` (`{ workers = [1, 2, 4] }`: the teacher's run is a sweep of those values). Any
+other key is an error: a typo must not be a field quietly ignored.
 
 A step keeps the params its file gave, validated, and no others: the rest take the experiment's defaults when
 it runs, as a run's request does, so a lesson that leaves out `python` runs on the lab's default interpreter.
@@ -31,7 +33,8 @@ from typing import Any
 
 from app import ROOT
 from app.model.experiments import Experiment
-from app.model.lessons import Lesson, Question, Step
+from app.model.lessons import Beside, Lesson, Question, Step
+from app.model.sweeps import expand
 from experiments.params import ParamError, shown, validate
 
 LESSONS = ROOT / "lessons"  # the lessons the lab ships
@@ -39,7 +42,20 @@ ID = re.compile(r"[a-z0-9-]+")
 SUFFIX = ".toml"
 MIN_CHOICES, MAX_CHOICES = 2, 8
 LESSON_FIELDS = ("title", "summary", "minutes", "steps")
-STEP_FIELDS = ("title", "experiment", "params", "notes", "notice", "measure", "measure_label", "everyone", "question")
+STEP_FIELDS = (
+    "title",
+    "experiment",
+    "params",
+    "notes",
+    "notice",
+    "measure",
+    "measure_label",
+    "everyone",
+    "question",
+    "compare",
+    "sweep",
+)
+COMPARE_FIELDS = ("experiment", "params")
 QUESTION_FIELDS = ("text", "choices", "unit", "tolerance")
 _TOML_WHERE = re.compile(r"^(?P<what>.*?) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
 
@@ -120,9 +136,55 @@ def _step(errors: _Errors, number: int, raw: dict[str, Any], experiments: Mappin
     question = None
     if "question" in raw:
         question = _question(errors, f"{where}question.", raw["question"], measure)
+    beside = _compare(errors, where, raw["compare"], experiment, experiments) if "compare" in raw else None
+    sweep = _sweep(errors, where, raw["sweep"], experiment, params) if "sweep" in raw else None
+    if beside is not None and sweep is not None:
+        errors.add(f"{where}sweep", "a step compares two runs or sweeps, not both: make them two steps")
     if len(errors.said) > before:
         return None
-    return Step(title, experiment_id, params, notes, notice, question, measure, measure_label, everyone)
+    return Step(title, experiment_id, params, notes, notice, question, measure, measure_label, everyone, beside, sweep)
+
+
+def _compare(
+    errors: _Errors, where: str, raw: Any, experiment: Experiment | None, experiments: Mapping[str, Experiment]
+) -> Beside | None:
+    """`compare = { experiment = "lock-counter", params = { ... } }`: the run the teacher's is compared with."""
+    where = f"{where}compare."
+    if not isinstance(raw, dict):
+        errors.add(where[:-1], f'a table such as {{ params = {{ window = "none" }} }}, got {shown(raw)}')
+        return None
+    _unknown(errors, where, raw, COMPARE_FIELDS, "a compare")
+    other_id = _text(errors, where, raw, "experiment")
+    other = experiments.get(other_id) if other_id else experiment
+    if other_id and other is None:
+        errors.add(f"{where}experiment", f"no experiment {other_id!r}: this lab's are {', '.join(experiments)}")
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        errors.add(f"{where}params", f"a table of params, got {shown(params)}")
+        return None
+    if not params and not other_id:
+        errors.add(where[:-1], "name what differs: another experiment, or params to change")
+    if other is not None:
+        params = _params(errors, where, other, params)
+    return Beside(other_id, params)
+
+
+def _sweep(
+    errors: _Errors, where: str, raw: Any, experiment: Experiment | None, params: dict[str, Any]
+) -> dict[str, tuple[Any, ...]] | None:
+    """`sweep = { workers = [1, 2, 4] }`: the teacher's run is a sweep, checked as the sweep form's is."""
+    if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
+        errors.add(
+            f"{where}sweep", f"a table of params and their values, e.g. {{ workers = [1, 2, 4] }}, got {shown(raw)}"
+        )
+        return None
+    if experiment is not None:
+        try:
+            expand(experiment.params, params, raw)
+        except ParamError as bad:
+            for message in bad.errors:
+                errors.add(f"{where}sweep", message.removeprefix("vary: ").removeprefix("vary."))
+    return {name: tuple(values) for name, values in raw.items()}
 
 
 def _params(errors: _Errors, where: str, experiment: Experiment, given: dict[str, Any]) -> dict[str, Any]:

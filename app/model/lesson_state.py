@@ -37,6 +37,8 @@ class StepState:
     round: int = 1  # the vote being asked or last asked
     answers: dict[int, dict[str, Answer]] = field(default_factory=dict)  # round -> client -> answer
     teacher_run: str | None = None
+    teacher_compare: str | None = None  # the run beside the teacher's, where the step compares two
+    teacher_sweep: str | None = None  # the teacher's sweep, where the step is one
     everyone: bool = False  # the teacher asked every student to run it
     class_runs: dict[str, str] = field(default_factory=dict)  # client -> their run of this step
 
@@ -162,10 +164,14 @@ def answer(state: LessonState, client: str, step: int, value: Answer) -> LessonS
     return _with_step(state, step, replace(now, answers=answers))
 
 
-def teacher_ran(state: LessonState, run_id: str) -> LessonState:
-    """The teacher's run of the current step started: answers lock, everyone's page shows it."""
+def teacher_ran(
+    state: LessonState, run_id: str | None, compare: str | None = None, sweep: str | None = None
+) -> LessonState:
+    """The teacher's run of the current step started (with the run it is compared with, or as a sweep): answers
+    lock, everyone's page shows it."""
     locked = lock(state)
-    return _with_step(locked, state.step, replace(locked.current, teacher_run=run_id))
+    ran = replace(locked.current, teacher_run=run_id, teacher_compare=compare, teacher_sweep=sweep)
+    return _with_step(locked, state.step, ran)
 
 
 def everyone_runs(state: LessonState) -> LessonState:
@@ -223,6 +229,8 @@ def to_doc(state: LessonState) -> dict[str, Any]:
                 "round": s.round,
                 "answers": {str(r): a for r, a in s.answers.items()},
                 "teacher_run": s.teacher_run,
+                "teacher_compare": s.teacher_compare,
+                "teacher_sweep": s.teacher_sweep,
                 "everyone": s.everyone,
                 "class_runs": s.class_runs,
             }
@@ -238,6 +246,8 @@ def from_doc(doc: dict[str, Any]) -> LessonState:
             round=int(s["round"]),
             answers={int(r): dict(a) for r, a in s["answers"].items()},
             teacher_run=s["teacher_run"],
+            teacher_compare=s.get("teacher_compare"),
+            teacher_sweep=s.get("teacher_sweep"),
             everyone=bool(s["everyone"]),
             class_runs=dict(s["class_runs"]),
         )

@@ -29,6 +29,15 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Beside:
+    """A second run the teacher's run is compared with (the page /compare draws the two on one axis):
+    `experiment` (the step's own when empty) with `params` changed, the step's others carried over."""
+
+    experiment: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Step:
     title: str
     experiment: str  # an experiment's id (app/model/experiments.py)
@@ -41,6 +50,8 @@ class Step:
     measure: str = ""
     measure_label: str = ""  # its words, e.g. "final counter"; the field's name when empty
     everyone: bool = False  # every student runs it too (the teacher may still run it alone)
+    compare: Beside | None = None  # the teacher's run starts this one beside it, and the two are compared
+    sweep: Mapping[str, tuple[Any, ...]] | None = None  # the teacher's run is a sweep of these params' values
 
 
 @dataclass(frozen=True)

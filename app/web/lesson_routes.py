@@ -23,7 +23,9 @@ from app.drawing import lesson_export
 from app.drawing.lesson_view import LessonView
 from app.model import lesson_state
 from app.model.lesson_state import LessonError, LessonState
-from app.model.lessons import Lesson
+from app.model.lessons import Lesson, Step
+from app.model.sweeps import expand, shared
+from app.running.lab import Lab
 from app.running.limits import Refusal
 from app.web import urls
 from app.web.auth import is_admin
@@ -32,6 +34,7 @@ from app.web.deps import LabDep, SettingsDep
 from app.web.lesson_feed import LessonFeed
 from app.web.live import pump
 from app.web.presenter import PresenterOnly, SameSiteOnly
+from experiments.params import ParamError, validate
 
 router = APIRouter()
 
@@ -177,8 +180,7 @@ async def control(
     elif action == "lock":
         await changed(feed, lesson_state.lock)
     elif action == "run":
-        run = await start_run(request, lab, current.experiment, dict(current.params))
-        await changed(feed, lambda s: lesson_state.teacher_ran(s, run))
+        await run_as_teacher(request, lab, feed, current)
     elif action == "everyone":
         await changed(feed, lesson_state.everyone_runs)
     elif action == "reveal":
@@ -189,13 +191,45 @@ async def control(
     return RedirectResponse(urls.present(lesson.id), status_code=303)
 
 
+async def run_as_teacher(request: Request, lab: Lab, feed: LessonFeed, step: Step) -> None:
+    """The teacher's run of `step`: one run; two, where the step compares (/compare draws them); or a sweep."""
+    if step.sweep is not None:
+        sweep = await start_sweep(request, lab, step)
+        await changed(feed, lambda s: lesson_state.teacher_ran(s, None, sweep=sweep))
+        return
+    run = await start_run(request, lab, step.experiment, dict(step.params))
+    beside = None
+    if step.compare is not None:
+        other = step.compare.experiment or step.experiment
+        known = {spec.name for spec in lab.experiments[other].params} if other in lab.experiments else set()
+        carried = {name: value for name, value in step.params.items() if name in known}
+        beside = await start_run(request, lab, other, {**carried, **step.compare.params})
+    await changed(feed, lambda s: lesson_state.teacher_ran(s, run, compare=beside))
+
+
+async def start_sweep(request: Request, lab: Lab, step: Step) -> str:
+    """The teacher's sweep of `step`, through the fair-use limits as one request: its id, or the 4xx why not."""
+    experiment = lab.experiments.get(step.experiment)
+    if experiment is None:
+        raise HTTPException(409, f"this lab has no experiment {step.experiment!r} any more")
+    vary = {name: list(values) for name, values in (step.sweep or {}).items()}
+    try:
+        points = expand(experiment.params, step.params, vary)
+    except ParamError as exc:
+        raise HTTPException(409, f"this step's sweep no longer fits: {exc}") from None
+    sweep = await lab.sweep(
+        experiment, shared(points, vary), vary, points, client_of(request), is_admin(request, lab.settings)
+    )
+    if isinstance(sweep, Refusal):
+        raise HTTPException(sweep.status, sweep.message, headers=sweep.headers)
+    return sweep.id
+
+
 async def start_run(request: Request, lab: LabDep, experiment_id: str, params: dict[str, Any]) -> str:
     """A run of a lesson's step for the asking client, through the fair-use limits: its id, or a 429 saying why."""
     experiment = lab.experiments.get(experiment_id)
     if experiment is None:
         raise HTTPException(409, f"this lab has no experiment {experiment_id!r} any more")
-    from experiments.params import ParamError, validate
-
     try:
         checked = validate(experiment.params, params)
     except ParamError as exc:

@@ -28,6 +28,11 @@ def experiment(experiment_id: str) -> str:
     return f"/experiments/{experiment_id}"
 
 
+def compare(*run_ids: str) -> str:
+    """The Compare view of these runs, one under the other on one time axis."""
+    return f"/compare?runs={','.join(run_ids)}"
+
+
 def lesson(lesson_id: str) -> str:
     """A lesson's page: its steps, and (for the teacher) the button that starts it."""
     return f"/lessons/{lesson_id}"
@@ -51,6 +56,7 @@ GLOBALS: Final[dict[str, Any]] = {
     "run_url": run,
     "sweep_url": sweep,
     "experiment_url": experiment,
+    "compare_url": compare,
     "lesson_url": lesson,
     "present_url": present,
     "session_url": session,
