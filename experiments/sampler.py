@@ -26,7 +26,8 @@ without one, the runner's event pipe, in whole lines of at most PIPE_BUF bytes):
   ["X", ts, "", {pid, signal, status, known}]   a process of the run ended (its exit status,
                                       read while it is a zombie, before its parent reaps it)
   ["M", ts, "", {...}]               the CPU budget so far (cumulative): the machine's cores and
-                                      busy time, the run's CPU and its wait for a CPU, our own cost
+                                      busy time, the run's CPU and its wait for a CPU, our own cost,
+                                      and the lab's (the runner's parent: the server drawing the run)
 
 Cost of the /proc sampler: one wake-up and one pread per thread per tick (two for a thread that ran part of it).
 The tick is 1 ms with a few threads; with more it adapts (up to 4 ms) so the sampler stays near
@@ -171,6 +172,17 @@ def gap_event(gap: Gap, buffer_kib: int) -> str:
                       separators=(",", ":"))
 
 
+def cpu_ns_of(stat: str, ticks_per_s: int) -> int:
+    """A process's CPU time so far (user and system, all its threads) from its /proc/<pid>/stat line."""
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) * 1_000_000_000 // ticks_per_s
+
+
+def parent_of(stat: str) -> int:
+    """The parent's pid from a /proc/<pid>/stat line."""
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
 def exit_of(stat: str) -> dict:
     """A zombie's exit from its /proc/<pid>/stat line: field 52 holds the status as waitpid reports it."""
     fields = stat[stat.rindex(")") + 2:].split()
@@ -244,7 +256,26 @@ class Sampler:
         self.ticks_per_s = os.sysconf("SC_CLK_TCK")
         self.cores = os.cpu_count() or 1
         self._stat = os.open(f"{proc}/stat", os.O_RDONLY)
+        self._lab = self._open_lab()
         self._baseline = True  # the first scan: time the threads spent before sampling is not the run's
+
+    def _open_lab(self) -> int | None:
+        """The lab's own process (the runner's parent: the web server that draws the run, or a runner node),
+        whose CPU time the budget tells apart from other programs'; None where it cannot be read."""
+        try:
+            with open(f"{self.proc}/{self.root}/stat") as f:
+                lab = parent_of(f.read())
+            return os.open(f"{self.proc}/{lab}/stat", os.O_RDONLY) if lab > 1 else None
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def lab_ns(self) -> int | None:
+        if self._lab is None:
+            return None
+        try:
+            return cpu_ns_of(os.pread(self._lab, 1024, 0).decode(), self.ticks_per_s)
+        except (OSError, ValueError, IndexError):  # the lab went away (a node killed mid-run)
+            return None
 
     # -- discovery --
 
@@ -434,7 +465,7 @@ class Sampler:
         except (OSError, ValueError):
             busy = None
         self.events.append(json.dumps(["M", now(), "", {
-            "cores": self.cores, "host_busy_ns": busy, "run_ns": self.run_ns,
+            "cores": self.cores, "host_busy_ns": busy, "run_ns": self.run_ns, "lab_ns": self.lab_ns(),
             "waited_ns": self.waited_ns + sum(thread.waited() for thread in self.threads.values()),
             "sampler_ns": time.process_time_ns(), "tick_us": round(self.tick_s * 1e6),
         }], separators=(",", ":")))

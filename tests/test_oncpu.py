@@ -67,6 +67,13 @@ def test_a_zombies_exit_status_names_the_signal_that_killed_it():
     assert sampler.exit_of(running)["known"] is False
 
 
+def test_a_processs_cpu_time_and_parent_are_read_from_its_stat_line_whatever_its_name():
+    # pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
+    line = "77 (python3 (lab) x) S 42 77 77 0 -1 4194560 10 0 0 0 250 30 0 0 20 0 3"
+    assert sampler.cpu_ns_of(line, 100) == (250 + 30) * 10 * MS
+    assert sampler.parent_of(line) == 42
+
+
 def test_the_machines_busy_time_leaves_out_idle_and_iowait():
     assert sampler.host_busy_ns("cpu  100 5 20 9999 7 1 2 3 0 0", 100) == (100 + 5 + 20 + 1 + 2 + 3) * 10 * MS
 
@@ -167,22 +174,34 @@ def test_a_budget_says_how_many_cores_others_took_during_a_phase():
     assert not any("speedup" in s for s in cpu_sentences(cpu, {"expected": 0, "actual": 0}))
 
 
+def test_the_labs_own_server_is_told_apart_from_other_programs():
+    timeline = events_of(("lane", 0, "main", "", "", {"pid": 1, "tid": 1}))
+    # Over 1 s: the run kept a core busy, the machine 1.8: the lab's server drew it with 0.5, others 0.3.
+    for ms, run, host, lab in ((0, 0, 0, 0), (1000, 1000, 1800, 500)):
+        sample = {"cores": 2, "host_busy_ns": host * MS, "run_ns": run * MS, "waited_ns": 0, "sampler_ns": 0}
+        timeline.apply(Event("machine", ms * MS, "", value={**sample, "lab_ns": lab * MS}))
+    cpu = budget(timeline)
+    assert (cpu.workers_busy_cores, cpu.lab_busy_cores, cpu.others_busy_cores) == (1.0, 0.5, 0.3)
+    assert "the lab's own server (drawing it) used 0.5, other programs used 0.3 (give or take" in cpu_sentences(cpu)[0]
+
+
 @st.composite
 def machine_samples(draw) -> tuple[int, list[tuple[int, dict]]]:
     """A machine of 1 to 4 cores and its cumulative samples, each figure growing by anything up to twice
     what the cores could do: /proc/stat's ticks and interpolation make the figures that far off."""
     cores = draw(st.integers(1, 4))
-    ts, run, host, sampler_ns = 0, 0, 0, 0
+    ts, run, host, sampler_ns, lab = 0, 0, 0, 0, 0
+    with_lab = draw(st.booleans())
     samples = []
     for _ in range(draw(st.integers(2, 6))):
-        samples.append(
-            (ts, {"cores": cores, "host_busy_ns": host, "run_ns": run, "waited_ns": 0, "sampler_ns": sampler_ns})
-        )
+        sample = {"cores": cores, "host_busy_ns": host, "run_ns": run, "waited_ns": 0, "sampler_ns": sampler_ns}
+        samples.append((ts, {**sample, "lab_ns": lab} if with_lab else sample))
         gap = draw(st.integers(1, 300)) * MS
         ts += gap
         run += draw(st.integers(0, 2 * cores * gap // MS)) * MS
         host += draw(st.integers(0, 2 * cores * gap // MS)) * MS
         sampler_ns += draw(st.integers(0, gap // MS)) * MS
+        lab += draw(st.integers(0, 2 * cores * gap // MS)) * MS
     return cores, samples
 
 
@@ -202,8 +221,9 @@ def test_no_budget_figure_exceeds_the_machines_cores(machine, a, b):
     assert cpu is not None
     for stretch in [cpu, *cpu.phases]:
         assert 0 <= stretch.workers_busy_cores <= cores
-        others = stretch.others_busy_cores
-        assert others is None or 0 <= others <= cores - stretch.workers_busy_cores + 0.01
+        others, lab = stretch.others_busy_cores, stretch.lab_busy_cores or 0.0
+        assert 0 <= lab <= cores - stretch.workers_busy_cores + 0.01
+        assert others is None or 0 <= others <= cores - stretch.workers_busy_cores - lab + 0.01
     words = " ".join(cpu_sentences(cpu))
     if cpu.resolution_cores >= TOO_SHORT_CORES and cpu.others_busy_cores is not None:
         assert "too short to tell" in words

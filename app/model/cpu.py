@@ -5,8 +5,9 @@ the machine's busy time (all programs, from /proc/stat), the run's own CPU time 
 of its process group), the time its threads spent ready to run but waiting for a free core,
 and the sampler's own CPU time. Differences between two samples give averages over any
 stretch of the run; a phase's bounds fall between samples, where the figures are interpolated.
-What the machine spent besides the run and the sampler is "others": the web server drawing
-the run, a browser, another program. A speedup cannot exceed the cores left to the run.
+The lab's own process (the runner's parent: the web server folding and drawing this run's events, or
+a runner node) is measured apart; what the machine spent besides the run, the sampler and the lab is
+"others": a browser, another program. A speedup cannot exceed the cores left to the run.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ def within(cores: int, workers: float, others: float | None) -> tuple[float, flo
     return workers, None if others is None else round(min(max(0.0, others), cores - workers), 2)
 
 
+def shared(cores: float, lab: float | None, others: float | None) -> tuple[float | None, float | None]:
+    """The lab's and other programs' figures within what the run left them (`cores`): the lab's first."""
+    if lab is None:
+        return None, others
+    lab = round(min(max(0.0, lab), cores), 2)
+    return lab, None if others is None else round(min(others, cores - lab), 2)
+
+
 @dataclass(frozen=True)
 class Stretch:
     """Averages over a stretch of the run, in cores (1.0: one core busy all the time)."""
@@ -48,6 +57,7 @@ class Stretch:
     workers_busy_cores: float
     others_busy_cores: float | None  # None where the machine's busy time could not be read
     resolution_cores: float = 0.0  # how far off others_busy_cores may be (the ticks of /proc/stat)
+    lab_busy_cores: float | None = None  # the lab's own process; None where it could not be read
     first_task_ms: float | None = None  # from its start to the first span begun on a worker's lane in it
     together_ms: float | None = None  # in it, how long two or more workers were on CPUs at once (overlap.py)
 
@@ -63,6 +73,7 @@ class Stretch:
             "end_ms": self.end_ms,
             "workers_busy_cores": self.workers_busy_cores,
             "others_busy_cores": self.others_busy_cores,
+            "lab_busy_cores": self.lab_busy_cores,
             "resolution_cores": self.resolution_cores,
             "first_task_ms": self.first_task_ms,
             "together_ms": self.together_ms,
@@ -84,6 +95,7 @@ class Budget:
     # How long the worker lanes (all but main's) were on CPUs at the same time, by their strips
     # (app/model/overlap.py): what a free-threaded run's parallelism is measured by. None: no strips.
     parallel: Overlap | None = None
+    lab_busy_cores: float | None = None  # the lab's own process (the server drawing the run), told apart
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,6 +110,7 @@ class Budget:
             "phases": [p.to_json() for p in self.phases],
             "resolution_cores": self.resolution_cores,
             "parallel": None if self.parallel is None else self.parallel.to_json(),
+            "lab_busy_cores": self.lab_busy_cores,
         }
 
 
@@ -128,10 +141,13 @@ def _stretch(
     run = (_at(samples, end, "run_ns") or 0) - (_at(samples, start, "run_ns") or 0)
     sampler = (_at(samples, end, "sampler_ns") or 0) - (_at(samples, start, "sampler_ns") or 0)
     host_end, host_start = _at(samples, end, "host_busy_ns"), _at(samples, start, "host_busy_ns")
+    lab_end, lab_start = _at(samples, end, "lab_ns"), _at(samples, start, "lab_ns")
+    lab = None if lab_end is None or lab_start is None else max(0.0, lab_end - lab_start)
     others = None
     if host_end is not None and host_start is not None:
-        others = max(0.0, host_end - host_start - run - sampler) / wall
+        others = max(0.0, host_end - host_start - run - sampler - (lab or 0.0)) / wall
     workers, others = within(cores, round(run / wall, 2), others)
+    lab_cores, others = shared(cores - workers, None if lab is None else lab / wall, others)
     return Stretch(
         name,
         round((start - t0) / 1e6, 1),
@@ -139,6 +155,7 @@ def _stretch(
         workers,
         others,
         resolution(cores, wall, tick_ns),
+        lab_cores,
     )
 
 
@@ -192,6 +209,7 @@ def budget(timeline: Timeline) -> Budget | None:
         phases=phases,
         resolution_cores=whole.resolution_cores,
         parallel=overlap(timeline.cpu_spans, workers, cores),
+        lab_busy_cores=whole.lab_busy_cores,
     )
 
 
@@ -206,8 +224,9 @@ def sentences(b: Budget, result: dict[str, Any] | None = None) -> list[str]:
     ]
     if b.others_busy_cores is not None:
         if b.resolution_cores < TOO_SHORT_CORES:
+            lab = "" if b.lab_busy_cores is None else f"the lab's own server (drawing it) used {b.lab_busy_cores:.1f}, "
             words[0] = words[0][:-1] + (
-                f"; other programs used {b.others_busy_cores:.1f} "
+                f"; {lab}other programs used {b.others_busy_cores:.1f} "
                 f"(give or take {b.resolution_cores:.2f}: /proc/stat counts in ticks)."
             )
         else:
