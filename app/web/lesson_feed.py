@@ -32,6 +32,7 @@ class LessonFeed:
         self.view: LessonView | None = None  # the live lesson as of the last look; None when none is live
         self._changed = asyncio.Event()  # set (and replaced) at each change of the view
         self._finished: dict[str, RunSummary] = {}  # a finished run's summary never changes: looked up once
+        self._session = ""  # the live lesson whose runs _finished holds
 
     # --- what the routes do -------------------------------------------------------------------------
 
@@ -71,6 +72,8 @@ class LessonFeed:
         lesson = self.lessons.get(state.lesson)
         if lesson is None:  # its file was removed or broke since it began: nothing to show
             return None
+        if self._session != state.id:  # a new lesson: the last one's runs are not looked up again
+            self._session, self._finished = state.id, {}
         return await self.view_of(lesson, state)
 
     async def view_of(self, lesson: Lesson, state: LessonState) -> LessonView:
