@@ -1,0 +1,253 @@
+"""A lesson in real browsers: the teacher leads a three-step lesson from the present page while three students
+follow /lesson (one on a phone); each student's page shows the teacher's step within a second, the answers lock
+at the teacher's run, everyone runs the step once, the reveal draws the exact counts, and a student who wandered
+off to an experiment comes back with one click.
+
+A real uvicorn server on a free port, headless Chromium; the teacher and each student are their own browser
+context (their own cookies). A step's arrival on a student's page is stamped by the page itself (a
+MutationObserver on the browser's clock), so three pages are timed at once, not one after another.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytest
+
+from app.web.server import create_app
+from experiments import MODULES
+from tests.helpers import make_settings, serving
+
+pytestmark = pytest.mark.browser
+
+TOKEN = "teacher-token-for-lesson-tests"
+FOLLOW_S = 1.0  # the issue's bound: a student's page shows the teacher's step within a second of the click
+LESSON = """
+title = "Three quick steps"
+summary = "A race, a lock, two threads."
+
+[[steps]]
+title = "A race with a call in it"
+experiment = "race-counter"
+params = { workers = 2, iterations = 2000, window = "call" }
+everyone = true
+measure = "actual"
+measure_label = "final counter"
+notes = "Ask them why the counter is not 0."
+notice = "Each run lost a different number of updates."
+
+[steps.question]
+text = "Will the counter end at 0?"
+choices = ["yes", "no, a little off", "no, far off"]
+
+[[steps]]
+title = "With a lock"
+experiment = "lock-counter"
+params = { workers = 2, iterations = 2000 }
+measure = "actual"
+measure_label = "final counter"
+
+[steps.question]
+text = "What will the counter be?"
+unit = ""
+tolerance = 0
+
+[[steps]]
+title = "Start and join"
+experiment = "thread-start-join"
+params = { duration1_ms = 50, duration2_ms = 50 }
+"""
+
+# Stamps, on the browser's clock, the first moment each step's number shows in the page's #lesson-step.
+STAMP_STEPS = """
+window.__stepSeen = {};
+const stamp = () => {
+  const shown = document.querySelector('#lesson-step [data-step]');
+  if (shown && !(shown.dataset.step in window.__stepSeen)) window.__stepSeen[shown.dataset.step] = Date.now();
+};
+new MutationObserver(stamp).observe(document, {childList: true, subtree: true});
+document.addEventListener('DOMContentLoaded', stamp);
+"""
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory):
+    lessons = tmp_path_factory.mktemp("lessons")
+    (lessons / "quick.toml").write_text(LESSON)
+    settings = make_settings(admin_token=TOKEN, lessons_dir=lessons, max_concurrent_runs=2)
+    with serving(create_app(settings, modules=MODULES), settings) as url:
+        yield url
+
+
+class Pages:
+    """The teacher's page and the students' pages, each in its own context; every console error kept."""
+
+    def __init__(self, browser, url: str) -> None:
+        self.url = url
+        self.errors: list[str] = []
+        self.contexts = []
+        self.posts: list[tuple[str, str]] = []
+        self.teacher = self.page(browser, "teacher", viewport={"width": 1280, "height": 900})
+        self.students = [
+            self.page(browser, "ada", viewport={"width": 1024, "height": 768}),
+            self.page(browser, "grace", viewport={"width": 1280, "height": 800}),
+            self.page(
+                browser,
+                "phone",
+                viewport={"width": 390, "height": 844},
+                device_scale_factor=3,
+                is_mobile=True,
+                has_touch=True,
+            ),
+        ]
+
+    def page(self, browser, who: str, **options):
+        context = browser.new_context(**options)
+        context.add_init_script(STAMP_STEPS)
+        self.contexts.append(context)
+        page = context.new_page()
+        page.on("console", lambda m: self.errors.append(f"{who}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"{who}: {e}"))
+        page.on("request", lambda r: self.posts.append((who, r.url)) if r.method == "POST" else None)
+        return page
+
+    def shot(self, page, name: str) -> None:
+        import os
+
+        if os.environ.get("SHOTS"):
+            page.screenshot(path=f"{os.environ['SHOTS']}/{name}.png", full_page=True)
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def pages(browser, server_url):
+    p = Pages(browser, server_url)
+    yield p
+    p.close()
+
+
+def click_and_time(teacher, button: str, students, step: int) -> list[float]:
+    """The teacher clicks `button`; seconds until each student's page shows step `step`."""
+    for student in students:
+        student.evaluate("window.__stepSeen = {}")
+    clicked_ms = time.time() * 1000
+    teacher.get_by_role("button", name=button).click()
+    seen = []
+    for student in students:
+        student.wait_for_function("n => window.__stepSeen[n] !== undefined", arg=str(step), timeout=10_000)
+        seen.append((student.evaluate("n => window.__stepSeen[n]", str(step)) - clicked_ms) / 1000)
+    return seen
+
+
+def bars(page, scope: str) -> dict[str, int]:
+    """The bars of the histograms in `scope` whose caption starts with `caption`: label -> count."""
+    return page.eval_on_selector_all(
+        f"{scope} g.hbar", "gs => Object.fromEntries(gs.map(g => [g.dataset.label, Number(g.dataset.count)]))"
+    )
+
+
+def test_a_class_follows_a_three_step_lesson_live(pages):
+    url, teacher, students = pages.url, pages.teacher, pages.students
+    latencies: list[float] = []
+
+    teacher.goto(f"{url}/presenter?token={TOKEN}")
+    teacher.goto(f"{url}/lessons/quick")
+    teacher.get_by_role("button", name="Start this lesson").click()
+    teacher.wait_for_url("**/lessons/quick/present")
+    for student, name in zip(students, ("Ada", "Grace", "")):
+        student.goto(f"{url}/lesson")
+        student.get_by_label("Your name").fill(name)
+        student.get_by_role("button", name="Join the lesson").click()
+        student.locator('#lesson-step [data-step="1"]').wait_for()
+        assert student.get_by_role("button", name="Join the lesson").count() == 0
+    teacher.locator("#lesson-class").get_by_text("0 of 3 answered").wait_for()  # the class, live on the teacher's page
+    assert teacher.locator("#lesson-class .people li").all_inner_texts() == ["Ada", "Grace", "(no name)"]
+
+    # Step 1: a choice question, answered, locked by the teacher's run, everyone runs it, revealed.
+    pages.shot(teacher, "teacher-step1")
+    pages.shot(students[2], "phone-step1")
+    teacher.get_by_role("button", name="Open the question").click()
+    pages.shot(teacher, "teacher-asking")
+    for student, choice in zip(students, ("yes", "no, far off", "no, far off")):
+        student.locator("#lesson-step form.answer").get_by_role("button", name=choice).click()
+        student.locator("#lesson-step .mine").get_by_text(choice).wait_for()
+    teacher.locator("#lesson-class").get_by_text("3 of 3 answered").wait_for()
+    pages.shot(students[2], "phone-answered")
+    teacher.get_by_role("button", name="Run it (your run, on every screen)").click()
+    for student in students:
+        student.locator("#lesson-step .locked").get_by_text("Answers are locked").wait_for(timeout=5_000)
+        assert student.locator("#lesson-step form.answer").count() == 0
+        refused = student.request.post(f"{url}/lesson/answer", form={"step": "1", "answer": "0"}, headers=origin(url))
+        assert refused.status == 409 and "locked" in refused.json()["detail"]
+        student.locator("#lesson-step .teacher-run a").wait_for()  # the teacher's run, on every screen
+
+    teacher.get_by_role("button", name="Everyone runs it").click()
+    for student in students:  # each page starts its own run by itself, once
+        student.locator("#lesson-step .own-run a").wait_for(timeout=10_000)
+    pages.shot(students[2], "phone-everyone")
+    teacher.locator("#lesson-class").get_by_text("3 of 3 finished").wait_for(timeout=30_000)
+    own = {student.locator("#lesson-step .own-run a").inner_text() for student in students}
+    assert len(own) == 3
+    runs_asked = [who for who, posted in pages.posts if posted.endswith("/lesson/run")]
+    assert sorted(runs_asked) == ["ada", "grace", "phone"], runs_asked  # each page asked for its run once
+    teacher.get_by_role("button", name="Reveal").click()
+    for student in students:
+        student.locator("#lesson-step .reveal figure.histogram").first.wait_for(timeout=5_000)
+        predictions = bars(student, "#lesson-step .reveal figure.histogram:first-of-type")
+        assert predictions == {"yes": 1, "no, a little off": 0, "no, far off": 2}
+        assert sum(bars(student, "#lesson-step .reveal figure.histogram:nth-of-type(2)").values()) == 3
+    pages.shot(students[2], "phone-reveal1")
+    pages.shot(students[0], "ada-reveal1")
+    pages.shot(teacher, "teacher-reveal1")
+    assert bars(teacher, "#lesson-class .reveal figure.histogram:first-of-type") == {
+        "yes": 1,
+        "no, a little off": 0,
+        "no, far off": 2,
+    }
+
+    # Step 2: a number question.
+    latencies += click_and_time(teacher, "Next →", students, 2)
+    teacher.get_by_role("button", name="Open the question").click()
+    for student, guess in zip(students, ("0", "0", "5")):
+        student.locator("#lesson-step input[name=answer]").fill(guess)
+        student.locator("#lesson-step form.answer").get_by_role("button", name="Answer").click()
+        student.locator("#lesson-step .mine").get_by_text(guess, exact=True).wait_for()
+    teacher.get_by_role("button", name="Run it (your run, on every screen)").click()
+    for student in students:
+        student.locator("#lesson-step .locked").wait_for(timeout=5_000)
+    teacher.get_by_role("link", name="run ").wait_for()
+    teacher.locator("#lesson-class").get_by_text("(done)").wait_for(timeout=30_000)
+    teacher.get_by_role("button", name="Reveal").click()
+    for student in students:
+        student.locator("#lesson-step .reveal figure.histogram").first.wait_for(timeout=5_000)
+        assert bars(student, "#lesson-step .reveal") == {"0": 2, "5": 1}
+
+    pages.shot(students[2], "phone-reveal2")
+    pages.shot(teacher, "teacher-reveal2")
+    # A student wanders off to the step's experiment and comes back with one click.
+    wanderer = students[2]
+    wanderer.locator("#lesson-step .step-experiment a").click()
+    wanderer.wait_for_url("**/experiments/lock-counter")
+    back = wanderer.get_by_role("link", name="Back to the lesson")
+    back.wait_for()
+    pages.shot(wanderer, "phone-wandered")
+    back.click()
+    wanderer.wait_for_url(f"{url}/lesson")
+    wanderer.locator('#lesson-step [data-step="2"] ').wait_for()
+
+    # Step 3: no question.
+    latencies += click_and_time(teacher, "Next →", students, 3)
+    # Back to step 1, and on to 2 again: the pages follow every move, not only forwards.
+    latencies += click_and_time(teacher, "A race with a call in it", students, 1)
+
+    print(f"step changes on the students' pages: median {statistics.median(latencies):.3f} s, max {max(latencies):.3f} s")
+    assert max(latencies) < FOLLOW_S, latencies
+    assert pages.errors == []
+
+
+def origin(url: str) -> dict[str, str]:
+    return {"origin": url}
