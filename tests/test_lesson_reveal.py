@@ -48,6 +48,7 @@ def test_the_class_spread_names_its_range_median_and_the_teachers_place():
         == "4 runs measured final counter from 1 to 10, median 2.5; the teacher's run measured 2.5, above 2 of them."
     )
     assert spread([4.0, 4.0], "x", None) == "All 2 runs measured x 4."
+    assert spread([0.0, 0.0, 0.0], "x", 0.0) == "All 3 runs measured x 0; the teacher's run measured 0 too."
 
 
 def test_time_left_counts_runs_that_execute_alone_one_after_another():

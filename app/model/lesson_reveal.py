@@ -110,7 +110,9 @@ def spread(values: Sequence[float], label: str, teacher: float | None) -> str:
     )
     if len(set(ordered)) == 1:
         said = f"All {len(ordered)} runs measured {label} {number(ordered[0])}"
-    if teacher is not None:
+    if teacher is not None and all(v == teacher for v in ordered):
+        said += f"; the teacher's run measured {number(teacher)} too"  # not "above 0 of them"
+    elif teacher is not None:
         below = sum(1 for v in ordered if v < teacher)
         said += f"; the teacher's run measured {number(teacher)}, above {below} of them"
     return said + "."
