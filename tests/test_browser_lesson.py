@@ -146,7 +146,7 @@ def click_and_time(teacher, button: str, students, step: int) -> list[float]:
 def bars(page, scope: str) -> dict[str, int]:
     """The bars of the histograms in `scope` whose caption starts with `caption`: label -> count."""
     return page.eval_on_selector_all(
-        f"{scope} g.hbar", "gs => Object.fromEntries(gs.map(g => [g.dataset.label, Number(g.dataset.count)]))"
+        f"{scope} .hbar", "gs => Object.fromEntries(gs.map(g => [g.dataset.label, Number(g.dataset.count)]))"
     )
 
 
@@ -244,7 +244,9 @@ def test_a_class_follows_a_three_step_lesson_live(pages):
     # Back to step 1, and on to 2 again: the pages follow every move, not only forwards.
     latencies += click_and_time(teacher, "A race with a call in it", students, 1)
 
-    print(f"step changes on the students' pages: median {statistics.median(latencies):.3f} s, max {max(latencies):.3f} s")
+    print(
+        f"step changes on the students' pages: median {statistics.median(latencies):.3f} s, max {max(latencies):.3f} s"
+    )
     assert max(latencies) < FOLLOW_S, latencies
     assert pages.errors == []
 
