@@ -17,6 +17,7 @@ from app.drawing.code import view_of as code_view
 from app.drawing.placement import LANE_HEIGHT, LAYERS, ROW_HEIGHT, SERIES_HEIGHT, group_id
 from app.drawing.result_words import words_for
 from app.drawing.table import tables as timeline_tables
+from app.model import lesson_reveal
 from app.model.conditions import describe as describe_conditions
 from app.model.conditions import fallback_words
 from app.model.cpu import sentences as cpu_sentences
@@ -45,6 +46,7 @@ def environment(extra: Mapping[str, Any] | None = None) -> Environment:
     env.globals.update(timeline_tables=timeline_tables)  # the timeline as text (app/drawing/table.py)
     env.globals.update(sweep_choices=worker_choices)  # the experiment page's "Sweep workers" (app/model/sweeps.py)
     env.filters["datetime"] = when
+    env.filters["measured"] = lesson_reveal.number  # a run's measure as the reveal's bars say it: 0, not 0.0
     env.globals.update(extra or {})
     return env
 
