@@ -178,3 +178,16 @@ def test_a_step_that_compares_runs_both_and_a_sweep_step_runs_a_sweep_each_linke
     sweep_id = re.search(r'href="/sweeps/([0-9a-f]+)"', lab.get("/lesson", headers=STUDENTS[0]).text)[1]
     sweep = lab.get(f"/api/sweeps/{sweep_id}").json()
     assert [point["params"]["workers"] for point in sweep["points"]] == [2, 4]
+
+
+def test_a_students_page_starts_its_own_run_once_when_everyone_runs_it(lab):
+    lab.post("/lessons/races/start", headers=TEACHER)
+    with lab.websocket_connect("/ws/lesson", headers=STUDENTS[0]) as ws:
+        assert "Run it yourself" not in receive_text(ws)
+        teacher(lab, "everyone")
+        asked = receive_text(ws)
+        assert 'hx-post="/lesson/run" hx-trigger="load"' in asked  # the page starts its run by itself
+        assert lab.post("/lesson/run", data={"step": 1}, headers=STUDENTS[1]).status_code == 303
+        later = receive_text(ws)  # another student's run changed the view before this one's was recorded
+        assert "Run it yourself" in later and 'hx-trigger="load"' not in later  # the button, not a second run
+    assert 'hx-trigger="load"' in lab.get("/lesson", headers=STUDENTS[0]).text  # a page opened now starts it

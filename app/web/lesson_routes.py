@@ -256,6 +256,7 @@ async def follow_page(request: Request, feed: FeedDep, settings: SettingsDep) ->
         joined=joined,
         presenter=is_admin(request, settings),
         max_name=lesson_state.MAX_NAME_CHARS,
+        auto_run=True,  # a page opened while everyone runs the step starts its run (once: app/web/lesson_routes.py)
     )
 
 
@@ -342,9 +343,20 @@ async def follow(websocket: WebSocket, settings: SettingsDep) -> None:
             changed = feed.changed()
             view = feed.view
             if view != shown:
+                # The page starts its own run when the teacher's "everyone runs it" first reaches it, not at
+                # each later render before that run is recorded (another student's run changes the view too);
+                # the page's first render (follow_page) started it already if the step asked it then.
+                auto_run = shown is not False and asks_to_run(shown) != asks_to_run(view)
                 shown = view
                 template = "_lesson_class.html" if presenter else "_lesson_step.html"
-                yield templates.get_template(template).render(view=view, client=client, oob=True)
+                yield templates.get_template(template).render(view=view, client=client, oob=True, auto_run=auto_run)
             await changed.wait()
 
     await pump(websocket, views(), settings.ws_send_timeout_s)
+
+
+def asks_to_run(view: LessonView | None | bool) -> tuple[str, int] | None:
+    """The lesson session and step whose runs everyone is asked for in `view`, if any."""
+    if not isinstance(view, LessonView) or not view.now.everyone:
+        return None
+    return view.state.id, view.state.step
