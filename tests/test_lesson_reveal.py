@@ -58,6 +58,7 @@ def test_time_left_counts_runs_that_execute_alone_one_after_another():
     )
     assert time_left(4, 2.0, 2).endswith("about 4 s more.")
     assert "once one has finished" in time_left(3, None, 1)
+    assert time_left(1, None, 1).startswith("1 run to go;")
 
 
 def test_before_the_class_runs_it_the_teacher_is_told_how_long_from_a_run_of_it():

@@ -133,9 +133,10 @@ def time_left(runs_left: int, seconds_each: float | None, at_once: int) -> str:
     together (1 for an experiment that runs alone), each taking about `seconds_each` (a finished run's)."""
     if runs_left <= 0:
         return ""
+    runs = "1 run" if runs_left == 1 else f"{runs_left} runs"
     if seconds_each is None:
-        return f"{runs_left} runs to go; how long they take is known once one has finished."
-    return f"{runs_left} runs to go, {_pace(runs_left, seconds_each, at_once)} more."
+        return f"{runs} to go; how long they take is known once one has finished."
+    return f"{runs} to go, {_pace(runs_left, seconds_each, at_once)} more."
 
 
 def time_needed(runs: int, seconds_each: float | None, at_once: int) -> str:
