@@ -60,7 +60,8 @@ experiment = "thread-start-join"
 params = { duration1_ms = 50, duration2_ms = 50 }
 """
 
-# Stamps, on the browser's clock, the first moment each step's number shows in the page's #lesson-step.
+# Stamps, on the browser's clock, the first moment each step's number shows in the page's #lesson-step; and notes
+# when the page's websocket is open.
 STAMP_STEPS = """
 window.__stepSeen = {};
 const stamp = () => {
@@ -69,6 +70,7 @@ const stamp = () => {
 };
 new MutationObserver(stamp).observe(document, {childList: true, subtree: true});
 document.addEventListener('DOMContentLoaded', stamp);
+document.addEventListener('htmx:wsOpen', () => { window.__wsOpen = true; });
 """
 
 
@@ -140,6 +142,12 @@ def click_and_time(teacher, button: str, students, step: int) -> list[float]:
     return seen
 
 
+def wait_for_sockets(students) -> None:
+    """Until each student's page has its lesson websocket open (htmx's ws extension says so: htmx:wsOpen)."""
+    for student in students:
+        student.wait_for_function("() => window.__wsOpen === true")
+
+
 def press(page, target) -> None:
     """A tap on a touch screen (the phone), a click elsewhere."""
     if page.evaluate("navigator.maxTouchPoints > 0"):
@@ -159,12 +167,17 @@ def test_a_class_follows_a_three_step_lesson_live(pages):
     url, teacher, students = pages.url, pages.teacher, pages.students
     latencies: list[float] = []
 
+    # The class opens the lab's lesson page before the teacher starts: the lesson appears on it by itself.
+    for student in students:
+        student.goto(f"{url}/lesson")
+        student.get_by_role("heading", name="No lesson is live").wait_for()
+        student.locator("#lesson-follow").wait_for()
     teacher.goto(f"{url}/presenter?token={TOKEN}")
     teacher.goto(f"{url}/lessons/quick")
-    teacher.get_by_role("button", name="Start this lesson").click()
+    wait_for_sockets(students)
+    latencies += click_and_time(teacher, "Start this lesson", students, 1)
     teacher.wait_for_url("**/lessons/quick/present")
     for student, name in zip(students, ("Ada", "Grace", "")):
-        student.goto(f"{url}/lesson")
         student.get_by_label("Your name").fill(name)
         student.get_by_role("button", name="Join the lesson").click()
         student.locator('#lesson-step [data-step="1"]').wait_for()
@@ -248,7 +261,7 @@ def test_a_class_follows_a_three_step_lesson_live(pages):
     teacher.get_by_role("button", name="End the lesson").click()
     teacher.wait_for_url("**/lessons/given/*")
     for student in students:
-        student.locator("#lesson-step .empty").get_by_text("The lesson has ended").wait_for(timeout=5_000)
+        student.get_by_role("heading", name="No lesson is live").wait_for(timeout=5_000)
 
     print(
         f"step changes on the students' pages: median {statistics.median(latencies):.3f} s, max {max(latencies):.3f} s"

@@ -191,3 +191,13 @@ def test_a_students_page_starts_its_own_run_once_when_everyone_runs_it(lab):
         later = receive_text(ws)  # another student's run changed the view before this one's was recorded
         assert "Run it yourself" in later and 'hx-trigger="load"' not in later  # the button, not a second run
     assert 'hx-trigger="load"' in lab.get("/lesson", headers=STUDENTS[0]).text  # a page opened now starts it
+
+
+def test_a_page_opened_before_the_lesson_starts_gets_it_and_the_join_form_over_its_socket(lab):
+    page = lab.get("/lesson", headers=STUDENTS[0]).text
+    assert "No lesson is live" in page and 'ws-connect="/ws/lesson"' in page
+    with lab.websocket_connect("/ws/lesson", headers=STUDENTS[0]) as ws:
+        assert "No lesson is live" in receive_text(ws)
+        lab.post("/lessons/races/start", headers=TEACHER)
+        started = receive_text(ws)
+        assert 'data-step="1"' in started and "Join the lesson" in started

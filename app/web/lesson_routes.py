@@ -245,15 +245,11 @@ async def start_run(request: Request, lab: LabDep, experiment_id: str, params: d
 
 @router.get(urls.FOLLOW, response_class=HTMLResponse)
 async def follow_page(request: Request, feed: FeedDep, settings: SettingsDep) -> HTMLResponse:
-    view = feed.view
-    client = client_of(request).id
-    joined = view is not None and client in view.state.people
     return render(
         request,
         "lesson_follow.html",
-        view=view,
-        client=client,
-        joined=joined,
+        view=feed.view,
+        client=client_of(request).id,
         presenter=is_admin(request, settings),
         max_name=lesson_state.MAX_NAME_CHARS,
         auto_run=True,  # a page opened while everyone runs the step starts its run (once: app/web/lesson_routes.py)
@@ -349,7 +345,9 @@ async def follow(websocket: WebSocket, settings: SettingsDep) -> None:
                 auto_run = shown is not False and asks_to_run(shown) != asks_to_run(view)
                 shown = view
                 template = "_lesson_class.html" if presenter else "_lesson_step.html"
-                yield templates.get_template(template).render(view=view, client=client, oob=True, auto_run=auto_run)
+                yield templates.get_template(template).render(
+                    view=view, client=client, oob=True, auto_run=auto_run, max_name=lesson_state.MAX_NAME_CHARS
+                )
             await changed.wait()
 
     await pump(websocket, views(), settings.ws_send_timeout_s)
