@@ -201,3 +201,16 @@ def test_a_page_opened_before_the_lesson_starts_gets_it_and_the_join_form_over_i
         lab.post("/lessons/races/start", headers=TEACHER)
         started = receive_text(ws)
         assert 'data-step="1"' in started and "Join the lesson" in started
+
+
+def test_a_refused_form_shows_a_browser_why_with_the_way_back(lab):
+    browser = {"accept": "text/html,application/xhtml+xml", **STUDENTS[0]}
+    lab.post("/lessons/races/start", headers=TEACHER)
+    teacher(lab, "run")  # answers locked before the student's click arrives
+    late = lab.post("/lesson/answer", data={"step": 1, "answer": "0"}, headers=browser)
+    assert late.status_code == 409 and "locked" in late.text and '<a href="/lesson">Back to the lesson</a>' in late.text
+    refused = lab.post("/lessons/races/present/go", data={"step": 9}, headers={"accept": "text/html", **TEACHER})
+    assert refused.status_code == 409 and "step: from 1 to 2, got 9" in refused.text
+    assert 'href="/lessons/races/present">Back to the lesson' in refused.text
+    student = lab.get("/lessons/races/present", headers=browser)
+    assert student.status_code == 403 and "Only the presenter leads a lesson" in student.text

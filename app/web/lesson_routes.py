@@ -9,9 +9,10 @@ JavaScript); the websocket then brings every page the new step within a fraction
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, WebSocket
@@ -33,6 +34,7 @@ from app.web.clients import client_of
 from app.web.deps import LabDep, SettingsDep
 from app.web.lesson_feed import LessonFeed
 from app.web.live import pump
+from app.web.pages import wants_html
 from app.web.presenter import PresenterOnly, SameSiteOnly
 from experiments.params import ParamError, validate
 
@@ -66,6 +68,47 @@ def lesson_or_404(request: Request, lesson_id: str) -> Lesson:
     if lesson is None:
         raise HTTPException(404, f"no lesson {lesson_id!r} (known: {', '.join(lessons_of(request)) or 'none'})")
     return lesson
+
+
+Route = Callable[..., Awaitable[Response]]
+
+
+def refusals_as_pages(back: Callable[[dict[str, Any]], str]) -> Callable[[Route], Route]:
+    """A form's post refused (a 4xx): for a browser, a page saying why with the way back to the lesson (its
+    address from the route's arguments), not the JSON any other client gets. A student who clicks an answer
+    as the teacher starts the run reads "answers are locked", not a bare JSON object."""
+
+    def decorate(route: Route) -> Route:
+        @functools.wraps(route)
+        async def answered(**kwargs: Any) -> Response:
+            try:
+                return await route(**kwargs)
+            except HTTPException as refused:
+                request: Request = kwargs["request"]
+                if not wants_html(request):
+                    raise
+                response = render(
+                    request,
+                    "problem.html",
+                    refused.status_code,
+                    title="Not done",
+                    errors=[str(refused.detail)],
+                    back=back(kwargs),
+                )
+                response.headers.update(refused.headers or {})
+                return response
+
+        return answered
+
+    return decorate
+
+
+def to_the_lesson(_: dict[str, Any]) -> str:
+    return urls.FOLLOW
+
+
+def to_the_controls(route_args: dict[str, Any]) -> str:
+    return urls.present(route_args["lesson_id"])
 
 
 async def changed(feed: FeedDep, change: Callable[[LessonState], LessonState]) -> LessonState:
@@ -147,7 +190,13 @@ async def start_lesson(request: Request, lesson_id: str, feed: FeedDep) -> Respo
 async def present_page(request: Request, lesson_id: str, feed: FeedDep, settings: SettingsDep) -> Response:
     lesson = lesson_or_404(request, lesson_id)
     if not is_admin(request, settings):
-        return render(request, "problem.html", 403, message="Only the presenter leads a lesson: sign in at /presenter.")
+        return render(
+            request,
+            "problem.html",
+            403,
+            title="Only the presenter leads a lesson",
+            errors=["Sign in at /presenter with the admin token, then come back."],
+        )
     view = feed.view
     if view is None or view.lesson.id != lesson.id:
         return RedirectResponse(urls.lesson(lesson.id), status_code=303)
@@ -155,6 +204,7 @@ async def present_page(request: Request, lesson_id: str, feed: FeedDep, settings
 
 
 @router.post("/lessons/{lesson_id}/present/{action}", dependencies=[PresenterOnly])
+@refusals_as_pages(to_the_controls)
 async def control(
     request: Request,
     lesson_id: str,
@@ -257,6 +307,7 @@ async def follow_page(request: Request, feed: FeedDep, settings: SettingsDep) ->
 
 
 @router.post(urls.FOLLOW + "/join", dependencies=[SameSiteOnly])
+@refusals_as_pages(to_the_lesson)
 async def join(
     request: Request, feed: FeedDep, name: Annotated[str, Form(max_length=MAX_NAME_FIELD_CHARS)] = ""
 ) -> Response:
@@ -266,6 +317,7 @@ async def join(
 
 
 @router.post(urls.FOLLOW + "/answer", dependencies=[SameSiteOnly])
+@refusals_as_pages(to_the_lesson)
 async def answer(
     request: Request,
     feed: FeedDep,
@@ -290,6 +342,7 @@ async def answer(
 
 
 @router.post(urls.FOLLOW + "/run", dependencies=[SameSiteOnly])
+@refusals_as_pages(to_the_lesson)
 async def run_step(request: Request, feed: FeedDep, lab: LabDep, step: Annotated[int, Form(ge=1, le=1000)]) -> Response:
     """This student's own run of the step everyone runs (once; asking again shows the one they have)."""
     client = client_of(request).id
