@@ -193,7 +193,7 @@ def test_a_class_follows_a_three_step_lesson_live(pages):
         student.locator("#lesson-step .mine").get_by_text(choice).wait_for()
     teacher.locator("#lesson-class").get_by_text("3 of 3 answered").wait_for()  # over the teacher's websocket
     assert teacher.evaluate("window.__noReload === true"), "the teacher's page was reloaded"
-    teacher.get_by_role("button", name="Run it (your run, on every screen)").click()
+    teacher.get_by_role("button", name="Run it (yours, on every screen)").click()
     for student in students:
         student.locator("#lesson-step .locked").get_by_text("Answers are locked").wait_for(timeout=5_000)
         assert student.locator("#lesson-step form.answer").count() == 0
@@ -230,7 +230,7 @@ def test_a_class_follows_a_three_step_lesson_live(pages):
         student.locator("#lesson-step input[name=answer]").fill(guess)
         student.locator("#lesson-step form.answer").get_by_role("button", name="Answer").click()
         student.locator("#lesson-step .mine").get_by_text(guess, exact=True).wait_for()
-    teacher.get_by_role("button", name="Run it (your run, on every screen)").click()
+    teacher.get_by_role("button", name="Run it (yours, on every screen)").click()
     for student in students:
         student.locator("#lesson-step .locked").wait_for(timeout=5_000)
     teacher.get_by_role("link", name="run ").wait_for()
@@ -252,7 +252,7 @@ def test_a_class_follows_a_three_step_lesson_live(pages):
 
     # Step 3: no question.
     latencies += click_and_time(teacher, "Next →", students, 3)
-    teacher.get_by_role("button", name="Run it (your run, on every screen)").click()
+    teacher.get_by_role("button", name="Run it (yours, on every screen)").click()
     students[2].locator("#lesson-step .teacher-run a").wait_for(timeout=5_000)
     # Back to step 1 from the step list: the pages follow every move, not only forwards.
     latencies += click_and_time(teacher, "A race with a call in it", students, 1)
