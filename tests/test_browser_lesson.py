@@ -201,6 +201,9 @@ def test_a_class_follows_a_three_step_lesson_live(pages):
         assert refused.status == 409 and "locked" in refused.json()["detail"]
         student.locator("#lesson-step .teacher-run a").wait_for()  # the teacher's run, on every screen
 
+    # Before everyone runs it, the teacher's panel says how long the class's runs will take, from their own run
+    # once it has finished (live: the page was drawn while it ran).
+    teacher.locator("#lesson-class .time-needed").get_by_text("The class's 3 runs: one at a time").wait_for()
     teacher.get_by_role("button", name="Everyone runs it").click()
     for student in students:  # each page starts its own run by itself, once
         student.locator("#lesson-step .own-run a").wait_for(timeout=10_000)
