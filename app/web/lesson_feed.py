@@ -8,8 +8,9 @@ renders the newest view when it gets to it: nothing queues up behind a slow phon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from app.drawing.lesson_view import LessonView, RunSummary
 from app.model.lesson_state import LessonError, LessonState
@@ -32,6 +33,7 @@ class LessonFeed:
         self.view: LessonView | None = None  # the live lesson as of the last look; None when none is live
         self._changed = asyncio.Event()  # set (and replaced) at each change of the view
         self._finished: dict[str, RunSummary] = {}  # a finished run's summary never changes: looked up once
+        self._alone: dict[str, tuple[asyncio.Lock, int]] = {}  # key -> its lock, and how many hold or want it
 
     # --- what the routes do -------------------------------------------------------------------------
 
@@ -46,6 +48,22 @@ class LessonFeed:
         changed = await self.storage.change(state.id, change)
         await self.refresh()
         return changed
+
+    @contextlib.asynccontextmanager
+    async def alone(self, key: str) -> AsyncIterator[None]:
+        """One at a time for `key` in this process: a student's page that asks for its run again while its first
+        request is still starting it (it asks at each fragment that still offers the form) waits, then finds it."""
+        lock, users = self._alone.get(key, (asyncio.Lock(), 0))
+        self._alone[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._alone[key]
+            if users == 1:
+                del self._alone[key]
+            else:
+                self._alone[key] = (lock, users - 1)
 
     async def begin(self, state: LessonState) -> None:
         await self.storage.begin(state)

@@ -262,6 +262,12 @@ async def answer(
 async def run_step(request: Request, feed: FeedDep, lab: LabDep, step: Annotated[int, Form(ge=1, le=1000)]) -> Response:
     """This student's own run of the step everyone runs (once; asking again shows the one they have)."""
     client = client_of(request).id
+    async with feed.alone(f"run:{client}"):
+        await start_own_run(request, feed, lab, client, step)
+    return RedirectResponse(urls.FOLLOW, status_code=303)
+
+
+async def start_own_run(request: Request, feed: LessonFeed, lab: LabDep, client: str, step: int) -> None:
     state = await feed.live()
     if state is None:
         raise HTTPException(409, "no lesson is live now")
@@ -282,7 +288,6 @@ async def run_step(request: Request, feed: FeedDep, lab: LabDep, step: Annotated
             if run is not None and not run.finished:
                 await lab.cancel(run)
             raise HTTPException(409, str(refused)) from None
-    return RedirectResponse(urls.FOLLOW, status_code=303)
 
 
 @router.get(urls.FOLLOW + "/bar", response_class=HTMLResponse)
