@@ -65,6 +65,10 @@ class LessonFeed:
             else:
                 self._alone[key] = (lock, users - 1)
 
+    def busy(self, key: str) -> bool:
+        """Someone in this process is inside `alone(key)` (or waiting for it)."""
+        return key in self._alone
+
     async def begin(self, state: LessonState) -> None:
         await self.storage.begin(state)
         await self.refresh()

@@ -262,9 +262,13 @@ async def answer(
 async def run_step(request: Request, feed: FeedDep, lab: LabDep, step: Annotated[int, Form(ge=1, le=1000)]) -> Response:
     """This student's own run of the step everyone runs (once; asking again shows the one they have)."""
     client = client_of(request).id
-    async with feed.alone(f"run:{client}"):
+    async with feed.alone(starting_key(client)):
         await start_own_run(request, feed, lab, client, step)
     return RedirectResponse(urls.FOLLOW, status_code=303)
+
+
+def starting_key(client: str) -> str:
+    return f"run:{client}"
 
 
 async def start_own_run(request: Request, feed: LessonFeed, lab: LabDep, client: str, step: int) -> None:
@@ -315,7 +319,11 @@ async def follow(websocket: WebSocket, settings: SettingsDep) -> None:
             if view != shown:
                 shown = view
                 template = "_lesson_class.html" if presenter else "_lesson_step.html"
-                yield templates.get_template(template).render(view=view, client=client, oob=True)
+                # While this student's run is being started here, their page is told so rather than given the
+                # form again: the form posts as it loads, and every change of the class's view (each other
+                # student's run starting) would post it once more: 30 students, hundreds of posts.
+                starting = feed.busy(starting_key(client))
+                yield templates.get_template(template).render(view=view, client=client, oob=True, starting=starting)
             await changed.wait()
 
     await pump(websocket, views(), settings.ws_send_timeout_s)
