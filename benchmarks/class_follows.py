@@ -575,7 +575,9 @@ def summarize(
         order[step] = {
             "finished": sum(r["status"] == "done" for r in by_name.values()),
             "statuses": dict(Counter(r["status"] for r in by_name.values())),
-            "out_of_order": sum(a != b for a, b in zip(created, began, strict=True)),  # FIFO: 0
+            "out_of_order": sum(a != b for a, b in zip(created, began, strict=True)),  # FIFO on one runner: 0
+            # With two nodes the neighbours in the queue start at once, in either order: at most 1 place off.
+            "most_places_off": max(abs(created.index(name) - began.index(name)) for name in by_name),
             "wait_p50_s": percentile(waits, 50),
             "wait_max_s": max(waits, default=0.0),
             "requests_spread_s": max(r["created_at"] for r in by_name.values())
@@ -589,7 +591,13 @@ def summarize(
             for i, step in enumerate(before["steps"])
             for r, answers in step["answers"].items()
         )
+    names = {s.name for s in students}
+    asked = [step for step in after["steps"] if step["question"]]
     return {
+        # Each answer under the name its student joined with: one that came back through another replica with
+        # a cookie that replica did not accept would be a new, nameless "student N".
+        "answers_by_their_students": sorted(after["students"]) == sorted(names)
+        and all(set(step["answers"].get("1", {})) == names for step in asked),
         "students": len(lab.students),
         "browsers": len(lab.browsers),
         "replicas": len(lab.urls),
@@ -628,6 +636,7 @@ def report(f: dict[str, Any]) -> None:
         f"{f['latency_p50_s'] * 1000:.0f} / {f['latency_p95_s'] * 1000:.0f} / {f['latency_max_s'] * 1000:.0f} ms"
     )
     print(f"{'answers kept / sent':34} {f['answers_kept']} / {f['answers_sent']}")
+    print(f"{'each kept under its name':34} {f['answers_by_their_students']}")
     print(
         f"{'class runs (their POSTs), all runs':34} {f['runs_started']} ({f['run_posts']} POSTs), "
         f"{f['runs_held']} in the lab with the teacher's {f['teacher_runs']}"
@@ -635,7 +644,8 @@ def report(f: dict[str, Any]) -> None:
     for step, o in f["order"].items():
         print(f"{f'step {step}: runs finished':34} {o['finished']} of {f['students'] + f['browsers']} {o['statuses']}")
         print(
-            f"{f'step {step}: queue':34} {o['out_of_order']} started out of request order; requests over "
+            f"{f'step {step}: queue':34} {o['out_of_order']} started out of request order (at most "
+            f"{o['most_places_off']} place off); requests over "
             f"{o['requests_spread_s']:.1f} s, wait p50 {o['wait_p50_s']:.1f} s, max {o['wait_max_s']:.1f} s"
         )
         same = f["reveal"][step] == f["own"][step]

@@ -18,11 +18,13 @@ def assert_the_class_followed(figures: dict, students: int) -> None:
     assert figures["every_step_reached"], "every student's page showed every step"
     assert figures["latency_p95_s"] < 1.0, f"step changes reach the class within 1 s (p95 {figures['latency_p95_s']})"
     assert figures["answers_kept"] == figures["answers_sent"] == students * 4, "every answer given is kept"
+    assert figures["answers_by_their_students"], "each answer is kept under the name its student joined with"
     assert figures["runs_started"] == students * 2, "each student ran each step everyone runs"
     assert figures["runs_held"] == figures["runs_started"] + figures["teacher_runs"], "no student's run started twice"
     assert figures["refused"] == {}, "no student's answer or run was refused"
     for step, order in figures["order"].items():
         assert order["finished"] == students, f"step {step}: every run finished"
+        # One runner (the server, or one node) takes the queue strictly in order.
         assert order["out_of_order"] == 0, f"step {step}: runs started in the order they were asked for"
         assert figures["reveal"][step] == figures["own"][step], f"step {step}: the reveal shows the runs' results"
     assert figures["server_errors"] == 0
