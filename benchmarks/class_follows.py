@@ -452,8 +452,9 @@ async def browsers(lab: Class, how_many: int) -> Any:
             await browser.close()
 
 
-async def lesson(lab: Class, kill: Any) -> dict[str, Any]:
-    """The teacher leads the lesson; the figures, and answers.json before and after B's kill."""
+async def lesson(lab: Class, kill: Any, kill_during_runs: bool = False) -> dict[str, Any]:
+    """The teacher leads the lesson; the figures, and answers.json before and after B's kill (once step 3's
+    answers are in, or, `kill_during_runs`, as step 4's runs are being started)."""
     students, figures = [*lab.students, *lab.browsers], lab.figures
     response, _ = await lab.request("POST", f"/lessons/{LESSON_ID}/start", 0, headers=TEACHER)
     assert response.status_code == 303, response.text
@@ -475,12 +476,16 @@ async def lesson(lab: Class, kill: Any) -> dict[str, Any]:
                 break
             await lab.teacher("ask")
             await until(lambda step=step: all(s.answered.get(step) for s in students), f"every answer to step {step}")
-            if step == KILL_AFTER_ANSWERS_OF and kill is not None:
+            if step == KILL_AFTER_ANSWERS_OF and kill is not None and not kill_during_runs:
                 before_kill = await lab.export()
                 kill()
                 await until(lambda: all(s.socket_replicas - {1} and s.home == 0 for s in lab.students), "reconnects")
             if step in EVERYONE:
                 await lab.teacher("everyone")
+                if step == KILL_AFTER_ANSWERS_OF + 1 and kill is not None and kill_during_runs:
+                    before_kill = await lab.export()
+                    await until(lambda: any(s.run_posts[4] for s in lab.students if s.home == 1), "B starting runs")
+                    kill()
                 await until(
                     lambda step=step: all(step in s.runs for s in students), f"every student's run of step {step}"
                 )
@@ -499,7 +504,9 @@ async def lesson(lab: Class, kill: Any) -> dict[str, Any]:
     return {"before_kill": before_kill, "after": after, "run_ids": run_ids}
 
 
-async def class_follows(students: int, replicas: int, nodes: int, browser_pages: int = 0) -> dict[str, Any]:
+async def class_follows(
+    students: int, replicas: int, nodes: int, browser_pages: int = 0, kill_during_runs: bool = False
+) -> dict[str, Any]:
     """Run the lesson on fresh servers; its figures as a dict (tests/test_class_follows.py asserts on them)."""
     directory = Path(tempfile.mkdtemp(prefix="lab-class-"))
     (directory / "lessons").mkdir()
@@ -522,7 +529,7 @@ async def class_follows(students: int, replicas: int, nodes: int, browser_pages:
         async with browsers(lab, browser_pages) as pages:
             lab.browsers = pages
             started = time.monotonic()
-            outcome = await lesson(lab, kill if replicas > 1 else None)
+            outcome = await lesson(lab, kill if replicas > 1 else None, kill_during_runs)
             seconds = time.monotonic() - started
         runs = {
             step: {name: await lab.run_of(run_id, 0) for name, run_id in ids.items()}
@@ -664,14 +671,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--replicas", type=int, choices=(1, 2), default=0, help="default: both, 1 then 2")
     parser.add_argument("--nodes", type=int, default=2)
     parser.add_argument("--browsers", type=int, default=2, help="students in Chromium pages too (0: none)")
+    parser.add_argument("--kill-during-runs", action="store_true", help="kill B as step 4's runs start")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
         args.students, args.nodes, args.browsers = 6, 1, 0
     for replicas in (args.replicas,) if args.replicas else (1, 2):
-        where = "one server" if replicas == 1 else f"two replicas on Redis, {args.nodes} nodes, B killed at step 3"
+        at = "as step 4's runs start" if args.kill_during_runs else "after step 3's answers"
+        where = "one server" if replicas == 1 else f"two replicas on Redis, {args.nodes} nodes, B killed {at}"
         print(header(f"{args.students} students follow a {STEPS}-step lesson through {where}"))
-        report(asyncio.run(class_follows(args.students, replicas, args.nodes, args.browsers)))
+        report(asyncio.run(class_follows(args.students, replicas, args.nodes, args.browsers, args.kill_during_runs)))
 
 
 if __name__ == "__main__":
