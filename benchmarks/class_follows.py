@@ -674,8 +674,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kill-during-runs", action="store_true", help="kill B as step 4's runs start")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.students, args.nodes, args.browsers = 6, 1, 0
+    if args.quick:  # a check that it still runs (tests/test_benchmarks.py): one server unless told
+        args.students, args.nodes, args.browsers, args.replicas = 4, 1, 0, args.replicas or 1
     for replicas in (args.replicas,) if args.replicas else (1, 2):
         at = "as step 4's runs start" if args.kill_during_runs else "after step 3's answers"
         where = "one server" if replicas == 1 else f"two replicas on Redis, {args.nodes} nodes, B killed {at}"
