@@ -62,6 +62,7 @@ class LessonFeed:
             lock, users = self._alone[key]
             if users == 1:
                 del self._alone[key]
+                self._wake()  # a page shown "starting" meanwhile is shown what came of it, even a refusal
             else:
                 self._alone[key] = (lock, users - 1)
 
@@ -76,15 +77,18 @@ class LessonFeed:
     # --- following ----------------------------------------------------------------------------------
 
     def changed(self) -> asyncio.Event:
-        """An event set at the next change of `view` (take it before reading `view`, then wait on it)."""
+        """An event set at the next change of `view`, or of `busy` (take it before reading them, then wait)."""
         return self._changed
 
     async def refresh(self) -> None:
         view = await self.look()
         if view != self.view:
             self.view = view
-            self._changed.set()
-            self._changed = asyncio.Event()
+            self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def look(self) -> LessonView | None:
         state = await self.storage.live()

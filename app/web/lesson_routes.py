@@ -312,18 +312,18 @@ async def follow(websocket: WebSocket, settings: SettingsDep) -> None:
     client = client_of(websocket).id
 
     async def views() -> AsyncGenerator[str, None]:
-        shown: LessonView | None | bool = False
+        shown: tuple[LessonView | None, bool] | None = None
         while True:
             changed = feed.changed()
-            view = feed.view
-            if view != shown:
-                shown = view
+            # While this student's run is being started here, their page is told so rather than given the form
+            # again: the form posts as it loads, and every change of the class's view (each other student's run
+            # starting) would post it once more: 30 students, hundreds of posts. Once the start is over (a run,
+            # or a refusal), the page is rendered again: the run, or the form and its button once more.
+            now = (feed.view, feed.busy(starting_key(client)))
+            if now != shown:
+                shown = now
                 template = "_lesson_class.html" if presenter else "_lesson_step.html"
-                # While this student's run is being started here, their page is told so rather than given the
-                # form again: the form posts as it loads, and every change of the class's view (each other
-                # student's run starting) would post it once more: 30 students, hundreds of posts.
-                starting = feed.busy(starting_key(client))
-                yield templates.get_template(template).render(view=view, client=client, oob=True, starting=starting)
+                yield templates.get_template(template).render(view=now[0], client=client, oob=True, starting=now[1])
             await changed.wait()
 
     await pump(websocket, views(), settings.ws_send_timeout_s)
