@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -515,10 +516,14 @@ async def class_follows(
     try:
         if replicas > 1:
             processes.redis()
-        servers = [processes.web(chr(ord("a") + i)) for i in range(replicas)]
-        if replicas > 1:
-            for i in range(nodes):
-                processes.node(f"node-{i + 1}")
+        # All at once: each start-up takes seconds on a busy machine (the replicas agree on the cookie secret
+        # through Redis, whichever comes first).
+        with ThreadPoolExecutor() as pool:
+            starting = [pool.submit(processes.web, chr(ord("a") + i)) for i in range(replicas)]
+            nodes_up = [pool.submit(processes.node, f"node-{i + 1}") for i in range(nodes if replicas > 1 else 0)]
+            servers = [future.result() for future in starting]
+            for future in nodes_up:
+                future.result()
         lab = Class([url for url, _ in servers], students)
 
         def kill() -> None:
