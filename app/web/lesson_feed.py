@@ -82,6 +82,8 @@ class LessonFeed:
 
     async def refresh(self) -> None:
         view = await self.look()
+        if older(view, self.view):  # a look begun before another's change ended after that change's own look
+            return
         if view != self.view:
             self.view = view
             self._wake()
@@ -135,3 +137,16 @@ class LessonFeed:
                 await self.refresh()
             except Exception:  # the shared store away for a moment: pages keep the last view
                 log.warning("the lesson feed could not read the live lesson", exc_info=True)
+
+
+def older(view: LessonView | None, than: LessonView | None) -> bool:
+    """`view` shows an earlier state of the same session than `than` does. Looks overlap (the periodic one, and
+    one after each change made here, each awaiting the storage and the runs): without this, a look that read
+    the state before a change could end after it and put the page back to before it, with the "run it
+    yourself" form its student just used, which then posts again."""
+    return (
+        view is not None
+        and than is not None
+        and view.state.id == than.state.id
+        and view.state.version < than.state.version
+    )
