@@ -25,6 +25,7 @@ BENCHMARKS = (
     "replay",
     "dispatch",
     "lesson",
+    "class_follows",
     "stepper",
 )
 

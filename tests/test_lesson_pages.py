@@ -158,7 +158,7 @@ def test_a_step_out_of_range_and_an_unknown_action_are_refused_with_their_bounds
 
 
 def test_a_page_elsewhere_offers_the_way_back_while_a_lesson_is_live(lab):
-    assert "lesson-bar\"" not in lab.get("/lesson/bar").text  # the slot, polled, and no bar in it
+    assert 'lesson-bar"' not in lab.get("/lesson/bar").text  # the slot, polled, and no bar in it
     lab.post("/lessons/races/start", headers=TEACHER)
     bar = lab.get("/lesson/bar").text
     assert "Back to the lesson" in bar and 'href="/lesson"' in bar

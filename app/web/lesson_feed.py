@@ -8,8 +8,9 @@ renders the newest view when it gets to it: nothing queues up behind a slow phon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from app.drawing.lesson_view import LessonView, RunSummary
 from app.model.lesson_state import LessonError, LessonState
@@ -33,6 +34,7 @@ class LessonFeed:
         self._changed = asyncio.Event()  # set (and replaced) at each change of the view
         self._finished: dict[str, RunSummary] = {}  # a finished run's summary never changes: looked up once
         self._session = ""  # the live lesson whose runs _finished holds
+        self._alone: dict[str, tuple[asyncio.Lock, int]] = {}  # key -> its lock, and how many hold or want it
 
     # --- what the routes do -------------------------------------------------------------------------
 
@@ -48,6 +50,27 @@ class LessonFeed:
         await self.refresh()
         return changed
 
+    @contextlib.asynccontextmanager
+    async def alone(self, key: str) -> AsyncIterator[None]:
+        """One at a time for `key` in this process: a student's page that asks for its run again while its first
+        request is still starting it (it asks at each fragment that still offers the form) waits, then finds it."""
+        lock, users = self._alone.get(key, (asyncio.Lock(), 0))
+        self._alone[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._alone[key]
+            if users == 1:
+                del self._alone[key]
+                self._wake()  # a page shown "starting" meanwhile is shown what came of it, even a refusal
+            else:
+                self._alone[key] = (lock, users - 1)
+
+    def busy(self, key: str) -> bool:
+        """Someone in this process is inside `alone(key)` (or waiting for it)."""
+        return key in self._alone
+
     async def begin(self, state: LessonState) -> None:
         await self.storage.begin(state)
         await self.refresh()
@@ -55,15 +78,20 @@ class LessonFeed:
     # --- following ----------------------------------------------------------------------------------
 
     def changed(self) -> asyncio.Event:
-        """An event set at the next change of `view` (take it before reading `view`, then wait on it)."""
+        """An event set at the next change of `view`, or of `busy` (take it before reading them, then wait)."""
         return self._changed
 
     async def refresh(self) -> None:
         view = await self.look()
+        if older(view, self.view):  # a look begun before another's change ended after that change's own look
+            return
         if view != self.view:
             self.view = view
-            self._changed.set()
-            self._changed = asyncio.Event()
+            self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def look(self) -> LessonView | None:
         state = await self.storage.live()
@@ -112,3 +140,16 @@ class LessonFeed:
                 await self.refresh()
             except Exception:  # the shared store away for a moment: pages keep the last view
                 log.warning("the lesson feed could not read the live lesson", exc_info=True)
+
+
+def older(view: LessonView | None, than: LessonView | None) -> bool:
+    """`view` shows an earlier state of the same session than `than` does. Looks overlap (the periodic one, and
+    one after each change made here, each awaiting the storage and the runs): without this, a look that read
+    the state before a change could end after it and put the page back to before it, with the "run it
+    yourself" form its student just used, which then posts again."""
+    return (
+        view is not None
+        and than is not None
+        and view.state.id == than.state.id
+        and view.state.version < than.state.version
+    )

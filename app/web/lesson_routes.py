@@ -346,6 +346,16 @@ async def answer(
 async def run_step(request: Request, feed: FeedDep, lab: LabDep, step: Annotated[int, Form(ge=1, le=1000)]) -> Response:
     """This student's own run of the step everyone runs (once; asking again shows the one they have)."""
     client = client_of(request).id
+    async with feed.alone(starting_key(client)):
+        await start_own_run(request, feed, lab, client, step)
+    return RedirectResponse(urls.FOLLOW, status_code=303)
+
+
+def starting_key(client: str) -> str:
+    return f"run:{client}"
+
+
+async def start_own_run(request: Request, feed: LessonFeed, lab: LabDep, client: str, step: int) -> None:
     state = await feed.live()
     if state is None:
         raise HTTPException(409, "no lesson is live now")
@@ -366,7 +376,6 @@ async def run_step(request: Request, feed: FeedDep, lab: LabDep, step: Annotated
             if run is not None and not run.finished:
                 await lab.cancel(run)
             raise HTTPException(409, str(refused)) from None
-    return RedirectResponse(urls.FOLLOW, status_code=303)
 
 
 @router.get(urls.FOLLOW + "/bar", response_class=HTMLResponse)
@@ -387,19 +396,27 @@ async def follow(websocket: WebSocket, settings: SettingsDep) -> None:
     client = client_of(websocket).id
 
     async def views() -> AsyncGenerator[str, None]:
-        shown: LessonView | None | bool = False
+        shown: tuple[LessonView | None, bool] | None = None
         while True:
             changed = feed.changed()
-            view = feed.view
-            if view != shown:
+            # While this student's run is being started here, their page is told so rather than given the form
+            # again (every change of the class's view, each other student's run starting, would post it once
+            # more); once the start is over (a run, or a refusal), the page is rendered again.
+            now = (feed.view, feed.busy(starting_key(client)))
+            if now != shown:
                 # The page starts its own run when the teacher's "everyone runs it" first reaches it, not at
-                # each later render before that run is recorded (another student's run changes the view too);
-                # the page's first render (follow_page) started it already if the step asked it then.
-                auto_run = shown is not False and asks_to_run(shown) != asks_to_run(view)
-                shown = view
+                # each later render before that run is recorded; the page's first render (follow_page) started
+                # it already if the step asked it then.
+                auto_run = shown is not None and asks_to_run(shown[0]) != asks_to_run(now[0])
+                shown = now
                 template = "_lesson_class.html" if presenter else "_lesson_step.html"
                 yield templates.get_template(template).render(
-                    view=view, client=client, oob=True, auto_run=auto_run, max_name=lesson_state.MAX_NAME_CHARS
+                    view=now[0],
+                    client=client,
+                    oob=True,
+                    auto_run=auto_run,
+                    starting=now[1],
+                    max_name=lesson_state.MAX_NAME_CHARS,
                 )
             await changed.wait()
 
