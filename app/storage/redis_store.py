@@ -25,6 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.model.documents import NumberedEventJson
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.runs import Run
@@ -235,7 +236,7 @@ class RedisRunStore:
 
     async def events(
         self, run_id: str, after: int, limit: int, lane_of_tid: dict[int, str] | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[NumberedEventJson]:
         return [
             {"seq": seq, **event.to_json(lane_of_tid)} for seq, event in await self.stored_events(run_id, after, limit)
         ]

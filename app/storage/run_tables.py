@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.model.documents import NumberedEventJson
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.runs import Run, Truncation, cut_why
@@ -145,7 +146,7 @@ class Writer:
 
 def read_events(
     conn: sqlite3.Connection, run_id: str, after: int, limit: int, lane_of_tid: dict[int, str] | None = None
-) -> list[dict[str, Any]]:
+) -> list[NumberedEventJson]:
     return [{"seq": seq, **event.to_json(lane_of_tid)} for seq, event in read_stored(conn, run_id, after, limit)]
 
 

@@ -1,0 +1,114 @@
+"""The JSON documents the model makes of a run, its events and its CPU budget, as TypedDicts. Types only.
+
+What the `to_json` methods of app/model/ return, which the API (app/web/api.py), the stored rows
+(app/storage/records.py) and the Redis documents (app/storage/redis_documents.py) pass on as they are.
+app/web/schemas.py describes the same shapes for OpenAPI; these say them to mypy. What an experiment
+decides (its params, its result, what it ran under) stays `dict[str, Any]`: each experiment has its own keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+from app.model.events import Kind
+from app.model.status import Status
+
+
+class EventJson(TypedDict):
+    """An event as the API shows it (Event.to_json). An on-CPU interval has `tid`, `start_ns`, `end_ns`, and, where
+    the kernel's switch records told it, `cpu` and how it `ended`; a begin its `start_ns`, an end its `end_ns`."""
+
+    ts_ns: int
+    worker: str
+    kind: Kind
+    tid: NotRequired[int]
+    start_ns: NotRequired[int]
+    end_ns: NotRequired[int]
+    cpu: NotRequired[int]
+    ended: NotRequired[Literal["preempted", "voluntary", ""]]
+    name: NotRequired[str]
+    category: NotRequired[str]
+    # A header's, result's or failure's info object, a counter's value, a notify's or woken's key: as the runner sent it.
+    value: NotRequired[Any]
+
+
+class NumberedEventJson(EventJson):
+    """A stored event as GET /api/runs/{id}/events pages it: with its number in the run's log, from 1."""
+
+    seq: int
+
+
+class TruncationJson(TypedDict):
+    at_mb: float
+    after_events: int
+
+
+class BlockedJson(TypedDict):
+    worker: str
+    waiting_on: str
+
+
+class OverlapJson(TypedDict):
+    together_ms: float
+    span_ms: float
+
+
+class StretchJson(TypedDict):
+    name: str
+    start_ms: float
+    end_ms: float
+    workers_busy_cores: float
+    others_busy_cores: float | None
+    lab_busy_cores: float | None
+    resolution_cores: float
+    first_task_ms: float | None
+    together_ms: float | None
+
+
+class BudgetJson(TypedDict):
+    cores: int
+    workers_busy_cores: float
+    others_busy_cores: float | None
+    on_cpu_ms: dict[str, float]
+    recorder_ms: float
+    sampler_ms: float
+    unlaned_ms: float
+    waited_for_cpu_ms: float
+    phases: list[StretchJson]
+    resolution_cores: float
+    parallel: OverlapJson | None
+    lab_busy_cores: float | None
+
+
+class ErrorJson(TypedDict):
+    """The exception a failed run's experiment raised, as its runner's failure event said it (keys it left out: None)."""
+
+    type: Any
+    message: Any
+    traceback: Any
+
+
+class LogJson(TypedDict):
+    events: int  # received so far
+    truncated: TruncationJson | None
+
+
+class RunJson(TypedDict):
+    """A run as the API shows it (Run.to_json): app/web/schemas.py's RunOut, without the web's `url` and place."""
+
+    id: str
+    experiment: str
+    params: dict[str, Any]  # the experiment's own params (experiments/params.py checked them)
+    status: Status
+    # The experiment's result, its own keys (with `error`, an ErrorJson, if it raised; `blocked`, a list of
+    # BlockedJson, if it hung): free-form, each experiment returns what it measured.
+    result: dict[str, Any] | None
+    error: str | None
+    python: str | None
+    conditions: dict[str, Any]  # what it ran under (app/model/conditions.py): from the runner's header and params
+    cpu: BudgetJson | None
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    sweep: str | None
+    log: LogJson
