@@ -10,7 +10,6 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.model.documents import NumberedEventJson
 from app.model.events import Event
@@ -19,7 +18,7 @@ from app.model.runs import Run, Truncation, cut_why
 from app.model.status import FINISHED, Status
 from app.model.timeline import Timeline
 from app.storage import snapshots
-from app.storage.records import HISTORY_COLUMNS, Page, history_row, run_of
+from app.storage.records import HISTORY_COLUMNS, Page, RunRecord, history_row, run_of
 from app.storage.wire import LogState, bounded, rows_of, unpack_events
 
 SCHEMA = """
@@ -123,13 +122,13 @@ class Writer:
                 (last, log.bytes, truncation and truncation.at_bytes, truncation and truncation.after_events, run_id),
             )
 
-    def save(self, conn: sqlite3.Connection, record: dict[str, Any], timeline: Timeline | None) -> None:
+    def save(self, conn: sqlite3.Connection, record: RunRecord, timeline: Timeline | None) -> None:
         """A run's row (app/storage/records.py); with `timeline`, the run finished: its snapshot too."""
         names = list(record)
         conn.execute(
             f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
             f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names if n != 'id')}",
-            [record[n] for n in names],
+            list(record.values()),  # in the order of `names`
         )
         if timeline is not None:
             self._logs.pop(record["id"], None)
