@@ -112,3 +112,15 @@ class RunJson(TypedDict):
     ended_at: float | None
     sweep: str | None
     log: LogJson
+
+
+class HistoryRow(TypedDict):
+    """A run as the history lists it (app/storage/records.py history_row): its stored row's first columns."""
+
+    id: str
+    experiment: str
+    params: dict[str, Any]  # the experiment's own params
+    status: str  # a Status
+    created_at: float
+    started_at: float | None
+    ended_at: float | None

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
+from app.model.documents import HistoryRow
 from app.model.experiments import Experiment
 from app.model.hangs import Blocked
 from app.model.runs import Run, Truncation
@@ -147,7 +148,7 @@ def run_of(row: Any, experiments: dict[str, Experiment]) -> Run:
     return run
 
 
-def history_row(row: tuple[Any, ...]) -> dict[str, Any]:
+def history_row(row: tuple[Any, ...]) -> HistoryRow:
     """A row of HISTORY_COLUMNS as the history page and /api/runs list it."""
     run_id, experiment, params, status, created_at, started_at, ended_at = row
     return {
@@ -168,7 +169,7 @@ HISTORY_COLUMNS = "id, experiment, params, status, created_at, started_at, ended
 class Page:
     """One page of the run history."""
 
-    runs: list[dict[str, Any]]
+    runs: list[HistoryRow]
     number: int
     size: int
     total: int
