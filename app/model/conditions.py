@@ -9,10 +9,13 @@ has one, else the platform's default the runner reported).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.model.documents import HeaderInfo
 
 
-def from_header(header: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+def from_header(header: HeaderInfo, params: dict[str, Any]) -> dict[str, Any]:
     oncpu = header.get("oncpu")
     oncpu = oncpu if isinstance(oncpu, dict) else {}
     return {

@@ -13,6 +13,51 @@ from typing import Any, Literal, NotRequired, TypedDict
 from app.model.events import Kind
 from app.model.status import Status
 
+# ---- what the runner sends (experiments/runner.py, recorder.py): an event's info object ----
+# It comes from another process, checked on arrival only as a JSON object (app/model/events.py decode): its
+# readers take each key with .get and check a value where a wrong one would do harm. total=False: an older
+# runner, or one that died early, may leave any key out.
+
+
+class OncpuInfo(TypedDict, total=False):
+    """How the run's on-CPU strips are drawn (experiments/sampler.py): by `source`, or why not (`unavailable`)."""
+
+    sampler_pid: int
+    source: str  # "switches", "proc", or "" (none)
+    reason: str  # why the /proc sampler rather than the switch records
+    fix: str  # what would give the switch records
+    unavailable: str  # why there are no on-CPU strips at all
+
+
+class HeaderInfo(TypedDict, total=False):
+    """A header event's info: what the run runs under, as its runner found it."""
+
+    format: int
+    experiment: str
+    params: dict[str, Any]  # the experiment's own params
+    python: str
+    implementation: str
+    free_threaded: bool  # a PEP 703 build
+    gil_enabled: bool
+    executable: str
+    pid: int
+    start_method: str
+    cpus: int | None
+    loadavg: float
+    bytecode: dict[str, str]  # by function name, its disassembly
+    oncpu: OncpuInfo
+
+
+class FailureInfo(TypedDict, total=False):
+    """A failure event's info: the exception the experiment raised."""
+
+    type: str
+    message: str
+    traceback: str
+
+
+# ---- what the model makes ----
+
 
 class EventJson(TypedDict):
     """An event as the API shows it (Event.to_json). An on-CPU interval has `tid`, `start_ns`, `end_ns`, and, where
@@ -83,9 +128,9 @@ class BudgetJson(TypedDict):
 class ErrorJson(TypedDict):
     """The exception a failed run's experiment raised, as its runner's failure event said it (keys it left out: None)."""
 
-    type: Any
-    message: Any
-    traceback: Any
+    type: str | None
+    message: str | None
+    traceback: str | None
 
 
 class LogJson(TypedDict):

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from app.model.conditions import from_header
 from app.model.cpu import Budget, budget
-from app.model.documents import ErrorJson, RunJson, TruncationJson
+from app.model.documents import ErrorJson, FailureInfo, RunJson, TruncationJson
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.findings import findings
@@ -108,7 +108,7 @@ class Run:
         return findings(self.experiment, self.params, self.result, self.python, self.cpu)
 
     @property
-    def failure(self) -> dict[str, Any] | None:
+    def failure(self) -> FailureInfo | None:
         return self.timeline.failure
 
     @property
