@@ -138,6 +138,22 @@ class LogJson(TypedDict):
     truncated: TruncationJson | None
 
 
+class RunConditions(TypedDict, total=False):
+    """What a run ran under (app/model/conditions.py from_header, and Run.ran_beside): none of it until its
+    runner's header came; a run stored by an older server may lack any key."""
+
+    loadavg: float | None  # the machine's, as it started
+    python: str | None
+    free_threaded: bool
+    gil_enabled: bool
+    start_method: str | None
+    cpus: int | None
+    oncpu_source: str  # "switches", "proc", or "" (see OncpuInfo)
+    oncpu_reason: str
+    oncpu_fix: str
+    beside: int  # the most runs that ever executed beside it
+
+
 class RunJson(TypedDict):
     """A run as the API shows it (Run.to_json): app/web/schemas.py's RunOut, without the web's `url` and place."""
 
@@ -150,7 +166,7 @@ class RunJson(TypedDict):
     result: dict[str, Any] | None
     error: str | None
     python: str | None
-    conditions: dict[str, Any]  # what it ran under (app/model/conditions.py): from the runner's header and params
+    conditions: RunConditions
     cpu: BudgetJson | None
     created_at: float
     started_at: float | None

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from app.model.conditions import from_header
 from app.model.cpu import Budget, budget
-from app.model.documents import ErrorJson, FailureInfo, RunJson, TruncationJson
+from app.model.documents import ErrorJson, FailureInfo, RunConditions, RunJson, TruncationJson
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.findings import findings
@@ -66,7 +66,7 @@ class Run:
     stderr_tail: str = ""
     blocked: list[Blocked] = field(default_factory=list)  # a hung run's workers and what each waited on
     place: Place | None = None  # while queued: where it stands (app/running/lab.py keeps it current)
-    conditions: dict[str, Any] = field(default_factory=dict)  # what it ran under (app/model/conditions.py)
+    conditions: RunConditions = field(default_factory=RunConditions)  # what it ran under (app/model/conditions.py)
     received: int = 0  # events ingested so far (each is numbered, from 1, in the stored log)
     truncated: Truncation | None = None  # set by the store once the log reached settings.max_log_mb
     cut_at_ns: int | None = None  # where spans still open were cut when it ended (kept for replay)
