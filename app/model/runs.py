@@ -100,6 +100,7 @@ class Run:
 
     @property
     def result(self) -> dict[str, Any] | None:
+        """The experiment's result: free-form, its own keys (Timeline.result)."""
         return self.timeline.result
 
     @property

@@ -205,6 +205,8 @@ class Timeline:
     series: list[Series] = field(default_factory=list)
     by_name: dict[str, Series] = field(default_factory=dict)
     header: HeaderInfo | None = None
+    # The experiment's result: free-form, its own keys (each experiment returns what it measured; its findings
+    # and verdict read them), so an open dict, where the header and failure the runner writes have a shape.
     result: dict[str, Any] | None = None
     failure: FailureInfo | None = None
     output: list[str] = field(default_factory=list)
