@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
+from app.model.documents import HeaderInfo
 from experiments import wording
 
 # An instruction line: optional line number, jump-target mark (">>" or "L1:"), optional offset,
@@ -70,7 +70,7 @@ def annotate(function: str, text: str, python: str | None) -> Listing:
     return Listing(function, tuple(lines), shared)
 
 
-def listings(header: dict[str, Any] | None) -> list[Listing]:
+def listings(header: HeaderInfo | None) -> list[Listing]:
     """The Bytecode view of a run, from its header (empty if the experiment shows none)."""
     if not header or not isinstance(header.get("bytecode"), dict):
         return []

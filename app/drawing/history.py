@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
+from app.model.documents import HistoryRow
 from app.model.status import status_words
 
 PAGE_SIZE = 25
@@ -40,7 +40,7 @@ def duration(started: float | None, ended: float | None) -> str:
     )
 
 
-def row(stored: dict[str, Any]) -> Row:
+def row(stored: HistoryRow) -> Row:
     params = " ".join(f"{k}={v}" for k, v in stored["params"].items())
     return Row(
         stored["id"],

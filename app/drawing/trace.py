@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 from app.model.events import Event
 from app.model.timeline import ON_CPU as ON_CPU_CATEGORY
@@ -33,6 +33,32 @@ from app.model.timeline import Lane, Span, Timeline
 ONCPU_NAME = "on a CPU"
 FLOW_NAME = "notify → woken"
 SORT_STEP = 100  # a lane's tracks sort together: lane, its overflow tracks, then its on-CPU track
+
+
+class TraceEvent(TypedDict):
+    """A trace event: `ph` says which (M names a process or thread, X a complete span, i an instant, s and f a
+    flow's start and end, C a counter's sample); `ts` and `dur` in microseconds."""
+
+    ph: Literal["M", "X", "i", "s", "f", "C"]
+    name: str
+    cat: NotRequired[str]
+    id: NotRequired[int]  # a flow's: its s and f share it
+    bp: NotRequired[Literal["e"]]  # a flow's end binds to the enclosing slice
+    ts: NotRequired[float]
+    dur: NotRequired[float]
+    pid: int
+    tid: int
+    s: NotRequired[Literal["t", "g"]]  # an instant's scope: its thread, or global
+    args: NotRequired[dict[str, Any]]
+
+
+class Trace(TypedDict):
+    """The trace file's document."""
+
+    displayTimeUnit: Literal["ms"]
+    traceEvents: list[TraceEvent]
+    # The run's facts (the caller's `other`: app/web/api.py) and what its timeline knows beside its events.
+    otherData: dict[str, Any]
 
 
 def us(ns: int, t0: int) -> float:
@@ -58,7 +84,7 @@ class TraceBuilder:
         why: str = "never ended",
         truncated: str = "",
         other: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Trace:
         """The trace as a JSON-ready dict. Spans still open are cut at `end_ns` (or the last event)
         for the reason `why`; `truncated`, if given, says why the trace stops before the run did."""
         timeline = self.timeline
@@ -73,7 +99,7 @@ def trace_of(
     end_ns: int | None = None,
     why: str = "never ended",
     other: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Trace:
     """The whole trace of `events` at once (for tests and scripts)."""
     builder = TraceBuilder(t0_ns)
     builder.feed(list(events))
@@ -108,7 +134,7 @@ class _Writer:
         header = timeline.header or {}
         pid = header.get("pid")
         self.runner_pid = pid if isinstance(pid, int) else 1
-        self.out: list[dict[str, Any]] = []
+        self.out: list[TraceEvent] = []
         self.next_tid = len(timeline.lanes) + 1  # lane i is tid i + 1; extra tracks are numbered after
         self.cpu_tid: dict[int, int] = {}
 
@@ -119,7 +145,7 @@ class _Writer:
         self.out.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}})
         self.out.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid, "args": {"sort_index": sort}})
 
-    def write(self, truncated: str, other: dict[str, Any]) -> dict[str, Any]:
+    def write(self, truncated: str, other: dict[str, Any]) -> Trace:
         timeline, out, t0 = self.timeline, self.out, self.t0
         self.processes()
         by_lane: dict[int, list[Span]] = {}
@@ -135,7 +161,7 @@ class _Writer:
                     tid, self.next_tid = self.next_tid, self.next_tid + 1
                     self.thread(pid, tid, f"{lane.worker} (overlapping {k})", lane.index * SORT_STEP + k)
                 for s in track:
-                    event = {
+                    event: TraceEvent = {
                         "ph": "X",
                         "name": s.name,
                         "cat": s.category or "run",
@@ -164,10 +190,28 @@ class _Writer:
             )
         for i, a in enumerate(timeline.arrows, 1):
             start, end = lanes[a.from_lane], lanes[a.to_lane]
-            common = {"name": FLOW_NAME, "cat": "notify", "id": i}
-            out.append({"ph": "s", **common, "ts": us(a.from_ns, t0), "pid": self.pid(start), "tid": start.index + 1})
             out.append(
-                {"ph": "f", "bp": "e", **common, "ts": us(a.to_ns, t0), "pid": self.pid(end), "tid": end.index + 1}
+                {
+                    "ph": "s",
+                    "name": FLOW_NAME,
+                    "cat": "notify",
+                    "id": i,
+                    "ts": us(a.from_ns, t0),
+                    "pid": self.pid(start),
+                    "tid": start.index + 1,
+                }
+            )
+            out.append(
+                {
+                    "ph": "f",
+                    "bp": "e",
+                    "name": FLOW_NAME,
+                    "cat": "notify",
+                    "id": i,
+                    "ts": us(a.to_ns, t0),
+                    "pid": self.pid(end),
+                    "tid": end.index + 1,
+                }
             )
         for series in timeline.series:
             for ts, value in series.samples:
@@ -193,7 +237,7 @@ class _Writer:
                     "s": "g",
                 }
             )
-        meta = {
+        meta: dict[str, Any] = {
             **other,
             "deaths": [d.words() for d in timeline.deaths],
             "unlaned_cpu_ms": timeline.unlaned_ns / 1e6,

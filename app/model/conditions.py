@@ -9,10 +9,13 @@ has one, else the platform's default the runner reported).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.model.documents import HeaderInfo, RunConditions
 
 
-def from_header(header: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+def from_header(header: HeaderInfo, params: dict[str, Any]) -> RunConditions:
     oncpu = header.get("oncpu")
     oncpu = oncpu if isinstance(oncpu, dict) else {}
     return {
@@ -35,7 +38,7 @@ SOURCE_WORDS = {
 }
 
 
-def fallback_words(conditions: dict[str, Any]) -> str:
+def fallback_words(conditions: RunConditions) -> str:
     """Why the strips were sampled from /proc, and what would allow the exact ones ("" if they were not)."""
     if conditions.get("oncpu_source") != "proc" or not conditions.get("oncpu_reason"):
         return ""
@@ -45,7 +48,7 @@ def fallback_words(conditions: dict[str, Any]) -> str:
     )
 
 
-def describe(conditions: dict[str, Any]) -> list[str]:
+def describe(conditions: RunConditions) -> list[str]:
     """The conditions in words, for the run page."""
     words = []
     if "beside" in conditions:
@@ -64,7 +67,7 @@ def describe(conditions: dict[str, Any]) -> list[str]:
     return words
 
 
-def gil_words(conditions: dict[str, Any]) -> str:
+def gil_words(conditions: RunConditions) -> str:
     """' free-threaded, GIL off' and the like: what a run's interpreter did with the GIL (empty for a regular build)."""
     if not conditions.get("free_threaded"):
         return ""

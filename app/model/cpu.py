@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from app.model.documents import BudgetJson, StretchJson
 from app.model.overlap import Overlap, overlap
 from app.model.timeline import Span, Timeline
 
@@ -66,7 +67,7 @@ class Stretch:
         """Whether the window was long enough for /proc/stat's ticks to tell what other programs used."""
         return self.resolution_cores < TOO_SHORT_CORES
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> StretchJson:
         return {
             "name": self.name,
             "start_ms": self.start_ms,
@@ -97,7 +98,7 @@ class Budget:
     parallel: Overlap | None = None
     lab_busy_cores: float | None = None  # the lab's own process (the server drawing the run), told apart
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> BudgetJson:
         return {
             "cores": self.cores,
             "workers_busy_cores": self.workers_busy_cores,

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Final, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from app.model.documents import EventJson
 
 # What an event is. The wire carries a one-letter code (KINDS); the API and the stored form the word.
 Kind = Literal[
@@ -49,6 +52,8 @@ KINDS: Final[dict[str, Kind]] = {
 }
 # What the kernel says, not what the code said:
 SAMPLED: Final[frozenset[Kind]] = frozenset({"oncpu", "exit", "machine", "gap"})
+# How an on-CPU interval ended, by the switch record's letter: the API's word for it.
+ENDED: Final[dict[str, Literal["preempted", "voluntary"]]] = {"p": "preempted", "v": "voluntary"}
 
 
 class Event(NamedTuple):
@@ -62,14 +67,15 @@ class Event(NamedTuple):
     # (how: "p" preempted, "v" gave the CPU up, "" going on or unknown)
     value: Any = None
 
-    def to_json(self, lane_of_tid: dict[int, str] | None = None) -> dict[str, Any]:
+    def to_json(self, lane_of_tid: dict[int, str] | None = None) -> EventJson:
         """The API's form; an oncpu event's worker is the lane of its thread (`lane_of_tid`), "" if none."""
-        out: dict[str, Any] = {"ts_ns": self.ts_ns, "worker": self.worker, "kind": self.kind}
+        out: EventJson = {"ts_ns": self.ts_ns, "worker": self.worker, "kind": self.kind}
         if self.kind == "oncpu":
             tid, end, cpu, how = self.value
-            out.update(worker=(lane_of_tid or {}).get(tid, ""), tid=tid, start_ns=self.ts_ns, end_ns=end)
+            out["worker"] = (lane_of_tid or {}).get(tid, "")
+            out["tid"], out["start_ns"], out["end_ns"] = tid, self.ts_ns, end
             if cpu >= 0:
-                out.update(cpu=cpu, ended={"p": "preempted", "v": "voluntary"}.get(how, ""))
+                out["cpu"], out["ended"] = cpu, ENDED.get(how, "")
             return out
         if self.kind == "begin":
             out["start_ns"] = self.ts_ns

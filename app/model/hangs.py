@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.model.timeline import Death, Lane, Timeline
+
+if TYPE_CHECKING:
+    from app.model.documents import BlockedJson
 
 BLOCKED = "wait"
 # multiprocessing names its Pool's workers so, by start method; a ProcessPoolExecutor's are "ForkProcess-1".
@@ -32,7 +36,7 @@ class Blocked:
     waiting_on: str  # the innermost open wait span's name: the blocking call
     since_ms: float  # when that wait began, from the start of the run
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> BlockedJson:
         return {"worker": self.worker, "waiting_on": self.waiting_on}
 
 

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.model.timeline import Span
+
+if TYPE_CHECKING:
+    from app.model.documents import OverlapJson
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,7 @@ class Overlap:
     together_ms: float  # at least this long two or more of the lanes were on CPUs at once
     span_ms: float  # from the first strip's start to the last strip's end: the time they ran in
 
-    def to_json(self) -> dict[str, float]:
+    def to_json(self) -> OverlapJson:
         return {"together_ms": self.together_ms, "span_ms": self.span_ms}
 
 

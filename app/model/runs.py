@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from app.model.conditions import from_header
 from app.model.cpu import Budget, budget
+from app.model.documents import ErrorJson, FailureInfo, RunConditions, RunJson, TruncationJson
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.findings import findings
@@ -46,7 +47,7 @@ class Truncation:
     def at_mb(self) -> float:
         return round(self.at_bytes / 1e6, 3)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> TruncationJson:
         return {"at_mb": self.at_mb, "after_events": self.after_events}
 
 
@@ -65,7 +66,7 @@ class Run:
     stderr_tail: str = ""
     blocked: list[Blocked] = field(default_factory=list)  # a hung run's workers and what each waited on
     place: Place | None = None  # while queued: where it stands (app/running/lab.py keeps it current)
-    conditions: dict[str, Any] = field(default_factory=dict)  # what it ran under (app/model/conditions.py)
+    conditions: RunConditions = field(default_factory=RunConditions)  # what it ran under (app/model/conditions.py)
     received: int = 0  # events ingested so far (each is numbered, from 1, in the stored log)
     truncated: Truncation | None = None  # set by the store once the log reached settings.max_log_mb
     cut_at_ns: int | None = None  # where spans still open were cut when it ended (kept for replay)
@@ -99,6 +100,7 @@ class Run:
 
     @property
     def result(self) -> dict[str, Any] | None:
+        """The experiment's result: free-form, its own keys (Timeline.result)."""
         return self.timeline.result
 
     @property
@@ -107,7 +109,7 @@ class Run:
         return findings(self.experiment, self.params, self.result, self.python, self.cpu)
 
     @property
-    def failure(self) -> dict[str, Any] | None:
+    def failure(self) -> FailureInfo | None:
         return self.timeline.failure
 
     @property
@@ -175,15 +177,22 @@ class Run:
         self.changed.set()
 
     def result_json(self) -> dict[str, Any] | None:
-        """The result as the API shows it: the experiment's, with its error or who was blocked."""
+        """The result as the API shows it: the experiment's, with its error or who was blocked. Free-form (the
+        experiment's own keys, each experiment's): `error` is an ErrorJson, `blocked` a list of BlockedJson."""
         result = dict(self.result) if self.result else None
         if self.failure:
-            result = {**(result or {}), "error": {k: self.failure.get(k) for k in ("type", "message", "traceback")}}
+            failure = self.failure
+            error: ErrorJson = {
+                "type": failure.get("type"),
+                "message": failure.get("message"),
+                "traceback": failure.get("traceback"),
+            }
+            result = {**(result or {}), "error": error}
         if self.blocked:
             result = {**(result or {}), "blocked": [b.to_json() for b in self.blocked]}
         return result
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> RunJson:
         result = self.result_json()
         cpu = self.cpu
         return {

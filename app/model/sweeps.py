@@ -11,7 +11,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from app.model.status import FINISHED, Status
 from experiments.params import Param, ParamError, defaults, shown, validate
@@ -90,10 +90,13 @@ def worker_choices(specs: Sequence[Param]) -> list[int]:
     return sorted(powers | {spec.min, spec.max})[:MAX_POINTS]
 
 
-def status(statuses: Sequence[str]) -> str:
+SweepStatus = Literal["queued", "running", "finished"]
+
+
+def status(statuses: Sequence[str]) -> SweepStatus:
     """The sweep's status from its runs': finished when every one is, queued while none has started."""
     if all(s in FINISHED for s in statuses):
         return "finished"
     if all(s == Status.QUEUED for s in statuses):
-        return Status.QUEUED
-    return Status.RUNNING
+        return "queued"
+    return "running"

@@ -22,12 +22,15 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.model.arrows import Pairing
 from app.model.cpu_bins import CpuBins
 from app.model.events import TORN, Event, Kind
 from app.model.scale import resolution_for
+
+if TYPE_CHECKING:
+    from app.model.documents import FailureInfo, HeaderInfo
 
 ON_CPU = "oncpu"  # the category (and name) of an on-CPU span
 LOST = "lost"  # the category of a gap in the on-CPU strips: switch records the kernel dropped
@@ -201,9 +204,11 @@ class Timeline:
     pairing: Pairing = field(default_factory=Pairing)  # notifies and wokens still waiting for their partner
     series: list[Series] = field(default_factory=list)
     by_name: dict[str, Series] = field(default_factory=dict)
-    header: dict[str, Any] | None = None
+    header: HeaderInfo | None = None
+    # The experiment's result: free-form, its own keys (each experiment returns what it measured; its findings
+    # and verdict read them), so an open dict, where the header and failure the runner writes have a shape.
     result: dict[str, Any] | None = None
-    failure: dict[str, Any] | None = None
+    failure: FailureInfo | None = None
     output: list[str] = field(default_factory=list)
     # Every printed line, in arrival order, for the output pane: the marks above merge lines too
     # close to draw apart, this keeps each one (the first PRINTS_KEPT; the rest are only counted).

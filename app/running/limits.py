@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 from app.running.ratelimit import SlidingWindow, whole_seconds
 from app.settings import Settings
@@ -40,6 +40,15 @@ class Client:
 MINUTE_S = 60.0
 
 
+class RefusalJson(TypedDict):
+    """A refusal as the API answers it (429, or 503 for a full queue): app/web/schemas.py's Refused."""
+
+    detail: str
+    limit: str
+    value: int
+    retry_after_s: int
+
+
 @dataclass(frozen=True)
 class Refusal:
     limit: str  # the setting's name
@@ -48,7 +57,7 @@ class Refusal:
     message: str
     status: int = 429
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> RefusalJson:
         return {"detail": self.message, "limit": self.limit, "value": self.value, "retry_after_s": self.retry_after_s}
 
     @property

@@ -20,7 +20,7 @@ import logging
 import os
 import signal
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from app import ROOT
 from app.running.pythons import PARAM_NAME
@@ -87,7 +87,16 @@ def own_env(settings: Settings) -> dict[str, str]:
     return {own.ENV: str(settings.experiments_dir or "")}
 
 
-def job(module: str, params: dict[str, Any], settings: Settings, user_tasks_before: int) -> dict[str, Any]:
+class RunnerJob(TypedDict):
+    """The line a runner reads on its stdin (experiments/runner.py): what to run, and under which limits."""
+
+    module: str
+    params: str  # JSON: the experiment's own params
+    oncpu: bool
+    limits: dict[str, int]  # experiments/rlimits.py spec
+
+
+def job(module: str, params: dict[str, Any], settings: Settings, user_tasks_before: int) -> RunnerJob:
     """What a runner is handed: the experiment, its params, and the run's resource limits.
 
     RLIMIT_NPROC counts the user's tasks: the run may add `run_processes` to those there were
@@ -126,7 +135,7 @@ class Runner:
         """The user's tasks now, less this runner's own."""
         return user_tasks(os.getuid()) - _tasks_of(self.proc.pid)
 
-    async def send(self, job: dict[str, Any]) -> bool:
+    async def send(self, job: RunnerJob) -> bool:
         """Send the runner its job; False if it died waiting (its stdin is closed)."""
         stdin = self.proc.stdin
         assert stdin is not None, "a runner is started with its stdin piped (start_runner)"

@@ -16,8 +16,8 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
+from app.model.documents import FailureInfo
 from app.model.events import SAMPLED, StreamParser
 from app.model.hangs import Blocked, blocked_workers, lost_tasks, lost_words
 from app.model.runs import Run
@@ -100,7 +100,7 @@ async def _pump_stderr(stream: asyncio.StreamReader, run: Run) -> None:
         run.stderr_tail = (run.stderr_tail + data.decode("utf-8", "replace"))[-STDERR_TAIL:]
 
 
-def limit_hit(failure: dict[str, Any] | None, returncode: int, settings: Settings) -> str | None:
+def limit_hit(failure: FailureInfo | None, returncode: int, settings: Settings) -> str | None:
     """Which of the runner's rlimits (experiments/rlimits.py) ended the run, in words; None if none did."""
     if failure:
         kind, message = failure.get("type"), str(failure.get("message", ""))
@@ -238,7 +238,7 @@ async def _runner_exit(proc: asyncio.subprocess.Process) -> int:
     return proc.returncode
 
 
-def _exception(failure: dict[str, Any] | None) -> str | None:
+def _exception(failure: FailureInfo | None) -> str | None:
     """The experiment's exception as Python prints its last line: `ZeroDivisionError: division by zero`."""
     if not failure:
         return None

@@ -11,8 +11,9 @@ import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
+from app.model.documents import HistoryRow
 from app.model.experiments import Experiment
 from app.model.hangs import Blocked
 from app.model.runs import Run, Truncation
@@ -61,6 +62,30 @@ RUNTIME = {"timeline", "changed", "cancel_requested", "journal", "stop_as"}
 NOT_EXTRA = {column.attr for column in RUN_COLUMNS} | WRITTEN_BY_THE_LOG | RUNTIME
 
 
+class RunRecord(TypedDict):
+    """A run's row as `record_of` makes it: RUN_COLUMNS's columns as stored, then its result and extra (JSON)."""
+
+    id: str
+    experiment: str  # its id
+    params: str  # JSON
+    owner: str
+    status: str  # a Status
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    error: str | None
+    stderr_tail: str
+    blocked: str  # JSON: [{"worker", "waiting_on"}]
+    cut_at_ns: int | None
+    events: int
+    result: str | None  # JSON: Run.result_json()
+    extra: str  # JSON: extra_of(run)
+
+
+# RUN_COLUMNS names the row's columns once; RunRecord types them: the two say the same names.
+assert [column.name for column in RUN_COLUMNS] + ["result", "extra"] == list(RunRecord.__annotations__)
+
+
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
@@ -97,13 +122,13 @@ def restore_extra(run: Run, extra: dict[str, Any]) -> None:
         setattr(run, name, value)
 
 
-def record_of(run: Run) -> dict[str, Any]:
+def record_of(run: Run) -> RunRecord:
     """The run's row (without the snapshot), taken on the loop at the moment it is saved."""
     result = run.result_json()
     record = {column.name: column.stored(getattr(run, column.attr)) for column in RUN_COLUMNS}
     record["result"] = json.dumps(result) if result is not None else None
     record["extra"] = json.dumps(extra_of(run), default=_plain)
-    return record
+    return cast(RunRecord, record)  # RunRecord's keys are RUN_COLUMNS's (checked above) and these two
 
 
 def placeholder(experiment_id: str) -> Experiment:
@@ -123,7 +148,7 @@ def run_of(row: Any, experiments: dict[str, Experiment]) -> Run:
     return run
 
 
-def history_row(row: tuple[Any, ...]) -> dict[str, Any]:
+def history_row(row: tuple[Any, ...]) -> HistoryRow:
     """A row of HISTORY_COLUMNS as the history page and /api/runs list it."""
     run_id, experiment, params, status, created_at, started_at, ended_at = row
     return {
@@ -144,7 +169,7 @@ HISTORY_COLUMNS = "id, experiment, params, status, created_at, started_at, ended
 class Page:
     """One page of the run history."""
 
-    runs: list[dict[str, Any]]
+    runs: list[HistoryRow]
     number: int
     size: int
     total: int

@@ -2,7 +2,8 @@
 
 Everything is JSON or the runner's own lines, never pickle: a process that can write to Redis must not be
 able to run code in another. Every JSON document carries `"v": 1` and every stream entry a field `v` = 1;
-a reader refuses any other version rather than guess.
+a reader refuses any other version rather than guess. Each document's fields are typed in
+app/storage/redis_documents.py.
 
 The queue, `lab:runs` (a stream; the runner nodes read it as the consumer group `nodes`, one entry to one
 node): an entry's one field `job` is the JSON document
@@ -80,8 +81,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from app.model.experiments import Experiment
 from app.model.lesson_state import LessonState, from_doc, to_doc
@@ -89,12 +91,13 @@ from app.model.runs import Run, Truncation
 from app.model.status import Status
 from app.model.sweeps import Point, Sweep
 from app.storage.records import placeholder, record_of
+from app.storage.redis_documents import CancelDoc, HeartbeatDoc, JobDoc, StateDoc, SweepDoc, TruncatedDoc
 from app.storage.redis_replies import Fields
 
 if TYPE_CHECKING:
     from redis.typing import EncodableT, FieldT
 
-VERSION = 1
+VERSION: Final = 1  # redis_documents.Version
 RUNS = "lab:runs"  # the queue of run jobs
 GROUP = "nodes"  # the runner nodes' consumer group on RUNS
 CANCEL_POLL_S = 0.2  # how often a node looks for a cancel request of the run it runs
@@ -160,7 +163,7 @@ def given_key(lesson: str) -> str:
     return f"lab:given:{lesson}"
 
 
-def dumps(doc: dict[str, Any]) -> bytes:
+def dumps(doc: Mapping[str, object]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -187,20 +190,17 @@ class Job:
 
     def to_fields(self) -> dict[FieldT, EncodableT]:
         """The entry of `lab:runs` that queues it."""
-        return {
-            "job": dumps(
-                {
-                    "v": VERSION,
-                    "run": self.run,
-                    "experiment": self.experiment,
-                    "params": self.params,
-                    "measures_time": self.measures_time,
-                    "owner": self.owner,
-                    "sweep": self.sweep,
-                    "created_at": self.created_at,
-                }
-            )
+        doc: JobDoc = {
+            "v": VERSION,
+            "run": self.run,
+            "experiment": self.experiment,
+            "params": self.params,
+            "measures_time": self.measures_time,
+            "owner": self.owner,
+            "sweep": self.sweep,
+            "created_at": self.created_at,
         }
+        return {"job": dumps(doc)}
 
 
 def read_job(fields: dict[bytes, bytes]) -> Job:
@@ -250,19 +250,19 @@ def run_of_job(job: Job, experiment: Experiment | None = None) -> Run:
 # ---- a run's state and stream ----
 
 
-def state_doc(run: Run, node: str | None = None) -> dict[str, Any]:
+def state_doc(run: Run, node: str | None = None) -> StateDoc:
     """The run's state document: its SQLite row (app/storage/records.py) with the version and the node."""
     truncated = run.truncated
     return {
         "v": VERSION,
         "node": node,
         **record_of(run),
-        "truncated_at_bytes": truncated and truncated.at_bytes,
-        "truncated_after_events": truncated and truncated.after_events,
+        "truncated_at_bytes": None if truncated is None else truncated.at_bytes,
+        "truncated_after_events": None if truncated is None else truncated.after_events,
     }
 
 
-def ended(doc: dict[str, Any], status: Status, error: str, events: int, now: float) -> dict[str, Any]:
+def ended(doc: StateDoc, status: Status, error: str, events: int, now: float) -> StateDoc:
     """A state document ended from outside a node (its node is gone, or none took it): `status`, why, when;
     `events` received."""
     return {
@@ -274,7 +274,7 @@ def ended(doc: dict[str, Any], status: Status, error: str, events: int, now: flo
     }
 
 
-def state_entry(doc: dict[str, Any]) -> dict[FieldT, EncodableT]:
+def state_entry(doc: StateDoc) -> dict[FieldT, EncodableT]:
     return {"v": VERSION, "kind": "state", "doc": dumps(doc)}
 
 
@@ -283,11 +283,8 @@ def events_entry(first: int, last: int, data: bytes) -> dict[FieldT, EncodableT]
 
 
 def truncated_entry(truncation: Truncation) -> dict[FieldT, EncodableT]:
-    return {
-        "v": VERSION,
-        "kind": "truncated",
-        "doc": dumps({"v": VERSION, "at_bytes": truncation.at_bytes, "after_events": truncation.after_events}),
-    }
+    doc: TruncatedDoc = {"v": VERSION, "at_bytes": truncation.at_bytes, "after_events": truncation.after_events}
+    return {"v": VERSION, "kind": "truncated", "doc": dumps(doc)}
 
 
 @dataclass(frozen=True)
@@ -295,11 +292,21 @@ class Entry:
     """An entry of a run's stream, read back: `doc` for state and truncated, `first`, `last`, `data` for events."""
 
     id: str
-    kind: str
-    doc: dict[str, Any] | None = None
+    kind: Literal["state", "events", "truncated"]
+    doc: StateDoc | TruncatedDoc | None = None
     first: int = 0
     last: int = 0
     data: bytes = b""
+
+    @property
+    def state(self) -> StateDoc | None:
+        """A state entry's document; None for another kind."""
+        return cast(StateDoc, self.doc) if self.kind == "state" else None
+
+    @property
+    def truncation(self) -> TruncatedDoc | None:
+        """A truncated entry's document; None for another kind."""
+        return cast(TruncatedDoc, self.doc) if self.kind == "truncated" else None
 
 
 def read_entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Entry:
@@ -309,17 +316,17 @@ def read_entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Entry:
         raise ValueError(f"entry {entry_id} is of version {fields.get(b'v')!r}, not {VERSION}")
     kind = fields.get(b"kind", b"").decode()
     if kind == "events":
-        return Entry(entry_id, kind, first=int(fields[b"first"]), last=int(fields[b"last"]), data=fields[b"data"])
-    if kind in ("state", "truncated"):
-        return Entry(entry_id, kind, doc=json.loads(fields[b"doc"]))
+        return Entry(entry_id, "events", first=int(fields[b"first"]), last=int(fields[b"last"]), data=fields[b"data"])
+    if kind in ("state", "truncated"):  # its document as written (of this version: the entry's `v` says so)
+        return Entry(entry_id, "state" if kind == "state" else "truncated", doc=json.loads(fields[b"doc"]))
     raise ValueError(f"entry {entry_id} is of an unknown kind {kind!r}")
 
 
-def heartbeat_doc(name: str, host: str, pid: int, run: str | None, now: float) -> dict[str, Any]:
+def heartbeat_doc(name: str, host: str, pid: int, run: str | None, now: float) -> HeartbeatDoc:
     return {"v": VERSION, "name": name, "host": host, "pid": pid, "run": run, "at": now}
 
 
-def cancel_doc(now: float) -> dict[str, Any]:
+def cancel_doc(now: float) -> CancelDoc:
     return {"v": VERSION, "at": now}
 
 
@@ -385,7 +392,7 @@ def _beat_run(beat: bytes | None, problems: list[str]) -> str | None | Literal[F
 # ---- a sweep ----
 
 
-def sweep_doc(sweep: Sweep) -> dict[str, Any]:
+def sweep_doc(sweep: Sweep) -> SweepDoc:
     """A sweep as `lab:sweep:{id}` keeps it: sweep_store's row, as one JSON document."""
     return {
         "v": VERSION,

@@ -11,12 +11,12 @@ Pure: the store (app/storage/redis_store.py) reads the stream.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from app.model.experiments import Experiment
 from app.model.runs import Run, Truncation
 from app.model.status import Status
 from app.storage.records import RUN_COLUMNS, run_of
+from app.storage.redis_documents import StateDoc
 from app.storage.redis_formats import Entry
 from app.storage.wire import unpack_events
 
@@ -29,7 +29,7 @@ CHANGING = tuple(
 )
 
 
-def mirror_of(doc: dict[str, Any], experiments: dict[str, Experiment]) -> Run:
+def mirror_of(doc: StateDoc, experiments: dict[str, Experiment]) -> Run:
     """A mirror of the run a state document describes, its timeline still empty and its status queued: the
     stream's entries, folded from the first, bring it to where the run is."""
     run = run_of(doc, experiments)
@@ -52,14 +52,14 @@ def fold(run: Run, entry: Entry) -> None:
         events = [event for _, event in unpack_events(entry.data, entry.first)]
         run.ingest(events)  # no journal: counted, folded, and its viewers woken
         run.received = max(run.received, entry.last)  # rows past the log's bound skip events
-    elif entry.kind == "truncated" and entry.doc is not None:
-        run.truncated = Truncation(entry.doc["at_bytes"], entry.doc["after_events"])
+    elif entry.truncation is not None:
+        run.truncated = Truncation(entry.truncation["at_bytes"], entry.truncation["after_events"])
         run.changed.set()
-    elif entry.kind == "state" and entry.doc is not None:
-        adopt(run, entry.doc)
+    elif entry.state is not None:
+        adopt(run, entry.state)
 
 
-def adopt(run: Run, doc: dict[str, Any]) -> None:
+def adopt(run: Run, doc: StateDoc) -> None:
     """A state document of the run: its status and what it ran under; at its end, its open spans cut as the
     node cut them."""
     if run.finished:

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -20,6 +20,7 @@ from redis.exceptions import ResponseError
 from app.model.status import Status
 from app.storage import redis_formats as formats
 from app.storage import redis_replies as replies
+from app.storage.redis_documents import StateDoc
 from app.storage.redis_formats import GROUP, HISTORY, NODES, RUNS, Entry, InFlight, Job
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ async def request_cancel(redis: Redis, run_id: str) -> None:
     await redis.set(formats.cancel_key(run_id), formats.dumps(formats.cancel_doc(time.time())), ex=formats.CANCEL_TTL_S)
 
 
-async def state(redis: Redis, run_id: str) -> dict[str, Any] | None:
+async def state(redis: Redis, run_id: str) -> StateDoc | None:
     """The run's state document, None if there is none (or of another version)."""
     return _doc_of(replies.value_of(await redis.get(formats.state_key(run_id))))
 
@@ -168,7 +169,7 @@ return 0
 """
 
 
-async def cancel_queued(redis: Redis, run_id: str, now: float) -> dict[str, Any] | None:
+async def cancel_queued(redis: Redis, run_id: str, now: float) -> StateDoc | None:
     """If `run_id` is still queued, take it off the queue and end it `cancelled` (its state document and
     stream), at once and for good: the state document it ended with. None if no node is to be kept from it
     any more (a node took it, or it has ended): nothing changed; `request_cancel` then stops a run a node took."""
@@ -185,7 +186,7 @@ async def cancel_queued(redis: Redis, run_id: str, now: float) -> dict[str, Any]
     return doc if replies.count_of(done) == 1 else None
 
 
-async def history(redis: Redis, page: int, size: int) -> tuple[list[dict[str, Any]], int]:
+async def history(redis: Redis, page: int, size: int) -> tuple[list[StateDoc], int]:
     """The runs queued, newest first: page `page` (from 1) of `size` state documents, and how many there are."""
     if page < 1 or size < 1:  # ZREVRANGE 0 -1 would be every run
         raise ValueError(f"a page of the history is numbered from 1 and holds at least 1 run: page {page} of {size}")
@@ -219,9 +220,10 @@ async def delete_before(redis: Redis, cutoff: float, chunk: int = 500) -> list[s
     return deleted
 
 
-def _doc_of(raw: bytes | None) -> dict[str, Any] | None:
+def _doc_of(raw: bytes | None) -> StateDoc | None:
+    """A state document as written, if of this version (its fields are taken as this version writes them)."""
     doc = json.loads(raw) if raw is not None else None
-    return doc if isinstance(doc, dict) and doc.get("v") == formats.VERSION else None
+    return cast(StateDoc, doc) if isinstance(doc, dict) and doc.get("v") == formats.VERSION else None
 
 
 async def load_snapshot(redis: Redis, run_id: str) -> bytes | None:

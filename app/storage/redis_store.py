@@ -25,6 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.model.documents import NumberedEventJson
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.runs import Run
@@ -180,12 +181,7 @@ class RedisRunStore:
                 except (ValueError, KeyError):
                     log.warning("run %s: entry %s left out", run.id, after, exc_info=True)
                     continue
-                if (
-                    run.truncated is not None
-                    and entry.doc is not None
-                    and entry.kind == "state"
-                    and Status(entry.doc["status"]).finished
-                ):
+                if run.truncated is not None and entry.state is not None and Status(entry.state["status"]).finished:
                     await self._end_with_snapshot(run, entry)
                 else:
                     self._fold(run, entry)
@@ -235,7 +231,7 @@ class RedisRunStore:
 
     async def events(
         self, run_id: str, after: int, limit: int, lane_of_tid: dict[int, str] | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[NumberedEventJson]:
         return [
             {"seq": seq, **event.to_json(lane_of_tid)} for seq, event in await self.stored_events(run_id, after, limit)
         ]
@@ -247,8 +243,19 @@ class RedisRunStore:
 
     async def history(self, page: int, size: int) -> Page:
         docs, total = await redis_queue.history(self.redis, page, size)
-        columns = ("id", "experiment", "params", "status", "created_at", "started_at", "ended_at")
-        return Page([history_row(tuple(doc[name] for name in columns)) for doc in docs], page, size, total)
+        rows = [
+            (
+                doc["id"],
+                doc["experiment"],
+                doc["params"],
+                doc["status"],
+                doc["created_at"],
+                doc["started_at"],
+                doc["ended_at"],
+            )
+            for doc in docs
+        ]  # HISTORY_COLUMNS's
+        return Page([history_row(row) for row in rows], page, size, total)
 
     # -- the Journal: a node journals the runs it runs; a replica's mirrors report nothing --
 

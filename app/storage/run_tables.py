@@ -10,15 +10,15 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from app.model.documents import NumberedEventJson
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.runs import Run, Truncation, cut_why
 from app.model.status import FINISHED, Status
 from app.model.timeline import Timeline
 from app.storage import snapshots
-from app.storage.records import HISTORY_COLUMNS, Page, history_row, run_of
+from app.storage.records import HISTORY_COLUMNS, Page, RunRecord, history_row, run_of
 from app.storage.wire import LogState, bounded, rows_of, unpack_events
 
 SCHEMA = """
@@ -122,13 +122,13 @@ class Writer:
                 (last, log.bytes, truncation and truncation.at_bytes, truncation and truncation.after_events, run_id),
             )
 
-    def save(self, conn: sqlite3.Connection, record: dict[str, Any], timeline: Timeline | None) -> None:
+    def save(self, conn: sqlite3.Connection, record: RunRecord, timeline: Timeline | None) -> None:
         """A run's row (app/storage/records.py); with `timeline`, the run finished: its snapshot too."""
         names = list(record)
         conn.execute(
             f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
             f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names if n != 'id')}",
-            [record[n] for n in names],
+            list(record.values()),  # in the order of `names`
         )
         if timeline is not None:
             self._logs.pop(record["id"], None)
@@ -145,7 +145,7 @@ class Writer:
 
 def read_events(
     conn: sqlite3.Connection, run_id: str, after: int, limit: int, lane_of_tid: dict[int, str] | None = None
-) -> list[dict[str, Any]]:
+) -> list[NumberedEventJson]:
     return [{"seq": seq, **event.to_json(lane_of_tid)} for seq, event in read_stored(conn, run_id, after, limit)]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from app.model.documents import NumberedEventJson
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.lesson_state import LessonState
@@ -51,7 +52,7 @@ class RunStorage(Journal, Protocol):
 
     async def events(
         self, run_id: str, after: int, limit: int, lane_of_tid: dict[int, str] | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[NumberedEventJson]:
         """Stored events numbered after `after`, at most `limit`, each as JSON with its `seq`."""
         ...
 

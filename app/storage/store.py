@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.model.documents import NumberedEventJson
 from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.runs import Run, Truncation
@@ -117,7 +118,7 @@ class RunStore:
 
     async def events(
         self, run_id: str, after: int, limit: int, lane_of_tid: dict[int, str] | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[NumberedEventJson]:
         """Stored events numbered after `after`, at most `limit`, each as JSON with its `seq`;
         on-CPU intervals on the lane of their thread (`lane_of_tid`, the run's timeline knows it)."""
         self._hand_over()  # so the read sees every event ingested so far

@@ -11,12 +11,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from app.drawing.trace import TraceBuilder
+from app.model.documents import NumberedEventJson
 from app.model.runs import Run, cut_why
 from app.running.limits import Refusal
 from app.web import urls
 from app.web.auth import is_admin
 from app.web.clients import client_of
 from app.web.deps import CancellableRunDep, LabDep, RunDep, find_run
+from app.web.documents import HealthJson, RunCancelledJson, RunCreatedJson, RunView
 from app.web.errors import ErrorResponse
 from app.web.schemas import (
     Detail,
@@ -62,7 +64,7 @@ async def events_page(
 
 
 @router.get("/healthz", response_model=Health, response_model_exclude_unset=True)
-async def healthz() -> dict[str, str]:
+async def healthz() -> HealthJson:
     return {"status": "ok"}
 
 
@@ -94,7 +96,7 @@ async def list_pythons(lab: LabDep) -> list[dict[str, Any]]:
         },
     },
 )
-async def create_run(body: RunRequest, request: Request, lab: LabDep) -> Any:
+async def create_run(body: RunRequest, request: Request, lab: LabDep) -> RunCreatedJson | Response:
     experiment = lab.experiments.get(body.experiment)
     if experiment is None:
         raise HTTPException(404, f"no experiment {body.experiment!r} (known: {', '.join(lab.experiments)})")
@@ -109,12 +111,13 @@ async def create_run(body: RunRequest, request: Request, lab: LabDep) -> Any:
 
 
 @router.get("/api/runs/{run_id}", response_model=RunOut, response_model_exclude_unset=True, responses=NO_RUN)
-async def get_run(run: RunDep, lab: LabDep) -> dict[str, Any]:
+async def get_run(run: RunDep, lab: LabDep) -> RunView:
     return {**run.to_json(), "url": urls.run(run.id), "queue_position": lab.position(run)}
 
 
-@router.get("/api/runs/{run_id}/events", responses=NO_RUN)
-async def get_events(page: Annotated[EventsPage, Depends(events_page)], lab: LabDep) -> list[dict[str, Any]]:
+# Served as plain objects, as they are: a model from NumberedEventJson would validate each of up to 100 000 events.
+@router.get("/api/runs/{run_id}/events", response_model=list[dict[str, Any]], responses=NO_RUN)
+async def get_events(page: Annotated[EventsPage, Depends(events_page)], lab: LabDep) -> list[NumberedEventJson]:
     """The stored events in order, each with its `seq` (from 1); fewer than `limit` means none are stored after them yet."""
     run = page.run
     return await lab.store.events(run.id, page.after, page.limit, run.timeline.lane_of_tid())
@@ -178,7 +181,7 @@ async def get_trace(run: RunDep, lab: LabDep) -> Response:
         403: {"model": Detail, "description": "only the client that started it, or the teacher, may cancel it"},
     },
 )
-async def cancel_run(run: CancellableRunDep, lab: LabDep) -> dict[str, Any]:
+async def cancel_run(run: CancellableRunDep, lab: LabDep) -> RunCancelledJson:
     if not run.finished:
         await lab.cancel(run)
     return {"id": run.id, "status": run.status}

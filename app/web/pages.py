@@ -3,6 +3,7 @@ the Compare view and "run again" (a run's fixed variant, compared with it)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -174,7 +175,7 @@ def problem(
     status: int,
     title: str,
     errors: list[str],
-    body: dict[str, Any] | None = None,
+    body: Mapping[str, object] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
     """An error from a page's route: a page saying what to do for a browser, JSON for any other

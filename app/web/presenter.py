@@ -27,6 +27,7 @@ from app.web.auth import (
     presented_token_matches,
 )
 from app.web.deps import LabDep, LobbyDep, SettingsDep, find_run
+from app.web.documents import PinJson
 from app.web.join import interface_addresses, qr_svg, student_urls
 from app.web.lobby import Lobby
 from app.web.schemas import Detail, Pin
@@ -103,7 +104,7 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/api/pin", response_model=Pin)
-async def get_pin(lobby: LobbyDep) -> dict[str, Any]:
+async def get_pin(lobby: LobbyDep) -> PinJson:
     return {"pinned": lobby.pinned}
 
 
@@ -113,13 +114,13 @@ async def get_pin(lobby: LobbyDep) -> dict[str, Any]:
     response_model=Pin,
     responses={**REFUSED, 404: {"model": Detail, "description": "no run with that id"}},
 )
-async def post_pin(body: PinRequest, lab: LabDep, lobby: LobbyDep) -> dict[str, Any]:
+async def post_pin(body: PinRequest, lab: LabDep, lobby: LobbyDep) -> PinJson:
     await pin_run(lab, lobby, body.run_id)
     return {"pinned": body.run_id}
 
 
 @router.delete("/api/pin", dependencies=[PresenterOnly], response_model=Pin, responses=REFUSED)
-async def delete_pin(lobby: LobbyDep) -> dict[str, Any]:
+async def delete_pin(lobby: LobbyDep) -> PinJson:
     await lobby.unpin()
     return {"pinned": None}
 

@@ -3,7 +3,8 @@
 They describe the dicts the routes return (`Run.to_json()`, `Experiment.describe()`, ...) without changing
 them: routes serialise through them with `response_model_exclude_unset=True`, so a key the dict leaves out
 stays out, and each model allows extra keys, so one a dict gains is kept. What a run's experiment decides
-(its params, its result, what it ran under) stays an open object.
+(its params, its result, what it ran under) stays an open object. The routes' dicts are typed for mypy by
+app/web/documents.py's TypedDicts.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from app.web import urls
 from app.web.auth import is_admin
 from app.web.clients import client_of
 from app.web.deps import ExperimentDep, LabDep, SweepDep, may_cancel
+from app.web.documents import SweepCancelledJson, SweepCreatedJson, SweepJson
 from app.web.errors import ErrorResponse
 from app.web.pages import render
 from app.web.schemas import Detail, Refused, SweepCancelled, SweepCreated, SweepOut
@@ -77,7 +78,7 @@ async def outcomes(lab: Lab, sweep: Sweep) -> list[tuple[Outcome, dict[str, Any]
         429: {"model": Refused, "description": "a fair-use limit refused its runs (all of them: none started)"},
     },
 )
-async def create_sweep(body: SweepRequest, request: Request, lab: LabDep) -> Any:
+async def create_sweep(body: SweepRequest, request: Request, lab: LabDep) -> SweepCreatedJson | Response:
     experiment = lab.experiments.get(body.experiment)
     if experiment is None:
         raise HTTPException(404, f"no experiment {body.experiment!r} (known: {', '.join(lab.experiments)})")
@@ -99,7 +100,7 @@ async def create_sweep(body: SweepRequest, request: Request, lab: LabDep) -> Any
     response_model_exclude_unset=True,
     responses={404: {"model": Detail, "description": "no sweep with that id"}},
 )
-async def get_sweep(sweep: SweepDep, lab: LabDep) -> dict[str, Any]:
+async def get_sweep(sweep: SweepDep, lab: LabDep) -> SweepJson:
     found = await outcomes(lab, sweep)
     return {
         "id": sweep.id,
@@ -129,7 +130,7 @@ async def unfinished(lab: Lab, sweep: Sweep) -> list[Run]:
         404: {"model": Detail, "description": "no sweep with that id"},
     },
 )
-async def cancel_sweep(sweep: SweepDep, request: Request, lab: LabDep) -> dict[str, Any]:
+async def cancel_sweep(sweep: SweepDep, request: Request, lab: LabDep) -> SweepCancelledJson:
     """Cancel every point not finished yet: the queued ones first, from the last, so that none of them
     starts as the executing one ends; then that one. Finished points keep their results."""
     if not may_cancel(request, sweep.owner):  # its points are its owner's runs
