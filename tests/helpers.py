@@ -51,6 +51,21 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_MODULES = MODULES + ("tests.experiment_raises", "tests.experiment_sleeps")
 # A run that lasts until it is cancelled: a sleeping child process and a sleeping thread.
 SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
+# The first step of the lesson files the lesson tests write (docs/lessons.md): a race everyone runs, a choice.
+RACE_STEP = """[[steps]]
+title = "A race with a call in it"
+experiment = "race-counter"
+params = { workers = 2, iterations = 2000, window = "call" }
+everyone = true
+measure = "actual"
+measure_label = "final counter"
+notes = "Ask them why the counter is not 0."
+notice = "Each run lost a different number of updates."
+
+[steps.question]
+text = "Will the counter end at 0?"
+choices = ["yes", "no, a little off", "no, far off"]
+"""
 SECRET = "lab-test-secret"  # LAB_SECRET of the tests that make their clients' cookies (client_cookie)
 
 

@@ -18,30 +18,20 @@ import pytest
 
 from app.web.server import create_app
 from experiments import MODULES
-from tests.helpers import make_settings, serving
+from tests.helpers import RACE_STEP, make_settings, serving
 
 pytestmark = pytest.mark.browser
 
 TOKEN = "teacher-token-for-lesson-tests"
 FOLLOW_S = 1.0  # the issue's bound: a student's page shows the teacher's step within a second of the click
-LESSON = """
+LESSON = (
+    """
 title = "Three quick steps"
 summary = "A race, a lock, two threads."
 
-[[steps]]
-title = "A race with a call in it"
-experiment = "race-counter"
-params = { workers = 2, iterations = 2000, window = "call" }
-everyone = true
-measure = "actual"
-measure_label = "final counter"
-notes = "Ask them why the counter is not 0."
-notice = "Each run lost a different number of updates."
-
-[steps.question]
-text = "Will the counter end at 0?"
-choices = ["yes", "no, a little off", "no, far off"]
-
+"""
+    + RACE_STEP
+    + """
 [[steps]]
 title = "With a lock"
 experiment = "lock-counter"
@@ -59,6 +49,7 @@ title = "Start and join"
 experiment = "thread-start-join"
 params = { duration1_ms = 50, duration2_ms = 50 }
 """
+)
 
 # Stamps, on the browser's clock, the first moment each step's number shows in the page's #lesson-step; and notes
 # when the page's websocket is open.

@@ -258,7 +258,9 @@ def test_two_finished_runs_are_drawn_on_one_axis_with_ids_of_their_own(app_clien
     assert len(widths) == 2 and widths[0] < widths[1] / 2  # the short run is drawn short
     assert [k for k, n in ids_in(html).items() if n > 1] == []  # two timelines, no id twice
     assert f'href="/runs/{short}"' in html and f'href="/runs/{long}"' in html
-    assert "hx-get=\"/compare" not in html  # both over: the comparison polls no more (the lesson bar polls on every page)
+    assert (
+        'hx-get="/compare' not in html
+    )  # both over: the comparison polls no more (the lesson bar polls on every page)
     # a cell that differs is marked with a class and a visible sign, not colour alone
     ms_row = re.search(
         r'<tr class="differs"><th scope="row">ms <span class="differs-mark">≠ differs</span></th>(.*?)</tr>', html, re.S

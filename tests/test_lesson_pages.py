@@ -14,33 +14,33 @@ from fastapi.testclient import TestClient
 
 from app.web.auth import ADMIN_COOKIE, admin_cookie_value
 from app.web.server import create_app
-from tests.helpers import SECRET, TEST_MODULES, client_cookie, make_settings, receive_text, until, wait_for_status
+from tests.helpers import (
+    RACE_STEP,
+    SECRET,
+    TEST_MODULES,
+    client_cookie,
+    make_settings,
+    receive_text,
+    until,
+    wait_for_status,
+)
 
 TEACHER = {"authorization": "Bearer teacher-secret"}
 STUDENTS = [client_cookie(n) for n in (1, 2, 3)]
-LESSON = """
+LESSON = (
+    """
 title = "Races, quickly"
 summary = "A race, then a lock."
 
-[[steps]]
-title = "A race with a call in it"
-experiment = "race-counter"
-params = { workers = 2, iterations = 2000, window = "call" }
-everyone = true
-measure = "actual"
-measure_label = "final counter"
-notes = "Ask them why the counter is not 0."
-notice = "Each run lost a different number of updates."
-
-[steps.question]
-text = "Will the counter end at 0?"
-choices = ["yes", "no, a little off", "no, far off"]
-
+"""
+    + RACE_STEP
+    + """
 [[steps]]
 title = "With a lock"
 experiment = "lock-counter"
 params = { workers = 2, iterations = 2000 }
 """
+)
 
 
 SIDE_BY_SIDE = """
