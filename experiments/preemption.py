@@ -7,12 +7,26 @@ the experiment's threads in this interpreter). Stdlib only.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
-
-if TYPE_CHECKING:
-    from experiments.stepper import Race
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 SEARCH_BUDGET_S = 8.0
+
+
+class Race(Protocol):
+    """What the search needs of a race it steps (experiments/stepper.py's Race is one): said here, so the
+    stepper, which calls the search, is not imported back by it."""
+
+    threads: Any
+    schedule: List[int]
+    lost: int
+
+    def runnable(self) -> List[int]: ...
+
+    def next_instruction(self, index: int) -> Any: ...
+
+    def step(self, index: int) -> Dict[str, Any]: ...
+
+    def stop(self) -> None: ...
 
 
 def _try(make: Callable[[], Race], start: int, preemptions: List[Tuple[int, int]], limit: Optional[int] = None,

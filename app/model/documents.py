@@ -10,8 +10,27 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-from app.model.events import Kind
 from app.model.status import Status
+
+# What an event is (app/model/events.py): the wire carries a one-letter code (KINDS there); the API and the stored
+# form the word.
+Kind = Literal[
+    "header",
+    "lane",
+    "begin",
+    "end",
+    "instant",
+    "counter",
+    "result",
+    "failure",
+    "service",
+    "oncpu",
+    "exit",
+    "machine",
+    "gap",
+    "output",
+    "torn",  # a line that was not an event batch: a program's text, or a batch another write cut
+]
 
 # ---- what the runner sends (experiments/runner.py, recorder.py): an event's info object ----
 # It comes from another process, checked on arrival only as a JSON object (app/model/events.py decode): its

@@ -10,29 +10,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
-if TYPE_CHECKING:
-    from app.model.documents import EventJson
-
-# What an event is. The wire carries a one-letter code (KINDS); the API and the stored form the word.
-Kind = Literal[
-    "header",
-    "lane",
-    "begin",
-    "end",
-    "instant",
-    "counter",
-    "result",
-    "failure",
-    "service",
-    "oncpu",
-    "exit",
-    "machine",
-    "gap",
-    "output",
-    "torn",  # a line that was not an event batch: a program's text, or a batch another write cut
-]
+from app.model.documents import EventJson, Kind
 
 KINDS: Final[dict[str, Kind]] = {
     "H": "header",

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from app.model.arrows import Pairing
 from app.model.cpu_bins import CpuBins
-from app.model.events import TORN, Event, Kind
+from app.model.documents import Kind
+from app.model.events import TORN, Event
 from app.model.scale import resolution_for
 
 if TYPE_CHECKING:
