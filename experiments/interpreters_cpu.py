@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 
 from experiments import speedup
+
 # fibonacci(n), and timed_fibonacci(n) -> (fibonacci(n), start_ns, end_ns, native thread id): a module of its own,
 # as each subinterpreter imports the module of the function it runs (experiments/fibonacci.py).
 from experiments.fibonacci import fibonacci, timed_fibonacci
@@ -14,10 +15,10 @@ from experiments.params import Choice, Int
 from experiments.recorder import traced
 
 try:
-    from concurrent.futures import InterpreterPoolExecutor  # CPython 3.14 and later
+    from concurrent.futures import InterpreterPoolExecutor  # type: ignore[attr-defined]  # CPython 3.14 and later
 except ImportError:
     try:  # CPython 3.13: PEP 734's backport from PyPI, interpreters-pep-734 (experiments/backports.txt)
-        from interpreters_backport.concurrent.futures import InterpreterPoolExecutor
+        from interpreters_backport.concurrent.futures import InterpreterPoolExecutor  # type: ignore[import-not-found]
     except ImportError:  # older: the lab does not offer this experiment there (NEEDS)
         InterpreterPoolExecutor = None
 
@@ -76,7 +77,7 @@ def run(params, rec):
         thread_time = time.time() - start_time
 
     # Interpreter pool execution: each worker thread runs its own subinterpreter
-    lanes = {}
+    lanes: dict[int, str] = {}  # a worker thread's native id: its lane
     with rec.activity("interpreter pool", "phase"):
         start_time = time.time()
         with InterpreterPoolExecutor(max_workers=params["workers"], thread_name_prefix="interpreter") as executor:
@@ -127,21 +128,23 @@ def findings(params, result, python, cpu=None):
 
     t, i, p, ideal = (result["thread_speedup"], result["interpreter_speedup"], result["process_speedup"],
                       result["ideal_speedup"])
+    library = "the standard library" if result["interpreter_pool"] == "stdlib" else "the interpreters-pep-734 backport"
+    ran = f"{result['interpreters']} subinterpreter" + ("s" if result["interpreters"] != 1 else "")
     said = [f"Serial on main: {ms(result['serial_ms'])}. Thread pool: {ms(result['thread_ms'])}, {ratio(t)}× as "
-            f"fast. Interpreter pool: {ms(result['interpreter_ms'])}, {ratio(i)}× as fast ({result['interpreters']} "
-            f"subinterpreter{'s' if result['interpreters'] != 1 else ''} ran its tasks, "
-            f"{'InterpreterPoolExecutor of the standard library' if result['interpreter_pool'] == 'stdlib' else 'InterpreterPoolExecutor of the interpreters-pep-734 backport'}). "
+            f"fast. Interpreter pool: {ms(result['interpreter_ms'])}, {ratio(i)}× as fast ({ran} ran its tasks, "
+            f"InterpreterPoolExecutor of {library}). "
             f"Process pool: {ms(result['process_ms'])}, {ratio(p)}× as fast (with start_method="
             f"{params['start_method']}). At best {int(ideal)}×: min(workers, cores, tasks) tasks at once."]
     if ideal <= 1:
         said.append(speedup.one_at_a_time(max(t, i), p, cpu))
         return said
     said.append(_interpreters(t, i, result.get("gil_enabled", True), cpu))
-    started = [speedup.phase_budget(cpu, phase).get("first_task_ms") for phase in ("interpreter pool", "process pool")]
-    if None not in started:
-        said.append(f"The interpreter pool's first task began {ms(started[0])} into it, the process pool's "
-                    f"{ms(started[1])} (with {params['start_method']}): "
-                    + ("an interpreter started sooner than a process." if started[0] < started[1] else
+    first = speedup.phase_budget(cpu, "interpreter pool").get("first_task_ms")
+    first_process = speedup.phase_budget(cpu, "process pool").get("first_task_ms")
+    if first is not None and first_process is not None:
+        said.append(f"The interpreter pool's first task began {ms(first)} into it, the process pool's "
+                    f"{ms(first_process)} (with {params['start_method']}): "
+                    + ("an interpreter started sooner than a process." if first < first_process else
                        "this time the interpreters were not quicker to start than the processes."))
     return said
 

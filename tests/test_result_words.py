@@ -97,6 +97,14 @@ SPEEDUP = {
     "ideal_speedup": 2,
 }
 SLOW = {**SPEEDUP, "process_ms": 900.0, "process_speedup": 0.89}
+INTERPRETERS = {
+    **SPEEDUP,
+    "interpreter_ms": 470.0,
+    "interpreter_speedup": 1.7,
+    "interpreters": 2,
+    "interpreter_pool": "backport",
+}
+INTERPRETERS_SLOW = {**INTERPRETERS, "interpreter_ms": 850.0, "interpreter_speedup": 0.94}
 IO_FAST = {**SPEEDUP, "thread_ms": 250.0, "thread_speedup": 3.2, "ideal_speedup": 4}
 IO_SLOW = {**IO_FAST, "thread_ms": 790.0, "thread_speedup": 1.01}
 PAIRS = {
@@ -139,6 +147,7 @@ PAIRS = {
     ),
     "cpu_threads_vs_processes": (SPEEDUP, SLOW),
     "io_threads_vs_processes": (IO_FAST, IO_SLOW),
+    "interpreters_cpu": (INTERPRETERS, INTERPRETERS_SLOW),
     "fork": (
         {"parent_pid": 10, "child_pid": 11, "child_exit_code": 0},
         {"parent_pid": 10, "child_pid": 11, "child_exit_code": 1},
@@ -212,6 +221,10 @@ def test_verdicts_say_what_the_issue_asks_for():
     sem = said("semaphore_crawler", {"permits": 3, "max_concurrent": 3, "generator_took_permits": 0, "crawl_order": []})
     assert sem.shown and "never let more than 3 in" in sem.words
     slow = said("cpu_threads_vs_processes", SLOW)
+    assert slow.shown is False and "not faster this time" in slow.words and "was not measured" in slow.words
+    side_by_side = said("interpreters_cpu", INTERPRETERS)
+    assert side_by_side.shown and "1.70× as fast as serial, threads 1.01×" in side_by_side.words
+    slow = said("interpreters_cpu", INTERPRETERS_SLOW)
     assert slow.shown is False and "not faster this time" in slow.words and "was not measured" in slow.words
 
 

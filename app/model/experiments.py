@@ -96,13 +96,14 @@ def catalogue(modules: tuple[str, ...] = MODULES, lab_params: LabParams = ()) ->
     """The experiments of `modules` with the lab's params; one that no interpreter here can run is left out."""
     experiments: dict[str, Experiment] = {}
     for name in modules:
-        params = lab_params
+        params: tuple[Param, ...] | None
         if callable(lab_params):
             m = importlib.import_module(name)
             params = lab_params(m.ID, tuple(getattr(m, "NEEDS", ())))
             if params is None:
                 continue
-        assert not callable(params)  # mypy: narrowed above
+        else:
+            params = lab_params
         exp = load(name, params)
         experiments[exp.id] = exp
     return experiments
