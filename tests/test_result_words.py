@@ -78,7 +78,12 @@ def test_the_chart_is_drawn_for_the_threads_vs_processes_runs_only():
         "results": [1, 2],
     }
     html = templates().get_template("_result.html").render(run=finished("experiments.cpu_threads_vs_processes", report))
-    assert len(re.findall(r'<svg y="\d+" height="38" width="100%" class="bar bar-\d"', html)) == 4
+    assert len(re.findall(r'<svg y="\d+" height="38" width="100%" class="bar bar-\d[^"]*"', html)) == 4
+    three_pools = {**report, "interpreter_ms": 560.0, "interpreter_speedup": 1.51, "interpreters": 2}
+    html = templates().get_template("_result.html").render(run=finished("experiments.interpreters_cpu", three_pools))
+    assert len(re.findall(r'<svg y="\d+" height="38" width="100%" class="bar bar-\d[^"]*"', html)) == 5
+    assert html.count("bar-ideal") == 1
+    assert "interpreter pool" in html and "(1.51× serial)" in html
     html = (
         templates()
         .get_template("_result.html")
