@@ -57,6 +57,25 @@ def run(client: TestClient, params: dict, timeout: float = 120) -> dict:
     return finished
 
 
+def interpreter(version: str, pool: str = "") -> pythons.Interpreter:
+    return pythons.Interpreter(f"/opt/{version}/bin/python3", version, "CPython", False, True, "fork", pool)
+
+
+def test_only_interpreters_with_a_pool_are_offered_and_each_other_is_refused_with_its_own_reason():
+    offered = (interpreter("3.11.7"), interpreter("3.12.1"), interpreter("3.13.0"), interpreter("3.14.0", "stdlib"))
+    offered += (interpreter("3.13.5", "backport"),)
+    param = pythons.param(offered, ("interpreter_pool",))
+    assert param is not None
+    assert param.choices == ("3.13.5", "3.14.0") and param.default == "3.14.0"  # the first offered that can
+    refused = dict(param.refused)
+    assert set(refused) == {"3.11.7", "3.12.1", "3.13.0"}
+    assert "from 3.14" in refused["3.12.1"] and "interpreters-pep-734" in refused["3.12.1"]
+    assert "without the interpreters-pep-734 backport" in refused["3.13.0"] and "make pythons" in refused["3.13.0"]
+    every = pythons.param(offered)  # an experiment that needs nothing more: all of them, the server's own first
+    assert every is not None and every.default == "3.11.7" and len(every.choices) == 5 and not every.refused
+    assert pythons.param(offered[:3], ("interpreter_pool",)) is None
+
+
 @needs_313
 @needs_backport
 def test_it_is_offered_on_313_with_the_backport_and_the_others_are_refused_saying_why():
@@ -92,13 +111,14 @@ def test_where_no_interpreter_has_a_pool_the_experiment_is_left_out_and_the_log_
 def test_each_interpreters_thread_gets_a_lane_with_its_tasks_and_its_on_cpu_strip():
     """Small tasks (no timing asserted): the spans timed inside the subinterpreters land on one lane per worker
     thread, declared with its native id, so the kernel's on-CPU record of that thread is drawn under it."""
-    params = {"workers": 2, "first": 24, "tasks": 4, "start_method": "fork"}
+    # Long enough that both interpreters take tasks (fib(24..27) was sometimes all done by the first to start).
+    params = {"workers": 2, "first": 27, "tasks": 4, "start_method": "fork"}
     with lab(PY313) as client:
         finished = run(client, params)
         events = client.get(f"/api/runs/{finished['id']}/events?limit=100000").json()
         page = page_says(client.get(f"/runs/{finished['id']}").text)
     result = finished["result"]
-    assert result["results"] == [46368, 75025, 121393, 196418] and result["interpreter_pool"] == "backport"
+    assert result["results"] == [196418, 317811, 514229, 832040] and result["interpreter_pool"] == "backport"
     lanes = {e["worker"]: e["value"] for e in events if e["kind"] == "lane"}
     interpreters = [w for w in lanes if w.endswith("(subinterpreter)")]
     assert len(interpreters) == result["interpreters"] == 2, lanes
@@ -106,7 +126,7 @@ def test_each_interpreters_thread_gets_a_lane_with_its_tasks_and_its_on_cpu_stri
     assert all(lanes[w]["pid"] == runner_pid for w in interpreters)  # threads of the runner's own process
     assert len({lanes[w]["tid"] for w in interpreters} | {lanes["main"]["tid"]}) == 3
     spans = [s for w in interpreters for s in spans_of(events, w)]
-    assert sorted(name for name, _, _ in spans) == [f"fib({n})" for n in range(24, 28)]
+    assert sorted(name for name, _, _ in spans) == [f"fib({n})" for n in range(27, 31)]
     ((_, start, end),) = [s for s in spans_of(events, "main") if s[0] == "interpreter pool"]
     assert all(start <= began < ended <= end for _, began, ended in spans)
     on_cpu = finished["cpu"]["on_cpu_ms"]

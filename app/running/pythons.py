@@ -222,8 +222,8 @@ def why_not(interpreter: Interpreter, needs: tuple[str, ...]) -> str | None:
                     "(`make pythons` installs it)"
                 )
             return (
-                f"Python {interpreter.version} has no InterpreterPoolExecutor: it is in the standard library from "
-                "3.14, and 3.13 runs the interpreters-pep-734 backport; older ones have no GIL per interpreter"
+                f"Python {interpreter.version} has no InterpreterPoolExecutor: the standard library has it from "
+                "3.14, and on 3.13 the interpreters-pep-734 backport provides it"
             )
         if need != "interpreter_pool":
             return f"it needs {need}, which the lab cannot tell of an interpreter"
