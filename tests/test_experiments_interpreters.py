@@ -64,7 +64,7 @@ def interpreter(version: str, pool: str = "") -> pythons.Interpreter:
 def test_only_interpreters_with_a_pool_are_offered_and_each_other_is_refused_with_its_own_reason():
     offered = (interpreter("3.11.7"), interpreter("3.12.1"), interpreter("3.13.0"), interpreter("3.14.0", "stdlib"))
     offered += (interpreter("3.13.5", "backport"),)
-    param = pythons.param(offered, ("interpreter_pool",))
+    param = pythons.param_for(offered, ("interpreter_pool",))
     assert param is not None
     assert param.choices == ("3.13.5", "3.14.0") and param.default == "3.14.0"  # the first offered that can
     refused = dict(param.refused)
@@ -73,7 +73,7 @@ def test_only_interpreters_with_a_pool_are_offered_and_each_other_is_refused_wit
     assert "without the interpreters-pep-734 backport" in refused["3.13.0"] and "make pythons" in refused["3.13.0"]
     every = pythons.param(offered)  # an experiment that needs nothing more: all of them, the server's own first
     assert every is not None and every.default == "3.11.7" and len(every.choices) == 5 and not every.refused
-    assert pythons.param(offered[:3], ("interpreter_pool",)) is None
+    assert pythons.param_for(offered[:3], ("interpreter_pool",)) is None
 
 
 @needs_313
