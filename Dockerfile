@@ -2,14 +2,17 @@
 
 # Interpreters for experiments beside the server's own 3.11 (app/running/pythons.py offers them as each run's
 # `python`): a free-threaded CPython 3.13 (threads without a GIL) and CPython 3.9 (the last whose
-# `counter += 1` loses updates), built from python.org's tarballs, their sha256 pinned in the script.
+# `counter += 1` loses updates), built from python.org's tarballs, their sha256 pinned in the script; and
+# the pinned backport that gives 3.13 its InterpreterPoolExecutor (interpreters-cpu), into .pythons/site-packages.
 FROM python:3.11-slim AS pythons
 RUN apt-get update \
  && apt-get install -y --no-install-recommends curl ca-certificates gcc make xz-utils libffi-dev zlib1g-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY scripts/build-python ./scripts/
-RUN scripts/build-python 3.13.5t \
+COPY scripts/build-python scripts/experiment-packages ./scripts/
+COPY experiments/backports.txt ./experiments/
+RUN scripts/experiment-packages \
+ && scripts/build-python 3.13.5t \
  && scripts/build-python 3.9.25 \
  && rm -rf .pythons/cache .pythons/*/lib/python3.*/test
 

@@ -79,9 +79,12 @@ mutation: $(VENV)/.installed-mutation
 	$(BIN)/python scripts/mutation-scores $(ARGS)
 
 # Interpreters for experiments beside the server's (app/running/pythons.py finds them in .pythons/):
-# a free-threaded CPython by default; e.g. `make pythons PYTHONS="3.13.5t 3.9.25"` for more.
+# a free-threaded CPython by default; e.g. `make pythons PYTHONS="3.13.5t 3.9.25"` for more. First the
+# pinned pure-Python packages some experiments import where the standard library lacks them
+# (experiments/backports.txt: InterpreterPoolExecutor on 3.13), into .pythons/site-packages.
 PYTHONS ?= 3.13.5t
 pythons:
+	PYTHON=$(PYTHON) scripts/experiment-packages
 	for spec in $(PYTHONS); do scripts/build-python $$spec || exit 1; done
 
 # Refresh constraints.txt: the newest versions of what serving needs, installed into a fresh venv without

@@ -115,9 +115,10 @@ def check_lessons(settings: Settings, paths: list[Path]) -> int:
     from app.running import pythons
     from experiments import MODULES
 
-    lab_params = (pythons.param(pythons.offered(settings.python, settings.pythons)),)
+    interpreters = pythons.offered(settings.python, settings.pythons)
+    lab_params = (pythons.param(interpreters),)
     # The teacher's own experiments too (LAB_EXPERIMENTS_DIR): a lesson may name one, as the server offers it.
-    experiments, _ = add_own(catalogue(MODULES, lab_params), settings.experiments_dir, lab_params)
+    experiments, _ = add_own(catalogue(MODULES, pythons.lab_params(interpreters)), settings.experiments_dir, lab_params)
     lessons, errors = lesson_files.load(paths or lesson_files.places(settings.lessons_dir), experiments)
     if errors:
         print(*errors, sep="\n", file=sys.stderr)

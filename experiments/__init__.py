@@ -14,6 +14,10 @@ it. The others (default False) teach an order of events or a blocking behaviour 
 whatever the load: waits on sleeps, queues, conditions, pipes and joins come out the same
 beside another run, so they may share the CPU up to LAB_MAX_CONCURRENT_RUNS.
 
+NEEDS (optional) names what the experiment needs of its interpreter beyond Python 3.9, e.g.
+("interpreter_pool",): InterpreterPoolExecutor. The lab offers it only on the interpreters that have it
+(app/running/pythons.py), and says of the others why not.
+
 TASKS_WAIT = True marks an experiment whose tasks wait (sleep) rather than compute, and whose result's
 `ideal_speedup` is therefore not bounded by the cores: a sweep draws that as its ideal (app/drawing/sweeps.py).
 
@@ -43,6 +47,7 @@ MODULES = (  # in the tutorial's order
     "experiments.asyncio_gather",
     "experiments.asyncio_blocked_loop",
     "experiments.asyncio_queue",
+    "experiments.interpreters_cpu",
 )
 # The tutorial's sections, in its order, each with its experiments: the home page groups them so.
 SECTIONS = (
@@ -57,4 +62,5 @@ SECTIONS = (
     ("Process communication", ("experiments.mp_queue", "experiments.mp_pipe", "experiments.manager_dict")),
     ("Beyond the tutorial: asyncio", ("experiments.asyncio_gather", "experiments.asyncio_blocked_loop",
                                       "experiments.asyncio_queue")),
+    ("Beyond the tutorial: subinterpreters", ("experiments.interpreters_cpu",)),
 )

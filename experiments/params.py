@@ -10,13 +10,14 @@ from typing import Any, Mapping, Sequence
 
 # A named tuple, not a dataclass: every spawned child of an experiment imports this module, and
 # dataclasses would bring inspect, ast and dis along, tens of milliseconds of start-up per child.
-_ParamFields = namedtuple("_ParamFields", "name type default help min max choices labels",
-                          defaults=("", None, None, (), ()))
+_ParamFields = namedtuple("_ParamFields", "name type default help min max choices labels refused",
+                          defaults=("", None, None, (), (), ()))
 
 
 class Param(_ParamFields):
     """One parameter: `name`, `type` ("int" or "choice"), `default`, `help`, and `min`/`max` (int) or
-    `choices` (with `labels`, the words a form shows for them, if they are not the choices themselves)."""
+    `choices` (with `labels`, the words a form shows for them, if they are not the choices themselves), and
+    `refused`: (value, why) pairs, values known but not allowed here (an interpreter that cannot run it)."""
 
     __slots__ = ()
 
@@ -35,6 +36,8 @@ class Param(_ParamFields):
             out["labels"] = dict(zip(self.choices, self.labels))
         if self.help:
             out["help"] = self.help
+        if self.refused:
+            out["refused"] = dict(self.refused)
         return out
 
 
@@ -43,10 +46,11 @@ def Int(name: str, default: int, min: int, max: int, help: str = "") -> Param:
     return Param(name, "int", default, help, min=min, max=max)
 
 
-def Choice(name: str, default: str, choices: Sequence[str], help: str = "", labels: Sequence[str] = ()) -> Param:
+def Choice(name: str, default: str, choices: Sequence[str], help: str = "", labels: Sequence[str] = (),
+           refused: Sequence[tuple[str, str]] = ()) -> Param:
     assert default in choices, f"{name}: default {default!r} not in {choices}"
     assert not labels or len(labels) == len(choices), f"{name}: one label per choice"
-    return Param(name, "choice", default, help, choices=tuple(choices), labels=tuple(labels))
+    return Param(name, "choice", default, help, choices=tuple(choices), labels=tuple(labels), refused=tuple(refused))
 
 
 class ParamError(ValueError):
@@ -74,6 +78,9 @@ def _check(spec: Param, value: Any) -> str | None:
             return None
     elif isinstance(value, str) and value in spec.choices:
         return None
+    why = dict(spec.refused).get(value) if isinstance(value, str) else None
+    if why:
+        return f"{spec.name}: {value!r} cannot run this experiment: {why}; must be {spec.bounds()}"
     return f"{spec.name}: must be {spec.bounds()}, got {shown(value)}"
 
 

@@ -321,14 +321,33 @@ class Recorder:
 
     def task_lane(self, name: str, loop_lane: str) -> str:
         """Declare the lane of an asyncio task called `name`, run by the thread whose lane is `loop_lane`."""
+        label = self._unique(name)
+        info = {"pid": os.getpid(), "task": name, "loop": loop_lane, "thread": threading.current_thread().name,
+                "process": multiprocessing.current_process().name}
+        self._emit(("L", now(), label, info))
+        return label
+
+    def thread_lane(self, name: str, tid: int, thread: str = "", at_ns: int | None = None) -> str:
+        """Declare the lane of a thread of this process that cannot record itself, by its native id `tid` (which
+        ties the kernel's on-CPU record of it to the lane): a subinterpreter's thread, where this recorder, an
+        object of this interpreter, cannot go. Its spans come through `span`, timed where they ran."""
+        label = self._unique(name)
+        info = {"pid": os.getpid(), "tid": tid, "thread": thread or name, "process": multiprocessing.current_process().name}
+        self._emit(("L", at_ns or now(), label, info))
+        return label
+
+    def span(self, lane: str, name: str, category: str, start_ns: int, end_ns: int) -> None:
+        """A span that ran on `lane` (a `thread_lane`) from `start_ns` to `end_ns`, by `time.monotonic_ns()`
+        where it ran: one clock for the whole machine, so it lines up with every other lane."""
+        self._emit(("B", start_ns, lane, name[:MAX_TEXT], category))
+        self._emit(("E", end_ns, lane))
+
+    def _unique(self, name: str) -> str:
         label, n = name, 2
         with self._labels_lock:
             while label in self._labels:
                 label, n = f"{name} #{n}", n + 1
             self._labels.add(label)
-        info = {"pid": os.getpid(), "task": name, "loop": loop_lane, "thread": threading.current_thread().name,
-                "process": multiprocessing.current_process().name}
-        self._emit(("L", now(), label, info))
         return label
 
     # -- writing ------------------------------------------------------------------------------

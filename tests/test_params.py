@@ -76,6 +76,7 @@ def test_the_api_describes_each_param_with_its_bounds_or_choices_their_labels_an
         None,
         ("none", "call"),
         ("never", "at a call"),
+        (),
     )
     assert window.describe() == {
         "type": "choice",
@@ -93,6 +94,21 @@ def test_the_api_describes_each_param_with_its_bounds_or_choices_their_labels_an
         "max": None,
         "choices": ["none", "call"],
     }  # no labels, no help
+
+
+def test_a_value_refused_here_is_described_and_its_422_says_why():
+    """An interpreter that cannot run an experiment (app/running/pythons.py) is a refused value of its `python`
+    param: the API lists it with why, and a run asking for it is told why, not just the allowed values."""
+    python = Choice("python", "3.13.0", ["3.13.0"], refused=[("3.11.7", "no InterpreterPoolExecutor")])
+    assert python.describe()["refused"] == {"3.11.7": "no InterpreterPoolExecutor"}
+    with pytest.raises(ParamError) as refused:
+        validate([python], {"python": "3.11.7"})
+    assert refused.value.errors == [
+        "python: '3.11.7' cannot run this experiment: no InterpreterPoolExecutor; must be one of '3.13.0'"
+    ]
+    with pytest.raises(ParamError) as unknown:
+        validate([python], {"python": "2.7"})
+    assert unknown.value.errors == ["python: must be one of '3.13.0', got '2.7'"]
 
 
 def test_an_int_may_default_to_either_bound_and_take_either():

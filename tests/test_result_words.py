@@ -78,7 +78,12 @@ def test_the_chart_is_drawn_for_the_threads_vs_processes_runs_only():
         "results": [1, 2],
     }
     html = templates().get_template("_result.html").render(run=finished("experiments.cpu_threads_vs_processes", report))
-    assert len(re.findall(r'<svg y="\d+" height="38" width="100%" class="bar bar-\d"', html)) == 4
+    assert len(re.findall(r'<svg y="\d+" height="38" width="100%" class="bar bar-\d[^"]*"', html)) == 4
+    three_pools = {**report, "interpreter_ms": 560.0, "interpreter_speedup": 1.51, "interpreters": 2}
+    html = templates().get_template("_result.html").render(run=finished("experiments.interpreters_cpu", three_pools))
+    assert len(re.findall(r'<svg y="\d+" height="38" width="100%" class="bar bar-\d[^"]*"', html)) == 5
+    assert html.count("bar-ideal") == 1
+    assert "interpreter pool" in html and "(1.51× serial)" in html
     html = (
         templates()
         .get_template("_result.html")
@@ -97,6 +102,14 @@ SPEEDUP = {
     "ideal_speedup": 2,
 }
 SLOW = {**SPEEDUP, "process_ms": 900.0, "process_speedup": 0.89}
+INTERPRETERS = {
+    **SPEEDUP,
+    "interpreter_ms": 470.0,
+    "interpreter_speedup": 1.7,
+    "interpreters": 2,
+    "interpreter_pool": "backport",
+}
+INTERPRETERS_SLOW = {**INTERPRETERS, "interpreter_ms": 850.0, "interpreter_speedup": 0.94}
 IO_FAST = {**SPEEDUP, "thread_ms": 250.0, "thread_speedup": 3.2, "ideal_speedup": 4}
 IO_SLOW = {**IO_FAST, "thread_ms": 790.0, "thread_speedup": 1.01}
 PAIRS = {
@@ -139,6 +152,7 @@ PAIRS = {
     ),
     "cpu_threads_vs_processes": (SPEEDUP, SLOW),
     "io_threads_vs_processes": (IO_FAST, IO_SLOW),
+    "interpreters_cpu": (INTERPRETERS, INTERPRETERS_SLOW),
     "fork": (
         {"parent_pid": 10, "child_pid": 11, "child_exit_code": 0},
         {"parent_pid": 10, "child_pid": 11, "child_exit_code": 1},
@@ -212,6 +226,10 @@ def test_verdicts_say_what_the_issue_asks_for():
     sem = said("semaphore_crawler", {"permits": 3, "max_concurrent": 3, "generator_took_permits": 0, "crawl_order": []})
     assert sem.shown and "never let more than 3 in" in sem.words
     slow = said("cpu_threads_vs_processes", SLOW)
+    assert slow.shown is False and "not faster this time" in slow.words and "was not measured" in slow.words
+    side_by_side = said("interpreters_cpu", INTERPRETERS)
+    assert side_by_side.shown and "1.70× as fast as serial, threads 1.01×" in side_by_side.words
+    slow = said("interpreters_cpu", INTERPRETERS_SLOW)
     assert slow.shown is False and "not faster this time" in slow.words and "was not measured" in slow.words
 
 

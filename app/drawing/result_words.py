@@ -30,6 +30,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "process_ms": ("process pool", "ms"),
     "thread_speedup": ("thread pool's speedup over serial", "×"),
     "process_speedup": ("process pool's speedup over serial", "×"),
+    "interpreter_ms": ("interpreter pool", "ms"),
+    "interpreter_speedup": ("interpreter pool's speedup over serial", "×"),
+    "interpreters": ("subinterpreters that ran tasks", ""),
+    "interpreter_pool": ("its InterpreterPoolExecutor (stdlib: 3.14's; backport: interpreters-pep-734's)", ""),
     "ideal_speedup": ("the best speedup possible here", "×"),
     "gil_enabled": ("the GIL on (False: a free-threaded build running without it)", ""),
     "results": ("results", ""),
@@ -179,12 +183,10 @@ def speedup_chart(result: dict[str, Any]) -> Chart | None:
         return None
     if serial <= 0 or ideal <= 0:
         return None
-    times = [
-        ("serial, on main", serial),
-        ("thread pool", threads),
-        ("process pool", processes),
-        (f"ideal ({number(ideal)}× faster)", serial / ideal),
-    ]
+    times = [("serial, on main", serial), ("thread pool", threads)]
+    if isinstance(result.get("interpreter_ms"), (int, float)):  # interpreters-cpu's third pool
+        times.append(("interpreter pool", float(result["interpreter_ms"])))
+    times += [("process pool", processes), (f"ideal ({number(ideal)}× faster)", serial / ideal)]
     longest = max(ms for _, ms in times)
     bars = []
     for name, ms in times:

@@ -87,9 +87,26 @@ def load(module_name: str, lab_params: tuple[Param, ...] = ()) -> Experiment:
     )
 
 
-def catalogue(modules: tuple[str, ...] = MODULES, lab_params: tuple[Param, ...] = ()) -> dict[str, Experiment]:
-    experiments = [load(name, lab_params) for name in modules]
-    return {e.id: e for e in experiments}
+# The lab's params of an experiment, given its id and what it needs of its interpreter (its module's NEEDS);
+# None: no interpreter here can run it (app/running/pythons.py lab_params).
+LabParams = tuple[Param, ...] | Callable[[str, tuple[str, ...]], tuple[Param, ...] | None]
+
+
+def catalogue(modules: tuple[str, ...] = MODULES, lab_params: LabParams = ()) -> dict[str, Experiment]:
+    """The experiments of `modules` with the lab's params; one that no interpreter here can run is left out."""
+    experiments: dict[str, Experiment] = {}
+    for name in modules:
+        params: tuple[Param, ...] | None
+        if callable(lab_params):
+            m = importlib.import_module(name)
+            params = lab_params(m.ID, tuple(getattr(m, "NEEDS", ())))
+            if params is None:
+                continue
+        else:
+            params = lab_params
+        exp = load(name, params)
+        experiments[exp.id] = exp
+    return experiments
 
 
 OTHERS = "More experiments"

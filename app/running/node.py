@@ -199,7 +199,9 @@ async def work(settings: Settings, name: str, modules: tuple[str, ...]) -> None:
     interpreters = await asyncio.to_thread(pythons.offered, settings.python, settings.pythons)
     lab_params = (pythons.param(interpreters),)
     # The teacher's own too, as the web side lists them: LAB_EXPERIMENTS_DIR must hold the same files here.
-    experiments, problems = add_own(catalogue(modules, lab_params), settings.experiments_dir, lab_params)
+    experiments, problems = add_own(
+        catalogue(modules, pythons.lab_params(interpreters)), settings.experiments_dir, lab_params
+    )
     report(settings.experiments_dir, experiments, problems)
     redis = connect(settings.redis_url or "redis://127.0.0.1:6379/0")
     node = Node(redis, settings, experiments, interpreters, name)

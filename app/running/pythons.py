@@ -5,7 +5,17 @@ its own. Which ones are offered is `LAB_PYTHONS` (paths), or else the server's `
 every CPython found where they usually are: pyenv's versions, `python3.N` on PATH, and the
 project's `.pythons/` (where `scripts/build-python` puts a free-threaded build). Each is probed
 once (a short child process): its version, whether it is free-threaded, its default start
-method. The param's value is a short key such as `3.13.5t`, the same on every server.
+method, whether it has an InterpreterPoolExecutor. The param's value is a short key such as `3.13.5t`,
+the same on every server.
+
+An experiment that needs more of its interpreter than Python 3.9 names it (its module's NEEDS, e.g.
+"interpreter_pool"): its `python` param offers only the interpreters that have it, says in its help
+why the others are not offered, and a run asking for one of those gets a 422 that says why. Where
+none has it, the experiment is left out of the catalogue (logged).
+
+Pure-Python packages that some experiments import where the standard library lacks them
+(experiments/backports.txt) are in PACKAGES, put there by scripts/experiment-packages (`make
+pythons`), and on every runner's PYTHONPATH (`pythonpath`), so on its subinterpreters' sys.path too.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import logging
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,17 +38,33 @@ log = logging.getLogger(__name__)
 
 PARAM_NAME = "python"
 OLDEST = (3, 9)
+PACKAGES = ROOT / ".pythons" / "site-packages"
 PROBE_TIMEOUT_S = 10.0
 PROBE = """\
 import json, multiprocessing, platform, sys, sysconfig
+try:
+    from concurrent.futures import InterpreterPoolExecutor
+    pool = "stdlib"
+except ImportError:
+    try:  # PEP 734's backport (interpreters-pep-734), over 3.13's _interpreters; fails before 3.13
+        from interpreters_backport.concurrent.futures import InterpreterPoolExecutor
+        pool = "backport"
+    except Exception:
+        pool = ""
 print(json.dumps({
     "version": platform.python_version(),
     "implementation": platform.python_implementation(),
     "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
     "gil_enabled": getattr(sys, "_is_gil_enabled", lambda: True)(),
     "start_method": multiprocessing.get_start_method(),
+    "interpreter_pool": pool,
 }))
 """
+
+
+def pythonpath() -> str:
+    """A runner's PYTHONPATH: the project (the experiments), then the packages some of them import (PACKAGES)."""
+    return os.pathsep.join((str(ROOT), str(PACKAGES)))
 
 
 @dataclass(frozen=True)
@@ -48,6 +75,8 @@ class Interpreter:
     free_threaded: bool
     gil_enabled: bool  # as it starts: a free-threaded build may turn the GIL back on (PYTHON_GIL=1)
     start_method: str
+    # InterpreterPoolExecutor: "stdlib" (3.14+), "backport" (3.13 with interpreters-pep-734 in PACKAGES), "" none
+    interpreter_pool: str = ""
 
     @property
     def key(self) -> str:
@@ -72,6 +101,7 @@ class Interpreter:
             "free_threaded": self.free_threaded,
             "gil_enabled": self.gil_enabled,
             "start_method": self.start_method,
+            "interpreter_pool": self.interpreter_pool,
         }
 
 
@@ -110,7 +140,16 @@ def probe(paths: tuple[str, ...]) -> tuple[Interpreter, ...]:
     for path in dict.fromkeys(paths):
         try:
             started.append(
-                (path, subprocess.Popen([path, "-c", PROBE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+                (
+                    path,
+                    subprocess.Popen(
+                        [path, "-c", PROBE],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                        env={**os.environ, "PYTHONPATH": pythonpath()},  # as a runner's: what it can import
+                    ),
+                )
             )
         except OSError as exc:
             log.warning("interpreter %s: cannot start it: %s", path, exc)
@@ -144,15 +183,70 @@ def offered(own: str, listed: list[str] | None) -> tuple[Interpreter, ...]:
 
 
 def param(interpreters: tuple[Interpreter, ...]) -> Param:
-    """The `python` param every experiment gets: one of the offered keys (oldest first), the server's own by default."""
-    ordered = sorted(interpreters, key=lambda i: (_version(i.version), i.free_threaded))
+    """The `python` param of an experiment that needs no more than Python 3.9: every offered key (oldest first),
+    the server's own by default."""
+    every = param_for(interpreters, ())
+    assert every is not None, "offered() is never empty"
+    return every
+
+
+def param_for(interpreters: tuple[Interpreter, ...], needs: tuple[str, ...]) -> Param | None:
+    """The `python` param of an experiment that `needs` these facts of its interpreter (its module's NEEDS): one
+    of the offered keys that have them (oldest first), the server's own by default if it has them, else the first
+    that does. The others are refused, each with why. None if no interpreter has them."""
+    refused = {i.key: reason for i in interpreters if (reason := why_not(i, needs))}
+    able = [i for i in interpreters if i.key not in refused]
+    if not able:
+        return None
+    ordered = sorted(able, key=lambda i: (_version(i.version), i.free_threaded))
+    help = "the interpreter that runs it"
+    if refused:
+        help += "; not offered: " + "; ".join(f"{key}, {reason}" for key, reason in refused.items())
     return Choice(
         PARAM_NAME,
-        interpreters[0].key,
+        able[0].key,
         [i.key for i in ordered],
-        "the interpreter that runs it",
+        help,
         labels=[i.label + (" (the server's)" if i is interpreters[0] else "") for i in ordered],
+        refused=tuple(refused.items()),
     )
+
+
+def why_not(interpreter: Interpreter, needs: tuple[str, ...]) -> str | None:
+    """Why `interpreter` cannot run an experiment that `needs` these facts of it (None: it can)."""
+    for need in needs:
+        if need == "interpreter_pool" and not interpreter.interpreter_pool:
+            if _version(interpreter.version)[:2] == (3, 13):
+                return (
+                    "CPython 3.13 without the interpreters-pep-734 backport, which gives it InterpreterPoolExecutor "
+                    "(`make pythons` installs it)"
+                )
+            return (
+                f"Python {interpreter.version} has no InterpreterPoolExecutor: the standard library has it from "
+                "3.14, and on 3.13 the interpreters-pep-734 backport provides it"
+            )
+        if need != "interpreter_pool":
+            return f"it needs {need}, which the lab cannot tell of an interpreter"
+    return None
+
+
+def lab_params(interpreters: tuple[Interpreter, ...]) -> Callable[[str, tuple[str, ...]], tuple[Param, ...] | None]:
+    """The lab's params of an experiment (its id, and the facts of its interpreter it needs: its module's NEEDS):
+    its `python` param; None, logged, where no interpreter offered has them."""
+
+    def of(experiment: str, needs: tuple[str, ...]) -> tuple[Param, ...] | None:
+        python = param_for(interpreters, needs)
+        if python is None:
+            log.warning(
+                "%s is not offered: it needs %s, and %s",
+                experiment,
+                ", ".join(needs),
+                "; ".join(f"{i.key}: {why_not(i, needs)}" for i in interpreters),
+            )
+            return None
+        return (python,)
+
+    return of
 
 
 def _version(version: str) -> tuple[int, ...]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from app import ROOT
-from app.running.pythons import PARAM_NAME
+from app.running.pythons import PARAM_NAME, pythonpath
 from app.settings import Settings
 from experiments import lifeline, own, rlimits, sampler
 
@@ -61,7 +61,7 @@ def _tasks_of(pid: int) -> int:
 def runner_env() -> dict[str, str]:
     return {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": pythonpath(),
         "PYTHONUNBUFFERED": "1",
         # glibc reserves 64 MB of address space per malloc arena, up to 8 per core: with many
         # threads that alone would exhaust RLIMIT_AS. Two arenas are plenty for these experiments.

@@ -47,6 +47,9 @@ class ParamSpec(Schema):
     max: int | None = None
     choices: list[Any] | None = Field(None, description="a choice's values (only for a choice)")
     labels: dict[str, str] | None = Field(None, description="the words a form shows for each choice, if not the choice")
+    refused: dict[str, str] | None = Field(
+        None, description="values known but not allowed here, each with why (an interpreter that cannot run it)"
+    )
     help: str | None = None
 
 
@@ -69,6 +72,10 @@ class PythonOut(Schema):
     free_threaded: bool
     gil_enabled: bool
     start_method: str
+    interpreter_pool: str = Field(
+        "",
+        description='its InterpreterPoolExecutor: "stdlib" (3.14+), "backport" (3.13 with interpreters-pep-734), "" none',
+    )
 
 
 class RunCreated(Schema):

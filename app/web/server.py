@@ -72,7 +72,9 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
         interpreters = await asyncio.to_thread(pythons.offered, settings.python, settings.pythons)
         lab_params = (pythons.param(interpreters),)
         # The teacher's own after the built-in ones; a file that breaks the contract is left out, saying why.
-        experiments, problems = add_own(catalogue(modules, lab_params), settings.experiments_dir, lab_params)
+        experiments, problems = add_own(
+            catalogue(modules, pythons.lab_params(interpreters)), settings.experiments_dir, lab_params
+        )
         report(settings.experiments_dir, experiments, problems)
         app.state.experiment_problems = problems  # the teacher's home page lists them (app/web/pages.py)
         redis = redis_connection.client(settings) if settings.redis_url else None
