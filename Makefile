@@ -83,8 +83,9 @@ mutation: $(VENV)/.installed-mutation
 # pinned pure-Python packages some experiments import where the standard library lacks them
 # (experiments/backports.txt: InterpreterPoolExecutor on 3.13), into .pythons/site-packages.
 PYTHONS ?= 3.13.5t
-pythons:
-	PYTHON=$(PYTHON) scripts/experiment-packages
+# Whichever pip the venv's installs use (its own, or $(PYTHON)'s: see PIP above) fetches them.
+pythons: | $(BIN)/python
+	PYTHON=$$(if [ -x $(BIN)/pip ]; then echo $(BIN)/python; else echo $(PYTHON); fi) scripts/experiment-packages
 	for spec in $(PYTHONS); do scripts/build-python $$spec || exit 1; done
 
 # Refresh constraints.txt: the newest versions of what serving needs, installed into a fresh venv without
