@@ -10,16 +10,15 @@ import gc
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
-from fastapi import FastAPI
-from uvicorn.config import LOGGING_CONFIG
-
-from app.drawing.environment import warm_up
 from app.settings import Settings, get_settings
-from app.web import header_deadline
-from app.web.server import create_app
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+# The web side (uvicorn, FastAPI, the app, its templates) is imported by the commands that serve, not at the
+# top: a runner node and the checks never use it, and it is half a start's CPU (~0.8 s here, with bytecode).
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "class":
         serve_class(settings, args.host, args.port, args.name)
         return
+    from app.web.server import create_app
+
     # The address it binds to is part of the settings: the Host check answers to a name it was bound by.
     settings = settings.model_copy(update={"host": args.host, "port": args.port})
     serve(create_app(settings), settings, host=args.host, port=args.port)
@@ -155,6 +156,7 @@ def serve_class(settings: Settings, host: str, port: int, names: list[str]) -> N
     it listens), then print the class's addresses, the teacher's link and the QR code, and serve."""
     from app.web.classroom import admin_token, banner, class_settings, oncpu_line
     from app.web.join import interface_addresses, reachable_addresses
+    from app.web.server import create_app
     from experiments import sampler
 
     listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -190,6 +192,10 @@ def serve_class(settings: Settings, host: str, port: int, names: list[str]) -> N
 def serve(app: FastAPI, settings: Settings, sockets: list[socket.socket] | None = None, **options: Any) -> None:
     """Compile the templates, tune the collector, then serve `app` (benchmarks/serve.py serves this way too):
     on `sockets` already bound, or where `options` say (host, port)."""
+    import uvicorn
+
+    from app.drawing.environment import warm_up
+
     warm_up(app.state.templates.env)
     tune_collector()
     if sockets is None:
@@ -218,6 +224,8 @@ def tune_collector() -> None:
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """What the server is run with, beside host and port (the tests serve the app with the same)."""
+    from app.web import header_deadline
+
     # ws_max_size: a bigger frame from a browser is refused (1009) before it is buffered.
     # permessage-deflate keeps compression state per connection, so every viewer's socket
     # compressed the same frame again: with 200 viewers of one run, a quarter of the server's CPU
@@ -241,6 +249,8 @@ def log_config() -> dict[str, Any]:
     """uvicorn's logging, and the app's loggers (`app.*`: what they caught, with its traceback) on the same
     stderr from INFO up, each line naming its module. They still propagate: a handler on the root (pytest's
     caplog) sees them too; uvicorn's config puts none there, so nothing is written twice."""
+    from uvicorn.config import LOGGING_CONFIG
+
     config = copy.deepcopy(LOGGING_CONFIG)
     config["formatters"]["app"] = {
         "()": "uvicorn.logging.DefaultFormatter",

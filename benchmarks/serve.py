@@ -161,6 +161,8 @@ def serving() -> Iterator[Server]:
             "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "50",
             "LAB_MAX_CONCURRENT_RUNS": "1",
             "LAB_RUN_TIMEOUT_S": "600",
+            # Every run here is on this interpreter: not a probe of each one found (pyenv's, .pythons/) at each start.
+            "LAB_PYTHONS": json.dumps([sys.executable]),
         }
         proc = subprocess.Popen([sys.executable, "-m", "benchmarks.serve", str(port)], cwd=ROOT, env=env)
         server = Server(port, proc)

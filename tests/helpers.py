@@ -364,6 +364,8 @@ class ServerProcess:
             "PYTHONPATH": str(ROOT),
             "LAB_MAX_RUNS_IN_FLIGHT_PER_CLIENT": "100",
             "LAB_MAX_RUNS_PER_MINUTE_PER_CLIENT": "1000",
+            # Its runs are on this interpreter: not a probe of each one found (pyenv's, .pythons/) at each start.
+            "LAB_PYTHONS": json.dumps([sys.executable]),
             **env,
         }
         self.proc = subprocess.Popen(

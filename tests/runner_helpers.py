@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from app.model.events import Event, StreamParser
+from app.model.events import SAMPLED, Event, StreamParser
 from app.model.timeline import Span, Timeline
 from tests.helpers import ROOT, alive_in_group, poll
 
@@ -113,22 +113,28 @@ def run_until_quiet(
 ) -> Outcome:
     """Run until the runner exits or its events stop for `quiet_s`, then kill its process group.
 
-    For runs that hang: they never end by themselves. `leftovers` are the processes still
+    For runs that hang: they never end by themselves. Quiet is judged as the server's hang watchdog
+    judges it (app/running/supervisor.py): the sampler writes while every worker is blocked too, so
+    only events the experiment recorded count as progress. `leftovers` are the processes still
     alive after the kill (there should be none); the returncode is -9 if it had to be killed.
     """
     proc = _start(module, params, python)
     parser = StreamParser()
     events: list[Event] = []
     deadline = time.monotonic() + limit_s
+    progress_at = time.monotonic()
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], quiet_s)
+        while (now := time.monotonic()) < deadline and now - progress_at < quiet_s:
+            ready, _, _ = select.select([proc.stdout], [], [], progress_at + quiet_s - now)
             if not ready:
                 break
             data = os.read(proc.stdout.fileno(), READ_SIZE)
             if not data:  # every process holding the pipe has exited
                 break
-            events += parser.feed(data)
+            batch = parser.feed(data)
+            if not all(event.kind in SAMPLED for event in batch):
+                progress_at = time.monotonic()
+            events += batch
     finally:
         _end_group(proc.pid, grace_s=0)
         proc.wait()
