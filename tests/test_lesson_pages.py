@@ -1,4 +1,4 @@
-"""A lesson through the real app and runner (app/web/lesson_routes.py): the teacher starts and leads it, three
+"""A lesson through the real app and runner (app/web/lesson_routes.py, lesson_follow.py): the teacher starts and leads it, three
 students join, answer and are locked out at the run, everyone runs the step, and the reveal's bars and the
 class's results are the exact counts and the runs' own values; the export is the teacher's only; the websocket
 brings each page the teacher's step."""

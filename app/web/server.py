@@ -25,7 +25,7 @@ from app.running.lab import Lab
 from app.running.ratelimit import MemoryGuesses
 from app.settings import HTMX_VERSION, HTMX_WS_VERSION, Settings, get_settings
 from app.storage import redis_connection
-from app.web import api, errors, lesson_routes, live, pages, presenter, step_routes, sweep_routes, urls
+from app.web import api, errors, lesson_follow, lesson_routes, live, pages, presenter, step_routes, sweep_routes, urls
 from app.web.auth import AdminTokenMiddleware
 from app.web.clients import ClientCookieMiddleware
 from app.web.lesson_feed import LessonFeed
@@ -144,4 +144,5 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
     app.include_router(live.router)
     app.include_router(presenter.router)
     app.include_router(lesson_routes.router)
+    app.include_router(lesson_follow.router)
     return app
