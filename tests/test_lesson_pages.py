@@ -122,6 +122,13 @@ def test_a_class_goes_through_a_step_and_the_reveal_counts_exactly_what_happened
         for value in set(class_values):
             assert counted[f"{value:,}".replace(",", "\u2009")] == class_values.count(value)
     assert "Each run lost a different number of updates." in page
+    # each of the class's runs beside what the machine gave it, from its own budget (no student's name)
+    table = page[page.index("Each run, with the CPU it had") :]
+    for run_id in own:
+        budget = lab.get(f"/api/runs/{run_id}").json()["cpu"]
+        row = re.search(rf'<a href="/runs/{run_id}">{run_id}</a></td><td>(.*?)</tr>', table, re.S)[1]
+        assert f"{budget['workers_busy_cores']:.1f} cores" in row
+    assert '<p class="shared">' in page and "Ada" not in table
 
     exported = lab.get(f"/lessons/given/{session_of(lab)}/answers.csv", headers=TEACHER)
     rows = list(csv.DictReader(io.StringIO(exported.text)))

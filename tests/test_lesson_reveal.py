@@ -3,7 +3,7 @@ grouped only when there are many, the teacher's value is marked, and the sentenc
 
 from __future__ import annotations
 
-from app.model.lesson_reveal import choices, numbers, spread, time_left, time_needed, within
+from app.model.lesson_reveal import choices, numbers, shared, spread, time_left, time_needed, within
 from app.model.lessons import Question
 
 CHOICE = Question("Lost updates?", choices=("none", "some", "many"))
@@ -68,3 +68,13 @@ def test_before_the_class_runs_it_the_teacher_is_told_how_long_from_a_run_of_it(
     )
     assert "run it yourself first" in time_needed(30, None, 1)
     assert time_needed(0, 11.0, 1) == ""
+
+
+def test_the_class_is_told_how_many_of_its_runs_shared_the_machine():
+    assert shared([0.1, 0.7, None, 0.5]) == (
+        "2 of the 3 runs measured shared the machine with other programs using half a core or more "
+        "(marked below): they had fewer cores than the rest."
+    )
+    assert shared([0.1, 0.2]) == "Other programs used less than half a core during each of the 2 runs measured."
+    assert "could not be measured" in shared([None])
+    assert shared([]) == ""

@@ -46,6 +46,7 @@ def environment(extra: Mapping[str, Any] | None = None) -> Environment:
     env.globals.update(timeline_tables=timeline_tables)  # the timeline as text (app/drawing/table.py)
     env.globals.update(sweep_choices=worker_choices)  # the experiment page's "Sweep workers" (app/model/sweeps.py)
     env.filters["datetime"] = when
+    env.globals["shared_cores"] = lesson_reveal.SHARED_CORES  # a class's run marked as sharing the machine
     env.filters["measured"] = lesson_reveal.number  # a run's measure as the reveal's bars say it: 0, not 0.0
     env.globals.update(extra or {})
     return env

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.model import lesson_reveal
+from app.model.cpu import TOO_SHORT_CORES
 from app.model.lesson_reveal import Histogram
 from app.model.lesson_state import LessonState, StepState
 from app.model.lessons import Lesson, Step
@@ -27,6 +28,11 @@ class RunSummary:
     finished: bool
     value: float | None
     seconds: float | None  # how long it executed, once finished
+    # Its CPU budget once finished (app/model/cpu.py): the cores its workers kept busy, and what other programs
+    # took meanwhile (with how far off that may be), so the class sees which results shared the machine.
+    busy_cores: float | None = None
+    others_cores: float | None = None
+    resolution_cores: float | None = None
 
     @classmethod
     def of(cls, run: Run, measure: str) -> RunSummary:
@@ -36,6 +42,7 @@ class RunSummary:
             if run.finished and run.started_at is not None and run.ended_at is not None
             else None
         )
+        cpu = run.cpu if run.finished else None
         return cls(
             run.id,
             run.status,
@@ -43,6 +50,9 @@ class RunSummary:
             run.finished,
             lesson_reveal.measured(result, measure),
             seconds,
+            None if cpu is None else cpu.workers_busy_cores,
+            None if cpu is None or cpu.resolution_cores >= TOO_SHORT_CORES else cpu.others_busy_cores,
+            None if cpu is None else cpu.resolution_cores,
         )
 
 
@@ -52,6 +62,8 @@ class Reveal:
     judged: str  # a number question's answers against the teacher's run
     results: Histogram | None  # the class's own runs' values of the measure
     results_words: str
+    measured: tuple[RunSummary, ...] = ()  # the class's runs that measured it, by value, each with its budget
+    shared_words: str = ""  # how many of them shared the machine with other programs
 
 
 @dataclass(frozen=True)
@@ -111,10 +123,12 @@ class LessonView:
                 for r in range(1, now.round + 1)
             )
             judged = lesson_reveal.within(question, now.answers.get(now.round, {}), teacher)
-        values = [run.value for run in self.class_runs.values() if run.value is not None]
+        runs = sorted((run for run in self.class_runs.values() if run.value is not None), key=lambda r: r.value or 0)
+        values = [run.value for run in runs if run.value is not None]
         results = lesson_reveal.numbers(values, teacher) if values else None
         words = lesson_reveal.spread(values, self.measure_label, teacher) if values else ""
-        return Reveal(rounds, judged, results, words)
+        shared = lesson_reveal.shared([run.others_cores for run in runs])
+        return Reveal(rounds, judged, results, words, tuple(runs), shared)
 
     def name_of(self, client: str) -> str:
         return self.state.people.get(client) or "(no name)"

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from app.model.lessons import Question
 
-MAX_BARS = 10  # numbers beyond this many distinct values are grouped into this many equal ranges
+MAX_BARS = 10
+SHARED_CORES = 0.5  # other programs' use during a run worth marking it for (half a core of the machine's)  # numbers beyond this many distinct values are grouped into this many equal ranges
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,23 @@ def spread(values: Sequence[float], label: str, teacher: float | None) -> str:
         below = sum(1 for v in ordered if v < teacher)
         said += f"; the teacher's run measured {number(teacher)}, above {below} of them"
     return said + "."
+
+
+def shared(others: Sequence[float | None]) -> str:
+    """How many of the class's runs shared the machine with other programs (`others`: what they used during
+    each run, in cores; None where a run was too short to tell, or had no budget)."""
+    if not others:
+        return ""
+    known = [cores for cores in others if cores is not None]
+    if not known:
+        return "What other programs used during these runs could not be measured (each too short, or no budget)."
+    busy = sum(1 for cores in known if cores >= SHARED_CORES)
+    if busy == 0:
+        return f"Other programs used less than half a core during each of the {len(known)} runs measured."
+    return (
+        f"{busy} of the {len(known)} runs measured shared the machine with other programs using half a core or "
+        "more (marked below): they had fewer cores than the rest."
+    )
 
 
 def measured(result: Mapping[str, object] | None, field: str) -> float | None:
