@@ -125,3 +125,8 @@ def test_a_state_survives_its_document():
     state = student_ran(everyone_runs(go(answer(ask(started(), CHOICE), "a", 0, 1), 1)), "b", 1, "r9")
     state = join(state, "a", "Ada")
     assert from_doc(to_doc(state)) == state
+
+
+def test_the_same_answer_again_changes_nothing():
+    state = answer(ask(started(), CHOICE), "a", 0, 1)
+    assert answer(state, "a", 0, 1) is state

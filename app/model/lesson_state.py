@@ -160,6 +160,8 @@ def answer(state: LessonState, client: str, step: int, value: Answer) -> LessonS
     now = state.current
     if now.phase != "asking":
         raise LessonError("the question is not open yet" if now.phase == "ready" else "answers are locked")
+    if now.answers.get(now.round, {}).get(client) == value:
+        return state  # the same answer again (a double click, a page sending twice): nothing to keep
     answers = {**now.answers, now.round: {**now.answers.get(now.round, {}), client: value}}
     return _with_step(state, step, replace(now, answers=answers))
 
