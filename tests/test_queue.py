@@ -98,6 +98,7 @@ def test_experiments_say_whether_they_measure_time(client):
         "io-threads-vs-processes",
         "asyncio-gather",  # asyncio against a thread pool, timed
         "asyncio-blocked-loop",  # how long the loop was blocked
+        "interpreters-cpu",  # subinterpreters against threads and processes, timed
     }
     assert "it runs alone" in client.get("/experiments/lock-counter").text
     assert "it runs alone" not in client.get("/experiments/rlock-counter").text
