@@ -50,7 +50,7 @@ async def follow_page(request: Request, feed: FeedDep, settings: SettingsDep) ->
         client=client_of(request).id,
         presenter=is_admin(request, settings),
         max_name=lesson_state.MAX_NAME_CHARS,
-        auto_run=True,  # a page opened while everyone runs the step starts its run (once: app/web/lesson_routes.py)
+        auto_run=True,  # a page opened while everyone runs the step starts its run (once: see follow below)
     )
 
 
@@ -171,8 +171,8 @@ async def follow(websocket: WebSocket, settings: SettingsDep) -> None:
     await pump(websocket, views(), settings.ws_send_timeout_s)
 
 
-def asks_to_run(view: LessonView | None | bool) -> tuple[str, int] | None:
+def asks_to_run(view: LessonView | None) -> tuple[str, int] | None:
     """The lesson session and step whose runs everyone is asked for in `view`, if any."""
-    if not isinstance(view, LessonView) or not view.now.everyone:
+    if view is None or not view.now.everyone:
         return None
     return view.state.id, view.state.step
