@@ -1,7 +1,7 @@
 """The live lesson as this process's pages follow it: a few times a second (at once after a change made here)
 it reads the lesson's state from its storage (shared by every web replica, app/storage/seams.py LessonStorage),
 looks up the runs of the current step, and when anything a page shows changed, wakes every page following it
-(their websockets, app/web/lesson_routes.py), which then render their own copy. A page that was busy simply
+(their websockets, app/web/lesson_follow.py), which then render their own copy. A page that was busy simply
 renders the newest view when it gets to it: nothing queues up behind a slow phone.
 """
 
