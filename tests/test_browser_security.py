@@ -31,7 +31,7 @@ def csp_violations(page) -> list[str]:
 def test_a_run_works_under_the_policy_with_no_violation(page, server_url):
     violations = csp_violations(page)
     page.goto(f"{server_url}/")  # the home page and its live lobby socket, under the same policy
-    page.wait_for_function("window.htmx !== undefined")
+    page.wait_for_function("() => window.htmx !== undefined")  # a function: an expression is polled with eval
     response = page.goto(f"{server_url}/experiments/race-counter")
     assert "script-src 'self' https://cdn.jsdelivr.net/npm/htmx.org@" in response.headers["content-security-policy"]
     page.fill("input[name=iterations]", "20000")
