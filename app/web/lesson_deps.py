@@ -11,8 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import Response
 from starlette.requests import HTTPConnection
 
 from app.model.lesson_state import LessonError, LessonState
@@ -23,7 +22,7 @@ from app.web.auth import is_admin
 from app.web.clients import client_of
 from app.web.deps import LabDep
 from app.web.lesson_feed import LessonFeed
-from app.web.pages import wants_html
+from app.web.pages import render, wants_html
 from experiments.params import ParamError, validate
 
 
@@ -38,11 +37,6 @@ def lessons_of(conn: HTTPConnection) -> dict[str, Lesson]:
 
 
 FeedDep = Annotated[LessonFeed, Depends(feed_of)]
-
-
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
 def lesson_or_404(request: Request, lesson_id: str) -> Lesson:

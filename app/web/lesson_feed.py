@@ -47,7 +47,7 @@ class LessonFeed:
         if state is None:
             raise LessonError("no lesson is live now")
         changed = await self.storage.change(state.id, change)
-        await self.refresh()
+        await self._show(await self._view(changed if changed.live else None))  # no second read of the storage
         return changed
 
     @contextlib.asynccontextmanager
@@ -82,7 +82,9 @@ class LessonFeed:
         return self._changed
 
     async def refresh(self) -> None:
-        view = await self.look()
+        await self._show(await self.look())
+
+    async def _show(self, view: LessonView | None) -> None:
         if older(view, self.view):  # a look begun before another's change ended after that change's own look
             return
         if view != self.view:
@@ -94,7 +96,10 @@ class LessonFeed:
         self._changed = asyncio.Event()
 
     async def look(self) -> LessonView | None:
-        state = await self.storage.live()
+        return await self._view(await self.storage.live())
+
+    async def _view(self, state: LessonState | None) -> LessonView | None:
+        """The live lesson `state` as pages show it (None: no lesson live, or its file gone)."""
         if state is None:
             return None
         lesson = self.lessons.get(state.lesson)

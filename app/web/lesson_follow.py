@@ -24,12 +24,12 @@ from app.web.lesson_deps import (
     feed_of,
     lesson_or_404,
     refusals_as_pages,
-    render,
     start_run,
     to_the_lesson,
 )
 from app.web.lesson_feed import LessonFeed
 from app.web.live import pump
+from app.web.pages import render
 from app.web.presenter import SameSiteOnly
 
 router = APIRouter()

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from app.drawing import lesson_export
+from app.drawing.lesson_view import LessonView
 from app.model import lesson_state
 from app.model.lesson_state import LessonState
 from app.model.lessons import Lesson, Step
@@ -33,11 +34,11 @@ from app.web.lesson_deps import (
     lesson_or_404,
     lessons_of,
     refusals_as_pages,
-    render,
     start_run,
     to_the_controls,
 )
 from app.web.lesson_feed import LessonFeed
+from app.web.pages import render
 from app.web.presenter import PresenterOnly
 from experiments.params import ParamError
 
@@ -63,15 +64,13 @@ async def lessons_page(request: Request, feed: FeedDep, settings: SettingsDep) -
 
 @router.get("/lessons/given/{session_id}", response_class=HTMLResponse)
 async def session_page(request: Request, session_id: str, feed: FeedDep) -> HTMLResponse:
-    state, lesson = await given(request, feed, session_id)
-    views = [await feed.view_of(lesson, lesson_state.at_step(state, i)) for i in range(len(lesson.steps))]
+    state, lesson, views = await given(request, feed, session_id)
     return render(request, "lesson_record.html", lesson=lesson, state=state, views=views)
 
 
 @router.get("/lessons/given/{session_id}/answers.csv", dependencies=[PresenterOnly])
 async def export_csv(request: Request, session_id: str, feed: FeedDep) -> Response:
-    state, lesson = await given(request, feed, session_id)
-    views = [await feed.view_of(lesson, lesson_state.at_step(state, i)) for i in range(len(lesson.steps))]
+    state, lesson, views = await given(request, feed, session_id)
     return PlainTextResponse(
         lesson_export.csv_text(lesson, state, views),
         media_type="text/csv; charset=utf-8",
@@ -81,16 +80,17 @@ async def export_csv(request: Request, session_id: str, feed: FeedDep) -> Respon
 
 @router.get("/lessons/given/{session_id}/answers.json", dependencies=[PresenterOnly])
 async def export_json(request: Request, session_id: str, feed: FeedDep) -> dict[str, Any]:
-    state, lesson = await given(request, feed, session_id)
-    views = [await feed.view_of(lesson, lesson_state.at_step(state, i)) for i in range(len(lesson.steps))]
+    state, lesson, views = await given(request, feed, session_id)
     return lesson_export.document(lesson, state, views)
 
 
-async def given(request: Request, feed: LessonFeed, session_id: str) -> tuple[LessonState, Lesson]:
+async def given(request: Request, feed: LessonFeed, session_id: str) -> tuple[LessonState, Lesson, list[LessonView]]:
+    """A session (404 naming it if there is none), its lesson, and each of its steps as the record shows it."""
     state = await feed.storage.find(session_id)
     if state is None:
         raise HTTPException(404, f"no lesson session {session_id!r}")
-    return state, lesson_or_404(request, state.lesson)
+    lesson = lesson_or_404(request, state.lesson)
+    return state, lesson, [await feed.view_of(lesson, lesson_state.at_step(state, i)) for i in range(len(lesson.steps))]
 
 
 @router.get("/lessons/{lesson_id}", response_class=HTMLResponse)
