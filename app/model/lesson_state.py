@@ -21,7 +21,6 @@ from typing import Any, Literal
 from app.model.lessons import Lesson, Question
 
 Phase = Literal["ready", "asking", "locked", "revealed"]
-PHASES: tuple[Phase, ...] = ("ready", "asking", "locked", "revealed")
 ROUNDS = 2  # a first vote, and one after discussion
 MAX_NAME_CHARS = 40
 Answer = int | float  # a choice's index, or a number
