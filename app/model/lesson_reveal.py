@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from app.model.lessons import Question
 
-MAX_BARS = 10
-SHARED_CORES = 0.5  # other programs' use during a run worth marking it for (half a core of the machine's)  # numbers beyond this many distinct values are grouped into this many equal ranges
+MAX_BARS = 10  # numbers beyond this many distinct values are grouped into this many equal ranges
+SHARED_CORES = 0.5  # other programs' use during a run worth marking it for (half a core of the machine's)
 
 
 @dataclass(frozen=True)
