@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import sys
 from importlib.metadata import PackageNotFoundError, distribution
+from typing import TYPE_CHECKING
 
-try:
+if TYPE_CHECKING:  # mypy reads packaging's types; pip's vendored copy is the same code, untyped
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
-except ImportError:  # a venv with only what serving needs: pip's own copy
-    from pip._vendor.packaging.requirements import Requirement
-    from pip._vendor.packaging.utils import canonicalize_name
+else:
+    try:
+        from packaging.requirements import Requirement
+        from packaging.utils import canonicalize_name
+    except ImportError:  # a venv with only what serving needs: pip's own copy
+        from pip._vendor.packaging.requirements import Requirement
+        from pip._vendor.packaging.utils import canonicalize_name
 
 ROOT = "concurrency-lab"
 
@@ -30,7 +35,7 @@ def wanted(requirement: Requirement, extras: frozenset[str]) -> bool:
 def closure(root: str) -> dict[str, str]:
     """{distribution name: installed version} of `root`'s requirements, transitively."""
     pins: dict[str, str] = {}
-    todo = [(root, frozenset())]
+    todo: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
     seen: set[tuple[str, frozenset[str]]] = set()
     while todo:
         name, extras = todo.pop()

@@ -38,8 +38,8 @@ def render(node: ast.expr) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(
-            part.value if isinstance(part, ast.Constant) else "{" + ast.unparse(part.value) + "}"
+        return "".join(  # an f-string's constant parts are its literal text, str
+            str(part.value) if isinstance(part, ast.Constant) else "{" + ast.unparse(part.value) + "}"
             for part in node.values
             if isinstance(part, (ast.Constant, ast.FormattedValue))
         )
