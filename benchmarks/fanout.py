@@ -44,6 +44,7 @@ class Viewer:
             async with socket:
                 async for message in socket:
                     now = time.monotonic_ns()
+                    assert isinstance(message, str), "the lab sends its frames as text"
                     first_ns = first_ns or now
                     self.messages += 1
                     for text in STAMP.findall(message):

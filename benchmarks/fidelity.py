@@ -353,7 +353,9 @@ def through_dashboard(server: Server, work: Workload) -> float:
     run = server.wait_done(run_id)
     if run["status"] != "done":
         raise RuntimeError(f"{work.name}: the run ended {run['status']}: {run.get('error')}")
-    return run["result"]["run_call_ms"]
+    assert run["result"] is not None, "a done run has its result"
+    ms: float = run["result"]["run_call_ms"]
+    return ms
 
 
 def through_runner(work: Workload) -> float:
@@ -367,7 +369,8 @@ def through_runner(work: Workload) -> float:
         env=env(),
     ).stdout
     result = next(e for line in out.splitlines() for e in json.loads(line) if e[0] == "R")
-    return result[3]["run_call_ms"]
+    ms: float = result[3]["run_call_ms"]
+    return ms
 
 
 def viztracer_command(trace_file: Path) -> list[str] | None:

@@ -20,7 +20,7 @@ import time
 
 from websockets.sync.client import connect
 
-from benchmarks.serve import header, medians, percentile, serving
+from benchmarks.serve import Server, header, medians, percentile, serving
 
 STAMP = re.compile(r"stamp (\d+)")
 
@@ -33,6 +33,7 @@ def watch(url: str) -> tuple[dict[int, int], int, bool]:
     with connect(url, max_size=None) as socket:
         for message in socket:
             now = time.monotonic_ns()
+            assert isinstance(message, str), "the lab sends its frames as text"
             first_ns = first_ns or now
             for stamp in STAMP.findall(message):
                 arrived.setdefault(int(stamp), now)
@@ -40,7 +41,7 @@ def watch(url: str) -> tuple[dict[int, int], int, bool]:
     return arrived, first_ns, result
 
 
-def one_run(server, count: int, busy: int) -> list[float]:
+def one_run(server: Server, count: int, busy: int) -> list[float]:
     run_id = server.start_run("stamps", {"count": count, "every_ms": 7, "busy": busy, "delay_ms": 0})
     arrived, first_ns, result = watch(f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}")
     run = server.wait_done(run_id)

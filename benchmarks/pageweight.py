@@ -16,9 +16,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from typing import TYPE_CHECKING
 
 from benchmarks.browser import chromium, wait_finished
-from benchmarks.serve import header, medians, serving
+from benchmarks.serve import Server, header, medians, serving
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Request
 
 HTMX_FILES = ("htmx.min.js", "ws.min.js")
 
@@ -26,19 +30,19 @@ HTMX_FILES = ("htmx.min.js", "ws.min.js")
 class Traffic:
     """Bytes a page received as transferred (headers and encoded bodies), htmx aside, by kind."""
 
-    def __init__(self, page):
+    def __init__(self, page: Page) -> None:
         self.bytes = {"html": 0, "static": 0, "first frame": 0, "websocket": 0}
         page.on("requestfinished", self._finished)
         page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
 
-    def _finished(self, request) -> None:
+    def _finished(self, request: Request) -> None:
         if "/static/vendor/" in request.url or "htmx" in request.url:
             return
         sizes = request.sizes()
         kind = "html" if request.resource_type == "document" else "static"
         self.bytes[kind] += sizes["responseBodySize"] + sizes["responseHeadersSize"]
 
-    def _frame(self, payload) -> None:
+    def _frame(self, payload: str | bytes) -> None:
         size = len(payload.encode() if isinstance(payload, str) else payload)
         if not self.bytes["websocket"]:
             self.bytes["first frame"] = size
@@ -69,7 +73,7 @@ CLICK_RUN = """() => {
 }"""
 
 
-def click_to_first_lane(browser, server, experiment: str) -> dict[str, float]:
+def click_to_first_lane(browser: Browser, server: Server, experiment: str) -> dict[str, float]:
     """Milliseconds from the click on Run to: the run page loaded, the first lane drawn."""
     page = browser.new_page()
     page.add_init_script(WATCH_LANES)
@@ -90,7 +94,7 @@ def click_to_first_lane(browser, server, experiment: str) -> dict[str, float]:
     return times
 
 
-def first_load(browser, url: str, live: bool) -> dict[str, float]:
+def first_load(browser: Browser, url: str, live: bool) -> dict[str, float]:
     """KB a fresh browser (empty cache) receives opening `url`: html, static, first frame, total."""
     page = browser.new_page()
     traffic = Traffic(page)

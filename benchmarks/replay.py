@@ -27,6 +27,7 @@ MIXES = ("spans", "mixed")
 async def store_flood(path: Path, events: int, mix: str, gap_ns: int = 1_000) -> str:
     from app.model.events import Event, StreamParser
     from app.model.experiments import catalogue
+    from app.model.status import Status
     from app.storage.store import RunStore
 
     experiments = catalogue(("experiments.race_counter",))
@@ -40,7 +41,7 @@ async def store_flood(path: Path, events: int, mix: str, gap_ns: int = 1_000) ->
     for start in range(0, len(data), 1 << 16):
         run.ingest(parser.feed(data[start : start + (1 << 16)]), parser.wire)
         await store.room()
-    run.finish("done")
+    run.finish(Status.DONE)
     await store.close()
     return run.id
 
@@ -58,6 +59,7 @@ async def timed_find(path: Path, run_id: str, replay: bool) -> tuple[float, int]
     run = await store.find(run_id)
     took = time.process_time() - started
     await store.close()
+    assert run is not None, f"run {run_id} was stored"
     return took, len(run.timeline.spans) + len(run.timeline.marks)
 
 

@@ -32,7 +32,8 @@ from benchmarks.fidelity import ROOT, env
 from benchmarks.serve import header
 from experiments.sampler import SOURCE_ENV
 
-WORKLOADS = (  # name, experiment module, params (each run lasts about a second or two here)
+# name, experiment module, params (each run lasts about a second or two here)
+WORKLOADS: tuple[tuple[str, str, dict[str, int | str]], ...] = (
     (
         "lock-counter call, 2 threads",
         "experiments.lock_counter",
@@ -120,8 +121,8 @@ def main(argv: list[str]) -> None:
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, module, params in WORKLOADS:
-        if args.quick:
-            params = {**params, **{k: max(1000, v // 20) for k, v in params.items() if k == "iterations"}}
+        if args.quick and isinstance(iterations := params.get("iterations"), int):
+            params = {**params, "iterations": max(1000, iterations // 20)}
         rows = [figures(run(module, params, args.source)) for _ in range(repeat)]
         m = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
         print(

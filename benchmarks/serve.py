@@ -26,6 +26,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.web.documents import RunCreatedJson, RunView
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_MODULES = ("benchmarks.flood_experiment", "benchmarks.stamps_experiment")
@@ -114,7 +118,8 @@ def main(argv: list[str]) -> None:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 @dataclass
@@ -126,22 +131,24 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def request(self, method: str, path: str, body: dict | None = None) -> dict:
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """The route's JSON as it answered (a document or a list of them; each route its own), else {"text": …}."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(
             self.url + path, data=data, method=method, headers={"content-type": "application/json"}
         )
         with urllib.request.urlopen(req, timeout=30) as response:
-            body = response.read()
-        return json.loads(body) if response.headers.get_content_type() == "application/json" else {"text": body}
+            raw = response.read()
+        return json.loads(raw) if response.headers.get_content_type() == "application/json" else {"text": raw}
 
-    def start_run(self, experiment: str, params: dict) -> str:
-        return self.request("POST", "/api/runs", {"experiment": experiment, "params": params})["id"]
+    def start_run(self, experiment: str, params: dict[str, Any]) -> str:
+        created: RunCreatedJson = self.request("POST", "/api/runs", {"experiment": experiment, "params": params})
+        return created["id"]
 
-    def wait_done(self, run_id: str, timeout: float = 300) -> dict:
+    def wait_done(self, run_id: str, timeout: float = 300) -> RunView:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            run = self.request("GET", f"/api/runs/{run_id}")
+            run: RunView = self.request("GET", f"/api/runs/{run_id}")
             if run["status"] not in ("queued", "running"):
                 return run
             time.sleep(0.05)

@@ -98,11 +98,13 @@ def main(argv: list[str] | None = None) -> None:
                 stats = server.request("GET", "/bench/stats")
                 if run["status"] != "done":
                     raise RuntimeError(f"flood run ended {run['status']}: {run.get('error')}")
+                result, started_at, ended_at = run["result"], run["started_at"], run["ended_at"]
+                assert result is not None and started_at is not None and ended_at is not None, "a done run has them"
                 rows.append(
                     (
-                        run["result"]["events_per_s"],
+                        result["events_per_s"],
                         args.events / (stats["cpu_s"] - before["cpu_s"]),
-                        run["ended_at"] - run["started_at"],
+                        ended_at - started_at,
                         stats["p50_ms"],
                         stats["p99_ms"],
                         stats["max_ms"],
