@@ -41,15 +41,19 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2 as httpx
 import websockets
 
 from benchmarks.serve import ROOT, header, percentile
+
+if TYPE_CHECKING:  # Playwright is imported only when the class has browsers (`browsers` below)
+    from playwright.async_api import Page
 
 TOKEN = "class-teacher-token"
 TEACHER = {"authorization": f"Bearer {TOKEN}"}
@@ -281,7 +285,8 @@ class Class:
         return run
 
 
-async def until(check: Any, what: str, timeout: float = WAIT_S, every: float = 0.02) -> None:
+async def until(check: Callable[..., object], what: str, timeout: float = WAIT_S, every: float = 0.02) -> None:
+    """Until `check()` is true (a lambda, its loop's step bound as a default: hence the `...`)."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -352,7 +357,7 @@ class Student:
         if own := re.search(r'Your run: <a href="/runs/([0-9a-f]+)"', fragment):
             self.runs.setdefault(step, own[1])
 
-    def spawn(self, work: Any) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self.busy.add(task)
         task.add_done_callback(self.busy.discard)
@@ -383,7 +388,7 @@ class BrowserStudent:
 
     lab: Class
     n: int
-    page: Any
+    page: Page
     home: int = 0  # browsers stay on A: a page on B could only reach A through a proxy, which this has not
     arrivals: dict[int, float] = field(default_factory=dict)
     answered: dict[int, str] = field(default_factory=dict)
@@ -433,7 +438,7 @@ class BrowserStudent:
 
 
 @contextlib.asynccontextmanager
-async def browsers(lab: Class, how_many: int) -> Any:
+async def browsers(lab: Class, how_many: int) -> AsyncIterator[list[BrowserStudent]]:
     """`how_many` students in Chromium pages of their own (each its own context: its own cookie), or none
     when there is no Chromium or Playwright here."""
     chromium = shutil.which("chromium")
@@ -454,10 +459,11 @@ async def browsers(lab: Class, how_many: int) -> Any:
             await browser.close()
 
 
-async def lesson(lab: Class, kill: Any, kill_during_runs: bool = False) -> dict[str, Any]:
+async def lesson(lab: Class, kill: Callable[[], None] | None, kill_during_runs: bool = False) -> dict[str, Any]:
     """The teacher leads the lesson; the figures, and answers.json before and after B's kill (once step 3's
     answers are in, or, `kill_during_runs`, as step 4's runs are being started)."""
-    students, figures = [*lab.students, *lab.browsers], lab.figures
+    students: list[Student | BrowserStudent] = [*lab.students, *lab.browsers]
+    figures = lab.figures
     response, _ = await lab.request("POST", f"/lessons/{LESSON_ID}/start", 0, headers=TEACHER)
     assert response.status_code == 303, response.text
     for student in students:
@@ -568,18 +574,23 @@ async def runs_held(processes: Processes) -> int:
 
 def summarize(
     lab: Class, outcome: dict[str, Any], runs: dict[int, dict[str, dict[str, Any]]], seconds: float, held: int
-) -> dict:
-    students, figures = [*lab.students, *lab.browsers], lab.figures
+) -> dict[str, Any]:
+    students: list[Student | BrowserStudent] = [*lab.students, *lab.browsers]
+    figures = lab.figures
     latencies = [s.arrivals[step] - figures.gos[step] for s in students for step in range(1, STEPS + 1)]
     after = outcome["after"]
     kept = sum(len(step["answers"].get("1", {})) for step in after["steps"])
     sent = sum(1 for s in students for value in s.answered.values() if value)
     teacher_runs = sum(1 for step in after["steps"] if step["teacher_run"])
-    reveal, own, order = {}, {}, {}
+    reveal: dict[int, list[Any]] = {}  # step -> the values the reveal drew (the runs' measures)
+    own: dict[int, list[Any]] = {}  # step -> the students' runs' own measures
+    order: dict[int, dict[str, Any]] = {}
     for step, by_name in runs.items():
         measure = EVERYONE[step]
         reveal[step] = sorted(r["value"] for r in after["steps"][step - 1]["class_runs"].values() if r)
-        own[step] = sorted((r.get("result") or {}).get(measure) for r in by_name.values())
+        # A run without the measure (it failed) is a None, sorted last: the reveal has no value for it.
+        measured = [(r.get("result") or {}).get(measure) for r in by_name.values()]
+        own[step] = sorted(measured, key=lambda value: (value is None, value or 0))
         # The order the lab took the students' requests in (each run's created_at) against the order it started
         # their runs: FIFO is the same order; the wait is each run's time in the queue.
         began = sorted(by_name, key=lambda name: by_name[name]["started_at"] or float("inf"))
