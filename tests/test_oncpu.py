@@ -6,12 +6,13 @@ tests/test_oncpu_runs.py measures real runs through the runner and its sampler p
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterable
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.drawing.placement import Axis, place_cpu
-from app.model.cpu import TOO_SHORT_CORES, budget, resolution
+from app.model.cpu import TOO_SHORT_CORES, Budget, Stretch, budget, resolution
 from app.model.cpu import sentences as cpu_sentences
 from app.model.events import Event, decode_wire
 from app.model.timeline import HELD_MAX, ON_CPU, Span, Timeline
@@ -167,6 +168,7 @@ def test_a_budget_says_how_many_cores_others_took_during_a_phase():
             )
         )
     cpu = budget(timeline)
+    assert cpu is not None
     assert (cpu.workers_busy_cores, cpu.others_busy_cores) == (1.0, 1.0)
     assert [(p.name, p.workers_busy_cores, p.others_busy_cores) for p in cpu.phases] == [("process pool", 1.0, 1.0)]
     assert any("could have had 1.0 at most." in s for s in cpu_sentences(cpu))
@@ -181,12 +183,13 @@ def test_the_labs_own_server_is_told_apart_from_other_programs():
         sample = {"cores": 2, "host_busy_ns": host * MS, "run_ns": run * MS, "waited_ns": 0, "sampler_ns": 0}
         timeline.apply(Event("machine", ms * MS, "", value={**sample, "lab_ns": lab * MS}))
     cpu = budget(timeline)
+    assert cpu is not None
     assert (cpu.workers_busy_cores, cpu.lab_busy_cores, cpu.others_busy_cores) == (1.0, 0.5, 0.3)
     assert "the lab's own server (drawing it) used 0.5, other programs used 0.3 (give or take" in cpu_sentences(cpu)[0]
 
 
 @st.composite
-def machine_samples(draw) -> tuple[int, list[tuple[int, dict]]]:
+def machine_samples(draw: st.DrawFn) -> tuple[int, list[tuple[int, dict[str, int]]]]:
     """A machine of 1 to 4 cores and its cumulative samples, each figure growing by anything up to twice
     what the cores could do: /proc/stat's ticks and interpolation make the figures that far off."""
     cores = draw(st.integers(1, 4))
@@ -219,7 +222,8 @@ def test_no_budget_figure_exceeds_the_machines_cores(machine, a, b):
         timeline.apply(Event("machine", ts, "", value=sample))
     cpu = budget(timeline)
     assert cpu is not None
-    for stretch in [cpu, *cpu.phases]:
+    stretches: list[Budget | Stretch] = [cpu, *cpu.phases]
+    for stretch in stretches:
         assert 0 <= stretch.workers_busy_cores <= cores
         others, lab = stretch.others_busy_cores, stretch.lab_busy_cores or 0.0
         assert 0 <= lab <= cores - stretch.workers_busy_cores + 0.01
@@ -251,7 +255,7 @@ def cpu_run(*intervals: tuple[float, float], tid: int = 7) -> Timeline:
     return timeline
 
 
-def bins(spans) -> list[tuple[float, float, float]]:
+def bins(spans: Iterable[Span]) -> list[tuple[float, float, float]]:
     return [((s.start_ns - T0) / US, (s.end_ns - T0) / US, s.busy_ns / US) for s in spans]
 
 
@@ -337,7 +341,7 @@ def test_a_lane_knows_its_process_thread_and_native_id():
 # -- a process that ended under its lanes ------------------------------------------------------
 
 
-def exited(timeline: Timeline, ms: float, pid: int, **info) -> Timeline:
+def exited(timeline: Timeline, ms: float, pid: int, **info: int) -> Timeline:
     timeline.apply(Event("exit", T0 + int(ms * MS), "", value={"pid": pid, **info}))
     return timeline
 
@@ -374,7 +378,7 @@ def test_a_killed_process_marks_each_of_its_lanes_and_cuts_what_they_had_open_wh
 
 def test_a_process_that_exited_leaves_its_open_spans_to_be_cut_when_the_run_ends():
     timeline = exited(pool(), 5, pid=7, signal=0, status=0, known=True)
-    assert timeline.marks == timeline.spans == timeline.deaths == []
+    assert (timeline.marks, timeline.spans, timeline.deaths) == ([], [], [])
 
 
 def test_a_process_reaped_before_its_end_was_read_cuts_its_spans_saying_so():
