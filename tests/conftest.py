@@ -5,14 +5,34 @@ What test modules import by name (settings, waits, clocks, servers) is in tests/
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from redis import Redis as SyncRedis
 
+from app.drawing.render import Renderer
 from app.web.server import create_app
-from tests.helpers import SECRET, TEST_MODULES, databases, make_settings
+from tests.helpers import (
+    COOKIES,
+    SECRET,
+    T0,
+    TEST_MODULES,
+    TTL_S,
+    FakeClock,
+    NodeProcess,
+    RedisServer,
+    ServerProcess,
+    databases,
+    make_settings,
+    templates,
+)
 
 # Every test's database is a fresh file in a temporary directory, never lab.db in the repo,
 # also for tests that build Settings() themselves.
@@ -22,17 +42,17 @@ os.environ.setdefault("LAB_ALLOWED_HOSTS", '["testserver"]')
 
 
 @pytest.fixture
-def client():
+def client() -> Iterator[TestClient]:
     with TestClient(create_app(make_settings(max_concurrent_runs=2), modules=TEST_MODULES)) as c:
         yield c
 
 
 @pytest.fixture
-def lab_with():
+def lab_with() -> Iterator[Callable[..., TestClient]]:
     """A lab whose limits the test chooses, one run executing at a time; a teacher token that cancels anything."""
-    clients = []
+    clients: list[TestClient] = []
 
-    def make(**limits) -> TestClient:
+    def make(**limits: Any) -> TestClient:
         settings = make_settings(
             **{"max_concurrent_runs": 1, "admin_token": "teacher-secret", "secret": SECRET, **limits}
         )
@@ -44,18 +64,18 @@ def lab_with():
         c.__exit__(None, None, None)
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Playwright's sync API leaves an event loop behind that breaks later asyncio-based
     # tests in the same process (see shared/STACK.md): run browser tests last.
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives headless Chromium (runs last)")
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args():
+def browser_type_launch_args() -> dict[str, str]:
     """pytest-playwright launches Debian's chromium (Playwright's own download cannot work here)."""
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -64,40 +84,30 @@ def browser_type_launch_args():
 
 
 @pytest.fixture
-def clock():
+def clock() -> FakeClock[int]:
     """A hand-moved clock, at T0 (tests/helpers.py), for the renderer and whatever else takes one."""
-    from tests.helpers import T0, FakeClock
-
     return FakeClock(T0)
 
 
 @pytest.fixture
-def renderer(clock):
+def renderer(clock: FakeClock[int]) -> Renderer:
     """The app's renderer on the templates compiled once, its clock the test's `clock`."""
-    from app.drawing.render import Renderer
-    from tests.helpers import templates
-
     return Renderer(templates(), clock=clock)
 
 
 @pytest.fixture
-def redis(redis_server):
+def redis(redis_server: RedisServer) -> Iterator[SyncRedis]:
     """A (synchronous) client of the test's redis-server."""
-    from redis import Redis as SyncRedis
-
     with SyncRedis.from_url(redis_server.url) as client:
         yield client
 
 
 @pytest.fixture
-def lab(redis_server, tmp_path):
+def lab(
+    redis_server: RedisServer, tmp_path: Path
+) -> Iterator[tuple[Callable[..., ServerProcess], Callable[..., NodeProcess]]]:
     """Start web replicas and runner nodes on the test's Redis; all stopped after (tests/test_replicas.py)."""
-    import json
-    import sys
-
-    from tests.helpers import COOKIES, TTL_S, NodeProcess, ServerProcess
-
-    started: list = []
+    started: list[ServerProcess | NodeProcess] = []
     COOKIES.clear()
 
     def web(name: str, ttl_s: float = TTL_S, **env: str) -> ServerProcess:
@@ -107,12 +117,14 @@ def lab(redis_server, tmp_path):
             "LAB_PYTHONS": json.dumps([sys.executable]),
             **env,
         }
-        started.append(ServerProcess(tmp_path / f"{name}.db", **settings))
-        return started[-1]
+        server = ServerProcess(tmp_path / f"{name}.db", **settings)
+        started.append(server)
+        return server
 
     def node(name: str, ttl_s: float = TTL_S, **env: str) -> NodeProcess:
-        started.append(NodeProcess(redis_server.url, name, tmp_path, ttl_s, **env))
-        return started[-1]
+        process = NodeProcess(redis_server.url, name, tmp_path, ttl_s, **env)
+        started.append(process)
+        return process
 
     yield web, node
     for process in reversed(started):
@@ -122,9 +134,7 @@ def lab(redis_server, tmp_path):
 
 
 @pytest.fixture
-def redis_server(tmp_path):
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A real redis-server (append-only) on a free loopback port, its files in the test's tmp dir; stopped after."""
-    from tests.helpers import RedisServer
-
     with RedisServer(tmp_path) as server:
         yield server

@@ -21,7 +21,7 @@ PARAMS = (
     Int("consume_ms", 0, 0, 100, "how long the consumer works on each item: longer, and items pile up"),
 )
 
-items = []
+items: list[int] = []
 
 
 def producer(rec, condition, count):

@@ -23,34 +23,44 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
 import anyio
 import httpx2 as httpx
 from jinja2 import Environment
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from starlette.testclient import WebSocketTestSession
+from starlette.types import ASGIApp, Message
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from app.drawing.environment import environment
+from app.model.documents import NumberedEventJson
 from app.model.events import Event
 from app.model.experiments import catalogue, load
-from app.model.runs import FINISHED, Run
+from app.model.runs import Run
+from app.model.status import FINISHED
 from app.settings import Settings
 from app.storage import redis_formats as formats
+from app.storage import redis_replies as replies
+from app.storage.redis_documents import StateDoc
 from app.storage.redis_formats import Job
 from app.storage.redis_queue import entries
 from app.storage.wire import unpack_events
 from app.web import urls
+from app.web.documents import RunCreatedJson, RunView
 from experiments import MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_MODULES = MODULES + ("tests.experiment_raises", "tests.experiment_sleeps")
 # A run that lasts until it is cancelled: a sleeping child process and a sleeping thread.
-SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}
+SLEEPS_SECONDS = 60
+SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": SLEEPS_SECONDS}}
 # The first step of the lesson files the lesson tests write (docs/lessons.md): a race everyone runs, a choice.
 RACE_STEP = """[[steps]]
 title = "A race with a call in it"
@@ -77,6 +87,7 @@ def client_cookie(n: int, secret: str = SECRET) -> dict[str, str]:
 
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -88,7 +99,7 @@ def databases() -> str:
     return tempfile.mkdtemp(prefix="lab-test-db-")
 
 
-def make_settings(**overrides) -> Settings:
+def make_settings(**overrides: Any) -> Settings:
     # Fair-use limits out of the way, except in tests of them (tests/test_limits.py).
     generous = {"max_runs_in_flight_per_client": 100, "max_runs_per_minute_per_client": 1000}
     overrides.setdefault("database", tempfile.mktemp(suffix=".db", dir=databases()))
@@ -116,7 +127,7 @@ def poll(
 
 
 def until(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     timeout: float = 10.0,
     what: str = "the condition",
     every: float = 0.02,
@@ -132,7 +143,7 @@ def until(
 
 
 async def until_async(
-    predicate: Callable[[], T], timeout: float = 5.0, what: str = "the condition", every: float = 0.001
+    predicate: Callable[[], T | None], timeout: float = 5.0, what: str = "the condition", every: float = 0.001
 ) -> T:
     """`until` inside an event loop: the loop's other tasks run between two calls."""
     deadline = time.monotonic() + timeout
@@ -143,7 +154,7 @@ async def until_async(
 
 
 async def until_awaited(
-    predicate: Callable[[], Awaitable[T]], timeout: float = 5.0, what: str = "the condition", every: float = 0.01
+    predicate: Callable[[], Awaitable[T | None]], timeout: float = 5.0, what: str = "the condition", every: float = 0.01
 ) -> T:
     """`until_async` for a condition read by awaiting (a Redis reply): awaited until true, at most `timeout` s."""
     deadline = time.monotonic() + timeout
@@ -153,34 +164,40 @@ async def until_awaited(
     return value
 
 
-def wait_for_status(client, run_id: str, statuses=FINISHED, timeout=30.0, every=0.05) -> dict:
+def wait_for_status(
+    client: httpx.Client,
+    run_id: str,
+    statuses: Collection[str] = FINISHED,
+    timeout: float = 30.0,
+    every: float = 0.05,
+) -> RunView:
     """Until the run's status is one of `statuses` (by default: it is over), asking every `every` s.
     `client`: a TestClient or an httpx.Client."""
-    last: dict = {}
+    last: dict[str, RunView] = {}  # the run as last read, for the failure's message
 
-    def reached() -> dict | None:
-        last.update(client.get(f"/api/runs/{run_id}").json())
-        return dict(last) if last["status"] in statuses else None
+    def reached() -> RunView | None:
+        last["run"] = cast(RunView, client.get(f"/api/runs/{run_id}").json())  # GET /api/runs/{id}'s document
+        return last["run"] if last["run"]["status"] in statuses else None
 
     run = poll(reached, timeout, every=every)
-    assert run, f"run {run_id} still {last['status']} after {timeout} s"
+    assert run, f"run {run_id} still {last['run']['status']} after {timeout} s"
     return run
 
 
-def post_sleeps(client, headers: dict[str, str] | None = None) -> str:
+def post_sleeps(client: httpx.Client, headers: dict[str, str] | None = None) -> str:
     """Start (or queue) a test-sleeps run through the API; its id. `client`: a TestClient or an httpx.Client."""
     response = client.post("/api/runs", json=SLEEPS, headers=headers)
     assert response.status_code == 201, response.text
-    return response.json()["id"]
+    return cast(RunCreatedJson, response.json())["id"]
 
 
-def start_sleeper(client) -> tuple[str, int, int]:
+def start_sleeper(client: httpx.Client) -> tuple[str, int, int]:
     """Start test-sleeps and wait until it sleeps: its run id, the runner's pid and its child's pid."""
     run_id = post_sleeps(client)
-    sleep = f"sleep({SLEEPS['params']['seconds']})"
+    sleep = f"sleep({SLEEPS_SECONDS})"
 
     def sleeping() -> tuple[int, int] | None:
-        events = client.get(f"/api/runs/{run_id}/events").json()
+        events = cast(list[NumberedEventJson], client.get(f"/api/runs/{run_id}/events").json())
         header = next((e for e in events if e["kind"] == "header"), None)
         printed = next((e for e in events if e["kind"] == "instant" and e["name"].startswith("child pid")), None)
         if header and printed and any(e["kind"] == "begin" and e["name"] == sleep for e in events):
@@ -191,20 +208,20 @@ def start_sleeper(client) -> tuple[str, int, int]:
     return run_id, runner, child
 
 
-def receive_text(ws, timeout_s: float = 10) -> str:
+def receive_text(ws: WebSocketTestSession, timeout_s: float = 10) -> str:
     """ws.receive_text() on a TestClient websocket, but a TimeoutError after `timeout_s`, not a hung suite.
 
     Starlette's test session has no timeout of its own: this is its receive_text() with one
     (it reaches into the session's stream and close check, as of starlette 1.x).
     """
 
-    async def receive():
+    async def receive() -> Message:
         with anyio.fail_after(timeout_s):
             return await ws._send_rx.receive()
 
     message = ws.portal.call(receive)
     ws._raise_on_close(message)
-    return message["text"]
+    return cast(str, message["text"])  # an ASGI message is a plain mapping: Starlette's receive_text casts it too
 
 
 # -- a clock moved by hand ------------------------------------------------------------------
@@ -213,13 +230,16 @@ MS = 1_000_000  # a millisecond, in the ns of event timestamps
 T0 = 5_000 * MS  # where the renderer tests' runs start, and their clock (conftest.py's `clock`) reads at first
 
 
-class FakeClock:
+Now = TypeVar("Now", int, float)  # a clock's reading: ns (event timestamps) or s (time.time's)
+
+
+class FakeClock(Generic[Now]):
     """A clock for code that takes one (`clock=`): it reads `now`, which the test sets."""
 
-    def __init__(self, now: float = 0) -> None:
-        self.now = now
+    def __init__(self, now: Now = 0) -> None:
+        self.now: Now = now
 
-    def __call__(self) -> float:
+    def __call__(self) -> Now:
         return self.now
 
 
@@ -251,8 +271,9 @@ def alive_in_group(pgid: int) -> list[int]:
     return found
 
 
-def read_until(stream, pattern: str, timeout: float = 15.0) -> tuple[re.Match, str]:
+def read_until(stream: IO[bytes] | None, pattern: str, timeout: float = 15.0) -> tuple[re.Match[str], str]:
     """Read a child's output pipe until `pattern` appears: the match and all that was read so far."""
+    assert stream is not None, "the child's output is not a pipe"
     fd, text = stream.fileno(), ""
     deadline = time.monotonic() + timeout
     while not (found := re.search(pattern, text)):
@@ -287,7 +308,7 @@ def url_of(sock: socket.socket) -> str:
 
 
 @contextmanager
-def serving(app, settings: Settings | None = None) -> Iterator[str]:
+def serving(app: ASGIApp, settings: Settings | None = None) -> Iterator[str]:
     """A real uvicorn server for `app` in a thread, on a free loopback port: yields its base URL."""
     import uvicorn
 
@@ -345,7 +366,7 @@ class AppProcess:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.proc.terminate()
         self.output += self.proc.communicate(timeout=10)[0].decode()
 
@@ -409,7 +430,8 @@ class RedisServer:
     """
 
     def __init__(self, directory: Path):
-        self.directory, self.url, self.proc = directory, "", None
+        self.directory, self.url = directory, ""
+        self.proc: subprocess.Popen[bytes] | None = None  # once started
 
     def __enter__(self) -> RedisServer:
         import shutil
@@ -477,7 +499,7 @@ class RedisServer:
                 self.proc.kill()
                 self.proc.wait()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
@@ -635,12 +657,12 @@ def members(protocol: type) -> dict[str, object]:
 TTL_S = 2.0  # the nodes' heartbeat: a killed node is found dead this long after
 
 
-def call(url: str, fn, *args):
+def call(url: str, fn: Callable[Concatenate[Redis, P], Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
     """An async function of app/storage/redis_queue.py (or the reaper) called with a client of its own."""
 
-    async def go():
+    async def go() -> T:
         async with Redis.from_url(url) as redis:
-            return await fn(redis, *args)
+            return await fn(redis, *args, **kwargs)
 
     return asyncio.run(go())
 
@@ -705,12 +727,13 @@ def sleeps(run_id: str, seconds: int) -> Job:
     )
 
 
-def state(redis, run_id: str) -> dict | None:
-    raw = redis.get(formats.state_key(run_id))
-    return json.loads(raw) if raw else None
+def state(redis: SyncRedis, run_id: str) -> StateDoc | None:
+    """The run's state document (`lab:run:{id}`), None if there is none."""
+    raw = replies.value_of(redis.get(formats.state_key(run_id)))
+    return cast(StateDoc, json.loads(raw)) if raw else None
 
 
-def events_of(url: str, run_id: str) -> list:
+def events_of(url: str, run_id: str) -> list[Event]:
     return [
         event
         for entry in call(url, entries, run_id)
@@ -734,18 +757,19 @@ def drawn_page(page: str) -> str:
     parts = {
         part: re.search(rf'<(section|div) id="{part}".*?</\1>', page, re.S) for part in ("timeline", "status", "result")
     }
-    assert all(parts.values()), f"not on the page: {[k for k, p in parts.items() if not p]}"
-    return "\n".join(p.group(0) for p in parts.values())
+    missing = [k for k, p in parts.items() if not p]
+    assert not missing, f"not on the page: {missing}"
+    return "\n".join(p.group(0) for p in parts.values() if p)
 
 
 def watch(server: ServerProcess, run_id: str) -> tuple[list[str], int]:
     """Every message the run's websocket sends, and its close code."""
     origin = f"http://127.0.0.1:{server.port}"
-    with connect(f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}", origin=origin, open_timeout=10) as socket:
-        messages = []
+    with connect(f"ws://127.0.0.1:{server.port}/ws/runs/{run_id}", origin=Origin(origin), open_timeout=10) as socket:
+        messages: list[str] = []
         try:
             while True:
-                messages.append(socket.recv(timeout=10))
+                messages.append(socket.recv(timeout=10, decode=True))
         except ConnectionClosed as closed:
             return messages, closed.rcvd.code if closed.rcvd else 1006
 
@@ -759,7 +783,7 @@ def post(server: ServerProcess, body: dict, student: int | None = None) -> str:
             f"{server.url}/api/runs", json=body, headers={"Cookie": cookie(server, student)}, timeout=10
         )
     assert response.status_code == 201, response.text
-    return response.json()["id"]
+    return cast(RunCreatedJson, response.json())["id"]
 
 
 COOKIES: dict[int, str] = {}  # each student's cookie, as the replica it first asked gave it (the fixture clears it)

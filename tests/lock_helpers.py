@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 
 def python_calls(fn: Callable[[], object]) -> list[str]:
@@ -23,7 +24,7 @@ def python_calls(fn: Callable[[], object]) -> list[str]:
     return calls
 
 
-def hold_while_another_waits(lock, inside=lambda: None) -> None:
+def hold_while_another_waits(lock: AbstractContextManager[object], inside: Callable[[], object] = lambda: None) -> None:
     """Thread "holder" holds `lock` until thread "waiter" comes to it, then 30 ms more: the waiter waits for
     it meanwhile, then runs `inside()` holding it."""
     holding, coming = threading.Event(), threading.Event()

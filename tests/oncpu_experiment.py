@@ -5,9 +5,13 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from experiments.params import Choice, Int
 from experiments.recorder import traced
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
 
 ID = "oncpu-probe"
 TITLE = "Spin or sleep (test only)"
@@ -30,6 +34,7 @@ def spin(seconds):
 def run(params, rec):
     task = traced(spin if params["task"] == "spin" else time.sleep, rec, params["task"] + "({})", "cpu")
     seconds = params["ms"] / 1000
+    workers: list[threading.Thread | BaseProcess]  # either kind starts and joins alike
     if params["workers"] == "threads":
         workers = [threading.Thread(target=task, args=(seconds,), name=f"worker-{i + 1}") for i in range(2)]
     else:

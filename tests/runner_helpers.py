@@ -15,7 +15,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from app.model.documents import FailureInfo
 from app.model.events import SAMPLED, Event, StreamParser
 from app.model.timeline import Span, Timeline
 from tests.helpers import ROOT, alive_in_group, poll
@@ -31,11 +33,12 @@ class Outcome:
     leftovers: list[int] = field(default_factory=list)  # pids of the run still alive after it ended
 
     @property
-    def result(self) -> dict | None:
+    def result(self) -> dict[str, Any] | None:
+        """What the experiment returned (its own keys), None if it returned nothing."""
         return next((e.value for e in self.events if e.kind == "result"), None)
 
     @property
-    def failure(self) -> dict | None:
+    def failure(self) -> FailureInfo | None:
         return next((e.value for e in self.events if e.kind == "failure"), None)
 
     def of(self, kind: str, worker: str | None = None) -> list[Event]:
@@ -63,7 +66,7 @@ class Outcome:
         return {lane.worker: [name for name, _, _ in lane.stack] for lane in self.timeline().lanes if lane.stack}
 
 
-def _start(module: str, params: dict, python: str) -> subprocess.Popen:
+def _start(module: str, params: dict[str, Any], python: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [python, "-m", "experiments.runner", module, json.dumps(params)],
         stdin=subprocess.DEVNULL,
@@ -96,7 +99,7 @@ def _end_group(pgid: int, grace_s: float) -> list[int]:
     return leftovers
 
 
-def run_experiment(module: str, params: dict, python: str = sys.executable, timeout: float = 60) -> Outcome:
+def run_experiment(module: str, params: dict[str, Any], python: str = sys.executable, timeout: float = 60) -> Outcome:
     """`python -m experiments.runner module params` to the end, its stdout parsed as the event stream."""
     proc = _start(module, params, python)
     try:
@@ -109,7 +112,7 @@ def run_experiment(module: str, params: dict, python: str = sys.executable, time
 
 
 def run_until_quiet(
-    module: str, params: dict, quiet_s: float = 2.0, limit_s: float = 30, python: str = sys.executable
+    module: str, params: dict[str, Any], quiet_s: float = 2.0, limit_s: float = 30, python: str = sys.executable
 ) -> Outcome:
     """Run until the runner exits or its events stop for `quiet_s`, then kill its process group.
 
@@ -119,6 +122,7 @@ def run_until_quiet(
     alive after the kill (there should be none); the returncode is -9 if it had to be killed.
     """
     proc = _start(module, params, python)
+    assert proc.stdout is not None and proc.stderr is not None  # _start pipes both
     parser = StreamParser()
     events: list[Event] = []
     deadline = time.monotonic() + limit_s
