@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from experiments.params import Choice, Int, ParamError, defaults, from_form, validate
@@ -13,7 +15,7 @@ def specs():
     return Int("workers", 2, 1, 16), Choice("window", "call", ("none", "call"))
 
 
-def errors_of(raw) -> list[str]:
+def errors_of(raw: Mapping[str, object]) -> list[str]:
     with pytest.raises(ParamError) as info:
         validate(specs(), raw)
     return info.value.errors
@@ -67,7 +69,7 @@ def test_the_api_describes_each_param_with_its_bounds_or_choices_their_labels_an
     }
     assert Int("workers", 2, 1, 16).describe() == {"type": "int", "default": 2, "min": 1, "max": 16}  # no help
     window = Choice("window", "call", ["none", "call"], "where a thread may switch", labels=["never", "at a call"])
-    assert window == (
+    assert tuple(window) == (  # its fields, in order (a Param is a named tuple)
         "window",
         "choice",
         "call",

@@ -3,10 +3,21 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 
 from app.drawing.stepping import page, words
-from app.model.schedules import MAX_STEPS, ScheduleError, StepAnswer, encode, parse, runs
+from app.model.schedules import (
+    MAX_STEPS,
+    ScheduleError,
+    StepAnswer,
+    StepInstruction,
+    ThreadState,
+    encode,
+    parse,
+    runs,
+)
 
 
 def test_a_url_schedule_is_thread_numbers_and_round_trips():
@@ -37,9 +48,14 @@ def test_numbers_are_words_up_to_ten_and_switch_takes_es():
     assert words(12, "step") == "12 steps"
 
 
-def answer(rule: str = "checks", free_threaded: bool = False) -> StepAnswer:
+def ready(at: int, loaded: int | None) -> ThreadState:
+    """A thread ready to go on at `at`, holding `loaded` (the counter's value it read), waiting for nothing."""
+    return {"at": at, "status": "ready", "loaded": loaded, "waits_for": None}
+
+
+def answer(rule: Literal["any", "checks"] = "checks", free_threaded: bool = False) -> StepAnswer:
     """Two threads of a three-instruction function: thread 1 read 0, then thread 2 read 0 (a forced switch after a load)."""
-    instructions = [
+    instructions: list[StepInstruction] = [
         {
             "offset": 0,
             "opname": "LOAD_GLOBAL",
@@ -68,7 +84,6 @@ def answer(rule: str = "checks", free_threaded: bool = False) -> StepAnswer:
             "switch": True,
         },
     ]
-    ready = {"status": "ready", "waits_for": None}
     return {
         "python": {"version": "3.11.7", "free_threaded": free_threaded, "rule": rule},
         "functions": [{"name": "increment", "instructions": instructions}] * 2,
@@ -82,7 +97,7 @@ def answer(rule: str = "checks", free_threaded: bool = False) -> StepAnswer:
                 "counter": 0,
                 "lost": 0,
                 "owner": None,
-                "threads": [{"at": 0, "loaded": None, **ready}, {"at": 0, "loaded": None, **ready}],
+                "threads": [ready(0, None), ready(0, None)],
             },
             {
                 "step": 1,
@@ -90,7 +105,7 @@ def answer(rule: str = "checks", free_threaded: bool = False) -> StepAnswer:
                 "counter": 0,
                 "lost": 0,
                 "owner": None,
-                "threads": [{"at": 2, "loaded": 0, **ready}, {"at": 0, "loaded": None, **ready}],
+                "threads": [ready(2, 0), ready(0, None)],
             },
             {
                 "step": 2,
@@ -103,7 +118,7 @@ def answer(rule: str = "checks", free_threaded: bool = False) -> StepAnswer:
                 "counter": 0,
                 "lost": 0,
                 "owner": None,
-                "threads": [{"at": 2, "loaded": 0, **ready}, {"at": 2, "loaded": 0, **ready}],
+                "threads": [ready(2, 0), ready(2, 0)],
             },
         ],
         "refused": None,

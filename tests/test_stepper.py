@@ -17,7 +17,7 @@ import pytest
 
 from app import ROOT
 from app.drawing.stepping import page
-from app.model.schedules import StepAnswer, StepRequest
+from app.model.schedules import Move, StepAnswer, StepRequest
 from app.running import pythons
 from app.running.limits import Client
 from app.running.runners import runner_env
@@ -38,7 +38,7 @@ def ask(
     experiment: str = "race-counter",
     window: str = "none",
     schedule: tuple[int, ...] = (),
-    then: tuple[int, str] | None = None,
+    then: tuple[int, Move] | None = None,
     find: bool = False,
     threads: int = 2,
     iterations: int = 2,

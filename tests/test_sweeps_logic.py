@@ -194,6 +194,7 @@ def test_the_plot_places_a_mark_per_finished_run_on_linear_axes_from_zero():
     outcomes = [own(1, "a", 1.0, 0.9), own(2, "b", 1.0, 1.8), own(4, "c", 0.9, 1.9), own(8, "d", 0, 0, status="queued")]
     found = lines({"workers": [1, 2, 4, 8]}, outcomes)
     plot = layout(found, [1, 2, 4, 8])
+    assert plot is not None, "some runs finished: a plot"
     process = next(t for t in plot.traces if t.figure == "process_speedup")
     assert [d.run_id for d in process.dots] == ["a", "b", "c"]
     xs = [d.x for d in process.dots]

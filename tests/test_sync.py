@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pytest
 
-from app.model.events import StreamParser
+from app.model.events import Event, StreamParser
 from experiments import sync
 from experiments.recorder import Recorder
 from tests.lock_helpers import hold_while_another_waits, python_calls
@@ -25,7 +28,7 @@ def paths(request, monkeypatch):
     return request.param
 
 
-def recorded(tmp_path, work) -> list:
+def recorded(tmp_path: Path, work: Callable[[Recorder], object]) -> list[Event]:
     """Run `work(rec)` with a Recorder writing to a file; return the events it recorded."""
     fd = os.open(tmp_path / "events", os.O_WRONLY | os.O_CREAT)  # a file: never blocks on a full pipe
     rec = Recorder(fd=fd, flush_interval_s=60)
@@ -38,14 +41,14 @@ def recorded(tmp_path, work) -> list:
     return parser.feed((tmp_path / "events").read_bytes()) + parser.close()
 
 
-def holds_and_waits(events: list) -> list[tuple[str, str]]:
+def holds_and_waits(events: list[Event]) -> list[tuple[str, str]]:
     """(worker, name) of each span begun, and ("end", worker) for each end, in order."""
     return [
         (e.worker, e.name) if e.kind == "begin" else ("end", e.worker) for e in events if e.kind in ("begin", "end")
     ]
 
 
-def free_for_another_thread(lock) -> bool:
+def free_for_another_thread(lock: AbstractContextManager[object]) -> bool:
     """Whether another thread can take the lock (and does, and lets it go) within 10 s."""
 
     def take():
