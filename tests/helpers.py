@@ -40,7 +40,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from app.drawing.environment import environment
-from app.model.documents import NumberedEventJson
+from app.model.documents import BudgetJson, NumberedEventJson
 from app.model.events import Event
 from app.model.experiments import catalogue, load
 from app.model.runs import Run
@@ -182,6 +182,18 @@ def wait_for_status(
     run = poll(reached, timeout, every=every)
     assert run, f"run {run_id} still {last['run']['status']} after {timeout} s"
     return run
+
+
+def result_of(run: RunView) -> dict[str, Any]:
+    """The run's result (the experiment's own keys), failing if it has none: it has not ended, or it failed early."""
+    assert run["result"] is not None, f"run {run['id']} ({run['status']}) has no result: {run['error']}"
+    return run["result"]
+
+
+def budget_of(run: RunView) -> BudgetJson:
+    """The run's CPU budget, failing if it has none: it has not ended, or it never got under way."""
+    assert run["cpu"] is not None, f"run {run['id']} ({run['status']}) has no CPU budget: {run['error']}"
+    return run["cpu"]
 
 
 def post_sleeps(client: httpx.Client, headers: dict[str, str] | None = None) -> str:
