@@ -7,6 +7,7 @@ import re
 from app.drawing import legend
 from app.drawing.render import View
 from app.model.events import Event
+from app.model.status import Status
 from app.model.timeline import PRINTS_KEPT, Timeline
 from tests.helpers import a_run, at, begin, end, oob_targets
 
@@ -103,7 +104,7 @@ def test_open_spans_fade_at_the_live_edge_and_finished_ones_do_not(renderer, clo
         r'overflow="visible"><rect class="edge"',
         html,
     )
-    run.finish("done")
+    run.finish(Status.DONE)
     view = View()
     renderer.catch_up(run, view)
     assert " live" not in renderer.full(run, view).split('id="legend"')[0]  # cut at the end: drawn whole

@@ -164,7 +164,12 @@ def test_a_thread_recording_faster_than_the_flusher_writes_its_events_itself(tmp
 
 def test_each_write_is_whole_lines_of_at_most_pipe_buf(monkeypatch):
     writes: list[bytes] = []
-    monkeypatch.setattr(os, "write", lambda fd, data: writes.append(bytes(data)) or len(data))
+
+    def write(fd: int, data: bytes) -> int:  # os.write, keeping each write apart
+        writes.append(bytes(data))
+        return len(data)
+
+    monkeypatch.setattr(os, "write", write)
     rec = Recorder(fd=99, flush_interval_s=60)
     for i in range(3000):
         rec.instant("y" * (i % 200), "mark")
@@ -236,7 +241,7 @@ async def main():
 rec.asyncio_run(main())
 rec.close()
 """)
-    waits = {}
+    waits: dict[str, list[str]] = {}
     for e in events:
         if e.kind == "begin" and e.category in ("wait", "sleep"):
             waits.setdefault(e.worker, []).append(e.name)

@@ -10,6 +10,7 @@ from app.drawing.placement import group_id
 from app.drawing.render import View
 from app.model.events import Event
 from app.model.hangs import blocked_workers
+from app.model.status import Status
 from tests.helpers import HEADER, MS, T0, a_run, at, begin, counter, end, instant, oob_targets
 
 
@@ -93,7 +94,7 @@ def test_a_nested_span_goes_into_a_layer_above_the_span_around_it(renderer, cloc
 
 def test_spans_open_at_the_end_of_a_done_run_are_drawn_cut_killed_at_exit(renderer, clock):
     run = a_run(begin(1, "heartbeat", "sleep(3600)", "sleep"), Event("result", at(90), "main", value={}))
-    run.finish("done")
+    run.finish(Status.DONE)
     view = View()
     renderer.catch_up(run, view)
     html = renderer.full(run, view)
@@ -123,7 +124,7 @@ def test_a_finished_run_is_drawn_again_on_an_axis_that_fits_it(renderer, clock):
     renderer.catch_up(run, view)
     assert view.scale_ns == 200 * MS  # while it runs: room to grow
     run.ingest([Event("result", at(130), "main", value={})])
-    run.finish("done")
+    run.finish(Status.DONE)
     html = renderer.delta(run, view)
     assert 'id="timeline" class="timeline" hx-swap-oob="true"' in html
     assert view.scale_ns == 150 * MS and view.final
@@ -165,7 +166,7 @@ def test_a_hung_run_lists_each_blocked_worker_what_it_waits_on_and_since_when(re
         begin(2.3, "Listener", "Condition.wait", "wait"),
     )
     run.blocked = blocked_workers(run.timeline)  # as the supervisor takes them, before the kill
-    run.finish("hung", "every live worker was blocked", cut_at_ns=at(3000))
+    run.finish(Status.HUNG, "every live worker was blocked", cut_at_ns=at(3000))
     html = renderer.delta(run, View())
     assert '<div id="status" class="status status-hung"' in html
     items = re.findall(
@@ -189,7 +190,7 @@ def test_the_page_of_a_finished_run_draws_all_of_it_even_if_the_last_frame_is_no
     run = a_run(begin(1, "left", "Lock.acquire b", "wait"))
     lagging = View()
     renderer.catch_up(run, lagging)  # the broadcast's view, one frame behind the end
-    run.finish("hung", "stopped", cut_at_ns=at(100))
+    run.finish(Status.HUNG, "stopped", cut_at_ns=at(100))
     html = renderer.env.get_template("_timeline.html").render(**renderer.page_parts(run, lagging))
     assert "never ended (the run hung)" in html
 
@@ -203,7 +204,7 @@ def test_a_flood_of_short_spans_and_marks_draws_a_bounded_number_of_shapes_sayin
             events.append(Event("instant", start, "w", f"print {i}", "print"))
     clock.now = at(100)
     run = a_run(*events)
-    run.finish("done")
+    run.finish(Status.DONE)
     html = renderer.delta(run, View())  # the last frame: everything, on the snug axis
     shapes = re.findall(r"<rect ", html)
     assert 0 < len(shapes) < 2 * 100 * MS // (200 * 1_000) + 20  # spans and marks, 2 px apart at most (of 30 000)

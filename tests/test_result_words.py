@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import importlib
 import re
+from typing import Any
 
 import pytest
 
-from app.drawing.result_words import speedup_chart, worded_value, words_for
+from app.drawing.result_words import Worded, speedup_chart, worded_value, words_for
 from app.model.experiments import load
+from app.model.findings import Verdict
 from app.model.runs import Run
+from app.model.status import Status
 from experiments.params import defaults
 from tests.helpers import templates
 
 
-def finished(module: str, result: dict, params: dict | None = None, python: str = "3.11.7") -> Run:
+def finished(
+    module: str, result: dict[str, Any], params: dict[str, object] | None = None, python: str = "3.11.7"
+) -> Run:
     run = Run("r1", load(module), {**defaults(importlib.import_module(module).PARAMS), **(params or {})})
     from app.model.events import Event
 
     run.ingest(
         [Event("header", 1, "main", value={"python": python, "pid": 1}), Event("result", 2, "main", value=result)]
     )
-    run.finish("done")
+    run.finish(Status.DONE)
     return run
+
+
+def worded(run: Run) -> Worded:
+    """What the result panel says about `run`, which has a result."""
+    found = words_for(run)
+    assert found is not None, "a run with a result is worded"
+    return found
 
 
 def test_run_call_ms_is_worded_with_its_unit_and_unknown_keys_by_their_suffix():
@@ -37,11 +49,12 @@ def test_run_call_ms_is_worded_with_its_unit_and_unknown_keys_by_their_suffix():
 
 def test_lists_and_dicts_are_tables_not_python_reprs():
     across = worded_value("crawl_order", ["page0", "page2", "page1"]).table
+    assert across is not None
     assert across.across and across.head == ("1", "2", "3") and across.rows == [("page0", "page2", "page1")]
     by_key = worded_value("wasted_per_poller", {"Processor-1": 4, "Processor-2": 1200}).table
-    assert by_key.rows == [("Processor-1", "4"), ("Processor-2", "1 200")]
+    assert by_key is not None and by_key.rows == [("Processor-1", "4"), ("Processor-2", "1 200")]
     long = worded_value("results", list(range(80))).table
-    assert not long.across and len(long.rows) == 50 and long.more == 30
+    assert long is not None and not long.across and len(long.rows) == 50 and long.more == 30
 
 
 def test_the_result_panel_has_no_python_repr_left():
@@ -57,6 +70,7 @@ def test_the_result_panel_has_no_python_repr_left():
 
 def test_the_speedup_chart_has_serial_threads_processes_and_the_ideal_time():
     chart = speedup_chart({"serial_ms": 800.0, "thread_ms": 1600.0, "process_ms": 500.0, "ideal_speedup": 2})
+    assert chart is not None
     assert [(b.label, b.ms, b.width) for b in chart.bars] == [
         ("serial, on main", 800.0, 50.0),
         ("thread pool", 1600.0, 100.0),
@@ -112,7 +126,7 @@ INTERPRETERS = {
 INTERPRETERS_SLOW = {**INTERPRETERS, "interpreter_ms": 850.0, "interpreter_speedup": 0.94}
 IO_FAST = {**SPEEDUP, "thread_ms": 250.0, "thread_speedup": 3.2, "ideal_speedup": 4}
 IO_SLOW = {**IO_FAST, "thread_ms": 790.0, "thread_speedup": 1.01}
-PAIRS = {
+PAIRS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # module -> two results worded apart
     "race_counter": ({"expected": 0, "actual": 1234}, {"expected": 0, "actual": 0}),
     "lock_counter": ({"expected": 0, "actual": 0}, {"expected": 0, "actual": 7}),
     "rlock_counter": ({"expected": 0, "actual": 0}, {"expected": 0, "actual": 7}),
@@ -212,15 +226,17 @@ def test_every_experiment_has_a_verdict_and_a_pair_of_results_for_it():
 
 @pytest.mark.parametrize("module", sorted(PAIRS))
 def test_each_verdict_is_computed_from_the_result_never_canned(module):
-    one, other = (words_for(finished(f"experiments.{module}", dict(result))).verdict for result in PAIRS[module])
+    one, other = (worded(finished(f"experiments.{module}", dict(result))).verdict for result in PAIRS[module])
     assert one is not None and other is not None
     assert one.words != other.words and (one.shown, other.shown) != (None, None)
     assert one.words.strip() and other.words.strip()
 
 
 def test_verdicts_say_what_the_issue_asks_for():
-    def said(module, result, **params):
-        return words_for(finished(f"experiments.{module}", result, params)).verdict
+    def said(module: str, result: dict[str, Any], **params: object) -> Verdict:
+        verdict = worded(finished(f"experiments.{module}", result, params)).verdict
+        assert verdict is not None, f"{module} has a verdict"
+        return verdict
 
     assert said("lock_counter", {"expected": 0, "actual": 0}).words.startswith("The lock kept every update")
     sem = said("semaphore_crawler", {"permits": 3, "max_concurrent": 3, "generator_took_permits": 0, "crawl_order": []})
@@ -235,7 +251,7 @@ def test_verdicts_say_what_the_issue_asks_for():
 
 def test_a_verdict_that_raises_says_nothing_and_does_not_break_the_panel(caplog):
     run = finished("experiments.lock_counter", {"expected": 0})  # no "actual": verdict and findings raise
-    worded = words_for(run)
-    assert worded.verdict is None and not worded.counter
-    assert [v.key for v in worded.values] == ["expected", "python"]
+    said = worded(run)
+    assert said.verdict is None and not said.counter
+    assert [v.key for v in said.values] == ["expected", "python"]
     assert "verdict of lock-counter failed" in caplog.text

@@ -7,6 +7,9 @@ complete events in time order within a thread, and names for every process and t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -32,8 +35,8 @@ def ns(us: float) -> int:
     return round(us * 1000)
 
 
-def check_trace(trace: dict) -> dict[str, int]:
-    """Assert the format's rules over `trace`; the count of events by phase."""
+def check_trace(trace: Mapping[str, Any]) -> dict[str, int]:
+    """Assert the format's rules over `trace` (trace_of's, or the JSON the API sent); the count of events by phase."""
     assert trace["displayTimeUnit"] == "ms"
     events = trace["traceEvents"]
     counts: dict[str, int] = {}
@@ -79,11 +82,11 @@ def check_trace(trace: dict) -> dict[str, int]:
                 open_ends.pop()
             assert not open_ends or end <= open_ends[-1], f"{e} overlaps a span on {thread} without nesting"
             open_ends.append(end)
-    starts = {e["id"]: e for e in events if e["ph"] == "s"}
+    flow_starts = {e["id"]: e for e in events if e["ph"] == "s"}
     finishes = {e["id"]: e for e in events if e["ph"] == "f"}
-    assert len(starts) == counts.get("s", 0) and len(finishes) == counts.get("f", 0), "flow ids repeat"
-    assert starts.keys() == finishes.keys(), "every flow start has its finish, and no finish is alone"
-    for flow_id, start in starts.items():
+    assert len(flow_starts) == counts.get("s", 0) and len(finishes) == counts.get("f", 0), "flow ids repeat"
+    assert flow_starts.keys() == finishes.keys(), "every flow start has its finish, and no finish is alone"
+    for flow_id, start in flow_starts.items():
         assert ns(start["ts"]) <= ns(finishes[flow_id]["ts"]), "a flow ends before it starts"
     return counts
 

@@ -13,6 +13,7 @@ from app.drawing.zoom_bar import ZoomBar
 from app.model.events import Event
 from app.model.experiments import load
 from app.model.runs import Run
+from app.model.status import Status
 from app.model.timeline import ON_CPU, Timeline
 from app.web import urls
 from tests.helpers import templates
@@ -54,7 +55,8 @@ def window_of(
     for i, row in enumerate(rows):
         index.add(i * size + 1, row)
     first, last = index.rows_for(T0 + window.from_ns, T0 + window.to_ns, run.resolution_ns)
-    timeline = WindowTimeline.of(run, window, index.checkpoints[first] if first < len(rows) else index.stacks)
+    stacks = index.checkpoints[first] if first < len(rows) else index.stacks
+    timeline = WindowTimeline.of(run, window, {w: tuple(s) for w, s in stacks.items()})
     for row in rows[first:last]:
         timeline.fold(row)
     timeline.settle(run, finished=True, why="killed at exit")
@@ -98,7 +100,7 @@ def render_window(run_events: list[Event], window: Window) -> str:
     run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
     run.start()
     run.ingest([Event("header", T0, "main", value={"python": "3.11.7", "pid": 1})] + run_events)
-    run.finish("done")
+    run.finish(Status.DONE)
     timeline, _, _ = window_of(run_events, window)
     env = templates()
     env.globals["htmx"] = {"source": "local", "local_htmx": "", "local_ws": ""}
@@ -144,19 +146,21 @@ def test_the_details_of_an_on_cpu_bin_say_its_share():
         ("to_ms=-4", "to_ms", "greater than 0"),
     ],
 )
-def test_a_bad_window_gets_422_naming_the_field_and_its_bound(client: TestClient, query, field, words):
+def test_a_bad_window_gets_422_naming_the_field_and_its_bound(
+    client: TestClient, query: str, field: str, words: str
+) -> None:
     response = client.get(f"/runs/nosuchrun?{query}")
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["loc"] == ["query", field] and words in error["msg"]
 
 
-def test_a_good_window_of_an_unknown_run_is_404(client: TestClient):
+def test_a_good_window_of_an_unknown_run_is_404(client: TestClient) -> None:
     assert client.get("/runs/nosuchrun?from_ms=1&to_ms=2").status_code == 404
     assert client.get("/runs/nosuchrun?from_ms=1&to_ms=1.001").status_code == 404  # 1 µs wide: allowed
 
 
-def test_a_zoomed_page_lists_the_runs_output_and_a_legend_of_what_the_window_draws(client: TestClient):
+def test_a_zoomed_page_lists_the_runs_output_and_a_legend_of_what_the_window_draws(client: TestClient) -> None:
     from tests.helpers import wait_for_status
 
     run = client.post("/api/runs", json={"experiment": "condition-dialogue", "params": {"variant": "fixed"}}).json()
