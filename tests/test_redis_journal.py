@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from app.model.events import Event
 from app.model.runs import Journal, Run
+from app.model.status import Status
 from app.storage import redis_formats as formats
 from app.storage import redis_replies as replies
 from app.storage import snapshots
@@ -22,7 +23,7 @@ from app.storage.wire import unpack_events
 from tests.helpers import RACE, drawn, header, members, result, spans, until_async
 
 
-def job(**fields) -> dict[bytes, bytes]:
+def job(**fields: object) -> dict[bytes, bytes]:
     return {b"job": json.dumps({"v": 1, "run": "r1", "experiment": "race-counter", "params": {}, **fields}).encode()}
 
 
@@ -35,7 +36,9 @@ def test_a_job_is_read_with_its_defaults():
         "c1",
         False,
     )
-    assert json.loads(read.to_fields()["job"])["v"] == 1
+    entry = read.to_fields()["job"]
+    assert isinstance(entry, bytes)  # formats.dumps's JSON
+    assert json.loads(entry)["v"] == 1
 
 
 @pytest.mark.parametrize(
@@ -81,6 +84,7 @@ def test_a_reply_of_a_client_made_with_decode_responses_is_refused_saying_so():
 def test_the_redis_journal_has_every_member_of_the_journal_a_run_reports_to():
     for name, member in members(Journal).items():
         ours, theirs = getattr(RedisJournal, name), member
+        assert callable(theirs), f"{name}: a method of the Journal"
         assert list(inspect.signature(ours).parameters) == list(inspect.signature(theirs).parameters), name
         assert inspect.iscoroutinefunction(ours) == inspect.iscoroutinefunction(theirs), name
 
@@ -106,7 +110,7 @@ def test_a_stream_past_its_bound_keeps_what_replay_needs_and_says_where_it_was_c
                 await journal.room()
                 await asyncio.sleep(0)
             run.ingest([Event("lane", 50_000, "w9", value={"pid": 11})] + result(60_000))
-            run.finish("done")
+            run.finish(Status.DONE)
             await journal.close()
             return run, await entries(redis, "bounded")
 
@@ -145,7 +149,7 @@ def test_a_finished_run_is_written_with_its_timelines_snapshot_as_the_sqlite_sto
             run.ingest(spans(3) + [Event("begin", 100, "w1", "open", "run")])  # cut at its end
             await journal.flush()
             running = await load_snapshot(redis, "snap")
-            run.finish("done")
+            run.finish(Status.DONE)
             await journal.close()
             await redis.set(formats.snapshot_key("other"), b"\x80 not a document")
             return run, running, await load_snapshot(redis, "snap"), await load_snapshot(redis, "none")
@@ -174,7 +178,7 @@ def test_what_a_node_writes_while_redis_restarts_is_written_once_it_is_back(redi
             await journal.flush()
             redis_server.stop()
             run.ingest(spans(3))
-            run.finish("done")
+            run.finish(Status.DONE)
             await until_async(
                 lambda: "Redis unreachable; writing again" in caplog.text, what="the writer meeting Redis away"
             )

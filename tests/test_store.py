@@ -7,10 +7,13 @@ import os
 import sqlite3
 import time
 import zlib
+from pathlib import Path
 
 import pytest
 
 from app.model.events import Event
+from app.model.runs import Run
+from app.model.status import Status
 from app.storage.store import BACKLOG_HIGH, RunStore
 from app.storage.wire import WIRE_MARK
 from tests.helpers import EXPERIMENTS, RACE, drawn, header, result, spans
@@ -21,8 +24,8 @@ def rows(path, sql):
         return conn.execute(sql).fetchall()
 
 
-async def opened(path, **kw) -> RunStore:
-    store = RunStore(str(path), EXPERIMENTS, **kw)
+async def opened(path: Path, max_log_bytes: int = RunStore.max_log_bytes) -> RunStore:
+    store = RunStore(str(path), EXPERIMENTS, max_log_bytes=max_log_bytes)
     await store.open()
     return store
 
@@ -36,13 +39,14 @@ def test_a_finished_run_replays_identically_after_reopen(tmp_path):
         run.start()
         run.ingest(header() + [Event("begin", 5, "main", "never ends", "wait")])
         run.ingest(spans(50) + [Event("instant", 99, "w1", "print", "print")] + result(700))
-        run.finish("done", cut_at_ns=800)
+        run.finish(Status.DONE, cut_at_ns=800)
         await store.close()
         return run.id, drawn(run), run.to_json()
 
     async def second(run_id):
         store = await opened(path)
         run = await store.find(run_id)
+        assert run is not None
         await store.close()
         return drawn(run), run.to_json(), run
 
@@ -149,13 +153,14 @@ def test_a_log_past_its_bound_keeps_what_replay_needs_and_says_where_it_was_cut(
             )
             await asyncio.sleep(0)
         run.ingest([Event("lane", 50_000, "w9", value={"pid": 11})] + result(60_000))
-        run.finish("done")
+        run.finish(Status.DONE)
         await store.close()
         return run.id, drawn(run), run.to_json(), run.truncated
 
     async def second(run_id):
         store = await opened(path)
         run = await store.find(run_id)
+        assert run is not None
         events = await store.events(run_id, 0, 100_000)
         await store.close()
         return drawn(run), run.to_json(), events
@@ -279,7 +284,7 @@ def wire_chunks(n_lines: int, per_line: int = 32) -> list[bytes]:
     return [data[i : i + 5000] for i in range(0, len(data), 5000)]
 
 
-def feed(run, chunks, wire: bool) -> None:
+def feed(run: Run, chunks: list[bytes], wire: bool) -> None:
     from app.model.events import StreamParser
 
     parser = StreamParser()
@@ -306,6 +311,7 @@ def test_the_runners_lines_stored_as_they_came_page_and_replay_as_the_events_wou
     async def second(path, run_id):
         store = await opened(path)
         run = await store.find(run_id)
+        assert run is not None
         pages = [await store.events(run_id, after, 1000) for after in (0, 4000, 5000, 12_700)]
         everything = await store.events(run_id, 0, 100_000)
         await store.close()
@@ -350,6 +356,7 @@ def test_a_snapshot_is_a_json_document_that_comes_back_as_the_same_timeline():
     blob = snapshots.dump(store_run)
     assert zlib.decompress(blob).startswith(b"{")  # JSON, never pickle
     again = snapshots.load(blob)
+    assert again is not None
 
     def seen(tl):
         lanes = [(lane.index, lane.worker, lane.pid, lane.thread, lane.cpu.floor) for lane in tl.lanes]
@@ -360,11 +367,9 @@ def test_a_snapshot_is_a_json_document_that_comes_back_as_the_same_timeline():
 
 
 async def _finished_run_timeline():
-    from app.model.runs import Run
-
     run = Run("r1", RACE, {})
     run.ingest(header() + spans(3) + result(100))
-    run.finish("done")
+    run.finish(Status.DONE)
     return run.timeline
 
 
@@ -405,13 +410,14 @@ def test_a_pickled_snapshot_is_never_unpickled_and_the_run_replays(tmp_path):
         run = store.create(RACE, {})
         run.start()
         run.ingest(header() + spans(3) + result(100))
-        run.finish("done")
+        run.finish(Status.DONE)
         await store.close()
         return run.id, drawn(run)
 
     async def second(run_id):
         store = await opened(path)
         run = await store.find(run_id)
+        assert run is not None
         await store.close()
         return drawn(run)
 
