@@ -13,9 +13,11 @@ import threading
 
 import httpx2 as httpx
 
+from app.web.documents import RunView, SweepJson
 from tests.helpers import (
     SLEEPS,
     TTL_S,
+    ServerProcess,
     alive_in_group,
     cookie,
     drawn_page,
@@ -28,6 +30,12 @@ from tests.helpers import (
 )
 
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 20_000, "window": "call"}}
+
+
+def started_at(run: RunView) -> float:
+    """When the run started: it has (it ended done)."""
+    assert run["started_at"] is not None, f"run {run['id']} ({run['status']}) never started"
+    return run["started_at"]
 
 
 def test_a_run_started_through_one_replica_is_watched_live_through_the_other(lab):
@@ -64,7 +72,7 @@ def test_a_node_killed_mid_run_leaves_its_run_interrupted_on_every_replica_and_n
     # A replica reaps the run once the node's heartbeat has expired.
     on_b = wait_for_status(b.http, run_id, timeout=TTL_S * 6)
     assert on_b["status"] == "interrupted"
-    assert "node-1" in on_b["error"] and "not run again" in on_b["error"]
+    assert on_b["error"] is not None and "node-1" in on_b["error"] and "not run again" in on_b["error"]
     assert on_b["log"]["events"] > 0, "the events the node had sent are kept"
     assert wait_for_status(a.http, run_id)["status"] == "interrupted"
     page = b.http.get(f"/runs/{run_id}").text
@@ -108,10 +116,12 @@ def test_forty_runs_from_twenty_clients_drain_fifo_across_two_nodes_without_a_5x
     assert [run["status"] for run in runs] == ["done"] * 40
     # FIFO: no run started before one queued ahead of it. Two nodes taking neighbours at the same moment write
     # their starts from two processes, which may land a fraction of a millisecond apart either way.
-    starts = [run["started_at"] for run in runs]
+    starts = [started_at(run) for run in runs]
     late = [(i, j) for i in range(40) for j in range(i + 1, 40) if starts[j] < starts[i] - 0.05]
     assert not late, f"runs started before runs queued ahead of them: {late}"
-    assert {state(redis, run_id)["node"] for run_id in ids} == {"node-1", "node-2"}, "both nodes ran runs"
+    docs = [state(redis, run_id) for run_id in ids]
+    assert None not in docs, "every run has its state in Redis"
+    assert {doc["node"] for doc in docs if doc is not None} == {"node-1", "node-2"}, "both nodes ran runs"
 
 
 def test_a_redis_restart_mid_run_loses_no_finished_run(lab, redis_server):
@@ -199,17 +209,14 @@ def test_a_sweep_and_the_history_are_the_same_on_every_replica(lab):
     created = a.http.post("/api/sweeps", json=body)
     assert created.status_code == 201, created.text
     sweep = created.json()
+
+    def finished(server: ServerProcess) -> SweepJson | None:
+        found: SweepJson = server.http.get(f"/api/sweeps/{sweep['id']}").json()
+        return found if found["status"] == "finished" else None
+
     # Each replica folds the runs' streams at its own pace: they agree once both have seen the end.
-    on_a, on_b = (
-        until(
-            lambda server=server: (
-                (found := server.http.get(f"/api/sweeps/{sweep['id']}").json())["status"] == "finished" and found
-            ),
-            timeout=60,
-            what="the sweep finishing",
-        )
-        for server in (a, b)
-    )
+    on_a = until(lambda: finished(a), timeout=60, what="the sweep finishing on A")
+    on_b = until(lambda: finished(b), timeout=60, what="the sweep finishing on B")
     assert [point["run_id"] for point in on_b["points"]] == sweep["runs"]
     assert on_b == on_a
     assert "sweep-plot" in b.http.get(f"/sweeps/{sweep['id']}").text
@@ -265,6 +272,6 @@ def test_a_sigkill_of_a_web_replica_or_a_node_loses_no_queued_run_and_only_the_e
     node("node-2")
     runs = [wait_for_status(b.http, run_id, timeout=60) for run_id in queued]
     assert [run["status"] for run in runs] == ["done"] * 10
-    started = [run["started_at"] for run in runs]
+    started = [started_at(run) for run in runs]
     assert started == sorted(started), "they ran in the order they were queued"
     assert wait_for_status(b.http, executing, timeout=TTL_S * 6)["status"] == "interrupted"

@@ -14,9 +14,22 @@ from pathlib import Path
 
 import pytest
 
+from app.web.documents import RunView
 from tests.helpers import ServerProcess, alive, alive_in_group, drawn_page, start_sleeper, until, wait_for_status, watch
 
 QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 2_000, "window": "call"}}
+
+
+def started_at(run: RunView) -> float:
+    """When the run started: it has (it ended done)."""
+    assert run["started_at"] is not None, f"run {run['id']} ({run['status']}) never started"
+    return run["started_at"]
+
+
+def ended_at(run: RunView) -> float:
+    """When the run ended: it has."""
+    assert run["ended_at"] is not None, f"run {run['id']} ({run['status']}) has not ended"
+    return run["ended_at"]
 
 
 def wait_until_seen_running(database: Path, run_id: str, after_ns: int) -> None:
@@ -117,9 +130,9 @@ def test_a_sigkill_loses_no_queued_run_they_run_in_their_order_and_only_the_exec
         assert 'class="status status-done"' in messages[-1] and "sleep(2)" in "".join(messages)
         runs = [wait_for_status(server.http, run_id, timeout=60) for run_id in queued]
         assert [run["status"] for run in runs] == ["done"] * 10
-        started = [run["started_at"] for run in runs]
+        started = [started_at(run) for run in runs]
         assert started == sorted(started), "they ran in the order they were queued"
-        assert all(earlier["ended_at"] <= later["started_at"] for earlier, later in zip(runs, runs[1:]))
+        assert all(ended_at(earlier) <= started_at(later) for earlier, later in zip(runs, runs[1:]))
 
         interrupted = server.http.get(f"/api/runs/{executing}").json()
         assert interrupted["status"] == "interrupted"

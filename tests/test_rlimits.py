@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 
 from app.running.runners import user_tasks
 from app.running.supervisor import limit_hit
+from app.web.documents import RunView
 from app.web.server import create_app
-from tests.helpers import ROOT, TEST_MODULES, make_settings, wait_for_status
+from tests.helpers import ROOT, TEST_MODULES, make_settings, result_of, wait_for_status
 
 MODULES = TEST_MODULES + ("tests.experiment_hog",)
 
@@ -22,7 +23,7 @@ def tight():
         yield c
 
 
-def hog(c, what: str) -> dict:
+def hog(c: TestClient, what: str) -> RunView:
     response = c.post("/api/runs", json={"experiment": "test-hog", "params": {"workers": 1, "what": what}})
     assert response.status_code == 201
     return wait_for_status(c, response.json()["id"], timeout=20)
@@ -31,14 +32,14 @@ def hog(c, what: str) -> dict:
 def test_a_run_past_its_memory_limit_fails_saying_so(tight):
     run = hog(tight, "memory")
     assert run["status"] == "failed"
-    assert run["result"]["error"]["type"] == "MemoryError"
-    assert "256 MB" in run["error"] and "memory" in run["error"]
+    assert result_of(run)["error"]["type"] == "MemoryError"
+    assert run["error"] is not None and "256 MB" in run["error"] and "memory" in run["error"]
 
 
 def test_a_run_past_its_cpu_limit_fails_saying_so(tight):
     run = hog(tight, "cpu")
     assert run["status"] == "failed"
-    assert run["error"].startswith("a process of the run used its 1 CPU-seconds limit")
+    assert run["error"] is not None and run["error"].startswith("a process of the run used its 1 CPU-seconds limit")
     assert not any(name.startswith("core") for name in os.listdir(ROOT))  # no core dump left in the runner's directory
 
 
@@ -46,7 +47,7 @@ def test_the_runner_runs_under_all_three_limits(tight):
     before = user_tasks(os.getuid())
     run = hog(tight, "limits")
     assert run["status"] == "done"
-    limits = {line[:26].strip(): line[26:].split() for line in run["result"]["limits"].splitlines()[1:]}
+    limits = {line[:26].strip(): line[26:].split() for line in result_of(run)["limits"].splitlines()[1:]}
     assert limits["Max address space"][:2] == [str(256 * 1024 * 1024)] * 2
     assert limits["Max cpu time"][:2] == ["1", "2"]
     assert limits["Max core file size"][:2] == ["0", "0"]
@@ -84,7 +85,10 @@ def test_limits_do_not_get_in_the_way_of_sixteen_threads(tight):
 def test_which_limit_ended_a_run(failure, returncode, words):
     settings = make_settings(run_memory_mb=256, run_cpu_s=1, run_processes=40)
     said = limit_hit(failure, returncode, settings)
-    assert (said is None) if words is None else (words in said)
+    if words is None:
+        assert said is None
+    else:
+        assert said is not None and words in said
 
 
 @pytest.mark.skipif(
@@ -137,4 +141,5 @@ def test_the_process_limit_bites_a_user_other_than_root():
     assert "can't start new thread" in failure["message"] or failure["type"] == "BlockingIOError"
     started = int(failure["message"].rsplit("after ", 1)[1].split()[0])
     assert started <= 8  # the process limit, not memory, stopped it
-    assert "LAB_RUN_PROCESSES" in limit_hit(failure, proc.returncode, make_settings(run_processes=8))
+    said = limit_hit(failure, proc.returncode, make_settings(run_processes=8))
+    assert said is not None and "LAB_RUN_PROCESSES" in said

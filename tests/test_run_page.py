@@ -9,7 +9,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from app.web.server import create_app
 from experiments import MODULES
-from tests.helpers import make_settings, receive_text, wait_for_status
+from tests.helpers import make_settings, receive_text, result_of, wait_for_status
 
 ARROW = re.compile(r'<line x1="[\d.]+%" y1="\d+" x2="[\d.]+%" y2="\d+" marker-start')
 
@@ -51,7 +51,7 @@ def test_a_finished_race_counter_page_says_what_its_own_result_showed():
         body = wait_for_status(client, run["id"])
         assert body["status"] == "done"
         page = client.get(run["url"]).text
-    result = body["result"]
+    result = result_of(body)
     section = page[page.index('<section class="findings">') :]
     section = section[: section.index("</section>")]
     assert "What this run showed" in section
