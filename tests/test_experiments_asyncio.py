@@ -7,6 +7,7 @@ run relate (overlap, exclusion, a share of a phase), never an absolute time.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -33,7 +34,7 @@ PYTHONS = [
         marks=pytest.mark.skipif(python_under(ROOT / ".pythons", "*t") is None, reason="no free-threaded build"),
     ),
 ]
-FINISHING = {
+FINISHING: dict[str, dict[str, Any]] = {
     "experiments.asyncio_gather": {"tasks": 4, "duration_ms": 100, "workers": 2},
     "experiments.asyncio_blocked_loop": {"block_ms": 100, "tick_ms": 20, "tickers": 2},
     "experiments.asyncio_queue": {
@@ -60,7 +61,7 @@ def spans_of(out: Outcome, worker: str, category: str | None = None) -> list[tup
     )
 
 
-def finished(module: str, params: dict, python: str = sys.executable) -> Outcome:
+def finished(module: str, params: dict[str, Any], python: str = sys.executable) -> Outcome:
     out = run_experiment(module, params, python=python, timeout=30)
     assert out.returncode == 0, out.stderr
     assert out.failure is None and out.leftovers == []
@@ -98,10 +99,12 @@ def test_gathered_tasks_wait_at_once_while_the_loop_thread_is_mostly_off_the_cpu
 
 @pytest.mark.skipif(pyenv_python("3.13.0") is None, reason="no Python 3.13 here")
 def test_eager_tasks_take_their_first_step_inside_their_creators_step():
+    python = pyenv_python("3.13.0")
+    assert python is not None  # the skipif's
     out = finished(
         "experiments.asyncio_gather",
         {"tasks": 3, "duration_ms": 50, "workers": 1, "eager": "yes"},
-        python=pyenv_python("3.13.0"),
+        python=python,
     )
     (main_step, *_) = spans_of(out, "main()", "run")
     firsts = [spans_of(out, lane, "run")[0] for lane, info in task_lanes(out).items() if info["task"] != "main()"]
@@ -119,6 +122,7 @@ def test_a_blocking_call_in_a_task_stops_every_other_task():
         assert any(e <= start for _, e, _ in steps) and any(s >= end for s, _, _ in steps)  # ticking before and after
         assert not [s for s in steps if s[0] < end and s[1] > start], f"{lane} ran during the blocking call"
     result = out.result
+    assert result is not None, out.stderr
     assert result["ticks_during_call"] == 0 and result["blocked_ms"] >= 0.9 * (end - start) / 1e6
 
 
@@ -132,6 +136,7 @@ def test_with_to_thread_the_other_tasks_keep_running_during_the_call():
     assert [s for s in spans_of(out, "blocker", "wait") if s[2] == "await to_thread" and s[0] < end <= s[1]]
     for lane in ("ticker-1", "ticker-2"):
         assert len([s for s in spans_of(out, lane, "run") if start < s[0] < end]) >= 2
+    assert out.result is not None, out.stderr
     assert out.result["blocked_ms"] < out.result["call_ms"] / 2
 
 
@@ -157,6 +162,7 @@ def test_queue_consumers_left_awaiting_get_are_cancelled_when_main_returns():
         "experiments.asyncio_queue",
         {"variant": "tutorial", "workers": 2, "items": 4, "produce_delay_ms": 50, "process_ms": 20},
     )
+    assert out.result is not None, out.stderr
     assert out.result["consumers_still_running"] == 2 and out.result["consumers_cancelled"] == 2
     for lane in ("consumer-1", "consumer-2"):
         waits = [s[2] for s in spans_of(out, lane, "wait")]
@@ -165,4 +171,5 @@ def test_queue_consumers_left_awaiting_get_are_cancelled_when_main_returns():
         "experiments.asyncio_queue",
         {"variant": "fixed", "workers": 2, "items": 4, "produce_delay_ms": 50, "process_ms": 20},
     )
+    assert fixed.result is not None, fixed.stderr
     assert fixed.result["consumers_still_running"] == 0 and fixed.result["consumers_cancelled"] == 0

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.running import pythons
+from app.web.documents import RunView
 from app.web.server import create_app
 from experiments import MODULES
-from tests.helpers import make_settings, page_says, pyenv_python, wait_for_status
+from tests.helpers import budget_of, make_settings, page_says, pyenv_python, result_of, wait_for_status
 
 PY313 = pyenv_python("3.13.*")
 BACKPORT = (pythons.PACKAGES / "interpreters_backport").is_dir()
@@ -32,9 +34,9 @@ def lab(*paths: str) -> TestClient:
     return TestClient(create_app(make_settings(pythons=list(paths), max_concurrent_runs=1), modules=MODULES))
 
 
-def python_param(client: TestClient, experiment: str) -> dict:
+def python_param(client: TestClient, experiment: str) -> dict[str, Any]:
     (described,) = [e for e in client.get("/api/experiments").json() if e["id"] == experiment]
-    return described["params"]["python"]
+    return cast(dict[str, Any], described["params"]["python"])  # GET /api/experiments: each experiment's own params
 
 
 def spans_of(events: list[dict], worker: str) -> list[tuple[str, int, int]]:
@@ -49,7 +51,7 @@ def spans_of(events: list[dict], worker: str) -> list[tuple[str, int, int]]:
     return spans
 
 
-def run(client: TestClient, params: dict, timeout: float = 120) -> dict:
+def run(client: TestClient, params: dict[str, Any], timeout: float = 120) -> RunView:
     created = client.post("/api/runs", json={"experiment": EXPERIMENT, "params": params})
     assert created.status_code == 201, created.text
     finished = wait_for_status(client, created.json()["id"], timeout=timeout, every=0.5)
@@ -62,8 +64,13 @@ def interpreter(version: str, pool: str = "") -> pythons.Interpreter:
 
 
 def test_only_interpreters_with_a_pool_are_offered_and_each_other_is_refused_with_its_own_reason():
-    offered = (interpreter("3.11.7"), interpreter("3.12.1"), interpreter("3.13.0"), interpreter("3.14.0", "stdlib"))
-    offered += (interpreter("3.13.5", "backport"),)
+    offered = (
+        interpreter("3.11.7"),
+        interpreter("3.12.1"),
+        interpreter("3.13.0"),
+        interpreter("3.14.0", "stdlib"),
+        interpreter("3.13.5", "backport"),
+    )
     param = pythons.param_for(offered, ("interpreter_pool",))
     assert param is not None
     assert param.choices == ("3.13.5", "3.14.0") and param.default == "3.14.0"  # the first offered that can
@@ -79,6 +86,7 @@ def test_only_interpreters_with_a_pool_are_offered_and_each_other_is_refused_wit
 @needs_313
 @needs_backport
 def test_it_is_offered_on_313_with_the_backport_and_the_others_are_refused_saying_why():
+    assert PY313 is not None  # needs_313
     own = pythons.probe((sys.executable,))[0]
     (py313,) = pythons.probe((PY313,))
     assert py313.interpreter_pool == "backport" and own.interpreter_pool == ""
@@ -113,11 +121,12 @@ def test_each_interpreters_thread_gets_a_lane_with_its_tasks_and_its_on_cpu_stri
     thread, declared with its native id, so the kernel's on-CPU record of that thread is drawn under it."""
     # Long enough that both interpreters take tasks (fib(24..27) was sometimes all done by the first to start).
     params = {"workers": 2, "first": 27, "tasks": 4, "start_method": "fork"}
+    assert PY313 is not None  # needs_313
     with lab(PY313) as client:
         finished = run(client, params)
         events = client.get(f"/api/runs/{finished['id']}/events?limit=100000").json()
         page = page_says(client.get(f"/runs/{finished['id']}").text)
-    result = finished["result"]
+    result = result_of(finished)
     assert result["results"] == [196418, 317811, 514229, 832040] and result["interpreter_pool"] == "backport"
     lanes = {e["worker"]: e["value"] for e in events if e["kind"] == "lane"}
     interpreters = [w for w in lanes if w.endswith("(subinterpreter)")]
@@ -129,7 +138,7 @@ def test_each_interpreters_thread_gets_a_lane_with_its_tasks_and_its_on_cpu_stri
     assert sorted(name for name, _, _ in spans) == [f"fib({n})" for n in range(27, 31)]
     ((_, start, end),) = [s for s in spans_of(events, "main") if s[0] == "interpreter pool"]
     assert all(start <= began < ended <= end for _, began, ended in spans)
-    on_cpu = finished["cpu"]["on_cpu_ms"]
+    on_cpu = budget_of(finished)["on_cpu_ms"]
     assert all(on_cpu.get(w, 0) > 0 for w in interpreters), on_cpu
     assert "Interpreter pool:" in page and "interpreters-pep-734 backport" in page
 
@@ -143,24 +152,27 @@ def test_on_313_subinterpreters_run_python_side_by_side_where_threads_cannot():
     run where the interpreter pool reaches 1.4× serial, with the thread pool under 1.2× in it."""
     params = {"workers": 2, "first": 31, "tasks": 4, "start_method": "fork"}
     done, seen = [], []
+    assert PY313 is not None  # needs_313
     with lab(PY313) as client:
         for _ in range(4):
             finished = run(client, params, timeout=180)
-            timed = [p for p in finished["cpu"]["phases"] if p["name"] in ("serial", "thread pool", "interpreter pool")]
-            result = finished["result"]
+            timed = [
+                p for p in budget_of(finished)["phases"] if p["name"] in ("serial", "thread pool", "interpreter pool")
+            ]
+            result = result_of(finished)
             others = [p["others_busy_cores"] for p in timed]
             seen.append(f"{result['interpreter_speedup']}× ({result['thread_speedup']}× threads), others {others}")
             if len(timed) == 3 and all(other is not None and other < 0.5 for other in others):
                 done.append(finished)
-                if finished["result"]["interpreter_speedup"] > 1.4:
+                if result["interpreter_speedup"] > 1.4:
                     break
         if not done:
             pytest.skip(f"two cores were not free for any run: {'; '.join(seen)}")
-        best = max(done, key=lambda r: r["result"]["interpreter_speedup"])
+        best = max(done, key=lambda r: result_of(r)["interpreter_speedup"])
         said = page_says(client.get(f"/runs/{best['id']}").text)
-    result = best["result"]
+    result = result_of(best)
     assert result["interpreter_speedup"] > 1.4, [r["result"] for r in done]
     assert result["thread_speedup"] < 1.2, result
-    (pool,) = [p for p in best["cpu"]["phases"] if p["name"] == "interpreter pool"]
+    (pool,) = [p for p in budget_of(best)["phases"] if p["name"] == "interpreter pool"]
     assert pool["together_ms"] and pool["together_ms"] > 0.3 * (pool["end_ms"] - pool["start_ms"]), pool
     assert "each subinterpreter has its own GIL, so their threads ran Python side by side" in said

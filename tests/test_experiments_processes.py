@@ -8,9 +8,12 @@ empty at the end: no test leaves processes behind.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import pytest
 
+from app.model.events import Event
+from app.model.timeline import Span
 from experiments import MODULES
 from experiments import params as params_module
 from tests.helpers import pyenv_python
@@ -30,11 +33,11 @@ def prints(out: Outcome, worker: str) -> list[str]:
     return [e.name for e in out.of("instant", worker) if e.category == "print"]
 
 
-def instant(out: Outcome, worker: str, name: str):
+def instant(out: Outcome, worker: str, name: str) -> Event:
     return next(e for e in out.of("instant", worker) if e.name == name)
 
 
-def span(out: Outcome, worker: str, name: str):
+def span(out: Outcome, worker: str, name: str) -> Span:
     return next(s for s in out.spans(worker) if s.name == name)
 
 
@@ -50,7 +53,7 @@ def thread_pool(collect: str, workers: int = 2) -> Outcome:
     return finished(run_experiment("experiments.thread_pool", params))
 
 
-def fetch(out: Outcome, task: int):
+def fetch(out: Outcome, task: int) -> Span:
     """The fetch span of task 0, 1 or 2 (delays 3, 1, 2 units), on whichever pool thread ran it."""
     url = ["https://example.com", "https://example.org", "https://example.net"][task]
     return next(s for w in out.workers() for s in out.spans(w) if s.name.startswith(f"fetch_page({url},"))
@@ -64,6 +67,7 @@ def received(out: Outcome) -> list[int]:
 @pytest.mark.parametrize("collect", ["result", "map"])
 def test_thread_pool_result_and_map_hand_back_in_submit_order_after_the_slow_first_fetch(collect):
     out = thread_pool(collect)
+    assert out.result is not None, out.stderr
     assert out.result["order"] == [0, 1, 2]
     got = received(out)
     assert len(got) == 3
@@ -73,6 +77,7 @@ def test_thread_pool_result_and_map_hand_back_in_submit_order_after_the_slow_fir
 
 def test_thread_pool_as_completed_hands_back_each_result_when_it_is_ready():
     out = thread_pool("as_completed", workers=3)
+    assert out.result is not None, out.stderr
     assert out.result["order"] == [1, 2, 0]  # delays 3, 1, 2: fastest first
     got = received(out)
     assert got[0] < fetch(out, 2).end_ns and got[1] < fetch(out, 0).end_ns
@@ -83,6 +88,7 @@ def test_thread_pool_as_completed_hands_back_each_result_when_it_is_ready():
 
 def test_thread_pool_wait_first_blocks_until_one_fetch_is_done_then_takes_the_rest():
     out = thread_pool("wait_first", workers=3)
+    assert out.result is not None, out.stderr
     assert out.result["order"] == [1, 2, 0]
     waited = span(out, "main", "wait(FIRST_COMPLETED)")
     assert fetch(out, 1).end_ns <= waited.end_ns < fetch(out, 2).end_ns
@@ -108,6 +114,7 @@ def test_io_pools_report_their_speedup_over_a_serial_run_on_main(start_method):
     params = {"workers": 4, "tasks": 8, "duration_ms": 40, "start_method": start_method}
     out = finished(run_experiment("experiments.io_threads_vs_processes", params))
     result = out.result
+    assert result is not None, out.stderr
     assert SPEEDUP_KEYS <= set(result)
     assert result["ideal_speedup"] == 4  # 8 tasks in 2 rounds of 4
     serial = [s for s in out.spans("main") if s.name == "simulate_io(0.04)"]
@@ -125,6 +132,7 @@ def test_cpu_serial_run_on_main_is_the_yardstick_and_threads_do_not_beat_it():
     params = {"workers": 2, "first": 24, "tasks": 3, "start_method": "spawn"}
     out = finished(run_experiment("experiments.cpu_threads_vs_processes", params))
     result = out.result
+    assert result is not None, out.stderr
     assert SPEEDUP_KEYS <= set(result)
     assert result["ideal_speedup"] == min(2, out.of("header")[0].value["cpus"], 3)
     assert [s.name for s in out.spans("main") if s.category == "cpu"] == ["fib(24)", "fib(25)", "fib(26)"]
@@ -136,6 +144,7 @@ def test_cpu_serial_run_on_main_is_the_yardstick_and_threads_do_not_beat_it():
 
 def test_fork_child_is_a_second_process_with_its_own_pid():
     out = finished(run_experiment("experiments.fork", {"sleep_ms": 50}))
+    assert out.result is not None, out.stderr
     parent, child = out.result["parent_pid"], out.result["child_pid"]
     assert child != parent
     assert lane_pids(out) == {"main": parent, f"pid {child}": child}
@@ -159,6 +168,7 @@ def test_starmap_spreads_tasks_over_worker_processes_and_returns_them_in_task_or
     params = {"workers": 2, "tasks": 5, "unit_ms": 100, "start_method": start_method}
     out = finished(run_experiment("experiments.process_pool_starmap", params))
     durations = [0.1, 0.2, 0.1, 0.2, 0.1]
+    assert out.result is not None, out.stderr
     assert out.result["results"] == [f"Task {i} completed in {d} seconds" for i, d in enumerate(durations)]
     pids = lane_pids(out)
     ran = {}
@@ -242,6 +252,7 @@ def test_pipe_fixed_variant_closes_unused_ends_and_the_receiver_gets_eof(start_m
     for worker in ("main", "sender", "receiver"):
         closes = [e for e in out.of("instant", worker) if e.name == "Connection.close"]
         assert len(closes) == 2, worker  # main: both ends; each child: the unused end, then its own
+    assert out.result is not None, out.stderr
     assert out.result["receiver_exitcode"] == 0
 
 
@@ -251,6 +262,7 @@ def test_pipe_fixed_variant_closes_unused_ends_and_the_receiver_gets_eof(start_m
 @pytest.mark.parametrize("start_method", START_METHODS)
 def test_manager_dict_writes_are_requests_served_in_the_manager_process(start_method):
     out = finished(run_experiment("experiments.manager_dict", {"workers": 3, "start_method": start_method}))
+    assert out.result is not None, out.stderr
     assert out.result["correct"] is True
     pids = lane_pids(out)
     manager_pid = pids["manager"]
@@ -267,7 +279,7 @@ def test_manager_dict_writes_are_requests_served_in_the_manager_process(start_me
 
 # -- every interpreter, every experiment's metadata ----------------------------------------
 
-NEW_MODULES = {
+NEW_MODULES: dict[str, dict[str, Any]] = {
     "experiments.thread_pool": {"workers": 3, "collect": "as_completed", "delays": "3,1,2", "delay_ms": 20},
     "experiments.io_threads_vs_processes": {"workers": 4, "tasks": 4, "duration_ms": 20, "start_method": "spawn"},
     "experiments.cpu_threads_vs_processes": {"workers": 2, "first": 15, "tasks": 2, "start_method": "spawn"},

@@ -14,6 +14,7 @@ def test_race_with_call_window_loses_updates():
     for _ in range(3):
         out = run_experiment("experiments.race_counter", {"workers": 2, "iterations": 300_000, "window": "call"})
         assert out.returncode == 0, out.stderr
+        assert out.result is not None, out.stderr
         assert out.result["expected"] == 0
         assert out.result["correct"] is (out.result["actual"] == 0)
         if out.result["actual"] != 0:
@@ -36,6 +37,7 @@ def test_race_threads_run_the_tutorials_loop_and_the_kernel_shows_their_turns():
 def test_race_with_no_window_reports_the_true_value():
     # On CPython >= 3.10 `counter += 1` almost never loses an update; we report what happened.
     out = run_experiment("experiments.race_counter", {"workers": 3, "iterations": 10_000, "window": "none"})
+    assert out.result is not None, out.stderr
     assert out.result["expected"] == 10_000  # two incrementers, one decrementer
     assert out.result["correct"] == (out.result["actual"] == 10_000)
 
@@ -44,6 +46,7 @@ def test_race_with_no_window_reports_the_true_value():
 def test_lock_counter_never_loses_an_update(window):
     out = run_experiment("experiments.lock_counter", {"workers": 4, "iterations": 50_000, "window": window})
     assert out.returncode == 0, out.stderr
+    assert out.result is not None, out.stderr
     assert out.result == {**out.result, "expected": 0, "actual": 0, "correct": True}
 
 
@@ -54,6 +57,7 @@ def test_lock_counter_draws_contended_waits():
     # to have one: up to five runs, and at least one of them must show a wait.
     for _ in range(5):
         out = run_experiment("experiments.lock_counter", {"workers": 4, "iterations": 50_000, "window": "call"})
+        assert out.result is not None, out.stderr
         assert out.result["correct"] is True
         waits = [e for e in out.of("begin") if e.category == "wait" and e.name == "Lock.acquire lock"]
         if waits:
@@ -66,6 +70,7 @@ def test_cpu_pools_draw_a_lane_per_worker_thread_and_process(start_method):
     params = {"workers": 2, "first": 18, "tasks": 4, "start_method": start_method}
     out = run_experiment("experiments.cpu_threads_vs_processes", params)
     assert out.returncode == 0, out.stderr
+    assert out.result is not None, out.stderr
     assert out.result["results"] == [2584, 4181, 6765, 10946]
     assert out.result["thread_ms"] > 0 and out.result["process_ms"] > 0
     lanes = {e.worker: e.value for e in out.of("lane")}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ QUIET_S = 1.5  # no events for this long: the run is stuck (every test run has s
 KILLED = -signal.SIGKILL  # the returncode of a run that run_until_quiet had to kill
 
 # Small, quick params with which each experiment runs to completion.
-FINISHING = {
+FINISHING: dict[str, dict[str, Any]] = {
     "experiments.thread_start_join": {"join": "yes", "daemon": "no", "duration1_ms": 100, "duration2_ms": 150},
     "experiments.thread_subclass": {"duration1_ms": 100, "duration2_ms": 200},
     "experiments.shared_list_polling": {
@@ -102,6 +103,7 @@ def test_without_join_main_finishes_before_its_workers_and_exit_waits_for_them()
     exit_wait = span(out, "main", "Thread.join (interpreter exit)")
     assert exit_wait.end_ns >= max(s.end_ns for s in sleeps)
     assert set(prints(out)) >= {"Finished Task 1", "Finished Task 2"}
+    assert out.result is not None, out.stderr
     assert "total_ms" not in out.result
 
 
@@ -109,6 +111,7 @@ def test_with_join_main_waits_and_the_sleeps_overlap():
     out = run_experiment("experiments.thread_start_join", {"join": "yes", "daemon": "no", **TASKS})
     assert names(out, "main", "wait") == ["Thread.join Task 1", "Thread.join Task 2"]
     assert result_ts(out) > max(instant_ts(out, "Finished Task 1") + instant_ts(out, "Finished Task 2"))
+    assert out.result is not None, out.stderr
     assert 300 <= out.result["total_ms"] < 500  # the longest task, not the sum of both
 
 
@@ -130,6 +133,7 @@ def test_each_data_fetcher_runs_on_its_own_lane_and_they_overlap():
     assert second.start_ns < first.end_ns, "the second fetch started before the first one finished"
     assert prints(out, "Data Fetch 2") == ["Starting Data Fetch 2", "Finished Data Fetch 2"]
     assert names(out, "main") == ["Thread.join Data Fetch 1", "Thread.join Data Fetch 2"]
+    assert out.result is not None, out.stderr
     assert out.result["longest_ms"] <= out.result["total_ms"] < out.result["sum_ms"]
 
 
@@ -146,6 +150,7 @@ def last_item_processed(out: Outcome) -> int:
 def test_tutorial_pollers_keep_wasting_polls_after_the_work_is_done():
     out = run_experiment("experiments.shared_list_polling", {"variant": "tutorial", **POLLING})
     assert out.returncode == 0, out.stderr
+    assert out.result is not None, out.stderr
     assert out.result["wasted_polls"] == len(instant_ts(out, "empty poll"))
     assert out.result["items_left"] == 0
     work_done = last_item_processed(out) + 40_000_000
@@ -156,6 +161,7 @@ def test_tutorial_pollers_keep_wasting_polls_after_the_work_is_done():
 def test_fixed_pollers_stop_when_the_work_is_done():
     out = run_experiment("experiments.shared_list_polling", {"variant": "fixed", **POLLING})
     assert out.returncode == 0, out.stderr
+    assert out.result is not None, out.stderr
     assert out.result["items_left"] == 0
     assert len([p for p in prints(out) if p.startswith("Processing item")]) == 4
     assert not [t for t in instant_ts(out, "empty poll") if t > last_item_processed(out)]
@@ -173,6 +179,7 @@ def test_tutorial_consumers_hang_in_queue_get_after_main_is_done():
     out = run_until_quiet("experiments.queue_producer_consumer", {"variant": "tutorial", **QUEUE}, quiet_s=QUIET_S)
     assert out.returncode == KILLED, "the run never ends by itself"
     assert "All tasks completed" in prints(out, "main"), "Queue.join returned: every item was processed"
+    assert out.result is not None, out.stderr
     assert out.result["consumers_still_running"] == 2
     assert len(instant_ts(out, "task_done")) == 5
     assert out.open_spans() == {
@@ -185,6 +192,7 @@ def test_tutorial_consumers_hang_in_queue_get_after_main_is_done():
 def test_fixed_consumers_stop_on_their_sentinels():
     out = run_experiment("experiments.queue_producer_consumer", {"variant": "fixed", **QUEUE})
     assert out.returncode == 0, out.stderr
+    assert out.result is not None, out.stderr
     assert out.result["consumers_still_running"] == 0
     assert out.open_spans() == {}
     assert len(instant_ts(out, "task_done")) == 5
@@ -210,6 +218,7 @@ def test_queue_draws_blocking_get_put_and_its_depth():
 def test_rlock_holds_nest_on_the_incrementing_thread_and_the_count_is_right():
     out = run_experiment("experiments.rlock_counter", {"workers": 2, "iterations": 50_000})
     assert out.returncode == 0, out.stderr
+    assert out.result is not None, out.stderr
     assert out.result["correct"] is True
     holds = [s for s in out.spans("increment-1") if s.category == "hold"]
     outer = [s for s in holds if s.name == "lock held, depth 1"]
@@ -253,6 +262,7 @@ def test_tutorial_dialogue_loses_the_first_notify_and_hangs():
 def test_fixed_dialogue_always_finishes_in_order(python):
     out = run_experiment("experiments.condition_dialogue", {"variant": "fixed"}, python=python)
     assert out.returncode == 0, out.stderr
+    assert out.result is not None, out.stderr
     assert out.result["dialogue"] == "finished"
     assert prints(out) == [
         "Speaker: Hello",
@@ -284,6 +294,7 @@ def test_semaphore_never_lets_more_than_permits_in(variant):
     assert out.returncode == 0, out.stderr
     in_use = [e.value for e in out.of("counter") if e.name == "permits in use"]
     assert max(in_use) == 2 and in_use[-1] == 0
+    assert out.result is not None, out.stderr
     assert out.result["max_concurrent"] == 2
     # Counted from the lanes too: never more than 2 permits held at once.
     holds = [s for w in out.workers() for s in permit_holds(out, w)]
@@ -296,6 +307,7 @@ def test_semaphore_never_lets_more_than_permits_in(variant):
 
 def test_tutorial_generator_takes_a_permit_for_every_crawler_it_starts():
     out = run_experiment("experiments.semaphore_crawler", {"variant": "tutorial", **CRAWL})
+    assert out.result is not None, out.stderr
     assert out.result["generator_took_permits"] == 6
     generator_holds = permit_holds(out, "URLGenerator")
     assert len(generator_holds) == 6
@@ -306,6 +318,7 @@ def test_tutorial_generator_takes_a_permit_for_every_crawler_it_starts():
 
 def test_fixed_generator_takes_no_permit_and_the_other_crawlers_wait():
     out = run_experiment("experiments.semaphore_crawler", {"variant": "fixed", **CRAWL})
+    assert out.result is not None, out.stderr
     assert out.result["generator_took_permits"] == 0
     assert permit_holds(out, "URLGenerator") == []
     waiting = [page for page in PAGES if "Semaphore.acquire" in names(out, page, "wait")]

@@ -10,14 +10,26 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.running import pythons
+from app.web.documents import RunView
 from app.web.server import create_app
 from experiments import MODULES
-from tests.helpers import ROOT, make_settings, page_says, pyenv_python, python_under, wait_for_status
+from tests.helpers import (
+    ROOT,
+    budget_of,
+    make_settings,
+    page_says,
+    pyenv_python,
+    python_under,
+    result_of,
+    wait_for_status,
+)
 
 PY39 = pyenv_python("3.9.*")
 PY38 = pyenv_python("3.8.*")
@@ -32,13 +44,15 @@ needs = {
 }
 
 
-def lab(*paths: str, **settings):
+def lab(*paths: str, **settings: Any) -> TestClient:
     return TestClient(
         create_app(make_settings(pythons=list(paths), max_concurrent_runs=1, **settings), modules=MODULES)
     )
 
 
-def run(client, experiment: str, params: dict, timeout: float = 60, every: float = 0.05) -> dict:
+def run(
+    client: TestClient, experiment: str, params: dict[str, Any], timeout: float = 60, every: float = 0.05
+) -> RunView:
     created = client.post("/api/runs", json={"experiment": experiment, "params": params})
     assert created.status_code == 201, created.text
     return wait_for_status(client, created.json()["id"], timeout=timeout, every=every)
@@ -74,6 +88,7 @@ def test_a_free_threaded_build_is_keyed_and_labelled_as_such():
 
 @needs["3.9"]
 def test_every_experiment_offers_the_interpreters_and_the_server_says_which_ran():
+    assert PY39 is not None  # needs["3.9"]
     with lab(PY39) as client:
         (py39,) = pythons.probe((PY39,))
         own = platform.python_version()
@@ -105,13 +120,14 @@ def test_every_experiment_offers_the_interpreters_and_the_server_says_which_ran(
 def test_the_tutorials_counter_race_loses_updates_on_3_9_and_not_on_3_13():
     """The tutorial's `counter += 1`: CPython 3.9 switches threads mid-statement, 3.10+ only at calls
     and backward jumps. Three runs each, the tutorial's own sizes."""
+    assert PY39 is not None and PY313 is not None  # needs["3.9"], needs["3.13"]
     with lab(PY39, PY313) as client:
         keys = {i.path: i.key for i in pythons.probe((PY39, PY313))}
         lost = {}
         for path in (PY39, PY313):
             runs = [run(client, "race-counter", {"window": "none", "python": keys[path]}) for _ in range(3)]
             assert all(r["status"] == "done" for r in runs), runs
-            lost[path] = [r["result"]["actual"] != r["result"]["expected"] for r in runs]
+            lost[path] = [result_of(r)["actual"] != result_of(r)["expected"] for r in runs]
     assert any(lost[PY39]), "3.9 lost no update in three runs"
     assert not any(lost[PY313]), "3.13 lost updates: its `counter += 1` is not supposed to race"
 
@@ -126,6 +142,7 @@ def test_the_recorded_locks_keep_every_update_without_a_gil(experiment):
     Their waits are drawn by the thousand: on a loaded machine the server may fall behind reading them, the
     run's recorder then waits for the pipe, and the hang watch (3 s of silence by default) took that for a
     hang once in 40 runs here. A run that really deadlocked would still be caught, by the wait for its end."""
+    assert FREE_THREADED is not None  # needs["free-threaded"]
     with lab(FREE_THREADED, hang_after_s=30) as client:
         (ft,) = pythons.probe((FREE_THREADED,))
         (offered,) = [e for e in client.get("/api/experiments").json() if e["id"] == experiment]
@@ -137,7 +154,7 @@ def test_the_recorded_locks_keep_every_update_without_a_gil(experiment):
         page = page_says(client.get(f"/runs/{runs[0]['id']}").text)
     assert [r["status"] for r in runs] == ["done"] * 20, [r.get("error") for r in runs]
     assert all(r["conditions"]["free_threaded"] and not r["conditions"]["gil_enabled"] for r in runs)
-    assert [r["result"]["actual"] - r["result"]["expected"] for r in runs] == [0] * 20
+    assert [result_of(r)["actual"] - result_of(r)["expected"] for r in runs] == [0] * 20
     if experiment == "lock-counter":  # and its page tells of threads side by side, not of a GIL to get back
         assert "GIL back" not in page and "while one running beside it holds the lock" in page
 
@@ -146,6 +163,7 @@ def test_the_recorded_locks_keep_every_update_without_a_gil(experiment):
 def test_the_recorded_semaphore_never_lets_more_in_than_its_permits_without_a_gil():
     """30 crawler threads at one Semaphore(3), with no request time: threads side by side take and give back
     permits at once, and the wrapper's count of permits in use stays within the permits, every crawl counted."""
+    assert FREE_THREADED is not None  # needs["free-threaded"]
     with lab(FREE_THREADED) as client:
         (ft,) = pythons.probe((FREE_THREADED,))
         runs = [
@@ -158,7 +176,7 @@ def test_the_recorded_semaphore_never_lets_more_in_than_its_permits_without_a_gi
             for _ in range(3)
         ]
     assert [r["status"] for r in runs] == ["done"] * 3, [r.get("error") for r in runs]
-    assert all(1 <= r["result"]["max_concurrent"] <= 3 and len(r["result"]["crawl_order"]) == 30 for r in runs)
+    assert all(1 <= result_of(r)["max_concurrent"] <= 3 and len(result_of(r)["crawl_order"]) == 30 for r in runs)
 
 
 GIL_STORY = (
@@ -176,17 +194,19 @@ GIL_STORY = (
 def test_a_race_without_a_gil_is_explained_by_its_threads_running_side_by_side(window):
     """race-counter on a free-threaded build with the GIL off: its findings, notice and Bytecode note say the
     threads ran at the same time, with the overlap its own on-CPU strips measured; never a GIL switch."""
+    assert FREE_THREADED is not None  # needs["free-threaded"]
     with lab(FREE_THREADED) as client:
         (ft,) = pythons.probe((FREE_THREADED,))
         done = run(client, "race-counter", {"window": window, "iterations": 300_000, "python": ft.key}, every=0.2)
         page = page_says(client.get(f"/runs/{done['id']}").text)
-    assert done["status"] == "done" and done["result"]["gil_enabled"] is False
+    assert done["status"] == "done" and result_of(done)["gil_enabled"] is False
     assert not [story for story in GIL_STORY if story in page]
     assert "this build has no GIL, so the threads run Python at the same time" in page  # the notice
     assert "This build ran without a GIL: its threads run at the same time" in page  # the Bytecode note
-    parallel = done["cpu"]["parallel"]
+    parallel = budget_of(done)["parallel"]
+    assert parallel is not None, "no on-CPU strips to measure the threads' overlap by"
     together = f"at the same time for at least {parallel['together_ms']:.1f} of the {parallel['span_ms']:.1f} ms"
-    if done["result"]["together_ms"] == 0 and done["result"]["actual"] == done["result"]["expected"]:
+    if result_of(done)["together_ms"] == 0 and result_of(done)["actual"] == result_of(done)["expected"]:
         # a loaded machine started the second thread after the first had finished: nothing raced, and it says so
         assert "The threads never ran at the same time" in page
     elif parallel["together_ms"] > 0:
@@ -206,6 +226,7 @@ def test_cpu_bound_threads_run_side_by_side_on_the_free_threaded_build_only():
     regular one is judged by the median of three. The test asks for a run's status only twice a
     second: asking takes CPU from the run."""
     params = {"workers": 2, "first": 27, "tasks": 2, "start_method": "fork"}
+    assert FREE_THREADED is not None  # needs["free-threaded"]
     with lab(FREE_THREADED) as client:
         (ft,) = pythons.probe((FREE_THREADED,))
         regulars = runs_on_free_cores(client, params, enough=lambda done: len(done) == 3, tries=8)
@@ -222,7 +243,7 @@ def test_cpu_bound_threads_run_side_by_side_on_the_free_threaded_build_only():
     regular = sorted(regulars, key=thread_speedup)[1]  # the median
     assert free["conditions"]["free_threaded"] and not free["conditions"]["gil_enabled"]
     assert not regular["conditions"]["free_threaded"] and regular["conditions"]["gil_enabled"]
-    assert free["result"]["gil_enabled"] is False and regular["result"]["gil_enabled"] is True
+    assert result_of(free)["gil_enabled"] is False and result_of(regular)["gil_enabled"] is True
     assert thread_speedup(free) > 1.5, [thread_speedup(t) for t in frees]
     assert thread_speedup(regular) < 1.3, [thread_speedup(t) for t in regulars]
     # Why, from the on-CPU lanes: the free-threaded workers were on both cores, the GIL's on one at a time.
@@ -233,30 +254,32 @@ def test_cpu_bound_threads_run_side_by_side_on_the_free_threaded_build_only():
     assert "running without a GIL: they ran Python side by side" in said
 
 
-def runs_on_free_cores(client, params: dict, enough, tries: int) -> list[dict]:
+def runs_on_free_cores(
+    client: TestClient, params: dict[str, Any], enough: Callable[[list[RunView]], bool], tries: int
+) -> list[RunView]:
     """Runs of cpu-threads-vs-processes until `enough` of those on two free cores, or `tries` runs."""
-    done: list[dict] = []
+    done: list[RunView] = []
     for _ in range(tries):
         finished = run(client, "cpu-threads-vs-processes", params, every=0.5)
         assert finished["status"] == "done", finished
-        timed = [p for p in finished["cpu"]["phases"] if p["name"] in ("serial", "thread pool")]
-        if len(timed) == 2 and all(p["others_busy_cores"] < 0.5 for p in timed):
+        timed = [p for p in budget_of(finished)["phases"] if p["name"] in ("serial", "thread pool")]
+        if len(timed) == 2 and all(p["others_busy_cores"] is not None and p["others_busy_cores"] < 0.5 for p in timed):
             done.append(finished)
         if enough(done):
             break
     return done
 
 
-def thread_speedup(run: dict) -> float:
-    return run["result"]["thread_speedup"]
+def thread_speedup(run: RunView) -> float:
+    return float(result_of(run)["thread_speedup"])
 
 
-def busy_cores(run: dict, phase: str) -> float:
-    (stretch,) = [p for p in run["cpu"]["phases"] if p["name"] == phase]
+def busy_cores(run: RunView, phase: str) -> float:
+    (stretch,) = [p for p in budget_of(run)["phases"] if p["name"] == phase]
     return stretch["workers_busy_cores"]
 
 
-def together(run: dict, phase: str) -> float:
+def together(run: RunView, phase: str) -> float:
     """The share of a phase in which two or more workers were on CPUs at once, by their strips."""
-    (stretch,) = [p for p in run["cpu"]["phases"] if p["name"] == phase]
+    (stretch,) = [p for p in budget_of(run)["phases"] if p["name"] == phase]
     return (stretch["together_ms"] or 0.0) / (stretch["end_ms"] - stretch["start_ms"])
