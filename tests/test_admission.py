@@ -16,7 +16,7 @@ from tests.helpers import make_settings
 
 
 def test_runs_that_do_not_measure_time_share_up_to_the_limit():
-    a = Admission(max_concurrent=2)
+    a: Admission[str] = Admission(max_concurrent=2)
     for key in "abc":
         a.enqueue(key, measures_time=False)
     assert a.admit() == ["a", "b"]
@@ -26,7 +26,7 @@ def test_runs_that_do_not_measure_time_share_up_to_the_limit():
 
 
 def test_a_timing_run_waits_for_an_empty_cpu_and_then_runs_alone():
-    a = Admission(max_concurrent=3)
+    a: Admission[str] = Admission(max_concurrent=3)
     a.enqueue("x", False)
     a.enqueue("t", True)
     a.enqueue("y", False)
@@ -40,7 +40,7 @@ def test_a_timing_run_waits_for_an_empty_cpu_and_then_runs_alone():
 
 
 def test_a_timing_run_alone_even_with_a_limit_of_one_other():
-    a = Admission(max_concurrent=1)
+    a: Admission[str] = Admission(max_concurrent=1)
     a.enqueue("t1", True)
     a.enqueue("t2", True)
     assert a.admit() == ["t1"]
@@ -49,7 +49,7 @@ def test_a_timing_run_alone_even_with_a_limit_of_one_other():
 
 
 def test_removing_a_queued_run_moves_the_ones_behind_it_up():
-    a = Admission(max_concurrent=1)
+    a: Admission[str] = Admission(max_concurrent=1)
     for key in "abcd":
         a.enqueue(key, False)
     a.admit()
@@ -62,7 +62,7 @@ def test_removing_a_queued_run_moves_the_ones_behind_it_up():
 
 
 def test_removing_the_blocking_head_lets_the_next_one_start():
-    a = Admission(max_concurrent=2)
+    a: Admission[str] = Admission(max_concurrent=2)
     a.enqueue("x", False)
     a.enqueue("t", True)
     a.enqueue("y", False)
@@ -98,7 +98,7 @@ def test_place_in_words_says_what_a_queued_run_waits_for_where_it_executes():
 
 
 def test_how_many_of_a_sweep_s_runs_would_wait():
-    a = Admission(max_concurrent=2)
+    a: Admission[str] = Admission(max_concurrent=2)
     assert a.would_queue(4, measures_time=True) == 3  # the first starts; the others run alone after it
     assert a.would_queue(4, measures_time=False) == 2  # two start beside each other
     a.enqueue("x", False)
@@ -109,7 +109,7 @@ def test_how_many_of_a_sweep_s_runs_would_wait():
 
 
 def test_a_run_may_start_at_once_only_with_nobody_waiting_and_room_beside_what_executes():
-    a = Admission(max_concurrent=2)
+    a: Admission[str] = Admission(max_concurrent=2)
     assert not a.would_wait(measures_time=True)  # nothing executes: even a timing run starts at once
     a.enqueue("x", False)
     assert a.would_wait(measures_time=False)  # x is in line first (strict FIFO)
@@ -121,7 +121,7 @@ def test_a_run_may_start_at_once_only_with_nobody_waiting_and_room_beside_what_e
 
 
 def test_finishing_a_run_that_never_started_changes_nothing():
-    a = Admission(max_concurrent=1)
+    a: Admission[str] = Admission(max_concurrent=1)
     a.enqueue("x", False)
     a.finish("nobody")
     a.finish("x")  # queued, not executing: its cancel takes it out of the queue (remove)
@@ -129,7 +129,7 @@ def test_finishing_a_run_that_never_started_changes_nothing():
 
 
 def test_a_sweep_behind_runs_already_waiting_counts_every_one_of_its_runs():
-    a = Admission(max_concurrent=1)
+    a: Admission[str] = Admission(max_concurrent=1)
     for key in "xy":
         a.enqueue(key, False)
     a.admit()  # x executes, y waits

@@ -16,7 +16,7 @@ CSS = (Path(__file__).resolve().parent.parent / "static" / "pygments.css").read_
 VARIANTS = {e.id for e in CATALOGUE.values() if any(p.name == "variant" for p in e.params)}
 
 
-def text(markup) -> str:
+def text(markup: object) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", str(markup)))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from app.model.events import Event, StreamParser
 from app.model.timeline import Timeline
@@ -18,7 +19,7 @@ BATCH = [
 ]
 
 
-def encoded(batch) -> bytes:
+def encoded(batch: object) -> bytes:
     return (json.dumps(batch) + "\n").encode()
 
 
@@ -94,7 +95,7 @@ def test_an_instant_keeps_the_key_that_pairs_a_woken_with_its_notify_and_old_ins
 def test_the_inlined_fast_path_decodes_every_kind_as_decode_does():
     from app.model.events import _decode_batches, decode
 
-    batch = [
+    batch: list[list[Any]] = [  # as the wire carries them: JSON arrays of any values
         ["B", 1, "w", "n", "c"],
         ["E", 2, "w"],
         ["I", 3, "w", "m", "print"],

@@ -14,7 +14,7 @@ from experiments import io_threads_vs_processes as io
 from experiments.params import defaults
 
 
-def said(module, params: dict, result: dict, python: str = "3.11.7") -> str:
+def said(module: str, params: dict, result: dict, python: str = "3.11.7") -> str:
     m = importlib.import_module(f"experiments.{module}")
     return " ".join(m.findings({**defaults(m.PARAMS), **params}, result, python))
 

@@ -194,10 +194,12 @@ def test_rows_hold_the_log_in_order_and_a_window_is_a_slice_of_them(where, tmp_p
 def test_the_history_is_every_run_newest_first_and_paged(where, tmp_path, redis_url):
     async def body(storage: Storage) -> None:
         store = await storage.open()
-        ids = []
+        ids: list[str] = []
         for i in range(3):
             if ids:
-                later_than(store.get(ids[-1]).created_at)  # type: ignore[union-attr]
+                previous = store.get(ids[-1])
+                assert previous is not None, "the run made just before is in memory"
+                later_than(previous.created_at)
             if i == 1:
                 ids.append(store.create(RACE, {"workers": 2}).id)  # still queued: listed too
             else:
