@@ -24,6 +24,13 @@ IDLE = Load(would_wait=0, queued=0, in_flight_of_client=0)
 ME = Client("a" * 32, "10.0.0.1")
 
 
+async def refused_by(limits: Limits, client: Client, load: Load = IDLE) -> str:
+    """The limit that refuses `client` a run now, under `load`; fails if it is admitted."""
+    refusal = await limits.admit(client, load)
+    assert refusal is not None, f"{client} was admitted"
+    return refusal.limit
+
+
 def on_two_replicas(
     url: str, test: Callable[[Limits, Limits, Redis], Awaitable[T]], window_s: float = 60, **limits: int
 ) -> T:
@@ -91,14 +98,14 @@ def test_a_refused_request_counts_in_neither_window(redis_server):
         for _ in range(3):
             assert await a.admit(ME, IDLE) is None
         for replica in (a, b, a, b):  # refused by the client's window: the address's count stays at 3
-            assert (await replica.admit(ME, IDLE)).limit == "max_runs_per_minute_per_client"
+            assert await refused_by(replica, ME) == "max_runs_per_minute_per_client"
         for i in range(2):
             assert await b.admit(Client(f"{i:032x}", ME.ip), IDLE) is None
         other = Client("b" * 32, ME.ip)
-        assert (await a.admit(other, IDLE)).limit == "max_runs_per_minute_per_ip"
+        assert await refused_by(a, other) == "max_runs_per_minute_per_ip"
         moved = Client(other.id, "10.0.0.2")  # the same cookie elsewhere: its refused request did not count
         assert [await b.admit(moved, IDLE) for _ in range(3)] == [None] * 3
-        assert (await a.admit(moved, IDLE)).limit == "max_runs_per_minute_per_client"
+        assert await refused_by(a, moved) == "max_runs_per_minute_per_client"
         assert await redis.zcard(rate_key("ip", ME.ip)) == 5
 
     on_two_replicas(redis_server.url, test)
@@ -131,7 +138,7 @@ def test_the_window_slides_and_keeps_no_more_than_its_limit(redis_server):
         for _ in range(5):  # the admin is held to no rate, but its runs count
             assert await a.admit(teacher, IDLE, admin=True) is None
         assert await redis.zcard(rate_key("client", teacher.id)) == 3  # trimmed to the limit, as in memory
-        assert (await b.admit(teacher, IDLE)).limit == "max_runs_per_minute_per_client"
+        assert await refused_by(b, teacher) == "max_runs_per_minute_per_client"
         assert [await a.admit(ME, IDLE) for _ in range(3)] == [None] * 3
         refusal = await b.admit(ME, IDLE)
         assert refusal is not None and refusal.retry_after_s == 1  # under a second of the 0.5 s window left
@@ -161,11 +168,11 @@ def test_requests_refused_for_the_full_queue_count_in_the_address_window_on_ever
     full = Load(would_wait=1, queued=50, in_flight_of_client=0)
 
     async def test(a: Limits, b: Limits, redis: Redis) -> None:
-        tries = [await (a, b)[i % 2].admit(Client(f"{i:032x}", ME.ip), full) for i in range(7)]
-        assert [t.limit for t in tries] == ["max_queued_runs"] * 5 + ["max_runs_per_minute_per_ip"] * 2
+        tries = [await refused_by((a, b)[i % 2], Client(f"{i:032x}", ME.ip), full) for i in range(7)]
+        assert tries == ["max_queued_runs"] * 5 + ["max_runs_per_minute_per_ip"] * 2
         assert await redis.zcard(rate_key("ip", ME.ip)) == 5
         assert await redis.exists(rate_key("client", f"{0:032x}")) == 0  # the client's own window counts none
-        assert (await b.admit(Client("c" * 32, ME.ip), IDLE)).limit == "max_runs_per_minute_per_ip"
+        assert await refused_by(b, Client("c" * 32, ME.ip)) == "max_runs_per_minute_per_ip"
         assert await a.admit(Client("c" * 32, "10.0.0.2"), IDLE) is None
 
     on_two_replicas(redis_server.url, test)

@@ -8,25 +8,29 @@ import asyncio
 
 import pytest
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from app.storage import redis_writer
-from app.storage.redis_writer import OrderedWriter
+from app.storage.redis_writer import OrderedWriter, Write
 from tests.helpers import until_async
 
 
 def test_writes_land_in_order_and_wait_out_a_restart(redis_server, monkeypatch, caplog):
     monkeypatch.setattr(redis_writer, "RETRY_S", 0.05)
 
-    async def go() -> list[bytes]:
+    async def go() -> list[bytes | str]:
         async with Redis.from_url(redis_server.url) as redis:
+
+            def push(n: int) -> Write:
+                return lambda: redis.rpush("order", n)
+
             writer = OrderedWriter()
             for n in range(5):
-                writer.write(lambda n=n: redis.rpush("order", n))
+                writer.write(push(n))
             await writer.flush()
             redis_server.stop()
             for n in range(5, 8):
-                writer.write(lambda n=n: redis.rpush("order", n))
+                writer.write(push(n))
             await until_async(lambda: "Redis unreachable" in caplog.text, what="the writer meeting Redis away")
             await asyncio.to_thread(redis_server.restart)
             await writer.flush()
@@ -37,10 +41,11 @@ def test_writes_land_in_order_and_wait_out_a_restart(redis_server, monkeypatch, 
 
 
 def test_a_write_redis_refuses_is_told_to_its_caller_and_raised_by_flush_and_the_next_goes_on(redis_server):
-    async def go() -> tuple[list, list[bytes]]:
+    async def go() -> tuple[list[RedisError], list[bytes | str]]:
         async with Redis.from_url(redis_server.url) as redis:
             await redis.set("text", "not a number")
-            writer, told = OrderedWriter(), []
+            writer = OrderedWriter()
+            told: list[RedisError] = []
             writer.write(lambda: redis.incr("text"), told.append)  # Redis refuses: not an integer
             writer.write(lambda: redis.rpush("after", "still written"))
             with pytest.raises(ResponseError):

@@ -19,6 +19,7 @@ from app.model.sweeps import Point, Sweep
 from app.running.retention import DAY_S, retain
 from app.storage import redis_formats as formats
 from app.storage import redis_queue
+from app.storage import redis_replies as replies
 from app.storage.lesson_store import LessonStore
 from app.storage.redis_formats import Job
 from app.storage.redis_queue import submit
@@ -128,7 +129,7 @@ def test_redis_runs_and_sweeps_made_two_days_ago_are_deleted_with_every_key_and_
                 await asyncio.sleep(0.01)
             daily.cancel()
             left = {run_id: await redis.exists(formats.state_key(run_id)) for run_id in ("old", "oldqueued", "new")}
-            history = sorted(member.decode() for member in await redis.zrange(formats.HISTORY, 0, -1))
+            history = sorted(member.decode() for member in replies.keys_of(await redis.zrange(formats.HISTORY, 0, -1)))
             after = [key for key in formats.run_keys("old") if await redis.exists(key)]
             found = [await sweeps.find(sweep_id) is not None for sweep_id in ("oldsweep", "newsweep")]
             await store.close()
