@@ -5,13 +5,16 @@ from __future__ import annotations
 import importlib
 import platform
 import re
+from typing import Any, cast
 
 import pytest
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from app.model.experiments import load
 from experiments import MODULES
-from tests.helpers import receive_text, wait_for_status
+from tests.helpers import receive_text, result_of, wait_for_status
 
 RACE = {"workers": 2, "iterations": 20_000, "window": "call"}
 DEFAULT_PYTHON = platform.python_version()  # the server's own interpreter runs a run that names none
@@ -44,10 +47,12 @@ def test_a_run_reports_expected_and_actual_and_its_events(client):
     run = wait_for_status(client, body["id"])
     assert run["status"] == "done"
     assert run["experiment"] == "race-counter" and run["params"] == {**RACE, "python": DEFAULT_PYTHON}
-    assert run["result"]["expected"] == 0 and isinstance(run["result"]["actual"], int)
-    assert run["result"]["correct"] == (run["result"]["actual"] == 0)
-    assert run["result"]["run_call_ms"] > 0
-    assert run["python"].count(".") == 2
+    result = result_of(run)
+    assert result["expected"] == 0 and isinstance(result["actual"], int)
+    assert result["correct"] == (result["actual"] == 0)
+    assert result["run_call_ms"] > 0
+    assert run["python"] is not None and run["python"].count(".") == 2
+    assert run["started_at"] is not None and run["ended_at"] is not None
     assert run["started_at"] <= run["ended_at"]
     events = client.get(f"/api/runs/{body['id']}/events").json()
     assert {e["worker"] for e in events} >= {"main", "increment-1", "decrement-1"}
@@ -85,8 +90,9 @@ def test_omitted_params_take_their_defaults_and_the_run_stores_the_full_set(clie
     client.post(f"/api/runs/{run['id']}/cancel")
 
 
-def experiment_params(client, experiment_id: str) -> dict:
-    return next(e for e in client.get("/api/experiments").json() if e["id"] == experiment_id)["params"]
+def experiment_params(client: TestClient, experiment_id: str) -> dict[str, Any]:
+    described = next(e for e in client.get("/api/experiments").json() if e["id"] == experiment_id)
+    return cast(dict[str, Any], described["params"])  # GET /api/experiments: each experiment's own params
 
 
 def test_unknown_experiment_is_404(client):
@@ -99,10 +105,10 @@ def test_the_openapi_schema_documents_the_json_a_run_and_the_catalogue_return(cl
     schema = client.get("/openapi.json").json()
     components = schema["components"]["schemas"]
 
-    def documented(path: str, method: str = "get", code: str = "200") -> dict:
+    def documented(path: str, method: str = "get", code: str = "200") -> dict[str, Any]:
         body = schema["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"]
         ref = body.get("items", body)["$ref"]
-        return components[ref.rsplit("/", 1)[1]]
+        return cast(dict[str, Any], components[ref.rsplit("/", 1)[1]])  # a JSON Schema object
 
     created = client.post("/api/runs", json={"experiment": "race-counter", "params": RACE})
     assert set(created.json()) == set(documented("/api/runs", "post", "201")["properties"])
@@ -152,8 +158,8 @@ def test_websocket_streams_lanes_then_the_result_then_closes(client):
     assert 'id="result"' in messages[-1] and "expected <b>0</b>" in messages[-1]
 
 
-def receive_until_closed(ws) -> tuple[list[str], int]:
-    messages = []
+def receive_until_closed(ws: WebSocketTestSession) -> tuple[list[str], int]:
+    messages: list[str] = []
     with pytest.raises(WebSocketDisconnect) as closed:
         while True:
             messages.append(receive_text(ws))
@@ -167,7 +173,7 @@ def test_websocket_of_a_finished_run_replays_it(client):
         messages, code = receive_until_closed(ws)
     assert code == 1000
     assert messages[0].count('class="lane"') == 3  # main + two workers, drawn in the first message
-    assert f'got <b class="actual">{run["result"]["actual"]}</b>' in "".join(messages)
+    assert f'got <b class="actual">{result_of(run)["actual"]}</b>' in "".join(messages)
 
 
 def test_websocket_for_unknown_run_closes_4404(client):

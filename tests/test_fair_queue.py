@@ -60,7 +60,7 @@ def test_a_script_retrying_with_new_cookies_cannot_hold_the_queue_from_a_student
         ahead = server.http.get(f"/api/runs/{mine}").json()["queue_position"]
         assert ahead is not None and ahead <= 3, "it waits behind the runs queued before it, no more"
         ran = wait_for_status(server.http, mine, timeout=60)
-        assert ran["status"] == "done"
+        assert ran["status"] == "done" and ran["started_at"] is not None
         started_after = [
             run_id
             for run_id in admitted

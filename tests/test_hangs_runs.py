@@ -6,22 +6,24 @@ Through the API, with real runner processes (the predicate itself, pure: tests/t
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
+from app.web.documents import RunView
 from app.web.server import create_app
 from experiments import MODULES
-from tests.helpers import alive_in_group, make_settings, wait_for_status
+from tests.helpers import alive_in_group, make_settings, result_of, wait_for_status
 
 TEST_MODULES = MODULES + ("tests.deadlock_experiment", "tests.sleepy_experiment")
 
 
-def client(**settings) -> TestClient:
+def client(**settings: Any) -> TestClient:
     return TestClient(create_app(make_settings(**settings), modules=TEST_MODULES))
 
 
-def run_to_the_end(client: TestClient, experiment: str, params: dict, limit_s: float = 20) -> dict:
+def run_to_the_end(client: TestClient, experiment: str, params: dict[str, Any], limit_s: float = 20) -> RunView:
     run = client.post("/api/runs", json={"experiment": experiment, "params": params}).json()
     return wait_for_status(client, run["id"], timeout=limit_s)
 
@@ -33,7 +35,7 @@ def test_a_deadlock_ends_hung_soon_naming_both_threads_and_their_locks_and_kills
         took = time.monotonic() - started
         assert body["status"] == "hung", body
         assert took < 10, "found long before the time limit"
-        blocked = body["result"]["blocked"]
+        blocked = result_of(body)["blocked"]
         assert {"worker": "left", "waiting_on": "Lock.acquire b"} in blocked
         assert {"worker": "right", "waiting_on": "Lock.acquire a"} in blocked
         assert {"worker": "helper", "waiting_on": "Pipe.recv"} in blocked
@@ -51,7 +53,7 @@ def test_a_long_sleep_is_not_a_hang():
     with client(hang_after_s=0.3) as c:
         body = run_to_the_end(c, "sleepy", {"ms": 1200})
     assert body["status"] == "done", body
-    assert "blocked" not in body["result"]
+    assert "blocked" not in result_of(body)
 
 
 def test_a_sleep_past_the_time_limit_times_out_rather_than_hangs():

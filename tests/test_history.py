@@ -17,7 +17,6 @@ def test_rows_say_when_and_how_long_in_words():
     r = row(
         {
             "id": "abc",
-            "url": "/runs/abc",
             "experiment": "fork",
             "params": {"n": 2, "start_method": "spawn"},
             "status": "timed_out",
