@@ -11,6 +11,8 @@ import asyncio
 import inspect
 import json
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 from redis.asyncio import Redis
@@ -18,7 +20,8 @@ from redis.asyncio import Redis
 from app.model.sweeps import Point, Sweep
 from app.storage import redis_formats as formats
 from app.storage import redis_replies as replies
-from app.storage.redis_formats import GROUP, RUNS, InFlight, Job, in_flight_of
+from app.storage.redis_documents import StateDoc
+from app.storage.redis_formats import GROUP, RUNS, Entry, InFlight, Job, in_flight_of
 from app.storage.redis_queue import (
     ack_and_delete,
     cancel_queued,
@@ -33,11 +36,13 @@ from app.storage.redis_sweeps import RedisSweeps
 from app.storage.sweep_store import SweepStore
 from tests.helpers import NodeProcess, call, sleeps
 
+T = TypeVar("T")
 
-def on(url: str, test) -> object:
+
+def on(url: str, test: Callable[[Redis], Awaitable[T]]) -> T:
     """`test(redis)` run with a client of its own on `url`."""
 
-    async def go():
+    async def go() -> T:
         async with Redis.from_url(url) as redis:
             return await test(redis)
 
@@ -50,7 +55,9 @@ def job(run_id: str, created_at: float = 0.0) -> Job:
 
 def fields(run_id: str) -> dict[bytes, bytes]:
     """The queue entry of `run_id`'s job, as Redis answers it."""
-    return {b"job": formats.dumps(json.loads(job(run_id).to_fields()["job"]))}
+    entry = job(run_id).to_fields()["job"]
+    assert isinstance(entry, bytes)  # formats.dumps's JSON
+    return {b"job": formats.dumps(json.loads(entry))}
 
 
 def beat(node: str, run: str | None) -> bytes:
@@ -69,6 +76,11 @@ async def take(redis: Redis, node: str) -> bytes:
 
 def runs(found: InFlight) -> tuple[list[str], list[tuple[str, str]]]:
     return [j.run for j in found.queued], [(j.run, node) for j, node in found.executing]
+
+
+def statuses(stream: list[Entry]) -> list[str]:
+    """The status each state entry of a run's stream says, in order."""
+    return [doc["status"] for entry in stream if (doc := entry.state) is not None]
 
 
 # -- what is in flight --
@@ -140,7 +152,7 @@ def test_a_queued_run_cancelled_ends_cancelled_and_leaves_the_queue(redis_server
     assert cancelled == doc and again is None, "cancelled once, saying how it ended; then it is not queued any more"
     assert (doc["status"], doc["error"], doc["ended_at"]) == ("cancelled", "cancelled while queued", 1234.5)
     assert doc["v"] == 1 and doc["id"] == "doomed"
-    assert [e.doc["status"] for e in stream if e.kind == "state"] == ["queued", "cancelled"]
+    assert statuses(stream) == ["queued", "cancelled"]
     assert stream[-1].doc == doc, "the stream ends with the same end"
     assert runs(found) == (["first"], [])
 
@@ -163,6 +175,7 @@ def test_an_unknown_or_ended_run_is_not_cancelled_as_queued(redis_server):
         await ensure_group(redis)
         await submit(redis, job("ended"))
         doc = await state(redis, "ended")
+        assert doc is not None
         await redis.set(formats.state_key("ended"), formats.dumps({**doc, "status": "done"}))
         return await cancel_queued(redis, "nobody", time.time()), await cancel_queued(redis, "ended", time.time())
 
@@ -181,16 +194,15 @@ def test_a_node_started_after_a_queued_run_was_cancelled_never_runs_it(redis_ser
         done = call(url, lambda redis: _ended(redis, "after"))
         assert done["status"] == "done" and done["node"] == "a"
         doc = call(url, state, "cancelled")
-        assert doc["status"] == "cancelled" and doc["node"] is None
-        states = [e.doc["status"] for e in call(url, entries, "cancelled") if e.kind == "state"]
-        assert states == ["queued", "cancelled"], "never running"
+        assert doc is not None and doc["status"] == "cancelled" and doc["node"] is None
+        assert statuses(call(url, entries, "cancelled")) == ["queued", "cancelled"], "never running"
         assert runs(call(url, in_flight)) == ([], [])
         assert call(url, lambda redis: redis.xlen(RUNS)) == 0, "the queue holds only runs in flight"
     finally:
         node.stop()
 
 
-async def _ended(redis: Redis, run_id: str, timeout: float = 20) -> dict:
+async def _ended(redis: Redis, run_id: str, timeout: float = 20) -> StateDoc:
     deadline = time.monotonic() + timeout
     while (doc := await state(redis, run_id)) is None or doc["status"] in ("queued", "running"):
         assert time.monotonic() < deadline, f"run {run_id} ending: not within {timeout} s"
@@ -286,4 +298,4 @@ def test_a_submit_sent_twice_queues_its_run_once(redis_server):
 
     first, again, queued, stream, found = on(redis_server.url, go)
     assert first and again is None
-    assert queued == 1 and [e.doc["status"] for e in stream] == ["queued"] and runs(found) == (["once"], [])
+    assert queued == 1 and len(stream) == 1 and statuses(stream) == ["queued"] and runs(found) == (["once"], [])
