@@ -31,7 +31,7 @@ import platform
 import struct
 from typing import Callable
 
-from experiments.switch_records import Lost, Record, parse, unwrap
+from experiments.switch_records import unwrap
 
 PARANOID = "/proc/sys/kernel/perf_event_paranoid"
 # 256 KiB per CPU. Counted on this machine, lock-counter at 16 threads (window=call) writes some
@@ -150,7 +150,6 @@ class SwitchEvents:
         self.size = data_pages * page
         self.fds: list[int] = []
         self.maps: list[mmap.mmap] = []
-        self.lost = 0
         cpus = cpus or os.cpu_count() or 1
         try:
             opener = open_call or _libc_open()
@@ -181,29 +180,26 @@ class SwitchEvents:
         for fd in self.fds:
             fcntl.ioctl(fd, IOC_ENABLE, 0)
 
-    def read(self) -> list[Record]:
-        """Every record written since the last read, each CPU's in order; advances data_tail."""
-        records: list[Record] = []
+    def read(self) -> list[bytes]:
+        """The records written since the last read, a chunk per CPU's buffer in its order; advances data_tail.
+
+        data_head is the kernel's, published once the records before it are whole: all are taken.
+        x86-64 keeps loads in order, so the data read below is not older than it; on arm64, where a
+        reader in C puts a read barrier here (uftrace: rmb()), a record could in principle read stale.
+        """
+        chunks: list[bytes] = []
         for buffer in self.maps:
             head = struct.unpack_from("<Q", buffer, DATA_HEAD)[0]
             tail = struct.unpack_from("<Q", buffer, DATA_TAIL)[0]
             if head == tail:
                 continue
-            # data_head is the kernel's: the records before it are whole once it is read. x86-64 keeps
-            # loads in order, so the data read below is not older than it; on arm64, where a reader
-            # in C puts a read barrier here (uftrace: rmb()), a record could in principle read stale.
             view = memoryview(buffer)[mmap.PAGESIZE:mmap.PAGESIZE + self.size]
             try:
-                data = unwrap(view, tail, head)
+                chunks.append(unwrap(view, tail, head))
             finally:
                 view.release()
-            found, used = parse(data)
-            for record in found:
-                if isinstance(record, Lost):
-                    self.lost += record.lost
-            records += found
-            struct.pack_into("<Q", buffer, DATA_TAIL, tail + used)
-        return records
+            struct.pack_into("<Q", buffer, DATA_TAIL, head)
+        return chunks
 
     def close(self) -> None:
         for buffer in self.maps:

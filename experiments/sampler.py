@@ -158,9 +158,12 @@ def on_cpu(tid: int, interval: tuple[int, int]) -> str:
     return f'["T",{interval[0]},"",{tid},{interval[1]}]'
 
 
+# A turn from the switch records: its CPU and how it ended ("p" preempted, "v" voluntary, "" going on).
+TURN_EVENT = '["T",{},"",{},{},{},"{}"]'
+
+
 def turn_event(turn: Turn) -> str:
-    """A turn from the switch records: its CPU and how it ended ("p" preempted, "v" voluntary, "" going on)."""
-    return f'["T",{turn.start},"",{turn.tid},{turn.end},{turn.cpu},"{turn.how}"]'
+    return TURN_EVENT.format(turn.start, turn.tid, turn.end, turn.cpu, turn.how)
 
 
 def gap_event(gap: Gap, buffer_kib: int) -> str:
@@ -471,8 +474,13 @@ class Sampler:
         }], separators=(",", ":")))
 
     def write(self) -> None:
-        """Whole lines of at most PIPE_BUF bytes each: atomic writes on the shared pipe."""
+        """On a pipe of our own, one line; on the runner's (shared with the experiment's own output), whole
+        lines of at most PIPE_BUF bytes each: atomic writes."""
         events, self.events = self.events, []
+        if self.out_fd != 1:
+            if events:
+                self._write_line(events)
+            return
         line: list[str] = []
         size = 0
         for text in events:
@@ -583,16 +591,17 @@ def run_exact(root: int, control: int, out_fd: int, switches: perf_events.Switch
 
     signal.signal(signal.SIGTERM, on_term)
 
-    def fold(final: bool = False) -> None:
-        upto = now() - (0 if final else RECORD_SLACK_NS)
-        done, gaps = turns.feed(switches.read(), upto)
-        if final:
-            done += turns.open_turns(turns.folded_to)
-        events, run_ns = sampler.events, 0
-        for turn in done:
-            run_ns += turn.end - turn.start
-            events.append(turn_event(turn))
-        sampler.run_ns += run_ns
+    def fold(cut_open: bool) -> None:
+        cut = now() - RECORD_SLACK_NS  # before the read: see Turns.open_turns
+        batches, gaps = turns.feed(switches.read())
+        events = sampler.events
+        for batch in batches:
+            sampler.run_ns += sum(batch.ends) - sum(batch.starts)
+            events += map(TURN_EVENT.format, batch.starts, batch.tids, batch.ends, batch.cpus, batch.hows)
+        if cut_open:  # the page draws them live
+            for turn in turns.open_turns(cut):
+                sampler.run_ns += turn.end - turn.start
+                events.append(turn_event(turn))
         for gap in gaps:
             events.append(gap_event(gap, buffer_kib))
         for fork in turns.take_forks():
@@ -607,19 +616,16 @@ def run_exact(root: int, control: int, out_fd: int, switches: perf_events.Switch
                 stop = True
             elif fd not in perf_fds:
                 sampler.ended(fd)
-        fold()
-        b = now()
-        if b - last_write >= READ_EVERY_S * 1e9 * 0.9:  # not a wake-up at half a buffer just after one
-            for turn in turns.open_turns(turns.folded_to):  # the page draws them live
-                sampler.run_ns += turn.end - turn.start
-                sampler.events.append(turn_event(turn))
+        due = now() - last_write >= READ_EVERY_S * 1e9 * 0.9  # not at a wake-up at half a buffer just after one
+        fold(cut_open=due)
+        if due:
             sampler.refresh()
             sampler.budget()
             sampler.write()
-            last_write = b
+            last_write = now()
         if not sampler.processes:
             break
-    fold(final=True)
+    fold(cut_open=True)
     sampler.refresh()
     sampler.budget()
     sampler.write()

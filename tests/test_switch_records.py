@@ -19,6 +19,7 @@ from experiments.switch_records import (
     RECORD_LOST,
     RECORD_SWITCH,
     VOLUNTARY,
+    Batch,
     Exit,
     Fork,
     Gap,
@@ -27,6 +28,7 @@ from experiments.switch_records import (
     Turn,
     Turns,
     parse,
+    switch_run,
     unwrap,
 )
 
@@ -85,53 +87,98 @@ def test_a_ring_buffer_that_wrapped_is_read_in_order():
     assert parse(data)[0] == [Switch(MS, PID, 11, 0, False, False), Switch(2 * MS, PID, 11, 0, True, False)]
 
 
-def test_turns_pair_each_switch_in_with_its_out_across_cpus_read_out_of_order():
+def turns_of(batches: list[Batch]) -> list[Turn]:
+    return [turn for batch in batches for turn in batch.turns()]
+
+
+def test_turns_pair_each_switch_in_with_its_out_on_each_cpu_whichever_buffer_is_read_first():
     turns = Turns(since=0)
-    cpu0 = parse(switch(11, 1 * MS, 0) + switch(11, 5 * MS, 0, out=True, preempt=True) + switch(12, 5 * MS, 0))[0]
-    cpu1 = parse(switch(11, 6 * MS, 1) + switch(11, 8 * MS, 1, out=True))[0]
-    done, gaps = turns.feed(cpu1 + cpu0, upto=10 * MS)  # each CPU's buffer read in turn: cpu1's first
-    assert done == [Turn(11, 1 * MS, 5 * MS, 0, PREEMPTED), Turn(11, 6 * MS, 8 * MS, 1, VOLUNTARY)] and not gaps
-    assert turns.on == {12: (5 * MS, 0)}
+    cpu0 = switch(11, 1 * MS, 0) + switch(11, 5 * MS, 0, out=True, preempt=True) + switch(12, 5 * MS, 0)
+    cpu1 = switch(11, 6 * MS, 1) + switch(11, 8 * MS, 1, out=True)
+    batches, gaps = turns.feed([cpu1, cpu0])
+    assert turns_of(batches) == [Turn(11, 6 * MS, 8 * MS, 1, VOLUNTARY), Turn(11, 1 * MS, 5 * MS, 0, PREEMPTED)]
+    assert not gaps and turns.on == {0: (12, 5 * MS)}
     assert turns.take_ran() == {11, 12} and turns.take_ran() == set()
 
 
-def test_records_newer_than_the_cut_off_wait_for_the_next_read():
+def test_a_storm_of_alternating_switches_is_cut_into_turns_as_the_records_say():
+    """The hot path: thousands of in/out pairs in one read, with a turn going on from the read before
+    and one going on at the end, paired exactly as one record at a time would pair them."""
     turns = Turns(since=0)
-    done, _ = turns.feed(parse(switch(11, 1 * MS) + switch(11, 3 * MS, out=True))[0], upto=2 * MS)
-    assert done == [] and turns.on == {11: (MS, 0)}
-    # The thread's move to CPU 1 was written while CPU 0's buffer was being read: it comes next time.
-    done, _ = turns.feed(parse(switch(11, 4 * MS, 1) + switch(11, 6 * MS, 1, out=True))[0], upto=7 * MS)
-    assert done == [Turn(11, MS, 3 * MS, 0, VOLUNTARY), Turn(11, 4 * MS, 6 * MS, 1, VOLUNTARY)]
+    turns.feed([switch(11, MS)])  # 11 is on CPU 0 from the last read
+    data = switch(11, 2 * MS, out=True, preempt=True)
+    expected = [Turn(11, MS, 2 * MS, 0, PREEMPTED)]
+    for i in range(3000):
+        tid, start, how = 12 + i % 5, 3 * MS + i * 1000, (PREEMPTED, VOLUNTARY)[i % 2]
+        data += switch(tid, start) + switch(tid, start + 400, out=True, preempt=how == PREEMPTED)
+        expected.append(Turn(tid, start, start + 400, 0, how))
+    data += switch(20, 9 * MS)
+    batches, gaps = turns.feed([data])
+    assert turns_of(batches) == expected and not gaps
+    assert turns.on == {0: (20, 9 * MS)} and turns.take_ran() == {11, 12, 13, 14, 15, 16, 20}
+    # the same records read one at a time (each alone takes the way of anything but a run) pair the same
+    one_by_one = Turns(since=0)
+    one_by_one.feed([switch(11, MS)])
+    slow = [turn for at in range(0, len(data), 32) for turn in turns_of(one_by_one.feed([data[at : at + 32]])[0])]
+    assert slow == expected and one_by_one.on == turns.on
+
+
+def test_a_run_of_switches_between_other_records_takes_the_hot_path_and_pairs_across_them():
+    turns = Turns(since=0)
+    comm = struct.pack("<IHH", 3, 0, 40) + b"python\0\0" + trailer(11, MS, 0)  # PERF_RECORD_COMM: skipped
+
+    def storm(times: range) -> bytes:
+        return b"".join(switch(12, t * MS) + switch(12, t * MS + 500, out=True) for t in times)
+
+    data = comm + switch(11, MS) + switch(11, 2 * MS - 1, out=True) + storm(range(2, 6))
+    data += exited(13, 7 * MS) + comm + storm(range(8, 12))
+    assert switch_run(data, 40) == 10 * 32 and switch_run(data, 0) == 0
+    batches, gaps = turns.feed([data])
+    assert turns_of(batches) == [Turn(11, MS, 2 * MS - 1, 0, VOLUNTARY)] + [
+        Turn(12, t * MS, t * MS + 500, 0, VOLUNTARY) for t in [*range(2, 6), *range(8, 12)]
+    ]
+    assert not gaps and turns.on == {}
+
+
+def test_switches_that_do_not_alternate_are_paired_one_at_a_time():
+    turns = Turns(since=0)
+    data = switch(11, 1 * MS) + switch(11, 2 * MS, out=True) + switch(12, 3 * MS) + switch(13, 4 * MS, out=True)
+    batches, _ = turns.feed([data])  # 12's out and 13's in were lost: 12's end is unknown, 13 from the last known
+    assert turns_of(batches) == [Turn(11, MS, 2 * MS, 0, VOLUNTARY), Turn(13, 3 * MS, 4 * MS, 0, VOLUNTARY)]
+    assert turns.on == {}
+
+
+def test_a_thread_that_moves_between_reads_is_paired_on_each_cpu():
+    turns = Turns(since=0)
+    batches, _ = turns.feed([switch(11, 1 * MS) + switch(11, 3 * MS, out=True)])
+    assert turns_of(batches) == [Turn(11, MS, 3 * MS, 0, VOLUNTARY)] and turns.on == {}
+    batches, _ = turns.feed([switch(11, 4 * MS, 1) + switch(11, 6 * MS, 1, out=True)])
+    assert turns_of(batches) == [Turn(11, 4 * MS, 6 * MS, 1, VOLUNTARY)]
 
 
 def test_a_thread_on_a_cpu_when_tracing_began_starts_there_and_an_exit_ends_its_turn():
     turns = Turns(since=2 * MS)
-    done, _ = turns.feed(parse(switch(11, 3 * MS, out=True) + switch(11, 4 * MS) + exited(11, 7 * MS))[0], 8 * MS)
-    assert done == [Turn(11, 2 * MS, 3 * MS, 0, VOLUNTARY), Turn(11, 4 * MS, 7 * MS, 0, VOLUNTARY)]
+    batches, _ = turns.feed([switch(11, 3 * MS, out=True) + switch(11, 4 * MS) + exited(11, 7 * MS)])
+    assert turns_of(batches) == [Turn(11, 2 * MS, 3 * MS, 0, VOLUNTARY), Turn(11, 4 * MS, 7 * MS, 0, VOLUNTARY)]
     assert turns.on == {}
 
 
 def test_lost_records_are_a_gap_and_end_what_was_on_that_cpu_where_knowledge_ends():
     turns = Turns(since=0)
-    records = parse(
-        switch(11, 1 * MS, 0)
-        + switch(12, 1 * MS, 1)
-        + switch(12, 2 * MS, 1, out=True)
-        + lost(40, 9 * MS, 0)
-        + switch(11, 10 * MS, 0)
-    )[0]
-    done, gaps = turns.feed(records, upto=11 * MS)
+    cpu0 = switch(11, 1 * MS, 0) + lost(40, 9 * MS, 0) + switch(11, 10 * MS, 0)
+    cpu1 = switch(12, 1 * MS, 1) + switch(12, 2 * MS, 1, out=True)
+    batches, gaps = turns.feed([cpu0, cpu1])
     assert gaps == [Gap(1 * MS, 9 * MS, 0, 40)]  # from CPU 0's last record to where records resume
-    assert Turn(12, MS, 2 * MS, 1, VOLUNTARY) in done
-    assert turns.on == {11: (10 * MS, 0)}  # its turn before the gap ended with the known (not drawn as idle)
+    assert turns_of(batches) == [Turn(12, MS, 2 * MS, 1, VOLUNTARY)]
+    assert turns.on == {0: (11, 10 * MS)}  # its turn before the gap ended with the known (not drawn as idle)
 
 
 def test_open_turns_are_cut_at_now_and_go_on_from_there():
     turns = Turns(since=0)
-    turns.feed(parse(switch(11, MS))[0], upto=2 * MS)
+    turns.feed([switch(11, MS)])
     assert turns.open_turns(4 * MS) == [Turn(11, MS, 4 * MS, 0, "")]
-    done, _ = turns.feed(parse(switch(11, 5 * MS, out=True, preempt=True))[0], upto=6 * MS)
-    assert done == [Turn(11, 4 * MS, 5 * MS, 0, PREEMPTED)]
+    batches, _ = turns.feed([switch(11, 5 * MS, out=True, preempt=True)])
+    assert turns_of(batches) == [Turn(11, 4 * MS, 5 * MS, 0, PREEMPTED)]
 
 
 def test_the_attr_asks_for_switch_records_with_tid_time_cpu_on_the_monotonic_clock():
@@ -196,7 +243,6 @@ def test_fork_records_say_which_threads_and_processes_started():
     records, _ = parse(fork_thread + fork_process)
     assert records == [Fork(2 * MS, PID, PID, 12, 0), Fork(3 * MS, 4100, PID, 4100, 1)]
     turns = Turns(since=0)
-    turns.feed(records, upto=2 * MS)
-    assert turns.take_forks() == [Fork(2 * MS, PID, PID, 12, 0)]  # the later one waits for its cut-off
-    turns.feed([], upto=4 * MS)
-    assert turns.take_forks() == [Fork(3 * MS, 4100, PID, 4100, 1)] and turns.take_forks() == []
+    turns.feed([fork_process, fork_thread])  # CPU 1's buffer read first
+    assert turns.take_forks() == [Fork(2 * MS, PID, PID, 12, 0), Fork(3 * MS, 4100, PID, 4100, 1)]
+    assert turns.take_forks() == []

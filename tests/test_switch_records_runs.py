@@ -33,11 +33,13 @@ class Source:
     handover_ns: int | None  # median time from one thread's off-edge to the other's on-edge, at most (None: no bound)
     sleeping_ns: int  # a sleeping thread's time on a CPU, at most
     per_thread: float | None  # each lane's drawn time against the kernel's total for its thread (None: no bound)
+    pool_first: int  # cpu-threads-vs-processes' first fib(n) whose pool workers live long enough to be seen
 
 
-SWITCHES = Source("switches", "auto", 0.02, 1 * MS, 1 * MS, 0.05)
-# The /proc sampler places turns within its tick: the bounds it keeps on a busy 2-core machine.
-PROC = Source("proc", "proc", 0.2, None, 10 * MS, None)
+SWITCHES = Source("switches", "auto", 0.02, 1 * MS, 1 * MS, 0.05, pool_first=22)
+# The /proc sampler places turns within its tick: the bounds it keeps on a busy 2-core machine. It looks for
+# new processes every sampler.CHILDREN_EVERY_S (30 ms): a pool worker of fib(22)'s few ms can come and go unseen.
+PROC = Source("proc", "proc", 0.2, None, 10 * MS, None, pool_first=27)
 SOURCES = [
     pytest.param(
         SWITCHES,
@@ -138,7 +140,8 @@ def test_sixteen_lock_counter_threads_each_have_their_strip_as_long_as_the_kerne
 @pytest.mark.parametrize("start_method", ["spawn", "fork"])
 def test_the_workers_of_a_process_pool_each_get_a_strip(source, start_method):
     out = run_experiment(
-        "experiments.cpu_threads_vs_processes", {"workers": 2, "first": 22, "tasks": 4, "start_method": start_method}
+        "experiments.cpu_threads_vs_processes",
+        {"workers": 2, "first": source.pool_first, "tasks": 4, "start_method": start_method},
     )
     timeline, lanes = lanes_of(out, source)
     workers = [lane for lane in timeline.lanes if lane.pid != out.of("header")[0].value["pid"]]
