@@ -13,11 +13,13 @@ import signal
 import time
 
 import pytest
+from redis import Redis
 
 from app.model.status import FINISHED
 from app.storage import redis_formats as formats
 from app.storage import snapshots
-from app.storage.redis_formats import GROUP, RUNS
+from app.storage.redis_documents import StateDoc
+from app.storage.redis_formats import GROUP, RUNS, Entry
 from app.storage.redis_queue import ensure_group, entries, load_snapshot, request_cancel, submit
 from app.storage.redis_reaper import reap
 from app.storage.wire import unpack_events
@@ -39,19 +41,44 @@ def nodes(redis_server, tmp_path):
             node.proc.wait()
 
 
-def ended(redis, run_id: str, timeout: float = 20) -> dict:
-    return until(
-        lambda: (doc := state(redis, run_id)) and doc["status"] in FINISHED and doc,
-        timeout=timeout,
-        what=f"run {run_id} ending",
-    )
+def ended(redis: Redis, run_id: str, timeout: float = 20) -> StateDoc:
+    def over() -> StateDoc | None:
+        doc = state(redis, run_id)
+        return doc if doc is not None and doc["status"] in FINISHED else None
+
+    return until(over, timeout=timeout, what=f"run {run_id} ending")
 
 
-def pending(redis) -> int:
-    return redis.xpending(RUNS, GROUP)["pending"]
+def found(redis: Redis, run_id: str) -> StateDoc:
+    """The run's state document: it has one."""
+    doc = state(redis, run_id)
+    assert doc is not None, f"run {run_id} has no state document"
+    return doc
 
 
-def acknowledged(redis) -> None:
+def error_of(doc: StateDoc) -> str:
+    """The ended run's error: it has one."""
+    assert doc["error"] is not None, doc
+    return doc["error"]
+
+
+def ran(doc: StateDoc) -> tuple[float, float]:
+    """When the ended run started and ended: it did both."""
+    assert doc["started_at"] is not None and doc["ended_at"] is not None, doc
+    return doc["started_at"], doc["ended_at"]
+
+
+def statuses(stream: list[Entry]) -> list[str]:
+    """The status each state entry of a run's stream says, in order."""
+    return [doc["status"] for entry in stream if (doc := entry.state) is not None]
+
+
+def pending(redis: Redis) -> int:
+    count: int = redis.xpending(RUNS, GROUP)["pending"]
+    return count
+
+
+def acknowledged(redis: Redis) -> None:
     """Until no job is pending: a node acknowledges a job just after it has written the run's end, and deletes
     its entry with it: the queue holds only runs in flight."""
     until(lambda: pending(redis) == 0, timeout=10, what="every job taken acknowledged")
@@ -65,9 +92,9 @@ def test_a_node_runs_a_queued_run_and_its_stream_holds_all_of_it_in_order(redis_
     doc = ended(redis, "one")
 
     assert doc["status"] == "done", doc
-    assert doc["node"] == "a" and doc["v"] == 1 and doc["started_at"] >= doc["created_at"]
+    assert doc["node"] == "a" and doc["v"] == 1 and ran(doc)[0] >= doc["created_at"]
     stream = call(redis_server.url, entries, "one")
-    states = [entry.doc["status"] for entry in stream if entry.kind == "state"]
+    states = statuses(stream)
     assert states[0] == "queued" and states[1] == "running" and states[-1] == "done"
     assert stream[-1].kind == "state", "the end comes last"
     events = [
@@ -102,9 +129,9 @@ def test_two_nodes_drain_six_runs_fifo_each_one_run_at_a_time(redis_server, redi
     assert [doc["status"] for doc in docs] == ["done"] * 6
     assert {doc["node"] for doc in docs} == {"a", "b"}
     for earlier, later in zip(docs, docs[2:]):  # two nodes: a run starts before any run queued two after it
-        assert earlier["started_at"] < later["started_at"]
+        assert ran(earlier)[0] < ran(later)[0]
     for name in ("a", "b"):  # each node one run at a time
-        spans = sorted((doc["started_at"], doc["ended_at"]) for doc in docs if doc["node"] == name)
+        spans = sorted(ran(doc) for doc in docs if doc["node"] == name)
         assert all(previous[1] <= following[0] for previous, following in zip(spans, spans[1:])), spans
     acknowledged(redis)
 
@@ -139,18 +166,18 @@ def test_a_node_killed_mid_run_leaves_no_process_and_its_run_is_reaped_interrupt
     sent = events_of(redis_server.url, "orphan")
     last_seen = int(redis.get(formats.seen_key("orphan")))
     until(lambda: not alive_in_group(runner) and not alive(child), timeout=5, what="the lifeline killing the run")
-    assert state(redis, "orphan")["status"] == "running"
+    assert found(redis, "orphan")["status"] == "running"
     assert call(redis_server.url, reap, TTL_S) == [], "not before its heartbeat expired"
     reaped = until(lambda: call(redis_server.url, reap, TTL_S), timeout=TTL_S + 5, what="the run reaped")
     assert reaped == ["orphan"]
-    doc = state(redis, "orphan")
-    assert doc["status"] == "interrupted" and "doomed stopped answering" in doc["error"], doc
+    doc = found(redis, "orphan")
+    assert doc["status"] == "interrupted" and "doomed stopped answering" in error_of(doc), doc
     assert events_of(redis_server.url, "orphan") == sent, "the events it had sent are kept"
     assert doc["events"] == len(sent)
     assert doc["cut_at_ns"] == last_seen, "its open spans are cut where its node last saw it running"
     assert not redis.exists(formats.seen_key("orphan")), "the sighting is used up"
     stream = call(redis_server.url, entries, "orphan")
-    assert stream[-1].kind == "state" and stream[-1].doc["status"] == "interrupted"
+    assert stream[-1].kind == "state" and statuses(stream)[-1] == "interrupted"
     acknowledged(redis)
     assert not redis.sismember(formats.NODES, "doomed"), "a dead node's name is forgotten"
     assert call(redis_server.url, reap, TTL_S) == []
@@ -167,10 +194,10 @@ def test_a_job_that_cannot_run_fails_naming_the_problem_and_the_node_goes_on(red
     redis.xadd(RUNS, {"something": "else"})
     call(redis_server.url, submit, sleeps("after", 1))
 
-    assert "version 2" in ended(redis, "future")["error"]
-    assert "unknown experiment 'no-such-experiment'" in ended(redis, "unknown")["error"]
+    assert "version 2" in error_of(ended(redis, "future"))
+    assert "unknown experiment 'no-such-experiment'" in error_of(ended(redis, "unknown"))
     bounds = ended(redis, "bounds")
-    assert bounds["status"] == "failed" and "seconds: must be" in bounds["error"] and "10000" in bounds["error"]
+    assert bounds["status"] == "failed" and "seconds: must be" in error_of(bounds) and "10000" in error_of(bounds)
     after = ended(redis, "after")
     assert after["status"] == "done"
     stream = redis.xlen(formats.events_key("after"))
@@ -189,7 +216,7 @@ def test_sigterm_to_a_node_ends_its_run_interrupted_and_the_node_exits(redis_ser
     node.proc.send_signal(signal.SIGTERM)
 
     assert node.proc.wait(timeout=15) == 0, node.text()
-    doc = state(redis, "stopped")
+    doc = found(redis, "stopped")
     assert doc["status"] == "interrupted" and doc["error"] == "the runner node a stopped while it ran", doc
     assert not alive_in_group(runner) and not alive(child)
     acknowledged(redis)
@@ -207,7 +234,7 @@ def test_a_node_started_again_under_its_name_ends_the_run_it_left_interrupted(re
     nodes("a")  # its old heartbeat may still live: the new process ends what the old one left, first thing
 
     doc = ended(redis, "left", timeout=5)
-    assert doc["status"] == "interrupted" and "found when the node started again" in doc["error"], doc
+    assert doc["status"] == "interrupted" and "found when the node started again" in error_of(doc), doc
     call(redis_server.url, submit, sleeps("next", 1))
     assert ended(redis, "next")["status"] == "done"
     acknowledged(redis)
@@ -223,7 +250,7 @@ def test_a_node_reaps_the_run_of_a_node_that_died_then_takes_the_next(redis_serv
 
     doc = ended(redis, "dropped", timeout=TTL_S + 5)  # node b's loop reaps it once doomed's heartbeat expired
 
-    assert doc["status"] == "interrupted" and "doomed stopped answering" in doc["error"], doc
+    assert doc["status"] == "interrupted" and "doomed stopped answering" in error_of(doc), doc
     call(redis_server.url, submit, sleeps("next", 1))
     assert ended(redis, "next")["node"] == "b"
     acknowledged(redis)

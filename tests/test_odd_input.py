@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -26,7 +27,7 @@ def c():
         yield client
 
 
-def post_json(c: TestClient, path: str, body) -> object:
+def post_json(c: TestClient, path: str, body: object) -> httpx.Response:
     # json.dumps escapes the surrogate as \ud800 (ASCII), as a browser's JSON.stringify does
     return c.post(path, content=json.dumps(body), headers={"content-type": "application/json", **BEARER})
 
@@ -104,7 +105,7 @@ NOT_FINITE_SHOWN = {
 }
 
 
-def post_literal(c: TestClient, path: str, body: str) -> object:
+def post_literal(c: TestClient, path: str, body: str) -> httpx.Response:
     return c.post(path, content=body, headers={"content-type": "application/json", **BEARER})
 
 
