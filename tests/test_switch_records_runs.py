@@ -126,15 +126,14 @@ def test_sixteen_lock_counter_threads_each_have_their_strip_as_long_as_the_kerne
         drawn_ns[worker] = sum(min(end, read_at) - start for start, end in lanes[worker] if start < read_at)
     kernel_total = sum(kernel_ns for _, kernel_ns in counted.values())
     assert abs(sum(drawn_ns.values()) - kernel_total) <= source.per_thread * kernel_total
-    # Each thread's: on this loaded virtual machine, about one run in four has one thread (rarely two) of a
-    # few ms whose long preempted turns come out 6-16 % over the kernel's count for it, while the total
-    # over the threads stays within 0.1 % and no two turns overlap on a CPU (docs/oncpu.md, Limits).
+    # Each thread's. (Before each CPU's records were paired on their own, one run in four had a thread 6-16 %
+    # over; since, 23 runs here at load 0.5-2.2 kept every thread within 3.4 %.)
     off = {
         w: (drawn_ns[w], k)
         for w, (_, k) in counted.items()
         if abs(drawn_ns[w] - k) > max(source.per_thread * k, 0.2 * MS)
     }
-    assert len(off) <= 2, off
+    assert not off, off
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "fork"])
