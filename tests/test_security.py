@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from app.web.security import FORBIDDEN_ORIGIN, BodyLimitMiddleware, host_allowed, host_names, origin_allowed
 from app.web.server import create_app
@@ -124,15 +125,15 @@ def test_over_a_real_socket_big_body_413_cross_origin_403_oversized_frame_closes
         run_id = post_sleeps(http)
         url = f"ws://{base.removeprefix('http://')}/ws/runs/{run_id}"
         with pytest.raises(InvalidStatus) as refused:
-            connect(url, origin="http://evil.example", proxy=None)
+            connect(url, origin=Origin("http://evil.example"), proxy=None)
         assert refused.value.response.status_code == 403
-        with connect(url, origin=base, proxy=None, compression=None) as ws:
+        with connect(url, origin=Origin(base), proxy=None, compression=None) as ws:
             assert 'id="status"' in ws.recv(timeout=5)
             ws.send("x" * 2000)
             with pytest.raises(ConnectionClosedError) as closed:
                 while True:
                     ws.recv(timeout=5)
-            assert closed.value.rcvd.code == 1009
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
         http.post(f"/api/runs/{run_id}/cancel")
 
 
@@ -236,7 +237,7 @@ def test_dns_rebinding_a_host_that_is_not_ours_is_refused_over_http_and_websocke
         assert refused.startswith(b"HTTP/1.1 400") and b"LAB_ALLOWED_HOSTS" in refused, refused[:300]
         ours = [line.replace("evil.example", "127.0.0.1") for line in upgrade]
         assert raw_request(base, ours).startswith(b"HTTP/1.1 101")
-        with connect(f"ws://127.0.0.1:{port}/ws/lobby", origin=base, proxy=None) as ws:
+        with connect(f"ws://127.0.0.1:{port}/ws/lobby", origin=Origin(base), proxy=None) as ws:
             ws.recv(timeout=5)
         assert httpx.get(f"{base}/api/experiments").status_code == 200
         assert httpx.get(f"http://localhost:{port}/healthz").status_code == 200

@@ -21,7 +21,9 @@ import urllib.request
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.typing import Origin
 
+from app.web.documents import RunCreatedJson
 from tests.helpers import ROOT, listening_socket, url_of, wait_until_up
 
 VIEWERS = 200
@@ -72,13 +74,17 @@ def server(tmp_path_factory):
 def start_run(url: str) -> str:
     body = json.dumps({"experiment": "ticker", "params": TICKER}).encode()
     request = urllib.request.Request(f"{url}/api/runs", body, {"content-type": "application/json"})
-    return json.load(urllib.request.urlopen(request))["id"]
+    created: RunCreatedJson = json.load(urllib.request.urlopen(request))
+    return created["id"]
 
 
 async def view(ws_url: str, origin: str) -> tuple[list[str], int | None]:
     """Everything one viewer receives, and the close code that ended it."""
-    async with connect(ws_url, origin=origin, max_size=None, open_timeout=60) as ws:
-        messages = [message async for message in ws]
+    messages: list[str] = []
+    async with connect(ws_url, origin=Origin(origin), max_size=None, open_timeout=60) as ws:
+        async for message in ws:
+            assert isinstance(message, str), "the lab sends its frames as text"
+            messages.append(message)
     return messages, ws.close_code
 
 
@@ -122,7 +128,9 @@ def read_to_end(sock: socket.socket, timeout_s: float = 30) -> bytes:
     return b"".join(chunks)
 
 
-def watch(url: str, with_stalled_viewer: bool) -> tuple[float, list, socket.socket | None]:
+def watch(
+    url: str, with_stalled_viewer: bool
+) -> tuple[float, list[tuple[list[str], int | None]], socket.socket | None]:
     """Start a run, let VIEWERS watch it (and maybe one that stalls); seconds until the last one finished."""
     run_id = start_run(url)
     started = time.monotonic()
@@ -151,6 +159,7 @@ def test_200_viewers_all_get_the_result_and_a_stalled_viewer_neither_delays_them
     # Its last send began before the run's last frame went out, so by now plus its timeout it has
     # been given up (reading earlier would unblock that send and let it finish).
     time.sleep(2 * SEND_TIMEOUT_S)
+    assert stalled is not None
     stream = read_to_end(stalled)
     stalled.close()
     opcodes = frame_opcodes(stream)

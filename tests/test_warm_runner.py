@@ -8,13 +8,15 @@ import json
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from app.model.experiments import load
 from app.model.runs import Run
-from app.running.runners import WarmRunner, job
+from app.running.runners import Runner, WarmRunner, job
 from app.running.supervisor import execute
+from app.settings import Settings
 from app.web.server import create_app
 from tests.helpers import TEST_MODULES, ServerProcess, alive, make_settings, until, wait_for_status
 
@@ -39,7 +41,8 @@ def runners_of(parent: int) -> set[int]:
 
 def header_pid(client: TestClient, run_id: str) -> int:
     events = client.get(f"/api/runs/{run_id}/events").json()
-    return next(e["value"]["pid"] for e in events if e["kind"] == "header")
+    pid: int = next(e["value"]["pid"] for e in events if e["kind"] == "header")
+    return pid
 
 
 def test_a_run_takes_the_runner_started_ahead_and_the_next_one_starts_when_it_ends():
@@ -73,6 +76,7 @@ def test_a_runner_that_died_before_the_server_noticed_is_replaced_at_hand_over()
         until(lambda: not alive(dead.proc.pid))  # blocking: the loop has not seen the exit yet
         assert dead.alive
         runner = await warm.hand_over(dead, "tests.experiment_quick", {"workers": 1, "ms": 1})
+        assert runner.proc.stdout is not None  # the run's events come on its stdout
         out = await runner.proc.stdout.read()
         await runner.discard()
         return dead, runner, out
@@ -83,13 +87,13 @@ def test_a_runner_that_died_before_the_server_noticed_is_replaced_at_hand_over()
 
 
 class Watched(WarmRunner):
-    def __init__(self, settings):
+    def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.handed: list[str] = []
 
-    async def hand_over(self, runner, module, params):
+    async def hand_over(self, runner: Runner, module: str, params: dict[str, Any], python: str | None = None) -> Runner:
         self.handed.append(module)
-        return await super().hand_over(runner, module, params)
+        return await super().hand_over(runner, module, params, python)
 
 
 def test_a_run_cancelled_while_its_runner_started_never_starts_the_experiment():
