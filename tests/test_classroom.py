@@ -10,7 +10,9 @@ import signal
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx2 as httpx
 import segno
@@ -21,7 +23,7 @@ from tests.helpers import ROOT, make_settings, read_until, wait_until_up
 
 
 @contextmanager
-def teaching(tmp_path, *command: str, **env: str):
+def teaching(tmp_path: Path, *command: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
     """`concurrency-lab class --port 0` (or `command`, e.g. `make class`) as a teacher starts it, its own session,
     with the database in `tmp_path` and `env` besides; its stdout to read; stopped with SIGTERM after."""
     environ = {**os.environ, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local", **env}
@@ -95,7 +97,7 @@ def test_the_class_command_prints_the_kernels_answer_for_the_strips(tmp_path):
 
 def test_the_qr_codes_encode_the_students_address():
     url = "http://192.168.1.20:8000"
-    rows = [row for row in segno.make(url, error="m").matrix_iter(border=2)]
+    rows = [list(row) for row in segno.make(url, error="m").matrix_iter(border=2)]
     text = [line.removeprefix("\x1b[30;107m").removesuffix("\x1b[0m") for line in qr_text(url).splitlines()]
     assert len(text) == (len(rows) + 1) // 2 and all(len(line) == len(rows[0]) for line in text)
     # Each character is two modules: its top half from an even row, its bottom half from the next.
@@ -108,7 +110,7 @@ def test_the_qr_codes_encode_the_students_address():
 def test_the_token_is_made_once_readable_by_its_owner_only_and_used_again(tmp_path):
     settings = make_settings(database=str(tmp_path / "lab.db"))
     first = admin_token(settings)
-    assert first.made and first.path == tmp_path / "admin-token"
+    assert first.made and first.path is not None and first.path == tmp_path / "admin-token"
     assert stat.S_IMODE(first.path.stat().st_mode) == 0o600
     again = admin_token(settings)
     assert (again.value, again.made) == (first.value, False)

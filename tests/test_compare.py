@@ -6,6 +6,7 @@ from __future__ import annotations
 import platform
 import re
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,10 +18,11 @@ from app.model.events import Event
 from app.model.experiments import catalogue
 from app.model.runs import Run
 from app.model.scale import scale_for
+from app.model.status import Status
 from app.web.again import fixed_variant, params_for
 from app.web.server import create_app
 from experiments import MODULES
-from tests.helpers import make_settings, start_sleeper, templates, wait_for_status
+from tests.helpers import make_settings, result_of, start_sleeper, templates, wait_for_status
 
 MS = 1_000_000
 T0 = 1_000 * MS  # a run's first event (monotonic_ns: never 0)
@@ -61,14 +63,14 @@ def finished(
     params: dict,
     result: dict,
     length_ms: float,
-    status: str = "done",
+    status: Status = Status.DONE,
     python: str = "3.11.7",
 ) -> Run:
     run = Run(run_id, CATALOGUE[experiment], params, status=status)
     run.timeline.apply(Event("begin", T0, "main", "sleep", "sleep"))
     run.timeline.apply(Event("end", T0 + int(length_ms * MS), "main"))
     run.timeline.apply(Event("result", T0 + int(length_ms * MS), "main", value=result))
-    run.conditions.update(python=python, start_method="fork", beside=0)
+    run.conditions.update({"python": python, "start_method": "fork", "beside": 0})
     return run
 
 
@@ -148,7 +150,7 @@ def test_with_three_runs_each_cell_is_compared_with_the_first_run_and_a_missing_
 
 def test_a_run_still_going_says_so_and_is_not_counted_as_a_difference():
     done = finished("r1", QUICK, {"workers": 1, "ms": 20}, {"slept_ms": 20}, 20)
-    going = Run("r2", CATALOGUE[QUICK], {"workers": 1, "ms": 20}, status="running")
+    going = Run("r2", CATALOGUE[QUICK], {"workers": 1, "ms": 20}, status=Status.RUNNING)
     rows = rows_of([done, going])
     assert rows["Run/status"] == (["done", "running"], [False, True])
     assert rows["Run/timeline's length"] == (["20.0 ms", "still running"], [False, False])
@@ -158,7 +160,7 @@ def test_a_run_still_going_says_so_and_is_not_counted_as_a_difference():
 
 def test_a_failed_runs_error_is_a_row():
     ok = finished("r1", QUICK, {"workers": 1, "ms": 20}, {"slept_ms": 20}, 20)
-    failed = finished("r2", QUICK, {"workers": 1, "ms": 20}, {}, 3, status="failed")
+    failed = finished("r2", QUICK, {"workers": 1, "ms": 20}, {}, 3, status=Status.FAILED)
     failed.timeline.apply(
         Event("failure", T0 + 3 * MS, "main", value={"type": "ValueError", "message": "boom", "traceback": ""})
     )
@@ -173,18 +175,31 @@ def test_finished_runs_are_drawn_on_the_longest_ones_axis_and_a_run_still_going_
     renderer = Renderer(templates(), clock=lambda: T0 + 50 * MS)
     short = finished("r1", QUICK, {"workers": 1, "ms": 10}, {"slept_ms": 10}, 10)
     long = finished("r2", QUICK, {"workers": 1, "ms": 200}, {"slept_ms": 200}, 200)
-    going = Run("r3", CATALOGUE[QUICK], {"workers": 1, "ms": 900}, status="running")
+    going = Run("r3", CATALOGUE[QUICK], {"workers": 1, "ms": 900}, status=Status.RUNNING)
     going.timeline.apply(Event("begin", T0, "main", "sleep", "sleep"))
     drawn, legend, scale = compare_timelines(renderer, [short, long, going])
     assert scale == scale_for(200 * MS, finished=True)  # the longest run's snug axis, for every run
-    assert [d.extent.percent for d in drawn[:2]] == [round(100 * 10 * MS / scale, 3), round(100 * 200 * MS / scale, 3)]
-    assert all(f'data-scale-ns="{scale}"' in d.timeline for d in drawn[:2])
-    assert 'id="c0-lane-0"' in drawn[0].timeline and 'id="c1-lane-0"' in drawn[1].timeline
-    assert 'id="lane-0"' not in drawn[0].timeline  # the run page's ids are left to the run page
-    sleep_widths = [float(re.search(r'width="([\d.]+)%"[^>]*data-n="sleep"', d.timeline).group(1)) for d in drawn[:2]]
-    assert sleep_widths[1] == pytest.approx(20 * sleep_widths[0], rel=0.02)  # 200 ms is 20 times 10 ms, drawn so
-    assert (drawn[2].timeline, drawn[2].extent, drawn[2].so_far_ms) == (None, None, 50.0)
+    first, second, still_going = drawn
+    assert first.timeline is not None and first.extent is not None, "a finished run is drawn"
+    assert second.timeline is not None and second.extent is not None, "a finished run is drawn"
+    assert [first.extent.percent, second.extent.percent] == [
+        round(100 * 10 * MS / scale, 3),
+        round(100 * 200 * MS / scale, 3),
+    ]
+    assert all(f'data-scale-ns="{scale}"' in timeline for timeline in (first.timeline, second.timeline))
+    assert 'id="c0-lane-0"' in first.timeline and 'id="c1-lane-0"' in second.timeline
+    assert 'id="lane-0"' not in first.timeline  # the run page's ids are left to the run page
+    # 200 ms is 20 times 10 ms, drawn so
+    assert sleep_width(second.timeline) == pytest.approx(20 * sleep_width(first.timeline), rel=0.02)
+    assert (still_going.timeline, still_going.extent, still_going.so_far_ms) == (None, None, 50.0)
     assert [e.key for e in legend] == ["sleep"]
+
+
+def sleep_width(timeline: str) -> float:
+    """The width of the timeline's sleep span, in % of its axis."""
+    found = re.search(r'width="([\d.]+)%"[^>]*data-n="sleep"', timeline)
+    assert found, "no sleep span drawn"
+    return float(found.group(1))
 
 
 # -- run again: the fixed variant ------------------------------------------------------------------
@@ -221,7 +236,7 @@ def test_params_for_another_experiment_carry_what_it_has_and_take_its_defaults_f
 
 
 @pytest.fixture(scope="module")
-def app_client():
+def app_client() -> Iterator[TestClient]:
     with TestClient(
         create_app(
             make_settings(max_concurrent_runs=2),
@@ -232,7 +247,7 @@ def app_client():
 
 
 @pytest.fixture(scope="module")
-def two_quick_runs(app_client) -> list[str]:
+def two_quick_runs(app_client: TestClient) -> list[str]:
     ids = [
         app_client.post("/api/runs", json={"experiment": QUICK, "params": {"workers": 1, "ms": ms}}).json()["id"]
         for ms in (10, 80)
@@ -344,14 +359,16 @@ def test_the_run_page_offers_the_fixed_variant_only_where_there_is_one(app_clien
     )
     response = app_client.post(f"/runs/{race}/again", data={"experiment": "lock-counter"}, follow_redirects=False)
     assert response.status_code == 303
-    old, new = re.fullmatch(r"/compare\?runs=(\w+),(\w+)", response.headers["location"]).groups()
+    redirected = re.fullmatch(r"/compare\?runs=(\w+),(\w+)", response.headers["location"])
+    assert redirected, response.headers["location"]
+    old, new = redirected.groups()
     assert old == race
     fixed = wait_for_status(app_client, new)
     assert (fixed["experiment"], fixed["params"]) == (
         "lock-counter",
         {"workers": 2, "iterations": 1000, "window": "none", "python": platform.python_version()},
     )
-    assert fixed["result"]["correct"] is True
+    assert result_of(fixed)["correct"] is True
     assert "Run the fixed variant" not in app_client.get(f"/runs/{new}").text
     assert app_client.get(response.headers["location"]).status_code == 200
 

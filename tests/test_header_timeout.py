@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from app.web import header_deadline
 from app.web.header_deadline import H11WithDeadline, protocol
@@ -23,17 +25,15 @@ WAIT_S = 20  # a deadline for what must happen long before it, not a bound on wh
 
 
 @pytest.fixture(scope="module", params=["httptools", "h11"])
-def url(request):
+def url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The lab served with the protocol uvicorn picks (httptools), and with h11 (where httptools is not installed)."""
     settings = make_settings(header_timeout_s=TIMEOUT_S, max_header_bytes=2048)
-    installed = header_deadline.HttpToolsProtocol
-    if request.param == "h11":
-        header_deadline.HttpToolsProtocol = None  # as if it were not installed: protocol() picks h11's
     with contextlib.ExitStack() as stack:
-        try:
+        with pytest.MonkeyPatch.context() as patch:
+            if request.param == "h11":  # as if httptools were not installed: protocol() picks h11's
+                patch.setattr(header_deadline, "HttpToolsProtocol", None)
             base = stack.enter_context(serving(create_app(settings, modules=TEST_MODULES), settings))
-        finally:  # the server has its protocol class: the module is left as it was for the other tests
-            header_deadline.HttpToolsProtocol = installed
+        # the server has its protocol class: the module is left as it was for the other tests
         yield base
 
 
@@ -97,15 +97,19 @@ def test_a_keep_alive_connection_is_served_and_its_next_request_is_held_to_the_d
 
 def test_a_websocket_outlives_the_deadline(url):
     port = urlsplit(url).port
-    with connect(f"ws://127.0.0.1:{port}/ws/lobby", origin=f"http://127.0.0.1:{port}", open_timeout=WAIT_S) as ws:
+    origin = Origin(f"http://127.0.0.1:{port}")
+    with connect(f"ws://127.0.0.1:{port}/ws/lobby", origin=origin, open_timeout=WAIT_S) as ws:
         ws.recv(timeout=WAIT_S)  # the lobby's first render
         time.sleep(TIMEOUT_S * 3)  # not a wait for anything: time passing the deadline, the socket still open after
         ws.ping().wait(WAIT_S)
 
 
 def test_uvicorn_would_pick_httptools_and_the_deadline_is_on_it():
+    from app.web.header_deadline import HttpToolsWithDeadline  # defined only where httptools is installed
+
     served = protocol(1.0, 2048)
-    assert served.__name__ == "HttpToolsWithDeadline" and served.header_timeout_s == 1.0  # type: ignore[attr-defined]
+    assert served.__name__ == "HttpToolsWithDeadline" and issubclass(served, HttpToolsWithDeadline)
+    assert served.header_timeout_s == 1.0
     assert H11WithDeadline.max_header_bytes == 16_384
 
 

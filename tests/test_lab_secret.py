@@ -18,7 +18,7 @@ from tests.helpers import TEST_MODULES, make_settings
 
 def test_the_secret_is_made_once_beside_the_database_readable_only_by_its_owner(tmp_path):
     path = secret_file(str(tmp_path / "lab.db"))
-    assert path == tmp_path / "lab.db.secret"
+    assert path is not None and path == tmp_path / "lab.db.secret"
     first = file_secret(path)
     assert len(first) == 32 and file_secret(path) == first
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -52,14 +52,17 @@ def test_every_replica_reads_the_secret_the_first_set_in_redis(redis_server):
 
 def test_a_cookie_the_lab_gave_is_still_good_after_it_restarts(tmp_path):
     settings = make_settings(database=str(tmp_path / "lab.db"))
-    with TestClient(create_app(settings, modules=TEST_MODULES)) as c:
+    app = create_app(settings, modules=TEST_MODULES)
+    with TestClient(app) as c:
         given = c.get("/healthz").headers["set-cookie"].split(";")[0].split("=", 1)[1]
-        key = c.app.state.client_key
-    with TestClient(create_app(settings, modules=TEST_MODULES)) as c:
-        assert c.app.state.client_key == key and verified(key, given)
+        key = app.state.client_key
+    restarted = create_app(settings, modules=TEST_MODULES)
+    with TestClient(restarted) as c:
+        assert restarted.state.client_key == key and verified(key, given)
         assert "set-cookie" not in c.get("/healthz", headers={"cookie": f"{COOKIE}={given}"}).headers
 
 
 def test_lab_secret_is_the_key_when_set(tmp_path):
-    with TestClient(create_app(make_settings(secret="shared by the setting"), modules=TEST_MODULES)) as c:
-        assert c.app.state.client_key == b"shared by the setting"
+    app = create_app(make_settings(secret="shared by the setting"), modules=TEST_MODULES)
+    with TestClient(app):
+        assert app.state.client_key == b"shared by the setting"
