@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from typing import Any
 
+import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from app.web.documents import SweepJson, SweepPointJson
 from app.web.server import create_app
 from tests.helpers import TEST_MODULES, client_cookie, make_settings, until, wait_for_status
 
@@ -17,7 +21,13 @@ TEACHER = {"authorization": "Bearer teacher-secret"}
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def sweep(client, vary, params=None, experiment=CPU, headers=None):
+def sweep(
+    client: TestClient,
+    vary: Mapping[str, object],
+    params: Mapping[str, object] | None = None,
+    experiment: str = CPU,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     return client.post(
         "/api/sweeps",
         json={"experiment": experiment, "params": SMALL if params is None else params, "vary": vary},
@@ -25,13 +35,12 @@ def sweep(client, vary, params=None, experiment=CPU, headers=None):
     )
 
 
-def wait_for_sweep(client, sweep_id: str, timeout: float = 60.0) -> dict:
-    return until(
-        lambda: (found := client.get(f"/api/sweeps/{sweep_id}").json())["status"] == "finished" and found,
-        timeout=timeout,
-        what=f"sweep {sweep_id} finishing",
-        every=0.1,
-    )
+def wait_for_sweep(client: TestClient, sweep_id: str, timeout: float = 60.0) -> SweepJson:
+    def finished() -> SweepJson | None:
+        found: SweepJson = client.get(f"/api/sweeps/{sweep_id}").json()
+        return found if found["status"] == "finished" else None
+
+    return until(finished, timeout=timeout, what=f"sweep {sweep_id} finishing", every=0.1)
 
 
 def plot_of(page: str) -> ET.Element:
@@ -39,6 +48,26 @@ def plot_of(page: str) -> ET.Element:
     svg = re.search(r'<svg class="sweep-plot".*?</svg>\s*<figcaption>', page, re.S)
     assert svg, "no plot on the page"
     return ET.fromstring(svg.group(0).rsplit("<figcaption>", 1)[0])
+
+
+def measured(point: SweepPointJson) -> dict[str, Any]:
+    """A finished point's result: it has one."""
+    assert point["result"] is not None, f"point {point['params']} ({point['status']}) has no result"
+    return point["result"]
+
+
+def text_of(svg: ET.Element, tag: str) -> str:
+    """The text of the plot's first `tag` element: it has one."""
+    element = svg.find(f"{SVG}{tag}")
+    assert element is not None and element.text is not None, f"no <{tag}> with text in the plot"
+    return element.text
+
+
+def attribute(element: ET.Element, name: str) -> str:
+    """An attribute the element has."""
+    value = element.get(name)
+    assert value is not None, f"<{element.tag}> has no {name}"
+    return value
 
 
 def test_a_sweep_is_201_with_a_run_per_point_each_an_ordinary_run(client):
@@ -99,21 +128,21 @@ def test_unknown_experiment_or_sweep_is_404_naming_it(client):
 ME = client_cookie(1)
 
 
-def sleeps(c, seconds: list[int]):
+def sleeps(c: TestClient, seconds: list[int]) -> httpx.Response:
     """A sweep of runs that sleep until cancelled, as the client ME."""
     return sweep(c, {"seconds": seconds}, {"workers": 1}, "test-sleeps", ME)
 
 
-def single(c):
+def single(c: TestClient) -> httpx.Response:
     return c.post("/api/runs", json={"experiment": "test-sleeps", "params": {"workers": 1, "seconds": 60}}, headers=ME)
 
 
-def run_ids(c) -> list[str]:
+def run_ids(c: TestClient) -> list[str]:
     """Every run the lab has, from its history page."""
     return re.findall(r'href="/runs/([0-9a-f]{12})"', c.get("/runs").text)
 
 
-def cancel_all(c):
+def cancel_all(c: TestClient) -> None:
     ids = run_ids(c)
     for run_id in ids:
         c.post(f"/api/runs/{run_id}/cancel", headers=TEACHER)
@@ -121,12 +150,13 @@ def cancel_all(c):
         wait_for_status(c, run_id)
 
 
-def assert_refused(response, limit: str, value: int):
+def assert_refused(response: httpx.Response, limit: str, value: int) -> str:
     assert response.status_code == 429, response.text
     body = response.json()
     assert (body["limit"], body["value"]) == (limit, value)
     assert body["retry_after_s"] == int(response.headers["retry-after"]) >= 1
-    return body["detail"]
+    detail: str = body["detail"]
+    return detail
 
 
 def test_a_sweep_the_queue_cannot_hold_is_429_and_one_it_can_is_queued_whole(lab_with):
@@ -191,12 +221,12 @@ def test_a_sweep_of_cpu_threads_vs_processes_finishes_and_plots_a_point_per_run(
     assert [p["status"] for p in found["points"]] == ["done"] * 3
     assert [p["params"]["workers"] for p in found["points"]] == [1, 2, 4]
     assert all(
-        p["result"]["process_ms"] > 0 and "process_speedup" in p["result"] for p in found["points"]
+        measured(p)["process_ms"] > 0 and "process_speedup" in measured(p) for p in found["points"]
     )  # fib(15): may round to 0.0×
     page = client.get(created["url"]).text
     svg = plot_of(page)
-    assert svg.find(f"{SVG}title").text.startswith("Speedup against workers")
-    assert "process pool's speedup over serial" in svg.find(f"{SVG}desc").text
+    assert text_of(svg, "title").startswith("Speedup against workers")
+    assert "process pool's speedup over serial" in text_of(svg, "desc")
     axis_titles = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "sweep-axis-title"]
     assert axis_titles == ["workers", "speedup (×)"]
     traces = {g.get("data-figure"): g for g in svg.iter(f"{SVG}g") if g.get("data-figure")}
@@ -204,9 +234,9 @@ def test_a_sweep_of_cpu_threads_vs_processes_finishes_and_plots_a_point_per_run(
     for figure, trace in traces.items():
         dots = [d for d in trace if d.get("data-run")]
         assert [d.get("data-run") for d in dots] == created["runs"], figure  # one point per run
-        assert [int(d.get("data-workers")) for d in dots] == [1, 2, 4]
+        assert [int(attribute(d, "data-workers")) for d in dots] == [1, 2, 4]
     for point, dot in zip(found["points"], (d for d in traces["process_speedup"] if d.get("data-run"))):
-        assert float(dot.get("data-value")) == point["result"]["process_speedup"]
+        assert float(attribute(dot, "data-value")) == measured(point)["process_speedup"]
     for run_id in created["runs"]:  # the table links each run
         assert f'<a href="/runs/{run_id}">' in page
     assert "hx-trigger" not in client.get(f"/sweeps/{created['id']}/live").text  # finished: polling stops
@@ -284,11 +314,11 @@ def test_a_sweep_of_sleeping_tasks_draws_their_own_ideal_not_one_capped_by_free_
     created = sweep(client, {"workers": [1, 2]}, params, experiment).json()
     found = wait_for_sweep(client, created["id"])
     assert [p["status"] for p in found["points"]] == ["done", "done"]
-    assert [p["result"]["ideal_speedup"] for p in found["points"]] == [1.0, ideal]
+    assert [measured(p)["ideal_speedup"] for p in found["points"]] == [1.0, ideal]
     svg = plot_of(client.get(created["url"]).text)
     (line,) = [g for g in svg.iter(f"{SVG}g") if g.get("data-figure") == "ideal"]
-    assert [float(d.get("data-value")) for d in line if d.get("data-run")] == [1.0, ideal]
-    assert "its tasks wait, needing no core" in line.get("data-label")
+    assert [float(attribute(d, "data-value")) for d in line if d.get("data-run")] == [1.0, ideal]
+    assert "its tasks wait, needing no core" in attribute(line, "data-label")
 
 
 def test_a_lock_counter_sweep_does_not_wait_for_a_workers_1_point_its_param_does_not_allow(client):
