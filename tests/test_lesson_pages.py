@@ -21,6 +21,7 @@ from tests.helpers import (
     client_cookie,
     make_settings,
     receive_text,
+    result_of,
     until,
     wait_for_status,
 )
@@ -74,6 +75,13 @@ def teacher(lab: TestClient, action: str, **form: int) -> None:
     assert response.status_code == 303, response.text
 
 
+def found_in(text: str, pattern: str, flags: int = 0) -> re.Match[str]:
+    """The first match of `pattern` in `text`, failing if there is none."""
+    match = re.search(pattern, text, flags)
+    assert match, f"{pattern!r} not found"
+    return match
+
+
 def bars(page: str, caption: str) -> dict[str, int]:
     """The bars of the histogram whose caption holds `caption`: label -> count."""
     figure = re.search(
@@ -107,9 +115,9 @@ def test_a_class_goes_through_a_step_and_the_reveal_counts_exactly_what_happened
         assert lab.post("/lesson/run", data={"step": 1}, headers=student).status_code == 303  # the same run again
     record = lab.get("/lessons/races/present", headers=TEACHER).text
     run_ids = set(re.findall(r'href="/runs/([0-9a-f]+)"', record))
-    own = {re.search(r'Your run: <a href="/runs/([0-9a-f]+)"', lab.get("/lesson", headers=s).text)[1] for s in STUDENTS}
+    own = {found_in(lab.get("/lesson", headers=s).text, r'Your run: <a href="/runs/([0-9a-f]+)"')[1] for s in STUDENTS}
     assert len(own) == 3
-    actual = {run_id: wait_for_status(lab, run_id)["result"]["actual"] for run_id in own | run_ids}
+    actual = {run_id: result_of(wait_for_status(lab, run_id))["actual"] for run_id in own | run_ids}
     until(lambda: "3 of 3 finished" in lab.get("/lesson", headers=STUDENTS[0]).text, 10, "the class's runs shown done")
 
     teacher(lab, "reveal")
@@ -125,7 +133,7 @@ def test_a_class_goes_through_a_step_and_the_reveal_counts_exactly_what_happened
     table = page[page.index("Each run, with the CPU it had") :]
     for run_id in own:
         budget = lab.get(f"/api/runs/{run_id}").json()["cpu"]
-        row = re.search(rf'<a href="/runs/{run_id}">{run_id}</a></td><td>(.*?)</tr>', table, re.S)[1]
+        row = found_in(table, rf'<a href="/runs/{run_id}">{run_id}</a></td><td>(.*?)</tr>', re.S)[1]
         assert f"{budget['workers_busy_cores']:.1f} cores" in row
     assert '<p class="shared">' in page and "Ada" not in table
 
@@ -138,7 +146,7 @@ def test_a_class_goes_through_a_step_and_the_reveal_counts_exactly_what_happened
 
 
 def session_of(lab: TestClient) -> str:
-    return re.search(r'href="/lessons/given/([0-9a-f]+)"', lab.get("/lessons/races/present", headers=TEACHER).text)[1]
+    return found_in(lab.get("/lessons/races/present", headers=TEACHER).text, r'href="/lessons/given/([0-9a-f]+)"')[1]
 
 
 def test_every_page_following_the_lesson_gets_the_teachers_step(lab):
@@ -174,14 +182,14 @@ def test_a_step_that_compares_runs_both_and_a_sweep_step_runs_a_sweep_each_linke
     lab.post("/lessons/side/start", headers=TEACHER)
     assert lab.post("/lessons/side/present/run", headers=TEACHER).status_code == 303
     page = lab.get("/lesson", headers=STUDENTS[0]).text
-    first, second = re.search(r'href="/compare\?runs=([0-9a-f]+),([0-9a-f]+)"', page).groups()
+    first, second = found_in(page, r'href="/compare\?runs=([0-9a-f]+),([0-9a-f]+)"').groups()
     race, lock = wait_for_status(lab, first), wait_for_status(lab, second)
     assert (race["experiment"], lock["experiment"]) == ("race-counter", "lock-counter")
     assert lock["params"]["iterations"] == 2000 and lock["params"]["workers"] == 2  # carried over from the step
 
     assert lab.post("/lessons/side/present/go", data={"step": 2}, headers=TEACHER).status_code == 303
     assert lab.post("/lessons/side/present/run", headers=TEACHER).status_code == 303
-    sweep_id = re.search(r'href="/sweeps/([0-9a-f]+)"', lab.get("/lesson", headers=STUDENTS[0]).text)[1]
+    sweep_id = found_in(lab.get("/lesson", headers=STUDENTS[0]).text, r'href="/sweeps/([0-9a-f]+)"')[1]
     sweep = lab.get(f"/api/sweeps/{sweep_id}").json()
     assert [point["params"]["workers"] for point in sweep["points"]] == [2, 4]
 

@@ -5,12 +5,17 @@
 
 from __future__ import annotations
 
+import httpx2 as httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
 from app.web.clients import COOKIE, signed
 from tests.helpers import SLEEPS, wait_for_status
 
 
-def as_client(c, n: int) -> dict[str, str]:
+def as_client(c: TestClient, n: int) -> dict[str, str]:
     """The cookie the lab would have given client number `n` (signed with its key)."""
+    assert isinstance(c.app, FastAPI)  # the lab's app, as lab_with made it
     return {"cookie": f"{COOKIE}={signed(c.app.state.client_key, f'{n:032x}')}"}
 
 
@@ -106,7 +111,7 @@ def test_the_form_shows_the_refusal_on_the_experiment_page(lab_with):
 QUICK = {"experiment": "thread-start-join", "params": {"duration1_ms": 0, "duration2_ms": 0}}
 
 
-def posted_without_the_jar(c, headers: dict[str, str]):
+def posted_without_the_jar(c: TestClient, headers: dict[str, str]) -> httpx.Response:
     """A POST with only these headers: the cookie an earlier response set is not sent (TestClient keeps a jar)."""
     c.cookies.clear()
     return c.post("/api/runs", json=SLEEPS, headers=headers)

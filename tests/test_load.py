@@ -64,7 +64,7 @@ async def hammer(base_url: str) -> list[tuple[int, httpx.Response]]:
     limits = httpx.Limits(max_connections=100)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
 
-        async def one(client: int, i: int):
+        async def one(client: int, i: int) -> tuple[int, httpx.Response]:
             body = TIMED if i % 3 == 0 else QUICK
             headers = client_cookie(client)
             return client, await http.post("/api/runs", json=body, headers=headers)
