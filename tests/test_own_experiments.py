@@ -18,7 +18,7 @@ from app.model.own_experiments import Problem, add_own
 from app.running.pythons import PARAM_NAME, Interpreter, param
 from app.web.server import create_app
 from experiments import MODULES
-from tests.helpers import ROOT, make_settings, post, pyenv_python, python_under, wait_for_status
+from tests.helpers import ROOT, make_settings, post, pyenv_python, python_under, result_of, wait_for_status
 
 DOC = (ROOT / "docs" / "experiments.md").read_text()
 # The worked example: the file the docs tell the teacher to save, and its code, as printed.
@@ -92,10 +92,11 @@ def test_the_docs_worked_example_runs_draws_its_lanes_and_is_in_the_catalogue_le
     settings = make_settings(
         experiments_dir=teachers_dir, lessons_dir=lessons, pythons=[sys.executable, *OTHER_PYTHONS]
     )
-    with TestClient(create_app(settings, modules=MODULES)) as client:
-        lab = client.app.state.lab
+    app = create_app(settings, modules=MODULES)
+    with TestClient(app) as client:
+        lab = app.state.lab
         assert {"tickets", "spawned-squares"} <= set(lab.experiments)  # what a lesson's step names, by its ID
-        assert client.app.state.lesson_problems == []
+        assert app.state.lesson_problems == []
         assert 'href="/experiments/tickets">tickets</a>' in client.get("/lessons/tickets").text  # a lesson's step
         assert "broken" not in lab.experiments
         home = client.get("/").text
@@ -123,7 +124,7 @@ def test_the_docs_worked_example_runs_draws_its_lanes_and_is_in_the_catalogue_le
             run = wait_for_status(client, created.json()["id"], timeout=60)
             assert run["status"] == "done", run
             assert run["python"] == key.rstrip("t")
-            result = run["result"]
+            result = result_of(run)
             assert result["expected"] == 100 and result["actual"] + result["duplicates"] == 100
             if lock == "on":
                 assert result["correct"] and result["duplicates"] == 0
@@ -134,7 +135,7 @@ def test_the_docs_worked_example_runs_draws_its_lanes_and_is_in_the_catalogue_le
             for lane in ("main", "clerk-1", "clerk-2"):
                 assert f">{lane}</div>" in drawn
         run = wait_for_status(client, squares.json()["id"], timeout=60)
-        assert run["status"] == "done" and run["result"]["correct"], run
+        assert run["status"] == "done" and result_of(run)["correct"], run
 
 
 def test_the_example_shows_its_race_without_the_lock(teachers_dir):
@@ -143,7 +144,7 @@ def test_the_example_shows_its_race_without_the_lock(teachers_dir):
     with TestClient(create_app(settings, modules=("experiments.race_counter",))) as client:
         created = client.post("/api/runs", json={"experiment": "tickets", "params": {"workers": 2, "lock": "off"}})
         run = wait_for_status(client, created.json()["id"], timeout=60)
-        assert run["status"] == "done" and run["result"]["duplicates"] > 0, run["result"]
+        assert run["status"] == "done" and result_of(run)["duplicates"] > 0, run["result"]
 
 
 def test_the_teachers_problems_are_theirs_to_see(teachers_dir):
@@ -371,6 +372,6 @@ def test_a_distributed_lab_runs_them_on_its_runner_nodes(lab, teachers_dir):
     squares = post(server, {"experiment": "spawned-squares", "params": {"workers": 2}})
     for run_id in (tickets, squares):
         run = wait_for_status(server.http, run_id, timeout=60)
-        assert run["status"] == "done" and run["result"]["correct"], run
+        assert run["status"] == "done" and result_of(run)["correct"], run
     drawn = server.http.get(f"/runs/{tickets}").text
     assert all(f">{lane}</div>" in drawn for lane in ("main", "clerk-1", "clerk-2"))
