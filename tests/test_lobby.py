@@ -7,12 +7,17 @@ the real app through the TestClient: /ws/lobby following a real run in and out o
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator, Callable, Iterator
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
 
-from app.model.experiments import catalogue
+from app.model.experiments import Experiment, catalogue
 from app.model.runs import Run
+from app.model.status import Status
+from app.web.documents import RunCreatedJson
 from app.web.live import lobbies, pump
 from app.web.lobby import Lobby, Subscriber, live_runs
 from app.web.presenter import NOT_PRESENTER
@@ -29,7 +34,7 @@ class FakeStore:
     def __init__(self) -> None:
         self.runs: dict[str, Run] = {}
 
-    def create(self, experiment, params, owner) -> Run:
+    def create(self, experiment: Experiment, params: dict[str, Any], owner: str) -> Run:
         run = Run(f"run{len(self.runs)}", experiment, params, owner)
         self.runs[run.id] = run
         return run
@@ -45,16 +50,22 @@ class FakeLab:
         self.store = FakeStore()
         self.places: dict[str, int] = {}
 
-    def position(self, run) -> int | None:
+    def position(self, run: Run) -> int | None:
         return self.places.get(run.id)
 
 
-def make_run(lab: FakeLab, status: str = "queued", owner: str = "owner-cookie-1234", experiment: str = "ticker"):
+def lobby_over(lab: FakeLab) -> Lobby:
+    """A lobby over the fake lab, on the app's templates."""
+    # FakeLab is the part of a Lab the lobby reads (its store's active runs, a queued run's place), not a Lab.
+    return Lobby(lab, templates())  # type: ignore[arg-type]
+
+
+def make_run(lab: FakeLab, status: str = "queued", owner: str = "owner-cookie-1234", experiment: str = "ticker") -> Run:
     run = lab.store.create(EXPERIMENTS[experiment], {"workers": 2, "ticks": 3}, owner)
     if status == "running":
         run.start()
     elif status != "queued":
-        run.finish(status)
+        run.finish(Status(status))
     return run
 
 
@@ -77,13 +88,13 @@ def test_queued_runs_show_their_place_in_the_queue():
     lab.places = {running.id: 5, queued.id: 7}
     rows = live_runs(lab.store.active(), position=lab.position)
     assert [(r.id, r.position) for r in rows] == [(running.id, None), (queued.id, 7)]  # only a queued run has one
-    assert "#7 in the queue" in Lobby(lab, templates()).render()
+    assert "#7 in the queue" in lobby_over(lab).render()
 
 
 def test_the_lobby_shows_runs_and_the_pinned_run_but_never_who_started_them():
     lab = FakeLab()
     run = make_run(lab, "running", owner="f00dfacef00dfacef00dfacef00dface")
-    lobby = Lobby(lab, templates())
+    lobby = lobby_over(lab)
     asyncio.run(lobby.pin(run))
     html = lobby.render()
     assert f'href="/runs/{run.id}"' in html and "running" in html and "ticks=<b>3</b>" in html
@@ -102,7 +113,7 @@ def test_a_subscriber_keeps_only_the_newest_lobby():
 def test_the_lobby_offers_a_change_once_and_nothing_when_nothing_changed():
     async def scenario():
         lab = FakeLab()
-        lobby = Lobby(lab, templates())
+        lobby = lobby_over(lab)
         subscriber = lobby.subscribe()
         first = await subscriber.next()
         assert "Nothing is running" in first
@@ -140,7 +151,13 @@ class FakeSocket:
         self.closed_with = code
 
 
-async def counting(n: int, delay: float = 0.0):
+async def pumped(socket: FakeSocket, messages: AsyncGenerator[str, None], send_timeout: float) -> str:
+    """`pump` on the fake socket."""
+    # FakeSocket is the part of a Starlette WebSocket that pump uses (send_text, receive, close), not a WebSocket.
+    return await pump(socket, messages, send_timeout)  # type: ignore[arg-type]
+
+
+async def counting(n: int, delay: float = 0.0) -> AsyncGenerator[str, None]:
     for i in range(n):
         if delay:
             await asyncio.sleep(delay)
@@ -149,21 +166,21 @@ async def counting(n: int, delay: float = 0.0):
 
 def test_pump_sends_every_message_then_closes_normally():
     socket = FakeSocket()
-    assert asyncio.run(pump(socket, counting(5), send_timeout=5)) == "done"
+    assert asyncio.run(pumped(socket, counting(5), send_timeout=5)) == "done"
     assert socket.sent == ["m0", "m1", "m2", "m3", "m4"] and socket.closed_with == 1000
 
 
 def test_pump_drops_a_viewer_whose_send_stalls_instead_of_buffering_for_it():
     async def scenario():
         socket = FakeSocket(stall_after=2)
-        produced = []
+        produced: list[int] = []
 
-        async def endless():
+        async def endless() -> AsyncGenerator[str, None]:
             while True:
                 produced.append(len(produced))
                 yield "frame"
 
-        ended = await asyncio.wait_for(pump(socket, endless(), send_timeout=0.05), 10)
+        ended = await asyncio.wait_for(pumped(socket, endless(), send_timeout=0.05), 10)
         return ended, socket, produced
 
     ended, socket, produced = asyncio.run(scenario())
@@ -174,9 +191,9 @@ def test_pump_drops_a_viewer_whose_send_stalls_instead_of_buffering_for_it():
 
 def test_pump_ends_when_the_viewer_leaves_and_the_lobby_forgets_it():
     async def scenario():
-        lobby = Lobby(FakeLab(), templates())
+        lobby = lobby_over(FakeLab())
         socket = FakeSocket()
-        task = asyncio.create_task(pump(socket, lobbies(lobby), send_timeout=5))
+        task = asyncio.create_task(pumped(socket, lobbies(lobby), send_timeout=5))
         await until_async(lambda: socket.sent, what="the first lobby sent")
         assert len(lobby.subscribers) == 1
         socket.gone.set()
@@ -188,13 +205,13 @@ def test_pump_ends_when_the_viewer_leaves_and_the_lobby_forgets_it():
 
 
 @pytest.fixture
-def lab_client():
+def lab_client() -> Iterator[TestClient]:
     app = create_app(make_settings(max_concurrent_runs=1, admin_token="teacher-secret-token"), modules=(TICKER,))
     with TestClient(app) as client:
         yield client
 
 
-def receive_until(socket, predicate, limit: int = 200) -> str:
+def receive_until(socket: WebSocketTestSession, predicate: Callable[[str], bool], limit: int = 200) -> str:
     for _ in range(limit):
         message = receive_text(socket)
         if predicate(message):
@@ -226,9 +243,9 @@ def test_the_home_page_renders_the_lobby_and_listens_on_its_socket(lab_client):
 BEARER = {"Authorization": "Bearer teacher-secret-token"}
 
 
-def start_run(client) -> str:
+def start_run(client: TestClient) -> str:
     params = {"workers": 1, "ticks": 1, "tick_ms": 1, "pause_ms": 0}
-    return client.post("/api/runs", json={"experiment": "ticker", "params": params}).json()["id"]
+    return cast(RunCreatedJson, client.post("/api/runs", json={"experiment": "ticker", "params": params}).json())["id"]
 
 
 def test_pinning_needs_the_admin_token(lab_client):
