@@ -51,9 +51,10 @@ SOURCES = [
 
 
 @pytest.fixture(params=SOURCES)
-def source(request, monkeypatch) -> Source:
-    monkeypatch.setenv(sampler.SOURCE_ENV, request.param.setting)
-    return request.param
+def source(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Source:
+    chosen: Source = request.param  # one of SOURCES
+    monkeypatch.setenv(sampler.SOURCE_ENV, chosen.setting)
+    return chosen
 
 
 def lanes_of(out: Outcome, source: Source) -> tuple[Timeline, dict[str, list[tuple[int, int]]]]:
@@ -115,6 +116,7 @@ def test_a_sleeping_thread_is_on_a_cpu_for_next_to_nothing(source):
 def test_sixteen_lock_counter_threads_each_have_their_strip_as_long_as_the_kernel_counted(source):
     out = run_experiment("tests.lock_cpu_experiment", {"workers": 16, "iterations": 20_000})
     timeline, lanes = lanes_of(out, source)
+    assert out.result is not None, out.stderr
     counted = out.result["thread_cpu_ns"]
     assert len(counted) == 16
     if source.per_thread is None:
