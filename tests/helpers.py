@@ -26,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Concatenate, Generic, ParamSpec, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
 import anyio
 import httpx2 as httpx
@@ -55,6 +55,9 @@ from app.storage.wire import unpack_events
 from app.web import urls
 from app.web.documents import RunCreatedJson, RunView
 from experiments import MODULES
+
+if TYPE_CHECKING:  # the browser tests' types: Playwright is imported by those tests alone
+    from playwright.sync_api import FloatRect, Locator
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_MODULES = MODULES + ("tests.experiment_raises", "tests.experiment_sleeps")
@@ -574,6 +577,13 @@ class ClassNetwork:
 
 
 _networks = itertools.count()
+
+
+def box_of(locator: Locator) -> FloatRect:
+    """Where a browser test's `locator` is drawn on its page, failing if it is not visible."""
+    box = locator.bounding_box()
+    assert box is not None, f"{locator} is not visible"
+    return box
 
 
 def page_says(page: str) -> str:
