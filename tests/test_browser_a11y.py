@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
+from typing import cast
 
 import httpx2 as httpx
 import pytest
+from playwright.sync_api import Page
 
 from app.web.server import create_app
 from tests.helpers import make_settings, serving, wait_for_status
@@ -44,7 +46,7 @@ def site():
         yield url, runs
 
 
-def violations(page, url: str) -> list[str]:
+def violations(page: Page, url: str) -> list[str]:
     page.goto(url)
     page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
     if not page.evaluate("typeof window.axe === 'object'"):
@@ -53,7 +55,7 @@ def violations(page, url: str) -> list[str]:
         const results = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
         return results.violations.map(v => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`);
     }""")
-    return found
+    return cast(list[str], found)  # the script's list of strings
 
 
 @pytest.mark.parametrize(

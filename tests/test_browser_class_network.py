@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, Playwright, expect
 
 from tests.helpers import ROOT, ClassNetwork, read_until
 
@@ -91,12 +91,14 @@ def class_served(net: ClassNetwork, tmp_path: Path, env: dict[str, str]) -> Iter
         start_new_session=True,
         env={**os.environ, "LAB_DATABASE": str(tmp_path / "lab.db"), "LAB_HTMX_SOURCE": "local", **env},
     )
+    stdout = server.stdout
+    assert stdout is not None  # piped above
     try:
-        printed, output = read_until(server.stdout, r"Students open:\s+(\S+)")
-        output += read_until(server.stdout, r"Application startup complete", timeout=30)[1]
+        printed, output = read_until(stdout, r"Students open:\s+(\S+)")
+        output += read_until(stdout, r"Application startup complete", timeout=30)[1]
         # The server logs every request: keep reading its output, so that a full pipe never blocks it.
         later: list[bytes] = []
-        threading.Thread(target=lambda: later.extend(iter(server.stdout.readline, b"")), daemon=True).start()
+        threading.Thread(target=lambda: later.extend(iter(stdout.readline, b"")), daemon=True).start()
         try:
             yield printed.group(1)
         except BaseException:
@@ -144,7 +146,7 @@ def nginx_in_front(net: ClassNetwork, tmp_path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def student_browser(playwright, net: ClassNetwork, tmp_path: Path):
+def student_browser(playwright: Playwright, net: ClassNetwork, tmp_path: Path) -> Iterator[Browser]:
     """Debian's Chromium on the student's machine (Playwright drives it over a pipe, not the network)."""
     wrapper = tmp_path / "chromium-on-the-students-machine"
     wrapper.write_text(
@@ -168,7 +170,7 @@ SEEN_IN_LIVE_NOW = """() => {
 }"""
 
 
-def a_student_runs_race_counter(browser, url: str) -> None:
+def a_student_runs_race_counter(browser: Browser, url: str) -> None:
     context = browser.new_context()
     home = context.new_page()
     home.goto(url)

@@ -13,8 +13,11 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter
+from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page
 
 from app.web.server import create_app
 from experiments import MODULES
@@ -66,7 +69,7 @@ document.addEventListener('htmx:wsOpen', () => { window.__wsOpen = true; });
 
 
 @pytest.fixture(scope="module")
-def server_url(tmp_path_factory):
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     lessons = tmp_path_factory.mktemp("lessons")
     (lessons / "quick.toml").write_text(LESSON)
     settings = make_settings(admin_token=TOKEN, lessons_dir=lessons, max_concurrent_runs=2)
@@ -77,10 +80,10 @@ def server_url(tmp_path_factory):
 class Pages:
     """The teacher's page and the students' pages, each in its own context; every console error kept."""
 
-    def __init__(self, browser, url: str) -> None:
+    def __init__(self, browser: Browser, url: str) -> None:
         self.url = url
         self.errors: list[str] = []
-        self.contexts = []
+        self.contexts: list[BrowserContext] = []
         self.posts: list[tuple[str, str]] = []
         self.teacher = self.page(browser, "teacher", viewport={"width": 1280, "height": 900})
         self.students = [
@@ -96,7 +99,7 @@ class Pages:
             ),
         ]
 
-    def page(self, browser, who: str, **options):
+    def page(self, browser: Browser, who: str, **options: Any) -> Page:
         context = browser.new_context(**options)
         context.add_init_script(STAMP_STEPS)
         self.contexts.append(context)
@@ -112,20 +115,20 @@ class Pages:
 
 
 @pytest.fixture
-def pages(browser, server_url):
+def pages(browser: Browser, server_url: str) -> Iterator[Pages]:
     p = Pages(browser, server_url)
     yield p
     p.close()
 
 
-def click_and_time(teacher, button: str, students, step: int) -> list[float]:
+def click_and_time(teacher: Page, button: str, students: list[Page], step: int) -> list[float]:
     """The teacher clicks `button`; seconds until each student's page shows step `step` (over its websocket:
     the page is not reloaded)."""
     for student in students:
         student.evaluate("window.__stepSeen = {}; window.__noReload = true")
     clicked_ms = time.time() * 1000
     teacher.get_by_role("button", name=button).click()
-    seen = []
+    seen: list[float] = []
     for student in students:
         student.wait_for_function("n => window.__stepSeen[n] !== undefined", arg=str(step), timeout=10_000)
         seen.append((student.evaluate("n => window.__stepSeen[n]", str(step)) - clicked_ms) / 1000)
@@ -133,13 +136,13 @@ def click_and_time(teacher, button: str, students, step: int) -> list[float]:
     return seen
 
 
-def wait_for_sockets(students) -> None:
+def wait_for_sockets(students: list[Page]) -> None:
     """Until each student's page has its lesson websocket open (htmx's ws extension says so: htmx:wsOpen)."""
     for student in students:
         student.wait_for_function("() => window.__wsOpen === true")
 
 
-def press(page, target) -> None:
+def press(page: Page, target: Locator) -> None:
     """A tap on a touch screen (the phone), a click elsewhere."""
     if page.evaluate("navigator.maxTouchPoints > 0"):
         target.tap()
@@ -147,11 +150,12 @@ def press(page, target) -> None:
         target.click()
 
 
-def bars(page, scope: str) -> dict[str, int]:
+def bars(page: Page, scope: str) -> dict[str, int]:
     """The bars of the histograms in `scope`: label -> count."""
-    return page.eval_on_selector_all(
+    counts = page.eval_on_selector_all(
         f"{scope} .hbar", "gs => Object.fromEntries(gs.map(g => [g.dataset.label, Number(g.dataset.count)]))"
     )
+    return cast(dict[str, int], counts)  # the object the script built
 
 
 def test_a_class_follows_a_three_step_lesson_live(pages):

@@ -9,9 +9,13 @@ browser context (its own cookies). No reload happens unless a test says so: a ma
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import pytest
+from playwright.sync_api import Page
 
+from app.web.documents import RunCreatedJson, RunView
 from app.web.server import create_app
 from experiments import MODULES
 from tests.helpers import make_settings, serving, until
@@ -23,46 +27,48 @@ TICK_1 = "#lanes g[id^='g'] title"  # finished spans only (open ones live in the
 
 
 @pytest.fixture(scope="module")
-def server_url():
+def server_url() -> Iterator[str]:
     settings = make_settings(admin_token=TOKEN, max_concurrent_runs=2)
     with serving(create_app(settings, modules=MODULES + ("tests.ticker_experiment",)), settings) as url:
         yield url
 
 
-def start_ticker(page, server_url, **params) -> dict:
+def start_ticker(page: Page, server_url: str, **params: Any) -> RunCreatedJson:
     params = {"workers": 2, "ticks": 10, "tick_ms": 30, "pause_ms": 0, **params}
     response = page.request.post(f"{server_url}/api/runs", data={"experiment": "ticker", "params": params})
     assert response.status == 201, response.text()
-    return response.json()
+    return cast(RunCreatedJson, response.json())
 
 
-def run_json(page, server_url, run_id: str) -> dict:
-    return page.request.get(f"{server_url}/api/runs/{run_id}").json()
+def run_json(page: Page, server_url: str, run_id: str) -> RunView:
+    return cast(RunView, page.request.get(f"{server_url}/api/runs/{run_id}").json())
 
 
-def wait_until(page, condition, timeout_s: float = 20.0, what: str = "condition") -> None:
+def wait_until(page: Page, condition: Callable[[], object], timeout_s: float = 20.0, what: str = "condition") -> None:
     """`until`, letting Playwright process its events between two polls (route handlers run meanwhile)."""
     until(condition, timeout_s, what, every=0.05, sleep=lambda s: page.wait_for_timeout(s * 1000))
 
 
-def titles(page, prefix: str) -> int:
+def titles(page: Page, prefix: str) -> int:
     """Finished spans drawn on the page whose tooltip starts with `prefix`."""
-    return page.evaluate(
-        "([sel, prefix]) => [...document.querySelectorAll(sel)].filter(t => t.textContent.startsWith(prefix)).length",
-        [TICK_1, prefix],
+    return int(
+        page.evaluate(
+            "([sel, prefix]) => [...document.querySelectorAll(sel)].filter(t => t.textContent.startsWith(prefix)).length",
+            [TICK_1, prefix],
+        )
     )
 
 
-def paused(page, server_url, run_id: str, workers: int) -> bool:
+def paused(page: Page, server_url: str, run_id: str, workers: int) -> bool:
     events = page.request.get(f"{server_url}/api/runs/{run_id}/events").json()
     return sum(1 for e in events if e["kind"] == "begin" and e.get("name") == "pause") == workers
 
 
-def mark_no_reload(page) -> None:
+def mark_no_reload(page: Page) -> None:
     page.evaluate("window.__noReload = true")
 
 
-def assert_not_reloaded(page) -> None:
+def assert_not_reloaded(page: Page) -> None:
     assert page.evaluate("window.__noReload === true"), "the page was reloaded"
 
 

@@ -6,18 +6,23 @@ Needs Debian's `chromium` (installed by .ci/run) and Playwright.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import cast
+
 import httpx2
 import pytest
+from playwright.sync_api import Browser, Page
 
+from app.web.documents import RunCreatedJson
 from app.web.server import create_app
 from experiments import MODULES
-from tests.helpers import make_settings, serving
+from tests.helpers import box_of, make_settings, serving
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def base_url():
+def base_url() -> Iterator[str]:
     with serving(create_app(make_settings(), modules=MODULES + ("tests.handoff_experiment",))) as url:
         yield url
 
@@ -25,10 +30,10 @@ def base_url():
 def start(base_url: str, experiment: str, params: dict) -> str:
     response = httpx2.post(f"{base_url}/api/runs", json={"experiment": experiment, "params": params})
     assert response.status_code == 201, response.text
-    return base_url + response.json()["url"]
+    return base_url + cast(RunCreatedJson, response.json())["url"]
 
 
-def new_page(browser, width: int, height: int, present: bool | None = None, base_url: str = ""):
+def new_page(browser: Browser, width: int, height: int, present: bool | None = None, base_url: str = "") -> Page:
     page = browser.new_page(viewport={"width": width, "height": height})
     if present is not None:  # what the toggle remembers, set before the run page loads
         page.goto(base_url + "/")
@@ -88,7 +93,8 @@ def test_the_output_pane_lists_printed_lines_and_a_click_marks_the_moment_on_the
     assert hello.locator(".swatch").evaluate("s => getComputedStyle(s).backgroundColor") == swatch
     assert page.locator("svg.moment").count() == 0
     hello.click()
-    assert "picked" in hello.get_attribute("class")
+    classes = hello.get_attribute("class")
+    assert classes is not None and "picked" in classes
     moment = page.evaluate(AT, ["svg.moment line", 0])
     lane_id = speaker_lane.get_attribute("id")
     prints = page.evaluate(MARKS, f"#{lane_id} rect.c-print")
@@ -168,14 +174,14 @@ LANE_BOXES = """() => [...document.querySelectorAll('#lanes .lane')].map(lane =>
 PAGE_WIDTH = "document.scrollingElement.scrollWidth"
 
 
-def phone(browser):
+def phone(browser: Browser) -> Page:
     """A phone's screen: 390×844 CSS pixels at 3 device pixels each, touch, its viewport meta honoured."""
     return browser.new_page(
         viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True, has_touch=True
     )
 
 
-def finished(page, base_url: str, experiment: str, params: dict) -> str:
+def finished(page: Page, base_url: str, experiment: str, params: dict) -> str:
     url = start(base_url, experiment, params)
     page.goto(url)
     page.wait_for_selector("#status.status-done", timeout=20_000)
@@ -183,7 +189,7 @@ def finished(page, base_url: str, experiment: str, params: dict) -> str:
     return url
 
 
-def assert_arrows_join_their_notify_and_woken(page) -> None:
+def assert_arrows_join_their_notify_and_woken(page: Page) -> None:
     notifies, wokens = page.evaluate(MARKS, "#lanes rect.c-notify"), page.evaluate(MARKS, "#lanes rect.c-woken")
     arrows = page.evaluate(ARROW_ENDS)
     assert arrows
@@ -207,7 +213,7 @@ def test_on_a_phone_each_lanes_name_is_above_it_and_the_lane_takes_the_full_widt
     assert_arrows_join_their_notify_and_woken(page)
     for i, lane in enumerate(lanes):
         for strip in page.locator(f"#lane-{i} rect.c-oncpu").all():
-            box = strip.bounding_box()
+            box = box_of(strip)
             assert lane["track"]["top"] <= box["y"] and box["y"] + box["height"] <= lane["track"]["bottom"] + 0.5
     assert page.locator("#lanes rect.c-oncpu").count() > 0
     page.screenshot(path="/tmp/readable/test-phone-390.png", full_page=True)
@@ -225,8 +231,8 @@ def test_on_a_phone_each_lanes_name_is_above_it_and_the_lane_takes_the_full_widt
 def test_on_a_phone_a_sideways_swipe_across_the_lanes_zooms_in(base_url, browser):
     page = phone(browser)
     finished(page, base_url, "handoff", {"items": 6, "consume_ms": 15})
-    axis = page.locator("#timeline .axis .track").bounding_box()
-    y = page.locator("#lane-1 .track").bounding_box()["y"] + 10
+    axis = box_of(page.locator("#timeline .axis .track"))
+    y = box_of(page.locator("#lane-1 .track"))["y"] + 10
     cdp = page.context.new_cdp_session(page)
     xs = [axis["x"] + axis["width"] * f for f in (0.2, 0.3, 0.4, 0.5, 0.6)]
     cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": xs[0], "y": y}]})

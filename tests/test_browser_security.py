@@ -6,8 +6,11 @@ htmx CDN in the policy (unreachable here: the page falls back to static/vendor/)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page
 
 from app.web.server import create_app
 from tests.helpers import TEST_MODULES, make_settings, serving
@@ -16,13 +19,13 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def server_url():
+def server_url() -> Iterator[str]:
     settings = make_settings(htmx_source="cdn", max_concurrent_runs=1)
     with serving(create_app(settings, modules=TEST_MODULES), settings) as url:
         yield url
 
 
-def csp_violations(page) -> list[str]:
+def csp_violations(page: Page) -> list[str]:
     messages: list[str] = []
     page.on("console", lambda m: messages.append(m.text) if "Content Security Policy" in m.text else None)
     return messages

@@ -3,34 +3,38 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any, cast
 from urllib.parse import parse_qs, urlparse
 
 import httpx2 as httpx
 import pytest
+from playwright.sync_api import Page
 
+from app.web.documents import RunCreatedJson
 from app.web.server import create_app
-from tests.helpers import SLEEPS, TEST_MODULES, make_settings, serving, wait_for_status
+from tests.helpers import SLEEPS, TEST_MODULES, box_of, make_settings, serving, wait_for_status
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def server_url():
+def server_url() -> Iterator[str]:
     with serving(create_app(make_settings(), modules=TEST_MODULES)) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def finished_run(server_url) -> str:
+def finished_run(server_url: str) -> str:
     """A finished race-counter run (main, two threads, their turns on a CPU): its page's URL."""
     with httpx.Client(base_url=server_url) as http:
         params = {"workers": 2, "iterations": 200_000, "window": "call"}
-        run = http.post("/api/runs", json={"experiment": "race-counter", "params": params}).json()
+        run = cast(RunCreatedJson, http.post("/api/runs", json={"experiment": "race-counter", "params": params}).json())
         assert wait_for_status(http, run["id"])["status"] == "done"
     return f"{server_url}{run['url']}"
 
 
-def axis_labels(page) -> list[str]:
+def axis_labels(page: Page) -> list[str]:
     return page.locator("#timeline .axis text").all_text_contents()
 
 
@@ -39,10 +43,10 @@ def window_of(url: str) -> tuple[float, float]:
     return float(query["from_ms"][0]), float(query["to_ms"][0])
 
 
-def drag_across_lanes(page, start: float, end: float) -> None:
+def drag_across_lanes(page: Page, start: float, end: float) -> None:
     """A mouse drag over the lanes from `start` to `end` (fractions of the time axis' width)."""
-    box = page.locator("#timeline .axis .track").bounding_box()
-    y = page.locator("#lane-1").bounding_box()["y"] + 10
+    box = box_of(page.locator("#timeline .axis .track"))
+    y = box_of(page.locator("#lane-1"))["y"] + 10
     page.mouse.move(box["x"] + box["width"] * start, y)
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * (start + end) / 2, y, steps=4)
@@ -95,9 +99,9 @@ def test_ctrl_wheel_zooms_about_the_pointer(page, finished_run):
     assert axis_labels(page)[0] != "0 ms"
 
 
-def widest_span(page) -> dict:
+def widest_span(page: Page) -> dict[str, Any]:
     """The widest span drawn in a lane (not the on-CPU strip): its box and data."""
-    return page.evaluate("""() => {
+    best = page.evaluate("""() => {
         let best = null;
         for (const el of document.querySelectorAll('#lanes [data-n]:not(.c-oncpu)')) {
             const r = el.getBoundingClientRect();
@@ -106,6 +110,8 @@ def widest_span(page) -> dict:
         }
         return best;
     }""")
+    assert best is not None, "no span drawn in a lane"
+    return cast(dict[str, Any], best)  # the object the script built
 
 
 def test_a_click_on_a_span_opens_its_details(page, finished_run):
