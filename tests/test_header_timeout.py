@@ -59,7 +59,9 @@ def test_a_request_line_and_headers_that_never_finish_get_408_and_the_connection
     with opened(url) as sock:
         sock.sendall(sent)
         answer = until_closed(sock)
-        assert time.monotonic() - began >= TIMEOUT_S  # not before its time
+        # Not before its time (give or take a millisecond: the server's event loop runs a timer when it is due within
+        # the loop's clock reading, and one came 0.15 ms short of 0.5 s once in four runs here).
+        assert time.monotonic() - began >= TIMEOUT_S - 0.001
     assert answer.startswith(b"HTTP/1.1 408 ") and b"LAB_HEADER_TIMEOUT_S" in answer
 
 
