@@ -24,15 +24,6 @@ def read_all(fd: int) -> list:
     return parser.feed(b"".join(chunks)) + parser.close()
 
 
-def square(x):
-    return x * x
-
-
-def child_work(rec, n):
-    for i in range(n):
-        rec.instant(f"tick {i}", "mark")
-
-
 def run_script(code: str) -> list:
     """Run `code` in a fresh interpreter with a Recorder on fd 1; return the parsed events."""
     proc = subprocess.run(
@@ -75,7 +66,7 @@ def test_child_processes_record_on_their_own_lanes_without_duplicates(method):
     events = run_script(f"""
 import multiprocessing
 from experiments.recorder import attach
-from tests.test_recorder import child_work
+from tests.recorder_children import child_work
 rec = attach(1)
 rec.instant("parent before", "mark")
 ctx = multiprocessing.get_context("{method}")
@@ -100,7 +91,7 @@ def test_traced_tasks_in_a_spawned_process_pool_draw_spans_on_worker_lanes():
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from experiments.recorder import attach, traced
-from tests.test_recorder import square
+from tests.recorder_children import square
 rec = attach(1)
 with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
     assert list(pool.map(traced(square, rec, "square({})", "cpu"), range(6))) == [0, 1, 4, 9, 16, 25]
