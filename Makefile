@@ -57,10 +57,16 @@ check: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:playwright $(UNIT_TESTS)
 
-# Everything, the slowest 15 tests named at the end (what to look at when the suite slows down).
+# Everything: TEST_WORKERS tests at a time (pytest-xdist; most of a test's time is waiting on servers, runners
+# and browsers), then those marked `alone` (a speedup, a handover: how a run used the two cores) one at a time
+# with nothing beside them; both parts run even if the first fails. The slowest 15 named at the end of each.
+TEST_WORKERS ?= 4
 test: $(VENV)/.installed-test
 	$(BIN)/python -m compileall -q -j 0 app experiments benchmarks tests
-	$(BIN)/python -m pytest -q --durations=15
+	@failed=0; \
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not alone" --durations=15 || failed=1; \
+	$(BIN)/python -m pytest -q -m alone --durations=15 || failed=1; \
+	exit $$failed
 
 # The benchmarks also need the `bench` extra (VizTracer, to compare with).
 $(VENV)/.installed-bench: $(VENV)/.installed-test

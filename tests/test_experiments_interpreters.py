@@ -143,6 +143,7 @@ def test_each_interpreters_thread_gets_a_lane_with_its_tasks_and_its_on_cpu_stri
     assert "Interpreter pool:" in page and "interpreters-pep-734 backport" in page
 
 
+@pytest.mark.alone  # judged with the machine to itself: `make test` runs these after the rest
 @needs_313
 @needs_backport
 def test_on_313_subinterpreters_run_python_side_by_side_where_threads_cannot():

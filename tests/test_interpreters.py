@@ -215,6 +215,7 @@ def test_a_race_without_a_gil_is_explained_by_its_threads_running_side_by_side(w
         assert "show no moment with two threads on CPUs at once" in page
 
 
+@pytest.mark.alone  # judged with the machine to itself: `make test` runs these after the rest
 @needs["free-threaded"]
 def test_cpu_bound_threads_run_side_by_side_on_the_free_threaded_build_only():
     """fibonacci(27) and (28) on a thread pool of two. Without a GIL the threads are on the two cores at

@@ -53,6 +53,7 @@ def test_two_cpu_bound_threads_take_turns_on_the_gil():
     assert len(a) >= 5 and len(b) >= 5  # turns, not one long stretch each
 
 
+@pytest.mark.alone  # judged with the machine to itself: `make test` runs these after the rest
 def test_two_cpu_bound_processes_overlap_when_two_cores_are_free():
     out = probe("processes", "spin")
     timeline, lanes = on_cpu(out)

@@ -79,6 +79,7 @@ def handovers(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[int]:
     return [nxt[0] - prev[1] for prev, nxt in zip(turns, turns[1:]) if prev[2] != nxt[2]]
 
 
+@pytest.mark.alone  # judged with the machine to itself: `make test` runs these after the rest
 def test_two_cpu_bound_threads_under_one_gil_take_turns_with_exact_handovers(source):
     timeline, lanes = lanes_of(
         run_experiment("tests.oncpu_experiment", {"workers": "threads", "task": "spin", "ms": 400}), source
@@ -151,6 +152,7 @@ def test_the_workers_of_a_process_pool_each_get_a_strip(source, start_method):
         assert lane.worker in lanes and lane.cpu_ns > 0, lane.worker
 
 
+@pytest.mark.alone  # judged with the machine to itself: `make test` runs these after the rest
 @pytest.mark.skipif(FREE_THREADED is None, reason="no free-threaded build in .pythons/: make pythons")
 def test_on_the_free_threaded_build_two_threads_run_side_by_side_when_two_cores_are_free(source):
     out = run_experiment(
