@@ -5,9 +5,11 @@ tests/test_oncpu_runs.py measures real runs through the runner and its sampler p
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterable
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -452,3 +454,19 @@ def test_a_turn_from_the_switch_records_keeps_its_cpu_and_how_it_ended():
     assert turn.to_json({11: "worker-1"})["ended"] == "preempted"
     box = place_cpu(span, Axis(0, 10 * MS))
     assert "on CPU 1, then preempted" in box.title  # the details panel says where it ran and how it ended
+
+
+def test_the_rehearsal_before_a_run_writes_nothing_and_leaves_no_file_open():
+    """The switch-record reader runs each step once on made-up records before GO (its forked pages copied then,
+    not during the run): none of that may reach the run's events, or hold a file of this process open."""
+    read_end, write_end = os.pipe()
+    before = sorted(os.listdir("/proc/self/fd"))
+    try:
+        sampler._rehearse(os.getpid(), write_end)
+        assert sorted(os.listdir("/proc/self/fd")) == before
+        os.set_blocking(read_end, False)
+        with pytest.raises(BlockingIOError):  # nothing written
+            os.read(read_end, 1)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
