@@ -47,9 +47,13 @@ class: $(VENV)/.installed-run
 # core and the renderer: no server, no runner process, no redis-server.
 # ruff format checks everything but experiments/, which keeps the tutorial's code as it was written.
 FORMATTED ?= app benchmarks scripts tests
-UNIT_TESTS := $(foreach name,admission limits params placement timeline oncpu hangs render output_pane overlap \
-	ratelimit redis_mirror result_words events schedules findings switch_records sweeps_logic bytecode \
-	lesson_files lesson_state lesson_reveal,tests/test_$(name).py)
+UNIT_TESTS := $(addprefix tests/, \
+	model/test_timeline.py model/test_events.py model/test_hangs.py model/test_overlap.py model/test_schedules.py \
+	model/test_oncpu.py model/test_sweeps_logic.py model/test_lesson_files.py model/test_lesson_state.py \
+	model/test_lesson_reveal.py drawing/test_placement.py drawing/test_render.py drawing/test_output_pane.py \
+	drawing/test_result_words.py drawing/test_bytecode.py running/test_admission.py running/test_limits.py \
+	running/test_ratelimit.py storage/test_redis_mirror.py experiments/test_params.py experiments/test_findings.py \
+	experiments/test_switch_records.py)
 check: $(VENV)/.installed-test
 	$(BIN)/ruff format --check $(FORMATTED)
 	$(BIN)/ruff check app experiments benchmarks scripts tests

@@ -22,7 +22,7 @@ every answer given before the kill.
 It prints: students, steps, the step changes' latency (p50/p95/max), answers kept vs sent, the class's runs
 started and finished, the queue's order (each run's start order against the order the students asked), the
 reveal's values (answers.json) against the runs' own results (/api/runs/{id}), and the 5xx count.
-tests/test_class_follows.py runs it small and asserts on the figures `follow()` returns.
+tests/end_to_end/test_class_follows.py runs it small and asserts on the figures `follow()` returns.
 """
 
 from __future__ import annotations
@@ -515,7 +515,7 @@ async def lesson(lab: Class, kill: Callable[[], None] | None, kill_during_runs: 
 async def class_follows(
     students: int, replicas: int, nodes: int, browser_pages: int = 0, kill_during_runs: bool = False
 ) -> dict[str, Any]:
-    """Run the lesson on fresh servers; its figures as a dict (tests/test_class_follows.py asserts on them)."""
+    """Run the lesson on fresh servers; its figures as a dict (tests/end_to_end/test_class_follows.py asserts on them)."""
     directory = Path(tempfile.mkdtemp(prefix="lab-class-"))
     (directory / "lessons").mkdir()
     (directory / "lessons" / f"{LESSON_ID}.toml").write_text(LESSON)

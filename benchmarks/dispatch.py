@@ -7,7 +7,7 @@ Each part starts a fresh `redis-server` (Debian's, on a free loopback port, appe
 temporary directory) and real `python -m app worker` processes, and queues runs the way a web replica does
 (`app/storage/redis_queue.py` `submit`, the formats of `app/storage/redis_formats.py`):
 
-- **drain**: 40 runs of a sleep (tests/experiment_quick.py, 500 ms) submitted at once, drained by 1, 2 and 4
+- **drain**: 40 runs of a sleep (tests/fixtures/experiment_quick.py, 500 ms) submitted at once, drained by 1, 2 and 4
   nodes: the seconds from the first submit to the last run's end, and the ratio to 1 node. Sleep-bound, so it
   scales past the cores: the ideal is 1/N.
 - **first**: the time from submitting a run to its first event. Embedded: `POST /api/runs` to the first
@@ -60,7 +60,7 @@ from app.storage.redis_formats import Job
 from app.storage.redis_queue import submit
 from benchmarks.serve import BENCH_MODULES, ROOT, Server, free_port, header, serving
 
-SLEEP_MODULE = "tests.experiment_quick"  # `test-quick`: sleeps `ms` and returns
+SLEEP_MODULE = "tests.fixtures.experiment_quick"  # `test-quick`: sleeps `ms` and returns
 NODE_START_S = 30
 ALL_PARTS = ("drain", "first", "flood", "sizing")
 

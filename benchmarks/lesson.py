@@ -12,7 +12,7 @@ Halfway, the server is killed with SIGKILL and started again at once.
 It prints: requests and answers by status (never a 5xx), runs started, how each ended (only the runs
 executing at the kill may end `interrupted`: a run that was queued is queued again and ends `done`), the
 runners left alive at the end (their pids from each run's header: none), and the seconds the class could not
-reach the server. A figure printed, nothing failed: tests/test_lesson.py runs it short and asserts.
+reach the server. A figure printed, nothing failed: tests/web/test_lesson.py runs it short and asserts.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def alive(pid: int) -> bool:
 
 
 def lesson(students: int, seconds: float) -> dict:
-    """Run the lesson; its figures as a dict (tests/test_lesson.py asserts on them)."""
+    """Run the lesson; its figures as a dict (tests/web/test_lesson.py asserts on them)."""
     with tempfile.TemporaryDirectory(prefix="lab-lesson-") as directory:
         database, port = Path(directory) / "lab.db", free_port()
         server = start_server(port, database)

@@ -106,7 +106,7 @@ def redis(redis_server: RedisServer) -> Iterator[SyncRedis]:
 def lab(
     redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[tuple[Callable[..., ServerProcess], Callable[..., NodeProcess]]]:
-    """Start web replicas and runner nodes on the test's Redis; all stopped after (tests/test_replicas.py)."""
+    """Start web replicas and runner nodes on the test's Redis; all stopped after (tests/end_to_end/test_replicas.py)."""
     started: list[ServerProcess | NodeProcess] = []
     COOKIES.clear()
 

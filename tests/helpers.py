@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # the browser tests' types: Playwright is imported by those t
     from playwright.sync_api import FloatRect, Locator
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_MODULES = MODULES + ("tests.experiment_raises", "tests.experiment_sleeps")
+TEST_MODULES = MODULES + ("tests.fixtures.experiment_raises", "tests.fixtures.experiment_sleeps")
 # A run that lasts until it is cancelled: a sleeping child process and a sleeping thread.
 SLEEPS_SECONDS = 60
 SLEEPS = {"experiment": "test-sleeps", "params": {"workers": 1, "seconds": SLEEPS_SECONDS}}
@@ -103,7 +103,7 @@ def databases() -> str:
 
 
 def make_settings(**overrides: Any) -> Settings:
-    # Fair-use limits out of the way, except in tests of them (tests/test_limits.py).
+    # Fair-use limits out of the way, except in tests of them (tests/running/test_limits.py).
     generous = {"max_runs_in_flight_per_client": 100, "max_runs_per_minute_per_client": 1000}
     overrides.setdefault("database", tempfile.mktemp(suffix=".db", dir=databases()))
     return Settings(**{"htmx_source": "local", **generous, **overrides})
@@ -628,7 +628,7 @@ HEADER = {"python": "3.11.7", "pid": 100}
 
 
 def a_run(*events: Event, header: dict | None = HEADER) -> Run:
-    run = Run("r1", load("tests.handoff_experiment"), {"items": 4, "consume_ms": 0})
+    run = Run("r1", load("tests.fixtures.handoff_experiment"), {"items": 4, "consume_ms": 0})
     run.start()
     run.ingest([Event("header", T0, "main", value=header)] if header else [])
     run.ingest(list(events))
@@ -713,9 +713,9 @@ class NodeProcess:
                     "--name",
                     name,
                     "--module",
-                    "tests.experiment_sleeps",
+                    "tests.fixtures.experiment_sleeps",
                     "--module",
-                    "tests.experiment_raises",
+                    "tests.fixtures.experiment_raises",
                 ],
                 cwd=ROOT,
                 env=env,

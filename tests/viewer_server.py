@@ -8,4 +8,4 @@ from experiments import MODULES
 
 
 def create():
-    return create_app(Settings(), modules=MODULES + ("tests.ticker_experiment",))
+    return create_app(Settings(), modules=MODULES + ("tests.fixtures.ticker_experiment",))

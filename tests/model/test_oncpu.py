@@ -1,0 +1,472 @@
+"""On-CPU lanes, pure: the sampler's arithmetic and the timeline's fold of what it measured.
+
+tests/experiments/test_oncpu_runs.py measures real runs through the runner and its sampler process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.drawing.placement import Axis, place_cpu
+from app.model.cpu import TOO_SHORT_CORES, Budget, Stretch, budget, resolution
+from app.model.cpu import sentences as cpu_sentences
+from app.model.events import Event, decode_wire
+from app.model.timeline import HELD_MAX, ON_CPU, Span, Timeline
+from experiments import sampler
+
+MS = 1_000_000
+
+
+def test_two_threads_taking_5_ms_turns_are_placed_within_a_ms_even_with_8_ms_ticks():
+    """Each tick: how long each thread ran in it (schedstat), and whether it was running at its end (wchan)."""
+    turns_a = [(100, 113), (118, 123), (128, 133)]  # ms: a holds the GIL, b has the gaps
+    turns_b = [(113, 118), (123, 128), (133, 140)]
+    placed: dict[str, list[tuple[float, float]]] = {"a": [], "b": []}
+    placers = {"a": sampler.Placer(), "b": sampler.Placer()}
+    for start in range(100, 140, 8):
+        end = start + 8
+        for name, turns in (("a", turns_a), ("b", turns_b)):
+            grew = sum(max(0, min(end, e) - max(start, s)) for s, e in turns)
+            running = any(s < end <= e for s, e in turns)
+            if interval := placers[name].tick(start * MS, end * MS, grew * MS, running):
+                placed[name].append((interval[0] / MS, interval[1] / MS))
+    for name in placed:
+        if interval := placers[name].cut():
+            placed[name].append((interval[0] / MS, interval[1] / MS))
+    for name, turns in (("a", turns_a), ("b", turns_b)):
+        assert len(placed[name]) == len(turns), placed
+        assert all(abs(p - t) <= 1 for got, turn in zip(placed[name], turns) for p, t in zip(got, turn)), placed
+    assert not any(min(ae, be) > max(as_, bs) for as_, ae in placed["a"] for bs, be in placed["b"])
+
+
+def test_a_tick_a_thread_ran_all_but_a_few_microseconds_of_counts_as_whole():
+    placer = sampler.Placer()
+    placer.tick(0, MS, MS, True)
+    placer.tick(MS, 2 * MS, MS - 20_000, True)  # the read came a little early: not a gap
+    placer.tick(2 * MS, 3 * MS, MS, True)
+    assert placer.cut() == (0, 3 * MS)
+
+
+def test_without_wchan_a_tick_is_placed_from_the_tick_before():
+    placer = sampler.Placer()
+    assert placer.tick(0, MS, MS // 4) is None  # started within the tick: at its end
+    assert placer.tick(MS, 2 * MS, MS // 2) is None  # ran on, then stopped: at its start
+    assert placer.tick(2 * MS, 3 * MS, 0) == (MS - MS // 4, MS + MS // 2)
+
+
+def test_a_zombies_exit_status_names_the_signal_that_killed_it():
+    fields = ["0"] * 49
+    killed = "123 (python3 (x)) Z " + " ".join(fields[:48] + [str(signal.SIGKILL)])
+    exited = "124 (python3) Z " + " ".join(fields[:48] + [str(3 << 8)])
+    running = "125 (python3) R " + " ".join(fields[:48] + ["0"])
+    assert sampler.exit_of(killed) == {"known": True, "signal": signal.SIGKILL, "status": 0}
+    assert sampler.exit_of(exited) == {"known": True, "signal": 0, "status": 3}
+    assert sampler.exit_of(running)["known"] is False
+
+
+def test_a_processs_cpu_time_and_parent_are_read_from_its_stat_line_whatever_its_name():
+    # pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
+    line = "77 (python3 (lab) x) S 42 77 77 0 -1 4194560 10 0 0 0 250 30 0 0 20 0 3"
+    assert sampler.cpu_ns_of(line, 100) == (250 + 30) * 10 * MS
+    assert sampler.parent_of(line) == 42
+
+
+def test_the_machines_busy_time_leaves_out_idle_and_iowait():
+    assert sampler.host_busy_ns("cpu  100 5 20 9999 7 1 2 3 0 0", 100) == (100 + 5 + 20 + 1 + 2 + 3) * 10 * MS
+
+
+def events_of(*rows: tuple) -> Timeline:
+    timeline = Timeline(coalesce=False)
+    for kind, ts, worker, *rest in rows:
+        timeline.apply(Event(kind, ts, worker, *rest))
+    return timeline
+
+
+def test_an_interval_that_comes_before_its_threads_lane_is_drawn_on_it_once_it_comes():
+    timeline = events_of(
+        ("oncpu", 1 * MS, "", "", "", (11, 3 * MS)),
+        ("oncpu", 2 * MS, "", "", "", (99, 4 * MS)),  # a thread that never gets a lane
+        ("lane", 2 * MS, "worker", "", "", {"pid": 1, "tid": 11}),
+        ("oncpu", 5 * MS, "", "", "", (11, 6 * MS)),
+    )
+    timeline.close()
+    assert [(s.start_ns, s.end_ns) for s in timeline.cpu_spans] == [(1 * MS, 3 * MS), (5 * MS, 6 * MS)]
+    assert timeline.by_worker["worker"].cpu_ns == 3 * MS
+    assert timeline.unlaned_ns == 2 * MS
+    assert timeline.lane_of_tid() == {11: "worker"}
+
+
+def test_a_process_killed_mid_span_cuts_its_lanes_there_and_is_named():
+    timeline = events_of(
+        ("lane", 0, "pool-1", "", "", {"pid": 7, "tid": 7}),
+        ("begin", 1 * MS, "pool-1", "fib(30)", "cpu"),
+        ("lane", 0, "main", "", "", {"pid": 1, "tid": 1}),
+        ("begin", 1 * MS, "main", "Pool.map", "wait"),
+        ("exit", 5 * MS, "", "", "", {"pid": 7, "signal": signal.SIGKILL, "status": 0, "known": True}),
+    )
+    cut = [s for s in timeline.spans if s.cut]
+    assert [(s.name, s.end_ns, s.cut) for s in cut] == [("fib(30)", 5 * MS, "killed by SIGKILL")]
+    assert [d.words() for d in timeline.deaths] == ["pool-1 (pid 7) was killed by SIGKILL during fib(30)"]
+    assert [lane.worker for lane in timeline.lanes if lane.stack] == ["main"]  # the hang check sees main alone
+
+
+def test_processes_that_end_once_the_lab_is_stopping_the_run_are_no_deaths_and_their_spans_wait_for_the_reason():
+    """A cancel, a time limit or the server stopping kills the run's processes: what they had open is cut as the
+    run ends, with that reason ("never ended (the server stopped)"), not as a death of its own."""
+    timeline = events_of(
+        ("lane", 0, "main", "", "", {"pid": 1, "tid": 1}),
+        ("begin", 1 * MS, "main", "sleep(60)", "sleep"),
+    )
+    timeline.stopping(4 * MS)
+    for info in (
+        {"pid": 1, "signal": signal.SIGKILL, "status": 0, "known": True},
+        {"pid": 1},
+    ):  # known, or found reaped
+        timeline.apply(Event("exit", 5 * MS, "", value=info))
+    assert timeline.deaths == [] and not [s for s in timeline.spans if s.cut]
+    assert [lane.worker for lane in timeline.lanes if lane.stack] == ["main"]  # still open: cut when the run ends
+
+
+def test_an_idle_worker_ended_by_its_pool_is_marked_but_is_no_death():
+    timeline = events_of(
+        ("lane", 0, "pool-1", "", "", {"pid": 7, "tid": 7}),
+        ("exit", 5 * MS, "", "", "", {"pid": 7, "signal": signal.SIGTERM, "status": 0, "known": True}),
+    )
+    timeline.close()
+    assert timeline.deaths == [] and [m.name for m in timeline.marks] == ["killed by SIGTERM"]
+
+
+def test_coalesced_on_cpu_bins_show_two_threads_taking_turns_as_half_busy_each():
+    timeline = Timeline()
+    for worker, tid in (("a", 1), ("b", 2)):
+        timeline.apply(Event("lane", 0, worker, value={"pid": 1, "tid": tid}))
+    for k in range(4000):  # 5 ms turns for 20 s: far finer than the axis can show
+        timeline.apply(Event("oncpu", k * 5 * MS, "", value=(1 + k % 2, (k + 1) * 5 * MS)))
+    timeline.close()
+    late = [s for s in timeline.cpu_spans if s.start_ns > 15_000 * MS]
+    assert late and all(abs(s.busy_ns / (s.end_ns - s.start_ns) - 0.5) < 0.05 for s in late)
+    assert timeline.by_worker["a"].cpu_ns == timeline.by_worker["b"].cpu_ns == 10_000 * MS
+
+
+def test_a_budget_says_how_many_cores_others_took_during_a_phase():
+    timeline = events_of(
+        ("lane", 0, "main", "", "", {"pid": 1, "tid": 1}),
+        ("begin", 0, "main", "process pool", "run"),
+        ("end", 1000 * MS, "main"),
+    )
+    for ms, run, host in ((0, 0, 0), (500, 500, 1000), (1000, 1000, 2000)):  # one core ours, one someone else's
+        timeline.apply(
+            Event(
+                "machine",
+                ms * MS,
+                "",
+                value={"cores": 2, "host_busy_ns": host * MS, "run_ns": run * MS, "waited_ns": 0, "sampler_ns": 0},
+            )
+        )
+    cpu = budget(timeline)
+    assert cpu is not None
+    assert (cpu.workers_busy_cores, cpu.others_busy_cores) == (1.0, 1.0)
+    assert [(p.name, p.workers_busy_cores, p.others_busy_cores) for p in cpu.phases] == [("process pool", 1.0, 1.0)]
+    assert any("could have had 1.0 at most." in s for s in cpu_sentences(cpu))
+    assert any("speedup measured there cannot exceed" in s for s in cpu_sentences(cpu, {"process_speedup": 1.1}))
+    assert not any("speedup" in s for s in cpu_sentences(cpu, {"expected": 0, "actual": 0}))
+
+
+def test_the_labs_own_server_is_told_apart_from_other_programs():
+    timeline = events_of(("lane", 0, "main", "", "", {"pid": 1, "tid": 1}))
+    # Over 1 s: the run kept a core busy, the machine 1.8: the lab's server drew it with 0.5, others 0.3.
+    for ms, run, host, lab in ((0, 0, 0, 0), (1000, 1000, 1800, 500)):
+        sample = {"cores": 2, "host_busy_ns": host * MS, "run_ns": run * MS, "waited_ns": 0, "sampler_ns": 0}
+        timeline.apply(Event("machine", ms * MS, "", value={**sample, "lab_ns": lab * MS}))
+    cpu = budget(timeline)
+    assert cpu is not None
+    assert (cpu.workers_busy_cores, cpu.lab_busy_cores, cpu.others_busy_cores) == (1.0, 0.5, 0.3)
+    assert "the lab's own server (drawing it) used 0.5, other programs used 0.3 (give or take" in cpu_sentences(cpu)[0]
+
+
+@st.composite
+def machine_samples(draw: st.DrawFn) -> tuple[int, list[tuple[int, dict[str, int]]]]:
+    """A machine of 1 to 4 cores and its cumulative samples, each figure growing by anything up to twice
+    what the cores could do: /proc/stat's ticks and interpolation make the figures that far off."""
+    cores = draw(st.integers(1, 4))
+    ts, run, host, sampler_ns, lab = 0, 0, 0, 0, 0
+    with_lab = draw(st.booleans())
+    samples = []
+    for _ in range(draw(st.integers(2, 6))):
+        sample = {"cores": cores, "host_busy_ns": host, "run_ns": run, "waited_ns": 0, "sampler_ns": sampler_ns}
+        samples.append((ts, {**sample, "lab_ns": lab} if with_lab else sample))
+        gap = draw(st.integers(1, 300)) * MS
+        ts += gap
+        run += draw(st.integers(0, 2 * cores * gap // MS)) * MS
+        host += draw(st.integers(0, 2 * cores * gap // MS)) * MS
+        sampler_ns += draw(st.integers(0, gap // MS)) * MS
+        lab += draw(st.integers(0, 2 * cores * gap // MS)) * MS
+    return cores, samples
+
+
+@given(machine_samples(), st.floats(0, 1), st.floats(0, 1))
+def test_no_budget_figure_exceeds_the_machines_cores(machine, a, b):
+    cores, samples = machine
+    last_ts = samples[-1][0]
+    start, end = sorted((int(a * last_ts), int(b * last_ts)))
+    timeline = events_of(
+        ("lane", 0, "main", "", "", {"pid": 1, "tid": 1}),
+        ("begin", start, "main", "phase", "phase"),
+        ("end", max(end, start + 100 * MS), "main"),
+    )
+    for ts, sample in samples:
+        timeline.apply(Event("machine", ts, "", value=sample))
+    cpu = budget(timeline)
+    assert cpu is not None
+    stretches: list[Budget | Stretch] = [cpu, *cpu.phases]
+    for stretch in stretches:
+        assert 0 <= stretch.workers_busy_cores <= cores
+        others, lab = stretch.others_busy_cores, stretch.lab_busy_cores or 0.0
+        assert 0 <= lab <= cores - stretch.workers_busy_cores + 0.01
+        assert others is None or 0 <= others <= cores - stretch.workers_busy_cores - lab + 0.01
+    words = " ".join(cpu_sentences(cpu))
+    if cpu.resolution_cores >= TOO_SHORT_CORES and cpu.others_busy_cores is not None:
+        assert "too short to tell" in words
+
+
+def test_a_figure_over_a_few_milliseconds_is_too_coarse_to_give_and_over_seconds_fine():
+    # 100 ticks a second (getconf CLK_TCK): over 5 ms on 2 cores a figure may be 8 cores off, over 2 s 0.02.
+    assert resolution(2, 5 * MS) == 8.0 and resolution(2, 2_000 * MS) == 0.02
+    assert resolution(2, 5 * MS, tick_ns=4 * MS) == 3.2  # a sampler that says its tick
+
+
+# -- the on-CPU strip as drawn: bins of the resolution, counted from the run's start ----------
+
+US = 1_000
+T0 = 5_000 * MS + 70 * US  # the run's first event: a clock's reading, not a multiple of anything
+
+
+def cpu_run(*intervals: tuple[float, float], tid: int = 7) -> Timeline:
+    """A coalescing timeline (200 µs bins while the run is short): lane `w` for thread `tid`, on a CPU
+    in each of `intervals` (µs since T0)."""
+    timeline = Timeline()
+    timeline.apply(Event("lane", T0, "w", value={"pid": 1, "tid": tid, "thread": "Thread-1 (work)"}))
+    for start, end in intervals:
+        timeline.apply(Event("oncpu", T0 + int(start * US), "", value=(tid, T0 + int(end * US))))
+    return timeline
+
+
+def bins(spans: Iterable[Span]) -> list[tuple[float, float, float]]:
+    return [((s.start_ns - T0) / US, (s.end_ns - T0) / US, s.busy_ns / US) for s in spans]
+
+
+def test_whole_bins_on_a_cpu_are_one_span_and_a_bin_partly_on_a_cpu_says_how_much():
+    timeline = cpu_run((0, 600), (600, 700), (1_000, 1_100))
+    lane = timeline.lanes[0]
+    assert bins(timeline.cpu_spans) == [(0, 600, 600), (600, 800, 100)]  # bins from the run's start
+    assert bins(timeline.open_cpu(lane)) == [(1_000, 1_200, 100)]  # still being filled
+    assert all(
+        (s.lane, s.name, s.category) == (0, ON_CPU, ON_CPU) for s in timeline.cpu_spans + timeline.open_cpu(lane)
+    )
+    timeline.close()
+    assert bins(timeline.cpu_spans) == [(0, 600, 600), (600, 800, 100), (1_000, 1_200, 100)]
+    assert lane.cpu_ns == 800 * US and timeline.open_cpu(lane) == []
+
+
+def test_full_bins_in_a_row_are_drawn_once_the_row_ends_and_a_bin_98_percent_full_counts_as_full():
+    timeline = cpu_run((0, 200), (200, 396), (400, 595), (800, 1_000))  # 196 of 200 µs, then 195
+    lane = timeline.lanes[0]
+    assert bins(timeline.cpu_spans) == [(0, 400, 400), (400, 600, 195)]
+    assert bins(timeline.open_cpu(lane)) == [(800, 1_000, 200)]  # a row of full bins, not drawn yet
+    timeline.apply(Event("oncpu", T0 + 1_000 * US, "", value=(7, T0 + 1_400 * US)))
+    assert bins(timeline.open_cpu(lane)) == [(800, 1_400, 600)]  # the row grows
+    timeline.close()
+    assert bins(timeline.cpu_spans) == [(0, 400, 400), (400, 600, 195), (800, 1_400, 600)]
+
+
+def test_an_interval_across_bins_fills_the_rest_of_its_first_bin_then_whole_ones_then_opens_the_last():
+    timeline = cpu_run((150, 1_050))
+    assert bins(timeline.cpu_spans) == [(0, 200, 50)]  # 150-200: a quarter of its bin
+    assert bins(timeline.open_cpu(timeline.lanes[0])) == [(200, 1_000, 800), (1_000, 1_200, 50)]
+
+
+def test_without_coalescing_each_interval_is_drawn_as_it_came():
+    timeline = Timeline(coalesce=False)
+    timeline.apply(Event("lane", T0, "w", value={"pid": 1, "tid": 7}))
+    for start, end in ((0, 1), (5, 5), (9, 8)):  # an empty or backwards interval is nothing
+        timeline.apply(Event("oncpu", T0 + start * US, "", value=(7, T0 + end * US)))
+    assert [(s.lane, s.name, s.category, s.start_ns - T0, s.end_ns - T0) for s in timeline.cpu_spans] == [
+        (0, ON_CPU, ON_CPU, 0, 1 * US)
+    ]
+    assert timeline.lanes[0].cpu_ns == 1 * US
+
+
+def test_the_recorders_own_threads_cpu_is_counted_by_role_and_drawn_on_no_lane():
+    timeline = Timeline()
+    timeline.apply(Event("header", T0, "main", value={"pid": 1}))
+    for tid, start, end in ((50, 0, 30), (50, 30, 35), (51, 10, 15)):  # before anyone said whose threads they are
+        timeline.apply(Event("oncpu", T0 + start * US, "", value=(tid, T0 + end * US)))
+    timeline.apply(Event("service", T0 + 40 * US, "", value={"tid": 50, "role": "recorder"}))
+    timeline.apply(Event("service", T0 + 40 * US, "", value={"tid": 51}))  # a role not said
+    timeline.apply(Event("service", T0 + 40 * US, "", value={"tid": 52, "role": "sampler"}))  # nothing held
+    timeline.apply(Event("service", T0 + 40 * US, "", value={"role": "no tid"}))
+    timeline.apply(Event("oncpu", T0 + 50 * US, "", value=(50, T0 + 70 * US)))
+    timeline.apply(Event("oncpu", T0 + 50 * US, "", value=(52, T0 + 53 * US)))
+    timeline.close()
+    assert timeline.service_ns == {"recorder": 55 * US, "service": 5 * US, "sampler": 3 * US}
+    assert timeline.service == {50: "recorder", 51: "service", 52: "sampler"}
+    assert timeline.cpu_spans == [] and timeline.unlaned_ns == 0 and timeline.held == {}
+
+
+def test_intervals_held_for_a_lane_are_bounded_and_the_rest_counted_as_the_runs_unlaned_time():
+    timeline = Timeline(coalesce=False)
+    for i in range(HELD_MAX + 3):
+        timeline.apply(Event("oncpu", T0 + i * 10 * US, "", value=(9, T0 + i * 10 * US + 2 * US)))
+    assert len(timeline.held[9]) == HELD_MAX and timeline.unlaned_ns == 3 * 2 * US
+    timeline.apply(Event("oncpu", T0, "", value=(8, T0 + 5 * US)))  # a thread that never gets a lane
+    timeline.apply(Event("lane", T0, "w", value={"pid": 1, "tid": 9}))
+    assert len(timeline.cpu_spans) == HELD_MAX and timeline.lanes[0].cpu_ns == HELD_MAX * 2 * US
+    timeline.close()
+    assert timeline.unlaned_ns == 6 * US + 5 * US and timeline.held == {}
+
+
+def test_a_lane_knows_its_process_thread_and_native_id():
+    timeline = cpu_run(tid=7)
+    timeline.apply(Event("lane", T0, "v", value={"pid": 2, "tid": "not a number"}))
+    w, v = timeline.lanes
+    assert (w.pid, w.thread, w.tid) == (1, "Thread-1 (work)", 7)
+    assert (v.pid, v.thread, v.tid) == (2, "", None)
+    assert timeline.lane_of_tid() == {7: "w"}
+
+
+# -- a process that ended under its lanes ------------------------------------------------------
+
+
+def exited(timeline: Timeline, ms: float, pid: int, **info: int) -> Timeline:
+    timeline.apply(Event("exit", T0 + int(ms * MS), "", value={"pid": pid, **info}))
+    return timeline
+
+
+def pool() -> Timeline:
+    """main in process 1, then in process 7 an idle worker thread and a pool worker in fib(30) and a
+    nested wait, then main's wait."""
+    timeline = events_of(
+        ("lane", T0, "main", "", "", {"pid": 1, "tid": 1}),
+        ("lane", T0, "idle", "", "", {"pid": 7, "tid": 70}),
+        ("lane", T0, "pool-1", "", "", {"pid": 7, "tid": 71}),
+        ("begin", T0 + 1 * MS, "pool-1", "fib(30)", "cpu"),
+        ("begin", T0 + 2 * MS, "pool-1", "Queue.get", "wait"),
+        ("begin", T0 + 1 * MS, "main", "Pool.map", "wait"),
+    )
+    return timeline
+
+
+def test_a_killed_process_marks_each_of_its_lanes_and_cuts_what_they_had_open_where_it_died():
+    timeline = exited(pool(), 5, pid=7, signal=signal.SIGKILL, known=True)
+    assert [(m.lane, m.ts_ns - T0, m.name, m.category) for m in timeline.marks] == [
+        (1, 5 * MS, "killed by SIGKILL", "end"),
+        (2, 5 * MS, "killed by SIGKILL", "end"),
+    ]
+    assert timeline.spans == [
+        Span(2, "Queue.get", "wait", T0 + 2 * MS, T0 + 5 * MS, 1, cut="killed by SIGKILL"),
+        Span(2, "fib(30)", "cpu", T0 + 1 * MS, T0 + 5 * MS, 0, cut="killed by SIGKILL"),
+    ]
+    assert [lane.ended for lane in timeline.lanes] == ["", "", "killed by SIGKILL"]
+    assert [d.words() for d in timeline.deaths] == ["pool-1 (pid 7) was killed by SIGKILL during Queue.get"]
+    exited(timeline, 6, pid=7, signal=signal.SIGTERM, known=True)  # said twice: once is what happened
+    assert len(timeline.deaths) == 1 and len(timeline.spans) == 2
+
+
+def test_a_process_that_exited_leaves_its_open_spans_to_be_cut_when_the_run_ends():
+    timeline = exited(pool(), 5, pid=7, signal=0, status=0, known=True)
+    assert (timeline.marks, timeline.spans, timeline.deaths) == ([], [], [])
+
+
+def test_a_process_reaped_before_its_end_was_read_cuts_its_spans_saying_so():
+    timeline = exited(pool(), 5, pid=7, known=False)
+    assert timeline.marks == []  # no signal known: nothing to mark
+    assert {s.cut for s in timeline.spans} == {"its process ended"}
+    assert [d.words() for d in timeline.deaths] == [
+        "pool-1 (pid 7) ended (how is unknown: its parent reaped it before it could be read) during Queue.get"
+    ]
+
+
+def test_the_parent_reaping_a_process_says_how_it_ended_when_the_sampler_could_not():
+    """The sampler found the zombie gone; the recorder in its parent, which reaped it, says it was killed."""
+    timeline = exited(pool(), 5, pid=7, known=False)
+    exited(timeline, 5.2, pid=7, signal=signal.SIGKILL, known=True)
+    assert [d.words() for d in timeline.deaths] == ["pool-1 (pid 7) was killed by SIGKILL during Queue.get"]
+    # both lanes of process 7 are marked where its parent saw it killed
+    assert sorted((timeline.lanes[m.lane].worker, m.name, m.ts_ns - T0) for m in timeline.marks) == [
+        ("idle", "killed by SIGKILL", 5.2 * MS),
+        ("pool-1", "killed by SIGKILL", 5.2 * MS),
+    ]
+    assert [lane.ended for lane in timeline.lanes] == ["", "", "killed by SIGKILL"]
+    exited(timeline, 5.4, pid=7, known=False)  # and the other way round: a known end is not unsaid
+    assert [d.words() for d in timeline.deaths] == ["pool-1 (pid 7) was killed by SIGKILL during Queue.get"]
+
+
+def test_a_span_that_began_after_its_process_died_is_cut_where_it_began():
+    timeline = exited(pool(), 1.5, pid=7, signal=signal.SIGKILL, known=True)  # the wait began at 2 ms
+    assert [(s.name, s.start_ns - T0, s.end_ns - T0) for s in timeline.spans] == [
+        ("Queue.get", 2 * MS, 2 * MS),
+        ("fib(30)", 1 * MS, 1.5 * MS),
+    ]
+
+
+def test_full_bins_apart_are_drawn_apart_however_their_last_bin_was_filled():
+    timeline = cpu_run((0, 400), (802, 1_000), (1_000, 1_050))  # full bins; a gap; a bin full but for 2 µs
+    timeline.close()
+    assert bins(timeline.cpu_spans) == [(0, 400, 400), (800, 1_000, 200), (1_000, 1_200, 50)]
+
+
+def test_switch_records_lost_are_a_gap_in_every_strip_saying_why_and_counted():
+    timeline = Timeline(coalesce=False)
+    timeline.apply(Event("lane", 0, "worker-1", value={"pid": 1, "tid": 11, "thread": "worker-1"}))
+    timeline.apply(Event("lane", 0, "worker-2", value={"pid": 1, "tid": 12, "thread": "worker-2"}))
+    (gap,) = decode_wire(
+        b'[["G",'
+        + str(2 * MS).encode()
+        + b',"",{"end_ns":'
+        + str(5 * MS).encode()
+        + b',"cpu":1,"lost":40,"why":"buffer full"}]]'
+    )
+    timeline.apply(gap)
+    assert timeline.lost_records() == 40
+    lost = [s for s in timeline.cpu_spans if s.category == "lost"]
+    assert [(s.lane, s.start_ns, s.end_ns, s.cut) for s in lost] == [
+        (0, 2 * MS, 5 * MS, "buffer full"),
+        (1, 2 * MS, 5 * MS, "buffer full"),
+    ]
+    assert timeline.lanes[0].cpu_ns == 0  # unknown is not time on a CPU
+    box = place_cpu(lost[0], Axis(0, 10 * MS))
+    assert box.category == "lost" and "buffer full" in box.tip and box.title == "switch records lost"
+
+
+def test_a_turn_from_the_switch_records_keeps_its_cpu_and_how_it_ended():
+    timeline = Timeline(coalesce=False)
+    timeline.apply(Event("lane", 0, "worker-1", value={"pid": 1, "tid": 11, "thread": "worker-1"}))
+    (turn,) = decode_wire(b'[["T",' + str(MS).encode() + b',"",11,' + str(3 * MS).encode() + b',1,"p"]]')
+    timeline.apply(turn)
+    (span,) = timeline.cpu_spans
+    assert (span.start_ns, span.end_ns, span.cpu, span.how) == (MS, 3 * MS, 1, "p")
+    assert turn.to_json({11: "worker-1"})["ended"] == "preempted"
+    box = place_cpu(span, Axis(0, 10 * MS))
+    assert "on CPU 1, then preempted" in box.title  # the details panel says where it ran and how it ended
+
+
+def test_the_rehearsal_before_a_run_writes_nothing_and_leaves_no_file_open():
+    """The switch-record reader runs each step once on made-up records before GO (its forked pages copied then,
+    not during the run): none of that may reach the run's events, or hold a file of this process open."""
+    read_end, write_end = os.pipe()
+    before = sorted(os.listdir("/proc/self/fd"))
+    try:
+        sampler._rehearse(os.getpid(), write_end)
+        assert sorted(os.listdir("/proc/self/fd")) == before
+        os.set_blocking(read_end, False)
+        with pytest.raises(BlockingIOError):  # nothing written
+            os.read(read_end, 1)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
