@@ -1,7 +1,7 @@
 """Concurrency experiments: one module each, stdlib only, runnable on CPython 3.9+.
 
 Each module exposes ID, TITLE, SUMMARY, KIND ("threads" or "processes"), NOTICE (what to
-look for), PARAMS (experiments.params specs, `workers` among them) and `run(params, rec)`,
+look for), PARAMS (experiments.harness.params specs, `workers` among them) and `run(params, rec)`,
 which returns the result values. This package never imports the server (`app`).
 
 FIXED_VARIANT (optional), {"experiment": ID, "params": {...}}, names the run that fixes the bug

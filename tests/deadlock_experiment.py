@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 
-from experiments.params import Int
+from experiments.harness.params import Int
 
 ID = "deadlock"
 TITLE = "Deadlock (test only)"

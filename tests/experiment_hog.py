@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from experiments.params import Choice, Int
+from experiments.harness.params import Choice, Int
 
 ID = "test-hog"
 TITLE = "Hog"

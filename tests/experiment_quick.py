@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from experiments.params import Int
+from experiments.harness.params import Int
 
 ID = "test-quick"
 TITLE = "Quick"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from experiments.params import Int
+from experiments.harness.params import Int
 
 ID = "test-raises"
 TITLE = "Raises"

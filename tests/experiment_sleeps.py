@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 
-from experiments.params import Int
+from experiments.harness.params import Int
 
 ID = "test-sleeps"
 TITLE = "Sleeps"

@@ -7,7 +7,7 @@ import signal
 from multiprocessing.connection import Connection
 from typing import Any
 
-from experiments.params import Int
+from experiments.harness.params import Int
 
 ID = "test-fork-signal"
 TITLE = "Fork signal"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
-from experiments.params import Int
+from experiments.harness.params import Int
 
 ID = "handoff"
 TITLE = "Hand-off through a Condition (test only)"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 import time
 
+from experiments.harness.params import Int
+from experiments.harness.recorder import traced
 from experiments.lock_counter import decrement, increment
-from experiments.params import Int
-from experiments.recorder import traced
 
 ID = "lock-cpu"
 TITLE = "Lock counter with per-thread CPU totals (test only)"

@@ -7,8 +7,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from experiments.params import Choice, Int
-from experiments.recorder import traced
+from experiments.harness.params import Choice, Int
+from experiments.harness.recorder import traced
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess

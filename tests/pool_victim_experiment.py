@@ -6,8 +6,8 @@ import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from experiments.params import Choice, Int
-from experiments.recorder import traced
+from experiments.harness.params import Choice, Int
+from experiments.harness.recorder import traced
 
 ID = "pool-victim"
 TITLE = "A pool to kill a worker of (test only)"

@@ -3,7 +3,7 @@ targets live in a module of their own (a test module is never imported by anothe
 
 from __future__ import annotations
 
-from experiments.recorder import Recorder
+from experiments.harness.recorder import Recorder
 
 
 def square(x: int) -> int:

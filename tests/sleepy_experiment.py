@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from experiments.params import Int
+from experiments.harness.params import Int
 
 ID = "sleepy"
 TITLE = "A long sleep (test only)"
