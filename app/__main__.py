@@ -157,7 +157,7 @@ def serve_class(settings: Settings, host: str, port: int, names: list[str]) -> N
     from app.web.classroom import admin_token, banner, class_settings, oncpu_line
     from app.web.join import interface_addresses, reachable_addresses
     from app.web.server import create_app
-    from experiments import sampler
+    from experiments.harness import sampler
 
     listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

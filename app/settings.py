@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     # Running one experiment
     run_timeout_s: float = Field(default=120.0, gt=0, description="wall-time limit of one run")
     oncpu: bool = Field(
-        default=True, description="sample when the kernel had each worker on a CPU (experiments/sampler.py)"
+        default=True, description="sample when the kernel had each worker on a CPU (experiments/harness/sampler.py)"
     )
     oncpu_source: Literal["auto", "proc"] = Field(
         default="auto",

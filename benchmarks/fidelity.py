@@ -6,7 +6,7 @@ For each workload the tutorial's code runs four ways, in rotation, same interpre
 bare (no recorder, no server); ours, from the dashboard (a server in its own process, as a class
 uses it: POST /api/runs, the runner started ahead, recorder on, its events ingested, stored and
 drawn, one viewer watching the run's websocket meanwhile); the runner alone (`python -m
-experiments.runner`, recorder on, no server: what the recorder costs by itself, the rest of
+experiments.harness.runner`, recorder on, no server: what the recorder costs by itself, the rest of
 ours is the server drawing it live beside it on the same 2 cores); and bare under VizTracer
 (from PyPI, the `bench` extra; its default settings, tracing threads and child processes too). Each time is
 the workload's own wall time, measured inside the process (interpreter start-up and VizTracer's
@@ -263,7 +263,7 @@ def workloads(quick: bool) -> list[Workload]:
 
 EVENT_COST = """
 import os, time
-from experiments.recorder import Recorder
+from experiments.harness.recorder import Recorder
 fd = os.open(os.devnull, os.O_WRONLY)
 n = {n}
 rec = Recorder(fd, flush_interval_s=3600, high_water=2 * n)  # no flush until close(): the two parts apart
@@ -278,10 +278,10 @@ print((t1 - t0) / n, (t2 - t1) / n)
 """
 
 # What a task lane costs per step the loop gives a task: tasks that only await asyncio.sleep(0), each
-# step a run span and a wait span (experiments/recorder.py: Stepped), against the same loop bare.
+# step a run span and a wait span (experiments/harness/recorder.py: Stepped), against the same loop bare.
 STEP_COST = """
 import asyncio, os, statistics, time
-from experiments.recorder import Recorder, TaskLanes
+from experiments.harness.recorder import Recorder, TaskLanes
 rec = Recorder(os.open(os.devnull, os.O_WRONLY), flush_interval_s=0.02)
 async def spin(n):
     for _ in range(n):
@@ -307,7 +307,7 @@ print(statistics.median(times["bare"]), statistics.median(times["recorded"]))
 # CPU time, not wall time, so that other processes on the machine do not count.
 LOCK_COST = """
 import os, statistics, threading, time
-from experiments.recorder import Recorder
+from experiments.harness.recorder import Recorder
 rec = Recorder(os.open(os.devnull, os.O_WRONLY), flush_interval_s=3600)
 counter = 0
 def loop(lock, n):
@@ -362,7 +362,7 @@ def through_runner(work: Workload) -> float:
     """The experiment through the runner alone (recorder on, no server): what the recorder costs by itself."""
     module = f"experiments.{work.experiment.replace('-', '_')}"
     out = subprocess.run(
-        [sys.executable, "-m", "experiments.runner", module, json.dumps(work.params)],
+        [sys.executable, "-m", "experiments.harness.runner", module, json.dumps(work.params)],
         capture_output=True,
         check=True,
         cwd=ROOT,

@@ -13,7 +13,7 @@ import json
 import os
 import time
 
-from experiments.params import Choice, Int
+from experiments.harness.params import Choice, Int
 
 ID = "flood"
 TITLE = "A flood of events (benchmark only)"

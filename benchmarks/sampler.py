@@ -5,11 +5,11 @@
 `--source auto` (the default) reads the kernel's switch records where it allows them; `--source
 proc` forces the /proc sampler (LAB_ONCPU_SOURCE), the fallback, for the same figures beside them.
 
-Each workload runs through the runner alone (`python -m experiments.runner`, recorder and
+Each workload runs through the runner alone (`python -m experiments.harness.runner`, recorder and
 sampler on), so nothing but the run competes with the sampler. From the run's own events:
 - cost: the sampler's CPU time (it reports its own, `sampler_ns`) over the run's wall time,
   in percent of one core (target: under 3 % at 16 workers), and the tick it settled on (it
-  lengthens its tick to stay near experiments/sampler.py TARGET_SHARE);
+  lengthens its tick to stay near experiments/harness/sampler.py TARGET_SHARE);
 - resolution: the median on-CPU interval of the worker threads (CPython hands the GIL over
   every 5 ms: turns of about that length are resolved; one long interval per thread would
   mean they were not), and for how much of the time any of them was on a CPU two or more
@@ -30,7 +30,7 @@ from app.model.events import StreamParser
 from app.model.timeline import Timeline
 from benchmarks.fidelity import ROOT, env
 from benchmarks.serve import header
-from experiments.sampler import SOURCE_ENV
+from experiments.harness.sampler import SOURCE_ENV
 
 # name, experiment module, params (each run lasts about a second or two here)
 WORKLOADS: tuple[tuple[str, str, dict[str, int | str]], ...] = (
@@ -64,7 +64,7 @@ WORKLOADS: tuple[tuple[str, str, dict[str, int | str]], ...] = (
 
 def run(module: str, params: dict, source: str = "auto") -> Timeline:
     out = subprocess.run(
-        [sys.executable, "-m", "experiments.runner", module, json.dumps(params)],
+        [sys.executable, "-m", "experiments.harness.runner", module, json.dumps(params)],
         capture_output=True,
         check=True,
         cwd=ROOT,

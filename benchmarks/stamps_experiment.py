@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from experiments.params import Int
+from experiments.harness.params import Int
 
 ID = "stamps"
 TITLE = "Timestamped instants (benchmark only)"

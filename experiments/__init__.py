@@ -1,8 +1,11 @@
 """Concurrency experiments: one module each, stdlib only, runnable on CPython 3.9+.
 
 Each module exposes ID, TITLE, SUMMARY, KIND ("threads" or "processes"), NOTICE (what to
-look for), PARAMS (experiments.params specs, `workers` among them) and `run(params, rec)`,
-which returns the result values. This package never imports the server (`app`).
+look for), PARAMS (experiments.harness.params specs, `workers` among them) and `run(params, rec)`,
+which returns the result values. This package never imports the server (`app`). What runs an
+experiment and records it (the runner, the recorder, the params' specs, the recorded primitives the
+experiments import) is its subpackage, experiments/harness/; experiments/fibonacci.py stays beside the
+experiments, as subinterpreters import it by its name.
 
 FIXED_VARIANT (optional), {"experiment": ID, "params": {...}}, names the run that fixes the bug
 the tutorial's code shows: another experiment (default: the same one) with these params changed,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from experiments.params import Choice, Int
+from experiments.harness.params import Choice, Int
 
 ID = "asyncio-blocked-loop"
 TITLE = "A blocking call stops the event loop"
@@ -90,7 +90,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: how long the tickers went without a step while the call ran."""
-    from experiments.wording import ms, plural
+    from experiments.harness.wording import ms, plural
 
     call = f"{params['call']}({params['block_ms'] / 1000})" if params["call"] == "time.sleep" else "the CPU-bound loop"
     n, blocked, tick = result["ticks_during_call"], result["blocked_ms"], params["tick_ms"]
@@ -106,7 +106,7 @@ def findings(params, result, python):
 
 def verdict(params, result, python):
     """The lesson, judged by this run: a blocking call in a task stops every task; to_thread does not."""
-    from experiments.wording import ms
+    from experiments.harness.wording import ms
 
     blocked, call = result["blocked_ms"], result["call_ms"]
     if params["variant"] == "fixed":

@@ -5,8 +5,8 @@ import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from experiments.params import Choice, Int
-from experiments.recorder import traced
+from experiments.harness.params import Choice, Int
+from experiments.harness.recorder import traced
 
 ID = "asyncio-gather"
 TITLE = "I/O-bound tasks: asyncio.gather vs a thread pool"
@@ -73,7 +73,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: how much of the waiting overlapped, on one thread and on a pool."""
-    from experiments.wording import ms, plural
+    from experiments.harness.wording import ms, plural
 
     tasks, workers = params["tasks"], params["workers"]
     a, t = result["asyncio_speedup"], result["thread_speedup"]

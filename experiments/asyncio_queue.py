@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-from experiments.params import Choice, Int
+from experiments.harness.params import Choice, Int
 
 ID = "asyncio-queue"
 TITLE = "Producer and consumers on an asyncio.Queue"
@@ -92,7 +92,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: every item processed, and how the consumers ended."""
-    from experiments.wording import plural
+    from experiments.harness.wording import plural
 
     said = [f"queue.join() returned: task_done() was called for each of the {plural(result['items'], 'item')}, so "
             "main printed \"All tasks completed\"."]
@@ -108,7 +108,7 @@ def findings(params, result, python):
 
 def verdict(params, result, python):
     """The lesson, judged by this run: queue.join returns, and how the consumers stopped."""
-    from experiments.wording import plural
+    from experiments.harness.wording import plural
 
     still, cancelled = result["consumers_still_running"], result["consumers_cancelled"]
     if still:

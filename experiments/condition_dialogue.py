@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import threading
 
-from experiments.params import Choice
-from experiments.sync import Condition, join
+from experiments.harness.params import Choice
+from experiments.harness.sync import Condition, join
 
 ID = "condition-dialogue"
 TITLE = "Condition: a dialogue that loses its first notify"

@@ -5,9 +5,9 @@ import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-from experiments import speedup
-from experiments.params import Choice, Int
-from experiments.recorder import traced
+from experiments.harness import speedup
+from experiments.harness.params import Choice, Int
+from experiments.harness.recorder import traced
 
 ID = "cpu-threads-vs-processes"
 TITLE = "CPU-bound work: threads vs processes"
@@ -101,7 +101,7 @@ def findings(params, result, python, cpu=None):
 def process_pool_shortfall(result, cpu):
     """Why the process pool fell short of the ideal, as far as this run's measurements single a cause out:
     starting processes (its first task began late), other programs (the phase's budget), or neither."""
-    from experiments.wording import ms
+    from experiments.harness.wording import ms
 
     measured = speedup.phase_budget(cpu, "process pool")
     beyond = result["process_ms"] - result["serial_ms"] / result["ideal_speedup"]  # past the ideal time

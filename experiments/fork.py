@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 
-from experiments.blocking import sleep
-from experiments.params import Int
+from experiments.harness.blocking import sleep
+from experiments.harness.params import Int
 
 ID = "fork"
 TITLE = "os.fork: parent and child"

@@ -6,13 +6,12 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 
-from experiments import speedup
-
 # fibonacci(n), and timed_fibonacci(n) -> (fibonacci(n), start_ns, end_ns, native thread id): a module of its own,
 # as each subinterpreter imports the module of the function it runs (experiments/fibonacci.py).
 from experiments.fibonacci import fibonacci, timed_fibonacci
-from experiments.params import Choice, Int
-from experiments.recorder import traced
+from experiments.harness import speedup
+from experiments.harness.params import Choice, Int
+from experiments.harness.recorder import traced
 
 try:
     from concurrent.futures import InterpreterPoolExecutor  # type: ignore[attr-defined]  # CPython 3.14 and later
@@ -124,7 +123,7 @@ def bytecode(params):
 def findings(params, result, python, cpu=None):
     """What this run showed: each pool's speedup over the serial run, against what was possible, and what the
     interpreter pool's own GILs changed against the threads' one (`cpu`: the run's CPU budget)."""
-    from experiments.wording import ms, ratio
+    from experiments.harness.wording import ms, ratio
 
     t, i, p, ideal = (result["thread_speedup"], result["interpreter_speedup"], result["process_speedup"],
                       result["ideal_speedup"])

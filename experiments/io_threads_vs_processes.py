@@ -5,9 +5,9 @@ import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-from experiments import speedup
-from experiments.params import Choice, Int
-from experiments.recorder import traced
+from experiments.harness import speedup
+from experiments.harness.params import Choice, Int
+from experiments.harness.recorder import traced
 
 ID = "io-threads-vs-processes"
 TITLE = "I/O-bound work: threads vs processes"

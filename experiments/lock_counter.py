@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import threading
 
-from experiments.params import Choice, Int
-from experiments.recorder import traced
+from experiments.harness.params import Choice, Int
+from experiments.harness.recorder import traced
 
 ID = "lock-counter"
 TITLE = "A Lock makes the counter correct"
@@ -100,7 +100,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: whether the counter is right, and what the locked updates cost."""
-    from experiments.wording import count, cpython
+    from experiments.harness.wording import count, cpython
 
     expected, actual = result["expected"], result["actual"]
     workers = params["workers"]
@@ -122,7 +122,7 @@ def findings(params, result, python):
 
 def verdict(params, result, python):
     """The lesson, judged by this run's counter: did the lock keep every update?"""
-    from experiments.wording import count
+    from experiments.harness.wording import count
 
     expected, actual = result["expected"], result["actual"]
     if actual == expected:

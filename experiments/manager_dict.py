@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import multiprocessing
 
-from experiments import ipc
-from experiments.params import Choice, Int
+from experiments.harness import ipc
+from experiments.harness.params import Choice, Int
 
 ID = "manager-dict"
 TITLE = "Manager dict: shared data in a server process"
@@ -61,7 +61,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: which keys reached the manager's dict."""
-    from experiments.wording import plural
+    from experiments.harness.wording import plural
 
     expected, actual = result["expected"], result["actual"]
     missing = [k for k in expected if k not in actual]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import multiprocessing
 
-from experiments import ipc
-from experiments.params import Choice, Int
+from experiments.harness import ipc
+from experiments.harness.params import Choice, Int
 
 ID = "mp-pipe"
 TITLE = "Process Pipe: sender and receiver"
@@ -88,7 +88,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed. It has a result only if both processes ended (the tutorial's receiver never does)."""
-    from experiments.wording import plural
+    from experiments.harness.wording import plural
 
     s, r = result["sender_exitcode"], result["receiver_exitcode"]
     if s == 0 and r == 0:
@@ -99,7 +99,7 @@ def findings(params, result, python):
 
 def verdict(params, result, python):
     """The lesson, judged by how both processes ended (the tutorial's receiver never does: no result)."""
-    from experiments.wording import plural
+    from experiments.harness.wording import plural
 
     s, r = result["sender_exitcode"], result["receiver_exitcode"]
     if s == 0 and r == 0:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import multiprocessing
 
-from experiments import ipc
-from experiments.blocking import sleep
-from experiments.params import Choice, Int
+from experiments.harness import ipc
+from experiments.harness.blocking import sleep
+from experiments.harness.params import Choice, Int
 
 ID = "mp-queue"
 TITLE = "Process Queue: producer and consumer"
@@ -63,7 +63,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: both processes ended, and how."""
-    from experiments.wording import plural
+    from experiments.harness.wording import plural
 
     p, c = result["producer_exitcode"], result["consumer_exitcode"]
     if p == 0 and c == 0:  # what the consumer got is in its prints (the Output): not counted here

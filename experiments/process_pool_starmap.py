@@ -4,8 +4,8 @@ from __future__ import annotations
 import multiprocessing
 import time
 
-from experiments.params import Choice, Int
-from experiments.recorder import traced
+from experiments.harness.params import Choice, Int
+from experiments.harness.recorder import traced
 
 ID = "process-pool-starmap"
 TITLE = "Process pool: Pool.starmap"
@@ -82,7 +82,7 @@ def findings(params, result, python):
     work = sum(i % 2 + 1 for i in range(params["tasks"]))
     best = best_schedule_units(params["workers"], params["tasks"])
     took = result.get("starmap_ms")
-    from experiments.wording import plural
+    from experiments.harness.wording import plural
 
     said = ["Main got the results in task order, " + ("as starmap promises." if ids == sorted(ids) else
             f"no: {ids}.")]

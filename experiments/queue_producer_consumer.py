@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import threading
 
-from experiments.blocking import sleep
-from experiments.params import Choice, Int
-from experiments.sync import Queue, join
+from experiments.harness.blocking import sleep
+from experiments.harness.params import Choice, Int
+from experiments.harness.sync import Queue, join
 
 ID = "queue-producer-consumer"
 TITLE = "Producer and consumers on a Queue"
@@ -95,7 +95,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: every item processed, and whether the consumers could stop."""
-    from experiments.wording import plural
+    from experiments.harness.wording import plural
 
     still = result["consumers_still_running"]
     said = [f"Queue.join returned: task_done() was called for each of the {plural(result['items'], 'item')}, so "
@@ -112,7 +112,7 @@ def findings(params, result, python):
 
 def verdict(params, result, python):
     """The lesson, judged by this run: Queue.join returns, but can the consumers stop?"""
-    from experiments.wording import plural
+    from experiments.harness.wording import plural
 
     still = result["consumers_still_running"]
     if still:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import threading
 
-from experiments.intervals import together_ns
-from experiments.params import Choice, Int
-from experiments.recorder import gil_enabled, traced
+from experiments.harness.intervals import together_ns
+from experiments.harness.params import Choice, Int
+from experiments.harness.recorder import gil_enabled, traced
 
 ID = "race-counter"
 TITLE = "Race on a shared counter"
@@ -94,7 +94,7 @@ def run(params, rec):
     counter = 0
     n = params["iterations"]
     # The threads run the tutorial's functions as they are: the span says which, the kernel
-    # (experiments/sampler.py) says when each thread really ran.
+    # (experiments/harness/sampler.py) says when each thread really ran.
     ran: list = []  # when each thread's loop began and ended: whether they overlapped at all
     inc, dec = (traced(f, rec, f.__name__ + "({})", "cpu", ran) for f in thread_functions(params["window"]))
     threads = [
@@ -116,7 +116,7 @@ def run(params, rec):
 def findings(params, result, python, cpu=None):
     """What this run showed, from its counter, the interpreter that ran it and, without a GIL, how long
     its threads were on CPUs at the same time (`cpu`: the run's CPU budget, app/model/findings.py)."""
-    from experiments.wording import count, cpython, on_cpus_together, switches_only_at_calls_and_jumps
+    from experiments.harness.wording import count, cpython, on_cpus_together, switches_only_at_calls_and_jumps
 
     expected, actual = result["expected"], result["actual"]
     updates = params["workers"] * params["iterations"]
@@ -164,7 +164,7 @@ def findings(params, result, python, cpu=None):
 
 def verdict(params, result, python):
     """The lesson, judged by this run's counter: did the unsynchronised threads lose updates?"""
-    from experiments.wording import count, cpython
+    from experiments.harness.wording import count, cpython
 
     expected, actual = result["expected"], result["actual"]
     if actual != expected:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import threading
 
-from experiments.params import Int
-from experiments.sync import RLock, join
+from experiments.harness.params import Int
+from experiments.harness.sync import RLock, join
 
 ID = "rlock-counter"
 TITLE = "RLock: taking a lock you already hold"
@@ -68,7 +68,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: whether the counter is right, and what each update cost."""
-    from experiments.wording import count
+    from experiments.harness.wording import count
 
     expected, actual = result["expected"], result["actual"]
     updates = params["workers"] * params["iterations"]
@@ -83,7 +83,7 @@ def findings(params, result, python):
 
 def verdict(params, result, python):
     """The lesson, judged by this run's counter: did the re-entrant lock keep every update?"""
-    from experiments.wording import count
+    from experiments.harness.wording import count
 
     expected, actual = result["expected"], result["actual"]
     if actual == expected:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import threading
 
-from experiments.blocking import sleep
-from experiments.params import Choice, Int
-from experiments.sync import Semaphore, join
+from experiments.harness.blocking import sleep
+from experiments.harness.params import Choice, Int
+from experiments.harness.sync import Semaphore, join
 
 ID = "semaphore-crawler"
 TITLE = "Semaphore: a limited number of crawlers at once"
@@ -91,7 +91,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: how many permits were ever in use at once, by whom, and in what order pages went."""
-    from experiments.wording import plural
+    from experiments.harness.wording import plural
 
     permits, most, urls = result["permits"], result["max_concurrent"], params["urls"]
     said = [f"The most permits in use at once: {most}, of {permits}: the limit held."
@@ -118,7 +118,7 @@ def findings(params, result, python):
 
 def verdict(params, result, python):
     """The lesson, judged by the most permits this run ever had in use at once."""
-    from experiments.wording import plural
+    from experiments.harness.wording import plural
 
     permits, most = result["permits"], result["max_concurrent"]
     if most > permits:

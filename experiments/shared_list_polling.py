@@ -4,9 +4,9 @@ from __future__ import annotations
 import threading
 import time
 
-from experiments.blocking import sleep
-from experiments.params import Choice, Int
-from experiments.sync import join
+from experiments.harness.blocking import sleep
+from experiments.harness.params import Choice, Int
+from experiments.harness.sync import join
 
 ID = "shared-list-polling"
 TITLE = "Polling a shared list"
@@ -126,7 +126,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: how many looks were wasted, before and after the last item came."""
-    from experiments.wording import count, plural
+    from experiments.harness.wording import count, plural
 
     wasted, after = result["wasted_polls"], result["wasted_after_producer_done"]
     before = wasted - after
@@ -151,7 +151,7 @@ def findings(params, result, python):
 
 def verdict(params, result, python):
     """The lesson, judged by this run's polls: polling a shared list wastes looks."""
-    from experiments.wording import plural
+    from experiments.harness.wording import plural
 
     wasted, left = result["wasted_polls"], result["items_left"]
     if left:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 
-from experiments.blocking import waited
-from experiments.params import Choice, Int
-from experiments.recorder import traced
+from experiments.harness.blocking import waited
+from experiments.harness.params import Choice, Int
+from experiments.harness.recorder import traced
 
 ID = "thread-pool"
 TITLE = "Thread pool: collecting results"

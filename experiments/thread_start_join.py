@@ -4,9 +4,9 @@ from __future__ import annotations
 import threading
 import time
 
-from experiments.blocking import sleep
-from experiments.params import Choice, Int
-from experiments.sync import join as join_threads
+from experiments.harness.blocking import sleep
+from experiments.harness.params import Choice, Int
+from experiments.harness.sync import join as join_threads
 
 ID = "thread-start-join"
 TITLE = "Starting threads, join() and daemon threads"
@@ -68,7 +68,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: how long main took, and who waited for whom."""
-    from experiments.wording import ms
+    from experiments.harness.wording import ms
 
     d1, d2 = params["duration1_ms"], params["duration2_ms"]
     longest, total = max(d1, d2), d1 + d2
@@ -98,7 +98,7 @@ def findings(params, result, python):
 
 def verdict(params, result, python):
     """The lesson, judged by this run's times: start() returns at once; only join waits."""
-    from experiments.wording import ms
+    from experiments.harness.wording import ms
 
     d1, d2 = params["duration1_ms"], params["duration2_ms"]
     started = result["main_ms"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 import threading
 import time
 
-from experiments.blocking import sleep
-from experiments.params import Int
-from experiments.sync import join
+from experiments.harness.blocking import sleep
+from experiments.harness.params import Int
+from experiments.harness.sync import join
 
 ID = "thread-subclass"
 TITLE = "A Thread subclass: DataFetcher"
@@ -61,7 +61,7 @@ def run(params, rec):
 
 def findings(params, result, python):
     """What this run showed: whether the fetches overlapped, from the total against longest and sum."""
-    from experiments.wording import ms
+    from experiments.harness.wording import ms
 
     took, longest, total = result["total_ms"], result["longest_ms"], result["sum_ms"]
     if _overlapped(result):
@@ -80,7 +80,7 @@ def _overlapped(result):
 
 def verdict(params, result, python):
     """The lesson, judged by this run's total: did the two threads fetch at the same time?"""
-    from experiments.wording import ms
+    from experiments.harness.wording import ms
 
     if _overlapped(result):
         return True, (f"The two threads ran at the same time: {ms(result['total_ms'])} in all, not the "

@@ -1,8 +1,8 @@
 """Write docs/sentences.md: every sentence template a run page can print about a run, and what selects it.
 
 Read from the code itself (so the table cannot drift from it): each experiment's `findings()` and
-`verdict()`, the module functions they call, and the shared wording (experiments/speedup.py,
-experiments/wording.py, the CPU budget's app/model/cpu.py). For each string that can become a sentence,
+`verdict()`, the module functions they call, and the shared wording (experiments/harness/speedup.py,
+experiments/harness/wording.py, the CPU budget's app/model/cpu.py). For each string that can become a sentence,
 the `if` tests (and `… if … else …`) on the way to it: the measurements that select it. `{…}` in a
 template is a figure filled in from the run.
 
@@ -26,8 +26,8 @@ from experiments import MODULES  # noqa: E402
 OUT = ROOT / "docs" / "sentences.md"
 ENTRY = ("findings", "verdict")
 SHARED = (  # module, the functions whose sentences every experiment using them prints
-    ("experiments.speedup", ("findings", "one_at_a_time", "shortfall")),
-    ("experiments.wording", ("on_cpus_together",)),
+    ("experiments.harness.speedup", ("findings", "one_at_a_time", "shortfall")),
+    ("experiments.harness.wording", ("on_cpus_together",)),
     ("app.model.cpu", ("sentences",)),
 )
 SHORTEST = 20  # shorter strings are keys and words, not sentences

@@ -68,7 +68,7 @@ class Outcome:
 
 def _start(module: str, params: dict[str, Any], python: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [python, "-m", "experiments.runner", module, json.dumps(params)],
+        [python, "-m", "experiments.harness.runner", module, json.dumps(params)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -100,7 +100,7 @@ def _end_group(pgid: int, grace_s: float) -> list[int]:
 
 
 def run_experiment(module: str, params: dict[str, Any], python: str = sys.executable, timeout: float = 60) -> Outcome:
-    """`python -m experiments.runner module params` to the end, its stdout parsed as the event stream."""
+    """`python -m experiments.harness.runner module params` to the end, its stdout parsed as the event stream."""
     proc = _start(module, params, python)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from app.model.documents import HeaderInfo
-from experiments import wording
+from experiments.harness import wording
 
 # An instruction line: optional line number, jump-target mark (">>" or "L1:"), optional offset,
 # then the opname, its argument and the argument's meaning in parentheses.

@@ -49,7 +49,7 @@ FOLDED_FUNCTIONS = {
 PLUMBING = re.compile(
     r"^\s*(?:with\s+)?(?:self\.)?_?rec(?:order)?\.\w+\(.*"  # rec.instant(...), with self._rec.activity(...):
     r"|^\s*\w+\s*=\s*traced\(.*"  # task = traced(fn, rec, "label", "cpu")
-    r"|^\s*from experiments\.recorder import .*"
+    r"|^\s*from experiments\.harness\.recorder import .*"
     r"|^\s*self\._?rec(?:order)?\s*=\s*rec\s*$"
 )
 DIFF_CONTEXT = 3

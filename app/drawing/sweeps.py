@@ -8,7 +8,7 @@ Points that differ only in `workers` make one line: a line per value of the othe
 What a point's speedup is:
 - where its result reports speedups of its own (keys ending in `_speedup` but `ideal_speedup`: the
   threads-vs-processes experiments' `thread_speedup` and `process_speedup`, each pool against the
-  serial run measured in the same run, experiments/speedup.py), those: a line each;
+  serial run measured in the same run, experiments/harness/speedup.py), those: a line each;
 - otherwise the line's workers=1 point's `run_call_ms` over its own; a line without a workers=1
   point has no speedup to show.
 The ideal of a point is min(workers, free cores, tasks). Free cores: the cores of the run's measured

@@ -25,7 +25,7 @@ def from_header(header: HeaderInfo, params: dict[str, Any]) -> RunConditions:
         "gil_enabled": header.get("gil_enabled", True),
         "start_method": params.get("start_method") or header.get("start_method"),
         "cpus": header.get("cpus"),
-        # Which source drew the on-CPU strips (experiments/sampler.py), and for the fallback why and the fix.
+        # Which source drew the on-CPU strips (experiments/harness/sampler.py), and for the fallback why and the fix.
         "oncpu_source": oncpu.get("source", "proc" if oncpu.get("sampler_pid") else ""),
         "oncpu_reason": oncpu.get("reason", ""),
         "oncpu_fix": oncpu.get("fix", ""),

@@ -1,6 +1,6 @@
 """A run's CPU budget: how many cores its workers kept busy, and how many other programs took. Pure.
 
-The sampler (experiments/sampler.py) sends cumulative figures every few tens of milliseconds:
+The sampler (experiments/harness/sampler.py) sends cumulative figures every few tens of milliseconds:
 the machine's busy time (all programs, from /proc/stat), the run's own CPU time (every thread
 of its process group), the time its threads spent ready to run but waiting for a free core,
 and the sampler's own CPU time. Differences between two samples give averages over any

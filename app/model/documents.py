@@ -32,14 +32,14 @@ Kind = Literal[
     "torn",  # a line that was not an event batch: a program's text, or a batch another write cut
 ]
 
-# ---- what the runner sends (experiments/runner.py, recorder.py): an event's info object ----
+# ---- what the runner sends (experiments/harness/runner.py, recorder.py): an event's info object ----
 # It comes from another process, checked on arrival only as a JSON object (app/model/events.py decode): its
 # readers take each key with .get and check a value where a wrong one would do harm. total=False: an older
 # runner, or one that died early, may leave any key out.
 
 
 class OncpuInfo(TypedDict, total=False):
-    """How the run's on-CPU strips are drawn (experiments/sampler.py): by `source`, or why not (`unavailable`)."""
+    """How the run's on-CPU strips are drawn (experiments/harness/sampler.py): by `source`, or why not (`unavailable`)."""
 
     sampler_pid: int
     source: str  # "switches", "proc", or "" (none)
@@ -178,7 +178,7 @@ class RunJson(TypedDict):
 
     id: str
     experiment: str
-    params: dict[str, Any]  # the experiment's own params (experiments/params.py checked them)
+    params: dict[str, Any]  # the experiment's own params (experiments/harness/params.py checked them)
     status: Status
     # The experiment's result, its own keys (with `error`, an ErrorJson, if it raised; `blocked`, a list of
     # BlockedJson, if it hung): free-form, each experiment returns what it measured.

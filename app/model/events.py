@@ -24,7 +24,7 @@ KINDS: Final[dict[str, Kind]] = {
     "R": "result",
     "F": "failure",
     "S": "service",
-    # From the on-CPU sampler (experiments/sampler.py), not the recorder:
+    # From the on-CPU sampler (experiments/harness/sampler.py), not the recorder:
     "T": "oncpu",
     "X": "exit",
     "M": "machine",
@@ -71,7 +71,7 @@ class Event(NamedTuple):
 
 
 def decode(raw: list[Any]) -> Event:
-    """One wire event (see experiments/recorder.py) as an Event."""
+    """One wire event (see experiments/harness/recorder.py) as an Event."""
     code, ts, worker = raw[0], raw[1], raw[2]
     if type(ts) is not int:
         ts = int(ts)

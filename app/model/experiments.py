@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from experiments import MODULES, SECTIONS, own
-from experiments.params import Param
+from experiments.harness.params import Param
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from app import ROOT
 from app.model.experiments import Experiment
 from app.model.lessons import Beside, Lesson, Question, Step
 from app.model.sweeps import expand
-from experiments.params import ParamError, shown, validate
+from experiments.harness.params import ParamError, shown, validate
 
 LESSONS = ROOT / "lessons"  # the lessons the lab ships
 ID = re.compile(r"[a-z0-9-]+")
@@ -188,7 +188,7 @@ def _sweep(
 
 
 def _params(errors: _Errors, where: str, experiment: Experiment, given: dict[str, Any]) -> dict[str, Any]:
-    """The params `given`, each checked by experiments.params.validate against the experiment's specs; only
+    """The params `given`, each checked by experiments.harness.params.validate against the experiment's specs; only
     those given are kept (the others default when it runs)."""
     specs = {spec.name: spec for spec in experiment.params}
     for name, value in given.items():

@@ -25,7 +25,7 @@ from typing import Any
 
 from app.model.experiments import Experiment, is_own, load
 from experiments import own
-from experiments.params import Param
+from experiments.harness.params import Param
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +180,8 @@ def contract(module: ModuleType, reserved: Iterable[str] = ()) -> list[str]:
 
 
 def params_problems(params: Any, reserved: set[str]) -> list[str]:
-    """What is wrong with a module's PARAMS: a tuple of Int(...) and Choice(...) (experiments/params.py)."""
-    how = "a tuple of experiments.params Int(...) and Choice(...), e.g. (Int('workers', 2, 1, 8),)"
+    """What is wrong with a module's PARAMS: a tuple of Int(...) and Choice(...) (experiments/harness/params.py)."""
+    how = "a tuple of experiments.harness.params Int(...) and Choice(...), e.g. (Int('workers', 2, 1, 8),)"
     if params is None:
         return [f"PARAMS is missing: {how}"]
     if not isinstance(params, (tuple, list)):
@@ -189,7 +189,9 @@ def params_problems(params: Any, reserved: set[str]) -> list[str]:
     wrong, seen = [], set()
     for i, spec in enumerate(params):
         if not isinstance(spec, Param):
-            wrong.append(f"PARAMS[{i}] must be an Int(...) or a Choice(...) of experiments.params, not {_shown(spec)}")
+            wrong.append(
+                f"PARAMS[{i}] must be an Int(...) or a Choice(...) of experiments.harness.params, not {_shown(spec)}"
+            )
         elif spec.name in reserved:
             wrong.append(f"PARAMS[{i}] is named {spec.name!r}, which is the lab's own param: choose another name")
         elif spec.name in seen:

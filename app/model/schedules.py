@@ -3,7 +3,7 @@
 A schedule is data: the threads stepped, in order, one bytecode instruction each. In a URL it is a
 string of 1-based thread numbers ("1112221": thread 1 three instructions, thread 2 three, thread 1
 one), so a losing schedule can be shared as a link; as JSON it is a list of the same numbers. The
-controller (experiments/stepper.py, run in the chosen interpreter) answers with the shapes below,
+controller (experiments/harness/stepper.py, run in the chosen interpreter) answers with the shapes below,
 with 0-based thread indices.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
-from experiments.stepper import (
+from experiments.harness.stepper import (
     EXPERIMENTS,
     MAX_ITERATIONS,
     MAX_STEPS,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.model.status import FINISHED, Status
-from experiments.params import Param, ParamError, defaults, shown, validate
+from experiments.harness.params import Param, ParamError, defaults, shown, validate
 
 MAX_POINTS = 16
 FORM_FIELD = "sweep_workers"  # the experiment page's "Sweep workers" ticks (templates/experiment.html)
@@ -43,7 +43,7 @@ def expand(
 ) -> list[dict[str, Any]]:
     """Every point's params, checked, in the order of the product of the `vary` lists (the last varies
     fastest) over `params`. ParamError names each problem: an unknown param, an empty or repeating list,
-    more than MAX_POINTS points, a value out of bounds (experiments/params.py words those)."""
+    more than MAX_POINTS points, a value out of bounds (experiments/harness/params.py words those)."""
     known = {spec.name for spec in specs}
     if not vary:
         raise ParamError([f'vary: name at least one param and its values, e.g. {{"{X}": [1, 2, 4]}}'])

@@ -215,7 +215,7 @@ class Timeline:
     # close to draw apart, this keeps each one (the first PRINTS_KEPT; the rest are only counted).
     prints: list[Printed] = field(default_factory=list)
     prints_more: int = 0
-    # What the kernel said (experiments/sampler.py): on-CPU spans per lane, processes killed
+    # What the kernel said (experiments/harness/sampler.py): on-CPU spans per lane, processes killed
     # under a worker, the CPU budget's cumulative samples, threads that are ours, not workers.
     cpu_spans: list[Span] = field(default_factory=list)
     deaths: list[Death] = field(default_factory=list)

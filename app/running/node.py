@@ -45,7 +45,7 @@ from app.storage.redis_formats import RUNS, Job, JobError, read_job
 from app.storage.redis_journal import RedisJournal
 from app.storage.redis_queue import ack_and_delete, ensure_group, state
 from app.storage.redis_reaper import reap, reap_own
-from experiments.params import ParamError, validate
+from experiments.harness.params import ParamError, validate
 
 log = logging.getLogger(__name__)
 READ_BLOCK_MS = 500  # how long a read of the queue waits for a job: how soon an idle node notices SIGTERM

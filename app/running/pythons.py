@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from app import ROOT
-from experiments.params import Choice, Param
+from experiments.harness.params import Choice, Param
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
 """Runner interpreters: start one, and keep the next one started ahead, so a run does not wait for it.
 
-A runner is `python -m experiments.runner` in a new session (its process group holds it and
+A runner is `python -m experiments.harness.runner` in a new session (its process group holds it and
 every process it starts), waiting for its job on stdin. Starting an interpreter and importing
 the runner takes about 80 ms of CPU here, more while a browser draws: most of the time from
 Run to the first lane. So one runner is kept started ahead (a warm slot): a run takes it and
 hands it its job at once. The next one is started when a run ends, never while one starts,
 so a timing run does not share the CPU with an interpreter starting beside it.
 
-Each runner comes with its lifeline (experiments/lifeline.py): the write end of a pipe only
+Each runner comes with its lifeline (experiments/harness/lifeline.py): the write end of a pipe only
 this process holds. If the server dies, the runner reads EOF and kills its own group, waiting
 or running.
 """
@@ -25,7 +25,8 @@ from typing import Any, TypedDict
 from app import ROOT
 from app.running.pythons import PARAM_NAME, pythonpath
 from app.settings import Settings
-from experiments import lifeline, own, rlimits, sampler
+from experiments import own
+from experiments.harness import lifeline, rlimits, sampler
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def runner_env() -> dict[str, str]:
 
 
 def oncpu_env(settings: Settings) -> dict[str, str]:
-    """What the runner's sampler is told to use (experiments/sampler.py): it opens its source before the job comes."""
+    """What the runner's sampler is told to use (experiments/harness/sampler.py): it opens its source before the job comes."""
     env: dict[str, str] = {sampler.SOURCE_ENV: settings.oncpu_source}
     if settings.oncpu_pretend_paranoid is not None:
         env[sampler.PARANOID_ENV] = str(settings.oncpu_pretend_paranoid)
@@ -88,12 +89,12 @@ def own_env(settings: Settings) -> dict[str, str]:
 
 
 class RunnerJob(TypedDict):
-    """The line a runner reads on its stdin (experiments/runner.py): what to run, and under which limits."""
+    """The line a runner reads on its stdin (experiments/harness/runner.py): what to run, and under which limits."""
 
     module: str
     params: str  # JSON: the experiment's own params
     oncpu: bool
-    limits: dict[str, int]  # experiments/rlimits.py spec
+    limits: dict[str, int]  # experiments/harness/rlimits.py spec
 
 
 def job(module: str, params: dict[str, Any], settings: Settings, user_tasks_before: int) -> RunnerJob:
@@ -174,7 +175,7 @@ async def start_runner(settings: Settings, python: str | None = None) -> Runner:
         proc = await asyncio.create_subprocess_exec(
             python or settings.python,
             "-m",
-            "experiments.runner",
+            "experiments.harness.runner",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

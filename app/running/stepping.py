@@ -1,6 +1,6 @@
 """Stepping a race: each request replays its schedule in a fresh child process of the chosen interpreter.
 
-The controller (experiments/stepper.py) starts the experiment's threads and steps them by the
+The controller (experiments/harness/stepper.py) starts the experiment's threads and steps them by the
 schedule from the start: one short child per request (some 0.1-0.5 s), never a child kept per
 student. The schedule is the whole state, so replay is exact (Undo is a shorter schedule, a shared
 link shows the same state) and there is nothing to expire, leak or take over: a student's page
@@ -27,7 +27,7 @@ from app.running import pythons
 from app.running.limits import Client, Refusal
 from app.running.pythons import Interpreter
 from app.running.runners import runner_env
-from experiments.preemption import SEARCH_BUDGET_S
+from experiments.harness.preemption import SEARCH_BUDGET_S
 
 # A replay of the longest schedule is well under a second even on a busy machine; a search is bounded
 # by its budget inside the child.
@@ -95,7 +95,7 @@ class Stepping:
         proc = await asyncio.create_subprocess_exec(
             python,
             "-m",
-            "experiments.stepper",
+            "experiments.harness.stepper",
             cwd=ROOT,
             env=runner_env(),
             start_new_session=True,

@@ -1,6 +1,6 @@
 """Run one experiment in a child process group and feed its event stream into the Run.
 
-The runner is `python -m experiments.runner` in a new session (so its process group holds it
+The runner is `python -m experiments.harness.runner` in a new session (so its process group holds it
 and every process it starts), started ahead of the run (app/running/runners.py). Whatever happens
 (done, crash, cancel, timeout, hang, server shutdown), the group is killed at the end, so no
 experiment process outlives its run.
@@ -48,7 +48,7 @@ class Heartbeat:
 
 
 async def _pump_oncpu(fd: int, run: Run, heartbeat: Heartbeat) -> None:
-    """The sampler's own pipe (experiments/sampler.py): batches only, so any bad line is a torn one."""
+    """The sampler's own pipe (experiments/harness/sampler.py): batches only, so any bad line is a torn one."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=READ_SIZE)
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), open(fd, "rb", 0))
@@ -101,7 +101,7 @@ async def _pump_stderr(stream: asyncio.StreamReader, run: Run) -> None:
 
 
 def limit_hit(failure: FailureInfo | None, returncode: int, settings: Settings) -> str | None:
-    """Which of the runner's rlimits (experiments/rlimits.py) ended the run, in words; None if none did."""
+    """Which of the runner's rlimits (experiments/harness/rlimits.py) ended the run, in words; None if none did."""
     if failure:
         kind, message = failure.get("type"), str(failure.get("message", ""))
         if kind == "MemoryError":

@@ -6,7 +6,7 @@ such entries, claims each one (XCLAIM with a minimum idle time: of several reape
 writes the run's end (state document and stream entry, its open spans cut where its node last saw it running:
 `lab:run:{id}:seen`) and acknowledges and deletes the entry, in one transaction. The run is
 never run again: its student sees it interrupted, as after the embedded server's restart, and may run it
-again. Its runner died with the node (its lifeline, experiments/lifeline.py).
+again. Its runner died with the node (its lifeline, experiments/harness/lifeline.py).
 
 The nodes call it before they take a job (app/running/node.py); the web replicas every third of the
 heartbeat's TTL (`reap_for_replica`, app/running/execute_on_nodes.py).

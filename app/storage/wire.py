@@ -22,7 +22,7 @@ CODES = {kind: code for code, kind in KINDS.items()} | {"output": "O", TORN: "W"
 
 
 def encode(seq: int, event: Event) -> str:
-    """One event as a stored line: the wire format (experiments/recorder.py) with its number first."""
+    """One event as a stored line: the wire format (experiments/harness/recorder.py) with its number first."""
     code = CODES[event.kind]
     if code in ("B", "I"):
         raw = [seq, code, event.ts_ns, event.worker, event.name, event.category]

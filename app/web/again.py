@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.model.experiments import Experiment
 from app.running.pythons import PARAM_NAME
-from experiments.params import defaults, from_form
+from experiments.harness.params import defaults, from_form
 
 if TYPE_CHECKING:
     from app.model.runs import Run

@@ -30,7 +30,7 @@ from app.web.schemas import (
     RunCreated,
     RunOut,
 )
-from experiments.params import ParamError, validate
+from experiments.harness.params import ParamError, validate
 
 router = APIRouter()
 

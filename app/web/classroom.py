@@ -70,7 +70,7 @@ def presenter_link(base: str, token: str) -> str:
 
 
 def oncpu_line(settings: Settings, source: dict[str, str]) -> str:
-    """What the class command says of the on-CPU strips, from `experiments.sampler.source_here()`. Pure."""
+    """What the class command says of the on-CPU strips, from `experiments.harness.sampler.source_here()`. Pure."""
     if not settings.oncpu:
         return "On-CPU strips: off (LAB_ONCPU=false)."
     if source.get("source") == "switches":

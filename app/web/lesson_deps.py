@@ -23,7 +23,7 @@ from app.web.clients import client_of
 from app.web.deps import LabDep
 from app.web.lesson_feed import LessonFeed
 from app.web.pages import render, wants_html
-from experiments.params import ParamError, validate
+from experiments.harness.params import ParamError, validate
 
 
 def feed_of(conn: HTTPConnection) -> LessonFeed:

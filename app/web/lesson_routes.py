@@ -40,7 +40,7 @@ from app.web.lesson_deps import (
 from app.web.lesson_feed import LessonFeed
 from app.web.pages import render
 from app.web.presenter import PresenterOnly
-from experiments.params import ParamError
+from experiments.harness.params import ParamError
 
 router = APIRouter()
 

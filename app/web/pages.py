@@ -28,7 +28,7 @@ from app.web.auth import is_admin
 from app.web.clients import client_of
 from app.web.deps import ExperimentDep, LabDep, RunDep, find_run, may_cancel
 from app.web.presenter import presenter_context
-from experiments.params import ParamError, defaults, from_form, validate
+from experiments.harness.params import ParamError, defaults, from_form, validate
 
 router = APIRouter()
 

@@ -34,7 +34,7 @@ from app.web.documents import SweepCancelledJson, SweepCreatedJson, SweepJson
 from app.web.errors import ErrorResponse
 from app.web.pages import render
 from app.web.schemas import Detail, Refused, SweepCancelled, SweepCreated, SweepOut
-from experiments.params import ParamError, defaults, from_form
+from experiments.harness.params import ParamError, defaults, from_form
 
 router = APIRouter()
 

@@ -38,7 +38,7 @@ def test_the_metadata_and_the_labs_functions_are_folded_and_recorder_calls_greye
     assert starts == {"def bytecode", "def findings", "def verdict"}  # the lab's, not the tutorial's
     plumbing = {text(line.html).strip() for b in view.blocks for line in b.lines if line.plumbing}
     assert 'with rec.activity("start threads", "phase"):' in plumbing
-    assert "from experiments.recorder import gil_enabled, traced" in plumbing
+    assert "from experiments.harness.recorder import gil_enabled, traced" in plumbing
     shown = [text(line.html) for b in view.blocks if not b.summary for line in b.lines]
     assert "def increment_with_window(iterations):" in shown
     assert not any(line.plumbing for b in view.blocks for line in b.lines if "counter" in text(line.html))

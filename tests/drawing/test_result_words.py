@@ -13,7 +13,7 @@ from app.model.experiments import load
 from app.model.findings import Verdict
 from app.model.runs import Run
 from app.model.status import Status
-from experiments.params import defaults
+from experiments.harness.params import defaults
 from tests.helpers import templates
 
 

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.web.server import create_app
-from experiments import sampler
-from experiments.wording import ms
+from experiments.harness import sampler
+from experiments.harness.wording import ms
 from tests.helpers import ROOT, make_settings, page_says, pyenv_python, python_under, until
 from tests.runner_helpers import Outcome, run_experiment
 

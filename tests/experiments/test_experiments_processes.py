@@ -15,7 +15,7 @@ import pytest
 from app.model.events import Event
 from app.model.timeline import Span
 from experiments import MODULES
-from experiments import params as params_module
+from experiments.harness import params as params_module
 from tests.helpers import pyenv_python
 from tests.runner_helpers import Outcome, run_experiment, run_until_quiet
 

@@ -11,7 +11,7 @@ from app.model.experiments import load
 from app.model.findings import findings as app_findings
 from experiments import MODULES, process_pool_starmap
 from experiments import io_threads_vs_processes as io
-from experiments.params import defaults
+from experiments.harness.params import defaults
 
 
 def said(module: str, params: dict, result: dict, python: str = "3.11.7") -> str:
@@ -94,7 +94,7 @@ def test_a_race_whose_threads_never_overlapped_does_not_say_losses_cancelled_out
 
 
 def test_together_counts_the_time_two_intervals_were_going_on_at_once():
-    from experiments.intervals import together_ns
+    from experiments.harness.intervals import together_ns
 
     assert together_ns([(0, 10), (20, 30)]) == 0
     assert together_ns([(0, 10), (5, 30), (8, 9)]) == 5

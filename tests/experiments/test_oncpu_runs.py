@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from app.model.cpu import budget
 from app.model.timeline import Timeline
 from app.web.server import create_app
-from experiments import MODULES, sampler
+from experiments import MODULES
+from experiments.harness import sampler
 from tests.helpers import alive_in_group, make_settings, overlap, page_says, total, until
 from tests.runner_helpers import Outcome, run_experiment
 

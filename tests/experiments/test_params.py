@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from experiments.params import Choice, Int, ParamError, defaults, from_form, validate
+from experiments.harness.params import Choice, Int, ParamError, defaults, from_form, validate
 
 
 def specs():

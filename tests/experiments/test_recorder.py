@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from app.model.events import StreamParser
-from experiments import recorder
-from experiments.recorder import PIPE_BUF, Recorder
+from experiments.harness import recorder
+from experiments.harness.recorder import PIPE_BUF, Recorder
 from tests.helpers import ROOT
 from tests.lock_helpers import hold_while_another_waits, python_calls
 
@@ -43,7 +43,7 @@ def run_script(code: str) -> list:
 def test_spans_from_threads_land_on_their_own_lanes_in_order():
     events = run_script("""
 import threading
-from experiments.recorder import attach
+from experiments.harness.recorder import attach
 rec = attach(1)
 def work():
     with rec.activity("step", "run"):
@@ -65,7 +65,7 @@ rec.close()
 def test_child_processes_record_on_their_own_lanes_without_duplicates(method):
     events = run_script(f"""
 import multiprocessing
-from experiments.recorder import attach
+from experiments.harness.recorder import attach
 from tests.fixtures.recorder_children import child_work
 rec = attach(1)
 rec.instant("parent before", "mark")
@@ -90,7 +90,7 @@ def test_traced_tasks_in_a_spawned_process_pool_draw_spans_on_worker_lanes():
     events = run_script("""
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from experiments.recorder import attach, traced
+from experiments.harness.recorder import attach, traced
 from tests.fixtures.recorder_children import square
 rec = attach(1)
 with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -105,7 +105,7 @@ rec.close()
 def test_prints_become_instants_on_the_printing_lane():
     events = run_script("""
 import threading
-from experiments.recorder import attach
+from experiments.harness.recorder import attach
 rec = attach(1)
 t = threading.Thread(target=lambda: print("hello", "world"), name="talker")
 t.start(); t.join()
@@ -209,7 +209,7 @@ def test_a_contended_recorded_lock_draws_the_wait_on_the_waiting_lane(gil, monke
 def test_each_task_gets_a_lane_and_its_waits_are_named_after_what_it_awaits():
     events = run_script("""
 import asyncio, threading, time
-from experiments.recorder import attach
+from experiments.harness.recorder import attach
 rec = attach(1)
 async def sleeper():
     await asyncio.sleep(0.01)

@@ -10,8 +10,8 @@ import struct
 
 import pytest
 
-from experiments import perf_events
-from experiments.switch_records import (
+from experiments.harness import perf_events
+from experiments.harness.switch_records import (
     MISC_SWITCH_OUT,
     MISC_SWITCH_OUT_PREEMPT,
     PREEMPTED,

@@ -14,7 +14,7 @@ import pytest
 
 from app.model.cpu import budget
 from app.model.timeline import LOST, ON_CPU, Timeline
-from experiments import sampler
+from experiments.harness import sampler
 from tests.helpers import ROOT, overlap, python_under, total
 from tests.runner_helpers import Outcome, run_experiment
 
@@ -229,7 +229,7 @@ def test_a_seccomp_eperm_falls_back_to_proc_and_names_the_capability():
         [
             sys.executable,
             "-m",
-            "experiments.runner",
+            "experiments.harness.runner",
             "tests.fixtures.oncpu_experiment",
             json.dumps({"workers": "threads", "task": "spin", "ms": 50}),
         ],

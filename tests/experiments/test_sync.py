@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from app.model.events import Event, StreamParser
-from experiments import sync
-from experiments.recorder import Recorder
+from experiments.harness import sync
+from experiments.harness.recorder import Recorder
 from tests.lock_helpers import hold_while_another_waits, python_calls
 
 NEVER_NS = 10**15  # a hold sample interval no test outlives: only the first hold is sampled

@@ -12,7 +12,7 @@ from app.model import lesson_files
 from app.model.experiments import catalogue
 from app.model.lessons import Beside, Lesson, Question, Step
 from experiments import MODULES
-from experiments.params import Choice
+from experiments.harness.params import Choice
 from tests.helpers import ROOT
 
 # The lab adds its interpreters as every experiment's `python` param (app/running/pythons.py): two here.

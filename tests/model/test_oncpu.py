@@ -18,7 +18,7 @@ from app.model.cpu import TOO_SHORT_CORES, Budget, Stretch, budget, resolution
 from app.model.cpu import sentences as cpu_sentences
 from app.model.events import Event, decode_wire
 from app.model.timeline import HELD_MAX, ON_CPU, Span, Timeline
-from experiments import sampler
+from experiments.harness import sampler
 
 MS = 1_000_000
 

@@ -33,7 +33,7 @@ import multiprocessing
 import queue
 
 from experiments.own import _shared
-from experiments.params import Int
+from experiments.harness.params import Int
 
 ID = "spawned-squares"
 TITLE = "Spawned squares"
@@ -198,7 +198,7 @@ def test_the_problems_the_docs_show_are_what_the_lab_says(tmp_path, name, old, n
 
 
 GOOD = """\
-from experiments.params import Int
+from experiments.harness.params import Int
 ID = "good"
 TITLE = "Good"
 SUMMARY = "Fine."
@@ -251,17 +251,17 @@ def good(**changes: str) -> str:
         (good(KIND="KIND = 'asyncio'"), "good.py: KIND must be 'threads' or 'processes', not str 'asyncio'"),
         (
             good(PARAMS=""),
-            "good.py: PARAMS is missing: a tuple of experiments.params Int(...) and Choice(...), e.g. "
+            "good.py: PARAMS is missing: a tuple of experiments.harness.params Int(...) and Choice(...), e.g. "
             "(Int('workers', 2, 1, 8),)",
         ),
         (
             good(PARAMS="PARAMS = {'workers': 2}"),
-            "good.py: PARAMS must be a tuple of experiments.params Int(...) and Choice(...), e.g. "
+            "good.py: PARAMS must be a tuple of experiments.harness.params Int(...) and Choice(...), e.g. "
             "(Int('workers', 2, 1, 8),), not dict {'workers': 2}",
         ),
         (
             good(PARAMS="PARAMS = (('workers', 2),)"),
-            "good.py: PARAMS[0] must be an Int(...) or a Choice(...) of experiments.params, not tuple ('workers', 2)",
+            "good.py: PARAMS[0] must be an Int(...) or a Choice(...) of experiments.harness.params, not tuple ('workers', 2)",
         ),
         (
             good(PARAMS="PARAMS = (Int('python', 1, 1, 2),)"),

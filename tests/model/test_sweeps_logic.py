@@ -18,7 +18,7 @@ from app.drawing.sweeps import (
 )
 from app.model.sweeps import MAX_POINTS, expand, status, worker_choices
 from experiments.cpu_threads_vs_processes import PARAMS as CPU
-from experiments.params import Choice, Int, ParamError
+from experiments.harness.params import Choice, Int, ParamError
 
 SPECS = (Int("workers", 2, 1, 8), Int("tasks", 5, 1, 10), Choice("python", "3.11", ("3.9", "3.11")))
 

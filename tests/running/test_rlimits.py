@@ -102,7 +102,7 @@ def test_the_process_limit_bites_a_user_other_than_root():
     import subprocess
 
     from app.model.events import StreamParser
-    from experiments import rlimits
+    from experiments.harness import rlimits
 
     nobody = 65534
     env = {
@@ -114,7 +114,7 @@ def test_the_process_limit_bites_a_user_other_than_root():
         [
             "/usr/bin/python3",
             "-m",
-            "experiments.runner",
+            "experiments.harness.runner",
             "tests.fixtures.experiment_hog",
             json.dumps({"workers": 1, "what": "threads"}),
         ],

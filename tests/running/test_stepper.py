@@ -1,4 +1,4 @@
-"""The race stepper through its real child process (experiments/stepper.py), on every interpreter the lab offers.
+"""The race stepper through its real child process (experiments/harness/stepper.py), on every interpreter the lab offers.
 
 Each test asks the controller as the server does (app/running/stepping.py: a fresh child of that interpreter
 per request) and checks what a student relies on: the schedule "thread 1 reads, thread 2 runs a whole

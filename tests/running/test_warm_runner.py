@@ -24,7 +24,7 @@ QUICK = {"experiment": "race-counter", "params": {"workers": 2, "iterations": 1_
 
 
 def runners_of(parent: int) -> set[int]:
-    """Live runner interpreters (`python -m experiments.runner`) whose parent is `parent`."""
+    """Live runner interpreters (`python -m experiments.harness.runner`) whose parent is `parent`."""
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -34,7 +34,7 @@ def runners_of(parent: int) -> set[int]:
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (FileNotFoundError, ProcessLookupError):
             continue
-        if ppid == parent and b"experiments.runner" in command and alive(int(entry.name)):
+        if ppid == parent and b"experiments.harness.runner" in command and alive(int(entry.name)):
             found.add(int(entry.name))
     return found
 

@@ -5,11 +5,11 @@ derives everything from that interpreter's own `dis`: the instructions, their li
 or writes the shared counter, which one takes the lock, and where the interpreter could switch threads.
 
 Each thread runs the experiment's own function, parked before each of its instructions until the
-controller lets it execute exactly that one (experiments/baton.py). A thread whose next instruction
+controller lets it execute exactly that one (experiments/harness/baton.py). A thread whose next instruction
 would block on the lock is not stepped: it is reported waiting, and the lock's owner named. Here: what
-each step read, wrote and lost, and replay of a schedule; "find one for me" is experiments/preemption.py.
+each step read, wrote and lost, and replay of a schedule; "find one for me" is experiments/harness/preemption.py.
 
-Run as `python -m experiments.stepper` with a JSON request on stdin; prints one JSON answer (see `answer`).
+Run as `python -m experiments.harness.stepper` with a JSON request on stdin; prints one JSON answer (see `answer`).
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
-from experiments.baton import Stuck, Threads, Worker
-from experiments.preemption import find
+from experiments.harness.baton import Stuck, Threads, Worker
+from experiments.harness.preemption import find
 
 EXPERIMENTS = ("race-counter", "lock-counter")
 WINDOWS = ("none", "call")

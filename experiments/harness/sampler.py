@@ -1,6 +1,6 @@
 """The on-CPU sampler: when the kernel had each thread of the run on a CPU, read from outside.
 
-Two sources. Where the kernel allows it (experiments/perf_events.py: `perf_event_paranoid` <= 2,
+Two sources. Where the kernel allows it (experiments/harness/perf_events.py: `perf_event_paranoid` <= 2,
 or CAP_PERFMON), it writes a record of every context switch of the run's threads itself, and
 this process only reads them (`run_exact` below): exact edges, the CPU, preempted or not, and no
 tick at all. Elsewhere (paranoid 3 or 4, a container without CAP_PERFMON, LAB_ONCPU_SOURCE=proc)
@@ -43,9 +43,9 @@ import signal
 import sys
 import time
 
-from experiments import perf_events
-from experiments.recorder import PIPE_BUF
-from experiments.switch_records import MISC_SWITCH_OUT, RECORD_SWITCH, SWITCH_RECORD, Gap, Turn, Turns
+from experiments.harness import perf_events
+from experiments.harness.recorder import PIPE_BUF
+from experiments.harness.switch_records import MISC_SWITCH_OUT, RECORD_SWITCH, SWITCH_RECORD, Gap, Turn, Turns
 
 GO = b"g"
 TARGET_SHARE = 0.025  # of one core: what the sampler may spend on itself

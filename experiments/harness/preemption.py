@@ -1,7 +1,7 @@
 """"Find one for me": the shortest schedule that loses an update, with the fewest forced switches.
 
 CHESS's preemption bound: schedules with 0, then 1, then up to 2 forced switches (a switch away from a
-thread that could have gone on), each tried for real from the start (experiments/stepper.py's Race,
+thread that could have gone on), each tried for real from the start (experiments/harness/stepper.py's Race,
 the experiment's threads in this interpreter). Stdlib only.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ SEARCH_BUDGET_S = 8.0
 
 
 class Race(Protocol):
-    """What the search needs of a race it steps (experiments/stepper.py's Race is one): said here, so the
+    """What the search needs of a race it steps (experiments/harness/stepper.py's Race is one): said here, so the
     stepper, which calls the search, is not imported back by it."""
 
     threads: Any

@@ -31,7 +31,7 @@ import platform
 import struct
 from typing import Callable
 
-from experiments.switch_records import unwrap
+from experiments.harness.switch_records import unwrap
 
 PARANOID = "/proc/sys/kernel/perf_event_paranoid"
 # 256 KiB per CPU. Counted on this machine, lock-counter at 16 threads (window=call) writes some

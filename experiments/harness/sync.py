@@ -20,7 +20,7 @@ from functools import partial
 from itertools import repeat, starmap, tee
 from typing import Any, Callable
 
-from experiments.recorder import LOCK_QUICK_S, Recorder, gil_enabled, now
+from experiments.harness.recorder import LOCK_QUICK_S, Recorder, gil_enabled, now
 
 HOLD_SAMPLE_NS = 1_000_000  # an RLock draws at most one uncontended hold per millisecond
 MISSED = object()  # what an attempt returns when it could not get what it waited for

@@ -1,6 +1,6 @@
 """Threads parked before every instruction of their function, each let through one instruction at a time.
 
-The stepper's batons (experiments/stepper.py): a worker thread runs its function under a tracer that,
+The stepper's batons (experiments/harness/stepper.py): a worker thread runs its function under a tracer that,
 before each instruction of that function, parks it until the controller hands it the baton for exactly
 that one instruction. On Python < 3.12 the tracer is `sys.settrace` with opcode events; on >= 3.12 it is
 `sys.monitoring` INSTRUCTION events (settrace is unsafe on free-threaded builds), which are

@@ -1,7 +1,7 @@
 """The kernel's context-switch records: ring-buffer bytes in, on-CPU turns out. Pure, no I/O.
 
 Linux writes a PERF_RECORD_SWITCH each time a traced thread goes on or off a CPU
-(experiments/perf_events.py asks for them), into one ring buffer per CPU. Each record is an
+(experiments/harness/perf_events.py asks for them), into one ring buffer per CPU. Each record is an
 8-byte header (type u32, misc u16, size u16), its body, and the sample_id trailer that
 `sample_id_all` appends with what `sample_type` asked for, in the kernel's fixed order: TID
 (pid u32, tid u32), TIME (u64, CLOCK_MONOTONIC through `use_clockid`: the recorder's clock),

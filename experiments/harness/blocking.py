@@ -1,7 +1,7 @@
 """Recorded blocking calls that are not inter-process communication: sleeping, waiting on results.
 
 Each is drawn on the lane of the thread that blocks, named after the call, so a timeline
-shows who was stuck where (see the span categories in experiments/recorder.py).
+shows who was stuck where (see the span categories in experiments/harness/recorder.py).
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING, Iterable, Iterator, TypeVar
 
 if TYPE_CHECKING:
-    from experiments.recorder import Recorder
+    from experiments.harness.recorder import Recorder
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
 
-    from experiments.recorder import Recorder
+    from experiments.harness.recorder import Recorder
 
 # This process's puts, numbered (a spawned child counts from 1 again, a forked one on from its
 # parent's count: either way its pid makes the key its own).

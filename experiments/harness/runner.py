@@ -1,8 +1,8 @@
-"""Run one experiment and stream its events to fd 1: `python -m experiments.runner MODULE PARAMS_JSON`.
+"""Run one experiment and stream its events to fd 1: `python -m experiments.harness.runner MODULE PARAMS_JSON`.
 
 MODULE is an experiment module name (e.g. experiments.race_counter); PARAMS_JSON its params.
 Without arguments the runner starts, then waits for its job: one JSON line on stdin,
-{"module": MODULE, "params": PARAMS_JSON, "limits": {...}} (experiments/rlimits.py). That is
+{"module": MODULE, "params": PARAMS_JSON, "limits": {...}} (experiments/harness/rlimits.py). That is
 how the server starts it, ahead of the run (app/running/runners.py), in its own process group, and
 reads fd 1. Exit status: 0 done (or stdin closed with no job), 1 the experiment raised (an "F"
 event says what), 2 bad invocation, 143 terminated (after flushing what was recorded).
@@ -23,9 +23,9 @@ import threading
 import time
 from types import ModuleType
 
-from experiments import lifeline, rlimits, sampler
-from experiments import params as params_module
-from experiments.recorder import FORMAT, Recorder, attach
+from experiments.harness import lifeline, rlimits, sampler
+from experiments.harness import params as params_module
+from experiments.harness.recorder import FORMAT, Recorder, attach
 
 ONCPU_ENV = "LAB_ONCPU"  # "0": no on-CPU sampling (the runner started with its job on the command line)
 
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
     import traceback
 
     if len(argv) not in (0, 2):
-        print("usage: python -m experiments.runner [MODULE PARAMS_JSON]", file=sys.stderr)
+        print("usage: python -m experiments.harness.runner [MODULE PARAMS_JSON]", file=sys.stderr)
         return 2
     # The sampler is forked now, before any thread of ours or the experiment's exists; it opens the
     # kernel's switch records on us before fork() returns, so every thread started later is covered.

@@ -68,7 +68,7 @@ def report(serial_time: float, thread_time: float, process_time: float, ideal: i
 
 def findings(params, result, lesson, cpu=None):
     """The sentences both threads-vs-processes experiments share: each pool against the serial run."""
-    from experiments.wording import ms, ratio
+    from experiments.harness.wording import ms, ratio
 
     ideal, t, p = result["ideal_speedup"], result["thread_speedup"], result["process_speedup"]
     said = [f"Serial on main: {ms(result['serial_ms'])}. Thread pool: {ms(result['thread_ms'])}, {ratio(t)}× as fast. "
