@@ -142,7 +142,10 @@ def test_the_example_shows_its_race_without_the_lock(teachers_dir):
     """What the docs promise a teacher sees: duplicated tickets with lock=off."""
     settings = make_settings(experiments_dir=teachers_dir)
     with TestClient(create_app(settings, modules=("experiments.race_counter",))) as client:
-        created = client.post("/api/runs", json={"experiment": "tickets", "params": {"workers": 2, "lock": "off"}})
+        # 2 000 tickets a thread (the docs' 200 take some 30 ms: under load the second thread could start after
+        # the first had handed out all of its own, and no number was handed out twice)
+        params = {"workers": 2, "lock": "off", "tickets": 2_000}
+        created = client.post("/api/runs", json={"experiment": "tickets", "params": params})
         run = wait_for_status(client, created.json()["id"], timeout=60)
         assert run["status"] == "done" and result_of(run)["duplicates"] > 0, run["result"]
 
