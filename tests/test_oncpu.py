@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from app.drawing.placement import Axis, place_cpu
 from app.model.cpu import NOTABLE_CORES, TOO_SHORT_CORES, Budget, Stretch, budget, resolution
 from app.model.cpu import sentences as cpu_sentences
+from app.model.cpu_bins import MIXED_CPUS
 from app.model.events import Event, decode_wire
 from app.model.timeline import HELD_MAX, ON_CPU, Span, Timeline
 from experiments import sampler
@@ -512,6 +513,27 @@ def cpu_run(*intervals: tuple[float, float], tid: int = 7) -> Timeline:
 
 def bins(spans: Iterable[Span]) -> list[tuple[float, float, float]]:
     return [((s.start_ns - T0) / US, (s.end_ns - T0) / US, s.busy_ns / US) for s in spans]
+
+
+def test_coalesced_bins_say_the_cpu_their_turns_ran_on_or_several_and_how_the_last_one_ended():
+    timeline = Timeline()  # 200 µs bins
+    timeline.apply(Event("lane", T0, "w", value={"pid": 1, "tid": 7, "thread": "Thread-1 (work)"}))
+    turns = ((0, 400, 1, "p"), (400, 600, 0, "v"), (650, 700, 1, "p"), (700, 750, 0, "v"), (1_000, 1_100, 1, ""))
+    for start, end, cpu, how in (*turns, (1_200, 1_500, 0, "p")):  # the last goes on past a whole bin
+        timeline.apply(Event("oncpu", T0 + start * US, "", value=(7, T0 + end * US, cpu, how)))
+
+    def drawn(spans: list[Span]) -> list[tuple[float, float, float, int, str]]:
+        return [(*bin_, s.cpu, s.how) for bin_, s in zip(bins(spans), spans)]
+
+    several = MIXED_CPUS
+    assert drawn(timeline.cpu_spans) == [
+        (0, 600, 600, several, "v"),
+        (600, 800, 100, several, "v"),
+        (1_000, 1_200, 100, 1, ""),
+    ]
+    assert drawn(timeline.open_cpu(timeline.lanes[0])) == [(1_200, 1_400, 200, 0, ""), (1_400, 1_600, 100, 0, "")]
+    timeline.close()
+    assert drawn(timeline.cpu_spans)[3:] == [(1_200, 1_400, 200, 0, ""), (1_400, 1_600, 100, 0, "p")]  # ended preempted
 
 
 def test_whole_bins_on_a_cpu_are_one_span_and_a_bin_partly_on_a_cpu_says_how_much():

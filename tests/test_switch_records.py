@@ -16,6 +16,7 @@ from experiments.switch_records import (
     MISC_SWITCH_OUT_PREEMPT,
     PREEMPTED,
     RECORD_EXIT,
+    RECORD_FORK,
     RECORD_LOST,
     RECORD_SWITCH,
     VOLUNTARY,
@@ -76,19 +77,29 @@ def test_records_of_unknown_types_or_too_short_for_their_body_are_skipped_whatev
         return struct.pack("<IHH", kind, 0, size) + bytes(size - 8)
 
     short_lost = struct.pack("<IHHQ", RECORD_LOST, 0, 40, 7) + trailer(0, MS, 1)  # no room for its count
-    data = other(99, 8) + other(99, 32) + other(99, 80) + short_lost + switch(12, 2 * MS, cpu=1)
+    short_exit = struct.pack("<IHHIIII", RECORD_EXIT, 0, 48, PID, 1, 11, PID) + trailer(11, MS, 0)  # nor its time
+    short_fork = struct.pack("<IHHIIII", RECORD_FORK, 0, 48, PID, 1, 12, PID) + trailer(11, MS, 0)
+    data = other(99, 32) + other(99, 80) + short_lost + short_exit + short_fork + switch(12, 2 * MS, cpu=1)
+    data += other(99, 8)  # a bare header, last
     assert parse(data) == ([Switch(2 * MS, PID, 12, 1, False, False)], len(data))
 
 
 def test_a_switch_record_longer_than_asked_for_is_read_by_its_trailer():
     """A switch record with a body (a kernel that writes more than sample_id asked for): its trailer is still
     the record's last 24 bytes."""
+    longer_in = struct.pack("<IHHII", RECORD_SWITCH, 0, 40, 77, 78) + trailer(11, MS, 1)
     misc = MISC_SWITCH_OUT | MISC_SWITCH_OUT_PREEMPT
-    longer = struct.pack("<IHHII", RECORD_SWITCH, misc, 40, 77, 78) + trailer(11, 3 * MS, 1)
-    assert parse(switch(11, MS, cpu=1) + longer) == (
-        [Switch(MS, PID, 11, 1, False, False), Switch(3 * MS, PID, 11, 1, True, True)],
-        32 + 40,
+    longer_out = struct.pack("<IHHII", RECORD_SWITCH, misc, 40, 77, 78) + trailer(11, 3 * MS, 1)
+    assert parse(longer_in + longer_out + switch(12, 4 * MS, cpu=1)) == (
+        [
+            Switch(MS, PID, 11, 1, False, False),
+            Switch(3 * MS, PID, 11, 1, True, True),
+            Switch(4 * MS, PID, 12, 1, False, False),
+        ],
+        40 + 40 + 32,
     )
+    batches, _ = Turns(since=0).feed([switch(11, MS, cpu=1) + longer_out])  # after a switch of the usual size
+    assert turns_of(batches) == [Turn(11, MS, 3 * MS, 1, PREEMPTED)]
 
 
 def test_a_record_cut_short_by_the_end_of_what_was_read_is_left_for_next_time():
@@ -203,6 +214,19 @@ def test_a_thread_on_a_cpu_when_records_were_lost_is_drawn_up_to_the_last_thing_
     assert gaps == [Gap(4 * MS, 9 * MS, 0, 40)]
     assert turns_of(batches) == [Turn(11, MS, 4 * MS, 0, "")]  # how it ended is unknown
     assert turns.on == {}
+
+
+def test_records_lost_on_a_cpu_nothing_was_known_of_are_a_gap_from_when_tracing_began():
+    turns = Turns(since=2 * MS)
+    assert turns.feed([lost(5, 9 * MS, 1)]) == ([], [Gap(2 * MS, 9 * MS, 1, 5)])
+
+
+def test_records_lost_after_a_run_of_switches_are_a_gap_from_the_last_switch():
+    turns = Turns(since=0)
+    data = switch(11, 1 * MS) + switch(11, 2 * MS, out=True) + switch(12, 3 * MS) + switch(12, 4 * MS, out=True)
+    batches, gaps = turns.feed([data + lost(5, 9 * MS, 0)])
+    assert turns_of(batches) == [Turn(11, MS, 2 * MS, 0, VOLUNTARY), Turn(12, 3 * MS, 4 * MS, 0, VOLUNTARY)]
+    assert gaps == [Gap(4 * MS, 9 * MS, 0, 5)]
 
 
 def test_a_switch_in_while_another_thread_is_on_ends_that_ones_turn_where_the_new_one_starts():
