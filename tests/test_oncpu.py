@@ -355,15 +355,20 @@ def test_a_budgets_phases_are_timed_from_the_runs_start_to_a_tenth_of_a_ms_and_e
     on_cpu = ((11, 20_000, 70_000), (12, 20_000, 70_000), (11, 200_500, 500_123), (12, 250_000, 400_000))
     for tid, start, end in (*on_cpu, (50, 10_000, 40_456)):
         timeline.apply(Event("oncpu", t0 + start * US, "", value=(tid, t0 + end * US)))
-    for ms, run, host, sampler_us, waited_us, lab in ((5, 0, 0, 0, 0, 0), (605, 737, 1000, 10_345, 35_678, 120)):
+    for ms, run, host, sampler_us, waited_us, lab in (
+        (5, 0, 0, 1_000, 2_000, 0),
+        (605, 737, 1000, 10_345, 35_678, 121),
+    ):
         sample = {"cores": 2, "tick_ns": 4 * MS, "host_busy_ns": host * MS, "run_ns": run * MS}
         sample |= {"waited_ns": waited_us * US, "sampler_ns": sampler_us * US, "lab_ns": lab * MS}
         timeline.apply(Event("machine", t0 + ms * MS, "", value=sample))
+    timeline.unlaned_ns = 12_345_678  # threads of the run no lane holds (a pool's manager), as the timeline counted
     cpu = budget(timeline)
     assert cpu is not None
     assert (cpu.workers_busy_cores, cpu.others_busy_cores, cpu.lab_busy_cores) == (1.23, 0.22, 0.2)  # 737 ms / 600
+    assert cpu.unlaned_ms == 12.3
     assert cpu.on_cpu_ms == {"main": 0.0, "worker-1": 349.6, "worker-2": 200.0}
-    assert (cpu.recorder_ms, cpu.sampler_ms, cpu.waited_for_cpu_ms) == (30.5, 10.3, 35.7)
+    assert (cpu.recorder_ms, cpu.sampler_ms, cpu.waited_for_cpu_ms) == (30.5, 9.3, 33.7)  # since the first sample
     assert cpu.parallel is not None and cpu.parallel.to_json() == {"span_ms": 480.1, "together_ms": 200.0}
     prepare, pool = cpu.phases
     assert (prepare.name, prepare.start_ms, prepare.end_ms, prepare.first_task_ms, prepare.together_ms) == (

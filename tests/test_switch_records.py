@@ -216,6 +216,16 @@ def test_a_thread_on_a_cpu_when_records_were_lost_is_drawn_up_to_the_last_thing_
     assert turns.on == {}
 
 
+def test_a_chunk_is_read_past_a_bare_header_and_up_to_a_record_cut_short_or_a_size_of_0():
+    turns = Turns(since=0)
+    bare, sizeless = struct.pack("<IHH", 99, 0, 8), struct.pack("<IHH", 99, 0, 0)
+    cpu0 = switch(11, MS) + bare + switch(11, 2 * MS, out=True) + switch(12, 3 * MS)[:5]  # the rest comes next read
+    cpu1 = switch(13, 3 * MS, cpu=1) + sizeless + switch(13, 4 * MS, cpu=1, out=True)
+    batches, _ = turns.feed([cpu0, cpu1])
+    assert turns_of(batches) == [Turn(11, MS, 2 * MS, 0, VOLUNTARY)]
+    assert turns.on == {1: (13, 3 * MS)}  # nothing read past the size of 0 (never a loop)
+
+
 def test_records_lost_on_a_cpu_nothing_was_known_of_are_a_gap_from_when_tracing_began():
     turns = Turns(since=2 * MS)
     assert turns.feed([lost(5, 9 * MS, 1)]) == ([], [Gap(2 * MS, 9 * MS, 1, 5)])
