@@ -240,8 +240,8 @@ def sentences(b: Budget, result: dict[str, Any] | None = None) -> list[str]:
         if others is not None and others >= max(NOTABLE_CORES, phase.resolution_cores) and phase.measurable:
             left = max(0.0, b.cores - others)
             said = (
-                f"During “{phase.name}” other programs used {others:.1f} of {b.cores} cores (give or take "
-                f"{phase.resolution_cores:.2f}): the run got {phase.workers_busy_cores:.1f}, and could have had "
+                f"During “{phase.name}” other programs used {others:.1f} of {b.cores} core{'s' if b.cores != 1 else ''} "
+                f"(give or take {phase.resolution_cores:.2f}): the run got {phase.workers_busy_cores:.1f}, and could have had "
                 f"{left:.1f} at most."
             )
             if speedup and phase.name == "serial":

@@ -203,6 +203,8 @@ def host_busy_ns(stat_line: str, ticks_per_s: int) -> int:
 
 
 # ---- I/O: the process group, /proc, the pipe ----
+# (tested through real runs, tests/experiments/test_oncpu_runs.py; `make mutation` mutates the pure code above only)
+# pragma: no mutate block
 
 class Thread:
     """A thread of the run: its schedstat, wchan and children files, open, and what schedstat said last."""

@@ -16,6 +16,7 @@ from experiments.harness.switch_records import (
     MISC_SWITCH_OUT_PREEMPT,
     PREEMPTED,
     RECORD_EXIT,
+    RECORD_FORK,
     RECORD_LOST,
     RECORD_SWITCH,
     VOLUNTARY,
@@ -71,6 +72,36 @@ def test_lost_and_exit_records_are_read_and_other_types_are_skipped_by_their_siz
     assert used == 40 + 48 + 56
 
 
+def test_records_of_unknown_types_or_too_short_for_their_body_are_skipped_whatever_their_size():
+    def other(kind: int, size: int) -> bytes:
+        return struct.pack("<IHH", kind, 0, size) + bytes(size - 8)
+
+    short_lost = struct.pack("<IHHQ", RECORD_LOST, 0, 40, 7) + trailer(0, MS, 1)  # no room for its count
+    short_exit = struct.pack("<IHHIIII", RECORD_EXIT, 0, 48, PID, 1, 11, PID) + trailer(11, MS, 0)  # nor its time
+    short_fork = struct.pack("<IHHIIII", RECORD_FORK, 0, 48, PID, 1, 12, PID) + trailer(11, MS, 0)
+    data = other(99, 32) + other(99, 80) + short_lost + short_exit + short_fork + switch(12, 2 * MS, cpu=1)
+    data += other(99, 8)  # a bare header, last
+    assert parse(data) == ([Switch(2 * MS, PID, 12, 1, False, False)], len(data))
+
+
+def test_a_switch_record_longer_than_asked_for_is_read_by_its_trailer():
+    """A switch record with a body (a kernel that writes more than sample_id asked for): its trailer is still
+    the record's last 24 bytes."""
+    longer_in = struct.pack("<IHHII", RECORD_SWITCH, 0, 40, 77, 78) + trailer(11, MS, 1)
+    misc = MISC_SWITCH_OUT | MISC_SWITCH_OUT_PREEMPT
+    longer_out = struct.pack("<IHHII", RECORD_SWITCH, misc, 40, 77, 78) + trailer(11, 3 * MS, 1)
+    assert parse(longer_in + longer_out + switch(12, 4 * MS, cpu=1)) == (
+        [
+            Switch(MS, PID, 11, 1, False, False),
+            Switch(3 * MS, PID, 11, 1, True, True),
+            Switch(4 * MS, PID, 12, 1, False, False),
+        ],
+        40 + 40 + 32,
+    )
+    batches, _ = Turns(since=0).feed([switch(11, MS, cpu=1) + longer_out])  # after a switch of the usual size
+    assert turns_of(batches) == [Turn(11, MS, 3 * MS, 1, PREEMPTED)]
+
+
 def test_a_record_cut_short_by_the_end_of_what_was_read_is_left_for_next_time():
     whole = switch(11, MS)
     records, used = parse(whole + switch(12, 2 * MS)[:20])
@@ -84,7 +115,10 @@ def test_a_ring_buffer_that_wrapped_is_read_in_order():
     ring[48:64], ring[0:16] = first[:16], first[16:]  # the first record wraps
     ring[16:48] = second
     data = unwrap(bytes(ring), 64 * 3 + 48, 64 * 3 + 48 + 64)  # positions grow past the size
+    assert data == first + second
     assert parse(data)[0] == [Switch(MS, PID, 11, 0, False, False), Switch(2 * MS, PID, 11, 0, True, False)]
+    assert unwrap(bytes(ring), 64 + 16, 64 + 48) == second  # within the buffer
+    assert unwrap(bytes(ring), 64 + 16, 64 + 64) == second + first[:16]  # up to its very end
 
 
 def turns_of(batches: list[Batch]) -> list[Turn]:
@@ -173,9 +207,49 @@ def test_lost_records_are_a_gap_and_end_what_was_on_that_cpu_where_knowledge_end
     assert turns.on == {0: (11, 10 * MS)}  # its turn before the gap ended with the known (not drawn as idle)
 
 
+def test_a_thread_on_a_cpu_when_records_were_lost_is_drawn_up_to_the_last_thing_known_of_that_cpu():
+    turns = Turns(since=0)
+    cpu0 = switch(11, 1 * MS) + exited(13, 4 * MS) + lost(40, 9 * MS, 0)  # another thread's exit: CPU 0 known at 4 ms
+    batches, gaps = turns.feed([cpu0])
+    assert gaps == [Gap(4 * MS, 9 * MS, 0, 40)]
+    assert turns_of(batches) == [Turn(11, MS, 4 * MS, 0, "")]  # how it ended is unknown
+    assert turns.on == {}
+
+
+def test_a_chunk_is_read_past_a_bare_header_and_up_to_a_record_cut_short_or_a_size_of_0():
+    turns = Turns(since=0)
+    bare, sizeless = struct.pack("<IHH", 99, 0, 8), struct.pack("<IHH", 99, 0, 0)
+    cpu0 = switch(11, MS) + bare + switch(11, 2 * MS, out=True) + switch(12, 3 * MS)[:5]  # the rest comes next read
+    cpu1 = switch(13, 3 * MS, cpu=1) + sizeless + switch(13, 4 * MS, cpu=1, out=True)
+    batches, _ = turns.feed([cpu0, cpu1])
+    assert turns_of(batches) == [Turn(11, MS, 2 * MS, 0, VOLUNTARY)]
+    assert turns.on == {1: (13, 3 * MS)}  # nothing read past the size of 0 (never a loop)
+
+
+def test_records_lost_on_a_cpu_nothing_was_known_of_are_a_gap_from_when_tracing_began():
+    turns = Turns(since=2 * MS)
+    assert turns.feed([lost(5, 9 * MS, 1)]) == ([], [Gap(2 * MS, 9 * MS, 1, 5)])
+
+
+def test_records_lost_after_a_run_of_switches_are_a_gap_from_the_last_switch():
+    turns = Turns(since=0)
+    data = switch(11, 1 * MS) + switch(11, 2 * MS, out=True) + switch(12, 3 * MS) + switch(12, 4 * MS, out=True)
+    batches, gaps = turns.feed([data + lost(5, 9 * MS, 0)])
+    assert turns_of(batches) == [Turn(11, MS, 2 * MS, 0, VOLUNTARY), Turn(12, 3 * MS, 4 * MS, 0, VOLUNTARY)]
+    assert gaps == [Gap(4 * MS, 9 * MS, 0, 5)]
+
+
+def test_a_switch_in_while_another_thread_is_on_ends_that_ones_turn_where_the_new_one_starts():
+    turns = Turns(since=0)
+    batches, _ = turns.feed([switch(11, 1 * MS, cpu=1) + switch(12, 3 * MS, cpu=1)])  # 11's out was lost
+    assert turns_of(batches) == [Turn(11, MS, 3 * MS, 1, "")]
+    assert turns.on == {1: (12, 3 * MS)}
+
+
 def test_open_turns_are_cut_at_now_and_go_on_from_there():
     turns = Turns(since=0)
     turns.feed([switch(11, MS)])
+    assert turns.open_turns(MS) == []  # nothing yet to draw at the very time it went on
     assert turns.open_turns(4 * MS) == [Turn(11, MS, 4 * MS, 0, "")]
     batches, _ = turns.feed([switch(11, 5 * MS, out=True, preempt=True)])
     assert turns_of(batches) == [Turn(11, 4 * MS, 5 * MS, 0, PREEMPTED)]

@@ -5,20 +5,25 @@ tests/experiments/test_oncpu_runs.py measures real runs through the runner and i
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sys
 from collections.abc import Iterable
+from dataclasses import replace
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.drawing.placement import Axis, place_cpu
-from app.model.cpu import TOO_SHORT_CORES, Budget, Stretch, budget, resolution
+from app.model.cpu import NOTABLE_CORES, TOO_SHORT_CORES, Budget, Stretch, budget, resolution
 from app.model.cpu import sentences as cpu_sentences
+from app.model.cpu_bins import MIXED_CPUS
 from app.model.events import Event, decode_wire
 from app.model.timeline import HELD_MAX, ON_CPU, Span, Timeline
 from experiments.harness import sampler
+from experiments.harness.switch_records import Gap, Turn
 
 MS = 1_000_000
 
@@ -58,6 +63,29 @@ def test_without_wchan_a_tick_is_placed_from_the_tick_before():
     assert placer.tick(0, MS, MS // 4) is None  # started within the tick: at its end
     assert placer.tick(MS, 2 * MS, MS // 2) is None  # ran on, then stopped: at its start
     assert placer.tick(2 * MS, 3 * MS, 0) == (MS - MS // 4, MS + MS // 2)
+    assert placer.tick(3 * MS, 4 * MS, MS) is None  # all of it: running at its end, then
+    assert placer.tick(4 * MS, 5 * MS, MS // 4) is None  # so what it ran next is at the next tick's start
+    assert placer.cut() == (3 * MS, 4 * MS + MS // 4)
+
+
+def test_a_tick_the_thread_ran_all_but_its_reading_slack_of_is_whole_at_any_clock_reading():
+    """10 ms ticks from a clock reading of 5 s: a tick may come 500 µs early (a twentieth of it) and still be whole;
+    a thread that ran on through three ticks is one interval."""
+    t0, placer = 5_000 * MS, sampler.Placer()
+    assert placer.tick(t0, t0 + 10 * MS, 10 * MS, True) is None
+    assert placer.tick(t0 + 10 * MS, t0 + 20 * MS, 10 * MS - 400_000, True) is None
+    assert placer.tick(t0 + 20 * MS, t0 + 30 * MS, 10 * MS, True) is None
+    assert placer.cut() == (t0, t0 + 30 * MS)
+
+
+def test_time_within_a_tick_is_placed_to_the_nanosecond_however_odd():
+    placer = sampler.Placer()
+    placer.tick(0, MS, MS, True)  # running at the end of the first tick
+    assert placer.tick(MS, 2 * MS, 300_001, True) == (0, MS + 150_000)  # stopped and went on: half at each end
+    assert placer.cut() == (2 * MS - 150_001, 2 * MS)
+    placer.tick(2 * MS, 3 * MS + 1, 0)  # not running at the end of this tick (an odd one)
+    assert placer.tick(3 * MS + 1, 4 * MS + 2, 300_001, False) is None  # started and stopped within: its middle
+    assert placer.cut() == (3 * MS + 1 + 500_000 - 150_000, 3 * MS + 1 + 500_000 + 150_001)
 
 
 def test_a_zombies_exit_status_names_the_signal_that_killed_it():
@@ -67,7 +95,13 @@ def test_a_zombies_exit_status_names_the_signal_that_killed_it():
     running = "125 (python3) R " + " ".join(fields[:48] + ["0"])
     assert sampler.exit_of(killed) == {"known": True, "signal": signal.SIGKILL, "status": 0}
     assert sampler.exit_of(exited) == {"known": True, "signal": 0, "status": 3}
-    assert sampler.exit_of(running)["known"] is False
+    assert sampler.exit_of(running) == {"known": False, "signal": 0, "status": 0}
+
+
+def test_a_running_process_whose_name_holds_a_parenthesis_and_z_is_no_zombie():
+    # A process names itself (prctl): its name ends at the line's last ')', not its first.
+    line = "126 (a) Z (b) R " + " ".join(["0"] * 48 + [str(signal.SIGKILL)])
+    assert sampler.exit_of(line) == {"known": False, "signal": 0, "status": 0}
 
 
 def test_a_processs_cpu_time_and_parent_are_read_from_its_stat_line_whatever_its_name():
@@ -77,8 +111,61 @@ def test_a_processs_cpu_time_and_parent_are_read_from_its_stat_line_whatever_its
     assert sampler.parent_of(line) == 42
 
 
+def test_on_cpu_sampling_works_where_proc_has_schedstat_and_says_what_is_missing_where_not(tmp_path, monkeypatch):
+    pid = os.getpid()
+    (tmp_path / str(pid) / "task" / str(pid)).mkdir(parents=True)
+    (tmp_path / str(pid) / "task" / str(pid) / "schedstat").write_text("1 2 3\n")
+    assert sampler.unavailable(str(tmp_path)) is None
+    (tmp_path / str(pid) / "task" / str(pid) / "schedstat").unlink()
+    assert sampler.unavailable(str(tmp_path)) == (
+        f"{tmp_path}/<pid>/task/<tid>/schedstat is missing (a kernel without CONFIG_SCHED_INFO, or /proc hidden)"
+    )
+    assert sampler.unavailable() == sampler.unavailable("/proc")  # where it looks unless told
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert sampler.unavailable() == "the kernel's per-thread CPU time is read from /proc on Linux; this is darwin"
+
+
+def test_on_cpu_sampling_needs_pidfd_open(tmp_path, monkeypatch):
+    pid = os.getpid()
+    (tmp_path / str(pid) / "task" / str(pid)).mkdir(parents=True)
+    (tmp_path / str(pid) / "task" / str(pid) / "schedstat").write_text("1 2 3\n")
+    monkeypatch.delattr(os, "pidfd_open", raising=False)
+    assert (
+        sampler.unavailable(str(tmp_path)) == "os.pidfd_open is missing (Linux 5.3 and Python 3.9 or newer are needed)"
+    )
+
+
+def test_an_on_cpu_interval_is_written_as_the_timeline_reads_it():
+    timeline = Timeline(coalesce=False)
+    timeline.apply(Event("lane", 0, "worker-1", value={"pid": 1, "tid": 11, "thread": "worker-1"}))
+    line = sampler.on_cpu(11, (MS, 3 * MS))
+    assert line == f'["T",{MS},"",11,{3 * MS}]'
+    timeline.apply_all(decode_wire(f"[{line}]".encode()))
+    assert [(s.lane, s.start_ns, s.end_ns) for s in timeline.cpu_spans] == [(0, MS, 3 * MS)]
+
+
+def test_a_turn_from_the_switch_records_is_written_with_its_cpu_and_how_it_ended():
+    line = sampler.turn_event(Turn(11, MS, 3 * MS, 1, "p"))
+    assert line == f'["T",{MS},"",11,{3 * MS},1,"p"]'
+    (turn,) = decode_wire(f"[{line}]".encode())
+    assert turn == Event("oncpu", MS, "", value=(11, 3 * MS, 1, "p"))
+
+
+def test_records_the_kernel_dropped_are_written_as_a_gap_saying_how_many_on_which_cpu_and_why():
+    line = sampler.gap_event(Gap(2 * MS, 5 * MS, 1, 40), 512)
+    assert line.startswith(f'["G",{2 * MS},"",{{"end_ns":{5 * MS},"cpu":1,"lost":40,"why":')  # compact, as on the wire
+    assert json.loads(line)[3]["why"] == (
+        "the kernel dropped 40 context-switch records on CPU 1: its 512 KiB buffer filled faster than the lab read "
+        "it (a storm of switches, or a machine too busy to give the reader a CPU in time)"
+    )
+    (gap,) = decode_wire(f"[{line}]".encode())
+    assert (gap.kind, gap.ts_ns, gap.value["end_ns"], gap.value["lost"]) == ("gap", 2 * MS, 5 * MS, 40)
+    assert "dropped 1 context-switch record on CPU 0:" in sampler.gap_event(Gap(0, MS, 0, 1), 64)
+
+
 def test_the_machines_busy_time_leaves_out_idle_and_iowait():
     assert sampler.host_busy_ns("cpu  100 5 20 9999 7 1 2 3 0 0", 100) == (100 + 5 + 20 + 1 + 2 + 3) * 10 * MS
+    assert sampler.host_busy_ns("cpu  100 5 20 9999 7", 100) == (100 + 5 + 20) * 10 * MS  # a kernel before irq
 
 
 def events_of(*rows: tuple) -> Timeline:
@@ -190,6 +277,174 @@ def test_the_labs_own_server_is_told_apart_from_other_programs():
     assert "the lab's own server (drawing it) used 0.5, other programs used 0.3 (give or take" in cpu_sentences(cpu)[0]
 
 
+def a_run_with_a_serial_part_and_a_thread_pool() -> Timeline:
+    """From a clock reading of 5 s: main runs "serial" (0-400 ms) on a CPU, "setup" (400-450 ms: too short to
+    average over), then waits on a "thread pool" phase (450-1000 ms) whose two workers are on CPUs 500-900 and
+    480-800 ms; the recorder's thread 30 ms. The machine (2 cores, 250 Hz ticks) sampled at 0, 400 and 1000 ms:
+    over the first 400 ms the run took 1 core, the lab 0.3, other programs 0.7; then the run 1.5, the lab 0.3,
+    others 0.05."""
+    t0 = 5_000 * MS
+    timeline = Timeline(coalesce=False)
+    for worker, tid in (("main", 1), ("worker-1", 11), ("worker-2", 12)):
+        timeline.apply(Event("lane", t0, worker, value={"pid": 1, "tid": tid, "thread": worker}))
+    timeline.apply(Event("service", t0, "", value={"tid": 50, "role": "recorder"}))
+    for name, category, start, end in (("serial", "run", 0, 400), ("setup", "run", 400, 450)):
+        timeline.apply(Event("begin", t0 + start * MS, "main", name, category))
+        timeline.apply(Event("end", t0 + end * MS, "main"))
+    timeline.apply(Event("begin", t0 + 450 * MS, "main", "thread pool", "phase"))
+    timeline.apply(Event("begin", t0 + 460 * MS, "main", "Future.result", "wait"))  # within a phase: none itself
+    timeline.apply(Event("begin", t0 + 480 * MS, "worker-2", "task 1", "cpu"))
+    timeline.apply(Event("end", t0 + 900 * MS, "worker-2"))
+    timeline.apply(Event("end", t0 + 990 * MS, "main"))
+    timeline.apply(Event("end", t0 + 1000 * MS, "main"))
+    for tid, start, end in ((1, 0, 400), (11, 500, 900), (12, 480, 800), (50, 100, 130)):
+        timeline.apply(Event("oncpu", t0 + start * MS, "", value=(tid, t0 + end * MS)))
+    for ms, run, host, sampler_ms, waited, lab in (
+        (0, 0, 0, 0, 0, 0),
+        (400, 400, 804, 4, 0, 120),
+        (1000, 1300, 1920, 10, 35, 300),
+    ):
+        sample = {"cores": 2, "tick_ns": 4 * MS, "host_busy_ns": host * MS, "run_ns": run * MS}
+        sample |= {"waited_ns": waited * MS, "sampler_ns": sampler_ms * MS, "lab_ns": lab * MS}
+        timeline.apply(Event("machine", t0 + ms * MS, "", value=sample))
+    return timeline
+
+
+def test_a_runs_budget_gives_each_figure_over_the_run_and_over_each_long_phase_from_its_start():
+    cpu = budget(a_run_with_a_serial_part_and_a_thread_pool())
+    assert cpu is not None
+    stretch = {"lab_busy_cores": 0.3, "first_task_ms": None, "together_ms": None}
+    assert cpu.to_json() == {
+        "cores": 2,
+        "workers_busy_cores": 1.3,  # 1 300 ms of CPU over 1 s
+        "others_busy_cores": 0.31,  # 1 920 busy, less the run's 1 300, the sampler's 10 and the lab's 300
+        "lab_busy_cores": 0.3,
+        "resolution_cores": 0.02,  # a 4 ms tick per core at each end of 1 s
+        "on_cpu_ms": {"main": 400.0, "worker-1": 400.0, "worker-2": 320.0},
+        "recorder_ms": 30.0,
+        "sampler_ms": 10.0,
+        "unlaned_ms": 0.0,
+        "waited_for_cpu_ms": 35.0,
+        "parallel": {"span_ms": 420.0, "together_ms": 300.0},
+        "phases": [
+            {"name": "serial", "start_ms": 0.0, "end_ms": 400.0, "workers_busy_cores": 1.0, "others_busy_cores": 0.7}
+            | stretch
+            | {"resolution_cores": 0.04},
+            # interpolated from 450 ms, between the samples at 400 and 1 000; its first task began 30 ms in
+            {"name": "thread pool", "start_ms": 450.0, "end_ms": 1000.0, "workers_busy_cores": 1.5}
+            | {"others_busy_cores": 0.05, "resolution_cores": 0.03, "lab_busy_cores": 0.3}
+            | {"first_task_ms": 30.0, "together_ms": 300.0},
+        ],
+    }
+
+
+def test_a_budgets_phases_are_timed_from_the_runs_start_to_a_tenth_of_a_ms_and_each_counts_its_own_overlap():
+    """Sampled from 5 ms after the run began (the sampler starts after it), a "prepare" of exactly 100 ms (long
+    enough to average over), a "process pool" phase from 150.25 to 600.375 ms; the workers were on CPUs together
+    before the phase (20-70 ms) and in it (250-400 ms)."""
+    t0 = 7_000 * MS
+    timeline = Timeline(coalesce=False)
+    for worker, tid in (("main", 1), ("worker-1", 11), ("worker-2", 12)):
+        timeline.apply(Event("lane", t0, worker, value={"pid": 1, "tid": tid, "thread": worker}))
+    timeline.apply(Event("service", t0, "", value={"tid": 50, "role": "recorder"}))
+    for name, category, start, end in (("prepare", "run", 0, 100_000), ("process pool", "phase", 150_250, 600_375)):
+        timeline.apply(Event("begin", t0 + start * US, "main", name, category))
+        timeline.apply(Event("end", t0 + end * US, "main"))
+    timeline.apply(Event("begin", t0 + 200_500 * US, "worker-1", "task 1", "cpu"))
+    timeline.apply(Event("end", t0 + 500_123 * US, "worker-1"))
+    on_cpu = ((11, 20_000, 70_000), (12, 20_000, 70_000), (11, 200_500, 500_123), (12, 250_000, 400_000))
+    for tid, start, end in (*on_cpu, (50, 10_000, 40_456)):
+        timeline.apply(Event("oncpu", t0 + start * US, "", value=(tid, t0 + end * US)))
+    for ms, run, host, sampler_us, waited_us, lab in (
+        (5, 0, 0, 1_000, 2_000, 0),
+        (605, 737, 1000, 10_345, 35_678, 121),
+    ):
+        sample = {"cores": 2, "tick_ns": 4 * MS, "host_busy_ns": host * MS, "run_ns": run * MS}
+        sample |= {"waited_ns": waited_us * US, "sampler_ns": sampler_us * US, "lab_ns": lab * MS}
+        timeline.apply(Event("machine", t0 + ms * MS, "", value=sample))
+    timeline.unlaned_ns = 12_345_678  # threads of the run no lane holds (a pool's manager), as the timeline counted
+    cpu = budget(timeline)
+    assert cpu is not None
+    assert (cpu.workers_busy_cores, cpu.others_busy_cores, cpu.lab_busy_cores) == (1.23, 0.22, 0.2)  # 737 ms / 600
+    assert cpu.unlaned_ms == 12.3
+    assert cpu.on_cpu_ms == {"main": 0.0, "worker-1": 349.6, "worker-2": 200.0}
+    assert (cpu.recorder_ms, cpu.sampler_ms, cpu.waited_for_cpu_ms) == (30.5, 9.3, 33.7)  # since the first sample
+    assert cpu.parallel is not None and cpu.parallel.to_json() == {"span_ms": 480.1, "together_ms": 200.0}
+    prepare, pool = cpu.phases
+    assert (prepare.name, prepare.start_ms, prepare.end_ms, prepare.first_task_ms, prepare.together_ms) == (
+        "prepare",
+        0.0,
+        100.0,
+        None,  # not a phase an experiment names: no first task, no overlap of its own
+        None,
+    )
+    assert (pool.start_ms, pool.end_ms, pool.first_task_ms, pool.together_ms) == (150.2, 600.4, 50.2, 150.0)
+
+
+def test_a_figure_the_sampler_could_not_read_at_first_is_not_given():
+    timeline = events_of(("lane", 0, "main", "", "", {"pid": 1, "tid": 1}))
+    first = {"cores": 2, "run_ns": 0, "waited_ns": 0, "sampler_ns": 0}  # no /proc/stat, no lab yet
+    last = {"cores": 2, "run_ns": 500 * MS, "waited_ns": 0, "sampler_ns": 0, "host_busy_ns": 900 * MS, "lab_ns": MS}
+    timeline.apply(Event("machine", 0, "", value=first))
+    timeline.apply(Event("machine", 1_000 * MS, "", value=last))
+    cpu = budget(timeline)
+    assert cpu is not None
+    assert (cpu.workers_busy_cores, cpu.others_busy_cores, cpu.lab_busy_cores, cpu.parallel) == (0.5, None, None, None)
+    assert cpu.to_json()["parallel"] is None
+    assert cpu_sentences(cpu)[0] == "The run's threads and processes kept 0.5 of 2 cores busy on average."
+    samples_at_one_time = events_of(("lane", 0, "main", "", "", {"pid": 1, "tid": 1}))
+    for _ in range(2):
+        samples_at_one_time.apply(Event("machine", 0, "", value=last))
+    assert budget(samples_at_one_time) is None  # no time to average over
+    no_stat = events_of(("lane", 0, "main", "", "", {"pid": 1, "tid": 1}))
+    for ts, sample in ((0, {**first, "lab_ns": 0}), (1_000 * MS, {**last, "host_busy_ns": None})):
+        no_stat.apply(Event("machine", ts, "", value=sample))
+    cpu = budget(no_stat)
+    assert cpu is not None and (cpu.lab_busy_cores, cpu.others_busy_cores) == (0.0, None)
+
+
+def test_a_budget_in_words_names_the_phase_others_slowed_and_what_measuring_cost():
+    cpu = budget(a_run_with_a_serial_part_and_a_thread_pool())
+    assert cpu is not None
+    first = (
+        "The run's threads and processes kept 1.3 of 2 cores busy on average; the lab's own server (drawing it) "
+        "used 0.3, other programs used 0.3 (give or take 0.02: /proc/stat counts in ticks)."
+    )
+    serial = (
+        "During “serial” other programs used 0.7 of 2 cores (give or take 0.04): the run got 1.0, and could have "
+        "had 1.3 at most."
+    )
+    last = [
+        "Its threads spent 35 ms in all ready to run with no core free for them.",
+        "Measuring this cost 10 ms of CPU, recording 30 ms.",
+    ]
+    assert cpu_sentences(cpu) == [first, serial, *last]
+    yardstick = " The serial run is the yardstick: slowed so, it makes the speedups over it larger."
+    assert cpu_sentences(cpu, {"thread_speedup": 1.2}) == [first, serial + yardstick, *last]
+
+
+def test_a_budget_over_too_short_a_run_says_so_and_a_wait_under_10_ms_is_not_worth_a_sentence():
+    short = Budget(1, 0.9, 0.1, {}, recorder_ms=1.0, sampler_ms=2.0, unlaned_ms=0.0, waited_for_cpu_ms=9.0, phases=[])
+    assert cpu_sentences(replace(short, resolution_cores=0.8)) == [
+        "The run's threads and processes kept 0.9 of 1 core busy on average; what other programs used, the run was "
+        "too short to tell (/proc/stat counts in ticks: over it, a figure could be off by 0.8 cores).",
+        "Measuring this cost 2 ms of CPU, recording 1 ms.",
+    ]
+    assert cpu_sentences(replace(short, resolution_cores=TOO_SHORT_CORES))[0].endswith("could be off by 0.5 cores).")
+    loaded = Stretch("process pool", 0.0, 500.0, 0.7, NOTABLE_CORES, 0.1)
+    assert cpu_sentences(replace(short, resolution_cores=0.1, phases=[loaded]), {"process_speedup": 0.9})[:2] == [
+        "The run's threads and processes kept 0.9 of 1 core busy on average; other programs used 0.1 (give or "
+        "take 0.10: /proc/stat counts in ticks).",
+        "During “process pool” other programs used 0.3 of 1 core (give or take 0.10): the run got 0.7, and could "
+        "have had 0.7 at most. A speedup measured there cannot exceed that.",
+    ]
+    assert cpu_sentences(replace(short, others_busy_cores=None, waited_for_cpu_ms=10.0)) == [
+        "The run's threads and processes kept 0.9 of 1 core busy on average.",
+        "Its threads spent 10 ms in all ready to run with no core free for them.",
+        "Measuring this cost 2 ms of CPU, recording 1 ms.",
+    ]
+
+
 @st.composite
 def machine_samples(draw: st.DrawFn) -> tuple[int, list[tuple[int, dict[str, int]]]]:
     """A machine of 1 to 4 cores and its cumulative samples, each figure growing by anything up to twice
@@ -210,6 +465,9 @@ def machine_samples(draw: st.DrawFn) -> tuple[int, list[tuple[int, dict[str, int
     return cores, samples
 
 
+# What is checked is the figures, not how fast they come: on a loaded machine (a mutation run beside other
+# test suites) drawing an example can take over a second, which Hypothesis would fail as too slow.
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(machine_samples(), st.floats(0, 1), st.floats(0, 1))
 def test_no_budget_figure_exceeds_the_machines_cores(machine, a, b):
     cores, samples = machine
@@ -239,6 +497,7 @@ def test_a_figure_over_a_few_milliseconds_is_too_coarse_to_give_and_over_seconds
     # 100 ticks a second (getconf CLK_TCK): over 5 ms on 2 cores a figure may be 8 cores off, over 2 s 0.02.
     assert resolution(2, 5 * MS) == 8.0 and resolution(2, 2_000 * MS) == 0.02
     assert resolution(2, 5 * MS, tick_ns=4 * MS) == 3.2  # a sampler that says its tick
+    assert resolution(2, 0) == 2.0  # no time at all: nothing told apart
 
 
 # -- the on-CPU strip as drawn: bins of the resolution, counted from the run's start ----------
@@ -259,6 +518,27 @@ def cpu_run(*intervals: tuple[float, float], tid: int = 7) -> Timeline:
 
 def bins(spans: Iterable[Span]) -> list[tuple[float, float, float]]:
     return [((s.start_ns - T0) / US, (s.end_ns - T0) / US, s.busy_ns / US) for s in spans]
+
+
+def test_coalesced_bins_say_the_cpu_their_turns_ran_on_or_several_and_how_the_last_one_ended():
+    timeline = Timeline()  # 200 µs bins
+    timeline.apply(Event("lane", T0, "w", value={"pid": 1, "tid": 7, "thread": "Thread-1 (work)"}))
+    turns = ((0, 400, 1, "p"), (400, 600, 0, "v"), (650, 700, 1, "p"), (700, 750, 0, "v"), (1_000, 1_100, 1, ""))
+    for start, end, cpu, how in (*turns, (1_200, 1_500, 0, "p")):  # the last goes on past a whole bin
+        timeline.apply(Event("oncpu", T0 + start * US, "", value=(7, T0 + end * US, cpu, how)))
+
+    def drawn(spans: list[Span]) -> list[tuple[float, float, float, int, str]]:
+        return [(*bin_, s.cpu, s.how) for bin_, s in zip(bins(spans), spans)]
+
+    several = MIXED_CPUS
+    assert drawn(timeline.cpu_spans) == [
+        (0, 600, 600, several, "v"),
+        (600, 800, 100, several, "v"),
+        (1_000, 1_200, 100, 1, ""),
+    ]
+    assert drawn(timeline.open_cpu(timeline.lanes[0])) == [(1_200, 1_400, 200, 0, ""), (1_400, 1_600, 100, 0, "")]
+    timeline.close()
+    assert drawn(timeline.cpu_spans)[3:] == [(1_200, 1_400, 200, 0, ""), (1_400, 1_600, 100, 0, "p")]  # ended preempted
 
 
 def test_whole_bins_on_a_cpu_are_one_span_and_a_bin_partly_on_a_cpu_says_how_much():

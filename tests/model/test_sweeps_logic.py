@@ -16,7 +16,7 @@ from app.drawing.sweeps import (
     sentences,
     table,
 )
-from app.model.sweeps import MAX_POINTS, expand, status, worker_choices
+from app.model.sweeps import MAX_POINTS, expand, shared, status, worker_choices
 from experiments.cpu_threads_vs_processes import PARAMS as CPU
 from experiments.harness.params import Choice, Int, ParamError
 
@@ -31,20 +31,31 @@ def test_points_are_the_product_of_the_lists_over_the_params_and_their_defaults(
         {"workers": 2, "tasks": 3, "python": "3.9"},
         {"workers": 2, "tasks": 3, "python": "3.11"},
     ]
+    assert len(expand(SPECS, {}, {"workers": list(range(1, 9)), "python": ["3.9", "3.11"]})) == MAX_POINTS == 16
+
+
+def test_the_params_every_point_shares_are_all_but_the_varied_ones():
+    vary: dict[str, list[object]] = {"workers": [1, 2], "python": ["3.9", "3.11"]}
+    assert shared(expand(SPECS, {"tasks": 3}, vary), vary) == {"tasks": 3}  # what the sweep page lists once
+    assert shared(expand(SPECS, {}, {"workers": [4]}), {"workers": [4]}) == {"tasks": 5, "python": "3.11"}
 
 
 @pytest.mark.parametrize(
     "params, vary, said",
     [
         ({"turbo": 1}, {"workers": [1]}, "turbo: unknown parameter"),
-        ({}, {"turbo": [1]}, "vary.turbo: unknown parameter"),
+        ({}, {"turbo": [1]}, "vary.turbo: unknown parameter (known: python, tasks, workers)"),
         ({}, {"workers": []}, "vary.workers: empty list"),
         ({}, {"workers": [1, 1]}, "vary.workers: 1 is listed twice"),
         ({}, {"workers": [1, 9]}, "workers: must be an integer from 1 to 8, got 9"),
         ({"tasks": 0}, {"workers": [1, 2]}, "tasks: must be an integer from 1 to 10, got 0"),
         ({}, {"python": ["3.9", "2.7"]}, "python: must be one of '3.9', '3.11', got '2.7'"),
         ({}, {}, "vary: name at least one param"),
-        ({}, {"workers": [1, 2, 3, 4, 5, 6], "tasks": [1, 2, 3]}, f"18 points; a sweep has at most {MAX_POINTS}"),
+        (
+            {},
+            {"workers": [1, 2, 3, 4, 5, 6], "tasks": [1, 2, 3]},
+            "vary: 6 workers × 3 tasks make 18 points; a sweep has at most 16",
+        ),
     ],
 )
 def test_bad_sweeps_name_the_param_and_the_bound(params, vary, said):
@@ -217,6 +228,7 @@ def test_the_sweep_is_queued_then_running_then_finished():
 def test_the_experiment_page_offers_powers_of_two_within_the_workers_bounds():
     assert worker_choices(CPU) == [1, 2, 4, 8]
     assert worker_choices((Int("workers", 2, 2, 12),)) == [2, 4, 8, 12]
+    assert worker_choices((Int("workers", 10, 10, 40),)) == [10, 16, 32, 40]
     assert worker_choices((Int("workers", 1, 1, 1),)) == []  # nothing to sweep
     assert worker_choices((Int("items", 1, 1, 9),)) == []
 

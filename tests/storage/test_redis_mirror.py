@@ -6,13 +6,13 @@ from __future__ import annotations
 from redis.typing import EncodableT, FieldT
 
 from app.model.events import Event
-from app.model.runs import Run
+from app.model.runs import Place, Run, Truncation
 from app.model.status import Status
 from app.storage import redis_formats as formats
 from app.storage.redis_documents import StateDoc
 from app.storage.redis_formats import Entry, read_entry
 from app.storage.redis_mirror import fold, mirror_of
-from app.storage.wire import LogState, bounded, rows_of
+from app.storage.wire import LogState, bounded, pack_wire, rows_of
 from tests.helpers import RACE, drawn, header, result, spans
 
 
@@ -88,3 +88,49 @@ def test_an_events_entry_written_twice_is_folded_once():
     for entry in entries[:4] + entries[3:]:  # the spans' entry twice
         fold(mirror, entry)
     assert drawn(mirror) == drawn(node_run) and mirror.received == node_run.received == 6
+
+
+def test_the_runners_lines_stored_as_they_came_are_folded_numbered_from_the_entrys_first():
+    node_run = Run("r4", RACE, {})
+    entries = entries_of_a_run(node_run, [header()])
+    mirror = mirror_of(state_of(entries[0]), {RACE.id: RACE})
+    for entry in entries[:3]:
+        fold(mirror, entry)
+    line = b'[["B",10,"w1","step 0","run"],["E",15,"w1"]]'
+    fold(mirror, read_entry("9-0", as_read(formats.events_entry(3, 4, pack_wire([line])))))
+    assert mirror.received == 4
+    fold(mirror, entries[3])  # the run's end: what is drawn is final
+    assert [(s.name, s.start_ns, s.end_ns) for s in mirror.timeline.spans] == [("step 0", 10, 15)]
+
+
+def test_where_the_stored_log_was_cut_reaches_the_mirror_by_its_entry_and_by_the_runs_last_state():
+    node_run = Run("r5", RACE, {})
+    entries = entries_of_a_run(node_run, [header()])
+    mirror = mirror_of(state_of(entries[0]), {RACE.id: RACE})
+    fold(mirror, entries[0])
+    mirror.changed.clear()
+    fold(mirror, read_entry("8-0", as_read(formats.truncated_entry(Truncation(2048, 60)))))
+    assert mirror.truncated == Truncation(2048, 60) and mirror.changed.is_set()  # its page says so at once
+    node_run.truncated = Truncation(4096, 120)
+    later = read_entry("9-0", as_read(formats.state_entry(formats.state_doc(node_run, "node-1"))))
+    other = mirror_of(state_of(entries[0]), {RACE.id: RACE})
+    fold(other, later)
+    assert other.truncated == Truncation(4096, 120)
+
+
+def place_of(run: Run) -> Place | None:
+    """Where the run's page says it stands in line."""
+    return run.place
+
+
+def test_a_mirror_says_its_own_place_in_line_while_queued_and_none_once_the_run_started():
+    node_run = Run("r6", RACE, {})
+    node_run.place = Place(1, "next on node-1")  # the node's word for it travels in the state document
+    queued = formats.state_doc(node_run)
+    mirror = mirror_of(queued, {RACE.id: RACE})
+    mirror.place = Place(3, "third in line")  # this replica's word for it
+    fold(mirror, read_entry("1-0", as_read(formats.state_entry(queued))))
+    assert (mirror.status, place_of(mirror)) == (Status.QUEUED, Place(3, "third in line"))
+    node_run.start()
+    fold(mirror, read_entry("2-0", as_read(formats.state_entry(formats.state_doc(node_run, "node-1")))))
+    assert (mirror.status, place_of(mirror)) == (Status.RUNNING, None)
