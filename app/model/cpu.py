@@ -45,7 +45,8 @@ def shared(cores: float, lab: float | None, others: float | None) -> tuple[float
     if lab is None:
         return None, others
     lab = round(min(max(0.0, lab), cores), 2)
-    return lab, None if others is None else round(min(others, cores - lab), 2)
+    # At least 0: where the lab took all the run left, cores - lab can round to -0.0, which JSON says as such.
+    return lab, None if others is None else round(max(0.0, min(others, cores - lab)), 2)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ tests/experiments/test_oncpu_runs.py measures real runs through the runner and i
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.drawing.placement import Axis, place_cpu
-from app.model.cpu import NOTABLE_CORES, TOO_SHORT_CORES, Budget, Stretch, budget, resolution
+from app.model.cpu import NOTABLE_CORES, TOO_SHORT_CORES, Budget, Stretch, budget, resolution, shared
 from app.model.cpu import sentences as cpu_sentences
 from app.model.cpu_bins import MIXED_CPUS
 from app.model.events import Event, decode_wire
@@ -750,3 +751,10 @@ def test_the_rehearsal_before_a_run_writes_nothing_and_leaves_no_file_open():
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_others_left_nothing_by_the_lab_are_zero_not_minus_zero():
+    """Where the lab took all a run left of the machine, other programs had 0 cores of it: `-0.0` in the API's
+    JSON would say something else."""
+    lab, others = shared(0.306, 0.306, 0.5)  # the lab rounds up to 0.31: past what the run left
+    assert (lab, others) == (0.31, 0.0) and others is not None and math.copysign(1.0, others) == 1.0
