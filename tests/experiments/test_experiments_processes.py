@@ -211,10 +211,10 @@ def test_queue_arrows_join_each_get_to_the_put_of_the_same_item(start_method):
     out = finished(run_experiment("experiments.mp_queue", params))
     timeline = out.timeline()
     mark = {(m.lane, m.ts_ns): m for m in timeline.marks}
-    gets = [e for e in out.of("instant", "consumer") if e.category == "woken"]
-    assert (
-        len(gets) > 25 and gets[-1].name == "got None"
-    )  # most gets wait: the consumer is faster (a loaded machine: 39)
+    taken = [e for e in out.of("instant", "consumer") if e.name.startswith("got ")]
+    assert taken[-1].name == "got None"  # the sentinel, last
+    gets = [e for e in taken if e.category == "woken"]  # the gets that waited (an item already there is just taken)
+    assert len(gets) > 25  # most wait: the consumer is faster (a loaded machine: 39)
     joined = {}
     for arrow in timeline.arrows:
         put, got = mark[(arrow.from_lane, arrow.from_ns)], mark[(arrow.to_lane, arrow.to_ns)]
@@ -222,7 +222,8 @@ def test_queue_arrows_join_each_get_to_the_put_of_the_same_item(start_method):
         assert put.name.removeprefix("put ") == got.name.removeprefix("got "), (put.name, got.name)
         joined[got.name] = timeline.lanes[put.lane].worker
     assert sorted(joined) == sorted(e.name for e in gets)  # one arrow to every get that waited
-    assert joined["got None"] == "main"  # the sentinel comes from main's put, not the producer's last
+    if "got None" in joined:  # its get waited (under load the sentinel can be there first: no arrow then)
+        assert joined["got None"] == "main"  # the sentinel comes from main's put, not the producer's last
 
 
 # -- mp-pipe --------------------------------------------------------------------------------
