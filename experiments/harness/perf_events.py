@@ -34,11 +34,11 @@ from typing import Callable
 from experiments.harness.switch_records import unwrap
 
 PARANOID = "/proc/sys/kernel/perf_event_paranoid"
-# 256 KiB per CPU. Counted on this machine, lock-counter at 16 threads (window=call) writes some
-# 30 000 switch records a second, about 0.5 MB/s per CPU (32 bytes a record); the kernel wakes the
-# reader at half a buffer, and the reader is read every 20 ms, but on a loaded machine it may not
-# get a CPU for 200 ms (measured: with 128 KiB it lost records then, with 1 MiB never). 256 KiB
-# holds half a second of that storm. Not more: an unprivileged user may lock `perf_event_mlock_kb`
+# 256 KiB per CPU. Counted on this machine, lock-counter at 16 threads (window=call) on two free cores
+# writes some 430 000 switch records a second, about 7 MB/s per CPU (32 bytes a record): the kernel
+# wakes the reader at half a buffer (every ~20 ms then; else it reads every 100 ms), and it kept up,
+# losing none (docs/benchmarks.md). On a loaded machine the reader may not get a CPU for 200 ms:
+# with 128 KiB records were lost then, with 1 MiB never. Not more: an unprivileged user may lock `perf_event_mlock_kb`
 # (516 KiB) per CPU for all its runs at once, beyond which RLIMIT_MEMLOCK counts.
 DATA_PAGES = 64
 SYSCALL = {"x86_64": 298, "aarch64": 241, "arm64": 241}

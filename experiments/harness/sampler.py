@@ -71,6 +71,7 @@ now = time.monotonic_ns
 SOURCE_ENV = "LAB_ONCPU_SOURCE"  # "proc": the /proc sampler even where the kernel's switch records are allowed
 PARANOID_ENV = "LAB_ONCPU_PRETEND_PARANOID"  # a perf_event_paranoid level to act as if the kernel had
 OUT_FD_ENV = "LAB_ONCPU_FD"  # the pipe of our own the server reads our events from (else the runner's fd 1)
+RUNNER_PIPE = 1  # the runner's event pipe (its stdout), shared with the experiment's own output
 # Switch records are read, and what they say written, every tenth of a second (or when the kernel
 # wakes us at half a buffer): each wake-up costs some 0.3 ms here whatever it finds (a sleeping
 # virtual CPU, cold caches, /proc/stat for the budget), so 10 a second keep the reader under
@@ -242,7 +243,7 @@ class Process:
 
 
 class Sampler:
-    def __init__(self, root: int, out_fd: int = 1, proc: str = "/proc", exact: bool = False):
+    def __init__(self, root: int, out_fd: int = RUNNER_PIPE, proc: str = "/proc", exact: bool = False):
         self.root, self.out_fd, self.proc = root, out_fd, proc
         # exact: the on-CPU time comes from the kernel's switch records (run_ns too); /proc only
         # finds processes (to see them end) and their threads' wait for a CPU.
@@ -493,7 +494,7 @@ class Sampler:
         """On a pipe of our own, one line; on the runner's (shared with the experiment's own output), whole
         lines of at most PIPE_BUF bytes each: atomic writes."""
         events, self.events = self.events, []
-        if self.out_fd != 1:
+        if self.out_fd != RUNNER_PIPE:
             if events:
                 self._write_line(events)
             return
@@ -527,7 +528,7 @@ class Sampler:
             self.tick_s = min(MAX_TICK_S, max(MIN_TICK_S, self.tick_s * cpu_share / TARGET_SHARE))
 
 
-def run(root: int, control: int, out_fd: int = 1, switches: perf_events.SwitchEvents | None = None) -> None:
+def run(root: int, control: int, out_fd: int = RUNNER_PIPE, switches: perf_events.SwitchEvents | None = None) -> None:
     """Wait for GO on `control`, then follow `root`'s process group until `control` reaches EOF
     (the runner closes it at its end, or dies): from the kernel's switch records if `switches`,
     else by sampling /proc."""
@@ -586,6 +587,24 @@ def run(root: int, control: int, out_fd: int = 1, switches: perf_events.SwitchEv
     sampler.write()
 
 
+def fold(sampler: Sampler, turns: Turns, chunks: list[bytes], cut: int | None, buffer_kib: int) -> None:
+    """What the records read (`chunks`, a CPU's buffer each) say, as `sampler`'s events: each turn, the turns
+    still going on cut at `cut` (None: not this time), each gap; the processes they say started are watched."""
+    batches, gaps = turns.feed(chunks)
+    events = sampler.events
+    for batch in batches:
+        sampler.run_ns += sum(batch.ends) - sum(batch.starts)
+        events += map(TURN_EVENT.format, batch.starts, batch.tids, batch.ends, batch.cpus, batch.hows)
+    if cut is not None:  # the page draws them live
+        for turn in turns.open_turns(cut):
+            sampler.run_ns += turn.end - turn.start
+            events.append(turn_event(turn))
+    for gap in gaps:
+        events.append(gap_event(gap, buffer_kib))
+    for started in turns.take_forks():
+        sampler.started(started.pid, started.tid)
+
+
 def _rehearse(root: int, out_fd: int) -> None:
     """Every step of a read once, on made-up records, before the run, what it makes dropped. A forked process
     shares its parent's memory until it writes to it, and running a piece of code the first time writes to the
@@ -593,13 +612,9 @@ def _rehearse(root: int, out_fd: int) -> None:
     run (some 65 are left to it)."""
     made_up = b"".join(SWITCH_RECORD.pack(RECORD_SWITCH, MISC_SWITCH_OUT if i % 2 else 0, SWITCH_RECORD.size, root,
                                           root, i + 1, 0, 0) for i in range(4))
-    turns = Turns(0)
-    batches, _ = turns.feed([made_up, made_up[:SWITCH_RECORD.size]])
-    dropped = [line for batch in batches
-               for line in map(TURN_EVENT.format, batch.starts, batch.tids, batch.ends, batch.cpus, batch.hows)]
-    dropped += [turn_event(turn) for turn in turns.open_turns(10)]
     rehearsal = Sampler(root, out_fd, exact=True)
     rehearsal.discover(with_children=False)
+    fold(rehearsal, Turns(0), [made_up, made_up[:SWITCH_RECORD.size]], 10, 0)
     rehearsal.refresh()
     rehearsal.budget()
     rehearsal.events.clear()
@@ -629,21 +644,9 @@ def run_exact(root: int, control: int, out_fd: int, switches: perf_events.Switch
 
     signal.signal(signal.SIGTERM, on_term)
 
-    def fold(cut_open: bool) -> None:
-        cut = now() - RECORD_SLACK_NS  # before the read: see Turns.open_turns
-        batches, gaps = turns.feed(switches.read())
-        events = sampler.events
-        for batch in batches:
-            sampler.run_ns += sum(batch.ends) - sum(batch.starts)
-            events += map(TURN_EVENT.format, batch.starts, batch.tids, batch.ends, batch.cpus, batch.hows)
-        if cut_open:  # the page draws them live
-            for turn in turns.open_turns(cut):
-                sampler.run_ns += turn.end - turn.start
-                events.append(turn_event(turn))
-        for gap in gaps:
-            events.append(gap_event(gap, buffer_kib))
-        for fork in turns.take_forks():
-            sampler.started(fork.pid, fork.tid)
+    def read(cut_open: bool) -> None:
+        cut = now() - RECORD_SLACK_NS  # taken before the read: see Turns.open_turns
+        fold(sampler, turns, switches.read(), cut if cut_open else None, buffer_kib)
 
     sampler.discover(with_children=False)  # the runner's threads so far; the records say what comes next
     sampler.budget()
@@ -655,7 +658,7 @@ def run_exact(root: int, control: int, out_fd: int, switches: perf_events.Switch
             elif fd not in perf_fds:
                 sampler.ended(fd)
         due = now() - last_write >= READ_EVERY_S * 1e9 * 0.9  # not at a wake-up at half a buffer just after one
-        fold(cut_open=due)
+        read(cut_open=due)
         if due:
             sampler.refresh()
             sampler.budget()
@@ -663,7 +666,7 @@ def run_exact(root: int, control: int, out_fd: int, switches: perf_events.Switch
             last_write = now()
         if not sampler.processes:
             break
-    fold(cut_open=True)
+    read(cut_open=True)
     sampler.refresh()
     sampler.budget()
     sampler.write()
@@ -753,7 +756,7 @@ def _from_env() -> tuple[str, int | None]:
     return os.environ.get(SOURCE_ENV, "auto"), int(pretend) if pretend.lstrip("-").isdigit() else None
 
 
-def fork(out_fd: int = 1) -> tuple[int, Control, dict]:
+def fork(out_fd: int = RUNNER_PIPE) -> tuple[int, Control, dict]:
     """Fork the sampler of this process's group, waiting for `start`: its pid, its control, and its
     source ({"source": "switches"}, or {"source": "proc", "reason": ..., "fix": ...}).
 

@@ -78,24 +78,17 @@ def parse(data: bytes | memoryview) -> tuple[list[Record], int]:
     """The whole records at the start of `data`, and how many bytes they took.
 
     Records of other types (and a record too short for its trailer) are skipped by their size;
-    a size of 0 or one past the end stops (the rest is read again when complete). The hot path
-    (tens of thousands of switches a second at 16 threads): one unpack per switch record.
+    a size of 0 or one past the end stops (the rest is read again when complete). Not the hot
+    path: `Turns.feed` cuts runs of switch records into turns without it, and hands it the rest.
     """
-    new = tuple.__new__
-    if data and switch_run(data, 0) == len(data):  # the usual case, at C speed but for one tuple per record
-        return [new(Switch, (time, pid, tid, cpu, misc & MISC_SWITCH_OUT != 0, misc & MISC_SWITCH_OUT_PREEMPT != 0))
-                for _, misc, _, pid, tid, time, cpu, _ in SWITCH_RECORD.iter_unpack(data)], len(data)
     records: list[Record] = []
-    append, header, whole_switch = records.append, HEADER.unpack_from, SWITCH_RECORD.unpack_from
-    trailer, size_of_trailer, end, at = TRAILER.unpack_from, TRAILER.size, len(data), 0
+    append, header, trailer = records.append, HEADER.unpack_from, TRAILER.unpack_from
+    size_of_trailer, end, at = TRAILER.size, len(data), 0
     while at + 8 <= end:
         kind, misc, size = header(data, at)
         if size < 8 or at + size > end:
             break
-        if kind == RECORD_SWITCH and size == SWITCH_RECORD.size:
-            _, misc, _, pid, tid, time, cpu, _ = whole_switch(data, at)
-            append(new(Switch, (time, pid, tid, cpu, misc & MISC_SWITCH_OUT != 0, misc & MISC_SWITCH_OUT_PREEMPT != 0)))
-        elif size >= HEADER.size + size_of_trailer:
+        if size >= HEADER.size + size_of_trailer:
             pid, tid, time, cpu, _ = trailer(data, at + size - size_of_trailer)
             if kind == RECORD_SWITCH:
                 append(Switch(time, pid, tid, cpu, bool(misc & MISC_SWITCH_OUT), bool(misc & MISC_SWITCH_OUT_PREEMPT)))
@@ -195,7 +188,6 @@ class Turns:
         self.since = since
         self.on: dict[int, tuple[int, int]] = {}  # cpu -> (tid on it, since when)
         self.last_on_cpu: dict[int, int] = {}  # cpu -> time of its last record (a lost gap starts there)
-        self.ran: set[int] = set()  # tids seen since `take_ran`
         self.forks: list[Fork] = []  # threads and processes started, not yet taken (`take_forks`)
 
     def feed(self, chunks: Sequence[bytes]) -> tuple[list[Batch], list[Gap]]:
@@ -241,10 +233,8 @@ class Turns:
         pairs = (n - at) // 2
         end = at + 2 * pairs
         if pairs and outs[at:end] == b"\x00\x01" * pairs and tids[at:end:2] == tids[at + 1:end:2]:
-            block = tids[at:end:2]
-            batches.append(Batch(block, times[at:end:2], times[at + 1:end:2], [cpu] * pairs,
+            batches.append(Batch(tids[at:end:2], times[at:end:2], times[at + 1:end:2], [cpu] * pairs,
                                  high[at + 1:end:2].translate(HOW).decode()))
-            self.ran.update(block)
             self.last_on_cpu[cpu] = times[end - 1]
             at = end
         turns = []
@@ -258,7 +248,6 @@ class Turns:
         time, cpu = record[0], record.cpu
         if type(record) is Switch:
             tid = record.tid
-            self.ran.add(tid)
             on = self.on.pop(cpu, None)
             if not record.out:
                 if on is not None and time > on[1]:  # the out of the one on was lost
@@ -300,8 +289,3 @@ class Turns:
         """The threads and processes started since the last call, in time order."""
         forks, self.forks = sorted(self.forks), []
         return forks
-
-    def take_ran(self) -> set[int]:
-        """The threads seen switching since the last call."""
-        ran, self.ran = self.ran, set()
-        return ran
