@@ -22,7 +22,9 @@ app/storage/run_tables.py; this module is the cache, the batching and the back-p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,8 +88,11 @@ class RunStore:
         await self.db.stop()
 
     async def flush(self) -> None:
-        """Nothing to wait for: a run created here is found here at once (one process)."""
-        return None
+        """Until what was saved so far (runs, sweeps: one database thread) is committed, so the process that finds
+        it may be this one started again: a run the lab answered for outlives a SIGKILL right after."""
+        self._hand_over()
+        with contextlib.suppress(sqlite3.Error):  # a commit that failed (a full disk) is logged by the database
+            await self.db.run(_committed)  # thread; the run goes on in memory, as its events do
 
     # -- the interface the lab uses --
 
@@ -209,6 +214,10 @@ class RunStore:
         """On the database thread: the writer reached the run's bound; the run says so, on the loop."""
         assert self._loop is not None  # open() set it, before any job ran
         self._loop.call_soon_threadsafe(_say_truncated, run, truncation)
+
+
+def _committed(conn: object) -> None:
+    """A job that does nothing: its result comes once every job before it is committed (app/storage/database.py)."""
 
 
 def _say_truncated(run: Run, truncation: Truncation) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -201,6 +202,27 @@ def test_an_unknown_run_is_none(tmp_path):
         return found
 
     assert asyncio.run(main()) == (None, None)
+
+
+def test_a_run_the_lab_answered_for_is_on_disk_for_the_server_started_after_a_sigkill(tmp_path):
+    """`flush` (the lab awaits it before it answers a request) returns once the run is committed, however far
+    behind the writer is: a server started again after a SIGKILL right after the answer finds it (a lesson
+    under load found a student's answered run gone, 404, after its server was killed and started again)."""
+
+    async def go() -> Run | None:
+        store = RunStore(str(tmp_path / "lab.db"), EXPERIMENTS)
+        await store.open()
+        behind = threading.Event()
+        store.db.submit(lambda conn: behind.wait(10))  # the writer busy with what came before
+        threading.Timer(0.3, behind.set).start()
+        run = store.create(RACE, {"workers": 2})
+        await store.flush()
+        with sqlite3.connect(tmp_path / "lab.db") as other:  # what another process reads now, the first never closed
+            found = other.execute("SELECT id FROM runs WHERE id = ?", (run.id,)).fetchone()
+        await store.close()
+        return run if found else None
+
+    assert asyncio.run(go()) is not None
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=100001", "after=-1", "limit=ten"])
