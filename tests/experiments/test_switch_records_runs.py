@@ -114,6 +114,7 @@ def test_a_sleeping_thread_is_on_a_cpu_for_next_to_nothing(source):
         assert overlap(lanes.get(worker, []), [asleep]) < source.sleeping_ns, worker
 
 
+@pytest.mark.alone  # judged with the machine to itself: `make test` runs these after the rest
 def test_sixteen_lock_counter_threads_each_have_their_strip_as_long_as_the_kernel_counted(source):
     out = run_experiment("tests.fixtures.lock_cpu_experiment", {"workers": 16, "iterations": 20_000})
     timeline, lanes = lanes_of(out, source)
@@ -130,7 +131,8 @@ def test_sixteen_lock_counter_threads_each_have_their_strip_as_long_as_the_kerne
     kernel_total = sum(kernel_ns for _, kernel_ns in counted.values())
     assert abs(sum(drawn_ns.values()) - kernel_total) <= source.per_thread * kernel_total
     # Each thread's. (Before each CPU's records were paired on their own, one run in four had a thread 6-16 %
-    # over; since, 23 runs here at load 0.5-2.2 kept every thread within 3.4 %.)
+    # over; since, 23 runs here at load 0.5-2.2 kept every thread within 3.4 %, each a little under the kernel's
+    # count, some 1-2 %, cause not found; beside three other tests at once one thread came out 5.5 % under.)
     off = {
         w: (drawn_ns[w], k)
         for w, (_, k) in counted.items()
