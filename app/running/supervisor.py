@@ -24,6 +24,7 @@ from app.model.runs import Run
 from app.model.status import Status
 from app.model.timeline import Death, signal_name
 from app.running import pythons
+from app.running.pipe_reader import PipeReader, Readable
 from app.running.pythons import Interpreter
 from app.running.runners import WarmRunner, signal_group
 from app.settings import Settings
@@ -48,19 +49,16 @@ class Heartbeat:
 
 
 async def _pump_oncpu(fd: int, run: Run, heartbeat: Heartbeat) -> None:
-    """The sampler's own pipe (experiments/harness/sampler.py): batches only, so any bad line is a torn one."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=READ_SIZE)
-    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), open(fd, "rb", 0))
+    """The sampler's own pipe (experiments/harness/sampler.py): batches only, so any bad line is a torn one.
+    Read by a PipeReader, which alone closes it (app/running/pipe_reader.py: not a uvloop transport)."""
+    pipe = PipeReader(fd)
     try:
-        await _pump_events(reader, run, heartbeat, StreamParser(batches_only=True))
+        await _pump_events(pipe, run, heartbeat, StreamParser(batches_only=True))
     finally:
-        transport.close()
+        pipe.close()
 
 
-async def _pump_events(
-    stream: asyncio.StreamReader, run: Run, heartbeat: Heartbeat, parser: StreamParser | None = None
-) -> None:
+async def _pump_events(stream: Readable, run: Run, heartbeat: Heartbeat, parser: StreamParser | None = None) -> None:
     parser = parser or StreamParser()
     while data := await stream.read(READ_SIZE):
         events = parser.feed(data)
