@@ -357,16 +357,16 @@ def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float
 
 
 class AppProcess:
-    """`python -m app --port 0` with the environment `env`, as a class would start it: `url` once it serves,
-    `output` (stdout and stderr, uvicorn's log) once it has stopped. Port 0: it binds a free port itself,
-    so no other process can take it first, and its log says which."""
+    """`python -m app --port 0` with the environment `env`, as a class would start it (under `prefix`, a tracer's
+    command, if given): `url` once it serves, `output` (stdout and stderr, uvicorn's log) once it has stopped.
+    Port 0: it binds a free port itself, so no other process can take it first, and its log says which."""
 
-    def __init__(self, env: dict[str, str]):
-        self.env, self.url, self.output = env, "", ""
+    def __init__(self, env: dict[str, str], prefix: tuple[str, ...] = ()):
+        self.env, self.prefix, self.url, self.output = env, prefix, "", ""
 
     def __enter__(self) -> AppProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "--port", "0"],
+            [*self.prefix, sys.executable, "-m", "app", "--port", "0"],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,
