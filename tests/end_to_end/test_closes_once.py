@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from tests.helpers import AppProcess, until
 
@@ -77,11 +79,14 @@ def test_runs_served_on_uvloop_close_no_descriptor_of_the_server_twice(tmp_path)
                 said = http.get(api).json()["status"]
                 return said if said in ("done", "failed") else None
 
-            for _ in range(3):  # each with its sampler's pipe, its page and a static file
+            for _ in range(3):  # each with its sampler's pipe, a live watcher, its page and a static file
                 created = http.post("/api/runs", json={"experiment": "race-counter", "params": {"workers": 2}})
                 assert created.status_code == 201, created.text
                 run = created.json()
-                assert until(partial(status, f"/api/runs/{run['id']}"), timeout=30, what="the run to end") == "done"
+                live = served.url.replace("http", "ws", 1) + f"/ws/runs/{run['id']}"
+                with connect(live, origin=Origin(served.url), proxy=None, open_timeout=10) as watcher:  # its page, live
+                    assert 'id="status"' in str(watcher.recv(timeout=10))
+                    assert until(partial(status, f"/api/runs/{run['id']}"), timeout=30, what="the run to end") == "done"
                 assert http.get(run["url"]).status_code == 200
                 assert http.get("/static/style.css").status_code == 200
         os.kill(server, signal.SIGTERM)  # strace ends with it
