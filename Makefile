@@ -48,8 +48,8 @@ class: $(VENV)/.installed-run
 # ruff format checks everything but experiments/, which keeps the tutorial's code as it was written.
 FORMATTED ?= app benchmarks scripts tests
 UNIT_TESTS := $(addprefix tests/, \
-	model/test_timeline.py model/test_events.py model/test_hangs.py model/test_overlap.py model/test_schedules.py \
-	model/test_oncpu.py model/test_sweeps_logic.py model/test_lesson_files.py model/test_lesson_state.py \
+	model/test_timeline.py model/test_cpu_bins.py model/test_events.py model/test_hangs.py model/test_overlap.py \
+	model/test_schedules.py model/test_oncpu.py model/test_sweeps_logic.py model/test_lesson_files.py model/test_lesson_state.py \
 	model/test_lesson_reveal.py drawing/test_placement.py drawing/test_render.py drawing/test_output_pane.py \
 	drawing/test_result_words.py drawing/test_bytecode.py running/test_admission.py running/test_limits.py \
 	running/test_ratelimit.py storage/test_redis_mirror.py experiments/test_params.py experiments/test_findings.py \
