@@ -53,7 +53,7 @@ UNIT_TESTS := $(addprefix tests/, \
 	model/test_lesson_reveal.py drawing/test_placement.py drawing/test_render.py drawing/test_output_pane.py \
 	drawing/test_result_words.py drawing/test_bytecode.py running/test_admission.py running/test_limits.py \
 	running/test_ratelimit.py storage/test_redis_mirror.py experiments/test_params.py experiments/test_findings.py \
-	experiments/test_switch_records.py)
+	experiments/test_findings_words.py experiments/test_switch_records.py model/test_findings.py)
 check: $(VENV)/.installed-test
 	$(BIN)/ruff format --check $(FORMATTED)
 	$(BIN)/ruff check app experiments benchmarks scripts tests
