@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import pytest
+
 from experiments.harness.params import defaults
 
 Result = dict[str, Any]
@@ -1315,3 +1317,162 @@ def test_io_process_pool_no_slower_than_the_thread_pool_says_nothing_of_its_star
         "The process pool took 1 ms longer than the thread pool: the run cannot tell how much of it was starting its "
         "processes."
     )
+
+
+def test_a_race_without_a_gil_in_the_call_window_says_the_write_landed_between_the_read_and_the_write():
+    lost = {"expected": 0, "actual": 1234, "gil_enabled": False}
+    said = words("race_counter", lost, python="3.13.5", cpu={"parallel": {"together_ms": 0.0, "span_ms": 175.0}})
+    assert said[1] == (
+        "This build ran without a GIL, so nothing kept a thread's read and write together: its on-CPU strips show no "
+        "moment with two threads on CPUs at once in the 175.0 ms they ran (a strip can miss time, and without a GIL "
+        "the OS may switch a thread out between any two instructions). A write by one landed between the read and "
+        "the write in another, which then overwrote it."
+    )
+    right = {"expected": 0, "actual": 0, "gil_enabled": False, "together_ms": 12.0}
+    cpu = {"parallel": {"together_ms": 84.0, "span_ms": 175.0}}
+    assert (
+        "its threads were on CPUs at the same time for at least 84.0 of the 175.0 ms they ran"
+        in (words("race_counter", right, python="3.13.5", cpu=cpu)[1])
+    )
+
+
+def test_a_race_verdict_counts_the_loss_from_the_expected_value():
+    assert judged("race_counter", {"expected": 100_000, "actual": 12_686}, workers=3)[1] == (
+        "The race lost updates: the counter ended at 12 686, not 100 000 (at least 87 314 lost)."
+    )
+
+
+def test_managers_dict_names_every_key_with_another_value():
+    expected = {"w0": 0, "w1": 1, "w2": 4}
+    result = {"expected": expected, "actual": {"w0": 5, "w1": 6, "w2": 4}}
+    assert words("manager_dict", result) == ["3 of 3 keys reached the manager's dict; with other values: w0, w1."]
+
+
+def test_starmap_best_schedule_of_one_task_per_worker_is_the_longest_task():
+    from experiments.process_pool_starmap import best_schedule_units
+
+    assert best_schedule_units(4, 4) == 2  # chunks of one: each worker one task, the longest 2 units
+
+
+def test_cpu_bound_one_worker_says_nothing_of_threads_against_the_gil():
+    result = {**CPU_RUN, "ideal_speedup": 1, "thread_speedup": 0.98, "process_speedup": 0.9}
+    said = words("cpu_threads_vs_processes", result, workers=1)
+    assert len(said) == 3 and said[1].startswith("With one worker, or one task, neither pool can run two tasks")
+
+
+def test_processes_faster_by_exactly_a_tenth_more_than_threads_are_not_enough():
+    assert judged("cpu_threads_vs_processes", {**CPU_RUN, "thread_speedup": 1.2, "process_speedup": 1.32})[0] is False
+    assert judged("cpu_threads_vs_processes", {**CPU_RUN, "thread_speedup": 1.2, "process_speedup": 1.33})[0] is True
+    subinterpreters = {**INTERPRETERS_RUN, "thread_speedup": 1.2, "interpreter_speedup": 1.32}
+    assert judged("interpreters_cpu", subinterpreters)[0] is False
+    assert words("interpreters_cpu", subinterpreters)[1].startswith(
+        "The interpreter pool was 1.32× as fast as serial, and"
+    )
+
+
+def test_a_pools_strips_over_a_phase_of_one_ms_name_its_length():
+    from experiments.cpu_threads_vs_processes import _threads
+
+    assert _threads(1.2, False, None, {"together_ms": 1.0, "start_ms": 10.0, "end_ms": 11.0}).endswith(
+        "(by their on-CPU strips, two or more were on CPUs at once for at least 1 ms of the pool's 1 ms)."
+    )
+    one_ms = phases(interpreter_pool={"together_ms": 1.0, "start_ms": 10.0, "end_ms": 11.0})
+    assert (
+        "at least 1 ms of the pool's 1 ms), in one process."
+        in words("interpreters_cpu", INTERPRETERS_RUN, cpu=one_ms)[1]
+    )
+    from_zero = phases(interpreter_pool={"together_ms": 10.0, "end_ms": 500.0})
+    assert "at least 10 ms of the pool's 500 ms)" in words("interpreters_cpu", INTERPRETERS_RUN, cpu=from_zero)[1]
+
+
+def test_a_process_pool_just_past_its_ideal_time_is_measured_against_it():
+    from experiments.cpu_threads_vs_processes import process_pool_shortfall
+
+    on_time = {"serial_ms": 4000.0, "process_ms": 2000.0, "ideal_speedup": 2}
+    started = {"cores": 2, "phases": {"process pool": {"first_task_ms": 50.0}}}
+    assert str(process_pool_shortfall(on_time, started)).startswith("0.00 ms beyond the ideal, its first task began")
+    just_past = {**on_time, "process_ms": 2000.5}
+    assert str(process_pool_shortfall(just_past, started)) == (
+        "its first task began only 50.0 ms into it, starting the processes: 100% of the 0.50 ms it took beyond the "
+        "ideal"
+    )
+
+
+def test_io_process_pool_under_a_ms_slower_whose_start_up_accounts_for_it():
+    cpu = phases(process_pool={"first_task_ms": 0.5})
+    said = words("io_threads_vs_processes", {**IO_RUN, "process_ms": 3006.0}, cpu=cpu)
+    assert said[2].startswith("The process pool took 1 ms longer than the thread pool: its first task began only 0 ms")
+
+
+def test_subinterpreters_and_threads_at_the_bounds_of_their_sentences():
+    assert words("interpreters_cpu", {**INTERPRETERS_RUN, "thread_speedup": 1.15, "interpreter_speedup": 1.7})[
+        1
+    ].startswith("The interpreter pool was 1.70× as fast as serial where the threads were 1.15×: each subinterpreter")
+    assert words("interpreters_cpu", {**INTERPRETERS_RUN, "thread_speedup": 1.0, "interpreter_speedup": 1.15})[
+        1
+    ].startswith("The interpreter pool was 1.15× as fast as serial where the threads, under one GIL,")
+    free = {**INTERPRETERS_RUN, "gil_enabled": False, "thread_speedup": 1.6, "interpreter_speedup": 1.15}
+    assert judged("interpreters_cpu", free)[0] is True
+    unsaid = {k: v for k, v in INTERPRETERS_RUN.items() if k != "gil_enabled"}  # a run from before it was recorded
+    assert words("interpreters_cpu", {**unsaid, "thread_speedup": 1.3, "interpreter_speedup": 1.7})[1].startswith(
+        "The interpreter pool was 1.70× as fast as serial where the threads were 1.30×: each subinterpreter"
+    )
+
+
+def test_one_subinterpreter_task_faster_than_a_loaded_serial_run_blames_the_load():
+    one = {**INTERPRETERS_RUN, "ideal_speedup": 1, "thread_speedup": 0.9, "interpreter_speedup": 1.2}
+    loaded = phases(serial={"others_busy_cores": 0.7, "resolution_cores": 0.1})
+    assert words("interpreters_cpu", one, cpu=loaded)[1].endswith(
+        "other programs used 0.7 cores during the serial run, which slowed it."
+    )
+
+
+def test_one_at_a_time_pools_at_the_bound_of_faster():
+    from experiments.harness.speedup import one_at_a_time
+
+    assert one_at_a_time(1.05, 1.0, None).startswith(
+        "With one worker, or one task, neither pool can run two tasks at once;"
+    )
+    assert one_at_a_time(1.2, 1.05, None).startswith(
+        "With one worker, or one task, neither pool can run two tasks at once, yet the thread pool was faster"
+    )
+    free = {"others_busy_cores": 0.1, "resolution_cores": 0.05}
+    busy = {"others_busy_cores": 0.9, "resolution_cores": 0.05}
+    for loaded in ("serial", "process_pool"):
+        cpu = phases(**{"serial": free, "thread_pool": free, "process_pool": free, loaded: busy})
+        assert "other programs loaded the cores during some phases" in one_at_a_time(1.0, 1.0, cpu)
+
+
+def test_a_report_rounds_times_to_a_tenth_of_a_ms_and_speedups_to_a_hundredth():
+    from experiments.harness.speedup import gil_enabled, report
+
+    assert report(1.23456, 0.61728, 0.9, 2) == {
+        "serial_ms": 1234.6,
+        "thread_ms": 617.3,
+        "process_ms": 900.0,
+        "thread_speedup": 2.0,
+        "process_speedup": 1.37,
+        "ideal_speedup": 2,
+        "gil_enabled": gil_enabled(),
+    }
+    assert report(1.23456, 0.7, 0.33333, 2)["thread_speedup"] == 1.76
+    assert report(1.23456, 0.7, 0.33333, 2)["process_ms"] == 333.3
+
+
+def test_a_free_threaded_build_running_without_its_gil_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from experiments.harness.speedup import gil_enabled
+
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
+    assert gil_enabled() is False
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: 1, raising=False)
+    assert gil_enabled() is True
+
+
+def test_the_cores_a_run_may_use_are_those_of_its_affinity():
+    import os
+
+    from experiments.harness.speedup import usable_cores
+
+    assert usable_cores() == (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())

@@ -132,3 +132,32 @@ def test_a_findings_or_verdict_that_raises_is_logged_and_shows_nothing(
         said = findings(exp, PARAMS, {"a": 1}, "3.11.7") if part == "findings" else verdict(exp, PARAMS, {"a": 1}, "")
     assert said in ([], None)
     assert f"{part} of race-counter failed for params {PARAMS!r} and result {{'a': 1}}" in caplog.text
+
+
+def test_no_result_says_and_judges_nothing_even_where_the_experiment_would():
+    def says(params: dict[str, Any], result: dict[str, Any], python: str) -> list[str]:
+        return ["something"]
+
+    def judges(params: dict[str, Any], result: dict[str, Any], python: str) -> Any:
+        return True, "something"
+
+    assert findings(replace(RACE, findings=says), PARAMS, {}, "3.11.7") == []
+    assert verdict(replace(RACE, verdict=judges), PARAMS, {}, "3.11.7") is None
+    assert verdict(RACE, PARAMS, {"expected": 0, "actual": 0}, "3.9.18") == Verdict(
+        False, "No update was lost this time on CPython 3.9 (window=call): the race is there, this run did not hit it."
+    )
+
+
+@pytest.mark.parametrize("part", ["findings", "verdict"])
+def test_the_log_of_a_failure_names_the_experiment_its_params_and_result(
+    part: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(params: dict[str, Any], result: dict[str, Any], python: str) -> Any:
+        raise KeyError("missing")
+
+    exp = replace(RACE, findings=broken) if part == "findings" else replace(RACE, verdict=broken)
+    with caplog.at_level(logging.ERROR, logger="app.model.findings"):
+        findings(exp, PARAMS, {"a": 1}, "3.11.7") if part == "findings" else verdict(exp, PARAMS, {"a": 1}, "")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{part} of race-counter failed for params {PARAMS!r} and result {{'a': 1}}"
+    ]
