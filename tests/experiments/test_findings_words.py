@@ -1470,9 +1470,16 @@ def test_a_free_threaded_build_running_without_its_gil_says_so(monkeypatch: pyte
     assert gil_enabled() is True
 
 
-def test_the_cores_a_run_may_use_are_those_of_its_affinity():
+def test_the_cores_a_run_may_use_are_those_of_its_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A container or taskset may leave a run fewer CPUs than the machine has: those are what it may use."""
     import os
 
     from experiments.harness.speedup import usable_cores
 
-    assert usable_cores() == (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0} if pid == 0 else set(), raising=False)
+    assert usable_cores() == 1
+    monkeypatch.delattr(os, "sched_getaffinity")  # no affinity to ask (macOS): every CPU
+    assert usable_cores() == 4
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # not even that known: one
+    assert usable_cores() == 1
