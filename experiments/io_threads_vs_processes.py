@@ -91,10 +91,11 @@ def run(params, rec):
 def findings(params, result, python, cpu=None):
     """What this run showed: each pool's speedup over the serial run, against the rounds the tasks needed
     (`cpu`: the run's CPU budget, app/model/findings.py, for what the run measured of each phase)."""
+    from experiments.harness.wording import plural
+
     tasks, workers = params["tasks"], params["workers"]
-    n = rounds(workers, tasks)
-    said = speedup.findings(params, result, f"{tasks} tasks in {n} round{'s' if n != 1 else ''} of up to {workers}",
-                            cpu)
+    said = speedup.findings(params, result, f"{plural(tasks, 'task')} in {plural(rounds(workers, tasks), 'round')} "
+                            f"of up to {workers}", cpu)
     t, ideal = result["thread_speedup"], result["ideal_speedup"]
     if ideal > 1:
         said.insert(1, f"The threads reached {t / ideal:.0%} of the ideal: sleeping threads wait together."

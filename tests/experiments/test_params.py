@@ -134,3 +134,21 @@ def test_a_choice_that_looks_like_a_number_stays_a_string_from_the_form():
 def test_every_problem_is_in_the_errors_message():
     error = ParamError(["a: bad", "b: worse"])
     assert str(error) == "a: bad; b: worse" and error.errors == ["a: bad", "b: worse"]
+
+
+@pytest.mark.parametrize(
+    "value, quoted",
+    [
+        (float("nan"), "NaN"),
+        (float("inf"), "Infinity (or a number too large for a float)"),
+        (float("-inf"), "-Infinity (or a number too large for a float)"),
+        (2.5, "2.5"),
+        (-3.0, "-3.0"),
+        ("2", "'2'"),
+        (None, "None"),
+    ],
+)
+def test_a_422_quotes_a_number_that_is_not_finite_as_the_json_that_sent_it(value: object, quoted: str) -> None:
+    """JSON's NaN, Infinity and 1e400 reach the lab as Python's nan and inf: a message saying "got nan" or
+    "got inf" would not name what the request held; any other value is quoted as Python writes it."""
+    assert errors_of({"workers": value}) == [f"workers: must be an integer from 1 to 16, got {quoted}"]

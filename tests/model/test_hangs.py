@@ -109,3 +109,22 @@ def test_a_process_pool_executor_or_a_plain_process_killed_mid_task_is_no_lost_t
 
     timeline = pool_timeline(process, label)
     assert timeline.deaths and lost_tasks(timeline) == []  # its death is known; the pool raises (or nobody waits)
+
+
+def test_a_run_that_lost_two_pool_tasks_is_ended_with_both_named_and_why_it_could_never_end() -> None:
+    from app.model.hangs import lost_tasks, lost_words
+
+    timeline = timeline_of(
+        ("begin", 0, "main", "Pool.map", "wait"),
+        ("lane", 0, "w1", "", "", {"pid": 41, "tid": 41, "thread": "MainThread", "process": "ForkPoolWorker-1"}),
+        ("begin", 1, "w1", "task sleeps 20.0", "sleep"),
+        ("lane", 1, "w2", "", "", {"pid": 42, "tid": 42, "thread": "MainThread", "process": "ForkPoolWorker-2"}),
+        ("begin", 2, "w2", "task sleeps 1.0", "sleep"),
+        ("exit", 3, "", "", "", {"pid": 41, "signal": 9, "status": -9, "known": True}),
+        ("exit", 4, "", "", "", {"pid": 42, "signal": 15, "status": -15, "known": True}),
+    )
+    assert lost_words(lost_tasks(timeline)) == (
+        "w1 (pid 41) was killed by SIGKILL during task sleeps 20.0; w2 (pid 42) was killed by SIGTERM during task "
+        "sleeps 1.0: a multiprocessing.Pool never runs a lost task again, so the run could never end "
+        "(a ProcessPoolExecutor would have raised BrokenProcessPool)"
+    )
