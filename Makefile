@@ -54,12 +54,15 @@ UNIT_TESTS := $(addprefix tests/, \
 	drawing/test_result_words.py drawing/test_bytecode.py running/test_admission.py running/test_limits.py \
 	running/test_ratelimit.py storage/test_redis_mirror.py experiments/test_params.py experiments/test_findings.py \
 	experiments/test_findings_words.py experiments/test_switch_records.py model/test_findings.py)
+# The docs drawn from the code (a change to a sentence or a setting is a change to them): no server.
+DOC_TESTS := $(addprefix tests/test_docs.py::, test_the_table_of_sentences_is_what_the_code_prints \
+	test_every_lab_variable_named_is_a_setting_and_every_setting_is_documented)
 check: $(VENV)/.installed-test
 	$(BIN)/ruff format --check $(FORMATTED)
 	$(BIN)/ruff check app experiments benchmarks scripts tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -p no:playwright $(UNIT_TESTS)
+	$(BIN)/python -m pytest -q -p no:playwright $(UNIT_TESTS) $(DOC_TESTS)
 
 # Everything: TEST_WORKERS tests at a time (pytest-xdist; most of a test's time is waiting on servers, runners
 # and browsers), then those marked `alone` (a speedup, a handover: how a run used the two cores) one at a time
