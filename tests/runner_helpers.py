@@ -15,12 +15,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from app.model.documents import FailureInfo
 from app.model.events import SAMPLED, Event, StreamParser
 from app.model.timeline import Span, Timeline
-from tests.helpers import ROOT, alive_in_group, poll
+from tests.helpers import ROOT, alive_in_group, poll, until
 
 READ_SIZE = 1 << 16
 
@@ -103,6 +104,39 @@ def run_experiment(module: str, params: dict[str, Any], python: str = sys.execut
     """`python -m experiments.harness.runner module params` to the end, its stdout parsed as the event stream."""
     proc = _start(module, params, python)
     try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    finally:
+        leftovers = _end_group(proc.pid, grace_s=1.0)
+    parser = StreamParser()
+    events = parser.feed(stdout) + parser.close()
+    return Outcome(events, proc.returncode, stderr.decode("utf-8", "replace"), leftovers)
+
+
+def run_with_the_sampler_held(module: str, params: dict[str, Any], held_s: float, timeout: float = 60) -> Outcome:
+    """Run as the server does (a runner waiting for its job on stdin, its sampler forked), with the sampler
+    stopped (SIGSTOP) from before the job is sent until `held_s` later: a loaded machine keeping it from a CPU."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experiments.harness.runner"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
+    )
+    assert proc.stdin is not None
+    try:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        sampler = int(until(lambda: children.read_text().split(), 10, "the runner forking its sampler", 0.01)[0])
+        # Once it has told the runner its source and rehearsed, it waits for GO: reading its control pipe.
+        wchan = Path(f"/proc/{sampler}/wchan")
+        until(lambda: "pipe" in wchan.read_text(), 10, "the sampler waiting for GO", 0.01)
+        os.kill(sampler, signal.SIGSTOP)
+        job = {"module": module, "params": json.dumps(params), "oncpu": True}
+        proc.stdin.write(json.dumps(job).encode() + b"\n")
+        proc.stdin.flush()  # a line: the runner reads one (communicate closes the pipe)
+        time.sleep(held_s)  # the delay under test, not a wait for something
+        os.kill(sampler, signal.SIGCONT)
         stdout, stderr = proc.communicate(timeout=timeout)
     finally:
         leftovers = _end_group(proc.pid, grace_s=1.0)

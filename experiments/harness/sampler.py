@@ -48,6 +48,7 @@ from experiments.harness.recorder import PIPE_BUF
 from experiments.harness.switch_records import MISC_SWITCH_OUT, RECORD_SWITCH, SWITCH_RECORD, Gap, Turn, Turns
 
 GO = b"g"
+FOLLOWING_TIMEOUT_S = 5.0  # how long the runner waits, after GO, for the sampler to follow the run
 TARGET_SHARE = 0.025  # of one core: what the sampler may spend on itself
 # Knowing who runs at each tick's end places a turn exactly as long as a thread starts or stops
 # at most once a tick: a tick shorter than CPython's 5 ms switch interval, whatever the number of
@@ -528,16 +529,17 @@ class Sampler:
             self.tick_s = min(MAX_TICK_S, max(MIN_TICK_S, self.tick_s * cpu_share / TARGET_SHARE))
 
 
-def run(root: int, control: int, out_fd: int = RUNNER_PIPE, switches: perf_events.SwitchEvents | None = None) -> None:
+def run(root: int, control: int, out_fd: int = RUNNER_PIPE, switches: perf_events.SwitchEvents | None = None,
+        ready: int = -1) -> None:
     """Wait for GO on `control`, then follow `root`'s process group until `control` reaches EOF
     (the runner closes it at its end, or dies): from the kernel's switch records if `switches`,
-    else by sampling /proc."""
+    else by sampling /proc. Once it follows, it says so on `ready` (`start` waits for that)."""
     if switches is not None:
         _rehearse(root, out_fd)
     if os.read(control, 1) != GO:
         return
     if switches is not None:
-        run_exact(root, control, out_fd, switches)
+        run_exact(root, control, out_fd, switches, ready)
         return
     sampler = Sampler(root, out_fd)
     sampler.poll.register(control, select.EPOLLIN)
@@ -551,6 +553,7 @@ def run(root: int, control: int, out_fd: int = RUNNER_PIPE, switches: perf_event
     signal.signal(signal.SIGTERM, on_term)
     sampler.discover()
     sampler.budget()
+    _following(ready)
     a = now()
     last_write = last_discover = last_children = last_list = last_adapt = a
     adapt_cpu = time.process_time_ns()
@@ -621,7 +624,7 @@ def _rehearse(root: int, out_fd: int) -> None:
     rehearsal.close()
 
 
-def run_exact(root: int, control: int, out_fd: int, switches: perf_events.SwitchEvents) -> None:
+def run_exact(root: int, control: int, out_fd: int, switches: perf_events.SwitchEvents, ready: int = -1) -> None:
     """Read the kernel's switch records at the pace events are written (or sooner, when a buffer is
     half full). The records also say when a thread or process starts (FORK): a new process is watched
     at once, to read how it ends, and a new thread's wait for a CPU is read from its schedstat at the
@@ -650,6 +653,7 @@ def run_exact(root: int, control: int, out_fd: int, switches: perf_events.Switch
 
     sampler.discover(with_children=False)  # the runner's threads so far; the records say what comes next
     sampler.budget()
+    _following(ready)
     last_write = now()
     while not stop:
         for fd, _ in sampler.poll.poll(READ_EVERY_S):
@@ -700,24 +704,31 @@ def _wake_on_time() -> None:
 
 
 class Control:
-    """The runner's end of the pipe that starts the sampler (GO) and stops it (its close: EOF).
+    """The runner's end of the pipe that starts the sampler (GO) and stops it (its close: EOF), and of the one
+    on which the sampler says it follows the run (`ready`, until `start` has heard it).
 
-    Every process the experiment forks gets a copy of it, which must be closed there (else the
-    sampler would never see EOF): an at-fork handler does, as long as it is open. Once the runner
-    has closed it, the number may be reused by the experiment's own pipes: then the handler must
+    Every process the experiment forks gets a copy of them, which must be closed there (else the
+    sampler would never see EOF): an at-fork handler does, as long as they are open. Once the runner
+    has closed one, the number may be reused by the experiment's own pipes: then the handler must
     not touch it, hence -1.
     """
 
-    def __init__(self, fd: int):
-        self.fd = fd
+    def __init__(self, fd: int, ready: int = -1):
+        self.fd, self.ready = fd, ready
 
     def close(self) -> None:
+        self.close_ready()
         fd, self.fd = self.fd, -1
         if fd >= 0:
             try:
                 os.close(fd)
             except OSError:
                 pass
+
+    def close_ready(self) -> None:
+        fd, self.ready = self.ready, -1
+        if fd >= 0:
+            os.close(fd)
 
 
 def open_switches(root: int, source: str = "auto", pretend_paranoid: int | None = None,
@@ -778,9 +789,8 @@ def fork(out_fd: int = RUNNER_PIPE) -> tuple[int, Control, dict]:
             os.dup2(devnull, 0)  # the job arrives on the runner's stdin: never ours to read
             os.close(devnull)
             switches, source = open_switches(root, *_from_env())
-            os.write(ready_write, json.dumps(source).encode())
-            os.close(ready_write)
-            run(root, read_end, out_fd, switches)
+            os.write(ready_write, json.dumps(source).encode() + b"\n")
+            run(root, read_end, out_fd, switches, ready_write)
         except SystemExit:
             pass
         except BaseException:
@@ -790,20 +800,33 @@ def fork(out_fd: int = RUNNER_PIPE) -> tuple[int, Control, dict]:
     os.close(read_end)
     os.close(ready_write)
     answer = b""
-    while chunk := os.read(ready_read, 4096):  # EOF once it has opened the records, or failed to
-        answer += chunk
-    os.close(ready_read)
+    while not answer.endswith(b"\n") and (chunk := os.read(ready_read, 4096)):  # a line once it has opened
+        answer += chunk  # the records, or failed to; EOF if it died
     try:
         source = json.loads(answer)
     except ValueError:
         source = {"source": "proc", "reason": "the sampler died while opening the switch records", "fix": ""}
-    control = Control(write_end)
+    control = Control(write_end, ready_read)
     os.register_at_fork(after_in_child=control.close)
     return pid, control, source
 
 
-def start(control: Control) -> None:
+def start(control: Control, timeout_s: float = FOLLOWING_TIMEOUT_S) -> None:
+    """GO, and wait (at most `timeout_s`) until the sampler follows the run. It takes the records written before
+    it does for the runner's, not the run's: a thread or process the experiment started meanwhile (a loaded
+    machine can keep the sampler from a CPU for tens of milliseconds) would have gone unseen, and its death
+    unnamed."""
     os.write(control.fd, GO)
+    if control.ready >= 0:
+        select.select([control.ready], [], [], timeout_s)  # its word, or EOF: it died
+        control.close_ready()
+
+
+def _following(ready: int) -> None:
+    """The sampler's word to the runner, waiting in `start`: the run is followed from now on."""
+    if ready >= 0:
+        os.write(ready, b"!")
+        os.close(ready)
 
 
 def stop(pid: int, control: Control, timeout_s: float = 1.0) -> None:

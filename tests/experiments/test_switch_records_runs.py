@@ -16,7 +16,7 @@ from app.model.cpu import budget
 from app.model.timeline import LOST, ON_CPU, Timeline
 from experiments.harness import sampler
 from tests.helpers import ROOT, overlap, python_under, total
-from tests.runner_helpers import Outcome, run_experiment
+from tests.runner_helpers import Outcome, run_experiment, run_with_the_sampler_held
 
 MS = 1_000_000
 FREE_THREADED = python_under(ROOT / ".pythons", "*t")
@@ -150,6 +150,21 @@ def test_the_workers_of_a_process_pool_each_get_a_strip(source, start_method):
     timeline, lanes = lanes_of(out, source)
     workers = [lane for lane in timeline.lanes if lane.pid != out.of("header")[0].value["pid"]]
     assert workers  # a pool worker that got no task has no lane: the pool hands out tasks as it likes
+    for lane in workers:
+        assert lane.worker in lanes and lane.cpu_ns > 0, lane.worker
+
+
+def test_processes_the_run_starts_while_its_sampler_waits_for_a_cpu_are_followed(source):
+    """The runner waits at GO until its sampler follows the run. Where it did not, a machine that kept the
+    sampler from a CPU (the first tests of a `make test`) let the experiment fork its pool meanwhile, and the
+    records of those births and turns were taken for the runner's, before the run: a pool's workers without
+    strips, a worker killed later unnamed ("the sampler watching ForkPoolWorker-1: not within 5 s", once in
+    1 600 tests four at a time). Here the sampler is held off its CPU for the pool's whole life."""
+    params = {"workers": 2, "tasks": 4, "unit_ms": 20, "start_method": "fork"}
+    out = run_with_the_sampler_held("experiments.process_pool_starmap", params, held_s=0.5)
+    timeline, lanes = lanes_of(out, source)
+    workers = [lane for lane in timeline.lanes if lane.pid != out.of("header")[0].value["pid"]]
+    assert workers, "the pool's workers drew their tasks"
     for lane in workers:
         assert lane.worker in lanes and lane.cpu_ns > 0, lane.worker
 
