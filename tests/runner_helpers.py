@@ -68,9 +68,15 @@ class Outcome:
 
 
 def _start(module: str, params: dict[str, Any], python: str) -> subprocess.Popen[bytes]:
+    """A runner given its experiment on the command line."""
+    return _runner(python, [module, json.dumps(params)], stdin=subprocess.DEVNULL)
+
+
+def _runner(python: str, args: list[str], stdin: int) -> subprocess.Popen[bytes]:
+    """`python -m experiments.harness.runner *args` in a session of its own, its output piped."""
     return subprocess.Popen(
-        [python, "-m", "experiments.harness.runner", module, json.dumps(params)],
-        stdin=subprocess.DEVNULL,
+        [python, "-m", "experiments.harness.runner", *args],
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
@@ -115,15 +121,7 @@ def run_experiment(module: str, params: dict[str, Any], python: str = sys.execut
 def run_with_the_sampler_held(module: str, params: dict[str, Any], held_s: float, timeout: float = 60) -> Outcome:
     """Run as the server does (a runner waiting for its job on stdin, its sampler forked), with the sampler
     stopped (SIGSTOP) from before the job is sent until `held_s` later: a loaded machine keeping it from a CPU."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "experiments.harness.runner"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        start_new_session=True,
-    )
+    proc = _runner(sys.executable, [], stdin=subprocess.PIPE)  # the job comes on stdin
     assert proc.stdin is not None
     try:
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")

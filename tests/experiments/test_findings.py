@@ -170,19 +170,6 @@ def test_io_defaults_say_3_33_at_best_in_3_rounds():
     assert "The threads reached 100% of the ideal" in text and "243 ms longer than the thread pool" in text
 
 
-def test_io_with_one_task_says_there_is_nothing_to_overlap():
-    result = {
-        "serial_ms": 10.2,
-        "thread_ms": 12.8,
-        "process_ms": 124.4,
-        "thread_speedup": 0.8,
-        "process_speedup": 0.08,
-        "ideal_speedup": 1,
-    }
-    text = said("io_threads_vs_processes", {"workers": 16, "tasks": 1, "duration_ms": 10}, result)
-    assert "neither pool can run two tasks at once" in text and "reached" not in text
-
-
 def test_cpu_process_pool_slower_than_serial_says_so():
     result = {
         "serial_ms": 3753.8,
