@@ -18,6 +18,7 @@ from typing import Any
 from app.model.documents import BudgetJson, StretchJson
 from app.model.overlap import Overlap, overlap
 from app.model.timeline import Span, Timeline
+from experiments.harness.wording import plural
 
 MIN_PHASE_NS = 100_000_000  # shorter phases hold too few samples to average
 NOTABLE_CORES = 0.3  # other programs' use worth a sentence (less is within the jiffies' rounding)
@@ -221,8 +222,7 @@ def sentences(b: Budget, result: dict[str, Any] | None = None) -> list[str]:
     run's, reports one)."""
     speedup = any("speedup" in key for key in (result or {}))
     words = [
-        f"The run's threads and processes kept {b.workers_busy_cores:.1f} of {b.cores} "
-        f"core{'s' if b.cores != 1 else ''} busy on average."
+        f"The run's threads and processes kept {b.workers_busy_cores:.1f} of {plural(b.cores, 'core')} busy on average."
     ]
     if b.others_busy_cores is not None:
         if b.resolution_cores < TOO_SHORT_CORES:
@@ -241,7 +241,7 @@ def sentences(b: Budget, result: dict[str, Any] | None = None) -> list[str]:
         if others is not None and others >= max(NOTABLE_CORES, phase.resolution_cores) and phase.measurable:
             left = max(0.0, b.cores - others)
             said = (
-                f"During “{phase.name}” other programs used {others:.1f} of {b.cores} core{'s' if b.cores != 1 else ''} "
+                f"During “{phase.name}” other programs used {others:.1f} of {plural(b.cores, 'core')} "
                 f"(give or take {phase.resolution_cores:.2f}): the run got {phase.workers_busy_cores:.1f}, and could have had "
                 f"{left:.1f} at most."
             )

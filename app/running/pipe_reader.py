@@ -17,7 +17,7 @@ from typing import Protocol
 class Readable(Protocol):
     """What the pumps read from: asyncio.StreamReader, or a PipeReader. b"" at the end."""
 
-    async def read(self, n: int = -1, /) -> bytes: ...
+    async def read(self, n: int, /) -> bytes: ...
 
 
 class PipeReader:
@@ -27,11 +27,11 @@ class PipeReader:
         os.set_blocking(fd, False)
         self._fd = fd
 
-    async def read(self, n: int = -1, /) -> bytes:
-        """Up to `n` bytes (-1: up to 64 KiB) as soon as there are any; b"" once every writer has closed."""
+    async def read(self, n: int, /) -> bytes:
+        """Up to `n` bytes as soon as there are any; b"" once every writer has closed."""
         while True:
             try:
-                return os.read(self._fd, n if n >= 0 else 1 << 16)
+                return os.read(self._fd, n)
             except BlockingIOError:
                 await self._readable()
 

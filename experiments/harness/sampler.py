@@ -268,7 +268,7 @@ class Sampler:
 
     def close(self) -> None:
         """Every file it holds open closed (for a sampler that ends before the process does)."""
-        for thread in list(self.threads.values()):
+        for thread in self.threads.values():
             for fd in (thread.fd, thread.wchan, thread.children):
                 if fd >= 0:
                     os.close(fd)
@@ -300,11 +300,9 @@ class Sampler:
 
     # -- discovery --
 
-    def discover(self, full: bool = False, with_children: bool = True, ran: set[int] | None = None) -> None:
-        """New threads of the processes we know, and new children of any of their threads.
-
-        `ran`: the threads the switch records saw run since the last call (else those whose
-        schedstat grew): a thread that has not run has started no process.
+    def discover(self, full: bool = False, with_children: bool = True) -> None:
+        """New threads of the processes we know, and new children of any of their threads (a thread whose
+        schedstat has not grown since its children were last read has started none).
 
         A process's task directory counts its threads in its link count: it is listed only
         when that changed, or when `full` (a thread that ended while another began is seen then).
@@ -329,10 +327,7 @@ class Sampler:
                 # A thread that has not run since its children were last read has started none.
                 if thread.pid != pid or thread.children < 0:
                     continue
-                if ran is not None:
-                    if thread.tid not in ran:
-                        continue
-                elif thread.raw == thread.forked_raw:
+                if thread.raw == thread.forked_raw:
                     continue
                 thread.forked_raw = thread.raw
                 try:
