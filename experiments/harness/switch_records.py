@@ -265,11 +265,13 @@ class Turns:
             if on is not None and start > on[1]:
                 turns.append(Turn(on[0], on[1], start, cpu, ""))
         elif type(record) is Exit:  # the thread's last turn ends as it does (its out is not recorded)
-            for on_cpu, (tid, began) in list(self.on.items()):
-                if tid == record.tid:
-                    del self.on[on_cpu]
-                    if time > began:
-                        turns.append(Turn(tid, began, time, on_cpu, VOLUNTARY))
+            # On the CPU it exits on, where the record is written. Another CPU may still say the thread is on it:
+            # that CPU's records of the same read (its switch-out) are folded after this one's.
+            on = self.on.get(cpu)
+            if on is not None and on[0] == record.tid:
+                del self.on[cpu]
+                if time > on[1]:
+                    turns.append(Turn(record.tid, on[1], time, cpu, VOLUNTARY))
         elif type(record) is Fork:
             self.forks.append(record)
             return

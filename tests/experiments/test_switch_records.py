@@ -196,6 +196,24 @@ def test_a_thread_on_a_cpu_when_tracing_began_starts_there_and_an_exit_ends_its_
     assert turns.on == {}
 
 
+def test_a_thread_that_moved_and_exited_ends_its_turn_on_the_cpu_it_exited_on_not_one_still_folding():
+    """A read folds each CPU's buffer in turn. Thread 11 was on CPU 1 at the last read (cut there), then went off
+    it, on CPU 0, and exited there: CPU 0's buffer, folded first, must not end the turn CPU 1 still holds open
+    (drawn once as a 71 ms turn beside the other thread's under one GIL); CPU 1's own switch-out ends that one."""
+    turns = Turns(since=0)
+    turns.feed([b"", switch(11, 1 * MS, 1)])
+    assert turns.open_turns(2 * MS) == [Turn(11, MS, 2 * MS, 1, "")]
+    cpu0 = switch(11, 70 * MS, 0) + exited(11, 71 * MS, 0)
+    cpu1 = switch(11, 3 * MS, 1, out=True) + switch(12, 4 * MS, 1) + switch(12, 69 * MS, 1, out=True)
+    batches, _ = turns.feed([cpu0, cpu1])
+    assert sorted(turns_of(batches)) == [
+        Turn(11, 2 * MS, 3 * MS, 1, VOLUNTARY),
+        Turn(11, 70 * MS, 71 * MS, 0, VOLUNTARY),
+        Turn(12, 4 * MS, 69 * MS, 1, VOLUNTARY),
+    ]
+    assert turns.on == {}
+
+
 def test_lost_records_are_a_gap_and_end_what_was_on_that_cpu_where_knowledge_ends():
     turns = Turns(since=0)
     cpu0 = switch(11, 1 * MS, 0) + lost(40, 9 * MS, 0) + switch(11, 10 * MS, 0)
