@@ -174,16 +174,23 @@ def wait_for_status(
     timeout: float = 30.0,
     every: float = 0.05,
 ) -> RunView:
-    """Until the run's status is one of `statuses` (by default: it is over), asking every `every` s.
-    `client`: a TestClient or an httpx.Client."""
-    last: dict[str, RunView] = {}  # the run as last read, for the failure's message
+    """Until the run's status is one of `statuses` (by default: it is over), asking every `every` s; a 503 with
+    Retry-After (a distributed lab's Redis away for a moment, restarting) is asked again. `client`: a TestClient
+    or an httpx.Client."""
+    last: dict[str, str] = {"said": "no answer"}  # the run's status as last read, for the failure's message
 
     def reached() -> RunView | None:
-        last["run"] = cast(RunView, client.get(f"/api/runs/{run_id}").json())  # GET /api/runs/{id}'s document
-        return last["run"] if last["run"]["status"] in statuses else None
+        response = client.get(f"/api/runs/{run_id}")
+        if response.status_code == 503 and "retry-after" in response.headers:
+            last["said"] = f"503 ({response.text})"
+            return None
+        assert response.status_code == 200, response.text
+        run = cast(RunView, response.json())  # GET /api/runs/{id}'s document
+        last["said"] = run["status"]
+        return run if run["status"] in statuses else None
 
     run = poll(reached, timeout, every=every)
-    assert run, f"run {run_id} still {last['run']['status']} after {timeout} s"
+    assert run, f"run {run_id} still {last['said']} after {timeout} s"
     return run
 
 
