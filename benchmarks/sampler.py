@@ -6,10 +6,12 @@
 proc` forces the /proc sampler (LAB_ONCPU_SOURCE), the fallback, for the same figures beside them.
 
 Each workload runs through the runner alone (`python -m experiments.harness.runner`, recorder and
-sampler on), so nothing but the run competes with the sampler. From the run's own events:
-- cost: the sampler's CPU time (it reports its own, `sampler_ns`) over the run's wall time,
-  in percent of one core (target: under 3 % at 16 workers), and the tick it settled on (it
-  lengthens its tick to stay near experiments/harness/sampler.py TARGET_SHARE);
+sampler on, the sampler writing to a pipe of its own as in the lab), so nothing but the run competes with
+the sampler. From the run's own events:
+- cost: the sampler's CPU time (it reports its own, `sampler_ns`) from its first budget to its last
+  (its last read, after the run, included), in ms and over the run's wall time in percent of one
+  core (targets: the switch records under 0.5 % at 2 and 16 workers, the /proc sampler under 3 %),
+  and its tick (the /proc sampler lengthens it to stay near TARGET_SHARE) or read interval;
 - resolution: the median on-CPU interval of the worker threads (CPython hands the GIL over
   every 5 ms: turns of about that length are resolved; one long interval per thread would
   mean they were not), and for how much of the time any of them was on a CPU two or more
@@ -22,23 +24,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import threading
 
 from app.model.events import StreamParser
 from app.model.timeline import Timeline
 from benchmarks.fidelity import ROOT, env
 from benchmarks.serve import header
-from experiments.harness.sampler import SOURCE_ENV
+from experiments.harness.sampler import OUT_FD_ENV, SOURCE_ENV
 
-# name, experiment module, params (each run lasts about a second or two here)
+# name, experiment module, params: the tutorial's loops at 2 and 16 workers (a run of 2 threads lasts 0.1-0.3 s
+# at the most iterations the form allows, so its start and last read weigh), two lock storms, CPU-bound work
 WORKLOADS: tuple[tuple[str, str, dict[str, int | str]], ...] = (
-    (
-        "lock-counter call, 2 threads",
-        "experiments.lock_counter",
-        {"workers": 2, "iterations": 500_000, "window": "call"},
-    ),
     (
         "race-counter call, 2 threads",
         "experiments.race_counter",
@@ -47,7 +47,27 @@ WORKLOADS: tuple[tuple[str, str, dict[str, int | str]], ...] = (
     (
         "race-counter call, 16 threads",
         "experiments.race_counter",
-        {"workers": 16, "iterations": 250_000, "window": "call"},
+        {"workers": 16, "iterations": 2_000_000, "window": "call"},
+    ),
+    (
+        "race-counter none, 16 threads",
+        "experiments.race_counter",
+        {"workers": 16, "iterations": 2_000_000, "window": "none"},
+    ),
+    (
+        "lock-counter none, 2 threads",
+        "experiments.lock_counter",
+        {"workers": 2, "iterations": 2_000_000, "window": "none"},
+    ),
+    (
+        "lock-counter none, 16 threads",
+        "experiments.lock_counter",
+        {"workers": 16, "iterations": 500_000, "window": "none"},
+    ),
+    (
+        "lock-counter call, 2 threads",
+        "experiments.lock_counter",
+        {"workers": 2, "iterations": 500_000, "window": "call"},
     ),
     (
         "lock-counter call, 16 threads",
@@ -57,22 +77,34 @@ WORKLOADS: tuple[tuple[str, str, dict[str, int | str]], ...] = (
     (
         "cpu-threads-vs-processes, 2 workers",
         "experiments.cpu_threads_vs_processes",
-        {"workers": 2, "first": 27, "tasks": 4, "start_method": "fork"},
+        {"workers": 2, "first": 30, "tasks": 4, "start_method": "fork"},
     ),
 )
 
 
 def run(module: str, params: dict, source: str = "auto") -> Timeline:
-    out = subprocess.run(
+    """One run through the runner alone, the sampler writing to a pipe of its own as in the lab (OUT_FD_ENV)."""
+    read_end, write_end = os.pipe()
+    sampled: list[bytes] = []
+    with subprocess.Popen(
         [sys.executable, "-m", "experiments.harness.runner", module, json.dumps(params)],
-        capture_output=True,
-        check=True,
+        stdout=subprocess.PIPE,
         cwd=ROOT,
-        env={**env(), SOURCE_ENV: source},
-    ).stdout
-    parser = StreamParser()
+        env={**env(), SOURCE_ENV: source, OUT_FD_ENV: str(write_end)},
+        pass_fds=(write_end,),
+    ) as runner:
+        os.close(write_end)
+        reader = threading.Thread(target=lambda: sampled.extend(iter(lambda: os.read(read_end, 1 << 16), b"")))
+        reader.start()
+        out, _ = runner.communicate()
+        reader.join()
+        os.close(read_end)
+    if runner.returncode:
+        raise SystemExit(f"{module} {params}: the runner exited {runner.returncode}")
+    events, sampler_events = StreamParser(), StreamParser(batches_only=True)
     timeline = Timeline(coalesce=False)
-    timeline.apply_all(parser.feed(out) + parser.close())
+    timeline.apply_all(events.feed(out) + events.close())
+    timeline.apply_all(sampler_events.feed(b"".join(sampled)) + sampler_events.close())
     timeline.close()
     return timeline
 
@@ -98,6 +130,8 @@ def figures(timeline: Timeline) -> dict[str, float]:
     shared, any_on = together(spans)
     return {
         "cost": 100 * (last["sampler_ns"] - first["sampler_ns"]) / (last_ts - first_ts),
+        "cpu_ms": (last["sampler_ns"] - first["sampler_ns"]) / 1e6,
+        "run_s": (last_ts - first_ts) / 1e9,
         "tick_ms": last["tick_us"] / 1000,
         "turn_ms": statistics.median(end - start for start, end in spans) / 1e6 if spans else 0.0,
         "overlap": 100 * shared / any_on if any_on else 0.0,
@@ -116,17 +150,20 @@ def main(argv: list[str]) -> None:
     print(header(f"each workload through the runner alone, median of {repeat}, {SOURCE_ENV}={args.source}"))
     print()
     print(
-        "| workload | sampler cost, % of a core | tick (or read interval), ms | threads' median on-CPU interval, ms "
-        "| time two threads of one process were both on a CPU, % | intervals/s | records lost |"
+        "| workload | run, s | sampler cost, % of a core | its CPU, ms | tick (or read interval), ms "
+        "| threads' median on-CPU interval, ms | time two threads of one process were both on a CPU, % | intervals/s "
+        "| records lost |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, module, params in WORKLOADS:
         if args.quick and isinstance(iterations := params.get("iterations"), int):
             params = {**params, "iterations": max(1000, iterations // 20)}
+        if args.quick and "first" in params:
+            params = {**params, "first": 22}
         rows = [figures(run(module, params, args.source)) for _ in range(repeat)]
         m = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
         print(
-            f"| {name} | {m['cost']:.2f} | {m['tick_ms']:.1f} | {m['turn_ms']:.2f} | {m['overlap']:.1f} "
+            f"| {name} | {m['run_s']:.2f} | {m['cost']:.2f} | {m['cpu_ms']:.1f} | {m['tick_ms']:.1f} | {m['turn_ms']:.2f} | {m['overlap']:.1f} "
             f"| {m['per_s']:.0f} | {m['lost']:.0f} |",
             flush=True,
         )

@@ -105,10 +105,28 @@ def decode(raw: list[Any]) -> Event:
 
 
 _new = tuple.__new__
+GOING_ON: Final = "."  # a turn's letter in a "U" batch where it was cut while going on (its Event says "")
+
+
+def _turns(raw: list[Any]) -> list[Event]:
+    """A batch of turns from the switch records, ["U", ts, "", tids, starts, ends, cpus, hows] (experiments/
+    harness/sampler.py), as one oncpu Event per turn, as its "T" would decode. Raises ValueError or TypeError
+    if its columns are not ints of one length (and a letter each in `hows`)."""
+    _, _, _, tids, starts, ends, cpus, hows = raw
+    n = len(tids)
+    if type(hows) is not str or not len(starts) == len(ends) == len(cpus) == len(hows) == n:
+        raise ValueError("a batch of turns needs its columns of one length")
+    if n and {*map(type, tids), *map(type, starts), *map(type, ends), *map(type, cpus)} != {int}:
+        raise TypeError("a batch of turns holds integers")
+    return [
+        _new(Event, ("oncpu", start, "", "", "", (tid, end, cpu, "" if how == GOING_ON else how)))
+        for tid, start, end, cpu, how in zip(tids, starts, ends, cpus, hows)
+    ]
 
 
 def _decode_batches(batches: list[list[list[Any]]]) -> list[Event]:
-    """`decode` over every event of every batch, with the kinds a flood is made of inlined.
+    """`decode` over every event of every batch, with the kinds a flood is made of inlined, and a batch of
+    turns ("U") unpacked into its turns.
 
     Builds each Event with tuple.__new__ (no Python-level __new__ per event); anything unusual
     (a wrong type, another kind) goes through `decode`, which checks and converts.
@@ -132,6 +150,8 @@ def _decode_batches(batches: list[list[list[Any]]]) -> list[Event]:
                 append(_new(Event, ("begin" if code == "B" else "instant", raw[1], raw[2], raw[3], raw[4], None)))
             elif code == "C" and n == 5 and type(raw[1]) is int and type(raw[2]) is str and type(raw[3]) is str:
                 append(_new(Event, ("counter", raw[1], raw[2], raw[3], "", raw[4])))
+            elif code == "U":
+                out += _turns(raw)
             else:
                 append(decode(raw))
     return out
@@ -204,10 +224,10 @@ class StreamParser:
         try:
             if batch is None:
                 raise ValueError("not JSON")
-            events = [decode(raw) for raw in batch]
+            events = _decode_batches([batch])
         except (ValueError, KeyError, IndexError, TypeError):
             text = line.decode("utf-8", "replace")[:300]
-            if torn:
+            if torn or (self.batches_only and not last):
                 return [Event(TORN, self.last_ts, "main", text, TORN)]
             return [Event("output", self.last_ts, "main", text, "output")]
         if events:

@@ -36,7 +36,7 @@ from experiments.harness.switch_records import unwrap
 PARANOID = "/proc/sys/kernel/perf_event_paranoid"
 # 256 KiB per CPU. Counted on this machine, lock-counter at 16 threads (window=call) on two free cores
 # writes some 430 000 switch records a second, about 7 MB/s per CPU (32 bytes a record): the kernel
-# wakes the reader at half a buffer (every ~20 ms then; else it reads every 100 ms), and it kept up,
+# wakes the reader at half a buffer (every ~20 ms then; else it reads every 200 ms), and it kept up,
 # losing none (docs/benchmarks.md). On a loaded machine the reader may not get a CPU for 200 ms:
 # with 128 KiB records were lost then, with 1 MiB never. Not more: an unprivileged user may lock `perf_event_mlock_kb`
 # (516 KiB) per CPU for all its runs at once, beyond which RLIMIT_MEMLOCK counts.

@@ -19,9 +19,12 @@ its events in the recorder's wire format to a pipe of its own that the server re
 without one, the runner's event pipe, in whole lines of at most PIPE_BUF bytes):
 
   ["T", start_ns, "", tid, end_ns]   thread `tid` was on a CPU from start_ns to end_ns (/proc)
-  ["T", start_ns, "", tid, end_ns, cpu, how]   the same from the switch records: the CPU it ran on,
-                                      and how the turn ended ("p" preempted, "v" gave the CPU up,
-                                      "" cut while going on, so a page draws it live)
+  ["U", start_ns, "", [tid, ...], [start_ns, ...], [end_ns, ...], [cpu, ...], hows]
+                                      turns from the switch records, as columns (one event per read
+                                      of a buffer, not one per turn: a string formatted per turn was
+                                      most of a read's cost): thread, edges, the CPU it ran on, and
+                                      how each ended, a letter each ("p" preempted, "v" gave the CPU
+                                      up, "." cut while going on, so a page draws it live)
   ["G", start_ns, "", {end_ns, cpu, lost, why}]   switch records the kernel dropped: unknown, not idle
   ["X", ts, "", {pid, signal, status, known}]   a process of the run ended (its exit status,
                                       read while it is a zombie, before its parent reaps it)
@@ -45,7 +48,7 @@ import time
 
 from experiments.harness import perf_events
 from experiments.harness.recorder import PIPE_BUF
-from experiments.harness.switch_records import MISC_SWITCH_OUT, RECORD_SWITCH, SWITCH_RECORD, Gap, Turn, Turns
+from experiments.harness.switch_records import MISC_SWITCH_OUT, RECORD_SWITCH, SWITCH_RECORD, Batch, Gap, Turns
 
 GO = b"g"
 FOLLOWING_TIMEOUT_S = 5.0  # how long the runner waits, after GO, for the sampler to follow the run
@@ -73,11 +76,12 @@ SOURCE_ENV = "LAB_ONCPU_SOURCE"  # "proc": the /proc sampler even where the kern
 PARANOID_ENV = "LAB_ONCPU_PRETEND_PARANOID"  # a perf_event_paranoid level to act as if the kernel had
 OUT_FD_ENV = "LAB_ONCPU_FD"  # the pipe of our own the server reads our events from (else the runner's fd 1)
 RUNNER_PIPE = 1  # the runner's event pipe (its stdout), shared with the experiment's own output
-# Switch records are read, and what they say written, every tenth of a second (or when the kernel
-# wakes us at half a buffer): each wake-up costs some 0.3 ms here whatever it finds (a sleeping
-# virtual CPU, cold caches, /proc/stat for the budget), so 10 a second keep the reader under
-# 0.5 % of a core when the run switches little; a page's strips then grow ten times a second.
-READ_EVERY_S = 0.1
+# Switch records are read, and what they say written, every fifth of a second (or when the kernel
+# wakes us at half a buffer): each wake-up costs some 0.3-0.4 ms here whatever it finds (a sleeping
+# virtual CPU, cold caches, /proc/stat for the budget), so 5 a second keep the reader under 0.5 % of
+# a core (10 a second cost 0.5-0.8 %: docs/benchmarks.md); a page's strips grow five times a second,
+# behind the lanes by at most that (the final picture is the same).
+READ_EVERY_S = 0.2
 # A record stamped up to this long before a read began may still be being written by another CPU:
 # it is folded at the next read, so a thread moving between CPUs is never paired out of order.
 RECORD_SLACK_NS = 200_000
@@ -160,12 +164,9 @@ def on_cpu(tid: int, interval: tuple[int, int]) -> str:
     return f'["T",{interval[0]},"",{tid},{interval[1]}]'
 
 
-# A turn from the switch records: its CPU and how it ended ("p" preempted, "v" voluntary, "" going on).
-TURN_EVENT = '["T",{},"",{},{},{},"{}"]'
-
-
-def turn_event(turn: Turn) -> str:
-    return TURN_EVENT.format(turn.start, turn.tid, turn.end, turn.cpu, turn.how)
+def turns_event(batch: Batch) -> str:
+    """Turns from the switch records as one event, a column each: a list's repr is JSON, made at C speed."""
+    return f'["U",{batch.starts[0]},"",{batch.tids},{batch.starts},{batch.ends},{batch.cpus},"{batch.hows}"]'
 
 
 def gap_event(gap: Gap, buffer_kib: int) -> str:
@@ -381,9 +382,10 @@ class Sampler:
             if fd >= 0:
                 os.close(fd)
             return
-        children, wchan = _open_or_none(f"{task}/children"), _open_or_none(f"{task}/wchan")
         # Without children (CONFIG_PROC_CHILDREN) the processes it starts go unseen; without wchan
-        # (or where it always says 0) its turns are placed from its CPU time alone.
+        # (or where it always says 0) its turns are placed from its CPU time alone. The switch records
+        # say both: only schedstat is read then (for the thread's wait for a CPU).
+        children, wchan = (-1, -1) if self.exact else (_open_or_none(f"{task}/children"), _open_or_none(f"{task}/wchan"))
         if not self._baseline and not self.exact:  # born during the run: all its time is the run's (not drawn before now)
             self.run_ns += cpu
             waited = 0
@@ -590,13 +592,12 @@ def fold(sampler: Sampler, turns: Turns, chunks: list[bytes], cut: int | None, b
     still going on cut at `cut` (None: not this time), each gap; the processes they say started are watched."""
     batches, gaps = turns.feed(chunks)
     events = sampler.events
-    for batch in batches:
-        sampler.run_ns += sum(batch.ends) - sum(batch.starts)
-        events += map(TURN_EVENT.format, batch.starts, batch.tids, batch.ends, batch.cpus, batch.hows)
     if cut is not None:  # the page draws them live
-        for turn in turns.open_turns(cut):
-            sampler.run_ns += turn.end - turn.start
-            events.append(turn_event(turn))
+        batches.append(Batch.of(turns.open_turns(cut)))
+    batch = Batch.joined(batches)  # one event a read
+    if batch.tids:
+        sampler.run_ns += sum(batch.ends) - sum(batch.starts)
+        events.append(turns_event(batch))
     for gap in gaps:
         events.append(gap_event(gap, buffer_kib))
     for started in turns.take_forks():
@@ -623,7 +624,7 @@ def run_exact(root: int, control: int, out_fd: int, switches: perf_events.Switch
     """Read the kernel's switch records at the pace events are written (or sooner, when a buffer is
     half full). The records also say when a thread or process starts (FORK): a new process is watched
     at once, to read how it ends, and a new thread's wait for a CPU is read from its schedstat at the
-    budget's pace. No tick, no polling of /proc, no priority: this process wakes some 10 times a second."""
+    budget's pace. No tick, no polling of /proc, no priority: this process wakes some 5 times a second."""
     since = now()
     switches.read()  # what the runner did before GO (waiting for its job, importing) is not the run's
     turns = Turns(since)

@@ -20,6 +20,7 @@ Stdlib only, Python 3.9+.
 """
 from __future__ import annotations
 
+import re
 import struct
 from typing import NamedTuple, Sequence, Union
 
@@ -104,22 +105,15 @@ def parse(data: bytes | memoryview) -> tuple[list[Record], int]:
     return records, at
 
 
+# Whole switch records one after another: type u32 14, any misc, size u16 32, then their 24 bytes of trailer.
+SWITCHES = re.compile(rb"(?:\x0e\x00\x00\x00..\x20\x00.{24})*", re.DOTALL)
+
+
 def switch_run(data: bytes | memoryview, at: int) -> int:
-    """How many bytes of whole 32-byte switch records follow one another from `at`: at C speed, by the
-    bytes that say a record's type (u32 14) and size (u16 32) taken every 32 bytes, each run's length
-    the shortest of their leading runs of the expected value (the first other record ends it)."""
-    step = SWITCH_RECORD.size
-    n = (len(data) - at) // step
-    if n == 0:
-        return 0
-    view = memoryview(data)[at:at + n * step]
-    run = n
-    for offset, expected in ((0, b"\x0e"), (1, b"\x00"), (2, b"\x00"), (3, b"\x00"), (6, b"\x20"), (7, b"\x00")):
-        column = view[offset::step].tobytes()
-        run = min(run, len(column) - len(column.lstrip(expected)))
-        if run == 0:
-            break
-    return run * step
+    """How many bytes of whole 32-byte switch records follow one another from `at`: at C speed, by the bytes
+    that say a record's type and size (the first other record, or a cut one, ends it)."""
+    match = SWITCHES.match(data, at)
+    return match.end() - at if match else 0
 
 
 def unwrap(buffer: bytes | memoryview, tail: int, head: int) -> bytes:
@@ -131,7 +125,7 @@ def unwrap(buffer: bytes | memoryview, tail: int, head: int) -> bytes:
     return bytes(buffer[start:]) + bytes(buffer[:length - (size - start)])
 
 
-PREEMPTED, VOLUNTARY = "p", "v"
+PREEMPTED, VOLUNTARY, GOING_ON = "p", "v", "."
 # A switch record's 6th byte is the high byte of its misc: whether it is an out, and how the turn ended.
 IS_OUT = bytes(1 if byte & (MISC_SWITCH_OUT >> 8) else 0 for byte in range(256))
 HOW = bytes(ord(PREEMPTED if byte & HOW_PREEMPT else VOLUNTARY) for byte in range(256))
@@ -152,17 +146,29 @@ class Batch(NamedTuple):
     starts: list[int]
     ends: list[int]
     cpus: list[int]
-    hows: Sequence[str]  # one per turn (from the hot path, a str of "p" and "v")
+    hows: str  # a letter per turn: how it ended, PREEMPTED, VOLUNTARY, or GOING_ON (a Turn's "")
 
     @classmethod
     def of(cls, turns: list[Turn]) -> Batch:
         if not turns:
-            return cls([], [], [], [], [])
+            return cls([], [], [], [], "")
         tids, starts, ends, cpus, hows = (list(column) for column in zip(*turns))
-        return cls(tids, starts, ends, cpus, hows)
+        return cls(tids, starts, ends, cpus, "".join(how or GOING_ON for how in hows))
+
+    @classmethod
+    def joined(cls, batches: Sequence[Batch]) -> Batch:
+        """All of `batches` as one, in their order."""
+        joined = cls([], [], [], [], "")
+        for batch in batches:
+            joined.tids.extend(batch.tids)
+            joined.starts.extend(batch.starts)
+            joined.ends.extend(batch.ends)
+            joined.cpus.extend(batch.cpus)
+        return joined._replace(hows="".join(batch.hows for batch in batches))
 
     def turns(self) -> list[Turn]:
-        return list(map(Turn, self.tids, self.starts, self.ends, self.cpus, self.hows))
+        hows = ("" if how == GOING_ON else how for how in self.hows)
+        return list(map(Turn, self.tids, self.starts, self.ends, self.cpus, hows))
 
 
 class Gap(NamedTuple):

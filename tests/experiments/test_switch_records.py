@@ -166,6 +166,7 @@ def test_a_run_of_switches_between_other_records_takes_the_hot_path_and_pairs_ac
     data = comm + switch(11, MS) + switch(11, 2 * MS - 1, out=True) + storm(range(2, 6))
     data += exited(13, 7 * MS) + comm + storm(range(8, 12))
     assert switch_run(data, 40) == 10 * 32 and switch_run(data, 0) == 0
+    assert switch_run(data + switch(12, 20 * MS)[:31], len(data) - 64) == 64  # a record not whole yet ends a run
     batches, gaps = turns.feed([data])
     assert turns_of(batches) == [Turn(11, MS, 2 * MS - 1, 0, VOLUNTARY)] + [
         Turn(12, t * MS, t * MS + 500, 0, VOLUNTARY) for t in [*range(2, 6), *range(8, 12)]

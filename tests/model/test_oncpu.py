@@ -21,10 +21,10 @@ from app.drawing.placement import Axis, place_cpu
 from app.model.cpu import NOTABLE_CORES, TOO_SHORT_CORES, Budget, Stretch, budget, resolution, shared
 from app.model.cpu import sentences as cpu_sentences
 from app.model.cpu_bins import MIXED_CPUS
-from app.model.events import Event, decode_wire
+from app.model.events import TORN, Event, StreamParser, decode_wire
 from app.model.timeline import HELD_MAX, ON_CPU, Span, Timeline
 from experiments.harness import sampler
-from experiments.harness.switch_records import Gap, Turn
+from experiments.harness.switch_records import Batch, Gap, Turn
 
 MS = 1_000_000
 
@@ -145,11 +145,41 @@ def test_an_on_cpu_interval_is_written_as_the_timeline_reads_it():
     assert [(s.lane, s.start_ns, s.end_ns) for s in timeline.cpu_spans] == [(0, MS, 3 * MS)]
 
 
-def test_a_turn_from_the_switch_records_is_written_with_its_cpu_and_how_it_ended():
-    line = sampler.turn_event(Turn(11, MS, 3 * MS, 1, "p"))
-    assert line == f'["T",{MS},"",11,{3 * MS},1,"p"]'
-    (turn,) = decode_wire(f"[{line}]".encode())
-    assert turn == Event("oncpu", MS, "", value=(11, 3 * MS, 1, "p"))
+def test_turns_from_the_switch_records_are_written_as_columns_and_read_as_one_event_each_with_cpu_and_how():
+    batch = Batch.of([Turn(11, MS, 3 * MS, 1, "p"), Turn(12, 3 * MS, 4 * MS, 0, "v"), Turn(11, 5 * MS, 6 * MS, 1, "")])
+    line = sampler.turns_event(batch)
+    assert (
+        line == f'["U",{MS},"",[11, 12, 11],[{MS}, {3 * MS}, {5 * MS}],[{3 * MS}, {4 * MS}, {6 * MS}],[1, 0, 1],"pv."]'
+    )
+    assert decode_wire(f"[{line}]".encode()) == [
+        Event("oncpu", MS, "", value=(11, 3 * MS, 1, "p")),
+        Event("oncpu", 3 * MS, "", value=(12, 4 * MS, 0, "v")),
+        Event("oncpu", 5 * MS, "", value=(11, 6 * MS, 1, "")),  # cut while going on: drawn live, how unknown yet
+    ]
+    assert batch.turns() == [
+        Turn(11, MS, 3 * MS, 1, "p"),
+        Turn(12, 3 * MS, 4 * MS, 0, "v"),
+        Turn(11, 5 * MS, 6 * MS, 1, ""),
+    ]
+    assert (
+        Batch.joined([Batch.of(batch.turns()[:2]), Batch.of([]), Batch.of(batch.turns()[2:])]) == batch
+    )  # a read's, one event
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '["U",1,"",[11, 12],[1, 3],[2],[0, 0],"pv"]',  # a column short
+        '["U",1,"",[11],[1],[2],[0],"pv"]',  # a letter too many
+        '["U",1,"",[11],["1"],[2],[0],"p"]',  # not an integer
+        '["U",1,"",[11],[1],[2],[true],"p"]',
+        '["U",1,"",[11],[1],[2],[0]]',  # no hows
+    ],
+)
+def test_a_batch_of_turns_that_is_not_columns_of_one_length_is_counted_torn_not_drawn(bad):
+    parser = StreamParser(batches_only=True)
+    events = parser.feed(f'[["E",5,"main"]]\n[{bad}]\n'.encode())
+    assert [event.kind for event in events] == ["end", TORN]
 
 
 def test_records_the_kernel_dropped_are_written_as_a_gap_saying_how_many_on_which_cpu_and_why():
