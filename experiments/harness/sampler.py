@@ -164,9 +164,21 @@ def on_cpu(tid: int, interval: tuple[int, int]) -> str:
     return f'["T",{interval[0]},"",{tid},{interval[1]}]'
 
 
+# On the runner's pipe a line must fit in PIPE_BUF (an atomic write): a turn takes at most some 60 bytes
+# (a tid of 7 digits, two times of 19, a CPU of 4, its letter, the commas and spaces).
+TURNS_PER_SHARED_LINE = (PIPE_BUF - 100) // 64
+
+
 def turns_event(batch: Batch) -> str:
     """Turns from the switch records as one event, a column each: a list's repr is JSON, made at C speed."""
     return f'["U",{batch.starts[0]},"",{batch.tids},{batch.starts},{batch.ends},{batch.cpus},"{batch.hows}"]'
+
+
+def turns_events(batch: Batch, most: int) -> list[str]:
+    """The batch as events of at most `most` turns each."""
+    if len(batch.tids) <= most:
+        return [turns_event(batch)]
+    return [turns_event(Batch(*(column[at:at + most] for column in batch))) for at in range(0, len(batch.tids), most)]
 
 
 def gap_event(gap: Gap, buffer_kib: int) -> str:
@@ -594,10 +606,10 @@ def fold(sampler: Sampler, turns: Turns, chunks: list[bytes], cut: int | None, b
     events = sampler.events
     if cut is not None:  # the page draws them live
         batches.append(Batch.of(turns.open_turns(cut)))
-    batch = Batch.joined(batches)  # one event a read
+    batch = Batch.joined(batches)  # one event a read (on the runner's pipe, as many as whole lines need)
     if batch.tids:
         sampler.run_ns += sum(batch.ends) - sum(batch.starts)
-        events.append(turns_event(batch))
+        events += turns_events(batch, TURNS_PER_SHARED_LINE if sampler.out_fd == RUNNER_PIPE else len(batch.tids))
     for gap in gaps:
         events.append(gap_event(gap, buffer_kib))
     for started in turns.take_forks():

@@ -24,6 +24,7 @@ from app.model.cpu_bins import MIXED_CPUS
 from app.model.events import TORN, Event, StreamParser, decode_wire
 from app.model.timeline import HELD_MAX, ON_CPU, Span, Timeline
 from experiments.harness import sampler
+from experiments.harness.recorder import PIPE_BUF
 from experiments.harness.switch_records import Batch, Gap, Turn
 
 MS = 1_000_000
@@ -164,6 +165,18 @@ def test_turns_from_the_switch_records_are_written_as_columns_and_read_as_one_ev
     assert (
         Batch.joined([Batch.of(batch.turns()[:2]), Batch.of([]), Batch.of(batch.turns()[2:])]) == batch
     )  # a read's, one event
+
+
+def test_turns_for_the_runners_pipe_go_in_events_that_each_fit_an_atomic_write():
+    """Without a pipe of its own the sampler shares the runner's with the experiment: a line longer than PIPE_BUF
+    could tear. The longest turns there are (a 7-digit tid, 19-digit times, CPU 1023) still fit, all kept in order."""
+    big = 2**63 - 1
+    turns = [Turn(9_999_999, big - 2 * i - 1, big - 2 * i, 1023, "p") for i in range(1000)]
+    events = sampler.turns_events(Batch.of(turns), sampler.TURNS_PER_SHARED_LINE)
+    assert len(events) > 1 and max(len(event) + 3 for event in events) <= PIPE_BUF  # in a line: "[" event "]\n"
+    assert [event.value[0] for event in decode_wire(f"[{','.join(events)}]".encode())] == [9_999_999] * 1000
+    assert [event.ts_ns for event in decode_wire(f"[{','.join(events)}]".encode())] == [turn.start for turn in turns]
+    assert sampler.turns_events(Batch.of(turns), 1000) == [sampler.turns_event(Batch.of(turns))]  # its own pipe: one
 
 
 @pytest.mark.parametrize(
