@@ -178,7 +178,7 @@ def turns_events(batch: Batch, most: int) -> list[str]:
     """The batch as events of at most `most` turns each."""
     if len(batch.tids) <= most:
         return [turns_event(batch)]
-    return [turns_event(Batch(*(column[at:at + most] for column in batch))) for at in range(0, len(batch.tids), most)]
+    return [turns_event(batch.part(at, at + most)) for at in range(0, len(batch.tids), most)]
 
 
 def gap_event(gap: Gap, buffer_kib: int) -> str:

@@ -166,6 +166,11 @@ class Batch(NamedTuple):
             joined.cpus.extend(batch.cpus)
         return joined._replace(hows="".join(batch.hows for batch in batches))
 
+    def part(self, start: int, stop: int) -> Batch:
+        """Its turns from `start` to `stop`."""
+        return Batch(self.tids[start:stop], self.starts[start:stop], self.ends[start:stop], self.cpus[start:stop],
+                     self.hows[start:stop])
+
     def turns(self) -> list[Turn]:
         hows = ("" if how == GOING_ON else how for how in self.hows)
         return list(map(Turn, self.tids, self.starts, self.ends, self.cpus, hows))
