@@ -9,10 +9,14 @@ back to line by line, so only that line becomes an "output" event.
 from __future__ import annotations
 
 import json
+import sys
+from array import array
+from base64 import b64decode
 from dataclasses import dataclass
 from typing import Any, Final, Literal, NamedTuple
 
 from app.model.documents import EventJson, Kind
+from experiments.harness.switch_records import GOING_ON, U32, U64
 
 KINDS: Final[dict[str, Kind]] = {
     "H": "header",
@@ -105,19 +109,25 @@ def decode(raw: list[Any]) -> Event:
 
 
 _new = tuple.__new__
-GOING_ON: Final = "."  # a turn's letter in a "U" batch where it was cut while going on (its Event says "")
+
+
+def _column(typecode: str, text: Any) -> list[int]:
+    """A "U" batch's column: little-endian integers of `typecode`'s size, in base64."""
+    column = array(typecode)
+    column.frombytes(b64decode(text, validate=True))  # ValueError if not base64 or not whole integers
+    if sys.byteorder == "big":
+        column.byteswap()
+    return column.tolist()
 
 
 def _turns(raw: list[Any]) -> list[Event]:
-    """A batch of turns from the switch records, ["U", ts, "", tids, starts, ends, cpus, hows] (experiments/
-    harness/sampler.py), as one oncpu Event per turn, as its "T" would decode. Raises ValueError or TypeError
-    if its columns are not ints of one length (and a letter each in `hows`)."""
+    """A read's turns from the switch records, ["U", ts, "", tids, starts, ends, cpus, hows] (experiments/harness/
+    sampler.py: the columns' integers packed, in base64), as one oncpu Event per turn, as its "T" would decode.
+    Raises ValueError or TypeError if its columns are not that, or not of one length (a letter each in `hows`)."""
     _, _, _, tids, starts, ends, cpus, hows = raw
-    n = len(tids)
-    if type(hows) is not str or not len(starts) == len(ends) == len(cpus) == len(hows) == n:
+    tids, starts, ends, cpus = _column(U32, tids), _column(U64, starts), _column(U64, ends), _column(U32, cpus)
+    if type(hows) is not str or not len(tids) == len(starts) == len(ends) == len(cpus) == len(hows):
         raise ValueError("a batch of turns needs its columns of one length")
-    if n and {*map(type, tids), *map(type, starts), *map(type, ends), *map(type, cpus)} != {int}:
-        raise TypeError("a batch of turns holds integers")
     return [
         _new(Event, ("oncpu", start, "", "", "", (tid, end, cpu, "" if how == GOING_ON else how)))
         for tid, start, end, cpu, how in zip(tids, starts, ends, cpus, hows)

@@ -19,12 +19,13 @@ its events in the recorder's wire format to a pipe of its own that the server re
 without one, the runner's event pipe, in whole lines of at most PIPE_BUF bytes):
 
   ["T", start_ns, "", tid, end_ns]   thread `tid` was on a CPU from start_ns to end_ns (/proc)
-  ["U", start_ns, "", [tid, ...], [start_ns, ...], [end_ns, ...], [cpu, ...], hows]
-                                      turns from the switch records, as columns (one event per read
-                                      of a buffer, not one per turn: a string formatted per turn was
-                                      most of a read's cost): thread, edges, the CPU it ran on, and
-                                      how each ended, a letter each ("p" preempted, "v" gave the CPU
-                                      up, "." cut while going on, so a page draws it live)
+  ["U", start_ns, "", tids, starts, ends, cpus, hows]
+                                      a read's turns from the switch records, as columns (one event,
+                                      not one per turn: a string formatted per turn was most of a
+                                      read's cost): thread, edges in ns, the CPU it ran on, each
+                                      column its little-endian integers (u32, u64, u64, u32) in
+                                      base64, and how each ended, a letter each ("p" preempted, "v"
+                                      gave the CPU up, "." cut while going on, so a page draws it live)
   ["G", start_ns, "", {end_ns, cpu, lost, why}]   switch records the kernel dropped: unknown, not idle
   ["X", ts, "", {pid, signal, status, known}]   a process of the run ended (its exit status,
                                       read while it is a zombie, before its parent reaps it)
@@ -45,6 +46,7 @@ import select
 import signal
 import sys
 import time
+from binascii import b2a_base64
 
 from experiments.harness import perf_events
 from experiments.harness.recorder import PIPE_BUF
@@ -164,21 +166,23 @@ def on_cpu(tid: int, interval: tuple[int, int]) -> str:
     return f'["T",{interval[0]},"",{tid},{interval[1]}]'
 
 
-# On the runner's pipe a line must fit in PIPE_BUF (an atomic write): a turn takes at most some 60 bytes
-# (a tid of 7 digits, two times of 19, a CPU of 4, its letter, the commas and spaces).
-TURNS_PER_SHARED_LINE = (PIPE_BUF - 100) // 64
+# On the runner's pipe a line must fit in PIPE_BUF (an atomic write): a turn takes 33 bytes (24 in base64, its letter).
+TURNS_PER_SHARED_LINE = (PIPE_BUF - 100) // 33
 
 
 def turns_event(batch: Batch) -> str:
-    """Turns from the switch records as one event, a column each: a list's repr is JSON, made at C speed."""
-    return f'["U",{batch.starts[0]},"",{batch.tids},{batch.starts},{batch.ends},{batch.cpus},"{batch.hows}"]'
+    """Turns from the switch records as one event, a column each: its packed integers in base64, at C speed
+    (a decimal string per integer was most of what a read cost)."""
+    tids, starts, ends, cpus = (b2a_base64(column, newline=False).decode() for column in batch[:4])
+    first = int.from_bytes(batch.starts[:8], "little")
+    return f'["U",{first},"","{tids}","{starts}","{ends}","{cpus}","{batch.hows}"]'
 
 
 def turns_events(batch: Batch, most: int) -> list[str]:
     """The batch as events of at most `most` turns each."""
-    if len(batch.tids) <= most:
+    if len(batch.hows) <= most:
         return [turns_event(batch)]
-    return [turns_event(batch.part(at, at + most)) for at in range(0, len(batch.tids), most)]
+    return [turns_event(batch.part(at, at + most)) for at in range(0, len(batch.hows), most)]
 
 
 def gap_event(gap: Gap, buffer_kib: int) -> str:
@@ -607,9 +611,9 @@ def fold(sampler: Sampler, turns: Turns, chunks: list[bytes], cut: int | None, b
     if cut is not None:  # the page draws them live
         batches.append(Batch.of(turns.open_turns(cut)))
     batch = Batch.joined(batches)  # one event a read (on the runner's pipe, as many as whole lines need)
-    if batch.tids:
-        sampler.run_ns += sum(batch.ends) - sum(batch.starts)
-        events += turns_events(batch, TURNS_PER_SHARED_LINE if sampler.out_fd == RUNNER_PIPE else len(batch.tids))
+    if batch.hows:
+        sampler.run_ns += batch.run_ns()
+        events += turns_events(batch, TURNS_PER_SHARED_LINE if sampler.out_fd == RUNNER_PIPE else len(batch.hows))
     for gap in gaps:
         events.append(gap_event(gap, buffer_kib))
     for started in turns.take_forks():

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import re
 import struct
-from typing import NamedTuple, Sequence, Union
+from array import array
+from typing import Final, NamedTuple, Sequence, Union
 
 RECORD_LOST = 2
 RECORD_EXIT = 4
@@ -36,6 +37,7 @@ TRAILER = struct.Struct("<IIQII")  # sample_id: pid, tid, time, cpu, reserved
 LOST_BODY = struct.Struct("<QQ")  # id, lost
 EXIT_BODY = struct.Struct("<IIIIQ")  # pid, ppid, tid, ptid, time (a FORK record's body too)
 SWITCH_RECORD = struct.Struct("<IHHIIQII")  # a whole PERF_RECORD_SWITCH: header and trailer, no body
+CPU = struct.Struct("<I")
 
 
 class Switch(NamedTuple):
@@ -139,41 +141,58 @@ class Turn(NamedTuple):
     how: str  # how it ended: PREEMPTED (the kernel pushed it off), VOLUNTARY (it waited), or "" (going on, or unknown)
 
 
-class Batch(NamedTuple):
-    """Turns as columns: the hot path makes them from the bytes without a Python step per record."""
+# The columns' integers (array and memoryview typecodes): 4 and 8 bytes, in the records' order (this module
+# reads the kernel's records as little-endian: the machines the lab runs on are).
+U32: Final = "I"
+U64: Final = "Q"
 
-    tids: list[int]
-    starts: list[int]
-    ends: list[int]
-    cpus: list[int]
+
+class Batch(NamedTuple):
+    """Turns as columns of packed integers, as the records hold them: the hot path cuts them from the records'
+    bytes without making a Python integer of any (`turns` makes them)."""
+
+    tids: bytes  # U32 each
+    starts: bytes  # U64 each, ns
+    ends: bytes  # U64 each, ns
+    cpus: bytes  # U32 each
     hows: str  # a letter per turn: how it ended, PREEMPTED, VOLUNTARY, or GOING_ON (a Turn's "")
 
     @classmethod
     def of(cls, turns: list[Turn]) -> Batch:
         if not turns:
-            return cls([], [], [], [], "")
-        tids, starts, ends, cpus, hows = (list(column) for column in zip(*turns))
-        return cls(tids, starts, ends, cpus, "".join(how or GOING_ON for how in hows))
+            return EMPTY
+        tids, starts, ends, cpus, hows = zip(*turns)
+        return cls(array(U32, tids).tobytes(), array(U64, starts).tobytes(), array(U64, ends).tobytes(),
+                   array(U32, cpus).tobytes(), "".join(how or GOING_ON for how in hows))
 
     @classmethod
     def joined(cls, batches: Sequence[Batch]) -> Batch:
         """All of `batches` as one, in their order."""
-        joined = cls([], [], [], [], "")
-        for batch in batches:
-            joined.tids.extend(batch.tids)
-            joined.starts.extend(batch.starts)
-            joined.ends.extend(batch.ends)
-            joined.cpus.extend(batch.cpus)
-        return joined._replace(hows="".join(batch.hows for batch in batches))
+        join = b"".join
+        return cls(join(batch.tids for batch in batches), join(batch.starts for batch in batches),
+                   join(batch.ends for batch in batches), join(batch.cpus for batch in batches),
+                   "".join(batch.hows for batch in batches))
 
     def part(self, start: int, stop: int) -> Batch:
         """Its turns from `start` to `stop`."""
-        return Batch(self.tids[start:stop], self.starts[start:stop], self.ends[start:stop], self.cpus[start:stop],
-                     self.hows[start:stop])
+        return Batch(self.tids[4 * start:4 * stop], self.starts[8 * start:8 * stop], self.ends[8 * start:8 * stop],
+                     self.cpus[4 * start:4 * stop], self.hows[start:stop])
+
+    def columns(self) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Its tids, starts, ends and cpus as integers."""
+        return (memoryview(self.tids).cast(U32).tolist(), memoryview(self.starts).cast(U64).tolist(),
+                memoryview(self.ends).cast(U64).tolist(), memoryview(self.cpus).cast(U32).tolist())
 
     def turns(self) -> list[Turn]:
         hows = ("" if how == GOING_ON else how for how in self.hows)
-        return list(map(Turn, self.tids, self.starts, self.ends, self.cpus, hows))
+        return list(map(Turn, *self.columns(), hows))
+
+    def run_ns(self) -> int:
+        """The time its turns were on a CPU, together."""
+        return sum(memoryview(self.ends).cast(U64)) - sum(memoryview(self.starts).cast(U64))
+
+
+EMPTY = Batch(b"", b"", b"", b"", "")
 
 
 class Gap(NamedTuple):
@@ -228,7 +247,7 @@ class Turns:
         """Switch records of one CPU. The hot path (tens of thousands a second at 16 threads): where they
         alternate in, out, in, out, each pair one thread's, the turns are cut from columns at C speed."""
         view = memoryview(data)
-        times, tids, cpu = view.cast("Q")[2::4].tolist(), view.cast("I")[3::8].tolist(), view.cast("I")[6]
+        times, tids, cpu = view.cast(U64)[2::4], view.cast(U32)[3::8], view.cast(U32)[6]  # a record's, each
         high = data[5::SWITCH_RECORD.size]  # each record's misc, its high byte
         outs, n, at = high.translate(IS_OUT), len(times), 0
         turns: list[Turn] = []
@@ -244,8 +263,8 @@ class Turns:
         pairs = (n - at) // 2
         end = at + 2 * pairs
         if pairs and outs[at:end] == b"\x00\x01" * pairs and tids[at:end:2] == tids[at + 1:end:2]:
-            batches.append(Batch(tids[at:end:2], times[at:end:2], times[at + 1:end:2], [cpu] * pairs,
-                                 high[at + 1:end:2].translate(HOW).decode()))
+            batches.append(Batch(tids[at:end:2].tobytes(), times[at:end:2].tobytes(), times[at + 1:end:2].tobytes(),
+                                 CPU.pack(cpu) * pairs, high[at + 1:end:2].translate(HOW).decode()))
             self.last_on_cpu[cpu] = times[end - 1]
             at = end
         turns = []

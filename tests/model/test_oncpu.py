@@ -5,10 +5,12 @@ tests/experiments/test_oncpu_runs.py measures real runs through the runner and i
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
 import signal
+import struct
 import sys
 from collections.abc import Iterable
 from dataclasses import replace
@@ -149,9 +151,9 @@ def test_an_on_cpu_interval_is_written_as_the_timeline_reads_it():
 def test_turns_from_the_switch_records_are_written_as_columns_and_read_as_one_event_each_with_cpu_and_how():
     batch = Batch.of([Turn(11, MS, 3 * MS, 1, "p"), Turn(12, 3 * MS, 4 * MS, 0, "v"), Turn(11, 5 * MS, 6 * MS, 1, "")])
     line = sampler.turns_event(batch)
-    assert (
-        line == f'["U",{MS},"",[11, 12, 11],[{MS}, {3 * MS}, {5 * MS}],[{3 * MS}, {4 * MS}, {6 * MS}],[1, 0, 1],"pv."]'
-    )
+    columns = (("I", (11, 12, 11)), ("Q", (MS, 3 * MS, 5 * MS)), ("Q", (3 * MS, 4 * MS, 6 * MS)), ("I", (1, 0, 1)))
+    packed = [base64.b64encode(struct.pack(f"<3{code}", *values)).decode() for code, values in columns]
+    assert json.loads(line) == ["U", MS, "", *packed, "pv."]  # each column's little-endian integers in base64
     assert decode_wire(f"[{line}]".encode()) == [
         Event("oncpu", MS, "", value=(11, 3 * MS, 1, "p")),
         Event("oncpu", 3 * MS, "", value=(12, 4 * MS, 0, "v")),
@@ -182,11 +184,12 @@ def test_turns_for_the_runners_pipe_go_in_events_that_each_fit_an_atomic_write()
 @pytest.mark.parametrize(
     "bad",
     [
-        '["U",1,"",[11, 12],[1, 3],[2],[0, 0],"pv"]',  # a column short
-        '["U",1,"",[11],[1],[2],[0],"pv"]',  # a letter too many
-        '["U",1,"",[11],["1"],[2],[0],"p"]',  # not an integer
-        '["U",1,"",[11],[1],[2],[true],"p"]',
-        '["U",1,"",[11],[1],[2],[0]]',  # no hows
+        '["U",1,"","CwAAAAwAAAA=","AQAAAAAAAAA=","AgAAAAAAAAA=","AAAAAA==","pv"]',  # a column short
+        '["U",1,"","CwAAAA==","AQAAAAAAAAA=","AgAAAAAAAAA=","AAAAAA==","pv"]',  # a letter too many
+        '["U",1,"","CwAAAA==","AQAAAAAAAA==","AgAAAAAAAAA=","AAAAAA==","p"]',  # not whole integers
+        '["U",1,"","CwAAAA==","AQAAAAAAAAA=","AgAAAAAAAAA=","AA*AAA==","p"]',  # not base64
+        '["U",1,"","CwAAAA==",[1],"AgAAAAAAAAA=","AAAAAA==","p"]',  # not text
+        '["U",1,"","CwAAAA==","AQAAAAAAAAA=","AgAAAAAAAAA=","AAAAAA=="]',  # no hows
     ],
 )
 def test_a_batch_of_turns_that_is_not_columns_of_one_length_is_counted_torn_not_drawn(bad):
