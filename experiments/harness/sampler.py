@@ -180,8 +180,6 @@ def turns_event(batch: Batch) -> str:
 
 def turns_events(batch: Batch, most: int) -> list[str]:
     """The batch as events of at most `most` turns each."""
-    if len(batch.hows) <= most:
-        return [turns_event(batch)]
     return [turns_event(batch.part(at, at + most)) for at in range(0, len(batch.hows), most)]
 
 

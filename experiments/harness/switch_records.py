@@ -115,7 +115,8 @@ def switch_run(data: bytes | memoryview, at: int) -> int:
     """How many bytes of whole 32-byte switch records follow one another from `at`: at C speed, by the bytes
     that say a record's type and size (the first other record, or a cut one, ends it)."""
     match = SWITCHES.match(data, at)
-    return match.end() - at if match else 0
+    assert match is not None, "a run of none matches too"
+    return match.end() - at
 
 
 def unwrap(buffer: bytes | memoryview, tail: int, head: int) -> bytes:

@@ -164,6 +164,7 @@ def test_turns_from_the_switch_records_are_written_as_columns_and_read_as_one_ev
         Turn(12, 3 * MS, 4 * MS, 0, "v"),
         Turn(11, 5 * MS, 6 * MS, 1, ""),
     ]
+    assert batch.run_ns() == 4 * MS  # their time on a CPU, together: what the budget counts as the run's
     assert (
         Batch.joined([Batch.of(batch.turns()[:2]), Batch.of([]), Batch.of(batch.turns()[2:])]) == batch
     )  # a read's, one event
