@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.settings import Settings, get_settings
+from experiments.harness.wording import plural
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -123,11 +124,11 @@ def check_lessons(settings: Settings, paths: list[Path]) -> int:
     lessons, errors = lesson_files.load(paths or lesson_files.places(settings.lessons_dir), experiments)
     if errors:
         print(*errors, sep="\n", file=sys.stderr)
-        print(f"lessons check: {len(errors)} error{'s' if len(errors) != 1 else ''}", file=sys.stderr)
+        print(f"lessons check: {plural(len(errors), 'error')}", file=sys.stderr)
         return 1
     for lesson in lessons:
         steps = len(lesson.steps)
-        print(f"{lesson.id}: {lesson.title} ({steps} step{'s' if steps != 1 else ''}, {lesson.minutes} minutes)")
+        print(f"{lesson.id}: {lesson.title} ({plural(steps, 'step')}, {lesson.minutes} minutes)")
     return 0
 
 

@@ -123,12 +123,12 @@ def bytecode(params):
 def findings(params, result, python, cpu=None):
     """What this run showed: each pool's speedup over the serial run, against what was possible, and what the
     interpreter pool's own GILs changed against the threads' one (`cpu`: the run's CPU budget)."""
-    from experiments.harness.wording import ms, ratio
+    from experiments.harness.wording import ms, plural, ratio
 
     t, i, p, ideal = (result["thread_speedup"], result["interpreter_speedup"], result["process_speedup"],
                       result["ideal_speedup"])
     library = "the standard library" if result["interpreter_pool"] == "stdlib" else "the interpreters-pep-734 backport"
-    ran = f"{result['interpreters']} subinterpreter" + ("s" if result["interpreters"] != 1 else "")
+    ran = plural(result["interpreters"], "subinterpreter")
     said = [f"Serial on main: {ms(result['serial_ms'])}. Thread pool: {ms(result['thread_ms'])}, {ratio(t)}× as "
             f"fast. Interpreter pool: {ms(result['interpreter_ms'])}, {ratio(i)}× as fast ({ran} ran its tasks, "
             f"InterpreterPoolExecutor of {library}). "

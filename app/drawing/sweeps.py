@@ -31,6 +31,7 @@ from typing import Any
 from app.drawing.result_words import LABELS, number
 from app.model.status import Status, status_words
 from app.model.sweeps import X
+from experiments.harness.wording import plural
 
 TASKS = "tasks"
 OWN_SUFFIX = "_speedup"  # a speedup the result reports itself
@@ -211,9 +212,7 @@ def sentences(found: Sequence[Line]) -> list[str]:
             if line.note:
                 said.append(f"{line.label}: {line.note}.")
             continue
-        words = ", ".join(
-            f"{number(m.value)}× with {m.workers} worker{'s' if m.workers != 1 else ''}" for m in line.marks
-        )
+        words = ", ".join(f"{number(m.value)}× with {plural(m.workers, 'worker')}" for m in line.marks)
         sentence = f"{line.label}: {words}."
         best = max(line.marks, key=lambda m: m.value)
         at = ideals.get(line.group, {})

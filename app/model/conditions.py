@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from experiments.harness.wording import plural
+
 if TYPE_CHECKING:
     from app.model.documents import HeaderInfo, RunConditions
 
@@ -54,7 +56,7 @@ def describe(conditions: RunConditions) -> list[str]:
     if "beside" in conditions:
         k = conditions["beside"]
         # Not "alone on the CPU": other programs on the machine may load it (the load average says).
-        words.append("with no other run beside it" if k == 0 else f"beside {k} other run{'s' if k != 1 else ''}")
+        words.append("with no other run beside it" if k == 0 else f"beside {plural(k, 'other run')}")
     if conditions.get("loadavg") is not None:
         cpus = f" on {conditions['cpus']} CPUs" if conditions.get("cpus") else ""
         words.append(f"load average {conditions['loadavg']:.2f} at start{cpus}")

@@ -51,6 +51,7 @@ from binascii import b2a_base64
 from experiments.harness import perf_events
 from experiments.harness.recorder import PIPE_BUF
 from experiments.harness.switch_records import MISC_SWITCH_OUT, RECORD_SWITCH, SWITCH_RECORD, Batch, Gap, Turns
+from experiments.harness.wording import plural
 
 GO = b"g"
 FOLLOWING_TIMEOUT_S = 5.0  # how long the runner waits, after GO, for the sampler to follow the run
@@ -185,7 +186,7 @@ def turns_events(batch: Batch, most: int) -> list[str]:
 
 def gap_event(gap: Gap, buffer_kib: int) -> str:
     """Records the kernel dropped: a gap in every strip, with why (never drawn as idle)."""
-    why = (f"the kernel dropped {gap.lost} context-switch record{'s' if gap.lost != 1 else ''} on CPU {gap.cpu}: "
+    why = (f"the kernel dropped {plural(gap.lost, 'context-switch record')} on CPU {gap.cpu}: "
            f"its {buffer_kib} KiB buffer filled faster than the lab read it (a storm of switches, or a machine too busy "
            "to give the reader a CPU in time)")
     return json.dumps(["G", gap.start, "", {"end_ns": gap.end, "cpu": gap.cpu, "lost": gap.lost, "why": why}],
