@@ -19,7 +19,7 @@ from app.drawing.result_words import words_for
 from app.drawing.table import tables as timeline_tables
 from app.model import lesson_reveal
 from app.model.conditions import describe as describe_conditions
-from app.model.conditions import fallback_words
+from app.model.conditions import fallback_words, late_words
 from app.model.cpu import sentences as cpu_sentences
 from app.model.sweeps import worker_choices
 
@@ -39,6 +39,7 @@ def environment(extra: Mapping[str, Any] | None = None) -> Environment:
         describe_conditions=describe_conditions,
         cpu_sentences=cpu_sentences,
         oncpu_fallback=fallback_words,
+        oncpu_late=late_words,
         lane_colour=output.lane_colour,
         result_words=words_for,
     )

@@ -31,6 +31,7 @@ def from_header(header: HeaderInfo, params: dict[str, Any]) -> RunConditions:
         "oncpu_source": oncpu.get("source", "proc" if oncpu.get("sampler_pid") else ""),
         "oncpu_reason": oncpu.get("reason", ""),
         "oncpu_fix": oncpu.get("fix", ""),
+        "oncpu_late": oncpu.get("late", ""),
     }
 
 
@@ -48,6 +49,14 @@ def fallback_words(conditions: RunConditions) -> str:
     return f"on-CPU strips sampled from /proc: {conditions['oncpu_reason']}" + (
         f"; for exact strips: {fix}" if fix else ""
     )
+
+
+def late_words(conditions: RunConditions) -> str:
+    """What the strips may miss when the on-CPU reader did not follow the run from its start ("" if it did)."""
+    late = conditions.get("oncpu_late")
+    if not late:
+        return ""
+    return f"the on-CPU reader {late}: a thread or process the run started before it did may have no strip"
 
 
 def describe(conditions: RunConditions) -> list[str]:

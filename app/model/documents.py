@@ -46,6 +46,7 @@ class OncpuInfo(TypedDict, total=False):
     reason: str  # why the /proc sampler rather than the switch records
     fix: str  # what would give the switch records
     unavailable: str  # why there are no on-CPU strips at all
+    late: str  # what the sampler did instead of following the run from its start (absent: it did)
 
 
 class HeaderInfo(TypedDict, total=False):
@@ -170,6 +171,7 @@ class RunConditions(TypedDict, total=False):
     oncpu_source: str  # "switches", "proc", or "" (see OncpuInfo)
     oncpu_reason: str
     oncpu_fix: str
+    oncpu_late: str  # what the sampler did instead of following the run from its start ("" if it did)
     beside: int  # the most runs that ever executed beside it
 
 

@@ -83,9 +83,10 @@ def main(argv: list[str]) -> int:
         print(f"bad params: {exc}", file=sys.stderr)
         return 2
 
+    oncpu_late = ""  # why the sampler may have missed the run's first threads and processes
     if sampler_pid and wants_oncpu:
         assert sampler_control is not None  # sampler.fork() gave both
-        sampler.start(sampler_control)
+        oncpu_late = sampler.start(sampler_control)
     elif sampler_pid:
         assert sampler_control is not None
         sampler.stop(sampler_pid, sampler_control)
@@ -112,7 +113,8 @@ def main(argv: list[str]) -> int:
         "cpus": os.cpu_count(),
         "loadavg": os.getloadavg()[0],
         "bytecode": _disassemble(module, params),
-        "oncpu": {"sampler_pid": sampler_pid, **oncpu_source} if sampler_pid else {"unavailable": oncpu_off},
+        "oncpu": ({"sampler_pid": sampler_pid, **oncpu_source, **({"late": oncpu_late} if oncpu_late else {})}
+                  if sampler_pid else {"unavailable": oncpu_off}),
     })
     rec.flush()  # now, not at the flusher's next turn: the page draws the first lane from it
     started = time.monotonic_ns()

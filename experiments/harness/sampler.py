@@ -822,14 +822,21 @@ def fork(out_fd: int = RUNNER_PIPE) -> tuple[int, Control, dict]:
     return pid, control, source
 
 
-def start(control: Control, timeout_s: float = FOLLOWING_TIMEOUT_S) -> None:
+def start(control: Control, timeout_s: float = FOLLOWING_TIMEOUT_S) -> str:
     """GO, and wait (at most `timeout_s`) until the sampler follows the run. It takes the records written before
     it does for the runner's, not the run's: a thread or process the experiment started meanwhile (a loaded
     machine can keep the sampler from a CPU for tens of milliseconds) would have gone unseen, and its death
-    unnamed."""
+    unnamed. Returns "" once it follows, else what it did instead (the run goes on: the header says it)."""
     os.write(control.fd, GO)
-    if control.ready >= 0:
-        select.select([control.ready], [], [], timeout_s)  # its word, or EOF: it died
+    if control.ready < 0:
+        return ""
+    try:
+        if not select.select([control.ready], [], [], timeout_s)[0]:
+            return f"did not follow the run within {timeout_s:g} s of its start (a machine too busy to give it a CPU)"
+        if not os.read(control.ready, 1):
+            return "ended before it followed the run"
+        return ""
+    finally:
         control.close_ready()
 
 

@@ -297,5 +297,6 @@ def test_where_the_kernel_allows_it_the_conditions_say_the_strips_are_exact():
         run = wait_for_status(client, created.json()["id"])
         page = client.get(f"/runs/{run['id']}").text
     assert run["conditions"]["oncpu_source"] == "switches" and run["conditions"]["oncpu_reason"] == ""
+    assert run["conditions"]["oncpu_late"] == "" and "on-CPU reader" not in page  # it followed the run from its start
     assert "on-CPU strips from the kernel&#39;s context-switch records (exact)" in page
     assert "sampled from /proc" not in page

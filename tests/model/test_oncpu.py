@@ -784,6 +784,32 @@ def test_a_turn_from_the_switch_records_keeps_its_cpu_and_how_it_ended():
     assert "on CPU 1, then preempted" in box.title  # the details panel says where it ran and how it ended
 
 
+def test_start_says_what_the_sampler_did_when_it_did_not_follow_the_run():
+    """The runner waits at GO until the sampler says it follows; when it does not, the run goes on and the
+    header says why (the strips may miss what the run started meanwhile)."""
+
+    def started(word: bytes | None, timeout_s: float = 0.05) -> str:
+        go_read, go_write = os.pipe()
+        ready_read, ready_write = os.pipe()
+        if word is None:
+            os.close(ready_write)  # the sampler died: EOF
+        elif word:
+            os.write(ready_write, word)
+        control = sampler.Control(go_write, ready_read)
+        try:
+            return sampler.start(control, timeout_s)
+        finally:
+            assert os.read(go_read, 1) == sampler.GO and control.ready == -1  # GO sent, its word's pipe closed
+            control.close()
+            os.close(go_read)
+            if word is not None:
+                os.close(ready_write)
+
+    assert started(b"!") == ""
+    assert started(b"") == "did not follow the run within 0.05 s of its start (a machine too busy to give it a CPU)"
+    assert started(None) == "ended before it followed the run"
+
+
 def test_the_rehearsal_before_a_run_writes_nothing_and_leaves_no_file_open():
     """The switch-record reader runs each step once on made-up records before GO (its forked pages copied then,
     not during the run): none of that may reach the run's events, or hold a file of this process open."""
