@@ -20,7 +20,7 @@ students' sockets drop and they reconnect through A with the same cookie, and an
 every answer given before the kill.
 
 It prints: students, steps, the step changes' latency (p50/p95/max), answers kept vs sent, the class's runs
-started and finished, the queue's order (each run's start order against the order the students asked), the
+started and finished, the queue's order (runs asked one after the other must start in that order), the
 reveal's values (answers.json) against the runs' own results (/api/runs/{id}), and the 5xx count.
 tests/end_to_end/test_class_follows.py runs it small and asserts on the figures `follow()` returns.
 """
@@ -304,6 +304,7 @@ class Student:
     answered: dict[int, str] = field(default_factory=dict)  # step -> the answer it sent (and was kept: 303)
     runs: dict[int, str] = field(default_factory=dict)  # step -> its run's id, as its page shows it
     run_posts: Counter[int] = field(default_factory=Counter)  # step -> POSTs /lesson/run its page sent
+    run_asked: dict[int, tuple[float, float]] = field(default_factory=dict)  # step -> its queued POST sent, answered
     refused: Counter[int] = field(default_factory=Counter)  # status -> its answers and runs refused
     reconnects: int = 0
     socket_replicas: set[int] = field(default_factory=set)
@@ -375,9 +376,12 @@ class Student:
 
     async def ask_run(self, step: int) -> None:
         self.run_posts[step] += 1
+        sent = time.monotonic()
         response = await self.post("/lesson/run", {"step": step})
         if response.status_code != 303:
             self.refused[response.status_code] += 1
+        else:  # queued by the time it answers
+            self.run_asked[step] = (sent, time.monotonic())
 
 
 @dataclass
@@ -591,16 +595,27 @@ def summarize(
         # A run without the measure (it failed) is a None, sorted last: the reveal has no value for it.
         measured = [(r.get("result") or {}).get(measure) for r in by_name.values()]
         own[step] = sorted(measured, key=lambda value: (value is None, value or 0))
-        # The order the lab took the students' requests in (each run's created_at) against the order it started
-        # their runs: FIFO is the same order; the wait is each run's time in the queue.
+        # Runs must start in the order the lab queued them (FIFO; the wait is each run's time in the queue). One
+        # replica stamps created_at and queues in that order. Two replicas each stamp it, ask Redis what the student
+        # may do, then queue: two requests made at once may be queued either way, whatever their created_at; known
+        # from outside is only the order of two requests one after the other (one answered before the other was sent).
         began = sorted(by_name, key=lambda name: by_name[name]["started_at"] or float("inf"))
         created = sorted(by_name, key=lambda name: by_name[name]["created_at"])
+        requests = {s.name: s.run_asked[step] for s in lab.students if step in s.run_asked}
+        start = {name: by_name[name]["started_at"] or float("inf") for name in requests}
+        one_after_other = [(a, b) for a in requests for b in requests if requests[a][1] < requests[b][0]]
+        if len(lab.urls) == 1:
+            out_of_order = sum(a != b for a, b in zip(created, began, strict=True))
+        else:
+            out_of_order = sum(start[b] < start[a] for a, b in one_after_other)
         waits = [r["started_at"] - r["created_at"] for r in by_name.values() if r["started_at"]]
         order[step] = {
             "finished": sum(r["status"] == "done" for r in by_name.values()),
             "statuses": dict(Counter(r["status"] for r in by_name.values())),
-            "out_of_order": sum(a != b for a, b in zip(created, began, strict=True)),  # FIFO on one runner: 0
-            # With two nodes the neighbours in the queue start at once, in either order: at most 1 place off.
+            "out_of_order": out_of_order,  # started against the order they were queued in: FIFO on one runner, none
+            "one_after_other": len(one_after_other),
+            # By created_at: with two nodes the neighbours in the queue start at once, in either order; two
+            # replicas may queue requests made at once either way.
             "most_places_off": max(abs(created.index(name) - began.index(name)) for name in by_name),
             "wait_p50_s": percentile(waits, 50),
             "wait_max_s": max(waits, default=0.0),
@@ -668,8 +683,8 @@ def report(f: dict[str, Any]) -> None:
     for step, o in f["order"].items():
         print(f"{f'step {step}: runs finished':34} {o['finished']} of {f['students'] + f['browsers']} {o['statuses']}")
         print(
-            f"{f'step {step}: queue':34} {o['out_of_order']} started out of request order (at most "
-            f"{o['most_places_off']} place off); requests over "
+            f"{f'step {step}: queue':34} {o['out_of_order']} started out of the order queued ({o['one_after_other']} "
+            f"pairs asked one after the other; by created_at at most {o['most_places_off']} place off); requests over "
             f"{o['requests_spread_s']:.1f} s, wait p50 {o['wait_p50_s']:.1f} s, max {o['wait_max_s']:.1f} s"
         )
         same = f["reveal"][step] == f["own"][step]
