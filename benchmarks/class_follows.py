@@ -596,8 +596,8 @@ def summarize(
         measured = [(r.get("result") or {}).get(measure) for r in by_name.values()]
         own[step] = sorted(measured, key=lambda value: (value is None, value or 0))
         # Runs must start in the order the lab queued them (FIFO; the wait is each run's time in the queue). One
-        # replica stamps created_at and queues in that order. Two replicas each stamp it, ask Redis what the student
-        # may do, then queue: two requests made at once may be queued either way, whatever their created_at; known
+        # replica stamps created_at and queues in that order. Two replicas each stamp it, then queue the run on Redis
+        # (a round trip): two requests made at once may be queued either way, whatever their created_at; known
         # from outside is only the order of two requests one after the other (one answered before the other was sent).
         began = sorted(by_name, key=lambda name: by_name[name]["started_at"] or float("inf"))
         created = sorted(by_name, key=lambda name: by_name[name]["created_at"])
