@@ -36,44 +36,28 @@ from benchmarks.fidelity import ROOT, env
 from benchmarks.serve import header
 from experiments.harness.sampler import OUT_FD_ENV, SOURCE_ENV
 
-# name, experiment module, params: the tutorial's loops at 2 and 16 workers (a run of 2 threads lasts 0.1-0.3 s
-# at the most iterations the form allows, so its start and last read weigh), two lock storms, CPU-bound work
-WORKLOADS: tuple[tuple[str, str, dict[str, int | str]], ...] = (
-    (
-        "race-counter call, 2 threads",
-        "experiments.race_counter",
-        {"workers": 2, "iterations": 2_000_000, "window": "call"},
-    ),
-    (
-        "race-counter call, 16 threads",
-        "experiments.race_counter",
-        {"workers": 16, "iterations": 2_000_000, "window": "call"},
-    ),
-    (
-        "race-counter none, 16 threads",
-        "experiments.race_counter",
-        {"workers": 16, "iterations": 2_000_000, "window": "none"},
-    ),
-    (
-        "lock-counter none, 2 threads",
-        "experiments.lock_counter",
-        {"workers": 2, "iterations": 2_000_000, "window": "none"},
-    ),
-    (
-        "lock-counter none, 16 threads",
-        "experiments.lock_counter",
-        {"workers": 16, "iterations": 500_000, "window": "none"},
-    ),
-    (
-        "lock-counter call, 2 threads",
-        "experiments.lock_counter",
-        {"workers": 2, "iterations": 500_000, "window": "call"},
-    ),
-    (
-        "lock-counter call, 16 threads",
-        "experiments.lock_counter",
-        {"workers": 16, "iterations": 100_000, "window": "call"},
-    ),
+Workload = tuple[str, str, dict[str, int | str]]  # name, experiment module, params
+
+
+def counter(experiment: str, window: str, workers: int, iterations: int) -> Workload:
+    module = f"experiments.{experiment.replace('-', '_')}"
+    return (
+        f"{experiment} {window}, {workers} threads",
+        module,
+        {"workers": workers, "iterations": iterations, "window": window},
+    )
+
+
+# The tutorial's loops at 2 and 16 workers (a run of 2 threads lasts 0.1-0.3 s at the most iterations the form
+# allows, so its start and last read weigh), two lock storms, CPU-bound work.
+WORKLOADS: tuple[Workload, ...] = (
+    counter("race-counter", "call", 2, 2_000_000),
+    counter("race-counter", "call", 16, 2_000_000),
+    counter("race-counter", "none", 16, 2_000_000),
+    counter("lock-counter", "none", 2, 2_000_000),
+    counter("lock-counter", "none", 16, 500_000),
+    counter("lock-counter", "call", 2, 500_000),
+    counter("lock-counter", "call", 16, 100_000),
     (
         "cpu-threads-vs-processes, 2 workers",
         "experiments.cpu_threads_vs_processes",
