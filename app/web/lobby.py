@@ -52,11 +52,14 @@ def row(run: Run, position: Callable[[Run], int | None] | None = None) -> LiveRu
 
 
 def live_runs(runs: Iterable[Run], position: Callable[[Run], int | None] | None = None) -> list[LiveRun]:
-    """Running runs (oldest start first), then queued ones in the order they will start."""
+    """Running runs (oldest start first), then queued ones in the order they will start: by their place in the
+    queue where it is known (two replicas may queue two runs asked at once in either order), else as asked."""
     active = [run for run in runs if not run.finished]
     running = sorted((r for r in active if r.status != Status.QUEUED), key=lambda r: (r.started_at or 0, r.created_at))
-    queued = sorted((r for r in active if r.status == Status.QUEUED), key=lambda r: r.created_at)
-    return [row(run, position) for run in running + queued]
+    rows = [row(run, position) for run in running]
+    queued = [row(run, position) for run in active if run.status == Status.QUEUED]
+    asked = {run.id: run.created_at for run in active}
+    return rows + sorted(queued, key=lambda r: (r.position is None, r.position or 0, asked[r.id]))
 
 
 class Subscriber:

@@ -91,6 +91,15 @@ def test_queued_runs_show_their_place_in_the_queue():
     assert "#7 in the queue" in lobby_over(lab).render()
 
 
+def test_queued_runs_are_listed_in_their_order_in_the_queue_even_against_the_order_they_were_asked():
+    """Two replicas may queue two runs asked at once either way: the list follows the queue, as the places do."""
+    lab = FakeLab()
+    asked_first, asked_second, unplaced = make_run(lab), make_run(lab), make_run(lab)
+    lab.places = {asked_first.id: 2, asked_second.id: 1}
+    rows = live_runs(lab.store.active(), position=lab.position)
+    assert [(r.id, r.position) for r in rows] == [(asked_second.id, 1), (asked_first.id, 2), (unplaced.id, None)]
+
+
 def test_the_lobby_shows_runs_and_the_pinned_run_but_never_who_started_them():
     lab = FakeLab()
     run = make_run(lab, "running", owner="f00dfacef00dfacef00dfacef00dface")
