@@ -118,9 +118,12 @@ def run_experiment(module: str, params: dict[str, Any], python: str = sys.execut
     return Outcome(events, proc.returncode, stderr.decode("utf-8", "replace"), leftovers)
 
 
-def run_with_the_sampler_held(module: str, params: dict[str, Any], held_s: float, timeout: float = 60) -> Outcome:
+def run_with_the_sampler_held(
+    module: str, params: dict[str, Any], held_s: float, timeout: float = 60, killed: bool = False
+) -> Outcome:
     """Run as the server does (a runner waiting for its job on stdin, its sampler forked), with the sampler
-    stopped (SIGSTOP) from before the job is sent until `held_s` later: a loaded machine keeping it from a CPU."""
+    stopped (SIGSTOP) from before the job is sent until `held_s` later: a loaded machine keeping it from a CPU.
+    `killed`: SIGKILLed there instead, never to follow the run."""
     proc = _runner(sys.executable, [], stdin=subprocess.PIPE)  # the job comes on stdin
     assert proc.stdin is not None
     try:
@@ -129,12 +132,13 @@ def run_with_the_sampler_held(module: str, params: dict[str, Any], held_s: float
         # Once it has told the runner its source and rehearsed, it waits for GO: reading its control pipe.
         wchan = Path(f"/proc/{sampler}/wchan")
         until(lambda: "pipe" in wchan.read_text(), 10, "the sampler waiting for GO", 0.01)
-        os.kill(sampler, signal.SIGSTOP)
+        os.kill(sampler, signal.SIGKILL if killed else signal.SIGSTOP)
         job = {"module": module, "params": json.dumps(params), "oncpu": True}
         proc.stdin.write(json.dumps(job).encode() + b"\n")
         proc.stdin.flush()  # a line: the runner reads one (communicate closes the pipe)
-        time.sleep(held_s)  # the delay under test, not a wait for something
-        os.kill(sampler, signal.SIGCONT)
+        if not killed:
+            time.sleep(held_s)  # the delay under test, not a wait for something
+            os.kill(sampler, signal.SIGCONT)
         stdout, stderr = proc.communicate(timeout=timeout)
     finally:
         leftovers = _end_group(proc.pid, grace_s=1.0)

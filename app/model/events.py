@@ -95,7 +95,8 @@ def decode(raw: list[Any]) -> Event:
             category if type(category) is str else str(category),
             key if key is None or type(key) is str else str(key),
         )
-    if code == "T":  # ["T", start_ns, "", tid, end_ns] from /proc, [..., cpu, how] from the switch records
+    # ["T", start_ns, "", tid, end_ns] from /proc; [..., cpu, how] a switch-record turn, as a stored line holds it
+    if code == "T":
         if len(raw) > 6:
             return Event("oncpu", ts, worker, value=(int(raw[3]), int(raw[4]), int(raw[5]), str(raw[6])))
         return Event("oncpu", ts, worker, value=(int(raw[3]), int(raw[4]), -1, ""))
@@ -219,7 +220,8 @@ class StreamParser:
         return events
 
     def close(self) -> list[Event]:
-        """The last line, without its newline: a runner killed mid-write (kept as output, as it came)."""
+        """The last line, without its newline: a runner killed mid-write (kept as output, as it came; torn on the
+        sampler's own pipe)."""
         rest, self.pending = self.pending, b""
         return self._parse_line(rest, last=True) if rest.strip() else []
 
@@ -227,17 +229,17 @@ class StreamParser:
         try:
             batch = json.loads(line)
         except ValueError:  # not JSON: a program's text, or a batch another write cut into
-            batch = None
-            torn = not last and (self.batches_only or looks_torn(line))
+            batch, cut = None, not last and looks_torn(line)
         else:
-            torn = False
+            cut = False
         try:
             if batch is None:
                 raise ValueError("not JSON")
             events = _decode_batches([batch])
         except (ValueError, KeyError, IndexError, TypeError):
             text = line.decode("utf-8", "replace")[:300]
-            if torn or (self.batches_only and not last):
+            # On the sampler's own pipe every line is a batch, the last one too (a sampler killed mid-write).
+            if cut or self.batches_only:
                 return [Event(TORN, self.last_ts, "main", text, TORN)]
             return [Event("output", self.last_ts, "main", text, "output")]
         if events:

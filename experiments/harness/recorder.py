@@ -51,7 +51,8 @@ FORMAT = 1
 #   ["R", ts, lane, values]                the experiment's result
 #   ["F", ts, lane, info]                  the experiment failed: error type, message, traceback
 #   ["S", ts, "", info]                    a thread of ours, not a worker (the flusher): pid, tid, role
-# (The on-CPU sampler, experiments/harness/sampler.py, writes "T", "X" and "M" events to the same pipe.)
+# (The on-CPU sampler, experiments/harness/sampler.py, writes "T", "U", "G", "X" and "M" events to the same pipe,
+# or to a pipe of its own.)
 
 PIPE_BUF = 4096  # pipe writes up to this size are atomic on Linux
 FLUSH_INTERVAL_S = 0.02  # how often the flusher thread writes what was recorded

@@ -87,6 +87,9 @@ def main(argv: list[str]) -> int:
     if sampler_pid and wants_oncpu:
         assert sampler_control is not None  # sampler.fork() gave both
         oncpu_late = sampler.start(sampler_control)
+        if oncpu_late == sampler.ENDED:  # it died: no strips at all, and nothing to wait for at the end
+            sampler.stop(sampler_pid, sampler_control)
+            sampler_pid, oncpu_off, oncpu_late = 0, f"the on-CPU sampler {sampler.ENDED}", ""
     elif sampler_pid:
         assert sampler_control is not None
         sampler.stop(sampler_pid, sampler_control)

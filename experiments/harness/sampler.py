@@ -167,7 +167,8 @@ def on_cpu(tid: int, interval: tuple[int, int]) -> str:
     return f'["T",{interval[0]},"",{tid},{interval[1]}]'
 
 
-# On the runner's pipe a line must fit in PIPE_BUF (an atomic write): a turn takes 33 bytes (24 in base64, its letter).
+# On the runner's pipe a line must fit in PIPE_BUF (an atomic write): a turn takes 33 bytes (its 24 bytes are 32
+# in base64, and its letter).
 TURNS_PER_SHARED_LINE = (PIPE_BUF - 100) // 33
 
 
@@ -822,20 +823,22 @@ def fork(out_fd: int = RUNNER_PIPE) -> tuple[int, Control, dict]:
     return pid, control, source
 
 
+ENDED = "ended before it followed the run"  # `start`'s answer when the sampler died: the run has no strips
+
+
 def start(control: Control, timeout_s: float = FOLLOWING_TIMEOUT_S) -> str:
     """GO, and wait (at most `timeout_s`) until the sampler follows the run. It takes the records written before
     it does for the runner's, not the run's: a thread or process the experiment started meanwhile (a loaded
     machine can keep the sampler from a CPU for tens of milliseconds) would have gone unseen, and its death
-    unnamed. Returns "" once it follows, else what it did instead (the run goes on: the header says it)."""
+    unnamed. Returns "" once it follows; else what it did instead: late (it follows once it gets a CPU, the run
+    goes on and its header says so), or ENDED."""
     os.write(control.fd, GO)
     if control.ready < 0:
         return ""
     try:
         if not select.select([control.ready], [], [], timeout_s)[0]:
             return f"did not follow the run within {timeout_s:g} s of its start (a machine too busy to give it a CPU)"
-        if not os.read(control.ready, 1):
-            return "ended before it followed the run"
-        return ""
+        return "" if os.read(control.ready, 1) else ENDED
     finally:
         control.close_ready()
 
@@ -843,7 +846,10 @@ def start(control: Control, timeout_s: float = FOLLOWING_TIMEOUT_S) -> str:
 def _following(ready: int) -> None:
     """The sampler's word to the runner, waiting in `start`: the run is followed from now on."""
     if ready >= 0:
-        os.write(ready, b"!")
+        try:
+            os.write(ready, b"!")
+        except BrokenPipeError:  # it stopped waiting (`start`'s timeout): the run goes on, and so do we
+            pass
         os.close(ready)
 
 

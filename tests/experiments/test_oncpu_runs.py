@@ -7,21 +7,25 @@ overlap, a sleeping thread is not on a CPU, and a worker killed mid-task ends it
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.model.cpu import budget
+from app.model.events import StreamParser
 from app.model.timeline import Timeline
 from app.web.server import create_app
 from experiments import MODULES
 from experiments.harness import sampler
-from tests.helpers import alive_in_group, make_settings, overlap, page_says, total, until
-from tests.runner_helpers import Outcome, run_experiment
+from tests.helpers import ROOT, alive_in_group, make_settings, overlap, page_says, total, until
+from tests.runner_helpers import Outcome, run_experiment, run_with_the_sampler_held
 
 MS = 1_000_000
 TEST_MODULES = MODULES + ("tests.fixtures.oncpu_experiment", "tests.fixtures.pool_victim_experiment")
@@ -41,6 +45,64 @@ def probe(workers: str, task: str, ms: int = 400) -> Outcome:
     assert out.returncode == 0, out.stderr
     assert out.leftovers == []
     return out
+
+
+# A process that forks its sampler as the runner does, keeps it from a CPU (SIGSTOP) past `start`'s timeout, lets it
+# go, computes a while, then stops it: what `start` said, and what the sampler wrote.
+LATE_SAMPLER = """
+import json, os, signal, sys, threading, time
+from experiments.harness import sampler
+read_end, write_end = os.pipe()
+pid, control, source = sampler.fork(out_fd=write_end)
+os.close(write_end)
+deadline = time.monotonic() + 10
+while "pipe" not in open(f"/proc/{pid}/wchan").read():  # rehearsed, waiting for GO
+    assert time.monotonic() < deadline, "the sampler waiting for GO"
+    time.sleep(0.01)
+os.kill(pid, signal.SIGSTOP)
+late = sampler.start(control, 0.2)
+os.kill(pid, signal.SIGCONT)
+def spin():
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        pass
+worker = threading.Thread(target=spin)
+worker.start()
+worker.join()
+sampler.stop(pid, control)
+written = b""
+while chunk := os.read(read_end, 1 << 16):
+    written += chunk
+print(json.dumps({"late": late, "source": source["source"], "written": written.decode()}))
+"""
+
+
+def test_a_sampler_that_follows_after_the_runner_stopped_waiting_still_draws_the_run():
+    """`start` gives up waiting after its timeout and the run goes on; the sampler, once it gets a CPU, follows it
+    and draws what it can (it died on its word to a runner no longer listening, and the run had no strips)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", LATE_SAMPLER],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    said = json.loads(proc.stdout)
+    assert said["late"] == "did not follow the run within 0.2 s of its start (a machine too busy to give it a CPU)"
+    parser = StreamParser(batches_only=True)
+    kinds = [event.kind for event in parser.feed(said["written"].encode()) + parser.close()]
+    assert "oncpu" in kinds and "machine" in kinds and "torn" not in kinds, (said["source"], kinds)
+
+
+def test_a_sampler_that_died_before_it_followed_the_run_is_said_and_the_run_goes_on_without_strips():
+    out = run_with_the_sampler_held("tests.fixtures.oncpu_experiment", {"ms": 50}, held_s=0, killed=True)
+    assert out.returncode == 0, out.stderr
+    assert out.leftovers == []
+    header = next(event for event in out.events if event.kind == "header")
+    assert header.value["oncpu"] == {"unavailable": "the on-CPU sampler ended before it followed the run"}
+    assert not [event for event in out.events if event.kind == "oncpu"]
 
 
 # -- through the runner ----------------------------------------------------------------------

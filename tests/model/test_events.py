@@ -125,3 +125,5 @@ def test_a_batch_another_write_cut_into_is_counted_as_torn_not_shown_as_output()
 def test_on_the_samplers_own_pipe_any_bad_line_is_torn():
     parser = StreamParser(batches_only=True)
     assert [e.kind for e in parser.feed(b"Segmentation fault\n")] == ["torn"]
+    assert [e.kind for e in parser.feed(b'[["U",1,"","CwAA')] == []  # a sampler killed mid-write
+    assert [e.kind for e in parser.close()] == ["torn"]  # its last line is its own, cut short: not the run's output
