@@ -133,6 +133,9 @@ def run_with_the_sampler_held(
         wchan = Path(f"/proc/{sampler}/wchan")
         until(lambda: "pipe" in wchan.read_text(), 10, "the sampler waiting for GO", 0.01)
         os.kill(sampler, signal.SIGKILL if killed else signal.SIGSTOP)
+        if killed:  # dead (a zombie, its pipes closed) before the job comes
+            stat = Path(f"/proc/{sampler}/stat")
+            until(lambda: stat.read_text().rsplit(") ", 1)[1].startswith("Z"), 10, "the sampler dead", 0.01)
         job = {"module": module, "params": json.dumps(params), "oncpu": True}
         proc.stdin.write(json.dumps(job).encode() + b"\n")
         proc.stdin.flush()  # a line: the runner reads one (communicate closes the pipe)

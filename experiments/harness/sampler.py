@@ -832,7 +832,11 @@ def start(control: Control, timeout_s: float = FOLLOWING_TIMEOUT_S) -> str:
     machine can keep the sampler from a CPU for tens of milliseconds) would have gone unseen, and its death
     unnamed. Returns "" once it follows; else what it did instead: late (it follows once it gets a CPU, the run
     goes on and its header says so), or ENDED."""
-    os.write(control.fd, GO)
+    try:
+        os.write(control.fd, GO)
+    except BrokenPipeError:  # it died waiting for GO: the run goes on without it
+        control.close_ready()
+        return ENDED
     if control.ready < 0:
         return ""
     try:

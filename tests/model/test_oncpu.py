@@ -808,6 +808,13 @@ def test_start_says_what_the_sampler_did_when_it_did_not_follow_the_run():
     assert started(b"!") == ""
     assert started(b"") == "did not follow the run within 0.05 s of its start (a machine too busy to give it a CPU)"
     assert started(None) == "ended before it followed the run"
+    go_read, go_write = os.pipe()
+    ready_read, ready_write = os.pipe()
+    os.close(go_read)  # it died before GO: the run goes on without it, not a runner killed by its write
+    control = sampler.Control(go_write, ready_read)
+    assert sampler.start(control) == sampler.ENDED and control.ready == -1
+    control.close()
+    os.close(ready_write)
 
 
 def test_the_rehearsal_before_a_run_writes_nothing_and_leaves_no_file_open():
