@@ -9,7 +9,6 @@ back to line by line, so only that line becomes an "output" event.
 from __future__ import annotations
 
 import json
-import sys
 from array import array
 from base64 import b64decode
 from dataclasses import dataclass
@@ -113,11 +112,10 @@ _new = tuple.__new__
 
 
 def _column(typecode: str, text: Any) -> list[int]:
-    """A "U" batch's column: little-endian integers of `typecode`'s size, in base64."""
+    """A "U" batch's column: integers of `typecode`'s size, in base64, little-endian as this machine's (the
+    sampler reads the kernel's records so: the lab runs on little-endian machines)."""
     column = array(typecode)
     column.frombytes(b64decode(text, validate=True))  # ValueError if not base64 or not whole integers
-    if sys.byteorder == "big":
-        column.byteswap()
     return column.tolist()
 
 

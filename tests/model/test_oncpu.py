@@ -188,7 +188,7 @@ def test_turns_for_the_runners_pipe_go_in_events_that_each_fit_an_atomic_write()
         '["U",1,"","CwAAAAwAAAA=","AQAAAAAAAAA=","AgAAAAAAAAA=","AAAAAA==","pv"]',  # a column short
         '["U",1,"","CwAAAA==","AQAAAAAAAAA=","AgAAAAAAAAA=","AAAAAA==","pv"]',  # a letter too many
         '["U",1,"","CwAAAA==","AQAAAAAAAA==","AgAAAAAAAAA=","AAAAAA==","p"]',  # not whole integers
-        '["U",1,"","CwAAAA==","AQAAAAAAAAA=","AgAAAAAAAAA=","AA*AAA==","p"]',  # not base64
+        '["U",1,"","CwAAAA==","AQAAAAAAAAA=","AgAAAAAAAAA=","AAAA.AA==","p"]',  # not base64 (it would be without the ".")
         '["U",1,"","CwAAAA==",[1],"AgAAAAAAAAA=","AAAAAA==","p"]',  # not text
         '["U",1,"","CwAAAA==","AQAAAAAAAAA=","AgAAAAAAAAA=","AAAAAA=="]',  # no hows
     ],
