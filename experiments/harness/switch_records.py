@@ -179,14 +179,11 @@ class Batch(NamedTuple):
         return Batch(self.tids[4 * start:4 * stop], self.starts[8 * start:8 * stop], self.ends[8 * start:8 * stop],
                      self.cpus[4 * start:4 * stop], self.hows[start:stop])
 
-    def columns(self) -> tuple[list[int], list[int], list[int], list[int]]:
-        """Its tids, starts, ends and cpus as integers."""
-        return (memoryview(self.tids).cast(U32).tolist(), memoryview(self.starts).cast(U64).tolist(),
-                memoryview(self.ends).cast(U64).tolist(), memoryview(self.cpus).cast(U32).tolist())
-
     def turns(self) -> list[Turn]:
+        """Its turns, each its integers again."""
         hows = ("" if how == GOING_ON else how for how in self.hows)
-        return list(map(Turn, *self.columns(), hows))
+        return list(map(Turn, memoryview(self.tids).cast(U32).tolist(), memoryview(self.starts).cast(U64).tolist(),
+                        memoryview(self.ends).cast(U64).tolist(), memoryview(self.cpus).cast(U32).tolist(), hows))
 
     def run_ns(self) -> int:
         """The time its turns were on a CPU, together."""
