@@ -304,7 +304,8 @@ class Student:
     answered: dict[int, str] = field(default_factory=dict)  # step -> the answer it sent (and was kept: 303)
     runs: dict[int, str] = field(default_factory=dict)  # step -> its run's id, as its page shows it
     run_posts: Counter[int] = field(default_factory=Counter)  # step -> POSTs /lesson/run its page sent
-    run_asked: dict[int, tuple[float, float]] = field(default_factory=dict)  # step -> its queued POST sent, answered
+    # step -> its queued POST: sent, answered, and the replica that answered
+    run_asked: dict[int, tuple[float, float, int]] = field(default_factory=dict)
     refused: Counter[int] = field(default_factory=Counter)  # status -> its answers and runs refused
     reconnects: int = 0
     socket_replicas: set[int] = field(default_factory=set)
@@ -381,7 +382,7 @@ class Student:
         if response.status_code != 303:
             self.refused[response.status_code] += 1
         else:  # queued by the time it answers
-            self.run_asked[step] = (sent, time.monotonic())
+            self.run_asked[step] = (sent, time.monotonic(), self.home)
 
 
 @dataclass
@@ -595,16 +596,17 @@ def summarize(
         # A run without the measure (it failed) is a None, sorted last: the reveal has no value for it.
         measured = [(r.get("result") or {}).get(measure) for r in by_name.values()]
         own[step] = sorted(measured, key=lambda value: (value is None, value or 0))
-        # Runs must start in the order the lab queued them (FIFO; the wait is each run's time in the queue). One
-        # replica stamps created_at and queues in that order. Two replicas each stamp it, then queue the run on Redis
-        # (a round trip): two requests made at once may be queued either way, whatever their created_at; known
-        # from outside is only the order of two requests one after the other (one answered before the other was sent).
+        # Runs must start in the order the lab queued them (FIFO; the wait is each run's time in the queue). A
+        # replica stamps created_at and queues in that order. Two each stamp it, then queue the run on Redis (a
+        # round trip): two requests made at once through both may be queued either way, whatever their created_at;
+        # known from outside is then only the order of two requests one after the other (one answered before the
+        # other was sent).
         began = sorted(by_name, key=lambda name: by_name[name]["started_at"] or float("inf"))
         created = sorted(by_name, key=lambda name: by_name[name]["created_at"])
         requests = {s.name: s.run_asked[step] for s in lab.students if step in s.run_asked}
         start = {name: by_name[name]["started_at"] or float("inf") for name in requests}
         one_after_other = [(a, b) for a in requests for b in requests if requests[a][1] < requests[b][0]]
-        if len(lab.urls) == 1:
+        if len({home for _, _, home in requests.values()}) <= 1:  # all through one replica
             out_of_order = sum(a != b for a, b in zip(created, began, strict=True))
         else:
             out_of_order = sum(start[b] < start[a] for a, b in one_after_other)
