@@ -27,6 +27,7 @@ from app.model.experiments import Experiment
 from app.model.runs import Place, Run
 from app.model.status import Status
 from app.model.sweeps import Point, Sweep
+from app.model.tasks import cancel_for_good
 from app.running.engines import Engine, embedded
 from app.running.limits import Client, Limits, Load, Refusal
 from app.running.pythons import Interpreter
@@ -304,7 +305,7 @@ class Lab:
         ending = [task for live in stopping for task in live.tasks]
         if ending:
             await asyncio.wait(ending, timeout=self.settings.cancel_grace_s + 5)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        left = await cancel_for_good(self._tasks)
+        if left:
+            log.warning("shutting down: %d tasks of the lab would not stop", len(left))
         await self.execution.close()

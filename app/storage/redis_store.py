@@ -30,6 +30,7 @@ from app.model.events import Event
 from app.model.experiments import Experiment
 from app.model.runs import Run
 from app.model.status import Status
+from app.model.tasks import cancel_for_good
 from app.storage import redis_formats as formats
 from app.storage import redis_queue, snapshots
 from app.storage import redis_replies as replies
@@ -42,7 +43,6 @@ from app.storage.run_cache import RunCache
 from app.storage.wire import unpack_events
 
 log = logging.getLogger(__name__)
-CLOSE_ROUNDS, CLOSE_ROUND_S = 5, 1.0  # close(): rounds of cancelling what still runs, and how long each waits
 
 POLL_S = 0.25  # how often the queue's view is read again
 FOLLOW_BLOCK_MS = 2_000  # a follower's XREAD waits this long for new entries, then asks again
@@ -81,14 +81,9 @@ class RedisRunStore:
         while the writer closed, or one whose Redis call took a round to notice its cancel, is cancelled again;
         closing never waits for good (a test once hung here)."""
         await self.writer.close()
-        for _ in range(CLOSE_ROUNDS):
-            tasks = [task for task in self._tasks if not task.done()]
-            if not tasks:
-                return
-            for task in tasks:
-                task.cancel()
-            await asyncio.wait(tasks, timeout=CLOSE_ROUND_S)
-        log.warning("closing the run store: %d tasks would not stop", sum(not task.done() for task in self._tasks))
+        left = await cancel_for_good(self._tasks)
+        if left:
+            log.warning("closing the run store: %d tasks would not stop", len(left))
 
     async def next_poll(self) -> None:
         """Until the queue's view is read again."""
