@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +19,7 @@ from app.drawing.render import Renderer
 from app.model import lesson_files
 from app.model.experiments import catalogue
 from app.model.own_experiments import add_own, report
+from app.model.tasks import cancel_for_good
 from app.running import engines, pythons
 from app.running.lab import Lab
 from app.running.ratelimit import MemoryGuesses
@@ -99,10 +99,8 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
         await app.state.lesson_feed.refresh()  # a lesson live before a restart is followed again at once
         tasks = [asyncio.create_task(app.state.lobby.run()), asyncio.create_task(app.state.lesson_feed.run())]
         yield
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):  # expected: it was just cancelled
-                await task
+        if await cancel_for_good(tasks):  # the lobby's and the lesson feed's loops read Redis: see app/model/tasks.py
+            log.warning("shutting down: the lobby or the lesson feed would not stop")
         await lab.shutdown()
         await lab.store.close()  # after the runs ended: their last events and status are written
         if redis is not None:
