@@ -64,6 +64,9 @@ class OrderedWriter:
                 self._failed.append(exc)
                 if failed is not None:
                     failed(exc)
+            except Exception:  # a bug in the write itself: said, and the writes after it still done (else, with
+                # this task ended, they never would be, and flush and close would wait for them for ever)
+                log.exception("a write to Redis failed")
             finally:
                 self._writes.task_done()
 

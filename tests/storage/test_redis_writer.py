@@ -57,3 +57,21 @@ def test_a_write_redis_refuses_is_told_to_its_caller_and_raised_by_flush_and_the
     told, after = asyncio.run(go())
     assert len(told) == 1 and isinstance(told[0], ResponseError)
     assert after == [b"still written"]
+
+
+def test_a_write_that_raises_anything_else_is_logged_and_the_writes_after_it_are_still_done(redis_server, caplog):
+    async def go() -> list[bytes | str]:
+        async with Redis.from_url(redis_server.url) as redis:
+            writer = OrderedWriter()
+
+            async def broken() -> None:
+                raise ValueError("a bug in the write")
+
+            writer.write(broken)
+            writer.write(lambda: redis.rpush("after", "still written"))
+            await asyncio.wait_for(writer.flush(), 10)  # not for ever
+            await asyncio.wait_for(writer.close(), 10)
+            return await redis.lrange("after", 0, -1)
+
+    assert asyncio.run(go()) == [b"still written"]
+    assert "a write to Redis failed" in caplog.text and "a bug in the write" in caplog.text
