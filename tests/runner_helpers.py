@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,14 +109,7 @@ def _end_group(pgid: int, grace_s: float) -> list[int]:
 
 def run_experiment(module: str, params: dict[str, Any], python: str = sys.executable, timeout: float = 60) -> Outcome:
     """`python -m experiments.harness.runner module params` to the end, its stdout parsed as the event stream."""
-    proc = _start(module, params, python)
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    finally:
-        leftovers = _end_group(proc.pid, grace_s=1.0)
-    parser = StreamParser()
-    events = parser.feed(stdout) + parser.close()
-    return Outcome(events, proc.returncode, stderr.decode("utf-8", "replace"), leftovers)
+    return _to_the_end(_start(module, params, python), timeout)
 
 
 def run_with_the_sampler_held(
@@ -125,8 +119,9 @@ def run_with_the_sampler_held(
     stopped (SIGSTOP) from before the job is sent until `held_s` later: a loaded machine keeping it from a CPU.
     `killed`: SIGKILLed there instead, never to follow the run."""
     proc = _runner(sys.executable, [], stdin=subprocess.PIPE)  # the job comes on stdin
-    assert proc.stdin is not None
-    try:
+
+    def hold() -> None:
+        assert proc.stdin is not None
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
         sampler = int(until(lambda: children.read_text().split(), 10, "the runner forking its sampler", 0.01)[0])
         # Once it has told the runner its source and rehearsed, it waits for GO: reading its control pipe.
@@ -142,6 +137,14 @@ def run_with_the_sampler_held(
         if not killed:
             time.sleep(held_s)  # the delay under test, not a wait for something
             os.kill(sampler, signal.SIGCONT)
+
+    return _to_the_end(proc, timeout, hold)
+
+
+def _to_the_end(proc: subprocess.Popen[bytes], timeout: float, meanwhile: Callable[[], None] = lambda: None) -> Outcome:
+    """`meanwhile`, then the runner's output until it exits, parsed; its process group ended whatever happens."""
+    try:
+        meanwhile()
         stdout, stderr = proc.communicate(timeout=timeout)
     finally:
         leftovers = _end_group(proc.pid, grace_s=1.0)

@@ -9,17 +9,19 @@ asked again reaches the task at that next await; so cancel, wait a little, and c
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection
 from typing import Any
 
+log = logging.getLogger(__name__)
 ROUNDS, ROUND_S = 5, 1.0  # rounds of cancelling what still runs, and how long each waits
 
 
 async def cancel_for_good(
-    tasks: Collection[asyncio.Task[Any]], rounds: int = ROUNDS, round_s: float = ROUND_S
+    tasks: Collection[asyncio.Task[Any]], what: str, rounds: int = ROUNDS, round_s: float = ROUND_S
 ) -> list[asyncio.Task[Any]]:
     """Cancel `tasks` until they are done, a few rounds at most (read again each round: a live set may gain a task
-    meanwhile); those that still are not done (never waited for good)."""
+    meanwhile); those that still are not done (never waited for good), said in the log as `what`'s."""
     for _ in range(rounds):
         left = [task for task in tasks if not task.done()]
         if not left:
@@ -27,4 +29,6 @@ async def cancel_for_good(
         for task in left:
             task.cancel()
         await asyncio.wait(left, timeout=round_s)
-    return [task for task in tasks if not task.done()]
+    left = [task for task in tasks if not task.done()]
+    log.warning("%d of %s would not stop", len(left), what)
+    return left

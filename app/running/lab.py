@@ -305,7 +305,5 @@ class Lab:
         ending = [task for live in stopping for task in live.tasks]
         if ending:
             await asyncio.wait(ending, timeout=self.settings.cancel_grace_s + 5)
-        left = await cancel_for_good(self._tasks)
-        if left:
-            log.warning("shutting down: %d tasks of the lab would not stop", len(left))
+        await cancel_for_good(self._tasks, "the lab's tasks")
         await self.execution.close()

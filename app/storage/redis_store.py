@@ -81,9 +81,7 @@ class RedisRunStore:
         while the writer closed, or one whose Redis call took a round to notice its cancel, is cancelled again;
         closing never waits for good (a test once hung here)."""
         await self.writer.close()
-        left = await cancel_for_good(self._tasks)
-        if left:
-            log.warning("closing the run store: %d tasks would not stop", len(left))
+        await cancel_for_good(self._tasks, "the run store's tasks")
 
     async def next_poll(self) -> None:
         """Until the queue's view is read again."""

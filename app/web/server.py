@@ -99,8 +99,7 @@ def create_app(settings: Settings | None = None, modules: tuple[str, ...] = MODU
         await app.state.lesson_feed.refresh()  # a lesson live before a restart is followed again at once
         tasks = [asyncio.create_task(app.state.lobby.run()), asyncio.create_task(app.state.lesson_feed.run())]
         yield
-        if await cancel_for_good(tasks):  # the lobby's and the lesson feed's loops read Redis: see app/model/tasks.py
-            log.warning("shutting down: the lobby or the lesson feed would not stop")
+        await cancel_for_good(tasks, "the lobby's and the lesson feed's loops")  # they read Redis: app/model/tasks.py
         await lab.shutdown()
         await lab.store.close()  # after the runs ended: their last events and status are written
         if redis is not None:

@@ -50,7 +50,7 @@ from binascii import b2a_base64
 
 from experiments.harness import perf_events
 from experiments.harness.recorder import PIPE_BUF
-from experiments.harness.switch_records import MISC_SWITCH_OUT, RECORD_SWITCH, SWITCH_RECORD, Batch, Gap, Turns
+from experiments.harness.switch_records import MISC_SWITCH_OUT, RECORD_SWITCH, SWITCH_RECORD, U64, Batch, Gap, Turns
 from experiments.harness.wording import plural
 
 GO = b"g"
@@ -176,7 +176,7 @@ def turns_event(batch: Batch) -> str:
     """Turns from the switch records as one event, a column each: its packed integers in base64, at C speed
     (a decimal string per integer was most of what a read cost)."""
     tids, starts, ends, cpus = (b2a_base64(column, newline=False).decode() for column in batch[:4])
-    first = int.from_bytes(batch.starts[:8], "little")
+    first = memoryview(batch.starts).cast(U64)[0]
     return f'["U",{first},"","{tids}","{starts}","{ends}","{cpus}","{batch.hows}"]'
 
 
@@ -725,7 +725,7 @@ class Control:
     not touch it, hence -1.
     """
 
-    def __init__(self, fd: int, ready: int = -1):
+    def __init__(self, fd: int, ready: int):
         self.fd, self.ready = fd, ready
 
     def close(self) -> None:
@@ -837,8 +837,6 @@ def start(control: Control, timeout_s: float = FOLLOWING_TIMEOUT_S) -> str:
     except BrokenPipeError:  # it died waiting for GO: the run goes on without it
         control.close_ready()
         return ENDED
-    if control.ready < 0:
-        return ""
     try:
         if not select.select([control.ready], [], [], timeout_s)[0]:
             return f"did not follow the run within {timeout_s:g} s of its start (a machine too busy to give it a CPU)"

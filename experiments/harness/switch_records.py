@@ -37,7 +37,6 @@ TRAILER = struct.Struct("<IIQII")  # sample_id: pid, tid, time, cpu, reserved
 LOST_BODY = struct.Struct("<QQ")  # id, lost
 EXIT_BODY = struct.Struct("<IIIIQ")  # pid, ppid, tid, ptid, time (a FORK record's body too)
 SWITCH_RECORD = struct.Struct("<IHHIIQII")  # a whole PERF_RECORD_SWITCH: header and trailer, no body
-CPU = struct.Struct("<I")
 
 
 class Switch(NamedTuple):
@@ -262,7 +261,7 @@ class Turns:
         end = at + 2 * pairs
         if pairs and outs[at:end] == b"\x00\x01" * pairs and tids[at:end:2] == tids[at + 1:end:2]:
             batches.append(Batch(tids[at:end:2].tobytes(), times[at:end:2].tobytes(), times[at + 1:end:2].tobytes(),
-                                 CPU.pack(cpu) * pairs, high[at + 1:end:2].translate(HOW).decode()))
+                                 array(U32, [cpu]).tobytes() * pairs, high[at + 1:end:2].translate(HOW).decode()))
             self.last_on_cpu[cpu] = times[end - 1]
             at = end
         turns = []
