@@ -83,7 +83,11 @@ def test_a_sweep_is_201_with_a_run_per_point_each_an_ordinary_run(client):
     assert found["id"] == body["id"] and found["experiment"] == CPU and found["status"] in ("queued", "running")
     assert [p["run_id"] for p in found["points"]] == body["runs"]
     assert all(set(p) >= {"params", "run_id", "status", "result"} for p in found["points"])
-    assert found["points"][-1]["status"] == "queued" and found["points"][-1]["result"] is None
+    # Its runs go through the queue in the sweep's order, the first ones maybe done already (fib(15) takes
+    # milliseconds): never a later point further along than an earlier one, and a result only once done.
+    progress = [("done", "running", "queued").index(p["status"]) for p in found["points"]]
+    assert progress == sorted(progress), found["points"]
+    assert all((p["result"] is not None) == (p["status"] == "done") for p in found["points"]), found["points"]
     wait_for_sweep(client, body["id"])
 
 
