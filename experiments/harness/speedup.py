@@ -76,8 +76,13 @@ def findings(params, result, lesson, cpu=None):
             f"At best {ratio(ideal) if ideal != int(ideal) else int(ideal)}×: {lesson}."]
     if ideal <= 1:
         said.append(one_at_a_time(t, p, cpu))
-    said.append(f"Processes were {ratio(p / t)}× as fast as threads (process_speedup / thread_speedup)"
-                + (", i.e. slower." if p < t else "."))
+    if t > 0:
+        vs, slower = f"{ratio(p / t)}× as fast as threads (process_speedup / thread_speedup)", p < t
+    else:  # a serial run too short for a speedup to two decimals: the pools' own times compare them
+        threads, processes = result["thread_ms"], result["process_ms"]
+        vs = f"{ratio(threads / processes)}× as fast as threads (the thread pool's time / the process pool's)"
+        slower = processes > threads
+    said.append(f"Processes were {vs}" + (", i.e. slower." if slower else "."))
     return said
 
 

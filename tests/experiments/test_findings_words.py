@@ -774,6 +774,24 @@ def test_io_process_pool_slower_by_more_than_twice_its_start_up_cannot_say_why()
     assert faster[2] == "Processes were 1.00× as fast as threads (process_speedup / thread_speedup)."
 
 
+def test_a_serial_run_too_short_for_a_speedup_compares_the_pools_by_their_times():
+    """fib(15) in 0.1 ms: each speedup rounds to 0.00 (a CI run's findings divided by it and said nothing)."""
+    tiny = {
+        "serial_ms": 0.1,
+        "thread_ms": 36.1,
+        "process_ms": 27.5,
+        "thread_speedup": 0.0,
+        "process_speedup": 0.0,
+        "ideal_speedup": 1,
+    }
+    said = words("cpu_threads_vs_processes", tiny, workers=1, tasks=1, first=15, start_method="fork")
+    assert said[-1] == "Processes were 1.31× as fast as threads (the thread pool's time / the process pool's)."
+    slower = words("cpu_threads_vs_processes", {**tiny, "process_ms": 40.0}, workers=1, tasks=1, start_method="fork")
+    assert slower[-1] == (
+        "Processes were 0.90× as fast as threads (the thread pool's time / the process pool's), i.e. slower."
+    )
+
+
 def test_io_threads_short_of_four_fifths_of_the_ideal_blame_starting_threads():
     said = words("io_threads_vs_processes", {**IO_RUN, "thread_speedup": 2.0}, duration_ms=50)
     assert said[1] == (
